@@ -1,0 +1,1 @@
+"""Activities: every piece of I/O the booking workflow does, one module per resource."""

@@ -1,0 +1,243 @@
+"""Places and the booking rows they belong to: hold, sell, release, mirror transitions."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from core import pricing
+from core.errors import (
+    IdempotencyKeyReused,
+    InvalidRequest,
+    SeatsUnavailable,
+    SessionNotBookable,
+    SessionNotFound,
+    SoldOut,
+)
+from models.booking import (
+    MAX_PLACES_PER_BOOKING,
+    BookingRequest,
+    BookingStatus,
+    Confirmation,
+    Reservation,
+    Transition,
+)
+from models.tables import Booking, ReferenceCounter, Seat, Session
+
+
+@dataclass
+class ReleaseResult:
+    released: int
+
+
+class InventoryActivities:
+    """Each method is one database transaction, safe to run again with the same input."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], reference_format: str):
+        self._sessionmaker = sessionmaker
+        self._reference_format = reference_format
+
+    @activity.defn(name="reserve_places")
+    async def reserve(self, request: BookingRequest) -> Reservation:
+        """Hold places and create the booking row, or raise a business error and change nothing."""
+        _check_shape(request)
+        booking_id = uuid.UUID(request.booking_id)
+        async with self._sessionmaker.begin() as db:
+            existing = await db.get(Booking, booking_id)
+            if existing is not None:
+                if existing.request_fingerprint != request.request_fingerprint:
+                    raise IdempotencyKeyReused("this booking id was created from another request")
+                session = await db.get(Session, existing.session_id)
+                assert session is not None
+                return _reservation_of(existing, session)
+
+            # Reservations for one session queue on its row: each sees every earlier hold.
+            session = await db.scalar(
+                select(Session)
+                .where(Session.id == _session_uuid(request))
+                .with_for_update(key_share=True)
+            )
+            if session is None:
+                raise SessionNotFound(f"session {request.session_id} does not exist")
+            now = await db.scalar(select(func.now()))
+            if session.status != "scheduled" or session.starts_at <= now:
+                raise SessionNotBookable(f"session {session.id} is {session.status} or started")
+            quote = pricing.quote(
+                session.price_amount,
+                request.quantity,
+                pricing.GroupDiscount(session.discount_min_quantity, session.discount_basis_points),
+            )
+            booking = Booking(
+                id=booking_id,
+                session_id=session.id,
+                customer_name=request.customer_name,
+                customer_email=request.customer_email,
+                attendees=[vars(a) for a in request.attendees],
+                quantity=request.quantity,
+                amount_subtotal=quote.subtotal,
+                discount=quote.discount,
+                amount_total=quote.total,
+                currency=session.currency,
+                status=BookingStatus.PENDING_PAYMENT,
+                hold_expires_at=now + timedelta(seconds=session.hold_seconds),
+                request_fingerprint=request.request_fingerprint,
+            )
+            db.add(booking)
+            await db.flush()
+            if request.seat_labels:
+                labels = await _hold_named(db, session, booking_id, request.seat_labels)
+            else:
+                labels = await _hold_any(db, session, booking_id, request.quantity)
+            booking.seat_labels = labels
+            return _reservation_of(booking, session)
+
+    @activity.defn(name="release_places")
+    async def release(self, booking_id: str) -> ReleaseResult:
+        """Give the booking's places back, held or sold. Releasing twice releases nothing."""
+        async with self._sessionmaker.begin() as db:
+            result = await db.execute(
+                update(Seat)
+                .where(Seat.booking_id == uuid.UUID(booking_id))
+                .values(state="free", booking_id=None)
+                .returning(Seat.id)
+            )
+            return ReleaseResult(released=len(result.all()))
+
+    @activity.defn(name="confirm_sale")
+    async def confirm(self, booking_id: str) -> Confirmation:
+        """Turn held places into sold ones and give the booking its reference, once."""
+        key = uuid.UUID(booking_id)
+        async with self._sessionmaker.begin() as db:
+            booking = await db.get(Booking, key, with_for_update=True)
+            if booking is None:
+                raise InvalidRequest(f"booking {booking_id} does not exist")
+            if booking.reference is not None and booking.confirmed_at is not None:
+                return Confirmation(booking_id, booking.reference, booking.confirmed_at)
+            await db.execute(
+                update(Seat)
+                .where(Seat.booking_id == key, Seat.state == "held")
+                .values(state="sold")
+            )
+            now = await db.scalar(select(func.now()))
+            seq = await _next_in_sequence(db, "booking", now.year)
+            booking.reference = self._reference_format.format(year=now.year, seq=seq)
+            booking.status = BookingStatus.CONFIRMED
+            booking.confirmed_at = now
+            booking.updated_at = now
+            return Confirmation(booking_id, booking.reference, now)
+
+    @activity.defn(name="record_transition")
+    async def record(self, transition: Transition) -> None:
+        """Mirror a workflow transition into the bookings table."""
+        values: dict[str, object] = {
+            "status": transition.status,
+            "status_reason": transition.status_reason,
+            "updated_at": func.now(),
+        }
+        if transition.payment_intent_id is not None:
+            values["payment_intent_id"] = transition.payment_intent_id
+        if transition.hold_expires_at is not None:
+            values["hold_expires_at"] = transition.hold_expires_at
+        async with self._sessionmaker.begin() as db:
+            await db.execute(
+                update(Booking).where(Booking.id == uuid.UUID(transition.booking_id)).values(values)
+            )
+
+
+def _check_shape(request: BookingRequest) -> None:
+    if not 1 <= request.quantity <= MAX_PLACES_PER_BOOKING:
+        raise InvalidRequest(f"quantity must be between 1 and {MAX_PLACES_PER_BOOKING}")
+    labels = request.seat_labels
+    if labels and len(labels) != request.quantity:
+        raise InvalidRequest("quantity must equal the number of seats asked for")
+    if len(set(labels)) != len(labels):
+        raise InvalidRequest("a seat is asked for twice")
+    _session_uuid(request)
+
+
+def _session_uuid(request: BookingRequest) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.session_id)
+    except ValueError:
+        raise SessionNotFound(f"session {request.session_id} does not exist") from None
+
+
+async def _hold_named(
+    db: AsyncSession, session: Session, booking_id: uuid.UUID, labels: list[str]
+) -> list[str]:
+    known = set(
+        await db.scalars(
+            select(Seat.label).where(Seat.session_id == session.id, Seat.label.in_(labels))
+        )
+    )
+    unknown = [label for label in labels if label not in known]
+    if unknown:
+        raise InvalidRequest(f"seats not in this session: {', '.join(unknown)}", seats=unknown)
+    held = await db.scalars(
+        update(Seat)
+        .where(Seat.session_id == session.id, Seat.label.in_(labels), Seat.state == "free")
+        .values(state="held", booking_id=booking_id)
+        .returning(Seat.label)
+    )
+    taken = sorted(set(labels) - set(held))
+    if taken:
+        raise SeatsUnavailable(f"seats already taken: {', '.join(taken)}", seats=taken)
+    return labels
+
+
+async def _hold_any(db: AsyncSession, session: Session, booking_id: uuid.UUID, n: int) -> list[str]:
+    free = (
+        select(Seat.id)
+        .where(Seat.session_id == session.id, Seat.state == "free")
+        .order_by(Seat.position)
+        .limit(n)
+        .with_for_update()
+        .scalar_subquery()
+    )
+    held = await db.execute(
+        update(Seat)
+        .where(Seat.id.in_(free))
+        .values(state="held", booking_id=booking_id)
+        .returning(Seat.label, Seat.position)
+    )
+    labels = [label for label, _ in sorted(held.all(), key=lambda row: row[1])]
+    if len(labels) < n:
+        raise SoldOut(f"{n} places asked for, {len(labels)} left", available=len(labels))
+    return labels
+
+
+def _reservation_of(booking: Booking, session: Session) -> Reservation:
+    return Reservation(
+        booking_id=str(booking.id),
+        session_id=str(session.id),
+        seat_labels=list(booking.seat_labels),
+        unit_amount=session.price_amount,
+        amount_subtotal=booking.amount_subtotal,
+        discount=booking.discount,
+        amount_total=booking.amount_total,
+        currency=booking.currency,
+        hold_expires_at=booking.hold_expires_at,
+        session_starts_at=session.starts_at,
+        session_ends_at=session.ends_at,
+        request_fingerprint=booking.request_fingerprint,
+    )
+
+
+async def _next_in_sequence(db: AsyncSession, name: str, year: int) -> int:
+    """Gapless per-year counter: the row lock makes concurrent callers take turns."""
+    statement = (
+        pg_insert(ReferenceCounter)
+        .values(name=name, year=year, last_value=1)
+        .on_conflict_do_update(
+            index_elements=["name", "year"],
+            set_={"last_value": ReferenceCounter.last_value + 1},
+        )
+        .returning(ReferenceCounter.last_value)
+    )
+    value = await db.scalar(statement)
+    assert value is not None
+    return value

@@ -1,0 +1,116 @@
+"""Stripe PaymentIntents and refunds, each call carrying an idempotency key of its own step."""
+
+from typing import Any
+
+import stripe
+from temporalio import activity
+
+from core.errors import PaymentProviderRefused
+from models.booking import CreatePaymentIntent, PaymentIntentInfo, RefundInfo, RefundRequest
+
+# Stripe refuses these cancellations; the intent's real state is read back instead.
+_NOT_CANCELLABLE = {"succeeded", "processing", "canceled"}
+
+
+def make_stripe_client(api_key: str, api_base: str | None) -> stripe.StripeClient:
+    """A client on httpx, so calls run on the event loop; `api_base` points at localstripe."""
+    return stripe.StripeClient(
+        api_key,
+        base_addresses={"api": api_base} if api_base else None,
+        http_client=stripe.HTTPXClient(),
+        max_network_retries=0,  # Temporal's retry policy owns retries.
+    )
+
+
+def idempotency_key(booking_id: str, step: str) -> str:
+    """stripe-python makes a fresh key per call otherwise: a retried activity would pay twice."""
+    return f"booking-{booking_id}-{step}"
+
+
+class PaymentActivities:
+    def __init__(self, client: stripe.StripeClient):
+        self._stripe = client
+
+    @activity.defn(name="create_payment_intent")
+    async def create_intent(self, request: CreatePaymentIntent) -> PaymentIntentInfo:
+        intent = await self._call(
+            self._stripe.v1.payment_intents.create_async,
+            {
+                "amount": request.amount,
+                "currency": request.currency.lower(),
+                "metadata": {"booking_id": request.booking_id},
+                "payment_method_types": ["card"],
+            },
+            {"idempotency_key": idempotency_key(request.booking_id, "create-intent")},
+        )
+        return _intent_info(intent)
+
+    @activity.defn(name="get_payment_intent")
+    async def get_intent(self, payment_intent_id: str) -> PaymentIntentInfo:
+        intent = await self._call(self._stripe.v1.payment_intents.retrieve_async, payment_intent_id)
+        return _intent_info(intent)
+
+    @activity.defn(name="cancel_payment_intent")
+    async def cancel_intent(self, payment_intent_id: str) -> PaymentIntentInfo:
+        """Cancel, or say why not: the returned status is what Stripe holds now."""
+        current = await self.get_intent(payment_intent_id)
+        if current.status in _NOT_CANCELLABLE:
+            return current
+        try:
+            intent = await self._stripe.v1.payment_intents.cancel_async(payment_intent_id)
+        except stripe.InvalidRequestError:
+            # It moved on (e.g. succeeded) between our read and the cancel.
+            return await self.get_intent(payment_intent_id)
+        return _intent_info(intent)
+
+    @activity.defn(name="refund_payment")
+    async def refund(self, request: RefundRequest) -> RefundInfo:
+        """Refund in full, once per (booking, reason), even after idempotency keys expire (24 h)."""
+        earlier = await self._stripe.v1.refunds.list_async(
+            {"payment_intent": request.payment_intent_id, "limit": 100}
+        )
+        for refund in earlier.data:
+            if (refund.metadata or {}).get("reason") == request.reason:
+                return _refund_info(refund)
+        refund = await self._call(
+            self._stripe.v1.refunds.create_async,
+            {
+                "payment_intent": request.payment_intent_id,
+                "metadata": {"booking_id": request.booking_id, "reason": request.reason},
+            },
+            {"idempotency_key": idempotency_key(request.booking_id, f"refund-{request.reason}")},
+        )
+        return _refund_info(refund)
+
+    async def _call(self, method: Any, *args: Any) -> Any:
+        """Stripe's 4xx answers are final; network trouble and 5xx go to Temporal's retries."""
+        try:
+            return await method(*args)
+        except (stripe.InvalidRequestError, stripe.CardError, stripe.AuthenticationError) as err:
+            raise PaymentProviderRefused(f"Stripe refused: {err.user_message or err}") from err
+
+
+def _intent_info(intent: Any) -> PaymentIntentInfo:
+    return PaymentIntentInfo(
+        id=intent.id,
+        status=intent.status,
+        amount=intent.amount,
+        amount_received=_amount_received(intent),
+        currency=intent.currency.upper(),
+        client_secret=intent.client_secret or "",
+    )
+
+
+def _refund_info(refund: Any) -> RefundInfo:
+    return RefundInfo(refund.id, refund.status or "", refund.amount, refund.currency.upper())
+
+
+def _amount_received(intent: Any) -> int:
+    """Stripe reports `amount_received`; localstripe omits it, so read the captured charge."""
+    received = getattr(intent, "amount_received", None)
+    if received is not None:
+        return int(received)
+    charge = getattr(intent, "latest_charge", None)
+    if isinstance(charge, stripe.StripeObject) and getattr(charge, "status", "") == "succeeded":
+        return int(charge.amount) if getattr(charge, "captured", True) else 0
+    return 0

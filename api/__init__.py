@@ -1,0 +1,1 @@
+"""The HTTP API: a thin layer that starts, queries, signals and updates booking workflows."""

@@ -1,0 +1,41 @@
+"""The FastAPI application: clients made once in the lifespan, routers, problem handlers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api import problems
+from api.metrics import install_metrics
+from api.routes import bookings, health, sessions, webhooks
+from core.db import make_engine, make_sessionmaker
+from core.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
+    """`temporal` lets tests share their client; otherwise one is connected at start-up."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        app.state.settings = settings
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.temporal = temporal or await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace
+        )
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="Booking engine",
+        version="0.1.0",
+        description="Sessions, seat holds, Stripe payments and receipts, orchestrated by Temporal.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    install_metrics(app)
+    for module in (health, sessions, bookings, webhooks):
+        app.include_router(module.router)
+    return app

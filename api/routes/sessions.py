@@ -1,0 +1,95 @@
+"""Sessions: list and read them with availability; admins create them."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+
+from api.deps import AdminCaller, ClientCaller, DbDep
+from api.schemas import AvailabilityOut, GroupDiscountIn, SessionCreate, SessionOut, SessionPage
+from models.catalog import (
+    Availability,
+    SeatRow,
+    SessionFilter,
+    SessionSpec,
+    create_session,
+    get_session,
+    list_sessions,
+)
+from models.tables import Session
+
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+
+
+@router.get("", response_model=SessionPage)
+async def list_all(
+    caller: ClientCaller,
+    db: DbDep,
+    kind: Literal["course", "seated", "appointment"] | None = None,
+    location: Annotated[str | None, Query(max_length=200)] = None,
+    starts_after: datetime | None = None,
+    starts_before: datetime | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="free text")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> SessionPage:
+    where = SessionFilter(kind, location, starts_after, starts_before, q)
+    page, total = await list_sessions(db, where, limit, offset)
+    return SessionPage(
+        items=[session_out(s, a) for s, a in page], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/{session_id}", response_model=SessionOut)
+async def read_one(session_id: str, caller: ClientCaller, db: DbDep) -> SessionOut:
+    return session_out(*await get_session(db, session_id))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
+async def create(body: SessionCreate, caller: AdminCaller, db: DbDep) -> SessionOut:
+    discount = body.group_discount
+    spec = SessionSpec(
+        kind=body.kind,
+        title=body.title,
+        location=body.location,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        price_amount=body.price_amount,
+        currency=body.currency,
+        capacity=body.capacity,
+        seat_map=[SeatRow(row.label, row.seats) for row in body.seat_map],
+        hold_seconds=body.hold_seconds,
+        discount_min_quantity=discount.min_quantity if discount else 0,
+        discount_basis_points=discount.percent * 100 if discount else 0,
+    )
+    session = await create_session(db, spec)
+    await db.commit()
+    return session_out(session, Availability(session.capacity, 0, 0))
+
+
+def session_out(session: Session, availability: Availability) -> SessionOut:
+    discount = None
+    if session.discount_basis_points:
+        discount = GroupDiscountIn(
+            min_quantity=session.discount_min_quantity,
+            percent=session.discount_basis_points // 100,
+        )
+    return SessionOut(
+        id=str(session.id),
+        kind=session.kind,
+        title=session.title,
+        location=session.location,
+        starts_at=session.starts_at,
+        ends_at=session.ends_at,
+        price_amount=session.price_amount,
+        currency=session.currency,
+        hold_seconds=session.hold_seconds,
+        group_discount=discount,
+        status=session.status,
+        availability=AvailabilityOut(
+            capacity=availability.capacity,
+            held=availability.held,
+            sold=availability.sold,
+            available=availability.available,
+        ),
+    )

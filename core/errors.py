@@ -1,0 +1,75 @@
+"""Business errors: raised by activities and the API alike, never retried, one HTTP status each."""
+
+from typing import Any, ClassVar
+
+from temporalio.exceptions import ApplicationError
+
+
+class BookingError(ApplicationError):
+    """A business rule said no. The class name is the Temporal failure type."""
+
+    status: ClassVar[int] = 400
+    slug: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail, extra, type=type(self).__name__, non_retryable=True)
+        self.detail = detail
+        self.extra = extra
+
+
+class InvalidRequest(BookingError):
+    status, slug, title = 422, "invalid-request", "The request is not valid"
+
+
+class SessionNotFound(BookingError):
+    status, slug, title = 404, "session-not-found", "No such session"
+
+
+class BookingNotFound(BookingError):
+    status, slug, title = 404, "booking-not-found", "No such booking"
+
+
+class SessionNotBookable(BookingError):
+    status, slug, title = 409, "session-not-bookable", "The session cannot be booked"
+
+
+class SoldOut(BookingError):
+    status, slug, title = 409, "sold-out", "Not enough places left"
+
+
+class SeatsUnavailable(BookingError):
+    status, slug, title = 409, "seats-unavailable", "Some of the requested seats are taken"
+
+
+class IdempotencyKeyReused(BookingError):
+    status, slug, title = (
+        422,
+        "idempotency-key-reused",
+        "Idempotency-Key was used for another request",
+    )
+
+
+class BookingNotCancellable(BookingError):
+    status, slug, title = 409, "not-cancellable", "The booking cannot be cancelled in its state"
+
+
+class PaymentProviderRefused(BookingError):
+    status, slug, title = (
+        502,
+        "payment-provider-refused",
+        "The payment provider refused the request",
+    )
+
+
+class ServiceUnavailable(BookingError):
+    status, slug, title = 503, "service-unavailable", "A service the booking needs is unavailable"
+
+
+def _all_subclasses(cls: type[BookingError]) -> list[type[BookingError]]:
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *_all_subclasses(direct))]
+
+
+ERRORS_BY_TYPE: dict[str, type[BookingError]] = {
+    cls.__name__: cls for cls in [BookingError, *_all_subclasses(BookingError)]
+}

@@ -1,0 +1,60 @@
+"""One settings object for every process, read from the environment and `.env`."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Dev-only secrets: fine on a laptop, refused when BOOKING_ENV=production.
+DEV_SECRETS = {"sk_test_localstripe", "whsec_dev_secret", "dev-client-key", "dev-admin-key"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BOOKING_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+
+    database_url: str = "postgresql+asyncpg://booking@127.0.0.1:55432/booking"
+    database_pool_size: int = 10
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "bookings"
+
+    stripe_api_key: str = "sk_test_localstripe"
+    # None talks to real Stripe; a URL talks to localstripe.
+    stripe_api_base: str | None = "http://127.0.0.1:8420"
+    stripe_webhook_secret: str = "whsec_dev_secret"
+    stripe_webhook_tolerance_seconds: int = 300
+
+    # API key -> role ("client" or "admin").
+    api_keys: dict[str, Literal["client", "admin"]] = Field(
+        default_factory=lambda: {"dev-client-key": "client", "dev-admin-key": "admin"}
+    )
+
+    # str.format fields: {year} and {seq}; references stay unique because seq is per year.
+    reference_format: str = "RFT-{year}-{seq:04d}"
+
+    # What happens around the hold timer (the hold length itself is a per-session setting).
+    hold_extension_seconds: int = 60
+    max_hold_extensions: int = 5
+    # Stripe retries webhooks for three days: a closed booking keeps listening that long.
+    late_payment_window_seconds: int = 3 * 24 * 3600
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> "Settings":
+        if self.env != "production":
+            return self
+        used = {self.stripe_api_key, self.stripe_webhook_secret, *self.api_keys} & DEV_SECRETS
+        if used:
+            raise ValueError(f"production settings use dev secrets: {sorted(used)}")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

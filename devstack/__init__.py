@@ -1,0 +1,1 @@
+"""Starts the real components (PostgreSQL, Temporal, localstripe) for dev, tests, bench."""

@@ -1,0 +1,1 @@
+"""Database tables and the data types shared by workflows, activities and the API."""

@@ -1,0 +1,148 @@
+"""Sessions and their places: creation, listing with availability, one session by id."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Select, and_, func, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import InvalidRequest, SessionNotFound
+from models.tables import Seat, Session
+
+
+@dataclass(frozen=True)
+class SeatRow:
+    """One row of a seat map: `label` "A" with `seats` 10 gives A1 to A10."""
+
+    label: str
+    seats: int
+
+
+@dataclass
+class SessionSpec:
+    kind: str
+    title: str
+    location: str
+    starts_at: datetime
+    ends_at: datetime
+    price_amount: int
+    currency: str
+    capacity: int | None = None
+    seat_map: list[SeatRow] = field(default_factory=list)
+    hold_seconds: int = 600
+    discount_min_quantity: int = 5
+    discount_basis_points: int = 1000
+    id: uuid.UUID | None = None
+
+
+@dataclass
+class Availability:
+    capacity: int
+    held: int
+    sold: int
+
+    @property
+    def available(self) -> int:
+        return self.capacity - self.held - self.sold
+
+
+@dataclass
+class SessionFilter:
+    kind: str | None = None
+    location: str | None = None
+    starts_after: datetime | None = None
+    starts_before: datetime | None = None
+    text: str | None = None
+
+
+def seat_labels(spec: SessionSpec) -> list[str]:
+    """Named seats from the map, or general-admission places GA-001... up to the capacity."""
+    if spec.seat_map:
+        return [f"{row.label}{n}" for row in spec.seat_map for n in range(1, row.seats + 1)]
+    if spec.capacity is None:
+        raise InvalidRequest("a session needs a capacity or a seat map")
+    return [f"GA-{n:03d}" for n in range(1, spec.capacity + 1)]
+
+
+async def create_session(db: AsyncSession, spec: SessionSpec) -> Session:
+    """Insert the session and one row per place; nothing is written if the id exists."""
+    labels = seat_labels(spec)
+    if spec.capacity is not None and spec.capacity != len(labels):
+        raise InvalidRequest("capacity must equal the number of seats in the seat map")
+    session = Session(
+        id=spec.id or uuid.uuid4(),
+        kind=spec.kind,
+        title=spec.title,
+        location=spec.location,
+        starts_at=spec.starts_at,
+        ends_at=spec.ends_at,
+        capacity=len(labels),
+        price_amount=spec.price_amount,
+        currency=spec.currency,
+        hold_seconds=spec.hold_seconds,
+        discount_min_quantity=spec.discount_min_quantity,
+        discount_basis_points=spec.discount_basis_points,
+        status="scheduled",
+    )
+    db.add(session)
+    await db.flush()
+    await db.execute(
+        insert(Seat),
+        [
+            {"session_id": session.id, "label": label, "position": i, "state": "free"}
+            for i, label in enumerate(labels)
+        ],
+    )
+    return session
+
+
+def _with_availability() -> Select[tuple[Session, int, int]]:
+    held = func.count(Seat.id).filter(Seat.state == "held")
+    sold = func.count(Seat.id).filter(Seat.state == "sold")
+    return (
+        select(Session, held.label("held"), sold.label("sold"))
+        .outerjoin(Seat, Seat.session_id == Session.id)
+        .group_by(Session.id)
+    )
+
+
+async def get_session(db: AsyncSession, session_id: str) -> tuple[Session, Availability]:
+    try:
+        key = uuid.UUID(session_id)
+    except ValueError:
+        raise SessionNotFound(f"session {session_id} does not exist") from None
+    row = (await db.execute(_with_availability().where(Session.id == key))).first()
+    if row is None:
+        raise SessionNotFound(f"session {session_id} does not exist")
+    session, held, sold = row
+    return session, Availability(session.capacity, held, sold)
+
+
+async def list_sessions(
+    db: AsyncSession, where: SessionFilter, limit: int, offset: int
+) -> tuple[list[tuple[Session, Availability]], int]:
+    """One page of sessions in start order, and how many match in all."""
+    conditions = []
+    if where.kind:
+        conditions.append(Session.kind == where.kind)
+    if where.location:
+        conditions.append(Session.location.ilike(f"%{where.location}%"))
+    if where.starts_after:
+        conditions.append(Session.starts_at >= where.starts_after)
+    if where.starts_before:
+        conditions.append(Session.starts_at < where.starts_before)
+    if where.text:
+        pattern = f"%{where.text}%"
+        conditions.append(or_(Session.title.ilike(pattern), Session.location.ilike(pattern)))
+    matching = and_(True, *conditions)
+    total = await db.scalar(select(func.count()).select_from(Session).where(matching))
+    rows = await db.execute(
+        _with_availability()
+        .where(matching)
+        .order_by(Session.starts_at, Session.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    page = [(s, Availability(s.capacity, held, sold)) for s, held, sold in rows.all()]
+    return page, total or 0

@@ -1,0 +1,21 @@
+"""Custom search attributes: how operators find a booking in the Temporal Web UI."""
+
+from temporalio.common import SearchAttributeKey
+
+BOOKING_STATUS = SearchAttributeKey.for_keyword("BookingStatus")
+BOOKING_REFERENCE = SearchAttributeKey.for_keyword("BookingReference")
+SESSION_ID = SearchAttributeKey.for_keyword("SessionId")
+CUSTOMER_EMAIL = SearchAttributeKey.for_keyword("CustomerEmail")
+HOLD_EXPIRES_AT = SearchAttributeKey.for_datetime("HoldExpiresAt")
+
+ALL = (BOOKING_STATUS, BOOKING_REFERENCE, SESSION_ID, CUSTOMER_EMAIL, HOLD_EXPIRES_AT)
+
+
+def dev_server_flags() -> list[str]:
+    """`--search-attribute Name=Type` pairs for `temporal server start-dev`."""
+    kinds = {"KEYWORD": "Keyword", "DATETIME": "Datetime"}
+    return [
+        flag
+        for key in ALL
+        for flag in ("--search-attribute", f"{key.name}={kinds[key.indexed_value_type.name]}")
+    ]

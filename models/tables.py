@@ -1,0 +1,137 @@
+"""PostgreSQL tables. A place is a row of `seats`, so the database itself forbids overselling."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Session(Base):
+    """Something that happens at a time and sells places: a course session, an event, a slot."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        CheckConstraint("kind IN ('course', 'seated', 'appointment')", name="kind_known"),
+        CheckConstraint("status IN ('scheduled', 'cancelled')", name="status_known"),
+        CheckConstraint("capacity > 0", name="capacity_positive"),
+        CheckConstraint("price_amount >= 0", name="price_not_negative"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("hold_seconds BETWEEN 1 AND 86400", name="hold_bounded"),
+        CheckConstraint("discount_basis_points BETWEEN 0 AND 10000", name="discount_bounded"),
+        Index("ix_sessions_starts_at", "starts_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    location: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    capacity: Mapped[int] = mapped_column(Integer)
+    price_amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    hold_seconds: Mapped[int] = mapped_column(Integer, default=600)
+    discount_min_quantity: Mapped[int] = mapped_column(Integer, default=5)
+    discount_basis_points: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Seat(Base):
+    """One place. `booking_id` is set exactly while the place is held or sold."""
+
+    __tablename__ = "seats"
+    __table_args__ = (
+        UniqueConstraint("session_id", "label", name="seat_label_unique"),
+        CheckConstraint("state IN ('free', 'held', 'sold')", name="state_known"),
+        CheckConstraint("(state = 'free') = (booking_id IS NULL)", name="owner_iff_taken"),
+        Index("ix_seats_session_state", "session_id", "state", "position"),
+        Index("ix_seats_booking", "booking_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(8), default="free")
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"), nullable=True)
+
+
+class Booking(Base):
+    """The database mirror of one booking workflow, written at each transition."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("amount_total = amount_subtotal - discount", name="amounts_add_up"),
+        CheckConstraint("amount_total >= 0 AND discount >= 0", name="amounts_not_negative"),
+        Index("ix_bookings_session", "session_id"),
+        Index("ix_bookings_status", "status"),
+        Index("ix_bookings_customer_email", "customer_email"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    reference: Mapped[str | None] = mapped_column(String(64), unique=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id"))
+    customer_name: Mapped[str] = mapped_column(Text)
+    customer_email: Mapped[str] = mapped_column(Text)
+    attendees: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    quantity: Mapped[int] = mapped_column(Integer)
+    # Kept after the places are released, so an expired booking still says what it held.
+    seat_labels: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    amount_subtotal: Mapped[int] = mapped_column(Integer)
+    discount: Mapped[int] = mapped_column(Integer)
+    amount_total: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(24))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    hold_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReferenceCounter(Base):
+    """Per-year sequences for human references (and, later, receipt numbers), gapless."""
+
+    __tablename__ = "reference_counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StripeEvent(Base):
+    """Every verified webhook delivery we acknowledged, first delivery wins."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255))
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    outcome: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

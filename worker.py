@@ -1,0 +1,53 @@
+"""Runs the booking workflows and their activities: `python worker.py`."""
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.inventory import InventoryActivities
+from activities.payments import PaymentActivities, make_stripe_client
+from core.db import make_engine, make_sessionmaker
+from core.settings import Settings, get_settings
+from workflows.booking import BookingWorkflow
+
+
+def build_worker(client: Client, settings: Settings, stack: AsyncExitStack) -> Worker:
+    """The worker and the clients its activities hold; `stack` closes them after it stops."""
+    engine = make_engine(settings)
+    stack.push_async_callback(engine.dispose)
+    inventory = InventoryActivities(make_sessionmaker(engine), settings.reference_format)
+    payments = PaymentActivities(
+        make_stripe_client(settings.stripe_api_key, settings.stripe_api_base)
+    )
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[BookingWorkflow],
+        activities=[
+            inventory.reserve,
+            inventory.release,
+            inventory.confirm,
+            inventory.record,
+            payments.create_intent,
+            payments.get_intent,
+            payments.cancel_intent,
+            payments.refund,
+        ],
+    )
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    async with AsyncExitStack() as stack:
+        worker = build_worker(client, settings, stack)
+        logging.info("worker polling task queue %r", settings.task_queue)
+        await worker.run()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
