@@ -11,13 +11,19 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import ClientCaller, DbDep, SettingsDep, TemporalDep
 from api.problems import as_booking_error
 from api.schemas import AttendeeIn, BookingCreate, BookingOut, CancelIn, Customer, Payment
-from core.errors import IdempotencyKeyReused
+from core.errors import BookingNotCancellable, IdempotencyKeyReused
 from core.settings import Settings
 from models import search_attributes as sa
 from models.booking import Attendee, BookingRequest, BookingView
@@ -96,8 +102,8 @@ async def _start(temporal: Client, settings: Settings, request: BookingRequest) 
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         search_attributes=TypedSearchAttributes(
             [
-                sa.SESSION_ID.value_set(request.session_id),
-                sa.CUSTOMER_EMAIL.value_set(request.customer_email),
+                SearchAttributePair(sa.SESSION_ID, request.session_id),
+                SearchAttributePair(sa.CUSTOMER_EMAIL, request.customer_email),
             ]
         ),
         static_summary=f"{request.quantity} place(s) for {request.customer_email}",
@@ -132,6 +138,12 @@ async def cancel_booking(
         )
     except WorkflowUpdateFailedError as err:
         raise _business_error(err) from err
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise BookingNotCancellable(
+            f"a booking that is {booking.status} cannot be cancelled"
+        ) from None
     await db.refresh(booking)
     return booking_out(booking)
 

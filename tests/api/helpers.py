@@ -1,0 +1,63 @@
+"""Shared steps of the API tests: start a booking, wait for a status, sign Stripe events."""
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import stripe
+
+from tests.conftest import WEBHOOK_SECRET
+
+
+def booking_body(session_id: str, quantity: int = 1, **extra: Any) -> dict[str, Any]:
+    return {
+        "session_id": session_id,
+        "quantity": quantity,
+        "customer": {"name": "Ada Lovelace", "email": "ada@example.com"},
+        **extra,
+    }
+
+
+async def start_booking(
+    api: httpx.AsyncClient, session_id: str, quantity: int = 1, key: str | None = None
+) -> dict[str, Any]:
+    response = await api.post(
+        "/v1/bookings",
+        json=booking_body(session_id, quantity),
+        headers={"Idempotency-Key": key or str(uuid.uuid4())},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def wait_for_status(
+    api: httpx.AsyncClient, booking_id: str, status: str, timeout: float = 15
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        booking = (await api.get(f"/v1/bookings/{booking_id}")).json()
+        if booking["status"] == status:
+            return booking  # type: ignore[no-any-return]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"booking stayed {booking['status']}, wanted {status}")
+        await asyncio.sleep(0.1)
+
+
+def signed_event(
+    event_type: str, intent: dict[str, Any], event_id: str | None = None,
+    secret: str = WEBHOOK_SECRET, at: int | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """An event signed like Stripe does, for duplicate and out-of-order deliveries."""
+    created = at or int(time.time())
+    payload = json.dumps({
+        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "type": event_type,
+        "created": created,
+        "data": {"object": intent},
+    }).encode()
+    header = stripe.WebhookSignature.generate_signature_header(payload.decode(), secret, created)
+    return payload, {"Stripe-Signature": header, "Content-Type": "application/json"}

@@ -1,0 +1,174 @@
+"""The booking lifecycle through the HTTP API, with the real worker, Temporal and localstripe."""
+
+import uuid
+
+import httpx
+import stripe
+
+from devstack.pay import DECLINED, pay
+from tests.api.helpers import signed_event, start_booking, wait_for_status
+from tests.conftest import SessionFactory
+
+
+async def availability(api: httpx.AsyncClient, session_id: str) -> dict[str, int]:
+    return (await api.get(f"/v1/sessions/{session_id}")).json()["availability"]  # type: ignore[no-any-return]
+
+
+async def test_paid_booking_is_confirmed_with_a_reference(
+    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient
+) -> None:
+    session_id = await new_session(capacity=12)
+    booking = await start_booking(api, session_id, quantity=5)
+    assert booking["status"] == "PENDING_PAYMENT"
+    assert (booking["amount_subtotal"], booking["discount"], booking["amount_total"]) == (
+        37500, 3750, 33750)
+    assert booking["currency"] == "GBP"
+    assert booking["payment"]["client_secret"].startswith(booking["payment"]["payment_intent_id"])
+    assert (await availability(api, session_id))["held"] == 5
+
+    assert await pay(stripe_client, booking["payment"]["payment_intent_id"]) == "succeeded"
+    confirmed = await wait_for_status(api, booking["id"], "CONFIRMED")
+    assert confirmed["reference"].startswith("RFT-")
+    assert confirmed["confirmed_at"] is not None
+    assert await availability(api, session_id) == {
+        "capacity": 12, "held": 0, "sold": 5, "available": 7}
+
+
+async def test_hold_expires_and_gives_the_places_back(
+    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient
+) -> None:
+    session_id = await new_session(capacity=12, hold_seconds=2)
+    booking = await start_booking(api, session_id, quantity=3)
+    assert (await availability(api, session_id))["held"] == 3
+
+    expired = await wait_for_status(api, booking["id"], "EXPIRED", timeout=10)
+    assert expired["reference"] is None
+    assert (await availability(api, session_id))["available"] == 12
+    intent = await stripe_client.v1.payment_intents.retrieve_async(
+        booking["payment"]["payment_intent_id"])
+    assert intent.status == "canceled"
+
+
+async def test_paid_just_before_expiry_without_a_webhook_is_confirmed(
+    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient,
+    localstripe_url: str, api_url: str,
+) -> None:
+    """The expiry cancels the intent first; Stripe refuses because it succeeded: confirm."""
+    session_id = await new_session(capacity=12, hold_seconds=2)
+    booking = await start_booking(api, session_id)
+    # Pay through a webhook-less path: the signal never comes, the expiry must find the money.
+    async with httpx.AsyncClient() as http:
+        await http.post(f"{localstripe_url}/_config/webhooks/api",
+                        data={"url": "http://127.0.0.1:9/nowhere", "secret": "x"})
+        try:
+            assert await pay(stripe_client, booking["payment"]["payment_intent_id"]) == "succeeded"
+            confirmed = await wait_for_status(api, booking["id"], "CONFIRMED", timeout=10)
+        finally:
+            await http.post(f"{localstripe_url}/_config/webhooks/api",
+                            data={"url": f"{api_url}/v1/webhooks/stripe",
+                                  "secret": "whsec_test_secret"})
+    assert confirmed["reference"]
+
+
+async def test_cancel_before_payment_releases_and_cancels_the_intent(
+    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient
+) -> None:
+    session_id = await new_session(capacity=12)
+    booking = await start_booking(api, session_id, quantity=2)
+    response = await api.post(f"/v1/bookings/{booking['id']}/cancel")
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "CANCELLED"
+    assert (await availability(api, session_id))["available"] == 12
+    intent = await stripe_client.v1.payment_intents.retrieve_async(
+        booking["payment"]["payment_intent_id"])
+    assert intent.status == "canceled"
+
+    again = await api.post(f"/v1/bookings/{booking['id']}/cancel")
+    assert again.status_code == 409
+    assert again.json()["type"].endswith("not-cancellable")
+
+
+async def test_cancel_after_payment_refunds_through_stripe(
+    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient
+) -> None:
+    session_id = await new_session(capacity=12)
+    booking = await start_booking(api, session_id, quantity=2)
+    intent_id = booking["payment"]["payment_intent_id"]
+    await pay(stripe_client, intent_id)
+    await wait_for_status(api, booking["id"], "CONFIRMED")
+
+    response = await api.post(f"/v1/bookings/{booking['id']}/cancel", json={"reason": "ill"})
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "REFUNDED"
+    refunds = await stripe_client.v1.refunds.list_async({"payment_intent": intent_id})
+    assert [r.amount for r in refunds.data] == [15000]
+    assert (await availability(api, session_id))["available"] == 12
+
+
+async def test_declined_card_keeps_the_booking_payable_then_it_is_paid(
+    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient
+) -> None:
+    session_id = await new_session(capacity=12)
+    booking = await start_booking(api, session_id)
+    intent_id = booking["payment"]["payment_intent_id"]
+    # A failure event first (signed by us: localstripe cannot confirm again after a decline)...
+    intent = (await stripe_client.v1.payment_intents.retrieve_async(intent_id)).to_dict()
+    failed = {**intent, "last_payment_error": {"message": "Your card was declined."}}
+    body, headers = signed_event("payment_intent.payment_failed", failed)
+    assert (await api.post("/v1/webhooks/stripe", content=body, headers=headers)).json()[
+        "outcome"] == "signalled"
+    assert (await api.get(f"/v1/bookings/{booking['id']}")).json()["status"] == "PENDING_PAYMENT"
+    # ...then a real payment, and localstripe's own webhook.
+    assert await pay(stripe_client, intent_id) == "succeeded"
+    await wait_for_status(api, booking["id"], "CONFIRMED")
+
+
+async def test_a_real_decline_leaves_the_booking_pending(
+    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient,
+    temporal,  # type: ignore[no-untyped-def]
+) -> None:
+    session_id = await new_session(capacity=12)
+    booking = await start_booking(api, session_id)
+    result = await pay(stripe_client, booking["payment"]["payment_intent_id"], card=DECLINED)
+    assert result.startswith("declined")
+    handle = temporal.get_workflow_handle(f"booking-{booking['id']}")
+    for _ in range(50):
+        view = await handle.query("view")
+        if view["payment_failures"]:
+            break
+        import asyncio
+        await asyncio.sleep(0.1)
+    assert view["status"] == "PENDING_PAYMENT"
+    assert view["payment_failures"]
+
+
+async def test_duplicate_and_shuffled_events_make_one_transition(
+    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient,
+    temporal,  # type: ignore[no-untyped-def]
+) -> None:
+    session_id = await new_session(capacity=12)
+    booking = await start_booking(api, session_id)
+    intent_id = booking["payment"]["payment_intent_id"]
+    await pay(stripe_client, intent_id)
+    intent = (await stripe_client.v1.payment_intents.retrieve_async(intent_id)).to_dict()
+    succeeded_id = f"evt_{uuid.uuid4().hex[:24]}"
+    deliveries = [
+        signed_event("payment_intent.succeeded", intent, succeeded_id),
+        signed_event("payment_intent.processing", intent),
+        signed_event("payment_intent.succeeded", intent, succeeded_id),
+        signed_event("payment_intent.payment_failed", intent, at=intent["created"]),
+        signed_event("payment_intent.succeeded", intent, succeeded_id),
+    ]
+    for body, headers in deliveries:
+        assert (await api.post("/v1/webhooks/stripe", content=body, headers=headers)).status_code == 200
+    confirmed = await wait_for_status(api, booking["id"], "CONFIRMED")
+
+    handle = temporal.get_workflow_handle(f"booking-{booking['id']}")
+    history = await handle.fetch_history()
+    confirms = [
+        e for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+        and b"confirm_sale" in e.marker_recorded_event_attributes.SerializeToString()
+    ]
+    assert len(confirms) == 1
+    assert (await api.get(f"/v1/bookings/{booking['id']}")).json()["reference"] == confirmed["reference"]
