@@ -1,0 +1,1 @@
+"""Pure renderers for receipts, credit notes, calendar files and emails."""

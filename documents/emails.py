@@ -1,0 +1,92 @@
+"""Render customer emails (subject, HTML and plain text) from Jinja2 templates."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from documents.receipt_data import format_money, format_utc
+
+# Each kind names its templates, <kind>.html.j2 and <kind>.txt.j2, and its subject.
+_SUBJECTS = {
+    "confirmation": "Booking confirmed: {title}{ref}",
+    "hold_expired": "Your hold on {title} has expired{ref}",
+    "cancelled": "Booking cancelled: {title}{ref}",
+    "refunded": "Refund issued: {title}{ref}",
+    "late_payment_refunded": "Your payment for {title} has been refunded{ref}",
+    "reminder": "Reminder: {title} starts {starts}{ref}",
+    "session_cancelled": "Session cancelled: {title}{ref}",
+}
+KINDS = frozenset(_SUBJECTS)
+# Without a refund amount these emails would have nothing to say.
+_NEEDS_REFUND = frozenset({"refunded", "late_payment_refunded"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmailContext:
+    customer_name: str
+    # None until the booking is confirmed and given its human reference.
+    booking_reference: str | None
+    booking_id: str
+    session_title: str
+    session_location: str
+    session_starts_at: datetime
+    session_ends_at: datetime
+    amount_total: int
+    currency: str
+    refund_amount: int | None = None
+    seller_name: str
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    html: str
+    text: str
+
+
+def render_email(kind: str, context: EmailContext) -> RenderedEmail:
+    """The email of `kind` (one of KINDS) for `context`; ValueError for anything else."""
+    if kind not in _SUBJECTS:
+        raise ValueError(f"unknown email kind {kind!r}; expected one of {sorted(KINDS)}")
+    if kind in _NEEDS_REFUND and context.refund_amount is None:
+        raise ValueError(f"a {kind!r} email needs refund_amount")
+    values = _template_values(context)
+    ref = f" ({context.booking_reference})" if context.booking_reference else ""
+    subject = _SUBJECTS[kind].format(title=context.session_title, starts=values["starts"], ref=ref)
+    # A newline in a session title must not reach the Subject header.
+    subject = values["subject"] = " ".join(subject.split())
+    environment = _environment()
+    html = environment.get_template(f"{kind}.html.j2").render(values)
+    text = environment.get_template(f"{kind}.txt.j2").render(values)
+    return RenderedEmail(subject=subject, html=html, text=text)
+
+
+def _template_values(context: EmailContext) -> dict[str, str | None]:
+    refund = context.refund_amount
+    return {
+        "customer_name": context.customer_name,
+        "reference": context.booking_reference,
+        "booking_id": context.booking_id,
+        "session_title": context.session_title,
+        "session_location": context.session_location,
+        "starts": format_utc(context.session_starts_at),
+        "ends": format_utc(context.session_ends_at),
+        "amount": format_money(context.amount_total, context.currency),
+        "refund": None if refund is None else format_money(refund, context.currency),
+        "seller_name": context.seller_name,
+    }
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )

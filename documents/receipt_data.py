@@ -1,0 +1,154 @@
+"""What a receipt or credit note says, and the money, VAT and date rules used to print it."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+ReceiptKind = Literal["receipt", "credit_note"]
+
+# Exponents that differ from 2, as Stripe counts minor units (it keeps ISK, HUF and TWD at 2).
+_ZERO_DECIMAL = "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF"
+_EXPONENTS = {
+    **dict.fromkeys(_ZERO_DECIMAL.split(), 0),
+    **dict.fromkeys(["BHD", "JOD", "KWD", "OMR", "TND"], 3),
+}
+_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "JPY": "¥"}
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+_WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+@dataclass(frozen=True)
+class Seller:
+    name: str
+    address_lines: list[str]
+    vat_number: str | None
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    description: str
+    quantity: int
+    unit_amount: int
+    amount: int
+
+
+@dataclass(frozen=True)
+class ReceiptData:
+    """One receipt or credit note; amounts in minor units, negative on credit notes.
+
+    `total` is the amount charged (or refunded). `discount_amount` is subtracted from the
+    lines, so it is positive on a receipt and negative on a credit note. When prices exclude
+    VAT, the lines are net and `total` is their sum minus the discount plus the VAT.
+    """
+
+    kind: ReceiptKind
+    number: str
+    refers_to: str | None
+    booking_reference: str
+    issued_at: datetime
+    paid_at: datetime
+    seller: Seller
+    customer_name: str
+    customer_email: str
+    session_title: str
+    session_location: str
+    session_starts_at: datetime
+    session_ends_at: datetime
+    attendees: list[str]
+    lines: list[ReceiptLine]
+    discount_description: str | None
+    discount_amount: int
+    total: int
+    currency: str
+    vat_rate_basis_points: int
+    prices_include_vat: bool
+    card_brand: str | None
+    card_last4: str | None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("receipt", "credit_note"):
+            raise ValueError(f"unknown receipt kind {self.kind!r}")
+        if (self.kind == "credit_note") != (self.refers_to is not None):
+            raise ValueError("refers_to is required on credit notes and only there")
+        currency_exponent(self.currency)
+        sign = -1 if self.kind == "credit_note" else 1
+        if any(line.amount * sign < 0 for line in self.lines) or self.total * sign < 0:
+            raise ValueError("credit notes carry negative amounts, receipts positive ones")
+        for line in self.lines:
+            if line.quantity * line.unit_amount != line.amount:
+                raise ValueError(f"line {line.description!r}: quantity x unit != amount")
+        goods = sum(line.amount for line in self.lines) - self.discount_amount
+        if not self.prices_include_vat:
+            goods += vat_breakdown(goods, self.vat_rate_basis_points, inclusive=False)[1]
+        if goods != self.total:
+            raise ValueError(f"lines add up to {goods}, not to the total {self.total}")
+        for moment in (self.issued_at, self.paid_at, self.session_starts_at, self.session_ends_at):
+            _require_aware(moment)
+
+    @property
+    def net_and_vat(self) -> tuple[int, int]:
+        goods = self.total
+        if not self.prices_include_vat:
+            goods = sum(line.amount for line in self.lines) - self.discount_amount
+        return vat_breakdown(goods, self.vat_rate_basis_points, self.prices_include_vat)
+
+
+def vat_breakdown(total: int, rate_bp: int, inclusive: bool) -> tuple[int, int]:
+    """Split an amount into (net, vat) for a VAT rate in basis points (2000 = 20 %).
+
+    VAT-inclusive: `total` is gross; vat = total * rate / (10000 + rate) rounded half up to
+    the minor unit, and net = total - vat, so net + vat always equals what was paid.
+    VAT-exclusive: `total` is net; vat = total * rate / 10000 rounded half up, net = total.
+    Negative amounts (credit notes) round half away from zero, so a credit note for a whole
+    receipt mirrors its VAT exactly.
+    """
+    if rate_bp < 0:
+        raise ValueError("VAT rate cannot be negative")
+    denominator = 10_000 + rate_bp if inclusive else 10_000
+    sign = -1 if total < 0 else 1
+    vat = sign * ((2 * abs(total) * rate_bp + denominator) // (2 * denominator))
+    return (total - vat if inclusive else total), vat
+
+
+def currency_exponent(currency: str) -> int:
+    """Digits after the decimal point in `currency`'s minor unit."""
+    code = currency.upper()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise ValueError(f"not an ISO 4217 currency code: {currency!r}")
+    return _EXPONENTS.get(code, 2)
+
+
+def format_money(amount_minor: int, currency: str) -> str:
+    """Format minor units for people: "£75.00", "-£75.00", "¥7,500", "1,234.50 CHF"."""
+    code = currency.upper()
+    exponent = currency_exponent(code)
+    units, minor = divmod(abs(amount_minor), 10**exponent)
+    number = f"{units:,}" + (f".{minor:0{exponent}d}" if exponent else "")
+    sign = "-" if amount_minor < 0 else ""
+    symbol = _SYMBOLS.get(code)
+    return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {code}"
+
+
+def format_rate(rate_bp: int) -> str:
+    """A VAT rate in basis points for people: 2000 -> "20%", 550 -> "5.5%"."""
+    whole, fraction = divmod(rate_bp, 100)
+    return f"{whole}%" if not fraction else f"{whole}.{fraction:02d}".rstrip("0") + "%"
+
+
+def format_utc(moment: datetime) -> str:
+    """A moment in UTC, the same in every locale: "Tue 14 Apr 2026, 18:00 UTC"."""
+    utc = _require_aware(moment).astimezone(UTC)
+    weekday, month = _WEEKDAYS[utc.weekday()], _MONTHS[utc.month - 1]
+    return f"{weekday} {utc.day} {month} {utc.year}, {utc:%H:%M} UTC"
+
+
+def format_date(moment: datetime) -> str:
+    """A UTC calendar date for people: "14 Apr 2026"."""
+    utc = _require_aware(moment).astimezone(UTC)
+    return f"{utc.day} {_MONTHS[utc.month - 1]} {utc.year}"
+
+
+def _require_aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: times must be timezone-aware")
+    return moment

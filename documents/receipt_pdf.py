@@ -1,0 +1,237 @@
+"""Render a receipt or credit note as a one-page A4 PDF, from data alone."""
+
+from datetime import UTC, datetime
+from io import BytesIO
+from xml.sax.saxutils import escape
+
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.shapes import Drawing
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from documents.receipt_data import (
+    ReceiptData,
+    format_date,
+    format_money,
+    format_rate,
+    format_utc,
+)
+
+# The frame keeps 6 pt of padding on each side inside the 20 mm margins.
+_WIDTH = A4[0] - 40 * mm - 12
+_GREY = colors.HexColor("#555555")
+_RULE = colors.HexColor("#BBBBBB")
+_BODY = ParagraphStyle("body", fontName="Helvetica", fontSize=9.5, leading=12.5)
+_SMALL = ParagraphStyle("small", parent=_BODY, fontSize=8.5, leading=11, textColor=_GREY)
+_SELLER = ParagraphStyle("seller", parent=_BODY, fontName="Helvetica-Bold", fontSize=13, leading=16)
+_TITLE = ParagraphStyle("title", parent=_BODY, fontName="Helvetica-Bold", fontSize=18, leading=22)
+_HEADING = ParagraphStyle("heading", parent=_BODY, fontName="Helvetica-Bold", spaceBefore=8)
+_RIGHT = ParagraphStyle("right", parent=_BODY, alignment=TA_RIGHT)
+_BOLD = ParagraphStyle("bold", parent=_BODY, fontName="Helvetica-Bold")
+_BOLD_RIGHT = ParagraphStyle("bold_right", parent=_BOLD, alignment=TA_RIGHT)
+_SMALL_BLACK = ParagraphStyle(
+    "small_black", parent=_SMALL, fontSize=8, leading=10, textColor=colors.black
+)
+_LONG_ATTENDEES = 600
+_QR_SIZE = 30 * mm
+# Stripe's card brand codes, as people write them.
+_CARD_BRANDS = {
+    "amex": "American Express",
+    "diners": "Diners Club",
+    "jcb": "JCB",
+    "unionpay": "UnionPay",
+}
+
+
+def render_receipt_pdf(data: ReceiptData) -> bytes:
+    """The PDF's bytes: the same data always gives the same bytes, so a retry reproduces it."""
+    buffer = BytesIO()
+    title = f"{_kind_title(data)} {data.number}"
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=20 * mm,
+        rightMargin=20 * mm,
+        topMargin=18 * mm,
+        bottomMargin=18 * mm,
+        title=title,
+        author=data.seller.name,
+        subject=f"Booking {data.booking_reference}",
+        creator=data.seller.name,
+        invariant=1,
+    )
+    story: list[Flowable] = [
+        _header(data),
+        Spacer(1, 6 * mm),
+        Paragraph(escape(title), _TITLE),
+        *_facts(data),
+        *_session(data),
+        Spacer(1, 5 * mm),
+        _amounts(data),
+        Spacer(1, 5 * mm),
+        Paragraph(escape(_payment_method(data)), _BODY),
+    ]
+
+    def decorate_page(canvas: Canvas, _document: SimpleDocTemplate) -> None:
+        # invariant=1 stamps 2000-01-01; the issue date is just as stable and means something.
+        canvas.setDateFormatter(lambda *_clock: _pdf_date(data.issued_at))
+        canvas.saveState()
+        canvas.setFont(_SMALL.fontName, _SMALL.fontSize)
+        canvas.setFillColor(_GREY)
+        canvas.drawString(document.leftMargin + 6, 12 * mm, _footer(data))
+        canvas.restoreState()
+
+    document.build(story, onFirstPage=decorate_page, onLaterPages=decorate_page)
+    return buffer.getvalue()
+
+
+def _pdf_date(moment: datetime) -> str:
+    return f"D:{moment.astimezone(UTC):%Y%m%d%H%M%S}+00'00'"
+
+
+def _kind_title(data: ReceiptData) -> str:
+    return "Credit note" if data.kind == "credit_note" else "Receipt"
+
+
+def _header(data: ReceiptData) -> Table:
+    seller = data.seller
+    lines = [Paragraph(escape(seller.name), _SELLER)]
+    lines += [Paragraph(escape(line), _BODY) for line in seller.address_lines]
+    if seller.vat_number:
+        lines.append(Paragraph(escape(f"VAT number: {seller.vat_number}"), _BODY))
+    code = [_qr_code(data.booking_reference), Paragraph(escape(data.booking_reference), _RIGHT)]
+    table = Table(
+        [[lines, code]], colWidths=[_WIDTH - _QR_SIZE - 10 * mm, _QR_SIZE + 10 * mm], hAlign="LEFT"
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("ALIGN", (1, 0), (1, 0), "RIGHT"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ]
+        )
+    )
+    return table
+
+
+def _qr_code(value: str) -> Drawing:
+    # Sizing the widget directly spares a second QR encoding that getBounds() would cost.
+    widget = QrCodeWidget(value, barLevel="M", barWidth=_QR_SIZE, barHeight=_QR_SIZE)
+    drawing = Drawing(_QR_SIZE, _QR_SIZE)
+    drawing.add(widget)
+    drawing.hAlign = "RIGHT"
+    return drawing
+
+
+def _facts(data: ReceiptData) -> list[Flowable]:
+    label = "Credit note number" if data.kind == "credit_note" else "Receipt number"
+    rows = [(label, data.number)]
+    if data.refers_to is not None:
+        rows.append(("Refers to", f"receipt {data.refers_to}"))
+    rows += [
+        ("Booking reference", data.booking_reference),
+        ("Date issued", format_date(data.issued_at)),
+        ("Date refunded" if data.kind == "credit_note" else "Date paid", format_utc(data.paid_at)),
+        ("Customer", f"{data.customer_name} <{data.customer_email}>"),
+    ]
+    return [Spacer(1, 3 * mm), _key_values(rows)]
+
+
+def _session(data: ReceiptData) -> list[Flowable]:
+    rows = [
+        ("Title", data.session_title),
+        ("Location", data.session_location),
+        ("Starts", format_utc(data.session_starts_at)),
+        ("Ends", format_utc(data.session_ends_at)),
+    ]
+    attendees = ", ".join(data.attendees) or "-"
+    # A full session's names in small type keep the receipt on one page.
+    style = _BODY if len(attendees) < _LONG_ATTENDEES else _SMALL_BLACK
+    rows.append((f"Attendees ({len(data.attendees)})", attendees))
+    return [Paragraph("Session", _HEADING), _key_values(rows, last_style=style)]
+
+
+def _key_values(rows: list[tuple[str, str]], last_style: ParagraphStyle = _BODY) -> Table:
+    styles = [_BODY] * (len(rows) - 1) + [last_style]
+    cells = [
+        [Paragraph(escape(key), _SMALL), Paragraph(escape(value), style)]
+        for (key, value), style in zip(rows, styles, strict=True)
+    ]
+    table = Table(cells, colWidths=[40 * mm, _WIDTH - 40 * mm], hAlign="LEFT")
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 1),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+            ]
+        )
+    )
+    return table
+
+
+def _amounts(data: ReceiptData) -> Table:
+    code = data.currency
+    rows = [["Description", "Places", "Unit price", "Amount"]]
+    for line in data.lines:
+        unit, amount = format_money(line.unit_amount, code), format_money(line.amount, code)
+        rows.append([line.description, str(line.quantity), unit, amount])
+    if data.discount_amount:
+        # The discount is subtracted, so it prints with the opposite sign of the lines.
+        description = data.discount_description or "Discount"
+        rows.append([description, "", "", format_money(-data.discount_amount, code)])
+    net, vat = data.net_and_vat
+    basis = "incl." if data.prices_include_vat else "excl."
+    total_label = "Total refunded" if data.kind == "credit_note" else "Total paid"
+    summary_at = len(rows)
+    rows += [
+        [f"Net amount (prices {basis} VAT)", "", "", format_money(net, code)],
+        [f"VAT at {format_rate(data.vat_rate_basis_points)}", "", "", format_money(vat, code)],
+        [total_label, "", "", format_money(data.total, code)],
+    ]
+    cells = [_amount_cells(row, bold=index in (0, len(rows) - 1)) for index, row in enumerate(rows)]
+    widths = [_WIDTH - 80 * mm, 18 * mm, 30 * mm, 32 * mm]
+    table = Table(cells, colWidths=widths, repeatRows=1, hAlign="LEFT")
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
+                ("LINEABOVE", (0, summary_at), (-1, summary_at), 0.5, _RULE),
+                ("LINEABOVE", (0, -1), (-1, -1), 0.8, colors.black),
+                ("LEFTPADDING", (0, 0), (0, -1), 0),
+                ("RIGHTPADDING", (-1, 0), (-1, -1), 0),
+            ]
+        )
+    )
+    return table
+
+
+def _amount_cells(row: list[str], bold: bool) -> list[Paragraph]:
+    styles = (_BOLD, _BOLD_RIGHT) if bold else (_BODY, _RIGHT)
+    return [Paragraph(escape(text), styles[1] if i else styles[0]) for i, text in enumerate(row)]
+
+
+def _payment_method(data: ReceiptData) -> str:
+    verb = "Refunded to" if data.kind == "credit_note" else "Paid by"
+    brand = ""
+    if data.card_brand:
+        brand = _CARD_BRANDS.get(data.card_brand.lower(), data.card_brand.title()) + " "
+    ending = f" ending in {data.card_last4}" if data.card_last4 else ""
+    return f"{verb} {brand}card{ending}"
+
+
+def _footer(data: ReceiptData) -> str:
+    parts = [data.seller.name]
+    if data.seller.vat_number:
+        parts.append(f"VAT number {data.seller.vat_number}")
+    parts.append(f"Booking {data.booking_reference}")
+    return " · ".join(parts)

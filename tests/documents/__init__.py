@@ -1,0 +1,1 @@
+"""Tests of the pure renderers: receipts, credit notes, calendar files, emails."""

@@ -1,0 +1,89 @@
+"""Customer emails: every kind renders, HTML is escaped, unknown kinds are refused."""
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from documents.emails import KINDS, EmailContext, render_email
+
+CONTEXT = EmailContext(
+    customer_name="Ada Lovelace",
+    booking_reference="RFT-2026-0042",
+    booking_id="7f3c2a10-booking",
+    session_title="Sourdough for beginners",
+    session_location="Kitchen 2, 12 Quay Street, Bristol",
+    session_starts_at=datetime(2026, 4, 14, 18, 0, tzinfo=UTC),
+    session_ends_at=datetime(2026, 4, 14, 21, 30, tzinfo=UTC),
+    amount_total=33_750,
+    currency="GBP",
+    refund_amount=33_750,
+    seller_name="Riverside Fermentation Taproom",
+)
+ALL_KINDS = [
+    "confirmation",
+    "hold_expired",
+    "cancelled",
+    "refunded",
+    "late_payment_refunded",
+    "reminder",
+    "session_cancelled",
+]
+
+
+def test_the_kinds_are_the_ones_the_workflow_sends() -> None:
+    assert set(ALL_KINDS) == KINDS
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_every_kind_names_the_session_and_reference(kind: str) -> None:
+    email = render_email(kind, CONTEXT)
+    for part in (email.subject, email.html, email.text):
+        assert "Sourdough for beginners" in part
+        assert "RFT-2026-0042" in part
+    assert "Ada Lovelace" in email.html and "Ada Lovelace" in email.text
+    assert "Tue 14 Apr 2026, 18:00 UTC" in email.text
+    assert email.html.lstrip().startswith("<!doctype html>")
+    assert "\n" not in email.subject
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_every_kind_renders_before_there_is_a_reference(kind: str) -> None:
+    email = render_email(kind, replace(CONTEXT, booking_reference=None))
+    assert "Sourdough for beginners" in email.subject
+    assert "None" not in email.subject + email.html + email.text
+    assert "7f3c2a10-booking" in email.text
+
+
+def test_amounts_are_formatted() -> None:
+    assert "£337.50" in render_email("confirmation", CONTEXT).text
+    partial = replace(CONTEXT, refund_amount=16_875)
+    assert "£168.75" in render_email("refunded", partial).html
+    assert "£168.75" in render_email("cancelled", partial).text
+    no_refund = render_email("cancelled", replace(CONTEXT, refund_amount=None))
+    assert "refund" not in no_refund.text.lower()
+
+
+def test_html_escapes_what_customers_type() -> None:
+    hostile = replace(CONTEXT, customer_name="<script>alert('x')</script>", session_title="R&D")
+    email = render_email("confirmation", hostile)
+    assert "<script>" not in email.html
+    assert "&lt;script&gt;" in email.html
+    assert "R&amp;D" in email.html
+    assert "<script>alert('x')</script>" in email.text
+    assert "R&D" in email.subject
+
+
+def test_a_newline_in_the_title_never_reaches_the_subject() -> None:
+    email = render_email("confirmation", replace(CONTEXT, session_title="Bread\r\nBcc: x@y.z"))
+    assert "\r" not in email.subject and "\n" not in email.subject
+
+
+def test_unknown_kind_raises() -> None:
+    with pytest.raises(ValueError, match="unknown email kind"):
+        render_email("invoice", CONTEXT)
+
+
+def test_refund_emails_need_the_refund_amount() -> None:
+    with pytest.raises(ValueError):
+        render_email("refunded", replace(CONTEXT, refund_amount=None))

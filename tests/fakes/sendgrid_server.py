@@ -1,0 +1,210 @@
+"""A local HTTP server speaking SendGrid's v3 mail-send API, recording what it accepts."""
+
+import base64
+import binascii
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+MAIL_SEND_PATH = "/v3/mail/send"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    body: dict[str, Any]
+    # Header names lower-cased, so lookups do not depend on the client's spelling.
+    headers: dict[str, str]
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, field: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class FakeSendGrid:
+    """`POST /v3/mail/send` on 127.0.0.1, answered from a background thread.
+
+    Works with any event loop (or none) in the test, since it owns its own thread.
+    """
+
+    def __init__(self, api_key: str = "SG.test-key") -> None:
+        self.api_key = api_key
+        self._lock = threading.Lock()
+        self._requests: list[RecordedRequest] = []
+        self._failures: list[int] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every accepted request, oldest first (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(target=self._serve, name="fake-sendgrid", daemon=True)
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        # A short poll keeps stop() quick: shutdown() waits for the loop to notice.
+        self._server.serve_forever(poll_interval=0.01)
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def fail_next(self, n: int, status: int = 500) -> None:
+        """Answer the next `n` mail-send requests with `status`, whatever they contain."""
+        with self._lock:
+            self._failures.extend([status] * n)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._requests.clear()
+            self._failures.clear()
+
+    def _take_failure(self) -> int | None:
+        with self._lock:
+            return self._failures.pop(0) if self._failures else None
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+
+def validate_mail(body: Any) -> None:
+    """Raise BadRequest the way SendGrid words it for a mail-send body it would refuse."""
+    if not isinstance(body, dict):
+        raise BadRequest("Bad Request", None)
+    personalizations = body.get("personalizations")
+    if not isinstance(personalizations, list) or not personalizations:
+        raise BadRequest("The personalizations field is required.", "personalizations")
+    for index, personalization in enumerate(personalizations):
+        field = f"personalizations.{index}.to"
+        to = personalization.get("to") if isinstance(personalization, dict) else None
+        if not isinstance(to, list) or not to:
+            message = "The to array is required for all personalization objects."
+            raise BadRequest(message, field)
+        for position, recipient in enumerate(to):
+            _require_email(recipient, f"{field}.{position}.email")
+    _require_email(body.get("from"), "from.email")
+    has_template = bool(body.get("template_id"))
+    subjects = [p.get("subject") for p in personalizations]
+    if not (body.get("subject") or all(subjects) or has_template):
+        raise BadRequest("The subject is required.", "subject")
+    _check_content(body.get("content"), has_template)
+    _check_attachments(body.get("attachments", []))
+
+
+def _require_email(address: Any, field: str) -> None:
+    email = address.get("email") if isinstance(address, dict) else None
+    if not isinstance(email, str) or "@" not in email.strip("@"):
+        raise BadRequest("Does not contain a valid address.", field)
+
+
+def _check_content(content: Any, has_template: bool) -> None:
+    if content is None and has_template:
+        return
+    if not isinstance(content, list) or not content:
+        message = "Unless a valid template_id is provided, the content parameter is required."
+        raise BadRequest(message, "content")
+    for index, block in enumerate(content):
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            raise BadRequest("The content type is required.", f"content.{index}.type")
+        if not isinstance(block.get("value"), str) or not block["value"]:
+            message = "The content value must be a string at least one character in length."
+            raise BadRequest(message, f"content.{index}.value")
+
+
+def _check_attachments(attachments: Any) -> None:
+    if not isinstance(attachments, list):
+        raise BadRequest("The attachments field must be an array.", "attachments")
+    for index, attachment in enumerate(attachments):
+        field = f"attachments.{index}"
+        if not isinstance(attachment, dict):
+            raise BadRequest("An attachment must be an object.", field)
+        content = attachment.get("content")
+        if not isinstance(content, str) or not content:
+            raise BadRequest("The attachment content is required.", f"{field}.content")
+        try:
+            base64.b64decode(content, validate=True)
+        except (binascii.Error, ValueError):
+            message = "The attachment content must be base64 encoded."
+            raise BadRequest(message, f"{field}.content") from None
+        filename = attachment.get("filename")
+        if not isinstance(filename, str) or not filename:
+            message = "The attachment filename parameter is required."
+            raise BadRequest(message, f"{field}.filename")
+        kind = attachment.get("type")
+        if kind is not None and (not isinstance(kind, str) or any(c in kind for c in ";\r\n")):
+            message = "The attachment type cannot contain ';', or CRLF characters."
+            raise BadRequest(message, f"{field}.type")
+
+
+def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path.split("?")[0] != MAIL_SEND_PATH:
+                self._errors(404, "Not found", None)
+            elif (status := fake._take_failure()) is not None:
+                self._errors(status, f"simulated failure ({status})", None)
+            elif self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+                self._errors(401, "The provided authorization grant is invalid.", None)
+            else:
+                self._send_mail(body)
+
+        def do_GET(self) -> None:
+            self._errors(404, "Not found", None)
+
+        def _send_mail(self, raw: bytes) -> None:
+            try:
+                parsed = json.loads(raw)
+                validate_mail(parsed)
+            except json.JSONDecodeError:
+                self._errors(400, "Bad Request", None)
+            except BadRequest as error:
+                self._errors(400, error.message, error.field)
+            else:
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                fake._record(RecordedRequest(parsed, headers))
+                self._answer(202, b"")
+
+        def _errors(self, status: int, message: str, field: str | None) -> None:
+            payload = {"errors": [{"message": message, "field": field, "help": None}]}
+            self._answer(status, json.dumps(payload).encode(), "application/json")
+
+        def _answer(self, status: int, payload: bytes, content_type: str | None = None) -> None:
+            self.send_response(status)
+            if content_type:
+                self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
