@@ -2,6 +2,7 @@
 
 `python -m devstack.localstripe_server --port 8420 --store var/localstripe.pickle`; with
 `--store none` nothing is written, which also spares the full pickle it dumps on every write.
+`--webhook URL --secret S` registers our endpoint (localstripe forgets webhooks on restart).
 """
 
 import argparse
@@ -9,7 +10,7 @@ import pickle
 import sys
 from pathlib import Path
 
-from localstripe import resources, server
+from localstripe import resources, server, webhooks
 
 
 def _persist_to(path: Path | None) -> None:
@@ -34,8 +35,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8420)
     parser.add_argument("--store", default="none", help="pickle file, or 'none'")
+    parser.add_argument("--webhook", help="URL that receives signed events")
+    parser.add_argument("--secret", help="webhook signing secret")
     args = parser.parse_args()
     _persist_to(None if args.store == "none" else Path(args.store))
+    if args.webhook:
+        webhooks.register_webhook("booking-engine", args.webhook, args.secret, None)
     sys.argv = [sys.argv[0], "--port", str(args.port)]
     server.start()
 
