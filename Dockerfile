@@ -1,0 +1,64 @@
+# The booking engine's one image: the API (default command), the worker (`python worker.py`) and
+# the migrations (`alembic upgrade head`) all run from the `app` stage. The `localstripe` stage
+# adds the Stripe emulator on top, for the compose stack's default (fake) payments.
+#
+#   docker build -t booking-engine .                        # the app (last stage)
+#   docker build --target localstripe -t booking-localstripe .
+#
+# Only runtime dependencies are installed (`[project.dependencies]`, never the dev extras).
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ${PYTHON_IMAGE} AS app
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+
+WORKDIR /app
+
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home \
+        --shell /usr/sbin/nologin app
+
+# Dependencies first, read from pyproject.toml, so editing the code does not reinstall them.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(deps))" \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# Then the project itself (`pip install .`; its dependencies are already in place). The source
+# stays in /app too: alembic.ini and migrations/ are not part of the package, and the processes
+# run from here (`python worker.py`, `alembic upgrade head`, `uvicorn api.main:create_app`).
+COPY . .
+RUN pip install --no-deps . \
+    && rm -rf build ./*.egg-info \
+    && mkdir -p /app/var \
+    && chown app:app /app/var
+
+# var/ is where the dev e-mail backend writes its .eml outbox; everything else is read-only.
+USER app
+
+EXPOSE 8000
+CMD ["uvicorn", "api.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+
+
+# localstripe (PyPI) with the project's wrapper (devstack/localstripe_server.py), which keeps
+# its store where we say and registers our webhook endpoint.
+FROM app AS localstripe
+
+USER root
+RUN pip install "localstripe>=1.15" \
+    && mkdir -p /data \
+    && chown app:app /data
+USER app
+
+EXPOSE 8420
+CMD ["python", "-m", "devstack.localstripe_server", "--port", "8420", "--store", "/data/localstripe.pickle"]
+
+
+# Last stage = what a plain `docker build .` produces: the app image.
+FROM app AS runtime
