@@ -2,7 +2,9 @@
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -14,28 +16,34 @@ from core.settings import Settings, get_settings
 from workflows.booking import BookingWorkflow
 
 
-def build_worker(client: Client, settings: Settings, stack: AsyncExitStack) -> Worker:
-    """The worker and the clients its activities hold; `stack` closes them after it stops."""
+def booking_activities(settings: Settings, stack: AsyncExitStack) -> list[Callable[..., Any]]:
+    """Every activity, bound to its clients; `stack` closes the clients at the end."""
     engine = make_engine(settings)
     stack.push_async_callback(engine.dispose)
     inventory = InventoryActivities(make_sessionmaker(engine), settings.reference_format)
     payments = PaymentActivities(
         make_stripe_client(settings.stripe_api_key, settings.stripe_api_base)
     )
+    return [
+        inventory.reserve,
+        inventory.release,
+        inventory.confirm,
+        inventory.record,
+        payments.create_intent,
+        payments.get_intent,
+        payments.cancel_intent,
+        payments.refund,
+    ]
+
+
+def build_worker(
+    client: Client, settings: Settings, activities: Sequence[Callable[..., Any]]
+) -> Worker:
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[BookingWorkflow],
-        activities=[
-            inventory.reserve,
-            inventory.release,
-            inventory.confirm,
-            inventory.record,
-            payments.create_intent,
-            payments.get_intent,
-            payments.cancel_intent,
-            payments.refund,
-        ],
+        activities=activities,
     )
 
 
@@ -44,7 +52,7 @@ async def main() -> None:
     settings = get_settings()
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
     async with AsyncExitStack() as stack:
-        worker = build_worker(client, settings, stack)
+        worker = build_worker(client, settings, booking_activities(settings, stack))
         logging.info("worker polling task queue %r", settings.task_queue)
         await worker.run()
 

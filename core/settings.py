@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     max_hold_extensions: int = 5
     # Stripe retries webhooks for three days: a closed booking keeps listening that long.
     late_payment_window_seconds: int = 3 * 24 * 3600
+
+    @field_validator("stripe_api_base", mode="before")
+    @classmethod
+    def _empty_means_real_stripe(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> "Settings":

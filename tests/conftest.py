@@ -30,7 +30,7 @@ from devstack.postgres import Cluster
 from devstack.tools import temporal_cli
 from models import search_attributes
 from models.catalog import SeatRow, SessionSpec, create_session
-from worker import build_worker
+from worker import booking_activities, build_worker
 
 CLIENT_KEY, ADMIN_KEY = "test-client-key", "test-admin-key"
 WEBHOOK_SECRET = "whsec_test_secret"
@@ -74,7 +74,9 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
-def settings(postgres: Cluster, localstripe_url: str, temporal_env: WorkflowEnvironment) -> Settings:
+def settings(
+    postgres: Cluster, localstripe_url: str, temporal_env: WorkflowEnvironment
+) -> Settings:
     return Settings(
         env="test",
         database_url=postgres.url,
@@ -100,7 +102,7 @@ async def db(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSessio
 @pytest.fixture(scope="session")
 async def worker(temporal_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[None]:
     async with AsyncExitStack() as stack:
-        running = build_worker(temporal_env.client, settings, stack)
+        running = build_worker(temporal_env.client, settings, booking_activities(settings, stack))
         async with running:
             yield
 

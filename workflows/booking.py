@@ -41,6 +41,8 @@ STRIPE_SETUP_STEP = {
     "retry_policy": RetryPolicy(maximum_attempts=3),
 }
 
+HOLD_ANSWER_WAIT = timedelta(seconds=10)
+
 OPEN_STATUSES = (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED)
 
 
@@ -77,24 +79,32 @@ class BookingWorkflow:
         self._seen_event_ids: set[str] = set()
         self._cancel: CancelRequest | None = None
         self._intent_cancelled = False
+        self._hold_asked = False
 
     @workflow.run
-    async def run(self, input: BookingWorkflowInput) -> BookingView | None:
+    async def run(self, input: BookingWorkflowInput) -> BookingView:
         if not await self._hold_places():
-            return None
+            # The caller's `hold` update may reach us after the rejection: answer it before
+            # failing. Failing (not completing) lets the same Idempotency-Key try again later.
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self._hold_asked, timeout=HOLD_ANSWER_WAIT)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            assert self._rejection is not None
+            raise self._rejection
         await self._await_payment()
         if self._status == BookingStatus.CONFIRMED:
             await self._until_session_ends()
         else:
             await self._refund_late_payments()
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._view
+        return self._v
 
     # ---- messages -------------------------------------------------------------------------
 
     @workflow.update
     async def hold(self, request_fingerprint: str) -> BookingView:
         """Answer the caller who started the booking once places and payment are set up."""
+        self._hold_asked = True
         await workflow.wait_condition(lambda: self._view is not None or bool(self._rejection))
         if self._rejection is not None:
             raise self._rejection
@@ -142,7 +152,7 @@ class BookingWorkflow:
             reservation = await workflow.execute_local_activity_method(
                 InventoryActivities.reserve, request, **RESERVE_STEP
             )
-        except ActivityError as err:
+        except (ActivityError, ApplicationError) as err:  # local activities raise the latter
             return self._reject(err)
         self._reservation = reservation
         try:
@@ -340,8 +350,8 @@ class BookingWorkflow:
             f"**{view.status.value}**" + (f" — {view.status_reason}" if view.status_reason else "")
         )
 
-    def _reject(self, err: ActivityError) -> bool:
-        cause = err.cause
+    def _reject(self, err: ActivityError | ApplicationError) -> bool:
+        cause = err.cause if isinstance(err, ActivityError) else err
         if isinstance(cause, ApplicationError) and cause.non_retryable:
             self._rejection = cause
         else:

@@ -71,7 +71,7 @@ async def create_booking(
         request_fingerprint=fingerprint,
     )
     try:
-        view = await _start(temporal, settings, request)
+        view = await start_booking_workflow(temporal, settings, request)
     except WorkflowAlreadyStartedError:
         # The workflow has closed (expired, completed...): answer from the database mirror.
         booking = await get_booking(db, booking_id)
@@ -84,7 +84,10 @@ async def create_booking(
     return view_out(view, body)
 
 
-async def _start(temporal: Client, settings: Settings, request: BookingRequest) -> BookingView:
+async def start_booking_workflow(
+    temporal: Client, settings: Settings, request: BookingRequest
+) -> BookingView:
+    """Update-with-start: the workflow begins and answers `hold` in one round trip."""
     start = WithStartWorkflowOperation(
         BookingWorkflow.run,
         BookingWorkflowInput(

@@ -120,8 +120,11 @@ async def test_reserving_again_returns_the_same_places_and_creates_nothing(
     assert second == first
     assert await seat_states(db, session_id) == {"held": 3, "free": 9}
     async with db() as s:
-        count = await s.scalar(select(func.count()).select_from(Booking).where(
-            Booking.session_id == uuid.UUID(session_id)))
+        count = await s.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .where(Booking.session_id == uuid.UUID(session_id))
+        )
     assert count == 1
 
     other_body = BookingRequest(**{**vars(ask), "request_fingerprint": "other"})
@@ -149,8 +152,9 @@ async def test_confirm_sells_the_places_and_numbers_references_without_gaps(
     assert numbers == list(range(numbers[0], numbers[0] + 6))
     assert all(c.reference.startswith(f"RFT-{c.confirmed_at.year}-") for c in confirmations)
     again = await inventory.confirm(held[0].booking_id)
-    assert again.reference == next(c.reference for c in confirmations
-                                   if c.booking_id == held[0].booking_id)
+    assert again.reference == next(
+        c.reference for c in confirmations if c.booking_id == held[0].booking_id
+    )
     assert await seat_states(db, session_id) == {"sold": 6, "free": 6}
 
 
@@ -166,12 +170,23 @@ async def test_confirm_sells_the_places_and_numbers_references_without_gaps(
         (lambda sid: request(sid, 2, ["A1", "A1"]), InvalidRequest),
         (lambda sid: request(sid, 3, ["A1", "A2"]), InvalidRequest),
     ],
-    ids=["unknown-session", "malformed-session", "zero", "above-bound", "over-capacity",
-         "seat-of-another-session", "same-seat-twice", "quantity-mismatch"],
+    ids=[
+        "unknown-session",
+        "malformed-session",
+        "zero",
+        "above-bound",
+        "over-capacity",
+        "seat-of-another-session",
+        "same-seat-twice",
+        "quantity-mismatch",
+    ],
 )
 async def test_bad_requests_raise_a_domain_error_and_change_nothing(
-    inventory: InventoryActivities, new_session: SessionFactory, db: async_sessionmaker,
-    make_request, error,  # type: ignore[no-untyped-def]
+    inventory: InventoryActivities,
+    new_session: SessionFactory,
+    db: async_sessionmaker,
+    make_request,
+    error,  # type: ignore[no-untyped-def]
 ) -> None:
     session_id = await new_session(seat_rows=[SeatRow("A", 12)])
     await new_session(seat_rows=[SeatRow("Z", 9)])  # Z9 exists, but in another session

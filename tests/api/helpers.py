@@ -34,9 +34,9 @@ async def start_booking(
 
 
 async def wait_for_status(
-    api: httpx.AsyncClient, booking_id: str, status: str, timeout: float = 15
+    api: httpx.AsyncClient, booking_id: str, status: str, within: float = 15
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         booking = (await api.get(f"/v1/bookings/{booking_id}")).json()
         if booking["status"] == status:
@@ -47,17 +47,22 @@ async def wait_for_status(
 
 
 def signed_event(
-    event_type: str, intent: dict[str, Any], event_id: str | None = None,
-    secret: str = WEBHOOK_SECRET, at: int | None = None,
+    event_type: str,
+    intent: dict[str, Any],
+    event_id: str | None = None,
+    secret: str = WEBHOOK_SECRET,
+    at: int | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """An event signed like Stripe does, for duplicate and out-of-order deliveries."""
     created = at or int(time.time())
-    payload = json.dumps({
-        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
-        "object": "event",
-        "type": event_type,
-        "created": created,
-        "data": {"object": intent},
-    }).encode()
+    payload = json.dumps(
+        {
+            "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+            "object": "event",
+            "type": event_type,
+            "created": created,
+            "data": {"object": intent},
+        }
+    ).encode()
     header = stripe.WebhookSignature.generate_signature_header(payload.decode(), secret, created)
     return payload, {"Stripe-Signature": header, "Content-Type": "application/json"}

@@ -1,13 +1,16 @@
 """The booking lifecycle through the HTTP API, with the real worker, Temporal and localstripe."""
 
+import asyncio
 import uuid
 
 import httpx
 import stripe
+from temporalio.client import Client
 
 from devstack.pay import DECLINED, pay
 from tests.api.helpers import signed_event, start_booking, wait_for_status
 from tests.conftest import SessionFactory
+from tests.histories import keep_history
 
 
 async def availability(api: httpx.AsyncClient, session_id: str) -> dict[str, int]:
@@ -15,13 +18,19 @@ async def availability(api: httpx.AsyncClient, session_id: str) -> dict[str, int
 
 
 async def test_paid_booking_is_confirmed_with_a_reference(
-    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    temporal: Client,
 ) -> None:
     session_id = await new_session(capacity=12)
     booking = await start_booking(api, session_id, quantity=5)
     assert booking["status"] == "PENDING_PAYMENT"
     assert (booking["amount_subtotal"], booking["discount"], booking["amount_total"]) == (
-        37500, 3750, 33750)
+        37500,
+        3750,
+        33750,
+    )
     assert booking["currency"] == "GBP"
     assert booking["payment"]["client_secret"].startswith(booking["payment"]["payment_intent_id"])
     assert (await availability(api, session_id))["held"] == 5
@@ -31,47 +40,68 @@ async def test_paid_booking_is_confirmed_with_a_reference(
     assert confirmed["reference"].startswith("RFT-")
     assert confirmed["confirmed_at"] is not None
     assert await availability(api, session_id) == {
-        "capacity": 12, "held": 0, "sold": 5, "available": 7}
+        "capacity": 12,
+        "held": 0,
+        "sold": 5,
+        "available": 7,
+    }
+    await keep_history(temporal, booking["id"], "paid_group_booking")
 
 
 async def test_hold_expires_and_gives_the_places_back(
-    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    temporal: Client,
 ) -> None:
     session_id = await new_session(capacity=12, hold_seconds=2)
     booking = await start_booking(api, session_id, quantity=3)
     assert (await availability(api, session_id))["held"] == 3
 
-    expired = await wait_for_status(api, booking["id"], "EXPIRED", timeout=10)
+    expired = await wait_for_status(api, booking["id"], "EXPIRED", within=10)
     assert expired["reference"] is None
     assert (await availability(api, session_id))["available"] == 12
     intent = await stripe_client.v1.payment_intents.retrieve_async(
-        booking["payment"]["payment_intent_id"])
+        booking["payment"]["payment_intent_id"]
+    )
     assert intent.status == "canceled"
+    await keep_history(temporal, booking["id"], "hold_expired")
 
 
 async def test_paid_just_before_expiry_without_a_webhook_is_confirmed(
-    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient,
-    localstripe_url: str, api_url: str,
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    localstripe_url: str,
+    api_url: str,
+    temporal: Client,
 ) -> None:
     """The expiry cancels the intent first; Stripe refuses because it succeeded: confirm."""
     session_id = await new_session(capacity=12, hold_seconds=2)
     booking = await start_booking(api, session_id)
     # Pay through a webhook-less path: the signal never comes, the expiry must find the money.
     async with httpx.AsyncClient() as http:
-        await http.post(f"{localstripe_url}/_config/webhooks/api",
-                        data={"url": "http://127.0.0.1:9/nowhere", "secret": "x"})
+        await http.post(
+            f"{localstripe_url}/_config/webhooks/api",
+            data={"url": "http://127.0.0.1:9/nowhere", "secret": "x"},
+        )
         try:
             assert await pay(stripe_client, booking["payment"]["payment_intent_id"]) == "succeeded"
-            confirmed = await wait_for_status(api, booking["id"], "CONFIRMED", timeout=10)
+            confirmed = await wait_for_status(api, booking["id"], "CONFIRMED", within=10)
         finally:
-            await http.post(f"{localstripe_url}/_config/webhooks/api",
-                            data={"url": f"{api_url}/v1/webhooks/stripe",
-                                  "secret": "whsec_test_secret"})
+            await http.post(
+                f"{localstripe_url}/_config/webhooks/api",
+                data={"url": f"{api_url}/v1/webhooks/stripe", "secret": "whsec_test_secret"},
+            )
     assert confirmed["reference"]
+    await keep_history(temporal, booking["id"], "expiry_found_the_money")
 
 
 async def test_cancel_before_payment_releases_and_cancels_the_intent(
-    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    temporal: Client,
 ) -> None:
     session_id = await new_session(capacity=12)
     booking = await start_booking(api, session_id, quantity=2)
@@ -80,16 +110,21 @@ async def test_cancel_before_payment_releases_and_cancels_the_intent(
     assert response.json()["status"] == "CANCELLED"
     assert (await availability(api, session_id))["available"] == 12
     intent = await stripe_client.v1.payment_intents.retrieve_async(
-        booking["payment"]["payment_intent_id"])
+        booking["payment"]["payment_intent_id"]
+    )
     assert intent.status == "canceled"
 
     again = await api.post(f"/v1/bookings/{booking['id']}/cancel")
     assert again.status_code == 409
     assert again.json()["type"].endswith("not-cancellable")
+    await keep_history(temporal, booking["id"], "cancelled_before_payment")
 
 
 async def test_cancel_after_payment_refunds_through_stripe(
-    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    temporal: Client,
 ) -> None:
     session_id = await new_session(capacity=12)
     booking = await start_booking(api, session_id, quantity=2)
@@ -103,10 +138,14 @@ async def test_cancel_after_payment_refunds_through_stripe(
     refunds = await stripe_client.v1.refunds.list_async({"payment_intent": intent_id})
     assert [r.amount for r in refunds.data] == [15000]
     assert (await availability(api, session_id))["available"] == 12
+    await keep_history(temporal, booking["id"], "refunded_after_cancel")
 
 
 async def test_declined_card_keeps_the_booking_payable_then_it_is_paid(
-    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    temporal: Client,
 ) -> None:
     session_id = await new_session(capacity=12)
     booking = await start_booking(api, session_id)
@@ -116,16 +155,20 @@ async def test_declined_card_keeps_the_booking_payable_then_it_is_paid(
     failed = {**intent, "last_payment_error": {"message": "Your card was declined."}}
     body, headers = signed_event("payment_intent.payment_failed", failed)
     assert (await api.post("/v1/webhooks/stripe", content=body, headers=headers)).json()[
-        "outcome"] == "signalled"
+        "outcome"
+    ] == "signalled"
     assert (await api.get(f"/v1/bookings/{booking['id']}")).json()["status"] == "PENDING_PAYMENT"
     # ...then a real payment, and localstripe's own webhook.
     assert await pay(stripe_client, intent_id) == "succeeded"
     await wait_for_status(api, booking["id"], "CONFIRMED")
+    await keep_history(temporal, booking["id"], "failed_then_paid")
 
 
 async def test_a_real_decline_leaves_the_booking_pending(
-    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient,
-    temporal,  # type: ignore[no-untyped-def]
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    temporal: Client,
 ) -> None:
     session_id = await new_session(capacity=12)
     booking = await start_booking(api, session_id)
@@ -136,15 +179,16 @@ async def test_a_real_decline_leaves_the_booking_pending(
         view = await handle.query("view")
         if view["payment_failures"]:
             break
-        import asyncio
         await asyncio.sleep(0.1)
     assert view["status"] == "PENDING_PAYMENT"
     assert view["payment_failures"]
 
 
 async def test_duplicate_and_shuffled_events_make_one_transition(
-    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient,
-    temporal,  # type: ignore[no-untyped-def]
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    temporal: Client,
 ) -> None:
     session_id = await new_session(capacity=12)
     booking = await start_booking(api, session_id)
@@ -160,15 +204,19 @@ async def test_duplicate_and_shuffled_events_make_one_transition(
         signed_event("payment_intent.succeeded", intent, succeeded_id),
     ]
     for body, headers in deliveries:
-        assert (await api.post("/v1/webhooks/stripe", content=body, headers=headers)).status_code == 200
+        response = await api.post("/v1/webhooks/stripe", content=body, headers=headers)
+        assert response.status_code == 200
     confirmed = await wait_for_status(api, booking["id"], "CONFIRMED")
 
     handle = temporal.get_workflow_handle(f"booking-{booking['id']}")
     history = await handle.fetch_history()
     confirms = [
-        e for e in history.events
+        e
+        for e in history.events
         if e.HasField("marker_recorded_event_attributes")
         and b"confirm_sale" in e.marker_recorded_event_attributes.SerializeToString()
     ]
     assert len(confirms) == 1
-    assert (await api.get(f"/v1/bookings/{booking['id']}")).json()["reference"] == confirmed["reference"]
+    again = (await api.get(f"/v1/bookings/{booking['id']}")).json()
+    assert again["reference"] == confirmed["reference"]
+    await keep_history(temporal, booking["id"], "duplicate_and_shuffled_events")
