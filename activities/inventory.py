@@ -2,7 +2,7 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -63,7 +63,7 @@ class InventoryActivities:
             )
             if session is None:
                 raise SessionNotFound(f"session {request.session_id} does not exist")
-            now = await db.scalar(select(func.now()))
+            now = await _database_now(db)
             if session.status != "scheduled" or session.starts_at <= now:
                 raise SessionNotBookable(f"session {session.id} is {session.status} or started")
             quote = pricing.quote(
@@ -122,7 +122,7 @@ class InventoryActivities:
                 .where(Seat.booking_id == key, Seat.state == "held")
                 .values(state="sold")
             )
-            now = await db.scalar(select(func.now()))
+            now = await _database_now(db)
             seq = await _next_in_sequence(db, "booking", now.year)
             booking.reference = self._reference_format.format(year=now.year, seq=seq)
             booking.status = BookingStatus.CONFIRMED
@@ -225,6 +225,13 @@ def _reservation_of(booking: Booking, session: Session) -> Reservation:
         session_ends_at=session.ends_at,
         request_fingerprint=booking.request_fingerprint,
     )
+
+
+async def _database_now(db: AsyncSession) -> datetime:
+    """The database's clock: one clock for every hold, whichever worker runs the activity."""
+    now = await db.scalar(select(func.now()))
+    assert now is not None
+    return now
 
 
 async def _next_in_sequence(db: AsyncSession, name: str, year: int) -> int:

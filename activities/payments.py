@@ -69,9 +69,9 @@ class PaymentActivities:
         earlier = await self._stripe.v1.refunds.list_async(
             {"payment_intent": request.payment_intent_id, "limit": 100}
         )
-        for refund in earlier.data:
-            if (refund.metadata or {}).get("reason") == request.reason:
-                return _refund_info(refund)
+        for earlier_refund in earlier.data:
+            if _metadata(earlier_refund).get("reason") == request.reason:
+                return _refund_info(earlier_refund)
         refund = await self._call(
             self._stripe.v1.refunds.create_async,
             {
@@ -101,6 +101,10 @@ def _intent_info(intent: Any) -> PaymentIntentInfo:
     )
 
 
+def _metadata(stripe_object: Any) -> dict[str, str]:
+    return dict(stripe_object.to_dict().get("metadata") or {})
+
+
 def _refund_info(refund: Any) -> RefundInfo:
     return RefundInfo(refund.id, refund.status or "", refund.amount, refund.currency.upper())
 
@@ -112,5 +116,5 @@ def _amount_received(intent: Any) -> int:
         return int(received)
     charge = getattr(intent, "latest_charge", None)
     if isinstance(charge, stripe.StripeObject) and getattr(charge, "status", "") == "succeeded":
-        return int(charge.amount) if getattr(charge, "captured", True) else 0
+        return int(charge["amount"]) if getattr(charge, "captured", True) else 0
     return 0

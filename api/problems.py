@@ -26,7 +26,7 @@ def from_booking_error(err: BookingError) -> JSONResponse:
 
 def as_booking_error(err: WorkflowUpdateFailedError) -> BookingError | None:
     """The business error a workflow update failed with, as the class the API raised it as."""
-    cause = err.cause
+    cause: BaseException | None = err.cause
     while cause is not None and not isinstance(cause, ApplicationError):
         cause = cause.__cause__
     if cause is None or cause.type not in ERRORS_BY_TYPE:

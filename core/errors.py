@@ -67,9 +67,11 @@ class ServiceUnavailable(BookingError):
 
 
 def _all_subclasses(cls: type[BookingError]) -> list[type[BookingError]]:
-    return [sub for direct in cls.__subclasses__() for sub in (direct, *_all_subclasses(direct))]
+    found: list[type[BookingError]] = []
+    for direct in cls.__subclasses__():
+        found += [direct, *_all_subclasses(direct)]
+    return found
 
 
-ERRORS_BY_TYPE: dict[str, type[BookingError]] = {
-    cls.__name__: cls for cls in [BookingError, *_all_subclasses(BookingError)]
-}
+_ALL_ERRORS: list[type[BookingError]] = [BookingError, *_all_subclasses(BookingError)]
+ERRORS_BY_TYPE: dict[str, type[BookingError]] = {cls.__name__: cls for cls in _ALL_ERRORS}

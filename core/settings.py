@@ -9,8 +9,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+Role = Literal["client", "admin"]
+
 # Dev-only secrets: fine on a laptop, refused when BOOKING_ENV=production.
 DEV_SECRETS = {"sk_test_localstripe", "whsec_dev_secret", "dev-client-key", "dev-admin-key"}
+
+
+def _dev_api_keys() -> dict[str, Role]:
+    return {"dev-client-key": "client", "dev-admin-key": "admin"}
 
 
 class Settings(BaseSettings):
@@ -32,9 +38,7 @@ class Settings(BaseSettings):
     stripe_webhook_tolerance_seconds: int = 300
 
     # API key -> role ("client" or "admin").
-    api_keys: dict[str, Literal["client", "admin"]] = Field(
-        default_factory=lambda: {"dev-client-key": "client", "dev-admin-key": "admin"}
-    )
+    api_keys: dict[str, Role] = Field(default_factory=_dev_api_keys)
 
     # str.format fields: {year} and {seq}; references stay unique because seq is per year.
     reference_format: str = "RFT-{year}-{seq:04d}"

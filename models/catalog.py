@@ -97,7 +97,7 @@ async def create_session(db: AsyncSession, spec: SessionSpec) -> Session:
     return session
 
 
-def _with_availability() -> Select[tuple[Session, int, int]]:
+def _with_availability() -> Select[Session, int, int]:
     held = func.count(Seat.id).filter(Seat.state == "held")
     sold = func.count(Seat.id).filter(Seat.state == "sold")
     return (

@@ -3,9 +3,10 @@
 import contextlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any, TypedDict
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -25,18 +26,27 @@ with workflow.unsafe.imports_passed_through():
         Transition,
     )
 
-DATABASE_STEP = {
+
+class StepOptions(TypedDict, total=False):
+    """Timeouts and retries of one kind of activity call."""
+
+    start_to_close_timeout: timedelta
+    schedule_to_close_timeout: timedelta
+    retry_policy: RetryPolicy
+
+
+DATABASE_STEP: StepOptions = {
     "start_to_close_timeout": timedelta(seconds=10),
     "retry_policy": RetryPolicy(initial_interval=timedelta(milliseconds=200)),
 }
 # The caller is waiting for the hold: when the database is down, say so instead of hanging.
-RESERVE_STEP = {**DATABASE_STEP, "schedule_to_close_timeout": timedelta(seconds=20)}
-STRIPE_STEP = {
+RESERVE_STEP: StepOptions = {**DATABASE_STEP, "schedule_to_close_timeout": timedelta(seconds=20)}
+STRIPE_STEP: StepOptions = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1)),
 }
 # The caller is waiting for the PaymentIntent: give up soon and release the places.
-STRIPE_SETUP_STEP = {
+STRIPE_SETUP_STEP: StepOptions = {
     "start_to_close_timeout": timedelta(seconds=10),
     "retry_policy": RetryPolicy(maximum_attempts=3),
 }
@@ -339,7 +349,7 @@ class BookingWorkflow:
 
     def _publish(self) -> None:
         view = self._v
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             sa.BOOKING_STATUS.value_set(view.status.value),
             sa.HOLD_EXPIRES_AT.value_set(view.hold_expires_at),
         ]

@@ -1,6 +1,7 @@
 """Sessions: admins create them; callers list and filter them with availability."""
 
 import uuid
+from typing import Any
 
 import httpx
 
@@ -9,7 +10,7 @@ from tests.conftest import ADMIN_KEY
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
-def course(**extra: object) -> dict[str, object]:
+def course(**extra: Any) -> dict[str, Any]:
     return {
         "kind": "course",
         "title": "Paediatric First Aid",

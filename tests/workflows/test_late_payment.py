@@ -87,5 +87,6 @@ async def test_processing_extends_the_hold_then_late_money_is_refunded(
     assert booking["status"] == "EXPIRED"
     assert booking["status_reason"] == "a late payment was refunded"
     refunds = await stripe_client.v1.refunds.list_async({"payment_intent": view.payment_intent_id})
-    assert [(r.amount, r.metadata["reason"]) for r in refunds.data] == [(15000, "late-payment")]
+    refunded = [(r.amount, r.to_dict()["metadata"]["reason"]) for r in refunds.data]
+    assert refunded == [(15000, "late-payment")]
     await keep_history(temporal, view.id, "late_payment_refunded")

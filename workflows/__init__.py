@@ -1,0 +1,1 @@
+"""Workflows: deterministic orchestration only; all I/O happens in activities."""
