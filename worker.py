@@ -10,9 +10,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.inventory import InventoryActivities
+from activities.mail import Mailer, OutboxMailer, SendGridMailer
+from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities, make_stripe_client
+from activities.receipts import ReceiptActivities
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings, get_settings
+from documents.receipt_data import Seller
 from workflows.booking import BookingWorkflow
 
 
@@ -20,9 +24,22 @@ def booking_activities(settings: Settings, stack: AsyncExitStack) -> list[Callab
     """Every activity, bound to its clients; `stack` closes the clients at the end."""
     engine = make_engine(settings)
     stack.push_async_callback(engine.dispose)
-    inventory = InventoryActivities(make_sessionmaker(engine), settings.reference_format)
+    sessionmaker = make_sessionmaker(engine)
+    inventory = InventoryActivities(sessionmaker, settings.reference_format)
     payments = PaymentActivities(
         make_stripe_client(settings.stripe_api_key, settings.stripe_api_base)
+    )
+    receipts = ReceiptActivities(
+        sessionmaker,
+        Seller(settings.seller_name, settings.seller_address, settings.seller_vat_number),
+        settings.vat_rate_basis_points,
+        {
+            "receipt": settings.receipt_number_format,
+            "credit_note": settings.credit_note_number_format,
+        },
+    )
+    notifications = NotificationActivities(
+        sessionmaker, make_mailer(settings), settings.email_from, settings.seller_name
     )
     return [
         inventory.reserve,
@@ -33,7 +50,15 @@ def booking_activities(settings: Settings, stack: AsyncExitStack) -> list[Callab
         payments.get_intent,
         payments.cancel_intent,
         payments.refund,
+        receipts.issue,
+        notifications.send,
     ]
+
+
+def make_mailer(settings: Settings) -> Mailer:
+    if settings.email_backend == "sendgrid":
+        return SendGridMailer(settings.sendgrid_api_key, settings.sendgrid_host)
+    return OutboxMailer(settings.outbox_dir)
 
 
 def build_worker(

@@ -2,10 +2,9 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -26,7 +25,8 @@ from models.booking import (
     Reservation,
     Transition,
 )
-from models.tables import Booking, ReferenceCounter, Seat, Session
+from models.sequences import database_now, next_in_sequence
+from models.tables import Booking, Seat, Session
 
 
 @dataclass
@@ -63,7 +63,7 @@ class InventoryActivities:
             )
             if session is None:
                 raise SessionNotFound(f"session {request.session_id} does not exist")
-            now = await _database_now(db)
+            now = await database_now(db)
             if session.status != "scheduled" or session.starts_at <= now:
                 raise SessionNotBookable(f"session {session.id} is {session.status} or started")
             quote = pricing.quote(
@@ -122,8 +122,8 @@ class InventoryActivities:
                 .where(Seat.booking_id == key, Seat.state == "held")
                 .values(state="sold")
             )
-            now = await _database_now(db)
-            seq = await _next_in_sequence(db, "booking", now.year)
+            now = await database_now(db)
+            seq = await next_in_sequence(db, "booking", now.year)
             booking.reference = self._reference_format.format(year=now.year, seq=seq)
             booking.status = BookingStatus.CONFIRMED
             booking.confirmed_at = now
@@ -225,26 +225,3 @@ def _reservation_of(booking: Booking, session: Session) -> Reservation:
         session_ends_at=session.ends_at,
         request_fingerprint=booking.request_fingerprint,
     )
-
-
-async def _database_now(db: AsyncSession) -> datetime:
-    """The database's clock: one clock for every hold, whichever worker runs the activity."""
-    now = await db.scalar(select(func.now()))
-    assert now is not None
-    return now
-
-
-async def _next_in_sequence(db: AsyncSession, name: str, year: int) -> int:
-    """Gapless per-year counter: the row lock makes concurrent callers take turns."""
-    statement = (
-        pg_insert(ReferenceCounter)
-        .values(name=name, year=year, last_value=1)
-        .on_conflict_do_update(
-            index_elements=["name", "year"],
-            set_={"last_value": ReferenceCounter.last_value + 1},
-        )
-        .returning(ReferenceCounter.last_value)
-    )
-    value = await db.scalar(statement)
-    assert value is not None
-    return value

@@ -47,8 +47,15 @@ class PaymentActivities:
 
     @activity.defn(name="get_payment_intent")
     async def get_intent(self, payment_intent_id: str) -> PaymentIntentInfo:
+        """The intent as Stripe holds it; once paid, with the card's brand and last 4 digits."""
         intent = await self._call(self._stripe.v1.payment_intents.retrieve_async, payment_intent_id)
-        return _intent_info(intent)
+        info = _intent_info(intent)
+        method_id = getattr(intent, "payment_method", None)
+        if info.status == "succeeded" and isinstance(method_id, str):
+            method = await self._stripe.v1.payment_methods.retrieve_async(method_id)
+            card = method.to_dict().get("card") or {}
+            info.card_brand, info.card_last4 = card.get("brand"), card.get("last4")
+        return info
 
     @activity.defn(name="cancel_payment_intent")
     async def cancel_intent(self, payment_intent_id: str) -> PaymentIntentInfo:

@@ -149,3 +149,9 @@ class SessionPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class SessionCancellation(BaseModel):
+    session: SessionOut
+    # Resulting booking status -> how many bookings ended so.
+    bookings: dict[str, int]

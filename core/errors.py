@@ -30,6 +30,10 @@ class BookingNotFound(BookingError):
     status, slug, title = 404, "booking-not-found", "No such booking"
 
 
+class DocumentNotFound(BookingError):
+    status, slug, title = 404, "document-not-found", "No such document for this booking"
+
+
 class SessionNotBookable(BookingError):
     status, slug, title = 409, "session-not-bookable", "The session cannot be booked"
 

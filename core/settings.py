@@ -49,6 +49,24 @@ class Settings(BaseSettings):
     # Stripe retries webhooks for three days: a closed booking keeps listening that long.
     late_payment_window_seconds: int = 3 * 24 * 3600
 
+    # Receipts: who sells, and the VAT rate in basis points. Prices include VAT.
+    seller_name: str = "Rescue First Training Ltd"
+    seller_address: list[str] = Field(
+        default_factory=lambda: ["12 Harbour Street", "Bristol BS1 4QA", "United Kingdom"]
+    )
+    seller_vat_number: str | None = "GB 123 4567 89"
+    vat_rate_basis_points: int = 2000
+    receipt_number_format: str = "R-{year}-{seq:06d}"
+    credit_note_number_format: str = "CN-{year}-{seq:06d}"
+
+    # Email: "outbox" writes .eml files under var/outbox (dev); "sendgrid" calls the v3 API.
+    email_backend: Literal["outbox", "sendgrid"] = "outbox"
+    email_from: str = "bookings@rescuefirst.example"
+    outbox_dir: Path = PROJECT_ROOT / "var" / "outbox"
+    sendgrid_api_key: str = ""
+    sendgrid_host: str = "https://api.sendgrid.com"
+    reminder_before_seconds: int = 24 * 3600
+
     @field_validator("stripe_api_base", mode="before")
     @classmethod
     def _empty_means_real_stripe(cls, value: object) -> object:

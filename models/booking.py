@@ -65,6 +65,8 @@ class PaymentIntentInfo:
     amount_received: int
     currency: str
     client_secret: str = ""
+    card_brand: str | None = None
+    card_last4: str | None = None
 
 
 @dataclass
@@ -140,3 +142,36 @@ class BookingView:
     confirmed_at: datetime | None = None
     refund_ids: list[str] = field(default_factory=list)
     payment_failures: list[str] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)
+    emails_refused: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IssueDocument:
+    """Number and render the booking's receipt, or the credit note for its refund."""
+
+    booking_id: str
+    kind: str  # "receipt" or "credit_note"
+    card_brand: str | None = None
+    card_last4: str | None = None
+
+
+@dataclass
+class DocumentRef:
+    kind: str
+    number: str
+
+
+@dataclass
+class EmailRequest:
+    booking_id: str
+    # One of documents.emails.KINDS; at most one email per (booking, kind).
+    kind: str
+    refund_amount: int | None = None
+
+
+@dataclass
+class EmailOutcome:
+    key: str
+    # "sent", "already-sent" (an earlier attempt got through) or "refused" (not retried).
+    status: str

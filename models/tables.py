@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -135,3 +136,42 @@ class StripeEvent(Base):
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class Receipt(Base):
+    """A receipt or credit note: numbered and rendered once, then served as stored."""
+
+    __tablename__ = "receipts"
+    __table_args__ = (
+        UniqueConstraint("booking_id", "kind", name="one_document_per_kind"),
+        CheckConstraint("kind IN ('receipt', 'credit_note')", name="receipt_kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    refers_to: Mapped[str | None] = mapped_column(String(64))
+    total: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Notification(Base):
+    """One email per (booking, kind): intent recorded before sending, outcome after."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint("status IN ('sending', 'sent', 'failed')", name="notification_status"),
+    )
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

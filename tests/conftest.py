@@ -30,6 +30,7 @@ from devstack.postgres import Cluster
 from devstack.tools import temporal_cli
 from models import search_attributes
 from models.catalog import SeatRow, SessionSpec, create_session
+from tests.fakes.sendgrid_server import FakeSendGrid
 from worker import booking_activities, build_worker
 
 CLIENT_KEY, ADMIN_KEY = "test-client-key", "test-admin-key"
@@ -74,8 +75,17 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
+def sendgrid() -> Iterator[FakeSendGrid]:
+    with FakeSendGrid("SG.test-key") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def settings(
-    postgres: Cluster, localstripe_url: str, temporal_env: WorkflowEnvironment
+    postgres: Cluster,
+    localstripe_url: str,
+    temporal_env: WorkflowEnvironment,
+    sendgrid: FakeSendGrid,
 ) -> Settings:
     return Settings(
         env="test",
@@ -89,6 +99,9 @@ def settings(
         hold_extension_seconds=1,
         max_hold_extensions=2,
         late_payment_window_seconds=30,
+        email_backend="sendgrid",
+        sendgrid_host=sendgrid.url,
+        sendgrid_api_key=sendgrid.api_key,
     )
 
 
@@ -165,7 +178,7 @@ def new_session(db: async_sessionmaker[AsyncSession]) -> SessionFactory:
         starts_in: timedelta = timedelta(days=30),
         duration: timedelta = timedelta(hours=8),
     ) -> str:
-        starts = datetime.now(UTC) + starts_in
+        starts = (datetime.now(UTC) + starts_in).replace(microsecond=0)
         spec = SessionSpec(
             kind="seated" if seat_rows else "course",
             title="Emergency First Aid at Work",

@@ -11,7 +11,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
+    from activities.notifications import NotificationActivities
     from activities.payments import PaymentActivities
+    from activities.receipts import ReceiptActivities
     from core.errors import BookingNotCancellable, IdempotencyKeyReused, ServiceUnavailable
     from models import search_attributes as sa
     from models.booking import (
@@ -19,6 +21,8 @@ with workflow.unsafe.imports_passed_through():
         BookingStatus,
         BookingView,
         CreatePaymentIntent,
+        EmailRequest,
+        IssueDocument,
         PaymentEvent,
         PaymentIntentInfo,
         RefundRequest,
@@ -51,6 +55,19 @@ STRIPE_SETUP_STEP: StepOptions = {
     "retry_policy": RetryPolicy(maximum_attempts=3),
 }
 
+# Rendering can wait for the database; emails retry through SendGrid's 429s and 5xxs, then
+# give up: a failed email never undoes a booking.
+DOCUMENT_STEP: StepOptions = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
+}
+EMAIL_STEP: StepOptions = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=10),
+}
+# Histories recorded before receipts and emails existed replay without them.
+NOTIFICATIONS_PATCH = "receipts-and-emails"
+
 HOLD_ANSWER_WAIT = timedelta(seconds=10)
 
 OPEN_STATUSES = (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED)
@@ -63,6 +80,7 @@ class Timings:
     hold_extension_seconds: int = 60
     max_hold_extensions: int = 5
     late_payment_window_seconds: int = 3 * 24 * 3600
+    reminder_before_seconds: int = 24 * 3600
 
 
 @dataclass
@@ -74,6 +92,8 @@ class BookingWorkflowInput:
 @dataclass
 class CancelRequest:
     reason: str = "cancelled by the customer"
+    # The organiser cancelled the whole session: the customer gets that email instead.
+    session_cancelled: bool = False
 
 
 @workflow.defn
@@ -234,10 +254,11 @@ class BookingWorkflow:
         view = self._v
         if (intent.amount_received, intent.currency) != (view.amount_total, view.currency):
             paid = f"{intent.amount_received} {intent.currency}"
-            await self._refund("amount-mismatch")
+            refunded = await self._refund("amount-mismatch")
             await self._close(
                 BookingStatus.REFUNDED,
                 f"paid {paid}, expected {view.amount_total} {view.currency}: refunded",
+                refunded,
             )
             return
         confirmation = await workflow.execute_local_activity_method(
@@ -250,26 +271,34 @@ class BookingWorkflow:
             confirmed_at=confirmation.confirmed_at,
         )
         self._publish()
+        await self._issue_document("receipt", intent)
+        await self._tell("confirmation")
 
     async def _until_session_ends(self) -> None:
+        """Remind the customer a day before; refund on cancellation; complete at the end."""
         assert self._reservation is not None
+        ends_at = self._reservation.session_ends_at
+        remind_at: datetime | None = None
+        if workflow.patched(NOTIFICATIONS_PATCH):
+            remind_at = self._reservation.session_starts_at - timedelta(
+                seconds=self._timings.reminder_before_seconds
+            )
         while self._status == BookingStatus.CONFIRMED:
-            if not await self._wait_for_message(self._reservation.session_ends_at):
-                await self._record(replace(self._v, status=BookingStatus.COMPLETED))
+            reminder_due = remind_at is not None and remind_at > workflow.now()
+            deadline = remind_at if reminder_due and remind_at else ends_at
+            if not await self._wait_for_message(deadline):
+                if reminder_due:
+                    remind_at = None
+                    await self._tell("reminder")
+                else:
+                    await self._record(replace(self._v, status=BookingStatus.COMPLETED))
             elif self._cancel is not None:
-                await self._refund("cancel")
-                await self._close(BookingStatus.REFUNDED, self._cancel.reason)
-            else:
-                event = self._events.pop(0)
-                if event.type == "charge.refunded":
-                    await self._release()
-                    await self._record(
-                        replace(
-                            self._v,
-                            status=BookingStatus.REFUNDED,
-                            status_reason="refunded at Stripe",
-                        )
-                    )
+                refunded = await self._refund("cancel")
+                await self._close(BookingStatus.REFUNDED, self._cancel.reason, refunded)
+            elif self._events.pop(0).type == "charge.refunded":
+                await self._close(
+                    BookingStatus.REFUNDED, "refunded at Stripe", self._v.amount_total
+                )
 
     async def _refund_late_payments(self) -> None:
         """No succeeded payment is left without a booking or a refund (brief, invariant I2)."""
@@ -282,8 +311,9 @@ class BookingWorkflow:
                 continue
             intent = await self._read_intent()
             if intent.status == "succeeded":
-                await self._refund("late-payment")
+                refunded = await self._refund("late-payment")
                 await self._record(replace(self._v, status_reason="a late payment was refunded"))
+                await self._tell("late_payment_refunded", refund_amount=refunded)
 
     # ---- steps ----------------------------------------------------------------------------
 
@@ -302,22 +332,69 @@ class BookingWorkflow:
         extended = workflow.now() + timedelta(seconds=self._timings.hold_extension_seconds)
         await self._record(replace(self._v, hold_expires_at=extended), "payment is processing")
 
-    async def _close(self, status: BookingStatus, reason: str) -> None:
+    async def _close(self, status: BookingStatus, reason: str, refunded: int | None = None) -> None:
+        """Release the places, record the end, and tell the customer."""
         await self._release()
+        if refunded is not None and self._v.reference:
+            # Before the new status shows: whoever sees REFUNDED can fetch the credit note.
+            await self._issue_document("credit_note", None)
         await self._record(replace(self._v, status=status, status_reason=reason))
+        if self._cancel is not None and self._cancel.session_cancelled:
+            email = "session_cancelled"
+        else:
+            email = {
+                BookingStatus.EXPIRED: "hold_expired",
+                BookingStatus.REFUNDED: "refunded",
+            }.get(status, "cancelled")
+        await self._tell(email, refund_amount=refunded)
+
+    async def _issue_document(self, kind: str, intent: PaymentIntentInfo | None) -> None:
+        if not workflow.patched(NOTIFICATIONS_PATCH):
+            return
+        request = IssueDocument(self._v.id, kind)
+        if intent is not None:
+            request.card_brand, request.card_last4 = intent.card_brand, intent.card_last4
+        try:
+            document = await workflow.execute_activity_method(
+                ReceiptActivities.issue, request, **DOCUMENT_STEP
+            )
+        except ActivityError as err:
+            workflow.logger.error("no %s for booking %s: %s", kind, self._v.id, err.cause)
+            return
+        self._view = replace(self._v, documents=[*self._v.documents, document.number])
+
+    async def _tell(self, kind: str, refund_amount: int | None = None) -> None:
+        """Email the customer; an email that cannot be sent is noted, never fatal."""
+        if not workflow.patched(NOTIFICATIONS_PATCH):
+            return
+        try:
+            outcome = await workflow.execute_activity_method(
+                NotificationActivities.send,
+                EmailRequest(self._v.id, kind, refund_amount),
+                **EMAIL_STEP,
+            )
+        except ActivityError as err:
+            workflow.logger.error("email %s for booking %s failed: %s", kind, self._v.id, err)
+            refused = True
+        else:
+            refused = outcome.status == "refused"
+        if refused:
+            self._view = replace(self._v, emails_refused=[*self._v.emails_refused, kind])
 
     async def _release(self) -> None:
         await workflow.execute_local_activity_method(
             InventoryActivities.release, self._request.booking_id, **DATABASE_STEP
         )
 
-    async def _refund(self, reason: str) -> None:
+    async def _refund(self, reason: str) -> int:
+        """Refund in full through Stripe; returns the amount refunded."""
         refund = await workflow.execute_activity_method(
             PaymentActivities.refund,
             RefundRequest(self._v.id, self._payment_intent_id, reason),
             **STRIPE_STEP,
         )
         self._view = replace(self._v, refund_ids=[*self._v.refund_ids, refund.id])
+        return refund.amount
 
     async def _cancel_intent(self) -> PaymentIntentInfo:
         intent = await workflow.execute_activity_method(

@@ -6,39 +6,21 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response, status
-from temporalio.client import (
-    Client,
-    WithStartWorkflowOperation,
-    WorkflowUpdateFailedError,
-)
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
+from api.booking_workflows import cancel_booking_workflow, start_booking_workflow
 from api.deps import ClientCaller, DbDep, SettingsDep, TemporalDep
-from api.problems import as_booking_error
 from api.schemas import AttendeeIn, BookingCreate, BookingOut, CancelIn, Customer, Payment
-from core.errors import BookingNotCancellable, IdempotencyKeyReused
-from core.settings import Settings
-from models import search_attributes as sa
+from core.errors import IdempotencyKeyReused
 from models.booking import Attendee, BookingRequest, BookingView
-from models.booking_records import get_booking
-from models.tables import Booking
-from workflows.booking import BookingWorkflow, BookingWorkflowInput, CancelRequest, Timings
+from models.booking_records import get_booking, get_document
+from models.tables import Booking, Receipt
+from workflows.booking import CancelRequest
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 
 # Booking ids derived from (API key, Idempotency-Key): the same request finds the same workflow.
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("1b3f0a52-5a7e-4c39-8f0e-2d9c4b7a6e10")
-
-
-def workflow_id(booking_id: str) -> str:
-    return f"booking-{booking_id}"
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=BookingOut)
@@ -48,7 +30,6 @@ async def create_booking(
     temporal: TemporalDep,
     settings: SettingsDep,
     db: DbDep,
-    response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> BookingOut:
     """Hold places and create the PaymentIntent in one round trip to Temporal."""
@@ -79,49 +60,40 @@ async def create_booking(
             raise IdempotencyKeyReused(
                 "Idempotency-Key was already used with another body"
             ) from None
-        response.status_code = status.HTTP_200_OK
         return booking_out(booking)
     return view_out(view, body)
-
-
-async def start_booking_workflow(
-    temporal: Client, settings: Settings, request: BookingRequest
-) -> BookingView:
-    """Update-with-start: the workflow begins and answers `hold` in one round trip."""
-    start = WithStartWorkflowOperation(
-        BookingWorkflow.run,
-        BookingWorkflowInput(
-            request,
-            Timings(
-                settings.hold_extension_seconds,
-                settings.max_hold_extensions,
-                settings.late_payment_window_seconds,
-            ),
-        ),
-        id=workflow_id(request.booking_id),
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        # A rejected booking's workflow failed: the same key may try again.
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(sa.SESSION_ID, request.session_id),
-                SearchAttributePair(sa.CUSTOMER_EMAIL, request.customer_email),
-            ]
-        ),
-        static_summary=f"{request.quantity} place(s) for {request.customer_email}",
-    )
-    try:
-        return await temporal.execute_update_with_start_workflow(
-            BookingWorkflow.hold, request.request_fingerprint, start_workflow_operation=start
-        )
-    except WorkflowUpdateFailedError as err:
-        raise _business_error(err) from err
 
 
 @router.get("/{booking_id}", response_model=BookingOut)
 async def read_booking(booking_id: str, caller: ClientCaller, db: DbDep) -> BookingOut:
     return booking_out(await get_booking(db, booking_id))
+
+
+@router.get(
+    "/{booking_id}/receipt.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def receipt_pdf(booking_id: str, caller: ClientCaller, db: DbDep) -> Response:
+    """The receipt, once the booking is confirmed (404 before)."""
+    return _pdf(await get_document(db, booking_id, "receipt"))
+
+
+@router.get(
+    "/{booking_id}/credit-note.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def credit_note_pdf(booking_id: str, caller: ClientCaller, db: DbDep) -> Response:
+    """The credit note, once a paid booking is refunded (404 before)."""
+    return _pdf(await get_document(db, booking_id, "credit_note"))
+
+
+def _pdf(document: Receipt) -> Response:
+    disposition = f'inline; filename="{document.number}.pdf"'
+    return Response(
+        document.pdf, media_type="application/pdf", headers={"Content-Disposition": disposition}
+    )
 
 
 @router.post("/{booking_id}/cancel", response_model=BookingOut)
@@ -134,25 +106,10 @@ async def cancel_booking(
 ) -> BookingOut:
     """Cancel before payment (places released) or after it (refunded through Stripe)."""
     booking = await get_booking(db, booking_id)
-    handle = temporal.get_workflow_handle(workflow_id(str(booking.id)))
-    try:
-        await handle.execute_update(
-            BookingWorkflow.cancel, CancelRequest((body or CancelIn()).reason)
-        )
-    except WorkflowUpdateFailedError as err:
-        raise _business_error(err) from err
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
-        raise BookingNotCancellable(
-            f"a booking that is {booking.status} cannot be cancelled"
-        ) from None
+    reason = (body or CancelIn()).reason
+    await cancel_booking_workflow(temporal, str(booking.id), CancelRequest(reason), booking.status)
     await db.refresh(booking)
     return booking_out(booking)
-
-
-def _business_error(err: WorkflowUpdateFailedError) -> Exception:
-    return as_booking_error(err) or err
 
 
 def view_out(view: BookingView, body: BookingCreate) -> BookingOut:

@@ -1,12 +1,25 @@
 """Sessions: list and read them with availability; admins create them."""
 
-from datetime import datetime
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
+from sqlalchemy import select
 
-from api.deps import AdminCaller, ClientCaller, DbDep
-from api.schemas import AvailabilityOut, GroupDiscountIn, SessionCreate, SessionOut, SessionPage
+from api.booking_workflows import cancel_booking_workflow
+from api.deps import AdminCaller, ClientCaller, DbDep, TemporalDep
+from api.schemas import (
+    AvailabilityOut,
+    GroupDiscountIn,
+    SessionCancellation,
+    SessionCreate,
+    SessionOut,
+    SessionPage,
+)
+from core.errors import BookingNotCancellable, SessionNotBookable
+from models.booking import BookingStatus
 from models.catalog import (
     Availability,
     SeatRow,
@@ -16,7 +29,8 @@ from models.catalog import (
     get_session,
     list_sessions,
 )
-from models.tables import Session
+from models.tables import Booking, Session
+from workflows.booking import CancelRequest
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -65,6 +79,45 @@ async def create(body: SessionCreate, caller: AdminCaller, db: DbDep) -> Session
     session = await create_session(db, spec)
     await db.commit()
     return session_out(session, Availability(session.capacity, 0, 0))
+
+
+@router.post("/{session_id}/cancel", response_model=SessionCancellation)
+async def cancel(
+    session_id: str, caller: AdminCaller, db: DbDep, temporal: TemporalDep
+) -> SessionCancellation:
+    """Stop selling and cancel every open booking: released before payment, refunded after.
+
+    Each customer gets the session-cancelled email. Running it again finishes what is left.
+    """
+    session, _ = await get_session(db, session_id)
+    if session.starts_at <= datetime.now(UTC):
+        raise SessionNotBookable("a session that has started cannot be cancelled")
+    session.status = "cancelled"
+    await db.commit()
+    open_bookings = await db.scalars(
+        select(Booking).where(
+            Booking.session_id == session.id,
+            Booking.status.in_([BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED]),
+        )
+    )
+    request = CancelRequest("the session was cancelled", session_cancelled=True)
+    limit = asyncio.Semaphore(10)
+
+    async def cancel_one(booking: Booking) -> str:
+        async with limit:
+            try:
+                view = await cancel_booking_workflow(
+                    temporal, str(booking.id), request, booking.status
+                )
+            except BookingNotCancellable:
+                return "not-cancellable"
+            return str(view.status)
+
+    outcomes = await asyncio.gather(*[cancel_one(b) for b in open_bookings])
+    return SessionCancellation(
+        session=session_out(*await get_session(db, session_id)),
+        bookings=dict(Counter(outcomes)),
+    )
 
 
 def session_out(session: Session, availability: Availability) -> SessionOut:

@@ -10,6 +10,7 @@ import httpx
 import stripe
 
 from tests.conftest import WEBHOOK_SECRET
+from tests.fakes.sendgrid_server import FakeSendGrid
 
 
 def booking_body(session_id: str, quantity: int = 1, **extra: Any) -> dict[str, Any]:
@@ -66,3 +67,18 @@ def signed_event(
     ).encode()
     header = stripe.WebhookSignature.generate_signature_header(payload.decode(), secret, created)
     return payload, {"Stripe-Signature": header, "Content-Type": "application/json"}
+
+
+async def emails_for(sendgrid: FakeSendGrid, booking_id: str, within: float = 0) -> list[str]:
+    """The kinds of email the fake SendGrid accepted for a booking, oldest first; waits up to
+    `within` seconds for at least one."""
+    deadline = time.monotonic() + within
+    while True:
+        kinds = [
+            r.body["custom_args"]["notification_key"].split(":", 1)[1]
+            for r in sendgrid.requests
+            if r.body.get("custom_args", {}).get("notification_key", "").startswith(booking_id)
+        ]
+        if kinds or time.monotonic() >= deadline:
+            return kinds
+        await asyncio.sleep(0.1)

@@ -1,14 +1,22 @@
-"""A local HTTP server speaking SendGrid's v3 mail-send API, recording what it accepts."""
+"""A local HTTP server speaking SendGrid's v3 mail-send API, recording what it accepts.
+
+It also answers the Email Activity query `GET /v3/messages?query=unique_args['K']="V"`
+over the messages it accepted, which is how a sender checks whether a key already went out.
+"""
 
 import base64
 import binascii
 import json
+import re
 import threading
+import urllib.parse
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 MAIL_SEND_PATH = "/v3/mail/send"
+MESSAGES_PATH = "/v3/messages"
+_UNIQUE_ARG_QUERY = re.compile(r"unique_args\['([^']+)'\]\s*=\s*\"([^\"]*)\"")
 
 
 @dataclass(frozen=True)
@@ -177,7 +185,26 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
                 self._send_mail(body)
 
         def do_GET(self) -> None:
-            self._errors(404, "Not found", None)
+            path, _, query = self.path.partition("?")
+            if path != MESSAGES_PATH:
+                self._errors(404, "Not found", None)
+            elif self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+                self._errors(401, "The provided authorization grant is invalid.", None)
+            else:
+                self._find_messages(urllib.parse.parse_qs(query).get("query", [""])[0])
+
+        def _find_messages(self, query: str) -> None:
+            match = _UNIQUE_ARG_QUERY.fullmatch(query.strip())
+            if match is None:
+                self._errors(400, "query must be unique_args['name']=\"value\"", "query")
+                return
+            name, value = match.groups()
+            found = [
+                {"msg_id": f"fake-{i}", "to_email": r.body["personalizations"][0]["to"][0]["email"]}
+                for i, r in enumerate(fake.requests)
+                if r.body.get("custom_args", {}).get(name) == value
+            ]
+            self._answer(200, json.dumps({"messages": found}).encode(), "application/json")
 
         def _send_mail(self, raw: bytes) -> None:
             try:

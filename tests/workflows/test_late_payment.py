@@ -15,7 +15,7 @@ import stripe
 from temporalio import activity
 from temporalio.client import Client
 
-from api.routes.bookings import start_booking_workflow
+from api.booking_workflows import start_booking_workflow
 from core.settings import Settings
 from devstack.pay import pay
 from models.booking import BookingRequest, PaymentIntentInfo

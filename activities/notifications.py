@@ -1,0 +1,156 @@
+"""Customer emails: at most one per (booking, kind), whatever crashes and retries happen."""
+
+import uuid
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.mail import Attachment, Mailer, MailRefused, MailUnavailable, OutgoingEmail
+from documents.calendar_file import render_ics
+from documents.emails import EmailContext, render_email
+from models.booking import EmailOutcome, EmailRequest
+from models.tables import Booking, Notification, Receipt, Session
+
+
+def notification_key(booking_id: str, kind: str) -> str:
+    return f"{booking_id}:{kind}"
+
+
+class NotificationActivities:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        mailer: Mailer,
+        from_email: str,
+        seller_name: str,
+    ):
+        self._sessionmaker = sessionmaker
+        self._mailer = mailer
+        self._from = from_email
+        self._seller = seller_name
+
+    @activity.defn(name="send_email")
+    async def send(self, request: EmailRequest) -> EmailOutcome:
+        """Record the intent, check for an earlier attempt that got through, send, record."""
+        key = notification_key(request.booking_id, request.kind)
+        email = await self._compose(request, key)
+        status, attempts = await self._record_intent(request, key, email.to_email)
+        if status == "sent":
+            return EmailOutcome(key, "already-sent")
+        if status == "failed":
+            return EmailOutcome(key, "refused")
+        if attempts > 1 and await self._mailer.was_sent(key):
+            # An earlier attempt sent it and died before recording: do not send twice.
+            await self._record_outcome(key, "sent")
+            return EmailOutcome(key, "already-sent")
+        try:
+            await self._mailer.send(email)
+        except MailRefused as err:
+            await self._record_outcome(key, "failed", str(err))
+            return EmailOutcome(key, "refused")
+        except MailUnavailable as err:
+            await self._record_outcome(key, "sending", str(err))
+            raise ApplicationError(str(err), type="MailUnavailable") from err
+        await self._record_outcome(key, "sent")
+        return EmailOutcome(key, "sent")
+
+    async def _record_intent(
+        self, request: EmailRequest, key: str, recipient: str
+    ) -> tuple[str, int]:
+        async with self._sessionmaker.begin() as db:
+            row = await db.execute(
+                insert(Notification)
+                .values(
+                    key=key,
+                    booking_id=uuid.UUID(request.booking_id),
+                    kind=request.kind,
+                    recipient=recipient,
+                    status="sending",
+                    attempts=1,
+                )
+                .on_conflict_do_update(
+                    index_elements=["key"],
+                    set_={"attempts": Notification.attempts + 1},
+                )
+                .returning(Notification.status, Notification.attempts)
+            )
+            status, attempts = row.one()
+            return status, attempts
+
+    async def _record_outcome(self, key: str, status: str, error: str | None = None) -> None:
+        async with self._sessionmaker.begin() as db:
+            await db.execute(
+                update(Notification)
+                .where(Notification.key == key)
+                .values(
+                    status=status,
+                    last_error=error,
+                    sent_at=func.now() if status == "sent" else None,
+                )
+            )
+
+    async def _compose(self, request: EmailRequest, key: str) -> OutgoingEmail:
+        async with self._sessionmaker() as db:
+            booking = await db.get(Booking, uuid.UUID(request.booking_id))
+            assert booking is not None, f"no booking {request.booking_id}"
+            session = await db.get(Session, booking.session_id)
+            assert session is not None
+            documents = {
+                r.kind: r
+                for r in await db.scalars(select(Receipt).where(Receipt.booking_id == booking.id))
+            }
+        rendered = render_email(
+            request.kind,
+            EmailContext(
+                customer_name=booking.customer_name,
+                booking_reference=booking.reference,
+                booking_id=str(booking.id),
+                session_title=session.title,
+                session_location=session.location,
+                session_starts_at=session.starts_at,
+                session_ends_at=session.ends_at,
+                amount_total=booking.amount_total,
+                currency=booking.currency,
+                refund_amount=request.refund_amount,
+                seller_name=self._seller,
+            ),
+        )
+        return OutgoingEmail(
+            key=key,
+            to_email=booking.customer_email,
+            to_name=booking.customer_name,
+            from_email=self._from,
+            subject=rendered.subject,
+            html=rendered.html,
+            text=rendered.text,
+            attachments=self._attachments(request.kind, booking, session, documents),
+        )
+
+    def _attachments(
+        self, kind: str, booking: Booking, session: Session, documents: dict[str, Receipt]
+    ) -> list[Attachment]:
+        if kind == "confirmation" and "receipt" in documents:
+            receipt = documents["receipt"]
+            return [
+                Attachment(f"receipt-{receipt.number}.pdf", "application/pdf", receipt.pdf),
+                Attachment("session.ics", "text/calendar", self._calendar(booking, session)),
+            ]
+        if kind == "refunded" and "credit_note" in documents:
+            note = documents["credit_note"]
+            return [Attachment(f"credit-note-{note.number}.pdf", "application/pdf", note.pdf)]
+        return []
+
+    def _calendar(self, booking: Booking, session: Session) -> bytes:
+        return render_ics(
+            uid=f"{booking.id}@booking-engine",
+            summary=session.title,
+            location=session.location,
+            description=f"Booking {booking.reference}: {booking.quantity} place(s)",
+            starts_at=session.starts_at,
+            ends_at=session.ends_at,
+            organizer_email=self._from,
+            created_at=booking.confirmed_at or booking.created_at,
+        )

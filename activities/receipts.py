@@ -1,0 +1,132 @@
+"""Receipts and credit notes: numbered gaplessly, rendered once, stored with their PDF."""
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from core.errors import InvalidRequest
+from documents.receipt_data import ReceiptData, ReceiptLine, Seller, format_rate
+from documents.receipt_pdf import render_receipt_pdf
+from models.booking import DocumentRef, IssueDocument
+from models.sequences import database_now, next_in_sequence
+from models.tables import Booking, Receipt, Session
+
+
+class ReceiptActivities:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        seller: Seller,
+        vat_rate_basis_points: int,
+        number_formats: dict[str, str],
+    ):
+        self._sessionmaker = sessionmaker
+        self._seller = seller
+        self._vat_rate = vat_rate_basis_points
+        self._number_formats = number_formats
+
+    @activity.defn(name="issue_document")
+    async def issue(self, request: IssueDocument) -> DocumentRef:
+        """The same number and bytes however often it runs: the first transaction wins."""
+        key = uuid.UUID(request.booking_id)
+        async with self._sessionmaker.begin() as db:
+            existing = await _document(db, key, request.kind)
+            if existing is not None:
+                return DocumentRef(existing.kind, existing.number)
+            booking = await db.get(Booking, key)
+            if booking is None or booking.reference is None or booking.confirmed_at is None:
+                raise InvalidRequest(f"booking {request.booking_id} was never confirmed")
+            session = await db.get(Session, booking.session_id)
+            assert session is not None
+            refers_to = None
+            if request.kind == "credit_note":
+                receipt = await _document(db, key, "receipt")
+                if receipt is None:
+                    raise InvalidRequest("a credit note needs the receipt it refers to")
+                refers_to = receipt.number
+            now = await database_now(db)
+            number = self._number_formats[request.kind].format(
+                year=now.year, seq=await next_in_sequence(db, request.kind, now.year)
+            )
+            data = self._receipt_data(booking, session, request, number, refers_to, now)
+            pdf = await asyncio.to_thread(render_receipt_pdf, data)
+            db.add(
+                Receipt(
+                    booking_id=key,
+                    kind=request.kind,
+                    number=number,
+                    refers_to=refers_to,
+                    total=data.total,
+                    currency=data.currency,
+                    issued_at=now,
+                    pdf=pdf,
+                )
+            )
+            return DocumentRef(request.kind, number)
+
+    def _receipt_data(
+        self,
+        booking: Booking,
+        session: Session,
+        request: IssueDocument,
+        number: str,
+        refers_to: str | None,
+        now: datetime,
+    ) -> ReceiptData:
+        sign = -1 if request.kind == "credit_note" else 1
+        unit = booking.amount_subtotal // booking.quantity
+        discount = None
+        if booking.discount:
+            discount = (
+                f"Group discount: {format_rate(session.discount_basis_points)} off "
+                f"{session.discount_min_quantity} or more places"
+            )
+        assert booking.reference is not None and booking.confirmed_at is not None
+        return ReceiptData(
+            kind=request.kind,  # type: ignore[arg-type]
+            number=number,
+            refers_to=refers_to,
+            booking_reference=booking.reference,
+            issued_at=now,
+            paid_at=booking.confirmed_at if sign > 0 else now,
+            seller=self._seller,
+            customer_name=booking.customer_name,
+            customer_email=booking.customer_email,
+            session_title=session.title,
+            session_location=session.location,
+            session_starts_at=session.starts_at,
+            session_ends_at=session.ends_at,
+            attendees=_attendee_names(booking),
+            lines=[
+                ReceiptLine(
+                    f"Place: {session.title}",
+                    booking.quantity,
+                    sign * unit,
+                    sign * booking.amount_subtotal,
+                )
+            ],
+            discount_description=discount,
+            discount_amount=sign * booking.discount,
+            total=sign * booking.amount_total,
+            currency=booking.currency,
+            vat_rate_basis_points=self._vat_rate,
+            prices_include_vat=True,
+            card_brand=request.card_brand,
+            card_last4=request.card_last4,
+        )
+
+
+async def _document(db: AsyncSession, booking_id: uuid.UUID, kind: str) -> Receipt | None:
+    return await db.scalar(
+        select(Receipt).where(Receipt.booking_id == booking_id, Receipt.kind == kind)
+    )
+
+
+def _attendee_names(booking: Booking) -> list[str]:
+    names: Sequence[str] = [a["name"] for a in booking.attendees if a.get("name")]
+    return list(names) or [booking.customer_name]

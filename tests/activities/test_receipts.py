@@ -1,0 +1,148 @@
+"""Receipts and credit notes on the real database: numbered once, gapless, the right figures."""
+
+import asyncio
+import io
+import uuid
+
+import pypdf
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.inventory import InventoryActivities
+from activities.receipts import ReceiptActivities
+from core.errors import InvalidRequest
+from documents.receipt_data import Seller
+from models.booking import BookingRequest, IssueDocument
+from models.booking_records import get_document
+from tests.conftest import SessionFactory
+
+FORMATS = {"receipt": "R-{year}-{seq:06d}", "credit_note": "CN-{year}-{seq:06d}"}
+
+
+@pytest.fixture
+def receipts(db: async_sessionmaker[AsyncSession]) -> ReceiptActivities:
+    seller = Seller("Rescue First Training Ltd", ["12 Harbour Street", "Bristol"], "GB 123")
+    return ReceiptActivities(db, seller, 2000, FORMATS)
+
+
+@pytest.fixture
+def inventory(db: async_sessionmaker[AsyncSession]) -> InventoryActivities:
+    return InventoryActivities(db, "RFT-{year}-{seq:04d}")
+
+
+async def confirmed_booking(
+    inventory: InventoryActivities, session_id: str, quantity: int, attendees: int = 0
+) -> str:
+    from models.booking import Attendee
+
+    booking_id = str(uuid.uuid4())
+    await inventory.reserve(
+        BookingRequest(
+            booking_id=booking_id,
+            session_id=session_id,
+            customer_name="Ada Lovelace",
+            customer_email="ada@example.com",
+            quantity=quantity,
+            request_fingerprint="r",
+            attendees=[Attendee(f"Attendee {n}") for n in range(1, attendees + 1)],
+        )
+    )
+    await inventory.confirm(booking_id)
+    return booking_id
+
+
+def text_of(pdf: bytes) -> str:
+    return " ".join(pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text().split())
+
+
+async def test_group_receipt_has_the_discount_and_vat(
+    receipts: ReceiptActivities,
+    inventory: InventoryActivities,
+    new_session: SessionFactory,
+    db: async_sessionmaker,
+) -> None:
+    booking_id = await confirmed_booking(inventory, await new_session(capacity=12), 5, 5)
+    ref = await receipts.issue(IssueDocument(booking_id, "receipt", "visa", "4242"))
+    async with db() as s:
+        stored = await get_document(s, booking_id, "receipt")
+    text = text_of(stored.pdf)
+    assert ref.number.startswith("R-") and ref.number in text
+    for expected in (
+        "£375.00",
+        "£37.50",
+        "£337.50",
+        "£56.25",
+        "£281.25",
+        "4242",
+        "Attendee 5",
+        "Rescue First Training Ltd",
+        "GB 123",
+    ):
+        assert expected in text, expected
+    assert stored.total == 33750
+
+
+async def test_single_place_receipt(
+    receipts: ReceiptActivities,
+    inventory: InventoryActivities,
+    new_session: SessionFactory,
+    db: async_sessionmaker,
+) -> None:
+    booking_id = await confirmed_booking(inventory, await new_session(capacity=12), 1)
+    await receipts.issue(IssueDocument(booking_id, "receipt"))
+    async with db() as s:
+        text = text_of((await get_document(s, booking_id, "receipt")).pdf)
+    assert "£75.00" in text and "£12.50" in text  # total and its VAT at 20 % inclusive
+    assert "discount" not in text.lower()
+
+
+async def test_issuing_again_returns_the_same_number_and_bytes(
+    receipts: ReceiptActivities,
+    inventory: InventoryActivities,
+    new_session: SessionFactory,
+    db: async_sessionmaker,
+) -> None:
+    booking_id = await confirmed_booking(inventory, await new_session(capacity=12), 2)
+    first = await receipts.issue(IssueDocument(booking_id, "receipt"))
+    async with db() as s:
+        pdf = (await get_document(s, booking_id, "receipt")).pdf
+    again = await asyncio.gather(
+        *[receipts.issue(IssueDocument(booking_id, "receipt")) for _ in range(3)],
+        return_exceptions=True,
+    )
+    assert [a.number for a in again if not isinstance(a, BaseException)] in (
+        [first.number] * 3,
+        [first.number] * 2,
+        [first.number],
+    )
+    async with db() as s:
+        assert (await get_document(s, booking_id, "receipt")).pdf == pdf
+
+
+async def test_concurrent_receipts_are_numbered_without_gaps(
+    receipts: ReceiptActivities, inventory: InventoryActivities, new_session: SessionFactory
+) -> None:
+    session_id = await new_session(capacity=12)
+    bookings = [await confirmed_booking(inventory, session_id, 1) for _ in range(8)]
+    refs = await asyncio.gather(*[receipts.issue(IssueDocument(b, "receipt")) for b in bookings])
+    numbers = sorted(int(r.number.rsplit("-", 1)[1]) for r in refs)
+    assert numbers == list(range(numbers[0], numbers[0] + 8))
+
+
+async def test_credit_note_refers_to_the_receipt_with_negative_amounts(
+    receipts: ReceiptActivities,
+    inventory: InventoryActivities,
+    new_session: SessionFactory,
+    db: async_sessionmaker,
+) -> None:
+    booking_id = await confirmed_booking(inventory, await new_session(capacity=12), 5)
+    with pytest.raises(InvalidRequest):
+        await receipts.issue(IssueDocument(booking_id, "credit_note"))
+    receipt = await receipts.issue(IssueDocument(booking_id, "receipt"))
+    note = await receipts.issue(IssueDocument(booking_id, "credit_note"))
+    async with db() as s:
+        stored = await get_document(s, booking_id, "credit_note")
+    assert note.number.startswith("CN-") and stored.refers_to == receipt.number
+    assert stored.total == -33750
+    text = text_of(stored.pdf)
+    assert receipt.number in text and "-£337.50" in text
