@@ -13,13 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 
-from activities.inventory import InventoryActivities
 from activities.mail import OutboxMailer, SendGridMailer
 from activities.notifications import NotificationActivities
 from activities.receipts import ReceiptActivities
 from documents.receipt_data import Seller
-from models.booking import BookingRequest, EmailRequest, IssueDocument
+from models.booking import EmailRequest, IssueDocument
 from models.tables import Notification
+from tests.activities.helpers import confirmed_booking
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
 
@@ -35,24 +35,12 @@ def notifications(db: async_sessionmaker, mailer: object) -> NotificationActivit
 
 
 async def confirmed_with_receipt(db: async_sessionmaker, session_id: str) -> str:
-    inventory = InventoryActivities(db, "RFT-{year}-{seq:04d}")
-    booking_id = str(uuid.uuid4())
-    await inventory.reserve(
-        BookingRequest(
-            booking_id=booking_id,
-            session_id=session_id,
-            customer_name="Ada Lovelace",
-            customer_email="ada@example.com",
-            quantity=2,
-            request_fingerprint="n",
-        )
-    )
-    await inventory.confirm(booking_id)
+    booking_id = await confirmed_booking(db, session_id, 2)
     receipts = ReceiptActivities(
         db,
         Seller("Rescue First", ["Bristol"], None),
         2000,
-        {"receipt": "R-{year}-{seq:06d}", "credit_note": "CN-{seq}"},
+        {"receipt": "R-{year}-{seq:06d}", "credit_note": "CN-{year}-{seq:06d}"},
     )
     await receipts.issue(IssueDocument(booking_id, "receipt"))
     return booking_id

@@ -2,18 +2,17 @@
 
 import asyncio
 import io
-import uuid
 
 import pypdf
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.inventory import InventoryActivities
 from activities.receipts import ReceiptActivities
 from core.errors import InvalidRequest
 from documents.receipt_data import Seller
-from models.booking import BookingRequest, IssueDocument
+from models.booking import IssueDocument
 from models.booking_records import get_document
+from tests.activities.helpers import confirmed_booking
 from tests.conftest import SessionFactory
 
 FORMATS = {"receipt": "R-{year}-{seq:06d}", "credit_note": "CN-{year}-{seq:06d}"}
@@ -25,43 +24,16 @@ def receipts(db: async_sessionmaker[AsyncSession]) -> ReceiptActivities:
     return ReceiptActivities(db, seller, 2000, FORMATS)
 
 
-@pytest.fixture
-def inventory(db: async_sessionmaker[AsyncSession]) -> InventoryActivities:
-    return InventoryActivities(db, "RFT-{year}-{seq:04d}")
-
-
-async def confirmed_booking(
-    inventory: InventoryActivities, session_id: str, quantity: int, attendees: int = 0
-) -> str:
-    from models.booking import Attendee
-
-    booking_id = str(uuid.uuid4())
-    await inventory.reserve(
-        BookingRequest(
-            booking_id=booking_id,
-            session_id=session_id,
-            customer_name="Ada Lovelace",
-            customer_email="ada@example.com",
-            quantity=quantity,
-            request_fingerprint="r",
-            attendees=[Attendee(f"Attendee {n}") for n in range(1, attendees + 1)],
-        )
-    )
-    await inventory.confirm(booking_id)
-    return booking_id
-
-
 def text_of(pdf: bytes) -> str:
     return " ".join(pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text().split())
 
 
 async def test_group_receipt_has_the_discount_and_vat(
     receipts: ReceiptActivities,
-    inventory: InventoryActivities,
     new_session: SessionFactory,
     db: async_sessionmaker,
 ) -> None:
-    booking_id = await confirmed_booking(inventory, await new_session(capacity=12), 5, 5)
+    booking_id = await confirmed_booking(db, await new_session(capacity=12), 5, 5)
     ref = await receipts.issue(IssueDocument(booking_id, "receipt", "visa", "4242"))
     async with db() as s:
         stored = await get_document(s, booking_id, "receipt")
@@ -84,11 +56,10 @@ async def test_group_receipt_has_the_discount_and_vat(
 
 async def test_single_place_receipt(
     receipts: ReceiptActivities,
-    inventory: InventoryActivities,
     new_session: SessionFactory,
     db: async_sessionmaker,
 ) -> None:
-    booking_id = await confirmed_booking(inventory, await new_session(capacity=12), 1)
+    booking_id = await confirmed_booking(db, await new_session(capacity=12), 1)
     await receipts.issue(IssueDocument(booking_id, "receipt"))
     async with db() as s:
         text = text_of((await get_document(s, booking_id, "receipt")).pdf)
@@ -98,11 +69,10 @@ async def test_single_place_receipt(
 
 async def test_issuing_again_returns_the_same_number_and_bytes(
     receipts: ReceiptActivities,
-    inventory: InventoryActivities,
     new_session: SessionFactory,
     db: async_sessionmaker,
 ) -> None:
-    booking_id = await confirmed_booking(inventory, await new_session(capacity=12), 2)
+    booking_id = await confirmed_booking(db, await new_session(capacity=12), 2)
     first = await receipts.issue(IssueDocument(booking_id, "receipt"))
     async with db() as s:
         pdf = (await get_document(s, booking_id, "receipt")).pdf
@@ -120,10 +90,10 @@ async def test_issuing_again_returns_the_same_number_and_bytes(
 
 
 async def test_concurrent_receipts_are_numbered_without_gaps(
-    receipts: ReceiptActivities, inventory: InventoryActivities, new_session: SessionFactory
+    receipts: ReceiptActivities, new_session: SessionFactory, db: async_sessionmaker
 ) -> None:
     session_id = await new_session(capacity=12)
-    bookings = [await confirmed_booking(inventory, session_id, 1) for _ in range(8)]
+    bookings = [await confirmed_booking(db, session_id, 1) for _ in range(8)]
     refs = await asyncio.gather(*[receipts.issue(IssueDocument(b, "receipt")) for b in bookings])
     numbers = sorted(int(r.number.rsplit("-", 1)[1]) for r in refs)
     assert numbers == list(range(numbers[0], numbers[0] + 8))
@@ -131,11 +101,10 @@ async def test_concurrent_receipts_are_numbered_without_gaps(
 
 async def test_credit_note_refers_to_the_receipt_with_negative_amounts(
     receipts: ReceiptActivities,
-    inventory: InventoryActivities,
     new_session: SessionFactory,
     db: async_sessionmaker,
 ) -> None:
-    booking_id = await confirmed_booking(inventory, await new_session(capacity=12), 5)
+    booking_id = await confirmed_booking(db, await new_session(capacity=12), 5)
     with pytest.raises(InvalidRequest):
         await receipts.issue(IssueDocument(booking_id, "credit_note"))
     receipt = await receipts.issue(IssueDocument(booking_id, "receipt"))

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import stripe
 
+from devstack.pay import pay
 from tests.conftest import WEBHOOK_SECRET
 from tests.fakes.sendgrid_server import FakeSendGrid
 
@@ -32,6 +33,15 @@ async def start_booking(
     )
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+async def paid_booking(
+    api: httpx.AsyncClient, stripe_client: stripe.StripeClient, session_id: str, quantity: int = 1
+) -> dict[str, Any]:
+    """A booking paid through localstripe, once the API says it is CONFIRMED."""
+    booking = await start_booking(api, session_id, quantity)
+    assert await pay(stripe_client, booking["payment"]["payment_intent_id"]) == "succeeded"
+    return await wait_for_status(api, booking["id"], "CONFIRMED")
 
 
 async def wait_for_status(

@@ -8,7 +8,7 @@ import stripe
 from temporalio.client import Client
 
 from devstack.pay import DECLINED, pay
-from tests.api.helpers import signed_event, start_booking, wait_for_status
+from tests.api.helpers import paid_booking, signed_event, start_booking, wait_for_status
 from tests.conftest import SessionFactory
 from tests.histories import keep_history
 
@@ -127,10 +127,8 @@ async def test_cancel_after_payment_refunds_through_stripe(
     temporal: Client,
 ) -> None:
     session_id = await new_session(capacity=12)
-    booking = await start_booking(api, session_id, quantity=2)
+    booking = await paid_booking(api, stripe_client, session_id, quantity=2)
     intent_id = booking["payment"]["payment_intent_id"]
-    await pay(stripe_client, intent_id)
-    await wait_for_status(api, booking["id"], "CONFIRMED")
 
     response = await api.post(f"/v1/bookings/{booking['id']}/cancel", json={"reason": "ill"})
     assert response.status_code == 200, response.text

@@ -10,20 +10,12 @@ import stripe
 from temporalio.client import Client
 
 from devstack.pay import pay
-from tests.api.helpers import emails_for, start_booking, wait_for_status
+from tests.api.helpers import emails_for, paid_booking, start_booking, wait_for_status
 from tests.conftest import ADMIN_KEY, SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.histories import keep_history
 
 DAY = timedelta(days=1)
-
-
-async def paid(
-    api: httpx.AsyncClient, stripe_client: stripe.StripeClient, session_id: str, quantity: int = 1
-) -> dict:
-    booking = await start_booking(api, session_id, quantity)
-    assert await pay(stripe_client, booking["payment"]["payment_intent_id"]) == "succeeded"
-    return await wait_for_status(api, booking["id"], "CONFIRMED")
 
 
 async def test_confirmed_booking_has_a_receipt_and_a_confirmation_email(
@@ -70,7 +62,7 @@ async def test_cancel_after_payment_sends_a_credit_note(
     sendgrid: FakeSendGrid,
     temporal: Client,
 ) -> None:
-    booking = await paid(api, stripe_client, await new_session(capacity=12), 2)
+    booking = await paid_booking(api, stripe_client, await new_session(capacity=12), 2)
     assert (await api.post(f"/v1/bookings/{booking['id']}/cancel")).json()["status"] == "REFUNDED"
     note = await api.get(f"/v1/bookings/{booking['id']}/credit-note.pdf")
     assert note.status_code == 200
@@ -113,8 +105,10 @@ async def test_reminder_comes_a_day_before_and_not_after_cancellation(
     temporal: Client,
 ) -> None:
     # Sessions starting just over a day from now: the reminder timer fires in seconds.
-    kept = await paid(api, stripe_client, await new_session(starts_in=DAY + timedelta(seconds=6)))
-    dropped = await paid(
+    kept = await paid_booking(
+        api, stripe_client, await new_session(starts_in=DAY + timedelta(seconds=6))
+    )
+    dropped = await paid_booking(
         api, stripe_client, await new_session(starts_in=DAY + timedelta(seconds=6))
     )
     await api.post(f"/v1/bookings/{dropped['id']}/cancel")
@@ -135,7 +129,7 @@ async def test_cancelling_a_session_cancels_and_refunds_its_bookings(
     sendgrid: FakeSendGrid,
 ) -> None:
     session_id = await new_session(capacity=12)
-    confirmed = await paid(api, stripe_client, session_id, 2)
+    confirmed = await paid_booking(api, stripe_client, session_id, 2)
     pending = await start_booking(api, session_id, 1)
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     assert (await api.post(f"/v1/sessions/{session_id}/cancel")).status_code == 403
