@@ -17,3 +17,6 @@ lint: setup
 format: setup
 	.venv/bin/ruff check --fix .
 	.venv/bin/ruff format .
+
+bench: setup  ## the benchmark harness: figures beside their budgets (bench/README.md)
+	.venv/bin/python -m bench
