@@ -8,6 +8,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.inventory import InventoryActivities
 from activities.mail import Mailer, OutboxMailer, SendGridMailer
@@ -62,13 +63,24 @@ def make_mailer(settings: Settings) -> Mailer:
 
 
 def build_worker(
-    client: Client, settings: Settings, activities: Sequence[Callable[..., Any]]
+    client: Client,
+    settings: Settings,
+    activities: Sequence[Callable[..., Any]],
+    workflows: Sequence[type] = (BookingWorkflow,),
 ) -> Worker:
+    """The booking worker; the benchmark's baseline worker is built here too, to match it."""
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[BookingWorkflow],
+        workflows=workflows,
         activities=activities,
+        # The sandbox still isolates each workflow's state and catches non-determinism;
+        # passing modules through spares re-importing them for every new workflow.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
+        ),
+        # Bookings idle for minutes between events: an evicted one is replayed when it wakes.
+        max_cached_workflows=settings.worker_max_cached_workflows,
     )
 
 

@@ -3,22 +3,18 @@
 import asyncio
 import sys
 
-from temporalio import workflow
 from temporalio.client import Client
-from temporalio.worker import Worker
 
-
-@workflow.defn(name="BenchEmptyWorkflow")
-class EmptyWorkflow:
-    @workflow.run
-    async def run(self) -> None:
-        return None
+from bench.empty_workflow import EmptyWorkflow
+from core.settings import get_settings
+from worker import build_worker
 
 
 async def main(address: str, task_queue: str) -> None:
-    """Worker options left at their defaults, as worker.py leaves them for the booking worker."""
+    """The same worker options as the booking worker (worker.build_worker), no activities."""
     client = await Client.connect(address)
-    worker = Worker(client, task_queue=task_queue, workflows=[EmptyWorkflow])
+    settings = get_settings().model_copy(update={"task_queue": task_queue})
+    worker = build_worker(client, settings, [], workflows=[EmptyWorkflow])
     print(f"baseline worker polling task queue {task_queue!r}", flush=True)
     await worker.run()
 

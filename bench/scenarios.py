@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from temporalio.client import Client
 
 from activities.payments import make_stripe_client
-from bench.baseline import EmptyWorkflow
+from bench.empty_workflow import EmptyWorkflow
 from bench.load import Latency, drive
 from bench.memory import Footprint, MemorySampler
 from bench.stack import BASELINE_QUEUE, Stack

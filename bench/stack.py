@@ -158,9 +158,12 @@ def _start(launcher: _Launcher, dynamic_config: tuple[str, ...]) -> Stack:
         "BOOKING_STRIPE_API_BASE": stripe_url,
         "BOOKING_STRIPE_WEBHOOK_SECRET": webhook_secret,
         "BOOKING_API_KEYS": json.dumps({api_key: "client"}),
+        "BOOKING_OUTBOX_DIR": str(launcher.root / "outbox"),
     }
     worker = launcher.python("worker", "worker.py", env=settings)
-    baseline = launcher.python("baseline", "-m", "bench.baseline", temporal_address, BASELINE_QUEUE)
+    baseline = launcher.python(
+        "baseline", "-m", "bench.baseline", temporal_address, BASELINE_QUEUE, env=settings
+    )
     api = launcher.python(
         "api",
         *("-m", "uvicorn", "api.main:create_app", "--factory"),

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "bookings"
+    # Each cached workflow keeps its sandbox in memory (about 150 KB).
+    worker_max_cached_workflows: int = 300
 
     stripe_api_key: str = "sk_test_localstripe"
     # None talks to real Stripe; a URL talks to localstripe.
