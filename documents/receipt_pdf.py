@@ -1,11 +1,11 @@
 """Render a receipt or credit note as a one-page A4 PDF, from data alone."""
 
+import itertools
 from datetime import UTC, datetime
 from io import BytesIO
 from xml.sax.saxutils import escape
 
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
+from reportlab.graphics.barcode import qrencoder
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -121,13 +121,43 @@ def _header(data: ReceiptData) -> Table:
     return table
 
 
-def _qr_code(value: str) -> Drawing:
-    # Sizing the widget directly spares a second QR encoding that getBounds() would cost.
-    widget = QrCodeWidget(value, barLevel="M", barWidth=_QR_SIZE, barHeight=_QR_SIZE)
-    drawing = Drawing(_QR_SIZE, _QR_SIZE)
-    drawing.add(widget)
-    drawing.hAlign = "RIGHT"
-    return drawing
+class _QrCode(Flowable):
+    """A QR code drawn straight onto the canvas as one filled path of dark runs.
+
+    reportlab's QrCodeWidget builds a shape object per run and renders them one by one,
+    which was half of a receipt's rendering time.
+    """
+
+    _BORDER = 4  # modules of quiet zone, as the QR standard asks
+
+    def __init__(self, value: str, size: float):
+        super().__init__()
+        code = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+        code.addData(value)
+        code.make()
+        self._modules: list[list[bool]] = [[bool(m) for m in row] for row in code.modules]
+        self._size = size
+        self.hAlign = "RIGHT"
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        return self._size, self._size
+
+    def draw(self) -> None:
+        box = self._size / (len(self._modules) + 2 * self._BORDER)
+        path = self.canv.beginPath()
+        for r, row in enumerate(self._modules):
+            top = self._size - (r + self._BORDER + 1) * box
+            c = 0
+            for dark, run in itertools.groupby(row):
+                count = len(list(run))
+                if dark:
+                    path.rect((c + self._BORDER) * box, top, count * box, box)
+                c += count
+        self.canv.drawPath(path, stroke=0, fill=1)
+
+
+def _qr_code(value: str) -> Flowable:
+    return _QrCode(value, _QR_SIZE)
 
 
 def _facts(data: ReceiptData) -> list[Flowable]:

@@ -2,7 +2,8 @@
 # Installs what the project needs and a fresh machine lacks; skips whatever is already there.
 #   - Python dependencies in .venv (from pyproject.toml)
 #   - Temporal CLI v1.5.1 built with `go install` into .tools/bin (needs Go >= 1.25)
-#   - PostgreSQL server binaries and poppler-utils (Debian packages)
+#   - PostgreSQL server binaries, poppler-utils and zbar-tools (Debian packages; the last two
+#     let the tests look at a rendered receipt and read its QR code back)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,7 @@ apt_install() {  # apt_install PACKAGE...: as root installs, otherwise says the 
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v pdftoppm >/dev/null || missing+=(poppler-utils)
+command -v zbarimg >/dev/null || missing+=(zbar-tools)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 # --- Python ------------------------------------------------------------------------------

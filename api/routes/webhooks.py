@@ -3,6 +3,7 @@
 import json
 import logging
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import stripe
@@ -37,6 +38,7 @@ async def stripe_webhook(
     db: DbDep,
     stripe_signature: Annotated[str | None, Header()] = None,
 ) -> Any:
+    arrived_at = datetime.now(UTC)  # "webhook in", for the webhook -> CONFIRMED budget
     payload = await request.body()
     try:
         stripe.WebhookSignature.verify_header(
@@ -68,6 +70,7 @@ async def stripe_webhook(
             payment_intent_id=payment_event.payment_intent_id if payment_event else None,
             booking_id=booking_id,
             outcome=outcome,
+            received_at=arrived_at,
         )
         .on_conflict_do_nothing(index_elements=["id"])
     )

@@ -185,6 +185,11 @@ def test_renders_to_a_png(tmp_path: Path) -> None:
     (png,) = tmp_path.glob("page*.png")
     assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert png.stat().st_size > 20_000
+    # The QR code, read back from the picture by a real decoder (Debian's zbar-tools).
+    decoded = subprocess.run(
+        ["zbarimg", "--quiet", "--raw", str(png)], capture_output=True, text=True, check=True
+    )
+    assert decoded.stdout.split() == ["RFT-2026-0042"]
 
 
 @pytest.mark.parametrize(
