@@ -20,22 +20,12 @@ from core.settings import PROJECT_ROOT
 from devstack.migrate import migrate
 from devstack.ports import free_port, wait_for_port
 from devstack.postgres import Cluster
+from devstack.temporal_server import SINGLE_HOST_DYNAMIC_CONFIG, start_dev_args
 from devstack.tools import temporal_cli
-from models.search_attributes import dev_server_flags
 
 STARTUP_SECONDS = 90.0
 BOOKING_QUEUE = "bench-bookings"
 BASELINE_QUEUE = "bench-empty"
-# The dev server runs one history shard and four partitions per task queue. Its transfer queue
-# then loads new tasks at most 20 times a second (every dispatch waits up to 50 ms under steady
-# load), and one worker's few pollers leave partitions unpolled (tasks wait up to seconds).
-# A production cluster spreads both over many shards and pollers; these values make one host
-# behave alike. `--stock-dev-server` measures the server exactly as `make dev` runs it.
-SINGLE_HOST_DYNAMIC_CONFIG = (
-    "matching.numTaskqueueReadPartitions=1",
-    "matching.numTaskqueueWritePartitions=1",
-    "history.transferProcessorMaxPollRPS=1000",
-)
 
 
 @dataclass
@@ -136,9 +126,8 @@ def _start(launcher: _Launcher, dynamic_config: tuple[str, ...]) -> Stack:
     temporal = launcher.spawn(
         "temporal",
         str(temporal_cli()),
-        *("server", "start-dev", "--ip", "127.0.0.1", "--port", str(temporal_port)),
-        *("--headless", "--log-level", "warn", *dev_server_flags()),
-        *(flag for value in dynamic_config for flag in ("--dynamic-config-value", value)),
+        *start_dev_args(dynamic_config),
+        *("--ip", "127.0.0.1", "--port", str(temporal_port), "--headless", "--log-level", "warn"),
         env=dict(os.environ),
     )
     localstripe = launcher.python(

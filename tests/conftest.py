@@ -27,6 +27,7 @@ from core.settings import Settings
 from devstack.migrate import migrate
 from devstack.ports import free_port, wait_for_port
 from devstack.postgres import Cluster
+from devstack.temporal_server import dynamic_config_flags
 from devstack.tools import temporal_cli
 from models import search_attributes
 from models.catalog import SeatRow, SessionSpec, create_session
@@ -69,6 +70,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli()),
         search_attributes=search_attributes.ALL,
+        dev_server_extra_args=dynamic_config_flags(),
     )
     yield env
     await env.shutdown()
