@@ -34,8 +34,11 @@ RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))
 # stays in /app too: alembic.ini and migrations/ are not part of the package, and the processes
 # run from here (`python worker.py`, `alembic upgrade head`, `uvicorn api.main:create_app`).
 COPY . .
+# Bytecode compiled at build time: the workflow sandbox imports workflows/ for every new
+# workflow, and /app is read-only at run time (bench/README.md: ~12 % more bookings/s).
 RUN pip install --no-deps . \
     && rm -rf build ./*.egg-info \
+    && python -m compileall -q /app \
     && mkdir -p /app/var \
     && chown app:app /app/var
 
