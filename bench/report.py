@@ -59,7 +59,9 @@ def rows(results: Results, receipt: Latency) -> list[Row]:
         Row(
             f"Baseline: empty workflows, N={base.workflows}, {base.concurrency} concurrent",
             f"{base.per_second:.1f} wf/s",
-        )
+        ),
+        # An empty workflow's own latency at the start budget's concurrency: the floor under it.
+        Row("  its latency: p50 / p95 / p99", _ms(base.latency)),
     ]
     for level in results.start:
         budgeted = level.concurrency == START_BUDGET_CONCURRENCY
