@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -87,7 +88,13 @@ def build_worker(
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
-    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    # The SDK's own metrics (task latencies, slots, cache) for Prometheus to scrape.
+    metrics = PrometheusConfig(bind_address=settings.worker_metrics_address)
+    client = await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        runtime=Runtime(telemetry=TelemetryConfig(metrics=metrics)),
+    )
     async with AsyncExitStack() as stack:
         worker = build_worker(client, settings, booking_activities(settings, stack))
         logging.info("worker polling task queue %r", settings.task_queue)

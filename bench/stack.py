@@ -148,6 +148,7 @@ def _start(launcher: _Launcher, dynamic_config: tuple[str, ...]) -> Stack:
         "BOOKING_STRIPE_WEBHOOK_SECRET": webhook_secret,
         "BOOKING_API_KEYS": json.dumps({api_key: "client"}),
         "BOOKING_OUTBOX_DIR": str(launcher.root / "outbox"),
+        "BOOKING_WORKER_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
     }
     worker = launcher.python("worker", "worker.py", env=settings)
     baseline = launcher.python(

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     task_queue: str = "bookings"
     # Each cached workflow keeps its sandbox in memory (about 150 KB).
     worker_max_cached_workflows: int = 300
+    worker_metrics_address: str = "127.0.0.1:9464"
 
     stripe_api_key: str = "sk_test_localstripe"
     # None talks to real Stripe; a URL talks to localstripe.
