@@ -226,7 +226,7 @@ class BookingWorkflow:
         """Race payment events and cancellation against the hold timer."""
         extensions = 0
         while self._status == BookingStatus.PENDING_PAYMENT:
-            if not await self._wait_for_message(self._hold_expires_at):
+            if not await self._wait_for_message(self._v.hold_expires_at):
                 intent = await self._cancel_intent()
                 if intent.status == "processing" and extensions < self._timings.max_hold_extensions:
                     extensions += 1
@@ -337,7 +337,9 @@ class BookingWorkflow:
 
     async def _extend_hold(self) -> None:
         extended = workflow.now() + timedelta(seconds=self._timings.hold_extension_seconds)
-        await self._record(replace(self._v, hold_expires_at=extended), "payment is processing")
+        await self._record(
+            replace(self._v, hold_expires_at=extended, status_reason="payment is processing")
+        )
 
     async def _close(self, status: BookingStatus, reason: str, refunded: int | None = None) -> None:
         """Release the places, record the end, and tell the customer."""
@@ -426,20 +428,20 @@ class BookingWorkflow:
             return await workflow.execute_local_activity_method(method, arg, **options)
         return await workflow.execute_activity_method(method, arg, **options)
 
-    async def _record(self, view: BookingView, reason: str | None = None) -> None:
+    async def _record(self, view: BookingView) -> None:
         """Mirror to the database first, so whoever reads the new view can find it there too."""
         await workflow.execute_local_activity_method(
             InventoryActivities.record,
             Transition(
                 booking_id=view.id,
                 status=view.status,
-                status_reason=reason or view.status_reason,
+                status_reason=view.status_reason,
                 payment_intent_id=view.payment_intent_id,
                 hold_expires_at=view.hold_expires_at,
             ),
             **DATABASE_STEP,
         )
-        self._view = replace(view, status_reason=reason or view.status_reason)
+        self._view = view
         self._publish()
 
     def _publish(self) -> None:
@@ -476,10 +478,6 @@ class BookingWorkflow:
     @property
     def _status(self) -> BookingStatus | None:
         return self._view.status if self._view else None
-
-    @property
-    def _hold_expires_at(self) -> datetime:
-        return self._v.hold_expires_at
 
     @property
     def _payment_intent_id(self) -> str:

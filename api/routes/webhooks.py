@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.booking_workflows import workflow_id
 from api.deps import DbDep, SettingsDep, TemporalDep
 from api.problems import problem
 from models.booking import PaymentEvent
@@ -109,7 +110,7 @@ async def _booking_of(db: DbDep, obj: dict[str, Any]) -> uuid.UUID | None:
 
 
 async def _signal(temporal: TemporalDep, booking_id: uuid.UUID, event: PaymentEvent) -> str:
-    handle = temporal.get_workflow_handle(f"booking-{booking_id}")
+    handle = temporal.get_workflow_handle(workflow_id(str(booking_id)))
     try:
         await handle.signal(BookingWorkflow.payment_event, event)
     except RPCError as err:
