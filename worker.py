@@ -19,6 +19,7 @@ from activities.receipts import ReceiptActivities
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings, get_settings
 from documents.receipt_data import Seller
+from models.enums import DocumentKind
 from workflows.booking import BookingWorkflow
 
 
@@ -36,8 +37,8 @@ def booking_activities(settings: Settings, stack: AsyncExitStack) -> list[Callab
         Seller(settings.seller_name, settings.seller_address, settings.seller_vat_number),
         settings.vat_rate_basis_points,
         {
-            "receipt": settings.receipt_number_format,
-            "credit_note": settings.credit_note_number_format,
+            DocumentKind.RECEIPT: settings.receipt_number_format,
+            DocumentKind.CREDIT_NOTE: settings.credit_note_number_format,
         },
     )
     notifications = NotificationActivities(

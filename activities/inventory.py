@@ -20,11 +20,11 @@ from core.errors import (
 from models.booking import (
     MAX_PLACES_PER_BOOKING,
     BookingRequest,
-    BookingStatus,
     Confirmation,
     Reservation,
     Transition,
 )
+from models.enums import BookingStatus, SeatState, SessionStatus
 from models.sequences import database_now, next_in_sequence
 from models.tables import Booking, Seat, Session
 
@@ -64,7 +64,7 @@ class InventoryActivities:
             if session is None:
                 raise SessionNotFound(f"session {request.session_id} does not exist")
             now = await database_now(db)
-            if session.status != "scheduled" or session.starts_at <= now:
+            if session.status != SessionStatus.SCHEDULED or session.starts_at <= now:
                 raise SessionNotBookable(f"session {session.id} is {session.status} or started")
             quote = pricing.quote(
                 session.price_amount,
@@ -102,7 +102,7 @@ class InventoryActivities:
             result = await db.execute(
                 update(Seat)
                 .where(Seat.booking_id == uuid.UUID(booking_id))
-                .values(state="free", booking_id=None)
+                .values(state=SeatState.FREE, booking_id=None)
                 .returning(Seat.id)
             )
             return ReleaseResult(released=len(result.all()))
@@ -119,8 +119,8 @@ class InventoryActivities:
                 return Confirmation(booking_id, booking.reference, booking.confirmed_at)
             await db.execute(
                 update(Seat)
-                .where(Seat.booking_id == key, Seat.state == "held")
-                .values(state="sold")
+                .where(Seat.booking_id == key, Seat.state == SeatState.HELD)
+                .values(state=SeatState.SOLD)
             )
             now = await database_now(db)
             seq = await next_in_sequence(db, "booking", now.year)
@@ -179,8 +179,8 @@ async def _hold_named(
         raise InvalidRequest(f"seats not in this session: {', '.join(unknown)}", seats=unknown)
     held = await db.scalars(
         update(Seat)
-        .where(Seat.session_id == session.id, Seat.label.in_(labels), Seat.state == "free")
-        .values(state="held", booking_id=booking_id)
+        .where(Seat.session_id == session.id, Seat.label.in_(labels), Seat.state == SeatState.FREE)
+        .values(state=SeatState.HELD, booking_id=booking_id)
         .returning(Seat.label)
     )
     taken = sorted(set(labels) - set(held))
@@ -192,7 +192,7 @@ async def _hold_named(
 async def _hold_any(db: AsyncSession, session: Session, booking_id: uuid.UUID, n: int) -> list[str]:
     free = (
         select(Seat.id)
-        .where(Seat.session_id == session.id, Seat.state == "free")
+        .where(Seat.session_id == session.id, Seat.state == SeatState.FREE)
         .order_by(Seat.position)
         .limit(n)
         .with_for_update()
@@ -201,7 +201,7 @@ async def _hold_any(db: AsyncSession, session: Session, booking_id: uuid.UUID, n
     held = await db.execute(
         update(Seat)
         .where(Seat.id.in_(free))
-        .values(state="held", booking_id=booking_id)
+        .values(state=SeatState.HELD, booking_id=booking_id)
         .returning(Seat.label, Seat.position)
     )
     labels = [label for label, _ in sorted(held.all(), key=lambda row: row[1])]

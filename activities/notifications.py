@@ -12,6 +12,7 @@ from activities.mail import Attachment, Mailer, MailRefused, MailUnavailable, Ou
 from documents.calendar_file import render_ics
 from documents.emails import EmailContext, render_email
 from models.booking import EmailOutcome, EmailRequest
+from models.enums import DeliveryOutcome, DocumentKind, EmailKind, NotificationStatus
 from models.tables import Booking, Notification, Receipt, Session
 
 
@@ -38,24 +39,24 @@ class NotificationActivities:
         key = notification_key(request.booking_id, request.kind)
         email = await self._compose(request, key)
         status, attempts = await self._record_intent(request, key, email.to_email)
-        if status == "sent":
-            return EmailOutcome(key, "already-sent")
-        if status == "failed":
-            return EmailOutcome(key, "refused")
+        if status == NotificationStatus.SENT:
+            return EmailOutcome(key, DeliveryOutcome.ALREADY_SENT)
+        if status == NotificationStatus.FAILED:
+            return EmailOutcome(key, DeliveryOutcome.REFUSED)
         if attempts > 1 and await self._mailer.was_sent(key):
             # An earlier attempt sent it and died before recording: do not send twice.
-            await self._record_outcome(key, "sent")
-            return EmailOutcome(key, "already-sent")
+            await self._record_outcome(key, NotificationStatus.SENT)
+            return EmailOutcome(key, DeliveryOutcome.ALREADY_SENT)
         try:
             await self._mailer.send(email)
         except MailRefused as err:
-            await self._record_outcome(key, "failed", str(err))
-            return EmailOutcome(key, "refused")
+            await self._record_outcome(key, NotificationStatus.FAILED, str(err))
+            return EmailOutcome(key, DeliveryOutcome.REFUSED)
         except MailUnavailable as err:
-            await self._record_outcome(key, "sending", str(err))
+            await self._record_outcome(key, NotificationStatus.SENDING, str(err))
             raise ApplicationError(str(err), type="MailUnavailable") from err
-        await self._record_outcome(key, "sent")
-        return EmailOutcome(key, "sent")
+        await self._record_outcome(key, NotificationStatus.SENT)
+        return EmailOutcome(key, DeliveryOutcome.SENT)
 
     async def _record_intent(
         self, request: EmailRequest, key: str, recipient: str
@@ -68,7 +69,7 @@ class NotificationActivities:
                     booking_id=uuid.UUID(request.booking_id),
                     kind=request.kind,
                     recipient=recipient,
-                    status="sending",
+                    status=NotificationStatus.SENDING,
                     attempts=1,
                 )
                 .on_conflict_do_update(
@@ -80,7 +81,9 @@ class NotificationActivities:
             status, attempts = row.one()
             return status, attempts
 
-    async def _record_outcome(self, key: str, status: str, error: str | None = None) -> None:
+    async def _record_outcome(
+        self, key: str, status: NotificationStatus, error: str | None = None
+    ) -> None:
         async with self._sessionmaker.begin() as db:
             await db.execute(
                 update(Notification)
@@ -88,7 +91,7 @@ class NotificationActivities:
                 .values(
                     status=status,
                     last_error=error,
-                    sent_at=func.now() if status == "sent" else None,
+                    sent_at=func.now() if status == NotificationStatus.SENT else None,
                 )
             )
 
@@ -99,7 +102,7 @@ class NotificationActivities:
             session = await db.get(Session, booking.session_id)
             assert session is not None
             documents = {
-                r.kind: r
+                DocumentKind(r.kind): r
                 for r in await db.scalars(select(Receipt).where(Receipt.booking_id == booking.id))
             }
         rendered = render_email(
@@ -130,16 +133,20 @@ class NotificationActivities:
         )
 
     def _attachments(
-        self, kind: str, booking: Booking, session: Session, documents: dict[str, Receipt]
+        self,
+        kind: EmailKind,
+        booking: Booking,
+        session: Session,
+        documents: dict[DocumentKind, Receipt],
     ) -> list[Attachment]:
-        if kind == "confirmation" and "receipt" in documents:
-            receipt = documents["receipt"]
+        if kind == EmailKind.CONFIRMATION and DocumentKind.RECEIPT in documents:
+            receipt = documents[DocumentKind.RECEIPT]
             return [
                 Attachment(f"receipt-{receipt.number}.pdf", "application/pdf", receipt.pdf),
                 Attachment("session.ics", "text/calendar", self._calendar(booking, session)),
             ]
-        if kind == "refunded" and "credit_note" in documents:
-            note = documents["credit_note"]
+        if kind == EmailKind.REFUNDED and DocumentKind.CREDIT_NOTE in documents:
+            note = documents[DocumentKind.CREDIT_NOTE]
             return [Attachment(f"credit-note-{note.number}.pdf", "application/pdf", note.pdf)]
         return []
 

@@ -6,10 +6,16 @@ import stripe
 from temporalio import activity
 
 from core.errors import PaymentProviderRefused
-from models.booking import CreatePaymentIntent, PaymentIntentInfo, RefundInfo, RefundRequest
+from models.payments import (
+    CreatePaymentIntent,
+    PaymentIntentInfo,
+    PaymentState,
+    RefundInfo,
+    RefundRequest,
+)
 
 # Stripe refuses these cancellations; the intent's real state is read back instead.
-_NOT_CANCELLABLE = {"succeeded", "processing", "canceled"}
+_NOT_CANCELLABLE = {PaymentState.PAID, PaymentState.PROCESSING, PaymentState.VOID}
 
 
 def make_stripe_client(api_key: str, api_base: str | None) -> stripe.StripeClient:
@@ -28,6 +34,8 @@ def idempotency_key(booking_id: str, step: str) -> str:
 
 
 class PaymentActivities:
+    """The payment adapter: Stripe's objects in, the booking's own payment facts out."""
+
     def __init__(self, client: stripe.StripeClient):
         self._stripe = client
 
@@ -51,7 +59,7 @@ class PaymentActivities:
         intent = await self._call(self._stripe.v1.payment_intents.retrieve_async, payment_intent_id)
         info = _intent_info(intent)
         method_id = getattr(intent, "payment_method", None)
-        if info.status == "succeeded" and isinstance(method_id, str):
+        if info.status == PaymentState.PAID and isinstance(method_id, str):
             method = await self._stripe.v1.payment_methods.retrieve_async(method_id)
             card = method.to_dict().get("card") or {}
             info.card_brand, info.card_last4 = card.get("brand"), card.get("last4")
@@ -100,7 +108,7 @@ class PaymentActivities:
 def _intent_info(intent: Any) -> PaymentIntentInfo:
     return PaymentIntentInfo(
         id=intent.id,
-        status=intent.status,
+        status=PaymentState.from_stripe(intent.status),
         amount=intent.amount,
         amount_received=_amount_received(intent),
         currency=intent.currency.upper(),

@@ -13,6 +13,7 @@ from core.errors import InvalidRequest
 from documents.receipt_data import ReceiptData, ReceiptLine, Seller, format_rate
 from documents.receipt_pdf import render_receipt_pdf
 from models.booking import DocumentRef, IssueDocument
+from models.enums import DocumentKind
 from models.sequences import database_now, next_in_sequence
 from models.tables import Booking, Receipt, Session
 
@@ -23,7 +24,7 @@ class ReceiptActivities:
         sessionmaker: async_sessionmaker[AsyncSession],
         seller: Seller,
         vat_rate_basis_points: int,
-        number_formats: dict[str, str],
+        number_formats: dict[DocumentKind, str],
     ):
         self._sessionmaker = sessionmaker
         self._seller = seller
@@ -44,8 +45,8 @@ class ReceiptActivities:
             session = await db.get(Session, booking.session_id)
             assert session is not None
             refers_to = None
-            if request.kind == "credit_note":
-                receipt = await _document(db, key, "receipt")
+            if request.kind == DocumentKind.CREDIT_NOTE:
+                receipt = await _document(db, key, DocumentKind.RECEIPT)
                 if receipt is None:
                     raise InvalidRequest("a credit note needs the receipt it refers to")
                 refers_to = receipt.number
@@ -78,7 +79,7 @@ class ReceiptActivities:
         refers_to: str | None,
         now: datetime,
     ) -> ReceiptData:
-        sign = -1 if request.kind == "credit_note" else 1
+        sign = -1 if request.kind == DocumentKind.CREDIT_NOTE else 1
         unit = booking.amount_subtotal // booking.quantity
         discount = None
         if booking.discount:
@@ -88,7 +89,7 @@ class ReceiptActivities:
             )
         assert booking.reference is not None and booking.confirmed_at is not None
         return ReceiptData(
-            kind=request.kind,  # type: ignore[arg-type]
+            kind=request.kind,
             number=number,
             refers_to=refers_to,
             booking_reference=booking.reference,
@@ -121,7 +122,7 @@ class ReceiptActivities:
         )
 
 
-async def _document(db: AsyncSession, booking_id: uuid.UUID, kind: str) -> Receipt | None:
+async def _document(db: AsyncSession, booking_id: uuid.UUID, kind: DocumentKind) -> Receipt | None:
     return await db.scalar(
         select(Receipt).where(Receipt.booking_id == booking_id, Receipt.kind == kind)
     )

@@ -1,5 +1,7 @@
 """The API's calls into booking workflows: start one (update-with-start) and cancel one."""
 
+from dataclasses import fields
+
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
@@ -13,12 +15,23 @@ from api.problems import as_booking_error
 from core.errors import BookingNotCancellable
 from core.settings import Settings
 from models import search_attributes as sa
-from models.booking import BookingRequest, BookingView
-from workflows.booking import BookingWorkflow, BookingWorkflowInput, CancelRequest, Timings
+from models.booking import (
+    BookingRequest,
+    BookingView,
+    BookingWorkflowInput,
+    CancelRequest,
+    Timings,
+)
+from workflows.booking import BookingWorkflow
 
 
 def workflow_id(booking_id: str) -> str:
     return f"booking-{booking_id}"
+
+
+def timings(settings: Settings) -> Timings:
+    """The workflow's durations, each read from the setting of the same name."""
+    return Timings(**{field.name: getattr(settings, field.name) for field in fields(Timings)})
 
 
 async def start_booking_workflow(
@@ -29,12 +42,7 @@ async def start_booking_workflow(
         BookingWorkflow.run,
         BookingWorkflowInput(
             request,
-            Timings(
-                settings.hold_extension_seconds,
-                settings.max_hold_extensions,
-                settings.late_payment_window_seconds,
-                settings.reminder_before_seconds,
-            ),
+            timings(settings),
         ),
         id=workflow_id(request.booking_id),
         task_queue=settings.task_queue,

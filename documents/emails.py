@@ -8,20 +8,21 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from documents.receipt_data import format_money, format_utc
+from models.enums import EmailKind
 
 # Each kind names its templates, <kind>.html.j2 and <kind>.txt.j2, and its subject.
+TEMPLATES = Path(__file__).parent / "templates"
 _SUBJECTS = {
-    "confirmation": "Booking confirmed: {title}{ref}",
-    "hold_expired": "Your hold on {title} has expired{ref}",
-    "cancelled": "Booking cancelled: {title}{ref}",
-    "refunded": "Refund issued: {title}{ref}",
-    "late_payment_refunded": "Your payment for {title} has been refunded{ref}",
-    "reminder": "Reminder: {title} starts {starts}{ref}",
-    "session_cancelled": "Session cancelled: {title}{ref}",
+    EmailKind.CONFIRMATION: "Booking confirmed: {title}{ref}",
+    EmailKind.HOLD_EXPIRED: "Your hold on {title} has expired{ref}",
+    EmailKind.CANCELLED: "Booking cancelled: {title}{ref}",
+    EmailKind.REFUNDED: "Refund issued: {title}{ref}",
+    EmailKind.LATE_PAYMENT_REFUNDED: "Your payment for {title} has been refunded{ref}",
+    EmailKind.REMINDER: "Reminder: {title} starts {starts}{ref}",
+    EmailKind.SESSION_CANCELLED: "Session cancelled: {title}{ref}",
 }
-KINDS = frozenset(_SUBJECTS)
 # Without a refund amount these emails would have nothing to say.
-_NEEDS_REFUND = frozenset({"refunded", "late_payment_refunded"})
+_NEEDS_REFUND = frozenset({EmailKind.REFUNDED, EmailKind.LATE_PAYMENT_REFUNDED})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,10 +48,8 @@ class RenderedEmail:
     text: str
 
 
-def render_email(kind: str, context: EmailContext) -> RenderedEmail:
-    """The email of `kind` (one of KINDS) for `context`; ValueError for anything else."""
-    if kind not in _SUBJECTS:
-        raise ValueError(f"unknown email kind {kind!r}; expected one of {sorted(KINDS)}")
+def render_email(kind: EmailKind, context: EmailContext) -> RenderedEmail:
+    """The email of `kind` for `context`."""
     if kind in _NEEDS_REFUND and context.refund_amount is None:
         raise ValueError(f"a {kind!r} email needs refund_amount")
     values = _template_values(context)
@@ -83,7 +82,7 @@ def _template_values(context: EmailContext) -> dict[str, str | None]:
 @cache
 def _environment() -> Environment:
     return Environment(
-        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,

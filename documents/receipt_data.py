@@ -2,9 +2,8 @@
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
-ReceiptKind = Literal["receipt", "credit_note"]
+from models.enums import DocumentKind
 
 # Exponents that differ from 2, as Stripe counts minor units (it keeps ISK, HUF and TWD at 2).
 _ZERO_DECIMAL = "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF"
@@ -41,7 +40,7 @@ class ReceiptData:
     VAT, the lines are net and `total` is their sum minus the discount plus the VAT.
     """
 
-    kind: ReceiptKind
+    kind: DocumentKind
     number: str
     refers_to: str | None
     booking_reference: str
@@ -66,12 +65,10 @@ class ReceiptData:
     card_last4: str | None
 
     def __post_init__(self) -> None:
-        if self.kind not in ("receipt", "credit_note"):
-            raise ValueError(f"unknown receipt kind {self.kind!r}")
-        if (self.kind == "credit_note") != (self.refers_to is not None):
+        if (self.kind == DocumentKind.CREDIT_NOTE) != (self.refers_to is not None):
             raise ValueError("refers_to is required on credit notes and only there")
         currency_exponent(self.currency)
-        sign = -1 if self.kind == "credit_note" else 1
+        sign = -1 if self.kind == DocumentKind.CREDIT_NOTE else 1
         if any(line.amount * sign < 0 for line in self.lines) or self.total * sign < 0:
             raise ValueError("credit notes carry negative amounts, receipts positive ones")
         for line in self.lines:

@@ -21,6 +21,7 @@ from documents.receipt_data import (
     format_rate,
     format_utc,
 )
+from models.enums import DocumentKind
 
 # The frame keeps 6 pt of padding on each side inside the 20 mm margins.
 _WIDTH = A4[0] - 40 * mm - 12
@@ -95,7 +96,7 @@ def _pdf_date(moment: datetime) -> str:
 
 
 def _kind_title(data: ReceiptData) -> str:
-    return "Credit note" if data.kind == "credit_note" else "Receipt"
+    return "Credit note" if data.kind == DocumentKind.CREDIT_NOTE else "Receipt"
 
 
 def _header(data: ReceiptData) -> Table:
@@ -161,14 +162,17 @@ def _qr_code(value: str) -> Flowable:
 
 
 def _facts(data: ReceiptData) -> list[Flowable]:
-    label = "Credit note number" if data.kind == "credit_note" else "Receipt number"
+    label = "Credit note number" if data.kind == DocumentKind.CREDIT_NOTE else "Receipt number"
     rows = [(label, data.number)]
     if data.refers_to is not None:
         rows.append(("Refers to", f"receipt {data.refers_to}"))
     rows += [
         ("Booking reference", data.booking_reference),
         ("Date issued", format_date(data.issued_at)),
-        ("Date refunded" if data.kind == "credit_note" else "Date paid", format_utc(data.paid_at)),
+        (
+            "Date refunded" if data.kind == DocumentKind.CREDIT_NOTE else "Date paid",
+            format_utc(data.paid_at),
+        ),
         ("Customer", f"{data.customer_name} <{data.customer_email}>"),
     ]
     return [Spacer(1, 3 * mm), _key_values(rows)]
@@ -220,7 +224,7 @@ def _amounts(data: ReceiptData) -> Table:
         rows.append([description, "", "", format_money(-data.discount_amount, code)])
     net, vat = data.net_and_vat
     basis = "incl." if data.prices_include_vat else "excl."
-    total_label = "Total refunded" if data.kind == "credit_note" else "Total paid"
+    total_label = "Total refunded" if data.kind == DocumentKind.CREDIT_NOTE else "Total paid"
     summary_at = len(rows)
     rows += [
         [f"Net amount (prices {basis} VAT)", "", "", format_money(net, code)],
@@ -251,7 +255,7 @@ def _amount_cells(row: list[str], bold: bool) -> list[Paragraph]:
 
 
 def _payment_method(data: ReceiptData) -> str:
-    verb = "Refunded to" if data.kind == "credit_note" else "Paid by"
+    verb = "Refunded to" if data.kind == DocumentKind.CREDIT_NOTE else "Paid by"
     brand = ""
     if data.card_brand:
         brand = _CARD_BRANDS.get(data.card_brand.lower(), data.card_brand.title()) + " "

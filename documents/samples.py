@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from documents.receipt_data import ReceiptData, ReceiptLine, Seller
+from models.enums import DocumentKind
 
 SELLER = Seller(
     name="Riverside Fermentation Taproom Ltd",
@@ -14,7 +15,7 @@ ATTENDEES = ["Ada Lovelace", "Charles Babbage", "Mary Somerville", "John Hersche
 
 def group_receipt() -> ReceiptData:
     return ReceiptData(
-        kind="receipt",
+        kind=DocumentKind.RECEIPT,
         number="R-2026-0042",
         refers_to=None,
         booking_reference="RFT-2026-0042",

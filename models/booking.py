@@ -2,19 +2,10 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
+
+from models.enums import BookingStatus, DeliveryOutcome, DocumentKind, EmailKind
 
 MAX_PLACES_PER_BOOKING = 50
-
-
-class BookingStatus(StrEnum):
-    PENDING_PAYMENT = "PENDING_PAYMENT"
-    CONFIRMED = "CONFIRMED"
-    EXPIRED = "EXPIRED"
-    CANCELLED = "CANCELLED"
-    REFUNDED = "REFUNDED"
-    COMPLETED = "COMPLETED"
-    REJECTED = "REJECTED"
 
 
 @dataclass
@@ -40,6 +31,33 @@ class BookingRequest:
 
 
 @dataclass
+class Timings:
+    """Durations the workflow reads from its input, so tests can shorten them.
+
+    Each field is named as the setting it comes from (`api.booking_workflows.timings`).
+    """
+
+    hold_extension_seconds: int
+    max_hold_extensions: int
+    late_payment_window_seconds: int
+    # Inputs recorded before reminders existed lack it; they never read it (NOTIFICATIONS_PATCH).
+    reminder_before_seconds: int = 0
+
+
+@dataclass
+class BookingWorkflowInput:
+    request: BookingRequest
+    timings: Timings
+
+
+@dataclass
+class CancelRequest:
+    reason: str = "cancelled by the customer"
+    # The organiser cancelled the whole session: the customer gets that email instead.
+    session_cancelled: bool = False
+
+
+@dataclass
 class Reservation:
     """Places held for one booking, with the price fixed at the moment of holding."""
 
@@ -55,53 +73,6 @@ class Reservation:
     session_starts_at: datetime
     session_ends_at: datetime
     request_fingerprint: str
-
-
-@dataclass
-class PaymentIntentInfo:
-    id: str
-    status: str
-    amount: int
-    amount_received: int
-    currency: str
-    client_secret: str = ""
-    card_brand: str | None = None
-    card_last4: str | None = None
-
-
-@dataclass
-class CreatePaymentIntent:
-    booking_id: str
-    amount: int
-    currency: str
-    customer_email: str
-
-
-@dataclass
-class RefundRequest:
-    booking_id: str
-    payment_intent_id: str
-    # Distinguishes refunds of one booking in the idempotency key (e.g. "cancel", "late").
-    reason: str
-
-
-@dataclass
-class RefundInfo:
-    id: str
-    status: str
-    amount: int
-    currency: str
-
-
-@dataclass
-class PaymentEvent:
-    """A verified Stripe event, as the webhook endpoint signals it to the booking workflow."""
-
-    event_id: str
-    type: str
-    payment_intent_id: str
-    created: int
-    failure_message: str | None = None
 
 
 @dataclass
@@ -151,27 +122,35 @@ class IssueDocument:
     """Number and render the booking's receipt, or the credit note for its refund."""
 
     booking_id: str
-    kind: str  # "receipt" or "credit_note"
+    kind: DocumentKind
     card_brand: str | None = None
     card_last4: str | None = None
 
 
 @dataclass
 class DocumentRef:
-    kind: str
+    kind: DocumentKind
     number: str
 
 
 @dataclass
 class EmailRequest:
     booking_id: str
-    # One of documents.emails.KINDS; at most one email per (booking, kind).
-    kind: str
+    kind: EmailKind  # at most one email per (booking, kind)
     refund_amount: int | None = None
 
 
 @dataclass
 class EmailOutcome:
     key: str
-    # "sent", "already-sent" (an earlier attempt got through) or "refused" (not retried).
-    status: str
+    status: DeliveryOutcome
+
+
+def closing_email(status: BookingStatus, cancel: CancelRequest | None) -> EmailKind:
+    """The email that tells the customer how their booking ended."""
+    if cancel is not None and cancel.session_cancelled:
+        return EmailKind.SESSION_CANCELLED
+    return {
+        BookingStatus.EXPIRED: EmailKind.HOLD_EXPIRED,
+        BookingStatus.REFUNDED: EmailKind.REFUNDED,
+    }.get(status, EmailKind.CANCELLED)

@@ -8,6 +8,7 @@ from sqlalchemy import Select, and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidRequest, SessionNotFound
+from models.enums import SeatState, SessionKind, SessionStatus
 from models.tables import Seat, Session
 
 
@@ -21,7 +22,7 @@ class SeatRow:
 
 @dataclass
 class SessionSpec:
-    kind: str
+    kind: SessionKind
     title: str
     location: str
     starts_at: datetime
@@ -83,14 +84,14 @@ async def create_session(db: AsyncSession, spec: SessionSpec) -> Session:
         hold_seconds=spec.hold_seconds,
         discount_min_quantity=spec.discount_min_quantity,
         discount_basis_points=spec.discount_basis_points,
-        status="scheduled",
+        status=SessionStatus.SCHEDULED,
     )
     db.add(session)
     await db.flush()
     await db.execute(
         insert(Seat),
         [
-            {"session_id": session.id, "label": label, "position": i, "state": "free"}
+            {"session_id": session.id, "label": label, "position": i, "state": SeatState.FREE}
             for i, label in enumerate(labels)
         ],
     )
@@ -98,8 +99,8 @@ async def create_session(db: AsyncSession, spec: SessionSpec) -> Session:
 
 
 def _with_availability() -> Select[Session, int, int]:
-    held = func.count(Seat.id).filter(Seat.state == "held")
-    sold = func.count(Seat.id).filter(Seat.state == "sold")
+    held = func.count(Seat.id).filter(Seat.state == SeatState.HELD)
+    sold = func.count(Seat.id).filter(Seat.state == SeatState.SOLD)
     return (
         select(Session, held.label("held"), sold.label("sold"))
         .outerjoin(Seat, Seat.session_id == Session.id)

@@ -20,6 +20,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from models.enums import (
+    DocumentKind,
+    NotificationStatus,
+    SeatState,
+    SessionKind,
+    SessionStatus,
+    sql_in,
+)
+
 
 class Base(DeclarativeBase):
     pass
@@ -30,8 +39,8 @@ class Session(Base):
 
     __tablename__ = "sessions"
     __table_args__ = (
-        CheckConstraint("kind IN ('course', 'seated', 'appointment')", name="kind_known"),
-        CheckConstraint("status IN ('scheduled', 'cancelled')", name="status_known"),
+        CheckConstraint(sql_in("kind", SessionKind), name="kind_known"),
+        CheckConstraint(sql_in("status", SessionStatus), name="status_known"),
         CheckConstraint("capacity > 0", name="capacity_positive"),
         CheckConstraint("price_amount >= 0", name="price_not_negative"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
@@ -53,7 +62,7 @@ class Session(Base):
     hold_seconds: Mapped[int] = mapped_column(Integer, default=600)
     discount_min_quantity: Mapped[int] = mapped_column(Integer, default=5)
     discount_basis_points: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    status: Mapped[str] = mapped_column(String(16), default=SessionStatus.SCHEDULED)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -63,7 +72,7 @@ class Seat(Base):
     __tablename__ = "seats"
     __table_args__ = (
         UniqueConstraint("session_id", "label", name="seat_label_unique"),
-        CheckConstraint("state IN ('free', 'held', 'sold')", name="state_known"),
+        CheckConstraint(sql_in("state", SeatState), name="state_known"),
         CheckConstraint("(state = 'free') = (booking_id IS NULL)", name="owner_iff_taken"),
         Index("ix_seats_session_state", "session_id", "state", "position"),
         Index("ix_seats_booking", "booking_id"),
@@ -73,7 +82,7 @@ class Seat(Base):
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
     label: Mapped[str] = mapped_column(String(32))
     position: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(8), default="free")
+    state: Mapped[str] = mapped_column(String(8), default=SeatState.FREE)
     booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"), nullable=True)
 
 
@@ -144,7 +153,7 @@ class Receipt(Base):
     __tablename__ = "receipts"
     __table_args__ = (
         UniqueConstraint("booking_id", "kind", name="one_document_per_kind"),
-        CheckConstraint("kind IN ('receipt', 'credit_note')", name="receipt_kind_known"),
+        CheckConstraint(sql_in("kind", DocumentKind), name="receipt_kind_known"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -163,7 +172,7 @@ class Notification(Base):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        CheckConstraint("status IN ('sending', 'sent', 'failed')", name="notification_status"),
+        CheckConstraint(sql_in("status", NotificationStatus), name="notification_status"),
     )
 
     key: Mapped[str] = mapped_column(String(128), primary_key=True)

@@ -1,106 +1,32 @@
-"""One booking, from held places to paid, expired, cancelled, refunded or completed."""
+"""One booking, from held places to paid, expired, cancelled, refunded or completed.
+
+The state machine of BRIEF section 2. Activity calls are in `steps`, their options and the
+patch names in `options` (read its header before editing this file), the waiting messages in
+`mailbox`, what operators see in `visibility`.
+"""
 
 import contextlib
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, TypedDict, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.inventory import InventoryActivities
-    from activities.notifications import NotificationActivities
-    from activities.payments import PaymentActivities
-    from activities.receipts import ReceiptActivities
     from core.errors import BookingNotCancellable, IdempotencyKeyReused, ServiceUnavailable
-    from models import search_attributes as sa
     from models.booking import (
-        BookingRequest,
-        BookingStatus,
         BookingView,
-        CreatePaymentIntent,
-        EmailRequest,
-        IssueDocument,
-        PaymentEvent,
-        PaymentIntentInfo,
-        RefundRequest,
+        BookingWorkflowInput,
+        CancelRequest,
         Reservation,
-        Transition,
+        closing_email,
     )
-
-
-class StepOptions(TypedDict, total=False):
-    """Timeouts and retries of one kind of activity call."""
-
-    start_to_close_timeout: timedelta
-    schedule_to_close_timeout: timedelta
-    retry_policy: RetryPolicy
-
-
-DATABASE_STEP: StepOptions = {
-    "start_to_close_timeout": timedelta(seconds=10),
-    "retry_policy": RetryPolicy(initial_interval=timedelta(milliseconds=200)),
-}
-# The caller is waiting for the hold: when the database is down, say so instead of hanging.
-RESERVE_STEP: StepOptions = {**DATABASE_STEP, "schedule_to_close_timeout": timedelta(seconds=20)}
-STRIPE_STEP: StepOptions = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1)),
-}
-# The caller is waiting for the PaymentIntent: give up soon and release the places.
-STRIPE_SETUP_STEP: StepOptions = {
-    "start_to_close_timeout": timedelta(seconds=10),
-    "retry_policy": RetryPolicy(maximum_attempts=3),
-}
-
-# Rendering can wait for the database; emails retry through SendGrid's 429s and 5xxs, then
-# give up: a failed email never undoes a booking.
-DOCUMENT_STEP: StepOptions = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
-}
-EMAIL_STEP: StepOptions = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=10),
-}
-# Histories recorded before receipts and emails existed replay without them.
-NOTIFICATIONS_PATCH = "receipts-and-emails"
-# Creating and reading PaymentIntents became local activities (one trip through the server's
-# task queues less per call); older histories ran them as regular activities.
-LOCAL_STRIPE_PATCH = "local-stripe-calls"
-
-Arg = TypeVar("Arg")
-Result = TypeVar("Result")
-
-HOLD_ANSWER_WAIT = timedelta(seconds=10)
-
-OPEN_STATUSES = (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED)
-
-
-@dataclass
-class Timings:
-    """Durations the workflow reads from its input so tests can shorten them."""
-
-    hold_extension_seconds: int = 60
-    max_hold_extensions: int = 5
-    late_payment_window_seconds: int = 3 * 24 * 3600
-    reminder_before_seconds: int = 24 * 3600
-
-
-@dataclass
-class BookingWorkflowInput:
-    request: BookingRequest
-    timings: Timings
-
-
-@dataclass
-class CancelRequest:
-    reason: str = "cancelled by the customer"
-    # The organiser cancelled the whole session: the customer gets that email instead.
-    session_cancelled: bool = False
+    from models.enums import OPEN_STATUSES, BookingStatus, DocumentKind, EmailKind
+    from models.payments import PaymentEvent, PaymentEventType, PaymentIntentInfo, PaymentState
+    from workflows import visibility
+    from workflows.mailbox import Mailbox
+    from workflows.options import HOLD_ANSWER_WAIT, NOTIFICATIONS_PATCH
+    from workflows.steps import BookingSteps
 
 
 @workflow.defn
@@ -109,12 +35,11 @@ class BookingWorkflow:
     def __init__(self, input: BookingWorkflowInput) -> None:
         self._request = input.request
         self._timings = input.timings
+        self._steps = BookingSteps(input.request.booking_id)
+        self._mailbox = Mailbox()
         self._reservation: Reservation | None = None
         self._view: BookingView | None = None
         self._rejection: ApplicationError | None = None
-        self._events: list[PaymentEvent] = []
-        self._seen_event_ids: set[str] = set()
-        self._cancel: CancelRequest | None = None
         self._intent_cancelled = False
         self._hold_asked = False
 
@@ -134,7 +59,7 @@ class BookingWorkflow:
         else:
             await self._refund_late_payments()
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._v
+        return self._booking
 
     # ---- messages -------------------------------------------------------------------------
 
@@ -155,7 +80,7 @@ class BookingWorkflow:
 
     @workflow.update
     async def cancel(self, request: CancelRequest) -> BookingView:
-        self._cancel = request
+        self._mailbox.cancel = request
         await workflow.wait_condition(lambda: self._status not in OPEN_STATUSES)
         assert self._view is not None
         return self._view
@@ -163,7 +88,7 @@ class BookingWorkflow:
     @cancel.validator
     def _cancellable(self, request: CancelRequest) -> None:
         view = self._view
-        if view is None or view.status not in OPEN_STATUSES or self._cancel is not None:
+        if view is None or view.status not in OPEN_STATUSES or self._mailbox.cancel is not None:
             status = view.status if view else "not held"
             raise BookingNotCancellable(f"a booking that is {status} cannot be cancelled")
         if view.status == BookingStatus.CONFIRMED and self._session_started():
@@ -171,11 +96,7 @@ class BookingWorkflow:
 
     @workflow.signal
     def payment_event(self, event: PaymentEvent) -> None:
-        """Stripe retries and reorders webhooks: each event id counts once."""
-        if event.event_id in self._seen_event_ids:
-            return
-        self._seen_event_ids.add(event.event_id)
-        self._events.append(event)
+        self._mailbox.post(event)
 
     @workflow.query
     def view(self) -> BookingView | None:
@@ -186,100 +107,92 @@ class BookingWorkflow:
     async def _hold_places(self) -> bool:
         request = self._request
         try:
-            reservation = await workflow.execute_local_activity_method(
-                InventoryActivities.reserve, request, **RESERVE_STEP
-            )
+            reservation = await self._steps.reserve(request)
         except (ActivityError, ApplicationError) as err:  # local activities raise the latter
             return self._reject(err)
         self._reservation = reservation
         try:
-            intent = await self._stripe(
-                PaymentActivities.create_intent,
-                CreatePaymentIntent(
-                    request.booking_id,
-                    reservation.amount_total,
-                    reservation.currency,
-                    request.customer_email,
-                ),
-                STRIPE_SETUP_STEP,
-            )
+            intent = await self._steps.create_intent(reservation, request.customer_email)
         except (ActivityError, ApplicationError) as err:
-            await self._release()
+            await self._steps.release()
             return self._reject(err)
-        view = BookingView(
-            id=request.booking_id,
-            status=BookingStatus.PENDING_PAYMENT,
-            session_id=reservation.session_id,
-            seat_labels=reservation.seat_labels,
-            amount_subtotal=reservation.amount_subtotal,
-            discount=reservation.discount,
-            amount_total=reservation.amount_total,
-            currency=reservation.currency,
-            hold_expires_at=reservation.hold_expires_at,
-            payment_intent_id=intent.id,
-            client_secret=intent.client_secret,
+        await self._record(
+            BookingView(
+                id=request.booking_id,
+                status=BookingStatus.PENDING_PAYMENT,
+                session_id=reservation.session_id,
+                seat_labels=reservation.seat_labels,
+                amount_subtotal=reservation.amount_subtotal,
+                discount=reservation.discount,
+                amount_total=reservation.amount_total,
+                currency=reservation.currency,
+                hold_expires_at=reservation.hold_expires_at,
+                payment_intent_id=intent.id,
+                client_secret=intent.client_secret,
+            )
         )
-        await self._record(view)
         return True
 
     async def _await_payment(self) -> None:
         """Race payment events and cancellation against the hold timer."""
         extensions = 0
         while self._status == BookingStatus.PENDING_PAYMENT:
-            if not await self._wait_for_message(self._v.hold_expires_at):
+            if not await self._wait_for_message(self._booking.hold_expires_at):
                 intent = await self._cancel_intent()
-                if intent.status == "processing" and extensions < self._timings.max_hold_extensions:
+                if (
+                    intent.status == PaymentState.PROCESSING
+                    and extensions < self._timings.max_hold_extensions
+                ):
                     extensions += 1
                     await self._extend_hold()
-                elif intent.status == "succeeded":
+                elif intent.status == PaymentState.PAID:
                     await self._confirm(intent)
                 else:
                     await self._close(BookingStatus.EXPIRED, "the hold ended before payment")
-            elif self._cancel is not None:
+            elif self._mailbox.cancel is not None:
                 intent = await self._cancel_intent()
-                if intent.status == "succeeded":
+                if intent.status == PaymentState.PAID:
                     await self._confirm(intent)  # then refunded below, as any paid cancellation
                 else:
-                    await self._close(BookingStatus.CANCELLED, self._cancel.reason)
+                    await self._close(BookingStatus.CANCELLED, self._mailbox.cancel.reason)
             else:
-                await self._on_payment_event(self._events.pop(0))
+                await self._on_payment_event(self._mailbox.next_event())
 
     async def _on_payment_event(self, event: PaymentEvent) -> None:
-        if event.type == "payment_intent.payment_failed":
+        if event.type == PaymentEventType.FAILED:
             failure = event.failure_message or "the payment was declined"
-            self._view = replace(self._v, payment_failures=[*self._v.payment_failures, failure])
+            booking = self._booking
+            self._view = replace(booking, payment_failures=[*booking.payment_failures, failure])
             return
-        # succeeded, processing, canceled: Stripe's current state decides, not the event.
-        intent = await self._read_intent()
-        if intent.status == "succeeded":
+        # Any other event: Stripe's current state decides, not the event.
+        intent = await self._steps.read_intent(self._payment_intent_id)
+        if intent.status == PaymentState.PAID:
             await self._confirm(intent)
-        elif intent.status == "canceled":
+        elif intent.status == PaymentState.VOID:
             self._intent_cancelled = True
             await self._close(BookingStatus.CANCELLED, "the payment was cancelled at Stripe")
 
     async def _confirm(self, intent: PaymentIntentInfo) -> None:
-        view = self._v
-        if (intent.amount_received, intent.currency) != (view.amount_total, view.currency):
+        booking = self._booking
+        if (intent.amount_received, intent.currency) != (booking.amount_total, booking.currency):
             paid = f"{intent.amount_received} {intent.currency}"
             refunded = await self._refund("amount-mismatch")
             await self._close(
                 BookingStatus.REFUNDED,
-                f"paid {paid}, expected {view.amount_total} {view.currency}: refunded",
+                f"paid {paid}, expected {booking.amount_total} {booking.currency}: refunded",
                 refunded,
             )
             return
-        confirmation = await workflow.execute_local_activity_method(
-            InventoryActivities.confirm, view.id, **DATABASE_STEP
-        )
+        confirmation = await self._steps.confirm()
         self._view = replace(
-            view,
+            booking,
             status=BookingStatus.CONFIRMED,
             reference=confirmation.reference,
             confirmed_at=confirmation.confirmed_at,
         )
-        self._publish()
-        await self._issue_document("receipt", intent)
-        await self._tell("confirmation")
+        visibility.publish(self._view)
+        await self._issue_document(DocumentKind.RECEIPT, intent)
+        await self._send_email(EmailKind.CONFIRMATION)
 
     async def _until_session_ends(self) -> None:
         """Remind the customer a day before; refund on cancellation; complete at the end."""
@@ -296,15 +209,15 @@ class BookingWorkflow:
             if not await self._wait_for_message(deadline):
                 if reminder_due:
                     remind_at = None
-                    await self._tell("reminder")
+                    await self._send_email(EmailKind.REMINDER)
                 else:
-                    await self._record(replace(self._v, status=BookingStatus.COMPLETED))
-            elif self._cancel is not None:
+                    await self._record(replace(self._booking, status=BookingStatus.COMPLETED))
+            elif self._mailbox.cancel is not None:
                 refunded = await self._refund("cancel")
-                await self._close(BookingStatus.REFUNDED, self._cancel.reason, refunded)
-            elif self._events.pop(0).type == "charge.refunded":
+                await self._close(BookingStatus.REFUNDED, self._mailbox.cancel.reason, refunded)
+            elif self._mailbox.next_event().type == PaymentEventType.REFUNDED:
                 await self._close(
-                    BookingStatus.REFUNDED, "refunded at Stripe", self._v.amount_total
+                    BookingStatus.REFUNDED, "refunded at Stripe", self._booking.amount_total
                 )
 
     async def _refund_late_payments(self) -> None:
@@ -313,149 +226,65 @@ class BookingWorkflow:
             return  # a cancelled PaymentIntent can never be paid
         until = workflow.now() + timedelta(seconds=self._timings.late_payment_window_seconds)
         while await self._wait_for_message(until):
-            event = self._events.pop(0)
-            if event.type != "payment_intent.succeeded" or self._v.refund_ids:
+            event = self._mailbox.next_event()
+            if event.type != PaymentEventType.SUCCEEDED or self._booking.refund_ids:
                 continue
-            intent = await self._read_intent()
-            if intent.status == "succeeded":
+            intent = await self._steps.read_intent(self._payment_intent_id)
+            if intent.status == PaymentState.PAID:
                 refunded = await self._refund("late-payment")
-                await self._record(replace(self._v, status_reason="a late payment was refunded"))
-                await self._tell("late_payment_refunded", refund_amount=refunded)
+                await self._record(
+                    replace(self._booking, status_reason="a late payment was refunded")
+                )
+                await self._send_email(EmailKind.LATE_PAYMENT_REFUNDED, refunded)
 
-    # ---- steps ----------------------------------------------------------------------------
+    # ---- transitions ----------------------------------------------------------------------
 
     async def _wait_for_message(self, deadline: datetime) -> bool:
-        """True when a cancel request or payment event waits; False once `deadline` passes."""
-        remaining = (deadline - workflow.now()).total_seconds()
-        if not self._has_message() and remaining > 0:
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(self._has_message, timeout=remaining)
-        return self._has_message()
-
-    def _has_message(self) -> bool:
-        return bool(self._events) or (self._cancel is not None and self._status in OPEN_STATUSES)
+        return await self._mailbox.wait(deadline, cancel_counts=self._status in OPEN_STATUSES)
 
     async def _extend_hold(self) -> None:
         extended = workflow.now() + timedelta(seconds=self._timings.hold_extension_seconds)
         await self._record(
-            replace(self._v, hold_expires_at=extended, status_reason="payment is processing")
+            replace(self._booking, hold_expires_at=extended, status_reason="payment is processing")
         )
 
     async def _close(self, status: BookingStatus, reason: str, refunded: int | None = None) -> None:
         """Release the places, record the end, and tell the customer."""
-        await self._release()
-        if refunded is not None and self._v.reference:
+        await self._steps.release()
+        if refunded is not None and self._booking.reference:
             # Before the new status shows: whoever sees REFUNDED can fetch the credit note.
-            await self._issue_document("credit_note", None)
-        await self._record(replace(self._v, status=status, status_reason=reason))
-        if self._cancel is not None and self._cancel.session_cancelled:
-            email = "session_cancelled"
-        else:
-            email = {
-                BookingStatus.EXPIRED: "hold_expired",
-                BookingStatus.REFUNDED: "refunded",
-            }.get(status, "cancelled")
-        await self._tell(email, refund_amount=refunded)
+            await self._issue_document(DocumentKind.CREDIT_NOTE, None)
+        await self._record(replace(self._booking, status=status, status_reason=reason))
+        await self._send_email(closing_email(status, self._mailbox.cancel), refunded)
 
-    async def _issue_document(self, kind: str, intent: PaymentIntentInfo | None) -> None:
-        if not workflow.patched(NOTIFICATIONS_PATCH):
-            return
-        request = IssueDocument(self._v.id, kind)
-        if intent is not None:
-            request.card_brand, request.card_last4 = intent.card_brand, intent.card_last4
-        try:
-            document = await workflow.execute_activity_method(
-                ReceiptActivities.issue, request, **DOCUMENT_STEP
+    async def _issue_document(self, kind: DocumentKind, intent: PaymentIntentInfo | None) -> None:
+        document = await self._steps.issue_document(kind, intent)
+        if document is not None:
+            self._view = replace(
+                self._booking, documents=[*self._booking.documents, document.number]
             )
-        except ActivityError as err:
-            workflow.logger.error("no %s for booking %s: %s", kind, self._v.id, err.cause)
-            return
-        self._view = replace(self._v, documents=[*self._v.documents, document.number])
 
-    async def _tell(self, kind: str, refund_amount: int | None = None) -> None:
-        """Email the customer; an email that cannot be sent is noted, never fatal."""
-        if not workflow.patched(NOTIFICATIONS_PATCH):
-            return
-        try:
-            outcome = await workflow.execute_activity_method(
-                NotificationActivities.send,
-                EmailRequest(self._v.id, kind, refund_amount),
-                **EMAIL_STEP,
-            )
-        except ActivityError as err:
-            workflow.logger.error("email %s for booking %s failed: %s", kind, self._v.id, err)
-            refused = True
-        else:
-            refused = outcome.status == "refused"
-        if refused:
-            self._view = replace(self._v, emails_refused=[*self._v.emails_refused, kind])
-
-    async def _release(self) -> None:
-        await workflow.execute_local_activity_method(
-            InventoryActivities.release, self._request.booking_id, **DATABASE_STEP
-        )
+    async def _send_email(self, kind: EmailKind, refund_amount: int | None = None) -> None:
+        if not await self._steps.send_email(kind, refund_amount):
+            booking = self._booking
+            self._view = replace(booking, emails_refused=[*booking.emails_refused, kind])
 
     async def _refund(self, reason: str) -> int:
         """Refund in full through Stripe; returns the amount refunded."""
-        refund = await workflow.execute_activity_method(
-            PaymentActivities.refund,
-            RefundRequest(self._v.id, self._payment_intent_id, reason),
-            **STRIPE_STEP,
-        )
-        self._view = replace(self._v, refund_ids=[*self._v.refund_ids, refund.id])
+        refund = await self._steps.refund(self._payment_intent_id, reason)
+        self._view = replace(self._booking, refund_ids=[*self._booking.refund_ids, refund.id])
         return refund.amount
 
     async def _cancel_intent(self) -> PaymentIntentInfo:
-        intent = await workflow.execute_activity_method(
-            PaymentActivities.cancel_intent, self._payment_intent_id, **STRIPE_STEP
-        )
-        self._intent_cancelled = intent.status == "canceled"
+        intent = await self._steps.cancel_intent(self._payment_intent_id)
+        self._intent_cancelled = intent.status == PaymentState.VOID
         return intent
-
-    async def _read_intent(self) -> PaymentIntentInfo:
-        return await self._stripe(
-            PaymentActivities.get_intent, self._payment_intent_id, STRIPE_STEP
-        )
-
-    async def _stripe(
-        self,
-        method: Callable[[PaymentActivities, Arg], Awaitable[Result]],
-        arg: Arg,
-        options: StepOptions,
-    ) -> Result:
-        """A short Stripe call: a local activity, or a regular one when replaying old runs."""
-        if workflow.patched(LOCAL_STRIPE_PATCH):
-            return await workflow.execute_local_activity_method(method, arg, **options)
-        return await workflow.execute_activity_method(method, arg, **options)
 
     async def _record(self, view: BookingView) -> None:
         """Mirror to the database first, so whoever reads the new view can find it there too."""
-        await workflow.execute_local_activity_method(
-            InventoryActivities.record,
-            Transition(
-                booking_id=view.id,
-                status=view.status,
-                status_reason=view.status_reason,
-                payment_intent_id=view.payment_intent_id,
-                hold_expires_at=view.hold_expires_at,
-            ),
-            **DATABASE_STEP,
-        )
+        await self._steps.record(view)
         self._view = view
-        self._publish()
-
-    def _publish(self) -> None:
-        view = self._v
-        updates: list[SearchAttributeUpdate[Any]] = [
-            sa.BOOKING_STATUS.value_set(view.status.value),
-            sa.HOLD_EXPIRES_AT.value_set(view.hold_expires_at),
-        ]
-        if view.reference:
-            updates.append(sa.BOOKING_REFERENCE.value_set(view.reference))
-        workflow.upsert_search_attributes(updates)
-        workflow.set_current_details(
-            f"**{view.status.value}**" + (f" — {view.status_reason}" if view.status_reason else "")
-        )
+        visibility.publish(view)
 
     def _reject(self, err: ActivityError | ApplicationError) -> bool:
         cause = err.cause if isinstance(err, ActivityError) else err
@@ -463,7 +292,7 @@ class BookingWorkflow:
             self._rejection = cause
         else:
             self._rejection = ServiceUnavailable(f"could not set the booking up: {cause}")
-        workflow.upsert_search_attributes([sa.BOOKING_STATUS.value_set(BookingStatus.REJECTED)])
+        visibility.publish_rejected()
         return False
 
     def _session_started(self) -> bool:
@@ -471,7 +300,7 @@ class BookingWorkflow:
         return workflow.now() >= self._reservation.session_starts_at
 
     @property
-    def _v(self) -> BookingView:
+    def _booking(self) -> BookingView:
         assert self._view is not None, "the booking has no places yet"
         return self._view
 
@@ -481,5 +310,5 @@ class BookingWorkflow:
 
     @property
     def _payment_intent_id(self) -> str:
-        assert self._v.payment_intent_id is not None
-        return self._v.payment_intent_id
+        assert self._booking.payment_intent_id is not None
+        return self._booking.payment_intent_id

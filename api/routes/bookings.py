@@ -12,10 +12,9 @@ from api.booking_workflows import cancel_booking_workflow, start_booking_workflo
 from api.deps import ClientCaller, DbDep, SettingsDep, TemporalDep
 from api.schemas import AttendeeIn, BookingCreate, BookingOut, CancelIn, Customer, Payment
 from core.errors import IdempotencyKeyReused
-from models.booking import Attendee, BookingRequest, BookingView
+from models.booking import Attendee, BookingRequest, BookingView, CancelRequest
 from models.booking_records import get_booking, get_document
 from models.tables import Booking, Receipt
-from workflows.booking import CancelRequest
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 

@@ -19,7 +19,7 @@ from api.schemas import (
     SessionPage,
 )
 from core.errors import BookingNotCancellable, SessionNotBookable
-from models.booking import BookingStatus
+from models.booking import CancelRequest
 from models.catalog import (
     Availability,
     SeatRow,
@@ -29,8 +29,8 @@ from models.catalog import (
     get_session,
     list_sessions,
 )
+from models.enums import OPEN_STATUSES
 from models.tables import Booking, Session
-from workflows.booking import CancelRequest
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -97,7 +97,7 @@ async def cancel(
     open_bookings = await db.scalars(
         select(Booking).where(
             Booking.session_id == session.id,
-            Booking.status.in_([BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED]),
+            Booking.status.in_(OPEN_STATUSES),
         )
     )
     request = CancelRequest("the session was cancelled", session_cancelled=True)

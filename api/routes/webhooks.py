@@ -15,20 +15,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.booking_workflows import workflow_id
 from api.deps import DbDep, SettingsDep, TemporalDep
 from api.problems import problem
-from models.booking import PaymentEvent
+from models.payments import PaymentEvent, PaymentEventType
 from models.tables import Booking, StripeEvent
 from workflows.booking import BookingWorkflow
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 log = logging.getLogger(__name__)
-
-HANDLED = {
-    "payment_intent.succeeded",
-    "payment_intent.payment_failed",
-    "payment_intent.canceled",
-    "payment_intent.processing",
-    "charge.refunded",
-}
 
 
 @router.post("/stripe", status_code=200, response_model=dict[str, str])
@@ -82,7 +74,8 @@ async def stripe_webhook(
 def _payment_event(
     event_id: str, event_type: str, created: int, obj: dict[str, Any]
 ) -> PaymentEvent | None:
-    if event_type not in HANDLED:
+    meaning = PaymentEventType.from_stripe(event_type)
+    if meaning is None:
         return None
     intent_id = obj.get("payment_intent") if event_type.startswith("charge.") else obj.get("id")
     if not intent_id:
@@ -90,7 +83,7 @@ def _payment_event(
     error = obj.get("last_payment_error") or {}
     return PaymentEvent(
         event_id=event_id,
-        type=event_type,
+        type=meaning,
         payment_intent_id=intent_id,
         created=created,
         failure_message=error.get("message"),

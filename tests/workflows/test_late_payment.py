@@ -18,7 +18,8 @@ from temporalio.client import Client
 from api.booking_workflows import start_booking_workflow
 from core.settings import Settings
 from devstack.pay import pay
-from models.booking import BookingRequest, PaymentIntentInfo
+from models.booking import BookingRequest
+from models.payments import PaymentIntentInfo, PaymentState
 from tests.api.helpers import wait_for_status
 from tests.conftest import SessionFactory
 from tests.histories import keep_history
@@ -35,7 +36,7 @@ async def processing_settings(
     @activity.defn(name="cancel_payment_intent")
     async def still_processing(payment_intent_id: str) -> PaymentIntentInfo:
         intent = await stripe_client.v1.payment_intents.retrieve_async(payment_intent_id)
-        return PaymentIntentInfo(intent.id, "processing", intent.amount, 0, "GBP")
+        return PaymentIntentInfo(intent.id, PaymentState.PROCESSING, intent.amount, 0, "GBP")
 
     async with AsyncExitStack() as stack:
         activities = [

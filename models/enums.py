@@ -1,0 +1,79 @@
+"""Fixed sets of values, shared by the tables, the workflows, the activities and the API.
+
+Their values are stored in PostgreSQL and recorded in workflow histories: renaming a member
+is free, changing a value needs a migration and a replay test.
+"""
+
+from enum import StrEnum
+
+
+class BookingStatus(StrEnum):
+    PENDING_PAYMENT = "PENDING_PAYMENT"
+    CONFIRMED = "CONFIRMED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+    REFUNDED = "REFUNDED"
+    COMPLETED = "COMPLETED"
+    REJECTED = "REJECTED"
+
+
+# A booking in one of these can still be cancelled, paid or refunded.
+OPEN_STATUSES = frozenset({BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED})
+
+
+class SessionKind(StrEnum):
+    COURSE = "course"
+    SEATED = "seated"
+    APPOINTMENT = "appointment"
+
+
+class SessionStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class SeatState(StrEnum):
+    FREE = "free"
+    HELD = "held"
+    SOLD = "sold"
+
+
+class DocumentKind(StrEnum):
+    RECEIPT = "receipt"
+    CREDIT_NOTE = "credit_note"
+
+
+class EmailKind(StrEnum):
+    CONFIRMATION = "confirmation"
+    HOLD_EXPIRED = "hold_expired"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    LATE_PAYMENT_REFUNDED = "late_payment_refunded"
+    REMINDER = "reminder"
+    SESSION_CANCELLED = "session_cancelled"
+
+
+class NotificationStatus(StrEnum):
+    """Where one email stands in the `notifications` ledger."""
+
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class DeliveryOutcome(StrEnum):
+    """What one `send_email` activity did."""
+
+    SENT = "sent"
+    ALREADY_SENT = "already-sent"  # an earlier attempt got through
+    REFUSED = "refused"  # SendGrid said no for good; not retried
+
+
+class Role(StrEnum):
+    CLIENT = "client"
+    ADMIN = "admin"
+
+
+def sql_in(column: str, values: type[StrEnum]) -> str:
+    """A CHECK constraint's condition that the column holds one of the enum's values."""
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"

@@ -1,0 +1,106 @@
+"""The booking's own words for its payment, and the one place Stripe's words are translated.
+
+The workflow reads only `PaymentState` and `PaymentEventType`. Histories recorded before these
+enums existed carry Stripe's words; `_missing_` reads those, so old histories still replay.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class PaymentState(StrEnum):
+    AWAITING = "awaiting"  # nobody has paid (yet); the customer may still try
+    PROCESSING = "processing"  # the bank has not decided; wait before giving the places up
+    PAID = "paid"
+    VOID = "void"  # cancelled: it can never be paid
+
+    @classmethod
+    def from_stripe(cls, status: str) -> "PaymentState":
+        """Stripe's `PaymentIntent.status`; statuses Stripe may add later count as awaiting."""
+        return _STRIPE_INTENT_STATUSES.get(status, cls.AWAITING)
+
+    @classmethod
+    def _missing_(cls, value: object) -> "PaymentState | None":
+        return _STRIPE_INTENT_STATUSES.get(value) if isinstance(value, str) else None
+
+
+class PaymentEventType(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    PROCESSING = "processing"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"  # refunded outside the booking, e.g. in Stripe's dashboard
+
+    @classmethod
+    def from_stripe(cls, event_type: str) -> "PaymentEventType | None":
+        """The event's meaning for a booking; None for the types a booking does not follow."""
+        return _STRIPE_EVENT_TYPES.get(event_type)
+
+    @classmethod
+    def _missing_(cls, value: object) -> "PaymentEventType | None":
+        return _STRIPE_EVENT_TYPES.get(value) if isinstance(value, str) else None
+
+
+_STRIPE_INTENT_STATUSES = {
+    "requires_payment_method": PaymentState.AWAITING,
+    "requires_confirmation": PaymentState.AWAITING,
+    "requires_action": PaymentState.AWAITING,
+    "requires_capture": PaymentState.AWAITING,
+    "processing": PaymentState.PROCESSING,
+    "succeeded": PaymentState.PAID,
+    "canceled": PaymentState.VOID,
+}
+_STRIPE_EVENT_TYPES = {
+    "payment_intent.succeeded": PaymentEventType.SUCCEEDED,
+    "payment_intent.payment_failed": PaymentEventType.FAILED,
+    "payment_intent.processing": PaymentEventType.PROCESSING,
+    "payment_intent.canceled": PaymentEventType.CANCELLED,
+    "charge.refunded": PaymentEventType.REFUNDED,
+}
+
+
+@dataclass
+class PaymentIntentInfo:
+    id: str
+    status: PaymentState
+    amount: int
+    amount_received: int
+    currency: str
+    client_secret: str = ""
+    card_brand: str | None = None
+    card_last4: str | None = None
+
+
+@dataclass
+class CreatePaymentIntent:
+    booking_id: str
+    amount: int
+    currency: str
+    customer_email: str
+
+
+@dataclass
+class RefundRequest:
+    booking_id: str
+    payment_intent_id: str
+    # Distinguishes refunds of one booking in the idempotency key (e.g. "cancel", "late").
+    reason: str
+
+
+@dataclass
+class RefundInfo:
+    id: str
+    status: str
+    amount: int
+    currency: str
+
+
+@dataclass
+class PaymentEvent:
+    """A verified Stripe event, as the webhook endpoint signals it to the booking workflow."""
+
+    event_id: str
+    type: PaymentEventType
+    payment_intent_id: str
+    created: int
+    failure_message: str | None = None

@@ -1,0 +1,44 @@
+"""What the booking workflow has been told and not yet acted on: payment events and a cancel."""
+
+import contextlib
+from datetime import datetime
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from models.booking import CancelRequest
+    from models.payments import PaymentEvent
+
+
+class Mailbox:
+    """Payment events in arrival order, each Stripe event id once, and at most one cancel."""
+
+    def __init__(self) -> None:
+        self._events: list[PaymentEvent] = []
+        self._seen_event_ids: set[str] = set()
+        self.cancel: CancelRequest | None = None
+
+    def post(self, event: PaymentEvent) -> None:
+        """Stripe retries and reorders webhooks: each event id counts once."""
+        if event.event_id in self._seen_event_ids:
+            return
+        self._seen_event_ids.add(event.event_id)
+        self._events.append(event)
+
+    def next_event(self) -> PaymentEvent:
+        return self._events.pop(0)
+
+    async def wait(self, deadline: datetime, *, cancel_counts: bool) -> bool:
+        """True when a message waits; False once `deadline` passes with none.
+
+        `cancel_counts` is False once the booking has closed: a cancel is then nothing to do.
+        """
+
+        def has_message() -> bool:
+            return bool(self._events) or (self.cancel is not None and cancel_counts)
+
+        remaining = (deadline - workflow.now()).total_seconds()
+        if not has_message() and remaining > 0:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(has_message, timeout=remaining)
+        return has_message()

@@ -1,0 +1,59 @@
+"""How the booking workflow calls its activities (timeouts, retries) and its patch names.
+
+Editing this file changes what running workflows do next, not what they did: a timeout or a
+retry policy may change freely (neither is replayed). What does need care is in the workflow:
+any edit that adds, removes, reorders or renames a command (an activity, timer, child or
+search-attribute upsert) must sit behind `workflow.patched(NEW_PATCH)` with a new constant
+here, and a history recorded with the new code must be committed under
+tests/workflows/histories/ (`RECORD_HISTORIES=1 make test`).
+"""
+
+from datetime import timedelta
+from typing import TypedDict
+
+from temporalio.common import RetryPolicy
+
+
+class StepOptions(TypedDict, total=False):
+    """Timeouts and retries of one kind of activity call."""
+
+    start_to_close_timeout: timedelta
+    schedule_to_close_timeout: timedelta
+    retry_policy: RetryPolicy
+
+
+DATABASE_STEP: StepOptions = {
+    "start_to_close_timeout": timedelta(seconds=10),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(milliseconds=200)),
+}
+# The caller is waiting for the hold: when the database is down, say so instead of hanging.
+RESERVE_STEP: StepOptions = {**DATABASE_STEP, "schedule_to_close_timeout": timedelta(seconds=20)}
+STRIPE_STEP: StepOptions = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1)),
+}
+# The caller is waiting for the PaymentIntent: give up soon and release the places.
+STRIPE_SETUP_STEP: StepOptions = {
+    "start_to_close_timeout": timedelta(seconds=10),
+    "retry_policy": RetryPolicy(maximum_attempts=3),
+}
+
+# Rendering can wait for the database; emails retry through SendGrid's 429s and 5xxs, then
+# give up: a failed email never undoes a booking.
+DOCUMENT_STEP: StepOptions = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
+}
+EMAIL_STEP: StepOptions = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=10),
+}
+
+# How long a rejected booking waits for its caller's `hold` update before failing.
+HOLD_ANSWER_WAIT = timedelta(seconds=10)
+
+# Histories recorded before receipts and emails existed replay without them.
+NOTIFICATIONS_PATCH = "receipts-and-emails"
+# Creating and reading PaymentIntents became local activities (one trip through the server's
+# task queues less per call); older histories ran them as regular activities.
+LOCAL_STRIPE_PATCH = "local-stripe-calls"

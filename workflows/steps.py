@@ -1,0 +1,143 @@
+"""The booking workflow's activity calls: each one names its activity and its options once."""
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.inventory import InventoryActivities, ReleaseResult
+    from activities.notifications import NotificationActivities
+    from activities.payments import PaymentActivities
+    from activities.receipts import ReceiptActivities
+    from models.booking import (
+        BookingRequest,
+        BookingView,
+        Confirmation,
+        DocumentRef,
+        EmailRequest,
+        IssueDocument,
+        Reservation,
+        Transition,
+    )
+    from models.enums import DeliveryOutcome, DocumentKind, EmailKind
+    from models.payments import CreatePaymentIntent, PaymentIntentInfo, RefundInfo, RefundRequest
+    from workflows.options import (
+        DATABASE_STEP,
+        DOCUMENT_STEP,
+        EMAIL_STEP,
+        LOCAL_STRIPE_PATCH,
+        NOTIFICATIONS_PATCH,
+        RESERVE_STEP,
+        STRIPE_SETUP_STEP,
+        STRIPE_STEP,
+        StepOptions,
+    )
+
+Arg = TypeVar("Arg")
+Result = TypeVar("Result")
+
+
+class BookingSteps:
+    """One booking's calls into the world, in the order the workflow decides."""
+
+    def __init__(self, booking_id: str) -> None:
+        self._booking_id = booking_id
+
+    async def reserve(self, request: BookingRequest) -> Reservation:
+        return await workflow.execute_local_activity_method(
+            InventoryActivities.reserve, request, **RESERVE_STEP
+        )
+
+    async def create_intent(self, reservation: Reservation, email: str) -> PaymentIntentInfo:
+        return await self._stripe(
+            PaymentActivities.create_intent,
+            CreatePaymentIntent(
+                self._booking_id, reservation.amount_total, reservation.currency, email
+            ),
+            STRIPE_SETUP_STEP,
+        )
+
+    async def read_intent(self, payment_intent_id: str) -> PaymentIntentInfo:
+        return await self._stripe(PaymentActivities.get_intent, payment_intent_id, STRIPE_STEP)
+
+    async def cancel_intent(self, payment_intent_id: str) -> PaymentIntentInfo:
+        return await workflow.execute_activity_method(
+            PaymentActivities.cancel_intent, payment_intent_id, **STRIPE_STEP
+        )
+
+    async def refund(self, payment_intent_id: str, reason: str) -> RefundInfo:
+        """Refund in full, once per (booking, reason)."""
+        return await workflow.execute_activity_method(
+            PaymentActivities.refund,
+            RefundRequest(self._booking_id, payment_intent_id, reason),
+            **STRIPE_STEP,
+        )
+
+    async def confirm(self) -> Confirmation:
+        return await workflow.execute_local_activity_method(
+            InventoryActivities.confirm, self._booking_id, **DATABASE_STEP
+        )
+
+    async def release(self) -> ReleaseResult:
+        return await workflow.execute_local_activity_method(
+            InventoryActivities.release, self._booking_id, **DATABASE_STEP
+        )
+
+    async def record(self, view: BookingView) -> None:
+        """Mirror the view's status into the database."""
+        await workflow.execute_local_activity_method(
+            InventoryActivities.record,
+            Transition(
+                booking_id=view.id,
+                status=view.status,
+                status_reason=view.status_reason,
+                payment_intent_id=view.payment_intent_id,
+                hold_expires_at=view.hold_expires_at,
+            ),
+            **DATABASE_STEP,
+        )
+
+    async def issue_document(
+        self, kind: DocumentKind, intent: PaymentIntentInfo | None
+    ) -> DocumentRef | None:
+        """The receipt or credit note; None when it could not be issued (logged, not fatal)."""
+        if not workflow.patched(NOTIFICATIONS_PATCH):
+            return None
+        request = IssueDocument(self._booking_id, kind)
+        if intent is not None:
+            request.card_brand, request.card_last4 = intent.card_brand, intent.card_last4
+        try:
+            return await workflow.execute_activity_method(
+                ReceiptActivities.issue, request, **DOCUMENT_STEP
+            )
+        except ActivityError as err:
+            workflow.logger.error("no %s for booking %s: %s", kind, self._booking_id, err.cause)
+            return None
+
+    async def send_email(self, kind: EmailKind, refund_amount: int | None = None) -> bool:
+        """Email the customer; False when it was refused for good (never fatal to the booking)."""
+        if not workflow.patched(NOTIFICATIONS_PATCH):
+            return True
+        try:
+            outcome = await workflow.execute_activity_method(
+                NotificationActivities.send,
+                EmailRequest(self._booking_id, kind, refund_amount),
+                **EMAIL_STEP,
+            )
+        except ActivityError as err:
+            workflow.logger.error("email %s for booking %s failed: %s", kind, self._booking_id, err)
+            return False
+        return outcome.status != DeliveryOutcome.REFUSED
+
+    async def _stripe(
+        self,
+        method: Callable[[PaymentActivities, Arg], Awaitable[Result]],
+        arg: Arg,
+        options: StepOptions,
+    ) -> Result:
+        """A short Stripe call: a local activity, or a regular one when replaying old runs."""
+        if workflow.patched(LOCAL_STRIPE_PATCH):
+            return await workflow.execute_local_activity_method(method, arg, **options)
+        return await workflow.execute_activity_method(method, arg, **options)
