@@ -18,6 +18,7 @@ from activities.payments import PaymentActivities, make_stripe_client
 from activities.receipts import ReceiptActivities
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings, get_settings
+from core.temporal import connect
 from documents.receipt_data import Seller
 from models.enums import DocumentKind
 from workflows.booking import BookingWorkflow
@@ -91,11 +92,7 @@ async def main() -> None:
     settings = get_settings()
     # The SDK's own metrics (task latencies, slots, cache) for Prometheus to scrape.
     metrics = PrometheusConfig(bind_address=settings.worker_metrics_address)
-    client = await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        runtime=Runtime(telemetry=TelemetryConfig(metrics=metrics)),
-    )
+    client = await connect(settings, runtime=Runtime(telemetry=TelemetryConfig(metrics=metrics)))
     async with AsyncExitStack() as stack:
         worker = build_worker(client, settings, booking_activities(settings, stack))
         logging.info("worker polling task queue %r", settings.task_queue)

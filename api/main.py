@@ -11,6 +11,7 @@ from api.metrics import install_metrics
 from api.routes import bookings, health, sessions, webhooks
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings, get_settings
+from core.temporal import connect
 
 
 def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
@@ -22,9 +23,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         engine = make_engine(settings)
         app.state.settings = settings
         app.state.sessionmaker = make_sessionmaker(engine)
-        app.state.temporal = temporal or await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
-        )
+        app.state.temporal = temporal or await connect(settings)
         yield
         await engine.dispose()
 

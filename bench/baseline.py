@@ -3,17 +3,18 @@
 import asyncio
 import sys
 
-from temporalio.client import Client
-
 from bench.empty_workflow import EmptyWorkflow
 from core.settings import get_settings
+from core.temporal import connect
 from worker import build_worker
 
 
 async def main(address: str, task_queue: str) -> None:
     """The same worker options as the booking worker (worker.build_worker), no activities."""
-    client = await Client.connect(address)
-    settings = get_settings().model_copy(update={"task_queue": task_queue})
+    settings = get_settings().model_copy(
+        update={"temporal_address": address, "task_queue": task_queue}
+    )
+    client = await connect(settings)
     worker = build_worker(client, settings, [], workflows=[EmptyWorkflow])
     print(f"baseline worker polling task queue {task_queue!r}", flush=True)
     await worker.run()

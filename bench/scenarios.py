@@ -12,13 +12,14 @@ import httpx
 import stripe
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
-from temporalio.client import Client
 
 from activities.payments import make_stripe_client
 from bench.empty_workflow import EmptyWorkflow
 from bench.load import Latency, drive
 from bench.memory import Footprint, MemorySampler
 from bench.stack import BASELINE_QUEUE, Stack
+from core.settings import Settings
+from core.temporal import connect
 from devstack.pay import pay
 from models.catalog import SessionSpec, create_session
 
@@ -210,7 +211,7 @@ async def run_all(stack: Stack) -> Results:
 
 async def empty_workflows(stack: Stack) -> Baseline:
     """Start and complete empty workflows through the same dev server, awaiting each result."""
-    client = await Client.connect(stack.temporal_address)
+    client = await connect(Settings(temporal_address=stack.temporal_address))
     run_id = uuid.uuid4().hex[:8]
 
     async def one(i: int) -> float:
