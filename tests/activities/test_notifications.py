@@ -18,6 +18,7 @@ from activities.notifications import NotificationActivities
 from activities.receipts import ReceiptActivities
 from documents.receipt_data import Seller
 from models.booking import EmailRequest, IssueDocument
+from models.enums import DocumentKind, EmailKind, NotificationStatus
 from models.tables import Notification
 from tests.activities.helpers import confirmed_booking
 from tests.conftest import SessionFactory
@@ -40,9 +41,12 @@ async def confirmed_with_receipt(db: async_sessionmaker, session_id: str) -> str
         db,
         Seller("Rescue First", ["Bristol"], None),
         2000,
-        {"receipt": "R-{year}-{seq:06d}", "credit_note": "CN-{year}-{seq:06d}"},
+        {
+            DocumentKind.RECEIPT: "R-{year}-{seq:06d}",
+            DocumentKind.CREDIT_NOTE: "CN-{year}-{seq:06d}",
+        },
     )
-    await receipts.issue(IssueDocument(booking_id, "receipt"))
+    await receipts.issue(IssueDocument(booking_id, DocumentKind.RECEIPT))
     return booking_id
 
 
@@ -58,7 +62,7 @@ async def test_confirmation_carries_the_receipt_and_a_calendar_event(
 ) -> None:
     booking_id = await confirmed_with_receipt(db, await new_session(capacity=12))
     mailer = SendGridMailer(fresh_sendgrid.api_key, fresh_sendgrid.url)
-    outcome = await notifications(db, mailer).send(EmailRequest(booking_id, "confirmation"))
+    outcome = await notifications(db, mailer).send(EmailRequest(booking_id, EmailKind.CONFIRMATION))
     assert outcome.status == "sent"
 
     [request] = fresh_sendgrid.requests
@@ -90,10 +94,12 @@ async def test_server_errors_are_retried_and_one_email_goes_out(
     fresh_sendgrid.fail_next(2, 500)
     for _ in range(2):  # what Temporal's retries do
         with pytest.raises(ApplicationError) as failure:
-            await activity.send(EmailRequest(booking_id, "confirmation"))
+            await activity.send(EmailRequest(booking_id, EmailKind.CONFIRMATION))
         assert failure.value.type == "MailUnavailable" and not failure.value.non_retryable
-    assert (await activity.send(EmailRequest(booking_id, "confirmation"))).status == "sent"
-    assert (await activity.send(EmailRequest(booking_id, "confirmation"))).status == "already-sent"
+    assert (await activity.send(EmailRequest(booking_id, EmailKind.CONFIRMATION))).status == "sent"
+    assert (
+        await activity.send(EmailRequest(booking_id, EmailKind.CONFIRMATION))
+    ).status == "already-sent"
     assert len(fresh_sendgrid.requests) == 1
     assert (await status_of(db, f"{booking_id}:confirmation")).attempts == 4
 
@@ -103,10 +109,10 @@ async def test_a_refusal_is_recorded_and_not_retried(
 ) -> None:
     booking_id = await confirmed_with_receipt(db, await new_session(capacity=12))
     activity = notifications(db, SendGridMailer("SG.wrong-key", fresh_sendgrid.url))
-    assert (await activity.send(EmailRequest(booking_id, "reminder"))).status == "refused"
+    assert (await activity.send(EmailRequest(booking_id, EmailKind.REMINDER))).status == "refused"
     row = await status_of(db, f"{booking_id}:reminder")
     assert row.status == "failed" and "401" in (row.last_error or "")
-    assert (await activity.send(EmailRequest(booking_id, "reminder"))).status == "refused"
+    assert (await activity.send(EmailRequest(booking_id, EmailKind.REMINDER))).status == "refused"
     assert fresh_sendgrid.requests == []
 
 
@@ -118,16 +124,18 @@ async def test_a_crash_between_sending_and_recording_does_not_send_twice(
     record = activity._record_outcome
     crashes: list[str] = []
 
-    async def crash_once(key: str, status: str, error: str | None = None) -> None:
-        if status == "sent" and not crashes:
+    async def crash_once(key: str, status: NotificationStatus, error: str | None = None) -> None:
+        if status == NotificationStatus.SENT and not crashes:
             crashes.append(key)
             raise ConnectionError("worker died right after SendGrid said 202")
         await record(key, status, error)
 
     activity._record_outcome = crash_once  # type: ignore[method-assign]
     with pytest.raises(ConnectionError):
-        await activity.send(EmailRequest(booking_id, "confirmation"))
-    assert (await activity.send(EmailRequest(booking_id, "confirmation"))).status == "already-sent"
+        await activity.send(EmailRequest(booking_id, EmailKind.CONFIRMATION))
+    assert (
+        await activity.send(EmailRequest(booking_id, EmailKind.CONFIRMATION))
+    ).status == "already-sent"
     assert len(fresh_sendgrid.requests) == 1
     assert (await status_of(db, f"{booking_id}:confirmation")).status == "sent"
 
@@ -137,7 +145,7 @@ async def test_outbox_writes_eml_files_with_attachments(
 ) -> None:
     booking_id = await confirmed_with_receipt(db, await new_session(capacity=12))
     mailer = OutboxMailer(tmp_path)
-    await notifications(db, mailer).send(EmailRequest(booking_id, "confirmation"))
+    await notifications(db, mailer).send(EmailRequest(booking_id, EmailKind.CONFIRMATION))
     [eml] = list(tmp_path.glob("*.eml"))
     message = message_from_bytes(eml.read_bytes())
     assert message["To"] == "Ada Lovelace <ada@example.com>"

@@ -12,10 +12,14 @@ from core.errors import InvalidRequest
 from documents.receipt_data import Seller
 from models.booking import IssueDocument
 from models.booking_records import get_document
+from models.enums import DocumentKind
 from tests.activities.helpers import confirmed_booking
 from tests.conftest import SessionFactory
 
-FORMATS = {"receipt": "R-{year}-{seq:06d}", "credit_note": "CN-{year}-{seq:06d}"}
+FORMATS = {
+    DocumentKind.RECEIPT: "R-{year}-{seq:06d}",
+    DocumentKind.CREDIT_NOTE: "CN-{year}-{seq:06d}",
+}
 
 
 @pytest.fixture
@@ -34,9 +38,9 @@ async def test_group_receipt_has_the_discount_and_vat(
     db: async_sessionmaker,
 ) -> None:
     booking_id = await confirmed_booking(db, await new_session(capacity=12), 5, 5)
-    ref = await receipts.issue(IssueDocument(booking_id, "receipt", "visa", "4242"))
+    ref = await receipts.issue(IssueDocument(booking_id, DocumentKind.RECEIPT, "visa", "4242"))
     async with db() as s:
-        stored = await get_document(s, booking_id, "receipt")
+        stored = await get_document(s, booking_id, DocumentKind.RECEIPT)
     text = text_of(stored.pdf)
     assert ref.number.startswith("R-") and ref.number in text
     for expected in (
@@ -60,9 +64,9 @@ async def test_single_place_receipt(
     db: async_sessionmaker,
 ) -> None:
     booking_id = await confirmed_booking(db, await new_session(capacity=12), 1)
-    await receipts.issue(IssueDocument(booking_id, "receipt"))
+    await receipts.issue(IssueDocument(booking_id, DocumentKind.RECEIPT))
     async with db() as s:
-        text = text_of((await get_document(s, booking_id, "receipt")).pdf)
+        text = text_of((await get_document(s, booking_id, DocumentKind.RECEIPT)).pdf)
     assert "£75.00" in text and "£12.50" in text  # total and its VAT at 20 % inclusive
     assert "discount" not in text.lower()
 
@@ -73,11 +77,11 @@ async def test_issuing_again_returns_the_same_number_and_bytes(
     db: async_sessionmaker,
 ) -> None:
     booking_id = await confirmed_booking(db, await new_session(capacity=12), 2)
-    first = await receipts.issue(IssueDocument(booking_id, "receipt"))
+    first = await receipts.issue(IssueDocument(booking_id, DocumentKind.RECEIPT))
     async with db() as s:
-        pdf = (await get_document(s, booking_id, "receipt")).pdf
+        pdf = (await get_document(s, booking_id, DocumentKind.RECEIPT)).pdf
     again = await asyncio.gather(
-        *[receipts.issue(IssueDocument(booking_id, "receipt")) for _ in range(3)],
+        *[receipts.issue(IssueDocument(booking_id, DocumentKind.RECEIPT)) for _ in range(3)],
         return_exceptions=True,
     )
     assert [a.number for a in again if not isinstance(a, BaseException)] in (
@@ -86,7 +90,7 @@ async def test_issuing_again_returns_the_same_number_and_bytes(
         [first.number],
     )
     async with db() as s:
-        assert (await get_document(s, booking_id, "receipt")).pdf == pdf
+        assert (await get_document(s, booking_id, DocumentKind.RECEIPT)).pdf == pdf
 
 
 async def test_concurrent_receipts_are_numbered_without_gaps(
@@ -94,7 +98,9 @@ async def test_concurrent_receipts_are_numbered_without_gaps(
 ) -> None:
     session_id = await new_session(capacity=12)
     bookings = [await confirmed_booking(db, session_id, 1) for _ in range(8)]
-    refs = await asyncio.gather(*[receipts.issue(IssueDocument(b, "receipt")) for b in bookings])
+    refs = await asyncio.gather(
+        *[receipts.issue(IssueDocument(b, DocumentKind.RECEIPT)) for b in bookings]
+    )
     numbers = sorted(int(r.number.rsplit("-", 1)[1]) for r in refs)
     assert numbers == list(range(numbers[0], numbers[0] + 8))
 
@@ -106,11 +112,11 @@ async def test_credit_note_refers_to_the_receipt_with_negative_amounts(
 ) -> None:
     booking_id = await confirmed_booking(db, await new_session(capacity=12), 5)
     with pytest.raises(InvalidRequest):
-        await receipts.issue(IssueDocument(booking_id, "credit_note"))
-    receipt = await receipts.issue(IssueDocument(booking_id, "receipt"))
-    note = await receipts.issue(IssueDocument(booking_id, "credit_note"))
+        await receipts.issue(IssueDocument(booking_id, DocumentKind.CREDIT_NOTE))
+    receipt = await receipts.issue(IssueDocument(booking_id, DocumentKind.RECEIPT))
+    note = await receipts.issue(IssueDocument(booking_id, DocumentKind.CREDIT_NOTE))
     async with db() as s:
-        stored = await get_document(s, booking_id, "credit_note")
+        stored = await get_document(s, booking_id, DocumentKind.CREDIT_NOTE)
     assert note.number.startswith("CN-") and stored.refers_to == receipt.number
     assert stored.total == -33750
     text = text_of(stored.pdf)

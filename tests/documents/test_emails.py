@@ -30,7 +30,7 @@ def test_every_kind_has_its_templates(kind: EmailKind) -> None:
 
 
 @pytest.mark.parametrize("kind", list(EmailKind))
-def test_every_kind_names_the_session_and_reference(kind: str) -> None:
+def test_every_kind_names_the_session_and_reference(kind: EmailKind) -> None:
     email = render_email(kind, CONTEXT)
     for part in (email.subject, email.html, email.text):
         assert "Sourdough for beginners" in part
@@ -42,7 +42,7 @@ def test_every_kind_names_the_session_and_reference(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", list(EmailKind))
-def test_every_kind_renders_before_there_is_a_reference(kind: str) -> None:
+def test_every_kind_renders_before_there_is_a_reference(kind: EmailKind) -> None:
     email = render_email(kind, replace(CONTEXT, booking_reference=None))
     assert "Sourdough for beginners" in email.subject
     assert "None" not in email.subject + email.html + email.text
@@ -50,17 +50,17 @@ def test_every_kind_renders_before_there_is_a_reference(kind: str) -> None:
 
 
 def test_amounts_are_formatted() -> None:
-    assert "£337.50" in render_email("confirmation", CONTEXT).text
+    assert "£337.50" in render_email(EmailKind.CONFIRMATION, CONTEXT).text
     partial = replace(CONTEXT, refund_amount=16_875)
-    assert "£168.75" in render_email("refunded", partial).html
-    assert "£168.75" in render_email("cancelled", partial).text
-    no_refund = render_email("cancelled", replace(CONTEXT, refund_amount=None))
+    assert "£168.75" in render_email(EmailKind.REFUNDED, partial).html
+    assert "£168.75" in render_email(EmailKind.CANCELLED, partial).text
+    no_refund = render_email(EmailKind.CANCELLED, replace(CONTEXT, refund_amount=None))
     assert "refund" not in no_refund.text.lower()
 
 
 def test_html_escapes_what_customers_type() -> None:
     hostile = replace(CONTEXT, customer_name="<script>alert('x')</script>", session_title="R&D")
-    email = render_email("confirmation", hostile)
+    email = render_email(EmailKind.CONFIRMATION, hostile)
     assert "<script>" not in email.html
     assert "&lt;script&gt;" in email.html
     assert "R&amp;D" in email.html
@@ -69,10 +69,12 @@ def test_html_escapes_what_customers_type() -> None:
 
 
 def test_a_newline_in_the_title_never_reaches_the_subject() -> None:
-    email = render_email("confirmation", replace(CONTEXT, session_title="Bread\r\nBcc: x@y.z"))
+    email = render_email(
+        EmailKind.CONFIRMATION, replace(CONTEXT, session_title="Bread\r\nBcc: x@y.z")
+    )
     assert "\r" not in email.subject and "\n" not in email.subject
 
 
 def test_refund_emails_need_the_refund_amount() -> None:
     with pytest.raises(ValueError):
-        render_email("refunded", replace(CONTEXT, refund_amount=None))
+        render_email(EmailKind.REFUNDED, replace(CONTEXT, refund_amount=None))

@@ -13,6 +13,7 @@ import pytest
 from documents.receipt_data import ReceiptData, ReceiptLine
 from documents.receipt_pdf import render_receipt_pdf
 from documents.samples import ATTENDEES, group_receipt
+from models.enums import DocumentKind
 
 
 def single_receipt() -> ReceiptData:
@@ -29,7 +30,7 @@ def single_receipt() -> ReceiptData:
 def credit_note() -> ReceiptData:
     return replace(
         group_receipt(),
-        kind="credit_note",
+        kind=DocumentKind.CREDIT_NOTE,
         number="CN-2026-0007",
         refers_to="R-2026-0042",
         issued_at=datetime(2026, 4, 2, 10, 0, tzinfo=UTC),
