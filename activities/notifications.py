@@ -43,7 +43,7 @@ class NotificationActivities:
             return EmailOutcome(key, DeliveryOutcome.ALREADY_SENT)
         if status == NotificationStatus.FAILED:
             return EmailOutcome(key, DeliveryOutcome.REFUSED)
-        if attempts > 1 and await self._mailer.was_sent(key):
+        if attempts > 1 and await self._sent_earlier(key):
             # An earlier attempt sent it and died before recording: do not send twice.
             await self._record_outcome(key, NotificationStatus.SENT)
             return EmailOutcome(key, DeliveryOutcome.ALREADY_SENT)
@@ -57,6 +57,18 @@ class NotificationActivities:
             raise ApplicationError(str(err), type="MailUnavailable") from err
         await self._record_outcome(key, NotificationStatus.SENT)
         return EmailOutcome(key, DeliveryOutcome.SENT)
+
+    async def _sent_earlier(self, key: str) -> bool:
+        """Whether an earlier attempt got through and died before recording it.
+
+        When the provider cannot tell (SendGrid's Email Activity API is a paid add-on, and
+        indexes with a delay), send again: at least once (invariant I4) beats at most once.
+        """
+        try:
+            return await self._mailer.was_sent(key)
+        except (MailRefused, MailUnavailable) as err:
+            activity.logger.warning("cannot tell whether %s was sent, sending: %s", key, err)
+            return False
 
     async def _record_intent(
         self, request: EmailRequest, key: str, recipient: str

@@ -39,8 +39,10 @@ class FakeSendGrid:
     Works with any event loop (or none) in the test, since it owns its own thread.
     """
 
-    def __init__(self, api_key: str = "SG.test-key") -> None:
+    def __init__(self, api_key: str = "SG.test-key", *, email_activity_api: bool = True) -> None:
         self.api_key = api_key
+        # False: an account without the paid Email Activity add-on (its queries answer 403).
+        self.email_activity_api = email_activity_api
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._failures: list[int] = []
@@ -190,6 +192,8 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
                 self._errors(404, "Not found", None)
             elif self.headers.get("Authorization") != f"Bearer {fake.api_key}":
                 self._errors(401, "The provided authorization grant is invalid.", None)
+            elif not fake.email_activity_api:
+                self._errors(403, "access forbidden: Email Activity is an add-on", None)
             else:
                 self._find_messages(urllib.parse.parse_qs(query).get("query", [""])[0])
 
