@@ -4,11 +4,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from core import pricing
+from core.db import transaction
 from core.errors import (
     IdempotencyKeyReused,
     InvalidRequest,
@@ -46,14 +47,12 @@ class InventoryActivities:
         """Hold places and create the booking row, or raise a business error and change nothing."""
         _check_shape(request)
         booking_id = uuid.UUID(request.booking_id)
-        async with self._sessionmaker.begin() as db:
-            existing = await db.get(Booking, booking_id)
+        async with transaction(self._sessionmaker) as db:
+            existing = await db.get(Booking, booking_id, with_for_update=True)
             if existing is not None:
-                if existing.request_fingerprint != request.request_fingerprint:
-                    raise IdempotencyKeyReused("this booking id was created from another request")
-                session = await db.get(Session, existing.session_id)
-                assert session is not None
-                return _reservation_of(existing, session)
+                earlier = await _earlier_reservation(db, existing, request)
+                if earlier is not None:
+                    return earlier
 
             # Reservations for one session queue on its row: each sees every earlier hold.
             session = await db.scalar(
@@ -98,30 +97,49 @@ class InventoryActivities:
     @activity.defn(name="release_places")
     async def release(self, booking_id: str) -> ReleaseResult:
         """Give the booking's places back, held or sold. Releasing twice releases nothing."""
-        async with self._sessionmaker.begin() as db:
-            result = await db.execute(
-                update(Seat)
-                .where(Seat.booking_id == uuid.UUID(booking_id))
-                .values(state=SeatState.FREE, booking_id=None)
-                .returning(Seat.id)
+        async with transaction(self._sessionmaker) as db:
+            return ReleaseResult(released=await _free_places(db, uuid.UUID(booking_id)))
+
+    @activity.defn(name="discard_booking")
+    async def discard(self, booking_id: str) -> ReleaseResult:
+        """Undo a setup that failed: free the places and delete the row, so a retry starts clean."""
+        key = uuid.UUID(booking_id)
+        async with transaction(self._sessionmaker) as db:
+            released = await _free_places(db, key)
+            await db.execute(
+                delete(Booking).where(
+                    Booking.id == key, Booking.status == BookingStatus.PENDING_PAYMENT
+                )
             )
-            return ReleaseResult(released=len(result.all()))
+            return ReleaseResult(released=released)
 
     @activity.defn(name="confirm_sale")
     async def confirm(self, booking_id: str) -> Confirmation:
-        """Turn held places into sold ones and give the booking its reference, once."""
+        """Turn exactly the booking's held places into sold ones and give it its reference, once.
+
+        Refuses (non-retryable) when the places are no longer all held by this booking or the
+        session was cancelled: the workflow then refunds instead of confirming.
+        """
         key = uuid.UUID(booking_id)
-        async with self._sessionmaker.begin() as db:
+        async with transaction(self._sessionmaker) as db:
             booking = await db.get(Booking, key, with_for_update=True)
             if booking is None:
                 raise InvalidRequest(f"booking {booking_id} does not exist")
             if booking.reference is not None and booking.confirmed_at is not None:
                 return Confirmation(booking_id, booking.reference, booking.confirmed_at)
-            await db.execute(
+            session = await db.get(Session, booking.session_id)
+            if session is None or session.status != SessionStatus.SCHEDULED:
+                raise SessionNotBookable(f"session {booking.session_id} was cancelled")
+            sold = await db.scalars(
                 update(Seat)
                 .where(Seat.booking_id == key, Seat.state == SeatState.HELD)
                 .values(state=SeatState.SOLD)
+                .returning(Seat.label)
             )
+            if sorted(sold) != sorted(booking.seat_labels):
+                raise SeatsUnavailable(
+                    f"booking {booking_id} no longer holds its places {booking.seat_labels}"
+                )
             now = await database_now(db)
             seq = await next_in_sequence(db, "booking", now.year)
             booking.reference = self._reference_format.format(year=now.year, seq=seq)
@@ -142,10 +160,47 @@ class InventoryActivities:
             values["payment_intent_id"] = transition.payment_intent_id
         if transition.hold_expires_at is not None:
             values["hold_expires_at"] = transition.hold_expires_at
-        async with self._sessionmaker.begin() as db:
+        async with transaction(self._sessionmaker) as db:
             await db.execute(
                 update(Booking).where(Booking.id == uuid.UUID(transition.booking_id)).values(values)
             )
+
+
+async def _free_places(db: AsyncSession, booking_id: uuid.UUID) -> int:
+    freed = await db.execute(
+        update(Seat)
+        .where(Seat.booking_id == booking_id)
+        .values(state=SeatState.FREE, booking_id=None)
+        .returning(Seat.id)
+    )
+    return len(freed.all())
+
+
+async def _earlier_reservation(
+    db: AsyncSession, existing: Booking, request: BookingRequest
+) -> Reservation | None:
+    """This booking's hold when an earlier attempt made it and it still holds every place.
+
+    A row without its places is a setup that failed before setups cleaned up after
+    themselves: it is deleted, so the caller holds places afresh (None).
+    """
+    if existing.request_fingerprint != request.request_fingerprint:
+        raise IdempotencyKeyReused("this booking id was created from another request")
+    held = await db.scalar(
+        select(func.count())
+        .select_from(Seat)
+        .where(Seat.booking_id == existing.id, Seat.state == SeatState.HELD)
+    )
+    if existing.status == BookingStatus.PENDING_PAYMENT and held == existing.quantity:
+        session = await db.get(Session, existing.session_id)
+        assert session is not None
+        return _reservation_of(existing, session)
+    if existing.status != BookingStatus.PENDING_PAYMENT or existing.payment_intent_id:
+        raise InvalidRequest(f"booking {existing.id} is {existing.status} already")
+    await _free_places(db, existing.id)
+    await db.delete(existing)
+    await db.flush()
+    return None
 
 
 def _check_shape(request: BookingRequest) -> None:

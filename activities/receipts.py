@@ -38,7 +38,7 @@ class ReceiptActivities:
         async with self._sessionmaker.begin() as db:
             existing = await _document(db, key, request.kind)
             if existing is not None:
-                return DocumentRef(existing.kind, existing.number)
+                return DocumentRef(DocumentKind(existing.kind), existing.number)
             booking = await db.get(Booking, key)
             if booking is None or booking.reference is None or booking.confirmed_at is None:
                 raise InvalidRequest(f"booking {request.booking_id} was never confirmed")

@@ -1,5 +1,9 @@
 """The async SQLAlchemy engine and session factory, built once per process from settings."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -7,6 +11,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from core.errors import InvalidRequest
 from core.settings import Settings
 
 
@@ -21,3 +26,26 @@ def make_engine(settings: Settings) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+# SQLSTATE classes no retry can mend: 22 data exception (e.g. a NUL byte in text, a number out
+# of range), 23 integrity constraint violation.
+_PERMANENT_SQLSTATE_CLASSES = frozenset({"22", "23"})
+
+
+@asynccontextmanager
+async def transaction(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """`sessionmaker.begin()`, raising what can never succeed as a non-retryable InvalidRequest.
+
+    Without this, an activity would retry a write PostgreSQL will always refuse, forever.
+    """
+    try:
+        async with sessionmaker.begin() as db:
+            yield db
+    except DBAPIError as err:
+        sqlstate = getattr(err.orig, "sqlstate", None) or ""
+        if sqlstate[:2] not in _PERMANENT_SQLSTATE_CLASSES:
+            raise
+        raise InvalidRequest(f"the database refused the data ({sqlstate}): {err.orig}") from err

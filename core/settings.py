@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     max_hold_extensions: int = 5
     # Stripe retries webhooks for three days: a closed booking keeps listening that long.
     late_payment_window_seconds: int = 3 * 24 * 3600
+    # How long a hold's end (or a cancel) waits for Stripe before releasing the places anyway;
+    # a payment that succeeds later is refunded as late money.
+    payment_grace_seconds: int = 10
 
     # Receipts: who sells, and the VAT rate in basis points. Prices include VAT.
     seller_name: str = "Rescue First Training Ltd"

@@ -40,8 +40,9 @@ class Timings:
     hold_extension_seconds: int
     max_hold_extensions: int
     late_payment_window_seconds: int
-    # Inputs recorded before reminders existed lack it; they never read it (NOTIFICATIONS_PATCH).
+    # Inputs recorded before these existed lack them; such runs never read them (patches).
     reminder_before_seconds: int = 0
+    payment_grace_seconds: int = 10
 
 
 @dataclass

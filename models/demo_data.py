@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.catalog import SeatRow, SessionSpec, create_session
+from models.enums import SessionKind
 from models.tables import Session
 
 # Fixed ids: seeding twice finds the sessions it made the first time.
@@ -23,7 +24,7 @@ def demo_sessions(today: datetime) -> list[SessionSpec]:
         specs.append(
             SessionSpec(
                 id=uuid.uuid5(_NAMESPACE, f"first-aid-{location}"),
-                kind="course",
+                kind=SessionKind.COURSE,
                 title="Emergency First Aid at Work",
                 location=location,
                 starts_at=starts,
@@ -37,7 +38,7 @@ def demo_sessions(today: datetime) -> list[SessionSpec]:
     specs.append(
         SessionSpec(
             id=uuid.uuid5(_NAMESPACE, "seated-event"),
-            kind="seated",
+            kind=SessionKind.SEATED,
             title="Resuscitation Council Annual Lecture",
             location="London, Conway Hall",
             starts_at=concert,

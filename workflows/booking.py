@@ -10,10 +10,15 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from core.errors import BookingNotCancellable, IdempotencyKeyReused, ServiceUnavailable
+    from core.errors import (
+        BookingNotCancellable,
+        IdempotencyKeyReused,
+        InvalidRequest,
+        ServiceUnavailable,
+    )
     from models.booking import (
         BookingView,
         BookingWorkflowInput,
@@ -25,7 +30,12 @@ with workflow.unsafe.imports_passed_through():
     from models.payments import PaymentEvent, PaymentEventType, PaymentIntentInfo, PaymentState
     from workflows import visibility
     from workflows.mailbox import Mailbox
-    from workflows.options import HOLD_ANSWER_WAIT, NOTIFICATIONS_PATCH
+    from workflows.options import (
+        BOUNDED_STRIPE_PATCH,
+        CLEAN_SETUP_PATCH,
+        HOLD_ANSWER_WAIT,
+        NOTIFICATIONS_PATCH,
+    )
     from workflows.steps import BookingSteps
 
 
@@ -41,6 +51,8 @@ class BookingWorkflow:
         self._view: BookingView | None = None
         self._rejection: ApplicationError | None = None
         self._intent_cancelled = False
+        # Stripe did not answer a cancellation in time: the intent may still be paid later.
+        self._intent_unsettled = False
         self._hold_asked = False
 
     @workflow.run
@@ -80,18 +92,28 @@ class BookingWorkflow:
 
     @workflow.update
     async def cancel(self, request: CancelRequest) -> BookingView:
-        self._mailbox.cancel = request
-        await workflow.wait_condition(lambda: self._status not in OPEN_STATUSES)
-        assert self._view is not None
-        return self._view
+        """The booking once it has ended; asking again answers the same outcome."""
+        if self._mailbox.cancel is None:
+            self._mailbox.cancel = request
+        await workflow.wait_condition(
+            lambda: self._rejection is not None or self._status not in (None, *OPEN_STATUSES)
+        )
+        if self._rejection is not None:
+            raise BookingNotCancellable("the booking was never set up")
+        return self._booking
 
     @cancel.validator
     def _cancellable(self, request: CancelRequest) -> None:
+        if "\x00" in request.reason:
+            raise InvalidRequest("the reason must not contain the NUL character")
+        if self._mailbox.cancel is not None:
+            return  # asked before: answered with the same outcome
         view = self._view
-        if view is None or view.status not in OPEN_STATUSES or self._mailbox.cancel is not None:
-            status = view.status if view else "not held"
+        if self._rejection is not None or (view and view.status not in OPEN_STATUSES):
+            status = view.status if view else BookingStatus.REJECTED
             raise BookingNotCancellable(f"a booking that is {status} cannot be cancelled")
-        if view.status == BookingStatus.CONFIRMED and self._session_started():
+        # A booking still being set up (view None) is cancelled as soon as it is.
+        if view and view.status == BookingStatus.CONFIRMED and self._session_started():
             raise BookingNotCancellable("the session has started")
 
     @workflow.signal
@@ -114,7 +136,10 @@ class BookingWorkflow:
         try:
             intent = await self._steps.create_intent(reservation, request.customer_email)
         except (ActivityError, ApplicationError) as err:
-            await self._steps.release()
+            if workflow.patched(CLEAN_SETUP_PATCH):
+                await self._steps.discard()
+            else:
+                await self._steps.release()
             return self._reject(err)
         await self._record(
             BookingView(
@@ -139,7 +164,11 @@ class BookingWorkflow:
         while self._status == BookingStatus.PENDING_PAYMENT:
             if not await self._wait_for_message(self._booking.hold_expires_at):
                 intent = await self._cancel_intent()
-                if (
+                if intent is None:
+                    await self._close(
+                        BookingStatus.EXPIRED, "the hold ended; Stripe did not answer"
+                    )
+                elif (
                     intent.status == PaymentState.PROCESSING
                     and extensions < self._timings.max_hold_extensions
                 ):
@@ -151,7 +180,7 @@ class BookingWorkflow:
                     await self._close(BookingStatus.EXPIRED, "the hold ended before payment")
             elif self._mailbox.cancel is not None:
                 intent = await self._cancel_intent()
-                if intent.status == PaymentState.PAID:
+                if intent is not None and intent.status == PaymentState.PAID:
                     await self._confirm(intent)  # then refunded below, as any paid cancellation
                 else:
                     await self._close(BookingStatus.CANCELLED, self._mailbox.cancel.reason)
@@ -165,7 +194,9 @@ class BookingWorkflow:
             self._view = replace(booking, payment_failures=[*booking.payment_failures, failure])
             return
         # Any other event: Stripe's current state decides, not the event.
-        intent = await self._steps.read_intent(self._payment_intent_id)
+        intent = await self._read_intent_while_pending()
+        if intent is None:
+            return  # Stripe did not answer before the hold ended: the hold's end decides
         if intent.status == PaymentState.PAID:
             await self._confirm(intent)
         elif intent.status == PaymentState.VOID:
@@ -183,7 +214,16 @@ class BookingWorkflow:
                 refunded,
             )
             return
-        confirmation = await self._steps.confirm()
+        try:
+            confirmation = await self._steps.confirm()
+        except FailureError as err:
+            refusal = _business_failure(err)
+            if refusal is None:
+                raise
+            # The places were lost or the session cancelled while the customer paid.
+            refunded = await self._refund("not-confirmable")
+            await self._close(BookingStatus.REFUNDED, f"paid, but {refusal.message}", refunded)
+            return
         self._view = replace(
             booking,
             status=BookingStatus.CONFIRMED,
@@ -222,20 +262,26 @@ class BookingWorkflow:
 
     async def _refund_late_payments(self) -> None:
         """No succeeded payment is left without a booking or a refund (brief, invariant I2)."""
+        if self._intent_unsettled:
+            # The places are free already, so now Stripe may take as long as it needs.
+            intent = await self._steps.cancel_intent(self._payment_intent_id)
+            self._intent_cancelled = intent.status == PaymentState.VOID
+            await self._refund_if_paid(intent)
         if self._intent_cancelled:
             return  # a cancelled PaymentIntent can never be paid
         until = workflow.now() + timedelta(seconds=self._timings.late_payment_window_seconds)
         while await self._wait_for_message(until):
             event = self._mailbox.next_event()
-            if event.type != PaymentEventType.SUCCEEDED or self._booking.refund_ids:
-                continue
-            intent = await self._steps.read_intent(self._payment_intent_id)
-            if intent.status == PaymentState.PAID:
-                refunded = await self._refund("late-payment")
-                await self._record(
-                    replace(self._booking, status_reason="a late payment was refunded")
-                )
-                await self._send_email(EmailKind.LATE_PAYMENT_REFUNDED, refunded)
+            if event.type == PaymentEventType.SUCCEEDED and not self._booking.refund_ids:
+                await self._refund_if_paid(await self._steps.read_intent(self._payment_intent_id))
+
+    async def _refund_if_paid(self, intent: PaymentIntentInfo) -> None:
+        """Refund money that arrived after the booking ended, once, and tell the customer."""
+        if intent.status != PaymentState.PAID or self._booking.refund_ids:
+            return
+        refunded = await self._refund("late-payment")
+        await self._record(replace(self._booking, status_reason="a late payment was refunded"))
+        await self._send_email(EmailKind.LATE_PAYMENT_REFUNDED, refunded)
 
     # ---- transitions ----------------------------------------------------------------------
 
@@ -275,10 +321,36 @@ class BookingWorkflow:
         self._view = replace(self._booking, refund_ids=[*self._booking.refund_ids, refund.id])
         return refund.amount
 
-    async def _cancel_intent(self) -> PaymentIntentInfo:
-        intent = await self._steps.cancel_intent(self._payment_intent_id)
+    async def _cancel_intent(self) -> PaymentIntentInfo | None:
+        """None when Stripe did not answer within the grace: the hold ends all the same."""
+        within = self._stripe_grace(timedelta(0))
+        try:
+            intent = await self._steps.cancel_intent(self._payment_intent_id, within)
+        except ActivityError as err:
+            if within is None:
+                raise
+            workflow.logger.warning("could not cancel %s: %s", self._payment_intent_id, err)
+            self._intent_unsettled = True
+            return None
         self._intent_cancelled = intent.status == PaymentState.VOID
         return intent
+
+    async def _read_intent_while_pending(self) -> PaymentIntentInfo | None:
+        """The intent, or None when Stripe did not answer before the hold ends."""
+        within = self._stripe_grace(self._booking.hold_expires_at - workflow.now())
+        try:
+            return await self._steps.read_intent(self._payment_intent_id, within)
+        except FailureError as err:  # local activities raise ApplicationError, not ActivityError
+            if within is None:
+                raise
+            workflow.logger.warning("could not read %s: %s", self._payment_intent_id, err)
+            return None
+
+    def _stripe_grace(self, at_least: timedelta) -> timedelta | None:
+        """How long a pending booking waits on Stripe; None (unbounded) in older runs."""
+        if not workflow.patched(BOUNDED_STRIPE_PATCH):
+            return None
+        return max(at_least, timedelta(seconds=self._timings.payment_grace_seconds))
 
     async def _record(self, view: BookingView) -> None:
         """Mirror to the database first, so whoever reads the new view can find it there too."""
@@ -287,11 +359,9 @@ class BookingWorkflow:
         visibility.publish(view)
 
     def _reject(self, err: ActivityError | ApplicationError) -> bool:
-        cause = err.cause if isinstance(err, ActivityError) else err
-        if isinstance(cause, ApplicationError) and cause.non_retryable:
-            self._rejection = cause
-        else:
-            self._rejection = ServiceUnavailable(f"could not set the booking up: {cause}")
+        self._rejection = _business_failure(err) or ServiceUnavailable(
+            f"could not set the booking up: {err.cause if isinstance(err, ActivityError) else err}"
+        )
         visibility.publish_rejected()
         return False
 
@@ -312,3 +382,9 @@ class BookingWorkflow:
     def _payment_intent_id(self) -> str:
         assert self._booking.payment_intent_id is not None
         return self._booking.payment_intent_id
+
+
+def _business_failure(err: FailureError) -> ApplicationError | None:
+    """The business rule that said no (non-retryable), or None for trouble worth retrying."""
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return cause if isinstance(cause, ApplicationError) and cause.non_retryable else None

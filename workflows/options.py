@@ -54,6 +54,12 @@ HOLD_ANSWER_WAIT = timedelta(seconds=10)
 
 # Histories recorded before receipts and emails existed replay without them.
 NOTIFICATIONS_PATCH = "receipts-and-emails"
+# A failed setup deletes its booking row (it only released its places before), so the same
+# Idempotency-Key starts clean.
+CLEAN_SETUP_PATCH = "clean-setup"
+# Waits on Stripe while a booking is pending are bounded: a hold ends on time even when
+# Stripe is down, and a payment Stripe confirms later is refunded as late money.
+BOUNDED_STRIPE_PATCH = "bounded-stripe-waits"
 # Creating and reading PaymentIntents became local activities (one trip through the server's
 # task queues less per call); older histories ran them as regular activities.
 LOCAL_STRIPE_PATCH = "local-stripe-calls"

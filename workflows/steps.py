@@ -1,6 +1,7 @@
 """The booking workflow's activity calls: each one names its activity and its options once."""
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
@@ -35,6 +36,13 @@ with workflow.unsafe.imports_passed_through():
         StepOptions,
     )
 
+
+def _bounded(options: StepOptions, within: timedelta | None) -> StepOptions:
+    if within is None:
+        return options
+    return {**options, "schedule_to_close_timeout": within}
+
+
 Arg = TypeVar("Arg")
 Result = TypeVar("Result")
 
@@ -59,12 +67,20 @@ class BookingSteps:
             STRIPE_SETUP_STEP,
         )
 
-    async def read_intent(self, payment_intent_id: str) -> PaymentIntentInfo:
-        return await self._stripe(PaymentActivities.get_intent, payment_intent_id, STRIPE_STEP)
+    async def read_intent(
+        self, payment_intent_id: str, within: timedelta | None = None
+    ) -> PaymentIntentInfo:
+        """The intent as Stripe holds it; `within` bounds the retries (ActivityError after)."""
+        return await self._stripe(
+            PaymentActivities.get_intent, payment_intent_id, _bounded(STRIPE_STEP, within)
+        )
 
-    async def cancel_intent(self, payment_intent_id: str) -> PaymentIntentInfo:
+    async def cancel_intent(
+        self, payment_intent_id: str, within: timedelta | None = None
+    ) -> PaymentIntentInfo:
+        """Cancel, or learn why not; `within` bounds the retries (ActivityError after)."""
         return await workflow.execute_activity_method(
-            PaymentActivities.cancel_intent, payment_intent_id, **STRIPE_STEP
+            PaymentActivities.cancel_intent, payment_intent_id, **_bounded(STRIPE_STEP, within)
         )
 
     async def refund(self, payment_intent_id: str, reason: str) -> RefundInfo:
@@ -78,6 +94,12 @@ class BookingSteps:
     async def confirm(self) -> Confirmation:
         return await workflow.execute_local_activity_method(
             InventoryActivities.confirm, self._booking_id, **DATABASE_STEP
+        )
+
+    async def discard(self) -> ReleaseResult:
+        """Undo a failed setup: places freed and the booking row gone."""
+        return await workflow.execute_local_activity_method(
+            InventoryActivities.discard, self._booking_id, **DATABASE_STEP
         )
 
     async def release(self) -> ReleaseResult:
