@@ -48,6 +48,7 @@ def booking_activities(settings: Settings, stack: AsyncExitStack) -> list[Callab
     return [
         inventory.reserve,
         inventory.release,
+        inventory.discard,
         inventory.confirm,
         inventory.record,
         payments.create_intent,

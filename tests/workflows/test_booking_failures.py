@@ -1,0 +1,293 @@
+"""The booking workflow when Stripe or the session change under it (issue 9): each fault is
+forced by replacing one activity by name on a worker of the test's own; all else is real."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import pytest
+import stripe
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from activities.payments import PaymentActivities
+from api.booking_workflows import start_booking_workflow, workflow_id
+from core.errors import ServiceUnavailable, SoldOut
+from core.settings import Settings
+from devstack.pay import pay
+from models.booking import BookingRequest, BookingView, CancelRequest
+from models.enums import BookingStatus, SeatState, SessionStatus
+from models.payments import CreatePaymentIntent, PaymentIntentInfo
+from models.tables import Booking, Seat, Session
+from tests.conftest import SessionFactory
+from worker import booking_activities, build_worker
+from workflows.booking import BookingWorkflow
+
+Db = async_sessionmaker[AsyncSession]
+
+
+@asynccontextmanager
+async def worker_replacing(
+    temporal: Client, settings: Settings, *replacements: Callable[..., Any], **changes: Any
+) -> AsyncIterator[Settings]:
+    """A worker on a fresh task queue whose named activities are replaced by `replacements`."""
+    own = settings.model_copy(update={"task_queue": f"faults-{uuid.uuid4()}", **changes})
+    replaced = {r.__temporal_activity_definition.name for r in replacements}  # type: ignore[attr-defined]
+    async with AsyncExitStack() as stack:
+        activities = [
+            a
+            for a in booking_activities(own, stack)
+            if a.__temporal_activity_definition.name not in replaced  # type: ignore[attr-defined]
+        ]
+        async with build_worker(temporal, own, [*activities, *replacements]):
+            yield own
+
+
+def booking_request(session_id: str, quantity: int = 2) -> BookingRequest:
+    booking_id = str(uuid.uuid4())
+    return BookingRequest(
+        booking_id=booking_id,
+        session_id=session_id,
+        customer_name="Ada Lovelace",
+        customer_email="ada@example.com",
+        quantity=quantity,
+        request_fingerprint=f"fp-{booking_id}",
+    )
+
+
+async def seat_states(db: Db, session_id: str) -> dict[str, int]:
+    async with db() as s:
+        rows = await s.execute(
+            select(Seat.state, func.count())
+            .where(Seat.session_id == uuid.UUID(session_id))
+            .group_by(Seat.state)
+        )
+        return {state: n for state, n in rows.all()}
+
+
+async def mirror(db: Db, booking_id: str) -> Booking | None:
+    async with db() as s:
+        return await s.get(Booking, uuid.UUID(booking_id))
+
+
+async def until_status(db: Db, booking_id: str, status: BookingStatus, within: float) -> Booking:
+    for _ in range(int(within * 10)):
+        row = await mirror(db, booking_id)
+        if row is not None and row.status == status:
+            return row
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"booking {booking_id} is not {status} after {within} s: {row}")
+
+
+async def test_a_failed_setup_leaves_nothing_and_its_retry_cannot_oversell(
+    temporal: Client, settings: Settings, worker: None, db: Db, new_session: SessionFactory
+) -> None:
+    """Case 1: Stripe unreachable while the PaymentIntent is created, then the client retries."""
+
+    @activity.defn(name="create_payment_intent")
+    async def stripe_unreachable(request: CreatePaymentIntent) -> PaymentIntentInfo:
+        raise ConnectionError("Stripe unreachable")
+
+    session_id = await new_session(capacity=3)
+    first = booking_request(session_id)
+    async with worker_replacing(temporal, settings, stripe_unreachable) as faulty:
+        with pytest.raises(ServiceUnavailable):
+            await start_booking_workflow(temporal, faulty, first)
+    assert await mirror(db, first.booking_id) is None
+    assert await seat_states(db, session_id) == {SeatState.FREE: 3}
+
+    other = await start_booking_workflow(temporal, settings, booking_request(session_id))
+    assert other.status == BookingStatus.PENDING_PAYMENT
+    with pytest.raises(SoldOut):  # 1 place left: the retry gets no phantom places
+        await start_booking_workflow(temporal, settings, first)
+    assert await seat_states(db, session_id) == {SeatState.FREE: 1, SeatState.HELD: 2}
+
+
+async def test_the_hold_ends_on_time_while_stripe_is_down_and_late_money_is_refunded(
+    temporal: Client,
+    settings: Settings,
+    db: Db,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    api_url: str,
+) -> None:
+    """Case 4: the cancellation at expiry cannot reach Stripe; the customer pays meanwhile."""
+    stripe_down = asyncio.Event()
+    stripe_down.set()
+    real = PaymentActivities(stripe_client)
+
+    @activity.defn(name="cancel_payment_intent")
+    async def cancel_while_down(payment_intent_id: str) -> PaymentIntentInfo:
+        if stripe_down.is_set():
+            raise ConnectionError("Stripe unreachable")
+        return await real.cancel_intent(payment_intent_id)
+
+    session_id = await new_session(capacity=4, hold_seconds=1)
+    async with worker_replacing(
+        temporal, settings, cancel_while_down, payment_grace_seconds=2
+    ) as faulty:
+        view = await start_booking_workflow(temporal, faulty, booking_request(session_id))
+        expired = await until_status(db, view.id, BookingStatus.EXPIRED, within=8)
+        ended_after = (expired.updated_at - view.hold_expires_at).total_seconds()
+        assert ended_after < 5, f"places held {ended_after:.1f} s past the hold's end"
+        assert expired.status_reason == "the hold ended; Stripe did not answer"
+        assert await seat_states(db, session_id) == {SeatState.FREE: 4}
+
+        assert view.payment_intent_id is not None
+        assert await pay(stripe_client, view.payment_intent_id) == "succeeded"
+        stripe_down.clear()
+        for _ in range(300):
+            row = await mirror(db, view.id)
+            if row and row.status_reason == "a late payment was refunded":
+                break
+            await asyncio.sleep(0.1)
+        assert row is not None and row.status == BookingStatus.EXPIRED
+        assert row.status_reason == "a late payment was refunded"
+    refunds = await stripe_client.v1.refunds.list_async({"payment_intent": view.payment_intent_id})
+    assert [(r.amount, r.to_dict()["metadata"]["reason"]) for r in refunds.data] == [
+        (15000, "late-payment")
+    ]
+
+
+async def test_a_cancel_while_stripe_is_down_answers_within_the_grace(
+    temporal: Client,
+    settings: Settings,
+    db: Db,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+) -> None:
+    """Case 4, through a cancel: the places go back and the intent is cancelled once Stripe is."""
+    stripe_down = asyncio.Event()
+    stripe_down.set()
+    real = PaymentActivities(stripe_client)
+
+    @activity.defn(name="cancel_payment_intent")
+    async def cancel_while_down(payment_intent_id: str) -> PaymentIntentInfo:
+        if stripe_down.is_set():
+            raise ConnectionError("Stripe unreachable")
+        return await real.cancel_intent(payment_intent_id)
+
+    session_id = await new_session(capacity=4)
+    async with worker_replacing(
+        temporal, settings, cancel_while_down, payment_grace_seconds=2
+    ) as faulty:
+        view = await start_booking_workflow(temporal, faulty, booking_request(session_id))
+        handle = temporal.get_workflow_handle(workflow_id(view.id))
+        cancelled = await asyncio.wait_for(
+            handle.execute_update(BookingWorkflow.cancel, CancelRequest("changed my mind")), 10
+        )
+        assert cancelled.status == BookingStatus.CANCELLED
+        assert await seat_states(db, session_id) == {SeatState.FREE: 4}
+        stripe_down.clear()
+        assert view.payment_intent_id is not None
+        for _ in range(300):
+            intent = await stripe_client.v1.payment_intents.retrieve_async(view.payment_intent_id)
+            if intent.status == "canceled":
+                break
+            await asyncio.sleep(0.1)
+        assert intent.status == "canceled"
+
+
+async def test_a_cancel_reaches_a_booking_still_being_set_up(
+    temporal: Client,
+    settings: Settings,
+    db: Db,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+) -> None:
+    """Case 5: the session is cancelled while the PaymentIntent is being created."""
+    creating = asyncio.Event()
+    may_finish = asyncio.Event()
+    real = PaymentActivities(stripe_client)
+
+    @activity.defn(name="create_payment_intent")
+    async def slow_create(request: CreatePaymentIntent) -> PaymentIntentInfo:
+        creating.set()
+        await may_finish.wait()
+        return await real.create_intent(request)
+
+    session_id = await new_session(capacity=4)
+    request = booking_request(session_id)
+    async with worker_replacing(temporal, settings, slow_create) as faulty:
+        started = asyncio.create_task(start_booking_workflow(temporal, faulty, request))
+        await asyncio.wait_for(creating.wait(), 10)
+        async with db.begin() as s:  # what cancelling the session does first
+            await s.execute(
+                update(Session)
+                .where(Session.id == uuid.UUID(session_id))
+                .values(status=SessionStatus.CANCELLED)
+            )
+        handle = temporal.get_workflow_handle(workflow_id(request.booking_id))
+        cancel = asyncio.create_task(
+            handle.execute_update(
+                BookingWorkflow.cancel,
+                CancelRequest("the session was cancelled", session_cancelled=True),
+            )
+        )
+        await asyncio.sleep(0.3)
+        may_finish.set()
+        held: BookingView = await started
+        ended: BookingView = await asyncio.wait_for(cancel, 10)
+
+    assert held.status == BookingStatus.PENDING_PAYMENT
+    assert ended.status == BookingStatus.CANCELLED
+    assert await seat_states(db, session_id) == {SeatState.FREE: 4}
+    assert held.payment_intent_id is not None
+    intent = await stripe_client.v1.payment_intents.retrieve_async(held.payment_intent_id)
+    assert intent.status == "canceled"
+
+
+async def test_money_for_a_cancelled_session_is_refunded_not_confirmed(
+    temporal: Client,
+    settings: Settings,
+    worker: None,
+    db: Db,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    api_url: str,
+) -> None:
+    """Case 5's root: confirming checks the session; paying a cancelled one refunds."""
+    session_id = await new_session(capacity=4)
+    view = await start_booking_workflow(temporal, settings, booking_request(session_id))
+    async with db.begin() as s:
+        await s.execute(
+            update(Session)
+            .where(Session.id == uuid.UUID(session_id))
+            .values(status=SessionStatus.CANCELLED)
+        )
+    assert view.payment_intent_id is not None
+    assert await pay(stripe_client, view.payment_intent_id) == "succeeded"  # webhook follows
+
+    refunded = await until_status(db, view.id, BookingStatus.REFUNDED, within=15)
+
+    assert refunded.reference is None and refunded.status_reason is not None
+    assert "cancelled" in refunded.status_reason
+    assert await seat_states(db, session_id) == {SeatState.FREE: 4}
+    refunds = await stripe_client.v1.refunds.list_async({"payment_intent": view.payment_intent_id})
+    assert [r.to_dict()["metadata"]["reason"] for r in refunds.data] == ["not-confirmable"]
+
+
+async def test_a_cancel_reason_postgresql_would_refuse_is_refused_first(
+    temporal: Client, settings: Settings, worker: None, db: Db, new_session: SessionFactory
+) -> None:
+    """Case 2: a NUL byte in the reason would make recording the outcome fail forever."""
+    session_id = await new_session(capacity=4)
+    view = await start_booking_workflow(temporal, settings, booking_request(session_id))
+    handle = temporal.get_workflow_handle(workflow_id(view.id))
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(BookingWorkflow.cancel, CancelRequest("bad\x00reason"))
+
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == "InvalidRequest"
+    row = await mirror(db, view.id)
+    assert row is not None and row.status == BookingStatus.PENDING_PAYMENT
+    assert await seat_states(db, session_id) == {SeatState.FREE: 2, SeatState.HELD: 2}
+    repeated = await handle.execute_update(BookingWorkflow.cancel, CancelRequest())
+    again = await handle.execute_update(BookingWorkflow.cancel, CancelRequest())
+    assert repeated.status == again.status == BookingStatus.CANCELLED
