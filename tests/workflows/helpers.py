@@ -1,0 +1,175 @@
+"""Shared steps of the workflow tests: start a booking, tell it Stripe's facts, read it back.
+
+Everything goes through the workflow's public messages (update-with-start and `hold`, the
+`payment_event` signal, the `cancel` update, the `view` query) and the database mirror.
+"""
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import stripe
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowHandle
+
+from api.booking_workflows import start_booking_workflow, workflow_id
+from core.settings import Settings
+from devstack.pay import pay
+from models.booking import BookingRequest, BookingView
+from models.enums import BookingStatus, DocumentKind, SeatState
+from models.payments import PaymentEvent, PaymentEventType
+from models.tables import Booking, Receipt, Seat
+from workflows.booking import BookingWorkflow
+
+Db = async_sessionmaker[AsyncSession]
+BookingHandle = WorkflowHandle[BookingWorkflow, BookingView]
+
+# Short durations around the hold (the hold itself is the session's `hold_seconds`).
+QUICK = {
+    "hold_extension_seconds": 1,
+    "max_hold_extensions": 2,
+    "late_payment_window_seconds": 2,
+    "payment_grace_seconds": 5,
+}
+
+
+def booking_request(session_id: str, quantity: int = 1) -> BookingRequest:
+    booking_id = str(uuid.uuid4())
+    return BookingRequest(
+        booking_id=booking_id,
+        session_id=session_id,
+        customer_name="Ada Lovelace",
+        customer_email="ada@example.com",
+        quantity=quantity,
+        request_fingerprint=f"fp-{booking_id}",
+    )
+
+
+async def book(
+    temporal: Client, settings: Settings, session_id: str, quantity: int = 1
+) -> BookingView:
+    """A booking holding its places, as the caller sees it (update-with-start)."""
+    view = await start_booking_workflow(temporal, settings, booking_request(session_id, quantity))
+    assert view.status == BookingStatus.PENDING_PAYMENT
+    return view
+
+
+def handle_of(temporal: Client, booking_id: str) -> BookingHandle:
+    return temporal.get_workflow_handle_for(BookingWorkflow.run, workflow_id(booking_id))
+
+
+async def view_of(temporal: Client, booking_id: str) -> BookingView:
+    view = await handle_of(temporal, booking_id).query(BookingWorkflow.view)
+    assert view is not None
+    return view
+
+
+async def wait_for(
+    temporal: Client,
+    booking_id: str,
+    condition: Callable[[BookingView], bool],
+    within: float = 10,
+) -> BookingView:
+    """The workflow's view once `condition` holds; fails after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        view = await view_of(temporal, booking_id)
+        if condition(view):
+            return view
+        if time.monotonic() > deadline:
+            raise AssertionError(f"booking {booking_id} never got there: {view}")
+        await asyncio.sleep(0.05)
+
+
+async def wait_for_status(
+    temporal: Client, booking_id: str, status: BookingStatus, within: float = 10
+) -> BookingView:
+    return await wait_for(temporal, booking_id, lambda v: v.status == status, within)
+
+
+async def tell(
+    temporal: Client,
+    view: BookingView,
+    type: PaymentEventType,
+    event_id: str | None = None,
+    failure_message: str | None = None,
+) -> str:
+    """Signal a payment event as the webhook endpoint does; returns its event id."""
+    assert view.payment_intent_id is not None
+    event_id = event_id or f"evt_{uuid.uuid4().hex[:24]}"
+    event = PaymentEvent(event_id, type, view.payment_intent_id, int(time.time()), failure_message)
+    await handle_of(temporal, view.id).signal(BookingWorkflow.payment_event, event)
+    return event_id
+
+
+async def pay_at_stripe(stripe_client: stripe.StripeClient, view: BookingView) -> None:
+    assert view.payment_intent_id is not None
+    assert await pay(stripe_client, view.payment_intent_id) == "succeeded"
+
+
+async def pay_and_tell(
+    temporal: Client, stripe_client: stripe.StripeClient, view: BookingView
+) -> BookingView:
+    """Pay at localstripe, signal `succeeded`, and wait until confirmed with its receipt."""
+    await pay_at_stripe(stripe_client, view)
+    await tell(temporal, view, PaymentEventType.SUCCEEDED)
+    return await wait_for(
+        temporal, view.id, lambda v: v.status == BookingStatus.CONFIRMED and bool(v.documents)
+    )
+
+
+async def places_of(db: Db, booking_id: str) -> dict[str, int]:
+    """How many places the booking holds and has bought, from the `seats` table."""
+    async with db() as s:
+        states = await s.scalars(select(Seat.state).where(Seat.booking_id == uuid.UUID(booking_id)))
+        return dict(Counter(states))
+
+
+async def mirror_of(db: Db, booking_id: str) -> Booking:
+    async with db() as s:
+        row = await s.get(Booking, uuid.UUID(booking_id))
+    assert row is not None, f"booking {booking_id} has no row"
+    return row
+
+
+async def documents_of(db: Db, booking_id: str) -> dict[str, str]:
+    """Kind -> number of the receipts and credit notes issued for the booking."""
+    async with db() as s:
+        rows = await s.execute(
+            select(Receipt.kind, Receipt.number).where(Receipt.booking_id == uuid.UUID(booking_id))
+        )
+        return {kind: number for kind, number in rows.all()}
+
+
+async def refunds_of(
+    stripe_client: stripe.StripeClient, view: BookingView
+) -> list[tuple[Any, ...]]:
+    """(amount, our reason or None) of every refund localstripe holds for the booking."""
+    assert view.payment_intent_id is not None
+    refunds = await stripe_client.v1.refunds.list_async({"payment_intent": view.payment_intent_id})
+    return [(r.amount, (r.to_dict().get("metadata") or {}).get("reason")) for r in refunds.data]
+
+
+async def assert_consistent(db: Db, view: BookingView) -> None:
+    """Invariants that hold for every status: places match it, the mirror says the same."""
+    n = len(view.seat_labels)
+    expected = {
+        BookingStatus.PENDING_PAYMENT: {SeatState.HELD: n},
+        BookingStatus.CONFIRMED: {SeatState.SOLD: n},
+        BookingStatus.COMPLETED: {SeatState.SOLD: n},
+    }.get(view.status, {})
+    assert await places_of(db, view.id) == expected, view.status
+    row = await mirror_of(db, view.id)
+    assert (row.status, row.status_reason, row.reference) == (
+        view.status,
+        view.status_reason,
+        view.reference,
+    )
+    documents = await documents_of(db, view.id)
+    assert sorted(documents.values()) == sorted(view.documents)
+    if view.reference is not None:
+        assert DocumentKind.RECEIPT in documents

@@ -1,0 +1,194 @@
+"""The booking workflow while it waits for payment: Stripe's events, in any order, any number."""
+
+import asyncio
+from dataclasses import replace
+
+import stripe
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.payments import PaymentActivities
+from core.settings import Settings
+from models.enums import BookingStatus, DocumentKind, EmailKind, SeatState
+from models.payments import PaymentEventType, PaymentIntentInfo, PaymentState
+from tests.api.helpers import emails_for
+from tests.conftest import SessionFactory
+from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.workflows.conftest import OwnWorker
+from tests.workflows.helpers import (
+    Db,
+    assert_consistent,
+    book,
+    documents_of,
+    handle_of,
+    pay_and_tell,
+    pay_at_stripe,
+    places_of,
+    refunds_of,
+    tell,
+    view_of,
+    wait_for,
+    wait_for_status,
+)
+
+
+async def test_a_payment_confirms_with_reference_receipt_and_email(
+    temporal: Client,
+    quick: Settings,
+    db: Db,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    sendgrid: FakeSendGrid,
+) -> None:
+    view = await book(temporal, quick, await new_session(capacity=12), quantity=5)
+    confirmed = await pay_and_tell(temporal, stripe_client, view)
+
+    assert confirmed.reference and confirmed.reference.startswith("RFT-")
+    assert confirmed.confirmed_at is not None and confirmed.status_reason is None
+    [receipt] = confirmed.documents
+    assert (await documents_of(db, view.id)) == {DocumentKind.RECEIPT: receipt}
+    assert await emails_for(sendgrid, view.id, within=10) == [EmailKind.CONFIRMATION]
+    assert await refunds_of(stripe_client, view) == []
+    await assert_consistent(db, confirmed)
+    assert await places_of(db, view.id) == {SeatState.SOLD: 5}
+
+
+async def test_a_failed_payment_keeps_the_booking_payable_until_it_is_paid(
+    temporal: Client,
+    quick: Settings,
+    db: Db,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+) -> None:
+    view = await book(temporal, quick, await new_session(capacity=12), quantity=2)
+    await tell(temporal, view, PaymentEventType.FAILED, failure_message="Your card was declined.")
+    await tell(temporal, view, PaymentEventType.FAILED)  # Stripe gave no message
+    failed = await wait_for(temporal, view.id, lambda v: len(v.payment_failures) == 2)
+    assert failed.payment_failures == ["Your card was declined.", "the payment was declined"]
+    assert failed.status == BookingStatus.PENDING_PAYMENT
+    await assert_consistent(db, failed)
+
+    # An event that is not a payment (nothing paid yet at Stripe) changes nothing either.
+    await tell(temporal, view, PaymentEventType.PROCESSING)
+    await tell(temporal, view, PaymentEventType.SUCCEEDED)  # a lie: Stripe's state decides
+    await asyncio.sleep(0.5)
+    assert await view_of(temporal, view.id) == failed
+
+    confirmed = await pay_and_tell(temporal, stripe_client, view)
+    assert confirmed.payment_failures == failed.payment_failures
+    await assert_consistent(db, confirmed)
+
+
+async def test_duplicate_and_shuffled_events_count_once(
+    temporal: Client,
+    quick: Settings,
+    db: Db,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    sendgrid: FakeSendGrid,
+) -> None:
+    view = await book(temporal, quick, await new_session(capacity=12))
+    declined = await tell(temporal, view, PaymentEventType.FAILED, failure_message="declined")
+    await pay_at_stripe(stripe_client, view)
+    succeeded = await tell(temporal, view, PaymentEventType.SUCCEEDED)
+    for event_type, event_id in [
+        (PaymentEventType.FAILED, declined),
+        (PaymentEventType.SUCCEEDED, succeeded),
+        (PaymentEventType.PROCESSING, None),
+        (PaymentEventType.SUCCEEDED, succeeded),
+        (PaymentEventType.FAILED, None),  # older than the success, delivered after it
+        (PaymentEventType.SUCCEEDED, None),  # the same success under another event id
+    ]:
+        await tell(temporal, view, event_type, event_id)
+    confirmed = await wait_for(
+        temporal, view.id, lambda v: v.status == BookingStatus.CONFIRMED and bool(v.documents)
+    )
+    await asyncio.sleep(0.5)
+
+    settled = await view_of(temporal, view.id)
+    assert settled == confirmed
+    assert settled.payment_failures == ["declined"]
+    assert len(settled.documents) == 1 and settled.refund_ids == []
+    assert await emails_for(sendgrid, view.id, within=10) == [EmailKind.CONFIRMATION]
+    assert await refunds_of(stripe_client, view) == []
+    await assert_consistent(db, settled)
+
+
+async def test_an_intent_cancelled_at_stripe_cancels_the_booking(
+    temporal: Client,
+    quick: Settings,
+    db: Db,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    sendgrid: FakeSendGrid,
+) -> None:
+    view = await book(
+        temporal,
+        quick.model_copy(update={"late_payment_window_seconds": 60}),
+        await new_session(capacity=12),
+        3,
+    )
+    assert view.payment_intent_id is not None
+    await stripe_client.v1.payment_intents.cancel_async(view.payment_intent_id)
+    await tell(temporal, view, PaymentEventType.CANCELLED)
+
+    # A cancelled intent can never be paid: the workflow ends now, not after the late window.
+    ended = await asyncio.wait_for(handle_of(temporal, view.id).result(), 10)
+    assert ended.status == BookingStatus.CANCELLED
+    assert ended.status_reason == "the payment was cancelled at Stripe"
+    assert await emails_for(sendgrid, view.id, within=10) == [EmailKind.CANCELLED]
+    await assert_consistent(db, ended)
+
+
+async def test_a_payment_of_the_wrong_amount_is_refunded(
+    temporal: Client,
+    own_worker: OwnWorker,
+    db: Db,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    sendgrid: FakeSendGrid,
+) -> None:
+    """Stripe reports less money received than the booking costs (forced: localstripe always
+    takes the intent's amount): nothing is confirmed and what was paid goes back."""
+    real = PaymentActivities(stripe_client)
+
+    @activity.defn(name="get_payment_intent")
+    async def short_paid(payment_intent_id: str) -> PaymentIntentInfo:
+        intent = await real.get_intent(payment_intent_id)
+        if intent.status != PaymentState.PAID:
+            return intent
+        return replace(intent, amount_received=intent.amount_received - 100)
+
+    settings = await own_worker(short_paid, late_payment_window_seconds=3)
+    view = await book(temporal, settings, await new_session(capacity=12), quantity=2)
+    await pay_at_stripe(stripe_client, view)
+    await tell(temporal, view, PaymentEventType.SUCCEEDED)
+    refunded = await wait_for_status(temporal, view.id, BookingStatus.REFUNDED)
+
+    assert refunded.status_reason == "paid 14900 GBP, expected 15000 GBP: refunded"
+    assert refunded.reference is None and refunded.documents == []
+    assert await refunds_of(stripe_client, view) == [(15_000, "amount-mismatch")]
+    assert await emails_for(sendgrid, view.id, within=10) == [EmailKind.REFUNDED]
+    await assert_consistent(db, refunded)
+
+    # Stripe's retry of the same success during the late window refunds nothing more.
+    await tell(temporal, view, PaymentEventType.SUCCEEDED)
+    ended = await asyncio.wait_for(handle_of(temporal, view.id).result(), 10)
+    assert ended.status == BookingStatus.REFUNDED and len(ended.refund_ids) == 1
+    assert await refunds_of(stripe_client, view) == [(15_000, "amount-mismatch")]
+
+
+async def test_an_email_sendgrid_refuses_is_noted_and_the_booking_stands(
+    temporal: Client,
+    own_worker: OwnWorker,
+    db: Db,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+) -> None:
+    settings = await own_worker(sendgrid_api_key="SG.revoked")
+    view = await book(temporal, settings, await new_session(capacity=12))
+    confirmed = await pay_and_tell(temporal, stripe_client, view)
+    noted = await wait_for(temporal, view.id, lambda v: bool(v.emails_refused))
+    assert noted.emails_refused == [EmailKind.CONFIRMATION]
+    assert noted.status == BookingStatus.CONFIRMED and noted.reference == confirmed.reference
+    await assert_consistent(db, noted)
