@@ -47,6 +47,8 @@ class StackOptions:
     sendgrid_api_key: str = ""
     sendgrid_faults: Faults | None = None
     seed: int = 0
+    # Copy every process's log here when the stack comes down (the run's folder is deleted).
+    keep_logs: Path | None = None
     # More BOOKING_* settings for the worker and the API.
     settings: Mapping[str, str] = field(default_factory=dict)
 
@@ -365,6 +367,8 @@ def running(options: StackOptions | None = None) -> Iterator[Stack]:
         root = Path(tempfile.mkdtemp(prefix=options.folder_prefix))
         cleanup.callback(shutil.rmtree, root, ignore_errors=True)
         root.chmod(0o755)  # the postgres user must reach its data folder inside
+        if options.keep_logs is not None:
+            cleanup.callback(_copy_logs, root / "logs", options.keep_logs)
         stack = Stack(root, options, cleanup)
         try:
             stack.start()
@@ -375,3 +379,8 @@ def running(options: StackOptions | None = None) -> Iterator[Stack]:
         finally:
             # A second Ctrl-C must not cut the teardown short and leave servers behind.
             cleanup.callback(signal.signal, signal.SIGINT, signal.SIG_IGN)
+
+
+def _copy_logs(logs: Path, destination: Path) -> None:
+    shutil.rmtree(destination, ignore_errors=True)
+    shutil.copytree(logs, destination)

@@ -1,0 +1,195 @@
+"""Chaos: many customers doing random things while the worker is SIGKILLed, Temporal and
+PostgreSQL restart, and Stripe and SendGrid fail through fault proxies; at rest, the
+invariants hold (BRIEF section 3).
+
+`CHAOS_CUSTOMERS=150 CHAOS_SECONDS=300 .venv/bin/python -m pytest -m chaos -s` runs it large;
+`CHAOS_SEED=n` replays the same random draws (timings between processes still vary).
+"""
+
+import asyncio
+import json
+import os
+import random
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from temporalio.client import Client
+
+from activities.payments import make_stripe_client
+from core.settings import PROJECT_ROOT
+from devstack.stack import Stack
+from tests.chaos import invariants
+from tests.chaos.conftest import ChaosConfig
+from tests.chaos.customers import Shop, Tally, customer
+from tests.chaos.harness import Mayhem, quiesce, wreak
+from tests.fakes.sendgrid_server import FakeSendGrid
+
+REPORT = Path(os.environ.get("CHAOS_REPORT", PROJECT_ROOT / "var" / "chaos" / "last-run.json"))
+MIN_PLACES_PER_SESSION = 8
+
+
+@pytest.mark.chaos
+async def test_invariants_hold_through_chaos(
+    chaos_stack: Stack, chaos_sendgrid: FakeSendGrid, chaos_config: ChaosConfig
+) -> None:
+    stack, config = chaos_stack, chaos_config
+    began = time.monotonic()
+    rng = random.Random(config.seed)
+    engine = create_async_engine(stack.database_url, pool_size=2, pool_pre_ping=True)
+    temporal = await Client.connect(stack.temporal_address)
+    tally, mayhem = Tally(), Mayhem()
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    limits = httpx.Limits(max_connections=config.customers * 2)
+    async with httpx.AsyncClient(
+        base_url=stack.api_url, headers=headers, timeout=20, limits=limits
+    ) as api:
+        # A few small sessions: most sell out before the end, so customers race for places.
+        count = max(3, config.customers // 10)
+        places = max(MIN_PLACES_PER_SESSION, round(config.customers * config.seconds / count / 10))
+        sessions = await _create_sessions(stack, rng, count, places)
+        shop = Shop(
+            api=api,
+            stripe_url=stack.stripe_url,
+            stripe=make_stripe_client("sk_test_localstripe", stack.stripe_url),
+            webhook_secret=stack.webhook_secret,
+            sessions=list(sessions),
+            hold_seconds=sessions,
+            tally=tally,
+            stop_at=time.monotonic() + config.seconds,
+        )
+        crowd = [
+            asyncio.create_task(customer(shop, random.Random(f"{config.seed}/{n}")))
+            for n in range(config.customers)
+        ]
+        await wreak(stack, config.seconds, rng, mayhem)
+        await asyncio.gather(*crowd)
+    chaos_ended = time.monotonic()
+    stuck = await quiesce(stack, engine, temporal, config.quiesce_seconds, mayhem)
+    quiet_after = time.monotonic() - chaos_ended
+    violations = [
+        f"not at rest after {config.quiesce_seconds:.0f} s: {d}" for d in stuck.descriptions
+    ]
+    violations += tally.violations
+    violations += await invariants.check(engine, stack.stripe_url, temporal, chaos_sendgrid)
+    report = await _report(
+        stack, config, engine, chaos_sendgrid, tally, mayhem, violations, began, quiet_after
+    )
+    await engine.dispose()
+    _print(report, tally, violations)
+    assert not violations, f"{len(violations)} violation(s), first: {violations[0]}"
+
+
+async def _create_sessions(
+    stack: Stack, rng: random.Random, count: int, places: int
+) -> dict[str, int]:
+    """Small sessions with holds of 2 to 5 seconds; session id -> hold seconds."""
+    sessions = {}
+    starts = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
+    headers = {"Authorization": f"Bearer {stack.admin_key}"}
+    async with httpx.AsyncClient(base_url=stack.api_url, headers=headers, timeout=20) as admin:
+        for n in range(count):
+            hold = rng.randint(2, 5)
+            response = await admin.post(
+                "/v1/sessions",
+                json={
+                    "kind": "course",
+                    "title": f"Chaos session {n}",
+                    "location": "Bristol",
+                    "starts_at": (starts + timedelta(hours=n)).isoformat(),
+                    "ends_at": (starts + timedelta(hours=n + 2)).isoformat(),
+                    "capacity": places,
+                    "price_amount": rng.randrange(1500, 9000, 500),
+                    "currency": "GBP",
+                    "hold_seconds": hold,
+                },
+            )
+            assert response.status_code == 201, response.text
+            sessions[response.json()["id"]] = hold
+    return sessions
+
+
+async def _report(
+    stack: Stack,
+    config: ChaosConfig,
+    engine: Any,
+    sendgrid: FakeSendGrid,
+    tally: Tally,
+    mayhem: Mayhem,
+    violations: list[str],
+    began: float,
+    quiet_after: float,
+) -> dict[str, Any]:
+    async with engine.connect() as db:
+        statuses = dict(
+            (await db.execute(text("SELECT status, count(*) FROM bookings GROUP BY 1"))).all()
+        )
+    faults: dict[str, dict[str, int]] = {}
+    for name, proxy in (("stripe", stack.stripe_proxy), ("sendgrid", stack.sendgrid_proxy)):
+        if proxy is not None:
+            faults[name] = await asyncio.to_thread(proxy.counts)
+    report = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seed": config.seed,
+        "customers": config.customers,
+        "chaos_seconds": config.seconds,
+        "wall_seconds": round(time.monotonic() - began, 1),
+        "seconds_to_rest": round(quiet_after, 1),
+        "bookings_by_status": statuses,
+        "bookings": sum(statuses.values()),
+        "plans": dict(tally.actions),
+        "outcomes": dict(tally.outcomes),
+        "duplicated_webhooks": tally.outcomes["webhooks duplicated"],
+        "emails_delivered_more_than_once": {
+            key: times for key, times in invariants.deliveries(sendgrid).items() if times > 1
+        },
+        "late_payments": {k: v for k, v in tally.outcomes.items() if k.startswith("late payment")},
+        "mayhem": dict(mayhem.counts),
+        "timeline": mayhem.log,
+        "faults_injected": faults,
+        "api_errors_seen_by_customers": dict(tally.api_errors),
+        "violations": violations,
+        "violating_bookings": {
+            booking_id: tally.bookings.get(booking_id, [])
+            for booking_id in sorted({b for v in violations for b in tally.bookings if b in v})
+        },
+    }
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
+    return report
+
+
+def _print(report: dict[str, Any], tally: Tally, violations: list[str]) -> None:
+    print(
+        f"\nchaos: seed {report['seed']}, {report['customers']} customers, "
+        f"{report['chaos_seconds']:.0f} s of chaos, {report['wall_seconds']} s wall, "
+        f"at rest {report['seconds_to_rest']} s after"
+    )
+    for key in (
+        "bookings_by_status",
+        "plans",
+        "outcomes",
+        "mayhem",
+        "faults_injected",
+        "api_errors_seen_by_customers",
+        "late_payments",
+    ):
+        print(f"chaos: {key}: {json.dumps(report[key], sort_keys=True)}")
+    print(f"chaos: duplicated webhooks: {report['duplicated_webhooks']}")
+    print(f"chaos: emails delivered twice or more: {report['emails_delivered_more_than_once']}")
+    print(f"chaos: timeline: {'; '.join(report['timeline'])}")
+    print(f"chaos: {len(violations)} violation(s)")
+    for violation in violations:
+        print(f"chaos:   {violation}")
+    shown = Counter[str]()
+    for booking_id, steps in report["violating_bookings"].items():
+        if shown["n"] < 15:
+            shown["n"] += 1
+            print(f"chaos:   booking {booking_id}: {' | '.join(steps)}")
+    print(f"chaos: report written to {REPORT}")
