@@ -56,7 +56,7 @@ class ChaosConfig:
         seed = os.environ.get("CHAOS_SEED")
         return cls(
             customers=int(os.environ.get("CHAOS_CUSTOMERS", "40")),
-            seconds=float(os.environ.get("CHAOS_SECONDS", "50")),
+            seconds=float(os.environ.get("CHAOS_SECONDS", "45")),
             seed=int(seed) if seed else random.SystemRandom().randrange(1_000_000),
             quiesce_seconds=float(os.environ.get("CHAOS_QUIESCE_SECONDS", "75")),
         )

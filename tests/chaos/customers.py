@@ -28,6 +28,8 @@ class Tally:
     actions: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     api_errors: Counter[str] = field(default_factory=Counter)
+    # when each kind of API error was first and last seen, seconds into the run
+    api_error_window: dict[str, list[float]] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
     # booking id -> what its customer did to it, for reproducing a violation
     bookings: dict[str, list[str]] = field(default_factory=dict)
@@ -53,6 +55,11 @@ class Shop:
     def stamp(self) -> str:
         return f"t+{time.monotonic() - self.began:.1f}s"
 
+    def api_error(self, what: str) -> None:
+        self.tally.api_errors[what] += 1
+        at = round(time.monotonic() - self.began, 1)
+        self.tally.api_error_window.setdefault(what, [at, at])[1] = at
+
     async def call(
         self,
         method: str,
@@ -70,11 +77,11 @@ class Shop:
             try:
                 response = await self.api.request(method, path, **kwargs)
             except httpx.TransportError as err:
-                self.tally.api_errors[f"{route} {type(err).__name__}"] += 1
+                self.api_error(f"{route} {type(err).__name__}")
             else:
                 if response.status_code not in RETRIED_STATUSES:
                     return response
-                self.tally.api_errors[f"{route} {response.status_code}"] += 1
+                self.api_error(f"{route} {response.status_code}")
             if time.monotonic() + delay > deadline:
                 self.tally.outcomes[f"gave up on {route}"] += 1
                 return None

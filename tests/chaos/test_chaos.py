@@ -153,7 +153,14 @@ async def _report(
         "mayhem": dict(mayhem.counts),
         "timeline": mayhem.log,
         "faults_injected": faults,
-        "api_errors_seen_by_customers": dict(tally.api_errors),
+        "api_errors_seen_by_customers": {
+            what: {
+                "count": n,
+                "first_at": tally.api_error_window[what][0],
+                "last_at": tally.api_error_window[what][1],
+            }
+            for what, n in sorted(tally.api_errors.items())
+        },
         "violations": violations,
         "violating_bookings": {
             booking_id: tally.bookings.get(booking_id, [])
