@@ -77,6 +77,12 @@ async def test_invariants_hold_through_chaos(
         f"not at rest after {config.quiesce_seconds:.0f} s: {d}" for d in stuck.descriptions
     ]
     violations += tally.violations
+    if not tally.outcomes["booked"] or not tally.outcomes["pay succeeded"]:
+        # A run where every booking failed would prove nothing: say so.
+        violations.append(
+            f"the run exercised nothing: {tally.outcomes['booked']} booking(s), "
+            f"{tally.outcomes['pay succeeded']} payment(s); API errors {dict(tally.api_errors)}"
+        )
     violations += await invariants.check(engine, stack.stripe_url, temporal, chaos_sendgrid)
     report = await _report(
         stack, config, engine, chaos_sendgrid, tally, mayhem, violations, began, quiet_after
