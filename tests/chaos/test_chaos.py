@@ -12,6 +12,7 @@ import os
 import random
 import time
 from collections import Counter
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.client import Client
 
 from activities.payments import make_stripe_client
+from core.db import make_sessionmaker
 from core.settings import PROJECT_ROOT
 from devstack.stack import Stack
-from tests.chaos import invariants
+from ops import consistency
+from tests.chaos import deliveries
 from tests.chaos.conftest import ChaosConfig
 from tests.chaos.customers import Shop, Tally, customer
 from tests.chaos.harness import Mayhem, quiesce, wreak
@@ -83,10 +86,21 @@ async def test_invariants_hold_through_chaos(
             f"the run exercised nothing: {tally.outcomes['booked']} booking(s), "
             f"{tally.outcomes['pay succeeded']} payment(s); API errors {dict(tally.api_errors)}"
         )
-    violations += await invariants.check(engine, stack.stripe_url, temporal, chaos_sendgrid)
+    checked = await consistency.check(
+        make_sessionmaker(engine),
+        temporal,
+        make_stripe_client("sk_test_localstripe", stack.stripe_url),
+        settle_seconds=1,
+        hold_grace=timedelta(seconds=5),
+    )
+    violations += [f"{v.invariant} {v.rule} {v.subject}: {v.detail}" for v in checked.violations]
+    violations += await deliveries.unconfirmed_customers(engine, chaos_sendgrid)
     report = await _report(
         stack, config, engine, chaos_sendgrid, tally, mayhem, violations, began, quiet_after
     )
+    report["checked"] = asdict(checked.counts)
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(json.dumps(report, indent=2) + "\n")
     await engine.dispose()
     _print(report, tally, violations)
     assert not violations, f"{len(violations)} violation(s), first: {violations[0]}"
@@ -153,7 +167,7 @@ async def _report(
         "outcomes": dict(tally.outcomes),
         "duplicated_webhooks": tally.outcomes["webhooks duplicated"],
         "emails_delivered_more_than_once": {
-            key: times for key, times in invariants.deliveries(sendgrid).items() if times > 1
+            key: times for key, times in deliveries.deliveries(sendgrid).items() if times > 1
         },
         "late_payments": {k: v for k, v in tally.outcomes.items() if k.startswith("late payment")},
         "mayhem": dict(mayhem.counts),
@@ -173,8 +187,6 @@ async def _report(
             for booking_id in sorted({b for v in violations for b in tally.bookings if b in v})
         },
     }
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
     return report
 
 
