@@ -1,11 +1,13 @@
 """The chaos test's own stack: every component a subprocess, Stripe and SendGrid behind fault
 proxies, Temporal on a file so it can restart. Sized by CHAOS_CUSTOMERS, CHAOS_SECONDS and
-CHAOS_SEED (environment variables), so `make test` runs it small and a shell runs it large."""
+CHAOS_SEED (environment variables), so `make test` runs it small and a shell runs it large;
+CHAOS_REPORT says where its figures go (var/chaos/last-run.json)."""
 
 import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,9 @@ from devstack.stack import Stack, StackOptions, running
 from tests.fakes.sendgrid_server import FakeSendGrid
 
 SENDGRID_KEY = "SG.chaos-key"
+# The figures of the last run (for RELIABILITY.md), and every process's log beside them.
+REPORT = Path(os.environ.get("CHAOS_REPORT", PROJECT_ROOT / "var" / "chaos" / "last-run.json"))
+LOGS = REPORT.parent / f"{REPORT.stem}-logs"
 # Short holds and timers, so holds end, extensions run out and late windows close in seconds.
 TIMINGS = {
     "BOOKING_HOLD_EXTENSION_SECONDS": "1",
@@ -87,7 +92,7 @@ def chaos_stack(chaos_config: ChaosConfig, chaos_sendgrid: FakeSendGrid) -> Iter
         sendgrid_faults=SENDGRID_FAULTS,
         seed=chaos_config.seed,
         settings=TIMINGS,
-        keep_logs=PROJECT_ROOT / "var" / "chaos" / "logs",
+        keep_logs=LOGS,
     )
     with running(options) as stack:
         yield stack

@@ -33,9 +33,16 @@ class Tally:
     violations: list[str] = field(default_factory=list)
     # booking id -> what its customer did to it, for reproducing a violation
     bookings: dict[str, list[str]] = field(default_factory=dict)
+    intents: dict[str, str] = field(default_factory=dict)  # PaymentIntent id -> booking id
 
     def note(self, booking_id: str, what: str) -> None:
         self.bookings.setdefault(booking_id, []).append(what)
+
+    def story_of(self, violations: list[str]) -> dict[str, list[str]]:
+        """What the customers did to each booking a violation names (by id or by intent)."""
+        named = {b for v in violations for b in self.bookings if b in v}
+        named |= {b for v in violations for i, b in self.intents.items() if i in v}
+        return {booking_id: self.bookings[booking_id] for booking_id in sorted(named)}
 
 
 @dataclass
@@ -123,6 +130,7 @@ async def book(shop: Shop, rng: random.Random, plan: str) -> dict[str, Any] | No
         return None
     booking: dict[str, Any] = response.json()
     shop.tally.outcomes["booked"] += 1
+    shop.tally.intents[booking["payment"]["payment_intent_id"]] = booking["id"]
     shop.tally.note(booking["id"], f"{shop.stamp()} {plan}: booked {body['quantity']} ({key})")
     if rng.random() < 0.25:
         await _replay(shop, rng, body, headers, booking)
