@@ -4,9 +4,20 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+)
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -16,15 +27,20 @@ from activities.mail import Mailer, OutboxMailer, SendGridMailer
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities, make_stripe_client
 from activities.receipts import ReceiptActivities
+from activities.repairs import RepairActivities
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings, get_settings
 from core.temporal import connect
 from documents.receipt_data import Seller
 from models.enums import DocumentKind
+from models.repairs import SafetyNetInput
 from workflows.booking import BookingWorkflow
+from workflows.safety_net import SAFETY_NET_ID, SafetyNetWorkflow
 
 
-def booking_activities(settings: Settings, stack: AsyncExitStack) -> list[Callable[..., Any]]:
+def booking_activities(
+    settings: Settings, stack: AsyncExitStack, temporal: Client
+) -> list[Callable[..., Any]]:
     """Every activity, bound to its clients; `stack` closes the clients at the end."""
     engine = make_engine(settings)
     stack.push_async_callback(engine.dispose)
@@ -45,6 +61,7 @@ def booking_activities(settings: Settings, stack: AsyncExitStack) -> list[Callab
     notifications = NotificationActivities(
         sessionmaker, make_mailer(settings), settings.email_from, settings.seller_name
     )
+    repairs = RepairActivities(sessionmaker, temporal, payments)
     return [
         inventory.reserve,
         inventory.release,
@@ -57,7 +74,35 @@ def booking_activities(settings: Settings, stack: AsyncExitStack) -> list[Callab
         payments.refund,
         receipts.issue,
         notifications.send,
+        repairs.find,
     ]
+
+
+async def ensure_safety_net(client: Client, settings: Settings) -> None:
+    """Create the safety net's schedule, or bring an existing one to today's settings."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            SafetyNetWorkflow.run,
+            SafetyNetInput(
+                hold_grace_seconds=settings.safety_net_hold_grace_seconds,
+                payment_window_seconds=settings.late_payment_window_seconds,
+            ),
+            id=SAFETY_NET_ID,
+            task_queue=settings.task_queue,
+        ),
+        spec=ScheduleSpec(
+            intervals=[
+                ScheduleIntervalSpec(every=timedelta(seconds=settings.safety_net_interval_seconds))
+            ]
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(SAFETY_NET_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        await client.get_schedule_handle(SAFETY_NET_ID).update(
+            lambda _: ScheduleUpdate(schedule=schedule)
+        )
 
 
 def make_mailer(settings: Settings) -> Mailer:
@@ -70,7 +115,7 @@ def build_worker(
     client: Client,
     settings: Settings,
     activities: Sequence[Callable[..., Any]],
-    workflows: Sequence[type] = (BookingWorkflow,),
+    workflows: Sequence[type] = (BookingWorkflow, SafetyNetWorkflow),
 ) -> Worker:
     """The booking worker; the benchmark's baseline worker is built here too, to match it."""
     return Worker(
@@ -95,7 +140,8 @@ async def main() -> None:
     metrics = PrometheusConfig(bind_address=settings.worker_metrics_address)
     client = await connect(settings, runtime=Runtime(telemetry=TelemetryConfig(metrics=metrics)))
     async with AsyncExitStack() as stack:
-        worker = build_worker(client, settings, booking_activities(settings, stack))
+        await ensure_safety_net(client, settings)
+        worker = build_worker(client, settings, booking_activities(settings, stack, client))
         logging.info("worker polling task queue %r", settings.task_queue)
         await worker.run()
 

@@ -8,6 +8,11 @@ from models.enums import BookingStatus, DeliveryOutcome, DocumentKind, EmailKind
 MAX_PLACES_PER_BOOKING = 50
 
 
+def booking_workflow_id(booking_id: str) -> str:
+    """One booking, one workflow: its id is derived from the booking's."""
+    return f"booking-{booking_id}"
+
+
 @dataclass
 class Attendee:
     name: str

@@ -117,7 +117,9 @@ async def db(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSessio
 @pytest.fixture(scope="session")
 async def worker(temporal_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[None]:
     async with AsyncExitStack() as stack:
-        running = build_worker(temporal_env.client, settings, booking_activities(settings, stack))
+        running = build_worker(
+            temporal_env.client, settings, booking_activities(settings, stack, temporal_env.client)
+        )
         async with running:
             yield
 

@@ -8,12 +8,14 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from models.booking import booking_workflow_id
+
 HISTORIES = Path(__file__).parent / "workflows" / "histories"
 
 
 async def keep_history(temporal: Client, booking_id: str, name: str) -> None:
     if not os.environ.get("RECORD_HISTORIES"):
         return
-    history = await temporal.get_workflow_handle(f"booking-{booking_id}").fetch_history()
+    history = await temporal.get_workflow_handle(booking_workflow_id(booking_id)).fetch_history()
     HISTORIES.mkdir(parents=True, exist_ok=True)
     (HISTORIES / f"{name}.json").write_text(history.to_json())

@@ -49,6 +49,9 @@ EMAIL_STEP: StepOptions = {
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=10),
 }
 
+# The safety net's search reads every booking holding places and every recent payment.
+SEARCH_STEP: StepOptions = {**DATABASE_STEP, "start_to_close_timeout": timedelta(minutes=5)}
+
 # How long a rejected booking waits for its caller's `hold` update before failing.
 HOLD_ANSWER_WAIT = timedelta(seconds=10)
 

@@ -40,7 +40,9 @@ async def own_worker(temporal: Client, settings: Settings) -> AsyncIterator[OwnW
             )
             replaced = {activity_name(r) for r in replacements}
             activities = [
-                a for a in booking_activities(own, stack) if activity_name(a) not in replaced
+                a
+                for a in booking_activities(own, stack, temporal)
+                if activity_name(a) not in replaced
             ]
             await stack.enter_async_context(
                 build_worker(temporal, own, [*activities, *replacements])

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 
-from api.booking_workflows import start_booking_workflow, workflow_id
+from api.booking_workflows import start_booking_workflow
 from core.settings import Settings
 from devstack.pay import pay
-from models.booking import BookingRequest, BookingView
+from models.booking import BookingRequest, BookingView, booking_workflow_id
 from models.enums import BookingStatus, DocumentKind, SeatState
 from models.payments import PaymentEvent, PaymentEventType
 from models.tables import Booking, Receipt, Seat
@@ -59,7 +59,7 @@ async def book(
 
 
 def handle_of(temporal: Client, booking_id: str) -> BookingHandle:
-    return temporal.get_workflow_handle_for(BookingWorkflow.run, workflow_id(booking_id))
+    return temporal.get_workflow_handle_for(BookingWorkflow.run, booking_workflow_id(booking_id))
 
 
 async def view_of(temporal: Client, booking_id: str) -> BookingView:

@@ -16,11 +16,11 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from activities.payments import PaymentActivities
-from api.booking_workflows import start_booking_workflow, workflow_id
+from api.booking_workflows import start_booking_workflow
 from core.errors import ServiceUnavailable, SoldOut
 from core.settings import Settings
 from devstack.pay import pay
-from models.booking import BookingRequest, BookingView, CancelRequest
+from models.booking import BookingRequest, BookingView, CancelRequest, booking_workflow_id
 from models.enums import BookingStatus, SeatState, SessionStatus
 from models.payments import CreatePaymentIntent, PaymentIntentInfo
 from models.tables import Booking, Seat, Session
@@ -41,7 +41,7 @@ async def worker_replacing(
     async with AsyncExitStack() as stack:
         activities = [
             a
-            for a in booking_activities(own, stack)
+            for a in booking_activities(own, stack, temporal)
             if a.__temporal_activity_definition.name not in replaced  # type: ignore[attr-defined]
         ]
         async with build_worker(temporal, own, [*activities, *replacements]):
@@ -177,7 +177,7 @@ async def test_a_cancel_while_stripe_is_down_answers_within_the_grace(
         temporal, settings, cancel_while_down, payment_grace_seconds=2
     ) as faulty:
         view = await start_booking_workflow(temporal, faulty, booking_request(session_id))
-        handle = temporal.get_workflow_handle(workflow_id(view.id))
+        handle = temporal.get_workflow_handle(booking_workflow_id(view.id))
         cancelled = await asyncio.wait_for(
             handle.execute_update(BookingWorkflow.cancel, CancelRequest("changed my mind")), 10
         )
@@ -222,7 +222,7 @@ async def test_a_cancel_reaches_a_booking_still_being_set_up(
                 .where(Session.id == uuid.UUID(session_id))
                 .values(status=SessionStatus.CANCELLED)
             )
-        handle = temporal.get_workflow_handle(workflow_id(request.booking_id))
+        handle = temporal.get_workflow_handle(booking_workflow_id(request.booking_id))
         cancel = asyncio.create_task(
             handle.execute_update(
                 BookingWorkflow.cancel,
@@ -278,7 +278,7 @@ async def test_a_cancel_reason_postgresql_would_refuse_is_refused_first(
     """Case 2: a NUL byte in the reason would make recording the outcome fail forever."""
     session_id = await new_session(capacity=4)
     view = await start_booking_workflow(temporal, settings, booking_request(session_id))
-    handle = temporal.get_workflow_handle(workflow_id(view.id))
+    handle = temporal.get_workflow_handle(booking_workflow_id(view.id))
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(BookingWorkflow.cancel, CancelRequest("bad\x00reason"))

@@ -1,0 +1,44 @@
+"""What the safety net finds and repairs: places nobody will release, money nobody will claim."""
+
+from dataclasses import dataclass, field
+
+from models.enums import BookingStatus
+
+
+@dataclass
+class SafetyNetInput:
+    # A pending booking this long past its hold's end has a stuck or dead workflow.
+    hold_grace_seconds: int
+    # How far back to look for succeeded payments (Stripe retries webhooks for 3 days).
+    payment_window_seconds: int
+
+
+@dataclass
+class OrphanHold:
+    """Places held by a booking whose workflow has ended, or that is long past its hold."""
+
+    booking_id: str
+    status: BookingStatus
+    workflow_open: bool
+
+
+@dataclass
+class UnclaimedPayment:
+    """Succeeded money that no confirmed booking holds and no live workflow will refund."""
+
+    payment_intent_id: str
+    booking_id: str | None  # None: the intent names no booking we know
+    amount: int
+    currency: str
+
+
+@dataclass
+class Repairs:
+    holds: list[OrphanHold] = field(default_factory=list)
+    payments: list[UnclaimedPayment] = field(default_factory=list)
+
+
+@dataclass
+class RepairReport:
+    released: list[str] = field(default_factory=list)  # booking ids whose places went back
+    refunded: list[str] = field(default_factory=list)  # PaymentIntent ids refunded

@@ -1,0 +1,55 @@
+"""The safety net: started by a Temporal Schedule, it puts right what no booking workflow will.
+
+A booking workflow that was terminated (operators can, in the UI) or is stuck leaves its
+places held and would keep a late payment; this releases such places and refunds such money,
+telling the customer, and reports what it repaired.
+"""
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.inventory import InventoryActivities
+    from activities.repairs import RepairActivities
+    from models.booking import Transition
+    from models.enums import BookingStatus, EmailKind
+    from models.repairs import OrphanHold, RepairReport, SafetyNetInput, UnclaimedPayment
+    from workflows.options import DATABASE_STEP, SEARCH_STEP
+    from workflows.steps import BookingSteps
+
+SAFETY_NET_ID = "booking-safety-net"
+RELEASED_REASON = "its workflow ended before the booking did: places released by the safety net"
+
+
+@workflow.defn
+class SafetyNetWorkflow:
+    @workflow.run
+    async def run(self, input: SafetyNetInput) -> RepairReport:
+        found = await workflow.execute_activity_method(RepairActivities.find, input, **SEARCH_STEP)
+        report = RepairReport()
+        for hold in found.holds:
+            await self._release(hold)
+            report.released.append(hold.booking_id)
+        for payment in found.payments:
+            await self._refund(payment)
+            report.refunded.append(payment.payment_intent_id)
+        workflow.set_current_details(
+            f"released {len(report.released)} holds, refunded {len(report.refunded)} payments"
+        )
+        return report
+
+    async def _release(self, hold: OrphanHold) -> None:
+        await BookingSteps(hold.booking_id).release()
+        if hold.workflow_open or hold.status != BookingStatus.PENDING_PAYMENT:
+            return  # a live workflow records its own ending
+        await workflow.execute_activity_method(
+            InventoryActivities.record,
+            Transition(hold.booking_id, BookingStatus.CANCELLED, RELEASED_REASON),
+            **DATABASE_STEP,
+        )
+
+    async def _refund(self, payment: UnclaimedPayment) -> None:
+        """The same refund (key and reason) a live booking workflow would make of late money."""
+        steps = BookingSteps(payment.booking_id or payment.payment_intent_id)
+        refund = await steps.refund(payment.payment_intent_id, "late-payment")
+        if payment.booking_id is not None:  # else there is nobody we could tell
+            await steps.send_email(EmailKind.LATE_PAYMENT_REFUNDED, refund.amount)
