@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # How long a hold's end (or a cancel) waits for Stripe before releasing the places anyway;
     # a payment that succeeds later is refunded as late money.
     payment_grace_seconds: int = 10
+    # The safety net (a Temporal Schedule) runs this often; it releases the places of bookings
+    # whose workflow has ended, or pending this long past their hold, and refunds unclaimed money.
+    safety_net_interval_seconds: int = 300
+    safety_net_hold_grace_seconds: int = 300
 
     # Receipts: who sells, and the VAT rate in basis points. Prices include VAT.
     seller_name: str = "Rescue First Training Ltd"
