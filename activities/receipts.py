@@ -5,7 +5,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -13,6 +12,7 @@ from core.errors import InvalidRequest
 from documents.receipt_data import ReceiptData, ReceiptLine, Seller, format_rate
 from documents.receipt_pdf import render_receipt_pdf
 from models.booking import DocumentRef, IssueDocument
+from models.booking_records import find_document
 from models.enums import DocumentKind
 from models.sequences import database_now, next_in_sequence
 from models.tables import Booking, Receipt, Session
@@ -36,7 +36,7 @@ class ReceiptActivities:
         """The same number and bytes however often it runs: the first transaction wins."""
         key = uuid.UUID(request.booking_id)
         async with self._sessionmaker.begin() as db:
-            existing = await _document(db, key, request.kind)
+            existing = await find_document(db, key, request.kind)
             if existing is not None:
                 return DocumentRef(DocumentKind(existing.kind), existing.number)
             booking = await db.get(Booking, key)
@@ -46,7 +46,7 @@ class ReceiptActivities:
             assert session is not None
             refers_to = None
             if request.kind == DocumentKind.CREDIT_NOTE:
-                receipt = await _document(db, key, DocumentKind.RECEIPT)
+                receipt = await find_document(db, key, DocumentKind.RECEIPT)
                 if receipt is None:
                     raise InvalidRequest("a credit note needs the receipt it refers to")
                 refers_to = receipt.number
@@ -120,12 +120,6 @@ class ReceiptActivities:
             card_brand=request.card_brand,
             card_last4=request.card_last4,
         )
-
-
-async def _document(db: AsyncSession, booking_id: uuid.UUID, kind: DocumentKind) -> Receipt | None:
-    return await db.scalar(
-        select(Receipt).where(Receipt.booking_id == booking_id, Receipt.kind == kind)
-    )
 
 
 def _attendee_names(booking: Booking) -> list[str]:

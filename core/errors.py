@@ -1,5 +1,6 @@
 """Business errors: raised by activities and the API alike, never retried, one HTTP status each."""
 
+import uuid
 from typing import Any, ClassVar
 
 from temporalio.exceptions import ApplicationError
@@ -53,9 +54,19 @@ class IdempotencyKeyReused(BookingError):
         "Idempotency-Key was used for another request",
     )
 
+    @classmethod
+    def unless_same(cls, first_fingerprint: str, fingerprint: str) -> None:
+        """The one check that a replayed Idempotency-Key comes with the body it first came with."""
+        if fingerprint != first_fingerprint:
+            raise cls("Idempotency-Key was already used with another body")
+
 
 class BookingNotCancellable(BookingError):
     status, slug, title = 409, "not-cancellable", "The booking cannot be cancelled in its state"
+
+    @classmethod
+    def in_status(cls, status: str) -> "BookingNotCancellable":
+        return cls(f"a booking that is {status} cannot be cancelled")
 
 
 class PaymentProviderRefused(BookingError):
@@ -68,6 +79,14 @@ class PaymentProviderRefused(BookingError):
 
 class ServiceUnavailable(BookingError):
     status, slug, title = 503, "service-unavailable", "A service the booking needs is unavailable"
+
+
+def parse_id(value: str, missing: type[BookingError], noun: str) -> uuid.UUID:
+    """`value` as the UUID it names; anything else names nothing: `missing` (a 404)."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise missing(f"{noun} {value[:64]} does not exist") from None
 
 
 def _all_subclasses(cls: type[BookingError]) -> list[type[BookingError]]:

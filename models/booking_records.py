@@ -1,31 +1,49 @@
-"""Reading bookings back from their database mirror."""
+"""Every read of bookings and their documents from the database mirror, for the API and
+activities alike."""
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import BookingNotFound, DocumentNotFound
+from core.errors import BookingNotFound, DocumentNotFound, parse_id
+from models.enums import OPEN_STATUSES, DocumentKind
 from models.tables import Booking, Receipt
 
 
 async def get_booking(db: AsyncSession, booking_id: str) -> Booking:
-    try:
-        key = uuid.UUID(booking_id)
-    except ValueError:
-        raise BookingNotFound(f"booking {booking_id} does not exist") from None
-    booking = await db.get(Booking, key)
+    booking = await db.get(Booking, parse_id(booking_id, BookingNotFound, "booking"))
     if booking is None:
         raise BookingNotFound(f"booking {booking_id} does not exist")
     return booking
 
 
-async def get_document(db: AsyncSession, booking_id: str, kind: str) -> Receipt:
-    booking = await get_booking(db, booking_id)
-    document = await db.scalar(
-        select(Receipt).where(Receipt.booking_id == booking.id, Receipt.kind == kind)
+async def find_document(
+    db: AsyncSession, booking_id: uuid.UUID, kind: DocumentKind
+) -> Receipt | None:
+    return await db.scalar(
+        select(Receipt).where(Receipt.booking_id == booking_id, Receipt.kind == kind)
     )
+
+
+async def get_document(db: AsyncSession, booking_id: str, kind: DocumentKind) -> Receipt:
+    booking = await get_booking(db, booking_id)
+    document = await find_document(db, booking.id, kind)
     if document is None:
         label = kind.replace("_", " ")
         raise DocumentNotFound(f"booking {booking_id} has no {label} (status {booking.status})")
     return document
+
+
+async def booking_paid_by(db: AsyncSession, payment_intent_id: str) -> uuid.UUID | None:
+    """The booking that holds this PaymentIntent, if any."""
+    return await db.scalar(select(Booking.id).where(Booking.payment_intent_id == payment_intent_id))
+
+
+async def open_bookings(db: AsyncSession, session_id: uuid.UUID) -> Sequence[Booking]:
+    """The session's bookings that can still be cancelled, paid or refunded."""
+    found = await db.scalars(
+        select(Booking).where(Booking.session_id == session_id, Booking.status.in_(OPEN_STATUSES))
+    )
+    return found.all()

@@ -7,9 +7,11 @@ from datetime import datetime
 from sqlalchemy import Select, and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import InvalidRequest, SessionNotFound
+from core.errors import InvalidRequest, SessionNotFound, parse_id
 from models.enums import SeatState, SessionKind, SessionStatus
 from models.tables import Seat, Session
+
+MAX_PLACES_PER_SESSION = 10_000
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class Availability:
 
 @dataclass
 class SessionFilter:
-    kind: str | None = None
+    kind: SessionKind | None = None
     location: str | None = None
     starts_after: datetime | None = None
     starts_before: datetime | None = None
@@ -60,10 +62,17 @@ class SessionFilter:
 def seat_labels(spec: SessionSpec) -> list[str]:
     """Named seats from the map, or general-admission places GA-001... up to the capacity."""
     if spec.seat_map:
-        return [f"{row.label}{n}" for row in spec.seat_map for n in range(1, row.seats + 1)]
-    if spec.capacity is None:
+        rows = [row.label for row in spec.seat_map]
+        if len(set(rows)) != len(rows):
+            raise InvalidRequest("a row label is used twice in the seat map", rows=rows)
+        labels = [f"{row.label}{n}" for row in spec.seat_map for n in range(1, row.seats + 1)]
+    elif spec.capacity is None:
         raise InvalidRequest("a session needs a capacity or a seat map")
-    return [f"GA-{n:03d}" for n in range(1, spec.capacity + 1)]
+    else:
+        labels = [f"GA-{n:03d}" for n in range(1, spec.capacity + 1)]
+    if len(labels) > MAX_PLACES_PER_SESSION:
+        raise InvalidRequest(f"a session has at most {MAX_PLACES_PER_SESSION} places")
+    return labels
 
 
 async def create_session(db: AsyncSession, spec: SessionSpec) -> Session:
@@ -109,10 +118,7 @@ def _with_availability() -> Select[Session, int, int]:
 
 
 async def get_session(db: AsyncSession, session_id: str) -> tuple[Session, Availability]:
-    try:
-        key = uuid.UUID(session_id)
-    except ValueError:
-        raise SessionNotFound(f"session {session_id} does not exist") from None
+    key = parse_id(session_id, SessionNotFound, "session")
     row = (await db.execute(_with_availability().where(Session.id == key))).first()
     if row is None:
         raise SessionNotFound(f"session {session_id} does not exist")
