@@ -3,10 +3,12 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
-from api import problems
+from api import openapi, problems
+from api.body_limit import BodySizeLimit
+from api.deps import storable_parameters
 from api.metrics import install_metrics
 from api.routes import bookings, health, sessions, webhooks
 from core.db import make_engine, make_sessionmaker
@@ -32,9 +34,14 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         version="0.1.0",
         description="Sessions, seat holds, Stripe payments and receipts, orchestrated by Temporal.",
         lifespan=lifespan,
+        dependencies=[Depends(storable_parameters)],
     )
     problems.install(app)
     install_metrics(app)
-    for module in (health, sessions, bookings, webhooks):
-        app.include_router(module.router)
+    # Added last, so it runs first: nothing reads a body before the limit applies.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
+    routers = [module.router for module in (health, sessions, bookings, webhooks)]
+    for router in routers:
+        app.include_router(router)
+    openapi.install(app, routers)
     return app

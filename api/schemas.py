@@ -1,22 +1,70 @@
-"""Request and response bodies of the HTTP API."""
+"""Request and response bodies of the HTTP API, and the constrained types they share."""
 
-from datetime import datetime
-from typing import Annotated, Literal
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, EmailStr, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    model_validator,
+)
 
 from models.booking import MAX_PLACES_PER_BOOKING
+from models.catalog import MAX_PLACES_PER_SESSION
+from models.enums import BookingStatus, SessionKind, SessionStatus
+
+# PostgreSQL refuses NUL in text and cannot store a lone surrogate: such a value would make
+# every retry of the same write fail, so it is refused here, at the edge, for every string.
+STORABLE = r"^[^\x00\ud800-\udfff]*$"
 
 
-def _utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("a time zone is required (e.g. 2026-12-01T09:00:00Z)")
+def storable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from None
     return value
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_utc)]
+def _utc(value: datetime) -> datetime:
+    """One clock for the database: times at the edges of the calendar must still convert."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range") from None
+
+
+def _utc_unless_zoned(value: datetime) -> datetime:
+    """A filter time without a zone is read as UTC."""
+    return _utc(value if value.tzinfo else value.replace(tzinfo=UTC))
+
+
+# Every string a caller sends is one of these (tests/api/test_schemas.py checks it).
+String = Annotated[str, AfterValidator(storable), Field(json_schema_extra={"pattern": STORABLE})]
+Text = Annotated[String, Field(min_length=1, max_length=200)]
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+QueryMoment = Annotated[datetime, AfterValidator(_utc_unless_zoned)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["GBP"])]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+Amount = Annotated[int, Field(ge=0, le=100_000_000)]
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem+json."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] | None = None
 
 
 class Customer(BaseModel):
@@ -27,14 +75,27 @@ class Customer(BaseModel):
 class AttendeeIn(BaseModel):
     name: Text
     email: EmailStr | None = None
-    special_requirements: Annotated[str, Field(max_length=1000)] | None = None
+    special_requirements: Annotated[String, Field(max_length=1000)] | None = None
 
 
 class BookingCreate(BaseModel):
-    session_id: str
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "session_id": "5f0c6c1e-8d2a-4b8e-9a3f-1d2c3b4a5e6f",
+                    "quantity": 2,
+                    "customer": {"name": "Ada Lovelace", "email": "ada@example.com"},
+                    "attendees": [{"name": "Ada Lovelace"}, {"name": "Charles Babbage"}],
+                }
+            ]
+        }
+    )
+
+    session_id: uuid.UUID
     quantity: Annotated[int, Field(ge=1, le=MAX_PLACES_PER_BOOKING)] | None = None
     seats: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=32)]],
+        list[Annotated[String, Field(min_length=1, max_length=32)]],
         Field(max_length=MAX_PLACES_PER_BOOKING),
     ] = []
     customer: Customer
@@ -64,11 +125,11 @@ class Payment(BaseModel):
 
 
 class BookingOut(BaseModel):
-    id: str
-    status: str
+    id: uuid.UUID
+    status: BookingStatus
     status_reason: str | None = None
     reference: str | None = None
-    session_id: str
+    session_id: uuid.UUID
     seats: list[str]
     quantity: int
     amount_subtotal: int
@@ -77,7 +138,7 @@ class BookingOut(BaseModel):
     currency: str
     hold_expires_at: datetime
     payment: Payment
-    customer: Customer | None = None
+    customer: Customer
     attendees: list[AttendeeIn] = []
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -85,7 +146,7 @@ class BookingOut(BaseModel):
 
 
 class CancelIn(BaseModel):
-    reason: Annotated[str, Field(max_length=500)] = "cancelled by the customer"
+    reason: Annotated[String, Field(max_length=500)] = "cancelled by the customer"
 
 
 class GroupDiscountIn(BaseModel):
@@ -98,49 +159,76 @@ class SeatRowIn(BaseModel):
     seats: Annotated[int, Field(ge=1, le=500)]
 
 
-class SessionCreate(BaseModel):
-    kind: Literal["course", "seated", "appointment"]
+class SessionFields(BaseModel):
+    """What a session is, as an admin creates it and as everyone reads it back."""
+
+    kind: SessionKind
     title: Text
     location: Text
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-    capacity: Annotated[int, Field(ge=1, le=10_000)] | None = None
-    seat_map: Annotated[list[SeatRowIn], Field(max_length=100)] = []
-    price_amount: Annotated[int, Field(ge=0, le=100_000_000)]
+    starts_at: UtcDatetime
+    ends_at: UtcDatetime
+    price_amount: Amount
     currency: Currency
     hold_seconds: Annotated[int, Field(ge=1, le=86_400)] = 600
+
+
+class SessionCreate(SessionFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "course",
+                    "title": "Emergency First Aid at Work",
+                    "location": "Bristol",
+                    "starts_at": "2031-03-01T09:00:00Z",
+                    "ends_at": "2031-03-01T17:00:00Z",
+                    "capacity": 12,
+                    "price_amount": 9900,
+                    "currency": "GBP",
+                },
+                {
+                    "kind": "seated",
+                    "title": "Gala evening",
+                    "location": "Bath",
+                    "starts_at": "2031-04-01T19:00:00+01:00",
+                    "ends_at": "2031-04-01T23:00:00+01:00",
+                    "seat_map": [{"label": "A", "seats": 10}, {"label": "B", "seats": 12}],
+                    "price_amount": 4500,
+                    "currency": "GBP",
+                    "group_discount": None,
+                },
+            ]
+        }
+    )
+
+    capacity: Annotated[int, Field(ge=1, le=MAX_PLACES_PER_SESSION)] | None = None
+    seat_map: Annotated[list[SeatRowIn], Field(max_length=100)] = []
     group_discount: GroupDiscountIn | None = GroupDiscountIn()
 
     @model_validator(mode="after")
     def _shape(self) -> "SessionCreate":
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
-        if self.kind == "seated" and not self.seat_map:
+        if self.kind == SessionKind.SEATED and not self.seat_map:
             raise ValueError("a seated session needs a seat_map")
-        if self.kind != "seated" and (self.seat_map or self.capacity is None):
+        if self.kind != SessionKind.SEATED and (self.seat_map or self.capacity is None):
             raise ValueError("a course or appointment needs a capacity and no seat_map")
         return self
 
 
 class AvailabilityOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     capacity: int
     held: int
     sold: int
     available: int
 
 
-class SessionOut(BaseModel):
-    id: str
-    kind: str
-    title: str
-    location: str
-    starts_at: datetime
-    ends_at: datetime
-    price_amount: int
-    currency: str
-    hold_seconds: int
+class SessionOut(SessionFields):
+    id: uuid.UUID
     group_discount: GroupDiscountIn | None
-    status: str
+    status: SessionStatus
     availability: AvailabilityOut
 
 
@@ -153,5 +241,5 @@ class SessionPage(BaseModel):
 
 class SessionCancellation(BaseModel):
     session: SessionOut
-    # Resulting booking status -> how many bookings ended so.
+    # Resulting booking status (or "not-cancellable", "cancel-accepted") -> how many.
     bookings: dict[str, int]

@@ -7,16 +7,16 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from models.enums import Role
 
-Role = Literal["client", "admin"]
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Dev-only secrets: fine on a laptop, refused when BOOKING_ENV=production.
 DEV_SECRETS = {"sk_test_localstripe", "whsec_dev_secret", "dev-client-key", "dev-admin-key"}
 
 
 def _dev_api_keys() -> dict[str, Role]:
-    return {"dev-client-key": "client", "dev-admin-key": "admin"}
+    return {"dev-client-key": Role.CLIENT, "dev-admin-key": Role.ADMIN}
 
 
 class Settings(BaseSettings):
@@ -42,6 +42,16 @@ class Settings(BaseSettings):
 
     # API key -> role ("client" or "admin").
     api_keys: dict[str, Role] = Field(default_factory=_dev_api_keys)
+    # Bodies larger than this are refused with 413 before they are read (the webhook's too).
+    max_request_body_bytes: int = 1024 * 1024
+    # No API call waits without bound on Temporal. A booking's setup answers within this or
+    # 503 (the same Idempotency-Key finds the booking later); it covers the setup's own bounds.
+    booking_start_wait_seconds: float = 60.0
+    # Temporal must accept a message to a workflow (a cancel, a payment event) within this,
+    # else 503; a cancel then waits this long for its outcome, else 202 with the booking as it
+    # stands (the workflow finishes it durably).
+    workflow_accept_seconds: float = 10.0
+    cancel_wait_seconds: float = 10.0
 
     # str.format fields: {year} and {seq}; references stay unique because seq is per year.
     reference_format: str = "RFT-{year}-{seq:04d}"

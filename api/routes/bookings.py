@@ -1,28 +1,42 @@
-"""Bookings: start one (a workflow), read it, cancel it."""
+"""Bookings: start one (a workflow), read it, cancel it, fetch its documents."""
 
-import hashlib
-import json
-import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response, status
+from fastapi.responses import JSONResponse
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.booking_workflows import cancel_booking_workflow, start_booking_workflow
+from api.booking_workflows import (
+    booking_id_for,
+    cancel_within,
+    request_fingerprint,
+    start_booking_workflow,
+)
 from api.deps import ClientCaller, DbDep, SettingsDep, TemporalDep
 from api.schemas import AttendeeIn, BookingCreate, BookingOut, CancelIn, Customer, Payment
 from core.errors import IdempotencyKeyReused
-from models.booking import Attendee, BookingRequest, BookingView, CancelRequest
+from models.booking import Attendee, BookingRequest, CancelRequest
 from models.booking_records import get_booking, get_document
+from models.enums import BookingStatus, DocumentKind
 from models.tables import Booking, Receipt
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 
-# Booking ids derived from (API key, Idempotency-Key): the same request finds the same workflow.
-_IDEMPOTENCY_NAMESPACE = uuid.UUID("1b3f0a52-5a7e-4c39-8f0e-2d9c4b7a6e10")
+_PDF: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {}}, "description": "The PDF"}
+}
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=BookingOut)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BookingOut,
+    responses={
+        404: {"description": "No such session"},
+        409: {"description": "Sold out, seats taken, or the session cannot be booked"},
+        502: {},
+    },
+)
 async def create_booking(
     body: BookingCreate,
     caller: ClientCaller,
@@ -32,35 +46,24 @@ async def create_booking(
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> BookingOut:
     """Hold places and create the PaymentIntent in one round trip to Temporal."""
-    fingerprint = hashlib.sha256(
-        json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
-    ).hexdigest()
-    booking_id = str(
-        uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{caller.api_key}\n{idempotency_key}")
-        if idempotency_key
-        else uuid.uuid4()
-    )
     request = BookingRequest(
-        booking_id=booking_id,
-        session_id=body.session_id,
+        booking_id=booking_id_for(caller.api_key, idempotency_key),
+        session_id=str(body.session_id),
         customer_name=body.customer.name,
         customer_email=body.customer.email,
         quantity=body.places,
         seat_labels=body.seats,
         attendees=[Attendee(**a.model_dump()) for a in body.attendees],
-        request_fingerprint=fingerprint,
+        request_fingerprint=request_fingerprint(body.model_dump(mode="json")),
     )
     try:
         view = await start_booking_workflow(temporal, settings, request)
     except WorkflowAlreadyStartedError:
         # The workflow has closed (expired, completed...): answer from the database mirror.
-        booking = await get_booking(db, booking_id)
-        if booking.request_fingerprint != fingerprint:
-            raise IdempotencyKeyReused(
-                "Idempotency-Key was already used with another body"
-            ) from None
+        booking = await get_booking(db, request.booking_id)
+        IdempotencyKeyReused.unless_same(booking.request_fingerprint, request.request_fingerprint)
         return booking_out(booking)
-    return view_out(view, body)
+    return booking_out(await get_booking(db, view.id), client_secret=view.client_secret)
 
 
 @router.get("/{booking_id}", response_model=BookingOut)
@@ -68,24 +71,16 @@ async def read_booking(booking_id: str, caller: ClientCaller, db: DbDep) -> Book
     return booking_out(await get_booking(db, booking_id))
 
 
-@router.get(
-    "/{booking_id}/receipt.pdf",
-    response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}},
-)
+@router.get("/{booking_id}/receipt.pdf", response_class=Response, responses=_PDF)
 async def receipt_pdf(booking_id: str, caller: ClientCaller, db: DbDep) -> Response:
     """The receipt, once the booking is confirmed (404 before)."""
-    return _pdf(await get_document(db, booking_id, "receipt"))
+    return _pdf(await get_document(db, booking_id, DocumentKind.RECEIPT))
 
 
-@router.get(
-    "/{booking_id}/credit-note.pdf",
-    response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}},
-)
+@router.get("/{booking_id}/credit-note.pdf", response_class=Response, responses=_PDF)
 async def credit_note_pdf(booking_id: str, caller: ClientCaller, db: DbDep) -> Response:
     """The credit note, once a paid booking is refunded (404 before)."""
-    return _pdf(await get_document(db, booking_id, "credit_note"))
+    return _pdf(await get_document(db, booking_id, DocumentKind.CREDIT_NOTE))
 
 
 def _pdf(document: Receipt) -> Response:
@@ -95,50 +90,44 @@ def _pdf(document: Receipt) -> Response:
     )
 
 
-@router.post("/{booking_id}/cancel", response_model=BookingOut)
+@router.post(
+    "/{booking_id}/cancel",
+    response_model=BookingOut,
+    responses={
+        202: {"model": BookingOut, "description": "Accepted: the cancel finishes durably"},
+        409: {"description": "The booking cannot be cancelled in its state"},
+    },
+)
 async def cancel_booking(
     booking_id: str,
     caller: ClientCaller,
     temporal: TemporalDep,
+    settings: SettingsDep,
     db: DbDep,
     body: CancelIn | None = None,
-) -> BookingOut:
-    """Cancel before payment (places released) or after it (refunded through Stripe)."""
+) -> BookingOut | JSONResponse:
+    """Cancel before payment (places released) or after it (refunded through Stripe).
+
+    200 with the outcome when it comes within a few seconds, else 202 with the booking as it
+    stands. Cancelling again answers the first cancel's outcome.
+    """
     booking = await get_booking(db, booking_id)
-    reason = (body or CancelIn()).reason
-    await cancel_booking_workflow(temporal, str(booking.id), CancelRequest(reason), booking.status)
+    request = CancelRequest((body or CancelIn()).reason)
+    outcome = await cancel_within(temporal, settings, str(booking.id), request, booking.status)
     await db.refresh(booking)
+    if outcome is None:
+        return JSONResponse(booking_out(booking).model_dump(mode="json"), status_code=202)
     return booking_out(booking)
 
 
-def view_out(view: BookingView, body: BookingCreate) -> BookingOut:
+def booking_out(booking: Booking, client_secret: str | None = None) -> BookingOut:
+    """The one view of a booking the API gives, from its database mirror."""
     return BookingOut(
-        id=view.id,
-        status=view.status,
-        status_reason=view.status_reason,
-        reference=view.reference,
-        session_id=view.session_id,
-        seats=view.seat_labels,
-        quantity=len(view.seat_labels),
-        amount_subtotal=view.amount_subtotal,
-        discount=view.discount,
-        amount_total=view.amount_total,
-        currency=view.currency,
-        hold_expires_at=view.hold_expires_at,
-        payment=Payment(payment_intent_id=view.payment_intent_id, client_secret=view.client_secret),
-        customer=body.customer,
-        attendees=body.attendees,
-        confirmed_at=view.confirmed_at,
-    )
-
-
-def booking_out(booking: Booking) -> BookingOut:
-    return BookingOut(
-        id=str(booking.id),
-        status=booking.status,
+        id=booking.id,
+        status=BookingStatus(booking.status),
         status_reason=booking.status_reason,
         reference=booking.reference,
-        session_id=str(booking.session_id),
+        session_id=booking.session_id,
         seats=booking.seat_labels,
         quantity=booking.quantity,
         amount_subtotal=booking.amount_subtotal,
@@ -146,7 +135,7 @@ def booking_out(booking: Booking) -> BookingOut:
         amount_total=booking.amount_total,
         currency=booking.currency,
         hold_expires_at=booking.hold_expires_at,
-        payment=Payment(payment_intent_id=booking.payment_intent_id),
+        payment=Payment(payment_intent_id=booking.payment_intent_id, client_secret=client_secret),
         customer=Customer(name=booking.customer_name, email=booking.customer_email),
         attendees=[AttendeeIn(**a) for a in booking.attendees],
         created_at=booking.created_at,

@@ -1,25 +1,27 @@
-"""Sessions: list and read them with availability; admins create them."""
+"""Sessions: list and read them with availability; admins create and cancel them."""
 
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from sqlalchemy import select
 
-from api.booking_workflows import cancel_booking_workflow
-from api.deps import AdminCaller, ClientCaller, DbDep, TemporalDep
+from api.booking_workflows import cancel_within
+from api.deps import AdminCaller, ClientCaller, DbDep, SettingsDep, TemporalDep
 from api.schemas import (
     AvailabilityOut,
     GroupDiscountIn,
+    QueryMoment,
     SessionCancellation,
     SessionCreate,
+    SessionFields,
     SessionOut,
     SessionPage,
 )
 from core.errors import BookingNotCancellable, SessionNotBookable
 from models.booking import CancelRequest
+from models.booking_records import open_bookings
 from models.catalog import (
     Availability,
     SeatRow,
@@ -29,23 +31,27 @@ from models.catalog import (
     get_session,
     list_sessions,
 )
-from models.enums import OPEN_STATUSES
+from models.enums import SessionKind, SessionStatus
 from models.tables import Booking, Session
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+
+_SESSION_FIELDS = set(SessionFields.model_fields)
+# PostgreSQL's OFFSET is a bigint.
+_MAX_OFFSET = 2**63 - 1
 
 
 @router.get("", response_model=SessionPage)
 async def list_all(
     caller: ClientCaller,
     db: DbDep,
-    kind: Literal["course", "seated", "appointment"] | None = None,
+    kind: SessionKind | None = None,
     location: Annotated[str | None, Query(max_length=200)] = None,
-    starts_after: datetime | None = None,
-    starts_before: datetime | None = None,
+    starts_after: QueryMoment | None = None,
+    starts_before: QueryMoment | None = None,
     q: Annotated[str | None, Query(max_length=200, description="free text")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0,
 ) -> SessionPage:
     where = SessionFilter(kind, location, starts_after, starts_before, q)
     page, total = await list_sessions(db, where, limit, offset)
@@ -63,16 +69,9 @@ async def read_one(session_id: str, caller: ClientCaller, db: DbDep) -> SessionO
 async def create(body: SessionCreate, caller: AdminCaller, db: DbDep) -> SessionOut:
     discount = body.group_discount
     spec = SessionSpec(
-        kind=body.kind,
-        title=body.title,
-        location=body.location,
-        starts_at=body.starts_at,
-        ends_at=body.ends_at,
-        price_amount=body.price_amount,
-        currency=body.currency,
+        **body.model_dump(include=_SESSION_FIELDS),
         capacity=body.capacity,
         seat_map=[SeatRow(row.label, row.seats) for row in body.seat_map],
-        hold_seconds=body.hold_seconds,
         discount_min_quantity=discount.min_quantity if discount else 0,
         discount_basis_points=discount.percent * 100 if discount else 0,
     )
@@ -81,39 +80,38 @@ async def create(body: SessionCreate, caller: AdminCaller, db: DbDep) -> Session
     return session_out(session, Availability(session.capacity, 0, 0))
 
 
-@router.post("/{session_id}/cancel", response_model=SessionCancellation)
+@router.post(
+    "/{session_id}/cancel",
+    response_model=SessionCancellation,
+    responses={409: {"description": "The session has started"}},
+)
 async def cancel(
-    session_id: str, caller: AdminCaller, db: DbDep, temporal: TemporalDep
+    session_id: str, caller: AdminCaller, db: DbDep, temporal: TemporalDep, settings: SettingsDep
 ) -> SessionCancellation:
     """Stop selling and cancel every open booking: released before payment, refunded after.
 
     Each customer gets the session-cancelled email. Running it again finishes what is left.
+    Bookings whose cancel is still under way count as "cancel-accepted".
     """
     session, _ = await get_session(db, session_id)
     if session.starts_at <= datetime.now(UTC):
         raise SessionNotBookable("a session that has started cannot be cancelled")
-    session.status = "cancelled"
+    session.status = SessionStatus.CANCELLED
     await db.commit()
-    open_bookings = await db.scalars(
-        select(Booking).where(
-            Booking.session_id == session.id,
-            Booking.status.in_(OPEN_STATUSES),
-        )
-    )
     request = CancelRequest("the session was cancelled", session_cancelled=True)
     limit = asyncio.Semaphore(10)
 
     async def cancel_one(booking: Booking) -> str:
         async with limit:
             try:
-                view = await cancel_booking_workflow(
-                    temporal, str(booking.id), request, booking.status
+                view = await cancel_within(
+                    temporal, settings, str(booking.id), request, booking.status
                 )
             except BookingNotCancellable:
                 return "not-cancellable"
-            return str(view.status)
+            return "cancel-accepted" if view is None else str(view.status)
 
-    outcomes = await asyncio.gather(*[cancel_one(b) for b in open_bookings])
+    outcomes = await asyncio.gather(*[cancel_one(b) for b in await open_bookings(db, session.id)])
     return SessionCancellation(
         session=session_out(*await get_session(db, session_id)),
         bookings=dict(Counter(outcomes)),
@@ -128,21 +126,9 @@ def session_out(session: Session, availability: Availability) -> SessionOut:
             percent=session.discount_basis_points // 100,
         )
     return SessionOut(
-        id=str(session.id),
-        kind=session.kind,
-        title=session.title,
-        location=session.location,
-        starts_at=session.starts_at,
-        ends_at=session.ends_at,
-        price_amount=session.price_amount,
-        currency=session.currency,
-        hold_seconds=session.hold_seconds,
+        **SessionFields.model_validate(session, from_attributes=True).model_dump(),
+        id=session.id,
         group_discount=discount,
-        status=session.status,
-        availability=AvailabilityOut(
-            capacity=availability.capacity,
-            held=availability.held,
-            sold=availability.sold,
-            available=availability.available,
-        ),
+        status=SessionStatus(session.status),
+        availability=AvailabilityOut.model_validate(availability, from_attributes=True),
     )

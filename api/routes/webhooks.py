@@ -1,6 +1,10 @@
-"""Stripe webhooks: verify the signature, record the event, signal the booking, answer at once."""
+"""Stripe webhooks: verify the signature, record the event, signal the booking, answer at once.
 
-import json
+Every answer is 2xx (recorded), 400 (not a Stripe event we can read: Stripe stops) or 503
+(Temporal or the database is down: Stripe retries), never 500.
+"""
+
+import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -8,22 +12,71 @@ from typing import Annotated, Any
 
 import stripe
 from fastapi import APIRouter, Header, Request
-from sqlalchemy import select
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.booking_workflows import workflow_id
 from api.deps import DbDep, SettingsDep, TemporalDep
 from api.problems import problem
+from api.schemas import String
+from core.errors import ServiceUnavailable
+from models.booking import booking_workflow_id
+from models.booking_records import booking_paid_by
 from models.payments import PaymentEvent, PaymentEventType
-from models.tables import Booking, StripeEvent
+from models.tables import StripeEvent
 from workflows.booking import BookingWorkflow
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 log = logging.getLogger(__name__)
 
+StripeId = Annotated[String, Field(min_length=1, max_length=255)]
 
-@router.post("/stripe", status_code=200, response_model=dict[str, str])
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+
+class _EventData(_Strict):
+    object: dict[str, Any]
+
+
+class StripeEventIn(_Strict):
+    """The envelope of a Stripe event, as far as this endpoint reads it."""
+
+    id: StripeId
+    type: Annotated[String, Field(min_length=1, max_length=64)]
+    created: Annotated[int, Field(ge=0, le=2**53)] = 0
+    data: _EventData
+
+
+class _PaymentError(_Strict):
+    message: Annotated[String, Field(max_length=1000)] | None = None
+
+
+class _PaymentObject(_Strict):
+    """What a PaymentIntent or Charge event tells about the payment."""
+
+    id: StripeId | None = None
+    payment_intent: StripeId | None = None
+    metadata: dict[str, String] | None = None
+    last_payment_error: _PaymentError | None = None
+
+
+_EVENT_BODY = {
+    "required": True,
+    "description": "A Stripe event, as Stripe signs it (Stripe-Signature)",
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
+
+
+@router.post(
+    "/stripe",
+    status_code=200,
+    response_model=dict[str, str],
+    responses={400: {"description": "Not a signed Stripe event this endpoint can read"}},
+    openapi_extra={"requestBody": _EVENT_BODY},
+)
 async def stripe_webhook(
     request: Request,
     settings: SettingsDep,
@@ -40,26 +93,28 @@ async def stripe_webhook(
             settings.stripe_webhook_secret,
             tolerance=settings.stripe_webhook_tolerance_seconds,
         )
-        event = json.loads(payload)
-        event_id, event_type, obj = event["id"], event["type"], event["data"]["object"]
+        event = StripeEventIn.model_validate_json(payload)
+        payment = _payment_event(event)
     except stripe.SignatureVerificationError as err:
         return problem(400, "bad-signature", "The Stripe-Signature is not valid", str(err))
-    except (ValueError, KeyError, TypeError) as err:
-        return problem(400, "bad-event", "The body is not a Stripe event", repr(err))
+    except (ValueError, ValidationError) as err:
+        return _bad_event(err)
 
-    payment_event = _payment_event(event_id, event_type, event.get("created", 0), obj)
-    booking_id = await _booking_of(db, obj) if payment_event else None
+    payment_event, named = payment or (None, None)
+    booking_id = await _booking_of(db, payment_event, named) if payment_event else None
     if payment_event is None:
         outcome = "ignored-type"
     elif booking_id is None:
         outcome = "unknown-booking"
     else:
-        outcome = await _signal(temporal, booking_id, payment_event)
+        outcome = await _signal(
+            temporal, settings.workflow_accept_seconds, booking_id, payment_event
+        )
     await db.execute(
         insert(StripeEvent)
         .values(
-            id=event_id,
-            type=event_type,
+            id=event.id,
+            type=event.type,
             payment_intent_id=payment_event.payment_intent_id if payment_event else None,
             booking_id=booking_id,
             outcome=outcome,
@@ -68,47 +123,62 @@ async def stripe_webhook(
         .on_conflict_do_nothing(index_elements=["id"])
     )
     await db.commit()
-    return {"received": event_id, "outcome": outcome}
+    return {"received": event.id, "outcome": outcome}
 
 
-def _payment_event(
-    event_id: str, event_type: str, created: int, obj: dict[str, Any]
-) -> PaymentEvent | None:
-    meaning = PaymentEventType.from_stripe(event_type)
+def _bad_event(err: Exception) -> JSONResponse:
+    detail = str(err) if not isinstance(err, ValidationError) else f"{err.error_count()} error(s)"
+    errors = []
+    if isinstance(err, ValidationError):
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in err.errors()
+        ]
+    return problem(400, "bad-event", "The body is not a Stripe event", detail, errors=errors)
+
+
+def _payment_event(event: StripeEventIn) -> tuple[PaymentEvent, str | None] | None:
+    """What the event means for a booking, and the booking its intent's metadata names."""
+    meaning = PaymentEventType.from_stripe(event.type)
     if meaning is None:
         return None
-    intent_id = obj.get("payment_intent") if event_type.startswith("charge.") else obj.get("id")
+    obj = _PaymentObject.model_validate(event.data.object)
+    intent_id = obj.payment_intent if event.type.startswith("charge.") else obj.id
     if not intent_id:
         return None
-    error = obj.get("last_payment_error") or {}
-    return PaymentEvent(
-        event_id=event_id,
+    failure = obj.last_payment_error.message if obj.last_payment_error else None
+    payment = PaymentEvent(
+        event_id=event.id,
         type=meaning,
         payment_intent_id=intent_id,
-        created=created,
-        failure_message=error.get("message"),
+        created=event.created,
+        failure_message=failure,
     )
+    return payment, (obj.metadata or {}).get("booking_id")
 
 
-async def _booking_of(db: DbDep, obj: dict[str, Any]) -> uuid.UUID | None:
+async def _booking_of(db: DbDep, event: PaymentEvent, named: str | None) -> uuid.UUID | None:
     """The booking named in the PaymentIntent's metadata, else the one holding that intent."""
-    named = (obj.get("metadata") or {}).get("booking_id")
     if named:
         try:
             return uuid.UUID(named)
         except ValueError:
             pass
-    intent_id = obj.get("payment_intent") or obj.get("id")
-    return await db.scalar(select(Booking.id).where(Booking.payment_intent_id == intent_id))
+    return await booking_paid_by(db, event.payment_intent_id)
 
 
-async def _signal(temporal: TemporalDep, booking_id: uuid.UUID, event: PaymentEvent) -> str:
-    handle = temporal.get_workflow_handle(workflow_id(str(booking_id)))
+async def _signal(
+    temporal: TemporalDep, within: float, booking_id: uuid.UUID, event: PaymentEvent
+) -> str:
+    handle = temporal.get_workflow_handle(booking_workflow_id(str(booking_id)))
     try:
-        await handle.signal(BookingWorkflow.payment_event, event)
+        async with asyncio.timeout(within):
+            await handle.signal(BookingWorkflow.payment_event, event)
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
-            raise  # Stripe will retry: nothing was recorded.
+            # Nothing was recorded: Stripe retries on 503.
+            raise ServiceUnavailable(f"the booking could not be told: {err.status.name}") from err
         log.warning("stripe event %s for closed or unknown booking %s", event.event_id, booking_id)
         return "booking-closed"
+    except TimeoutError:
+        raise ServiceUnavailable("Temporal did not take the event in time") from None
     return "signalled"

@@ -1,9 +1,11 @@
 """The Stripe webhook endpoint: signatures, unknown bookings, unhandled types."""
 
+import json
 import time
 import uuid
 
 import httpx
+import pytest
 import stripe
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -84,3 +86,77 @@ async def test_a_body_that_is_not_an_event_is_400(api: httpx.AsyncClient) -> Non
     response = await api.post("/v1/webhooks/stripe", content=garbage, headers=headers)
     assert response.status_code == 400
     assert response.json()["type"].endswith("bad-event")
+
+
+def signed_raw(event: object) -> tuple[bytes, dict[str, str]]:
+    payload = json.dumps(event).encode()
+    header = stripe.WebhookSignature.generate_signature_header(payload.decode(), WEBHOOK_SECRET)
+    return payload, {"Stripe-Signature": header, "Content-Type": "application/json"}
+
+
+def event_of(**changes: object) -> dict[str, object]:
+    event: dict[str, object] = {
+        "id": f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "created": int(time.time()),
+        "data": {"object": intent(str(uuid.uuid4()))},
+    }
+    return {**event, **changes}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        event_of(data={"object": [1, 2]}),
+        event_of(data=[]),
+        event_of(id=None),
+        event_of(id={"nested": "object"}),
+        event_of(id="evt_" + "x" * 300),
+        event_of(id="evt_\x00"),
+        event_of(type=7),
+        event_of(type="payment_intent.\x00"),
+        event_of(created="yesterday"),
+        event_of(data={"object": {"id": {"not": "a string"}}}),
+        event_of(data={"object": {"id": "pi_1", "metadata": ["booking_id"]}}),
+        event_of(data={"object": {"id": "pi_1", "metadata": {"booking_id": 5}}}),
+        event_of(data={"object": {"id": "pi_1", "last_payment_error": "declined"}}),
+        event_of(type="charge.refunded", data={"object": {"payment_intent": ["pi_1"]}}),
+    ],
+    ids=[
+        "object-list",
+        "data-list",
+        "id-null",
+        "id-object",
+        "id-300",
+        "id-nul",
+        "type-number",
+        "type-nul",
+        "created-text",
+        "intent-id-object",
+        "metadata-list",
+        "metadata-number",
+        "error-text",
+        "charge-intent-list",
+    ],
+)
+async def test_signed_events_of_odd_shapes_are_400_and_record_nothing(
+    api: httpx.AsyncClient, db: async_sessionmaker, event: dict[str, object]
+) -> None:
+    body, headers = signed_raw(event)
+    response = await api.post("/v1/webhooks/stripe", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("bad-event")
+    if isinstance(event["id"], str) and "\x00" not in event["id"]:
+        assert await recorded(db, event["id"]) is None
+
+
+async def test_odd_objects_of_types_we_do_not_follow_are_acknowledged(
+    api: httpx.AsyncClient, db: async_sessionmaker
+) -> None:
+    event = event_of(type="customer.updated", data={"object": {"id": ["odd"], "metadata": 3}})
+    body, headers = signed_raw(event)
+    response = await api.post("/v1/webhooks/stripe", content=body, headers=headers)
+    assert (response.status_code, response.json()["outcome"]) == (200, "ignored-type")
+    assert await recorded(db, str(event["id"])) is not None

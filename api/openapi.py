@@ -1,0 +1,95 @@
+"""The OpenAPI document declares every answer an operation can give, problem+json included.
+
+Routes declare only their business answers (`responses={409: {...}}`); the answers that follow
+from how a route is built are added here: 401 and 403 from its caller dependency, 404 from a
+path parameter, 400 and 413 from a body, 422 always (any parameter may be refused), 503 from a
+database or Temporal dependency, 500 always. Every error answer gets the Problem schema.
+"""
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from api import deps
+from api.problems import MEDIA_TYPE
+from api.schemas import Problem
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_DESCRIPTIONS = {
+    400: "The body cannot be read (not UTF-8 text), or not a signed Stripe event",
+    401: "No API key, or an unknown one",
+    403: "The API key's role may not do this",
+    404: "Not found",
+    409: "Refused in the current state",
+    413: "The request body is too large",
+    422: "A field or parameter is not valid",
+    500: "An unexpected error (a bug)",
+    502: "The payment provider refused",
+    503: "The database or Temporal is unavailable; try again",
+}
+
+
+def install(app: FastAPI, routers: list[APIRouter]) -> None:
+    """Document `routers` (those the app includes, without a further prefix)."""
+    routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            _document_problems(schema, routes)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_problems(schema: dict[str, Any], routes: list[APIRoute]) -> None:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = Problem.model_json_schema()
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    for route in routes:
+        if not route.include_in_schema:
+            continue
+        for method in route.methods or ():
+            operation = schema["paths"][route.path_format][method.lower()]
+            responses = operation.setdefault("responses", {})
+            for status in _implied_statuses(route, operation):
+                responses.setdefault(str(status), {})
+            for status, response in responses.items():
+                if int(status) >= 400:
+                    if not response.get("description") or status == "422":
+                        response["description"] = _DESCRIPTIONS.get(int(status), "Error")
+                    response["content"] = {MEDIA_TYPE: {"schema": _PROBLEM_REF}}
+
+
+def _implied_statuses(route: APIRoute, operation: dict[str, Any]) -> set[int]:
+    calls = set(_calls(route.dependant))
+    statuses = {422, 500}
+    if deps.current_caller in calls:
+        statuses.add(401)
+    if deps.require_admin in calls:
+        statuses.add(403)
+    if route.dependant.path_params:
+        statuses.add(404)
+    if "requestBody" in operation:
+        statuses |= {400, 413}  # a body that is not even text; one over the size limit
+    if calls & {deps.get_db, deps.get_temporal}:
+        statuses.add(503)
+    return statuses
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for dependency in dependant.dependencies:
+        if dependency.call is not None:
+            yield dependency.call
+        yield from _calls(dependency)

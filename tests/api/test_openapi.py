@@ -1,0 +1,81 @@
+"""The OpenAPI document declares every answer, problem+json included, and every string a
+caller sends carries the rule that keeps it storable."""
+
+from typing import Any
+
+import httpx
+
+from api.schemas import STORABLE
+
+REQUEST_BODIES = ("BookingCreate", "CancelIn", "SessionCreate")
+
+
+async def document(api: httpx.AsyncClient) -> dict[str, Any]:
+    response = await api.get("/openapi.json")
+    assert response.status_code == 200
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def test_every_operation_declares_its_errors_as_problem_json(api: httpx.AsyncClient) -> None:
+    schema = await document(api)
+    assert set(schema["components"]["schemas"]["Problem"]["required"]) == {
+        "type",
+        "title",
+        "status",
+        "detail",
+    }
+    seen = {}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            statuses = set(operation["responses"])
+            seen[f"{method.upper()} {path}"] = statuses
+            assert {"422", "500"} <= statuses, (path, method)
+            for status, answer in operation["responses"].items():
+                if int(status) >= 400:
+                    assert answer["content"] == {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}
+                        }
+                    }, (path, method, status)
+    assert seen["POST /v1/bookings"] >= {"201", "401", "404", "409", "413", "422", "502", "503"}
+    assert seen["POST /v1/bookings/{booking_id}/cancel"] >= {"200", "202", "404", "409", "503"}
+    assert seen["POST /v1/sessions"] >= {"201", "401", "403", "413"}
+    assert seen["GET /v1/sessions/{session_id}"] >= {"401", "404", "503"}
+    assert seen["POST /v1/webhooks/stripe"] >= {"200", "400", "413", "503"}
+    assert "401" not in seen["POST /v1/webhooks/stripe"]
+    assert "403" not in seen["GET /v1/sessions"]
+    assert seen["GET /healthz"] == {"200", "422", "500"}
+
+
+def strings_of(schema: dict[str, Any], components: dict[str, Any]) -> list[tuple[str, dict]]:
+    """Every string schema reachable from `schema`, by a dotted name."""
+    found: list[tuple[str, dict]] = []
+
+    def walk(node: Any, name: str) -> None:
+        if not isinstance(node, dict):
+            return
+        if "$ref" in node:
+            walk(components[node["$ref"].rsplit("/", 1)[1]], name)
+        if node.get("type") == "string" and node.get("format") not in ("email", "uuid"):
+            found.append((name, node))
+        for key in ("anyOf", "allOf", "oneOf"):
+            for option in node.get(key, []):
+                walk(option, name)
+        walk(node.get("items"), f"{name}[]")
+        for prop, sub in node.get("properties", {}).items():
+            walk(sub, f"{name}.{prop}")
+
+    walk(schema, "")
+    return found
+
+
+async def test_every_string_in_a_request_body_refuses_nul(api: httpx.AsyncClient) -> None:
+    components = (await document(api))["components"]["schemas"]
+    for body in REQUEST_BODIES:
+        strings = strings_of(components[body], components)
+        assert strings, body
+        for name, string in strings:
+            if "enum" in string or "const" in string or "format" in string:
+                continue
+            pattern = string.get("pattern")
+            assert pattern in (STORABLE, "^[A-Z]{3}$", "^[A-Z]{1,3}$"), (body, name, pattern)

@@ -1,0 +1,143 @@
+"""No API call waits without bound on Temporal, and Temporal gone is a 503, never a bare 500
+(issue 9, cases 4 and 7): cancels answer 202 when the outcome is slow and the same outcome when
+repeated; a start Temporal does not answer, or any call while it is down, is a 503."""
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import stripe
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.service import RetryConfig
+from temporalio.testing import WorkflowEnvironment
+
+from api.booking_workflows import booking_id_for
+from api.main import create_app
+from core.settings import Settings
+from devstack.tools import temporal_cli
+from models.booking import booking_workflow_id
+from tests.api.conftest import VariantFactory, serving
+from tests.api.helpers import booking_body, paid_booking, signed_event, start_booking
+from tests.api.helpers import wait_for_status as wait_for
+from tests.api.test_webhooks import recorded
+from tests.conftest import CLIENT_KEY, SessionFactory
+
+
+def assert_unavailable(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 503
+
+
+async def test_a_cancel_whose_outcome_is_slow_is_202_then_final(
+    api: httpx.AsyncClient, api_variant: VariantFactory, new_session: SessionFactory
+) -> None:
+    session_id = await new_session(capacity=4)
+    booking = await start_booking(api, session_id, 2)
+    async with api_variant(cancel_wait_seconds=0) as impatient:
+        accepted = await impatient.post(f"/v1/bookings/{booking['id']}/cancel")
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["id"] == booking["id"]
+    assert accepted.json()["status"] in ("PENDING_PAYMENT", "CANCELLED")
+    final = await wait_for(api, booking["id"], "CANCELLED")
+    assert (await api.get(f"/v1/sessions/{session_id}")).json()["availability"]["held"] == 0
+    again = await api.post(f"/v1/bookings/{booking['id']}/cancel", json={"reason": "again"})
+    assert (again.status_code, again.json()) == (200, final)
+
+
+async def test_a_repeated_cancel_of_a_refunded_booking_answers_the_same_outcome(
+    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient
+) -> None:
+    booking = await paid_booking(api, stripe_client, await new_session(capacity=4), 1)
+    first = await api.post(f"/v1/bookings/{booking['id']}/cancel", json={"reason": "ill"})
+    assert (first.status_code, first.json()["status"]) == (200, "REFUNDED")
+    for _ in range(2):
+        again = await api.post(f"/v1/bookings/{booking['id']}/cancel")
+        assert (again.status_code, again.json()) == (200, first.json())
+    refunds = await stripe_client.v1.refunds.list_async(
+        {"payment_intent": booking["payment"]["payment_intent_id"]}
+    )
+    assert len(refunds.data) == 1
+
+
+async def test_a_cancel_the_workflow_refuses_stays_409(
+    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient
+) -> None:
+    """Expired is not an outcome of a cancel: cancelling it is refused, every time."""
+    session_id = await new_session(capacity=4, hold_seconds=1)
+    booking = await start_booking(api, session_id)
+    await wait_for(api, booking["id"], "EXPIRED", within=20)
+    for _ in range(2):
+        response = await api.post(f"/v1/bookings/{booking['id']}/cancel")
+        assert response.status_code == 409, response.text
+        assert response.json()["type"].endswith("not-cancellable")
+
+
+async def test_a_booking_start_temporal_does_not_answer_is_503(
+    api_variant: VariantFactory, new_session: SessionFactory, temporal: Client
+) -> None:
+    """No worker polls this task queue: the update-with-start would wait for ever."""
+    key = str(uuid.uuid4())
+    session_id = await new_session(capacity=4)
+    changes = {"task_queue": f"nobody-{uuid.uuid4()}", "booking_start_wait_seconds": 1.0}
+    async with api_variant(**changes) as api:
+        started = time.monotonic()
+        response = await api.post(
+            "/v1/bookings", json=booking_body(session_id), headers={"Idempotency-Key": key}
+        )
+    assert_unavailable(response)
+    assert time.monotonic() - started < 5
+    await temporal.get_workflow_handle(
+        booking_workflow_id(booking_id_for(CLIENT_KEY, key))
+    ).terminate()
+
+
+@pytest.fixture
+async def temporal_gone() -> AsyncIterator[Client]:
+    """A client of a Temporal server that has since stopped (as while it restarts)."""
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(temporal_cli()))
+    target = env.client.service_client.config.target_host
+    client = await Client.connect(target, retry_config=RetryConfig(max_retries=0))
+    await env.shutdown()
+    yield client
+
+
+async def test_temporal_down_is_503_problem_json_on_every_route_that_needs_it(
+    api: httpx.AsyncClient,
+    api_variant: VariantFactory,
+    new_session: SessionFactory,
+    temporal_gone: Client,
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    booking = await start_booking(api, await new_session(capacity=4))
+    pi = {"id": booking["payment"]["payment_intent_id"], "metadata": {"booking_id": booking["id"]}}
+    event, headers = signed_event("payment_intent.succeeded", pi, event_id=f"evt_{uuid.uuid4()}")
+    async with api_variant(temporal_client=temporal_gone, workflow_accept_seconds=3) as down:
+        assert_unavailable(
+            await down.post("/v1/bookings", json=booking_body(booking["session_id"]))
+        )
+        assert_unavailable(await down.post(f"/v1/bookings/{booking['id']}/cancel"))
+        assert_unavailable(await down.post("/v1/webhooks/stripe", content=event, headers=headers))
+        assert_unavailable(await down.get("/readyz"))
+        # What needs only the database still answers.
+        assert (await down.get(f"/v1/bookings/{booking['id']}")).status_code == 200
+    assert await recorded(db, event.decode().split('"id": "')[1].split('"')[0]) is None
+    assert (await api.get(f"/v1/bookings/{booking['id']}")).json()["status"] == "PENDING_PAYMENT"
+
+
+async def test_an_unexpected_error_is_a_500_problem_json(settings: Settings, temporal: Client):
+    app = create_app(settings, temporal)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
+        response = await client.get("/boom")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("internal-error")
+    assert "a bug" not in response.text  # no internals leak out
