@@ -1,0 +1,1 @@
+"""Operator tools: the consistency checker and the `booking-ops` command line."""

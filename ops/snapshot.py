@@ -1,0 +1,202 @@
+"""One consistent read of the database mirror: sessions, taken places, bookings, documents, emails.
+
+Five queries in one REPEATABLE READ transaction, so every rule sees the same moment.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
+
+from models.enums import NotificationStatus, SeatState
+from models.tables import Booking, Notification, Receipt, Seat, Session
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: str
+    capacity: int
+    status: str
+    seat_rows: int
+    held: int
+    sold: int
+
+
+@dataclass(frozen=True)
+class TakenSeat:
+    session_id: str
+    label: str
+    state: SeatState
+    booking_id: str
+
+
+@dataclass(frozen=True)
+class BookingRow:
+    id: str
+    session_id: str
+    status: str
+    quantity: int
+    seat_labels: list[str]
+    payment_intent_id: str | None
+    amount_total: int
+    currency: str
+    reference: str | None
+    confirmed_at: datetime | None
+    hold_expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+    def at_rest(self, now: datetime, settle: timedelta) -> bool:
+        """Neither created nor changed in the last `settle`: no transition is being written."""
+        return max(self.created_at, self.updated_at) <= now - settle
+
+
+@dataclass(frozen=True)
+class EmailCount:
+    booking_id: str
+    kind: str
+    rows: int
+    sending: int
+
+
+@dataclass
+class Snapshot:
+    now: datetime  # the database's clock when the snapshot was read
+    sessions: dict[str, SessionRow] = field(default_factory=dict)
+    taken: list[TakenSeat] = field(default_factory=list)
+    bookings: dict[str, BookingRow] = field(default_factory=dict)
+    # (booking id, document kind) -> how many rows
+    documents: dict[tuple[str, str], int] = field(default_factory=dict)
+    emails: list[EmailCount] = field(default_factory=list)
+
+    def places_of(self, booking_id: str) -> list[TakenSeat]:
+        return self._places_by_booking.get(booking_id, [])
+
+    @cached_property
+    def _places_by_booking(self) -> dict[str, list[TakenSeat]]:
+        index: dict[str, list[TakenSeat]] = {}
+        for seat in self.taken:
+            index.setdefault(seat.booking_id, []).append(seat)
+        return index
+
+
+async def load_snapshot(
+    db: async_sessionmaker[AsyncSession],
+    *,
+    session_ids: Sequence[str] | None = None,
+    place_holders_only: bool = False,
+) -> Snapshot:
+    """The mirror, restricted to `session_ids` when given; with `place_holders_only`, only the
+    bookings that hold or own places (and no documents or emails)."""
+    scope = [uuid.UUID(s) for s in session_ids] if session_ids is not None else None
+    async with db() as tx:
+        await tx.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        now = await tx.scalar(select(func.now()))
+        assert now is not None
+        snapshot = Snapshot(now=now)
+        for row in await tx.execute(_sessions(scope)):
+            snapshot.sessions[str(row.id)] = SessionRow(
+                str(row.id), row.capacity, row.status, row.seat_rows, row.held, row.sold
+            )
+        for row in await tx.execute(_taken(scope)):
+            snapshot.taken.append(
+                TakenSeat(str(row.session_id), row.label, SeatState(row.state), str(row.booking_id))
+            )
+        for booking in await tx.scalars(_bookings(scope, place_holders_only)):
+            snapshot.bookings[str(booking.id)] = _booking_row(booking)
+        if not place_holders_only:
+            for row in await tx.execute(_documents(scope)):
+                snapshot.documents[(str(row.booking_id), row.kind)] = row.rows
+            for row in await tx.execute(_emails(scope)):
+                snapshot.emails.append(
+                    EmailCount(str(row.booking_id), row.kind, row.rows, row.sending)
+                )
+    return snapshot
+
+
+_AnySelect = Select[*tuple[Any, ...]]
+_Statement = TypeVar("_Statement", bound=_AnySelect)
+
+
+def _in_scope(
+    statement: _Statement, column: InstrumentedAttribute[Any], scope: list[uuid.UUID] | None
+) -> _Statement:
+    return statement if scope is None else statement.where(column.in_(scope))
+
+
+def _sessions(scope: list[uuid.UUID] | None) -> _AnySelect:
+    statement = (
+        select(
+            Session.id,
+            Session.capacity,
+            Session.status,
+            func.count(Seat.id).label("seat_rows"),
+            func.count(Seat.id).filter(Seat.state == SeatState.HELD).label("held"),
+            func.count(Seat.id).filter(Seat.state == SeatState.SOLD).label("sold"),
+        )
+        .outerjoin(Seat, Seat.session_id == Session.id)
+        .group_by(Session.id)
+    )
+    return _in_scope(statement, Session.id, scope)
+
+
+def _taken(scope: list[uuid.UUID] | None) -> _AnySelect:
+    statement = select(Seat.session_id, Seat.label, Seat.state, Seat.booking_id).where(
+        Seat.state != SeatState.FREE
+    )
+    return _in_scope(statement, Seat.session_id, scope)
+
+
+def _bookings(scope: list[uuid.UUID] | None, place_holders_only: bool) -> _AnySelect:
+    statement = select(Booking)
+    if place_holders_only:
+        holders = select(Seat.booking_id).where(Seat.state != SeatState.FREE)
+        statement = statement.where(Booking.id.in_(_in_scope(holders, Seat.session_id, scope)))
+    return _in_scope(statement, Booking.session_id, scope)
+
+
+def _documents(scope: list[uuid.UUID] | None) -> _AnySelect:
+    statement = (
+        select(Receipt.booking_id, Receipt.kind, func.count().label("rows"))
+        .join(Booking, Booking.id == Receipt.booking_id)
+        .group_by(Receipt.booking_id, Receipt.kind)
+    )
+    return _in_scope(statement, Booking.session_id, scope)
+
+
+def _emails(scope: list[uuid.UUID] | None) -> _AnySelect:
+    statement = (
+        select(
+            Notification.booking_id,
+            Notification.kind,
+            func.count().label("rows"),
+            func.count().filter(Notification.status == NotificationStatus.SENDING).label("sending"),
+        )
+        .join(Booking, Booking.id == Notification.booking_id)
+        .group_by(Notification.booking_id, Notification.kind)
+    )
+    return _in_scope(statement, Booking.session_id, scope)
+
+
+def _booking_row(booking: Booking) -> BookingRow:
+    return BookingRow(
+        id=str(booking.id),
+        session_id=str(booking.session_id),
+        status=booking.status,
+        quantity=booking.quantity,
+        seat_labels=list(booking.seat_labels or []),
+        payment_intent_id=booking.payment_intent_id,
+        amount_total=booking.amount_total,
+        currency=booking.currency,
+        reference=booking.reference,
+        confirmed_at=booking.confirmed_at,
+        hold_expires_at=booking.hold_expires_at,
+        created_at=booking.created_at,
+        updated_at=booking.updated_at,
+    )
