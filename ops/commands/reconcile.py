@@ -1,0 +1,176 @@
+"""`booking-ops reconcile`: check invariants I1 to I5 against PostgreSQL, Temporal and Stripe."""
+
+import json
+import re
+import sys
+import uuid
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ops.commands.runtime import FOUND_PROBLEMS, OK, run, services, settings_or_exit
+from ops.consistency import Report, check
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def _session_id(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a session id (a UUID)") from None
+
+
+def _since(value: str) -> datetime:
+    match = _DURATION.match(value.strip())
+    if match:
+        return datetime.now(UTC) - timedelta(**{_UNITS[match[2]]: int(match[1])})
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r}: give a duration (30m, 12h, 3d) or a date") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def reconcile(
+    session: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--session",
+            "-s",
+            help="Check only this session's places, bookings and payments (repeatable).",
+            parser=_session_id,
+            metavar="SESSION_ID",
+        ),
+    ] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=_since,
+            metavar="WHEN",
+            help="Check only payments and bookings created since: a duration (30m, 12h, 3d) "
+            "or an ISO date. Default: everything Stripe lists.",
+        ),
+    ] = None,
+    settle_seconds: Annotated[
+        float,
+        typer.Option(min=0, help="Leave alone bookings created or changed this recently."),
+    ] = 5.0,
+    hold_grace_seconds: Annotated[
+        float,
+        typer.Option(min=0, help="A hold this long past its end counts as stuck (I3)."),
+    ] = 120.0,
+    recheck_seconds: Annotated[
+        float,
+        typer.Option(min=0, help="Look again after this long; report what both looks saw."),
+    ] = 1.0,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=200, help="Temporal calls in flight at once.")
+    ] = 20,
+    query: Annotated[
+        bool,
+        typer.Option(
+            help="Ask running workflows for their status (needs a worker); with --no-query, "
+            "read their BookingStatus search attribute.",
+        ),
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    progress: Annotated[
+        bool, typer.Option(help="Show a progress bar (on a terminal only).")
+    ] = True,
+) -> None:
+    """Check invariants I1 to I5: places, money against Stripe, receipts and emails, and that the
+    database mirrors each workflow. Exit 0 when all hold, 1 when anything is off."""
+    settings = settings_or_exit()
+    show_progress = progress and not as_json and sys.stderr.isatty()
+
+    async def work() -> Report:
+        async with services(settings) as found:
+            with _ProgressBar(enabled=show_progress) as bar:
+                return await check(
+                    found.db,
+                    found.temporal,
+                    found.stripe,
+                    session_ids=session,
+                    settle_seconds=settle_seconds,
+                    hold_grace=timedelta(seconds=hold_grace_seconds),
+                    created_since=since,
+                    concurrency=concurrency,
+                    query_workflows=query,
+                    recheck_seconds=recheck_seconds,
+                    progress=bar.update if show_progress else None,
+                )
+
+    report = run(work())
+    if as_json:
+        typer.echo(json.dumps(_as_json(report), indent=2))
+    else:
+        _print(report)
+    raise typer.Exit(OK if report.ok else FOUND_PROBLEMS)
+
+
+def _as_json(report: Report) -> dict[str, object]:
+    return {
+        "ok": report.ok,
+        "violations": [
+            {
+                "invariant": v.invariant.value,
+                "meaning": v.invariant.meaning,
+                "rule": v.rule,
+                "subject": v.subject,
+                "detail": v.detail,
+            }
+            for v in report.violations
+        ],
+        "counts": asdict(report.counts),
+    }
+
+
+def _print(report: Report) -> None:
+    console = Console(soft_wrap=not sys.stdout.isatty())
+    counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in asdict(report.counts).items())
+    if report.ok:
+        console.print(f"no violations ({counts})", highlight=False)
+        return
+    table = Table(title=f"{len(report.violations)} violation(s)", title_justify="left")
+    for column in ("invariant", "rule", "subject", "detail"):
+        table.add_column(column, overflow="fold")
+    for v in report.violations:
+        table.add_row(f"{v.invariant.value} {v.invariant.meaning}", v.rule, v.subject, v.detail)
+    console.print(table)
+    console.print(f"examined: {counts}", highlight=False)
+
+
+class _ProgressBar:
+    """One bar per phase of the check, on stderr, gone when it ends."""
+
+    def __init__(self, *, enabled: bool):
+        self._bar = Progress(
+            TextColumn("{task.description:<20}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+            disable=not enabled,
+        )
+        self._tasks: dict[str, object] = {}
+
+    def __enter__(self) -> "_ProgressBar":
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def update(self, phase: str, done: int, total: int | None) -> None:
+        task = self._tasks.get(phase)
+        if task is None:
+            task = self._tasks[phase] = self._bar.add_task(phase, total=total)
+        self._bar.update(task, completed=done, total=total)  # type: ignore[arg-type]

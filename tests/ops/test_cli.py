@@ -1,0 +1,160 @@
+"""`booking-ops reconcile` end to end: exit 0 when all holds, 1 with the violations listed,
+2 on bad arguments, 3 when a service cannot be reached; one line, never a traceback."""
+
+import asyncio
+import json
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+import stripe
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typer.testing import CliRunner, Result
+
+from core.settings import Settings, get_settings
+from ops.cli import app
+from tests.conftest import SessionFactory
+from tests.ops.conftest import World, at_rest, confirmed
+
+BOOKING_OPS = Path(sys.executable).parent / "booking-ops"
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """The session's settings as an operator's shell would give them (BOOKING_* variables)."""
+    env = {}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            value = ""
+        env[f"BOOKING_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    return env
+
+
+async def reconcile(settings: Settings, *args: str) -> Result:
+    """In a thread: the command runs its own event loop, while this one keeps the worker and
+    the API (which the command queries) running."""
+
+    def invoke() -> Result:
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(app, ["reconcile", *args], env=environment(settings))
+        finally:
+            get_settings.cache_clear()
+
+    return await asyncio.to_thread(invoke)
+
+
+async def booking_ops(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """The installed console script in a process of its own."""
+    process = await asyncio.create_subprocess_exec(
+        str(BOOKING_OPS),
+        *args,
+        env={"PATH": "/usr/bin:/bin", **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_reconcile_exits_0_when_all_holds_and_1_with_the_violations(
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    db: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    session_id = await new_session(capacity=4)
+    booking = await confirmed(api, stripe_client, session_id, 2)
+    await at_rest(db, World([session_id], {"confirmed": booking}))
+    scope = ["--session", session_id, "--settle-seconds", "1", "--recheck-seconds", "0"]
+
+    clean = await reconcile(settings, *scope)
+    assert clean.exit_code == 0, clean.output
+    assert clean.stdout.startswith("no violations (1 sessions, 2 places taken, 1 bookings")
+
+    as_json = await reconcile(settings, *scope, "--json")
+    assert as_json.exit_code == 0, as_json.output
+    document = json.loads(as_json.stdout)
+    assert (document["ok"], document["violations"]) == (True, [])
+    assert document["counts"]["bookings"] == 1
+
+    async with db.begin() as session:
+        await session.execute(
+            text("DELETE FROM receipts WHERE booking_id = :id"), {"id": booking["id"]}
+        )
+
+    table = await reconcile(settings, *scope)
+    assert table.exit_code == 1, table.output
+    assert "1 violation(s)" in table.stdout
+    assert "receipt-count" in table.stdout
+
+    broken = await reconcile(settings, *scope, "--json")
+    assert broken.exit_code == 1, broken.output
+    [violation] = json.loads(broken.stdout)["violations"]
+    assert violation == {
+        "invariant": "I4",
+        "meaning": "one receipt, one email per kind",
+        "rule": "receipt-count",
+        "subject": booking["id"],
+        "detail": "is CONFIRMED with 0 receipts",
+    }
+
+
+async def test_bad_arguments_exit_2_with_one_line(settings: Settings) -> None:
+    env = environment(settings)
+    for args, complaint in [
+        (["reconcile", "--bogus"], "No such option: --bogus"),
+        (["reconcile", "--session", "not-a-uuid"], "not a session id"),
+        (["reconcile", "--since", "yesterday-ish"], "give a duration"),
+        (["reconcile", "--concurrency", "0"], "--concurrency"),
+        (["nonsense"], "No such command"),
+    ]:
+        code, out, err = await booking_ops(env, *args)
+        assert code == 2, (args, out, err)
+        assert complaint in err
+        assert len(err.strip().splitlines()) == 1, err
+        assert out == ""
+
+
+async def test_help_everywhere(settings: Settings) -> None:
+    code, out, _ = await booking_ops(environment(settings), "--help")
+    assert code == 0 and "reconcile" in out
+    code, out, _ = await booking_ops(environment(settings), "reconcile", "--help")
+    assert code == 0 and "--json" in out and "--session" in out
+
+
+async def test_unreachable_services_exit_3_with_one_line(settings: Settings) -> None:
+    env = environment(settings)
+    no_database = {
+        **env,
+        "BOOKING_DATABASE_URL": f"postgresql+asyncpg://u:secret@127.0.0.1:{closed_port()}/x",
+    }
+    no_temporal = {**env, "BOOKING_TEMPORAL_ADDRESS": f"127.0.0.1:{closed_port()}"}
+    no_stripe = {**env, "BOOKING_STRIPE_API_BASE": f"http://127.0.0.1:{closed_port()}"}
+    for broken, service in [
+        (no_database, "PostgreSQL"),
+        (no_temporal, "Temporal"),
+        (no_stripe, "Stripe"),
+    ]:
+        code, out, err = await booking_ops(broken, "reconcile")
+        assert code == 3, (service, out, err)
+        assert err.startswith(f"booking-ops: cannot reach {service} at "), err
+        assert len(err.strip().splitlines()) == 1, err
+        assert "Traceback" not in err and "secret" not in err
+
+
+async def test_bad_settings_exit_2(settings: Settings) -> None:
+    code, _, err = await booking_ops(
+        {**environment(settings), "BOOKING_ENV": "staging"}, "reconcile"
+    )
+    assert code == 2
+    assert err.startswith("booking-ops: bad settings: BOOKING_ENV")
