@@ -18,10 +18,11 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
-from temporalio.client import Client
 
 from activities.payments import make_stripe_client
 from core.db import make_sessionmaker
+from core.settings import Settings
+from core.temporal import connect
 from devstack.stack import Stack
 from ops import consistency
 from tests.chaos import deliveries
@@ -40,7 +41,7 @@ async def test_invariants_hold_through_chaos(
     stack, config = chaos_stack, chaos_config
     began = time.monotonic()
     engine = create_async_engine(stack.database_url, pool_size=2, pool_pre_ping=True)
-    temporal = await Client.connect(stack.temporal_address)
+    temporal = await connect(Settings(temporal_address=stack.temporal_address))
     tally, mayhem = Tally(), Mayhem()
     await _run(stack, config, tally, mayhem)
     chaos_ended = time.monotonic()
