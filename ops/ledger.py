@@ -1,7 +1,7 @@
 """What Stripe holds: every PaymentIntent and how much of each was refunded, read in pages.
 
 Two paginated lists (intents, refunds) instead of one call per intent. localstripe refuses
-the `created` filter, so a window is then applied here instead of at Stripe.
+the `created` filter (400 for intents, 500 for refunds): a window is then applied here.
 """
 
 from collections import defaultdict
@@ -74,8 +74,8 @@ async def _list(service: Any, created_since: int | None) -> AsyncIterator[Any]:
     if created_since is not None:
         try:
             page = await service.list_async({**params, "created": {"gte": created_since}})
-        except stripe.InvalidRequestError:
-            page = None  # localstripe: "Unexpected created"
+        except (stripe.InvalidRequestError, stripe.APIError):
+            page = None  # localstripe: 400 "Unexpected created" (intents), 500 (refunds)
     if page is None:
         page = await service.list_async(params)
     async for item in page.auto_paging_iter():

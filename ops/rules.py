@@ -93,13 +93,13 @@ def places(
         found.append(Violation(invariant, hold.booking_id, detail, f"orphan-{hold.reason}"))
     for booking in snapshot.bookings.values():
         if booking.at_rest(snapshot.now, settle):
-            found += _ownedplaces(snapshot, booking)
+            found += _owned_places(snapshot, booking)
     return found
 
 
-def _ownedplaces(snapshot: Snapshot, booking: BookingRow) -> list[Violation]:
-    """A CONFIRMED or COMPLETED booking owns exactly its places, sold; nobody else sells any
-    place before paying."""
+def _owned_places(snapshot: Snapshot, booking: BookingRow) -> list[Violation]:
+    """A CONFIRMED or COMPLETED booking owns exactly its places, sold; a pending one owns no
+    sold place; every place is of the booking's session."""
     seats = snapshot.places_of(booking.id)
     found = [
         _i1(booking.id, "wrong-session", f"owns place {s.label} of session {s.session_id}")
@@ -119,7 +119,8 @@ def _ownedplaces(snapshot: Snapshot, booking: BookingRow) -> list[Violation]:
                     + (f" and held {_labels(held)}" if held else ""),
                 )
             )
-    elif sold:
+    elif sold and booking.status == BookingStatus.PENDING_PAYMENT:
+        # (A closed booking's places are orphans, reported above.)
         found.append(_i1(booking.id, "sold-unpaid", f"is {booking.status} but owns sold {sold}"))
     return found
 
