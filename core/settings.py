@@ -12,7 +12,14 @@ from models.enums import Role
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Dev-only secrets: fine on a laptop, refused when BOOKING_ENV=production.
-DEV_SECRETS = {"sk_test_localstripe", "whsec_dev_secret", "dev-client-key", "dev-admin-key"}
+DEV_PAYLOAD_KEY = "ZGV2LW9ubHkgcGF5bG9hZCBrZXksIG5vdCBzZWNyZXQ="  # 32 bytes, published here
+DEV_SECRETS = {
+    "sk_test_localstripe",
+    "whsec_dev_secret",
+    "dev-client-key",
+    "dev-admin-key",
+    DEV_PAYLOAD_KEY,
+}
 
 
 def _dev_api_keys() -> dict[str, Role]:
@@ -30,6 +37,10 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "bookings"
+    # Payload encryption (core/codec.py): key id -> base64 of 32 bytes. The current id
+    # encrypts; every listed key decrypts, so rotate by adding a key and switching the id.
+    payload_keys: dict[str, str] = Field(default_factory=lambda: {"dev-1": DEV_PAYLOAD_KEY})
+    payload_key_id: str = "dev-1"
     # Each cached workflow keeps its sandbox in memory (about 150 KB).
     worker_max_cached_workflows: int = 300
     worker_metrics_address: str = "127.0.0.1:9464"
@@ -96,7 +107,12 @@ class Settings(BaseSettings):
     def _refuse_dev_secrets_in_production(self) -> "Settings":
         if self.env != "production":
             return self
-        used = {self.stripe_api_key, self.stripe_webhook_secret, *self.api_keys} & DEV_SECRETS
+        used = {
+            self.stripe_api_key,
+            self.stripe_webhook_secret,
+            *self.api_keys,
+            *self.payload_keys.values(),
+        } & DEV_SECRETS
         if used:
             raise ValueError(f"production settings use dev secrets: {sorted(used)}")
         return self

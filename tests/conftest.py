@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.payments import make_stripe_client
 from api.main import create_app
+from core.codec import encrypting_converter
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings
 from devstack.migrate import migrate
@@ -36,6 +37,10 @@ from worker import booking_activities, build_worker
 
 CLIENT_KEY, ADMIN_KEY = "test-client-key", "test-admin-key"
 WEBHOOK_SECRET = "whsec_test_secret"
+# Payload encryption in tests: histories recorded by this suite are encrypted with this key,
+# and the replay test rotates to a newer one (tests/workflows/test_replay.py).
+TEST_PAYLOAD_KEYS = {"test-2026": "dGVzdC1vbmx5IHBheWxvYWQga2V5IGZvciAyMDI2ISE="}
+TEST_PAYLOAD_KEY_ID = "test-2026"
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +73,7 @@ def localstripe_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
+        data_converter=encrypting_converter(TEST_PAYLOAD_KEYS, TEST_PAYLOAD_KEY_ID),
         dev_server_existing_path=str(temporal_cli()),
         search_attributes=search_attributes.ALL,
         dev_server_extra_args=dynamic_config_flags(),
@@ -93,6 +99,8 @@ def settings(
         env="test",
         database_url=postgres.url,
         temporal_address=temporal_env.client.service_client.config.target_host,
+        payload_keys=TEST_PAYLOAD_KEYS,
+        payload_key_id=TEST_PAYLOAD_KEY_ID,
         task_queue=f"bookings-{uuid.uuid4()}",
         stripe_api_key="sk_test_localstripe",
         stripe_api_base=localstripe_url,

@@ -25,6 +25,7 @@ from models.enums import BookingStatus, SeatState, SessionStatus
 from models.payments import CreatePaymentIntent, PaymentIntentInfo
 from models.tables import Booking, Seat, Session
 from tests.conftest import SessionFactory
+from tests.histories import keep_history
 from worker import booking_activities, build_worker
 from workflows.booking import BookingWorkflow
 
@@ -106,6 +107,7 @@ async def test_a_failed_setup_leaves_nothing_and_its_retry_cannot_oversell(
     with pytest.raises(SoldOut):  # 1 place left: the retry gets no phantom places
         await start_booking_workflow(temporal, settings, first)
     assert await seat_states(db, session_id) == {SeatState.FREE: 1, SeatState.HELD: 2}
+    await keep_history(temporal, first.booking_id, "setup_failed_then_sold_out")
 
 
 async def test_the_hold_ends_on_time_while_stripe_is_down_and_late_money_is_refunded(
@@ -152,6 +154,7 @@ async def test_the_hold_ends_on_time_while_stripe_is_down_and_late_money_is_refu
     assert [(r.amount, r.to_dict()["metadata"]["reason"]) for r in refunds.data] == [
         (15000, "late-payment")
     ]
+    await keep_history(temporal, view.id, "expired_while_stripe_down_then_late_refund")
 
 
 async def test_a_cancel_while_stripe_is_down_answers_within_the_grace(
@@ -240,6 +243,7 @@ async def test_a_cancel_reaches_a_booking_still_being_set_up(
     assert held.payment_intent_id is not None
     intent = await stripe_client.v1.payment_intents.retrieve_async(held.payment_intent_id)
     assert intent.status == "canceled"
+    await keep_history(temporal, request.booking_id, "cancelled_during_setup")
 
 
 async def test_money_for_a_cancelled_session_is_refunded_not_confirmed(
@@ -270,6 +274,7 @@ async def test_money_for_a_cancelled_session_is_refunded_not_confirmed(
     assert await seat_states(db, session_id) == {SeatState.FREE: 4}
     refunds = await stripe_client.v1.refunds.list_async({"payment_intent": view.payment_intent_id})
     assert [r.to_dict()["metadata"]["reason"] for r in refunds.data] == ["not-confirmable"]
+    await keep_history(temporal, view.id, "paid_for_cancelled_session_refunded")
 
 
 async def test_a_cancel_reason_postgresql_would_refuse_is_refused_first(

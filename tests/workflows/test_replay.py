@@ -1,15 +1,30 @@
-"""Determinism guard: committed histories of real runs replay against today's workflow code."""
+"""Determinism guard: committed histories of real runs replay against today's workflow code.
 
+Histories recorded since payloads are encrypted replay under a rotated key set (a newer key
+current, the recording key kept for decryption); older ones hold plain JSON and pass through.
+"""
+
+import base64
+import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from core.codec import ENCODING, encrypting_converter
+from tests.conftest import TEST_PAYLOAD_KEYS
 from tests.histories import HISTORIES
 from workflows.booking import BookingWorkflow
 
 RECORDED = sorted(HISTORIES.glob("*.json"))
+# Recorded before payloads were encrypted (named after the patch that followed them).
+PLAINTEXT_ERA = ("before-",)
+ROTATED = encrypting_converter(
+    {**TEST_PAYLOAD_KEYS, "test-2027": "dGVzdC1vbmx5IHJvdGF0ZWQga2V5IGZvciAyMDI3ISE="}, "test-2027"
+)
 
 
 def test_histories_are_committed() -> None:
@@ -19,4 +34,34 @@ def test_histories_are_committed() -> None:
 @pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(f"booking-{path.stem}", path.read_text())
-    await Replayer(workflows=[BookingWorkflow]).replay_workflow(history)
+    await Replayer(workflows=[BookingWorkflow], data_converter=ROTATED).replay_workflow(history)
+
+
+RECENT = [p for p in RECORDED if not p.name.startswith(PLAINTEXT_ERA)]
+
+
+@pytest.mark.parametrize("path", RECENT, ids=[p.stem for p in RECENT])
+def test_recent_histories_hold_no_payload_in_clear(path: Path) -> None:
+    payloads = list(_payloads(json.loads(path.read_text())))
+    assert payloads, "a booking's history carries payloads"
+    encodings = {base64.b64decode(p["metadata"]["encoding"]) for p in payloads}
+    assert encodings == {ENCODING}
+
+
+# Not payloads of ours: visibility (never encoded by a codec, so it holds nothing personal) and
+# the SDK's own bookkeeping in markers' details (local activities' sequence numbers, patch ids).
+_NOT_CODEC_COVERED = {"searchAttributes", "data", "patch-data"}
+
+
+def _payloads(node: Any) -> Iterator[dict[str, Any]]:
+    """Every payload the codec covers (a dict with metadata.encoding) in a history's JSON."""
+    if isinstance(node, dict):
+        if isinstance(node.get("metadata"), dict) and "encoding" in node["metadata"]:
+            yield node
+            return
+        for key, value in node.items():
+            if key not in _NOT_CODEC_COVERED:
+                yield from _payloads(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _payloads(value)
