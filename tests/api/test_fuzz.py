@@ -21,6 +21,7 @@ import stripe
 from hypothesis import HealthCheck, Phase
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -108,7 +109,12 @@ def fuzz(api_url: str, known: dict[str, str]) -> Tally:
         tally.statuses[(operation.label, response.status_code)] += 1
 
     session.hooks["response"].append(count)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = []
+    for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            tally.failures.append(f"the OpenAPI document: {result.err()}")
+        else:
+            operations.append(result.ok())
     # Cancelling the known session and booking last leaves them open for the other operations.
     for operation in sorted(operations, key=lambda op: op.path.endswith("/cancel")):
         for key in (CLIENT_KEY, ADMIN_KEY):
