@@ -132,7 +132,11 @@ async def _busy(stack: Stack, engine: AsyncEngine, temporal: Client) -> Stuck:
         if s == "PENDING_PAYMENT":
             overdue = "past its hold" if hold < now - timedelta(seconds=2) else "within its hold"
             stuck.descriptions.append(f"booking {booking_id} PENDING_PAYMENT {overdue}")
-    query = f'TaskQueue="{stack.options.task_queue}" AND ExecutionStatus="Running"'
+    # Bookings only: periodic jobs on the same queue (the safety net) run on their schedule.
+    query = (
+        f'TaskQueue="{stack.options.task_queue}" AND WorkflowType="BookingWorkflow" '
+        'AND ExecutionStatus="Running"'
+    )
     running = [w.id async for w in temporal.list_workflows(query)]
     limit = asyncio.Semaphore(16)
 
