@@ -162,7 +162,7 @@ class BookingWorkflow:
         """Race payment events and cancellation against the hold timer."""
         extensions = 0
         while self._status == BookingStatus.PENDING_PAYMENT:
-            if not await self._wait_for_message(self._booking.hold_expires_at):
+            if not await self._wait_for_message(self._booking.hold_expires_at, "hold expires"):
                 intent = await self._cancel_intent()
                 if intent is None:
                     await self._close(
@@ -246,7 +246,9 @@ class BookingWorkflow:
         while self._status == BookingStatus.CONFIRMED:
             reminder_due = remind_at is not None and remind_at > workflow.now()
             deadline = remind_at if reminder_due and remind_at else ends_at
-            if not await self._wait_for_message(deadline):
+            if not await self._wait_for_message(
+                deadline, "reminder" if reminder_due else "session ends"
+            ):
                 if reminder_due:
                     remind_at = None
                     await self._send_email(EmailKind.REMINDER)
@@ -270,7 +272,7 @@ class BookingWorkflow:
         if self._intent_cancelled:
             return  # a cancelled PaymentIntent can never be paid
         until = workflow.now() + timedelta(seconds=self._timings.late_payment_window_seconds)
-        while await self._wait_for_message(until):
+        while await self._wait_for_message(until, "late-payment window ends"):
             event = self._mailbox.next_event()
             if event.type == PaymentEventType.SUCCEEDED and not self._booking.refund_ids:
                 await self._refund_if_paid(await self._steps.read_intent(self._payment_intent_id))
@@ -285,8 +287,10 @@ class BookingWorkflow:
 
     # ---- transitions ----------------------------------------------------------------------
 
-    async def _wait_for_message(self, deadline: datetime) -> bool:
-        return await self._mailbox.wait(deadline, cancel_counts=self._status in OPEN_STATUSES)
+    async def _wait_for_message(self, deadline: datetime, timer: str) -> bool:
+        return await self._mailbox.wait(
+            deadline, timer, cancel_counts=self._status in OPEN_STATUSES
+        )
 
     async def _extend_hold(self) -> None:
         extended = workflow.now() + timedelta(seconds=self._timings.hold_extension_seconds)

@@ -28,10 +28,11 @@ class Mailbox:
     def next_event(self) -> PaymentEvent:
         return self._events.pop(0)
 
-    async def wait(self, deadline: datetime, *, cancel_counts: bool) -> bool:
+    async def wait(self, deadline: datetime, timer: str, *, cancel_counts: bool) -> bool:
         """True when a message waits; False once `deadline` passes with none.
 
-        `cancel_counts` is False once the booking has closed: a cancel is then nothing to do.
+        `timer` names the deadline in the event history; `cancel_counts` is False once the
+        booking has closed: a cancel is then nothing to do.
         """
 
         def has_message() -> bool:
@@ -40,5 +41,5 @@ class Mailbox:
         remaining = (deadline - workflow.now()).total_seconds()
         if not has_message() and remaining > 0:
             with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(has_message, timeout=remaining)
+                await workflow.wait_condition(has_message, timeout=remaining, timeout_summary=timer)
         return has_message()

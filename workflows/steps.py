@@ -55,7 +55,10 @@ class BookingSteps:
 
     async def reserve(self, request: BookingRequest) -> Reservation:
         return await workflow.execute_local_activity_method(
-            InventoryActivities.reserve, request, **RESERVE_STEP
+            InventoryActivities.reserve,
+            request,
+            summary=f"hold {request.quantity} place(s)",
+            **RESERVE_STEP,
         )
 
     async def create_intent(self, reservation: Reservation, email: str) -> PaymentIntentInfo:
@@ -65,6 +68,7 @@ class BookingSteps:
                 self._booking_id, reservation.amount_total, reservation.currency, email
             ),
             STRIPE_SETUP_STEP,
+            "create PaymentIntent",
         )
 
     async def read_intent(
@@ -72,7 +76,10 @@ class BookingSteps:
     ) -> PaymentIntentInfo:
         """The intent as Stripe holds it; `within` bounds the retries (ActivityError after)."""
         return await self._stripe(
-            PaymentActivities.get_intent, payment_intent_id, _bounded(STRIPE_STEP, within)
+            PaymentActivities.get_intent,
+            payment_intent_id,
+            _bounded(STRIPE_STEP, within),
+            f"read PaymentIntent {payment_intent_id}",
         )
 
     async def cancel_intent(
@@ -80,7 +87,10 @@ class BookingSteps:
     ) -> PaymentIntentInfo:
         """Cancel, or learn why not; `within` bounds the retries (ActivityError after)."""
         return await workflow.execute_activity_method(
-            PaymentActivities.cancel_intent, payment_intent_id, **_bounded(STRIPE_STEP, within)
+            PaymentActivities.cancel_intent,
+            payment_intent_id,
+            summary=f"cancel PaymentIntent {payment_intent_id}",
+            **_bounded(STRIPE_STEP, within),
         )
 
     async def refund(self, payment_intent_id: str, reason: str) -> RefundInfo:
@@ -88,23 +98,33 @@ class BookingSteps:
         return await workflow.execute_activity_method(
             PaymentActivities.refund,
             RefundRequest(self._booking_id, payment_intent_id, reason),
+            summary=f"refund ({reason})",
             **STRIPE_STEP,
         )
 
     async def confirm(self) -> Confirmation:
         return await workflow.execute_local_activity_method(
-            InventoryActivities.confirm, self._booking_id, **DATABASE_STEP
+            InventoryActivities.confirm,
+            self._booking_id,
+            summary="sell the places",
+            **DATABASE_STEP,
         )
 
     async def discard(self) -> ReleaseResult:
         """Undo a failed setup: places freed and the booking row gone."""
         return await workflow.execute_local_activity_method(
-            InventoryActivities.discard, self._booking_id, **DATABASE_STEP
+            InventoryActivities.discard,
+            self._booking_id,
+            summary="undo the failed setup",
+            **DATABASE_STEP,
         )
 
     async def release(self) -> ReleaseResult:
         return await workflow.execute_local_activity_method(
-            InventoryActivities.release, self._booking_id, **DATABASE_STEP
+            InventoryActivities.release,
+            self._booking_id,
+            summary="release the places",
+            **DATABASE_STEP,
         )
 
     async def record(self, view: BookingView) -> None:
@@ -118,6 +138,7 @@ class BookingSteps:
                 payment_intent_id=view.payment_intent_id,
                 hold_expires_at=view.hold_expires_at,
             ),
+            summary=f"record {view.status}",
             **DATABASE_STEP,
         )
 
@@ -132,7 +153,10 @@ class BookingSteps:
             request.card_brand, request.card_last4 = intent.card_brand, intent.card_last4
         try:
             return await workflow.execute_activity_method(
-                ReceiptActivities.issue, request, **DOCUMENT_STEP
+                ReceiptActivities.issue,
+                request,
+                summary=f"issue {kind.replace('_', ' ')}",
+                **DOCUMENT_STEP,
             )
         except ActivityError as err:
             workflow.logger.error("no %s for booking %s: %s", kind, self._booking_id, err.cause)
@@ -146,6 +170,7 @@ class BookingSteps:
             outcome = await workflow.execute_activity_method(
                 NotificationActivities.send,
                 EmailRequest(self._booking_id, kind, refund_amount),
+                summary=f"email {kind.replace('_', ' ')}",
                 **EMAIL_STEP,
             )
         except ActivityError as err:
@@ -158,8 +183,11 @@ class BookingSteps:
         method: Callable[[PaymentActivities, Arg], Awaitable[Result]],
         arg: Arg,
         options: StepOptions,
+        summary: str,
     ) -> Result:
         """A short Stripe call: a local activity, or a regular one when replaying old runs."""
         if workflow.patched(LOCAL_STRIPE_PATCH):
-            return await workflow.execute_local_activity_method(method, arg, **options)
-        return await workflow.execute_activity_method(method, arg, **options)
+            return await workflow.execute_local_activity_method(
+                method, arg, summary=summary, **options
+            )
+        return await workflow.execute_activity_method(method, arg, summary=summary, **options)

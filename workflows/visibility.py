@@ -9,6 +9,7 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
+    from documents.receipt_data import format_money, format_utc
     from models import search_attributes as sa
     from models.booking import BookingView
     from models.enums import BookingStatus
@@ -22,9 +23,23 @@ def publish(view: BookingView) -> None:
     if view.reference:
         updates.append(sa.BOOKING_REFERENCE.value_set(view.reference))
     workflow.upsert_search_attributes(updates)
-    workflow.set_current_details(
+    workflow.set_current_details(current_details(view))
+
+
+def current_details(view: BookingView) -> str:
+    """Where the booking stands, as the Temporal UI shows it (Markdown)."""
+    lines = [
         f"**{view.status.value}**" + (f" — {view.status_reason}" if view.status_reason else "")
+    ]
+    if view.reference:
+        lines.append(f"Reference {view.reference}")
+    if view.status == BookingStatus.PENDING_PAYMENT:
+        lines.append(f"Hold ends {format_utc(view.hold_expires_at)}")
+    lines.append(
+        f"{len(view.seat_labels)} place(s): {', '.join(view.seat_labels)} · "
+        f"{format_money(view.amount_total, view.currency)}"
     )
+    return "\n\n".join(lines)
 
 
 def publish_rejected() -> None:
