@@ -61,14 +61,17 @@ class NotificationActivities:
     async def _sent_earlier(self, key: str) -> bool:
         """Whether an earlier attempt got through and died before recording it.
 
-        When the provider cannot tell (SendGrid's Email Activity API is a paid add-on, and
-        indexes with a delay), send again: at least once (invariant I4) beats at most once.
+        When the provider will never tell (SendGrid's Email Activity API is a paid add-on: 401
+        or 403 without it), send again: at least once (invariant I4) beats never. A passing
+        failure of the query (429, 5xx, timeout) raises, and Temporal retries the activity.
         """
         try:
             return await self._mailer.was_sent(key)
-        except (MailRefused, MailUnavailable) as err:
+        except MailRefused as err:
             activity.logger.warning("cannot tell whether %s was sent, sending: %s", key, err)
             return False
+        except MailUnavailable as err:
+            raise ApplicationError(str(err), type="MailUnavailable") from err
 
     async def _record_intent(
         self, request: EmailRequest, key: str, recipient: str

@@ -46,3 +46,25 @@ async def test_a_retry_after_a_transient_failure_still_sends(
     async with db() as session:
         row = await session.scalar(select(Notification).where(Notification.key == outcome.key))
     assert row is not None and row.status == NotificationStatus.SENT and row.attempts == 2
+
+
+async def test_a_passing_failure_of_the_query_retries_rather_than_sends_again(
+    db: async_sessionmaker, new_session: SessionFactory
+) -> None:
+    with FakeSendGrid("SG.with-add-on") as sendgrid:
+        booking_id = await confirmed_booking(db, await new_session(capacity=12), 1)
+        activity = NotificationActivities(
+            db, SendGridMailer(sendgrid.api_key, sendgrid.url), "bookings@example.com", "Seller"
+        )
+        sendgrid.fail_next(1, 503)  # the first send fails
+        with pytest.raises(ApplicationError):
+            await activity.send(EmailRequest(booking_id, EmailKind.REMINDER))
+        sendgrid.fail_next(1, 429)  # then the "was it sent?" query is rate-limited
+        with pytest.raises(ApplicationError) as failure:
+            await activity.send(EmailRequest(booking_id, EmailKind.REMINDER))
+        assert not failure.value.non_retryable and sendgrid.requests == []
+
+        outcome = await activity.send(EmailRequest(booking_id, EmailKind.REMINDER))
+
+        assert outcome.status == DeliveryOutcome.SENT
+        assert len(sendgrid.requests) == 1

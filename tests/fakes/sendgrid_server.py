@@ -84,7 +84,7 @@ class FakeSendGrid:
         self.stop()
 
     def fail_next(self, n: int, status: int = 500) -> None:
-        """Answer the next `n` mail-send requests with `status`, whatever they contain."""
+        """Answer the next `n` requests (mail sends and Email Activity queries) with `status`."""
         with self._lock:
             self._failures.extend([status] * n)
 
@@ -190,6 +190,8 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
             path, _, query = self.path.partition("?")
             if path != MESSAGES_PATH:
                 self._errors(404, "Not found", None)
+            elif (status := fake._take_failure()) is not None:
+                self._errors(status, f"simulated failure ({status})", None)
             elif self.headers.get("Authorization") != f"Bearer {fake.api_key}":
                 self._errors(401, "The provided authorization grant is invalid.", None)
             elif not fake.email_activity_api:
