@@ -74,7 +74,8 @@ def booking_activities(
         payments.refund,
         receipts.issue,
         notifications.send,
-        repairs.find,
+        repairs.orphan_holds,
+        repairs.unclaimed_payments,
     ]
 
 

@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.payments import PaymentActivities
 from models.booking import booking_workflow_id
 from models.enums import BookingStatus, SeatState
-from models.repairs import OrphanHold, Repairs, SafetyNetInput, UnclaimedPayment
+from models.repairs import OrphanHold, SafetyNetInput, UnclaimedPayment
 from models.tables import Booking, Seat
 
 # Confirmed money belongs to these; any other status must have refunded it.
@@ -34,15 +34,10 @@ class RepairActivities:
         self._payments = payments
         self._describing = asyncio.Semaphore(_DESCRIBE_CONCURRENCY)
 
-    @activity.defn(name="find_repairs")
-    async def find(self, input: SafetyNetInput) -> Repairs:
-        return Repairs(
-            holds=await self.orphan_holds(timedelta(seconds=input.hold_grace_seconds)),
-            payments=await self.unclaimed_payments(input.payment_window_seconds),
-        )
-
-    async def orphan_holds(self, grace: timedelta) -> list[OrphanHold]:
+    @activity.defn(name="find_orphan_holds")
+    async def orphan_holds(self, input: SafetyNetInput) -> list[OrphanHold]:
         """Bookings holding places whose workflow has ended, or long past their hold."""
+        grace = timedelta(seconds=input.hold_grace_seconds)
         async with self._sessionmaker() as db:
             holders = (
                 await db.execute(
@@ -65,9 +60,10 @@ class RepairActivities:
         found = await asyncio.gather(*(judge(*row) for row in holders))
         return [hold for hold in found if hold is not None]
 
-    async def unclaimed_payments(self, window_seconds: int) -> list[UnclaimedPayment]:
+    @activity.defn(name="find_unclaimed_payments")
+    async def unclaimed_payments(self, input: SafetyNetInput) -> list[UnclaimedPayment]:
         """Succeeded payments whose booking is not confirmed, not refunded, and not alive."""
-        since = int(time.time()) - window_seconds
+        since = int(time.time()) - input.payment_window_seconds
         paid = [intent async for intent in self._payments.paid_intents_since(since)]
         statuses = await self._statuses({p.booking_id for p in paid if p.booking_id})
         found = []

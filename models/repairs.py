@@ -33,12 +33,6 @@ class UnclaimedPayment:
 
 
 @dataclass
-class Repairs:
-    holds: list[OrphanHold] = field(default_factory=list)
-    payments: list[UnclaimedPayment] = field(default_factory=list)
-
-
-@dataclass
 class RepairReport:
     released: list[str] = field(default_factory=list)  # booking ids whose places went back
     refunded: list[str] = field(default_factory=list)  # PaymentIntent ids refunded

@@ -24,12 +24,21 @@ RELEASED_REASON = "its workflow ended before the booking did: places released by
 class SafetyNetWorkflow:
     @workflow.run
     async def run(self, input: SafetyNetInput) -> RepairReport:
-        found = await workflow.execute_activity_method(RepairActivities.find, input, **SEARCH_STEP)
         report = RepairReport()
-        for hold in found.holds:
+        # Places first: their search needs only PostgreSQL and Temporal, not Stripe.
+        holds = await workflow.execute_activity_method(
+            RepairActivities.orphan_holds, input, summary="find orphan holds", **SEARCH_STEP
+        )
+        for hold in holds:
             await self._release(hold)
             report.released.append(hold.booking_id)
-        for payment in found.payments:
+        payments = await workflow.execute_activity_method(
+            RepairActivities.unclaimed_payments,
+            input,
+            summary="find unclaimed payments",
+            **SEARCH_STEP,
+        )
+        for payment in payments:
             await self._refund(payment)
             report.refunded.append(payment.payment_intent_id)
         workflow.set_current_details(
