@@ -46,9 +46,8 @@ def booking_activities(
     stack.push_async_callback(engine.dispose)
     sessionmaker = make_sessionmaker(engine)
     inventory = InventoryActivities(sessionmaker, settings.reference_format)
-    payments = PaymentActivities(
-        make_stripe_client(settings.stripe_api_key, settings.stripe_api_base)
-    )
+    stripe_client = make_stripe_client(settings.stripe_api_key, settings.stripe_api_base)
+    payments = PaymentActivities(stripe_client)
     receipts = ReceiptActivities(
         sessionmaker,
         Seller(settings.seller_name, settings.seller_address, settings.seller_vat_number),
@@ -61,7 +60,7 @@ def booking_activities(
     notifications = NotificationActivities(
         sessionmaker, make_mailer(settings), settings.email_from, settings.seller_name
     )
-    repairs = RepairActivities(sessionmaker, temporal, payments)
+    repairs = RepairActivities(sessionmaker, temporal, stripe_client)
     return [
         inventory.reserve,
         inventory.release,

@@ -1,6 +1,5 @@
 """Stripe PaymentIntents and refunds, each call carrying an idempotency key of its own step."""
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import stripe
@@ -9,7 +8,6 @@ from temporalio import activity
 from core.errors import PaymentProviderRefused
 from models.payments import (
     CreatePaymentIntent,
-    PaidIntent,
     PaymentIntentInfo,
     PaymentState,
     RefundInfo,
@@ -98,36 +96,6 @@ class PaymentActivities:
             {"idempotency_key": idempotency_key(request.booking_id, f"refund-{request.reason}")},
         )
         return _refund_info(refund)
-
-    async def paid_intents_since(self, since: int) -> AsyncIterator[PaidIntent]:
-        """Succeeded PaymentIntents created since `since` (epoch seconds).
-
-        localstripe refuses the `created` filter, so the emulator's whole list is read instead.
-        """
-        try:
-            page = await self._stripe.v1.payment_intents.list_async(
-                {"limit": 100, "created": {"gte": since}}
-            )
-        except stripe.InvalidRequestError:
-            page = await self._stripe.v1.payment_intents.list_async({"limit": 100})
-        async for intent in page.auto_paging_iter():
-            if (
-                intent.created >= since
-                and PaymentState.from_stripe(intent.status) == PaymentState.PAID
-            ):
-                yield PaidIntent(
-                    intent.id,
-                    _metadata(intent).get("booking_id"),
-                    _amount_received(intent),
-                    intent.currency.upper(),
-                )
-
-    async def refunded_amount(self, payment_intent_id: str) -> int:
-        """What has been refunded of the intent so far, wherever it was refunded."""
-        refunds = await self._stripe.v1.refunds.list_async(
-            {"payment_intent": payment_intent_id, "limit": 100}
-        )
-        return sum(r.amount for r in refunds.data if r.status != "failed")
 
     async def _call(self, method: Any, *args: Any) -> Any:
         """Stripe's 4xx answers are final; network trouble and 5xx go to Temporal's retries."""

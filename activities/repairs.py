@@ -1,25 +1,15 @@
-"""Finds what no booking workflow will ever put right: the safety net's eyes."""
+"""The safety net's eyes: what no booking workflow will ever put right, found by the same
+finders the consistency check uses (ops.findings)."""
 
-import asyncio
-import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+import stripe
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
-from activities.payments import PaymentActivities
-from models.booking import booking_workflow_id
-from models.enums import BookingStatus, SeatState
 from models.repairs import OrphanHold, SafetyNetInput, UnclaimedPayment
-from models.tables import Booking, Seat
-
-# Confirmed money belongs to these; any other status must have refunded it.
-_CLAIMING = frozenset({BookingStatus.CONFIRMED, BookingStatus.COMPLETED})
-_DESCRIBE_CONCURRENCY = 10
+from ops import findings
 
 
 class RepairActivities:
@@ -27,83 +17,46 @@ class RepairActivities:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         temporal: Client,
-        payments: PaymentActivities,
+        stripe_client: stripe.StripeClient,
     ):
         self._sessionmaker = sessionmaker
         self._temporal = temporal
-        self._payments = payments
-        self._describing = asyncio.Semaphore(_DESCRIBE_CONCURRENCY)
+        self._stripe = stripe_client
 
     @activity.defn(name="find_orphan_holds")
     async def orphan_holds(self, input: SafetyNetInput) -> list[OrphanHold]:
-        """Bookings holding places whose workflow has ended, or long past their hold."""
-        grace = timedelta(seconds=input.hold_grace_seconds)
-        async with self._sessionmaker() as db:
-            holders = (
-                await db.execute(
-                    select(Booking.id, Booking.status, Booking.hold_expires_at)
-                    .join(Seat, Seat.booking_id == Booking.id)
-                    .where(Seat.state == SeatState.HELD)
-                    .distinct()
-                )
-            ).all()
-        now = datetime.now(UTC)
-
-        async def judge(
-            booking_id: uuid.UUID, status: str, hold_end: datetime
-        ) -> OrphanHold | None:
-            open_ = await self._workflow_open(str(booking_id))
-            if open_ and not (status == BookingStatus.PENDING_PAYMENT and hold_end + grace < now):
-                return None
-            return OrphanHold(str(booking_id), BookingStatus(status), open_)
-
-        found = await asyncio.gather(*(judge(*row) for row in holders))
-        return [hold for hold in found if hold is not None]
+        """Bookings holding places they will never release: their workflow ended, or they are
+        pending long past their hold. Paid places (sold to a confirmed booking) are not here."""
+        found = await findings.orphan_holds(
+            self._sessionmaker,
+            self._temporal,
+            grace=timedelta(seconds=input.hold_grace_seconds),
+            settle_seconds=input.settle_seconds,
+        )
+        return [
+            OrphanHold(hold.booking_id, hold.status, hold.workflow_open)
+            for hold in found
+            if hold.held and hold.status not in findings.CLAIMING
+        ]
 
     @activity.defn(name="find_unclaimed_payments")
     async def unclaimed_payments(self, input: SafetyNetInput) -> list[UnclaimedPayment]:
-        """Succeeded payments whose booking is not confirmed, not refunded, and not alive."""
-        since = int(time.time()) - input.payment_window_seconds
-        paid = [intent async for intent in self._payments.paid_intents_since(since)]
-        statuses = await self._statuses({p.booking_id for p in paid if p.booking_id})
-        found = []
-        for intent in paid:
-            status = statuses.get(intent.booking_id or "")
-            if status in _CLAIMING:
-                continue
-            if await self._payments.refunded_amount(intent.payment_intent_id) >= intent.amount:
-                continue
-            if status is not None and await self._workflow_open(str(intent.booking_id)):
-                continue  # its workflow confirms or refunds it
-            known = intent.booking_id if status is not None else None
-            found.append(
-                UnclaimedPayment(intent.payment_intent_id, known, intent.amount, intent.currency)
+        """Succeeded payments no confirmed booking holds, not refunded, and no live workflow
+        will claim or refund."""
+        since = datetime.now(UTC) - timedelta(seconds=input.payment_window_seconds)
+        found = await findings.unclaimed_payments(
+            self._sessionmaker,
+            self._temporal,
+            self._stripe,
+            created_since=since,
+            settle_seconds=input.settle_seconds,
+        )
+        return [
+            UnclaimedPayment(
+                payment.payment_intent_id,
+                payment.booking_id if payment.booking_status is not None else None,
+                payment.amount - payment.refunded,
+                payment.currency,
             )
-        return found
-
-    async def _statuses(self, booking_ids: set[str]) -> dict[str, str]:
-        """The mirror's status of each booking that exists, by id."""
-        keys = [uuid.UUID(b) for b in booking_ids if _is_uuid(b)]
-        async with self._sessionmaker() as db:
-            rows = await db.execute(select(Booking.id, Booking.status).where(Booking.id.in_(keys)))
-        return {str(booking_id): status for booking_id, status in rows.all()}
-
-    async def _workflow_open(self, booking_id: str) -> bool:
-        async with self._describing:
-            try:
-                described = await self._temporal.get_workflow_handle(
-                    booking_workflow_id(booking_id)
-                ).describe()
-            except RPCError as err:
-                if err.status != RPCStatusCode.NOT_FOUND:
-                    raise
-                return False
-        return described.status == WorkflowExecutionStatus.RUNNING
-
-
-def _is_uuid(value: str | None) -> bool:
-    try:
-        uuid.UUID(value or "")
-    except ValueError:
-        return False
-    return True
+            for payment in found
+        ]

@@ -72,16 +72,6 @@ class PaymentIntentInfo:
 
 
 @dataclass
-class PaidIntent:
-    """A succeeded payment, as the safety net and the reconciliation see it."""
-
-    payment_intent_id: str
-    booking_id: str | None  # from the intent's metadata
-    amount: int
-    currency: str
-
-
-@dataclass
 class CreatePaymentIntent:
     booking_id: str
     amount: int

@@ -11,6 +11,8 @@ class SafetyNetInput:
     hold_grace_seconds: int
     # How far back to look for succeeded payments (Stripe retries webhooks for 3 days).
     payment_window_seconds: int
+    # A booking changed more recently than this may have a transition on its way: left alone.
+    settle_seconds: float = 5.0
 
 
 @dataclass

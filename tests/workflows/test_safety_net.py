@@ -28,7 +28,7 @@ Db = async_sessionmaker[AsyncSession]
 async def run_safety_net(temporal: Client, settings: Settings) -> RepairReport:
     return await temporal.execute_workflow(
         SafetyNetWorkflow.run,
-        SafetyNetInput(hold_grace_seconds=300, payment_window_seconds=3600),
+        SafetyNetInput(hold_grace_seconds=300, payment_window_seconds=3600, settle_seconds=0),
         id=f"safety-net-test-{uuid.uuid4()}",
         task_queue=settings.task_queue,
     )
