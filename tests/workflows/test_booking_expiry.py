@@ -3,11 +3,15 @@ money that arrives after the end is refunded."""
 
 import asyncio
 
+import pytest
 import stripe
 from temporalio import activity
 from temporalio.client import Client
 
+from api.booking_workflows import cancel_booking_workflow
+from core.errors import BookingNotCancellable
 from core.settings import Settings
+from models.booking import CancelRequest
 from models.enums import BookingStatus, EmailKind, SeatState
 from models.payments import PaymentEventType, PaymentIntentInfo, PaymentState
 from tests.api.helpers import emails_for
@@ -111,6 +115,8 @@ async def test_processing_extends_the_hold_then_late_money_is_refunded(
     held_for = (expired.hold_expires_at - view.hold_expires_at).total_seconds()
     assert 1.5 < held_for < 4, held_for
     await assert_consistent(db, expired)
+    with pytest.raises(BookingNotCancellable, match="EXPIRED"):
+        await cancel_booking_workflow(temporal, view.id, CancelRequest(), expired.status)
 
     # A success event while nothing is paid changes nothing; then the money does arrive.
     await tell(temporal, view, PaymentEventType.SUCCEEDED)

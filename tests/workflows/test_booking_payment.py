@@ -8,7 +8,9 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.payments import PaymentActivities
+from core.errors import InvalidRequest
 from core.settings import Settings
+from models.booking import DocumentRef, IssueDocument
 from models.enums import BookingStatus, DocumentKind, EmailKind, SeatState
 from models.payments import PaymentEventType, PaymentIntentInfo, PaymentState
 from tests.api.helpers import emails_for
@@ -178,17 +180,28 @@ async def test_a_payment_of_the_wrong_amount_is_refunded(
     assert await refunds_of(stripe_client, view) == [(15_000, "amount-mismatch")]
 
 
-async def test_an_email_sendgrid_refuses_is_noted_and_the_booking_stands(
+async def test_a_refused_email_or_document_is_noted_and_the_booking_stands(
     temporal: Client,
     own_worker: OwnWorker,
     db: Db,
     new_session: SessionFactory,
     stripe_client: stripe.StripeClient,
 ) -> None:
-    settings = await own_worker(sendgrid_api_key="SG.revoked")
+    """SendGrid refuses the key, and the receipt cannot be issued (forced, non-retryable):
+    neither undoes a paid booking."""
+
+    @activity.defn(name="issue_document")
+    async def cannot_issue(request: IssueDocument) -> DocumentRef:
+        raise InvalidRequest("no receipt for this booking")
+
+    settings = await own_worker(cannot_issue, sendgrid_api_key="SG.revoked")
     view = await book(temporal, settings, await new_session(capacity=12))
-    confirmed = await pay_and_tell(temporal, stripe_client, view)
+    await pay_at_stripe(stripe_client, view)
+    await tell(temporal, view, PaymentEventType.SUCCEEDED)
     noted = await wait_for(temporal, view.id, lambda v: bool(v.emails_refused))
+
     assert noted.emails_refused == [EmailKind.CONFIRMATION]
-    assert noted.status == BookingStatus.CONFIRMED and noted.reference == confirmed.reference
-    await assert_consistent(db, noted)
+    assert noted.status == BookingStatus.CONFIRMED and noted.reference is not None
+    assert noted.documents == [] and await documents_of(db, view.id) == {}
+    assert await places_of(db, view.id) == {SeatState.SOLD: 1}
+    assert await refunds_of(stripe_client, view) == []
