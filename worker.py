@@ -28,6 +28,7 @@ from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities, make_stripe_client
 from activities.receipts import ReceiptActivities
 from activities.repairs import RepairActivities
+from activities.sessions import SessionActivities
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings, get_settings
 from core.temporal import connect
@@ -36,6 +37,7 @@ from models.enums import DocumentKind
 from models.repairs import SafetyNetInput
 from workflows.booking import BookingWorkflow
 from workflows.safety_net import SAFETY_NET_ID, SafetyNetWorkflow
+from workflows.session_cancellation import SessionCancellationWorkflow
 
 
 def booking_activities(
@@ -61,6 +63,7 @@ def booking_activities(
         sessionmaker, make_mailer(settings), settings.email_from, settings.seller_name
     )
     repairs = RepairActivities(sessionmaker, temporal, stripe_client)
+    sessions = SessionActivities(sessionmaker, temporal)
     return [
         inventory.reserve,
         inventory.release,
@@ -75,6 +78,8 @@ def booking_activities(
         notifications.send,
         repairs.orphan_holds,
         repairs.unclaimed_payments,
+        sessions.stop_sales,
+        sessions.cancel_booking,
     ]
 
 
@@ -115,7 +120,7 @@ def build_worker(
     client: Client,
     settings: Settings,
     activities: Sequence[Callable[..., Any]],
-    workflows: Sequence[type] = (BookingWorkflow, SafetyNetWorkflow),
+    workflows: Sequence[type] = (BookingWorkflow, SafetyNetWorkflow, SessionCancellationWorkflow),
 ) -> Worker:
     """The booking worker; the benchmark's baseline worker is built here too, to match it."""
     return Worker(

@@ -29,6 +29,7 @@ from core.errors import BookingNotCancellable, ServiceUnavailable
 from core.settings import Settings
 from models import search_attributes as sa
 from models.booking import (
+    CANCEL_UPDATE_ID,
     BookingRequest,
     BookingView,
     BookingWorkflowInput,
@@ -40,9 +41,6 @@ from workflows.booking import BookingWorkflow
 
 # Booking ids derived from (API key, Idempotency-Key): the same request finds the same workflow.
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("1b3f0a52-5a7e-4c39-8f0e-2d9c4b7a6e10")
-# Every cancel the API sends carries this update id: Temporal answers a repeated one with the
-# first one's outcome (even after the workflow has closed) instead of refusing it.
-CANCEL_UPDATE_ID = "cancel"
 _NO_ANSWER = (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError)
 
 

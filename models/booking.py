@@ -13,6 +13,11 @@ def booking_workflow_id(booking_id: str) -> str:
     return f"booking-{booking_id}"
 
 
+# Every cancel sent to a booking workflow carries this update id: Temporal answers a repeated
+# one with the first one's outcome (even after the workflow has closed) instead of refusing it.
+CANCEL_UPDATE_ID = "cancel"
+
+
 @dataclass
 class Attendee:
     name: str

@@ -1,0 +1,69 @@
+"""A session as a whole: stop its sales, and cancel its bookings one workflow at a time."""
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.db import transaction
+from core.errors import SessionNotBookable, SessionNotFound
+from models.booking import CANCEL_UPDATE_ID, BookingView, CancelRequest, booking_workflow_id
+from models.booking_records import open_bookings
+from models.enums import BookingStatus, SessionStatus
+from models.sequences import database_now
+from models.sessions import BookingToCancel
+from models.tables import Booking, Session
+
+
+class SessionActivities:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], temporal: Client):
+        self._sessionmaker = sessionmaker
+        self._temporal = temporal
+
+    @activity.defn(name="stop_sales")
+    async def stop_sales(self, session_id: str) -> list[str]:
+        """Mark the session cancelled and name its open bookings, in one transaction.
+
+        Reservations lock the session row and check its status, so once this commits no new
+        booking can hold a place; a booking still being set up is among those named.
+        """
+        key = uuid.UUID(session_id)
+        async with transaction(self._sessionmaker) as db:
+            session = await db.scalar(select(Session).where(Session.id == key).with_for_update())
+            if session is None:
+                raise SessionNotFound(f"session {session_id} does not exist")
+            if session.status != SessionStatus.CANCELLED:
+                if session.starts_at <= await database_now(db):
+                    raise SessionNotBookable("a session that has started cannot be cancelled")
+                session.status = SessionStatus.CANCELLED
+            return [str(booking.id) for booking in await open_bookings(db, key)]
+
+    @activity.defn(name="cancel_session_booking")
+    async def cancel_booking(self, booking: BookingToCancel) -> BookingStatus:
+        """Cancel one booking through its own workflow and wait for how it ended."""
+        handle = self._temporal.get_workflow_handle(booking_workflow_id(booking.booking_id))
+        try:
+            view = await handle.execute_update(
+                "cancel",
+                CancelRequest(booking.reason, session_cancelled=True),
+                id=CANCEL_UPDATE_ID,
+                result_type=BookingView,
+            )
+        except WorkflowUpdateFailedError:
+            # Refused: it ended on its own meanwhile (expired, ...). Its mirror says how.
+            return await self._status(booking.booking_id)
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return await self._status(booking.booking_id)  # its workflow has closed
+        return view.status
+
+    async def _status(self, booking_id: str) -> BookingStatus:
+        async with self._sessionmaker() as db:
+            row = await db.get(Booking, uuid.UUID(booking_id))
+        if row is None:
+            return BookingStatus.REJECTED  # a setup that failed and left nothing
+        return BookingStatus(row.status)
