@@ -110,7 +110,7 @@ def _intent_info(intent: Any) -> PaymentIntentInfo:
         id=intent.id,
         status=PaymentState.from_stripe(intent.status),
         amount=intent.amount,
-        amount_received=_amount_received(intent),
+        amount_received=amount_received(intent),
         currency=intent.currency.upper(),
         client_secret=intent.client_secret or "",
     )
@@ -124,7 +124,7 @@ def _refund_info(refund: Any) -> RefundInfo:
     return RefundInfo(refund.id, refund.status or "", refund.amount, refund.currency.upper())
 
 
-def _amount_received(intent: Any) -> int:
+def amount_received(intent: Any) -> int:
     """Stripe reports `amount_received`; localstripe omits it, so read the captured charge."""
     received = getattr(intent, "amount_received", None)
     if received is not None:

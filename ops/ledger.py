@@ -11,6 +11,7 @@ from typing import Any
 
 import stripe
 
+from activities.payments import amount_received
 from models.payments import PaymentState
 from ops.progress import Progress, tell
 
@@ -90,21 +91,10 @@ def _intent(raw: Any) -> Intent:
         status=PaymentState.from_stripe(raw.status),
         booking_id=metadata.get("booking_id"),
         amount=int(raw.amount),
-        amount_received=_amount_received(raw),
+        amount_received=amount_received(raw),
         currency=str(raw.currency).upper(),
         created=int(raw.created),
     )
-
-
-def _amount_received(raw: Any) -> int:
-    """Stripe reports `amount_received`; localstripe omits it: read the captured charge."""
-    received = getattr(raw, "amount_received", None)
-    if received is not None:
-        return int(received)
-    charge = getattr(raw, "latest_charge", None)
-    if isinstance(charge, stripe.StripeObject) and getattr(charge, "status", "") == "succeeded":
-        return int(charge["amount"]) if getattr(charge, "captured", True) else 0
-    return 0
 
 
 def _id_of(value: Any) -> str | None:

@@ -21,16 +21,11 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from models import search_attributes as sa
-from models.booking import BookingView
+from models.booking import BookingView, booking_workflow_id
 from ops.progress import Progress, tell
 
 QUERY_TIMEOUT = timedelta(seconds=5)
 _NO_WORKER = {RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE}
-
-
-def booking_workflow_id(booking_id: str) -> str:
-    # Same rule as the API's (one booking, one workflow `booking-<id>`).
-    return f"booking-{booking_id}"
 
 
 @dataclass(frozen=True)
