@@ -27,7 +27,13 @@ DATABASE_STEP: StepOptions = {
     "retry_policy": RetryPolicy(initial_interval=timedelta(milliseconds=200)),
 }
 # The caller is waiting for the hold: when the database is down, say so instead of hanging.
-RESERVE_STEP: StepOptions = {**DATABASE_STEP, "schedule_to_close_timeout": timedelta(seconds=20)}
+# Local activities ignore schedule_to_close_timeout when retrying (temporalio 1.35): the
+# attempts bound it too (0.2 + 0.4 + ... + 6.4 s of backoff, about 13 s).
+RESERVE_STEP: StepOptions = {
+    **DATABASE_STEP,
+    "schedule_to_close_timeout": timedelta(seconds=20),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=6),
+}
 STRIPE_STEP: StepOptions = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1)),

@@ -5,6 +5,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -38,9 +39,28 @@ with workflow.unsafe.imports_passed_through():
 
 
 def _bounded(options: StepOptions, within: timedelta | None) -> StepOptions:
+    """`options` whose retries give up after about `within`.
+
+    Local activities ignore schedule_to_close_timeout when retrying (temporalio 1.35), so the
+    bound is also spelled as attempts of at most `within` each, a second apart.
+    """
     if within is None:
         return options
-    return {**options, "schedule_to_close_timeout": within}
+    attempt = min(options.get("start_to_close_timeout", within), within)
+    attempts = max(1, int(within / (attempt + _BOUNDED_RETRY_INTERVAL)))
+    return {
+        **options,
+        "start_to_close_timeout": attempt,
+        "schedule_to_close_timeout": within,
+        "retry_policy": RetryPolicy(
+            initial_interval=_BOUNDED_RETRY_INTERVAL,
+            backoff_coefficient=1.0,
+            maximum_attempts=attempts,
+        ),
+    }
+
+
+_BOUNDED_RETRY_INTERVAL = timedelta(seconds=1)
 
 
 Arg = TypeVar("Arg")
