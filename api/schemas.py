@@ -240,6 +240,13 @@ class SessionPage(BaseModel):
 
 
 class SessionCancellation(BaseModel):
+    """Where a session's cancellation stands: its outcome (200) or its progress so far (202)."""
+
     session: SessionOut
-    # Resulting booking status (or "not-cancellable", "cancel-accepted") -> how many.
-    bookings: dict[str, int]
+    finished: bool = Field(description="Every open booking has been dealt with")
+    total: int = Field(description="Open bookings when sales stopped")
+    done: int = Field(description="Bookings dealt with so far, failures included")
+    bookings: dict[BookingStatus, int] = Field(description="How many bookings ended in each status")
+    failed: dict[str, str] = Field(
+        description="Booking id -> why its cancel failed; cancel the session again to retry"
+    )

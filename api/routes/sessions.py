@@ -1,13 +1,11 @@
 """Sessions: list and read them with availability; admins create and cancel them."""
 
-import asyncio
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
 
-from api.booking_workflows import cancel_within
 from api.deps import AdminCaller, ClientCaller, DbDep, SettingsDep, TemporalDep
 from api.schemas import (
     AvailabilityOut,
@@ -19,9 +17,8 @@ from api.schemas import (
     SessionOut,
     SessionPage,
 )
-from core.errors import BookingNotCancellable, SessionNotBookable
-from models.booking import CancelRequest
-from models.booking_records import open_bookings
+from api.session_cancellation import cancel_session_within
+from core.errors import SessionNotBookable
 from models.catalog import (
     Availability,
     SeatRow,
@@ -32,7 +29,7 @@ from models.catalog import (
     list_sessions,
 )
 from models.enums import SessionKind, SessionStatus
-from models.tables import Booking, Session
+from models.tables import Session
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -83,39 +80,43 @@ async def create(body: SessionCreate, caller: AdminCaller, db: DbDep) -> Session
 @router.post(
     "/{session_id}/cancel",
     response_model=SessionCancellation,
-    responses={409: {"description": "The session has started"}},
+    responses={
+        202: {
+            "model": SessionCancellation,
+            "description": "Still under way: the progress so far; the session is at Location",
+            "headers": {"Location": {"description": "The session", "schema": {"type": "string"}}},
+        },
+        409: {"description": "The session has started"},
+    },
 )
 async def cancel(
     session_id: str, caller: AdminCaller, db: DbDep, temporal: TemporalDep, settings: SettingsDep
-) -> SessionCancellation:
-    """Stop selling and cancel every open booking: released before payment, refunded after.
+) -> SessionCancellation | JSONResponse:
+    """Stop selling and cancel every open booking, through the session's cancellation workflow:
+    released before payment, refunded after; each customer gets the session-cancelled email.
 
-    Each customer gets the session-cancelled email. Running it again finishes what is left.
-    Bookings whose cancel is still under way count as "cancel-accepted".
+    200 with the outcome when it ends within a few seconds, else 202 with the progress so far.
+    Safe to repeat: while it runs, this answers its progress; once it has ended, it finishes
+    what is left (the bookings listed as failed).
     """
     session, _ = await get_session(db, session_id)
-    if session.starts_at <= datetime.now(UTC):
+    if session.status != SessionStatus.CANCELLED and session.starts_at <= datetime.now(UTC):
         raise SessionNotBookable("a session that has started cannot be cancelled")
-    session.status = SessionStatus.CANCELLED
-    await db.commit()
-    request = CancelRequest("the session was cancelled", session_cancelled=True)
-    limit = asyncio.Semaphore(10)
-
-    async def cancel_one(booking: Booking) -> str:
-        async with limit:
-            try:
-                view = await cancel_within(
-                    temporal, settings, str(booking.id), request, booking.status
-                )
-            except BookingNotCancellable:
-                return "not-cancellable"
-            return "cancel-accepted" if view is None else str(view.status)
-
-    outcomes = await asyncio.gather(*[cancel_one(b) for b in await open_bookings(db, session.id)])
-    return SessionCancellation(
-        session=session_out(*await get_session(db, session_id)),
-        bookings=dict(Counter(outcomes)),
+    key = str(session.id)
+    await db.rollback()  # hold no connection while waiting; the session is read again after
+    progress, finished = await cancel_session_within(temporal, settings, key)
+    body = SessionCancellation(
+        session=session_out(*await get_session(db, key)),
+        finished=finished,
+        total=progress.total,
+        done=progress.done,
+        bookings=progress.outcomes,
+        failed={failure.booking_id: failure.error for failure in progress.failed},
     )
+    if finished:
+        return body
+    location = {"Location": f"{router.prefix}/{key}"}
+    return JSONResponse(body.model_dump(mode="json"), status_code=202, headers=location)
 
 
 def session_out(session: Session, availability: Availability) -> SessionOut:

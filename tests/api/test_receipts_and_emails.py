@@ -137,6 +137,12 @@ async def test_cancelling_a_session_cancels_and_refunds_its_bookings(
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["bookings"] == {"REFUNDED": 1, "CANCELLED": 1}
+    assert (result["finished"], result["total"], result["done"], result["failed"]) == (
+        True,
+        2,
+        2,
+        {},
+    )
     assert result["session"]["status"] == "cancelled"
     assert result["session"]["availability"]["available"] == 12
     refused = await api.post(

@@ -1,11 +1,16 @@
 """Sessions: admins create them; callers list and filter them with availability."""
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
+from temporalio.client import Client
 
-from tests.conftest import ADMIN_KEY
+from models.sessions import session_cancellation_id
+from tests.api.conftest import VariantFactory
+from tests.api.helpers import start_booking, wait_for_status
+from tests.conftest import ADMIN_KEY, SessionFactory
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -95,3 +100,37 @@ async def test_listing_is_paginated(api: httpx.AsyncClient) -> None:
 async def test_unknown_session_is_404(api: httpx.AsyncClient) -> None:
     response = await api.get(f"/v1/sessions/{uuid.uuid4()}")
     assert response.status_code == 404
+
+
+async def test_a_long_session_cancellation_answers_202_with_its_progress(
+    api: httpx.AsyncClient,
+    api_variant: VariantFactory,
+    new_session: SessionFactory,
+    temporal: Client,
+) -> None:
+    session_id = await new_session(capacity=4)
+    booking = await start_booking(api, session_id, 2)
+    async with api_variant(cancel_wait_seconds=0) as impatient:
+        response = await impatient.post(f"/v1/sessions/{session_id}/cancel", headers=ADMIN)
+    assert response.status_code == 202, response.text
+    assert response.headers["location"] == f"/v1/sessions/{session_id}"
+    progress = response.json()
+    assert progress["finished"] is False and progress["done"] <= progress["total"] <= 1
+    # The workflow goes on without the request; a second call finds it (the same workflow).
+    await temporal.get_workflow_handle(session_cancellation_id(session_id)).result()
+    await wait_for_status(api, booking["id"], "CANCELLED")
+    again = await api.post(f"/v1/sessions/{session_id}/cancel", headers=ADMIN)
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert (body["finished"], body["total"], body["session"]["status"]) == (True, 0, "cancelled")
+    assert body["session"]["availability"]["held"] == 0
+
+
+async def test_a_session_that_has_started_cannot_be_cancelled(
+    api: httpx.AsyncClient, new_session: SessionFactory
+) -> None:
+    session_id = await new_session(capacity=2, starts_in=timedelta(0))
+    response = await api.post(f"/v1/sessions/{session_id}/cancel", headers=ADMIN)
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("session-not-bookable")
