@@ -46,7 +46,7 @@ RUN pip install --no-deps . \
 USER app
 
 EXPOSE 8000
-CMD ["uvicorn", "api.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "api.main:create_app", "--factory", "--log-config", "core/logging.json", "--host", "0.0.0.0", "--port", "8000"]
 
 
 # localstripe (PyPI) with the project's wrapper (devstack/localstripe_server.py), which keeps

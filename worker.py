@@ -30,6 +30,7 @@ from activities.receipts import ReceiptActivities
 from activities.repairs import RepairActivities
 from activities.sessions import SessionActivities
 from core.db import make_engine, make_sessionmaker
+from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import connect
 from documents.receipt_data import Seller
@@ -139,7 +140,7 @@ def build_worker(
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     settings = get_settings()
     # The SDK's own metrics (task latencies, slots, cache) for Prometheus to scrape.
     metrics = PrometheusConfig(bind_address=settings.worker_metrics_address)

@@ -34,6 +34,8 @@ class Tally:
     # booking id -> what its customer did to it, for reproducing a violation
     bookings: dict[str, list[str]] = field(default_factory=dict)
     intents: dict[str, str] = field(default_factory=dict)  # PaymentIntent id -> booking id
+    # Names, emails and client secrets the customers sent or got: no process may log them.
+    personal: set[str] = field(default_factory=set)
 
     def note(self, booking_id: str, what: str) -> None:
         self.bookings.setdefault(booking_id, []).append(what)
@@ -116,11 +118,8 @@ async def book(shop: Shop, rng: random.Random, plan: str) -> dict[str, Any] | No
     """Start a booking; with some luck, send the same request again (same key, same body)."""
     session = rng.choice(shop.sessions)
     key = f"chaos-{rng.getrandbits(64):016x}"
-    body = {
-        "session_id": session,
-        "quantity": rng.randint(1, 4),
-        "customer": {"name": f"Customer {key[-6:]}", "email": f"{key}@example.com"},
-    }
+    customer = {"name": f"Customer {key[-6:]}", "email": f"{key}@example.com"}
+    body = {"session_id": session, "quantity": rng.randint(1, 4), "customer": customer}
     headers = {"Idempotency-Key": key}
     response = await shop.call("POST", "/v1/bookings", json=body, headers=headers, rng=rng)
     if response is None:
@@ -129,6 +128,11 @@ async def book(shop: Shop, rng: random.Random, plan: str) -> dict[str, Any] | No
         shop.tally.outcomes[f"book answered {response.status_code}"] += 1
         return None
     booking: dict[str, Any] = response.json()
+    shop.tally.personal |= {
+        customer["name"],
+        customer["email"],
+        booking["payment"]["client_secret"],
+    }
     shop.tally.outcomes["booked"] += 1
     shop.tally.intents[booking["payment"]["payment_intent_id"]] = booking["id"]
     shop.tally.note(booking["id"], f"{shop.stamp()} {plan}: booked {body['quantity']} ({key})")

@@ -25,6 +25,7 @@ from activities.payments import make_stripe_client
 from core.db import make_sessionmaker
 from core.settings import Settings
 from core.temporal import connect
+from devstack.pay import DECLINED, SUCCEEDS
 from devstack.stack import Stack
 from ops import consistency
 from tests.chaos import deliveries
@@ -62,6 +63,7 @@ async def test_invariants_hold_through_chaos(
     )
     violations += [f"{v.invariant} {v.rule} {v.subject}: {v.detail}" for v in checked.violations]
     violations += await deliveries.unconfirmed_customers(engine, chaos_sendgrid)
+    violations += _personal_data_in_logs(stack, tally)
     report = await _report(stack, config, engine, chaos_sendgrid, tally, mayhem, violations)
     report |= {
         "wall_seconds": round(time.monotonic() - began, 1),
@@ -218,3 +220,17 @@ def _print(report: dict[str, Any]) -> None:
     for booking_id, steps in list(report["violating_bookings"].items())[:20]:
         print(f"chaos:   booking {booking_id}: {' | '.join(steps)}")
     print(f"chaos: report written to {REPORT}")
+
+
+def _personal_data_in_logs(stack: Stack, tally: Tally) -> list[str]:
+    """Our processes log JSON that names bookings, never customers (issue 10)."""
+    secrets = {*tally.personal, SUCCEEDS, DECLINED}
+    found = []
+    for name in ("api", "worker"):
+        lines = (stack.logs / f"{name}.log").read_text(errors="replace").splitlines()
+        json_lines = sum(line.startswith("{") for line in lines)
+        if not json_lines:
+            found.append(f"the {name} log has no JSON line")
+        leaked = sorted({s for s in secrets for line in lines if s in line})
+        found += [f"the {name} log holds personal data: {s[:12]}..." for s in leaked]
+    return found
