@@ -97,6 +97,23 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         await engine.dispose()
 
 
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """PostgreSQL only, for commands that need nothing else; tried once first."""
+    engine = make_engine(settings)
+    try:
+        db = make_sessionmaker(engine)
+        await _reach("PostgreSQL", settings.database_url, _probe_db(db))
+        yield db
+    finally:
+        await engine.dispose()
+
+
+async def temporal_client(settings: Settings) -> Client:
+    """Temporal only (through core.temporal.connect, so with the payload codec)."""
+    return await _reach("Temporal", settings.temporal_address, connect(settings))
+
+
 async def _probe_db(db: async_sessionmaker[AsyncSession]) -> None:
     async with db() as session:
         await session.execute(text("SELECT 1"))

@@ -1,0 +1,82 @@
+"""What the command groups share to talk to people and scripts: ids and moments as arguments,
+tables and JSON out, and a refusal as one line."""
+
+import json
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from core.errors import BookingError
+from ops.commands.runtime import FOUND_PROBLEMS, fail
+
+# Wide enough for a row of UUIDs and times.
+PIPED_WIDTH = 200
+
+
+def uuid_parser(noun: str) -> Callable[[str], str]:
+    """A parser that takes a UUID (any spelling) and gives it back in its canonical form."""
+
+    def parse(value: str) -> str:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise typer.BadParameter(f"{value!r} is not a {noun} id (a UUID)") from None
+
+    return parse
+
+
+def moment(value: str) -> datetime:
+    """An ISO 8601 date or time; without a zone, UTC."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO date (2031-03-01T09:00Z)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def when(value: datetime | None) -> str:
+    """A moment for people: UTC, to the second."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def console() -> Console:
+    """stdout for people; piped, wide and unwrapped so that each row stays one line to grep."""
+    piped = not sys.stdout.isatty()
+    width = PIPED_WIDTH if piped and "COLUMNS" not in os.environ else None
+    return Console(soft_wrap=piped, width=width, highlight=False)
+
+
+def print_json(document: Any) -> None:
+    typer.echo(json.dumps(document, indent=2, default=str))
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    shown = Table(title=title, title_justify="left")
+    for column in columns:
+        shown.add_column(column, overflow="fold")
+    for row in rows:
+        shown.add_row(*("" if cell is None else str(cell) for cell in row))
+    return shown
+
+
+def details(pairs: Iterable[tuple[str, Any]]) -> Table:
+    """A two-column table of what something is, leaving out what is empty."""
+    shown = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+    shown.add_column(style="bold")
+    shown.add_column(overflow="fold")
+    for name, value in pairs:
+        if value not in (None, "", []):
+            shown.add_row(name, str(value))
+    return shown
+
+
+def refused(err: BookingError) -> NoReturn:
+    """A business rule said no (not found, not cancellable ...): one line, exit code 1."""
+    fail(err.detail, FOUND_PROBLEMS)
