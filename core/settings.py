@@ -13,16 +13,21 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Dev-only secrets: fine on a laptop, refused when BOOKING_ENV=production.
 DEV_PAYLOAD_KEY = "ZGV2LW9ubHkgcGF5bG9hZCBrZXksIG5vdCBzZWNyZXQ="  # 32 bytes, published here
+DEV_API_KEY_PEPPER = "dev-only api key pepper, not secret"
 DEV_SECRETS = {
     "sk_test_localstripe",
     "whsec_dev_secret",
     "dev-client-key",
     "dev-admin-key",
     DEV_PAYLOAD_KEY,
+    DEV_API_KEY_PEPPER,
 }
 
 
-def _dev_api_keys() -> dict[str, Role]:
+def _dev_api_keys(settings: dict[str, object]) -> dict[str, Role]:
+    """The dev bootstrap keys, none in production (keys are made with `booking-ops keys`)."""
+    if settings.get("env") == "production":
+        return {}
     return {"dev-client-key": Role.CLIENT, "dev-admin-key": Role.ADMIN}
 
 
@@ -51,8 +56,19 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str = "whsec_dev_secret"
     stripe_webhook_tolerance_seconds: int = 300
 
-    # API key -> role ("client" or "admin").
+    # Dev bootstrap only: secret -> role ("client" or "admin"), stored hashed in the default
+    # organisation when the API starts. Real keys are made with `booking-ops keys create`;
+    # refused in production.
     api_keys: dict[str, Role] = Field(default_factory=_dev_api_keys)
+    # Keys the stored hashes of API keys (models/api_keys.py). Changing it voids every key.
+    api_key_pepper: str = DEV_API_KEY_PEPPER
+    # Requests per minute per API key unless the key has its own limit, counted in fixed
+    # windows of `rate_limit_window_seconds` (the limit scaled to the window). The counts live
+    # in `rate_limit_storage_url`: in memory (per API process) or shared, e.g.
+    # "async+redis://host:6379" (needs the `limits[async-redis]` extra) for one global limit.
+    rate_limit_per_minute: int = Field(default=1200, ge=1)
+    rate_limit_window_seconds: int = Field(default=60, ge=1)
+    rate_limit_storage_url: str = "async+memory://"
     # Bodies larger than this are refused with 413 before they are read (the webhook's too).
     max_request_body_bytes: int = 1024 * 1024
     # No API call waits without bound on Temporal. A booking's setup answers within this or
@@ -107,11 +123,13 @@ class Settings(BaseSettings):
     def _refuse_dev_secrets_in_production(self) -> "Settings":
         if self.env != "production":
             return self
+        if self.api_keys:
+            raise ValueError("BOOKING_API_KEYS is a dev bootstrap: use `booking-ops keys create`")
         used = {
             self.stripe_api_key,
             self.stripe_webhook_secret,
-            *self.api_keys,
             *self.payload_keys.values(),
+            self.api_key_pepper,
         } & DEV_SECRETS
         if used:
             raise ValueError(f"production settings use dev secrets: {sorted(used)}")

@@ -9,11 +9,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import BookingNotFound, DocumentNotFound, parse_id
 from models.enums import OPEN_STATUSES, DocumentKind
-from models.tables import Booking, Receipt
+from models.tables import Booking, Receipt, Session
 
 
-async def get_booking(db: AsyncSession, booking_id: str) -> Booking:
-    booking = await db.get(Booking, parse_id(booking_id, BookingNotFound, "booking"))
+async def get_booking(
+    db: AsyncSession, booking_id: str, organisation_id: uuid.UUID | None = None
+) -> Booking:
+    """The booking; with `organisation_id`, one of another organisation's sessions is
+    BookingNotFound too, exactly as a missing one (its existence is not revealed)."""
+    key = parse_id(booking_id, BookingNotFound, "booking")
+    if organisation_id is None:
+        booking = await db.get(Booking, key)
+    else:
+        booking = await db.scalar(
+            select(Booking)
+            .join(Session, Session.id == Booking.session_id)
+            .where(Booking.id == key, Session.organisation_id == organisation_id)
+        )
     if booking is None:
         raise BookingNotFound(f"booking {booking_id} does not exist")
     return booking
@@ -27,8 +39,13 @@ async def find_document(
     )
 
 
-async def get_document(db: AsyncSession, booking_id: str, kind: DocumentKind) -> Receipt:
-    booking = await get_booking(db, booking_id)
+async def get_document(
+    db: AsyncSession,
+    booking_id: str,
+    kind: DocumentKind,
+    organisation_id: uuid.UUID | None = None,
+) -> Receipt:
+    booking = await get_booking(db, booking_id, organisation_id)
     document = await find_document(db, booking.id, kind)
     if document is None:
         label = kind.replace("_", " ")

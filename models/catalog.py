@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidRequest, SessionNotFound, parse_id
 from models.enums import SeatState, SessionKind, SessionStatus
+from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import Seat, Session
 
 MAX_PLACES_PER_SESSION = 10_000
@@ -37,6 +38,8 @@ class SessionSpec:
     discount_min_quantity: int = 5
     discount_basis_points: int = 1000
     id: uuid.UUID | None = None
+    # Who sells it; the default organisation when not given (tests, the bench, demo data).
+    organisation_id: uuid.UUID | None = None
 
 
 @dataclass
@@ -57,6 +60,7 @@ class SessionFilter:
     starts_after: datetime | None = None
     starts_before: datetime | None = None
     text: str | None = None
+    organisation_id: uuid.UUID | None = None
 
 
 def seat_labels(spec: SessionSpec) -> list[str]:
@@ -82,6 +86,7 @@ async def create_session(db: AsyncSession, spec: SessionSpec) -> Session:
         raise InvalidRequest("capacity must equal the number of seats in the seat map")
     session = Session(
         id=spec.id or uuid.uuid4(),
+        organisation_id=spec.organisation_id or DEFAULT_ORGANISATION_ID,
         kind=spec.kind,
         title=spec.title,
         location=spec.location,
@@ -117,9 +122,16 @@ def _with_availability() -> Select[Session, int, int]:
     )
 
 
-async def get_session(db: AsyncSession, session_id: str) -> tuple[Session, Availability]:
+async def get_session(
+    db: AsyncSession, session_id: str, organisation_id: uuid.UUID | None = None
+) -> tuple[Session, Availability]:
+    """The session and its availability; with `organisation_id`, another organisation's session
+    is SessionNotFound too, exactly as a missing one (its existence is not revealed)."""
     key = parse_id(session_id, SessionNotFound, "session")
-    row = (await db.execute(_with_availability().where(Session.id == key))).first()
+    query = _with_availability().where(Session.id == key)
+    if organisation_id is not None:
+        query = query.where(Session.organisation_id == organisation_id)
+    row = (await db.execute(query)).first()
     if row is None:
         raise SessionNotFound(f"session {session_id} does not exist")
     session, held, sold = row
@@ -131,6 +143,8 @@ async def list_sessions(
 ) -> tuple[list[tuple[Session, Availability]], int]:
     """One page of sessions in start order, and how many match in all."""
     conditions = []
+    if where.organisation_id is not None:
+        conditions.append(Session.organisation_id == where.organisation_id)
     if where.kind:
         conditions.append(Session.kind == where.kind)
     if where.location:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from models.enums import (
     DocumentKind,
     NotificationStatus,
+    Role,
     SeatState,
     SessionKind,
     SessionStatus,
@@ -32,6 +33,38 @@ from models.enums import (
 
 class Base(DeclarativeBase):
     pass
+
+
+class Organisation(Base):
+    """An organiser (a tenant): it owns sessions, their bookings and its API keys."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ApiKey(Base):
+    """An organisation's API key: only its lookup prefix and its keyed hash are stored."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint(sql_in("role", Role), name="role_known"),
+        CheckConstraint("rate_limit_per_minute > 0", name="rate_limit_positive"),
+        Index("ix_api_keys_organisation", "organisation_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(Text)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Session(Base):
@@ -48,9 +81,11 @@ class Session(Base):
         CheckConstraint("hold_seconds BETWEEN 1 AND 86400", name="hold_bounded"),
         CheckConstraint("discount_basis_points BETWEEN 0 AND 10000", name="discount_bounded"),
         Index("ix_sessions_starts_at", "starts_at"),
+        Index("ix_sessions_organisation_starts_at", "organisation_id", "starts_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
     kind: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(Text)
     location: Mapped[str] = mapped_column(Text)
