@@ -3,8 +3,7 @@ forced by replacing one activity by name on a worker of the test's own; all else
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,45 +19,17 @@ from api.booking_workflows import start_booking_workflow
 from core.errors import ServiceUnavailable, SoldOut
 from core.settings import Settings
 from devstack.pay import pay
-from models.booking import BookingRequest, BookingView, CancelRequest, booking_workflow_id
+from models.booking import BookingView, CancelRequest, booking_workflow_id
 from models.enums import BookingStatus, SeatState, SessionStatus
-from models.payments import CreatePaymentIntent, PaymentIntentInfo
+from models.payments import CreatePaymentIntent, PaymentEvent, PaymentEventType, PaymentIntentInfo
 from models.tables import Booking, Seat, Session
 from tests.conftest import SessionFactory
 from tests.histories import keep_history
-from worker import booking_activities, build_worker
+from tests.workflows.conftest import OwnWorker
+from tests.workflows.helpers import booking_request, mirror_of
 from workflows.booking import BookingWorkflow
 
 Db = async_sessionmaker[AsyncSession]
-
-
-@asynccontextmanager
-async def worker_replacing(
-    temporal: Client, settings: Settings, *replacements: Callable[..., Any], **changes: Any
-) -> AsyncIterator[Settings]:
-    """A worker on a fresh task queue whose named activities are replaced by `replacements`."""
-    own = settings.model_copy(update={"task_queue": f"faults-{uuid.uuid4()}", **changes})
-    replaced = {r.__temporal_activity_definition.name for r in replacements}  # type: ignore[attr-defined]
-    async with AsyncExitStack() as stack:
-        activities = [
-            a
-            for a in booking_activities(own, stack, temporal)
-            if a.__temporal_activity_definition.name not in replaced  # type: ignore[attr-defined]
-        ]
-        async with build_worker(temporal, own, [*activities, *replacements]):
-            yield own
-
-
-def booking_request(session_id: str, quantity: int = 2) -> BookingRequest:
-    booking_id = str(uuid.uuid4())
-    return BookingRequest(
-        booking_id=booking_id,
-        session_id=session_id,
-        customer_name="Ada Lovelace",
-        customer_email="ada@example.com",
-        quantity=quantity,
-        request_fingerprint=f"fp-{booking_id}",
-    )
 
 
 async def seat_states(db: Db, session_id: str) -> dict[str, int]:
@@ -71,22 +42,22 @@ async def seat_states(db: Db, session_id: str) -> dict[str, int]:
         return {state: n for state, n in rows.all()}
 
 
-async def mirror(db: Db, booking_id: str) -> Booking | None:
-    async with db() as s:
-        return await s.get(Booking, uuid.UUID(booking_id))
-
-
 async def until_status(db: Db, booking_id: str, status: BookingStatus, within: float) -> Booking:
     for _ in range(int(within * 10)):
-        row = await mirror(db, booking_id)
-        if row is not None and row.status == status:
+        row = await mirror_of(db, booking_id)
+        if row.status == status:
             return row
         await asyncio.sleep(0.1)
     raise AssertionError(f"booking {booking_id} is not {status} after {within} s: {row}")
 
 
 async def test_a_failed_setup_leaves_nothing_and_its_retry_cannot_oversell(
-    temporal: Client, settings: Settings, worker: None, db: Db, new_session: SessionFactory
+    temporal: Client,
+    settings: Settings,
+    worker: None,
+    db: Db,
+    new_session: SessionFactory,
+    own_worker: OwnWorker,
 ) -> None:
     """Case 1: Stripe unreachable while the PaymentIntent is created, then the client retries."""
 
@@ -95,14 +66,15 @@ async def test_a_failed_setup_leaves_nothing_and_its_retry_cannot_oversell(
         raise ConnectionError("Stripe unreachable")
 
     session_id = await new_session(capacity=3)
-    first = booking_request(session_id)
-    async with worker_replacing(temporal, settings, stripe_unreachable) as faulty:
-        with pytest.raises(ServiceUnavailable):
-            await start_booking_workflow(temporal, faulty, first)
-    assert await mirror(db, first.booking_id) is None
+    first = booking_request(session_id, 2)
+    faulty = await own_worker(stripe_unreachable)
+    with pytest.raises(ServiceUnavailable):
+        await start_booking_workflow(temporal, faulty, first)
+    async with db() as s:
+        assert await s.get(Booking, uuid.UUID(first.booking_id)) is None
     assert await seat_states(db, session_id) == {SeatState.FREE: 3}
 
-    other = await start_booking_workflow(temporal, settings, booking_request(session_id))
+    other = await start_booking_workflow(temporal, settings, booking_request(session_id, 2))
     assert other.status == BookingStatus.PENDING_PAYMENT
     with pytest.raises(SoldOut):  # 1 place left: the retry gets no phantom places
         await start_booking_workflow(temporal, settings, first)
@@ -110,15 +82,11 @@ async def test_a_failed_setup_leaves_nothing_and_its_retry_cannot_oversell(
     await keep_history(temporal, first.booking_id, "setup_failed_then_sold_out")
 
 
-async def test_the_hold_ends_on_time_while_stripe_is_down_and_late_money_is_refunded(
-    temporal: Client,
-    settings: Settings,
-    db: Db,
-    new_session: SessionFactory,
+@pytest.fixture
+def stripe_cancel_down(
     stripe_client: stripe.StripeClient,
-    api_url: str,
-) -> None:
-    """Case 4: the cancellation at expiry cannot reach Stripe; the customer pays meanwhile."""
+) -> tuple[Callable[..., Any], asyncio.Event]:
+    """`cancel_payment_intent` failing while the event is set (Stripe down), then real."""
     stripe_down = asyncio.Event()
     stripe_down.set()
     real = PaymentActivities(stripe_client)
@@ -129,27 +97,40 @@ async def test_the_hold_ends_on_time_while_stripe_is_down_and_late_money_is_refu
             raise ConnectionError("Stripe unreachable")
         return await real.cancel_intent(payment_intent_id)
 
-    session_id = await new_session(capacity=4, hold_seconds=1)
-    async with worker_replacing(
-        temporal, settings, cancel_while_down, payment_grace_seconds=2
-    ) as faulty:
-        view = await start_booking_workflow(temporal, faulty, booking_request(session_id))
-        expired = await until_status(db, view.id, BookingStatus.EXPIRED, within=8)
-        ended_after = (expired.updated_at - view.hold_expires_at).total_seconds()
-        assert ended_after < 5, f"places held {ended_after:.1f} s past the hold's end"
-        assert expired.status_reason == "the hold ended; Stripe did not answer"
-        assert await seat_states(db, session_id) == {SeatState.FREE: 4}
+    return cancel_while_down, stripe_down
 
-        assert view.payment_intent_id is not None
-        assert await pay(stripe_client, view.payment_intent_id) == "succeeded"
-        stripe_down.clear()
-        for _ in range(300):
-            row = await mirror(db, view.id)
-            if row and row.status_reason == "a late payment was refunded":
-                break
-            await asyncio.sleep(0.1)
-        assert row is not None and row.status == BookingStatus.EXPIRED
-        assert row.status_reason == "a late payment was refunded"
+
+async def test_the_hold_ends_on_time_while_stripe_is_down_and_late_money_is_refunded(
+    temporal: Client,
+    settings: Settings,
+    db: Db,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    api_url: str,
+    own_worker: OwnWorker,
+    stripe_cancel_down: tuple[Callable[..., Any], asyncio.Event],
+) -> None:
+    """Case 4: the cancellation at expiry cannot reach Stripe; the customer pays meanwhile."""
+    cancel_while_down, stripe_down = stripe_cancel_down
+    session_id = await new_session(capacity=4, hold_seconds=1)
+    faulty = await own_worker(cancel_while_down, payment_grace_seconds=2)
+    view = await start_booking_workflow(temporal, faulty, booking_request(session_id, 2))
+    expired = await until_status(db, view.id, BookingStatus.EXPIRED, within=8)
+    ended_after = (expired.updated_at - view.hold_expires_at).total_seconds()
+    assert ended_after < 5, f"places held {ended_after:.1f} s past the hold's end"
+    assert expired.status_reason == "the hold ended; Stripe did not answer"
+    assert await seat_states(db, session_id) == {SeatState.FREE: 4}
+
+    assert view.payment_intent_id is not None
+    assert await pay(stripe_client, view.payment_intent_id) == "succeeded"
+    stripe_down.clear()
+    for _ in range(300):
+        row = await mirror_of(db, view.id)
+        if row and row.status_reason == "a late payment was refunded":
+            break
+        await asyncio.sleep(0.1)
+    assert row is not None and row.status == BookingStatus.EXPIRED
+    assert row.status_reason == "a late payment was refunded"
     refunds = await stripe_client.v1.refunds.list_async({"payment_intent": view.payment_intent_id})
     assert [(r.amount, r.to_dict()["metadata"]["reason"]) for r in refunds.data] == [
         (15000, "late-payment")
@@ -163,37 +144,28 @@ async def test_a_cancel_while_stripe_is_down_answers_within_the_grace(
     db: Db,
     new_session: SessionFactory,
     stripe_client: stripe.StripeClient,
+    own_worker: OwnWorker,
+    stripe_cancel_down: tuple[Callable[..., Any], asyncio.Event],
 ) -> None:
     """Case 4, through a cancel: the places go back and the intent is cancelled once Stripe is."""
-    stripe_down = asyncio.Event()
-    stripe_down.set()
-    real = PaymentActivities(stripe_client)
-
-    @activity.defn(name="cancel_payment_intent")
-    async def cancel_while_down(payment_intent_id: str) -> PaymentIntentInfo:
-        if stripe_down.is_set():
-            raise ConnectionError("Stripe unreachable")
-        return await real.cancel_intent(payment_intent_id)
-
+    cancel_while_down, stripe_down = stripe_cancel_down
     session_id = await new_session(capacity=4)
-    async with worker_replacing(
-        temporal, settings, cancel_while_down, payment_grace_seconds=2
-    ) as faulty:
-        view = await start_booking_workflow(temporal, faulty, booking_request(session_id))
-        handle = temporal.get_workflow_handle(booking_workflow_id(view.id))
-        cancelled = await asyncio.wait_for(
-            handle.execute_update(BookingWorkflow.cancel, CancelRequest("changed my mind")), 10
-        )
-        assert cancelled.status == BookingStatus.CANCELLED
-        assert await seat_states(db, session_id) == {SeatState.FREE: 4}
-        stripe_down.clear()
-        assert view.payment_intent_id is not None
-        for _ in range(300):
-            intent = await stripe_client.v1.payment_intents.retrieve_async(view.payment_intent_id)
-            if intent.status == "canceled":
-                break
-            await asyncio.sleep(0.1)
-        assert intent.status == "canceled"
+    faulty = await own_worker(cancel_while_down, payment_grace_seconds=2)
+    view = await start_booking_workflow(temporal, faulty, booking_request(session_id, 2))
+    handle = temporal.get_workflow_handle(booking_workflow_id(view.id))
+    cancelled = await asyncio.wait_for(
+        handle.execute_update(BookingWorkflow.cancel, CancelRequest("changed my mind")), 10
+    )
+    assert cancelled.status == BookingStatus.CANCELLED
+    assert await seat_states(db, session_id) == {SeatState.FREE: 4}
+    stripe_down.clear()
+    assert view.payment_intent_id is not None
+    for _ in range(300):
+        intent = await stripe_client.v1.payment_intents.retrieve_async(view.payment_intent_id)
+        if intent.status == "canceled":
+            break
+        await asyncio.sleep(0.1)
+    assert intent.status == "canceled"
 
 
 async def test_a_cancel_reaches_a_booking_still_being_set_up(
@@ -202,6 +174,7 @@ async def test_a_cancel_reaches_a_booking_still_being_set_up(
     db: Db,
     new_session: SessionFactory,
     stripe_client: stripe.StripeClient,
+    own_worker: OwnWorker,
 ) -> None:
     """Case 5: the session is cancelled while the PaymentIntent is being created."""
     creating = asyncio.Event()
@@ -215,27 +188,27 @@ async def test_a_cancel_reaches_a_booking_still_being_set_up(
         return await real.create_intent(request)
 
     session_id = await new_session(capacity=4)
-    request = booking_request(session_id)
-    async with worker_replacing(temporal, settings, slow_create) as faulty:
-        started = asyncio.create_task(start_booking_workflow(temporal, faulty, request))
-        await asyncio.wait_for(creating.wait(), 10)
-        async with db.begin() as s:  # what cancelling the session does first
-            await s.execute(
-                update(Session)
-                .where(Session.id == uuid.UUID(session_id))
-                .values(status=SessionStatus.CANCELLED)
-            )
-        handle = temporal.get_workflow_handle(booking_workflow_id(request.booking_id))
-        cancel = asyncio.create_task(
-            handle.execute_update(
-                BookingWorkflow.cancel,
-                CancelRequest("the session was cancelled", session_cancelled=True),
-            )
+    request = booking_request(session_id, 2)
+    faulty = await own_worker(slow_create)
+    started = asyncio.create_task(start_booking_workflow(temporal, faulty, request))
+    await asyncio.wait_for(creating.wait(), 10)
+    async with db.begin() as s:  # what cancelling the session does first
+        await s.execute(
+            update(Session)
+            .where(Session.id == uuid.UUID(session_id))
+            .values(status=SessionStatus.CANCELLED)
         )
-        await asyncio.sleep(0.3)
-        may_finish.set()
-        held: BookingView = await started
-        ended: BookingView = await asyncio.wait_for(cancel, 10)
+    handle = temporal.get_workflow_handle(booking_workflow_id(request.booking_id))
+    cancel = asyncio.create_task(
+        handle.execute_update(
+            BookingWorkflow.cancel,
+            CancelRequest("the session was cancelled", session_cancelled=True),
+        )
+    )
+    await asyncio.sleep(0.3)
+    may_finish.set()
+    held: BookingView = await started
+    ended: BookingView = await asyncio.wait_for(cancel, 10)
 
     assert held.status == BookingStatus.PENDING_PAYMENT
     assert ended.status == BookingStatus.CANCELLED
@@ -257,7 +230,7 @@ async def test_money_for_a_cancelled_session_is_refunded_not_confirmed(
 ) -> None:
     """Case 5's root: confirming checks the session; paying a cancelled one refunds."""
     session_id = await new_session(capacity=4)
-    view = await start_booking_workflow(temporal, settings, booking_request(session_id))
+    view = await start_booking_workflow(temporal, settings, booking_request(session_id, 2))
     async with db.begin() as s:
         await s.execute(
             update(Session)
@@ -282,7 +255,7 @@ async def test_a_cancel_reason_postgresql_would_refuse_is_refused_first(
 ) -> None:
     """Case 2: a NUL byte in the reason would make recording the outcome fail forever."""
     session_id = await new_session(capacity=4)
-    view = await start_booking_workflow(temporal, settings, booking_request(session_id))
+    view = await start_booking_workflow(temporal, settings, booking_request(session_id, 2))
     handle = temporal.get_workflow_handle(booking_workflow_id(view.id))
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
@@ -290,9 +263,45 @@ async def test_a_cancel_reason_postgresql_would_refuse_is_refused_first(
 
     assert isinstance(refused.value.cause, ApplicationError)
     assert refused.value.cause.type == "InvalidRequest"
-    row = await mirror(db, view.id)
+    row = await mirror_of(db, view.id)
     assert row is not None and row.status == BookingStatus.PENDING_PAYMENT
     assert await seat_states(db, session_id) == {SeatState.FREE: 2, SeatState.HELD: 2}
     repeated = await handle.execute_update(BookingWorkflow.cancel, CancelRequest())
     again = await handle.execute_update(BookingWorkflow.cancel, CancelRequest())
     assert repeated.status == again.status == BookingStatus.CANCELLED
+
+
+async def test_a_payment_event_stripe_cannot_be_asked_about_still_ends_the_hold(
+    temporal: Client,
+    db: Db,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    own_worker: OwnWorker,
+) -> None:
+    """Case 4, through the read an event triggers (a local activity: its retries are bounded
+    by attempts, since temporalio ignores their schedule-to-close timeout)."""
+    stripe_down = asyncio.Event()
+    stripe_down.set()
+    real = PaymentActivities(stripe_client)
+
+    @activity.defn(name="get_payment_intent")
+    async def read_while_down(payment_intent_id: str) -> PaymentIntentInfo:
+        if stripe_down.is_set():
+            raise ConnectionError("Stripe unreachable")
+        return await real.get_intent(payment_intent_id)
+
+    faulty = await own_worker(read_while_down, payment_grace_seconds=1)
+    session_id = await new_session(capacity=4, hold_seconds=1)
+    view = await start_booking_workflow(temporal, faulty, booking_request(session_id, 2))
+    event = PaymentEvent(
+        "evt_unreadable", PaymentEventType.SUCCEEDED, view.payment_intent_id or "", 0
+    )
+    await temporal.get_workflow_handle(booking_workflow_id(view.id)).signal(
+        BookingWorkflow.payment_event, event
+    )
+    try:
+        expired = await until_status(db, view.id, BookingStatus.EXPIRED, within=8)
+    finally:
+        stripe_down.clear()  # lets the worker stop
+    assert await seat_states(db, session_id) == {SeatState.FREE: 4}
+    assert expired.status_reason == "the hold ended before payment"
