@@ -82,22 +82,29 @@ async def test_a_failed_setup_leaves_nothing_and_its_retry_cannot_oversell(
     await keep_history(temporal, first.booking_id, "setup_failed_then_sold_out")
 
 
+StripeDown = Callable[[str], tuple[Callable[..., Any], asyncio.Event]]
+
+
 @pytest.fixture
-def stripe_cancel_down(
-    stripe_client: stripe.StripeClient,
-) -> tuple[Callable[..., Any], asyncio.Event]:
-    """`cancel_payment_intent` failing while the event is set (Stripe down), then real."""
-    stripe_down = asyncio.Event()
-    stripe_down.set()
+def stripe_down(stripe_client: stripe.StripeClient) -> StripeDown:
+    """A stand-in for one Stripe activity by name (a PaymentIntent id in, its info out) that
+    fails while the returned event is set (Stripe down), then does the real thing."""
     real = PaymentActivities(stripe_client)
+    methods = {"cancel_payment_intent": real.cancel_intent, "get_payment_intent": real.get_intent}
 
-    @activity.defn(name="cancel_payment_intent")
-    async def cancel_while_down(payment_intent_id: str) -> PaymentIntentInfo:
-        if stripe_down.is_set():
-            raise ConnectionError("Stripe unreachable")
-        return await real.cancel_intent(payment_intent_id)
+    def make(name: str) -> tuple[Callable[..., Any], asyncio.Event]:
+        down = asyncio.Event()
+        down.set()
 
-    return cancel_while_down, stripe_down
+        @activity.defn(name=name)
+        async def while_down(payment_intent_id: str) -> PaymentIntentInfo:
+            if down.is_set():
+                raise ConnectionError("Stripe unreachable")
+            return await methods[name](payment_intent_id)
+
+        return while_down, down
+
+    return make
 
 
 async def test_the_hold_ends_on_time_while_stripe_is_down_and_late_money_is_refunded(
@@ -108,10 +115,10 @@ async def test_the_hold_ends_on_time_while_stripe_is_down_and_late_money_is_refu
     stripe_client: stripe.StripeClient,
     api_url: str,
     own_worker: OwnWorker,
-    stripe_cancel_down: tuple[Callable[..., Any], asyncio.Event],
+    stripe_down: StripeDown,
 ) -> None:
     """Case 4: the cancellation at expiry cannot reach Stripe; the customer pays meanwhile."""
-    cancel_while_down, stripe_down = stripe_cancel_down
+    cancel_while_down, outage = stripe_down("cancel_payment_intent")
     session_id = await new_session(capacity=4, hold_seconds=1)
     faulty = await own_worker(cancel_while_down, payment_grace_seconds=2)
     view = await start_booking_workflow(temporal, faulty, booking_request(session_id, 2))
@@ -123,7 +130,7 @@ async def test_the_hold_ends_on_time_while_stripe_is_down_and_late_money_is_refu
 
     assert view.payment_intent_id is not None
     assert await pay(stripe_client, view.payment_intent_id) == "succeeded"
-    stripe_down.clear()
+    outage.clear()
     for _ in range(300):
         row = await mirror_of(db, view.id)
         if row and row.status_reason == "a late payment was refunded":
@@ -145,10 +152,10 @@ async def test_a_cancel_while_stripe_is_down_answers_within_the_grace(
     new_session: SessionFactory,
     stripe_client: stripe.StripeClient,
     own_worker: OwnWorker,
-    stripe_cancel_down: tuple[Callable[..., Any], asyncio.Event],
+    stripe_down: StripeDown,
 ) -> None:
     """Case 4, through a cancel: the places go back and the intent is cancelled once Stripe is."""
-    cancel_while_down, stripe_down = stripe_cancel_down
+    cancel_while_down, outage = stripe_down("cancel_payment_intent")
     session_id = await new_session(capacity=4)
     faulty = await own_worker(cancel_while_down, payment_grace_seconds=2)
     view = await start_booking_workflow(temporal, faulty, booking_request(session_id, 2))
@@ -158,7 +165,7 @@ async def test_a_cancel_while_stripe_is_down_answers_within_the_grace(
     )
     assert cancelled.status == BookingStatus.CANCELLED
     assert await seat_states(db, session_id) == {SeatState.FREE: 4}
-    stripe_down.clear()
+    outage.clear()
     assert view.payment_intent_id is not None
     for _ in range(300):
         intent = await stripe_client.v1.payment_intents.retrieve_async(view.payment_intent_id)
@@ -275,21 +282,12 @@ async def test_a_payment_event_stripe_cannot_be_asked_about_still_ends_the_hold(
     temporal: Client,
     db: Db,
     new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
     own_worker: OwnWorker,
+    stripe_down: StripeDown,
 ) -> None:
     """Case 4, through the read an event triggers (a local activity: its retries are bounded
     by attempts, since temporalio ignores their schedule-to-close timeout)."""
-    stripe_down = asyncio.Event()
-    stripe_down.set()
-    real = PaymentActivities(stripe_client)
-
-    @activity.defn(name="get_payment_intent")
-    async def read_while_down(payment_intent_id: str) -> PaymentIntentInfo:
-        if stripe_down.is_set():
-            raise ConnectionError("Stripe unreachable")
-        return await real.get_intent(payment_intent_id)
-
+    read_while_down, outage = stripe_down("get_payment_intent")
     faulty = await own_worker(read_while_down, payment_grace_seconds=1)
     session_id = await new_session(capacity=4, hold_seconds=1)
     view = await start_booking_workflow(temporal, faulty, booking_request(session_id, 2))
@@ -302,6 +300,6 @@ async def test_a_payment_event_stripe_cannot_be_asked_about_still_ends_the_hold(
     try:
         expired = await until_status(db, view.id, BookingStatus.EXPIRED, within=8)
     finally:
-        stripe_down.clear()  # lets the worker stop
+        outage.clear()  # lets the worker stop
     assert await seat_states(db, session_id) == {SeatState.FREE: 4}
     assert expired.status_reason == "the hold ended before payment"
