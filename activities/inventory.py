@@ -184,8 +184,7 @@ async def _earlier_reservation(
     A row without its places is a setup that failed before setups cleaned up after
     themselves: it is deleted, so the caller holds places afresh (None).
     """
-    if existing.request_fingerprint != request.request_fingerprint:
-        raise IdempotencyKeyReused("this booking id was created from another request")
+    IdempotencyKeyReused.unless_same(existing.request_fingerprint, request.request_fingerprint)
     held = await db.scalar(
         select(func.count())
         .select_from(Seat)

@@ -87,8 +87,7 @@ class BookingWorkflow:
 
     @hold.validator
     def _same_request(self, request_fingerprint: str) -> None:
-        if request_fingerprint != self._request.request_fingerprint:
-            raise IdempotencyKeyReused("Idempotency-Key was already used with another body")
+        IdempotencyKeyReused.unless_same(self._request.request_fingerprint, request_fingerprint)
 
     @workflow.update
     async def cancel(self, request: CancelRequest) -> BookingView:
@@ -111,7 +110,7 @@ class BookingWorkflow:
         view = self._view
         if self._rejection is not None or (view and view.status not in OPEN_STATUSES):
             status = view.status if view else BookingStatus.REJECTED
-            raise BookingNotCancellable(f"a booking that is {status} cannot be cancelled")
+            raise BookingNotCancellable.in_status(status)
         # A booking still being set up (view None) is cancelled as soon as it is.
         if view and view.status == BookingStatus.CONFIRMED and self._session_started():
             raise BookingNotCancellable("the session has started")
