@@ -10,10 +10,12 @@ from api import openapi, problems
 from api.body_limit import BodySizeLimit
 from api.deps import storable_parameters
 from api.metrics import install_metrics
-from api.routes import bookings, health, sessions, webhooks
+from api.rate_limit import KeyRateLimiter
+from api.routes import bookings, codec, customers, health, sessions, webhooks
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings, get_settings
 from core.temporal import connect
+from models.api_keys import store_bootstrap_keys
 
 
 def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
@@ -26,6 +28,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.settings = settings
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.temporal = temporal or await connect(settings)
+        app.state.rate_limiter = KeyRateLimiter(settings)
+        await store_bootstrap_keys(app.state.sessionmaker, settings)
         yield
         await engine.dispose()
 
@@ -40,7 +44,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     install_metrics(app)
     # Added last, so it runs first: nothing reads a body before the limit applies.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
-    routers = [module.router for module in (health, sessions, bookings, webhooks)]
+    app.add_middleware(codec.CodecCors, origins=settings.codec_cors_origins)  # even on a 413
+    routers = [module.router for module in (health, sessions, bookings, customers, webhooks, codec)]
     for router in routers:
         app.include_router(router)
     openapi.install(app, routers)

@@ -250,3 +250,13 @@ class SessionCancellation(BaseModel):
     failed: dict[str, str] = Field(
         description="Booking id -> why its cancel failed; cancel the session again to retry"
     )
+
+
+class CustomerIn(BaseModel):
+    email: EmailStr
+
+
+class ErasureOut(BaseModel):
+    erased: list[str]  # booking ids whose personal data was erased
+    still_open: list[str]  # bookings still being served: not erased
+    retained: str  # what is kept, and why

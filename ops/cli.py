@@ -12,7 +12,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from ops.commands import reconcile, sessions
+from ops.commands import bookings, customers, keys, reconcile, sessions
 from ops.commands.runtime import BAD_USAGE
 
 # Recent Typer raises its own (vendored) copy of click's exceptions; older Typer, click's.
@@ -83,6 +83,10 @@ def _root() -> None:
 
 
 app.add_typer(sessions.app, name="sessions")
+app.add_typer(bookings.app, name="bookings")
+app.add_typer(keys.keys, name="keys")
+app.add_typer(keys.organisations, name="organisations")
+app.add_typer(customers.customers, name="customers")
 app.command("reconcile", short_help="Check invariants I1 to I5; exit 1 when anything is off.")(
     reconcile.reconcile
 )

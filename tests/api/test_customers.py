@@ -1,0 +1,82 @@
+"""A customer's personal data (issue 10): exported whole, erased from closed bookings only,
+receipts kept; another organisation sees nothing of it; the CLI asks before erasing."""
+
+import uuid
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typer.testing import CliRunner
+
+from models.tables import Booking, Notification
+from ops.cli import app as booking_ops
+from tests.api.conftest import ADMIN
+from tests.api.helpers import emails_for, start_booking
+from tests.conftest import CLIENT_KEY, OTHER_ADMIN_KEY, SessionFactory
+from tests.fakes.sendgrid_server import FakeSendGrid
+
+Db = async_sessionmaker[AsyncSession]
+EMAIL = {"email": "  ADA@example.com "}  # any spelling of the address finds the customer
+
+
+async def test_export_then_erase_what_is_over_and_keep_what_is_open(
+    api: httpx.AsyncClient, db: Db, new_session: SessionFactory, sendgrid: FakeSendGrid
+) -> None:
+    session_id = await new_session(capacity=6)
+    over = await start_booking(api, session_id, 2)
+    assert (await api.post(f"/v1/bookings/{over['id']}/cancel")).status_code == 200
+    still_open = await start_booking(api, session_id, 1)
+    assert "cancelled" in await emails_for(sendgrid, over["id"], within=5)
+
+    exported = await api.post("/v1/customers/export", json=EMAIL, headers=ADMIN)
+    assert exported.status_code == 200, exported.text
+    mine = {b["id"]: b for b in exported.json()["bookings"]}
+    assert {over["id"], still_open["id"]} <= set(mine)
+    assert mine[over["id"]]["customer"] == {"name": "Ada Lovelace", "email": "ada@example.com"}
+    assert any(
+        e["booking_id"] == over["id"] and e["kind"] == "cancelled"
+        for e in exported.json()["emails"]
+    )
+
+    erased = await api.post("/v1/customers/erase", json=EMAIL, headers=ADMIN)
+
+    assert erased.status_code == 200, erased.text
+    assert over["id"] in erased.json()["erased"]
+    assert still_open["id"] in erased.json()["still_open"]
+    assert "receipts" in erased.json()["retained"]
+    async with db() as s:
+        gone = await s.get(Booking, uuid.UUID(over["id"]))
+        kept = await s.get(Booking, uuid.UUID(still_open["id"]))
+        recipients = set(
+            await s.scalars(
+                select(Notification.recipient).where(
+                    Notification.booking_id == uuid.UUID(over["id"])
+                )
+            )
+        )
+    assert gone is not None and gone.customer_name == "erased"
+    assert "ada" not in gone.customer_email
+    assert recipients == {"erased"}
+    assert kept is not None and kept.customer_email == "ada@example.com"
+
+
+async def test_another_organisation_finds_nothing_and_clients_may_not_ask(
+    api: httpx.AsyncClient, api_url: str, new_session: SessionFactory
+) -> None:
+    await start_booking(api, await new_session(capacity=2), 1)
+    other = {"Authorization": f"Bearer {OTHER_ADMIN_KEY}"}
+    async with httpx.AsyncClient(base_url=api_url, headers=other) as admin_elsewhere:
+        exported = await admin_elsewhere.post("/v1/customers/export", json=EMAIL)
+    assert exported.status_code == 200 and exported.json()["bookings"] == []
+    as_client = await api.post(
+        "/v1/customers/erase", json=EMAIL, headers={"Authorization": f"Bearer {CLIENT_KEY}"}
+    )
+    assert as_client.status_code == 403
+
+
+def test_the_command_will_not_erase_without_yes() -> None:
+    result = CliRunner().invoke(
+        booking_ops, ["customers", "erase", "ada@example.com", "-o", "Default"]
+    )
+    assert result.exit_code == 2
+    assert "add --yes" in result.output
