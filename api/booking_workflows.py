@@ -39,15 +39,16 @@ from models.booking import (
 )
 from workflows.booking import BookingWorkflow
 
-# Booking ids derived from (API key, Idempotency-Key): the same request finds the same workflow.
+# Booking ids derived from (API key id, Idempotency-Key): the same request finds the same workflow.
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("1b3f0a52-5a7e-4c39-8f0e-2d9c4b7a6e10")
 _NO_ANSWER = (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError)
 
 
-def booking_id_for(api_key: str, idempotency_key: str | None) -> str:
+def booking_id_for(key_id: str, idempotency_key: str | None) -> str:
+    """`key_id` is the API key's stable id (never its secret, which we do not keep)."""
     if not idempotency_key:
         return str(uuid.uuid4())
-    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{api_key}\n{idempotency_key}"))
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{key_id}\n{idempotency_key}"))
 
 
 def request_fingerprint(body: dict[str, Any]) -> str:
@@ -61,7 +62,11 @@ def timings(settings: Settings) -> Timings:
 
 
 async def start_booking_workflow(
-    temporal: Client, settings: Settings, request: BookingRequest
+    temporal: Client,
+    settings: Settings,
+    request: BookingRequest,
+    *,
+    organisation_id: str | None = None,
 ) -> BookingView:
     """The workflow begins and answers `hold` in one round trip, or ServiceUnavailable."""
     start = WithStartWorkflowOperation(
@@ -79,6 +84,7 @@ async def start_booking_workflow(
             [
                 SearchAttributePair(sa.SESSION_ID, request.session_id),
                 SearchAttributePair(sa.CUSTOMER_EMAIL, request.customer_email),
+                *_organisation(organisation_id),
             ]
         ),
         static_summary=f"{request.quantity} place(s) for {request.customer_email}",
@@ -94,6 +100,11 @@ async def start_booking_workflow(
         raise ServiceUnavailable(
             "the booking was not set up in time: retry with the same Idempotency-Key"
         ) from None
+
+
+def _organisation(organisation_id: str | None) -> list[SearchAttributePair[str]]:
+    """The OrganisationId search attribute, when the caller knows the organisation."""
+    return [SearchAttributePair(sa.ORGANISATION_ID, organisation_id)] if organisation_id else []
 
 
 async def cancel_booking_workflow(

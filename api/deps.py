@@ -2,7 +2,6 @@
 and the check every path and query parameter passes."""
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -11,8 +10,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
+from api.rate_limit import KeyRateLimiter, RateLimited
 from api.schemas import storable
 from core.settings import Settings
+from models.api_keys import Caller, check_key
 from models.enums import Role
 
 _bearer = HTTPBearer(auto_error=False)
@@ -54,22 +55,35 @@ def storable_parameters(request: Request) -> None:
         raise RequestValidationError(errors)
 
 
-@dataclass(frozen=True)
-class Caller:
-    api_key: str
-    role: Role
+def _unauthenticated(detail: str) -> HTTPException:
+    return HTTPException(401, detail, {"WWW-Authenticate": "Bearer"})
 
 
-def current_caller(
+async def current_caller(
+    request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
+    """The organisation's key in `Authorization: Bearer`: known, not revoked, within its rate
+    limit. Checked in a short transaction of its own, so no connection stays held for it."""
     if credentials is None:
-        raise HTTPException(401, "an API key is required", {"WWW-Authenticate": "Bearer"})
-    role = settings.api_keys.get(credentials.credentials)
-    if role is None:
-        raise HTTPException(401, "the API key is not known", {"WWW-Authenticate": "Bearer"})
-    return Caller(credentials.credentials, role)
+        raise _unauthenticated("an API key is required")
+    async with request.app.state.sessionmaker() as db:
+        found = await check_key(db, credentials.credentials, settings.api_key_pepper)
+    if found.revoked:
+        raise _unauthenticated("the API key was revoked")
+    if found.caller is None:
+        raise _unauthenticated("the API key is not known")
+    limiter: KeyRateLimiter = request.app.state.rate_limiter
+    try:
+        await limiter.hit(str(found.caller.key_id), found.caller.rate_limit_per_minute)
+    except RateLimited as limited:
+        raise HTTPException(
+            429,
+            "too many requests for this API key",
+            {"Retry-After": str(limited.retry_after)},
+        ) from None
+    return found.caller
 
 
 def require_admin(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
@@ -80,3 +94,4 @@ def require_admin(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
 
 ClientCaller = Annotated[Caller, Depends(current_caller)]
 AdminCaller = Annotated[Caller, Depends(require_admin)]
+

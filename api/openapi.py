@@ -1,7 +1,7 @@
 """The OpenAPI document declares every answer an operation can give, problem+json included.
 
 Routes declare only their business answers (`responses={409: {...}}`); the answers that follow
-from how a route is built are added here: 401 and 403 from its caller dependency, 404 from a
+from how a route is built are added here: 401, 403 and 429 from its caller dependency, 404 from a
 path parameter, 400 and 413 from a body, 422 always (any parameter may be refused), 503 from a
 database or Temporal dependency, 500 always. Every error answer gets the Problem schema.
 """
@@ -19,6 +19,10 @@ from api.problems import MEDIA_TYPE
 from api.schemas import Problem
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_RETRY_AFTER = {
+    "description": "Seconds until the key may call again",
+    "schema": {"type": "integer"},
+}
 _DESCRIPTIONS = {
     400: "The body cannot be read (not UTF-8 text), or not a signed Stripe event",
     401: "No API key, or an unknown one",
@@ -27,6 +31,7 @@ _DESCRIPTIONS = {
     409: "Refused in the current state",
     413: "The request body is too large",
     422: "A field or parameter is not valid",
+    429: "Too many requests for this API key: wait Retry-After seconds",
     500: "An unexpected error (a bug)",
     502: "The payment provider refused",
     503: "The database or Temporal is unavailable; try again",
@@ -70,20 +75,22 @@ def _document_problems(schema: dict[str, Any], routes: list[APIRoute]) -> None:
                     if not response.get("description") or status == "422":
                         response["description"] = _DESCRIPTIONS.get(int(status), "Error")
                     response["content"] = {MEDIA_TYPE: {"schema": _PROBLEM_REF}}
+                if status == "429":
+                    response["headers"] = {"Retry-After": _RETRY_AFTER}
 
 
 def _implied_statuses(route: APIRoute, operation: dict[str, Any]) -> set[int]:
     calls = set(_calls(route.dependant))
     statuses = {422, 500}
     if deps.current_caller in calls:
-        statuses.add(401)
+        statuses |= {401, 429}  # no key, an unknown or revoked one; over the key's rate limit
     if deps.require_admin in calls:
         statuses.add(403)
     if route.dependant.path_params:
         statuses.add(404)
     if "requestBody" in operation:
         statuses |= {400, 413}  # a body that is not even text; one over the size limit
-    if calls & {deps.get_db, deps.get_temporal}:
+    if calls & {deps.get_db, deps.get_temporal, deps.current_caller}:
         statuses.add(503)
     return statuses
 

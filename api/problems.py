@@ -25,6 +25,7 @@ _HTTP_SLUGS = {
     404: "not-found",
     405: "method-not-allowed",
     413: "body-too-large",
+    429: "rate-limited",
 }
 # Temporal answers these while it restarts, is overloaded or cannot be reached: try again.
 _RPC_UNAVAILABLE = {

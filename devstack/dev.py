@@ -26,7 +26,7 @@ async def _seed() -> int:
     engine = make_engine(get_settings())
     try:
         async with make_sessionmaker(engine).begin() as db:
-            return await seed(db, datetime.now(UTC))
+            return await seed(db, datetime.now(UTC), get_settings().api_key_pepper)
     finally:
         await engine.dispose()
 

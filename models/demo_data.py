@@ -1,4 +1,5 @@
-"""Demo sessions for `make dev`: first-aid courses in several places and one seated event."""
+"""Demo data for `make dev`: two organisations with fixed dev keys; the default one sells
+first-aid courses in several places and one seated event, the other a course of its own."""
 
 import uuid
 from datetime import UTC, datetime, time, timedelta
@@ -6,14 +7,28 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.api_keys import ensure_keys
 from models.catalog import SeatRow, SessionSpec, create_session
-from models.enums import SessionKind
-from models.tables import Session
+from models.enums import Role, SessionKind
+from models.organisations import DEFAULT_ORGANISATION_ID
+from models.tables import Organisation, Session
 
 # Fixed ids: seeding twice finds the sessions it made the first time.
 _NAMESPACE = uuid.UUID("6f1d3c2e-8f4b-4d5e-9a51-7c0de5eed000")
 
 LOCATIONS = ["London", "Manchester", "Bristol", "Edinburgh"]
+
+# README's walk-through uses these. Dev only: `api_key_pepper` is refused in production unless
+# changed, which voids them.
+OTHER_ORGANISATION_ID = uuid.uuid5(_NAMESPACE, "organisation-harbour-events")
+OTHER_ORGANISATION_NAME = "Harbour Events"
+DEV_KEYS = {
+    DEFAULT_ORGANISATION_ID: {"dev-client-key": Role.CLIENT, "dev-admin-key": Role.ADMIN},
+    OTHER_ORGANISATION_ID: {
+        "dev-other-client-key": Role.CLIENT,
+        "dev-other-admin-key": Role.ADMIN,
+    },
+}
 
 
 def demo_sessions(today: datetime) -> list[SessionSpec]:
@@ -49,11 +64,32 @@ def demo_sessions(today: datetime) -> list[SessionSpec]:
             discount_basis_points=0,
         )
     )
+    harbour = datetime.combine((today + timedelta(days=20)).date(), time(10, 0), tzinfo=UTC)
+    specs.append(
+        SessionSpec(
+            id=uuid.uuid5(_NAMESPACE, "harbour-sea-survival"),
+            kind=SessionKind.COURSE,
+            title="Sea Survival",
+            location="Plymouth",
+            starts_at=harbour,
+            ends_at=harbour + timedelta(hours=6),
+            capacity=10,
+            price_amount=12000,
+            currency="GBP",
+            organisation_id=OTHER_ORGANISATION_ID,
+        )
+    )
     return specs
 
 
-async def seed(db: AsyncSession, today: datetime) -> int:
-    """Create the demo sessions that do not exist yet; returns how many were created."""
+async def seed(db: AsyncSession, today: datetime, pepper: str) -> int:
+    """Create the organisations, dev keys and demo sessions that do not exist yet; returns how
+    many sessions were created."""
+    if await db.get(Organisation, OTHER_ORGANISATION_ID) is None:
+        db.add(Organisation(id=OTHER_ORGANISATION_ID, name=OTHER_ORGANISATION_NAME))
+        await db.flush()
+    for organisation_id, keys in DEV_KEYS.items():
+        await ensure_keys(db, organisation_id, keys, pepper)
     specs = demo_sessions(today)
     existing = set(
         await db.scalars(select(Session.id).where(Session.id.in_([s.id for s in specs])))

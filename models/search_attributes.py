@@ -7,8 +7,17 @@ BOOKING_REFERENCE = SearchAttributeKey.for_keyword("BookingReference")
 SESSION_ID = SearchAttributeKey.for_keyword("SessionId")
 CUSTOMER_EMAIL = SearchAttributeKey.for_keyword("CustomerEmail")
 HOLD_EXPIRES_AT = SearchAttributeKey.for_datetime("HoldExpiresAt")
+# The organisation whose session is booked (an id, nothing personal).
+ORGANISATION_ID = SearchAttributeKey.for_keyword("OrganisationId")
 
-ALL = (BOOKING_STATUS, BOOKING_REFERENCE, SESSION_ID, CUSTOMER_EMAIL, HOLD_EXPIRES_AT)
+ALL = (
+    BOOKING_STATUS,
+    BOOKING_REFERENCE,
+    SESSION_ID,
+    CUSTOMER_EMAIL,
+    HOLD_EXPIRES_AT,
+    ORGANISATION_ID,
+)
 
 
 def dev_server_flags() -> list[str]:

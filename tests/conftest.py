@@ -31,11 +31,26 @@ from devstack.postgres import Cluster
 from devstack.temporal_server import dynamic_config_flags
 from devstack.tools import temporal_cli
 from models import search_attributes
+from models.api_keys import key_prefix, secret_hash
 from models.catalog import SeatRow, SessionSpec, create_session
+from models.enums import Role, SessionKind
+from models.organisations import DEFAULT_ORGANISATION_ID
 from tests.fakes.sendgrid_server import FakeSendGrid
 from worker import booking_activities, build_worker
 
+# API keys, stored hashed in the test database by the `postgres` fixture: the client and admin
+# keys of the default organisation (which `new_session` sells for), and those of another.
 CLIENT_KEY, ADMIN_KEY = "test-client-key", "test-admin-key"
+OTHER_CLIENT_KEY, OTHER_ADMIN_KEY = "test-other-client-key", "test-other-admin-key"
+OTHER_ORGANISATION_ID = uuid.UUID("00000000-0000-4000-8000-0000000000b2")
+TEST_API_KEY_PEPPER = "test-only api key pepper"
+TEST_KEYS = {  # secret -> (stable key id, organisation, role)
+    CLIENT_KEY: (uuid.UUID(int=0xC1), DEFAULT_ORGANISATION_ID, Role.CLIENT),
+    ADMIN_KEY: (uuid.UUID(int=0xA1), DEFAULT_ORGANISATION_ID, Role.ADMIN),
+    OTHER_CLIENT_KEY: (uuid.UUID(int=0xC2), OTHER_ORGANISATION_ID, Role.CLIENT),
+    OTHER_ADMIN_KEY: (uuid.UUID(int=0xA2), OTHER_ORGANISATION_ID, Role.ADMIN),
+}
+CLIENT_KEY_ID = TEST_KEYS[CLIENT_KEY][0]
 WEBHOOK_SECRET = "whsec_test_secret"
 # Payload encryption in tests: histories recorded by this suite are encrypted with this key,
 # and the replay test rotates to a newer one (tests/workflows/test_replay.py).
@@ -51,9 +66,26 @@ def postgres() -> Iterator[Cluster]:
     cluster.init()
     cluster.start(durable=False)
     migrate(cluster.url)
+    cluster.psql(_tenants_sql(), database="booking")
     yield cluster
     cluster.stop()
     shutil.rmtree(root, ignore_errors=True)
+
+
+def _tenants_sql() -> str:
+    """The second organisation and every test key (the default organisation comes with the
+    migrations), as one statement for psql."""
+    pepper = TEST_API_KEY_PEPPER
+    keys = ", ".join(
+        f"('{key_id}', '{organisation}', '{role}', 'test {role} key', "
+        f"'{key_prefix(secret, pepper)}', '{secret_hash(secret, pepper)}')"
+        for secret, (key_id, organisation, role) in TEST_KEYS.items()
+    )
+    return (
+        "INSERT INTO organisations (id, name) "
+        f"VALUES ('{OTHER_ORGANISATION_ID}', 'Other Organiser');"
+        f"INSERT INTO api_keys (id, organisation_id, role, name, prefix, hash) VALUES {keys};"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +137,10 @@ def settings(
         stripe_api_key="sk_test_localstripe",
         stripe_api_base=localstripe_url,
         stripe_webhook_secret=WEBHOOK_SECRET,
-        api_keys={CLIENT_KEY: "client", ADMIN_KEY: "admin"},
+        api_keys={},  # no bootstrap: the keys are in the database (see `postgres`)
+        api_key_pepper=TEST_API_KEY_PEPPER,
+        # Far above what the suite sends; the rate limit tests give their keys tiny limits.
+        rate_limit_per_minute=1_000_000,
         hold_extension_seconds=1,
         max_hold_extensions=2,
         late_payment_window_seconds=30,
@@ -165,6 +200,14 @@ async def api(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
+async def other_api(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the API with another organisation's client key."""
+    headers = {"Authorization": f"Bearer {OTHER_CLIENT_KEY}"}
+    async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
 def temporal(temporal_env: WorkflowEnvironment) -> Client:
     return temporal_env.client
 
@@ -192,7 +235,7 @@ def new_session(db: async_sessionmaker[AsyncSession]) -> SessionFactory:
     ) -> str:
         starts = (datetime.now(UTC) + starts_in).replace(microsecond=0)
         spec = SessionSpec(
-            kind="seated" if seat_rows else "course",
+            kind=SessionKind.SEATED if seat_rows else SessionKind.COURSE,
             title="Emergency First Aid at Work",
             location="London",
             starts_at=starts,

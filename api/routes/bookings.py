@@ -14,11 +14,11 @@ from api.booking_workflows import (
 )
 from api.deps import ClientCaller, DbDep, SettingsDep, TemporalDep
 from api.schemas import AttendeeIn, BookingCreate, BookingOut, CancelIn, Customer, Payment
-from core.errors import IdempotencyKeyReused
+from core.errors import IdempotencyKeyReused, SessionNotFound, parse_id
 from models.booking import Attendee, BookingRequest, CancelRequest
 from models.booking_records import get_booking, get_document
 from models.enums import BookingStatus, DocumentKind
-from models.tables import Booking, Receipt
+from models.tables import Booking, Receipt, Session
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 
@@ -47,7 +47,7 @@ async def create_booking(
 ) -> BookingOut:
     """Hold places and create the PaymentIntent in one round trip to Temporal."""
     request = BookingRequest(
-        booking_id=booking_id_for(caller.api_key, idempotency_key),
+        booking_id=booking_id_for(str(caller.key_id), idempotency_key),
         session_id=str(body.session_id),
         customer_name=body.customer.name,
         customer_email=body.customer.email,
@@ -56,31 +56,40 @@ async def create_booking(
         attendees=[Attendee(**a.model_dump()) for a in body.attendees],
         request_fingerprint=request_fingerprint(body.model_dump(mode="json")),
     )
+    # Another organisation's session is not found, as a missing one; no workflow starts.
+    session = await db.get(Session, parse_id(request.session_id, SessionNotFound, "session"))
+    await db.commit()  # no connection held while Temporal sets the booking up
+    if session is None or session.organisation_id != caller.organisation_id:
+        raise SessionNotFound(f"session {request.session_id} does not exist")
     try:
-        view = await start_booking_workflow(temporal, settings, request)
+        view = await start_booking_workflow(
+            temporal, settings, request, organisation_id=str(caller.organisation_id)
+        )
     except WorkflowAlreadyStartedError:
         # The workflow has closed (expired, completed...): answer from the database mirror.
-        booking = await get_booking(db, request.booking_id)
+        booking = await get_booking(db, request.booking_id, caller.organisation_id)
         IdempotencyKeyReused.unless_same(booking.request_fingerprint, request.request_fingerprint)
         return booking_out(booking)
-    return booking_out(await get_booking(db, view.id), client_secret=view.client_secret)
+    booking = await get_booking(db, view.id, caller.organisation_id)
+    return booking_out(booking, client_secret=view.client_secret)
 
 
 @router.get("/{booking_id}", response_model=BookingOut)
 async def read_booking(booking_id: str, caller: ClientCaller, db: DbDep) -> BookingOut:
-    return booking_out(await get_booking(db, booking_id))
+    return booking_out(await get_booking(db, booking_id, caller.organisation_id))
 
 
 @router.get("/{booking_id}/receipt.pdf", response_class=Response, responses=_PDF)
 async def receipt_pdf(booking_id: str, caller: ClientCaller, db: DbDep) -> Response:
     """The receipt, once the booking is confirmed (404 before)."""
-    return _pdf(await get_document(db, booking_id, DocumentKind.RECEIPT))
+    return _pdf(await get_document(db, booking_id, DocumentKind.RECEIPT, caller.organisation_id))
 
 
 @router.get("/{booking_id}/credit-note.pdf", response_class=Response, responses=_PDF)
 async def credit_note_pdf(booking_id: str, caller: ClientCaller, db: DbDep) -> Response:
     """The credit note, once a paid booking is refunded (404 before)."""
-    return _pdf(await get_document(db, booking_id, DocumentKind.CREDIT_NOTE))
+    document = await get_document(db, booking_id, DocumentKind.CREDIT_NOTE, caller.organisation_id)
+    return _pdf(document)
 
 
 def _pdf(document: Receipt) -> Response:
@@ -111,7 +120,7 @@ async def cancel_booking(
     200 with the outcome when it comes within a few seconds, else 202 with the booking as it
     stands. Cancelling again answers the first cancel's outcome.
     """
-    booking = await get_booking(db, booking_id)
+    booking = await get_booking(db, booking_id, caller.organisation_id)
     request = CancelRequest((body or CancelIn()).reason)
     outcome = await cancel_within(temporal, settings, str(booking.id), request, booking.status)
     await db.refresh(booking)

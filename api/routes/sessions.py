@@ -50,7 +50,9 @@ async def list_all(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0,
 ) -> SessionPage:
-    where = SessionFilter(kind, location, starts_after, starts_before, q)
+    where = SessionFilter(
+        kind, location, starts_after, starts_before, q, organisation_id=caller.organisation_id
+    )
     page, total = await list_sessions(db, where, limit, offset)
     return SessionPage(
         items=[session_out(s, a) for s, a in page], total=total, limit=limit, offset=offset
@@ -59,7 +61,7 @@ async def list_all(
 
 @router.get("/{session_id}", response_model=SessionOut)
 async def read_one(session_id: str, caller: ClientCaller, db: DbDep) -> SessionOut:
-    return session_out(*await get_session(db, session_id))
+    return session_out(*await get_session(db, session_id, caller.organisation_id))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
@@ -71,6 +73,7 @@ async def create(body: SessionCreate, caller: AdminCaller, db: DbDep) -> Session
         seat_map=[SeatRow(row.label, row.seats) for row in body.seat_map],
         discount_min_quantity=discount.min_quantity if discount else 0,
         discount_basis_points=discount.percent * 100 if discount else 0,
+        organisation_id=caller.organisation_id,
     )
     session = await create_session(db, spec)
     await db.commit()
@@ -99,7 +102,7 @@ async def cancel(
     Safe to repeat: while it runs, this answers its progress; once it has ended, it finishes
     what is left (the bookings listed as failed).
     """
-    session, _ = await get_session(db, session_id)
+    session, _ = await get_session(db, session_id, caller.organisation_id)
     if session.status != SessionStatus.CANCELLED and session.starts_at <= datetime.now(UTC):
         raise SessionNotBookable("a session that has started cannot be cancelled")
     key = str(session.id)

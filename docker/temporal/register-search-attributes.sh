@@ -13,8 +13,9 @@ attributes=(
     "BookingStatus=Keyword"
     "BookingReference=Keyword"
     "SessionId=Keyword"
-    "CustomerEmail=Keyword"
+    "CustomerHash=Keyword"
     "HoldExpiresAt=Datetime"
+    "OrganisationId=Keyword"
 )
 
 list_attributes() {

@@ -18,7 +18,7 @@ from models.tables import Booking, Session
 from tests.api.conftest import ADMIN
 from tests.api.helpers import booking_body, start_booking
 from tests.api.test_sessions import course
-from tests.conftest import CLIENT_KEY, SessionFactory
+from tests.conftest import CLIENT_KEY_ID, SessionFactory
 
 
 def assert_refused(response: httpx.Response, field: str) -> None:
@@ -30,7 +30,7 @@ def assert_refused(response: httpx.Response, field: str) -> None:
 
 
 async def assert_nothing_started(db: async_sessionmaker[AsyncSession], temporal: Client, key: str):
-    booking_id = booking_id_for(CLIENT_KEY, key)
+    booking_id = booking_id_for(str(CLIENT_KEY_ID), key)
     async with db() as s:
         assert await s.get(Booking, uuid.UUID(booking_id)) is None
     with pytest.raises(RPCError) as err:

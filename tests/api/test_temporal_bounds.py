@@ -23,7 +23,7 @@ from tests.api.conftest import VariantFactory, serving
 from tests.api.helpers import booking_body, paid_booking, signed_event, start_booking
 from tests.api.helpers import wait_for_status as wait_for
 from tests.api.test_webhooks import recorded
-from tests.conftest import CLIENT_KEY, SessionFactory
+from tests.conftest import CLIENT_KEY_ID, SessionFactory
 
 
 def assert_unavailable(response: httpx.Response) -> None:
@@ -91,7 +91,7 @@ async def test_a_booking_start_temporal_does_not_answer_is_503(
     assert_unavailable(response)
     assert time.monotonic() - started < 5
     await temporal.get_workflow_handle(
-        booking_workflow_id(booking_id_for(CLIENT_KEY, key))
+        booking_workflow_id(booking_id_for(str(CLIENT_KEY_ID), key))
     ).terminate()
 
 

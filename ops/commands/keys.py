@@ -1,0 +1,202 @@
+"""`booking-ops keys` and `booking-ops organisations`: organisations (tenants) and their API keys,
+straight in PostgreSQL. A key's secret is printed once, when it is made, and never stored."""
+
+import uuid
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import InvalidRequest
+from models.api_keys import create_key, list_keys, revoke_key
+from models.enums import Role
+from models.organisations import (
+    OrganisationNotFound,
+    create_organisation,
+    find_organisation,
+    list_organisations,
+)
+from models.tables import ApiKey, Organisation
+from ops.commands.display import console, details, print_json, table, uuid_parser, when
+from ops.commands.runtime import BAD_USAGE, FOUND_PROBLEMS, database, fail, run, settings_or_exit
+
+keys = typer.Typer(
+    help="Make, list and revoke organisations' API keys.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+organisations = typer.Typer(
+    help="Make and list organisations (tenants).", no_args_is_help=True, rich_markup_mode=None
+)
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+OrganisationOption = Annotated[
+    str, typer.Option("--organisation", "-o", help="The organisation's id or name.")
+]
+
+
+async def _organisation(db: AsyncSession, id_or_name: str) -> Organisation:
+    try:
+        return await find_organisation(db, id_or_name)
+    except OrganisationNotFound as err:
+        fail(str(err), BAD_USAGE)
+
+
+@keys.command()
+def create(
+    organisation: OrganisationOption,
+    role: Annotated[Role, typer.Option(help="client: book; admin: also manage sessions.")],
+    name: Annotated[str, typer.Option(help="What the key is for, e.g. 'box office'.")],
+    rate_limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Requests per minute; default: BOOKING_RATE_LIMIT_PER_MINUTE."),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Make a key and print its secret, the only time it is shown."""
+    settings = settings_or_exit()
+
+    async def work() -> tuple[ApiKey, Organisation, str]:
+        async with database(settings) as db, db.begin() as s:
+            owner = await _organisation(s, organisation)
+            key, secret = await create_key(
+                s, owner.id, role, name, settings.api_key_pepper, rate_limit
+            )
+            return key, owner, secret
+
+    key, owner, secret = run(work())
+    if as_json:
+        print_json({**_key_json(key, owner.name), "secret": secret})
+        return
+    console().print(details(_key_fields(key, owner.name)))
+    typer.echo(f"secret: {secret}")
+    typer.echo("The secret is shown only now and is not stored: keep it safe.", err=True)
+
+
+@keys.command("list")
+def list_(
+    organisation: Annotated[
+        str | None, typer.Option("--organisation", "-o", help="Only this organisation's keys.")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Every key (never a secret), oldest first."""
+    settings = settings_or_exit()
+
+    async def work() -> list[tuple[ApiKey, str]]:
+        async with database(settings) as db, db() as s:
+            owner = await _organisation(s, organisation) if organisation else None
+            return list(await list_keys(s, owner.id if owner else None))
+
+    found = run(work())
+    if as_json:
+        print_json([_key_json(key, owner) for key, owner in found])
+        return
+    columns = ("id", "organisation", "role", "name", "prefix", "created", "last used")
+    rows = [
+        (
+            key.id,
+            owner,
+            key.role,
+            key.name,
+            key.prefix,
+            when(key.created_at),
+            when(key.last_used_at),
+            f"revoked {when(key.revoked_at)}" if key.revoked_at else "",
+            key.rate_limit_per_minute or "default",
+        )
+        for key, owner in found
+    ]
+    console().print(table(f"{len(found)} key(s)", (*columns, "revoked", "per minute"), rows))
+
+
+@keys.command()
+def revoke(
+    key_id: Annotated[
+        str, typer.Argument(parser=uuid_parser("key"), metavar="KEY_ID", show_default=False)
+    ],
+) -> None:
+    """Revoke a key: from now on the API answers it with 401."""
+    settings = settings_or_exit()
+
+    async def work() -> ApiKey | None:
+        async with database(settings) as db, db.begin() as s:
+            return await revoke_key(s, uuid.UUID(key_id))
+
+    key = run(work())
+    if key is None:
+        fail(f"no key {key_id}", FOUND_PROBLEMS)
+    typer.echo(f"revoked key {key.id} ({key.name}) at {when(key.revoked_at)} UTC")
+
+
+@organisations.command("create")
+def create_organisation_command(
+    name: Annotated[str, typer.Argument(help="Its name, unique.", show_default=False)],
+    as_json: AsJson = False,
+) -> None:
+    """Make an organisation; then give it keys with `booking-ops keys create`."""
+    settings = settings_or_exit()
+
+    async def work() -> Organisation:
+        async with database(settings) as db, db.begin() as s:
+            try:
+                return await create_organisation(s, name)
+            except InvalidRequest as err:
+                fail(err.detail, BAD_USAGE)
+
+    made = run(work())
+    if as_json:
+        print_json(_organisation_json(made))
+        return
+    typer.echo(f"organisation {made.id} ({made.name})")
+
+
+@organisations.command("list")
+def list_organisations_command(as_json: AsJson = False) -> None:
+    """Every organisation, oldest first."""
+    settings = settings_or_exit()
+
+    async def work() -> list[Organisation]:
+        async with database(settings) as db, db() as s:
+            return list(await list_organisations(s))
+
+    found = run(work())
+    if as_json:
+        print_json([_organisation_json(o) for o in found])
+        return
+    rows = [(o.id, o.name, when(o.created_at)) for o in found]
+    console().print(table(f"{len(found)} organisation(s)", ("id", "name", "created"), rows))
+
+
+def _key_fields(key: ApiKey, organisation: str) -> list[tuple[str, Any]]:
+    return [
+        ("id", key.id),
+        ("organisation", f"{organisation} ({key.organisation_id})"),
+        ("role", key.role),
+        ("name", key.name),
+        ("prefix", key.prefix),
+        ("per minute", key.rate_limit_per_minute or "default"),
+    ]
+
+
+def _key_json(key: ApiKey, organisation: str) -> dict[str, Any]:
+    return {
+        "id": str(key.id),
+        "organisation_id": str(key.organisation_id),
+        "organisation": organisation,
+        "role": key.role,
+        "name": key.name,
+        "prefix": key.prefix,
+        "rate_limit_per_minute": key.rate_limit_per_minute,
+        "created_at": key.created_at,
+        "last_used_at": key.last_used_at,
+        "revoked_at": key.revoked_at,
+    }
+
+
+def _organisation_json(organisation: Organisation) -> dict[str, Any]:
+    return {
+        "id": str(organisation.id),
+        "name": organisation.name,
+        "created_at": organisation.created_at,
+    }
