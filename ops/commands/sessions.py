@@ -3,6 +3,7 @@ through its cancellation workflow, following its progress."""
 
 import asyncio
 import sys
+import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -34,7 +35,7 @@ from models.catalog import (
 )
 from models.enums import SessionKind, SessionStatus
 from models.sessions import SessionCancellationProgress, session_cancellation_id
-from models.tables import Booking, Session
+from models.tables import Booking, Organisation, Session
 from ops.commands.display import (
     console,
     details,
@@ -66,6 +67,14 @@ SessionId = Annotated[
     str, typer.Argument(parser=uuid_parser("session"), metavar="SESSION_ID", show_default=False)
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+OrganisationId = Annotated[
+    str | None,
+    typer.Option(
+        parser=uuid_parser("organisation"),
+        metavar="ORGANISATION_ID",
+        help="Of this organisation (default for create: the default organisation).",
+    ),
+]
 # How often a followed cancellation is asked how far it is.
 POLL_SECONDS = 0.5
 
@@ -83,13 +92,15 @@ def list_(
     text: Annotated[
         str | None, typer.Option("--text", "-q", help="Title or location contains this.")
     ] = None,
+    organisation: OrganisationId = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 50,
     offset: Annotated[int, typer.Option(min=0, help="Skip this many first.")] = 0,
     as_json: AsJson = False,
 ) -> None:
     """Sessions in start order, with their places."""
     settings = settings_or_exit()
-    where = SessionFilter(kind, location, starts_after, starts_before, text)
+    owner = uuid.UUID(organisation) if organisation else None
+    where = SessionFilter(kind, location, starts_after, starts_before, text, owner)
 
     async def work() -> tuple[list[tuple[Session, Availability]], int]:
         async with database(settings) as db, db() as s:
@@ -177,6 +188,7 @@ def create(
             help="Group discount: PERCENT off for MIN places or more; 'none' for no discount.",
         ),
     ] = "5:10",
+    organisation: OrganisationId = None,
     as_json: AsJson = False,
 ) -> None:
     """Create a session with its places.
@@ -203,10 +215,13 @@ def create(
         seat_map=[SeatRow(row.label, row.seats) for row in body.seat_map],
         discount_min_quantity=body.group_discount.min_quantity if body.group_discount else 0,
         discount_basis_points=body.group_discount.percent * 100 if body.group_discount else 0,
+        organisation_id=uuid.UUID(organisation) if organisation else None,
     )
 
     async def work() -> Session:
         async with database(settings) as db, db.begin() as s:
+            if spec.organisation_id and not await s.get(Organisation, spec.organisation_id):
+                fail(f"--organisation: no organisation {spec.organisation_id}", BAD_USAGE)
             try:
                 return await create_session(s, spec)
             except BookingError as err:
@@ -362,6 +377,7 @@ def _as_json(session: Session, availability: Availability) -> dict[str, Any]:
         "starts_at": session.starts_at.isoformat(),
         "ends_at": session.ends_at.isoformat(),
         "status": session.status,
+        "organisation_id": str(session.organisation_id),
         "price_amount": session.price_amount,
         "currency": session.currency,
         "hold_seconds": session.hold_seconds,
@@ -397,6 +413,7 @@ def _details(session: Session, a: Availability) -> Any:
             ("starts", f"{when(session.starts_at)} UTC"),
             ("ends", f"{when(session.ends_at)} UTC"),
             ("status", session.status),
+            ("organisation", session.organisation_id),
             ("price", format_money(session.price_amount, session.currency)),
             ("group discount", discount),
             ("hold", f"{session.hold_seconds} s"),

@@ -11,7 +11,7 @@ from temporalio.client import Client
 from core.settings import Settings
 from models.sessions import session_cancellation_id
 from tests.api.helpers import paid_booking, start_booking, wait_for_status
-from tests.conftest import SessionFactory
+from tests.conftest import OTHER_ORGANISATION_ID, SessionFactory
 from tests.ops.cli_helpers import booking_ops, ok, ok_json, one_line_error
 
 COURSE = [
@@ -53,6 +53,17 @@ async def test_create_then_list_and_show_a_session(settings: Settings) -> None:
         == {}
     )
 
+    theirs = ok_json(
+        await booking_ops(
+            settings, "sessions", "create", *COURSE, "--location", location, "--capacity", "2",
+            "--organisation", str(OTHER_ORGANISATION_ID), "--json",
+        )
+    )  # fmt: skip
+    assert theirs["organisation_id"] == str(OTHER_ORGANISATION_ID)
+    scoped = ["--location", location, "--organisation", str(OTHER_ORGANISATION_ID), "--json"]
+    only_theirs = ok_json(await booking_ops(settings, "sessions", "list", *scoped))
+    assert [s["id"] for s in only_theirs["items"]] == [theirs["id"]]
+
     seated = ok_json(
         await booking_ops(
             settings, "sessions", "create", *COURSE, "--location", location, "--kind", "seated",
@@ -77,6 +88,11 @@ async def test_bad_arguments_exit_2_and_unknown_sessions_exit_1(settings: Settin
         ),
         (["sessions", "create", *COURSE, "--location", "L"], "needs a capacity"),
         (["sessions", "create", *COURSE, "--location", "L", "--seat-row", "A10"], "LABEL=SEATS"),
+        (
+            ["sessions", "create", *COURSE, "--location", "L", "--capacity", "2",
+             "--organisation", str(uuid.uuid4())],
+            "no organisation",
+        ),
         (
             ["sessions", "create", *COURSE, "--location", "L", "--capacity", "2", "--currency",
              "gbp"],
