@@ -63,13 +63,13 @@ async def current_caller(
     request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    db: DbDep,
 ) -> Caller:
     """The organisation's key in `Authorization: Bearer`: known, not revoked, within its rate
-    limit. Checked in a short transaction of its own, so no connection stays held for it."""
+    limit. Read in the request's own database session (one connection per request)."""
     if credentials is None:
         raise _unauthenticated("an API key is required")
-    async with request.app.state.sessionmaker() as db:
-        found = await check_key(db, credentials.credentials, settings.api_key_pepper)
+    found = await check_key(db, credentials.credentials, settings.api_key_pepper)
     if found.revoked:
         raise _unauthenticated("the API key was revoked")
     if found.caller is None:

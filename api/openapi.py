@@ -90,7 +90,7 @@ def _implied_statuses(route: APIRoute, operation: dict[str, Any]) -> set[int]:
         statuses.add(404)
     if "requestBody" in operation:
         statuses |= {400, 413}  # a body that is not even text; one over the size limit
-    if calls & {deps.get_db, deps.get_temporal, deps.current_caller}:
+    if calls & {deps.get_db, deps.get_temporal}:
         statuses.add(503)
     return statuses
 
