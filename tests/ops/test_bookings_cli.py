@@ -1,0 +1,203 @@
+"""`booking-ops bookings`: found through Temporal visibility, shown with a timeline read from the
+workflow history, and cancelled, refunded, expired or sent an email again through the booking's
+own workflow and activities."""
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import httpx
+import stripe
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.settings import Settings
+from models.organisations import DEFAULT_ORGANISATION_ID
+from models.tables import Booking
+from tests.api.helpers import emails_for, paid_booking, start_booking, wait_for_status
+from tests.conftest import OTHER_ORGANISATION_ID, SessionFactory
+from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.ops.cli_helpers import booking_ops, ok, ok_json, one_line_error
+
+
+async def listed(settings: Settings, *filters: str, expect: int, within: float = 15) -> Any:
+    """`bookings list --json` once visibility shows `expect` bookings (it trails by a moment)."""
+    deadline = time.monotonic() + within
+    while True:
+        found = ok_json(await booking_ops(settings, "bookings", "list", *filters, "--json"))
+        if len(found["bookings"]) == expect or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.3)
+
+
+async def test_list_finds_bookings_by_status_session_and_organisation(
+    settings: Settings,
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+) -> None:
+    session_id = await new_session(capacity=4)
+    pending = await start_booking(api, session_id, 1)
+    paid = await paid_booking(api, stripe_client, session_id, 1)
+
+    found = await listed(settings, "--status", "PENDING_PAYMENT", "--session", session_id, expect=1)
+    [booking] = found["bookings"]
+    assert (booking["id"], booking["status"], booking["session_id"]) == (
+        pending["id"],
+        "PENDING_PAYMENT",
+        session_id,
+    )
+    assert f'SessionId = "{session_id}"' in found["query"]
+
+    both = await listed(settings, "--session", session_id, expect=2)
+    assert {b["id"] for b in both["bookings"]} == {pending["id"], paid["id"]}
+    mine = await listed(
+        settings, "--session", session_id, "--organisation", str(DEFAULT_ORGANISATION_ID), expect=2
+    )
+    assert {b["organisation_id"] for b in mine["bookings"]} == {str(DEFAULT_ORGANISATION_ID)}
+    theirs = ["--session", session_id, "--organisation", str(OTHER_ORGANISATION_ID), "--json"]
+    assert ok_json(await booking_ops(settings, "bookings", "list", *theirs))["bookings"] == []
+
+    table = ok(
+        await booking_ops(
+            settings, "bookings", "list", "--session", session_id, "--status", "confirmed"
+        )
+    )
+    assert paid["id"] in table and "CONFIRMED" in table and pending["id"] not in table
+
+
+async def test_show_prints_state_amounts_and_a_timeline(
+    settings: Settings,
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    sendgrid: FakeSendGrid,
+) -> None:
+    session_id = await new_session(capacity=4)
+    booking = await paid_booking(api, stripe_client, session_id, 2)
+    assert await emails_for(sendgrid, booking["id"], within=10) == ["confirmation"]
+
+    out = ok(await booking_ops(settings, "bookings", "show", booking["id"]))
+    assert "CONFIRMED (from the workflow)" in out
+    assert "£150.00 (subtotal £150.00, discount £0.00)" in out
+    assert "Ada Lovelace <ada@example.com>" in out
+    for step in (
+        "workflow started",
+        "booking requested",
+        "hold 2 place(s)",
+        "create PaymentIntent",
+        "record PENDING_PAYMENT",
+        "status PENDING_PAYMENT",
+        "timer 'hold expires' set for",
+        "payment event: succeeded",
+        "sell the places",
+        "status CONFIRMED",
+        "issue receipt",
+        "email confirmation",
+        "read PaymentIntent pi_",
+        "timer 'reminder' set for",
+    ):
+        assert step in out, step
+
+    document = ok_json(await booking_ops(settings, "bookings", "show", booking["id"], "--json"))
+    assert document["booking"]["status"] == "CONFIRMED"
+    assert document["booking"]["reference"] == booking["reference"]
+    assert document["workflow"]["status"] == "RUNNING"
+    steps = [step["what"] for step in document["timeline"]]
+    confirmed = next(i for i, step in enumerate(steps) if step.startswith("status CONFIRMED"))
+    assert steps.index("create PaymentIntent") < confirmed
+    assert steps[confirmed] == f"status CONFIRMED, reference {booking['reference']}"
+
+
+async def test_cancel_refund_and_expire_now_go_through_the_workflow(
+    settings: Settings,
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    session_id = await new_session(capacity=6)
+    held = await start_booking(api, session_id, 1)
+    other = await start_booking(api, session_id, 1)
+    paid = await paid_booking(api, stripe_client, session_id, 2)
+
+    out = ok(await booking_ops(settings, "bookings", "expire-now", held["id"]))
+    assert f"booking {held['id']} is CANCELLED (expired by an operator)" in out
+    async with db() as s:
+        mirror = await s.get(Booking, uuid.UUID(held["id"]))
+    assert mirror is not None and mirror.status_reason == "expired by an operator"
+
+    cancelled = ok_json(
+        await booking_ops(
+            settings, "bookings", "cancel", other["id"], "--reason", "customer phoned", "--json"
+        )
+    )
+    assert (cancelled["status"], cancelled["status_reason"]) == ("CANCELLED", "customer phoned")
+    # The same cancel again answers the first one's outcome (one update id for every cancel).
+    again = ok_json(await booking_ops(settings, "bookings", "cancel", other["id"], "--json"))
+    assert again["status"] == "CANCELLED"
+
+    one_line_error(
+        await booking_ops(settings, "bookings", "refund", paid["id"], "--amount", "100"),
+        2,
+        "only a full refund (15000, £150.00)",
+    )
+    refunded = ok_json(
+        await booking_ops(settings, "bookings", "refund", paid["id"], "--amount", "15000", "--json")
+    )
+    assert (refunded["status"], len(refunded["refund_ids"])) == ("REFUNDED", 1)
+    await wait_for_status(api, paid["id"], "REFUNDED")
+
+    one_line_error(
+        await booking_ops(settings, "bookings", "refund", other["id"]), 1, "is CANCELLED, not"
+    )
+    one_line_error(
+        await booking_ops(settings, "bookings", "expire-now", paid["id"]), 1, "is REFUNDED, not"
+    )
+
+
+async def test_resend_sends_one_email_kind_again(
+    settings: Settings,
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    sendgrid: FakeSendGrid,
+) -> None:
+    booking = await paid_booking(api, stripe_client, await new_session(capacity=2), 1)
+    assert await emails_for(sendgrid, booking["id"], within=10) == ["confirmation"]
+
+    out = ok(await booking_ops(settings, "bookings", "resend", "confirmation", booking["id"]))
+    assert f"sent the confirmation email of booking {booking['id']} to ada@example.com" in out
+    assert await emails_for(sendgrid, booking["id"]) == ["confirmation", "confirmation"]
+
+    one_line_error(
+        await booking_ops(settings, "bookings", "resend", "reminder", booking["id"]),
+        1,
+        "no reminder email was ever sent",
+    )
+
+
+async def test_bad_arguments_exit_2_and_unknown_bookings_exit_1(settings: Settings) -> None:
+    some_id = str(uuid.uuid4())
+    for args, complaint in [
+        (["bookings", "show", "nope"], "not a booking id"),
+        (["bookings", "show"], "Missing argument"),
+        (["bookings", "list", "--status", "LOST"], "--status"),
+        (["bookings", "list", "--session", "nope"], "not a session id"),
+        (["bookings", "list", "--limit", "0"], "--limit"),
+        (["bookings", "cancel", "nope"], "not a booking id"),
+        (["bookings", "refund", some_id, "--amount", "0"], "--amount"),
+        (["bookings", "refund", some_id, "--amount", "ten"], "--amount"),
+        (["bookings", "resend", "postcard", some_id], "EMAIL_KIND"),
+        (["bookings", "expire-now", some_id, "--wait", "-1"], "--wait"),
+    ]:
+        one_line_error(await booking_ops(settings, *args), 2, complaint)
+    for command in (["show"], ["cancel"], ["refund"], ["expire-now"], ["resend", "confirmation"]):
+        one_line_error(
+            await booking_ops(settings, "bookings", *command, some_id), 1, "does not exist"
+        )
+
+
+async def test_unreachable_temporal_exits_3(settings: Settings) -> None:
+    result = await booking_ops(settings, "bookings", "list", BOOKING_TEMPORAL_ADDRESS="127.0.0.1:9")
+    one_line_error(result, 3, "cannot reach Temporal")
