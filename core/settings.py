@@ -1,10 +1,11 @@
 """One settings object for every process, read from the environment and `.env`."""
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.enums import Role
@@ -13,6 +14,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Dev-only secrets: fine on a laptop, refused when BOOKING_ENV=production.
 DEV_PAYLOAD_KEY = "ZGV2LW9ubHkgcGF5bG9hZCBrZXksIG5vdCBzZWNyZXQ="  # 32 bytes, published here
+DEV_CUSTOMER_HASH_KEY = "dev-only customer hash key, not secret"
 DEV_API_KEY_PEPPER = "dev-only api key pepper, not secret"
 DEV_SECRETS = {
     "sk_test_localstripe",
@@ -20,6 +22,7 @@ DEV_SECRETS = {
     "dev-client-key",
     "dev-admin-key",
     DEV_PAYLOAD_KEY,
+    DEV_CUSTOMER_HASH_KEY,
     DEV_API_KEY_PEPPER,
 }
 
@@ -29,6 +32,10 @@ def _dev_api_keys(settings: dict[str, object]) -> dict[str, Role]:
     if settings.get("env") == "production":
         return {}
     return {"dev-client-key": Role.CLIENT, "dev-admin-key": Role.ADMIN}
+
+
+def _loopback() -> list[IPv4Network | IPv6Network]:
+    return [IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")]
 
 
 class Settings(BaseSettings):
@@ -46,6 +53,18 @@ class Settings(BaseSettings):
     # encrypts; every listed key decrypts, so rotate by adding a key and switching the id.
     payload_keys: dict[str, str] = Field(default_factory=lambda: {"dev-1": DEV_PAYLOAD_KEY})
     payload_key_id: str = "dev-1"
+    # Keys the CustomerHash search attribute (core/customer_hash.py). Changing it changes every
+    # hash: bookings started before the change are no longer found by email.
+    customer_hash_key: str = DEV_CUSTOMER_HASH_KEY
+    # The platform operators' credential (`Authorization: Bearer <token>`): the codec server
+    # (api/routes/codec.py) requires it once set. Unset, the codec server answers only callers
+    # from `codec_open_networks`, and nobody at all when BOOKING_ENV=production.
+    operator_token: str | None = None
+    codec_open_networks: list[IPvAnyNetwork] = Field(default_factory=_loopback)
+    # Browser origins of the Temporal UI allowed to call the codec server (CORS).
+    codec_cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"]
+    )
     # Each cached workflow keeps its sandbox in memory (about 150 KB).
     worker_max_cached_workflows: int = 300
     worker_metrics_address: str = "127.0.0.1:9464"
@@ -130,6 +149,7 @@ class Settings(BaseSettings):
             self.stripe_webhook_secret,
             *self.payload_keys.values(),
             self.api_key_pepper,
+            self.customer_hash_key,
         } & DEV_SECRETS
         if used:
             raise ValueError(f"production settings use dev secrets: {sorted(used)}")
