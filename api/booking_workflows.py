@@ -6,8 +6,10 @@ import hashlib
 import json
 import uuid
 from dataclasses import fields
+from datetime import UTC
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -25,8 +27,11 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import as_booking_error
-from core.errors import BookingNotCancellable, ServiceUnavailable
+from core.customer_hash import customer_hash
+from core.errors import BookingNotCancellable, ServiceUnavailable, SessionNotFound, parse_id
+from core.pricing import GroupDiscount, quote
 from core.settings import Settings
+from documents.receipt_data import format_money
 from models import search_attributes as sa
 from models.booking import (
     CANCEL_UPDATE_ID,
@@ -37,11 +42,13 @@ from models.booking import (
     Timings,
     booking_workflow_id,
 )
+from models.tables import Session
 from workflows.booking import BookingWorkflow
 
 # Booking ids derived from (API key id, Idempotency-Key): the same request finds the same workflow.
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("1b3f0a52-5a7e-4c39-8f0e-2d9c4b7a6e10")
 _NO_ANSWER = (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError)
+_TIMES = "\N{MULTIPLICATION SIGN}"
 
 
 def booking_id_for(key_id: str, idempotency_key: str | None) -> str:
@@ -61,14 +68,54 @@ def timings(settings: Settings) -> Timings:
     return Timings(**{field.name: getattr(settings, field.name) for field in fields(Timings)})
 
 
+async def booked_session(db: AsyncSession, request: BookingRequest) -> Session:
+    """The session a booking names, by its key (404 before any workflow starts). The read's
+    transaction ends here: no connection stays held while Temporal sets the booking up."""
+    session = await db.get(Session, parse_id(request.session_id, SessionNotFound, "session"))
+    await db.commit()
+    if session is None:
+        raise SessionNotFound(f"session {request.session_id} does not exist")
+    return session
+
+
+def booking_summary(session: Session, quantity: int) -> str:
+    """What the Temporal UI shows for a booking, read at a glance and holding nothing personal:
+    places times title · location · start (UTC) · price, e.g. `2 x First Aid at Work · Leeds ·
+    2026-12-03 09:00 UTC · £150.00` with a multiplication sign; the price is the quote the
+    workflow will charge."""
+    price = quote(
+        session.price_amount,
+        quantity,
+        GroupDiscount(session.discount_min_quantity, session.discount_basis_points),
+    )
+    return " · ".join(
+        [
+            f"{quantity} {_TIMES} {_clip(session.title, 60)}",
+            _clip(session.location, 40),
+            f"{session.starts_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+            format_money(price.total, session.currency),
+        ]
+    )
+
+
+def _clip(text: str, limit: int) -> str:
+    """Temporal keeps a summary short (400 bytes by default): long names are cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 async def start_booking_workflow(
     temporal: Client,
     settings: Settings,
     request: BookingRequest,
+    summary: str | None = None,
     *,
     organisation_id: str | None = None,
 ) -> BookingView:
-    """The workflow begins and answers `hold` in one round trip, or ServiceUnavailable."""
+    """The workflow begins and answers `hold` in one round trip, or ServiceUnavailable.
+
+    `summary` is the UI's line for it (`booking_summary`); without one, places and session id.
+    """
     start = WithStartWorkflowOperation(
         BookingWorkflow.run,
         BookingWorkflowInput(
@@ -83,11 +130,14 @@ async def start_booking_workflow(
         search_attributes=TypedSearchAttributes(
             [
                 SearchAttributePair(sa.SESSION_ID, request.session_id),
-                SearchAttributePair(sa.CUSTOMER_EMAIL, request.customer_email),
+                SearchAttributePair(
+                    sa.CUSTOMER_HASH,
+                    customer_hash(request.customer_email, settings.customer_hash_key),
+                ),
                 *_organisation(organisation_id),
             ]
         ),
-        static_summary=f"{request.quantity} place(s) for {request.customer_email}",
+        static_summary=summary or f"{request.quantity} {_TIMES} session {request.session_id}",
     )
     try:
         async with asyncio.timeout(settings.booking_start_wait_seconds):

@@ -5,7 +5,8 @@ from temporalio.common import SearchAttributeKey
 BOOKING_STATUS = SearchAttributeKey.for_keyword("BookingStatus")
 BOOKING_REFERENCE = SearchAttributeKey.for_keyword("BookingReference")
 SESSION_ID = SearchAttributeKey.for_keyword("SessionId")
-CUSTOMER_EMAIL = SearchAttributeKey.for_keyword("CustomerEmail")
+# A keyed hash of the customer's email (core/customer_hash.py): visibility holds nothing personal.
+CUSTOMER_HASH = SearchAttributeKey.for_keyword("CustomerHash")
 HOLD_EXPIRES_AT = SearchAttributeKey.for_datetime("HoldExpiresAt")
 # The organisation whose session is booked (an id, nothing personal).
 ORGANISATION_ID = SearchAttributeKey.for_keyword("OrganisationId")
@@ -14,7 +15,7 @@ ALL = (
     BOOKING_STATUS,
     BOOKING_REFERENCE,
     SESSION_ID,
-    CUSTOMER_EMAIL,
+    CUSTOMER_HASH,
     HOLD_EXPIRES_AT,
     ORGANISATION_ID,
 )

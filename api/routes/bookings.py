@@ -7,18 +7,20 @@ from fastapi.responses import JSONResponse
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.booking_workflows import (
+    booked_session,
     booking_id_for,
+    booking_summary,
     cancel_within,
     request_fingerprint,
     start_booking_workflow,
 )
 from api.deps import ClientCaller, DbDep, SettingsDep, TemporalDep
 from api.schemas import AttendeeIn, BookingCreate, BookingOut, CancelIn, Customer, Payment
-from core.errors import IdempotencyKeyReused, SessionNotFound, parse_id
+from core.errors import IdempotencyKeyReused, SessionNotFound
 from models.booking import Attendee, BookingRequest, CancelRequest
 from models.booking_records import get_booking, get_document
 from models.enums import BookingStatus, DocumentKind
-from models.tables import Booking, Receipt, Session
+from models.tables import Booking, Receipt
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 
@@ -56,14 +58,13 @@ async def create_booking(
         attendees=[Attendee(**a.model_dump()) for a in body.attendees],
         request_fingerprint=request_fingerprint(body.model_dump(mode="json")),
     )
-    # Another organisation's session is not found, as a missing one; no workflow starts.
-    session = await db.get(Session, parse_id(request.session_id, SessionNotFound, "session"))
-    await db.commit()  # no connection held while Temporal sets the booking up
-    if session is None or session.organisation_id != caller.organisation_id:
+    session = await booked_session(db, request)
+    if session.organisation_id != caller.organisation_id:
         raise SessionNotFound(f"session {request.session_id} does not exist")
+    summary = booking_summary(session, request.quantity)
     try:
         view = await start_booking_workflow(
-            temporal, settings, request, organisation_id=str(caller.organisation_id)
+            temporal, settings, request, summary, organisation_id=str(caller.organisation_id)
         )
     except WorkflowAlreadyStartedError:
         # The workflow has closed (expired, completed...): answer from the database mirror.
