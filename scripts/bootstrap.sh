@@ -3,7 +3,8 @@
 #   - Python dependencies in .venv (from pyproject.toml)
 #   - Temporal CLI v1.5.1 built with `go install` into .tools/bin (needs Go >= 1.25)
 #   - PostgreSQL server binaries, poppler-utils and zbar-tools (Debian packages; the last two
-#     let the tests look at a rendered receipt and read its QR code back)
+#     let the tests look at a rendered receipt and read its QR code back), and chromium (the
+#     browser test drives /usr/bin/chromium with Playwright, which downloads no browser)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,7 @@ missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 command -v zbarimg >/dev/null || missing+=(zbar-tools)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 # --- Python ------------------------------------------------------------------------------
