@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.notifications import NotificationActivities, notification_key
 from api.booking_workflows import cancel_within
+from core.customer_hash import customer_hash
 from core.errors import BookingError, BookingNotCancellable, BookingNotFound, ServiceUnavailable
 from documents.receipt_data import format_money
 from models import search_attributes as sa
@@ -84,6 +85,13 @@ def list_(
             help="Of this organisation's sessions (OrganisationId).",
         ),
     ] = None,
+    email: Annotated[
+        str | None,
+        typer.Option(
+            help="Of this customer: matched by the keyed hash of the email (CustomerHash), "
+            "never the email itself."
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 100,
     as_json: AsJson = False,
 ) -> None:
@@ -97,6 +105,7 @@ def list_(
         status or [],
         session,
         organisation,
+        customer_hash(email, settings.customer_hash_key) if email else None,
     )
 
     async def work() -> list[WorkflowExecution]:
@@ -129,6 +138,7 @@ def visibility_query(
     statuses: list[BookingStatus],
     session_id: str | None,
     organisation_id: str | None,
+    customer: str | None,
 ) -> str:
     """The visibility query for these filters (values are enum members, UUIDs and hex hashes:
     nothing to escape)."""
@@ -140,6 +150,8 @@ def visibility_query(
         clauses.append(f'{sa.SESSION_ID.name} = "{uuid.UUID(session_id)}"')
     if organisation_id:
         clauses.append(f'{sa.ORGANISATION_ID.name} = "{uuid.UUID(organisation_id)}"')
+    if customer:
+        clauses.append(f'{sa.CUSTOMER_HASH.name} = "{customer}"')
     return " AND ".join(clauses)
 
 

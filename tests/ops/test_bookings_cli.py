@@ -30,7 +30,7 @@ async def listed(settings: Settings, *filters: str, expect: int, within: float =
         await asyncio.sleep(0.3)
 
 
-async def test_list_finds_bookings_by_status_session_and_organisation(
+async def test_list_finds_bookings_by_status_session_and_email(
     settings: Settings,
     api: httpx.AsyncClient,
     new_session: SessionFactory,
@@ -51,12 +51,24 @@ async def test_list_finds_bookings_by_status_session_and_organisation(
 
     both = await listed(settings, "--session", session_id, expect=2)
     assert {b["id"] for b in both["bookings"]} == {pending["id"], paid["id"]}
+    by_email = await listed(
+        settings, "--session", session_id, "--email", " ADA@example.com ", expect=2
+    )
+    assert {b["id"] for b in by_email["bookings"]} == {pending["id"], paid["id"]}
+    assert "ada@example.com" not in by_email["query"].lower()
     mine = await listed(
         settings, "--session", session_id, "--organisation", str(DEFAULT_ORGANISATION_ID), expect=2
     )
     assert {b["organisation_id"] for b in mine["bookings"]} == {str(DEFAULT_ORGANISATION_ID)}
     theirs = ["--session", session_id, "--organisation", str(OTHER_ORGANISATION_ID), "--json"]
     assert ok_json(await booking_ops(settings, "bookings", "list", *theirs))["bookings"] == []
+    nobody = ok_json(
+        await booking_ops(
+            settings, "bookings", "list", "--session", session_id, "--email", "eve@example.com",
+            "--json",
+        )
+    )  # fmt: skip
+    assert nobody["bookings"] == []
 
     table = ok(
         await booking_ops(
