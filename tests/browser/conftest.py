@@ -3,6 +3,7 @@ codec server of an API served for it, and a worker on it: the session's server h
 
 import asyncio
 import shutil
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -39,8 +40,12 @@ class UiStack:
 
 @pytest.fixture(scope="module")
 async def ui_stack(settings: Settings) -> AsyncIterator[UiStack]:
-    api_port, ui_port = free_port(), free_port()
-    ui_url, api_url = f"http://127.0.0.1:{ui_port}", f"http://127.0.0.1:{api_port}"
+    # The API's socket is bound first, so no port the dev server picks can take it.
+    api_socket = socket.socket()
+    api_socket.bind(("127.0.0.1", 0))
+    api_url = f"http://127.0.0.1:{api_socket.getsockname()[1]}"
+    ui_port = free_port()
+    ui_url = f"http://127.0.0.1:{ui_port}"
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli()),
         search_attributes=search_attributes.ALL,
@@ -49,6 +54,7 @@ async def ui_stack(settings: Settings) -> AsyncIterator[UiStack]:
         dev_server_extra_args=[*dynamic_config_flags(), "--ui-codec-endpoint", f"{api_url}/codec"],
     )
     async with AsyncExitStack() as stack:
+        stack.callback(api_socket.close)
         stack.push_async_callback(env.shutdown)
         ui_settings = settings.model_copy(
             update={
@@ -60,16 +66,16 @@ async def ui_stack(settings: Settings) -> AsyncIterator[UiStack]:
         client = await connect(ui_settings)
         worker = build_worker(client, ui_settings, booking_activities(ui_settings, stack, client))
         await stack.enter_async_context(worker)
-        await stack.enter_async_context(_serving(create_app(ui_settings, client), api_port))
+        await stack.enter_async_context(_serving(create_app(ui_settings, client), api_socket))
         wait_for_port(ui_port)
         yield UiStack(ui_url, api_url, ui_settings, client)
 
 
 @asynccontextmanager
-async def _serving(app: FastAPI, port: int) -> AsyncIterator[None]:
-    """The API on a given port: the dev server was told it before the API could start."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
-    task = asyncio.create_task(server.serve())
+async def _serving(app: FastAPI, bound: socket.socket) -> AsyncIterator[None]:
+    """The API on a socket bound beforehand: the dev server was told its port at start."""
+    server = uvicorn.Server(uvicorn.Config(app, log_level="critical"))
+    task = asyncio.create_task(server.serve(sockets=[bound]))
     while not server.started:
         if task.done():
             task.result()
