@@ -8,7 +8,7 @@ trap '.venv/bin/python -m devstack.dev stop' EXIT
 cat <<'BANNER'
 
   API            http://127.0.0.1:8000        (docs: http://127.0.0.1:8000/docs)
-  Temporal UI    http://127.0.0.1:8233
+  Temporal UI    http://127.0.0.1:8233        (payloads decoded by the API's codec server)
   localstripe    http://127.0.0.1:8420
   PostgreSQL     postgresql://booking@127.0.0.1:55432/booking
   API keys       client: dev-client-key    admin: dev-admin-key
