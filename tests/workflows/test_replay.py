@@ -2,6 +2,8 @@
 
 Histories recorded since payloads are encrypted replay under a rotated key set (a newer key
 current, the recording key kept for decryption); older ones hold plain JSON and pass through.
+Histories recorded since visibility holds nothing personal carry CustomerHash, never
+CustomerEmail (those before are kept as `before-customer-hash-*`).
 """
 
 import base64
@@ -21,7 +23,9 @@ from workflows.booking import BookingWorkflow
 
 RECORDED = sorted(HISTORIES.glob("*.json"))
 # Recorded before payloads were encrypted (named after the patch that followed them).
-PLAINTEXT_ERA = ("before-",)
+PLAINTEXT_ERA = ("before-bounded-stripe-waits-", "before-local-stripe-", "before-notifications-")
+# Recorded before the customer's email left visibility.
+EMAIL_IN_VISIBILITY_ERA = ("before-",)
 ROTATED = encrypting_converter(
     {**TEST_PAYLOAD_KEYS, "test-2027": "dGVzdC1vbmx5IHJvdGF0ZWQga2V5IGZvciAyMDI3ISE="}, "test-2027"
 )
@@ -46,6 +50,29 @@ def test_recent_histories_hold_no_payload_in_clear(path: Path) -> None:
     assert payloads, "a booking's history carries payloads"
     encodings = {base64.b64decode(p["metadata"]["encoding"]) for p in payloads}
     assert encodings == {ENCODING}
+
+
+CURRENT = [p for p in RECORDED if not p.name.startswith(EMAIL_IN_VISIBILITY_ERA)]
+
+
+@pytest.mark.parametrize("path", CURRENT, ids=[p.stem for p in CURRENT])
+def test_current_histories_hold_no_email_in_visibility(path: Path) -> None:
+    """Search attributes are not encrypted: the customer is only a keyed hash there."""
+    fields = list(_search_attribute_names(json.loads(path.read_text())))
+    assert "CustomerEmail" not in fields
+    assert "CustomerHash" in fields
+
+
+def _search_attribute_names(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "searchAttributes" and isinstance(value, dict):
+                yield from value.get("indexedFields", {})
+            else:
+                yield from _search_attribute_names(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _search_attribute_names(value)
 
 
 # Not payloads of ours: visibility (never encoded by a codec, so it holds nothing personal) and
