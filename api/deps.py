@@ -1,6 +1,7 @@
 """Dependencies injected into routes: settings, database sessions, the Temporal client, callers,
 and the check every path and query parameter passes."""
 
+import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -95,3 +96,18 @@ def require_admin(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
 ClientCaller = Annotated[Caller, Depends(current_caller)]
 AdminCaller = Annotated[Caller, Depends(require_admin)]
 
+
+def current_operator(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """A platform operator: the `operator_token` setting as `Authorization: Bearer`, compared
+    in constant time; never an organisation's API key. No token configured: nobody is one."""
+    if not settings.operator_token:
+        raise HTTPException(403, "no operator token is configured")
+    given = credentials.credentials if credentials else ""
+    if not hmac.compare_digest(given.encode(), settings.operator_token.encode()):
+        raise _unauthenticated("an operator token is required")
+
+
+OperatorCaller = Annotated[None, Depends(current_operator)]

@@ -1,15 +1,17 @@
 """API keys (issue 10): stored only as a prefix and a keyed hash, refused when unknown or
-revoked, `last_used_at` kept cheaply; the dev bootstrap."""
+revoked, `last_used_at` kept cheaply; the dev bootstrap; the operators' own credential."""
 
 import uuid
 from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.deps import OperatorCaller, get_settings_dep
 from core.settings import Settings
 from models.api_keys import create_key, revoke_key, secret_hash
 from models.enums import Role
@@ -17,7 +19,7 @@ from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import ApiKey
 from tests.api.conftest import VariantFactory
 from tests.api.helpers import booking_body
-from tests.conftest import SessionFactory
+from tests.conftest import CLIENT_KEY, SessionFactory
 
 KeyFactory = Callable[..., Awaitable[tuple[uuid.UUID, str]]]
 
@@ -137,6 +139,27 @@ def test_production_refuses_bootstrap_keys() -> None:
         Settings(env="production", api_keys={"some-long-secret": Role.CLIENT})
     with pytest.raises(ValidationError, match="api key pepper"):
         Settings(env="production", stripe_api_key="sk_live_x", stripe_webhook_secret="whsec_x")
+
+
+async def test_operators_use_their_own_token_never_an_organisation_key(settings: Settings) -> None:
+    app = FastAPI()
+
+    @app.get("/operator-only")
+    def operator_only(_: OperatorCaller) -> str:
+        return "ok"
+
+    transport = httpx.ASGITransport(app=app)
+    for token, presented, status in [
+        ("operator-secret", "operator-secret", 200),
+        ("operator-secret", CLIENT_KEY, 401),
+        ("operator-secret", None, 401),
+        (None, CLIENT_KEY, 403),
+    ]:
+        configured = settings.model_copy(update={"operator_token": token})
+        app.dependency_overrides[get_settings_dep] = lambda configured=configured: configured
+        headers = bearer(presented) if presented else {}
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            assert (await http.get("/operator-only", headers=headers)).status_code == status
 
 
 async def test_roles_client_books_admin_manages(
