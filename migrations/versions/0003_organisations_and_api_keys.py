@@ -38,9 +38,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("name"),
     )
     op.execute(
-        sa.text("INSERT INTO organisations (id, name) VALUES (CAST(:id AS uuid), :name)").bindparams(
-            id=DEFAULT_ORGANISATION_ID, name=DEFAULT_ORGANISATION_NAME
-        )
+        sa.text(
+            "INSERT INTO organisations (id, name) VALUES (CAST(:id AS uuid), :name)"
+        ).bindparams(id=DEFAULT_ORGANISATION_ID, name=DEFAULT_ORGANISATION_NAME)
     )
     op.create_table(
         "api_keys",
@@ -71,7 +71,9 @@ def upgrade() -> None:
     # column becomes required.
     op.add_column("sessions", sa.Column("organisation_id", sa.UUID(), nullable=True))
     op.execute(
-        sa.text("UPDATE sessions SET organisation_id = CAST(:id AS uuid)").bindparams(id=DEFAULT_ORGANISATION_ID)
+        sa.text("UPDATE sessions SET organisation_id = CAST(:id AS uuid)").bindparams(
+            id=DEFAULT_ORGANISATION_ID
+        )
     )
     op.alter_column("sessions", "organisation_id", nullable=False)
     op.create_foreign_key(
