@@ -22,6 +22,7 @@ from core.settings import Settings
 from core.temporal import connect
 from devstack.pay import pay
 from models.catalog import SessionSpec, create_session
+from models.enums import SessionKind
 
 BASELINE_WORKFLOWS, BASELINE_CONCURRENCY = 300, 20
 START_LEVELS = {1: 60, 20: 400, 50: 500}  # concurrent callers -> requests
@@ -151,7 +152,7 @@ class Driver:
     async def new_session(self, capacity: int) -> str:
         starts = datetime.now(UTC) + timedelta(days=30)
         spec = SessionSpec(
-            kind="course",
+            kind=SessionKind.COURSE,
             title="Benchmark session",
             location="127.0.0.1",
             starts_at=starts,
