@@ -6,13 +6,12 @@ them from the browser, hence CORS for its origin. Decoded payloads hold personal
 operator may ask (core.settings: operator_token, codec_open_networks).
 """
 
-import hmac
 from collections.abc import Awaitable, Callable, Sequence
 from ipaddress import ip_address
 from typing import Annotated
 
 from cryptography.exceptions import InvalidTag
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
@@ -22,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
-from api.deps import SettingsDep
+from api.deps import SettingsDep, current_operator
 from core.errors import InvalidRequest
 from core.settings import Settings
 from core.temporal import data_converter
@@ -30,7 +29,6 @@ from core.temporal import data_converter
 PREFIX = "/codec"
 router = APIRouter(prefix=PREFIX, tags=["codec"])
 _bearer = HTTPBearer(auto_error=False)
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 # Protobuf JSON writes bytes as base64, standard or URL-safe, padded or not.
 Base64 = Annotated[str, Field(pattern=r"^[A-Za-z0-9+/_-]*={0,2}$")]
@@ -52,15 +50,12 @@ def operator_only(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """The operator token when one is set; without one, callers from the open networks only,
-    and nobody in production."""
-    if settings.operator_token:
-        given = credentials.credentials if credentials else ""
-        if not hmac.compare_digest(given.encode(), settings.operator_token.encode()):
-            raise HTTPException(401, "an operator token is required", _CHALLENGE)
+    """An operator (the operator token, deps.current_operator). While no token is configured,
+    outside production, callers from `codec_open_networks` too: the dev UI on loopback."""
+    unset = not settings.operator_token and settings.env != "production"
+    if unset and _from_open_network(request, settings):
         return
-    if settings.env == "production" or not _from_open_network(request, settings):
-        raise HTTPException(403, "the codec server needs an operator token configured")
+    current_operator(settings, credentials)
 
 
 def _from_open_network(request: Request, settings: Settings) -> bool:
