@@ -150,6 +150,13 @@ async def start_booking_workflow(
         raise ServiceUnavailable(
             "the booking was not set up in time: retry with the same Idempotency-Key"
         ) from None
+    except RPCError as err:
+        if err.status != RPCStatusCode.FAILED_PRECONDITION:
+            raise
+        # "Workflow Task in failed state": its worker died mid-task; another takes it up.
+        raise ServiceUnavailable(
+            "the booking's workflow is recovering: retry with the same Idempotency-Key"
+        ) from None
 
 
 def _organisation(organisation_id: str | None) -> list[SearchAttributePair[str]]:
