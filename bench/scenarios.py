@@ -1,4 +1,7 @@
-"""The load scenarios: empty-workflow baseline, booking start, full booking, contention, memory."""
+"""The load scenarios: empty-workflow baseline, booking start, full booking, contention, memory.
+
+One module so the scenarios share one driver and one set of sessions; issue 13 will split it
+when the open-loop ladder and the hot on-sale arrive."""
 
 import asyncio
 import time

@@ -3,6 +3,8 @@ down again; each piece can be killed, stopped and started again (bench, chaos te
 
 PostgreSQL, the Temporal dev server, localstripe, the worker and the API, and optionally a
 fault proxy (devstack/fault_proxy.py) between our processes and Stripe or SendGrid.
+Over 300 lines: one launcher for five kinds of process with their readiness checks, shared by
+the bench and the chaos test so both measure and break the same system.
 """
 
 import json

@@ -1,6 +1,7 @@
 """The rules of the consistency check, as pure functions over what was read.
 
-Each returns the violations it sees; `ops.consistency.check` reads and calls them.
+Each returns the violations it sees; `ops.consistency.check` reads and calls them. One module
+for the rules of I1 to I5, so the whole definition of "consistent" reads in one place.
 """
 
 from collections.abc import Sequence

@@ -3,6 +3,9 @@
 The state machine of BRIEF section 2. Activity calls are in `steps`, their options and the
 patch names in `options` (read its header before editing this file), the waiting messages in
 `mailbox`, what operators see in `visibility`.
+
+Over 300 lines on purpose: it is one class whose state every handler and phase shares, and
+its phases read in the order a booking lives them; splitting it would scatter the machine.
 """
 
 import contextlib

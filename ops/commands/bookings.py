@@ -1,5 +1,9 @@
 """`booking-ops bookings`: find bookings through Temporal visibility, read one's story, and act
-on it (cancel, refund, resend an email, end its hold) through its workflow."""
+on it (cancel, refund, resend an email, end its hold) through its workflow.
+
+Long because each command carries its own help text and output; the logic they share lives in
+ops/timeline.py, ops/commands/display.py and ops/commands/runtime.py. Split by command when a
+new one is added."""
 
 import asyncio
 import uuid

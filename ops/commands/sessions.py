@@ -1,5 +1,8 @@
 """`booking-ops sessions`: list, show and create sessions (straight in PostgreSQL), and cancel one
-through its cancellation workflow, following its progress."""
+through its cancellation workflow, following its progress.
+
+Long because each command carries its own help text and output; what they share lives in
+ops/commands/display.py and ops/commands/runtime.py."""
 
 import asyncio
 import sys
