@@ -21,6 +21,9 @@ def make_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
+        # Errors would otherwise quote the statement's parameters (customers' names and emails)
+        # into exceptions, and so into logs and Temporal failures.
+        hide_parameters=True,
     )
 
 
