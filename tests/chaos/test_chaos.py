@@ -25,6 +25,7 @@ from activities.payments import make_stripe_client
 from core.db import make_sessionmaker
 from core.settings import Settings
 from core.temporal import connect
+from devstack.fault_proxy import Faults
 from devstack.pay import DECLINED, SUCCEEDS
 from devstack.stack import Stack
 from ops import consistency
@@ -48,6 +49,9 @@ async def test_invariants_hold_through_chaos(
     tally, mayhem = Tally(), Mayhem()
     await _run(stack, config, tally, mayhem)
     chaos_ended = time.monotonic()
+    for proxy in (stack.stripe_proxy, stack.sendgrid_proxy):
+        if proxy is not None:  # the storm passes: from here on, the system must come to rest
+            proxy.set_faults(Faults())
     stuck = await quiesce(stack, engine, temporal, config.quiesce_seconds, mayhem)
     quiet_after = time.monotonic() - chaos_ended
     violations = [
