@@ -145,7 +145,6 @@ class InventoryActivities:
             booking.reference = self._reference_format.format(year=now.year, seq=seq)
             booking.status = BookingStatus.CONFIRMED
             booking.confirmed_at = now
-            booking.updated_at = now
             return Confirmation(booking_id, booking.reference, now)
 
     @activity.defn(name="record_transition")
@@ -154,7 +153,6 @@ class InventoryActivities:
         values: dict[str, object] = {
             "status": transition.status,
             "status_reason": transition.status_reason,
-            "updated_at": func.now(),
         }
         if transition.payment_intent_id is not None:
             values["payment_intent_id"] = transition.payment_intent_id

@@ -2,14 +2,40 @@
 activities alike."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.customer_hash import normalise_email
 from core.errors import BookingNotFound, DocumentNotFound, parse_id
-from models.enums import OPEN_STATUSES, DocumentKind
+from models.enums import OPEN_STATUSES, BookingStatus, DocumentKind
 from models.tables import Booking, Receipt, Session
+
+
+@dataclass(frozen=True)
+class BookingFilter:
+    """Which of one organisation's bookings a list holds. Ranges include their start and
+    exclude their end."""
+
+    organisation_id: uuid.UUID
+    statuses: Sequence[BookingStatus] = ()
+    session_id: uuid.UUID | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+    customer_email: str | None = None
+
+
+@dataclass(frozen=True)
+class ListPosition:
+    """The last booking a page gave, in the list's order: the next page starts after it."""
+
+    created_at: datetime
+    id: uuid.UUID
 
 
 async def get_booking(
@@ -64,3 +90,52 @@ async def open_bookings(db: AsyncSession, session_id: uuid.UUID) -> Sequence[Boo
         select(Booking).where(Booking.session_id == session_id, Booking.status.in_(OPEN_STATUSES))
     )
     return found.all()
+
+
+def customer_email_is(email: str) -> ColumnElement[bool]:
+    """The booking's customer has this address, however either is spaced or cased (the
+    expression `ix_bookings_customer_email_normalised` indexes)."""
+    return func.lower(func.trim(Booking.customer_email)) == normalise_email(email)
+
+
+async def list_bookings(
+    db: AsyncSession, where: BookingFilter, after: ListPosition | None, limit: int
+) -> Sequence[Booking]:
+    """Up to `limit` bookings in creation order (then id), after `after`.
+
+    Keyset pagination: a page starts after the last row of the one before, so a booking
+    inserted meanwhile never shifts a row into the next page or out of it.
+    """
+    query = (
+        select(Booking)
+        .join(Session, Session.id == Booking.session_id)
+        .where(Session.organisation_id == where.organisation_id)
+    )
+    if where.statuses:
+        query = query.where(Booking.status.in_(where.statuses))
+    if where.session_id is not None:
+        query = query.where(Booking.session_id == where.session_id)
+    if where.created_after is not None:
+        query = query.where(Booking.created_at >= where.created_after)
+    if where.created_before is not None:
+        query = query.where(Booking.created_at < where.created_before)
+    if where.updated_after is not None:
+        query = query.where(Booking.updated_at >= where.updated_after)
+    if where.updated_before is not None:
+        query = query.where(Booking.updated_at < where.updated_before)
+    if where.customer_email is not None:
+        query = query.where(customer_email_is(where.customer_email))
+    if after is not None:
+        query = query.where(tuple_(Booking.created_at, Booking.id) > (after.created_at, after.id))
+    found = await db.scalars(query.order_by(Booking.created_at, Booking.id).limit(limit))
+    return found.all()
+
+
+async def all_bookings(
+    db: AsyncSession, where: BookingFilter, page_size: int
+) -> AsyncIterator[Sequence[Booking]]:
+    """Every matching booking, a page at a time (for exports: no page holds the whole list)."""
+    after = None
+    while page := await list_bookings(db, where, after, page_size):
+        yield page
+        after = ListPosition(page[-1].created_at, page[-1].id)

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.customer_hash import normalise_email
+from models.booking_records import customer_email_is
 from models.enums import OPEN_STATUSES
 from models.tables import Booking, Notification, Receipt, Session
 
@@ -92,7 +93,7 @@ async def _bookings_of(
         .join(Session, Session.id == Booking.session_id)
         .where(
             Session.organisation_id == organisation_id,
-            func.lower(func.trim(Booking.customer_email)) == normalise_email(email),
+            customer_email_is(email),
         )
         .order_by(Booking.created_at)
     )

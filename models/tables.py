@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -129,9 +130,13 @@ class Booking(Base):
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("amount_total = amount_subtotal - discount", name="amounts_add_up"),
         CheckConstraint("amount_total >= 0 AND discount >= 0", name="amounts_not_negative"),
-        Index("ix_bookings_session", "session_id"),
-        Index("ix_bookings_status", "status"),
+        # The list's order, (created_at, id), whole and within a session or a status.
+        Index("ix_bookings_created", "created_at", "id"),
+        Index("ix_bookings_session_created", "session_id", "created_at", "id"),
+        Index("ix_bookings_status_created", "status", "created_at", "id"),
+        Index("ix_bookings_updated", "updated_at"),
         Index("ix_bookings_customer_email", "customer_email"),
+        Index("ix_bookings_customer_email_normalised", text("lower(trim(customer_email))")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
@@ -153,6 +158,7 @@ class Booking(Base):
     hold_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     request_fingerprint: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Set by a trigger on every update that changes the row (migration 0008), never by hand.
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -1,11 +1,12 @@
-"""Bookings: start one (a workflow), read it, cancel it, fetch its documents."""
+"""Bookings: start one (a workflow), list and read them, cancel one, fetch its documents."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from api.booking_lists import BookingListQuery, BookingPage, ListCursors
 from api.booking_workflows import (
     booked_session,
     booking_id_for,
@@ -18,7 +19,7 @@ from api.deps import ClientCaller, DbDep, SettingsDep, TemporalDep
 from api.schemas import AttendeeIn, BookingCreate, BookingOut, CancelIn, Customer, Payment
 from core.errors import IdempotencyKeyReused, SessionNotFound
 from models.booking import Attendee, BookingRequest, CancelRequest
-from models.booking_records import get_booking, get_document
+from models.booking_records import ListPosition, get_booking, get_document, list_bookings
 from models.enums import BookingStatus, DocumentKind
 from models.tables import Booking, Receipt
 
@@ -73,6 +74,29 @@ async def create_booking(
         return booking_out(booking)
     booking = await get_booking(db, view.id, caller.organisation_id)
     return booking_out(booking, client_secret=view.client_secret)
+
+
+@router.get("", response_model=BookingPage)
+async def list_all(
+    query: Annotated[BookingListQuery, Query()],
+    caller: ClientCaller,
+    db: DbDep,
+    settings: SettingsDep,
+) -> BookingPage:
+    """The organisation's bookings, oldest first, a page at a time: follow `next_cursor`.
+
+    A booking made while paging comes in a later page if it sorts after the cursor; no booking
+    is skipped or given twice. Every filter narrows the list (statuses among themselves widen).
+    """
+    cursors = ListCursors(settings.api_key_pepper, caller.organisation_id)
+    where = query.filter(caller.organisation_id)
+    found = await list_bookings(db, where, cursors.read(query.cursor), query.limit + 1)
+    page = found[: query.limit]
+    more = len(found) > query.limit
+    next_cursor = cursors.write(ListPosition(page[-1].created_at, page[-1].id)) if more else None
+    return BookingPage(
+        items=[booking_out(b) for b in page], limit=query.limit, next_cursor=next_cursor
+    )
 
 
 @router.get("/{booking_id}", response_model=BookingOut)
