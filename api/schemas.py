@@ -72,6 +72,13 @@ class Customer(BaseModel):
     email: EmailStr
 
 
+class CustomerOut(BaseModel):
+    """As stored: once erased, the address is a placeholder that no email validator accepts."""
+
+    name: str
+    email: str
+
+
 class AttendeeIn(BaseModel):
     name: Text
     email: EmailStr | None = None
@@ -138,7 +145,7 @@ class BookingOut(BaseModel):
     currency: str
     hold_expires_at: datetime
     payment: Payment
-    customer: Customer
+    customer: CustomerOut
     attendees: list[AttendeeIn] = []
     created_at: datetime | None = None
     updated_at: datetime | None = None

@@ -16,7 +16,7 @@ from api.booking_workflows import (
     start_booking_workflow,
 )
 from api.deps import ClientCaller, DbDep, SettingsDep, TemporalDep
-from api.schemas import AttendeeIn, BookingCreate, BookingOut, CancelIn, Customer, Payment
+from api.schemas import AttendeeIn, BookingCreate, BookingOut, CancelIn, CustomerOut, Payment
 from core.errors import IdempotencyKeyReused, SessionNotFound
 from models.booking import Attendee, BookingRequest, CancelRequest
 from models.booking_records import ListPosition, get_booking, get_document, list_bookings
@@ -170,7 +170,7 @@ def booking_out(booking: Booking, client_secret: str | None = None) -> BookingOu
         currency=booking.currency,
         hold_expires_at=booking.hold_expires_at,
         payment=Payment(payment_intent_id=booking.payment_intent_id, client_secret=client_secret),
-        customer=Customer(name=booking.customer_name, email=booking.customer_email),
+        customer=CustomerOut(name=booking.customer_name, email=booking.customer_email),
         attendees=[AttendeeIn(**a) for a in booking.attendees],
         created_at=booking.created_at,
         updated_at=booking.updated_at,
