@@ -1,0 +1,265 @@
+"""Listing bookings (issue 12): each filter, keyset pages that skip and repeat nothing while
+bookings are made between them, cursors that were altered refused, one organisation's list
+never showing another's bookings, and `updated_at` kept by the database on every change."""
+
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.booking_lists import MAX_LIMIT
+from tests.api.conftest import ADMIN
+from tests.api.helpers import booking_body, paid_booking, start_booking
+from tests.api.test_sessions import course
+from tests.conftest import OTHER_ADMIN_KEY, SessionFactory
+
+Db = async_sessionmaker[AsyncSession]
+
+
+async def book(api: httpx.AsyncClient, session_id: str, name: str, email: str) -> dict[str, Any]:
+    customer = {"name": name, "email": email}
+    response = await api.post(
+        "/v1/bookings",
+        json=booking_body(session_id, customer=customer),
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def listed(api: httpx.AsyncClient, **params: Any) -> list[str]:
+    """The ids of the list's first page (up to 100) for these filters."""
+    response = await api.get("/v1/bookings", params={"limit": MAX_LIMIT, **params})
+    assert response.status_code == 200, response.text
+    return [b["id"] for b in response.json()["items"]]
+
+
+async def every_page(api: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
+    items, cursor = [], None
+    while True:
+        page = await api.get(
+            "/v1/bookings", params={**params, **({"cursor": cursor} if cursor else {})}
+        )
+        assert page.status_code == 200, page.text
+        items += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return items
+
+
+def moment(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _invalid_fields(response: httpx.Response) -> set[str]:
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith(":invalid-request")
+    return {error["field"] for error in response.json()["errors"]}
+
+
+async def test_filters_by_status_session_and_customer_email(
+    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient
+) -> None:
+    session_id, other_session_id = await new_session(), await new_session()
+    paid = await paid_booking(api, stripe_client, session_id)
+    cancelled = await start_booking(api, session_id)
+    assert (await api.post(f"/v1/bookings/{cancelled['id']}/cancel")).status_code == 200
+    pending = await book(api, session_id, "Grace Hopper", "Grace.Hopper@Example.com")
+    elsewhere = await start_booking(api, other_session_id)
+
+    assert await listed(api, session_id=session_id) == [paid["id"], cancelled["id"], pending["id"]]
+    assert await listed(api, session_id=other_session_id) == [elsewhere["id"]]
+    assert await listed(api, session_id=session_id, status="CONFIRMED") == [paid["id"]]
+    assert await listed(api, session_id=session_id, status=["CONFIRMED", "CANCELLED"]) == [
+        paid["id"],
+        cancelled["id"],
+    ]
+    assert await listed(api, customer_email="grace.hopper@example.COM") == [pending["id"]]
+    assert await listed(api, customer_email=f"nobody-{uuid.uuid4().hex}@example.com") == []
+    # Each item is the booking as GET /v1/bookings/{id} gives it.
+    page = await api.get("/v1/bookings", params={"status": "CONFIRMED", "session_id": session_id})
+    assert page.json()["items"] == [(await api.get(f"/v1/bookings/{paid['id']}")).json()]
+
+
+async def test_filters_by_created_and_updated_ranges(
+    api: httpx.AsyncClient, new_session: SessionFactory
+) -> None:
+    session_id = await new_session()
+    first, second, third = [await start_booking(api, session_id) for _ in range(3)]
+    assert (await api.post(f"/v1/bookings/{first['id']}/cancel")).status_code == 200
+    cancelled = (await api.get(f"/v1/bookings/{first['id']}")).json()
+    at = {b["id"]: b["created_at"] for b in (first, second, third)}
+    mine = {"session_id": session_id}
+
+    assert await listed(api, **mine, created_after=at[second["id"]]) == [second["id"], third["id"]]
+    assert await listed(api, **mine, created_before=at[second["id"]]) == [first["id"]]
+    assert await listed(
+        api, **mine, created_after=at[second["id"]], created_before=at[third["id"]]
+    ) == [second["id"]]
+    # The cancel changed the first booking last: only it was updated since.
+    assert moment(cancelled["updated_at"]) > moment(third["updated_at"])
+    assert await listed(api, **mine, updated_after=cancelled["updated_at"]) == [first["id"]]
+    assert await listed(api, **mine, updated_before=cancelled["updated_at"]) == [
+        second["id"],
+        third["id"],
+    ]
+    # A time without a zone is UTC; one with a zone is converted.
+    created = moment(at[second["id"]])
+    naive = created.astimezone(UTC).replace(tzinfo=None).isoformat()
+    assert await listed(api, **mine, created_after=naive) == [second["id"], third["id"]]
+    east = created.astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat()
+    assert await listed(api, **mine, created_after=east) == [second["id"], third["id"]]
+
+
+async def test_pages_skip_and_repeat_nothing_while_bookings_are_made_between_them(
+    api: httpx.AsyncClient, new_session: SessionFactory
+) -> None:
+    session_id = await new_session(capacity=30)
+    before = [(await start_booking(api, session_id))["id"] for _ in range(5)]
+    made_meanwhile: list[str] = []
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"session_id": session_id, "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await api.get("/v1/bookings", params=params)).json()
+        assert len(page["items"]) <= 2
+        seen += [b["id"] for b in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+        if len(made_meanwhile) < 4:  # two bookings between each of the first pages
+            made_meanwhile += [(await start_booking(api, session_id))["id"] for _ in range(2)]
+
+    assert len(seen) == len(set(seen))
+    assert seen == before + made_meanwhile
+    everything = await listed(api, session_id=session_id)
+    assert seen == everything
+
+
+async def test_the_whole_list_pages_in_creation_order(
+    api: httpx.AsyncClient, new_session: SessionFactory
+) -> None:
+    session_id = await new_session()
+    made = [await start_booking(api, session_id) for _ in range(3)]
+    items = await every_page(api, limit=1, created_after=made[0]["created_at"])
+    ids = [b["id"] for b in items]
+    assert {b["id"] for b in made} <= set(ids) and len(ids) == len(set(ids))
+    order = [(moment(b["created_at"]), b["id"]) for b in items]
+    assert order == sorted(order)
+
+
+async def test_limit_bounds(api: httpx.AsyncClient, new_session: SessionFactory) -> None:
+    session_id = await new_session()
+    for _ in range(2):
+        await start_booking(api, session_id)
+    one = (await api.get("/v1/bookings", params={"session_id": session_id, "limit": 1})).json()
+    assert len(one["items"]) == 1 and one["limit"] == 1 and one["next_cursor"]
+    both = (await api.get("/v1/bookings", params={"session_id": session_id})).json()
+    assert len(both["items"]) == 2 and both["limit"] == 20 and both["next_cursor"] is None
+    assert (await api.get("/v1/bookings", params={"limit": MAX_LIMIT})).status_code == 200
+    for limit in (0, MAX_LIMIT + 1, -1, "many"):
+        assert _invalid_fields(await api.get("/v1/bookings", params={"limit": limit})) == {
+            "query.limit"
+        }
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"status": "LOST"}, "query.status.0"),
+        ({"status": ["CONFIRMED", "lost"]}, "query.status.1"),
+        ({"session_id": "not-a-uuid"}, "query.session_id"),
+        ({"created_after": "yesterday"}, "query.created_after"),
+        ({"updated_before": "2026-13-01"}, "query.updated_before"),
+        (
+            {"created_after": "2026-06-02T00:00Z", "created_before": "2026-06-01T00:00Z"},
+            "query.created_before",
+        ),
+        (
+            {"updated_after": "2026-06-01T00:00Z", "updated_before": "2026-06-01T00:00Z"},
+            "query.updated_before",
+        ),
+        ({"customer_email": "not an address"}, "query.customer_email"),
+        ({"cursor": "x" * 201}, "query.cursor"),
+    ],
+)
+async def test_a_bad_filter_is_a_problem_naming_it(
+    api: httpx.AsyncClient, params: dict[str, Any], field: str
+) -> None:
+    assert _invalid_fields(await api.get("/v1/bookings", params=params)) == {field}
+
+
+async def test_an_altered_or_foreign_cursor_is_refused(
+    api: httpx.AsyncClient, other_api: httpx.AsyncClient, new_session: SessionFactory
+) -> None:
+    session_id = await new_session()
+    for _ in range(2):
+        await start_booking(api, session_id)
+    first = await api.get("/v1/bookings", params={"session_id": session_id, "limit": 1})
+    cursor = first.json()["next_cursor"]
+    flipped = cursor[:10] + ("A" if cursor[10] != "A" else "B") + cursor[11:]
+    for bad in (flipped, cursor[:-2], cursor + "AA", "not a cursor!", "", "YWJj"):
+        response = await api.get("/v1/bookings", params={"cursor": bad})
+        assert _invalid_fields(response) == {"query.cursor"}, bad
+    # A cursor another organisation's key was given means nothing to this one.
+    mine = await api.get("/v1/bookings", params={"cursor": cursor})
+    assert mine.status_code == 200
+    assert _invalid_fields(await other_api.get("/v1/bookings", params={"cursor": cursor})) == {
+        "query.cursor"
+    }
+
+
+async def test_another_organisations_bookings_never_appear(
+    api: httpx.AsyncClient, other_api: httpx.AsyncClient, new_session: SessionFactory
+) -> None:
+    ours = await start_booking(api, await new_session())
+    theirs_session = await other_api.post(
+        "/v1/sessions", json=course(), headers={"Authorization": f"Bearer {OTHER_ADMIN_KEY}"}
+    )
+    assert theirs_session.status_code == 201, theirs_session.text
+    theirs = await start_booking(other_api, theirs_session.json()["id"])
+    since = min(moment(ours["created_at"]), moment(theirs["created_at"])).isoformat()
+
+    our_list = [b["id"] for b in await every_page(api, created_after=since)]
+    their_list = [b["id"] for b in await every_page(other_api, created_after=since)]
+    assert ours["id"] in our_list and theirs["id"] not in our_list
+    assert theirs["id"] in their_list and ours["id"] not in their_list
+    assert await listed(api, session_id=theirs_session.json()["id"]) == []
+    assert await listed(api, customer_email="ada@example.com", created_after=since) == [ours["id"]]
+
+
+async def test_updated_at_moves_on_every_change_and_only_then(
+    api: httpx.AsyncClient, db: Db, new_session: SessionFactory
+) -> None:
+    session_id = await new_session()
+    booking = await book(api, session_id, "Ada Lovelace", f"erase-{uuid.uuid4().hex}@example.com")
+    assert (await api.post(f"/v1/bookings/{booking['id']}/cancel")).status_code == 200
+    cancelled = (await api.get(f"/v1/bookings/{booking['id']}")).json()
+    assert moment(cancelled["updated_at"]) > moment(booking["updated_at"])
+
+    async with db.begin() as s:  # a write that changes nothing leaves it
+        await s.execute(
+            text("UPDATE bookings SET status = status WHERE id = :id"), {"id": booking["id"]}
+        )
+    assert (await api.get(f"/v1/bookings/{booking['id']}")).json()["updated_at"] == cancelled[
+        "updated_at"
+    ]
+
+    # Erasure never set it by hand: the database does, so the list's updated range sees it.
+    erased = await api.post(
+        "/v1/customers/erase", json={"email": booking["customer"]["email"]}, headers=ADMIN
+    )
+    assert erased.json()["erased"] == [booking["id"]]
+    after = (await api.get(f"/v1/bookings/{booking['id']}")).json()
+    assert moment(after["updated_at"]) > moment(cancelled["updated_at"])
+    assert await listed(api, session_id=session_id, updated_after=after["updated_at"]) == [
+        booking["id"]
+    ]
