@@ -1,6 +1,7 @@
 """Listing bookings (issue 12): each filter, keyset pages that skip and repeat nothing while
 bookings are made between them, cursors that were altered refused, one organisation's list
-never showing another's bookings, and `updated_at` kept by the database on every change."""
+never showing another's bookings, `updated_at` kept by the database on every change, and
+migration 0008 reversible."""
 
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -13,9 +14,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.booking_lists import MAX_LIMIT
+from devstack.postgres import Cluster
 from tests.api.conftest import ADMIN
 from tests.api.helpers import booking_body, paid_booking, start_booking
 from tests.api.test_sessions import course
+from tests.api.test_tenants import _alembic
 from tests.conftest import OTHER_ADMIN_KEY, SessionFactory
 
 Db = async_sessionmaker[AsyncSession]
@@ -263,3 +266,28 @@ async def test_updated_at_moves_on_every_change_and_only_then(
     assert await listed(api, session_id=session_id, updated_after=after["updated_at"]) == [
         booking["id"]
     ]
+
+
+def test_migration_0008_is_reversible(postgres: Cluster) -> None:
+    database = f"migration_{uuid.uuid4().hex[:8]}"
+    postgres.psql(f"CREATE DATABASE {database} OWNER booking")
+    url = postgres.url.rsplit("/", 1)[0] + f"/{database}"
+
+    def indexes() -> set[str]:
+        found = postgres.psql(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'bookings'", database=database
+        )
+        return set(found.split())
+
+    trigger = "SELECT count(*) FROM pg_trigger WHERE tgname = 'bookings_touch_updated_at'"
+    try:
+        _alembic(url, "upgrade", "head")
+        assert postgres.psql(trigger, database=database) == "1"
+        assert {"ix_bookings_created", "ix_bookings_session_created"} <= indexes()
+        _alembic(url, "downgrade", "0008-1")
+        assert postgres.psql(trigger, database=database) == "0"
+        assert "ix_bookings_session" in indexes() and "ix_bookings_created" not in indexes()
+        _alembic(url, "upgrade", "head")
+        assert postgres.psql(trigger, database=database) == "1"
+    finally:
+        postgres.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
