@@ -24,6 +24,7 @@ from tests.ops.conftest import (
     expired,
     pending,
     refunded,
+    settled,
 )
 
 
@@ -172,6 +173,7 @@ async def test_a_hold_long_past_its_end(
         "UPDATE bookings SET hold_expires_at = now() - interval '10 minutes' WHERE id = :id",
         id=booking["id"],
     )
+    await settled()  # the edit changed the row (its updated_at) too
 
     report = await run_check(world)
 
@@ -218,6 +220,7 @@ async def test_the_mirror_says_confirmed_while_the_workflow_says_expired(
     world = World([session_id], {"expired": booking})
     await at_rest(db, world)
     await sql(db, "UPDATE bookings SET status = 'CONFIRMED' WHERE id = :id", id=booking["id"])
+    await settled()  # the edit changed the row (its updated_at) too
 
     report = await run_check(world)
 
