@@ -234,6 +234,8 @@ async def test_another_organisations_bookings_never_appear(
     our_list = [b["id"] for b in await every_page(api, created_after=since)]
     their_list = [b["id"] for b in await every_page(other_api, created_after=since)]
     assert ours["id"] in our_list and theirs["id"] not in our_list
+    as_admin = await api.get("/v1/bookings", params={"created_after": since}, headers=ADMIN)
+    assert [b["id"] for b in as_admin.json()["items"]] == our_list[:20]
     assert theirs["id"] in their_list and ours["id"] not in their_list
     assert await listed(api, session_id=theirs_session.json()["id"]) == []
     assert await listed(api, customer_email="ada@example.com", created_after=since) == [ours["id"]]
