@@ -2,8 +2,8 @@
 through its own workflow; starting it twice finds the same workflow; progress is shown."""
 
 import uuid
-from typing import Any
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import stripe
