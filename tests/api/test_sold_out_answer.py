@@ -16,7 +16,6 @@ from models.catalog import SeatRow
 from tests.api.helpers import booking_body, start_booking
 from tests.conftest import CLIENT_KEY_ID, SessionFactory
 
-
 SOLD_OUT = "urn:booking-engine:problem:sold-out"
 
 
