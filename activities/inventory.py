@@ -237,7 +237,7 @@ async def _hold_named(
     )
     taken = sorted(set(labels) - set(held))
     if taken:
-        raise SeatsUnavailable(f"seats already taken: {', '.join(taken)}", seats=taken)
+        raise SeatsUnavailable.taken(taken)
     return labels
 
 
@@ -258,7 +258,7 @@ async def _hold_any(db: AsyncSession, session: Session, booking_id: uuid.UUID, n
     )
     labels = [label for label, _ in sorted(held.all(), key=lambda row: row[1])]
     if len(labels) < n:
-        raise SoldOut(f"{n} places asked for, {len(labels)} left", available=len(labels))
+        raise SoldOut.with_left(n, len(labels))
     return labels
 
 

@@ -126,6 +126,8 @@ class BookingCreate(BaseModel):
 
 
 class Payment(BaseModel):
+    """The Stripe PaymentIntent to pay; both ids are null for a free booking (nothing to pay)."""
+
     provider: Literal["stripe"] = "stripe"
     payment_intent_id: str | None
     client_secret: str | None = None

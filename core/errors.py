@@ -42,9 +42,17 @@ class SessionNotBookable(BookingError):
 class SoldOut(BookingError):
     status, slug, title = 409, "sold-out", "Not enough places left"
 
+    @classmethod
+    def with_left(cls, asked: int, left: int) -> "SoldOut":
+        return cls(f"{asked} places asked for, {left} left", available=left)
+
 
 class SeatsUnavailable(BookingError):
     status, slug, title = 409, "seats-unavailable", "Some of the requested seats are taken"
+
+    @classmethod
+    def taken(cls, labels: list[str]) -> "SeatsUnavailable":
+        return cls(f"seats already taken: {', '.join(labels)}", seats=labels)
 
 
 class IdempotencyKeyReused(BookingError):

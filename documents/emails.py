@@ -63,7 +63,7 @@ def render_email(kind: EmailKind, context: EmailContext) -> RenderedEmail:
     return RenderedEmail(subject=subject, html=html, text=text)
 
 
-def _template_values(context: EmailContext) -> dict[str, str | None]:
+def _template_values(context: EmailContext) -> dict[str, str | bool | None]:
     refund = context.refund_amount
     return {
         "customer_name": context.customer_name,
@@ -74,6 +74,7 @@ def _template_values(context: EmailContext) -> dict[str, str | None]:
         "starts": format_utc(context.session_starts_at),
         "ends": format_utc(context.session_ends_at),
         "amount": format_money(context.amount_total, context.currency),
+        "free": context.amount_total == 0,
         "refund": None if refund is None else format_money(refund, context.currency),
         "seller_name": context.seller_name,
     }

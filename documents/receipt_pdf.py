@@ -170,10 +170,7 @@ def _facts(data: ReceiptData) -> list[Flowable]:
     rows += [
         ("Booking reference", data.booking_reference),
         ("Date issued", format_date(data.issued_at)),
-        (
-            "Date refunded" if data.kind == DocumentKind.CREDIT_NOTE else "Date paid",
-            format_utc(data.paid_at),
-        ),
+        (_date_label(data), format_utc(data.paid_at)),
         ("Customer", f"{data.customer_name} <{data.customer_email}>"),
     ]
     return [Spacer(1, 3 * mm), _key_values(rows)]
@@ -226,6 +223,8 @@ def _amounts(data: ReceiptData) -> Table:
     net, vat = data.net_and_vat
     basis = "incl." if data.prices_include_vat else "excl."
     total_label = "Total refunded" if data.kind == DocumentKind.CREDIT_NOTE else "Total paid"
+    if data.total == 0:
+        total_label = "Total"
     summary_at = len(rows)
     rows += [
         [f"Net amount (prices {basis} VAT)", "", "", format_money(net, code)],
@@ -255,7 +254,15 @@ def _amount_cells(row: list[str], bold: bool) -> list[Paragraph]:
     return [Paragraph(escape(text), styles[1] if i else styles[0]) for i, text in enumerate(row)]
 
 
+def _date_label(data: ReceiptData) -> str:
+    if data.kind == DocumentKind.CREDIT_NOTE:
+        return "Date refunded"
+    return "Date confirmed" if data.total == 0 else "Date paid"
+
+
 def _payment_method(data: ReceiptData) -> str:
+    if data.total == 0:
+        return "Free: no payment was due"
     verb = "Refunded to" if data.kind == DocumentKind.CREDIT_NOTE else "Paid by"
     brand = ""
     if data.card_brand:

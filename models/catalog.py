@@ -8,6 +8,8 @@ from sqlalchemy import Select, and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidRequest, SessionNotFound, parse_id
+from core.minimum_charge import MINIMUM_CHARGE, below_minimum, cheapest_group_total
+from core.pricing import GroupDiscount
 from models.enums import SeatState, SessionKind, SessionStatus
 from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import Seat, Session
@@ -79,8 +81,31 @@ def seat_labels(spec: SessionSpec) -> list[str]:
     return labels
 
 
+def check_price(spec: SessionSpec) -> None:
+    """Refuse a price, or a group discount, that would make Stripe refuse the charge (422 with
+    the field named, as the API's validation errors); a price of 0 is a free session."""
+    minimum = MINIMUM_CHARGE.get(spec.currency.upper(), 0)
+    if below_minimum(spec.price_amount, spec.currency):
+        _bad_price("price_amount", f"must be 0 (free) or at least {minimum} {spec.currency}")
+    discount = GroupDiscount(spec.discount_min_quantity, spec.discount_basis_points)
+    total = cheapest_group_total(spec.price_amount, discount)
+    if total is not None and below_minimum(total, spec.currency):
+        _bad_price(
+            "group_discount",
+            f"{spec.discount_min_quantity} places would cost {total} {spec.currency}, "
+            f"below the minimum charge of {minimum}",
+        )
+
+
+def _bad_price(field_name: str, message: str) -> None:
+    raise InvalidRequest(
+        f"{field_name} {message}", errors=[{"field": f"body.{field_name}", "message": message}]
+    )
+
+
 async def create_session(db: AsyncSession, spec: SessionSpec) -> Session:
     """Insert the session and one row per place; nothing is written if the id exists."""
+    check_price(spec)
     labels = seat_labels(spec)
     if spec.capacity is not None and spec.capacity != len(labels):
         raise InvalidRequest("capacity must equal the number of seats in the seat map")

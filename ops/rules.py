@@ -162,6 +162,8 @@ def money(
 
 
 def _booking_money(booking: BookingRow, ledger: Ledger) -> list[Violation]:
+    if booking.payment_intent_id is None and booking.amount_total == 0:
+        return []  # free: confirmed without Stripe, nothing to find there
     intent = ledger.intents.get(booking.payment_intent_id or "")
     refunded = ledger.refunded.get(booking.payment_intent_id or "", 0)
     if booking.status in CLAIMING:

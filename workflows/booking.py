@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         BookingView,
         BookingWorkflowInput,
         CancelRequest,
+        Confirmation,
         Reservation,
         closing_email,
     )
@@ -36,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.options import (
         BOUNDED_STRIPE_PATCH,
         CLEAN_SETUP_PATCH,
+        FREE_BOOKING_PATCH,
         HOLD_ANSWER_WAIT,
         NOTIFICATIONS_PATCH,
     )
@@ -135,6 +137,8 @@ class BookingWorkflow:
         except (ActivityError, ApplicationError) as err:  # local activities raise the latter
             return self._reject(err)
         self._reservation = reservation
+        if reservation.amount_total == 0 and workflow.patched(FREE_BOOKING_PATCH):
+            return await self._sell_free(reservation)
         try:
             intent = await self._steps.create_intent(reservation, request.customer_email)
         except (ActivityError, ApplicationError) as err:
@@ -143,22 +147,34 @@ class BookingWorkflow:
             else:
                 await self._steps.release()
             return self._reject(err)
-        await self._record(
-            BookingView(
-                id=request.booking_id,
-                status=BookingStatus.PENDING_PAYMENT,
-                session_id=reservation.session_id,
-                seat_labels=reservation.seat_labels,
-                amount_subtotal=reservation.amount_subtotal,
-                discount=reservation.discount,
-                amount_total=reservation.amount_total,
-                currency=reservation.currency,
-                hold_expires_at=reservation.hold_expires_at,
-                payment_intent_id=intent.id,
-                client_secret=intent.client_secret,
-            )
-        )
+        await self._record(self._held(reservation, intent))
         return True
+
+    async def _sell_free(self, reservation: Reservation) -> bool:
+        """Nothing to pay: no PaymentIntent, the places sold at once, a receipt for 0."""
+        try:
+            confirmation = await self._steps.confirm()
+        except (ActivityError, ApplicationError) as err:  # the session was cancelled meanwhile
+            await self._steps.discard()
+            return self._reject(err)
+        await self._sold(self._held(reservation, None), confirmation, None)
+        return True
+
+    def _held(self, reservation: Reservation, intent: PaymentIntentInfo | None) -> BookingView:
+        """The booking holding its places, waiting for the payment of `intent` if any."""
+        return BookingView(
+            id=self._request.booking_id,
+            status=BookingStatus.PENDING_PAYMENT,
+            session_id=reservation.session_id,
+            seat_labels=reservation.seat_labels,
+            amount_subtotal=reservation.amount_subtotal,
+            discount=reservation.discount,
+            amount_total=reservation.amount_total,
+            currency=reservation.currency,
+            hold_expires_at=reservation.hold_expires_at,
+            payment_intent_id=intent.id if intent else None,
+            client_secret=intent.client_secret if intent else None,
+        )
 
     async def _await_payment(self) -> None:
         """Race payment events and cancellation against the hold timer."""
@@ -226,6 +242,12 @@ class BookingWorkflow:
             refunded = await self._refund("not-confirmable")
             await self._close(BookingStatus.REFUNDED, f"paid, but {refusal.message}", refunded)
             return
+        await self._sold(booking, confirmation, intent)
+
+    async def _sold(
+        self, booking: BookingView, confirmation: Confirmation, intent: PaymentIntentInfo | None
+    ) -> None:
+        """Confirmed: the caller and operators see it, then the receipt and the email."""
         self._view = replace(
             booking,
             status=BookingStatus.CONFIRMED,
@@ -256,6 +278,9 @@ class BookingWorkflow:
                     await self._send_email(EmailKind.REMINDER)
                 else:
                     await self._record(replace(self._booking, status=BookingStatus.COMPLETED))
+            elif self._mailbox.cancel is not None and self._booking.payment_intent_id is None:
+                # A free booking: nothing to refund, the places are released.
+                await self._close(BookingStatus.CANCELLED, self._mailbox.cancel.reason)
             elif self._mailbox.cancel is not None:
                 refunded = await self._refund("cancel")
                 await self._close(BookingStatus.REFUNDED, self._mailbox.cancel.reason, refunded)

@@ -72,3 +72,6 @@ BOUNDED_STRIPE_PATCH = "bounded-stripe-waits"
 # Creating and reading PaymentIntents became local activities (one trip through the server's
 # task queues less per call); older histories ran them as regular activities.
 LOCAL_STRIPE_PATCH = "local-stripe-calls"
+# A booking with nothing to pay (a free session, or a discount of 100 %) is sold at once: no
+# PaymentIntent, a receipt for 0. Older runs created an intent for every booking.
+FREE_BOOKING_PATCH = "free-bookings"

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from api.availability import refuse_if_unavailable
 from api.booking_lists import BookingListQuery, BookingPage, ListCursors
 from api.booking_workflows import (
     booked_session,
@@ -48,7 +49,9 @@ async def create_booking(
     db: DbDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> BookingOut:
-    """Hold places and create the PaymentIntent in one round trip to Temporal."""
+    """Hold places and create the PaymentIntent in one round trip to Temporal (a free booking
+    is confirmed at once, with no PaymentIntent). A request the database already shows cannot
+    be met is answered 409 before any workflow starts."""
     request = BookingRequest(
         booking_id=booking_id_for(str(caller.key_id), idempotency_key),
         session_id=str(body.session_id),
@@ -62,6 +65,7 @@ async def create_booking(
     session = await booked_session(db, request)
     if session.organisation_id != caller.organisation_id:
         raise SessionNotFound(f"session {request.session_id} does not exist")
+    await refuse_if_unavailable(db, request)
     summary = booking_summary(session, request.quantity)
     try:
         view = await start_booking_workflow(

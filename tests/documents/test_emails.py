@@ -58,6 +58,14 @@ def test_amounts_are_formatted() -> None:
     assert "refund" not in no_refund.text.lower()
 
 
+def test_a_free_booking_is_confirmed_without_a_payment_received() -> None:
+    email = render_email(EmailKind.CONFIRMATION, replace(CONTEXT, amount_total=0))
+    for part in (email.html, email.text):
+        assert "There was nothing to pay." in part and "payment" not in part
+    paid = render_email(EmailKind.CONFIRMATION, CONTEXT)
+    assert "We received your payment of £337.50." in paid.text
+
+
 def test_html_escapes_what_customers_type() -> None:
     hostile = replace(CONTEXT, customer_name="<script>alert('x')</script>", session_title="R&D")
     email = render_email(EmailKind.CONFIRMATION, hostile)

@@ -120,6 +120,26 @@ def test_without_card_details_the_payment_method_is_still_stated() -> None:
     assert "Paid by card" in pdf_text(render_receipt_pdf(receipt))
 
 
+def test_a_free_booking_receipt_says_nothing_was_due() -> None:
+    receipt = replace(
+        single_receipt(),
+        lines=[ReceiptLine("Place: Open day", 1, 0, 0)],
+        total=0,
+        card_brand=None,
+        card_last4=None,
+    )
+    text = pdf_text(render_receipt_pdf(receipt))
+    for fragment in [
+        "Place: Open day 1 £0.00 £0.00",
+        "VAT at 20% £0.00",
+        "Total £0.00",
+        "Free: no payment was due",
+        "Date confirmed",
+    ]:
+        assert fragment in text
+    assert "Paid by" not in text and "Total paid" not in text and "Date paid" not in text
+
+
 def test_a_full_session_of_attendees_still_fits_one_page() -> None:
     names = [f"Attendee number {i} with a long name" for i in range(50)]
     receipt = replace(
