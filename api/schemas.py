@@ -45,7 +45,8 @@ def _utc(value: datetime) -> datetime:
 
 @cache
 def _known_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+    # The system's zone files include links that name no place (the machine's own zone).
+    return frozenset(available_timezones()) - {"localtime", "posixrules", "Factory"}
 
 
 def known_zone(value: str) -> str:
