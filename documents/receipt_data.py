@@ -1,7 +1,7 @@
 """What a receipt or credit note says, and the money, VAT and date rules used to print it."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -138,14 +138,16 @@ def format_rate(rate_bp: int) -> str:
 def format_moment(moment: datetime, time_zone: str, locale: str = DEFAULT_LOCALE) -> str:
     """A moment as the clocks read in `time_zone`, with the zone's name:
     "Thu 3 Dec 2026, 09:00 GMT", "Fri 3 Jul 2026, 10:00 BST" (Europe/London, en_GB)."""
-    return format_datetime(
-        _require_aware(moment), _MOMENT, tzinfo=ZoneInfo(time_zone), locale=locale
-    )
+    return _format(moment, ZoneInfo(time_zone), locale)
 
 
 def format_utc(moment: datetime) -> str:
     """A moment in UTC, for operators: "Tue 14 Apr 2026, 18:00 UTC"."""
-    return format_moment(moment, "UTC")
+    return _format(moment, UTC, DEFAULT_LOCALE)
+
+
+def _format(moment: datetime, zone: tzinfo, locale: str) -> str:
+    return format_datetime(_require_aware(moment), _MOMENT, tzinfo=zone, locale=locale)
 
 
 def format_date(moment: datetime, time_zone: str = "UTC", locale: str = DEFAULT_LOCALE) -> str:
@@ -158,3 +160,16 @@ def _require_aware(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"naive datetime {moment!r}: times must be timezone-aware")
     return moment
+
+
+def _read_locale_data() -> None:
+    """The booking workflow formats what operators see (workflows/visibility.py) with
+    format_utc and format_money in the default locale, and its sandbox forbids reading files:
+    babel reads that data here, at import, outside the sandbox, and keeps it for the life of
+    the process (tests/workflows/test_visibility.py fails without this)."""
+    moment = datetime(2000, 1, 1, tzinfo=UTC)
+    format_utc(moment)
+    format_money(0, "GBP")
+
+
+_read_locale_data()
