@@ -69,7 +69,7 @@ QueryMoment = Annotated[datetime, AfterValidator(_utc_unless_zoned)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["GBP"])]
 Amount = Annotated[int, Field(ge=0, le=100_000_000)]
 TimeZone = Annotated[
-    str,
+    String,
     Field(max_length=64, examples=["Europe/London"], description="IANA time zone"),
     AfterValidator(known_zone),
 ]

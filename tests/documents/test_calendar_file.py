@@ -102,9 +102,7 @@ def test_the_event_is_in_the_sessions_zone_with_its_vtimezone() -> None:
     assert {"GMT", "BST"} <= names
     event = _event(ics)
     assert event.start == STARTS and event.end == ENDS  # the same instants
-    assert (
-        event.start.tzinfo is not None and str(event["DTSTART"].params["TZID"]) == "Europe/London"
-    )
+    assert str(event["DTSTART"].params["TZID"]) == "Europe/London"
 
 
 def test_a_winter_event_in_new_york() -> None:
@@ -122,7 +120,7 @@ def test_the_cancellation_drops_the_same_event() -> None:
     assert str(calendar["METHOD"]) == "CANCEL"
     (cancelled,) = calendar.events
     assert str(cancelled["UID"]) == str(published["UID"])
-    assert int(cancelled["SEQUENCE"]) > int(published["SEQUENCE"])
+    assert cancelled.sequence > published.sequence == 0
     assert str(cancelled["STATUS"]) == "CANCELLED" and str(published["STATUS"]) == "CONFIRMED"
     assert cancelled.start == published.start
 
