@@ -64,7 +64,9 @@ def register_fonts() -> None:
 
 def paragraph(text: str, style: ParagraphStyle) -> Paragraph:
     """`text` (plain, not markup) as a Paragraph in `style`, whatever its script."""
-    shaped = any(unicodedata.bidirectional(char) in _RIGHT_TO_LEFT for char in text)
+    shaped = not text.isascii() and any(
+        unicodedata.bidirectional(char) in _RIGHT_TO_LEFT for char in text
+    )
     return Paragraph(markup(text, style.fontName, shaped), _shaped(style) if shaped else style)
 
 
