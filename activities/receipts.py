@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from core.errors import InvalidRequest
+from documents.fonts import register_fonts
 from documents.receipt_data import (
     DEFAULT_LOCALE,
     ReceiptData,
@@ -33,6 +34,7 @@ class ReceiptActivities:
         number_formats: dict[DocumentKind, str],
         locale: str = DEFAULT_LOCALE,
     ):
+        register_fonts()  # a missing font stops the worker at start, not a receipt later
         self._locale = locale
         self._sessionmaker = sessionmaker
         self._seller = seller

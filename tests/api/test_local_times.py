@@ -16,7 +16,7 @@ import pypdf
 import stripe
 
 from devstack.pay import pay
-from tests.api.helpers import emails_for, start_booking, wait_for_status
+from tests.api.helpers import emails_for, paid_booking, start_booking, wait_for_status
 from tests.conftest import ADMIN_KEY
 from tests.fakes.sendgrid_server import FakeSendGrid
 
@@ -132,3 +132,24 @@ async def test_a_booking_cancelled_before_payment_gets_no_calendar_file(
     assert "Thu 3 Jul 2031, 09:00 BST" in cancelled["content"][0]["value"]
     # No calendar ever held it: nothing to drop.
     assert not cancelled.get("attachments")
+
+
+async def test_a_cancelled_session_drops_the_event_from_calendars_that_hold_it(
+    api: httpx.AsyncClient, stripe_client: stripe.StripeClient, sendgrid: FakeSendGrid
+) -> None:
+    created = await api.post("/v1/sessions", json=summer_course(), headers=ADMIN)
+    session_id = created.json()["id"]
+    confirmed = await paid_booking(api, stripe_client, session_id, 1)
+    pending = await start_booking(api, session_id, 1)
+    cancelled = await api.post(f"/v1/sessions/{session_id}/cancel", headers=ADMIN)
+    assert cancelled.json()["bookings"] == {"REFUNDED": 1, "CANCELLED": 1}, cancelled.text
+    for _ in range(100):
+        if "session_cancelled" in await emails_for(sendgrid, confirmed["id"]):
+            break
+        await asyncio.sleep(0.1)
+    published = _calendar(_email(sendgrid, confirmed["id"], "confirmation"))
+    dropped = _calendar(_email(sendgrid, confirmed["id"], "session_cancelled"))
+    assert str(dropped["METHOD"]) == "CANCEL"
+    assert str(dropped.events[0]["UID"]) == str(published.events[0]["UID"])
+    assert await emails_for(sendgrid, pending["id"], within=10) == ["session_cancelled"]
+    assert not _email(sendgrid, pending["id"], "session_cancelled").get("attachments")
