@@ -59,9 +59,14 @@ def booking_activities(
             DocumentKind.RECEIPT: settings.receipt_number_format,
             DocumentKind.CREDIT_NOTE: settings.credit_note_number_format,
         },
+        locale=settings.locale,
     )
     notifications = NotificationActivities(
-        sessionmaker, make_mailer(settings), settings.email_from, settings.seller_name
+        sessionmaker,
+        make_mailer(settings),
+        settings.email_from,
+        settings.seller_name,
+        locale=settings.locale,
     )
     repairs = RepairActivities(sessionmaker, temporal, stripe_client)
     sessions = SessionActivities(sessionmaker, temporal)

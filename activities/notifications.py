@@ -9,10 +9,17 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.mail import Attachment, Mailer, MailRefused, MailUnavailable, OutgoingEmail
-from documents.calendar_file import render_ics
+from documents.calendar_file import CalendarMethod, render_ics
 from documents.emails import EmailContext, render_email
+from documents.receipt_data import DEFAULT_LOCALE
 from models.booking import EmailOutcome, EmailRequest
-from models.enums import DeliveryOutcome, DocumentKind, EmailKind, NotificationStatus
+from models.enums import (
+    BookingStatus,
+    DeliveryOutcome,
+    DocumentKind,
+    EmailKind,
+    NotificationStatus,
+)
 from models.tables import Booking, Notification, Receipt, Session
 
 
@@ -27,11 +34,13 @@ class NotificationActivities:
         mailer: Mailer,
         from_email: str,
         seller_name: str,
+        locale: str = DEFAULT_LOCALE,
     ):
         self._sessionmaker = sessionmaker
         self._mailer = mailer
         self._from = from_email
         self._seller = seller_name
+        self._locale = locale
 
     @activity.defn(name="send_email")
     async def send(self, request: EmailRequest) -> EmailOutcome:
@@ -130,6 +139,8 @@ class NotificationActivities:
                 session_location=session.location,
                 session_starts_at=session.starts_at,
                 session_ends_at=session.ends_at,
+                session_time_zone=session.time_zone,
+                locale=self._locale,
                 amount_total=booking.amount_total,
                 currency=booking.currency,
                 refund_amount=request.refund_amount,
@@ -154,25 +165,50 @@ class NotificationActivities:
         session: Session,
         documents: dict[DocumentKind, Receipt],
     ) -> list[Attachment]:
+        attachments = []
         if kind == EmailKind.CONFIRMATION and DocumentKind.RECEIPT in documents:
             receipt = documents[DocumentKind.RECEIPT]
-            return [
+            attachments += [
                 Attachment(f"receipt-{receipt.number}.pdf", "application/pdf", receipt.pdf),
-                Attachment("session.ics", "text/calendar", self._calendar(booking, session)),
+                self._calendar(booking, session, CalendarMethod.PUBLISH),
             ]
         if kind == EmailKind.REFUNDED and DocumentKind.CREDIT_NOTE in documents:
             note = documents[DocumentKind.CREDIT_NOTE]
-            return [Attachment(f"credit-note-{note.number}.pdf", "application/pdf", note.pdf)]
-        return []
+            attachments.append(
+                Attachment(f"credit-note-{note.number}.pdf", "application/pdf", note.pdf)
+            )
+        if kind in _ENDS_THE_BOOKING and _calendar_holds_it(booking):
+            attachments.append(self._calendar(booking, session, CalendarMethod.CANCEL))
+        return attachments
 
-    def _calendar(self, booking: Booking, session: Session) -> bytes:
-        return render_ics(
+    def _calendar(self, booking: Booking, session: Session, method: CalendarMethod) -> Attachment:
+        """The confirmation's event, or its cancellation: the same UID, a later SEQUENCE."""
+        cancelled = method == CalendarMethod.CANCEL
+        stamp = booking.updated_at if cancelled else booking.confirmed_at or booking.created_at
+        content = render_ics(
             uid=f"{booking.id}@booking-engine",
             summary=session.title,
             location=session.location,
             description=f"Booking {booking.reference}: {booking.quantity} place(s)",
             starts_at=session.starts_at,
             ends_at=session.ends_at,
+            time_zone=session.time_zone,
             organizer_email=self._from,
-            created_at=booking.confirmed_at or booking.created_at,
+            created_at=stamp,
+            method=method,
         )
+        filename = "session-cancelled.ics" if cancelled else "session.ics"
+        return Attachment(filename, "text/calendar", content)
+
+
+# Emails that end a booking: a calendar that holds its event is told to drop it.
+_ENDS_THE_BOOKING = frozenset(
+    {EmailKind.CANCELLED, EmailKind.REFUNDED, EmailKind.SESSION_CANCELLED}
+)
+
+
+def _calendar_holds_it(booking: Booking) -> bool:
+    """Confirmed once (its confirmation carried the event) and now over: a partial refund
+    leaves the booking, and its event, standing."""
+    ended = booking.status in (BookingStatus.CANCELLED, BookingStatus.REFUNDED)
+    return booking.confirmed_at is not None and ended

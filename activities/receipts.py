@@ -9,7 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from core.errors import InvalidRequest
-from documents.receipt_data import ReceiptData, ReceiptLine, Seller, format_rate
+from documents.fonts import register_fonts
+from documents.receipt_data import (
+    DEFAULT_LOCALE,
+    ReceiptData,
+    ReceiptLine,
+    Seller,
+    format_rate,
+)
 from documents.receipt_pdf import render_receipt_pdf
 from models.booking import DocumentRef, IssueDocument
 from models.booking_records import find_document
@@ -25,7 +32,10 @@ class ReceiptActivities:
         seller: Seller,
         vat_rate_basis_points: int,
         number_formats: dict[DocumentKind, str],
+        locale: str = DEFAULT_LOCALE,
     ):
+        register_fonts()  # a missing font stops the worker at start, not a receipt later
+        self._locale = locale
         self._sessionmaker = sessionmaker
         self._seller = seller
         self._vat_rate = vat_rate_basis_points
@@ -119,6 +129,8 @@ class ReceiptActivities:
             prices_include_vat=True,
             card_brand=request.card_brand,
             card_last4=request.card_last4,
+            session_time_zone=session.time_zone,
+            locale=self._locale,
         )
 
 

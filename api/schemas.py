@@ -2,7 +2,9 @@
 
 import uuid
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -41,6 +43,19 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("the time is out of range") from None
 
 
+@cache
+def _known_zones() -> frozenset[str]:
+    # The system's zone files include links that name no place (the machine's own zone).
+    return frozenset(available_timezones()) - {"localtime", "posixrules", "Factory"}
+
+
+def known_zone(value: str) -> str:
+    """An IANA time zone name that zoneinfo knows, e.g. "Europe/London"."""
+    if value not in _known_zones():
+        raise ValueError(f"unknown IANA time zone {value!r}, e.g. Europe/London")
+    return value
+
+
 def _utc_unless_zoned(value: datetime) -> datetime:
     """A filter time without a zone is read as UTC."""
     return _utc(value if value.tzinfo else value.replace(tzinfo=UTC))
@@ -53,6 +68,11 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 QueryMoment = Annotated[datetime, AfterValidator(_utc_unless_zoned)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["GBP"])]
 Amount = Annotated[int, Field(ge=0, le=100_000_000)]
+TimeZone = Annotated[
+    String,
+    Field(max_length=64, examples=["Europe/London"], description="IANA time zone"),
+    AfterValidator(known_zone),
+]
 
 
 class Problem(BaseModel):
@@ -178,6 +198,8 @@ class SessionFields(BaseModel):
     ends_at: UtcDatetime
     price_amount: Amount
     currency: Currency
+    # Where the session happens: receipts, emails and calendar files show its local times.
+    time_zone: TimeZone = "UTC"
     hold_seconds: Annotated[int, Field(ge=1, le=86_400)] = 600
 
 
@@ -194,6 +216,7 @@ class SessionCreate(SessionFields):
                     "capacity": 12,
                     "price_amount": 9900,
                     "currency": "GBP",
+                    "time_zone": "Europe/London",
                 },
                 {
                     "kind": "seated",

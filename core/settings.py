@@ -5,6 +5,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
+from babel import Locale, UnknownLocaleError
 from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -123,6 +124,9 @@ class Settings(BaseSettings):
     seller_vat_number: str | None = "GB 123 4567 89"
     vat_rate_basis_points: int = 2000
     receipt_number_format: str = "R-{year}-{seq:06d}"
+    # How receipts, credit notes and emails write dates and money (a CLDR locale, e.g. en_GB,
+    # en_US, de_DE): month and day names, zone names, currency symbols, separators.
+    locale: str = "en_GB"
     credit_note_number_format: str = "CN-{year}-{seq:06d}"
 
     # Email: "outbox" writes .eml files under var/outbox (dev); "sendgrid" calls the v3 API.
@@ -137,6 +141,15 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_means_real_stripe(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        try:
+            Locale.parse(value)
+        except (ValueError, UnknownLocaleError):
+            raise ValueError(f"unknown locale {value!r}, e.g. en_GB") from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> "Settings":

@@ -1,12 +1,24 @@
-"""Render one session as an RFC 5545 calendar file (.ics) for an email attachment."""
+"""Render one session as an RFC 5545 calendar file (.ics) for an email attachment: the event in
+the session's own time zone (TZID, with its VTIMEZONE), or its cancellation."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event, vCalAddress
 
 PRODID = "-//Booking engine//Receipts and notifications//EN"
-_LINE_OCTETS = 75
-# TEXT values may not carry control characters other than tab; newlines are escaped first.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# TEXT values may carry no control characters but tab and newline (which icalendar escapes).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class CalendarMethod(StrEnum):
+    """PUBLISH adds the event to the customer's calendar; CANCEL (a later SEQUENCE, the same
+    UID) makes calendar programs drop it."""
+
+    PUBLISH = "PUBLISH"
+    CANCEL = "CANCEL"
 
 
 def render_ics(
@@ -18,63 +30,47 @@ def render_ics(
     ends_at: datetime,
     organizer_email: str,
     created_at: datetime,
+    time_zone: str = "UTC",
+    method: CalendarMethod = CalendarMethod.PUBLISH,
 ) -> bytes:
-    """A VCALENDAR with one VEVENT; the same arguments always give the same bytes."""
-    start, end = _utc(starts_at), _utc(ends_at)
+    """A VCALENDAR with one VEVENT; the same arguments always give the same bytes.
+
+    `created_at` is the DTSTAMP: it comes from the caller, not the clock, so a resent file
+    is byte-identical.
+    """
+    zone = ZoneInfo(time_zone)
+    start, end = _aware(starts_at).astimezone(zone), _aware(ends_at).astimezone(zone)
     if end <= start:
         raise ValueError("the event must end after it starts")
     if not re.fullmatch(r"[^@\s:;,<>\"]+@[^@\s:;,<>\"]+", organizer_email):
         raise ValueError(f"not a plain email address: {organizer_email!r}")
-    properties = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:{PRODID}",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        "BEGIN:VEVENT",
-        f"UID:{_text(uid)}",
-        # DTSTAMP comes from the caller, not the clock, so a resent file is byte-identical.
-        f"DTSTAMP:{_utc(created_at)}",
-        f"DTSTART:{start}",
-        f"DTEND:{end}",
-        f"SUMMARY:{_text(summary)}",
-        f"LOCATION:{_text(location)}",
-        f"DESCRIPTION:{_text(description)}",
-        f"ORGANIZER:mailto:{organizer_email}",
-        "STATUS:CONFIRMED",
-        "TRANSP:OPAQUE",
-        "SEQUENCE:0",
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return b"".join(_fold(line) for line in properties)
+    cancelled = method == CalendarMethod.CANCEL
+    event = Event()
+    event.add("uid", uid)
+    event.add("dtstamp", _aware(created_at).astimezone(UTC))
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    event.add("summary", _CONTROL.sub("", summary))
+    event.add("location", _CONTROL.sub("", location))
+    event.add("description", _CONTROL.sub("", description))
+    event.add("organizer", vCalAddress(f"mailto:{organizer_email}"))
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    event.add("transp", "OPAQUE")
+    event.add("sequence", 1 if cancelled else 0)
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method.value)
+    calendar.add_component(event)
+    # The zone's rules around the event only, not every change since 1970.
+    calendar.add_missing_timezones(
+        first_date=start.date() - timedelta(days=366), last_date=end.date() + timedelta(days=366)
+    )
+    return calendar.to_ical()
 
 
-def _utc(moment: datetime) -> str:
+def _aware(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"naive datetime {moment!r}: times must be timezone-aware")
-    return f"{moment.astimezone(UTC):%Y%m%dT%H%M%SZ}"
-
-
-def _text(value: str) -> str:
-    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    value = value.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
-    return _CONTROL.sub("", value)
-
-
-def _fold(line: str) -> bytes:
-    """One content line, CRLF-terminated, folded so no physical line exceeds 75 octets.
-
-    Folds fall between characters, never inside a UTF-8 sequence; a continuation line
-    starts with one space, which counts towards its 75 octets.
-    """
-    pieces: list[bytes] = []
-    current = b""
-    for char in line:
-        encoded = char.encode()
-        if len(current) + len(encoded) > _LINE_OCTETS:
-            pieces.append(current)
-            current = b" "
-        current += encoded
-    pieces.append(current)
-    return b"\r\n".join(pieces) + b"\r\n"
+    return moment

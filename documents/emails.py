@@ -7,7 +7,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from documents.receipt_data import format_money, format_utc
+from documents.receipt_data import DEFAULT_LOCALE, format_moment, format_money
 from models.enums import EmailKind
 
 # Each kind names its templates, <kind>.html.j2 and <kind>.txt.j2, and its subject.
@@ -39,6 +39,9 @@ class EmailContext:
     currency: str
     refund_amount: int | None = None
     seller_name: str
+    # Times print as the clocks read where the session happens.
+    session_time_zone: str = "UTC"
+    locale: str = DEFAULT_LOCALE
 
 
 @dataclass(frozen=True)
@@ -65,17 +68,18 @@ def render_email(kind: EmailKind, context: EmailContext) -> RenderedEmail:
 
 def _template_values(context: EmailContext) -> dict[str, str | bool | None]:
     refund = context.refund_amount
+    zone, locale = context.session_time_zone, context.locale
     return {
         "customer_name": context.customer_name,
         "reference": context.booking_reference,
         "booking_id": context.booking_id,
         "session_title": context.session_title,
         "session_location": context.session_location,
-        "starts": format_utc(context.session_starts_at),
-        "ends": format_utc(context.session_ends_at),
-        "amount": format_money(context.amount_total, context.currency),
+        "starts": format_moment(context.session_starts_at, zone, locale),
+        "ends": format_moment(context.session_ends_at, zone, locale),
+        "amount": format_money(context.amount_total, context.currency, locale),
         "free": context.amount_total == 0,
-        "refund": None if refund is None else format_money(refund, context.currency),
+        "refund": None if refund is None else format_money(refund, context.currency, locale),
         "seller_name": context.seller_name,
     }
 

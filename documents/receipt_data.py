@@ -1,19 +1,23 @@
 """What a receipt or credit note says, and the money, VAT and date rules used to print it."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date as babel_date
+from babel.dates import format_datetime
+from babel.numbers import format_currency, get_currency_precision
 
 from models.enums import DocumentKind
 
-# Exponents that differ from 2, as Stripe counts minor units (it keeps ISK, HUF and TWD at 2).
-_ZERO_DECIMAL = "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF"
-_EXPONENTS = {
-    **dict.fromkeys(_ZERO_DECIMAL.split(), 0),
-    **dict.fromkeys(["BHD", "JOD", "KWD", "OMR", "TND"], 3),
-}
-_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "JPY": "¥"}
-_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-_WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+DEFAULT_LOCALE = "en_GB"
+# Stripe counts ISK in hundredths (amounts end in 00), although ISO 4217 gives it no minor unit;
+# every other currency's minor unit is the one CLDR (babel) knows.
+_STRIPE_HUNDREDTHS = frozenset({"ISK"})
+# The day, date and time of day, then the zone's name where it happens: the locale supplies
+# the names ("Thu", "Dec", "GMT" or "BST"); the order stays the same on every document.
+_MOMENT = "EEE d MMM y, HH:mm zzz"
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,9 @@ class ReceiptData:
     prices_include_vat: bool
     card_brand: str | None
     card_last4: str | None
+    # The IANA zone where the session happens: its times print as the clocks there read.
+    session_time_zone: str = "UTC"
+    locale: str = DEFAULT_LOCALE
 
     def __post_init__(self) -> None:
         if (self.kind == DocumentKind.CREDIT_NOTE) != (self.refers_to is not None):
@@ -108,22 +115,18 @@ def vat_breakdown(total: int, rate_bp: int, inclusive: bool) -> tuple[int, int]:
 
 
 def currency_exponent(currency: str) -> int:
-    """Digits after the decimal point in `currency`'s minor unit."""
+    """Digits after the decimal point in `currency`'s minor unit, as Stripe counts it."""
     code = currency.upper()
     if len(code) != 3 or not code.isascii() or not code.isalpha():
         raise ValueError(f"not an ISO 4217 currency code: {currency!r}")
-    return _EXPONENTS.get(code, 2)
+    return 2 if code in _STRIPE_HUNDREDTHS else get_currency_precision(code)
 
 
-def format_money(amount_minor: int, currency: str) -> str:
-    """Format minor units for people: "£75.00", "-£75.00", "¥7,500", "1,234.50 CHF"."""
+def format_money(amount_minor: int, currency: str, locale: str = DEFAULT_LOCALE) -> str:
+    """Minor units for people, in the locale: "£75.00", "-£75.00", "JP¥7,500" (en_GB)."""
     code = currency.upper()
-    exponent = currency_exponent(code)
-    units, minor = divmod(abs(amount_minor), 10**exponent)
-    number = f"{units:,}" + (f".{minor:0{exponent}d}" if exponent else "")
-    sign = "-" if amount_minor < 0 else ""
-    symbol = _SYMBOLS.get(code)
-    return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {code}"
+    amount = Decimal(amount_minor).scaleb(-currency_exponent(code))
+    return format_currency(amount, code, locale=locale)
 
 
 def format_rate(rate_bp: int) -> str:
@@ -132,20 +135,41 @@ def format_rate(rate_bp: int) -> str:
     return f"{whole}%" if not fraction else f"{whole}.{fraction:02d}".rstrip("0") + "%"
 
 
+def format_moment(moment: datetime, time_zone: str, locale: str = DEFAULT_LOCALE) -> str:
+    """A moment as the clocks read in `time_zone`, with the zone's name:
+    "Thu 3 Dec 2026, 09:00 GMT", "Fri 3 Jul 2026, 10:00 BST" (Europe/London, en_GB)."""
+    return _format(moment, ZoneInfo(time_zone), locale)
+
+
 def format_utc(moment: datetime) -> str:
-    """A moment in UTC, the same in every locale: "Tue 14 Apr 2026, 18:00 UTC"."""
-    utc = _require_aware(moment).astimezone(UTC)
-    weekday, month = _WEEKDAYS[utc.weekday()], _MONTHS[utc.month - 1]
-    return f"{weekday} {utc.day} {month} {utc.year}, {utc:%H:%M} UTC"
+    """A moment in UTC, for operators: "Tue 14 Apr 2026, 18:00 UTC"."""
+    return _format(moment, UTC, DEFAULT_LOCALE)
 
 
-def format_date(moment: datetime) -> str:
-    """A UTC calendar date for people: "14 Apr 2026"."""
-    utc = _require_aware(moment).astimezone(UTC)
-    return f"{utc.day} {_MONTHS[utc.month - 1]} {utc.year}"
+def _format(moment: datetime, zone: tzinfo, locale: str) -> str:
+    return format_datetime(_require_aware(moment), _MOMENT, tzinfo=zone, locale=locale)
+
+
+def format_date(moment: datetime, time_zone: str = "UTC", locale: str = DEFAULT_LOCALE) -> str:
+    """The calendar date in `time_zone` for people: "14 Apr 2026"."""
+    local = _require_aware(moment).astimezone(ZoneInfo(time_zone))
+    return babel_date(local, "d MMM y", locale=locale)
 
 
 def _require_aware(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"naive datetime {moment!r}: times must be timezone-aware")
     return moment
+
+
+def _read_locale_data() -> None:
+    """The booking workflow formats what operators see (workflows/visibility.py) with
+    format_utc and format_money in the default locale, and its sandbox forbids reading files:
+    babel reads that data here, at import, outside the sandbox, and keeps it for the life of
+    the process (tests/workflows/test_visibility.py fails without this)."""
+    moment = datetime(2000, 1, 1, tzinfo=UTC)
+    format_utc(moment)
+    format_money(0, "GBP")
+
+
+_read_locale_data()

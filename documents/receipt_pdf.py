@@ -3,7 +3,6 @@
 import itertools
 from datetime import UTC, datetime
 from io import BytesIO
-from xml.sax.saxutils import escape
 
 import qrcode
 import qrcode.constants
@@ -13,14 +12,15 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from documents.fonts import BOLD, REGULAR, paragraph, register_fonts
 from documents.receipt_data import (
     ReceiptData,
     format_date,
+    format_moment,
     format_money,
     format_rate,
-    format_utc,
 )
 from models.enums import DocumentKind
 
@@ -28,13 +28,13 @@ from models.enums import DocumentKind
 _WIDTH = A4[0] - 40 * mm - 12
 _GREY = colors.HexColor("#555555")
 _RULE = colors.HexColor("#BBBBBB")
-_BODY = ParagraphStyle("body", fontName="Helvetica", fontSize=9.5, leading=12.5)
+_BODY = ParagraphStyle("body", fontName=REGULAR, fontSize=9.5, leading=12.5)
 _SMALL = ParagraphStyle("small", parent=_BODY, fontSize=8.5, leading=11, textColor=_GREY)
-_SELLER = ParagraphStyle("seller", parent=_BODY, fontName="Helvetica-Bold", fontSize=13, leading=16)
-_TITLE = ParagraphStyle("title", parent=_BODY, fontName="Helvetica-Bold", fontSize=18, leading=22)
-_HEADING = ParagraphStyle("heading", parent=_BODY, fontName="Helvetica-Bold", spaceBefore=8)
+_SELLER = ParagraphStyle("seller", parent=_BODY, fontName=BOLD, fontSize=13, leading=16)
+_TITLE = ParagraphStyle("title", parent=_BODY, fontName=BOLD, fontSize=18, leading=22)
+_HEADING = ParagraphStyle("heading", parent=_BODY, fontName=BOLD, spaceBefore=8)
 _RIGHT = ParagraphStyle("right", parent=_BODY, alignment=TA_RIGHT)
-_BOLD = ParagraphStyle("bold", parent=_BODY, fontName="Helvetica-Bold")
+_BOLD = ParagraphStyle("bold", parent=_BODY, fontName=BOLD)
 _BOLD_RIGHT = ParagraphStyle("bold_right", parent=_BOLD, alignment=TA_RIGHT)
 _SMALL_BLACK = ParagraphStyle(
     "small_black", parent=_SMALL, fontSize=8, leading=10, textColor=colors.black
@@ -52,6 +52,7 @@ _CARD_BRANDS = {
 
 def render_receipt_pdf(data: ReceiptData) -> bytes:
     """The PDF's bytes: the same data always gives the same bytes, so a retry reproduces it."""
+    register_fonts()
     buffer = BytesIO()
     title = f"{_kind_title(data)} {data.number}"
     document = SimpleDocTemplate(
@@ -70,13 +71,13 @@ def render_receipt_pdf(data: ReceiptData) -> bytes:
     story: list[Flowable] = [
         _header(data),
         Spacer(1, 6 * mm),
-        Paragraph(escape(title), _TITLE),
+        paragraph(title, _TITLE),
         *_facts(data),
         *_session(data),
         Spacer(1, 5 * mm),
         _amounts(data),
         Spacer(1, 5 * mm),
-        Paragraph(escape(_payment_method(data)), _BODY),
+        paragraph(_payment_method(data), _BODY),
     ]
 
     def decorate_page(canvas: Canvas, _document: SimpleDocTemplate) -> None:
@@ -102,11 +103,11 @@ def _kind_title(data: ReceiptData) -> str:
 
 def _header(data: ReceiptData) -> Table:
     seller = data.seller
-    lines = [Paragraph(escape(seller.name), _SELLER)]
-    lines += [Paragraph(escape(line), _BODY) for line in seller.address_lines]
+    lines = [paragraph(seller.name, _SELLER)]
+    lines += [paragraph(line, _BODY) for line in seller.address_lines]
     if seller.vat_number:
-        lines.append(Paragraph(escape(f"VAT number: {seller.vat_number}"), _BODY))
-    code = [_qr_code(data.booking_reference), Paragraph(escape(data.booking_reference), _RIGHT)]
+        lines.append(paragraph(f"VAT number: {seller.vat_number}", _BODY))
+    code = [_qr_code(data.booking_reference), paragraph(data.booking_reference, _RIGHT)]
     table = Table(
         [[lines, code]], colWidths=[_WIDTH - _QR_SIZE - 10 * mm, _QR_SIZE + 10 * mm], hAlign="LEFT"
     )
@@ -169,8 +170,8 @@ def _facts(data: ReceiptData) -> list[Flowable]:
         rows.append(("Refers to", f"receipt {data.refers_to}"))
     rows += [
         ("Booking reference", data.booking_reference),
-        ("Date issued", format_date(data.issued_at)),
-        (_date_label(data), format_utc(data.paid_at)),
+        ("Date issued", format_date(data.issued_at, data.session_time_zone, data.locale)),
+        (_date_label(data), _moment(data, data.paid_at)),
         ("Customer", f"{data.customer_name} <{data.customer_email}>"),
     ]
     return [Spacer(1, 3 * mm), _key_values(rows)]
@@ -180,20 +181,25 @@ def _session(data: ReceiptData) -> list[Flowable]:
     rows = [
         ("Title", data.session_title),
         ("Location", data.session_location),
-        ("Starts", format_utc(data.session_starts_at)),
-        ("Ends", format_utc(data.session_ends_at)),
+        ("Starts", _moment(data, data.session_starts_at)),
+        ("Ends", _moment(data, data.session_ends_at)),
     ]
     attendees = ", ".join(data.attendees) or "-"
     # A full session's names in small type keep the receipt on one page.
     style = _BODY if len(attendees) < _LONG_ATTENDEES else _SMALL_BLACK
     rows.append((f"Attendees ({len(data.attendees)})", attendees))
-    return [Paragraph("Session", _HEADING), _key_values(rows, last_style=style)]
+    return [paragraph("Session", _HEADING), _key_values(rows, last_style=style)]
+
+
+def _moment(data: ReceiptData, moment: datetime) -> str:
+    """Every time on the document as the clocks read where the session happens."""
+    return format_moment(moment, data.session_time_zone, data.locale)
 
 
 def _key_values(rows: list[tuple[str, str]], last_style: ParagraphStyle = _BODY) -> Table:
     styles = [_BODY] * (len(rows) - 1) + [last_style]
     cells = [
-        [Paragraph(escape(key), _SMALL), Paragraph(escape(value), style)]
+        [paragraph(key, _SMALL), paragraph(value, style)]
         for (key, value), style in zip(rows, styles, strict=True)
     ]
     table = Table(cells, colWidths=[40 * mm, _WIDTH - 40 * mm], hAlign="LEFT")
@@ -211,15 +217,18 @@ def _key_values(rows: list[tuple[str, str]], last_style: ParagraphStyle = _BODY)
 
 
 def _amounts(data: ReceiptData) -> Table:
-    code = data.currency
+    code, locale = data.currency, data.locale
     rows = [["Description", "Places", "Unit price", "Amount"]]
     for line in data.lines:
-        unit, amount = format_money(line.unit_amount, code), format_money(line.amount, code)
+        unit, amount = (
+            format_money(line.unit_amount, code, locale),
+            format_money(line.amount, code, locale),
+        )
         rows.append([line.description, str(line.quantity), unit, amount])
     if data.discount_amount:
         # The discount is subtracted, so it prints with the opposite sign of the lines.
         description = data.discount_description or "Discount"
-        rows.append([description, "", "", format_money(-data.discount_amount, code)])
+        rows.append([description, "", "", format_money(-data.discount_amount, code, locale)])
     net, vat = data.net_and_vat
     basis = "incl." if data.prices_include_vat else "excl."
     total_label = "Total refunded" if data.kind == DocumentKind.CREDIT_NOTE else "Total paid"
@@ -227,9 +236,14 @@ def _amounts(data: ReceiptData) -> Table:
         total_label = "Total"
     summary_at = len(rows)
     rows += [
-        [f"Net amount (prices {basis} VAT)", "", "", format_money(net, code)],
-        [f"VAT at {format_rate(data.vat_rate_basis_points)}", "", "", format_money(vat, code)],
-        [total_label, "", "", format_money(data.total, code)],
+        [f"Net amount (prices {basis} VAT)", "", "", format_money(net, code, locale)],
+        [
+            f"VAT at {format_rate(data.vat_rate_basis_points)}",
+            "",
+            "",
+            format_money(vat, code, locale),
+        ],
+        [total_label, "", "", format_money(data.total, code, locale)],
     ]
     cells = [_amount_cells(row, bold=index in (0, len(rows) - 1)) for index, row in enumerate(rows)]
     widths = [_WIDTH - 80 * mm, 18 * mm, 30 * mm, 32 * mm]
@@ -249,9 +263,9 @@ def _amounts(data: ReceiptData) -> Table:
     return table
 
 
-def _amount_cells(row: list[str], bold: bool) -> list[Paragraph]:
+def _amount_cells(row: list[str], bold: bool) -> list[Flowable]:
     styles = (_BOLD, _BOLD_RIGHT) if bold else (_BODY, _RIGHT)
-    return [Paragraph(escape(text), styles[1] if i else styles[0]) for i, text in enumerate(row)]
+    return [paragraph(text, styles[1] if i else styles[0]) for i, text in enumerate(row)]
 
 
 def _date_label(data: ReceiptData) -> str:

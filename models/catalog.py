@@ -34,6 +34,7 @@ class SessionSpec:
     ends_at: datetime
     price_amount: int
     currency: str
+    time_zone: str = "UTC"
     capacity: int | None = None
     seat_map: list[SeatRow] = field(default_factory=list)
     hold_seconds: int = 600
@@ -120,6 +121,7 @@ async def create_session(db: AsyncSession, spec: SessionSpec) -> Session:
         capacity=len(labels),
         price_amount=spec.price_amount,
         currency=spec.currency,
+        time_zone=spec.time_zone,
         hold_seconds=spec.hold_seconds,
         discount_min_quantity=spec.discount_min_quantity,
         discount_basis_points=spec.discount_basis_points,

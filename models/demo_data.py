@@ -2,7 +2,8 @@
 first-aid courses in several places and one seated event, the other a course of its own."""
 
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,8 @@ from models.tables import Organisation, Session
 _NAMESPACE = uuid.UUID("6f1d3c2e-8f4b-4d5e-9a51-7c0de5eed000")
 
 LOCATIONS = ["London", "Manchester", "Bristol", "Edinburgh"]
+# Every demo session happens in the UK: its times are UK clock times, GMT or BST.
+UK = "Europe/London"
 
 # README's walk-through uses these. Dev only: `api_key_pepper` is refused in production unless
 # changed, which voids them.
@@ -35,7 +38,7 @@ def demo_sessions(today: datetime) -> list[SessionSpec]:
     specs = []
     for week, location in enumerate(LOCATIONS, start=1):
         day = (today + timedelta(weeks=week)).date()
-        starts = datetime.combine(day, time(9, 0), tzinfo=UTC)
+        starts = datetime.combine(day, time(9, 0), tzinfo=ZoneInfo(UK))
         specs.append(
             SessionSpec(
                 id=uuid.uuid5(_NAMESPACE, f"first-aid-{location}"),
@@ -47,9 +50,12 @@ def demo_sessions(today: datetime) -> list[SessionSpec]:
                 capacity=12,
                 price_amount=7500,
                 currency="GBP",
+                time_zone=UK,
             )
         )
-    concert = datetime.combine((today + timedelta(days=45)).date(), time(19, 30), tzinfo=UTC)
+    concert = datetime.combine(
+        (today + timedelta(days=45)).date(), time(19, 30), tzinfo=ZoneInfo(UK)
+    )
     specs.append(
         SessionSpec(
             id=uuid.uuid5(_NAMESPACE, "seated-event"),
@@ -61,10 +67,13 @@ def demo_sessions(today: datetime) -> list[SessionSpec]:
             seat_map=[SeatRow("A", 8), SeatRow("B", 10), SeatRow("C", 12)],
             price_amount=2500,
             currency="GBP",
+            time_zone=UK,
             discount_basis_points=0,
         )
     )
-    harbour = datetime.combine((today + timedelta(days=20)).date(), time(10, 0), tzinfo=UTC)
+    harbour = datetime.combine(
+        (today + timedelta(days=20)).date(), time(10, 0), tzinfo=ZoneInfo(UK)
+    )
     specs.append(
         SessionSpec(
             id=uuid.uuid5(_NAMESPACE, "harbour-sea-survival"),
@@ -76,6 +85,7 @@ def demo_sessions(today: datetime) -> list[SessionSpec]:
             capacity=10,
             price_amount=12000,
             currency="GBP",
+            time_zone=UK,
             organisation_id=OTHER_ORGANISATION_ID,
         )
     )

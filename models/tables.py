@@ -95,6 +95,8 @@ class Session(Base):
     capacity: Mapped[int] = mapped_column(Integer)
     price_amount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
+    # The IANA zone where it happens (Europe/London): documents print its times as local time.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     hold_seconds: Mapped[int] = mapped_column(Integer, default=600)
     discount_min_quantity: Mapped[int] = mapped_column(Integer, default=5)
     discount_basis_points: Mapped[int] = mapped_column(Integer, default=0)

@@ -4,7 +4,9 @@
 #   - Temporal CLI v1.5.1 built with `go install` into .tools/bin (needs Go >= 1.25)
 #   - PostgreSQL server binaries, poppler-utils and zbar-tools (Debian packages; the last two
 #     let the tests look at a rendered receipt and read its QR code back), and chromium (the
-#     browser test drives /usr/bin/chromium with Playwright, which downloads no browser)
+#     browser test drives /usr/bin/chromium with Playwright, which downloads no browser), and
+#     the fonts receipts embed (fonts-dejavu-core; fonts-droid-fallback for Chinese, Japanese
+#     and Korean names; documents/fonts.py reads them at these Debian paths)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +30,8 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql
 command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 command -v zbarimg >/dev/null || missing+=(zbar-tools)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+[ -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || missing+=(fonts-droid-fallback)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 # --- Python ------------------------------------------------------------------------------

@@ -498,7 +498,11 @@ def resend(
             temporal = await temporal_client(settings)
             request = await _email_sent(temporal, booking_id, email_kind)
             notifications = NotificationActivities(
-                db, make_mailer(settings), settings.email_from, settings.seller_name
+                db,
+                make_mailer(settings),
+                settings.email_from,
+                settings.seller_name,
+                locale=settings.locale,
             )
             try:
                 outcome = await notifications.send(request)

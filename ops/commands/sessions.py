@@ -183,6 +183,9 @@ def create(
         ),
     ] = None,
     currency: Annotated[str, typer.Option(help="ISO 4217 code.")] = "GBP",
+    time_zone: Annotated[
+        str, typer.Option(help="IANA zone where it happens; documents show its local times.")
+    ] = "UTC",
     hold_seconds: Annotated[int, typer.Option(help="How long places are held unpaid.")] = 600,
     discount: Annotated[
         str,
@@ -207,6 +210,7 @@ def create(
         ends_at=ends_at,
         price_amount=price_amount,
         currency=currency,
+        time_zone=time_zone,
         hold_seconds=hold_seconds,
         capacity=capacity,
         seat_map=[_seat_row(row) for row in seat_row or []],
@@ -383,6 +387,7 @@ def _as_json(session: Session, availability: Availability) -> dict[str, Any]:
         "organisation_id": str(session.organisation_id),
         "price_amount": session.price_amount,
         "currency": session.currency,
+        "time_zone": session.time_zone,
         "hold_seconds": session.hold_seconds,
         "group_discount": (
             {
@@ -415,6 +420,7 @@ def _details(session: Session, a: Availability) -> Any:
             ("location", session.location),
             ("starts", f"{when(session.starts_at)} UTC"),
             ("ends", f"{when(session.ends_at)} UTC"),
+            ("time zone", session.time_zone),
             ("status", session.status),
             ("organisation", session.organisation_id),
             ("price", format_money(session.price_amount, session.currency)),

@@ -78,7 +78,8 @@ async def test_cancel_after_payment_sends_a_credit_note(
         for r in sendgrid.requests
         if r.body["custom_args"]["notification_key"] == f"{booking['id']}:refunded"
     )
-    assert refunded.body["attachments"][0]["filename"].startswith("credit-note-CN-")
+    (pdf,) = [a for a in refunded.body["attachments"] if a["type"] == "application/pdf"]
+    assert pdf["filename"].startswith("credit-note-CN-")
     await keep_history(temporal, booking["id"], "refunded_with_credit_note")
 
 

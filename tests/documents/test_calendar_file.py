@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import icalendar
 import pytest
 
-from documents.calendar_file import render_ics
+from documents.calendar_file import CalendarMethod, render_ics
 
 STARTS = datetime(2026, 4, 14, 18, 0, tzinfo=UTC)
 ENDS = datetime(2026, 4, 14, 21, 30, tzinfo=UTC)
@@ -89,3 +89,43 @@ def test_refuses_naive_times_inverted_events_and_odd_organizers() -> None:
         _ics(starts_at=ENDS, ends_at=STARTS)
     with pytest.raises(ValueError):
         _ics(organizer_email="hello@example.com\r\nATTENDEE:mailto:x@example.com")
+
+
+def test_the_event_is_in_the_sessions_zone_with_its_vtimezone() -> None:
+    ics = _ics(time_zone="Europe/London")
+    assert b"DTSTART;TZID=Europe/London:20260414T190000\r\n" in ics  # 18:00 UTC is 19:00 BST
+    assert b"DTEND;TZID=Europe/London:20260414T223000\r\n" in ics
+    calendar = icalendar.Calendar.from_ical(ics)
+    (zone,) = calendar.walk("VTIMEZONE")
+    assert str(zone["TZID"]) == "Europe/London"
+    names = {str(part["TZNAME"]) for part in zone.walk() if "TZNAME" in part}
+    assert {"GMT", "BST"} <= names
+    event = _event(ics)
+    assert event.start == STARTS and event.end == ENDS  # the same instants
+    assert str(event["DTSTART"].params["TZID"]) == "Europe/London"
+
+
+def test_a_winter_event_in_new_york() -> None:
+    starts = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+    ics = _ics(starts_at=starts, ends_at=starts + timedelta(hours=2), time_zone="America/New_York")
+    assert b"DTSTART;TZID=America/New_York:20261203T090000\r\n" in ics
+    (zone,) = icalendar.Calendar.from_ical(ics).walk("VTIMEZONE")
+    assert "EST" in {str(part["TZNAME"]) for part in zone.walk() if "TZNAME" in part}
+
+
+def test_the_cancellation_drops_the_same_event() -> None:
+    published = _event(_ics(time_zone="Europe/London"))
+    ics = _ics(time_zone="Europe/London", method=CalendarMethod.CANCEL)
+    calendar = icalendar.Calendar.from_ical(ics)
+    assert str(calendar["METHOD"]) == "CANCEL"
+    (cancelled,) = calendar.events
+    assert str(cancelled["UID"]) == str(published["UID"])
+    assert cancelled.sequence > published.sequence == 0
+    assert str(cancelled["STATUS"]) == "CANCELLED" and str(published["STATUS"]) == "CONFIRMED"
+    assert cancelled.start == published.start
+
+
+def test_control_characters_never_reach_the_file() -> None:
+    event = _event(_ics(summary="Sour\x00dough\x1b", description="one\ttwo\nthree"))
+    assert str(event["SUMMARY"]) == "Sourdough"
+    assert str(event["DESCRIPTION"]) == "one\ttwo\nthree"

@@ -86,3 +86,23 @@ def test_a_newline_in_the_title_never_reaches_the_subject() -> None:
 def test_refund_emails_need_the_refund_amount() -> None:
     with pytest.raises(ValueError):
         render_email(EmailKind.REFUNDED, replace(CONTEXT, refund_amount=None))
+
+
+def test_times_are_the_sessions_local_time_with_its_zone() -> None:
+    winter = replace(
+        CONTEXT,
+        session_starts_at=datetime(2026, 12, 3, 9, 0, tzinfo=UTC),
+        session_ends_at=datetime(2026, 12, 3, 17, 0, tzinfo=UTC),
+        session_time_zone="Europe/London",
+    )
+    email = render_email(EmailKind.REMINDER, winter)
+    assert "Thu 3 Dec 2026, 09:00 GMT" in email.text and "17:00 GMT" in email.html
+    assert email.subject.startswith("Reminder: Sourdough for beginners starts Thu 3 Dec 2026")
+    summer = render_email(
+        EmailKind.CONFIRMATION, replace(CONTEXT, session_time_zone="Europe/London")
+    )
+    assert "Tue 14 Apr 2026, 19:00 BST" in summer.text
+    tokyo = render_email(
+        EmailKind.CONFIRMATION, replace(CONTEXT, session_time_zone="Asia/Tokyo", locale="en_US")
+    )
+    assert "Wed 15 Apr 2026, 03:00 +0900" in tokyo.text and "£337.50" in tokyo.text

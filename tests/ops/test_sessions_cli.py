@@ -71,6 +71,19 @@ async def test_create_then_list_and_show_a_session(settings: Settings) -> None:
         )
     )  # fmt: skip
     assert (seated["availability"]["capacity"], seated["group_discount"]) == (5, None)
+    assert seated["time_zone"] == "UTC"  # when not given
+
+
+async def test_create_in_a_time_zone(settings: Settings) -> None:
+    created = ok_json(
+        await booking_ops(
+            settings, "sessions", "create", *COURSE, "--location", "Tokyo", "--capacity", "2",
+            "--time-zone", "Asia/Tokyo", "--json",
+        )
+    )  # fmt: skip
+    assert created["time_zone"] == "Asia/Tokyo"
+    shown = ok(await booking_ops(settings, "sessions", "show", created["id"]))
+    assert "Asia/Tokyo" in shown
 
 
 async def test_bad_arguments_exit_2_and_unknown_sessions_exit_1(settings: Settings) -> None:
@@ -97,6 +110,11 @@ async def test_bad_arguments_exit_2_and_unknown_sessions_exit_1(settings: Settin
             ["sessions", "create", *COURSE, "--location", "L", "--capacity", "2", "--currency",
              "gbp"],
             "currency",
+        ),
+        (
+            ["sessions", "create", *COURSE, "--location", "L", "--capacity", "2", "--time-zone",
+             "Mars/Olympus_Mons"],
+            "time_zone: unknown IANA time zone 'Mars/Olympus_Mons'",
         ),
     ]:  # fmt: skip
         one_line_error(await booking_ops(settings, *args), 2, complaint)
