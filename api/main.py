@@ -11,7 +11,15 @@ from api.body_limit import BodySizeLimit
 from api.deps import storable_parameters
 from api.metrics import install_metrics
 from api.rate_limit import KeyRateLimiter
-from api.routes import bookings, codec, customers, health, sessions, webhooks
+from api.routes import (
+    bookings,
+    codec,
+    customers,
+    health,
+    sessions,
+    webhook_endpoints,
+    webhooks,
+)
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings, get_settings
 from core.temporal import connect
@@ -45,7 +53,10 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     # Added last, so it runs first: nothing reads a body before the limit applies.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(codec.CodecCors, origins=settings.codec_cors_origins)  # even on a 413
-    routers = [module.router for module in (health, sessions, bookings, customers, webhooks, codec)]
+    routers = [
+        module.router
+        for module in (health, sessions, bookings, customers, webhooks, webhook_endpoints, codec)
+    ]
     for router in routers:
         app.include_router(router)
     openapi.install(app, routers)
