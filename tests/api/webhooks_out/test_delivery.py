@@ -180,3 +180,18 @@ async def test_a_cancelled_session_is_an_event(
         "id": session_id,
         "status": "cancelled",
     }
+
+
+async def test_another_organisations_bookings_are_not_sent(
+    api: httpx.AsyncClient,
+    other_admin: httpx.AsyncClient,
+    register: Register,
+    receiver: WebhookReceiver,
+    new_session: SessionFactory,
+) -> None:
+    await register("ours")
+    await register("theirs", client=other_admin)
+    booking = await start_booking(api, await new_session())
+    await wait_for(lambda: about(receiver.accepted("ours"), booking["id"]), 1)
+    await asyncio.sleep(0.5)
+    assert receiver.requests("theirs") == []
