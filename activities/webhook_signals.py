@@ -6,6 +6,7 @@ nudge lost (Temporal down) raises, and the caller's retry nudges every pending d
 """
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +21,9 @@ from models.webhooks import (
     RetryTimings,
     delivery_workflow_id,
 )
+
+# Temporal unreachable fails the caller (it retries) instead of holding its transaction's result.
+_RPC_TIMEOUT = timedelta(seconds=5)
 
 
 class DeliveryStarter:
@@ -72,4 +76,5 @@ class DeliveryStarter:
             id=delivery_workflow_id(endpoint_id, stream_id),
             task_queue=self._task_queue,
             start_signal=NUDGE_SIGNAL,
+            rpc_timeout=_RPC_TIMEOUT,
         )
