@@ -5,7 +5,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -16,11 +16,9 @@ from core.settings import Settings
 from devstack.ports import free_port
 from models.booking import BookingRequest, Transition
 from models.enums import BookingStatus, WebhookDeliveryStatus, WebhookEventType
-from models.organisations import DEFAULT_ORGANISATION_ID
-from models.tables import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from models.webhook_endpoints import create_endpoint
+from models.tables import WebhookDelivery, WebhookEvent
 from models.webhooks import retry_timings
-from tests.api.webhooks_out.helpers import wait_for
+from tests.api.webhooks_out.helpers import endpoint_on, wait_for
 from tests.conftest import SessionFactory
 from tests.fakes.webhook_receiver import WebhookReceiver
 
@@ -31,20 +29,11 @@ FORMAT = "RFT-{year}-{seq:04d}"
 async def receiver_endpoint(
     db: async_sessionmaker[AsyncSession], settings: Settings
 ) -> AsyncIterator[WebhookReceiver]:
-    """A receiver registered for every booking event of the default organisation."""
+    """A receiver registered for the default organisation's created and confirmed bookings."""
+    events = [WebhookEventType.BOOKING_CREATED, WebhookEventType.BOOKING_CONFIRMED]
     with WebhookReceiver() as receiver:
-        async with db.begin() as session:
-            endpoint, secret = await create_endpoint(
-                session,
-                DEFAULT_ORGANISATION_ID,
-                receiver.url("shop"),
-                [WebhookEventType.BOOKING_CREATED, WebhookEventType.BOOKING_CONFIRMED],
-                settings.webhook_secret_keys,
-            )
-        receiver.trust("shop", secret)
-        yield receiver
-        async with db.begin() as session:
-            await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint.id))
+        async with endpoint_on(db, settings, receiver, "shop", events):
+            yield receiver
 
 
 async def reserved(inventory: InventoryActivities, session_id: str) -> str:

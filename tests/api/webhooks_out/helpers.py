@@ -2,13 +2,22 @@
 
 import asyncio
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import httpx
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.fakes.webhook_receiver import Received
+from core.settings import Settings
+from models.enums import WebhookEventType
+from models.organisations import DEFAULT_ORGANISATION_ID
+from models.tables import WebhookEndpoint
+from models.webhook_endpoints import create_endpoint
+from tests.fakes.webhook_receiver import Received, WebhookReceiver
 
 ALL_EVENTS = [
     "booking.created",
@@ -63,3 +72,29 @@ def seconds_between(first: dict[str, Any], second: dict[str, Any]) -> float:
     """Between two attempts, as the deliveries list times them."""
     later = datetime.fromisoformat(second["attempted_at"])
     return (later - datetime.fromisoformat(first["attempted_at"])).total_seconds()
+
+
+@asynccontextmanager
+async def endpoint_on(
+    db: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    receiver: WebhookReceiver,
+    name: str,
+    events: list[WebhookEventType],
+) -> AsyncIterator[uuid.UUID]:
+    """An endpoint of the default organisation on the receiver, made straight in the database
+    (for tests below the API), trusted with its secret and deleted afterwards."""
+    async with db.begin() as session:
+        endpoint, secret = await create_endpoint(
+            session,
+            DEFAULT_ORGANISATION_ID,
+            receiver.url(name),
+            events,
+            settings.webhook_secret_keys,
+        )
+    receiver.trust(name, secret)
+    try:
+        yield endpoint.id
+    finally:
+        async with db.begin() as session:
+            await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint.id))
