@@ -33,6 +33,10 @@ def retry_timings(settings: Settings) -> RetryTimings:
     )
 
 
+# Deliveries per run before continuing as new, so a long backlog keeps each history small.
+DELIVERIES_PER_RUN = 200
+
+
 @dataclass
 class DeliveryStream:
     """The delivery workflow's input: whose events, to where, retried how."""
@@ -40,6 +44,7 @@ class DeliveryStream:
     endpoint_id: str
     stream_id: str
     retry: RetryTimings
+    deliveries_per_run: int = DELIVERIES_PER_RUN
 
 
 @dataclass

@@ -20,9 +20,6 @@ with workflow.unsafe.imports_passed_through():
     from models.webhooks import NUDGE_SIGNAL, DeliveryStream, RetryTimings
     from workflows.options import DATABASE_STEP, StepOptions
 
-# Deliveries per run before continuing as new, so a long backlog keeps the history small.
-DELIVERIES_PER_RUN = 200
-
 
 def send_step(retry: RetryTimings) -> StepOptions:
     """One delivery: exponential backoff for the whole window, then given up."""
@@ -78,5 +75,5 @@ class WebhookDeliveryWorkflow:
                     **DATABASE_STEP,
                 )
             done += 1
-            if done >= DELIVERIES_PER_RUN or workflow.info().is_continue_as_new_suggested():
+            if done >= stream.deliveries_per_run or workflow.info().is_continue_as_new_suggested():
                 workflow.continue_as_new(stream)

@@ -5,7 +5,9 @@ import asyncio
 
 import httpx
 import stripe
+from temporalio.client import Client
 
+from models.webhooks import delivery_workflow_id
 from tests.api.helpers import paid_booking, start_booking, wait_for_status
 from tests.api.webhooks_out.conftest import Register
 from tests.api.webhooks_out.helpers import (
@@ -17,6 +19,7 @@ from tests.api.webhooks_out.helpers import (
 )
 from tests.conftest import SessionFactory
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.histories import WEBHOOK_DELIVERY_HISTORIES, keep_workflow_history
 
 
 async def test_a_paid_booking_is_created_then_confirmed_signed_and_in_order(
@@ -61,6 +64,7 @@ async def test_expired_and_cancelled_bookings(
 
 async def test_a_receiver_outage_delays_but_loses_and_reorders_nothing(
     api: httpx.AsyncClient,
+    temporal: Client,
     admin: httpx.AsyncClient,
     register: Register,
     receiver: WebhookReceiver,
@@ -75,6 +79,11 @@ async def test_a_receiver_outage_delays_but_loses_and_reorders_nothing(
     tried = about(receiver.requests("shop"), booking["id"])
     assert [r.status for r in tried] == [503, 503, 503, 503, 204, 204]
     assert {r.webhook_id for r in tried[:5]} == {got[0].webhook_id}  # the same id on retries
+    workflow_id = delivery_workflow_id(endpoint["id"], booking["id"])
+    assert await temporal.get_workflow_handle(workflow_id).result() >= 1  # its queue emptied
+    await keep_workflow_history(
+        temporal, workflow_id, WEBHOOK_DELIVERY_HISTORIES / "retried-through-outage"
+    )
     listed = {d["event_id"]: d for d in await deliveries(admin, endpoint["id"])}
     created = listed[got[0].webhook_id]
     assert created["status"] == "delivered"
