@@ -33,6 +33,13 @@ def about(received: list[Received], booking_id: str) -> list[Received]:
     return [r for r in received if r.body["data"].get("booking", {}).get("id") == booking_id]
 
 
+def accepted_about(
+    receiver: WebhookReceiver, name: str, booking_id: str
+) -> Callable[[], list[Received]]:
+    """What `name` accepted about the booking, as a check for `wait_for`."""
+    return lambda: about(receiver.accepted(name), booking_id)
+
+
 async def wait_for(
     check: Callable[[], list[Received]], count: int, within: float = 20
 ) -> list[Received]:

@@ -12,6 +12,7 @@ from tests.api.helpers import paid_booking, start_booking, wait_for_status
 from tests.api.webhooks_out.conftest import Register
 from tests.api.webhooks_out.helpers import (
     about,
+    accepted_about,
     deliveries,
     seconds_between,
     wait_for,
@@ -57,7 +58,7 @@ async def test_expired_and_cancelled_bookings(
     assert response.status_code in (200, 202), response.text
     await wait_for_status(api, expiring["id"], "EXPIRED")
     for booking, last in ((expiring, "booking.expired"), (cancelled, "booking.cancelled")):
-        got = await wait_for(lambda b=booking: about(receiver.accepted("shop"), b["id"]), 2)
+        got = await wait_for(accepted_about(receiver, "shop", booking["id"]), 2)
         assert [r.type for r in got] == ["booking.created", last]
         assert got[1].body["data"]["booking"]["status"] == last.split(".")[1].upper()
 
