@@ -76,7 +76,12 @@ def booking_activities(
     # No redirects followed: a webhook goes to the registered URL or is retried.
     http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
     stack.push_async_callback(http.aclose)
-    webhooks = WebhookActivities(sessionmaker, http, settings.webhook_secret_keys)
+    webhooks = WebhookActivities(
+        sessionmaker,
+        http,
+        settings.webhook_secret_keys,
+        settings.webhook_allow_private_addresses,
+    )
     return [
         inventory.reserve,
         inventory.release,

@@ -1,10 +1,14 @@
 """Webhooks out: find a stream's next pending delivery, send it signed, record every attempt."""
 
+import asyncio
+import ipaddress
 import json
+import socket
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import func, select, update
@@ -30,6 +34,7 @@ class _Answer:
     status_code: int | None
     error: str | None
     retry_after: timedelta | None = None
+    refused: bool = False  # not sent, and never will be
 
 
 class WebhookActivities:
@@ -38,10 +43,12 @@ class WebhookActivities:
         sessionmaker: async_sessionmaker[AsyncSession],
         http: httpx.AsyncClient,
         secret_keys: list[str],
+        allow_private_addresses: bool = False,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._http = http
         self._secret_keys = secret_keys
+        self._allow_private_addresses = allow_private_addresses
 
     @activity.defn(name="next_webhook_delivery")
     async def next_delivery(self, stream: DeliveryStream) -> PendingDelivery | None:
@@ -91,9 +98,7 @@ class WebhookActivities:
         status = _status_of(answer)
         await self._record(key, answer, status, int((time.monotonic() - started) * 1000))
         if status == WebhookDeliveryStatus.FAILED:
-            raise ApplicationError(
-                f"the receiver refused it: {answer.status_code}", type=REJECTED, non_retryable=True
-            )
+            raise ApplicationError(f"refused: {answer.error}", type=REJECTED, non_retryable=True)
         if status == WebhookDeliveryStatus.PENDING:
             raise ApplicationError(
                 f"not delivered: {answer.error}",
@@ -116,6 +121,13 @@ class WebhookActivities:
             )
 
     async def _post(self, endpoint: WebhookEndpoint, event: WebhookEvent) -> _Answer:
+        if not self._allow_private_addresses:
+            try:
+                refusal = await _not_public(endpoint.url)
+            except OSError as err:  # the name did not resolve: perhaps later
+                return _Answer(None, f"DNS: {err}"[:_ERROR_CHARS])
+            if refusal is not None:
+                return _Answer(None, refusal, refused=True)
         body = json.dumps(event.payload, separators=(",", ":"))
         now = datetime.now(UTC)
         secret = unseal(endpoint.secret_encrypted, self._secret_keys)
@@ -164,6 +176,8 @@ class WebhookActivities:
 
 
 def _status_of(answer: _Answer) -> WebhookDeliveryStatus:
+    if answer.refused:
+        return WebhookDeliveryStatus.FAILED
     code = answer.status_code
     if code is not None and 200 <= code < 300:
         return WebhookDeliveryStatus.DELIVERED
@@ -177,3 +191,18 @@ def _retry_after(value: str | None) -> timedelta | None:
     if value is None or not value.strip().isdigit():
         return None
     return timedelta(seconds=int(value.strip()))
+
+
+async def _not_public(url: str) -> str | None:
+    """Why the URL's host may not be called (it resolves to a non-public address), or None.
+
+    Checked before each attempt; a name that resolves differently between this check and the
+    connection (DNS rebinding) is not caught: a network egress policy is the complete answer.
+    """
+    host = urlsplit(url).hostname or ""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    for *_, sockaddr in infos:
+        address = ipaddress.ip_address(sockaddr[0])
+        if not address.is_global:
+            return f"{host} resolves to {address}, not a public address"
+    return None

@@ -146,6 +146,10 @@ class Settings(BaseSettings):
     webhook_retry_window_seconds: float = Field(default=3 * 24 * 3600.0, gt=0)
     # One HTTP attempt (connect to last byte) gives up after this.
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Off, a webhook whose host resolves to a loopback, private, link-local or otherwise
+    # non-public address is refused (not retried): tenants cannot make the worker call the
+    # platform's own network. On for local receivers (dev, tests).
+    webhook_allow_private_addresses: bool = False
 
     @field_validator("stripe_api_base", mode="before")
     @classmethod

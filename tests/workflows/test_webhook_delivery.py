@@ -15,13 +15,14 @@ from core.codec import encrypting_converter
 from core.settings import Settings
 from models.enums import WebhookDeliveryStatus, WebhookEventType
 from models.organisations import DEFAULT_ORGANISATION_ID
-from models.tables import WebhookDelivery, WebhookEvent
+from models.tables import WebhookAttempt, WebhookDelivery, WebhookEvent
 from models.webhook_events import publish
 from models.webhooks import DeliveryStream, delivery_workflow_id, retry_timings
 from tests.api.webhooks_out.helpers import endpoint_on
 from tests.conftest import TEST_PAYLOAD_KEY_ID, TEST_PAYLOAD_KEYS
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.histories import WEBHOOK_DELIVERY_HISTORIES, keep_workflow_history
+from tests.workflows.conftest import OwnWorker
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 RECORDED = sorted(WEBHOOK_DELIVERY_HISTORIES.glob("*.json"))
@@ -101,6 +102,26 @@ async def test_a_refused_event_is_given_up_and_the_next_ones_still_sent(
                 WebhookDeliveryStatus.DELIVERED,
                 WebhookDeliveryStatus.DELIVERED,
             ]
+
+
+async def test_an_endpoint_on_a_private_address_is_refused_without_a_request(
+    db: async_sessionmaker[AsyncSession], own_worker: OwnWorker, temporal: Client
+) -> None:
+    strict = await own_worker(webhook_allow_private_addresses=False)
+    with WebhookReceiver() as receiver:
+        async with endpoint_on(db, strict, receiver, "shop", []) as endpoint_id:
+            stream = await _stream_of(db, endpoint_id, 1)
+            assert (await _deliver(temporal, strict, endpoint_id, stream, per_run=200))[0] == 1
+            assert receiver.requests() == []
+            assert await _statuses(db, stream) == [WebhookDeliveryStatus.FAILED]
+            async with db() as session:
+                error = await session.scalar(
+                    select(WebhookAttempt.error)
+                    .join(WebhookDelivery, WebhookDelivery.id == WebhookAttempt.delivery_id)
+                    .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+                    .where(WebhookEvent.stream_id == stream)
+                )
+            assert error == "127.0.0.1 resolves to 127.0.0.1, not a public address"
 
 
 async def _statuses(db: async_sessionmaker[AsyncSession], stream: uuid.UUID) -> list[str]:
