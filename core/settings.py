@@ -36,6 +36,10 @@ def _dev_api_keys(settings: dict[str, object]) -> dict[str, Role]:
     return {"dev-client-key": Role.CLIENT, "dev-admin-key": Role.ADMIN}
 
 
+def _not_production(settings: dict[str, object]) -> bool:
+    return settings.get("env") != "production"
+
+
 def _loopback() -> list[IPv4Network | IPv6Network]:
     return [IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")]
 
@@ -148,8 +152,8 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     # Off, a webhook whose host resolves to a loopback, private, link-local or otherwise
     # non-public address is refused (not retried): tenants cannot make the worker call the
-    # platform's own network. On for local receivers (dev, tests).
-    webhook_allow_private_addresses: bool = False
+    # platform's own network. Unset: off in production, on elsewhere (local receivers).
+    webhook_allow_private_addresses: bool = Field(default_factory=_not_production)
 
     @field_validator("stripe_api_base", mode="before")
     @classmethod

@@ -152,7 +152,6 @@ def settings(
         webhook_retry_max_interval_seconds=1,
         webhook_retry_window_seconds=5,
         webhook_timeout_seconds=1,
-        webhook_allow_private_addresses=True,  # the receivers listen on 127.0.0.1
     )
 
 
