@@ -3,6 +3,7 @@ and the webhook settings production refuses or defaults differently."""
 
 import base64
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
@@ -12,7 +13,7 @@ from standardwebhooks import Webhook
 from core.settings import DEV_WEBHOOK_SECRET_KEY, Settings
 from core.webhook_secrets import new_secret, seal, unseal
 
-PRODUCTION = {
+PRODUCTION: dict[str, Any] = {
     "env": "production",
     "api_keys": {},
     "stripe_api_key": "sk_live_x",
