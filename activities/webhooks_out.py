@@ -22,7 +22,8 @@ from models.enums import WebhookDeliveryStatus
 from models.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from models.webhooks import DeliveryStream, PendingDelivery
 
-# Retried: the receiver may be back later. Any other 4xx means it will never take this one.
+# Retried, as 5xx and no answer are: the receiver may take it later. Any other 4xx (or a 3xx)
+# means it will never take this one.
 RETRIED_4XX = frozenset({408, 429})  # request timeout, too many requests
 REJECTED = "WebhookRejected"
 UNAVAILABLE = "WebhookReceiverUnavailable"
@@ -179,11 +180,11 @@ def _status_of(answer: _Answer) -> WebhookDeliveryStatus:
     if answer.refused:
         return WebhookDeliveryStatus.FAILED
     code = answer.status_code
-    if code is not None and 200 <= code < 300:
+    if code is None or code >= 500 or code in RETRIED_4XX:
+        return WebhookDeliveryStatus.PENDING
+    if 200 <= code < 300:
         return WebhookDeliveryStatus.DELIVERED
-    if code is not None and 400 <= code < 500 and code not in RETRIED_4XX:
-        return WebhookDeliveryStatus.FAILED
-    return WebhookDeliveryStatus.PENDING
+    return WebhookDeliveryStatus.FAILED  # another 4xx, or a redirect (never followed)
 
 
 def _retry_after(value: str | None) -> timedelta | None:

@@ -122,6 +122,16 @@ async def test_a_4xx_gives_up_at_once_then_redelivery_sends_the_same_event(
     assert [r.webhook_id for r in receiver.requests("shop")] == [ping["event_id"]] * 2
 
 
+async def test_a_redirect_is_not_followed_and_gives_up(
+    admin: httpx.AsyncClient, register: Register, receiver: WebhookReceiver
+) -> None:
+    endpoint = await register("shop")
+    receiver.fail_next(1, 302)
+    ping = (await admin.post(f"/v1/webhook-endpoints/{endpoint['id']}/ping")).json()
+    failed = await wait_for_delivery(admin, endpoint["id"], ping["id"], "failed")
+    assert [(a["status_code"], a["error"]) for a in failed["attempts"]] == [(302, "HTTP 302")]
+
+
 async def test_retries_end_after_the_window_and_the_delivery_is_marked_failed(
     admin: httpx.AsyncClient, register: Register, receiver: WebhookReceiver
 ) -> None:
