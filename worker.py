@@ -38,7 +38,7 @@ from core.settings import Settings, get_settings
 from core.temporal import connect
 from documents.receipt_data import Seller
 from models.enums import DocumentKind
-from models.repairs import SafetyNetInput
+from models.repairs import SafetyNetInput, WebhookSweep
 from models.webhooks import retry_timings
 from workflows.booking import BookingWorkflow
 from workflows.safety_net import SAFETY_NET_ID, SafetyNetWorkflow
@@ -101,6 +101,7 @@ def booking_activities(
         webhooks.next_delivery,
         webhooks.deliver,
         webhooks.give_up,
+        webhook_starter.wake_stale,
     ]
 
 
@@ -112,6 +113,13 @@ async def ensure_safety_net(client: Client, settings: Settings) -> None:
             SafetyNetInput(
                 hold_grace_seconds=settings.safety_net_hold_grace_seconds,
                 payment_window_seconds=settings.late_payment_window_seconds,
+                # Longer than any wait between two attempts of a delivery, so a delivery
+                # whose workflow is backing off is not counted as lost.
+                webhook_sweep=WebhookSweep(
+                    untried_seconds=settings.safety_net_hold_grace_seconds,
+                    tried_seconds=settings.webhook_retry_max_interval_seconds
+                    + settings.safety_net_hold_grace_seconds,
+                ),
             ),
             id=SAFETY_NET_ID,
             task_queue=settings.task_queue,

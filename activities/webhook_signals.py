@@ -8,11 +8,13 @@ nudge lost (Temporal down) raises, and the caller's retry nudges every pending d
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
 from temporalio.client import Client
 
 from models.enums import WebhookDeliveryStatus
+from models.repairs import WebhookSweep
 from models.tables import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from models.webhooks import (
     DELIVERY_WORKFLOW,
@@ -49,6 +51,18 @@ class DeliveryStarter:
     async def nudge_all(self) -> int:
         """Every pending delivery of every enabled endpoint (after an outage, by an operator)."""
         return await self._nudge(WebhookEndpoint.enabled)
+
+    @activity.defn(name="wake_stale_webhook_deliveries")
+    async def wake_stale(self, sweep: WebhookSweep) -> int:
+        """The safety net's sweep: wake what a lost wake-up left pending (a booking workflow
+        terminated between its commit and its signal, say); waking a busy one costs nothing."""
+        now = func.now()
+        untried = and_(
+            WebhookDelivery.last_attempt_at.is_(None),
+            WebhookDelivery.queued_at < now - timedelta(seconds=sweep.untried_seconds),
+        )
+        tried = WebhookDelivery.last_attempt_at < now - timedelta(seconds=sweep.tried_seconds)
+        return await self._nudge(or_(untried, tried))
 
     async def _nudge(self, condition: object) -> int:
         async with self._sessionmaker() as db:

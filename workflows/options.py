@@ -72,3 +72,6 @@ BOUNDED_STRIPE_PATCH = "bounded-stripe-waits"
 # Creating and reading PaymentIntents became local activities (one trip through the server's
 # task queues less per call); older histories ran them as regular activities.
 LOCAL_STRIPE_PATCH = "local-stripe-calls"
+# The safety net also wakes webhook deliveries left pending without a running delivery
+# workflow (its runs before webhooks out did not).
+WEBHOOK_SWEEP_PATCH = "webhook-sweep"

@@ -1,12 +1,14 @@
 """The webhook delivery workflow on the session's worker: a stream's events one at a time in
 their order, a refused one given up without holding back the rest, a long backlog carried
-across continue-as-new; and its committed histories replay against today's code."""
+across continue-as-new, deliveries nobody woke woken by the safety net; and the committed
+histories of both workflows replay against today's code."""
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
@@ -15,17 +17,23 @@ from core.codec import encrypting_converter
 from core.settings import Settings
 from models.enums import WebhookDeliveryStatus, WebhookEventType
 from models.organisations import DEFAULT_ORGANISATION_ID
+from models.repairs import SafetyNetInput, WebhookSweep
 from models.tables import WebhookAttempt, WebhookDelivery, WebhookEvent
 from models.webhook_events import publish
 from models.webhooks import DeliveryStream, delivery_workflow_id, retry_timings
-from tests.api.webhooks_out.helpers import endpoint_on
+from tests.api.webhooks_out.helpers import endpoint_on, wait_for
 from tests.conftest import TEST_PAYLOAD_KEY_ID, TEST_PAYLOAD_KEYS
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.histories import WEBHOOK_DELIVERY_HISTORIES, keep_workflow_history
+from tests.histories import HISTORIES, WEBHOOK_DELIVERY_HISTORIES, keep_workflow_history
 from tests.workflows.conftest import OwnWorker
+from workflows.safety_net import SafetyNetWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 RECORDED = sorted(WEBHOOK_DELIVERY_HISTORIES.glob("*.json"))
+# The safety net's, since it wakes deliveries (its earlier runs have no committed histories).
+SAFETY_NET_HISTORIES = HISTORIES / "safety-net"
+RECORDED_SAFETY_NETS = sorted(SAFETY_NET_HISTORIES.glob("*.json"))
+CONVERTER = encrypting_converter(TEST_PAYLOAD_KEYS, TEST_PAYLOAD_KEY_ID)
 
 
 async def _stream_of(
@@ -136,14 +144,52 @@ async def _statuses(db: async_sessionmaker[AsyncSession], stream: uuid.UUID) -> 
         )
 
 
+async def test_the_safety_net_wakes_deliveries_nobody_woke(
+    db: async_sessionmaker[AsyncSession], settings: Settings, temporal: Client, worker: None
+) -> None:
+    with WebhookReceiver() as receiver:
+        async with endpoint_on(db, settings, receiver, "shop", []) as endpoint_id:
+            await _stream_of(db, endpoint_id, 2)  # and no wake-up: as if it was lost
+            async with db.begin() as session:
+                await session.execute(
+                    update(WebhookDelivery)
+                    .where(WebhookDelivery.endpoint_id == endpoint_id)
+                    .values(queued_at=func.now() - timedelta(minutes=10))
+                )
+            workflow_id = f"safety-net-test-{uuid.uuid4()}"
+            report = await temporal.execute_workflow(
+                SafetyNetWorkflow.run,
+                SafetyNetInput(
+                    hold_grace_seconds=300,
+                    payment_window_seconds=60,
+                    settle_seconds=0,
+                    webhook_sweep=WebhookSweep(untried_seconds=300, tried_seconds=3600),
+                ),
+                id=workflow_id,
+                task_queue=settings.task_queue,
+            )
+            assert report.webhook_deliveries_woken >= 1
+            got = await wait_for(lambda: receiver.accepted("shop"), 2)
+            assert [r.body["data"]["n"] for r in got] == [0, 1]
+            await keep_workflow_history(
+                temporal, workflow_id, SAFETY_NET_HISTORIES / "webhook-sweep-woke-deliveries"
+            )
+
+
 def test_histories_are_committed() -> None:
     assert len(RECORDED) >= 3, "run the webhook tests with RECORD_HISTORIES=1 and commit them"
+    assert RECORDED_SAFETY_NETS, "and the safety net's"
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(f"webhook-delivery-{path.stem}", path.read_text())
-    converter = encrypting_converter(TEST_PAYLOAD_KEYS, TEST_PAYLOAD_KEY_ID)
-    await Replayer(workflows=[WebhookDeliveryWorkflow], data_converter=converter).replay_workflow(
-        history
-    )
+    replayer = Replayer(workflows=[WebhookDeliveryWorkflow], data_converter=CONVERTER)
+    await replayer.replay_workflow(history)
+
+
+@pytest.mark.parametrize("path", RECORDED_SAFETY_NETS, ids=[p.stem for p in RECORDED_SAFETY_NETS])
+async def test_safety_net_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(f"safety-net-{path.stem}", path.read_text())
+    replayer = Replayer(workflows=[SafetyNetWorkflow], data_converter=CONVERTER)
+    await replayer.replay_workflow(history)
