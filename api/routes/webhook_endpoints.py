@@ -83,7 +83,6 @@ async def change(
     """Change the URL, the events or whether it is enabled. Enabling it again sends what
     was left pending while it was disabled (events while disabled are not recorded for it)."""
     endpoint = await get_endpoint(db, endpoint_id, caller.organisation_id)
-    was_enabled = endpoint.enabled
     if body.url is not None:
         endpoint.url = body.url
     if body.events is not None:
@@ -94,7 +93,7 @@ async def change(
         endpoint.description = body.description
     endpoint.updated_at = await database_now(db)
     await db.commit()
-    if endpoint.enabled and not was_enabled:
+    if body.enabled:  # even if it was: a repeated request must wake what the first did not
         await _starter(request, temporal, settings).nudge_endpoint(endpoint.id)
     return _out(endpoint)
 

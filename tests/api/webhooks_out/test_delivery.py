@@ -215,3 +215,23 @@ async def test_another_organisations_bookings_are_not_sent(
     await wait_for(lambda: about(receiver.accepted("ours"), booking["id"]), 1)
     await asyncio.sleep(0.5)
     assert receiver.requests("theirs") == []
+
+
+async def test_disabling_holds_pending_deliveries_and_enabling_sends_them(
+    admin: httpx.AsyncClient, register: Register, receiver: WebhookReceiver
+) -> None:
+    endpoint = await register("shop")
+    path = f"/v1/webhook-endpoints/{endpoint['id']}"
+    receiver.fail_next(3, 503)
+    ping = (await admin.post(f"{path}/ping")).json()
+    await wait_for(lambda: receiver.requests("shop"), 1)
+    assert (await admin.patch(path, json={"enabled": False})).status_code == 200
+    await asyncio.sleep(0.5)  # an attempt under way when it was disabled may still land
+    tried = len(receiver.requests("shop"))
+    await asyncio.sleep(1.5)  # longer than the retry waits: nothing more is sent
+    assert len(receiver.requests("shop")) == tried
+    assert [d["status"] for d in await deliveries(admin, endpoint["id"])] == ["pending"]
+
+    assert (await admin.patch(path, json={"enabled": True})).status_code == 200
+    done = await wait_for_delivery(admin, endpoint["id"], ping["id"], "delivered")
+    assert [a["status_code"] for a in done["attempts"]] == [503, 503, 503, 204]
