@@ -2,6 +2,7 @@
 (Standard Webhooks), in order, at least once, across outages, and can be sent again."""
 
 import asyncio
+import uuid
 
 import httpx
 import stripe
@@ -235,3 +236,29 @@ async def test_disabling_holds_pending_deliveries_and_enabling_sends_them(
     assert (await admin.patch(path, json={"enabled": True})).status_code == 200
     done = await wait_for_delivery(admin, endpoint["id"], ping["id"], "delivered")
     assert [a["status_code"] for a in done["attempts"]] == [503, 503, 503, 204]
+
+
+async def test_erasing_a_customer_deletes_the_events_that_copied_their_data(
+    api: httpx.AsyncClient,
+    admin: httpx.AsyncClient,
+    register: Register,
+    receiver: WebhookReceiver,
+    new_session: SessionFactory,
+) -> None:
+    endpoint = await register("shop")
+    email = f"erase-{uuid.uuid4().hex[:8]}@example.com"
+    body = {
+        "session_id": await new_session(),
+        "quantity": 1,
+        "customer": {"name": "Grace Hopper", "email": email},
+    }
+    made = await api.post("/v1/bookings", json=body, headers={"Idempotency-Key": email})
+    booking_id = made.json()["id"]
+    assert (await api.post(f"/v1/bookings/{booking_id}/cancel", json={})).status_code == 200
+    await wait_for(accepted_about(receiver, "shop", booking_id), 2)
+    sent = {r.webhook_id for r in about(receiver.accepted("shop"), booking_id)}
+    assert sent <= {d["event_id"] for d in await deliveries(admin, endpoint["id"])}
+
+    erased = await admin.post("/v1/customers/erase", json={"email": email})
+    assert erased.json()["erased"] == [booking_id]
+    assert not sent & {d["event_id"] for d in await deliveries(admin, endpoint["id"])}
