@@ -4,10 +4,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import (
+    InvalidRequest,
     WebhookDeliveryNotFound,
     WebhookEndpointDisabled,
     WebhookEndpointNotFound,
@@ -18,6 +19,9 @@ from models.enums import WebhookDeliveryStatus, WebhookEventType
 from models.sequences import database_now
 from models.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from models.webhook_events import publish
+
+# Every booking transition wakes one delivery workflow per subscribed endpoint: bounded.
+MAX_ENDPOINTS_PER_ORGANISATION = 20
 
 
 async def create_endpoint(
@@ -31,6 +35,13 @@ async def create_endpoint(
     enabled: bool = True,
 ) -> tuple[WebhookEndpoint, str]:
     """The new endpoint and its signing secret, which is returned only here."""
+    count = await db.scalar(
+        select(func.count()).where(WebhookEndpoint.organisation_id == organisation_id)
+    )
+    if (count or 0) >= MAX_ENDPOINTS_PER_ORGANISATION:
+        raise InvalidRequest(
+            f"an organisation has at most {MAX_ENDPOINTS_PER_ORGANISATION} webhook endpoints"
+        )
     secret = new_secret()
     endpoint = WebhookEndpoint(
         organisation_id=organisation_id,

@@ -11,6 +11,7 @@ from standardwebhooks import Webhook
 from core.settings import Settings
 from core.webhook_secrets import unseal
 from models.tables import WebhookEndpoint
+from models.webhook_endpoints import MAX_ENDPOINTS_PER_ORGANISATION
 from tests.api.webhooks_out.conftest import Register
 from tests.conftest import OTHER_ADMIN_KEY
 
@@ -103,3 +104,16 @@ async def test_clients_may_not_and_other_organisations_see_nothing(
             response = await other.request(method, url, json={} if method == "PATCH" else None)
             assert response.status_code == 404, (method, url)
             assert response.json()["type"].endswith("webhook-endpoint-not-found")
+
+
+async def test_an_organisation_has_a_bounded_number_of_endpoints(
+    other_admin: httpx.AsyncClient, register: Register
+) -> None:
+    for n in range(MAX_ENDPOINTS_PER_ORGANISATION):
+        await register(f"shop-{n}", events=["booking.created"], client=other_admin)
+    refused = await other_admin.post(
+        "/v1/webhook-endpoints",
+        json={"url": "https://shop.example/one-too-many", "events": ["booking.created"]},
+    )
+    assert refused.status_code == 422
+    assert str(MAX_ENDPOINTS_PER_ORGANISATION) in refused.json()["detail"]
