@@ -181,9 +181,10 @@ class InventoryActivities:
         event = STATUS_EVENTS.get(transition.status)
         async with transaction(self._sessionmaker) as db:
             await db.execute(update(Booking).where(Booking.id == key).values(values))
+            published = None
             if event is not None:
-                await publish_booking_event(db, key, event)
-        if event is not None:
+                published = await publish_booking_event(db, key, event)
+        if published is not None:
             await self._nudge_webhooks(key)
 
     async def _nudge_webhooks(self, booking_id: uuid.UUID) -> None:

@@ -50,11 +50,19 @@ async def publish_booking_event(
     `dedup_key` names the occurrence (default: the event type, so each happens once per
     booking); give each partial refund its own, e.g. `refund-<stripe refund id>`.
     """
-    booking = await db.get(Booking, booking_id, populate_existing=True)
-    if booking is None:
+    # One query decides, so a booking nobody listens to costs no more.
+    owner = (
+        select(Session.organisation_id)
+        .join(Booking, Booking.session_id == Session.id)
+        .where(Booking.id == booking_id)
+        .scalar_subquery()
+    )
+    endpoint_ids = await _subscribed(db, owner, event_type)
+    if not endpoint_ids:
         return None
-    session = await db.get(Session, booking.session_id)
-    assert session is not None
+    booking = await db.get(Booking, booking_id, populate_existing=True)
+    session = await db.get(Session, booking.session_id) if booking else None
+    assert booking is not None and session is not None
     data: dict[str, Any] = {"booking": booking_data(booking)}
     if event_type == WebhookEventType.BOOKING_REFUNDED:
         figures = refund or RefundFigures(booking.amount_total, booking.amount_total)
@@ -63,16 +71,36 @@ async def publish_booking_event(
             "total_refunded": figures.total_refunded,
             "currency": booking.currency,
         }
+    key = dedup_key or event_type
     return await publish(
-        db, event_type, session.organisation_id, booking.id, data, dedup_key or event_type
+        db, event_type, session.organisation_id, booking.id, data, key, endpoint_ids
     )
 
 
 async def publish_session_cancelled(db: AsyncSession, session: Session) -> str | None:
     """The session's one `session.cancelled` event (the caller holds the session row)."""
+    event_type = WebhookEventType.SESSION_CANCELLED
+    endpoint_ids = await _subscribed(db, session.organisation_id, event_type)
+    if not endpoint_ids:
+        return None
     data = {"session": session_data(session)}
     return await publish(
-        db, WebhookEventType.SESSION_CANCELLED, session.organisation_id, session.id, data, "once"
+        db, event_type, session.organisation_id, session.id, data, "once", endpoint_ids
+    )
+
+
+async def _subscribed(
+    db: AsyncSession, organisation: Any, event_type: WebhookEventType
+) -> list[uuid.UUID]:
+    """The organisation's enabled endpoints subscribed to the event type."""
+    return list(
+        await db.scalars(
+            select(WebhookEndpoint.id).where(
+                WebhookEndpoint.organisation_id == organisation,
+                WebhookEndpoint.enabled,
+                WebhookEndpoint.event_types.contains([event_type.value]),
+            )
+        )
     )
 
 
@@ -83,22 +111,11 @@ async def publish(
     stream_id: uuid.UUID,
     data: dict[str, Any],
     dedup_key: str,
-    endpoint_ids: list[uuid.UUID] | None = None,
-) -> str | None:
-    """Write the event and one pending delivery per endpoint (the subscribed enabled ones
-    unless `endpoint_ids` names them); None when nobody listens. Once per (stream, key)."""
-    if endpoint_ids is None:
-        endpoint_ids = list(
-            await db.scalars(
-                select(WebhookEndpoint.id).where(
-                    WebhookEndpoint.organisation_id == organisation_id,
-                    WebhookEndpoint.enabled,
-                    WebhookEndpoint.event_types.contains([event_type.value]),
-                )
-            )
-        )
-    if not endpoint_ids:
-        return None
+    endpoint_ids: list[uuid.UUID],
+) -> str:
+    """Write the event and one pending delivery per endpoint named; the event's id (the
+    `webhook-id`). Once per (stream, key): a second call writes nothing and returns the id.
+    The caller holds the stream's row (booking, session), which orders its events."""
     event_id = f"msg_{uuid.uuid5(_EVENT_IDS, f'{stream_id}/{dedup_key}').hex}"
     sequence = await db.scalar(
         select(func.coalesce(func.max(WebhookEvent.sequence), 0) + 1).where(
