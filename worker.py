@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from temporalio.client import (
     Client,
     Schedule,
@@ -29,16 +30,20 @@ from activities.payments import PaymentActivities, make_stripe_client
 from activities.receipts import ReceiptActivities
 from activities.repairs import RepairActivities
 from activities.sessions import SessionActivities
+from activities.webhook_signals import DeliveryStarter
+from activities.webhooks_out import WebhookActivities
 from core.db import make_engine, make_sessionmaker
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import connect
 from documents.receipt_data import Seller
 from models.enums import DocumentKind
-from models.repairs import SafetyNetInput
+from models.repairs import SafetyNetInput, WebhookSweep
+from models.webhooks import retry_timings
 from workflows.booking import BookingWorkflow
 from workflows.safety_net import SAFETY_NET_ID, SafetyNetWorkflow
 from workflows.session_cancellation import SessionCancellationWorkflow
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 
 def booking_activities(
@@ -48,7 +53,10 @@ def booking_activities(
     engine = make_engine(settings)
     stack.push_async_callback(engine.dispose)
     sessionmaker = make_sessionmaker(engine)
-    inventory = InventoryActivities(sessionmaker, settings.reference_format)
+    webhook_starter = DeliveryStarter(
+        sessionmaker, temporal, settings.task_queue, retry_timings(settings)
+    )
+    inventory = InventoryActivities(sessionmaker, settings.reference_format, webhook_starter)
     stripe_client = make_stripe_client(settings.stripe_api_key, settings.stripe_api_base)
     payments = PaymentActivities(stripe_client)
     receipts = ReceiptActivities(
@@ -69,7 +77,16 @@ def booking_activities(
         locale=settings.locale,
     )
     repairs = RepairActivities(sessionmaker, temporal, stripe_client)
-    sessions = SessionActivities(sessionmaker, temporal)
+    sessions = SessionActivities(sessionmaker, temporal, webhook_starter)
+    # No redirects followed: a webhook goes to the registered URL or is retried.
+    http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
+    stack.push_async_callback(http.aclose)
+    webhooks = WebhookActivities(
+        sessionmaker,
+        http,
+        settings.webhook_secret_keys,
+        settings.webhook_allow_private_addresses,
+    )
     return [
         inventory.reserve,
         inventory.release,
@@ -86,6 +103,10 @@ def booking_activities(
         repairs.unclaimed_payments,
         sessions.stop_sales,
         sessions.cancel_booking,
+        webhooks.next_delivery,
+        webhooks.deliver,
+        webhooks.give_up,
+        webhook_starter.wake_stale,
     ]
 
 
@@ -97,6 +118,13 @@ async def ensure_safety_net(client: Client, settings: Settings) -> None:
             SafetyNetInput(
                 hold_grace_seconds=settings.safety_net_hold_grace_seconds,
                 payment_window_seconds=settings.late_payment_window_seconds,
+                # Longer than any wait between two attempts of a delivery, so a delivery
+                # whose workflow is backing off is not counted as lost.
+                webhook_sweep=WebhookSweep(
+                    untried_seconds=settings.safety_net_hold_grace_seconds,
+                    tried_seconds=settings.webhook_retry_max_interval_seconds
+                    + settings.safety_net_hold_grace_seconds,
+                ),
             ),
             id=SAFETY_NET_ID,
             task_queue=settings.task_queue,
@@ -126,7 +154,12 @@ def build_worker(
     client: Client,
     settings: Settings,
     activities: Sequence[Callable[..., Any]],
-    workflows: Sequence[type] = (BookingWorkflow, SafetyNetWorkflow, SessionCancellationWorkflow),
+    workflows: Sequence[type] = (
+        BookingWorkflow,
+        SafetyNetWorkflow,
+        SessionCancellationWorkflow,
+        WebhookDeliveryWorkflow,
+    ),
 ) -> Worker:
     """The booking worker; the benchmark's baseline worker is built here too, to match it."""
     return Worker(

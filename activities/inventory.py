@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.webhook_signals import DeliveryStarter
 from core import pricing
 from core.db import transaction
 from core.errors import (
@@ -25,9 +26,10 @@ from models.booking import (
     Reservation,
     Transition,
 )
-from models.enums import BookingStatus, SeatState, SessionStatus
+from models.enums import BookingStatus, SeatState, SessionStatus, WebhookEventType
 from models.sequences import database_now, next_in_sequence
 from models.tables import Booking, Seat, Session
+from models.webhook_events import STATUS_EVENTS, publish_booking_event
 
 
 @dataclass
@@ -38,9 +40,16 @@ class ReleaseResult:
 class InventoryActivities:
     """Each method is one database transaction, safe to run again with the same input."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], reference_format: str):
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        reference_format: str,
+        webhooks: DeliveryStarter | None = None,
+    ):
+        """`webhooks` None: events stay in the outbox until something nudges their delivery."""
         self._sessionmaker = sessionmaker
         self._reference_format = reference_format
+        self._webhooks = webhooks
 
     @activity.defn(name="reserve_places")
     async def reserve(self, request: BookingRequest) -> Reservation:
@@ -121,6 +130,12 @@ class InventoryActivities:
         session was cancelled: the workflow then refunds instead of confirming.
         """
         key = uuid.UUID(booking_id)
+        confirmation = await self._confirm_once(key)
+        await self._nudge_webhooks(key)
+        return confirmation
+
+    async def _confirm_once(self, key: uuid.UUID) -> Confirmation:
+        booking_id = str(key)
         async with transaction(self._sessionmaker) as db:
             booking = await db.get(Booking, key, with_for_update=True)
             if booking is None:
@@ -145,11 +160,13 @@ class InventoryActivities:
             booking.reference = self._reference_format.format(year=now.year, seq=seq)
             booking.status = BookingStatus.CONFIRMED
             booking.confirmed_at = now
+            await db.flush()
+            await publish_booking_event(db, key, WebhookEventType.BOOKING_CONFIRMED)
             return Confirmation(booking_id, booking.reference, now)
 
     @activity.defn(name="record_transition")
     async def record(self, transition: Transition) -> None:
-        """Mirror a workflow transition into the bookings table."""
+        """Mirror a workflow transition into the bookings table, with its webhook event."""
         values: dict[str, object] = {
             "status": transition.status,
             "status_reason": transition.status_reason,
@@ -158,10 +175,20 @@ class InventoryActivities:
             values["payment_intent_id"] = transition.payment_intent_id
         if transition.hold_expires_at is not None:
             values["hold_expires_at"] = transition.hold_expires_at
+        key = uuid.UUID(transition.booking_id)
+        event = STATUS_EVENTS.get(transition.status)
         async with transaction(self._sessionmaker) as db:
-            await db.execute(
-                update(Booking).where(Booking.id == uuid.UUID(transition.booking_id)).values(values)
-            )
+            await db.execute(update(Booking).where(Booking.id == key).values(values))
+            published = None
+            if event is not None:
+                published = await publish_booking_event(db, key, event)
+        if published is not None:
+            await self._nudge_webhooks(key)
+
+    async def _nudge_webhooks(self, booking_id: uuid.UUID) -> None:
+        """After the commit: a failure raises, so the retry nudges every pending one again."""
+        if self._webhooks is not None:
+            await self._webhooks.nudge_stream(booking_id)
 
 
 async def _free_places(db: AsyncSession, booking_id: uuid.UUID) -> int:

@@ -8,6 +8,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.webhook_signals import DeliveryStarter
 from core.db import transaction
 from core.errors import SessionNotBookable, SessionNotFound
 from models.booking import CANCEL_UPDATE_ID, BookingView, CancelRequest, booking_workflow_id
@@ -16,12 +17,19 @@ from models.enums import BookingStatus, SessionStatus
 from models.sequences import database_now
 from models.sessions import BookingToCancel
 from models.tables import Booking, Session
+from models.webhook_events import publish_session_cancelled
 
 
 class SessionActivities:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], temporal: Client):
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        temporal: Client,
+        webhooks: DeliveryStarter,
+    ):
         self._sessionmaker = sessionmaker
         self._temporal = temporal
+        self._webhooks = webhooks
 
     @activity.defn(name="stop_sales")
     async def stop_sales(self, session_id: str) -> list[str]:
@@ -39,7 +47,10 @@ class SessionActivities:
                 if session.starts_at <= await database_now(db):
                     raise SessionNotBookable("a session that has started cannot be cancelled")
                 session.status = SessionStatus.CANCELLED
-            return [str(booking.id) for booking in await open_bookings(db, key)]
+                await publish_session_cancelled(db, session)
+            open_ids = [str(booking.id) for booking in await open_bookings(db, key)]
+        await self._webhooks.nudge_stream(key)
+        return open_ids
 
     @activity.defn(name="cancel_session_booking")
     async def cancel_booking(self, booking: BookingToCancel) -> BookingStatus:

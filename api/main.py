@@ -11,7 +11,16 @@ from api.body_limit import BodySizeLimit
 from api.deps import storable_parameters
 from api.metrics import install_metrics
 from api.rate_limit import KeyRateLimiter
-from api.routes import bookings, codec, customers, health, session_exports, sessions, webhooks
+from api.routes import (
+    bookings,
+    codec,
+    customers,
+    health,
+    session_exports,
+    sessions,
+    webhook_endpoints,
+    webhooks,
+)
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings, get_settings
 from core.temporal import connect
@@ -47,7 +56,16 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.add_middleware(codec.CodecCors, origins=settings.codec_cors_origins)  # even on a 413
     routers = [
         module.router
-        for module in (health, sessions, session_exports, bookings, customers, webhooks, codec)
+        for module in (
+            health,
+            sessions,
+            session_exports,
+            bookings,
+            customers,
+            webhooks,
+            webhook_endpoints,
+            codec,
+        )
     ]
     for router in routers:
         app.include_router(router)

@@ -77,6 +77,18 @@ class BookingNotCancellable(BookingError):
         return cls(f"a booking that is {status} cannot be cancelled")
 
 
+class WebhookEndpointNotFound(BookingError):
+    status, slug, title = 404, "webhook-endpoint-not-found", "No such webhook endpoint"
+
+
+class WebhookDeliveryNotFound(BookingError):
+    status, slug, title = 404, "webhook-delivery-not-found", "No such delivery for this endpoint"
+
+
+class WebhookEndpointDisabled(BookingError):
+    status, slug, title = 409, "webhook-endpoint-disabled", "The webhook endpoint is disabled"
+
+
 class PaymentProviderRefused(BookingError):
     status, slug, title = (
         502,

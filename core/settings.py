@@ -17,6 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_PAYLOAD_KEY = "ZGV2LW9ubHkgcGF5bG9hZCBrZXksIG5vdCBzZWNyZXQ="  # 32 bytes, published here
 DEV_CUSTOMER_HASH_KEY = "dev-only customer hash key, not secret"
 DEV_API_KEY_PEPPER = "dev-only api key pepper, not secret"
+DEV_WEBHOOK_SECRET_KEY = "ZGV2LW9ubHkgd2ViaG9vayBzZWNyZXQga2V5ISEhISE="  # a Fernet key, published
 DEV_SECRETS = {
     "sk_test_localstripe",
     "whsec_dev_secret",
@@ -25,6 +26,7 @@ DEV_SECRETS = {
     DEV_PAYLOAD_KEY,
     DEV_CUSTOMER_HASH_KEY,
     DEV_API_KEY_PEPPER,
+    DEV_WEBHOOK_SECRET_KEY,
 }
 
 
@@ -33,6 +35,10 @@ def _dev_api_keys(settings: dict[str, object]) -> dict[str, Role]:
     if settings.get("env") == "production":
         return {}
     return {"dev-client-key": Role.CLIENT, "dev-admin-key": Role.ADMIN}
+
+
+def _not_production(settings: dict[str, object]) -> bool:
+    return settings.get("env") != "production"
 
 
 def _loopback() -> list[IPv4Network | IPv6Network]:
@@ -137,6 +143,22 @@ class Settings(BaseSettings):
     sendgrid_host: str = "https://api.sendgrid.com"
     reminder_before_seconds: int = 24 * 3600
 
+    # Webhooks out. Endpoints' signing secrets are stored encrypted with these Fernet keys
+    # (url-safe base64 of 32 bytes): the first encrypts, every one decrypts, so rotate by
+    # putting a new key first and keeping the old ones, which still open older secrets.
+    webhook_secret_keys: list[str] = Field(default_factory=lambda: [DEV_WEBHOOK_SECRET_KEY])
+    # A delivery is retried with exponential backoff (from the first interval, doubling, capped)
+    # on timeouts, connection errors, 5xx and 429, for this long in all, then marked failed.
+    webhook_retry_first_seconds: float = Field(default=5.0, gt=0)
+    webhook_retry_max_interval_seconds: float = Field(default=6 * 3600.0, gt=0)
+    webhook_retry_window_seconds: float = Field(default=3 * 24 * 3600.0, gt=0)
+    # One HTTP attempt (connect to last byte) gives up after this.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Off, a webhook whose host resolves to a loopback, private, link-local or otherwise
+    # non-public address is refused (not retried): tenants cannot make the worker call the
+    # platform's own network. Unset: off in production, on elsewhere (local receivers).
+    webhook_allow_private_addresses: bool = Field(default_factory=_not_production)
+
     @field_validator("stripe_api_base", mode="before")
     @classmethod
     def _empty_means_real_stripe(cls, value: object) -> object:
@@ -163,6 +185,7 @@ class Settings(BaseSettings):
             *self.payload_keys.values(),
             self.api_key_pepper,
             self.customer_hash_key,
+            *self.webhook_secret_keys,
         } & DEV_SECRETS
         if used:
             raise ValueError(f"production settings use dev secrets: {sorted(used)}")

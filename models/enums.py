@@ -69,6 +69,26 @@ class DeliveryOutcome(StrEnum):
     REFUSED = "refused"  # SendGrid said no for good; not retried
 
 
+class WebhookEventType(StrEnum):
+    """What an organisation's webhook endpoints can subscribe to (`ping` is only ever sent)."""
+
+    BOOKING_CREATED = "booking.created"
+    BOOKING_CONFIRMED = "booking.confirmed"
+    BOOKING_EXPIRED = "booking.expired"
+    BOOKING_CANCELLED = "booking.cancelled"
+    BOOKING_REFUNDED = "booking.refunded"
+    SESSION_CANCELLED = "session.cancelled"
+    PING = "ping"
+
+
+class WebhookDeliveryStatus(StrEnum):
+    """Where one event's delivery to one endpoint stands."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # a 4xx, or retried for the whole window: redeliver by hand
+
+
 class Role(StrEnum):
     CLIENT = "client"
     ADMIN = "admin"

@@ -2,10 +2,12 @@
 bookings that are over.
 
 Erasure replaces the names, email addresses and attendees' details of closed bookings, and the
-recipient of their emails. It keeps what accounting law requires: receipts and credit notes
-(numbered documents whose PDF names the customer) and the amounts. Bookings still open are
-left as they are (they are still being served) and reported, so the request can be repeated
-once they close. Workflow histories are encrypted and expire with the namespace's retention.
+recipient of their emails, and deletes the webhook events that copied them (with their
+deliveries: what a receiver already got is the organisation's to erase). It keeps what
+accounting law requires: receipts and credit notes (numbered documents whose PDF names the
+customer) and the amounts. Bookings still open are left as they are (they are still being
+served) and reported, so the request can be repeated once they close. Workflow histories are
+encrypted and expire with the namespace's retention.
 """
 
 import uuid
@@ -13,13 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.customer_hash import normalise_email
 from models.booking_records import customer_email_is
 from models.enums import OPEN_STATUSES
-from models.tables import Booking, Notification, Receipt, Session
+from models.tables import Booking, Notification, Receipt, Session, WebhookEvent
 
 ERASED = "erased"
 RETAINED = "receipts and credit notes (accounting records), amounts and dates"
@@ -77,11 +79,11 @@ async def erase_customer(db: AsyncSession, organisation_id: uuid.UUID, email: st
         booking.attendees = [{"name": ERASED} for _ in booking.attendees]
         erasure.erased.append(str(booking.id))
     if erasure.erased:
+        ids = [uuid.UUID(b) for b in erasure.erased]
         await db.execute(
-            update(Notification)
-            .where(Notification.booking_id.in_([uuid.UUID(b) for b in erasure.erased]))
-            .values(recipient=ERASED)
+            update(Notification).where(Notification.booking_id.in_(ids)).values(recipient=ERASED)
         )
+        await db.execute(delete(WebhookEvent).where(WebhookEvent.stream_id.in_(ids)))
     return erasure
 
 

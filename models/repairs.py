@@ -6,6 +6,15 @@ from models.enums import BookingStatus
 
 
 @dataclass
+class WebhookSweep:
+    """Pending webhook deliveries whose workflow may never have been woken: never tried and
+    queued this long ago, or tried last this long ago (longer than any backoff wait)."""
+
+    untried_seconds: float
+    tried_seconds: float
+
+
+@dataclass
 class SafetyNetInput:
     # A pending booking this long past its hold's end has a stuck or dead workflow.
     hold_grace_seconds: int
@@ -13,6 +22,8 @@ class SafetyNetInput:
     payment_window_seconds: int
     # A booking changed more recently than this may have a transition on its way: left alone.
     settle_seconds: float = 5.0
+    # Schedules made before webhooks out carry none: their runs wake no delivery.
+    webhook_sweep: WebhookSweep | None = None
 
 
 @dataclass
@@ -38,3 +49,4 @@ class UnclaimedPayment:
 class RepairReport:
     released: list[str] = field(default_factory=list)  # booking ids whose places went back
     refunded: list[str] = field(default_factory=list)  # PaymentIntent ids refunded
+    webhook_deliveries_woken: int = 0  # (endpoint, booking) delivery workflows signalled

@@ -147,6 +147,11 @@ def settings(
         email_backend="sendgrid",
         sendgrid_host=sendgrid.url,
         sendgrid_api_key=sendgrid.api_key,
+        # Webhooks out: seconds instead of three days.
+        webhook_retry_first_seconds=0.2,
+        webhook_retry_max_interval_seconds=1,
+        webhook_retry_window_seconds=5,
+        webhook_timeout_seconds=1,
     )
 
 

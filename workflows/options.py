@@ -75,3 +75,6 @@ LOCAL_STRIPE_PATCH = "local-stripe-calls"
 # A booking with nothing to pay (a free session, or a discount of 100 %) is sold at once: no
 # PaymentIntent, a receipt for 0. Older runs created an intent for every booking.
 FREE_BOOKING_PATCH = "free-bookings"
+# The safety net also wakes webhook deliveries left pending without a running delivery
+# workflow (its runs before webhooks out did not).
+WEBHOOK_SWEEP_PATCH = "webhook-sweep"

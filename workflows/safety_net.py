@@ -10,10 +10,11 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from activities.repairs import RepairActivities
+    from activities.webhook_signals import DeliveryStarter
     from models.booking import Transition
     from models.enums import BookingStatus, EmailKind
     from models.repairs import OrphanHold, RepairReport, SafetyNetInput, UnclaimedPayment
-    from workflows.options import DATABASE_STEP, SEARCH_STEP
+    from workflows.options import DATABASE_STEP, SEARCH_STEP, WEBHOOK_SWEEP_PATCH
     from workflows.steps import BookingSteps
 
 SAFETY_NET_ID = "booking-safety-net"
@@ -41,8 +42,16 @@ class SafetyNetWorkflow:
         for payment in payments:
             await self._refund(payment)
             report.refunded.append(payment.payment_intent_id)
+        if input.webhook_sweep is not None and workflow.patched(WEBHOOK_SWEEP_PATCH):
+            report.webhook_deliveries_woken = await workflow.execute_activity_method(
+                DeliveryStarter.wake_stale,
+                input.webhook_sweep,
+                summary="wake stale webhook deliveries",
+                **SEARCH_STEP,
+            )
         workflow.set_current_details(
-            f"released {len(report.released)} holds, refunded {len(report.refunded)} payments"
+            f"released {len(report.released)} holds, refunded {len(report.refunded)} payments,"
+            f" woke {report.webhook_deliveries_woken} webhook deliveries"
         )
         return report
 

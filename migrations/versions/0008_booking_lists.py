@@ -10,7 +10,7 @@ update range or a customer's email (as the filters compare it: trimmed, lower ca
 `ix_bookings_session` is replaced by (session_id, created_at, id), which serves it too.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-22 06:00:00.000000
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

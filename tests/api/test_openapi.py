@@ -7,7 +7,13 @@ import httpx
 
 from api.schemas import STORABLE
 
-REQUEST_BODIES = ("BookingCreate", "CancelIn", "SessionCreate")
+REQUEST_BODIES = (
+    "BookingCreate",
+    "CancelIn",
+    "SessionCreate",
+    "WebhookEndpointIn",
+    "WebhookEndpointPatch",
+)
 
 
 async def document(api: httpx.AsyncClient) -> dict[str, Any]:
@@ -44,6 +50,8 @@ async def test_every_operation_declares_its_errors_as_problem_json(api: httpx.As
     assert seen["POST /v1/webhooks/stripe"] >= {"200", "400", "413", "503"}
     assert "401" not in seen["POST /v1/webhooks/stripe"]
     assert "403" not in seen["GET /v1/sessions"]
+    assert seen["POST /v1/webhook-endpoints"] >= {"201", "401", "403", "413", "422"}
+    assert seen["POST /v1/webhook-endpoints/{endpoint_id}/ping"] >= {"202", "404", "409", "503"}
     assert seen["GET /healthz"] == {"200", "422", "500"}
 
 

@@ -1,0 +1,91 @@
+"""Bodies of `/v1/webhook-endpoints`: endpoints, their deliveries and attempts."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, Field
+
+from api.schemas import String
+from models.enums import WebhookDeliveryStatus, WebhookEventType
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value
+
+
+def _subscribable(value: WebhookEventType) -> WebhookEventType:
+    if value == WebhookEventType.PING:
+        raise ValueError("ping is not subscribed to: POST .../ping sends one")
+    return value
+
+
+WebhookUrl = Annotated[String, Field(min_length=1, max_length=2000), AfterValidator(_http_url)]
+Events = Annotated[
+    list[Annotated[WebhookEventType, AfterValidator(_subscribable)]],
+    Field(min_length=1, max_length=len(WebhookEventType)),
+]
+Description = Annotated[String, Field(max_length=500)]
+
+
+class WebhookEndpointIn(BaseModel):
+    url: WebhookUrl
+    events: Events
+    description: Description | None = None
+    enabled: bool = True
+
+
+class WebhookEndpointPatch(BaseModel):
+    """Only the fields given change."""
+
+    url: WebhookUrl | None = None
+    events: Events | None = None
+    description: Description | None = None
+    enabled: bool | None = None
+
+
+class WebhookEndpointOut(BaseModel):
+    id: uuid.UUID
+    url: str
+    description: str | None
+    events: list[WebhookEventType]
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookEndpointCreated(WebhookEndpointOut):
+    secret: str = Field(
+        description="The signing secret (Standard Webhooks, `whsec_...`): shown only now"
+    )
+
+
+class WebhookEndpointList(BaseModel):
+    items: list[WebhookEndpointOut]
+
+
+class AttemptOut(BaseModel):
+    attempted_at: datetime
+    status_code: int | None = Field(description="The receiver's HTTP status; null: no answer")
+    error: str | None
+    duration_ms: int
+
+
+class DeliveryOut(BaseModel):
+    id: uuid.UUID
+    event_id: str = Field(description="The `webhook-id` header, the same on every attempt")
+    event_type: WebhookEventType
+    sequence: int = Field(description="The event's place among its booking's (or session's)")
+    status: WebhookDeliveryStatus
+    queued_at: datetime
+    delivered_at: datetime | None
+    attempts: list[AttemptOut]
+    payload: dict[str, Any]
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryOut]

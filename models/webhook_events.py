@@ -1,0 +1,196 @@
+"""The outbox: events written in the transaction that makes the change they report.
+
+`publish_booking_event` is the one call for any activity that changes a booking; it must run
+inside that activity's transaction, after the booking row is locked or updated (the lock
+orders the booking's events). Run twice (an activity retried), it writes nothing new.
+"""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.enums import BookingStatus, WebhookEventType
+from models.sequences import database_now
+from models.tables import Booking, Session, WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+_EVENT_IDS = uuid.UUID("6f1d3c1e-5b7a-4c2e-9d8f-0a1b2c3d4e5f")
+
+# The booking statuses that are events, when a transition reaches them.
+STATUS_EVENTS = {
+    BookingStatus.PENDING_PAYMENT: WebhookEventType.BOOKING_CREATED,
+    BookingStatus.CONFIRMED: WebhookEventType.BOOKING_CONFIRMED,
+    BookingStatus.EXPIRED: WebhookEventType.BOOKING_EXPIRED,
+    BookingStatus.CANCELLED: WebhookEventType.BOOKING_CANCELLED,
+    BookingStatus.REFUNDED: WebhookEventType.BOOKING_REFUNDED,
+}
+
+
+@dataclass
+class RefundFigures:
+    """What a `booking.refunded` event says about money, in minor units of the booking."""
+
+    amount: int  # this refund
+    total_refunded: int  # every refund of the booking so far, this one included
+
+
+async def publish_booking_event(
+    db: AsyncSession,
+    booking_id: uuid.UUID,
+    event_type: WebhookEventType,
+    *,
+    dedup_key: str | None = None,
+    refund: RefundFigures | None = None,
+) -> str | None:
+    """Record the event for every subscribed enabled endpoint; its id (the `webhook-id`).
+
+    `dedup_key` names the occurrence (default: the event type, so each happens once per
+    booking); give each partial refund its own, e.g. `refund-<stripe refund id>`.
+    """
+    # One query decides, so a booking nobody listens to costs no more.
+    owner = (
+        select(Session.organisation_id)
+        .join(Booking, Booking.session_id == Session.id)
+        .where(Booking.id == booking_id)
+        .scalar_subquery()
+    )
+    endpoint_ids = await _subscribed(db, owner, event_type)
+    if not endpoint_ids:
+        return None
+    booking = await db.get(Booking, booking_id, populate_existing=True)
+    session = await db.get(Session, booking.session_id) if booking else None
+    assert booking is not None and session is not None
+    data: dict[str, Any] = {"booking": booking_data(booking)}
+    if event_type == WebhookEventType.BOOKING_REFUNDED:
+        figures = refund or RefundFigures(booking.amount_total, booking.amount_total)
+        data["refund"] = {
+            "amount": figures.amount,
+            "total_refunded": figures.total_refunded,
+            "currency": booking.currency,
+        }
+    key = dedup_key or event_type
+    return await publish(
+        db, event_type, session.organisation_id, booking.id, data, key, endpoint_ids
+    )
+
+
+async def publish_session_cancelled(db: AsyncSession, session: Session) -> str | None:
+    """The session's one `session.cancelled` event (the caller holds the session row)."""
+    event_type = WebhookEventType.SESSION_CANCELLED
+    endpoint_ids = await _subscribed(db, session.organisation_id, event_type)
+    if not endpoint_ids:
+        return None
+    data = {"session": session_data(session)}
+    return await publish(
+        db, event_type, session.organisation_id, session.id, data, "once", endpoint_ids
+    )
+
+
+async def _subscribed(
+    db: AsyncSession, organisation: Any, event_type: WebhookEventType
+) -> list[uuid.UUID]:
+    """The organisation's enabled endpoints subscribed to the event type."""
+    return list(
+        await db.scalars(
+            select(WebhookEndpoint.id).where(
+                WebhookEndpoint.organisation_id == organisation,
+                WebhookEndpoint.enabled,
+                WebhookEndpoint.event_types.contains([event_type.value]),
+            )
+        )
+    )
+
+
+async def publish(
+    db: AsyncSession,
+    event_type: WebhookEventType,
+    organisation_id: uuid.UUID,
+    stream_id: uuid.UUID,
+    data: dict[str, Any],
+    dedup_key: str,
+    endpoint_ids: list[uuid.UUID],
+) -> str:
+    """Write the event and one pending delivery per endpoint named; the event's id (the
+    `webhook-id`). Once per (stream, key): a second call writes nothing and returns the id.
+    The caller holds the stream's row (booking, session), which orders its events."""
+    event_id = f"msg_{uuid.uuid5(_EVENT_IDS, f'{stream_id}/{dedup_key}').hex}"
+    sequence = await db.scalar(
+        select(func.coalesce(func.max(WebhookEvent.sequence), 0) + 1).where(
+            WebhookEvent.stream_id == stream_id
+        )
+    )
+    now = await database_now(db)
+    payload = {
+        "type": event_type.value,
+        "timestamp": now.isoformat(),
+        "data": {**data, "sequence": sequence},
+    }
+    written = await db.scalar(
+        insert(WebhookEvent)
+        .values(
+            id=event_id,
+            organisation_id=organisation_id,
+            stream_id=stream_id,
+            sequence=sequence,
+            type=event_type.value,
+            dedup_key=dedup_key,
+            payload=payload,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(constraint="webhook_event_once")
+        .returning(WebhookEvent.id)
+    )
+    if written is None:
+        return event_id  # an earlier attempt wrote it, with its deliveries
+    await db.execute(
+        insert(WebhookDelivery).values(
+            [
+                {"id": uuid.uuid4(), "event_id": event_id, "endpoint_id": e, "queued_at": now}
+                for e in endpoint_ids
+            ]
+        )
+    )
+    return event_id
+
+
+def booking_data(booking: Booking) -> dict[str, Any]:
+    """The booking as `GET /v1/bookings/{id}` shows it, less the payment's client secret."""
+    return {
+        "id": str(booking.id),
+        "status": booking.status,
+        "status_reason": booking.status_reason,
+        "reference": booking.reference,
+        "session_id": str(booking.session_id),
+        "seats": list(booking.seat_labels),
+        "quantity": booking.quantity,
+        "amount_subtotal": booking.amount_subtotal,
+        "discount": booking.discount,
+        "amount_total": booking.amount_total,
+        "currency": booking.currency,
+        "hold_expires_at": _iso(booking.hold_expires_at),
+        "payment": {"provider": "stripe", "payment_intent_id": booking.payment_intent_id},
+        "customer": {"name": booking.customer_name, "email": booking.customer_email},
+        "attendees": list(booking.attendees),
+        "created_at": _iso(booking.created_at),
+        "updated_at": _iso(booking.updated_at),
+        "confirmed_at": _iso(booking.confirmed_at),
+    }
+
+
+def session_data(session: Session) -> dict[str, Any]:
+    return {
+        "id": str(session.id),
+        "kind": session.kind,
+        "title": session.title,
+        "location": session.location,
+        "starts_at": _iso(session.starts_at),
+        "ends_at": _iso(session.ends_at),
+        "status": session.status,
+    }
+
+
+def _iso(moment: Any) -> str | None:
+    return None if moment is None else moment.isoformat()
