@@ -27,6 +27,7 @@ from activities.mail import Mailer, OutboxMailer, SendGridMailer
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities, make_stripe_client
 from activities.receipts import ReceiptActivities
+from activities.refunds import RefundActivities
 from activities.repairs import RepairActivities
 from activities.sessions import SessionActivities
 from core.db import make_engine, make_sessionmaker
@@ -63,6 +64,7 @@ def booking_activities(
     notifications = NotificationActivities(
         sessionmaker, make_mailer(settings), settings.email_from, settings.seller_name
     )
+    refunds = RefundActivities(sessionmaker)
     repairs = RepairActivities(sessionmaker, temporal, stripe_client)
     sessions = SessionActivities(sessionmaker, temporal)
     return [
@@ -71,10 +73,13 @@ def booking_activities(
         inventory.discard,
         inventory.confirm,
         inventory.record,
+        inventory.release_some,
         payments.create_intent,
         payments.get_intent,
         payments.cancel_intent,
         payments.refund,
+        payments.list_refunds,
+        refunds.record,
         receipts.issue,
         notifications.send,
         repairs.orphan_holds,

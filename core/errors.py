@@ -69,6 +69,14 @@ class BookingNotCancellable(BookingError):
         return cls(f"a booking that is {status} cannot be cancelled")
 
 
+class BookingNotChangeable(BookingError):
+    status, slug, title = (
+        409,
+        "not-changeable",
+        "The booking cannot be refunded or changed in its state",
+    )
+
+
 class PaymentProviderRefused(BookingError):
     status, slug, title = (
         502,

@@ -72,3 +72,6 @@ BOUNDED_STRIPE_PATCH = "bounded-stripe-waits"
 # Creating and reading PaymentIntents became local activities (one trip through the server's
 # task queues less per call); older histories ran them as regular activities.
 LOCAL_STRIPE_PATCH = "local-stripe-calls"
+# Refunds follow the session's refund policy and may be partial (an admin's amount, some places
+# cancelled, a refund made at Stripe read back); each is recorded with its own credit note.
+PARTIAL_REFUNDS_PATCH = "partial-refunds"
