@@ -394,13 +394,16 @@ class BookingWorkflow:
 
     async def _read_back_refunds(self) -> None:
         """Stripe said a refund was made: record the ones we do not know, for what they are."""
-        known = set(self._booking.refund_ids)
+        known = {refund.stripe_refund_id for refund in self._booking.refunds}
+        known.update(self._booking.refund_ids)
         found = [
             info
             for info in await self._steps.list_refunds(self._payment_intent_id)
             if info.id not in known and info.status in ("succeeded", "pending")
         ]
-        refunds = [await self._note_refund(info, "refunded at Stripe") for info in found]
+        refunds = [
+            await self._note_refund(info, "refunded at Stripe", ours=False) for info in found
+        ]
         await self._after_partial_refund(refunds)
 
     async def _after_partial_refund(self, refunds: list[Refund]) -> None:
@@ -422,16 +425,16 @@ class BookingWorkflow:
         """Refund `amount` through Stripe as the booking's next refund, then note it."""
         sequence = len(self._booking.refunds) + 1
         info = await self._steps.refund(self._payment_intent_id, step, amount, sequence)
-        return await self._note_refund(info, reason)
+        return await self._note_refund(info, reason, ours=True)
 
-    async def _note_refund(self, info: RefundInfo, reason: str) -> Refund:
-        """Record a refund made at Stripe (the database, the view) and issue its credit note."""
+    async def _note_refund(self, info: RefundInfo, reason: str, *, ours: bool) -> Refund:
+        """Record a refund made at Stripe (the database, the view) and issue its credit note.
+        `refund_ids` lists the refunds the booking made itself (`ours`)."""
         booking = self._booking
         refund = Refund(len(booking.refunds) + 1, info.amount, reason, info.id, workflow.now())
         await self._steps.record_refund(booking.currency, refund)
-        self._view = replace(
-            booking, refunds=[*booking.refunds, refund], refund_ids=[*booking.refund_ids, info.id]
-        )
+        refund_ids = [*booking.refund_ids, info.id] if ours else booking.refund_ids
+        self._view = replace(booking, refunds=[*booking.refunds, refund], refund_ids=refund_ids)
         if self._booking.reference:
             await self._issue_document(DocumentKind.CREDIT_NOTE, None, refund)
         return refund
