@@ -73,5 +73,6 @@ BOUNDED_STRIPE_PATCH = "bounded-stripe-waits"
 # task queues less per call); older histories ran them as regular activities.
 LOCAL_STRIPE_PATCH = "local-stripe-calls"
 # Refunds follow the session's refund policy and may be partial (an admin's amount, some places
-# cancelled, a refund made at Stripe read back); each is recorded with its own credit note.
+# cancelled, a refund made at Stripe read back); each is recorded with its own credit note. The
+# `refund` and `cancel_places` updates need no check of their own: no older history holds one.
 PARTIAL_REFUNDS_PATCH = "partial-refunds"
