@@ -14,6 +14,7 @@ from devstack.pay import pay
 from models.enums import BookingStatus
 from ops.consistency import Invariant, Report
 from ops.findings import OrphanReason, orphan_holds, unclaimed_payments
+from tests.api.conftest import ADMIN
 from tests.conftest import SessionFactory
 from tests.ops.conftest import (
     Check,
@@ -277,3 +278,34 @@ async def test_money_paid_for_an_expired_booking_on_an_intent_nobody_claims(
 
     await stripe_client.v1.refunds.create_async({"payment_intent": stray.id})
     assert (await run_check(world)).violations == []
+
+
+async def test_partly_refunded_and_repriced_bookings_are_no_violation(
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    db: async_sessionmaker[AsyncSession],
+    run_check: Check,
+) -> None:
+    session_id = await new_session(capacity=12)
+    world = World(
+        [session_id],
+        {
+            "partly refunded": await confirmed(api, stripe_client, session_id, 2),
+            "fewer places": await confirmed(api, stripe_client, session_id, 5),
+        },
+    )
+    refund = await api.post(
+        f"/v1/bookings/{world.id('partly refunded')}/refunds", json={"amount": 500}, headers=ADMIN
+    )
+    assert refund.json()["amount_refunded"] == 500
+    fewer = await api.post(
+        f"/v1/bookings/{world.id('fewer places')}/cancel-places", json={"count": 2}
+    )
+    assert (fewer.json()["amount_total"], fewer.json()["amount_refunded"]) == (22_500, 11_250)
+
+    await at_rest(db, world)
+    report = await run_check(world)
+
+    assert report.violations == []
+    assert report.counts.documents >= 4  # two receipts, two credit notes
