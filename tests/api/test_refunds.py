@@ -164,6 +164,8 @@ async def test_cancellations_refund_by_the_policy_on_each_side_of_a_tier_boundar
     half = await api.post(f"/v1/bookings/{after['id']}/cancel", json={"reason": "plans changed"})
     assert half.status_code == 200, half.text
     assert (half.json()["status"], half.json()["amount_refunded"]) == ("CANCELLED", 7_500)
+    again = await api.post(f"/v1/bookings/{after['id']}/cancel")
+    assert again.json() == half.json()  # a retried cancel answers the first one's outcome
 
     assert await stripe_refunds(stripe_client, before) == [15_000]
     assert await stripe_refunds(stripe_client, after) == [7_500]
