@@ -484,6 +484,10 @@ def resend(
         typer.Argument(metavar="EMAIL_KIND", help="Which email.", case_sensitive=False),
     ],
     booking_id: BookingId,
+    refund: Annotated[
+        int | None,
+        typer.Option(min=1, help="Which refund's email, for partly_refunded (1 is the first)."),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Send one email of a booking again.
@@ -500,7 +504,7 @@ def resend(
 
     async def work() -> tuple[DeliveryOutcome, str, str | None]:
         async with database(settings) as db:
-            key = notification_key(booking_id, email_kind)
+            key = notification_key(booking_id, email_kind, refund)
             async with db.begin() as s:
                 try:
                     await get_booking(s, booking_id)
@@ -519,7 +523,7 @@ def resend(
                     )
                 await s.delete(row)
             temporal = await temporal_client(settings)
-            request = await _email_sent(temporal, booking_id, email_kind)
+            request = await _email_sent(temporal, booking_id, email_kind, refund)
             notifications = NotificationActivities(
                 db, make_mailer(settings), settings.email_from, settings.seller_name
             )
@@ -544,7 +548,9 @@ def resend(
         raise typer.Exit(FOUND_PROBLEMS)
 
 
-async def _email_sent(temporal: Client, booking_id: str, kind: EmailKind) -> EmailRequest:
+async def _email_sent(
+    temporal: Client, booking_id: str, kind: EmailKind, refund: int | None
+) -> EmailRequest:
     """The request the workflow sent this email with (its refund amount, if any)."""
     handle = temporal.get_workflow_handle(booking_workflow_id(booking_id))
     try:
@@ -561,9 +567,9 @@ async def _email_sent(temporal: Client, booking_id: str, kind: EmailKind) -> Ema
         ):
             payloads = list(attrs.input.payloads)
             [sent] = await temporal.data_converter.decode(payloads, [EmailRequest])
-            if sent.kind == kind:
+            if sent.kind == kind and (refund is None or sent.refund_sequence == refund):
                 return sent  # type: ignore[no-any-return]
-    return EmailRequest(booking_id, kind)
+    return EmailRequest(booking_id, kind, refund_sequence=refund)
 
 
 async def _mark_failed(db: async_sessionmaker[AsyncSession], key: str, error: str) -> None:

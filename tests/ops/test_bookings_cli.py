@@ -153,6 +153,12 @@ async def test_cancel_refund_and_expire_now_go_through_the_workflow(
         await booking_ops(settings, "bookings", "refund", paid["id"], "--amount", "100", "--json")
     )
     assert (part["status"], part["amount_refunded"]) == ("CONFIRMED", 100)
+    again = ok(
+        await booking_ops(
+            settings, "bookings", "resend", "partly_refunded", paid["id"], "--refund", "1"
+        )
+    )
+    assert f"sent the partly_refunded email of booking {paid['id']}" in again
     one_line_error(
         await booking_ops(settings, "bookings", "refund", paid["id"], "--amount", "15000"),
         2,
