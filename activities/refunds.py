@@ -3,7 +3,7 @@ outgoing webhooks hooks `booking.refunded` here)."""
 
 import uuid
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -42,6 +42,8 @@ class RefundActivities:
             await db.execute(
                 update(Booking)
                 .where(Booking.id == key)
-                .values(amount_refunded=Booking.amount_refunded + refund.amount)
+                .values(
+                    amount_refunded=Booking.amount_refunded + refund.amount, updated_at=func.now()
+                )
             )
             return True

@@ -139,6 +139,7 @@ class BookingWorkflow:
 
     @refund.validator
     def _refundable(self, order: RefundOrder) -> None:
+        self._must_be_confirmed()
         self._check_refund(order, self._refundable_after_orders())
 
     @workflow.update
@@ -367,7 +368,9 @@ class BookingWorkflow:
             await self._refund_part(amount, cancel.reason, "cancel")
         fully = amount > 0 and self._refundable_amount == 0
         status = BookingStatus.REFUNDED if fully else BookingStatus.CANCELLED
-        await self._close(status, cancel.reason, amount, noted=True)
+        # A free booking's email says nothing of refunds; a paid one says what came back.
+        refunded = amount if self._booking.amount_paid else None
+        await self._close(status, cancel.reason, refunded, noted=True)
 
     async def _refund_order(self, order: RefundOrder) -> None:
         refund = await self._refund_part(order.amount, order.reason, "admin")
@@ -537,7 +540,10 @@ class BookingWorkflow:
     async def _refund(self, reason: str) -> int:
         """Refund in full through Stripe; returns the amount refunded."""
         refund = await self._steps.refund(self._payment_intent_id, reason)
-        self._view = replace(self._booking, refund_ids=[*self._booking.refund_ids, refund.id])
+        if workflow.patched(PARTIAL_REFUNDS_PATCH):
+            await self._note_refund(refund, reason, ours=True)
+        else:
+            self._view = replace(self._booking, refund_ids=[*self._booking.refund_ids, refund.id])
         return refund.amount
 
     async def _cancel_intent(self) -> PaymentIntentInfo | None:

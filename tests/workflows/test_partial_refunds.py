@@ -1,22 +1,34 @@
-"""Partial refunds in the booking workflow with Stripe's answer lost: each refund is made once
-however often its activity runs, and two alike refunds stay two."""
+"""Refunds in the booking workflow: with Stripe's answer lost each is made once however often
+its activity runs, two alike stay two, and every refund (a late payment's too) is recorded."""
 
 import asyncio
 import uuid
 
 import stripe
-from sqlalchemy import select
+from sqlalchemy import select, update
 from temporalio import activity
 from temporalio.client import Client
 
 from activities.payments import PaymentActivities
+from core.settings import Settings
 from models.booking import RefundOrder
-from models.enums import BookingStatus, SeatState
-from models.payments import RefundInfo, RefundRequest
-from models.tables import BookingRefund
+from models.enums import BookingStatus, SeatState, SessionStatus
+from models.payments import PaymentEventType, RefundInfo, RefundRequest
+from models.tables import BookingRefund, Session
 from tests.conftest import SessionFactory
+from tests.histories import keep_history
 from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import Db, book, handle_of, pay_and_tell, places_of, refunds_of
+from tests.workflows.helpers import (
+    Db,
+    book,
+    handle_of,
+    mirror_of,
+    pay_and_tell,
+    pay_at_stripe,
+    places_of,
+    refunds_of,
+    tell,
+)
 from workflows.booking import BookingWorkflow
 
 
@@ -77,3 +89,40 @@ async def test_a_refund_whose_answer_is_lost_is_made_once_and_two_alike_stay_two
     ended = [o for o in outcomes if not isinstance(o, BaseException)]
     assert len(ended) == 1 and ended[0].status == BookingStatus.REFUNDED
     assert sum(amount for amount, _ in await refunds_of(stripe_client, paid)) == 15_000
+
+
+async def test_a_payment_that_cannot_be_confirmed_is_refunded_and_recorded(
+    temporal: Client,
+    quick: Settings,
+    db: Db,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+) -> None:
+    """The session was cancelled while the customer paid: the full refund the workflow makes
+    is recorded as the booking's refund, as every other."""
+    session_id = await new_session(capacity=4)
+    view = await book(temporal, quick, session_id, 2)
+    async with db.begin() as s:
+        await s.execute(
+            update(Session)
+            .where(Session.id == uuid.UUID(session_id))
+            .values(status=SessionStatus.CANCELLED)
+        )
+
+    await pay_at_stripe(stripe_client, view)
+    await tell(temporal, view, PaymentEventType.SUCCEEDED)
+    ended = await asyncio.wait_for(handle_of(temporal, view.id).result(), 15)
+
+    assert ended.status == BookingStatus.REFUNDED
+    assert [(r.sequence, r.amount, r.reason) for r in ended.refunds] == [
+        (1, 15_000, "not-confirmable")
+    ]
+    assert ended.refund_ids == [ended.refunds[0].stripe_refund_id]
+    async with db() as s:
+        recorded = await s.scalars(
+            select(BookingRefund.amount).where(BookingRefund.booking_id == uuid.UUID(view.id))
+        )
+        assert list(recorded) == [15_000]
+    assert (await mirror_of(db, view.id)).amount_refunded == 15_000
+    assert await places_of(db, view.id) == {}
+    await keep_history(temporal, view.id, "partial-refunds-not_confirmable_recorded")
