@@ -119,8 +119,7 @@ class BookingWorkflow:
 
     @cancel.validator
     def _cancellable(self, request: CancelRequest) -> None:
-        if "\x00" in request.reason:
-            raise InvalidRequest("the reason must not contain the NUL character")
+        _check_text(request.reason)
         if self._mailbox.cancel is not None:
             return  # asked before: answered with the same outcome
         view = self._view
@@ -342,7 +341,7 @@ class BookingWorkflow:
         self._mailbox.orders.append((info.id, order))
         await workflow.wait_condition(lambda: info.id in self._mailbox.answers)
         answer = self._mailbox.answers[info.id]
-        if isinstance(answer, BookingError):
+        if isinstance(answer, ApplicationError):
             raise answer
         return answer
 
@@ -355,8 +354,13 @@ class BookingWorkflow:
                 await self._refund_order(order)
             else:
                 await self._cancel_places(order, self._places_to_cancel(order))
-        except BookingError as err:
-            self._mailbox.answers[order_id] = err
+        except (BookingError, ActivityError) as err:
+            # A rule said no, or Stripe refused the refund for good: that order fails, not the
+            # booking.
+            refusal = err if isinstance(err, BookingError) else _business_failure(err)
+            if refusal is None:
+                raise
+            self._mailbox.answers[order_id] = refusal
             return
         self._mailbox.answers[order_id] = self._booking
 

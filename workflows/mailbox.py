@@ -5,9 +5,9 @@ import contextlib
 from datetime import datetime
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from core.errors import BookingError
     from models.booking import BookingView, CancelRequest, PlacesCancellation, RefundOrder
     from models.payments import PaymentEvent
 
@@ -23,7 +23,7 @@ class Mailbox:
         self.cancel: CancelRequest | None = None
         # (update id, order) in arrival order, and the answer of each carried out.
         self.orders: list[tuple[str, Order]] = []
-        self.answers: dict[str, BookingView | BookingError] = {}
+        self.answers: dict[str, BookingView | ApplicationError] = {}
 
     def post(self, event: PaymentEvent) -> None:
         """Stripe retries and reorders webhooks: each event id counts once."""

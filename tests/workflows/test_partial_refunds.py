@@ -4,12 +4,15 @@ its activity runs, two alike stay two, and every refund (a late payment's too) i
 import asyncio
 import uuid
 
+import pytest
 import stripe
 from sqlalchemy import select, update
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
 from activities.payments import PaymentActivities
+from core.errors import PaymentProviderRefused
 from core.settings import Settings
 from models.booking import RefundOrder
 from models.enums import BookingStatus, SeatState, SessionStatus
@@ -126,3 +129,36 @@ async def test_a_payment_that_cannot_be_confirmed_is_refunded_and_recorded(
     assert (await mirror_of(db, view.id)).amount_refunded == 15_000
     assert await places_of(db, view.id) == {}
     await keep_history(temporal, view.id, "partial-refunds-not_confirmable_recorded")
+
+
+async def test_a_refund_stripe_refuses_fails_that_order_not_the_booking(
+    temporal: Client,
+    db: Db,
+    new_session: SessionFactory,
+    own_worker: OwnWorker,
+    stripe_client: stripe.StripeClient,
+) -> None:
+    real = PaymentActivities(stripe_client)
+
+    @activity.defn(name="refund_payment")
+    async def refuses_odd_amounts(request: RefundRequest) -> RefundInfo:
+        """Stripe refuses this refund for good (say, the charge is disputed)."""
+        if request.amount is not None and request.amount % 2:
+            raise PaymentProviderRefused("Stripe refused: charge is disputed")
+        return await real.refund(request)
+
+    settings = await own_worker(refuses_odd_amounts)
+    paid = await pay_and_tell(
+        temporal, stripe_client, await book(temporal, settings, await new_session(capacity=4), 1)
+    )
+    handle = handle_of(temporal, paid.id)
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(BookingWorkflow.refund, RefundOrder(999), id="odd")
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == "PaymentProviderRefused"
+    after = await handle.execute_update(BookingWorkflow.refund, RefundOrder(1_000), id="even")
+
+    assert (after.status, [r.amount for r in after.refunds]) == (BookingStatus.CONFIRMED, [1_000])
+    assert await refunds_of(stripe_client, paid) == [(1_000, "admin")]
+    assert await places_of(db, paid.id) == {SeatState.SOLD: 1}
