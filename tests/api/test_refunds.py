@@ -2,22 +2,27 @@
 worker, Temporal, PostgreSQL, localstripe and the fake SendGrid."""
 
 import asyncio
+import subprocess
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 import stripe
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from devstack.pay import pay
+from devstack.postgres import Cluster
 from models.enums import DocumentKind, SeatState
+from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import BookingRefund, Receipt, Seat
 from tests.api.conftest import ADMIN
 from tests.api.helpers import emails_for, signed_event, start_booking, wait_for_status
+from tests.api.test_tenants import _alembic
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.histories import keep_history
 
@@ -386,3 +391,56 @@ async def test_places_of_an_unpaid_booking_or_a_started_session_are_not_cancella
     assert too_late.status_code == 409
     assert "started" in too_late.json()["detail"]
     assert await stripe_refunds(stripe_client, booking) == []
+
+
+def test_migration_0004_keeps_earlier_credit_notes_and_allows_one_per_refund(
+    postgres: Cluster,
+) -> None:
+    database = f"migration_{uuid.uuid4().hex[:8]}"
+    postgres.psql(f"CREATE DATABASE {database} OWNER booking")
+    url = postgres.url.rsplit("/", 1)[0] + f"/{database}"
+
+    def sql(statement: str) -> str:
+        return postgres.psql(statement, database=database)
+
+    session_id, booking_id = uuid.uuid4(), uuid.uuid4()
+    try:
+        _alembic(url, "upgrade", "0003")
+        sql(
+            "INSERT INTO sessions (id, organisation_id, kind, title, location, starts_at, ends_at,"
+            " capacity, price_amount, currency, hold_seconds, discount_min_quantity,"
+            " discount_basis_points, status) VALUES"
+            f" ('{session_id}', '{DEFAULT_ORGANISATION_ID}', 'course', 'T', 'Leeds',"
+            " '2031-01-01 09:00Z', '2031-01-01 17:00Z', 4, 1000, 'GBP', 600, 5, 0, 'scheduled')"
+        )
+        sql(
+            "INSERT INTO bookings (id, reference, session_id, customer_name, customer_email,"
+            " attendees, quantity, seat_labels, amount_subtotal, discount, amount_total, currency,"
+            " status, hold_expires_at, request_fingerprint) VALUES"
+            f" ('{booking_id}', 'RFT-1', '{session_id}', 'Ada', 'ada@example.com', '[]', 1,"
+            " '[]', 1000, 0, 1000, 'GBP', 'REFUNDED', now(), 'f')"
+        )
+        sql(
+            "INSERT INTO receipts (booking_id, kind, number, total, currency, issued_at, pdf)"
+            f" VALUES ('{booking_id}', 'credit_note', 'CN-1', -1000, 'GBP', now(), '')"
+        )
+        _alembic(url, "upgrade", "head")
+
+        assert sql(f"SELECT refund_policy IS NULL FROM sessions WHERE id = '{session_id}'") == "t"
+        assert sql(f"SELECT amount_refunded FROM bookings WHERE id = '{booking_id}'") == "0"
+        assert sql("SELECT count(*) FROM receipts WHERE refund_sequence IS NULL") == "1"
+        sql(
+            "INSERT INTO receipts (booking_id, kind, number, total, currency, issued_at, pdf,"
+            f" refund_sequence) VALUES ('{booking_id}', 'credit_note', 'CN-2', -500, 'GBP',"
+            " now(), '', 1)"
+        )
+        with pytest.raises(subprocess.CalledProcessError):  # a second full credit note
+            sql(
+                "INSERT INTO receipts (booking_id, kind, number, total, currency, issued_at, pdf)"
+                f" VALUES ('{booking_id}', 'credit_note', 'CN-3', -1000, 'GBP', now(), '')"
+            )
+        _alembic(url, "downgrade", "0003")  # and back: reversible, the first note kept
+        assert sql("SELECT string_agg(number, ',') FROM receipts") == "CN-1"
+        _alembic(url, "upgrade", "head")
+    finally:
+        postgres.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
