@@ -21,37 +21,19 @@ from models.enums import DocumentKind, SeatState
 from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import BookingRefund, Receipt, Seat
 from tests.api.conftest import ADMIN
-from tests.api.helpers import emails_for, signed_event, start_booking, wait_for_status
+from tests.api.helpers import (
+    emails_for,
+    session_with,
+    signed_event,
+    start_booking,
+    wait_for_status,
+)
 from tests.api.test_tenants import _alembic
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.histories import keep_history
 
 Db = async_sessionmaker[AsyncSession]
 Json = dict[str, Any]
-
-
-async def session_with(
-    api: httpx.AsyncClient,
-    starts_at: datetime,
-    refund_policy: list[Json] | None = None,
-    capacity: int = 12,
-) -> str:
-    """A session made by an admin through the API, £75 a place, 10 % off 5 places or more."""
-    body: Json = {
-        "kind": "course",
-        "title": "Emergency First Aid at Work",
-        "location": "Leeds",
-        "starts_at": starts_at.isoformat(),
-        "ends_at": (starts_at + timedelta(hours=8)).isoformat(),
-        "capacity": capacity,
-        "price_amount": 7500,
-        "currency": "GBP",
-    }
-    if refund_policy is not None:
-        body["refund_policy"] = refund_policy
-    created = await api.post("/v1/sessions", json=body, headers=ADMIN)
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
 
 
 async def paid(
