@@ -96,9 +96,9 @@ async def unclaimed_payments(
     progress: Progress | None = None,
 ) -> list[UnclaimedPayment]:
     """Succeeded PaymentIntents (created since `created_since`) that belong to no booking that
-    was confirmed (what a cancelled one keeps is its refund policy's), are not refunded in full, and whose booking's workflow is not running
-    (a running one confirms or refunds its own intent). With `session_ids`, only intents that
-    name a booking of those sessions."""
+    was confirmed (what a cancelled one keeps is its refund policy's), are not refunded in
+    full, and whose booking's workflow is not running (a running one confirms or refunds its
+    own intent). With `session_ids`, only intents that name a booking of those sessions."""
     since = int(created_since.timestamp()) if created_since else None
     ledger = await load_ledger(stripe_client, created_since=since, progress=progress)
     snapshot = await load_snapshot(db, session_ids=session_ids)
