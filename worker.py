@@ -28,6 +28,7 @@ from activities.mail import Mailer, OutboxMailer, SendGridMailer
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities, make_stripe_client
 from activities.receipts import ReceiptActivities
+from activities.refunds import RefundActivities
 from activities.repairs import RepairActivities
 from activities.sessions import SessionActivities
 from activities.webhook_signals import DeliveryStarter
@@ -76,6 +77,7 @@ def booking_activities(
         settings.seller_name,
         locale=settings.locale,
     )
+    refunds = RefundActivities(sessionmaker, webhook_starter)
     repairs = RepairActivities(sessionmaker, temporal, stripe_client)
     sessions = SessionActivities(sessionmaker, temporal, webhook_starter)
     # No redirects followed: a webhook goes to the registered URL or is retried.
@@ -93,10 +95,13 @@ def booking_activities(
         inventory.discard,
         inventory.confirm,
         inventory.record,
+        inventory.release_some,
         payments.create_intent,
         payments.get_intent,
         payments.cancel_intent,
         payments.refund,
+        payments.list_refunds,
+        refunds.record,
         receipts.issue,
         notifications.send,
         repairs.orphan_holds,

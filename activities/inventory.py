@@ -19,10 +19,13 @@ from core.errors import (
     SessionNotFound,
     SoldOut,
 )
+from core.refund_policy import tiers_of
 from models.booking import (
     MAX_PLACES_PER_BOOKING,
     BookingRequest,
     Confirmation,
+    ReleaseSome,
+    Repriced,
     Reservation,
     Transition,
 )
@@ -108,6 +111,41 @@ class InventoryActivities:
         """Give the booking's places back, held or sold. Releasing twice releases nothing."""
         async with transaction(self._sessionmaker) as db:
             return ReleaseResult(released=await _free_places(db, uuid.UUID(booking_id)))
+
+    @activity.defn(name="release_some_places")
+    async def release_some(self, request: ReleaseSome) -> Repriced:
+        """Free some sold places of a confirmed booking and re-price what it keeps (the group
+        discount on the places that remain), in one transaction; running it again changes
+        nothing and answers the same."""
+        key = uuid.UUID(request.booking_id)
+        async with transaction(self._sessionmaker) as db:
+            booking = await db.get(Booking, key, with_for_update=True)
+            if booking is None:
+                raise InvalidRequest(f"booking {request.booking_id} does not exist")
+            keep = [label for label in booking.seat_labels if label not in request.seat_labels]
+            if len(keep) == len(booking.seat_labels):
+                return _repriced(booking)  # done by an earlier attempt
+            session = await db.get(Session, booking.session_id)
+            assert session is not None
+            await db.execute(
+                update(Seat)
+                .where(Seat.booking_id == key, Seat.label.in_(request.seat_labels))
+                .values(state=SeatState.FREE, booking_id=None)
+            )
+            quote = pricing.quote(
+                booking.amount_subtotal // booking.quantity,
+                len(keep),
+                pricing.GroupDiscount(session.discount_min_quantity, session.discount_basis_points),
+            )
+            if booking.amount_paid is None:
+                booking.amount_paid = booking.amount_total
+            booking.seat_labels = keep
+            booking.quantity = len(keep)
+            booking.amount_subtotal = quote.subtotal
+            booking.discount = quote.discount
+            booking.amount_total = quote.total
+            booking.updated_at = await database_now(db)
+            return _repriced(booking)
 
     @activity.defn(name="discard_booking")
     async def discard(self, booking_id: str) -> ReleaseResult:
@@ -303,4 +341,11 @@ def _reservation_of(booking: Booking, session: Session) -> Reservation:
         session_starts_at=session.starts_at,
         session_ends_at=session.ends_at,
         request_fingerprint=booking.request_fingerprint,
+        refund_policy=tiers_of(session.refund_policy),
+    )
+
+
+def _repriced(booking: Booking) -> Repriced:
+    return Repriced(
+        list(booking.seat_labels), booking.amount_subtotal, booking.discount, booking.amount_total
     )

@@ -23,8 +23,14 @@ from models.enums import (
 from models.tables import Booking, Notification, Receipt, Session
 
 
-def notification_key(booking_id: str, kind: str) -> str:
-    return f"{booking_id}:{kind}"
+def notification_key(booking_id: str, kind: str, refund_sequence: int | None = None) -> str:
+    """One email per (booking, kind), and per refund for the emails of partial refunds."""
+    key = f"{booking_id}:{kind}"
+    return f"{key}:{refund_sequence}" if kind == EmailKind.PARTLY_REFUNDED else key
+
+
+# The emails that carry the credit note of their refund, when there is one.
+_REFUND_EMAILS = frozenset({EmailKind.REFUNDED, EmailKind.PARTLY_REFUNDED, EmailKind.CANCELLED})
 
 
 class NotificationActivities:
@@ -45,7 +51,7 @@ class NotificationActivities:
     @activity.defn(name="send_email")
     async def send(self, request: EmailRequest) -> EmailOutcome:
         """Record the intent, check for an earlier attempt that got through, send, record."""
-        key = notification_key(request.booking_id, request.kind)
+        key = notification_key(request.booking_id, request.kind, request.refund_sequence)
         email = await self._compose(request, key)
         status, attempts = await self._record_intent(request, key, email.to_email)
         if status == NotificationStatus.SENT:
@@ -125,9 +131,16 @@ class NotificationActivities:
             assert booking is not None, f"no booking {request.booking_id}"
             session = await db.get(Session, booking.session_id)
             assert session is not None
+            # The receipt, and the credit note of this email's refund.
             documents = {
                 DocumentKind(r.kind): r
-                for r in await db.scalars(select(Receipt).where(Receipt.booking_id == booking.id))
+                for r in await db.scalars(
+                    select(Receipt).where(
+                        Receipt.booking_id == booking.id,
+                        (Receipt.kind == DocumentKind.RECEIPT)
+                        | Receipt.refund_sequence.is_not_distinct_from(request.refund_sequence),
+                    )
+                )
             }
         rendered = render_email(
             request.kind,
@@ -172,7 +185,7 @@ class NotificationActivities:
                 Attachment(f"receipt-{receipt.number}.pdf", "application/pdf", receipt.pdf),
                 self._calendar(booking, session, CalendarMethod.PUBLISH),
             ]
-        if kind == EmailKind.REFUNDED and DocumentKind.CREDIT_NOTE in documents:
+        if kind in _REFUND_EMAILS and DocumentKind.CREDIT_NOTE in documents:
             note = documents[DocumentKind.CREDIT_NOTE]
             attachments.append(
                 Attachment(f"credit-note-{note.number}.pdf", "application/pdf", note.pdf)

@@ -80,22 +80,42 @@ class PaymentActivities:
 
     @activity.defn(name="refund_payment")
     async def refund(self, request: RefundRequest) -> RefundInfo:
-        """Refund in full, once per (booking, reason), even after idempotency keys expire (24 h)."""
-        earlier = await self._stripe.v1.refunds.list_async(
-            {"payment_intent": request.payment_intent_id, "limit": 100}
-        )
-        for earlier_refund in earlier.data:
-            if _metadata(earlier_refund).get("reason") == request.reason:
+        """Refund (in full, or `amount`), once per (booking, sequence, reason), even after
+        Stripe's idempotency keys expire (24 h)."""
+        step = f"refund-{request.reason}"
+        metadata = {"booking_id": request.booking_id, "reason": request.reason}
+        if request.sequence is not None:
+            # Two partial refunds for the same reason are two refunds, not one retried.
+            step = f"refund-{request.sequence}-{request.reason}"
+            metadata["sequence"] = str(request.sequence)
+        for earlier_refund in await self._refunds_of(request.payment_intent_id):
+            earlier = _metadata(earlier_refund)
+            if (earlier.get("reason"), earlier.get("sequence")) == (
+                metadata["reason"],
+                metadata.get("sequence"),
+            ):
                 return _refund_info(earlier_refund)
+        params: dict[str, Any] = {"payment_intent": request.payment_intent_id, "metadata": metadata}
+        if request.amount is not None:
+            params["amount"] = request.amount
         refund = await self._call(
             self._stripe.v1.refunds.create_async,
-            {
-                "payment_intent": request.payment_intent_id,
-                "metadata": {"booking_id": request.booking_id, "reason": request.reason},
-            },
-            {"idempotency_key": idempotency_key(request.booking_id, f"refund-{request.reason}")},
+            params,
+            {"idempotency_key": idempotency_key(request.booking_id, step)},
         )
         return _refund_info(refund)
+
+    @activity.defn(name="list_refunds")
+    async def list_refunds(self, payment_intent_id: str) -> list[RefundInfo]:
+        """Every refund Stripe holds for the intent, oldest first, however it was made."""
+        refunds = [_refund_info(r) for r in await self._refunds_of(payment_intent_id)]
+        return sorted(refunds, key=lambda r: (r.created, r.id))
+
+    async def _refunds_of(self, payment_intent_id: str) -> list[Any]:
+        page = await self._stripe.v1.refunds.list_async(
+            {"payment_intent": payment_intent_id, "limit": 100}
+        )
+        return list(page.data)
 
     async def _call(self, method: Any, *args: Any) -> Any:
         """Stripe's 4xx answers are final; network trouble and 5xx go to Temporal's retries."""
@@ -121,7 +141,13 @@ def _metadata(stripe_object: Any) -> dict[str, str]:
 
 
 def _refund_info(refund: Any) -> RefundInfo:
-    return RefundInfo(refund.id, refund.status or "", refund.amount, refund.currency.upper())
+    return RefundInfo(
+        refund.id,
+        refund.status or "",
+        refund.amount,
+        refund.currency.upper(),
+        int(getattr(refund, "created", 0) or 0),
+    )
 
 
 def amount_received(intent: Any) -> int:

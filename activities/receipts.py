@@ -45,8 +45,9 @@ class ReceiptActivities:
     async def issue(self, request: IssueDocument) -> DocumentRef:
         """The same number and bytes however often it runs: the first transaction wins."""
         key = uuid.UUID(request.booking_id)
+        sequence = request.refund.sequence if request.refund else None
         async with self._sessionmaker.begin() as db:
-            existing = await find_document(db, key, request.kind)
+            existing = await find_document(db, key, request.kind, sequence)
             if existing is not None:
                 return DocumentRef(DocumentKind(existing.kind), existing.number)
             booking = await db.get(Booking, key)
@@ -72,6 +73,7 @@ class ReceiptActivities:
                     kind=request.kind,
                     number=number,
                     refers_to=refers_to,
+                    refund_sequence=sequence,
                     total=data.total,
                     currency=data.currency,
                     issued_at=now,
@@ -98,6 +100,20 @@ class ReceiptActivities:
                 f"{session.discount_min_quantity} or more places"
             )
         assert booking.reference is not None and booking.confirmed_at is not None
+        lines = [
+            ReceiptLine(
+                f"Place: {session.title}",
+                booking.quantity,
+                sign * unit,
+                sign * booking.amount_subtotal,
+            )
+        ]
+        total, discount_amount = sign * booking.amount_total, sign * booking.discount
+        if request.refund is not None:
+            # A credit note for one refund: its amount, whatever the booking's amounts are now.
+            amount = request.refund.amount
+            lines = [ReceiptLine(f"Refund: {request.refund.reason}", 1, -amount, -amount)]
+            total, discount, discount_amount = -amount, None, 0
         return ReceiptData(
             kind=request.kind,
             number=number,
@@ -113,17 +129,10 @@ class ReceiptActivities:
             session_starts_at=session.starts_at,
             session_ends_at=session.ends_at,
             attendees=_attendee_names(booking),
-            lines=[
-                ReceiptLine(
-                    f"Place: {session.title}",
-                    booking.quantity,
-                    sign * unit,
-                    sign * booking.amount_subtotal,
-                )
-            ],
+            lines=lines,
             discount_description=discount,
-            discount_amount=sign * booking.discount,
-            total=sign * booking.amount_total,
+            discount_amount=discount_amount,
+            total=total,
             currency=booking.currency,
             vat_rate_basis_points=self._vat_rate,
             prices_include_vat=True,

@@ -1,5 +1,5 @@
-"""The API's calls into booking workflows: start one (update-with-start) and cancel one, each
-bounded in time, and the booking id and request fingerprint those calls are keyed by."""
+"""The API's calls into booking workflows: start one (update-with-start), cancel one, refund or
+cancel places of one, each bounded in time, and the ids and fingerprints they are keyed by."""
 
 import asyncio
 import hashlib
@@ -7,7 +7,7 @@ import json
 import uuid
 from dataclasses import fields
 from datetime import UTC
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
@@ -25,10 +25,18 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from api.problems import as_booking_error
 from core.customer_hash import customer_hash
-from core.errors import BookingNotCancellable, ServiceUnavailable, SessionNotFound, parse_id
+from core.errors import (
+    BookingError,
+    BookingNotCancellable,
+    BookingNotChangeable,
+    ServiceUnavailable,
+    SessionNotFound,
+    parse_id,
+)
 from core.pricing import GroupDiscount, quote
 from core.settings import Settings
 from documents.receipt_data import format_money
@@ -39,6 +47,8 @@ from models.booking import (
     BookingView,
     BookingWorkflowInput,
     CancelRequest,
+    PlacesCancellation,
+    RefundOrder,
     Timings,
     booking_workflow_id,
 )
@@ -200,20 +210,61 @@ async def _start_cancel(
     status_now: str,
     update_id: str | None,
 ) -> WorkflowUpdateHandle[BookingView]:
+    gone = BookingNotCancellable.in_status(status_now)
+    return await _start(temporal, booking_id, BookingWorkflow.cancel, request, update_id, gone)
+
+
+Order = TypeVar("Order", RefundOrder, PlacesCancellation)
+
+
+async def change_within(
+    temporal: Client,
+    settings: Settings,
+    booking_id: str,
+    update: UpdateMethodMultiParam[[BookingWorkflow, Order], BookingView],
+    order: Order,
+    update_id: str,
+    status_now: str,
+) -> BookingView | None:
+    """An admin's refund or places given back, as the booking's workflow carries it out: its
+    outcome if it comes within `cancel_wait_seconds`, else None (it finishes durably). The same
+    `update_id` answers the same outcome, even once the workflow has closed."""
+    gone = BookingNotChangeable(f"a booking that is {status_now} cannot be changed")
+    try:
+        async with asyncio.timeout(settings.workflow_accept_seconds):
+            handle = await _start(temporal, booking_id, update, order, update_id, gone)
+    except _NO_ANSWER:
+        raise ServiceUnavailable("the workflow did not accept the request in time") from None
+    try:
+        async with asyncio.timeout(settings.cancel_wait_seconds):
+            return await _outcome(handle)
+    except _NO_ANSWER:
+        return None
+
+
+Arg = TypeVar("Arg")
+
+
+async def _start(
+    temporal: Client,
+    booking_id: str,
+    update: UpdateMethodMultiParam[[BookingWorkflow, Arg], BookingView],
+    arg: Arg,
+    update_id: str | None,
+    gone: BookingError,
+) -> WorkflowUpdateHandle[BookingView]:
+    """The update, accepted; `gone` when the workflow has closed (a new update is refused)."""
     handle = temporal.get_workflow_handle(booking_workflow_id(booking_id))
     try:
         return await handle.start_update(
-            BookingWorkflow.cancel,
-            request,
-            id=update_id,
-            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            update, arg, id=update_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED
         )
     except WorkflowUpdateFailedError as err:
         raise as_booking_error(err) or err from err
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
-        raise BookingNotCancellable.in_status(status_now) from None
+        raise gone from None
 
 
 async def _outcome(update: WorkflowUpdateHandle[BookingView]) -> BookingView:

@@ -172,15 +172,77 @@ class BookingOut(BaseModel):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     confirmed_at: datetime | None = None
+    amount_refunded: int = Field(0, description="Refunded so far, in minor units")
 
 
 class CancelIn(BaseModel):
     reason: Annotated[String, Field(max_length=500)] = "cancelled by the customer"
 
 
+class RefundIn(BaseModel):
+    """An organiser's refund of part or all of what remains paid."""
+
+    amount: Annotated[int, Field(ge=1, le=100_000_000, description="In minor units")]
+    reason: Annotated[String, Field(min_length=1, max_length=500)] = "refunded by the organiser"
+
+
+class PlacesCancelIn(BaseModel):
+    """Some places of a confirmed booking to give back: these seats, or the last `count`."""
+
+    seats: Annotated[
+        list[Annotated[String, Field(min_length=1, max_length=32)]],
+        Field(max_length=MAX_PLACES_PER_BOOKING),
+    ] = []
+    count: Annotated[int, Field(ge=1, le=MAX_PLACES_PER_BOOKING)] | None = None
+    reason: Annotated[String, Field(max_length=500)] = "places cancelled by the customer"
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "PlacesCancelIn":
+        if bool(self.seats) == (self.count is not None):
+            raise ValueError("give either seats or a count")
+        return self
+
+
+class RefundOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    sequence: int
+    amount: int
+    currency: str
+    reason: str
+    stripe_refund_id: str
+    refunded_at: datetime
+    credit_note: str | None = Field(None, description="The credit note's number")
+
+
 class GroupDiscountIn(BaseModel):
     min_quantity: Annotated[int, Field(ge=2, le=MAX_PLACES_PER_BOOKING)] = 5
     percent: Annotated[int, Field(ge=0, le=100)] = 10
+
+
+class RefundTierIn(BaseModel):
+    days_before: Annotated[int, Field(ge=0, le=3650)]
+    percent: Annotated[int, Field(ge=0, le=100)]
+
+
+# A cancelling customer gets back `percent` of what remains paid until `days_before` days before
+# the start, that moment included; the best tier still open applies; none open: no refund.
+RefundPolicy = Annotated[
+    list[RefundTierIn],
+    Field(
+        max_length=10,
+        description="Tiers of refund by date; [] refunds nothing. The default refunds in full "
+        "until the start.",
+    ),
+]
+DEFAULT_REFUND_POLICY = [RefundTierIn(days_before=0, percent=100)]
+
+
+def _distinct_tiers(policy: list[RefundTierIn]) -> list[RefundTierIn]:
+    days = [tier.days_before for tier in policy]
+    if len(set(days)) != len(days):
+        raise ValueError("two refund tiers have the same days_before")
+    return sorted(policy, key=lambda tier: -tier.days_before)
 
 
 class SeatRowIn(BaseModel):
@@ -236,6 +298,7 @@ class SessionCreate(SessionFields):
     capacity: Annotated[int, Field(ge=1, le=MAX_PLACES_PER_SESSION)] | None = None
     seat_map: Annotated[list[SeatRowIn], Field(max_length=100)] = []
     group_discount: GroupDiscountIn | None = GroupDiscountIn()
+    refund_policy: Annotated[RefundPolicy, AfterValidator(_distinct_tiers)] = DEFAULT_REFUND_POLICY
 
     @model_validator(mode="after")
     def _shape(self) -> "SessionCreate":
@@ -260,6 +323,7 @@ class AvailabilityOut(BaseModel):
 class SessionOut(SessionFields):
     id: uuid.UUID
     group_discount: GroupDiscountIn | None
+    refund_policy: list[RefundTierIn]
     status: SessionStatus
     availability: AvailabilityOut
 

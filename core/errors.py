@@ -89,6 +89,14 @@ class WebhookEndpointDisabled(BookingError):
     status, slug, title = 409, "webhook-endpoint-disabled", "The webhook endpoint is disabled"
 
 
+class BookingNotChangeable(BookingError):
+    status, slug, title = (
+        409,
+        "not-changeable",
+        "The booking cannot be refunded or changed in its state",
+    )
+
+
 class PaymentProviderRefused(BookingError):
     status, slug, title = (
         502,

@@ -20,9 +20,12 @@ _SUBJECTS = {
     EmailKind.LATE_PAYMENT_REFUNDED: "Your payment for {title} has been refunded{ref}",
     EmailKind.REMINDER: "Reminder: {title} starts {starts}{ref}",
     EmailKind.SESSION_CANCELLED: "Session cancelled: {title}{ref}",
+    EmailKind.PARTLY_REFUNDED: "Partial refund issued: {title}{ref}",
 }
 # Without a refund amount these emails would have nothing to say.
-_NEEDS_REFUND = frozenset({EmailKind.REFUNDED, EmailKind.LATE_PAYMENT_REFUNDED})
+_NEEDS_REFUND = frozenset(
+    {EmailKind.REFUNDED, EmailKind.LATE_PAYMENT_REFUNDED, EmailKind.PARTLY_REFUNDED}
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +82,8 @@ def _template_values(context: EmailContext) -> dict[str, str | bool | None]:
         "ends": format_moment(context.session_ends_at, zone, locale),
         "amount": format_money(context.amount_total, context.currency, locale),
         "free": context.amount_total == 0,
+        # A paid booking cancelled when its refund policy gives nothing back.
+        "no_refund": refund == 0,
         "refund": None if refund is None else format_money(refund, context.currency, locale),
         "seller_name": context.seller_name,
     }

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core.refund_policy import DEFAULT_POLICY, RefundTier
 from models.enums import BookingStatus, DeliveryOutcome, DocumentKind, EmailKind
 
 MAX_PLACES_PER_BOOKING = 50
@@ -84,6 +85,9 @@ class Reservation:
     session_starts_at: datetime
     session_ends_at: datetime
     request_fingerprint: str
+    # The session's policy when the places were held; reservations recorded before policies
+    # existed refund in full until the start, as those bookings were sold.
+    refund_policy: list[RefundTier] = field(default_factory=lambda: list(DEFAULT_POLICY))
 
 
 @dataclass
@@ -126,6 +130,69 @@ class BookingView:
     payment_failures: list[str] = field(default_factory=list)
     documents: list[str] = field(default_factory=list)
     emails_refused: list[str] = field(default_factory=list)
+    # What the customer paid (set when confirmed) and each refund since (partial refunds).
+    amount_paid: int = 0
+    refunds: list["Refund"] = field(default_factory=list)
+
+    @property
+    def amount_refunded(self) -> int:
+        return sum(refund.amount for refund in self.refunds)
+
+
+@dataclass
+class Refund:
+    """One refund of a paid booking: ours (by policy, by an admin) or made at Stripe."""
+
+    sequence: int  # 1, 2, ... in the booking's order; part of the Stripe idempotency key
+    amount: int
+    reason: str
+    stripe_refund_id: str
+    refunded_at: datetime
+
+
+@dataclass
+class RecordRefund:
+    """A refund to write into `booking_refunds` (the `record_refund` activity)."""
+
+    booking_id: str
+    currency: str
+    refund: Refund
+
+
+@dataclass
+class RefundOrder:
+    """An admin's refund of `amount` (minor units) of what remains paid."""
+
+    amount: int
+    reason: str = "refunded by the organiser"
+
+
+@dataclass
+class PlacesCancellation:
+    """Cancel some places of a confirmed booking: these labels, or the last `count` of them."""
+
+    seat_labels: list[str] = field(default_factory=list)
+    count: int = 0
+    reason: str = "places cancelled by the customer"
+
+    def labels_of(self, held: list[str]) -> list[str]:
+        return list(self.seat_labels) if self.seat_labels else held[len(held) - self.count :]
+
+
+@dataclass
+class ReleaseSome:
+    booking_id: str
+    seat_labels: list[str]
+
+
+@dataclass
+class Repriced:
+    """A booking's places and amounts once some of its places were released."""
+
+    seat_labels: list[str]
+    amount_subtotal: int
+    discount: int
+    amount_total: int
 
 
 @dataclass
@@ -136,6 +203,8 @@ class IssueDocument:
     kind: DocumentKind
     card_brand: str | None = None
     card_last4: str | None = None
+    # A credit note for one refund (None: the full credit note of older runs).
+    refund: Refund | None = None
 
 
 @dataclass
@@ -147,8 +216,9 @@ class DocumentRef:
 @dataclass
 class EmailRequest:
     booking_id: str
-    kind: EmailKind  # at most one email per (booking, kind)
+    kind: EmailKind  # at most one email per (booking, kind, refund_sequence)
     refund_amount: int | None = None
+    refund_sequence: int | None = None
 
 
 @dataclass

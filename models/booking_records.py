@@ -58,10 +58,16 @@ async def get_booking(
 
 
 async def find_document(
-    db: AsyncSession, booking_id: uuid.UUID, kind: DocumentKind
+    db: AsyncSession, booking_id: uuid.UUID, kind: DocumentKind, refund_sequence: int | None = None
 ) -> Receipt | None:
+    """The receipt, or the credit note of the `refund_sequence`-th refund (None: the full one
+    of runs before partial refunds)."""
     return await db.scalar(
-        select(Receipt).where(Receipt.booking_id == booking_id, Receipt.kind == kind)
+        select(Receipt).where(
+            Receipt.booking_id == booking_id,
+            Receipt.kind == kind,
+            Receipt.refund_sequence.is_not_distinct_from(refund_sequence),
+        )
     )
 
 
@@ -70,9 +76,14 @@ async def get_document(
     booking_id: str,
     kind: DocumentKind,
     organisation_id: uuid.UUID | None = None,
+    number: str | None = None,
 ) -> Receipt:
+    """The booking's document of `kind`: for credit notes, the latest (or the one `number`)."""
     booking = await get_booking(db, booking_id, organisation_id)
-    document = await find_document(db, booking.id, kind)
+    query = select(Receipt).where(Receipt.booking_id == booking.id, Receipt.kind == kind)
+    if number is not None:
+        query = query.where(Receipt.number == number)
+    document = await db.scalar(query.order_by(Receipt.id.desc()).limit(1))
     if document is None:
         label = kind.replace("_", " ")
         raise DocumentNotFound(f"booking {booking_id} has no {label} (status {booking.status})")

@@ -43,6 +43,8 @@ class SessionSpec:
     id: uuid.UUID | None = None
     # Who sells it; the default organisation when not given (tests, the bench, demo data).
     organisation_id: uuid.UUID | None = None
+    # core.refund_policy tiers as stored; None: the default (full refund until the start).
+    refund_policy: list[dict[str, int]] | None = None
 
 
 @dataclass
@@ -126,6 +128,7 @@ async def create_session(db: AsyncSession, spec: SessionSpec) -> Session:
         discount_min_quantity=spec.discount_min_quantity,
         discount_basis_points=spec.discount_basis_points,
         status=SessionStatus.SCHEDULED,
+        refund_policy=spec.refund_policy,
     )
     db.add(session)
     await db.flush()

@@ -51,6 +51,7 @@ class EmailKind(StrEnum):
     LATE_PAYMENT_REFUNDED = "late_payment_refunded"
     REMINDER = "reminder"
     SESSION_CANCELLED = "session_cancelled"
+    PARTLY_REFUNDED = "partly_refunded"  # one per partial refund (refund_sequence)
 
 
 class NotificationStatus(StrEnum):

@@ -85,6 +85,10 @@ class RefundRequest:
     payment_intent_id: str
     # Distinguishes refunds of one booking in the idempotency key (e.g. "cancel", "late").
     reason: str
+    # A partial refund: its amount and its place among the booking's refunds (None: in full,
+    # as older runs refund).
+    amount: int | None = None
+    sequence: int | None = None
 
 
 @dataclass
@@ -93,6 +97,7 @@ class RefundInfo:
     status: str
     amount: int
     currency: str
+    created: int = 0  # epoch seconds
 
 
 @dataclass

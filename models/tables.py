@@ -105,6 +105,8 @@ class Session(Base):
     discount_basis_points: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default=SessionStatus.SCHEDULED)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # [{"days_before": 14, "percent": 100}, ...] (core.refund_policy); NULL: the default policy.
+    refund_policy: Mapped[list[dict[str, int]] | None] = mapped_column(JSONB)
 
 
 class Seat(Base):
@@ -166,6 +168,28 @@ class Booking(Base):
     # Set by a trigger on every update that changes the row (migration 0008), never by hand.
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What was paid, kept once cancelled places re-price amount_total (NULL: amount_total).
+    amount_paid: Mapped[int | None] = mapped_column(Integer)
+    amount_refunded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class BookingRefund(Base):
+    """One refund of a booking, ours or made at Stripe: the `sequence`-th, for `amount`."""
+
+    __tablename__ = "booking_refunds"
+    __table_args__ = (
+        UniqueConstraint("booking_id", "sequence", name="refund_sequence_unique"),
+        CheckConstraint("amount > 0", name="refund_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(Text)
+    stripe_refund_id: Mapped[str] = mapped_column(String(255), unique=True)
+    refunded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ReferenceCounter(Base):
@@ -194,11 +218,21 @@ class StripeEvent(Base):
 
 
 class Receipt(Base):
-    """A receipt or credit note: numbered and rendered once, then served as stored."""
+    """A receipt or credit note: numbered and rendered once, then served as stored.
+
+    One receipt per booking; one credit note per refund (`refund_sequence`, NULL for the full
+    credit notes issued before partial refunds).
+    """
 
     __tablename__ = "receipts"
     __table_args__ = (
-        UniqueConstraint("booking_id", "kind", name="one_document_per_kind"),
+        UniqueConstraint(
+            "booking_id",
+            "kind",
+            "refund_sequence",
+            name="one_document_per_refund",
+            postgresql_nulls_not_distinct=True,
+        ),
         CheckConstraint(sql_in("kind", DocumentKind), name="receipt_kind_known"),
     )
 
@@ -207,6 +241,7 @@ class Receipt(Base):
     kind: Mapped[str] = mapped_column(String(16))
     number: Mapped[str] = mapped_column(String(64), unique=True)
     refers_to: Mapped[str | None] = mapped_column(String(64))
+    refund_sequence: Mapped[int | None] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -95,10 +95,10 @@ async def unclaimed_payments(
     concurrency: int = 20,
     progress: Progress | None = None,
 ) -> list[UnclaimedPayment]:
-    """Succeeded PaymentIntents (created since `created_since`) that belong to no CONFIRMED or
-    COMPLETED booking, are not refunded in full, and whose booking's workflow is not running
-    (a running one confirms or refunds its own intent). With `session_ids`, only intents that
-    name a booking of those sessions."""
+    """Succeeded PaymentIntents (created since `created_since`) that belong to no booking that
+    was confirmed (what a cancelled one keeps is its refund policy's), are not refunded in
+    full, and whose booking's workflow is not running (a running one confirms or refunds its
+    own intent). With `session_ids`, only intents that name a booking of those sessions."""
     since = int(created_since.timestamp()) if created_since else None
     ledger = await load_ledger(stripe_client, created_since=since, progress=progress)
     snapshot = await load_snapshot(db, session_ids=session_ids)
@@ -174,9 +174,10 @@ def unclaimed_candidates(
             continue
         if (
             booking is not None
-            and booking.status in CLAIMING
+            and (booking.status in CLAIMING or booking.confirmed_at is not None)
             and booking.payment_intent_id == intent.id
         ):
+            # Held by a confirmed booking, or kept by the refund policy of one cancelled since.
             continue
         if ledger.refunded.get(intent.id, 0) >= _paid(intent):
             continue

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from models.enums import OPEN_STATUSES, BookingStatus, DocumentKind, SeatState
+from models.enums import OPEN_STATUSES, BookingStatus, DocumentKind, EmailKind, SeatState
 from models.payments import PaymentState
 from ops.findings import CLAIMING, OrphanReason, find_orphan_holds, find_unclaimed_payments
 from ops.ledger import Intent, Ledger
@@ -176,12 +176,14 @@ def _booking_money(booking: BookingRow, ledger: Ledger) -> list[Violation]:
                     f"is {booking.status} but its payment {booking.payment_intent_id} is {state}",
                 )
             ]
-        if (intent.amount_received, intent.currency) != (booking.amount_total, booking.currency):
+        # Partly refunded bookings are claiming still: what was paid must match, and refunds
+        # must leave some of it (confirmed-refunded below).
+        if (intent.amount_received, intent.currency) != (booking.amount_paid, booking.currency):
             return [
                 _i2(
                     booking.id,
                     "amount-mismatch",
-                    f"is {booking.status} for {booking.amount_total} {booking.currency}, "
+                    f"is {booking.status} for {booking.amount_paid} {booking.currency}, "
                     f"{intent.id} received {intent.amount_received} {intent.currency}",
                 )
             ]
@@ -229,7 +231,8 @@ def documents(
     for email in snapshot.emails:
         if email.booking_id not in judged:
             continue
-        if email.rows > 1:
+        # One email per kind, but one per refund for partial refunds (keyed by its sequence).
+        if email.rows > 1 and email.kind != EmailKind.PARTLY_REFUNDED:
             found.append(
                 _i4(email.booking_id, "email-twice", f"{email.rows} '{email.kind}' email rows")
             )

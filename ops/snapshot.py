@@ -47,6 +47,8 @@ class BookingRow:
     amount_total: int
     currency: str
     reference: str | None
+    # What was paid: amount_total unless places were cancelled and the booking re-priced.
+    amount_paid: int
     confirmed_at: datetime | None
     hold_expires_at: datetime
     created_at: datetime
@@ -195,6 +197,7 @@ def _booking_row(booking: Booking) -> BookingRow:
         amount_total=booking.amount_total,
         currency=booking.currency,
         reference=booking.reference,
+        amount_paid=booking.amount_total if booking.amount_paid is None else booking.amount_paid,
         confirmed_at=booking.confirmed_at,
         hold_expires_at=booking.hold_expires_at,
         created_at=booking.created_at,

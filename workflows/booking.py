@@ -17,29 +17,42 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from core.errors import (
+        BookingError,
         BookingNotCancellable,
+        BookingNotChangeable,
         IdempotencyKeyReused,
         InvalidRequest,
         ServiceUnavailable,
     )
+    from core.refund_policy import refund_amount, refund_percent
     from models.booking import (
         BookingView,
         BookingWorkflowInput,
         CancelRequest,
         Confirmation,
+        PlacesCancellation,
+        Refund,
+        RefundOrder,
         Reservation,
         closing_email,
     )
     from models.enums import OPEN_STATUSES, BookingStatus, DocumentKind, EmailKind
-    from models.payments import PaymentEvent, PaymentEventType, PaymentIntentInfo, PaymentState
+    from models.payments import (
+        PaymentEvent,
+        PaymentEventType,
+        PaymentIntentInfo,
+        PaymentState,
+        RefundInfo,
+    )
     from workflows import visibility
-    from workflows.mailbox import Mailbox
+    from workflows.mailbox import Mailbox, Order
     from workflows.options import (
         BOUNDED_STRIPE_PATCH,
         CLEAN_SETUP_PATCH,
         FREE_BOOKING_PATCH,
         HOLD_ANSWER_WAIT,
         NOTIFICATIONS_PATCH,
+        PARTIAL_REFUNDS_PATCH,
     )
     from workflows.steps import BookingSteps
 
@@ -108,8 +121,7 @@ class BookingWorkflow:
 
     @cancel.validator
     def _cancellable(self, request: CancelRequest) -> None:
-        if "\x00" in request.reason:
-            raise InvalidRequest("the reason must not contain the NUL character")
+        _check_text(request.reason)
         if self._mailbox.cancel is not None:
             return  # asked before: answered with the same outcome
         view = self._view
@@ -119,6 +131,26 @@ class BookingWorkflow:
         # A booking still being set up (view None) is cancelled as soon as it is.
         if view and view.status == BookingStatus.CONFIRMED and self._session_started():
             raise BookingNotCancellable("the session has started")
+
+    @workflow.update
+    async def refund(self, order: RefundOrder) -> BookingView:
+        """An admin's refund of part or all of what remains paid; REFUNDED once nothing does.
+        The same update id answers the same outcome."""
+        return await self._carry_out(order)
+
+    @refund.validator
+    def _refundable(self, order: RefundOrder) -> None:
+        self._must_be_confirmed()
+        self._check_refund(order, self._refundable_after_orders())
+
+    @workflow.update
+    async def cancel_places(self, order: PlacesCancellation) -> BookingView:
+        """Give some places back: the rest re-priced, the difference refunded by the policy."""
+        return await self._carry_out(order)
+
+    @cancel_places.validator
+    def _places_cancellable(self, order: PlacesCancellation) -> None:
+        self._places_to_cancel(order)
 
     @workflow.signal
     def payment_event(self, event: PaymentEvent) -> None:
@@ -253,6 +285,7 @@ class BookingWorkflow:
             status=BookingStatus.CONFIRMED,
             reference=confirmation.reference,
             confirmed_at=confirmation.confirmed_at,
+            amount_paid=booking.amount_total,
         )
         visibility.publish(self._view)
         await self._issue_document(DocumentKind.RECEIPT, intent)
@@ -282,12 +315,24 @@ class BookingWorkflow:
                 # A free booking: nothing to refund, the places are released.
                 await self._close(BookingStatus.CANCELLED, self._mailbox.cancel.reason)
             elif self._mailbox.cancel is not None:
-                refunded = await self._refund("cancel")
-                await self._close(BookingStatus.REFUNDED, self._mailbox.cancel.reason, refunded)
+                if workflow.patched(PARTIAL_REFUNDS_PATCH):
+                    await self._cancel_by_policy(self._mailbox.cancel)
+                else:
+                    refunded = await self._refund("cancel")
+                    await self._close(BookingStatus.REFUNDED, self._mailbox.cancel.reason, refunded)
+            elif self._mailbox.orders:
+                await self._carry_out_next_order()
             elif self._mailbox.next_event().type == PaymentEventType.REFUNDED:
-                await self._close(
-                    BookingStatus.REFUNDED, "refunded at Stripe", self._booking.amount_total
-                )
+                if workflow.patched(PARTIAL_REFUNDS_PATCH):
+                    await self._read_back_refunds()
+                else:
+                    await self._close(
+                        BookingStatus.REFUNDED, "refunded at Stripe", self._booking.amount_total
+                    )
+        # Orders that came after the booking's end was decided are refused.
+        while self._mailbox.orders:
+            order_id, _ = self._mailbox.orders.pop(0)
+            self._mailbox.answers[order_id] = BookingNotChangeable(f"the booking is {self._status}")
 
     async def _refund_late_payments(self) -> None:
         """No succeeded payment is left without a booking or a refund (brief, invariant I2)."""
@@ -312,6 +357,169 @@ class BookingWorkflow:
         await self._record(replace(self._booking, status_reason="a late payment was refunded"))
         await self._send_email(EmailKind.LATE_PAYMENT_REFUNDED, refunded)
 
+    # ---- refunds by policy, partial refunds, places cancelled (PARTIAL_REFUNDS_PATCH) ------
+
+    async def _carry_out(self, order: Order) -> BookingView:
+        """Queue the order for the main loop (one change at a time) and answer its outcome."""
+        info = workflow.current_update_info()
+        assert info is not None
+        self._mailbox.orders.append((info.id, order))
+        await workflow.wait_condition(lambda: info.id in self._mailbox.answers)
+        answer = self._mailbox.answers[info.id]
+        if isinstance(answer, ApplicationError):
+            raise answer
+        return answer
+
+    async def _carry_out_next_order(self) -> None:
+        order_id, order = self._mailbox.orders.pop(0)
+        try:
+            # Checked again: an earlier order or a refund at Stripe may have changed the booking.
+            if isinstance(order, RefundOrder):
+                self._check_refund(order, self._refundable_amount)
+                await self._refund_order(order)
+            else:
+                await self._cancel_places(order, self._places_to_cancel(order))
+        except (BookingError, ActivityError) as err:
+            # A rule said no, or Stripe refused the refund for good: that order fails, not the
+            # booking.
+            refusal = err if isinstance(err, BookingError) else _business_failure(err)
+            if refusal is None:
+                raise
+            self._mailbox.answers[order_id] = refusal
+            return
+        self._mailbox.answers[order_id] = self._booking
+
+    async def _cancel_by_policy(self, cancel: CancelRequest) -> None:
+        """The customer's cancel refunds what the policy gives back; an organiser's, in full."""
+        percent = 100 if cancel.session_cancelled else self._policy_percent()
+        amount = refund_amount(self._refundable_amount, percent)
+        if amount:
+            await self._refund_part(amount, cancel.reason, "cancel")
+        fully = amount > 0 and self._refundable_amount == 0
+        status = BookingStatus.REFUNDED if fully else BookingStatus.CANCELLED
+        # A free booking's email says nothing of refunds; a paid one says what came back.
+        refunded = amount if self._booking.amount_paid else None
+        await self._close(status, cancel.reason, refunded, noted=True)
+
+    async def _refund_order(self, order: RefundOrder) -> None:
+        refund = await self._refund_part(order.amount, order.reason, "admin")
+        await self._after_partial_refund([refund])
+
+    async def _cancel_places(self, order: PlacesCancellation, labels: list[str]) -> None:
+        before = self._booking.amount_total
+        repriced = await self._steps.release_some(labels)
+        self._view = replace(
+            self._booking,
+            seat_labels=repriced.seat_labels,
+            amount_subtotal=repriced.amount_subtotal,
+            discount=repriced.discount,
+            amount_total=repriced.amount_total,
+        )
+        workflow.set_current_details(visibility.current_details(self._view))
+        amount = min(
+            refund_amount(before - repriced.amount_total, self._policy_percent()),
+            self._refundable_amount,
+        )
+        if amount:
+            reason = f"{order.reason}: {', '.join(labels)}"
+            await self._after_partial_refund([await self._refund_part(amount, reason, "places")])
+
+    async def _read_back_refunds(self) -> None:
+        """Stripe said a refund was made: record the ones we do not know, for what they are."""
+        known = {refund.stripe_refund_id for refund in self._booking.refunds}
+        known.update(self._booking.refund_ids)
+        found = [
+            info
+            for info in await self._steps.list_refunds(self._payment_intent_id)
+            if info.id not in known and info.status in ("succeeded", "pending")
+        ]
+        refunds = [
+            await self._note_refund(info, "refunded at Stripe", ours=False) for info in found
+        ]
+        await self._after_partial_refund(refunds)
+
+    async def _after_partial_refund(self, refunds: list[Refund]) -> None:
+        """REFUNDED (places released) once nothing remains paid, else tell the customer."""
+        if not refunds:
+            return
+        if self._refundable_amount <= 0:
+            await self._close(
+                BookingStatus.REFUNDED,
+                refunds[-1].reason,
+                self._booking.amount_refunded,
+                noted=True,
+            )
+            return
+        for refund in refunds:
+            await self._send_email(EmailKind.PARTLY_REFUNDED, refund.amount, refund.sequence)
+
+    async def _refund_part(self, amount: int, reason: str, step: str) -> Refund:
+        """Refund `amount` through Stripe as the booking's next refund, then note it."""
+        sequence = len(self._booking.refunds) + 1
+        info = await self._steps.refund(self._payment_intent_id, step, amount, sequence)
+        return await self._note_refund(info, reason, ours=True)
+
+    async def _note_refund(self, info: RefundInfo, reason: str, *, ours: bool) -> Refund:
+        """Record a refund made at Stripe (the database, the view) and issue its credit note.
+        `refund_ids` lists the refunds the booking made itself (`ours`)."""
+        booking = self._booking
+        refund = Refund(len(booking.refunds) + 1, info.amount, reason, info.id, workflow.now())
+        await self._steps.record_refund(booking.currency, refund)
+        refund_ids = [*booking.refund_ids, info.id] if ours else booking.refund_ids
+        self._view = replace(booking, refunds=[*booking.refunds, refund], refund_ids=refund_ids)
+        if self._booking.reference:
+            await self._issue_document(DocumentKind.CREDIT_NOTE, None, refund)
+        return refund
+
+    def _check_refund(self, order: RefundOrder, refundable: int) -> None:
+        _check_text(order.reason)
+        self._must_be_confirmed()
+        if not 0 < order.amount <= refundable:
+            raise InvalidRequest(
+                f"the amount must be between 1 and {refundable}, what remains paid",
+                remaining=refundable,
+            )
+
+    def _places_to_cancel(self, order: PlacesCancellation) -> list[str]:
+        """The labels the order names, or the business error that refuses it."""
+        _check_text(order.reason)
+        self._must_be_confirmed()
+        if self._session_started():
+            raise BookingNotChangeable("the session has started")
+        if bool(order.seat_labels) == bool(order.count):
+            raise InvalidRequest("give either the seats to cancel or a count of places")
+        held = self._booking.seat_labels
+        labels = order.labels_of(held)
+        unknown = sorted(set(labels) - set(held))
+        if unknown:
+            raise InvalidRequest(f"seats not in this booking: {', '.join(unknown)}", seats=unknown)
+        if len(set(labels)) != len(labels):
+            raise InvalidRequest("a seat is listed twice")
+        if len(labels) >= len(held):
+            raise InvalidRequest("these are all the booking's places: cancel the booking instead")
+        return labels
+
+    def _must_be_confirmed(self) -> None:
+        if self._status != BookingStatus.CONFIRMED or self._mailbox.cancel is not None:
+            status = self._status or BookingStatus.PENDING_PAYMENT
+            raise BookingNotChangeable(f"a booking that is {status} cannot be changed")
+
+    def _policy_percent(self) -> int:
+        assert self._reservation is not None
+        reservation = self._reservation
+        return refund_percent(
+            reservation.refund_policy, reservation.session_starts_at, workflow.now()
+        )
+
+    @property
+    def _refundable_amount(self) -> int:
+        return self._booking.amount_paid - self._booking.amount_refunded
+
+    def _refundable_after_orders(self) -> int:
+        """What remains paid once the refunds already queued are made."""
+        queued = sum(o.amount for _, o in self._mailbox.orders if isinstance(o, RefundOrder))
+        return self._refundable_amount - queued
+
     # ---- transitions ----------------------------------------------------------------------
 
     async def _wait_for_message(self, deadline: datetime, timer: str) -> bool:
@@ -325,31 +533,46 @@ class BookingWorkflow:
             replace(self._booking, hold_expires_at=extended, status_reason="payment is processing")
         )
 
-    async def _close(self, status: BookingStatus, reason: str, refunded: int | None = None) -> None:
-        """Release the places, record the end, and tell the customer."""
+    async def _close(
+        self, status: BookingStatus, reason: str, refunded: int | None = None, noted: bool = False
+    ) -> None:
+        """Release the places, record the end, and tell the customer.
+
+        `noted`: each refund had its own credit note already (partial refunds); the email
+        carries the last one.
+        """
         await self._steps.release()
-        if refunded is not None and self._booking.reference:
+        if refunded is not None and not noted and self._booking.reference:
             # Before the new status shows: whoever sees REFUNDED can fetch the credit note.
             await self._issue_document(DocumentKind.CREDIT_NOTE, None)
         await self._record(replace(self._booking, status=status, status_reason=reason))
-        await self._send_email(closing_email(status, self._mailbox.cancel), refunded)
+        refunds = self._booking.refunds
+        last = refunds[-1].sequence if noted and refunded and refunds else None
+        await self._send_email(closing_email(status, self._mailbox.cancel), refunded, last)
 
-    async def _issue_document(self, kind: DocumentKind, intent: PaymentIntentInfo | None) -> None:
-        document = await self._steps.issue_document(kind, intent)
+    async def _issue_document(
+        self, kind: DocumentKind, intent: PaymentIntentInfo | None, refund: Refund | None = None
+    ) -> None:
+        document = await self._steps.issue_document(kind, intent, refund)
         if document is not None:
             self._view = replace(
                 self._booking, documents=[*self._booking.documents, document.number]
             )
 
-    async def _send_email(self, kind: EmailKind, refund_amount: int | None = None) -> None:
-        if not await self._steps.send_email(kind, refund_amount):
+    async def _send_email(
+        self, kind: EmailKind, refund_amount: int | None = None, refund_sequence: int | None = None
+    ) -> None:
+        if not await self._steps.send_email(kind, refund_amount, refund_sequence):
             booking = self._booking
             self._view = replace(booking, emails_refused=[*booking.emails_refused, kind])
 
     async def _refund(self, reason: str) -> int:
         """Refund in full through Stripe; returns the amount refunded."""
         refund = await self._steps.refund(self._payment_intent_id, reason)
-        self._view = replace(self._booking, refund_ids=[*self._booking.refund_ids, refund.id])
+        if workflow.patched(PARTIAL_REFUNDS_PATCH):
+            await self._note_refund(refund, reason, ours=True)
+        else:
+            self._view = replace(self._booking, refund_ids=[*self._booking.refund_ids, refund.id])
         return refund.amount
 
     async def _cancel_intent(self) -> PaymentIntentInfo | None:
@@ -413,6 +636,11 @@ class BookingWorkflow:
     def _payment_intent_id(self) -> str:
         assert self._booking.payment_intent_id is not None
         return self._booking.payment_intent_id
+
+
+def _check_text(reason: str) -> None:
+    if "\x00" in reason:
+        raise InvalidRequest("the reason must not contain the NUL character")
 
 
 def _business_failure(err: FailureError) -> ApplicationError | None:

@@ -1,13 +1,17 @@
-"""What the booking workflow has been told and not yet acted on: payment events and a cancel."""
+"""What the booking workflow has been told and not yet acted on: payment events, a cancel, and
+orders (an admin's refund, places to cancel), each answered once carried out."""
 
 import contextlib
 from datetime import datetime
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from models.booking import CancelRequest
+    from models.booking import BookingView, CancelRequest, PlacesCancellation, RefundOrder
     from models.payments import PaymentEvent
+
+Order = RefundOrder | PlacesCancellation
 
 
 class Mailbox:
@@ -17,6 +21,9 @@ class Mailbox:
         self._events: list[PaymentEvent] = []
         self._seen_event_ids: set[str] = set()
         self.cancel: CancelRequest | None = None
+        # (update id, order) in arrival order, and the answer of each carried out.
+        self.orders: list[tuple[str, Order]] = []
+        self.answers: dict[str, BookingView | ApplicationError] = {}
 
     def post(self, event: PaymentEvent) -> None:
         """Stripe retries and reorders webhooks: each event id counts once."""
@@ -32,11 +39,13 @@ class Mailbox:
         """True when a message waits; False once `deadline` passes with none.
 
         `timer` names the deadline in the event history; `cancel_counts` is False once the
-        booking has closed: a cancel is then nothing to do.
+        booking has closed: a cancel or an order is then nothing to do.
         """
 
         def has_message() -> bool:
-            return bool(self._events) or (self.cancel is not None and cancel_counts)
+            return bool(self._events) or (
+                cancel_counts and (self.cancel is not None or bool(self.orders))
+            )
 
         remaining = (deadline - workflow.now()).total_seconds()
         if not has_message() and remaining > 0:

@@ -78,3 +78,7 @@ FREE_BOOKING_PATCH = "free-bookings"
 # The safety net also wakes webhook deliveries left pending without a running delivery
 # workflow (its runs before webhooks out did not).
 WEBHOOK_SWEEP_PATCH = "webhook-sweep"
+# Refunds follow the session's refund policy and may be partial (an admin's amount, some places
+# cancelled, a refund made at Stripe read back); each is recorded with its own credit note. The
+# `refund` and `cancel_places` updates need no check of their own: no older history holds one.
+PARTIAL_REFUNDS_PATCH = "partial-refunds"

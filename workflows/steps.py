@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.payments import PaymentActivities
     from activities.receipts import ReceiptActivities
+    from activities.refunds import RefundActivities
     from models.booking import (
         BookingRequest,
         BookingView,
@@ -20,6 +21,10 @@ with workflow.unsafe.imports_passed_through():
         DocumentRef,
         EmailRequest,
         IssueDocument,
+        RecordRefund,
+        Refund,
+        ReleaseSome,
+        Repriced,
         Reservation,
         Transition,
     )
@@ -113,13 +118,46 @@ class BookingSteps:
             **_bounded(STRIPE_STEP, within),
         )
 
-    async def refund(self, payment_intent_id: str, reason: str) -> RefundInfo:
-        """Refund in full, once per (booking, reason)."""
+    async def refund(
+        self,
+        payment_intent_id: str,
+        reason: str,
+        amount: int | None = None,
+        sequence: int | None = None,
+    ) -> RefundInfo:
+        """Refund in full, or `amount` as the booking's `sequence`-th refund, once each."""
         return await workflow.execute_activity_method(
             PaymentActivities.refund,
-            RefundRequest(self._booking_id, payment_intent_id, reason),
-            summary=f"refund ({reason})",
+            RefundRequest(self._booking_id, payment_intent_id, reason, amount, sequence),
+            summary=f"refund ({reason})" if amount is None else f"refund {amount} ({reason})",
             **STRIPE_STEP,
+        )
+
+    async def list_refunds(self, payment_intent_id: str) -> list[RefundInfo]:
+        """Every refund Stripe holds for the intent, however it was made."""
+        return await workflow.execute_activity_method(
+            PaymentActivities.list_refunds,
+            payment_intent_id,
+            summary=f"read the refunds of {payment_intent_id}",
+            **STRIPE_STEP,
+        )
+
+    async def record_refund(self, currency: str, refund: Refund) -> None:
+        """Write the refund into the database (once, whatever the retries)."""
+        await workflow.execute_local_activity_method(
+            RefundActivities.record,
+            RecordRefund(self._booking_id, currency, refund),
+            summary=f"record refund {refund.sequence}",
+            **DATABASE_STEP,
+        )
+
+    async def release_some(self, seat_labels: list[str]) -> Repriced:
+        """Free these sold places and re-price the booking on the places it keeps."""
+        return await workflow.execute_local_activity_method(
+            InventoryActivities.release_some,
+            ReleaseSome(self._booking_id, seat_labels),
+            summary=f"release {len(seat_labels)} place(s)",
+            **DATABASE_STEP,
         )
 
     async def confirm(self) -> Confirmation:
@@ -163,12 +201,13 @@ class BookingSteps:
         )
 
     async def issue_document(
-        self, kind: DocumentKind, intent: PaymentIntentInfo | None
+        self, kind: DocumentKind, intent: PaymentIntentInfo | None, refund: Refund | None = None
     ) -> DocumentRef | None:
-        """The receipt or credit note; None when it could not be issued (logged, not fatal)."""
+        """The receipt or credit note (of one refund, with `refund`); None when it could not be
+        issued (logged, not fatal)."""
         if not workflow.patched(NOTIFICATIONS_PATCH):
             return None
-        request = IssueDocument(self._booking_id, kind)
+        request = IssueDocument(self._booking_id, kind, refund=refund)
         if intent is not None:
             request.card_brand, request.card_last4 = intent.card_brand, intent.card_last4
         try:
@@ -182,14 +221,16 @@ class BookingSteps:
             workflow.logger.error("no %s for booking %s: %s", kind, self._booking_id, err.cause)
             return None
 
-    async def send_email(self, kind: EmailKind, refund_amount: int | None = None) -> bool:
+    async def send_email(
+        self, kind: EmailKind, refund_amount: int | None = None, refund_sequence: int | None = None
+    ) -> bool:
         """Email the customer; False when it was refused for good (never fatal to the booking)."""
         if not workflow.patched(NOTIFICATIONS_PATCH):
             return True
         try:
             outcome = await workflow.execute_activity_method(
                 NotificationActivities.send,
-                EmailRequest(self._booking_id, kind, refund_amount),
+                EmailRequest(self._booking_id, kind, refund_amount, refund_sequence),
                 summary=f"email {kind.replace('_', ' ')}",
                 **EMAIL_STEP,
             )

@@ -1,9 +1,11 @@
-"""Bookings: start one (a workflow), list and read them, cancel one, fetch its documents."""
+"""Bookings: start one (a workflow), read it, cancel it or some of its places, refund it, fetch
+its documents."""
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.availability import refuse_if_unavailable
@@ -13,16 +15,34 @@ from api.booking_workflows import (
     booking_id_for,
     booking_summary,
     cancel_within,
+    change_within,
     request_fingerprint,
     start_booking_workflow,
 )
-from api.deps import ClientCaller, DbDep, SettingsDep, TemporalDep
-from api.schemas import AttendeeIn, BookingCreate, BookingOut, CancelIn, CustomerOut, Payment
+from api.deps import AdminCaller, ClientCaller, DbDep, SettingsDep, TemporalDep
+from api.schemas import (
+    AttendeeIn,
+    BookingCreate,
+    BookingOut,
+    CancelIn,
+    CustomerOut,
+    Payment,
+    PlacesCancelIn,
+    RefundIn,
+    RefundOut,
+)
 from core.errors import IdempotencyKeyReused, SessionNotFound
-from models.booking import Attendee, BookingRequest, CancelRequest
+from models.booking import (
+    Attendee,
+    BookingRequest,
+    CancelRequest,
+    PlacesCancellation,
+    RefundOrder,
+)
 from models.booking_records import ListPosition, get_booking, get_document, list_bookings
 from models.enums import BookingStatus, DocumentKind
-from models.tables import Booking, Receipt
+from models.tables import Booking, BookingRefund, Receipt
+from workflows.booking import BookingWorkflow
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 
@@ -115,10 +135,40 @@ async def receipt_pdf(booking_id: str, caller: ClientCaller, db: DbDep) -> Respo
 
 
 @router.get("/{booking_id}/credit-note.pdf", response_class=Response, responses=_PDF)
-async def credit_note_pdf(booking_id: str, caller: ClientCaller, db: DbDep) -> Response:
-    """The credit note, once a paid booking is refunded (404 before)."""
-    document = await get_document(db, booking_id, DocumentKind.CREDIT_NOTE, caller.organisation_id)
+async def credit_note_pdf(
+    booking_id: str,
+    caller: ClientCaller,
+    db: DbDep,
+    number: Annotated[str | None, Query(max_length=64, description="One refund's")] = None,
+) -> Response:
+    """The latest credit note, or the one numbered `number` (a booking has one per refund;
+    see its refunds); 404 before any refund."""
+    document = await get_document(
+        db, booking_id, DocumentKind.CREDIT_NOTE, caller.organisation_id, number
+    )
     return _pdf(document)
+
+
+@router.get("/{booking_id}/refunds", response_model=list[RefundOut])
+async def list_refunds(booking_id: str, caller: ClientCaller, db: DbDep) -> list[RefundOut]:
+    """Each refund of the booking, oldest first, with its credit note."""
+    booking = await get_booking(db, booking_id, caller.organisation_id)
+    rows = await db.execute(
+        select(BookingRefund, Receipt.number)
+        .outerjoin(
+            Receipt,
+            (Receipt.booking_id == BookingRefund.booking_id)
+            & (Receipt.refund_sequence == BookingRefund.sequence),
+        )
+        .where(BookingRefund.booking_id == booking.id)
+        .order_by(BookingRefund.sequence)
+    )
+    return [
+        RefundOut.model_validate(refund, from_attributes=True).model_copy(
+            update={"credit_note": number}
+        )
+        for refund, number in rows.all()
+    ]
 
 
 def _pdf(document: Receipt) -> Response:
@@ -158,6 +208,72 @@ async def cancel_booking(
     return booking_out(booking)
 
 
+_CHANGE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    202: {"model": BookingOut, "description": "Accepted: the workflow finishes it durably"},
+    409: {"description": "The booking is not CONFIRMED, or the session has started"},
+}
+
+
+@router.post("/{booking_id}/refunds", response_model=BookingOut, responses=_CHANGE_ANSWERS)
+async def refund_booking(
+    booking_id: str,
+    body: RefundIn,
+    caller: AdminCaller,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    db: DbDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> BookingOut | JSONResponse:
+    """Refund part or all of what remains paid (422 beyond it). The booking stays CONFIRMED
+    until nothing remains paid, then it is REFUNDED and its places released; each refund has
+    its credit note. The same Idempotency-Key answers the first request's outcome."""
+    booking = await get_booking(db, booking_id, caller.organisation_id)
+    order = RefundOrder(body.amount, body.reason)
+    update_id = f"refund-{booking_id_for(str(caller.key_id), idempotency_key)}"
+    return await _change(temporal, settings, db, booking, BookingWorkflow.refund, order, update_id)
+
+
+@router.post("/{booking_id}/cancel-places", response_model=BookingOut, responses=_CHANGE_ANSWERS)
+async def cancel_places(
+    booking_id: str,
+    body: PlacesCancelIn,
+    caller: ClientCaller,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    db: DbDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> BookingOut | JSONResponse:
+    """Give back some places of a CONFIRMED group booking before the session starts: the places
+    kept are re-priced (the group discount on what remains), the difference is refunded by the
+    session's refund policy with a credit note. Cancelling every place is `/cancel`'s job (422).
+    The same Idempotency-Key answers the first request's outcome."""
+    booking = await get_booking(db, booking_id, caller.organisation_id)
+    order = PlacesCancellation(body.seats, body.count or 0, body.reason)
+    update_id = f"places-{booking_id_for(str(caller.key_id), idempotency_key)}"
+    return await _change(
+        temporal, settings, db, booking, BookingWorkflow.cancel_places, order, update_id
+    )
+
+
+async def _change(
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    db: DbDep,
+    booking: Booking,
+    update: Any,
+    order: RefundOrder | PlacesCancellation,
+    update_id: str,
+) -> BookingOut | JSONResponse:
+    """200 with the outcome when it comes within a few seconds, else 202 as it stands."""
+    key, status_now = str(booking.id), booking.status
+    await db.rollback()  # hold no connection while the workflow works
+    outcome = await change_within(temporal, settings, key, update, order, update_id, status_now)
+    await db.refresh(booking)
+    if outcome is None:
+        return JSONResponse(booking_out(booking).model_dump(mode="json"), status_code=202)
+    return booking_out(booking)
+
+
 def booking_out(booking: Booking, client_secret: str | None = None) -> BookingOut:
     """The one view of a booking the API gives, from its database mirror."""
     return BookingOut(
@@ -179,4 +295,5 @@ def booking_out(booking: Booking, client_secret: str | None = None) -> BookingOu
         created_at=booking.created_at,
         updated_at=booking.updated_at,
         confirmed_at=booking.confirmed_at,
+        amount_refunded=booking.amount_refunded,
     )

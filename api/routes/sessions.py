@@ -11,6 +11,7 @@ from api.schemas import (
     AvailabilityOut,
     GroupDiscountIn,
     QueryMoment,
+    RefundTierIn,
     SessionCancellation,
     SessionCreate,
     SessionFields,
@@ -19,6 +20,7 @@ from api.schemas import (
 )
 from api.session_cancellation import cancel_session_within
 from core.errors import SessionNotBookable
+from core.refund_policy import tiers_of
 from models.catalog import (
     Availability,
     SeatRow,
@@ -74,6 +76,7 @@ async def create(body: SessionCreate, caller: AdminCaller, db: DbDep) -> Session
         discount_min_quantity=discount.min_quantity if discount else 0,
         discount_basis_points=discount.percent * 100 if discount else 0,
         organisation_id=caller.organisation_id,
+        refund_policy=[tier.model_dump() for tier in body.refund_policy],
     )
     session = await create_session(db, spec)
     await db.commit()
@@ -133,6 +136,10 @@ def session_out(session: Session, availability: Availability) -> SessionOut:
         **SessionFields.model_validate(session, from_attributes=True).model_dump(),
         id=session.id,
         group_discount=discount,
+        refund_policy=[
+            RefundTierIn.model_validate(tier, from_attributes=True)
+            for tier in tiers_of(session.refund_policy)
+        ],
         status=SessionStatus(session.status),
         availability=AvailabilityOut.model_validate(availability, from_attributes=True),
     )

@@ -7,6 +7,7 @@ new one is added."""
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,12 +20,19 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.notifications import NotificationActivities, notification_key
-from api.booking_workflows import cancel_within
+from api.booking_workflows import cancel_within, change_within
 from core.customer_hash import customer_hash
 from core.errors import BookingError, BookingNotCancellable, BookingNotFound, ServiceUnavailable
+from core.settings import Settings
 from documents.receipt_data import format_money
 from models import search_attributes as sa
-from models.booking import BookingView, CancelRequest, EmailRequest, booking_workflow_id
+from models.booking import (
+    BookingView,
+    CancelRequest,
+    EmailRequest,
+    RefundOrder,
+    booking_workflow_id,
+)
 from models.booking_records import get_booking
 from models.enums import BookingStatus, DeliveryOutcome, EmailKind, NotificationStatus
 from models.tables import Booking, Notification, Session
@@ -41,6 +49,7 @@ from ops.commands.runtime import (
 )
 from ops.timeline import Step, timeline
 from worker import make_mailer
+from workflows.booking import BookingWorkflow
 
 app = typer.Typer(
     help="Find bookings (Temporal visibility), read one's story, and cancel, refund, resend an "
@@ -344,7 +353,7 @@ def cancel(
     released (CANCELLED), after payment it is refunded in full (REFUNDED). Cancelling again
     answers the first cancel's outcome. Exit 1 if the booking cannot be cancelled.
     """
-    _act(booking_id, CancelRequest(reason), None, wait, as_json)
+    _act(booking_id, _cancel(booking_id, CancelRequest(reason)), None, wait, as_json)
 
 
 @app.command()
@@ -355,8 +364,8 @@ def refund(
         typer.Option(
             min=1,
             metavar="MINOR_UNITS",
-            help="How much, in minor units (15000 is £150.00). Only the full amount for now: "
-            "partial refunds are issue 12's; any other amount exits 2.",
+            help="How much, in minor units (15000 is £150.00); at most what remains paid "
+            "(more exits 2). Default: all that remains.",
         ),
     ] = None,
     reason: Annotated[str, typer.Option(help="Why, as the booking records it.")] = (
@@ -365,12 +374,26 @@ def refund(
     wait: Wait = 60.0,
     as_json: AsJson = False,
 ) -> None:
-    """Refund a CONFIRMED booking in full.
+    """Refund a CONFIRMED booking, in part or all that remains paid.
 
-    Done by the booking's own cancel, which refunds through Stripe, releases the places, issues
-    the credit note and emails the customer. Exit 1 if the booking is not CONFIRMED.
+    Done by the booking's workflow (its `refund` update): refunded through Stripe with a credit
+    note for the amount and an email; once nothing remains paid the booking is REFUNDED and
+    its places released. Each run is a new refund. Exit 1 if the booking is not CONFIRMED.
     """
-    _act(booking_id, CancelRequest(reason), BookingStatus.CONFIRMED, wait, as_json, amount)
+    update_id = f"refund-{uuid.uuid4()}"
+
+    async def send(temporal: Client, settings: Settings, mirror: Booking) -> BookingView | None:
+        paid = mirror.amount_total if mirror.amount_paid is None else mirror.amount_paid
+        remaining = paid - mirror.amount_refunded
+        if amount is not None and amount > remaining:
+            left = format_money(remaining, mirror.currency)
+            fail(f"--amount {amount}: only {remaining} ({left}) remains paid", BAD_USAGE)
+        order = RefundOrder(amount or remaining, reason)
+        return await change_within(
+            temporal, settings, booking_id, BookingWorkflow.refund, order, update_id, mirror.status
+        )
+
+    _act(booking_id, send, BookingStatus.CONFIRMED, wait, as_json)
 
 
 @app.command("expire-now")
@@ -383,16 +406,22 @@ def expire_now(booking_id: BookingId, wait: Wait = 60.0, as_json: AsJson = False
     the booking is not PENDING_PAYMENT.
     """
     request = CancelRequest(EXPIRED_BY_OPERATOR)
-    _act(booking_id, request, BookingStatus.PENDING_PAYMENT, wait, as_json)
+    _act(booking_id, _cancel(booking_id, request), BookingStatus.PENDING_PAYMENT, wait, as_json)
+
+
+# Sends one message to the booking's workflow: its outcome, or None while still under way.
+Send = Callable[[Client, Settings, Booking], Awaitable[BookingView | None]]
+
+
+def _cancel(booking_id: str, request: CancelRequest) -> Send:
+    async def send(temporal: Client, settings: Settings, mirror: Booking) -> BookingView | None:
+        return await cancel_within(temporal, settings, booking_id, request, mirror.status)
+
+    return send
 
 
 def _act(
-    booking_id: str,
-    request: CancelRequest,
-    needs: BookingStatus | None,
-    wait: float,
-    as_json: bool,
-    amount: int | None = None,
+    booking_id: str, send: Send, needs: BookingStatus | None, wait: float, as_json: bool
 ) -> None:
     settings = settings_or_exit()
 
@@ -404,17 +433,10 @@ def _act(
                 refused(err)
         if needs is not None and mirror.status != needs:
             refused(BookingNotCancellable(f"booking {booking_id} is {mirror.status}, not {needs}"))
-        if amount is not None and amount != mirror.amount_total:
-            full = format_money(mirror.amount_total, mirror.currency)
-            fail(
-                f"--amount {amount}: only a full refund ({mirror.amount_total}, {full}) is "
-                "possible for now; partial refunds come with issue 12",
-                BAD_USAGE,
-            )
         temporal = await temporal_client(settings)
         patient = settings.model_copy(update={"cancel_wait_seconds": wait})
         try:
-            view = await cancel_within(temporal, patient, booking_id, request, mirror.status)
+            view = await send(temporal, patient, mirror)
         except ServiceUnavailable as err:
             fail(f"Temporal: {err.detail} (is a worker running?)", UNREACHABLE)
         except BookingError as err:
@@ -439,6 +461,7 @@ def _act(
                 "status": str(view.status),
                 "status_reason": view.status_reason,
                 "refund_ids": view.refund_ids,
+                "amount_refunded": view.amount_refunded,
                 "amount_total": view.amount_total,
                 "currency": view.currency,
             }
@@ -461,6 +484,10 @@ def resend(
         typer.Argument(metavar="EMAIL_KIND", help="Which email.", case_sensitive=False),
     ],
     booking_id: BookingId,
+    refund: Annotated[
+        int | None,
+        typer.Option(min=1, help="Which refund's email, for partly_refunded (1 is the first)."),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Send one email of a booking again.
@@ -477,7 +504,7 @@ def resend(
 
     async def work() -> tuple[DeliveryOutcome, str, str | None]:
         async with database(settings) as db:
-            key = notification_key(booking_id, email_kind)
+            key = notification_key(booking_id, email_kind, refund)
             async with db.begin() as s:
                 try:
                     await get_booking(s, booking_id)
@@ -496,7 +523,7 @@ def resend(
                     )
                 await s.delete(row)
             temporal = await temporal_client(settings)
-            request = await _email_sent(temporal, booking_id, email_kind)
+            request = await _email_sent(temporal, booking_id, email_kind, refund)
             notifications = NotificationActivities(
                 db,
                 make_mailer(settings),
@@ -525,7 +552,9 @@ def resend(
         raise typer.Exit(FOUND_PROBLEMS)
 
 
-async def _email_sent(temporal: Client, booking_id: str, kind: EmailKind) -> EmailRequest:
+async def _email_sent(
+    temporal: Client, booking_id: str, kind: EmailKind, refund: int | None
+) -> EmailRequest:
     """The request the workflow sent this email with (its refund amount, if any)."""
     handle = temporal.get_workflow_handle(booking_workflow_id(booking_id))
     try:
@@ -542,9 +571,9 @@ async def _email_sent(temporal: Client, booking_id: str, kind: EmailKind) -> Ema
         ):
             payloads = list(attrs.input.payloads)
             [sent] = await temporal.data_converter.decode(payloads, [EmailRequest])
-            if sent.kind == kind:
+            if sent.kind == kind and (refund is None or sent.refund_sequence == refund):
                 return sent  # type: ignore[no-any-return]
-    return EmailRequest(booking_id, kind)
+    return EmailRequest(booking_id, kind, refund_sequence=refund)
 
 
 async def _mark_failed(db: async_sessionmaker[AsyncSession], key: str, error: str) -> None:

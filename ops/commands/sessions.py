@@ -26,6 +26,7 @@ from api.session_cancellation import (
     start_session_cancellation,
 )
 from core.errors import BookingError, SessionNotBookable
+from core.refund_policy import tiers_of
 from documents.receipt_data import format_money
 from models.catalog import (
     Availability,
@@ -194,6 +195,14 @@ def create(
             help="Group discount: PERCENT off for MIN places or more; 'none' for no discount.",
         ),
     ] = "5:10",
+    refund_tier: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="DAYS:PERCENT",
+            help="Refund policy: PERCENT back on cancelling until DAYS days before the start "
+            "(repeatable; default 0:100, in full until the start; 'none' for no refund).",
+        ),
+    ] = None,
     organisation: OrganisationId = None,
     as_json: AsJson = False,
 ) -> None:
@@ -215,14 +224,16 @@ def create(
         capacity=capacity,
         seat_map=[_seat_row(row) for row in seat_row or []],
         group_discount=_discount(discount),
+        refund_policy=_refund_policy(refund_tier),
     )
     spec = SessionSpec(
-        **body.model_dump(exclude={"capacity", "seat_map", "group_discount"}),
+        **body.model_dump(exclude={"capacity", "seat_map", "group_discount", "refund_policy"}),
         capacity=body.capacity,
         seat_map=[SeatRow(row.label, row.seats) for row in body.seat_map],
         discount_min_quantity=body.group_discount.min_quantity if body.group_discount else 0,
         discount_basis_points=body.group_discount.percent * 100 if body.group_discount else 0,
         organisation_id=uuid.UUID(organisation) if organisation else None,
+        refund_policy=[tier.model_dump() for tier in body.refund_policy],
     )
 
     async def work() -> Session:
@@ -366,6 +377,19 @@ def _seat_row(value: str) -> dict[str, Any]:
     return {"label": label, "seats": int(seats)}
 
 
+def _refund_policy(tiers: list[str] | None) -> list[dict[str, int]]:
+    if [tier.strip().lower() for tier in tiers or []] == ["none"]:
+        return []
+    return [_refund_tier(tier) for tier in tiers or ["0:100"]]
+
+
+def _refund_tier(value: str) -> dict[str, int]:
+    days, _, percent = value.partition(":")
+    if not (days.isdigit() and percent.isdigit()):
+        fail(f"--refund-tier {value!r}: give DAYS:PERCENT, e.g. 14:100", BAD_USAGE)
+    return {"days_before": int(days), "percent": int(percent)}
+
+
 def _discount(value: str) -> dict[str, int] | None:
     if value.strip().lower() == "none":
         return None
@@ -389,6 +413,7 @@ def _as_json(session: Session, availability: Availability) -> dict[str, Any]:
         "currency": session.currency,
         "time_zone": session.time_zone,
         "hold_seconds": session.hold_seconds,
+        "refund_policy": [vars(tier) for tier in tiers_of(session.refund_policy)],
         "group_discount": (
             {
                 "min_quantity": session.discount_min_quantity,

@@ -15,8 +15,9 @@ from core.errors import (
     SessionNotFound,
     SoldOut,
 )
-from models.booking import BookingRequest
+from models.booking import BookingRequest, ReleaseSome, Repriced
 from models.catalog import SeatRow
+from models.enums import SeatState
 from models.tables import Booking, Seat
 from tests.conftest import SessionFactory
 
@@ -193,3 +194,26 @@ async def test_bad_requests_raise_a_domain_error_and_change_nothing(
     with pytest.raises(error):
         await inventory.reserve(make_request(session_id))
     assert await seat_states(db, session_id) == {"free": 12}
+
+
+async def test_releasing_some_places_reprices_the_rest_once_however_often_it_runs(
+    inventory: InventoryActivities,
+    db: async_sessionmaker[AsyncSession],
+    new_session: SessionFactory,
+) -> None:
+    session_id = await new_session(capacity=8)  # £75 a place, 10 % off 5 or more
+    held = await inventory.reserve(request(session_id, quantity=6))
+    await inventory.confirm(held.booking_id)
+    given_back = held.seat_labels[-2:]
+
+    first, again = await asyncio.gather(
+        inventory.release_some(ReleaseSome(held.booking_id, given_back)),
+        inventory.release_some(ReleaseSome(held.booking_id, given_back)),
+    )
+
+    assert first == again == Repriced(held.seat_labels[:4], 30_000, 0, 30_000)
+    assert await seat_states(db, session_id) == {SeatState.SOLD: 4, SeatState.FREE: 4}
+    async with db() as s:
+        booking = await s.get(Booking, uuid.UUID(held.booking_id))
+        assert booking is not None
+        assert (booking.quantity, booking.amount_paid, booking.amount_total) == (4, 40_500, 30_000)

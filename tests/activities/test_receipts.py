@@ -2,17 +2,21 @@
 
 import asyncio
 import io
+import uuid
+from datetime import UTC, datetime
 
 import pypdf
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.receipts import ReceiptActivities
 from core.errors import InvalidRequest
 from documents.receipt_data import Seller
-from models.booking import IssueDocument
+from models.booking import IssueDocument, Refund
 from models.booking_records import get_document
 from models.enums import DocumentKind
+from models.tables import Receipt
 from tests.activities.helpers import confirmed_booking
 from tests.conftest import SessionFactory
 
@@ -121,3 +125,42 @@ async def test_credit_note_refers_to_the_receipt_with_negative_amounts(
     assert stored.total == -33750
     text = text_of(stored.pdf)
     assert receipt.number in text and "-£337.50" in text
+
+
+async def test_one_credit_note_per_refund_for_its_amount_issued_once_each(
+    receipts: ReceiptActivities,
+    new_session: SessionFactory,
+    db: async_sessionmaker,
+) -> None:
+    booking_id = await confirmed_booking(db, await new_session(capacity=12), 5)
+    receipt = await receipts.issue(IssueDocument(booking_id, DocumentKind.RECEIPT))
+    now = datetime.now(UTC)
+    goodwill = Refund(1, 10_000, "goodwill", "re_1", now)
+    rest = Refund(2, 23_750, "the rest", "re_2", now)
+
+    requests = [
+        IssueDocument(booking_id, DocumentKind.CREDIT_NOTE, refund=refund)
+        for refund in (goodwill, goodwill, rest)
+    ]
+    outcomes = await asyncio.gather(*map(receipts.issue, requests), return_exceptions=True)
+    # Two attempts at one note race on its unique key: one wins, the other's retry finds it.
+    assert sum(isinstance(o, BaseException) for o in outcomes) <= 1
+    first, first_again, second = [
+        await receipts.issue(request) if isinstance(outcome, BaseException) else outcome
+        for request, outcome in zip(requests, outcomes, strict=True)
+    ]
+    assert first == first_again and first.number != second.number
+    async with db() as s:
+        notes = {
+            n.refund_sequence: n
+            for n in await s.scalars(
+                select(Receipt).where(
+                    Receipt.booking_id == uuid.UUID(booking_id),
+                    Receipt.kind == DocumentKind.CREDIT_NOTE,
+                )
+            )
+        }
+    assert {seq: n.total for seq, n in notes.items()} == {1: -10_000, 2: -23_750}
+    text = text_of(notes[1].pdf)
+    assert receipt.number in text and "Refund: goodwill" in text and "-£100.00" in text
+    assert "-£337.50" not in text

@@ -149,15 +149,24 @@ async def test_cancel_refund_and_expire_now_go_through_the_workflow(
     again = ok_json(await booking_ops(settings, "bookings", "cancel", other["id"], "--json"))
     assert again["status"] == "CANCELLED"
 
+    part = ok_json(
+        await booking_ops(settings, "bookings", "refund", paid["id"], "--amount", "100", "--json")
+    )
+    assert (part["status"], part["amount_refunded"]) == ("CONFIRMED", 100)
+    again = ok(
+        await booking_ops(
+            settings, "bookings", "resend", "partly_refunded", paid["id"], "--refund", "1"
+        )
+    )
+    assert f"sent the partly_refunded email of booking {paid['id']}" in again
     one_line_error(
-        await booking_ops(settings, "bookings", "refund", paid["id"], "--amount", "100"),
+        await booking_ops(settings, "bookings", "refund", paid["id"], "--amount", "15000"),
         2,
-        "only a full refund (15000, £150.00)",
+        "only 14900 (£149.00) remains paid",
     )
-    refunded = ok_json(
-        await booking_ops(settings, "bookings", "refund", paid["id"], "--amount", "15000", "--json")
-    )
-    assert (refunded["status"], len(refunded["refund_ids"])) == ("REFUNDED", 1)
+    refunded = ok_json(await booking_ops(settings, "bookings", "refund", paid["id"], "--json"))
+    assert (refunded["status"], len(refunded["refund_ids"])) == ("REFUNDED", 2)
+    assert refunded["amount_refunded"] == 15000
     await wait_for_status(api, paid["id"], "REFUNDED")
 
     one_line_error(

@@ -2,6 +2,7 @@
 invariant broken on purpose is reported with its invariant and subject."""
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,8 +15,11 @@ from devstack.pay import pay
 from models.enums import BookingStatus
 from ops.consistency import Invariant, Report
 from ops.findings import OrphanReason, orphan_holds, unclaimed_payments
+from tests.api.conftest import ADMIN
+from tests.api.helpers import session_with
 from tests.conftest import SessionFactory
 from tests.ops.conftest import (
+    SETTLE_SECONDS,
     Check,
     World,
     at_rest,
@@ -280,3 +284,47 @@ async def test_money_paid_for_an_expired_booking_on_an_intent_nobody_claims(
 
     await stripe_client.v1.refunds.create_async({"payment_intent": stray.id})
     assert (await run_check(world)).violations == []
+
+
+async def test_partly_refunded_repriced_and_policy_cancelled_bookings_are_no_violation(
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    db: async_sessionmaker[AsyncSession],
+    temporal: Client,
+    run_check: Check,
+) -> None:
+    """Money kept by a refund policy is the seller's: neither a violation nor refunded by the
+    safety net."""
+    session_id = await new_session(capacity=12)
+    half_back = await session_with(
+        api, datetime.now(UTC) + timedelta(days=3), [{"days_before": 1, "percent": 50}]
+    )
+    world = World(
+        [session_id, half_back],
+        {
+            "partly refunded": await confirmed(api, stripe_client, session_id, 2),
+            "fewer places": await confirmed(api, stripe_client, session_id, 5),
+            "cancelled for half": await confirmed(api, stripe_client, half_back, 2),
+        },
+    )
+    refund = await api.post(
+        f"/v1/bookings/{world.id('partly refunded')}/refunds", json={"amount": 500}, headers=ADMIN
+    )
+    assert refund.json()["amount_refunded"] == 500
+    fewer = await api.post(
+        f"/v1/bookings/{world.id('fewer places')}/cancel-places", json={"count": 2}
+    )
+    assert (fewer.json()["amount_total"], fewer.json()["amount_refunded"]) == (22_500, 11_250)
+    cancelled = await api.post(f"/v1/bookings/{world.id('cancelled for half')}/cancel")
+    assert (cancelled.json()["status"], cancelled.json()["amount_refunded"]) == ("CANCELLED", 7_500)
+
+    await at_rest(db, world)
+    report = await run_check(world)
+
+    assert report.violations == []
+    assert report.counts.documents >= 6  # three receipts, three credit notes
+    kept = await unclaimed_payments(
+        db, temporal, stripe_client, session_ids=[half_back], settle_seconds=SETTLE_SECONDS
+    )
+    assert kept == []

@@ -31,11 +31,15 @@ async def test_create_then_list_and_show_a_session(settings: Settings) -> None:
     created = ok_json(
         await booking_ops(
             settings, "sessions", "create", *COURSE, "--location", location, "--capacity", "6",
-            "--discount", "4:15", "--json",
+            "--discount", "4:15", "--refund-tier", "7:50", "--refund-tier", "14:100", "--json",
         )
     )  # fmt: skip
     assert created["availability"] == {"capacity": 6, "held": 0, "sold": 0, "available": 6}
     assert created["group_discount"] == {"min_quantity": 4, "percent": 15}
+    assert created["refund_policy"] == [
+        {"days_before": 14, "percent": 100},
+        {"days_before": 7, "percent": 50},
+    ]
     session_id = created["id"]
 
     listed = ok_json(
@@ -100,6 +104,16 @@ async def test_bad_arguments_exit_2_and_unknown_sessions_exit_1(settings: Settin
             "ends_at must be after starts_at",
         ),
         (["sessions", "create", *COURSE, "--location", "L"], "needs a capacity"),
+        (
+            ["sessions", "create", *COURSE, "--location", "L", "--capacity", "2",
+             "--refund-tier", "7:50", "--refund-tier", "7:100"],
+            "same days_before",
+        ),
+        (
+            ["sessions", "create", *COURSE, "--location", "L", "--capacity", "2",
+             "--refund-tier", "a week"],
+            "--refund-tier",
+        ),
         (["sessions", "create", *COURSE, "--location", "L", "--seat-row", "A10"], "LABEL=SEATS"),
         (
             ["sessions", "create", *COURSE, "--location", "L", "--capacity", "2",

@@ -262,3 +262,39 @@ async def test_erasing_a_customer_deletes_the_events_that_copied_their_data(
     erased = await admin.post("/v1/customers/erase", json={"email": email})
     assert erased.json()["erased"] == [booking_id]
     assert not sent & {d["event_id"] for d in await deliveries(admin, endpoint["id"])}
+
+
+async def test_each_refund_is_an_event_with_its_amount_and_the_total(
+    api: httpx.AsyncClient,
+    admin: httpx.AsyncClient,
+    register: Register,
+    receiver: WebhookReceiver,
+    stripe_client: stripe.StripeClient,
+    new_session: SessionFactory,
+) -> None:
+    await register("shop")
+    booking = await paid_booking(api, stripe_client, await new_session(), 2)
+    total = booking["amount_total"]
+    refunds = f"/v1/bookings/{booking['id']}/refunds"
+    for amount in (1_000, total - 1_000):
+        answer = await admin.post(
+            refunds,
+            json={"amount": amount, "reason": "goodwill"},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert answer.status_code == 200, answer.text
+    await wait_for_status(api, booking["id"], "REFUNDED")
+
+    got = await wait_for(lambda: about(receiver.accepted("shop"), booking["id"]), 4)
+    assert [r.type for r in got] == [
+        "booking.created",
+        "booking.confirmed",
+        "booking.refunded",
+        "booking.refunded",
+    ]
+    figures = [r.body["data"]["refund"] for r in got[2:]]
+    assert figures == [
+        {"amount": 1_000, "total_refunded": 1_000, "currency": booking["currency"]},
+        {"amount": total - 1_000, "total_refunded": total, "currency": booking["currency"]},
+    ]
+    assert len({r.webhook_id for r in got}) == 4

@@ -1,0 +1,430 @@
+"""Refund policies, partial refunds and cancelled places, through the HTTP API with the real
+worker, Temporal, PostgreSQL, localstripe and the fake SendGrid."""
+
+import asyncio
+import subprocess
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from devstack.pay import pay
+from devstack.postgres import Cluster
+from models.enums import DocumentKind, SeatState
+from models.organisations import DEFAULT_ORGANISATION_ID
+from models.tables import BookingRefund, Receipt, Seat
+from tests.api.conftest import ADMIN
+from tests.api.helpers import (
+    emails_for,
+    session_with,
+    signed_event,
+    start_booking,
+    wait_for_status,
+)
+from tests.api.test_tenants import _alembic
+from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.histories import keep_history
+
+Db = async_sessionmaker[AsyncSession]
+Json = dict[str, Any]
+
+
+async def paid(
+    api: httpx.AsyncClient, stripe_client: stripe.StripeClient, session_id: str, quantity: int
+) -> Json:
+    booking = await start_booking(api, session_id, quantity)
+    assert await pay(stripe_client, booking["payment"]["payment_intent_id"]) == "succeeded"
+    return await wait_for_status(api, booking["id"], "CONFIRMED")
+
+
+async def stripe_refunds(stripe_client: stripe.StripeClient, booking: Json) -> list[int]:
+    """The amounts localstripe refunded for the booking, smallest first (refunds made in the
+    same second have no order there)."""
+    page = await stripe_client.v1.refunds.list_async(
+        {"payment_intent": booking["payment"]["payment_intent_id"]}
+    )
+    return sorted(r.amount for r in page.data)
+
+
+async def credit_notes(db: Db, booking_id: str) -> list[tuple[int | None, int]]:
+    """(refund sequence, total) of the booking's credit notes."""
+    async with db() as s:
+        rows = await s.execute(
+            select(Receipt.refund_sequence, Receipt.total)
+            .where(
+                Receipt.booking_id == uuid.UUID(booking_id),
+                Receipt.kind == DocumentKind.CREDIT_NOTE,
+            )
+            .order_by(Receipt.refund_sequence)
+        )
+        return [(sequence, total) for sequence, total in rows.all()]
+
+
+async def seats_of(db: Db, session_id: str) -> dict[str, str]:
+    async with db() as s:
+        rows = await s.execute(
+            select(Seat.label, Seat.state).where(Seat.session_id == uuid.UUID(session_id))
+        )
+        return dict(rows.all())
+
+
+async def eventually(read: Any, expected: Any, within: float = 15) -> Any:
+    """`await read()` once it equals `expected`; fails after `within` seconds."""
+    deadline = time.monotonic() + within
+    while (value := await read()) != expected:
+        assert time.monotonic() < deadline, f"{value!r} never became {expected!r}"
+        await asyncio.sleep(0.1)
+    return value
+
+
+async def sent(sendgrid: FakeSendGrid, key: str, within: float = 10) -> Json:
+    """The body of the email with this notification key, once the fake SendGrid has it."""
+    deadline = time.monotonic() + within
+    while True:
+        for request in sendgrid.requests:
+            if request.body.get("custom_args", {}).get("notification_key") == key:
+                return request.body  # type: ignore[no-any-return]
+        assert time.monotonic() < deadline, f"no email {key}"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_session_refund_policy_is_validated_and_shown(api: httpx.AsyncClient) -> None:
+    starts = datetime.now(UTC) + timedelta(days=30)
+    default = await api.get(f"/v1/sessions/{await session_with(api, starts)}")
+    assert default.json()["refund_policy"] == [{"days_before": 0, "percent": 100}]
+
+    tiers = [{"days_before": 7, "percent": 50}, {"days_before": 14, "percent": 100}]
+    shown = await api.get(f"/v1/sessions/{await session_with(api, starts, tiers)}")
+    assert shown.json()["refund_policy"] == sorted(tiers, key=lambda t: -t["days_before"])
+
+    for bad in (
+        [{"days_before": 7, "percent": 50}, {"days_before": 7, "percent": 100}],
+        [{"days_before": 7, "percent": 101}],
+        [{"days_before": -1, "percent": 50}],
+    ):
+        body = {
+            "kind": "course",
+            "title": "T",
+            "location": "L",
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(hours=1)).isoformat(),
+            "capacity": 3,
+            "price_amount": 100,
+            "currency": "GBP",
+            "refund_policy": bad,
+        }
+        refused = await api.post("/v1/sessions", json=body, headers=ADMIN)
+        assert refused.status_code == 422, bad
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert "refund_policy" in refused.text
+
+
+async def test_cancellations_refund_by_the_policy_on_each_side_of_a_tier_boundary(
+    api: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    db: Db,
+    sendgrid: FakeSendGrid,
+    temporal: Client,
+) -> None:
+    """In full until 14 days before the start, half until 7 days before: the session starts
+    14 days and a few seconds from now, so the 14-day boundary passes during the test."""
+    boundary = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=25)
+    policy = [{"days_before": 14, "percent": 100}, {"days_before": 7, "percent": 50}]
+    session_id = await session_with(api, boundary + timedelta(days=14), policy)
+    before, after = await asyncio.gather(
+        paid(api, stripe_client, session_id, 2), paid(api, stripe_client, session_id, 2)
+    )
+
+    full = await api.post(f"/v1/bookings/{before['id']}/cancel", json={"reason": "plans changed"})
+    assert datetime.now(UTC) < boundary, "the machine was too slow to cancel before the boundary"
+    assert full.status_code == 200, full.text
+    assert (full.json()["status"], full.json()["amount_refunded"]) == ("REFUNDED", 15_000)
+
+    await asyncio.sleep((boundary - datetime.now(UTC)).total_seconds() + 0.5)
+    half = await api.post(f"/v1/bookings/{after['id']}/cancel", json={"reason": "plans changed"})
+    assert half.status_code == 200, half.text
+    assert (half.json()["status"], half.json()["amount_refunded"]) == ("CANCELLED", 7_500)
+    again = await api.post(f"/v1/bookings/{after['id']}/cancel")
+    assert again.json() == half.json()  # a retried cancel answers the first one's outcome
+
+    assert await stripe_refunds(stripe_client, before) == [15_000]
+    assert await stripe_refunds(stripe_client, after) == [7_500]
+    assert await credit_notes(db, before["id"]) == [(1, -15_000)]
+    assert await credit_notes(db, after["id"]) == [(1, -7_500)]
+    assert set((await seats_of(db, session_id)).values()) == {SeatState.FREE}
+    cancelled_email = await sent(sendgrid, f"{after['id']}:cancelled")
+    assert await emails_for(sendgrid, after["id"]) == ["confirmation", "cancelled"]
+    assert "£75.00" in str(cancelled_email["content"])
+    # The credit note of the half refund, and the calendar file that drops the event.
+    attachments = sorted(a["type"] for a in cancelled_email["attachments"])
+    assert attachments == ["application/pdf", "text/calendar"]
+    await keep_history(temporal, after["id"], "partial-refunds-cancelled_for_half_by_policy")
+
+
+async def test_no_refund_once_every_tier_has_passed(
+    api: httpx.AsyncClient, stripe_client: stripe.StripeClient, db: Db, sendgrid: FakeSendGrid
+) -> None:
+    session_id = await session_with(api, datetime.now(UTC) + timedelta(days=3), [])
+    booking = await paid(api, stripe_client, session_id, 1)
+
+    cancelled = await api.post(f"/v1/bookings/{booking['id']}/cancel")
+
+    assert (cancelled.json()["status"], cancelled.json()["amount_refunded"]) == ("CANCELLED", 0)
+    assert await stripe_refunds(stripe_client, booking) == []
+    assert await credit_notes(db, booking["id"]) == []
+    assert set((await seats_of(db, session_id)).values()) == {SeatState.FREE}
+    email = await sent(sendgrid, f"{booking['id']}:cancelled")
+    assert "no refund is due" in str(email["content"])
+
+
+async def test_an_admin_refunds_part_then_the_rest(
+    api: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    db: Db,
+    sendgrid: FakeSendGrid,
+    temporal: Client,
+) -> None:
+    session_id = await session_with(api, datetime.now(UTC) + timedelta(days=30))
+    booking = await paid(api, stripe_client, session_id, 5)  # £337.50 after the discount
+    refunds = f"/v1/bookings/{booking['id']}/refunds"
+    first = {"Idempotency-Key": str(uuid.uuid4()), **ADMIN}
+
+    part = await api.post(refunds, json={"amount": 10_000, "reason": "goodwill"}, headers=first)
+    again = await api.post(refunds, json={"amount": 10_000, "reason": "goodwill"}, headers=first)
+
+    assert part.status_code == again.status_code == 200, part.text
+    assert part.json() == again.json()
+    assert (part.json()["status"], part.json()["amount_refunded"]) == ("CONFIRMED", 10_000)
+    assert await stripe_refunds(stripe_client, booking) == [10_000]
+    assert set((await seats_of(db, session_id)).values()) == {SeatState.FREE, SeatState.SOLD}
+
+    by_a_client = await api.post(refunds, json={"amount": 100})
+    assert by_a_client.status_code == 403
+    too_much = await api.post(refunds, json={"amount": 23_751}, headers=ADMIN)
+    assert too_much.status_code == 422
+    assert too_much.headers["content-type"].startswith("application/problem+json")
+    assert too_much.json()["remaining"] == 23_750
+
+    rest = await api.post(
+        refunds, json={"amount": 23_750, "reason": "cancelled course"}, headers=ADMIN
+    )
+    assert rest.status_code == 200, rest.text
+    assert (rest.json()["status"], rest.json()["amount_refunded"]) == ("REFUNDED", 33_750)
+    assert await stripe_refunds(stripe_client, booking) == [10_000, 23_750]
+    assert await credit_notes(db, booking["id"]) == [(1, -10_000), (2, -23_750)]
+    assert SeatState.SOLD not in (await seats_of(db, session_id)).values()
+    listed = (await api.get(f"{refunds}")).json()
+    assert [(r["sequence"], r["amount"], r["reason"]) for r in listed] == [
+        (1, 10_000, "goodwill"),
+        (2, 23_750, "cancelled course"),
+    ]
+    assert all(r["credit_note"] for r in listed)
+    second_note = await api.get(
+        f"/v1/bookings/{booking['id']}/credit-note.pdf", params={"number": listed[0]["credit_note"]}
+    )
+    assert second_note.status_code == 200
+    assert second_note.headers["content-type"] == "application/pdf"
+    await sent(sendgrid, f"{booking['id']}:refunded")
+    assert await emails_for(sendgrid, booking["id"]) == [
+        "confirmation",
+        "partly_refunded:1",
+        "refunded",
+    ]
+    # Once REFUNDED, a retry is answered (the booking as it stands) and refunds nothing more;
+    # a new refund is refused.
+    retried = await api.post(refunds, json={"amount": 10_000, "reason": "goodwill"}, headers=first)
+    assert (retried.status_code, retried.json()["status"]) == (200, "REFUNDED")
+    closed = await api.post(refunds, json={"amount": 1}, headers=ADMIN)
+    assert closed.status_code == 409
+    assert closed.json()["type"].endswith("not-changeable")
+    assert await stripe_refunds(stripe_client, booking) == [10_000, 23_750]
+    await keep_history(temporal, booking["id"], "partial-refunds-admin_refund_then_the_rest")
+
+
+async def test_a_partial_refund_made_at_stripe_is_read_back_from_its_webhook(
+    api: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    db: Db,
+    sendgrid: FakeSendGrid,
+    temporal: Client,
+) -> None:
+    session_id = await session_with(api, datetime.now(UTC) + timedelta(days=30))
+    booking = await paid(api, stripe_client, session_id, 2)
+    intent_id = booking["payment"]["payment_intent_id"]
+    charge = {"id": f"ch_{uuid.uuid4().hex[:14]}", "object": "charge", "payment_intent": intent_id}
+
+    # In Stripe's dashboard: £10 of £150.
+    await stripe_client.v1.refunds.create_async({"payment_intent": intent_id, "amount": 1_000})
+    body, headers = signed_event("charge.refunded", charge)
+    for _ in range(2):  # Stripe delivers it twice
+        delivered = await api.post("/v1/webhooks/stripe", content=body, headers=headers)
+        assert delivered.status_code == 200
+
+    async def refunded() -> int:
+        return int((await api.get(f"/v1/bookings/{booking['id']}")).json()["amount_refunded"])
+
+    await eventually(refunded, 1_000)
+    assert (await api.get(f"/v1/bookings/{booking['id']}")).json()["status"] == "CONFIRMED"
+    assert set((await seats_of(db, session_id)).values()) == {SeatState.FREE, SeatState.SOLD}
+    assert await eventually(lambda: credit_notes(db, booking["id"]), [(1, -1_000)])
+
+    # Then the rest, also at Stripe: the booking ends REFUNDED for what Stripe says.
+    await stripe_client.v1.refunds.create_async({"payment_intent": intent_id, "amount": 14_000})
+    body, headers = signed_event("charge.refunded", charge)
+    assert (await api.post("/v1/webhooks/stripe", content=body, headers=headers)).status_code == 200
+    ended = await wait_for_status(api, booking["id"], "REFUNDED")
+
+    assert ended["amount_refunded"] == 15_000
+    assert await credit_notes(db, booking["id"]) == [(1, -1_000), (2, -14_000)]
+    async with db() as s:
+        recorded = await s.scalars(
+            select(BookingRefund.amount)
+            .where(BookingRefund.booking_id == uuid.UUID(booking["id"]))
+            .order_by(BookingRefund.sequence)
+        )
+        assert list(recorded) == [1_000, 14_000]
+    assert SeatState.SOLD not in (await seats_of(db, session_id)).values()
+    await sent(sendgrid, f"{booking['id']}:refunded")
+    assert await emails_for(sendgrid, booking["id"]) == [
+        "confirmation",
+        "partly_refunded:1",
+        "refunded",
+    ]
+    await keep_history(temporal, booking["id"], "partial-refunds-read_back_from_stripe")
+
+
+async def test_cancelling_some_places_reprices_the_rest_and_refunds_the_difference(
+    api: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    db: Db,
+    sendgrid: FakeSendGrid,
+    temporal: Client,
+) -> None:
+    session_id = await session_with(api, datetime.now(UTC) + timedelta(days=30))
+    booking = await paid(api, stripe_client, session_id, 5)  # 5 x £75 - 10 % = £337.50
+    places = f"/v1/bookings/{booking['id']}/cancel-places"
+    given_back = booking["seats"][:2]
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+
+    for bad, status in (
+        ({"seats": ["GA-999"]}, 422),
+        ({"seats": booking["seats"]}, 422),
+        ({"count": 5}, 422),
+        ({"seats": given_back, "count": 2}, 422),
+    ):
+        refused = await api.post(places, json=bad)
+        assert refused.status_code == status, (bad, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")
+
+    done = await api.post(places, json={"seats": given_back}, headers=key)
+    again = await api.post(places, json={"seats": given_back}, headers=key)
+
+    assert done.status_code == again.status_code == 200, done.text
+    assert done.json() == again.json()
+    kept = done.json()
+    # 3 places lose the group discount: £225.00, so £112.50 back in full (default policy).
+    assert (kept["status"], kept["quantity"], kept["seats"]) == (
+        "CONFIRMED",
+        3,
+        booking["seats"][2:],
+    )
+    assert (kept["amount_subtotal"], kept["discount"], kept["amount_total"]) == (22_500, 0, 22_500)
+    assert kept["amount_refunded"] == 11_250
+    assert await stripe_refunds(stripe_client, booking) == [11_250]
+    assert await credit_notes(db, booking["id"]) == [(1, -11_250)]
+    seats = await seats_of(db, session_id)
+    assert [seats[label] for label in given_back] == [SeatState.FREE] * 2
+    assert [seats[label] for label in kept["seats"]] == [SeatState.SOLD] * 3
+    availability = (await api.get(f"/v1/sessions/{session_id}")).json()["availability"]
+    assert (availability["sold"], availability["available"]) == (3, 9)
+    await sent(sendgrid, f"{booking['id']}:partly_refunded:1")
+    assert await emails_for(sendgrid, booking["id"]) == ["confirmation", "partly_refunded:1"]
+
+    # The freed places sell again; the rest of the booking cancels for what remains paid.
+    again_sold = await paid(api, stripe_client, session_id, 2)
+    assert sorted(again_sold["seats"]) == sorted(given_back)
+    cancelled = await api.post(f"/v1/bookings/{booking['id']}/cancel")
+    assert (cancelled.json()["status"], cancelled.json()["amount_refunded"]) == (
+        "REFUNDED",
+        33_750,
+    )
+    assert await stripe_refunds(stripe_client, booking) == [11_250, 22_500]  # sorted
+    await keep_history(temporal, booking["id"], "partial-refunds-places_cancelled_then_the_rest")
+
+
+async def test_places_of_an_unpaid_booking_or_a_started_session_are_not_cancellable(
+    api: httpx.AsyncClient, stripe_client: stripe.StripeClient
+) -> None:
+    starts = datetime.now(UTC) + timedelta(seconds=6)
+    session_id = await session_with(api, starts)
+    unpaid = await start_booking(api, session_id, 3)
+    refused = await api.post(f"/v1/bookings/{unpaid['id']}/cancel-places", json={"count": 1})
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("not-changeable")
+
+    booking = await paid(api, stripe_client, session_id, 3)
+    await asyncio.sleep((starts - datetime.now(UTC)).total_seconds() + 0.5)
+    too_late = await api.post(f"/v1/bookings/{booking['id']}/cancel-places", json={"count": 1})
+    assert too_late.status_code == 409
+    assert "started" in too_late.json()["detail"]
+    assert await stripe_refunds(stripe_client, booking) == []
+
+
+def test_migration_0004_keeps_earlier_credit_notes_and_allows_one_per_refund(
+    postgres: Cluster,
+) -> None:
+    database = f"migration_{uuid.uuid4().hex[:8]}"
+    postgres.psql(f"CREATE DATABASE {database} OWNER booking")
+    url = postgres.url.rsplit("/", 1)[0] + f"/{database}"
+
+    def sql(statement: str) -> str:
+        return postgres.psql(statement, database=database)
+
+    session_id, booking_id = uuid.uuid4(), uuid.uuid4()
+    try:
+        _alembic(url, "upgrade", "0003")
+        sql(
+            "INSERT INTO sessions (id, organisation_id, kind, title, location, starts_at, ends_at,"
+            " capacity, price_amount, currency, hold_seconds, discount_min_quantity,"
+            " discount_basis_points, status) VALUES"
+            f" ('{session_id}', '{DEFAULT_ORGANISATION_ID}', 'course', 'T', 'Leeds',"
+            " '2031-01-01 09:00Z', '2031-01-01 17:00Z', 4, 1000, 'GBP', 600, 5, 0, 'scheduled')"
+        )
+        sql(
+            "INSERT INTO bookings (id, reference, session_id, customer_name, customer_email,"
+            " attendees, quantity, seat_labels, amount_subtotal, discount, amount_total, currency,"
+            " status, hold_expires_at, request_fingerprint) VALUES"
+            f" ('{booking_id}', 'RFT-1', '{session_id}', 'Ada', 'ada@example.com', '[]', 1,"
+            " '[]', 1000, 0, 1000, 'GBP', 'REFUNDED', now(), 'f')"
+        )
+        sql(
+            "INSERT INTO receipts (booking_id, kind, number, total, currency, issued_at, pdf)"
+            f" VALUES ('{booking_id}', 'credit_note', 'CN-1', -1000, 'GBP', now(), '')"
+        )
+        _alembic(url, "upgrade", "head")
+
+        assert sql(f"SELECT refund_policy IS NULL FROM sessions WHERE id = '{session_id}'") == "t"
+        assert sql(f"SELECT amount_refunded FROM bookings WHERE id = '{booking_id}'") == "0"
+        assert sql("SELECT count(*) FROM receipts WHERE refund_sequence IS NULL") == "1"
+        sql(
+            "INSERT INTO receipts (booking_id, kind, number, total, currency, issued_at, pdf,"
+            f" refund_sequence) VALUES ('{booking_id}', 'credit_note', 'CN-2', -500, 'GBP',"
+            " now(), '', 1)"
+        )
+        with pytest.raises(subprocess.CalledProcessError):  # a second full credit note
+            sql(
+                "INSERT INTO receipts (booking_id, kind, number, total, currency, issued_at, pdf)"
+                f" VALUES ('{booking_id}', 'credit_note', 'CN-3', -1000, 'GBP', now(), '')"
+            )
+        _alembic(url, "downgrade", "0003")  # and back: reversible, the first note kept
+        assert sql("SELECT string_agg(number, ',') FROM receipts") == "CN-1"
+        _alembic(url, "upgrade", "head")
+    finally:
+        postgres.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
