@@ -19,7 +19,7 @@ from temporalio.client import (
     ScheduleUpdate,
 )
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.inventory import InventoryActivities
@@ -45,7 +45,7 @@ def booking_activities(
     settings: Settings, stack: AsyncExitStack, temporal: Client
 ) -> list[Callable[..., Any]]:
     """Every activity, bound to its clients; `stack` closes the clients at the end."""
-    engine = make_engine(settings)
+    engine = make_engine(settings, pre_ping=False)  # activities retry a dead connection
     stack.push_async_callback(engine.dispose)
     sessionmaker = make_sessionmaker(engine)
     inventory = InventoryActivities(sessionmaker, settings.reference_format)
@@ -129,13 +129,20 @@ def build_worker(
         task_queue=settings.task_queue,
         workflows=workflows,
         activities=activities,
-        # The sandbox still isolates each workflow's state and catches non-determinism;
-        # passing modules through spares re-importing them for every new workflow.
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
-        ),
+        workflow_runner=workflow_runner(settings),
         # Bookings idle for minutes between events: an evicted one is replayed when it wakes.
         max_cached_workflows=settings.worker_max_cached_workflows,
+    )
+
+
+def workflow_runner(settings: Settings) -> WorkflowRunner:
+    """The sandbox when `settings.worker_sandbox` (tests, replays), else workflows run bare."""
+    if not settings.worker_sandbox:
+        return UnsandboxedWorkflowRunner()
+    # The sandbox still isolates each workflow's state and catches non-determinism; passing
+    # modules through spares re-importing them for every new workflow.
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
     )
 
 

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     )
     # Each cached workflow keeps its sandbox in memory (about 150 KB).
     worker_max_cached_workflows: int = 300
+    # Run workflows in the SDK's sandbox, which refuses non-deterministic calls (I/O, clocks,
+    # random) at run time. Its price is per workflow task and per payload (about a fifth of the
+    # worker's CPU per booking, issue 13); the tests and the history replays keep it on, so a
+    # forbidden call is caught there before it ships.
+    worker_sandbox: bool = False
     worker_metrics_address: str = "127.0.0.1:9464"
 
     stripe_api_key: str = "sk_test_localstripe"

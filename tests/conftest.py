@@ -147,6 +147,8 @@ def settings(
         email_backend="sendgrid",
         sendgrid_host=sendgrid.url,
         sendgrid_api_key=sendgrid.api_key,
+        # Every test's workflows run in the sandbox: a forbidden call fails here, not in prod.
+        worker_sandbox=True,
     )
 
 
