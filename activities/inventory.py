@@ -4,7 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -28,6 +28,8 @@ from models.booking import (
 from models.enums import BookingStatus, SeatState, SessionStatus
 from models.sequences import database_now, next_in_sequence
 from models.tables import Booking, Seat, Session
+
+BOOKINGS: Table = Booking.__table__  # type: ignore[assignment]
 
 
 @dataclass
@@ -55,14 +57,16 @@ class InventoryActivities:
                     return earlier
 
             # Reservations for one session queue on its row: each sees every earlier hold.
-            session = await db.scalar(
-                select(Session)
-                .where(Session.id == _session_uuid(request))
-                .with_for_update(key_share=True)
-            )
-            if session is None:
+            found = (
+                await db.execute(
+                    select(Session, func.now())
+                    .where(Session.id == _session_uuid(request))
+                    .with_for_update(key_share=True)
+                )
+            ).first()
+            if found is None:
                 raise SessionNotFound(f"session {request.session_id} does not exist")
-            now = await database_now(db)
+            session, now = found
             if session.status != SessionStatus.SCHEDULED or session.starts_at <= now:
                 raise SessionNotBookable(f"session {session.id} is {session.status} or started")
             quote = pricing.quote(
@@ -70,6 +74,7 @@ class InventoryActivities:
                 request.quantity,
                 pricing.GroupDiscount(session.discount_min_quantity, session.discount_basis_points),
             )
+            # Core statements on the table, not ORM objects: the hot path of every booking.
             booking = Booking(
                 id=booking_id,
                 session_id=session.id,
@@ -85,12 +90,14 @@ class InventoryActivities:
                 hold_expires_at=now + timedelta(seconds=session.hold_seconds),
                 request_fingerprint=request.request_fingerprint,
             )
-            db.add(booking)
-            await db.flush()
+            await db.execute(insert(BOOKINGS).values(_row_of(booking)))
             if request.seat_labels:
                 labels = await _hold_named(db, session, booking_id, request.seat_labels)
             else:
                 labels = await _hold_any(db, session, booking_id, request.quantity)
+            await db.execute(
+                update(BOOKINGS).where(BOOKINGS.c.id == booking_id).values(seat_labels=labels)
+            )
             booking.seat_labels = labels
             return _reservation_of(booking, session)
 
@@ -162,7 +169,9 @@ class InventoryActivities:
             values["hold_expires_at"] = transition.hold_expires_at
         async with transaction(self._sessionmaker) as db:
             await db.execute(
-                update(Booking).where(Booking.id == uuid.UUID(transition.booking_id)).values(values)
+                update(BOOKINGS)
+                .where(BOOKINGS.c.id == uuid.UUID(transition.booking_id))
+                .values(values)
             )
 
 
@@ -262,6 +271,15 @@ async def _hold_any(db: AsyncSession, session: Session, booking_id: uuid.UUID, n
     if len(labels) < n:
         raise SoldOut(f"{n} places asked for, {len(labels)} left", available=len(labels))
     return labels
+
+
+def _row_of(booking: Booking) -> dict[str, object]:
+    """The column values a new (transient) booking was built with."""
+    return {
+        column.key: getattr(booking, column.key)
+        for column in BOOKINGS.columns
+        if getattr(booking, column.key) is not None
+    }
 
 
 def _reservation_of(booking: Booking, session: Session) -> Reservation:
