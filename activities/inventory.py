@@ -29,7 +29,9 @@ from models.enums import BookingStatus, SeatState, SessionStatus
 from models.sequences import database_now, next_in_sequence
 from models.tables import Booking, Seat, Session
 
+# Core tables for the hot path's writes: no ORM bookkeeping for rows nobody loads.
 BOOKINGS: Table = Booking.__table__  # type: ignore[assignment]
+SEATS: Table = Seat.__table__  # type: ignore[assignment]
 
 
 @dataclass
@@ -74,7 +76,6 @@ class InventoryActivities:
                 request.quantity,
                 pricing.GroupDiscount(session.discount_min_quantity, session.discount_basis_points),
             )
-            # Core statements on the table, not ORM objects: the hot path of every booking.
             booking = Booking(
                 id=booking_id,
                 session_id=session.id,
@@ -241,10 +242,11 @@ async def _hold_named(
     if unknown:
         raise InvalidRequest(f"seats not in this session: {', '.join(unknown)}", seats=unknown)
     held = await db.scalars(
-        update(Seat)
-        .where(Seat.session_id == session.id, Seat.label.in_(labels), Seat.state == SeatState.FREE)
+        update(SEATS)
+        .where(SEATS.c.session_id == session.id, SEATS.c.label.in_(labels))
+        .where(SEATS.c.state == SeatState.FREE)
         .values(state=SeatState.HELD, booking_id=booking_id)
-        .returning(Seat.label)
+        .returning(SEATS.c.label)
     )
     taken = sorted(set(labels) - set(held))
     if taken:
@@ -254,18 +256,18 @@ async def _hold_named(
 
 async def _hold_any(db: AsyncSession, session: Session, booking_id: uuid.UUID, n: int) -> list[str]:
     free = (
-        select(Seat.id)
-        .where(Seat.session_id == session.id, Seat.state == SeatState.FREE)
-        .order_by(Seat.position)
+        select(SEATS.c.id)
+        .where(SEATS.c.session_id == session.id, SEATS.c.state == SeatState.FREE)
+        .order_by(SEATS.c.position)
         .limit(n)
         .with_for_update()
         .scalar_subquery()
     )
     held = await db.execute(
-        update(Seat)
-        .where(Seat.id.in_(free))
+        update(SEATS)
+        .where(SEATS.c.id.in_(free))
         .values(state=SeatState.HELD, booking_id=booking_id)
-        .returning(Seat.label, Seat.position)
+        .returning(SEATS.c.label, SEATS.c.position)
     )
     labels = [label for label, _ in sorted(held.all(), key=lambda row: row[1])]
     if len(labels) < n:
