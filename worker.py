@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 
+import stripe
 from temporalio.client import (
     Client,
     Schedule,
@@ -49,7 +50,12 @@ def booking_activities(
     stack.push_async_callback(engine.dispose)
     sessionmaker = make_sessionmaker(engine)
     inventory = InventoryActivities(sessionmaker, settings.reference_format)
-    stripe_client = make_stripe_client(settings.stripe_api_key, settings.stripe_api_base)
+    # aiohttp costs the worker less than half of httpx's CPU per Stripe call (issue 13).
+    stripe_http = stripe.AIOHTTPClient()
+    stack.push_async_callback(stripe_http.close_async)
+    stripe_client = make_stripe_client(
+        settings.stripe_api_key, settings.stripe_api_base, stripe_http
+    )
     payments = PaymentActivities(stripe_client)
     receipts = ReceiptActivities(
         sessionmaker,
