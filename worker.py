@@ -1,6 +1,5 @@
 """Runs the booking workflows and their activities: `python worker.py`."""
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
@@ -8,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import stripe
+import uvloop
 from temporalio.client import (
     Client,
     Schedule,
@@ -166,4 +166,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # uvloop: the event loop's own socket and scheduling work, a good part of the worker's CPU
+    # (asyncpg, Stripe and Temporal's plumbing all run on it), costs less than asyncio's.
+    uvloop.run(main())
