@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     codec_cors_origins: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"]
     )
-    # Each cached workflow keeps its sandbox in memory (about 150 KB).
+    # Each cached workflow stays in memory (about 150 KB with the sandbox).
     worker_max_cached_workflows: int = 300
     # Run workflows in the SDK's sandbox, which refuses non-deterministic calls (I/O, clocks,
     # random) at run time. Its price is per workflow task and per payload (about a fifth of the
