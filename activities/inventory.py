@@ -4,7 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -33,6 +33,10 @@ from models.enums import BookingStatus, SeatState, SessionStatus, WebhookEventTy
 from models.sequences import database_now, next_in_sequence
 from models.tables import Booking, Seat, Session
 from models.webhook_events import STATUS_EVENTS, publish_booking_event
+
+# Core tables for the hot path's writes: no ORM bookkeeping for rows nobody loads.
+BOOKINGS: Table = Booking.__table__  # type: ignore[assignment]
+SEATS: Table = Seat.__table__  # type: ignore[assignment]
 
 
 @dataclass
@@ -67,14 +71,16 @@ class InventoryActivities:
                     return earlier
 
             # Reservations for one session queue on its row: each sees every earlier hold.
-            session = await db.scalar(
-                select(Session)
-                .where(Session.id == _session_uuid(request))
-                .with_for_update(key_share=True)
-            )
-            if session is None:
+            found = (
+                await db.execute(
+                    select(Session, func.now())
+                    .where(Session.id == _session_uuid(request))
+                    .with_for_update(key_share=True)
+                )
+            ).first()
+            if found is None:
                 raise SessionNotFound(f"session {request.session_id} does not exist")
-            now = await database_now(db)
+            session, now = found
             if session.status != SessionStatus.SCHEDULED or session.starts_at <= now:
                 raise SessionNotBookable(f"session {session.id} is {session.status} or started")
             quote = pricing.quote(
@@ -97,12 +103,14 @@ class InventoryActivities:
                 hold_expires_at=now + timedelta(seconds=session.hold_seconds),
                 request_fingerprint=request.request_fingerprint,
             )
-            db.add(booking)
-            await db.flush()
+            await db.execute(insert(BOOKINGS).values(_row_of(booking)))
             if request.seat_labels:
                 labels = await _hold_named(db, session, booking_id, request.seat_labels)
             else:
                 labels = await _hold_any(db, session, booking_id, request.quantity)
+            await db.execute(
+                update(BOOKINGS).where(BOOKINGS.c.id == booking_id).values(seat_labels=labels)
+            )
             booking.seat_labels = labels
             return _reservation_of(booking, session)
 
@@ -216,7 +224,7 @@ class InventoryActivities:
         key = uuid.UUID(transition.booking_id)
         event = STATUS_EVENTS.get(transition.status)
         async with transaction(self._sessionmaker) as db:
-            await db.execute(update(Booking).where(Booking.id == key).values(values))
+            await db.execute(update(BOOKINGS).where(BOOKINGS.c.id == key).values(values))
             published = None
             if event is not None:
                 published = await publish_booking_event(db, key, event)
@@ -295,10 +303,11 @@ async def _hold_named(
     if unknown:
         raise InvalidRequest(f"seats not in this session: {', '.join(unknown)}", seats=unknown)
     held = await db.scalars(
-        update(Seat)
-        .where(Seat.session_id == session.id, Seat.label.in_(labels), Seat.state == SeatState.FREE)
+        update(SEATS)
+        .where(SEATS.c.session_id == session.id, SEATS.c.label.in_(labels))
+        .where(SEATS.c.state == SeatState.FREE)
         .values(state=SeatState.HELD, booking_id=booking_id)
-        .returning(Seat.label)
+        .returning(SEATS.c.label)
     )
     taken = sorted(set(labels) - set(held))
     if taken:
@@ -308,23 +317,32 @@ async def _hold_named(
 
 async def _hold_any(db: AsyncSession, session: Session, booking_id: uuid.UUID, n: int) -> list[str]:
     free = (
-        select(Seat.id)
-        .where(Seat.session_id == session.id, Seat.state == SeatState.FREE)
-        .order_by(Seat.position)
+        select(SEATS.c.id)
+        .where(SEATS.c.session_id == session.id, SEATS.c.state == SeatState.FREE)
+        .order_by(SEATS.c.position)
         .limit(n)
         .with_for_update()
         .scalar_subquery()
     )
     held = await db.execute(
-        update(Seat)
-        .where(Seat.id.in_(free))
+        update(SEATS)
+        .where(SEATS.c.id.in_(free))
         .values(state=SeatState.HELD, booking_id=booking_id)
-        .returning(Seat.label, Seat.position)
+        .returning(SEATS.c.label, SEATS.c.position)
     )
     labels = [label for label, _ in sorted(held.all(), key=lambda row: row[1])]
     if len(labels) < n:
         raise SoldOut.with_left(n, len(labels))
     return labels
+
+
+def _row_of(booking: Booking) -> dict[str, object]:
+    """The column values a new (transient) booking was built with."""
+    return {
+        column.key: getattr(booking, column.key)
+        for column in BOOKINGS.columns
+        if getattr(booking, column.key) is not None
+    }
 
 
 def _reservation_of(booking: Booking, session: Session) -> Reservation:

@@ -18,12 +18,14 @@ from models.payments import (
 _NOT_CANCELLABLE = {PaymentState.PAID, PaymentState.PROCESSING, PaymentState.VOID}
 
 
-def make_stripe_client(api_key: str, api_base: str | None) -> stripe.StripeClient:
-    """A client on httpx, so calls run on the event loop; `api_base` points at localstripe."""
+def make_stripe_client(
+    api_key: str, api_base: str | None, http_client: stripe.HTTPClient | None = None
+) -> stripe.StripeClient:
+    """An async client (httpx unless `http_client`); `api_base` points at localstripe."""
     return stripe.StripeClient(
         api_key,
         base_addresses={"api": api_base} if api_base else None,
-        http_client=stripe.HTTPXClient(),
+        http_client=http_client or stripe.HTTPXClient(),
         max_network_retries=0,  # Temporal's retry policy owns retries.
     )
 

@@ -1,7 +1,8 @@
 """The yardstick: an empty workflow and its worker (`python -m bench.baseline ADDRESS QUEUE`)."""
 
-import asyncio
 import sys
+
+import uvloop
 
 from bench.empty_workflow import EmptyWorkflow
 from core.settings import get_settings
@@ -21,4 +22,4 @@ async def main(address: str, task_queue: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    uvloop.run(main(sys.argv[1], sys.argv[2]))

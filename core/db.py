@@ -15,12 +15,18 @@ from core.errors import InvalidRequest
 from core.settings import Settings
 
 
-def make_engine(settings: Settings) -> AsyncEngine:
+def make_engine(settings: Settings, *, pre_ping: bool = True) -> AsyncEngine:
+    """`pre_ping` tests each connection as it leaves the pool (a round trip per transaction).
+
+    The worker goes without: an activity whose connection died with a database restart fails
+    that attempt before writing anything, the pool drops its connections, and the retry runs on
+    a fresh one.
+    """
     return create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         # Errors would otherwise quote the statement's parameters (customers' names and emails)
         # into exceptions, and so into logs and Temporal failures.
         hide_parameters=True,

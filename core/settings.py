@@ -72,8 +72,13 @@ class Settings(BaseSettings):
     codec_cors_origins: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"]
     )
-    # Each cached workflow keeps its sandbox in memory (about 150 KB).
+    # Each cached workflow stays in memory (about 150 KB with the sandbox).
     worker_max_cached_workflows: int = 300
+    # Run workflows in the SDK's sandbox, which refuses non-deterministic calls (I/O, clocks,
+    # random) at run time. Its price is per workflow task and per payload (about a fifth of the
+    # worker's CPU per booking, issue 13); the tests and the history replays keep it on, so a
+    # forbidden call is caught there before it ships.
+    worker_sandbox: bool = False
     worker_metrics_address: str = "127.0.0.1:9464"
 
     stripe_api_key: str = "sk_test_localstripe"

@@ -152,6 +152,8 @@ def settings(
         webhook_retry_max_interval_seconds=1,
         webhook_retry_window_seconds=5,
         webhook_timeout_seconds=1,
+        # Every test's workflows run in the sandbox: a forbidden call fails here, not in prod.
+        worker_sandbox=True,
     )
 
 

@@ -55,6 +55,24 @@ async def test_a_payment_confirms_with_reference_receipt_and_email(
     assert await places_of(db, view.id) == {SeatState.SOLD: 5}
 
 
+async def test_a_booking_confirms_on_a_worker_without_the_sandbox(
+    temporal: Client,
+    own_worker: OwnWorker,
+    db: Db,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+) -> None:
+    """Production runs workflows bare (worker_sandbox off); the suite's own worker sandboxes."""
+    bare = await own_worker(worker_sandbox=False)
+    view = await book(temporal, bare, await new_session(capacity=3), quantity=2)
+    confirmed = await pay_and_tell(temporal, stripe_client, view)
+
+    assert confirmed.status == BookingStatus.CONFIRMED and confirmed.reference
+    assert len(confirmed.documents) == 1
+    await assert_consistent(db, confirmed)
+    assert await places_of(db, view.id) == {SeatState.SOLD: 2}
+
+
 async def test_a_failed_payment_keeps_the_booking_payable_until_it_is_paid(
     temporal: Client,
     quick: Settings,
