@@ -153,14 +153,16 @@ class ProdTemporal:
         maxIdleConns: {conns}
         maxConnLifetime: 1h"""
 
-        def service(name: str, extra: str = "") -> str:
+        def service(name: str) -> str:
+            http = f"\n      httpPort: {p['frontend_http']}" if name == "frontend" else ""
             return f"""
   {name}:
     rpc:
       grpcPort: {p[name]}
       membershipPort: {p[f"{name}_membership"]}
-      bindOnLocalHost: true{extra}"""
+      bindOnLocalHost: true{http}"""
 
+        services = "".join(service(name) for name in ("frontend", "history", "matching", "worker"))
         return f"""log:
   stdout: true
   level: warn
@@ -175,7 +177,7 @@ global:
   membership:
     maxJoinDuration: 30s
     broadcastAddress: 127.0.0.1
-services:{service("frontend", f"{chr(10)}      httpPort: {p['frontend_http']}")}{service("history")}{service("matching")}{service("worker")}
+services:{services}
 clusterMetadata:
   enableGlobalNamespace: false
   failoverVersionIncrement: 10

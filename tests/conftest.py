@@ -113,7 +113,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--temporal",
         choices=[kind.value for kind in ServerKind],
         default=ServerKind.DEV.value,
-        help="the Temporal server the suite runs against (prod: built by `make test-prod-temporal`)",
+        help="the Temporal server of the suite (prod: built by `make test-prod-temporal`)",
     )
 
 
