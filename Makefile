@@ -15,7 +15,7 @@ temporal-prod: setup  ## build the Temporal server 1.29.1 and its SQL schema too
 	.venv/bin/python -m devstack.temporal_prod build
 
 test-prod-temporal: temporal-prod  ## the workflow tests and the API booking flow against it
-	.venv/bin/python -m pytest --temporal=prod tests/workflows tests/api/test_booking_flow.py
+	.venv/bin/python -m pytest --temporal=prod tests/workflows tests/api/test_booking_flow.py tests/api/test_privacy.py
 
 lint: setup
 	.venv/bin/ruff check .

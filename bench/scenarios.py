@@ -134,22 +134,31 @@ async def run_all(stack: Stack, plan: Plan) -> Results:
     """The load scenarios in order, with the worker's and the API's memory sampled throughout."""
     driver = Driver(stack)
     client = await connect(Settings(temporal_address=stack.temporal_address))
+    server = stack.options.temporal.value
+
+    def say(what: str) -> None:
+        print(f"bench [{server}]: {what} ...", flush=True)
+
     try:
         async with MemorySampler(stack.pids) as memory:
+            say("closed loop: empty workflows, booking starts, full bookings, contention")
             baseline = await empty_workflows(client, processes(stack, "baseline"))
             start = [await start_level(driver, c, n) for c, n in START_LEVELS.items()]
             full = await full_bookings(driver)
             race = await contention(driver)
+            say("open loop: empty workflows")
             empty_ladder = await open_loop.empty_workflows(
                 client, baseline.per_second, plan.step_seconds
             )
+            say("open loop: booking starts")
             start_ladder = await open_loop.booking_starts(
                 driver, reference_level(start).per_second, plan.step_seconds
             )
             rate = start_ladder.max_sustainable or start_ladder.steps[0].rate
+            say(f"hot on-sale: {plan.onsale_buyers} buyers at {rate:g}/s")
             onsale = await on_sale(driver, plan.onsale_places, plan.onsale_buyers, rate, plan.seed)
         return Results(
-            stack.options.temporal.value,
+            server,
             baseline,
             start,
             full,
