@@ -21,6 +21,11 @@ GROWTH_LIMIT = 0.05
 # Rates of the ladder as multiples of the closed-loop throughput at 20 callers; after the first
 # step that is not sustainable, one more step halfway between it and the last that was.
 LADDER = (0.25, 0.5, 0.75, 1.0, 1.25)
+# A step lasts long enough for this many calls (so its p95 is not the second-worst of 20), but
+# at most MAX_STRETCH times the step's seconds.
+MIN_CALLS, MAX_STRETCH = 60, 3
+# When even the lowest rate is not sustainable, the rate is halved at most this many times.
+DESCENT = 2
 DRAIN_SECONDS = 30.0  # after the last call of a step is due, how long the others may take
 PAUSE_SECONDS = 1.0  # between steps, so one step's stragglers do not load the next
 
@@ -81,9 +86,14 @@ def _step(run: OpenRun[str]) -> Step:
     )
 
 
+def held_for(rate: float, seconds: float) -> float:
+    """How long a step at `rate` lasts: `seconds`, or long enough for MIN_CALLS calls."""
+    return max(seconds, min(MIN_CALLS / rate, MAX_STRETCH * seconds))
+
+
 async def _held(rate: float, seconds: float, call: Callable[[int], Awaitable[str]]) -> Step:
-    """One step: `call` at `rate` for `seconds`, then a pause."""
-    step = _step(await arrive(rate, seconds, call, DRAIN_SECONDS))
+    """One step: `call` at `rate` for `held_for(rate, seconds)`, then a pause."""
+    step = _step(await arrive(rate, held_for(rate, seconds), call, DRAIN_SECONDS))
     await asyncio.sleep(PAUSE_SECONDS)
     return step
 
@@ -91,14 +101,19 @@ async def _held(rate: float, seconds: float, call: Callable[[int], Awaitable[str
 async def climb(
     what: str, reference: float, run_step: Callable[[float], Awaitable[Step]]
 ) -> Ladder:
-    """Up the ladder until a rate is not sustainable, then halfway back, then half the best."""
+    """Up the ladder until a rate is not sustainable, then halfway back (or, when the lowest
+    rate failed, down by halves until one holds), then half the best."""
     steps: list[Step] = []
     for multiple in LADDER:
         steps.append(await run_step(round(multiple * reference, 1)))
         if not steps[-1].sustainable:
-            passed = [step.rate for step in steps if step.sustainable]
-            halfway = (max(passed, default=0.0) + steps[-1].rate) / 2
-            steps.append(await run_step(round(halfway, 1)))
+            break
+    passed = [step.rate for step in steps if step.sustainable]
+    if passed and not steps[-1].sustainable:
+        steps.append(await run_step(round((max(passed) + steps[-1].rate) / 2, 1)))
+    for _ in range(DESCENT if not passed else 0):
+        steps.append(await run_step(round(steps[-1].rate / 2, 1)))
+        if steps[-1].sustainable:
             break
     ladder = Ladder(what, reference, steps, None)
     if ladder.max_sustainable:
@@ -110,7 +125,7 @@ async def booking_starts(driver: Driver, reference: float, seconds: float) -> La
     """POST /v1/bookings, one place each, on a fresh session per step that never sells out."""
 
     async def run_step(rate: float) -> Step:
-        session_id = await driver.new_session(round(rate * seconds) + 10)
+        session_id = await driver.new_session(round(rate * held_for(rate, seconds)) + 10)
 
         async def call(i: int) -> str:
             answer = await driver.start(session_id, i)

@@ -16,7 +16,15 @@ import matplotlib.pyplot as plt
 from bench import figures
 from bench.cpu import NOT_OURS, OURS
 from bench.load import PERCENTILE_METHOD, Latency
-from bench.open_loop import DRAIN_SECONDS, GROWTH_LIMIT, LADDER, P95_LIMIT_MS
+from bench.open_loop import (
+    DESCENT,
+    DRAIN_SECONDS,
+    GROWTH_LIMIT,
+    LADDER,
+    MAX_STRETCH,
+    MIN_CALLS,
+    P95_LIMIT_MS,
+)
 from bench.rows import Row
 from bench.rows import ms as _ms
 from bench.scenarios import (
@@ -165,8 +173,10 @@ def notes(wall_seconds: float) -> list[str]:
         f"Percentiles: {PERCENTILE_METHOD}.",
         "Open loop: each call is due at a fixed time (rate x step) and starts then whether or not"
         " earlier calls answered; its latency counts from when it was due. Rates are"
-        f" {', '.join(f'{m:g}' for m in LADDER)} x the closed-loop figure, up to the first"
-        " rate that is not sustainable, then one halfway back, then half the best."
+        f" {', '.join(f'{m:g}' for m in LADDER)} x the closed-loop figure, each held the step's"
+        f" seconds or long enough for {MIN_CALLS} calls (at most {MAX_STRETCH} x), up to the"
+        " first rate that is not sustainable, then one halfway back (or down by halves when"
+        f" the lowest failed, at most {DESCENT} times), then half the best."
         f" Sustainable: p95 < {P95_LIMIT_MS:.0f} ms, no failed call, and no growing backlog"
         " (calls due, not answered): growing is a least-squares slope over the step's second half"
         f" above {GROWTH_LIMIT:.0%} of the rate per second with, at the end, more calls waiting"

@@ -154,7 +154,7 @@ async def run_all(stack: Stack, plan: Plan) -> Results:
             start_ladder = await open_loop.booking_starts(
                 driver, reference_level(start).per_second, plan.step_seconds
             )
-            rate = start_ladder.max_sustainable or start_ladder.steps[0].rate
+            rate = start_ladder.max_sustainable or min(s.rate for s in start_ladder.steps)
             say(f"hot on-sale: {plan.onsale_buyers} buyers at {rate:g}/s")
             onsale = await on_sale(driver, plan.onsale_places, plan.onsale_buyers, rate, plan.seed)
         return Results(

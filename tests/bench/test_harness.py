@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 
 from bench.cpu import snapshot
-from bench.load import OpenRun, arrive
+from bench.load import Latency, OpenRun, arrive
+from bench.open_loop import Ladder, Step, climb
 from devstack.postgres import Cluster
 from devstack.temporal_prod import HISTORY_SHARDS, ProdTemporal
 
@@ -96,3 +97,40 @@ def test_prod_server_config(tmp_path: Path) -> None:
     # The server's cluster_membership table stores membership ports in a smallint.
     assert all(s["rpc"]["membershipPort"] < 2**15 for s in services.values())
     assert services["frontend"]["rpc"]["grpcPort"] == int(server.address.rsplit(":", 1)[1])
+
+
+def _step_at(rate: float, p95_ms: float) -> Step:
+    return Step(rate, 8, 80, 80, 0, rate, Latency(80, 50, p95_ms, p95_ms, p95_ms), 0.0, 0, {})
+
+
+async def _climbed(limit: float) -> tuple[Ladder, list[float]]:
+    """A ladder over a system whose p95 stays low up to `limit` calls per second."""
+    tried: list[float] = []
+
+    async def run_step(rate: float) -> Step:
+        tried.append(rate)
+        return _step_at(rate, 100 if rate <= limit else 900)
+
+    return await climb("test", 20, run_step), tried
+
+
+async def test_the_ladder_climbs_to_the_first_failure_then_halfway_back() -> None:
+    ladder, tried = await _climbed(limit=16)
+
+    assert tried == [5, 10, 15, 20, 17.5, 7.5]  # 7.5: half of the best
+    assert ladder.max_sustainable == 15
+    assert ladder.half is not None and ladder.half.rate == 7.5
+
+
+async def test_when_the_lowest_rate_fails_the_ladder_goes_down_by_halves() -> None:
+    ladder, tried = await _climbed(limit=2)
+
+    assert tried == [5, 2.5, 1.2, 0.6]
+    assert ladder.max_sustainable == 1.2
+
+
+async def test_a_growing_backlog_is_not_sustainable_even_with_a_low_p95() -> None:
+    step = _step_at(10, 100)
+    step.backlog_growth, step.backlog_at_end = 2.0, 30
+
+    assert not step.sustainable
