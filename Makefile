@@ -14,7 +14,7 @@ test: setup  ## the whole test suite against real servers
 temporal-prod: setup  ## build the Temporal server 1.29.1 and its SQL schema tool into .tools/bin
 	.venv/bin/python -m devstack.temporal_prod build
 
-test-prod-temporal: temporal-prod  ## the workflow tests and the API booking flow against it
+test-prod-temporal: temporal-prod  ## workflow, booking-flow and privacy tests against it
 	.venv/bin/python -m pytest --temporal=prod tests/workflows tests/api/test_booking_flow.py tests/api/test_privacy.py
 
 lint: setup
