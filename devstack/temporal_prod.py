@@ -88,7 +88,6 @@ class ProdTemporal:
     root: Path
     cluster: Cluster
     ports: dict[str, int] = field(default_factory=dict)
-    _alive: Callable[[], bool] = lambda: True
 
     def __post_init__(self) -> None:
         if not self.ports:
@@ -194,25 +193,28 @@ dcRedirectionPolicy:
 """
 
     def register(self, alive: Callable[[], bool], timeout: float = READY_SECONDS) -> None:
-        """The namespace and our search attributes, then wait until visibility filters on one."""
-        self._alive = alive
+        """The namespace and our search attributes, then wait until visibility filters on one;
+        `alive` says whether the server process still runs."""
         deadline = time.monotonic() + timeout
-        self._until(deadline, "operator", "namespace", "create", "--retention", "72h")
-        for name, kind in cli_types().items():
-            self._until(
-                deadline, "operator", "search-attribute", "create", "--name", name, "--type", kind
-            )
-        query = f"{BOOKING_STATUS.name} = 'HELD'"
-        self._until(deadline, "workflow", "list", "--query", query, "--limit", "1")
+        commands = [
+            ["operator", "namespace", "create", "--retention", "72h"],
+            *(
+                ["operator", "search-attribute", "create", "--name", name, "--type", kind]
+                for name, kind in cli_types().items()
+            ),
+            ["workflow", "list", "--query", f"{BOOKING_STATUS.name} = 'HELD'", "--limit", "1"],
+        ]
+        for command in commands:
+            self._until(deadline, alive, command)
 
-    def _until(self, deadline: float, *command: str) -> None:
+    def _until(self, deadline: float, alive: Callable[[], bool], command: list[str]) -> None:
         """Run a `temporal` CLI command against this server until it succeeds."""
         argv = [str(temporal_cli()), *command, "--address", self.address, "-n", NAMESPACE]
         while True:
             done = subprocess.run(argv, capture_output=True, text=True)
             if done.returncode == 0 or "already" in done.stderr.lower():
                 return
-            if not self._alive():
+            if not alive():
                 raise RuntimeError("the Temporal server exited while starting")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"temporal {' '.join(command)}: {done.stderr.strip()}")
