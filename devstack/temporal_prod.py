@@ -50,7 +50,7 @@ def _go() -> str:
 
 
 def binary(name: str) -> Path:
-    """The built `server` or `sql` (schema tool), if it is the version we pin."""
+    """The built `server` or `sql` (the schema tool) in .tools/bin; `built()` checks versions."""
     path = TOOLS_BIN / name
     if not path.exists():
         raise ServerMissing(f"{path} is missing: run `python -m devstack.temporal_prod build`")
