@@ -15,7 +15,7 @@ WORKER_CPU_RATIO_TARGET = 2.0  # worker CPU per booking start / per empty workfl
 
 def _step_row(what: str, step: Step) -> Row:
     return Row(
-        f"  {what} at {step.rate:g}/s for {step.seconds:g} s: p50 / p95 / p99",
+        f"  {what} at {step.rate:g}/s for {step.seconds:.0f} s: p50 / p95 / p99",
         f"{ms(step.latency)}; {step.achieved_per_second:.1f}/s done, {step.failed} failed,"
         f" backlog {step.backlog_growth:+.1f}/s ({step.backlog_at_end} at end)",
         f"p95 < {P95_LIMIT_MS:.0f} ms, backlog flat",
