@@ -1,4 +1,4 @@
-.PHONY: setup dev test lint format bench
+.PHONY: setup dev test test-prod-temporal lint format bench temporal-prod
 
 setup:  ## install what is missing: Python deps, Temporal CLI, PostgreSQL, poppler
 	bash scripts/bootstrap.sh
@@ -9,6 +9,14 @@ dev: setup  ## the whole system on embedded defaults (Ctrl-C stops it; data stay
 test: setup  ## the whole test suite against real servers
 	.venv/bin/python -m pytest
 
+# The production-shaped Temporal server (devstack/temporal_prod.py): built only by the targets
+# that need it, so `make test` never waits for Go.
+temporal-prod: setup  ## build the Temporal server 1.29.1 and its SQL schema tool into .tools/bin
+	.venv/bin/python -m devstack.temporal_prod build
+
+test-prod-temporal: temporal-prod  ## workflow, booking-flow and privacy tests against it
+	.venv/bin/python -m pytest --temporal=prod tests/workflows tests/api/test_booking_flow.py tests/api/test_privacy.py
+
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
@@ -18,5 +26,8 @@ format: setup
 	.venv/bin/ruff check --fix .
 	.venv/bin/ruff format .
 
-bench: setup  ## the benchmark harness: figures beside their budgets (bench/README.md)
-	.venv/bin/python -m bench
+# BENCH_SERVERS=dev,prod runs every scenario against the dev server, then against the
+# production-shaped server, side by side; BENCH_ARGS passes more options (bench/README.md).
+BENCH_SERVERS ?= dev
+bench: setup $(if $(findstring prod,$(BENCH_SERVERS)),temporal-prod)  ## the benchmark harness: figures beside their budgets (bench/README.md)
+	.venv/bin/python -m bench --servers $(BENCH_SERVERS) $(BENCH_ARGS)

@@ -1,34 +1,31 @@
-"""The load scenarios: empty-workflow baseline, booking start, full booking, contention, memory.
-
-One module so the scenarios share one driver and one set of sessions; issue 13 will split it
-when the open-loop ladder and the hot on-sale arrive."""
+"""The load scenarios of one run against one stack, in order: the closed-loop ones (empty-workflow
+baseline, booking start, full booking, contention), the open-loop ladders, the hot on-sale;
+memory sampled throughout, CPU by process read around the baseline, the starts at 20 callers,
+the full bookings and the on-sale."""
 
 import asyncio
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import httpx
 import stripe
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from temporalio.client import Client
 
-from activities.payments import make_stripe_client
+from bench import open_loop
+from bench.cpu import CpuMeter, CpuWindow
+from bench.driver import Driver, Sold, outcomes
 from bench.empty_workflow import EmptyWorkflow
 from bench.load import Latency, drive
 from bench.memory import Footprint, MemorySampler
-from bench.stack import BASELINE_QUEUE, Stack
+from bench.onsale import OnSale, on_sale
+from bench.stack import BASELINE_QUEUE, Stack, processes
 from core.settings import Settings
 from core.temporal import connect
 from devstack.pay import pay
-from models.catalog import SessionSpec, create_session
-from models.enums import SessionKind
 
 BASELINE_WORKFLOWS, BASELINE_CONCURRENCY = 300, 20
 START_LEVELS = {1: 60, 20: 400, 50: 500}  # concurrent callers -> requests
+LADDER_REFERENCE = 20  # the open-loop ladder's rates are multiples of this level's throughput
 FULL_BOOKINGS, FULL_CONCURRENCY = 200, 20
 BUYERS, BUYER_CONCURRENCY, PLACES = 500, 50, 50
 WARM_UP = 20
@@ -48,6 +45,7 @@ class Baseline:
     seconds: float
     per_second: float
     latency: Latency
+    cpu: CpuWindow  # per workflow completed
 
 
 @dataclass
@@ -60,6 +58,7 @@ class StartLevel:
     per_second: float
     latency: Latency
     outcomes: dict[str, int]
+    cpu: CpuWindow  # per booking created
 
 
 @dataclass
@@ -74,6 +73,7 @@ class FullBooking:
     webhook_to_confirmed_net: Latency
     db_clock_event_to_confirmed: Latency
     outcomes: dict[str, int]
+    cpu: CpuWindow  # per booking confirmed
 
 
 @dataclass
@@ -84,138 +84,96 @@ class Contention:
     created: int
     conflicts: int
     other: int
-    held: int
-    sold: int
-    seats_twice: int
-    holders_match: bool
+    sold: Sold
     settle_seconds: float
     outcomes: dict[str, int]
 
     @property
     def exact(self) -> bool:
         return (
-            self.created == self.places == self.held + self.sold
-            and self.seats_twice == 0
-            and self.holders_match
+            self.created == self.places == self.sold.taken
+            and self.sold.seats_twice == 0
+            and self.sold.holders_match
             and self.other == 0
         )
 
 
 @dataclass
+class Plan:
+    """The sizes of a run that are options of `python -m bench`."""
+
+    step_seconds: float = 8.0
+    onsale_places: int = 200
+    onsale_buyers: int = 1000
+    seed: int = 13
+
+
+@dataclass
 class Results:
+    server: str
     baseline: Baseline
     start: list[StartLevel]
     full: FullBooking
     contention: Contention
+    empty_ladder: open_loop.Ladder
+    start_ladder: open_loop.Ladder
+    onsale: OnSale
     memory: dict[str, Footprint]
 
-
-@dataclass
-class Call:
-    status: int
-    seconds: float
-    body: dict[str, Any]
-    error: str = ""
-
     @property
-    def created(self) -> bool:
-        return self.status == 201 and bool(self.body.get("payment", {}).get("client_secret"))
-
-    @property
-    def outcome(self) -> str:
-        """The answer in a few words: 201, 409 sold-out, or the transport error's name."""
-        if self.error:
-            return self.error
-        problem = str(self.body.get("type", "")).rsplit(":", 1)[-1]
-        return f"{self.status} {problem}".strip()
+    def reference_level(self) -> StartLevel:
+        return reference_level(self.start)
 
 
-def _outcomes(labels: list[str]) -> dict[str, int]:
-    return dict(Counter(labels).most_common())
+def reference_level(start: list[StartLevel]) -> StartLevel:
+    """The booking-start level the open-loop ladder is scaled from and CPU per start read at."""
+    return next(level for level in start if level.concurrency == LADDER_REFERENCE)
 
 
-class Driver:
-    """HTTP and database access to one running stack, shared by the load scenarios."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.http = httpx.AsyncClient(
-            base_url=stack.api_url,
-            headers={"Authorization": f"Bearer {stack.api_key}"},
-            timeout=30,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
-        )
-        self.engine = create_async_engine(stack.database_url, pool_size=2)
-        self.db: async_sessionmaker[AsyncSession] = async_sessionmaker(self.engine)
-        self.stripe = make_stripe_client("sk_test_localstripe", stack.stripe_url)
-
-    async def close(self) -> None:
-        await self.http.aclose()
-        await self.engine.dispose()
-
-    async def new_session(self, capacity: int) -> str:
-        starts = datetime.now(UTC) + timedelta(days=30)
-        spec = SessionSpec(
-            kind=SessionKind.COURSE,
-            title="Benchmark session",
-            location="127.0.0.1",
-            starts_at=starts,
-            ends_at=starts + timedelta(hours=3),
-            price_amount=7500,
-            currency="GBP",
-            capacity=capacity,
-        )
-        async with self.db.begin() as db:
-            return str((await create_session(db, spec)).id)
-
-    async def start(self, session_id: str, n: int) -> Call:
-        body = {
-            "session_id": session_id,
-            "quantity": 1,
-            "customer": {"name": f"Buyer {n}", "email": f"buyer{n}@example.com"},
-        }
-        began = time.perf_counter()
-        try:
-            response = await self.http.post(
-                "/v1/bookings", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
-            )
-        except httpx.HTTPError as err:
-            return Call(0, time.perf_counter() - began, {}, type(err).__name__)
-        seconds = time.perf_counter() - began
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        return Call(response.status_code, seconds, body)
-
-    async def status(self, booking_id: str) -> str | None:
-        try:
-            response = await self.http.get(f"/v1/bookings/{booking_id}")
-        except httpx.HTTPError:
-            return None
-        return response.json().get("status") if response.status_code == 200 else None
-
-    async def rows(self, sql: str, **params: Any) -> list[Any]:
-        async with self.db() as db:
-            return list((await db.execute(text(sql), params)).all())
-
-
-async def run_all(stack: Stack) -> Results:
+async def run_all(stack: Stack, plan: Plan) -> Results:
     """The load scenarios in order, with the worker's and the API's memory sampled throughout."""
     driver = Driver(stack)
+    client = await connect(Settings(temporal_address=stack.temporal_address))
+    server = stack.options.temporal.value
+
+    def say(what: str) -> None:
+        print(f"bench [{server}]: {what} ...", flush=True)
+
     try:
         async with MemorySampler(stack.pids) as memory:
-            baseline = await empty_workflows(stack)
+            say("closed loop: empty workflows, booking starts, full bookings, contention")
+            baseline = await empty_workflows(client, processes(stack, "baseline"))
             start = [await start_level(driver, c, n) for c, n in START_LEVELS.items()]
             full = await full_bookings(driver)
             race = await contention(driver)
-        return Results(baseline, start, full, race, memory.footprints)
+            say("open loop: empty workflows")
+            empty_ladder = await open_loop.empty_workflows(
+                client, baseline.per_second, plan.step_seconds
+            )
+            say("open loop: booking starts")
+            start_ladder = await open_loop.booking_starts(
+                driver, reference_level(start).per_second, plan.step_seconds
+            )
+            rate = start_ladder.max_sustainable or min(s.rate for s in start_ladder.steps)
+            say(f"hot on-sale: {plan.onsale_buyers} buyers at {rate:g}/s")
+            onsale = await on_sale(driver, plan.onsale_places, plan.onsale_buyers, rate, plan.seed)
+        return Results(
+            server,
+            baseline,
+            start,
+            full,
+            race,
+            empty_ladder,
+            start_ladder,
+            onsale,
+            memory.footprints,
+        )
     finally:
         await driver.close()
 
 
-async def empty_workflows(stack: Stack) -> Baseline:
-    """Start and complete empty workflows through the same dev server, awaiting each result."""
-    client = await connect(Settings(temporal_address=stack.temporal_address))
+async def empty_workflows(client: Client, pids: dict[str, int]) -> Baseline:
+    """Start and complete empty workflows through the same server, awaiting each result."""
     run_id = uuid.uuid4().hex[:8]
 
     async def one(i: int) -> float:
@@ -226,6 +184,7 @@ async def empty_workflows(stack: Stack) -> Baseline:
         return time.perf_counter() - began
 
     await drive(WARM_UP, BASELINE_CONCURRENCY, lambda i: one(BASELINE_WORKFLOWS + i), TIME_LIMIT)
+    meter = CpuMeter(pids)
     run = await drive(BASELINE_WORKFLOWS, BASELINE_CONCURRENCY, one, TIME_LIMIT)
     return Baseline(
         len(run.results),
@@ -233,6 +192,7 @@ async def empty_workflows(stack: Stack) -> Baseline:
         run.wall_seconds,
         run.per_second,
         Latency.of(run.results),
+        meter.window(len(run.results)),
     )
 
 
@@ -242,6 +202,7 @@ async def start_level(driver: Driver, concurrency: int, requests: int) -> StartL
     await drive(
         WARM_UP, min(concurrency, WARM_UP), lambda i: driver.start(session_id, i), TIME_LIMIT
     )
+    meter = CpuMeter(driver.processes)
     run = await drive(requests, concurrency, lambda i: driver.start(session_id, i), TIME_LIMIT)
     created = [call.seconds for call in run.results if call.created]
     return StartLevel(
@@ -252,7 +213,8 @@ async def start_level(driver: Driver, concurrency: int, requests: int) -> StartL
         seconds=run.wall_seconds,
         per_second=len(created) / run.wall_seconds,
         latency=Latency.of(created),
-        outcomes=_outcomes([call.outcome for call in run.results]),
+        outcomes=outcomes([call.outcome for call in run.results]),
+        cpu=meter.window(len(created)),
     )
 
 
@@ -281,6 +243,7 @@ async def full_bookings(driver: Driver) -> FullBooking:
             await asyncio.sleep(POLL_EVERY)
         return f"still {status} after {POLL_TIMEOUT:.0f} s", 0.0
 
+    meter = CpuMeter(driver.processes)
     run = await drive(FULL_BOOKINGS, FULL_CONCURRENCY, one, TIME_LIMIT)
     raw = [seconds for outcome, seconds in run.results if outcome == "CONFIRMED"]
     server_side = await driver.rows(
@@ -299,7 +262,8 @@ async def full_bookings(driver: Driver) -> FullBooking:
         webhook_to_confirmed_raw=Latency.of(raw),
         webhook_to_confirmed_net=Latency.of([s - LOCALSTRIPE_WEBHOOK_DELAY for s in raw]),
         db_clock_event_to_confirmed=Latency.of([float(seconds) for (seconds,) in server_side]),
-        outcomes=_outcomes([outcome for outcome, _ in run.results]),
+        outcomes=outcomes([outcome for outcome, _ in run.results]),
+        cpu=meter.window(len(raw)),
     )
 
 
@@ -309,19 +273,6 @@ async def contention(driver: Driver) -> Contention:
     run = await drive(BUYERS, BUYER_CONCURRENCY, lambda i: driver.start(session_id, i), TIME_LIMIT)
     winners = [call.body for call in run.results if call.created]
     conflicts = sum(call.status == 409 for call in run.results)
-    labels = [label for booking in winners for label in booking["seats"]]
-    states = dict(
-        await driver.rows(
-            "SELECT state, count(*) FROM seats WHERE session_id = CAST(:session AS uuid)"
-            " GROUP BY state",
-            session=session_id,
-        )
-    )
-    holders = await driver.rows(
-        "SELECT booking_id::text, count(*) FROM seats"
-        " WHERE session_id = CAST(:session AS uuid) AND booking_id IS NOT NULL GROUP BY 1",
-        session=session_id,
-    )
     return Contention(
         buyers=len(run.results),
         concurrency=BUYER_CONCURRENCY,
@@ -329,11 +280,7 @@ async def contention(driver: Driver) -> Contention:
         created=len(winners),
         conflicts=conflicts,
         other=len(run.results) - len(winners) - conflicts,
-        held=states.get("held", 0),
-        sold=states.get("sold", 0),
-        seats_twice=len(labels) - len(set(labels)),
-        holders_match={booking_id for booking_id, _ in holders} == {b["id"] for b in winners}
-        and all(count == 1 for _, count in holders),
+        sold=await driver.sold(session_id, winners),
         settle_seconds=run.wall_seconds,
-        outcomes=_outcomes([call.outcome for call in run.results]),
+        outcomes=outcomes([call.outcome for call in run.results]),
     )

@@ -45,6 +45,11 @@ class Cluster:
     def url(self) -> str:
         return f"postgresql+asyncpg://{self.user}@127.0.0.1:{self.port}/{self.database}"
 
+    @property
+    def pid(self) -> int:
+        """The postmaster's process id (its backends are its children)."""
+        return int((self.datadir / "postmaster.pid").read_text().split()[0])
+
     def _run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         argv = _as_server_user([str(find_bindir() / tool), *args])
         return subprocess.run(argv, check=check, capture_output=True, text=True)

@@ -1,8 +1,10 @@
 """The whole system as subprocesses in a fresh temporary folder on free ports, always brought
 down again; each piece can be killed, stopped and started again (bench, chaos tests).
 
-PostgreSQL, the Temporal dev server, localstripe, the worker and the API, and optionally a
-fault proxy (devstack/fault_proxy.py) between our processes and Stripe or SendGrid.
+PostgreSQL, Temporal (the dev server, or the production-shaped server of
+devstack/temporal_prod.py with its databases in the same cluster), localstripe, the worker and
+the API, and optionally a fault proxy (devstack/fault_proxy.py) between our processes and Stripe
+or SendGrid.
 Over 300 lines: one launcher for five kinds of process with their readiness checks, shared by
 the bench and the chaos test so both measure and break the same system.
 """
@@ -28,7 +30,8 @@ from devstack.fault_proxy import Faults, ProxyControl
 from devstack.migrate import migrate
 from devstack.ports import free_port, wait_for_port
 from devstack.postgres import Cluster
-from devstack.temporal_server import SINGLE_HOST_DYNAMIC_CONFIG, start_dev_args
+from devstack.temporal_prod import ProdTemporal
+from devstack.temporal_server import SINGLE_HOST_DYNAMIC_CONFIG, ServerKind, start_dev_args
 from devstack.tools import temporal_cli
 
 LOG_CONFIG = str(PROJECT_ROOT / "core" / "logging.json")
@@ -39,6 +42,8 @@ WORKER_READY = "polling task queue"
 @dataclass(frozen=True)
 class StackOptions:
     task_queue: str = "bookings"
+    temporal: ServerKind = ServerKind.DEV
+    # The dev server's dynamic config (the production-shaped server keeps its defaults).
     dynamic_config: tuple[str, ...] = SINGLE_HOST_DYNAMIC_CONFIG
     folder_prefix: str = "booking-stack-"
     # Temporal keeps its state in a SQLite file of the run, so restart_temporal() loses nothing.
@@ -195,6 +200,13 @@ class Stack:
         return {name: self.services[name].pid for name in ("worker", "api")}
 
     @property
+    def server_pids(self) -> dict[str, int]:
+        """Every server of the stack by name, PostgreSQL's postmaster included."""
+        assert self.postgres is not None
+        running = {name: s.pid for name, s in self.services.items() if s.running}
+        return running | {"postgres": self.postgres.pid}
+
+    @property
     def dynamic_config(self) -> tuple[str, ...]:
         return self.options.dynamic_config
 
@@ -257,26 +269,16 @@ class Stack:
 
     def start(self) -> None:
         self.database_url = self._start_postgres()
-        temporal_port, stripe_port, api_port = free_port(), free_port(), free_port()
-        self.temporal_address = f"127.0.0.1:{temporal_port}"
+        stripe_port, api_port = free_port(), free_port()
         self.api_url, self.stripe_url = (
             f"http://127.0.0.1:{api_port}",
             f"http://127.0.0.1:{stripe_port}",
         )
 
-        temporal_args = ["--ip", "127.0.0.1", "--port", str(temporal_port), "--headless"]
-        if self.options.persistent_temporal:
-            temporal_args += ["--db-filename", str(self.root / "temporal.db")]
-        temporal = self.service(
-            "temporal",
-            [
-                str(temporal_cli()),
-                *start_dev_args(self.options.dynamic_config),
-                *temporal_args,
-                *("--log-level", "warn"),
-            ],
-            listens(temporal_port),
-        )
+        if self.options.temporal is ServerKind.PROD:
+            temporal, prod = self._prod_temporal()
+        else:
+            temporal, prod = self._dev_temporal(), None
         localstripe = self.python_service(
             "localstripe",
             *("-m", "devstack.localstripe_server", "--port", str(stripe_port), "--store", "none"),
@@ -297,6 +299,8 @@ class Stack:
             service.start()
         for service in starting:
             service.wait_ready()
+        if prod is not None:
+            prod.register(lambda: temporal.running)
 
         self.settings = self._settings(stripe_base, sendgrid_base)
         worker = self.python_service("worker", "worker.py", ready=logged(WORKER_READY))
@@ -310,6 +314,31 @@ class Stack:
             service.start()
         for service in (worker, api):
             service.wait_ready()
+
+    def _dev_temporal(self) -> Service:
+        port = free_port()
+        self.temporal_address = f"127.0.0.1:{port}"
+        args = ["--ip", "127.0.0.1", "--port", str(port), "--headless"]
+        if self.options.persistent_temporal:
+            args += ["--db-filename", str(self.root / "temporal.db")]
+        return self.service(
+            "temporal",
+            [
+                str(temporal_cli()),
+                *start_dev_args(self.options.dynamic_config),
+                *args,
+                *("--log-level", "warn"),
+            ],
+            listens(port),
+        )
+
+    def _prod_temporal(self) -> tuple[Service, ProdTemporal]:
+        """The production-shaped server, its databases in our cluster (persistent by nature)."""
+        assert self.postgres is not None
+        server = ProdTemporal(self.root / "temporal", self.postgres)
+        server.prepare()
+        self.temporal_address = server.address
+        return self.service("temporal", server.argv(), listens(server.ports["frontend"])), server
 
     def _start_postgres(self) -> str:
         """A private cluster, migrated; its URL."""

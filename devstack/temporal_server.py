@@ -10,9 +10,18 @@ A production cluster spreads both over many shards and pollers (bench/README.md)
 import os
 import sys
 from collections.abc import Sequence
+from enum import StrEnum
 
 from devstack.tools import temporal_cli
 from models.search_attributes import dev_server_flags
+
+
+class ServerKind(StrEnum):
+    """Which Temporal server a stack or the test suite runs."""
+
+    DEV = "dev"  # `temporal server start-dev`: one process, one history shard, SQLite or memory
+    PROD = "prod"  # the production-shaped server of devstack/temporal_prod.py
+
 
 SINGLE_HOST_DYNAMIC_CONFIG = (
     "matching.numTaskqueueReadPartitions=1",

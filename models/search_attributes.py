@@ -21,11 +21,16 @@ ALL = (
 )
 
 
+def cli_types() -> dict[str, str]:
+    """Name -> type as the `temporal` CLI and the dev server spell it (Keyword, Datetime)."""
+    kinds = {"KEYWORD": "Keyword", "DATETIME": "Datetime"}
+    return {key.name: kinds[key.indexed_value_type.name] for key in ALL}
+
+
 def dev_server_flags() -> list[str]:
     """`--search-attribute Name=Type` pairs for `temporal server start-dev`."""
-    kinds = {"KEYWORD": "Keyword", "DATETIME": "Datetime"}
     return [
         flag
-        for key in ALL
-        for flag in ("--search-attribute", f"{key.name}={kinds[key.indexed_value_type.name]}")
+        for name, kind in cli_types().items()
+        for flag in ("--search-attribute", f"{name}={kind}")
     ]

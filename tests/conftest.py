@@ -1,5 +1,10 @@
 """Real servers for the whole test session: PostgreSQL, the Temporal dev server, localstripe,
-the API on a real port (so localstripe can deliver webhooks) and a worker."""
+the API on a real port (so localstripe can deliver webhooks) and a worker.
+
+`--temporal=prod` runs the production-shaped Temporal server instead of the dev server (real
+server binary, PostgreSQL persistence and SQL visibility in the session's cluster, several
+history shards; devstack/temporal_prod.py): `make test-prod-temporal` builds it and runs a
+subset of the suite against it."""
 
 import asyncio
 import os
@@ -28,7 +33,8 @@ from core.settings import Settings
 from devstack.migrate import migrate
 from devstack.ports import free_port, wait_for_port
 from devstack.postgres import Cluster
-from devstack.temporal_server import dynamic_config_flags
+from devstack.temporal_prod import serving
+from devstack.temporal_server import ServerKind, dynamic_config_flags
 from devstack.tools import temporal_cli
 from models import search_attributes
 from models.api_keys import key_prefix, secret_hash
@@ -102,10 +108,28 @@ def localstripe_url() -> Iterator[str]:
     process.wait(10)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--temporal",
+        choices=[kind.value for kind in ServerKind],
+        default=ServerKind.DEV.value,
+        help="the Temporal server of the suite (prod: built by `make test-prod-temporal`)",
+    )
+
+
 @pytest.fixture(scope="session")
-async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+async def temporal_env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironment]:
+    converter = encrypting_converter(TEST_PAYLOAD_KEYS, TEST_PAYLOAD_KEY_ID)
+    if request.config.getoption("temporal") == ServerKind.PROD:
+        cluster: Cluster = request.getfixturevalue("postgres")
+        root = Path(tempfile.mkdtemp(prefix="booking-test-temporal-"))
+        with serving(root / "server", cluster, root / "server.log") as server:
+            client = await Client.connect(server.address, data_converter=converter)
+            yield WorkflowEnvironment.from_client(client)
+        shutil.rmtree(root, ignore_errors=True)
+        return
     env = await WorkflowEnvironment.start_local(
-        data_converter=encrypting_converter(TEST_PAYLOAD_KEYS, TEST_PAYLOAD_KEY_ID),
+        data_converter=converter,
         dev_server_existing_path=str(temporal_cli()),
         search_attributes=search_attributes.ALL,
         dev_server_extra_args=dynamic_config_flags(),
