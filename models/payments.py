@@ -94,10 +94,15 @@ class RefundRequest:
 @dataclass
 class RefundInfo:
     id: str
-    status: str
+    status: str  # Stripe's word, read only by `counts`
     amount: int
     currency: str
     created: int = 0  # epoch seconds
+
+    @property
+    def counts(self) -> bool:
+        """The money is back with the customer or on its way (not failed nor cancelled)."""
+        return self.status in _STRIPE_REFUND_STATUSES_THAT_COUNT
 
 
 @dataclass
@@ -109,3 +114,7 @@ class PaymentEvent:
     payment_intent_id: str
     created: int
     failure_message: str | None = None
+
+
+# Stripe's `Refund.status` values under which a refund stands.
+_STRIPE_REFUND_STATUSES_THAT_COUNT = frozenset({"pending", "succeeded"})

@@ -431,7 +431,7 @@ class BookingWorkflow:
         found = [
             info
             for info in await self._steps.list_refunds(self._payment_intent_id)
-            if info.id not in known and info.status in ("succeeded", "pending")
+            if info.id not in known and info.counts
         ]
         refunds = [
             await self._note_refund(info, "refunded at Stripe", ours=False) for info in found
