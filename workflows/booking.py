@@ -4,8 +4,10 @@ The state machine of BRIEF section 2. Activity calls are in `steps`, their optio
 patch names in `options` (read its header before editing this file), the waiting messages in
 `mailbox`, what operators see in `visibility`.
 
-Over 300 lines on purpose: it is one class whose state every handler and phase shares, and
-its phases read in the order a booking lives them; splitting it would scatter the machine.
+Long on purpose: it is one class whose state every handler and phase shares, and its phases
+read in the order a booking lives them (setup, payment, after confirmation, then the changes a
+confirmed booking takes: refunds by policy, partial refunds, places cancelled); splitting it
+would scatter the machine. Rules that need no state (prices, policies) live in `core`.
 """
 
 import contextlib
