@@ -27,6 +27,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.inventory import InventoryActivities
 from activities.mail import Mailer, OutboxMailer, SendGridMailer
 from activities.notifications import NotificationActivities
+from activities.payment_setup import PaymentSetupActivities
 from activities.payments import PaymentActivities, make_stripe_client
 from activities.receipts import ReceiptActivities
 from activities.refunds import RefundActivities
@@ -66,6 +67,7 @@ def booking_activities(
         settings.stripe_api_key, settings.stripe_api_base, stripe_http
     )
     payments = PaymentActivities(stripe_client)
+    payment_setup = PaymentSetupActivities(payments, inventory)
     receipts = ReceiptActivities(
         sessionmaker,
         Seller(settings.seller_name, settings.seller_address, settings.seller_vat_number),
@@ -103,6 +105,7 @@ def booking_activities(
         inventory.record,
         inventory.release_some,
         payments.create_intent,
+        payment_setup.open_payment,
         payments.get_intent,
         payments.cancel_intent,
         payments.refund,

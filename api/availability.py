@@ -1,5 +1,5 @@
-"""The API's cheap 'no' before any workflow starts: sold out, too few places, or named seats
-taken, read from PostgreSQL in one statement.
+"""The API's cheap 'no' before any workflow starts: an unknown session, sold out, too few
+places, or named seats taken, read from PostgreSQL in one statement.
 
 Only the workflow's reservation decides who gets places. This read may only refuse when the
 database shows no room, so a stale read can at worst be a 409 that a retry fixes (places freed
@@ -12,16 +12,20 @@ import uuid
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import SeatsUnavailable, SoldOut
+from core.errors import SeatsUnavailable, SessionNotFound, SoldOut, parse_id
 from models.booking import BookingRequest
 from models.enums import SeatState
-from models.tables import Booking, Seat
+from models.tables import Booking, Seat, Session
 
 
-async def refuse_if_unavailable(db: AsyncSession, request: BookingRequest) -> None:
-    """SoldOut or SeatsUnavailable (409, as the reservation answers) when the places are
-    not there; returns when they may be, or when the booking exists already."""
-    session_id = uuid.UUID(request.session_id)
+async def bookable_session(
+    db: AsyncSession, request: BookingRequest, organisation_id: uuid.UUID
+) -> Session:
+    """The organisation's session the request names (404 otherwise, another organisation's
+    too), unless the places are not there: SoldOut or SeatsUnavailable (409, as the
+    reservation answers). The read's transaction ends here (with the API key's check): no
+    connection stays held while Temporal sets the booking up."""
+    session_id = parse_id(request.session_id, SessionNotFound, "session")
     labels = request.seat_labels
     # At most `quantity` free rows are read (the session-and-state index), however large.
     free = (
@@ -36,17 +40,24 @@ async def refuse_if_unavailable(db: AsyncSession, request: BookingRequest) -> No
         .subquery()
     )
     statement = select(
+        Session,
         exists().where(Booking.id == uuid.UUID(request.booking_id)),
         select(func.count()).select_from(free).scalar_subquery(),
-        func.count(named.c.label),
-        func.array_agg(named.c.label).filter(named.c.state != SeatState.FREE),
-    ).select_from(named)
-    known, free_places, found, taken = (await db.execute(statement)).one()
-    await db.commit()  # no connection stays held while the workflow runs
+        select(func.count()).select_from(named).scalar_subquery(),
+        select(func.array_agg(named.c.label).filter(named.c.state != SeatState.FREE))
+        .select_from(named)
+        .scalar_subquery(),
+    ).where(Session.id == session_id, Session.organisation_id == organisation_id)
+    found = (await db.execute(statement)).first()
+    await db.commit()
+    if found is None:
+        raise SessionNotFound(f"session {request.session_id} does not exist")
+    session, known, free_places, named_found, taken = found
     if known:
-        return
+        return session
     if labels:
-        if taken and found == len(labels):  # unknown seats: the reservation says which (422)
+        if taken and named_found == len(labels):  # unknown seats: the reservation says which
             raise SeatsUnavailable.taken(sorted(taken))
     elif free_places < request.quantity:
         raise SoldOut.with_left(request.quantity, free_places)
+    return session

@@ -9,7 +9,6 @@ from dataclasses import fields
 from datetime import UTC
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -34,8 +33,6 @@ from core.errors import (
     BookingNotCancellable,
     BookingNotChangeable,
     ServiceUnavailable,
-    SessionNotFound,
-    parse_id,
 )
 from core.pricing import GroupDiscount, quote
 from core.settings import Settings
@@ -76,16 +73,6 @@ def request_fingerprint(body: dict[str, Any]) -> str:
 def timings(settings: Settings) -> Timings:
     """The workflow's durations, each read from the setting of the same name."""
     return Timings(**{field.name: getattr(settings, field.name) for field in fields(Timings)})
-
-
-async def booked_session(db: AsyncSession, request: BookingRequest) -> Session:
-    """The session a booking names, by its key (404 before any workflow starts). The read's
-    transaction ends here: no connection stays held while Temporal sets the booking up."""
-    session = await db.get(Session, parse_id(request.session_id, SessionNotFound, "session"))
-    await db.commit()
-    if session is None:
-        raise SessionNotFound(f"session {request.session_id} does not exist")
-    return session
 
 
 def booking_summary(session: Session, quantity: int) -> str:

@@ -1,5 +1,9 @@
 """Dependencies injected into routes: settings, database sessions, the Temporal client, callers,
-and the check every path and query parameter passes."""
+and the check every path and query parameter passes.
+
+Those that never wait are `async def` all the same: FastAPI runs a plain `def` dependency in a
+thread of its pool, a hand-over per dependency per request (issue 13).
+"""
 
 import hmac
 from collections.abc import AsyncIterator
@@ -20,11 +24,11 @@ from models.enums import Role
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_temporal(request: Request) -> Client:
+async def get_temporal(request: Request) -> Client:
     return request.app.state.temporal  # type: ignore[no-any-return]
 
 
@@ -38,7 +42,7 @@ TemporalDep = Annotated[Client, Depends(get_temporal)]
 DbDep = Annotated[AsyncSession, Depends(get_db)]
 
 
-def storable_parameters(request: Request) -> None:
+async def storable_parameters(request: Request) -> None:
     """Path and query strings obey the rule body strings obey (`api.schemas.String`)."""
     places = [
         ("path", list(request.path_params.items())),
@@ -87,7 +91,7 @@ async def current_caller(
     return found.caller
 
 
-def require_admin(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+async def require_admin(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
     if caller.role != Role.ADMIN:
         raise HTTPException(403, "this needs an admin API key")
     return caller

@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         FREE_BOOKING_PATCH,
         HOLD_ANSWER_WAIT,
         NOTIFICATIONS_PATCH,
+        ONE_STEP_PAYMENT_PATCH,
         PARTIAL_REFUNDS_PATCH,
     )
     from workflows.steps import BookingSteps
@@ -173,15 +174,22 @@ class BookingWorkflow:
         self._reservation = reservation
         if reservation.amount_total == 0 and workflow.patched(FREE_BOOKING_PATCH):
             return await self._sell_free(reservation)
+        one_step = workflow.patched(ONE_STEP_PAYMENT_PATCH)
         try:
-            intent = await self._steps.create_intent(reservation, request.customer_email)
+            if one_step:
+                intent = await self._steps.open_payment(reservation, request.customer_email)
+            else:
+                intent = await self._steps.create_intent(reservation, request.customer_email)
         except (ActivityError, ApplicationError) as err:
             if workflow.patched(CLEAN_SETUP_PATCH):
                 await self._steps.discard()
             else:
                 await self._steps.release()
             return self._reject(err)
-        await self._record(self._held(reservation, intent))
+        if one_step:
+            self._show(self._held(reservation, intent))  # recorded by `open_payment`
+        else:
+            await self._record(self._held(reservation, intent))
         return True
 
     async def _sell_free(self, reservation: Reservation) -> bool:
@@ -611,6 +619,10 @@ class BookingWorkflow:
     async def _record(self, view: BookingView) -> None:
         """Mirror to the database first, so whoever reads the new view can find it there too."""
         await self._steps.record(view)
+        self._show(view)
+
+    def _show(self, view: BookingView) -> None:
+        """The view callers and operators see, once the database holds it."""
         self._view = view
         visibility.publish(view)
 

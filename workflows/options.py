@@ -82,3 +82,6 @@ WEBHOOK_SWEEP_PATCH = "webhook-sweep"
 # cancelled, a refund made at Stripe read back); each is recorded with its own credit note. The
 # `refund` and `cancel_places` updates need no check of their own: no older history holds one.
 PARTIAL_REFUNDS_PATCH = "partial-refunds"
+# The PaymentIntent is created and recorded in one local activity (`open_payment`), one step
+# less per booking start; older runs created it, then recorded it in a step of its own.
+ONE_STEP_PAYMENT_PATCH = "one-step-payment"

@@ -11,6 +11,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities, ReleaseResult
     from activities.notifications import NotificationActivities
+    from activities.payment_setup import PaymentSetupActivities
     from activities.payments import PaymentActivities
     from activities.receipts import ReceiptActivities
     from activities.refunds import RefundActivities
@@ -89,11 +90,18 @@ class BookingSteps:
     async def create_intent(self, reservation: Reservation, email: str) -> PaymentIntentInfo:
         return await self._stripe(
             PaymentActivities.create_intent,
-            CreatePaymentIntent(
-                self._booking_id, reservation.amount_total, reservation.currency, email
-            ),
+            self._payment_request(reservation, email),
             STRIPE_SETUP_STEP,
             "create PaymentIntent",
+        )
+
+    async def open_payment(self, reservation: Reservation, email: str) -> PaymentIntentInfo:
+        """Create the PaymentIntent and record it with PENDING_PAYMENT, in one step."""
+        return await workflow.execute_local_activity_method(
+            PaymentSetupActivities.open_payment,
+            self._payment_request(reservation, email),
+            summary="create PaymentIntent, record PENDING_PAYMENT",
+            **STRIPE_SETUP_STEP,
         )
 
     async def read_intent(
@@ -238,6 +246,11 @@ class BookingSteps:
             workflow.logger.error("email %s for booking %s failed: %s", kind, self._booking_id, err)
             return False
         return outcome.status != DeliveryOutcome.REFUSED
+
+    def _payment_request(self, reservation: Reservation, email: str) -> CreatePaymentIntent:
+        return CreatePaymentIntent(
+            self._booking_id, reservation.amount_total, reservation.currency, email
+        )
 
     async def _stripe(
         self,

@@ -8,10 +8,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.availability import refuse_if_unavailable
+from api.availability import bookable_session
 from api.booking_lists import BookingListQuery, BookingPage, ListCursors
 from api.booking_workflows import (
-    booked_session,
     booking_id_for,
     booking_summary,
     cancel_within,
@@ -31,7 +30,7 @@ from api.schemas import (
     RefundIn,
     RefundOut,
 )
-from core.errors import IdempotencyKeyReused, SessionNotFound
+from core.errors import IdempotencyKeyReused
 from models.booking import (
     Attendee,
     BookingRequest,
@@ -82,10 +81,7 @@ async def create_booking(
         attendees=[Attendee(**a.model_dump()) for a in body.attendees],
         request_fingerprint=request_fingerprint(body.model_dump(mode="json")),
     )
-    session = await booked_session(db, request)
-    if session.organisation_id != caller.organisation_id:
-        raise SessionNotFound(f"session {request.session_id} does not exist")
-    await refuse_if_unavailable(db, request)
+    session = await bookable_session(db, request, caller.organisation_id)
     summary = booking_summary(session, request.quantity)
     try:
         view = await start_booking_workflow(

@@ -45,7 +45,7 @@ async def test_paid_booking_is_confirmed_with_a_reference(
         "sold": 5,
         "available": 7,
     }
-    await keep_history(temporal, booking["id"], "paid_group_booking")
+    await keep_history(temporal, booking["id"], "one-step-payment-paid_group_booking")
 
 
 async def test_hold_expires_and_gives_the_places_back(

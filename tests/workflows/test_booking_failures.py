@@ -14,6 +14,8 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from activities.inventory import InventoryActivities
+from activities.payment_setup import PaymentSetupActivities
 from activities.payments import PaymentActivities
 from api.booking_workflows import start_booking_workflow
 from core.errors import ServiceUnavailable, SoldOut
@@ -61,7 +63,7 @@ async def test_a_failed_setup_leaves_nothing_and_its_retry_cannot_oversell(
 ) -> None:
     """Case 1: Stripe unreachable while the PaymentIntent is created, then the client retries."""
 
-    @activity.defn(name="create_payment_intent")
+    @activity.defn(name="open_payment")
     async def stripe_unreachable(request: CreatePaymentIntent) -> PaymentIntentInfo:
         raise ConnectionError("Stripe unreachable")
 
@@ -79,7 +81,7 @@ async def test_a_failed_setup_leaves_nothing_and_its_retry_cannot_oversell(
     with pytest.raises(SoldOut):  # 1 place left: the retry gets no phantom places
         await start_booking_workflow(temporal, settings, first)
     assert await seat_states(db, session_id) == {SeatState.FREE: 1, SeatState.HELD: 2}
-    await keep_history(temporal, first.booking_id, "setup_failed_then_sold_out")
+    await keep_history(temporal, first.booking_id, "one-step-payment-setup_failed_then_sold_out")
 
 
 StripeDown = Callable[[str], tuple[Callable[..., Any], asyncio.Event]]
@@ -186,13 +188,15 @@ async def test_a_cancel_reaches_a_booking_still_being_set_up(
     """Case 5: the session is cancelled while the PaymentIntent is being created."""
     creating = asyncio.Event()
     may_finish = asyncio.Event()
-    real = PaymentActivities(stripe_client)
+    real = PaymentSetupActivities(
+        PaymentActivities(stripe_client), InventoryActivities(db, settings.reference_format)
+    )
 
-    @activity.defn(name="create_payment_intent")
+    @activity.defn(name="open_payment")
     async def slow_create(request: CreatePaymentIntent) -> PaymentIntentInfo:
         creating.set()
         await may_finish.wait()
-        return await real.create_intent(request)
+        return await real.open_payment(request)
 
     session_id = await new_session(capacity=4)
     request = booking_request(session_id, 2)
@@ -223,7 +227,7 @@ async def test_a_cancel_reaches_a_booking_still_being_set_up(
     assert held.payment_intent_id is not None
     intent = await stripe_client.v1.payment_intents.retrieve_async(held.payment_intent_id)
     assert intent.status == "canceled"
-    await keep_history(temporal, request.booking_id, "cancelled_during_setup")
+    await keep_history(temporal, request.booking_id, "one-step-payment-cancelled_during_setup")
 
 
 async def test_money_for_a_cancelled_session_is_refunded_not_confirmed(

@@ -119,7 +119,7 @@ async def test_a_payment_intent_that_cannot_be_made_frees_the_places(
     creating = asyncio.Event()
     cancel_sent = asyncio.Event()
 
-    @activity.defn(name="create_payment_intent")
+    @activity.defn(name="open_payment")
     async def stripe_unreachable(request: CreatePaymentIntent) -> PaymentIntentInfo:
         creating.set()
         await cancel_sent.wait()

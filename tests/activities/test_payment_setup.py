@@ -1,0 +1,57 @@
+"""Creating and recording a booking's PaymentIntent in one step: a retry after the commit
+writes no second `booking.created`, and the row holds the intent the step answers."""
+
+import uuid
+
+import pytest
+import stripe
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from activities.inventory import InventoryActivities
+from activities.payment_setup import PaymentSetupActivities
+from activities.payments import PaymentActivities
+from activities.webhook_signals import DeliveryStarter
+from core.settings import Settings
+from devstack.ports import free_port
+from models.enums import BookingStatus, WebhookDeliveryStatus
+from models.payments import CreatePaymentIntent
+from models.tables import Booking
+from models.webhooks import retry_timings
+from tests.activities.test_webhook_outbox import FORMAT, events_of, receiver_endpoint, reserved
+from tests.conftest import SessionFactory
+from tests.fakes.webhook_receiver import WebhookReceiver
+
+__all__ = ["receiver_endpoint"]  # the fixture, shared with the outbox's tests
+
+
+async def test_a_retry_after_the_commit_records_the_intent_once(
+    db: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    stripe_client: stripe.StripeClient,
+    receiver_endpoint: WebhookReceiver,
+    new_session: SessionFactory,
+) -> None:
+    payments = PaymentActivities(stripe_client)
+    nowhere = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)
+    inventory = InventoryActivities(
+        db, FORMAT, DeliveryStarter(db, nowhere, settings.task_queue, retry_timings(settings))
+    )
+    booking_id = await reserved(inventory, await new_session())
+    request = CreatePaymentIntent(booking_id, 2500, "GBP", "ada@example.com")
+    step = PaymentSetupActivities(payments, inventory)
+    with pytest.raises((RPCError, RuntimeError)):
+        await step.open_payment(request)  # committed, but Temporal could not be told
+
+    retried = await PaymentSetupActivities(payments, InventoryActivities(db, FORMAT)).open_payment(
+        request
+    )
+    async with db() as s:
+        row = await s.get(Booking, uuid.UUID(booking_id))
+    assert row is not None
+    assert (row.status, row.payment_intent_id) == (BookingStatus.PENDING_PAYMENT, retried.id)
+    assert (retried.amount, retried.currency) == (2500, "GBP") and retried.client_secret
+    assert await events_of(db, booking_id) == [
+        ("booking.created", 1, WebhookDeliveryStatus.PENDING)
+    ]
