@@ -31,7 +31,7 @@ from models.booking import (
 )
 from models.enums import BookingStatus, SeatState, SessionStatus, WebhookEventType
 from models.sequences import database_now, next_in_sequence
-from models.tables import Booking, Seat, Session
+from models.tables import Booking, Seat, Session, WebhookEvent
 from models.webhook_events import STATUS_EVENTS, publish_booking_event
 
 # Core tables for the hot path's writes: no ORM bookkeeping for rows nobody loads.
@@ -161,11 +161,15 @@ class InventoryActivities:
         key = uuid.UUID(booking_id)
         async with transaction(self._sessionmaker) as db:
             released = await _free_places(db, key)
-            await db.execute(
+            deleted = await db.execute(
                 delete(Booking).where(
                     Booking.id == key, Booking.status == BookingStatus.PENDING_PAYMENT
                 )
             )
+            if deleted.rowcount:  # type: ignore[attr-defined]
+                # A booking that never was announces nothing: its `booking.created` may have
+                # been written by a setup step that then failed.
+                await db.execute(delete(WebhookEvent).where(WebhookEvent.stream_id == key))
             return ReleaseResult(released=released)
 
     @activity.defn(name="confirm_sale")

@@ -55,3 +55,21 @@ async def test_a_retry_after_the_commit_records_the_intent_once(
     assert await events_of(db, booking_id) == [
         ("booking.created", 1, WebhookDeliveryStatus.PENDING)
     ]
+
+
+async def test_a_discarded_setup_leaves_no_event_behind(
+    db: async_sessionmaker[AsyncSession],
+    stripe_client: stripe.StripeClient,
+    receiver_endpoint: WebhookReceiver,
+    new_session: SessionFactory,
+) -> None:
+    """The step committed `booking.created`, then failed: the workflow discards the booking,
+    and no shop hears of a booking that never was."""
+    inventory = InventoryActivities(db, FORMAT)
+    booking_id = await reserved(inventory, await new_session())
+    request = CreatePaymentIntent(booking_id, 2500, "GBP", "ada@example.com")
+    await PaymentSetupActivities(PaymentActivities(stripe_client), inventory).open_payment(request)
+    assert [event for event, _, _ in await events_of(db, booking_id)] == ["booking.created"]
+
+    await inventory.discard(booking_id)
+    assert await events_of(db, booking_id) == []
