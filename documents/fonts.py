@@ -46,14 +46,16 @@ class FontMissing(RuntimeError):
 
 @cache
 def register_fonts() -> None:
-    """Load the font files once per process; FontMissing names the package to install."""
+    """Load the text fonts once per process (the fallback when first needed: it costs about
+    20 MB of memory); FontMissing names the package to install."""
     for name, font in FONT_FILES.items():
         if not font.path.is_file():
             raise FontMissing(
                 f"font file {font.path} is missing: install the Debian package "
                 f"{font.debian_package} (scripts/bootstrap.sh does)"
             )
-        pdfmetrics.registerFont(ttfonts.TTFont(name, str(font.path)))
+        if name != FALLBACK:
+            _register(name)
     if ttfonts.uharfbuzz is None:
         raise FontMissing("uharfbuzz is not installed: right-to-left text cannot be shaped")
     # reportlab shapes with Latin ligatures on, which print "fi" and "st" as one glyph ("ﬁ",
@@ -82,10 +84,16 @@ def markup(text: str, font_name: str, shaped: bool = False) -> str:
     for lacking, run in groupby(text, key=lambda c: ord(c) not in covered and not c.isspace()):
         chunk = escape("".join(run))
         if lacking:
+            _register(FALLBACK)
             chunk = f'<font name="{FALLBACK}">{chunk}</font>'
             chunk = f" {chunk} " if shaped else chunk
         parts.append(chunk)
     return "".join(parts)
+
+
+@cache
+def _register(name: str) -> None:
+    pdfmetrics.registerFont(ttfonts.TTFont(name, str(FONT_FILES[name].path)))
 
 
 @cache
