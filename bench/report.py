@@ -169,7 +169,8 @@ def notes(wall_seconds: float) -> list[str]:
         "PostgreSQL: private cluster, durable=False (fsync, synchronous_commit and full-page"
         " writes off): faster than production, and lost on a crash. localstripe keeps no store.",
         "Python subprocesses cache bytecode in the run's temporary folder (PYTHONDONTWRITEBYTECODE"
-        " is dropped): the workflow sandbox re-imports workflows/ for every new workflow.",
+        " is dropped), so a sandboxed worker (BOOKING_WORKER_SANDBOX=true) does not recompile"
+        " workflows/ for every new workflow; the production worker runs unsandboxed.",
         f"Percentiles: {PERCENTILE_METHOD}.",
         "Open loop: each call is due at a fixed time (rate x step) and starts then whether or not"
         " earlier calls answered; its latency counts from when it was due. Rates are"

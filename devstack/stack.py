@@ -183,8 +183,8 @@ class Stack:
         self.sendgrid_proxy: ProxyControl | None = None
         self.postgres: Cluster | None = None
         self.settings: dict[str, str] = {}
-        # The workflow sandbox imports workflows/ afresh for every new workflow: without
-        # bytecode (PYTHONDONTWRITEBYTECODE=1, as in the Dockerfile) each booking recompiles it.
+        # A sandboxed worker imports workflows/ afresh for every new workflow: without bytecode
+        # (PYTHONDONTWRITEBYTECODE=1, as in the Dockerfile) each booking would recompile it.
         # Bytecode is cached in our folder, so results do not depend on the caller's environment.
         self.python_env = {
             **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
