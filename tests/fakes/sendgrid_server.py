@@ -11,8 +11,10 @@ import re
 import threading
 import urllib.parse
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from tests.fakes.local_server import LocalHTTPServer
 
 MAIL_SEND_PATH = "/v3/mail/send"
 MESSAGES_PATH = "/v3/messages"
@@ -33,7 +35,7 @@ class BadRequest(Exception):
         self.field = field
 
 
-class FakeSendGrid:
+class FakeSendGrid(LocalHTTPServer):
     """`POST /v3/mail/send` on 127.0.0.1, answered from a background thread.
 
     Works with any event loop (or none) in the test, since it owns its own thread.
@@ -46,42 +48,17 @@ class FakeSendGrid:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._failures: list[int] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        super().__init__(_handler_for(self), "fake-sendgrid")
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.base_url
 
     @property
     def requests(self) -> list[RecordedRequest]:
         """Every accepted request, oldest first (a copy)."""
         with self._lock:
             return list(self._requests)
-
-    def start(self) -> Self:
-        self._thread = threading.Thread(target=self._serve, name="fake-sendgrid", daemon=True)
-        self._thread.start()
-        return self
-
-    def _serve(self) -> None:
-        # A short poll keeps stop() quick: shutdown() waits for the loop to notice.
-        self._server.serve_forever(poll_interval=0.01)
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
 
     def fail_next(self, n: int, status: int = 500) -> None:
         """Answer the next `n` requests (mail sends and Email Activity queries) with `status`."""

@@ -9,10 +9,12 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 from standardwebhooks import Webhook, WebhookVerificationError
+
+from tests.fakes.local_server import LocalHTTPServer
 
 
 @dataclass(frozen=True)
@@ -41,19 +43,16 @@ class _Failure:
     delay: float
 
 
-class WebhookReceiver:
+class WebhookReceiver(LocalHTTPServer):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._secrets: dict[str, str] = {}
         self._requests: list[Received] = []
         self._failures: list[_Failure] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        super().__init__(_handler_for(self), "fake-receiver")
 
     def url(self, name: str) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/{name}"
+        return f"{self.base_url}/{name}"
 
     def trust(self, name: str, secret: str) -> None:
         """Verify requests to `name` with `secret` (the one the API returned)."""
@@ -74,26 +73,6 @@ class WebhookReceiver:
 
     def accepted(self, name: str) -> list[Received]:
         return [r for r in self.requests(name) if r.accepted]
-
-    def start(self) -> Self:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.01,), name="fake-receiver", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
 
     def _verify(self, path: str, raw: bytes, headers: dict[str, str]) -> bool:
         with self._lock:
