@@ -223,18 +223,23 @@ async def api_url(
     await task
 
 
+def api_client(api_url: str, key: str) -> httpx.AsyncClient:
+    """A client of the API authenticated by `key`, to use with `async with`."""
+    return httpx.AsyncClient(
+        base_url=api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
+
+
 @pytest.fixture
 async def api(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
-    async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=30) as client:
+    async with api_client(api_url, CLIENT_KEY) as client:
         yield client
 
 
 @pytest.fixture
 async def other_api(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the API with another organisation's client key."""
-    headers = {"Authorization": f"Bearer {OTHER_CLIENT_KEY}"}
-    async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=30) as client:
+    async with api_client(api_url, OTHER_CLIENT_KEY) as client:
         yield client
 
 

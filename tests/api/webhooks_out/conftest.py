@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.api.webhooks_out.helpers import ALL_EVENTS
-from tests.conftest import ADMIN_KEY, OTHER_ADMIN_KEY
+from tests.conftest import ADMIN_KEY, OTHER_ADMIN_KEY, api_client
 from tests.fakes.webhook_receiver import WebhookReceiver
 
 Register = Callable[..., Awaitable[dict[str, Any]]]
@@ -21,15 +21,13 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 @pytest.fixture
 async def admin(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=30) as client:
+    async with api_client(api_url, ADMIN_KEY) as client:
         yield client
 
 
 @pytest.fixture
 async def other_admin(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {OTHER_ADMIN_KEY}"}
-    async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=30) as client:
+    async with api_client(api_url, OTHER_ADMIN_KEY) as client:
         yield client
 
 
