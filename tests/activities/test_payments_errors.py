@@ -49,6 +49,7 @@ class FakeStripe(LocalHTTPServer):
         self._lock = threading.Lock()
         self._answers: dict[str, tuple[int, bytes]] = {}
         self.requests: list[str] = []
+        self.idempotency_keys: list[str] = []
         super().__init__(_handler_for(self), "fake-stripe")
 
     def answer(self, prefix: str, status: int, body: dict[str, Any] | bytes) -> None:
@@ -56,9 +57,11 @@ class FakeStripe(LocalHTTPServer):
         with self._lock:
             self._answers[prefix] = (status, raw)
 
-    def answer_for(self, request: str) -> tuple[int, bytes]:
+    def answer_for(self, request: str, idempotency_key: str | None) -> tuple[int, bytes]:
         with self._lock:
             self.requests.append(request)
+            if idempotency_key and request.startswith("POST"):
+                self.idempotency_keys.append(idempotency_key)
             prefixes = sorted(self._answers, key=len, reverse=True)
             found = next((p for p in prefixes if request.startswith(p)), None)
             return self._answers[found] if found else (500, b"{}")
@@ -71,7 +74,8 @@ def _handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, body = fake.answer_for(f"{self.command} {self.path}")
+            request = f"{self.command} {self.path}"
+            status, body = fake.answer_for(request, self.headers.get("Idempotency-Key"))
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -268,3 +272,19 @@ async def test_each_stripe_error_class_is_retried_or_refused_by_name(
     monkeypatch.setattr(client._requestor, "request_async", request_async)
     expected = EXPECTED.get(error_class, "PaymentProviderRefused")
     assert_outcome(await failure_of(PaymentActivities(client)), expected)
+
+
+async def test_a_refused_sequence_asked_again_with_another_amount_uses_another_key(
+    fake_stripe: FakeStripe,
+) -> None:
+    """Stripe may keep a refused refund's answer under its key; the same key with another
+    amount would then be refused as key reuse (PaymentIdempotencyKeyReused), for good."""
+    for prefix, body in ANSWERS.items():
+        fake_stripe.answer(prefix, 200, body)
+    payments = PaymentActivities(make_stripe_client("sk_test_fake", fake_stripe.base_url))
+    for amount in (900, 500, 500):
+        await ActivityEnvironment().run(
+            payments.refund, RefundRequest("b1", INTENT, "admin", amount, 3)
+        )
+    first, second, again = fake_stripe.idempotency_keys
+    assert first != second == again
