@@ -1,11 +1,30 @@
-"""Stripe PaymentIntents and refunds, each call carrying an idempotency key of its own step."""
+"""Stripe PaymentIntents and refunds, each call carrying an idempotency key of its own step.
 
-from typing import Any
+Every activity here lets Stripe's errors out only classified (`classify`): retried when Stripe
+could not answer, or refused for good under a named type.
+"""
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
 
 import stripe
+from stripe.params import RefundCreateParams
 from temporalio import activity
 
-from core.errors import PaymentProviderRefused
+from core.errors import (
+    BookingError,
+    PaymentCardDeclined,
+    PaymentIdempotencyKeyReused,
+    PaymentObjectMissing,
+    PaymentProviderAuthenticationFailed,
+    PaymentProviderForbidden,
+    PaymentProviderRefused,
+    PaymentProviderUnavailable,
+    PaymentRequestInvalid,
+    PaymentSignatureInvalid,
+    RefundExceedsRemaining,
+)
 from models.payments import (
     CreatePaymentIntent,
     PaymentIntentInfo,
@@ -13,6 +32,63 @@ from models.payments import (
     RefundInfo,
     RefundRequest,
 )
+
+# Each of stripe-python's error classes, retried (None: Stripe could not answer now) or refused
+# for good as a named type. A class not named (the v2 API's and OAuth's, which this engine never
+# calls) is refused as its nearest named ancestor, at worst StripeError's.
+STRIPE_ERRORS: dict[type[stripe.StripeError], type[BookingError] | None] = {
+    stripe.APIConnectionError: None,  # no answer, or none in time
+    stripe.RateLimitError: None,  # 429, also Stripe's lock_timeout
+    stripe.APIError: None,  # 5xx, a 409 conflict, or no JSON; any other 4xx is refused
+    stripe.InvalidRequestError: PaymentRequestInvalid,  # 400; a 404 is PaymentObjectMissing
+    stripe.IdempotencyError: PaymentIdempotencyKeyReused,
+    stripe.CardError: PaymentCardDeclined,
+    stripe.AuthenticationError: PaymentProviderAuthenticationFailed,
+    stripe.PermissionError: PaymentProviderForbidden,
+    stripe.SignatureVerificationError: PaymentSignatureInvalid,
+    stripe.StripeError: PaymentProviderRefused,
+}
+
+
+def classify(err: stripe.StripeError) -> BookingError:
+    """The error an activity raises for `err`: PaymentProviderUnavailable (retried) or a
+    non-retryable refusal."""
+    message = err.user_message or str(err)
+    refusal = _refusal(err)
+    if refusal is None:
+        return PaymentProviderUnavailable(f"Stripe did not answer: {message}")
+    details = {"stripe_code": err.code} if err.code else {}
+    return refusal(f"Stripe refused: {message}", **details)
+
+
+def _refusal(err: stripe.StripeError) -> type[BookingError] | None:
+    if isinstance(err, stripe.InvalidRequestError) and err.http_status == 404:
+        return PaymentObjectMissing  # resource_missing: asking again finds nothing either
+    status = err.http_status
+    if isinstance(err, stripe.APIError) and status and 400 <= status < 500 and status != 409:
+        return PaymentProviderRefused
+    named = next(cls for cls in type(err).__mro__ if cls in STRIPE_ERRORS)
+    return STRIPE_ERRORS[named]
+
+
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
+
+
+def classified(
+    method: Callable[Params, Awaitable[Result]],
+) -> Callable[Params, Awaitable[Result]]:
+    """`method` with any Stripe error it lets out classified (`classify`)."""
+
+    @functools.wraps(method)
+    async def call(*args: Params.args, **kwargs: Params.kwargs) -> Result:
+        try:
+            return await method(*args, **kwargs)
+        except stripe.StripeError as err:
+            raise classify(err) from err
+
+    return call
+
 
 # Stripe refuses these cancellations; the intent's real state is read back instead.
 _NOT_CANCELLABLE = {PaymentState.PAID, PaymentState.PROCESSING, PaymentState.VOID}
@@ -42,23 +118,25 @@ class PaymentActivities:
         self._stripe = client
 
     @activity.defn(name="create_payment_intent")
+    @classified
     async def create_intent(self, request: CreatePaymentIntent) -> PaymentIntentInfo:
-        intent = await self._call(
-            self._stripe.v1.payment_intents.create_async,
+        intent = await self._stripe.v1.payment_intents.create_async(
             {
                 "amount": request.amount,
                 "currency": request.currency.lower(),
                 "metadata": {"booking_id": request.booking_id},
-                "payment_method_types": ["card"],
+                # Not in stripe-python's typed parameters, but Stripe and localstripe take it.
+                "payment_method_types": ["card"],  # type: ignore[typeddict-unknown-key]
             },
             {"idempotency_key": idempotency_key(request.booking_id, "create-intent")},
         )
         return _intent_info(intent)
 
     @activity.defn(name="get_payment_intent")
+    @classified
     async def get_intent(self, payment_intent_id: str) -> PaymentIntentInfo:
         """The intent as Stripe holds it; once paid, with the card's brand and last 4 digits."""
-        intent = await self._call(self._stripe.v1.payment_intents.retrieve_async, payment_intent_id)
+        intent = await self._stripe.v1.payment_intents.retrieve_async(payment_intent_id)
         info = _intent_info(intent)
         method_id = getattr(intent, "payment_method", None)
         if info.status == PaymentState.PAID and isinstance(method_id, str):
@@ -68,6 +146,7 @@ class PaymentActivities:
         return info
 
     @activity.defn(name="cancel_payment_intent")
+    @classified
     async def cancel_intent(self, payment_intent_id: str) -> PaymentIntentInfo:
         """Cancel, or say why not: the returned status is what Stripe holds now."""
         current = await self.get_intent(payment_intent_id)
@@ -81,33 +160,39 @@ class PaymentActivities:
         return _intent_info(intent)
 
     @activity.defn(name="refund_payment")
+    @classified
     async def refund(self, request: RefundRequest) -> RefundInfo:
         """Refund (in full, or `amount`), once per (booking, sequence, reason), even after
-        Stripe's idempotency keys expire (24 h)."""
-        step = f"refund-{request.reason}"
+        Stripe's idempotency keys expire (24 h), and never more than what remains at Stripe."""
         metadata = {"booking_id": request.booking_id, "reason": request.reason}
         if request.sequence is not None:
-            # Two partial refunds for the same reason are two refunds, not one retried.
-            step = f"refund-{request.sequence}-{request.reason}"
             metadata["sequence"] = str(request.sequence)
-        for earlier_refund in await self._refunds_of(request.payment_intent_id):
-            earlier = _metadata(earlier_refund)
-            if (earlier.get("reason"), earlier.get("sequence")) == (
+        intent = await self._stripe.v1.payment_intents.retrieve_async(request.payment_intent_id)
+        received = amount_received(intent)
+        # Nothing received, nothing refunded (and localstripe fails to list such refunds).
+        refunds = await self._refunds_of(request.payment_intent_id) if received else []
+        for earlier in refunds:
+            made = _metadata(earlier)
+            if (made.get("reason"), made.get("sequence")) == (
                 metadata["reason"],
                 metadata.get("sequence"),
             ):
-                return _refund_info(earlier_refund)
-        params: dict[str, Any] = {"payment_intent": request.payment_intent_id, "metadata": metadata}
+                return _refund_info(earlier)
+        standing = sum(info.amount for info in map(_refund_info, refunds) if info.counts)
+        _refuse_beyond(request.amount, received - standing)
+        params: RefundCreateParams = {
+            "payment_intent": request.payment_intent_id,
+            "metadata": metadata,
+        }
         if request.amount is not None:
             params["amount"] = request.amount
-        refund = await self._call(
-            self._stripe.v1.refunds.create_async,
-            params,
-            {"idempotency_key": idempotency_key(request.booking_id, step)},
+        refund = await self._stripe.v1.refunds.create_async(
+            params, {"idempotency_key": idempotency_key(request.booking_id, _refund_step(request))}
         )
         return _refund_info(refund)
 
     @activity.defn(name="list_refunds")
+    @classified
     async def list_refunds(self, payment_intent_id: str) -> list[RefundInfo]:
         """Every refund Stripe holds for the intent, oldest first, however it was made."""
         refunds = [_refund_info(r) for r in await self._refunds_of(payment_intent_id)]
@@ -117,14 +202,29 @@ class PaymentActivities:
         page = await self._stripe.v1.refunds.list_async(
             {"payment_intent": payment_intent_id, "limit": 100}
         )
-        return list(page.data)
+        return [refund async for refund in page.auto_paging_iter()]
 
-    async def _call(self, method: Any, *args: Any) -> Any:
-        """Stripe's 4xx answers are final; network trouble and 5xx go to Temporal's retries."""
-        try:
-            return await method(*args)
-        except (stripe.InvalidRequestError, stripe.CardError, stripe.AuthenticationError) as err:
-            raise PaymentProviderRefused(f"Stripe refused: {err.user_message or err}") from err
+
+def _refuse_beyond(amount: int | None, remaining: int) -> None:
+    """`remaining` is what Stripe received less the refunds that stand there. Real Stripe
+    refuses more (`amount_too_large`), localstripe does not, and the workflow's own figures miss
+    the refunds it has not read yet."""
+    remaining = max(remaining, 0)
+    if remaining == 0 or (amount or 0) > remaining:
+        what = "the rest" if amount is None else str(amount)
+        raise RefundExceedsRemaining(
+            f"a refund of {what} asked for, {remaining} remains paid at Stripe",
+            remaining=remaining,
+        )
+
+
+def _refund_step(request: RefundRequest) -> str:
+    """The step of the idempotency key. A partial refund's names its sequence (two refunds for
+    the same reason are two refunds) and its amount: a sequence number Stripe refused may come
+    back with another amount, which under the same key Stripe would refuse as key reuse."""
+    if request.sequence is None:
+        return f"refund-{request.reason}"
+    return f"refund-{request.sequence}-{request.reason}-{request.amount}"
 
 
 def _intent_info(intent: Any) -> PaymentIntentInfo:

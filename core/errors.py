@@ -105,8 +105,62 @@ class PaymentProviderRefused(BookingError):
     )
 
 
+class PaymentRequestInvalid(PaymentProviderRefused):
+    slug, title = "payment-request-invalid", "The payment provider found the request invalid"
+
+
+class PaymentObjectMissing(PaymentProviderRefused):
+    slug, title = "payment-object-missing", "The payment provider has no such object"
+
+
+class PaymentCardDeclined(PaymentProviderRefused):
+    slug, title = "payment-card-declined", "The payment provider declined the card"
+
+
+class PaymentProviderAuthenticationFailed(PaymentProviderRefused):
+    slug, title = (
+        "payment-provider-authentication-failed",
+        "The payment provider did not accept our API key",
+    )
+
+
+class PaymentProviderForbidden(PaymentProviderRefused):
+    slug, title = "payment-provider-forbidden", "Our API key may not do this at the provider"
+
+
+class PaymentIdempotencyKeyReused(PaymentProviderRefused):
+    slug, title = (
+        "payment-idempotency-key-reused",
+        "The payment provider holds another request under this idempotency key",
+    )
+
+
+class PaymentSignatureInvalid(PaymentProviderRefused):
+    slug, title = "payment-signature-invalid", "The payment provider's signature does not verify"
+
+
+class RefundExceedsRemaining(BookingError):
+    status, slug, title = (
+        409,
+        "refund-exceeds-remaining",
+        "The refund is more than what remains paid at the payment provider",
+    )
+
+
 class ServiceUnavailable(BookingError):
     status, slug, title = 503, "service-unavailable", "A service the booking needs is unavailable"
+
+
+class PaymentProviderUnavailable(ServiceUnavailable):
+    """The one business error that is retried: Stripe could not answer (the network, 429, 5xx).
+    The step's retry policy bounds the retries; past the bound the caller sees a 503."""
+
+    slug, title = "payment-provider-unavailable", "The payment provider is unavailable"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        ApplicationError.__init__(self, detail, extra, type=type(self).__name__)
+        self.detail = detail
+        self.extra = extra
 
 
 def parse_id(value: str, missing: type[BookingError], noun: str) -> uuid.UUID:

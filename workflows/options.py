@@ -22,9 +22,16 @@ class StepOptions(TypedDict, total=False):
     retry_policy: RetryPolicy
 
 
+# Every step's retries end, by attempts or by schedule_to_close_timeout (local activities ignore
+# the latter when retrying, temporalio 1.35, so theirs end by attempts), unless its reason is
+# written in UNBOUNDED_REASONS. RELIABILITY.md ("Bounds") says what each caller does at the
+# bound; tests/workflows/test_step_bounds.py holds every option used to this.
+
 DATABASE_STEP: StepOptions = {
     "start_to_close_timeout": timedelta(seconds=10),
-    "retry_policy": RetryPolicy(initial_interval=timedelta(milliseconds=200)),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=20)
+    ),
 }
 # The caller is waiting for the hold: when the database is down, say so instead of hanging.
 # Local activities ignore schedule_to_close_timeout when retrying (temporalio 1.35): the
@@ -34,9 +41,13 @@ RESERVE_STEP: StepOptions = {
     "schedule_to_close_timeout": timedelta(seconds=20),
     "retry_policy": RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=6),
 }
+# Stripe's refusals are never retried (activities.payments classifies every error); what is
+# retried is Stripe not answering (the network, 429, 409, 5xx), for about 10 minutes: 1 + 2 +
+# ... + 32 s, then every minute. Past that the step fails with PaymentProviderUnavailable.
 STRIPE_STEP: StepOptions = {
     "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1)),
+    "schedule_to_close_timeout": timedelta(minutes=10),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=12),
 }
 # The caller is waiting for the PaymentIntent: give up soon and release the places.
 STRIPE_SETUP_STEP: StepOptions = {
@@ -44,19 +55,39 @@ STRIPE_SETUP_STEP: StepOptions = {
     "retry_policy": RetryPolicy(maximum_attempts=3),
 }
 
-# Rendering can wait for the database; emails retry through SendGrid's 429s and 5xxs, then
-# give up: a failed email never undoes a booking.
+# Rendering can wait for the database a while (10 minutes), then the booking goes on without
+# the document: any accepted input lays out, so what is retried is the database or a bug.
 DOCUMENT_STEP: StepOptions = {
     "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
+    "schedule_to_close_timeout": timedelta(minutes=10),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=20),
 }
+# Emails retry through SendGrid's 429s and 5xxs, then give up: a failed email never undoes a
+# booking.
 EMAIL_STEP: StepOptions = {
     "start_to_close_timeout": timedelta(seconds=30),
+    "schedule_to_close_timeout": timedelta(minutes=10),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=10),
 }
 
-# The safety net's search reads every booking holding places and every recent payment.
-SEARCH_STEP: StepOptions = {**DATABASE_STEP, "start_to_close_timeout": timedelta(minutes=5)}
+# The safety net's search reads every booking holding places and every recent payment. One
+# search never outlasts the schedule's interval (5 minutes by default), so a run always ends
+# and the next one starts (the schedule skips runs that would overlap).
+SEARCH_STEP: StepOptions = {
+    "start_to_close_timeout": timedelta(minutes=4),
+    "schedule_to_close_timeout": timedelta(minutes=5),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=2),
+}
+
+UNBOUNDED_REASONS: dict[str, str] = {
+    "DATABASE_STEP": (
+        "PostgreSQL is this engine's own store: while it is down nothing can be decided, and "
+        "giving up would leave a booking between two states. Every write is idempotent, and "
+        "what PostgreSQL refuses for good (SQLSTATE classes 22 and 23) and every business rule "
+        "fail at once, non-retryable (core.db.transaction, core.errors): what is retried is "
+        "the database being unreachable, until it is back."
+    ),
+}
 
 # How long a rejected booking waits for its caller's `hold` update before failing.
 HOLD_ANSWER_WAIT = timedelta(seconds=10)

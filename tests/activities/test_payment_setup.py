@@ -13,6 +13,7 @@ from activities.inventory import InventoryActivities
 from activities.payment_setup import PaymentSetupActivities
 from activities.payments import PaymentActivities
 from activities.webhook_signals import DeliveryStarter
+from core.errors import PaymentRequestInvalid
 from core.settings import Settings
 from devstack.ports import free_port
 from models.enums import BookingStatus, WebhookDeliveryStatus
@@ -72,4 +73,25 @@ async def test_a_discarded_setup_leaves_no_event_behind(
     assert [event for event, _, _ in await events_of(db, booking_id)] == ["booking.created"]
 
     await inventory.discard(booking_id)
+    assert await events_of(db, booking_id) == []
+
+
+async def test_a_stripe_refusal_records_nothing(
+    db: async_sessionmaker[AsyncSession],
+    stripe_client: stripe.StripeClient,
+    receiver_endpoint: WebhookReceiver,
+    new_session: SessionFactory,
+) -> None:
+    """Stripe first, then the database: localstripe refuses an intent of 0, for good (no retry
+    can change its answer), and the booking neither holds an intent nor told any shop."""
+    inventory = InventoryActivities(db, FORMAT)
+    booking_id = await reserved(inventory, await new_session())
+    step = PaymentSetupActivities(PaymentActivities(stripe_client), inventory)
+    with pytest.raises(PaymentRequestInvalid) as refused:
+        await step.open_payment(CreatePaymentIntent(booking_id, 0, "GBP", "ada@example.com"))
+    assert refused.value.non_retryable
+
+    async with db() as s:
+        row = await s.get(Booking, uuid.UUID(booking_id))
+    assert row is not None and row.payment_intent_id is None
     assert await events_of(db, booking_id) == []
