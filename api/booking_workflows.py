@@ -2,12 +2,10 @@
 cancel places of one, each bounded in time, and the ids and fingerprints they are keyed by."""
 
 import asyncio
-import hashlib
-import json
 import uuid
 from dataclasses import fields
 from datetime import UTC
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from temporalio.client import (
     Client,
@@ -26,6 +24,7 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
+from api.idempotency import same_order
 from api.problems import as_booking_error
 from core.customer_hash import customer_hash
 from core.errors import (
@@ -63,11 +62,6 @@ def booking_id_for(key_id: str, idempotency_key: str | None) -> str:
     if not idempotency_key:
         return str(uuid.uuid4())
     return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{key_id}\n{idempotency_key}"))
-
-
-def request_fingerprint(body: dict[str, Any]) -> str:
-    """The hash of a request body, so a reused Idempotency-Key with another body is refused."""
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def timings(settings: Settings) -> Timings:
@@ -215,11 +209,13 @@ async def change_within(
 ) -> BookingView | None:
     """An admin's refund or places given back, as the booking's workflow carries it out: its
     outcome if it comes within `cancel_wait_seconds`, else None (it finishes durably). The same
-    `update_id` answers the same outcome, even once the workflow has closed."""
+    `update_id` answers the same outcome, even once the workflow has closed; with another
+    order it is refused (IdempotencyKeyReused), and nothing is done twice."""
     gone = BookingNotChangeable(f"a booking that is {status_now} cannot be changed")
     try:
         async with asyncio.timeout(settings.workflow_accept_seconds):
             handle = await _start(temporal, booking_id, update, order, update_id, gone)
+            await same_order(temporal, booking_id, update_id, order)
     except _NO_ANSWER:
         raise ServiceUnavailable("the workflow did not accept the request in time") from None
     try:
