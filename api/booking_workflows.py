@@ -5,11 +5,13 @@ import asyncio
 import uuid
 from dataclasses import fields
 from datetime import UTC
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -25,7 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from api.idempotency import same_order
-from api.problems import as_booking_error
+from api.problems import WorkflowEnded, as_booking_error
 from core.customer_hash import customer_hash
 from core.errors import (
     BookingError,
@@ -247,7 +249,19 @@ async def _start(
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
-        raise gone from None
+        raise await _why_closed(handle, gone) from None
+
+
+async def _why_closed(handle: WorkflowHandle[Any, Any], gone: BookingError) -> BookingError:
+    """A closed workflow takes no new update: `gone` when it completed (the booking ended),
+    WorkflowEnded when it was terminated, failed or timed out."""
+    try:
+        status = (await handle.describe()).status
+    except RPCError:
+        return gone
+    if status in (None, WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.RUNNING):
+        return gone
+    return WorkflowEnded(f"the booking's workflow was {status.name.lower().replace('_', ' ')}")
 
 
 async def _outcome(update: WorkflowUpdateHandle[BookingView]) -> BookingView:
