@@ -6,6 +6,7 @@ from models.booking import MAX_PLACES_PER_BOOKING
 
 NAME_CHARS = 200  # names, titles and locations (api/schemas.py Text)
 REASON_CHARS = 500  # cancel and refund reasons
+REQUIREMENTS_CHARS = 1000  # an attendee's special requirements
 MIXED = "Zoe\u0308 Ærøskøbing e\u0301 李小龙 Ольга محمد علي 🎉 "
 # 64 + 1 + 189: the longest address email-validator accepts (254 characters).
 LONGEST_EMAIL = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".com"
