@@ -121,6 +121,10 @@ async def test_temporal_down_is_503_problem_json_on_every_route_that_needs_it(
             await down.post("/v1/bookings", json=booking_body(booking["session_id"]))
         )
         assert_unavailable(await down.post(f"/v1/bookings/{booking['id']}/cancel"))
+        refund = {"amount": 100}
+        path = f"/v1/bookings/{booking['id']}"
+        assert_unavailable(await down.post(f"{path}/refunds", json=refund, headers=ADMIN))
+        assert_unavailable(await down.post(f"{path}/cancel-places", json={"count": 1}))
         assert_unavailable(await down.post("/v1/webhooks/stripe", content=event, headers=headers))
         assert_unavailable(await down.get("/readyz"))
         # What needs only the database still answers.
