@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -29,8 +30,8 @@ class EndlessReceiver:
     """Answers every POST with `status` and a body that never ends: as fast as it can, or
     (`trickle`) one byte at a time, each well within any per-read timeout."""
 
-    def __init__(self, status: int, trickle: bool = False) -> None:
-        self.status, self.sent = status, 0
+    def __init__(self, status: int, trickle: bool = False, header: str = "") -> None:
+        self.status, self.sent, self.header = status, 0, header
         self.write = self.trickle if trickle else self.fast
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -41,7 +42,8 @@ class EndlessReceiver:
             if line.lower().startswith(b"content-length")
         )
         await reader.readexactly(length)
-        writer.write(f"HTTP/1.1 {self.status} X\r\nContent-Length: 2000000000\r\n\r\n".encode())
+        answer = f"HTTP/1.1 {self.status} X\r\n{self.header}Content-Length: 2000000000\r\n\r\n"
+        writer.write(answer.encode())
         try:
             await self.write(writer)
         except (ConnectionError, asyncio.CancelledError):
@@ -156,3 +158,16 @@ async def test_a_trickling_answer_is_cut_at_the_deadline_and_retried(
     [attempt] = await attempts(db, pending.delivery_id)
     assert attempt.status_code is None and "Timeout" in (attempt.error or "")
     assert receiver.sent < 40
+
+
+async def test_a_huge_retry_after_waits_a_day_and_the_attempt_is_recorded(
+    activities: WebhookActivities, db: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    receiver = EndlessReceiver(429, header=f"Retry-After: {'9' * 5000}\r\n")
+    async with serving(receiver) as url:
+        _, pending = await pending_delivery(db, settings, url)
+        with pytest.raises(ApplicationError) as failed:
+            await activities.deliver(pending)
+    assert failed.value.next_retry_delay == timedelta(days=1)
+    [attempt] = await attempts(db, pending.delivery_id)
+    assert attempt.status_code == 429
