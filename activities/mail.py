@@ -3,8 +3,10 @@
 import asyncio
 import base64
 import json
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -35,6 +37,14 @@ class OutgoingEmail:
     html: str
     text: str
     attachments: list[Attachment] = field(default_factory=list)
+
+
+def header_text(value: str) -> str:
+    """`value` made safe for a header: line breaks and runs of white space fold into one space,
+    other control characters go. The API refuses them, but data stored before it did (or by an
+    operator) must not stop an email: Python's `email` raises on CR or LF in a header."""
+    words = " ".join(value.split())
+    return "".join(c for c in words if unicodedata.category(c) != "Cc")
 
 
 class MailRefused(Exception):
@@ -70,8 +80,8 @@ class SendGridMailer:
     def _send(self, email: OutgoingEmail) -> None:
         mail = Mail(
             from_email=email.from_email,
-            to_emails=(email.to_email, email.to_name),
-            subject=email.subject,
+            to_emails=(email.to_email, header_text(email.to_name)),
+            subject=header_text(email.subject),
             plain_text_content=email.text,
             html_content=email.html,
         )
@@ -127,8 +137,10 @@ class OutboxMailer:
     def _write(self, email: OutgoingEmail) -> None:
         message = EmailMessage()
         message["From"] = email.from_email
-        message["To"] = f"{email.to_name} <{email.to_email}>"
-        message["Subject"] = email.subject
+        user, _, domain = email.to_email.rpartition("@")
+        # Built from its parts: a name holding a comma or quotes stays one address.
+        message["To"] = Address(header_text(email.to_name), user, domain)
+        message["Subject"] = header_text(email.subject)
         message["X-Notification-Key"] = email.key
         message.set_content(email.text)
         message.add_alternative(email.html, subtype="html")

@@ -29,6 +29,15 @@ def notification_key(booking_id: str, kind: str, refund_sequence: int | None = N
     return f"{key}:{refund_sequence}" if kind == EmailKind.PARTLY_REFUNDED else key
 
 
+def _last_attempt() -> bool:
+    """Whether Temporal will not run this activity again if this attempt fails."""
+    if not activity.in_activity():
+        return False
+    info = activity.info()
+    most = info.retry_policy.maximum_attempts if info.retry_policy else 0
+    return 0 < most <= info.attempt
+
+
 # The emails that carry the credit note of their refund, when there is one.
 _REFUND_EMAILS = frozenset({EmailKind.REFUNDED, EmailKind.PARTLY_REFUNDED, EmailKind.CANCELLED})
 
@@ -50,8 +59,21 @@ class NotificationActivities:
 
     @activity.defn(name="send_email")
     async def send(self, request: EmailRequest) -> EmailOutcome:
-        """Record the intent, check for an earlier attempt that got through, send, record."""
+        """Record the intent, check for an earlier attempt that got through, send, record.
+
+        At the retry policy's last attempt a failure is recorded as FAILED, not left SENDING:
+        the safety net sends it again later and reconcile reports it."""
         key = notification_key(request.booking_id, request.kind, request.refund_sequence)
+        try:
+            return await self._send(request, key)
+        except Exception as err:
+            if not _last_attempt():
+                raise
+            activity.logger.error("email %s given up at its last attempt: %r", key, err)
+            await self._record_outcome(key, NotificationStatus.FAILED, f"last attempt: {err!r}")
+            return EmailOutcome(key, DeliveryOutcome.REFUSED)
+
+    async def _send(self, request: EmailRequest, key: str) -> EmailOutcome:
         email = await self._compose(request, key)
         status, attempts = await self._record_intent(request, key, email.to_email)
         if status == NotificationStatus.SENT:

@@ -28,6 +28,11 @@ RETRIED_4XX = frozenset({408, 429})  # request timeout, too many requests
 REJECTED = "WebhookRejected"
 UNAVAILABLE = "WebhookReceiverUnavailable"
 _ERROR_CHARS = 500
+# A receiver's answer is read up to this much and no further (an endless or huge body must not
+# fill the shared worker's memory); only a short excerpt of it is kept with the attempt.
+RESPONSE_BYTES = 4096
+_EXCERPT_CHARS = 200
+_MAX_RETRY_AFTER = timedelta(days=1)
 
 
 @dataclass
@@ -50,6 +55,9 @@ class WebhookActivities:
         self._http = http
         self._secret_keys = secret_keys
         self._allow_private_addresses = allow_private_addresses
+        # httpx bounds each read; the client's timeout also bounds the whole exchange, so a
+        # receiver trickling its answer cannot hold an attempt past it.
+        self._deadline = http.timeout.read or 10.0
 
     @activity.defn(name="next_webhook_delivery")
     async def next_delivery(self, stream: DeliveryStream) -> PendingDelivery | None:
@@ -139,16 +147,23 @@ class WebhookActivities:
             "webhook-signature": Webhook(secret).sign(event.id, now, body),
         }
         try:
-            response = await self._http.post(endpoint.url, content=body, headers=headers)
+            async with asyncio.timeout(self._deadline):
+                return await self._send(endpoint.url, body, headers)
         except httpx.HTTPError as err:
             return _Answer(None, f"{type(err).__name__}: {err}"[:_ERROR_CHARS])
-        if response.is_success:
-            return _Answer(response.status_code, None)
-        return _Answer(
-            response.status_code,
-            f"HTTP {response.status_code}",
-            _retry_after(response.headers.get("retry-after")),
-        )
+        except TimeoutError:
+            return _Answer(None, f"Timeout: no whole answer within {self._deadline:g} s")
+
+    async def _send(self, url: str, body: str, headers: dict[str, str]) -> _Answer:
+        async with self._http.stream("POST", url, content=body, headers=headers) as response:
+            if response.is_success:
+                return _Answer(response.status_code, None)
+            excerpt = await _excerpt(response)
+            return _Answer(
+                response.status_code,
+                f"HTTP {response.status_code}{': ' if excerpt else ''}{excerpt}",
+                _retry_after(response.headers.get("retry-after")),
+            )
 
     async def _record(
         self, key: uuid.UUID, answer: _Answer, status: WebhookDeliveryStatus, duration_ms: int
@@ -187,11 +202,27 @@ def _status_of(answer: _Answer) -> WebhookDeliveryStatus:
     return WebhookDeliveryStatus.FAILED  # another 4xx, or a redirect (never followed)
 
 
+async def _excerpt(response: httpx.Response) -> str:
+    """The start of the answer's body, read no further than RESPONSE_BYTES: closing the stream
+    drops the rest with the connection."""
+    read = bytearray()
+    async for chunk in response.aiter_raw():
+        read += chunk
+        if len(read) >= RESPONSE_BYTES:
+            break
+    text = read[:RESPONSE_BYTES].decode("utf-8", errors="replace")
+    return " ".join(text.split())[:_EXCERPT_CHARS]
+
+
 def _retry_after(value: str | None) -> timedelta | None:
-    """`Retry-After` in seconds (its date form is not honoured: the backoff applies)."""
-    if value is None or not value.strip().isdigit():
+    """`Retry-After` in seconds, at most a day (its date form is not honoured: the backoff
+    applies)."""
+    value = (value or "").strip()
+    if not value.isascii() or not value.isdigit():
         return None
-    return timedelta(seconds=int(value.strip()))
+    if len(value) > len(str(int(_MAX_RETRY_AFTER.total_seconds()))):
+        return _MAX_RETRY_AFTER
+    return min(timedelta(seconds=int(value)), _MAX_RETRY_AFTER)
 
 
 async def _not_public(url: str) -> str | None:

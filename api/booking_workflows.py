@@ -2,8 +2,6 @@
 cancel places of one, each bounded in time, and the ids and fingerprints they are keyed by."""
 
 import asyncio
-import hashlib
-import json
 import uuid
 from dataclasses import fields
 from datetime import UTC
@@ -12,6 +10,8 @@ from typing import Any, TypeVar
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -26,7 +26,8 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
-from api.problems import as_booking_error
+from api.idempotency import same_order
+from api.problems import WorkflowEnded, as_booking_error
 from core.customer_hash import customer_hash
 from core.errors import (
     BookingError,
@@ -63,11 +64,6 @@ def booking_id_for(key_id: str, idempotency_key: str | None) -> str:
     if not idempotency_key:
         return str(uuid.uuid4())
     return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{key_id}\n{idempotency_key}"))
-
-
-def request_fingerprint(body: dict[str, Any]) -> str:
-    """The hash of a request body, so a reused Idempotency-Key with another body is refused."""
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def timings(settings: Settings) -> Timings:
@@ -215,11 +211,13 @@ async def change_within(
 ) -> BookingView | None:
     """An admin's refund or places given back, as the booking's workflow carries it out: its
     outcome if it comes within `cancel_wait_seconds`, else None (it finishes durably). The same
-    `update_id` answers the same outcome, even once the workflow has closed."""
+    `update_id` answers the same outcome, even once the workflow has closed; with another
+    order it is refused (IdempotencyKeyReused), and nothing is done twice."""
     gone = BookingNotChangeable(f"a booking that is {status_now} cannot be changed")
     try:
         async with asyncio.timeout(settings.workflow_accept_seconds):
             handle = await _start(temporal, booking_id, update, order, update_id, gone)
+            await same_order(temporal, booking_id, update_id, order)
     except _NO_ANSWER:
         raise ServiceUnavailable("the workflow did not accept the request in time") from None
     try:
@@ -251,7 +249,19 @@ async def _start(
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
-        raise gone from None
+        raise await _why_closed(handle, gone) from None
+
+
+async def _why_closed(handle: WorkflowHandle[Any, Any], gone: BookingError) -> BookingError:
+    """A closed workflow takes no new update: `gone` when it completed (the booking ended),
+    WorkflowEnded when it was terminated, failed or timed out."""
+    try:
+        status = (await handle.describe()).status
+    except RPCError:
+        return gone
+    if status in (None, WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.RUNNING):
+        return gone
+    return WorkflowEnded(f"the booking's workflow was {status.name.lower().replace('_', ' ')}")
 
 
 async def _outcome(update: WorkflowUpdateHandle[BookingView]) -> BookingView:

@@ -45,6 +45,18 @@ _UNREACHABLE = (
 )
 
 
+class WorkflowEnded(BookingError):
+    """The booking's workflow ended for a reason that is no business rule (terminated, failed,
+    timed out, or it closed before an accepted update finished): nothing more can be done
+    through the API until an operator repairs it."""
+
+    status, slug, title = (
+        409,
+        "workflow-ended",
+        "The booking's workflow has ended: an operator must repair the booking",
+    )
+
+
 def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
     return JSONResponse({**body, **extra}, status_code=status, media_type=MEDIA_TYPE)
@@ -82,6 +94,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(BookingError)
     async def _business(_: Request, err: BookingError) -> JSONResponse:
         return from_booking_error(err)
+
+    @app.exception_handler(WorkflowUpdateFailedError)
+    async def _update_failed(request: Request, err: WorkflowUpdateFailedError) -> JSONResponse:
+        """An update that failed for no business reason: its workflow closed or failed."""
+        log.warning("%s %s: update failed: %r", request.method, request.url.path, err.cause)
+        return from_booking_error(WorkflowEnded(str(err.cause or err)))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, err: RequestValidationError) -> JSONResponse:

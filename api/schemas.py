@@ -1,6 +1,8 @@
 """Request and response bodies of the HTTP API, and the constrained types they share."""
 
+import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any, Literal
@@ -25,6 +27,13 @@ from models.enums import BookingStatus, SessionKind, SessionStatus
 STORABLE = r"^[^\x00\ud800-\udfff]*$"
 
 
+# Text that reaches an email header, a PDF, a CSV or a webhook is one line: no C0 or C1 control
+# character (CR and LF would break a header) and no Unicode line or paragraph separator.
+ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]*$"
+# Free text that may hold lines (an attendee's needs): tab, LF and CR are its only controls.
+LINES = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]*$"
+
+
 def storable(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain the NUL character (U+0000)")
@@ -33,6 +42,19 @@ def storable(value: str) -> str:
     except UnicodeEncodeError:
         raise ValueError("must be valid Unicode (no lone surrogates)") from None
     return value
+
+
+def _printable(pattern: str) -> Callable[[str], str]:
+    """A validator refusing the control characters that `pattern` (one of the above) excludes."""
+    allowed = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not allowed.fullmatch(value):
+            bad = next(c for c in value if not allowed.fullmatch(c))
+            raise ValueError(f"must not contain the control character U+{ord(bad):04X}")
+        return value
+
+    return check
 
 
 def _utc(value: datetime) -> datetime:
@@ -63,7 +85,15 @@ def _utc_unless_zoned(value: datetime) -> datetime:
 
 # Every string a caller sends is one of these (tests/api/test_schemas.py checks it).
 String = Annotated[str, AfterValidator(storable), Field(json_schema_extra={"pattern": STORABLE})]
-Text = Annotated[String, Field(min_length=1, max_length=200)]
+Line = Annotated[
+    String, AfterValidator(_printable(ONE_LINE)), Field(json_schema_extra={"pattern": ONE_LINE})
+]
+Lines = Annotated[
+    String, AfterValidator(_printable(LINES)), Field(json_schema_extra={"pattern": LINES})
+]
+Text = Annotated[Line, Field(min_length=1, max_length=200)]
+Reason = Annotated[Line, Field(max_length=500)]
+SeatLabel = Annotated[Line, Field(min_length=1, max_length=32)]
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 QueryMoment = Annotated[datetime, AfterValidator(_utc_unless_zoned)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["GBP"])]
@@ -102,7 +132,7 @@ class CustomerOut(BaseModel):
 class AttendeeIn(BaseModel):
     name: Text
     email: EmailStr | None = None
-    special_requirements: Annotated[String, Field(max_length=1000)] | None = None
+    special_requirements: Annotated[Lines, Field(max_length=1000)] | None = None
 
 
 class BookingCreate(BaseModel):
@@ -122,7 +152,7 @@ class BookingCreate(BaseModel):
     session_id: uuid.UUID
     quantity: Annotated[int, Field(ge=1, le=MAX_PLACES_PER_BOOKING)] | None = None
     seats: Annotated[
-        list[Annotated[String, Field(min_length=1, max_length=32)]],
+        list[SeatLabel],
         Field(max_length=MAX_PLACES_PER_BOOKING),
     ] = []
     customer: Customer
@@ -176,25 +206,25 @@ class BookingOut(BaseModel):
 
 
 class CancelIn(BaseModel):
-    reason: Annotated[String, Field(max_length=500)] = "cancelled by the customer"
+    reason: Reason = "cancelled by the customer"
 
 
 class RefundIn(BaseModel):
     """An organiser's refund of part or all of what remains paid."""
 
     amount: Annotated[int, Field(ge=1, le=100_000_000, description="In minor units")]
-    reason: Annotated[String, Field(min_length=1, max_length=500)] = "refunded by the organiser"
+    reason: Annotated[Reason, Field(min_length=1)] = "refunded by the organiser"
 
 
 class PlacesCancelIn(BaseModel):
     """Some places of a confirmed booking to give back: these seats, or the last `count`."""
 
     seats: Annotated[
-        list[Annotated[String, Field(min_length=1, max_length=32)]],
+        list[SeatLabel],
         Field(max_length=MAX_PLACES_PER_BOOKING),
     ] = []
     count: Annotated[int, Field(ge=1, le=MAX_PLACES_PER_BOOKING)] | None = None
-    reason: Annotated[String, Field(max_length=500)] = "places cancelled by the customer"
+    reason: Reason = "places cancelled by the customer"
 
     @model_validator(mode="after")
     def _one_way(self) -> "PlacesCancelIn":

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from api.schemas import String
+from api.schemas import Line
 from models.enums import WebhookDeliveryStatus, WebhookEventType
 
 
@@ -24,12 +24,12 @@ def _subscribable(value: WebhookEventType) -> WebhookEventType:
     return value
 
 
-WebhookUrl = Annotated[String, Field(min_length=1, max_length=2000), AfterValidator(_http_url)]
+WebhookUrl = Annotated[Line, Field(min_length=1, max_length=2000), AfterValidator(_http_url)]
 Events = Annotated[
     list[Annotated[WebhookEventType, AfterValidator(_subscribable)]],
     Field(min_length=1, max_length=len(WebhookEventType)),
 ]
-Description = Annotated[String, Field(max_length=500)]
+Description = Annotated[Line, Field(max_length=500)]
 
 
 class WebhookEndpointIn(BaseModel):

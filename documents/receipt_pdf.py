@@ -1,6 +1,8 @@
-"""Render a receipt or credit note as a one-page A4 PDF, from data alone."""
+"""Render a receipt or credit note as an A4 PDF, from data alone: one page as a rule, more when
+its text is long (any input the API accepts lays out)."""
 
 import itertools
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from io import BytesIO
 
@@ -40,6 +42,10 @@ _SMALL_BLACK = ParagraphStyle(
     "small_black", parent=_SMALL, fontSize=8, leading=10, textColor=colors.black
 )
 _LONG_ATTENDEES = 600
+# reportlab cannot split one table row across pages, so no row holds more text than this:
+# about 15 lines at most (CJK, the widest script, at 9.5 pt), far less than a page. A longer
+# text continues in the rows below it, and the table breaks between rows.
+_ROW_CHARS = 600
 _QR_SIZE = 30 * mm
 # Stripe's card brand codes, as people write them.
 _CARD_BRANDS = {
@@ -184,11 +190,35 @@ def _session(data: ReceiptData) -> list[Flowable]:
         ("Starts", _moment(data, data.session_starts_at)),
         ("Ends", _moment(data, data.session_ends_at)),
     ]
-    attendees = ", ".join(data.attendees) or "-"
-    # A full session's names in small type keep the receipt on one page.
-    style = _BODY if len(attendees) < _LONG_ATTENDEES else _SMALL_BLACK
-    rows.append((f"Attendees ({len(data.attendees)})", attendees))
-    return [paragraph("Session", _HEADING), _key_values(rows, last_style=style)]
+    # A full session's names in small type keep the receipt on one page as long as they can.
+    style = _BODY if len(", ".join(data.attendees)) < _LONG_ATTENDEES else _SMALL_BLACK
+    attendees = [(f"Attendees ({len(data.attendees)})", _joined(data.attendees) or ["-"])]
+    return [
+        paragraph("Session", _HEADING),
+        _key_values(rows),
+        _key_values(attendees, style),
+    ]
+
+
+def _joined(names: list[str]) -> list[str]:
+    """The names joined by commas, in pieces of at most _ROW_CHARS (a longer name alone)."""
+    pieces: list[str] = []
+    for name in names:
+        if pieces and len(pieces[-1]) + 2 + len(name) <= _ROW_CHARS:
+            pieces[-1] += ", " + name
+        else:
+            pieces.append(name)
+    return pieces
+
+
+def _pieces(text: str) -> list[str]:
+    """`text` cut into pieces of at most _ROW_CHARS, at a space when there is one."""
+    pieces = []
+    while len(text) > _ROW_CHARS:
+        cut = text.rfind(" ", _ROW_CHARS // 2, _ROW_CHARS) + 1 or _ROW_CHARS
+        pieces.append(text[:cut])
+        text = text[cut:]
+    return [*pieces, text]
 
 
 def _moment(data: ReceiptData, moment: datetime) -> str:
@@ -196,11 +226,17 @@ def _moment(data: ReceiptData, moment: datetime) -> str:
     return format_moment(moment, data.session_time_zone, data.locale)
 
 
-def _key_values(rows: list[tuple[str, str]], last_style: ParagraphStyle = _BODY) -> Table:
-    styles = [_BODY] * (len(rows) - 1) + [last_style]
+def _key_values(
+    rows: Sequence[tuple[str, str | list[str]]],
+    style: ParagraphStyle = _BODY,
+) -> Table:
+    """Label and value side by side; a long value runs on in the rows below its label."""
     cells = [
-        [paragraph(key, _SMALL), paragraph(value, style)]
-        for (key, value), style in zip(rows, styles, strict=True)
+        [paragraph("" if n else key, _SMALL), paragraph(piece, style)]
+        for key, value in rows
+        for n, piece in enumerate(
+            _pieces(value) if isinstance(value, str) else [p for v in value for p in _pieces(v)]
+        )
     ]
     table = Table(cells, colWidths=[40 * mm, _WIDTH - 40 * mm], hAlign="LEFT")
     table.setStyle(

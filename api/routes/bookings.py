@@ -15,10 +15,10 @@ from api.booking_workflows import (
     booking_summary,
     cancel_within,
     change_within,
-    request_fingerprint,
     start_booking_workflow,
 )
 from api.deps import AdminCaller, ClientCaller, DbDep, SettingsDep, TemporalDep
+from api.idempotency import request_fingerprint
 from api.schemas import (
     AttendeeIn,
     BookingCreate,

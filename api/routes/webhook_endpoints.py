@@ -1,8 +1,10 @@
 """Webhook endpoints (admin): register, list, change, delete, ping; deliveries and redelivery."""
 
+import logging
+import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 
 from activities.webhook_signals import DeliveryStarter
 from api.deps import AdminCaller, DbDep, SettingsDep, TemporalDep
@@ -32,6 +34,7 @@ from models.webhooks import retry_timings
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
 _DISABLED: dict[int | str, dict[str, Any]] = {409: {"description": "The endpoint is disabled"}}
+log = logging.getLogger(__name__)
 
 
 def _starter(request: Request, temporal: TemporalDep, settings: SettingsDep) -> DeliveryStarter:
@@ -79,9 +82,11 @@ async def change(
     temporal: TemporalDep,
     settings: SettingsDep,
     request: Request,
+    background: BackgroundTasks,
 ) -> WebhookEndpointOut:
     """Change the URL, the events or whether it is enabled. Enabling it again sends what
-    was left pending while it was disabled (events while disabled are not recorded for it)."""
+    was left pending while it was disabled (events while disabled are not recorded for it),
+    once the answer has gone: the backlog may be long."""
     endpoint = await get_endpoint(db, endpoint_id, caller.organisation_id)
     if body.url is not None:
         endpoint.url = body.url
@@ -94,8 +99,20 @@ async def change(
     endpoint.updated_at = await database_now(db)
     await db.commit()
     if body.enabled:  # even if it was: a repeated request must wake what the first did not
-        await _starter(request, temporal, settings).nudge_endpoint(endpoint.id)
+        background.add_task(_wake_backlog, _starter(request, temporal, settings), endpoint.id)
     return _out(endpoint)
+
+
+async def _wake_backlog(starter: DeliveryStarter, endpoint_id: uuid.UUID) -> None:
+    """One start per (endpoint, stream) pending: thousands after a long outage, so never inside
+    the request. A wake-up lost here (the API stopped, Temporal down) is the safety net's: its
+    sweep wakes every delivery left pending."""
+    try:
+        woken = await starter.nudge_endpoint(endpoint_id)
+    except Exception:
+        log.exception("webhook endpoint %s: its backlog is left to the safety net", endpoint_id)
+        return
+    log.info("webhook endpoint %s enabled: %d streams woken", endpoint_id, woken)
 
 
 @router.delete("/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -1,7 +1,9 @@
 """Emails through the real sendgrid library against a local v3 server: content, attachments,
-failures, and never twice for one key."""
+failures, never twice for one key, a stored name that would break a header, and the last
+attempt of the retry policy (the email is marked failed, not left `sending`)."""
 
 import base64
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -9,9 +11,11 @@ from pathlib import Path
 
 import icalendar
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
 from activities.mail import OutboxMailer, SendGridMailer
 from activities.notifications import NotificationActivities
@@ -19,7 +23,7 @@ from activities.receipts import ReceiptActivities
 from documents.receipt_data import Seller
 from models.booking import EmailRequest, IssueDocument
 from models.enums import DocumentKind, EmailKind, NotificationStatus
-from models.tables import Notification
+from models.tables import Booking, Notification
 from tests.activities.helpers import confirmed_booking
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
@@ -152,3 +156,58 @@ async def test_outbox_writes_eml_files_with_attachments(
     names = sorted(str(part.get_filename()) for part in message.walk() if part.get_filename())
     assert names[1] == "session.ics" and names[0].startswith("receipt-R-")
     assert await mailer.was_sent(f"{booking_id}:confirmation")
+
+
+async def _name_booking(db: async_sessionmaker, booking_id: str, name: str) -> None:
+    """As data stored before the API refused control characters (or by an operator)."""
+    async with db.begin() as s:
+        await s.execute(update(Booking).where(Booking.id == booking_id).values(customer_name=name))
+
+
+async def test_a_stored_name_with_a_newline_still_gets_its_email(
+    db: async_sessionmaker,
+    new_session: SessionFactory,
+    fresh_sendgrid: FakeSendGrid,
+    tmp_path: Path,
+) -> None:
+    booking_id = await confirmed_with_receipt(db, await new_session(capacity=12))
+    await _name_booking(db, booking_id, "Ada\r\nBcc: eve@example.com\x85Lovelace, Jr")
+    outbox = await notifications(db, OutboxMailer(tmp_path)).send(
+        EmailRequest(booking_id, EmailKind.CONFIRMATION)
+    )
+    assert outbox.status == "sent"
+    [eml] = list(tmp_path.glob("*.eml"))
+    message = message_from_bytes(eml.read_bytes())
+    assert message["To"] == '"Ada Bcc: eve@example.com Lovelace, Jr" <ada@example.com>'
+    assert message["Bcc"] is None
+
+    mailer = SendGridMailer(fresh_sendgrid.api_key, fresh_sendgrid.url)
+    sent = await notifications(db, mailer).send(EmailRequest(booking_id, EmailKind.REMINDER))
+    assert sent.status == "sent"
+    [to] = fresh_sendgrid.requests[0].body["personalizations"][0]["to"]
+    assert to == {"email": "ada@example.com", "name": "Ada Bcc: eve@example.com Lovelace, Jr"}
+
+
+def _at_attempt(attempt: int, maximum: int) -> ActivityEnvironment:
+    env = ActivityEnvironment()
+    policy = RetryPolicy(maximum_attempts=maximum)
+    env.info = dataclasses.replace(env.info, attempt=attempt, retry_policy=policy)
+    return env
+
+
+async def test_the_last_attempt_marks_an_email_that_cannot_go_failed(
+    db: async_sessionmaker, new_session: SessionFactory, fresh_sendgrid: FakeSendGrid
+) -> None:
+    booking_id = await confirmed_with_receipt(db, await new_session(capacity=12))
+    activity = notifications(db, SendGridMailer(fresh_sendgrid.api_key, fresh_sendgrid.url))
+    request = EmailRequest(booking_id, EmailKind.CONFIRMATION)
+    key = f"{booking_id}:confirmation"
+    fresh_sendgrid.fail_next(2, 503)
+    with pytest.raises(ApplicationError):  # not yet the last: Temporal tries again
+        await _at_attempt(9, 10).run(activity.send, request)
+    assert (await status_of(db, key)).status == "sending"
+    outcome = await _at_attempt(10, 10).run(activity.send, request)
+    assert outcome.status == "refused"
+    row = await status_of(db, key)
+    assert row.status == "failed" and "503" in (row.last_error or "")
+    assert fresh_sendgrid.requests == []

@@ -50,8 +50,31 @@ async def assert_nothing_started(db: async_sessionmaker[AsyncSession], temporal:
         ({"quantity": None, "seats": ["A\x001"]}, "seats.0"),
         ({"session_id": "x" * 3000}, "session_id"),
         ({"session_id": "not-a-uuid"}, "session_id"),
+        # Text that reaches an email header, a PDF, a CSV or a webhook is one line.
+        ({"customer": {"name": "Ada\nLovelace", "email": "ada@example.com"}}, "customer.name"),
+        ({"customer": {"name": "Ada\rBcc: x", "email": "ada@example.com"}}, "customer.name"),
+        ({"attendees": [{"name": "Grace\x85"}]}, "attendees.0.name"),
+        ({"attendees": [{"name": "Grace\u2028Hopper"}]}, "attendees.0.name"),
+        (
+            {"attendees": [{"name": "Grace", "special_requirements": "\x1b[31m"}]},
+            "attendees.0.special_requirements",
+        ),
+        ({"quantity": None, "seats": ["A\t1"]}, "seats.0"),
     ],
-    ids=["name", "attendee", "requirements", "seat", "long-session-id", "session-id"],
+    ids=[
+        "name",
+        "attendee",
+        "requirements",
+        "seat",
+        "long-session-id",
+        "session-id",
+        "name-newline",
+        "name-cr",
+        "attendee-c1",
+        "attendee-line-separator",
+        "requirements-escape",
+        "seat-tab",
+    ],
 )
 async def test_a_booking_with_unstorable_text_is_refused_and_nothing_starts(
     api: httpx.AsyncClient,
@@ -155,3 +178,34 @@ async def test_offsets_beyond_int64_and_odd_ids_are_refused_before_the_database(
         assert response.json()["type"].endswith("session-not-found")
     cancel = await api.post(f"/v1/sessions/{'x' * 3000}/cancel", headers=ADMIN)
     assert cancel.status_code == 404
+
+
+async def test_control_characters_are_refused_in_every_text_that_leaves_the_engine(
+    api: httpx.AsyncClient, new_session: SessionFactory, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Titles, locations, reasons and webhook endpoints' texts, each named in its 422."""
+    location = f"Lines {uuid.uuid4().hex[:8]}"
+    for body, field in [
+        (course(location=location, title="First\nAid"), "body.title"),
+        (course(location=location + "\r"), "body.location"),
+    ]:
+        assert_refused(await api.post("/v1/sessions", json=body, headers=ADMIN), field)
+    async with db() as s:
+        assert await s.scalar(select(func.count()).where(Session.location == location)) == 0
+    booking = await start_booking(api, await new_session(capacity=4), 2)
+    path = f"/v1/bookings/{booking['id']}"
+    assert_refused(await api.post(f"{path}/cancel", json={"reason": "ill\n"}), "body.reason")
+    refund = {"amount": 100, "reason": "goodwill\x07"}
+    assert_refused(await api.post(f"{path}/refunds", json=refund, headers=ADMIN), "body.reason")
+    places = {"count": 1, "reason": "two\nlines"}
+    assert_refused(await api.post(f"{path}/cancel-places", json=places), "body.reason")
+    endpoint = {"url": "https://example.com/hook", "events": ["booking.confirmed"]}
+    for change, field in [
+        ({"description": "a\nb"}, "description"),
+        ({"url": "https://e.x/\n"}, "url"),
+    ]:
+        response = await api.post(
+            "/v1/webhook-endpoints", json={**endpoint, **change}, headers=ADMIN
+        )
+        assert_refused(response, f"body.{field}")
+    assert (await api.get(path)).json()["updated_at"] == booking["updated_at"]

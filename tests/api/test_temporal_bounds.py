@@ -10,7 +10,7 @@ import httpx
 import pytest
 import stripe
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateStage
 from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
 
@@ -18,12 +18,13 @@ from api.booking_workflows import booking_id_for
 from api.main import create_app
 from core.settings import Settings
 from devstack.tools import temporal_cli
-from models.booking import booking_workflow_id
-from tests.api.conftest import VariantFactory, serving
+from models.booking import PlacesCancellation, booking_workflow_id
+from tests.api.conftest import ADMIN, VariantFactory, serving
 from tests.api.helpers import booking_body, paid_booking, signed_event, start_booking
 from tests.api.helpers import wait_for_status as wait_for
 from tests.api.test_webhooks import recorded
 from tests.conftest import CLIENT_KEY_ID, SessionFactory
+from workflows.booking import BookingWorkflow
 
 
 def assert_unavailable(response: httpx.Response) -> None:
@@ -120,6 +121,10 @@ async def test_temporal_down_is_503_problem_json_on_every_route_that_needs_it(
             await down.post("/v1/bookings", json=booking_body(booking["session_id"]))
         )
         assert_unavailable(await down.post(f"/v1/bookings/{booking['id']}/cancel"))
+        refund = {"amount": 100}
+        path = f"/v1/bookings/{booking['id']}"
+        assert_unavailable(await down.post(f"{path}/refunds", json=refund, headers=ADMIN))
+        assert_unavailable(await down.post(f"{path}/cancel-places", json={"count": 1}))
         assert_unavailable(await down.post("/v1/webhooks/stripe", content=event, headers=headers))
         assert_unavailable(await down.get("/readyz"))
         # What needs only the database still answers.
@@ -141,3 +146,56 @@ async def test_an_unexpected_error_is_a_500_problem_json(settings: Settings, tem
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"].endswith("internal-error")
     assert "a bug" not in response.text  # no internals leak out
+
+
+def assert_workflow_ended(response: httpx.Response) -> None:
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"].endswith("workflow-ended"), problem
+    assert "operator" in problem["title"]
+
+
+async def test_a_change_to_a_terminated_workflow_is_a_clear_409_never_a_500(
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    temporal: Client,
+) -> None:
+    """The workflow ended for a reason that is no business rule: refund, places and cancel each
+    answer 409 workflow-ended, not "a CONFIRMED booking cannot be changed"."""
+    booking = await paid_booking(api, stripe_client, await new_session(capacity=4), 3)
+    handle = temporal.get_workflow_handle(booking_workflow_id(booking["id"]))
+    await handle.terminate("operator")
+    path = f"/v1/bookings/{booking['id']}"
+    assert_workflow_ended(await api.post(f"{path}/refunds", json={"amount": 100}, headers=ADMIN))
+    assert_workflow_ended(await api.post(f"{path}/cancel-places", json={"count": 1}))
+    ended = await api.post(f"{path}/cancel")
+    assert_workflow_ended(ended)
+    assert "terminated" in ended.json()["detail"]
+
+
+async def test_an_update_in_flight_when_its_workflow_is_terminated_is_a_409(
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    temporal: Client,
+) -> None:
+    """Accepted, then its workflow terminated before it finished: asking again (the same
+    Idempotency-Key) reads the update's failure, which is no business error."""
+    booking = await paid_booking(api, stripe_client, await new_session(capacity=4), 3)
+    handle = temporal.get_workflow_handle(booking_workflow_id(booking["id"]))
+    key = str(uuid.uuid4())
+    await handle.start_update(
+        BookingWorkflow.cancel_places,
+        PlacesCancellation(count=1),
+        id=f"places-{booking_id_for(str(CLIENT_KEY_ID), key)}",
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    await handle.terminate("operator")
+    response = await api.post(
+        f"/v1/bookings/{booking['id']}/cancel-places",
+        json={"count": 1},
+        headers={"Idempotency-Key": key},
+    )
+    assert_workflow_ended(response)

@@ -2,13 +2,21 @@
 (Standard Webhooks), in order, at least once, across outages, and can be sent again."""
 
 import asyncio
+import time
 import uuid
 
 import httpx
 import stripe
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from models.enums import WebhookDeliveryStatus, WebhookEventType
+from models.organisations import DEFAULT_ORGANISATION_ID
+from models.tables import WebhookDelivery
+from models.webhook_events import publish
 from models.webhooks import delivery_workflow_id
+from tests.api.conftest import ADMIN, VariantFactory
 from tests.api.helpers import paid_booking, start_booking, wait_for_status
 from tests.api.webhooks_out.conftest import Register
 from tests.api.webhooks_out.helpers import (
@@ -298,3 +306,56 @@ async def test_each_refund_is_an_event_with_its_amount_and_the_total(
         {"amount": total - 1_000, "total_refunded": total, "currency": booking["currency"]},
     ]
     assert len({r.webhook_id for r in got}) == 4
+
+
+BACKLOG = 200  # streams pending while the endpoint was disabled
+
+
+async def test_enabling_answers_at_once_and_its_long_backlog_is_still_delivered(
+    admin: httpx.AsyncClient,
+    register: Register,
+    receiver: WebhookReceiver,
+    db: async_sessionmaker[AsyncSession],
+    api_variant: VariantFactory,
+) -> None:
+    """Waking the backlog is one workflow start per stream: done after the answer, never
+    inside the PATCH (issue 17, case 13)."""
+    endpoint = await register("backlog")
+    path = f"/v1/webhook-endpoints/{endpoint['id']}"
+    assert (await admin.patch(path, json={"enabled": False})).status_code == 200
+    async with db.begin() as s:
+        for n in range(BACKLOG):
+            await publish(
+                s,
+                WebhookEventType.PING,
+                DEFAULT_ORGANISATION_ID,
+                uuid.uuid4(),
+                {"n": n},
+                "ping",
+                [uuid.UUID(endpoint["id"])],
+            )
+    # The woken workflows retry for two minutes (not the suite's 5 s): 200 at once load the
+    # receiver on a busy machine, and each must still get through. The wake-up runs in this
+    # API after its answer, so it serves until all are delivered.
+    async with api_variant(webhook_retry_window_seconds=120) as patient:
+        started = time.monotonic()
+        enabled = await patient.patch(path, json={"enabled": True}, headers=ADMIN)
+        answered_in = time.monotonic() - started
+        assert enabled.status_code == 200, enabled.text
+        assert answered_in < 1.0, f"the PATCH took {answered_in:.2f} s"
+        await wait_for(lambda: receiver.accepted("backlog"), BACKLOG, within=90)
+        deadline = time.monotonic() + 30  # the receiver answers before the worker records it
+        while (delivered := await _delivered(db, endpoint["id"])) < BACKLOG:
+            assert time.monotonic() < deadline, f"{delivered} of {BACKLOG} recorded delivered"
+            await asyncio.sleep(0.2)
+
+
+async def _delivered(db: async_sessionmaker[AsyncSession], endpoint_id: str) -> int:
+    async with db() as s:
+        count = await s.scalar(
+            select(func.count()).where(
+                WebhookDelivery.endpoint_id == uuid.UUID(endpoint_id),
+                WebhookDelivery.status == WebhookDeliveryStatus.DELIVERED,
+            )
+        )
+    return count or 0
