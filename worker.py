@@ -44,8 +44,9 @@ from models.enums import DocumentKind
 from models.repairs import SafetyNetInput, WebhookSweep
 from models.webhooks import retry_timings
 from workflows.booking import BookingWorkflow
-from workflows.safety_net import SAFETY_NET_ID, SafetyNetWorkflow
+from workflows.safety_net import RUN_TIMEOUT, SAFETY_NET_ID, SafetyNetWorkflow
 from workflows.session_cancellation import SessionCancellationWorkflow
+from workflows.stripe_refunds import StripeRefundsWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 
@@ -114,7 +115,10 @@ def booking_activities(
         receipts.issue,
         notifications.send,
         repairs.orphan_holds,
+        repairs.release,
         repairs.unclaimed_payments,
+        repairs.booking_money,
+        repairs.record_refunds,
         sessions.stop_sales,
         sessions.cancel_booking,
         webhooks.next_delivery,
@@ -142,13 +146,16 @@ async def ensure_safety_net(client: Client, settings: Settings) -> None:
             ),
             id=SAFETY_NET_ID,
             task_queue=settings.task_queue,
+            # A stuck run is cut, so it cannot hold back every later one.
+            run_timeout=RUN_TIMEOUT,
         ),
         spec=ScheduleSpec(
             intervals=[
                 ScheduleIntervalSpec(every=timedelta(seconds=settings.safety_net_interval_seconds))
             ]
         ),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        # A run longer than the interval delays the next (one is kept), never skips them all.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.BUFFER_ONE),
     )
     try:
         await client.create_schedule(SAFETY_NET_ID, schedule)
@@ -172,6 +179,7 @@ def build_worker(
         BookingWorkflow,
         SafetyNetWorkflow,
         SessionCancellationWorkflow,
+        StripeRefundsWorkflow,
         WebhookDeliveryWorkflow,
     ),
 ) -> Worker:
