@@ -87,7 +87,7 @@ def booking_activities(
         locale=settings.locale,
     )
     refunds = RefundActivities(sessionmaker, webhook_starter)
-    repairs = RepairActivities(sessionmaker, temporal, stripe_client)
+    repairs = RepairActivities(sessionmaker, temporal, stripe_client, notifications)
     sessions = SessionActivities(sessionmaker, temporal, webhook_starter)
     # No redirects followed: a webhook goes to the registered URL or is retried.
     http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
@@ -119,6 +119,8 @@ def booking_activities(
         repairs.unclaimed_payments,
         repairs.booking_money,
         repairs.record_refunds,
+        repairs.failed_emails,
+        repairs.send_again,
         sessions.stop_sales,
         sessions.cancel_booking,
         webhooks.next_delivery,

@@ -11,8 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 
+from activities.notifications import NotificationActivities, notification_key
 from core.db import transaction
-from models.enums import BookingStatus, DocumentKind, SeatState
+from models.booking import EmailOutcome, EmailRequest
+from models.enums import BookingStatus, DocumentKind, EmailKind, NotificationStatus, SeatState
+from models.personal_data import ERASED
 from models.repairs import (
     BookingMoney,
     OrphanHold,
@@ -21,9 +24,16 @@ from models.repairs import (
     StripeRefundsInput,
     UnclaimedPayment,
 )
-from models.tables import Booking, BookingRefund, Receipt, Seat
+from models.tables import Booking, BookingRefund, Notification, Receipt, Seat
 from ops import findings
 
+# An email the ledger marks failed is sent again by each run until it has had this many
+# attempts in all (each of the booking's own counts): past it, it stays failed for an operator.
+EMAIL_ATTEMPTS = 100
+# The emails that tell an amount of money back: the whole of what was refunded.
+_TELL_TOTAL_REFUNDED = frozenset(
+    {EmailKind.REFUNDED, EmailKind.SESSION_CANCELLED, EmailKind.LATE_PAYMENT_REFUNDED}
+)
 STRIPE_REFUNDS_WORKFLOW = "StripeRefundsWorkflow"
 REFUNDS_MADE_SIGNAL = "refunds_made"
 
@@ -52,10 +62,13 @@ class RepairActivities:
         sessionmaker: async_sessionmaker[AsyncSession],
         temporal: Client,
         stripe_client: stripe.StripeClient,
+        notifications: NotificationActivities | None = None,
     ):
+        """`notifications` None: failed emails are found but not sent again."""
         self._sessionmaker = sessionmaker
         self._temporal = temporal
         self._stripe = stripe_client
+        self._notifications = notifications
 
     @activity.defn(name="find_orphan_holds")
     async def orphan_holds(self, input: SafetyNetInput) -> list[OrphanHold]:
@@ -152,3 +165,68 @@ class RepairActivities:
     async def record_refunds(self, notice: RefundsMade) -> None:
         """Have the booking's recorder read its refunds at Stripe (signal-with-start)."""
         await record_stripe_refunds(self._temporal, activity.info().task_queue, notice)
+
+    @activity.defn(name="find_failed_emails")
+    async def failed_emails(self, input: SafetyNetInput) -> list[EmailRequest]:
+        """Emails the ledger marks failed (at most `input.batch`, oldest first), as the request
+        that makes them again; not those of erased customers, nor those past EMAIL_ATTEMPTS."""
+        async with self._sessionmaker() as db:
+            failed = (
+                await db.scalars(
+                    select(Notification)
+                    .where(
+                        Notification.status == NotificationStatus.FAILED,
+                        Notification.recipient != ERASED,
+                        Notification.attempts < EMAIL_ATTEMPTS,
+                    )
+                    .order_by(Notification.created_at)
+                    .limit(input.batch)
+                )
+            ).all()
+            requests = []
+            for email in failed:
+                refunds = (
+                    await db.execute(
+                        select(BookingRefund.sequence, BookingRefund.amount)
+                        .where(BookingRefund.booking_id == email.booking_id)
+                        .order_by(BookingRefund.sequence)
+                    )
+                ).all()
+                booking = await db.get(Booking, email.booking_id)
+                paid = booking is not None and booking.confirmed_at is not None
+                requests.append(_request_again(email, dict(refunds), paid))
+        return requests
+
+    @activity.defn(name="send_failed_email_again")
+    async def send_again(self, request: EmailRequest) -> EmailOutcome:
+        """The ledger's row back to `sending`, then the one send activity sends it (once)."""
+        assert self._notifications is not None, "the worker gives the safety net its mailer"
+        key = notification_key(request.booking_id, request.kind, request.refund_sequence)
+        async with self._sessionmaker.begin() as db:
+            await db.execute(
+                update(Notification)
+                .where(
+                    Notification.key == key,
+                    Notification.status == NotificationStatus.FAILED,
+                )
+                .values(status=NotificationStatus.SENDING)
+            )
+        return await self._notifications.send(request)
+
+
+def _request_again(email: Notification, refunds: dict[int, int], paid: bool) -> EmailRequest:
+    """The request the booking made for this email, from the ledger: a partial refund's email
+    tells that refund; the emails of a booking's end tell its last refund (a cancel) or all
+    that came back, as the booking workflow's do."""
+    kind = EmailKind(email.kind)
+    request = EmailRequest(str(email.booking_id), kind)
+    last = max(refunds, default=None)
+    if kind == EmailKind.PARTLY_REFUNDED:
+        request.refund_sequence = int(email.key.rsplit(":", 1)[1])
+        request.refund_amount = refunds.get(request.refund_sequence, 0)
+    elif kind in _TELL_TOTAL_REFUNDED:
+        request.refund_sequence, request.refund_amount = last, sum(refunds.values())
+    elif kind == EmailKind.CANCELLED and paid:
+        request.refund_sequence = last
+        request.refund_amount = refunds[last] if last is not None else 0
+    return request

@@ -13,6 +13,8 @@ class WebhookSweep:
 
     untried_seconds: float
     tried_seconds: float
+    # One run wakes at most this many (endpoint, booking) streams, the longest waiting first.
+    batch: int = 100
 
 
 @dataclass

@@ -23,8 +23,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
     from activities.repairs import RepairActivities
     from activities.webhook_signals import DeliveryStarter
-    from models.booking import Transition
-    from models.enums import BookingStatus, EmailKind
+    from models.booking import EmailRequest, Transition
+    from models.enums import BookingStatus, DeliveryOutcome, EmailKind
     from models.payments import RefundRequest
     from models.repairs import (
         OrphanHold,
@@ -44,6 +44,10 @@ RUN_TIMEOUT = timedelta(minutes=30)
 _REPAIR_RETRY = RetryPolicy(maximum_attempts=3, maximum_interval=timedelta(seconds=10))
 _DATABASE_REPAIR: StepOptions = {**DATABASE_STEP, "retry_policy": _REPAIR_RETRY}
 _STRIPE_REPAIR: StepOptions = {**STRIPE_STEP, "retry_policy": _REPAIR_RETRY}
+_EMAIL_REPAIR: StepOptions = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": _REPAIR_RETRY,
+}
 
 
 Found = TypeVar("Found")
@@ -73,19 +77,18 @@ class SafetyNetWorkflow:
         for payment in payments:
             await self._repair(report, payment.payment_intent_id, self._refund(report, payment))
         if input.webhook_sweep is not None:
-            try:
-                report.webhook_deliveries_woken = await workflow.execute_activity_method(
-                    DeliveryStarter.wake_stale,
-                    input.webhook_sweep,
-                    summary="wake stale webhook deliveries",
-                    **_search(input),
-                )
-            except ActivityError as err:
-                report.failed["wake stale webhook deliveries"] = str(err.cause or err)
+            await self._repair(report, "wake stale webhook deliveries", self._wake(report, input))
+        emails = await self._find(
+            report, "find failed emails", RepairActivities.failed_emails, input
+        )
+        for email in emails:
+            what = f"email {email.kind} of {email.booking_id}"
+            await self._repair(report, what, self._send(report, email))
         workflow.set_current_details(
             f"released {len(report.released)} holds (kept {len(report.kept)}), refunded"
             f" {len(report.refunded)} payments, woke {report.webhook_deliveries_woken} webhook"
-            f" deliveries, {len(report.failed)} failed"
+            f" deliveries, sent {len(report.emails_retried)} failed emails again,"
+            f" {len(report.failed)} failed"
         )
         return report
 
@@ -150,3 +153,25 @@ class SafetyNetWorkflow:
         await BookingSteps(payment.booking_id).send_email(
             EmailKind.LATE_PAYMENT_REFUNDED, refund.amount
         )
+
+    async def _wake(self, report: RepairReport, input: SafetyNetInput) -> None:
+        assert input.webhook_sweep is not None
+        report.webhook_deliveries_woken = await workflow.execute_activity_method(
+            DeliveryStarter.wake_stale,
+            input.webhook_sweep,
+            summary="wake stale webhook deliveries",
+            **_search(input),
+        )
+
+    async def _send(self, report: RepairReport, email: EmailRequest) -> None:
+        """A failed email, sent again; refused again, it is reported and stays failed."""
+        outcome = await workflow.execute_activity_method(
+            RepairActivities.send_again,
+            email,
+            summary=f"email {email.kind} again",
+            **_EMAIL_REPAIR,
+        )
+        if outcome.status == DeliveryOutcome.REFUSED:
+            report.failed[outcome.key] = "refused again"
+        else:
+            report.emails_retried.append(outcome.key)

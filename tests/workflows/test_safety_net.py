@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import stripe
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,21 +21,22 @@ from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleInter
 from temporalio.client import ScheduleOverlapPolicy as Overlap
 
 from activities.payments import make_stripe_client
-from activities.repairs import RepairActivities
+from activities.repairs import RepairActivities, stripe_refunds_workflow_id
 from api.booking_workflows import start_booking_workflow
 from core.settings import Settings
 from devstack.pay import pay
-from models.booking import BookingRequest, booking_workflow_id
-from models.enums import BookingStatus, SeatState
+from models.booking import CANCEL_UPDATE_ID, BookingRequest, CancelRequest, booking_workflow_id
+from models.enums import BookingStatus, NotificationStatus, SeatState
 from models.repairs import OrphanHold, RepairReport, SafetyNetInput
-from models.tables import Booking, BookingRefund, Seat
-from tests.api.helpers import emails_for
+from models.tables import Booking, BookingRefund, Notification, Seat
+from tests.api.helpers import emails_for, signed_event
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.histories import keep_workflow_history
 from tests.workflows.conftest import OwnWorker
 from tests.workflows.helpers import book
 from worker import ensure_safety_net
+from workflows.booking import BookingWorkflow
 from workflows.safety_net import RUN_TIMEOUT, SAFETY_NET_ID, SafetyNetWorkflow
 from workflows.stripe_refunds import SAFETY_NET_REASON
 
@@ -126,6 +128,14 @@ async def test_a_terminated_booking_gets_its_places_back_and_late_money_refunded
     async with db() as s:
         row = await s.get(Booking, uuid.UUID(booking_id))
     assert row is not None and row.amount_refunded == view.amount_total
+    # Stripe tells of that refund too (localstripe does not): nothing new is recorded.
+    charge = {"id": "ch_x", "object": "charge", "payment_intent": view.payment_intent_id}
+    body, headers = signed_event("charge.refunded", charge)
+    async with httpx.AsyncClient(base_url=api_url) as http:
+        told = await http.post("/v1/webhooks/stripe", content=body, headers=headers)
+    assert told.json()["outcome"] == "recording-refunds"
+    await temporal.get_workflow_handle(stripe_refunds_workflow_id(booking_id)).result()
+    assert await refunds_of(db, booking_id) == [(view.amount_total, SAFETY_NET_REASON)]
 
     again = await run_safety_net(temporal, settings)  # nothing left to put right
     assert booking_id not in again.released
@@ -256,3 +266,36 @@ async def test_a_search_that_never_answers_ends_the_run_at_its_bound(
     assert time.monotonic() - started < 30
     assert "find orphan holds" in report.failed
     assert "find unclaimed payments" not in report.failed  # the run went on without it
+
+
+async def test_an_email_the_ledger_marks_failed_is_sent_again_and_reported(
+    temporal: Client,
+    settings: Settings,
+    worker: None,
+    db: Db,
+    new_session: SessionFactory,
+    sendgrid: FakeSendGrid,
+) -> None:
+    view = await book(temporal, settings, await new_session())
+    handle = temporal.get_workflow_handle(booking_workflow_id(view.id))
+    key = f"{view.id}:cancelled"
+    sendgrid.fail_next(1, status=400)  # the cancellation email is refused: the ledger fails it
+    await handle.execute_update(BookingWorkflow.cancel, CancelRequest(), id=CANCEL_UPDATE_ID)
+    deadline = time.monotonic() + 10
+    while (email := await _email(db, key)) is None or email.status != NotificationStatus.FAILED:
+        assert time.monotonic() < deadline, "the email was not marked failed"
+        await asyncio.sleep(0.1)
+    sent_before = await emails_for(sendgrid, view.id)
+
+    report = await run_safety_net(temporal, settings)
+
+    assert key in report.emails_retried
+    assert (sent_before, await emails_for(sendgrid, view.id)) == ([], ["cancelled"])
+    email = await _email(db, key)
+    assert email is not None and email.status == NotificationStatus.SENT
+    assert key not in (await run_safety_net(temporal, settings)).emails_retried  # sent now
+
+
+async def _email(db: Db, key: str) -> Notification | None:
+    async with db() as s:
+        return await s.get(Notification, key)
