@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import stripe
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleIntervalSpec
@@ -183,42 +183,122 @@ async def test_a_booking_that_confirms_between_the_search_and_the_release_keeps_
             .where(Booking.id == uuid.UUID(view.id))
             .values(hold_expires_at=datetime.now(UTC) - timedelta(hours=1))
         )
-    repairs = RepairActivities(
-        db, temporal, make_stripe_client(settings.stripe_api_key, settings.stripe_api_base)
-    )
-    found, go_on = asyncio.Event(), asyncio.Event()
-    seen: dict[str, object] = {}
-
-    @activity.defn(name="release_orphan_places")
-    async def release_once_told(hold: OrphanHold) -> int:
-        if hold.booking_id == view.id:
-            seen["status"] = hold.status
-            found.set()
-            await go_on.wait()
-            seen["released_at"] = datetime.now(UTC)
-        return await repairs.release(hold)
-
-    own = await own_worker(release_once_told)
+    held_back = HeldBackRelease(db, temporal, settings, view.id)
+    own = await own_worker(held_back.activity)
     run = asyncio.create_task(run_safety_net(temporal, own, hold_grace_seconds=0))
-    await asyncio.wait_for(found.wait(), 30)
+    await asyncio.wait_for(held_back.found.wait(), 30)
     assert await pay(stripe_client, view.payment_intent_id) == "succeeded"
     confirmed_at = await _confirmed(db, view.id)
-    go_on.set()
+    held_back.go_on.set()
     report = await run
 
     # It interleaved: found PENDING_PAYMENT, released (tried) after the confirmation.
-    assert seen["status"] == BookingStatus.PENDING_PAYMENT
-    assert isinstance(seen["released_at"], datetime) and confirmed_at < seen["released_at"]
+    assert held_back.seen_status == BookingStatus.PENDING_PAYMENT
+    assert held_back.released_at is not None and confirmed_at < held_back.released_at
     assert view.id in report.kept and view.id not in report.released
+    await _sold_to(db, session_id, view.id, 2)
+
+
+class HeldBackRelease:
+    """The safety net's release activity, held back for one booking until `go_on` is set."""
+
+    def __init__(self, db: Db, temporal: Client, settings: Settings, booking_id: str) -> None:
+        stripe_client = make_stripe_client(settings.stripe_api_key, settings.stripe_api_base)
+        self._repairs = RepairActivities(db, temporal, stripe_client)
+        self._booking_id = booking_id
+        self.found, self.go_on = asyncio.Event(), asyncio.Event()
+        self.seen_status: BookingStatus | None = None
+        self.released_at: datetime | None = None
+
+        @activity.defn(name="release_orphan_places")
+        async def release(hold: OrphanHold) -> int:
+            if hold.booking_id == self._booking_id:
+                self.seen_status = hold.status
+                self.found.set()
+                await self.go_on.wait()
+                self.released_at = datetime.now(UTC)
+            return await self._repairs.release(hold)
+
+        self.activity = release
+
+
+async def _sold_to(db: Db, session_id: str, booking_id: str, places: int) -> None:
     async with db() as s:
         seats = (
             await s.execute(
                 select(Seat.state, Seat.booking_id).where(Seat.session_id == uuid.UUID(session_id))
             )
         ).all()
-        booking = await s.get(Booking, uuid.UUID(view.id))
-    assert seats == [(SeatState.SOLD, uuid.UUID(view.id))] * 2
+        booking = await s.get(Booking, uuid.UUID(booking_id))
+    assert seats == [(SeatState.SOLD, uuid.UUID(booking_id))] * places
     assert booking is not None and booking.status == BookingStatus.CONFIRMED
+
+
+async def test_a_release_that_waits_on_a_confirm_in_flight_frees_nothing_it_sold(
+    temporal: Client,
+    settings: Settings,
+    worker: None,
+    db: Db,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    own_worker: OwnWorker,
+    api_url: str,
+) -> None:
+    """The review's interleaving (F1): the confirm has marked the seats SOLD but not committed
+    (held on the reference counter) when the release's UPDATE reaches them and waits; the
+    confirm commits, and PostgreSQL re-checks the waiting UPDATE's conditions on the new rows."""
+    session_id = await new_session(capacity=1)
+    view = await book(temporal, settings, session_id)
+    assert view.payment_intent_id is not None
+    async with db.begin() as s:
+        await s.execute(
+            update(Booking)
+            .where(Booking.id == uuid.UUID(view.id))
+            .values(hold_expires_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+        await s.execute(
+            text(
+                "INSERT INTO reference_counters (name, year, last_value)"
+                " VALUES ('booking', extract(year FROM now()), 0) ON CONFLICT DO NOTHING"
+            )
+        )
+    held_back = HeldBackRelease(db, temporal, settings, view.id)
+    own = await own_worker(held_back.activity)
+    run = asyncio.create_task(run_safety_net(temporal, own, hold_grace_seconds=0))
+    await asyncio.wait_for(held_back.found.wait(), 30)
+    async with db() as counter:  # holds the confirm's transaction open after its seat update
+        await counter.execute(
+            text(
+                "SELECT * FROM reference_counters WHERE name = 'booking'"
+                " AND year = extract(year FROM now()) FOR UPDATE"
+            )
+        )
+        assert await pay(stripe_client, view.payment_intent_id) == "succeeded"
+        await _waiting_on_a_lock(db, "reference_counters")  # the confirm
+        held_back.go_on.set()
+        await _waiting_on_a_lock(db, "UPDATE seats")  # the release, behind the confirm's rows
+        await counter.rollback()
+    report = await run
+
+    assert view.id in report.kept and view.id not in report.released
+    await _sold_to(db, session_id, view.id, 1)
+
+
+async def _waiting_on_a_lock(db: Db, query: str, within: float = 8) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        async with db() as s:
+            waiting = await s.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND query LIKE :query AND pid <> pg_backend_pid()"
+                ),
+                {"query": f"%{query}%"},
+            )
+        if waiting:
+            return
+        assert time.monotonic() < deadline, f"nothing waited on a lock: {query}"
+        await asyncio.sleep(0.05)
 
 
 async def _confirmed(db: Db, booking_id: str, within: float = 20) -> datetime:
