@@ -8,9 +8,11 @@ import uuid
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 from typer.testing import CliRunner
 
 from core.settings import Settings
+from core.workflow_rest import busy_bookings
 from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import Booking, Notification
 from ops.cli import app as booking_ops
@@ -118,3 +120,20 @@ async def test_the_command_erases_a_closed_booking_once_it_is_at_rest(
             break
         await asyncio.sleep(0.2)
     assert (erasure["erased"], erasure["still_open"], erasure["settling"]) == ([booking_id], [], [])
+
+
+async def test_a_workflow_is_busy_while_an_activity_is_pending_and_at_rest_when_it_waits(
+    api: httpx.AsyncClient, temporal: Client, new_session: SessionFactory, sendgrid: FakeSendGrid
+) -> None:
+    session_id = await new_session(capacity=2)
+    waiting, sending = await start_booking(api, session_id), await start_booking(api, session_id)
+    assert (await api.post(f"/v1/bookings/{waiting['id']}/cancel")).status_code == 200
+    assert "cancelled" in await emails_for(sendgrid, waiting["id"], within=10)
+    sendgrid.fail_next(3)  # its cancellation email is retried: an activity stays pending
+    assert (await api.post(f"/v1/bookings/{sending['id']}/cancel")).status_code == 200
+
+    busy = await busy_bookings(temporal, [waiting["id"], sending["id"], str(uuid.uuid4())])
+
+    # The first waits out its late-payment window (a timer); a missing workflow is at rest.
+    assert busy == {sending["id"]}
+    assert "cancelled" in await emails_for(sendgrid, sending["id"], within=20)
