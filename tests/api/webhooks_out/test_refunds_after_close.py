@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import stripe
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
@@ -19,10 +19,12 @@ from activities.repairs import stripe_refunds_workflow_id
 from devstack.pay import pay
 from models.booking import booking_workflow_id
 from models.enums import DocumentKind
-from models.tables import BookingRefund, Receipt
+from models.tables import BookingRefund, Receipt, Seat
+from tests.api.conftest import ADMIN
 from tests.api.helpers import emails_for, session_with, signed_event, start_booking, wait_for_status
 from tests.api.webhooks_out.conftest import Register
 from tests.api.webhooks_out.helpers import accepted_about, wait_for
+from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.histories import keep_workflow_history
@@ -97,3 +99,41 @@ async def test_a_refund_at_stripe_after_the_workflow_ended_is_recorded_and_refun
     assert told.status_code == 200
     await temporal.get_workflow_handle(recorder).result()
     assert await ledger(db, booking["id"]) == (refunds, notes)
+
+
+async def test_a_refund_at_stripe_after_the_session_ended_refunds_the_completed_booking(
+    api: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    db: Db,
+    new_session: SessionFactory,
+) -> None:
+    """After the session, POST /refunds is refused (the booking is COMPLETED): Stripe's
+    dashboard is the only way to give money back, and the booking follows it."""
+    session_id = await new_session(starts_in=timedelta(seconds=6), duration=timedelta(seconds=2))
+    booking = await start_booking(api, session_id)
+    intent_id = booking["payment"]["payment_intent_id"]
+    assert await pay(stripe_client, intent_id) == "succeeded"
+    await wait_for_status(api, booking["id"], "COMPLETED", within=30)
+    refund = {"amount": 100}
+    late = await api.post(f"/v1/bookings/{booking['id']}/refunds", json=refund, headers=ADMIN)
+    assert late.status_code == 409, late.text
+
+    await stripe_client.v1.refunds.create_async({"payment_intent": intent_id})
+    charge = {"id": f"ch_{uuid.uuid4().hex[:14]}", "object": "charge", "payment_intent": intent_id}
+    body, headers = signed_event("charge.refunded", charge)
+    told = await api.post("/v1/webhooks/stripe", content=body, headers=headers)
+    assert told.json()["outcome"] == "recording-refunds"
+
+    ended = await wait_for_status(api, booking["id"], "REFUNDED")
+    assert ended["amount_refunded"] == booking["amount_total"]
+    assert await ledger(db, booking["id"]) == (
+        [(booking["amount_total"], STRIPE_REASON)],
+        [-booking["amount_total"]],
+    )
+    async with db() as s:
+        held = await s.scalar(
+            select(func.count())
+            .select_from(Seat)
+            .where(Seat.booking_id == uuid.UUID(booking["id"]))
+        )
+    assert held == 0
