@@ -44,8 +44,9 @@ from models.enums import DocumentKind
 from models.repairs import SafetyNetInput, WebhookSweep
 from models.webhooks import retry_timings
 from workflows.booking import BookingWorkflow
-from workflows.safety_net import SAFETY_NET_ID, SafetyNetWorkflow
+from workflows.safety_net import RUN_TIMEOUT, SAFETY_NET_ID, SafetyNetWorkflow
 from workflows.session_cancellation import SessionCancellationWorkflow
+from workflows.stripe_refunds import StripeRefundsWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 
@@ -86,7 +87,7 @@ def booking_activities(
         locale=settings.locale,
     )
     refunds = RefundActivities(sessionmaker, webhook_starter)
-    repairs = RepairActivities(sessionmaker, temporal, stripe_client)
+    repairs = RepairActivities(sessionmaker, temporal, stripe_client, notifications)
     sessions = SessionActivities(sessionmaker, temporal, webhook_starter)
     # No redirects followed: a webhook goes to the registered URL or is retried.
     http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
@@ -114,7 +115,12 @@ def booking_activities(
         receipts.issue,
         notifications.send,
         repairs.orphan_holds,
+        repairs.release,
         repairs.unclaimed_payments,
+        repairs.booking_money,
+        repairs.record_refunds,
+        repairs.failed_emails,
+        repairs.send_again,
         sessions.stop_sales,
         sessions.cancel_booking,
         webhooks.next_delivery,
@@ -142,13 +148,16 @@ async def ensure_safety_net(client: Client, settings: Settings) -> None:
             ),
             id=SAFETY_NET_ID,
             task_queue=settings.task_queue,
+            # A stuck run is cut, so it cannot hold back every later one.
+            run_timeout=RUN_TIMEOUT,
         ),
         spec=ScheduleSpec(
             intervals=[
                 ScheduleIntervalSpec(every=timedelta(seconds=settings.safety_net_interval_seconds))
             ]
         ),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        # A run longer than the interval delays the next (one is kept), never skips them all.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.BUFFER_ONE),
     )
     try:
         await client.create_schedule(SAFETY_NET_ID, schedule)
@@ -172,6 +181,7 @@ def build_worker(
         BookingWorkflow,
         SafetyNetWorkflow,
         SessionCancellationWorkflow,
+        StripeRefundsWorkflow,
         WebhookDeliveryWorkflow,
     ),
 ) -> Worker:

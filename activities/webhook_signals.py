@@ -62,9 +62,11 @@ class DeliveryStarter:
             WebhookDelivery.queued_at < now - timedelta(seconds=sweep.untried_seconds),
         )
         tried = WebhookDelivery.last_attempt_at < now - timedelta(seconds=sweep.tried_seconds)
-        return await self._nudge(or_(untried, tried))
+        return await self._nudge(or_(untried, tried), limit=sweep.batch)
 
-    async def _nudge(self, condition: object) -> int:
+    async def _nudge(self, condition: object, limit: int | None = None) -> int:
+        """Wake each (endpoint, stream) with a pending delivery matching `condition`, the one
+        waiting longest first; with `limit`, that many at most (the rest next time)."""
         async with self._sessionmaker() as db:
             pairs = (
                 await db.execute(
@@ -76,7 +78,9 @@ class DeliveryStarter:
                         WebhookDelivery.status == WebhookDeliveryStatus.PENDING,
                         WebhookEndpoint.enabled,
                     )
-                    .distinct()
+                    .group_by(WebhookDelivery.endpoint_id, WebhookEvent.stream_id)
+                    .order_by(func.min(WebhookDelivery.queued_at))
+                    .limit(limit)
                 )
             ).all()
         for endpoint_id, stream_id in pairs:

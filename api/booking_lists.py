@@ -34,7 +34,9 @@ class BookingListQuery(BaseModel):
     created_before: QueryMoment | None = Field(None, description="Created before")
     updated_after: QueryMoment | None = Field(None, description="Last changed at or after")
     updated_before: QueryMoment | None = Field(None, description="Last changed before")
-    customer_email: EmailStr | None = Field(None, description="Exactly this address, any case")
+    customer_email: EmailStr | None = Field(
+        None, description="This address however it is cased, spaced or composed (ß as ss)"
+    )
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 20
     cursor: Annotated[str, Field(max_length=200)] | None = Field(
         None, description="`next_cursor` of the page before"

@@ -385,4 +385,5 @@ class CustomerIn(BaseModel):
 class ErasureOut(BaseModel):
     erased: list[str]  # booking ids whose personal data was erased
     still_open: list[str]  # bookings still being served: not erased
+    settling: list[str]  # closed moments ago, last email or webhooks on their way: ask again
     retained: str  # what is kept, and why

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select, tuple_
+from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.customer_hash import normalise_email
@@ -104,9 +104,9 @@ async def open_bookings(db: AsyncSession, session_id: uuid.UUID) -> Sequence[Boo
 
 
 def customer_email_is(email: str) -> ColumnElement[bool]:
-    """The booking's customer has this address, however either is spaced or cased (the
-    expression `ix_bookings_customer_email_normalised` indexes)."""
-    return func.lower(func.trim(Booking.customer_email)) == normalise_email(email)
+    """The booking's customer has this address, however either is spaced, cased or composed
+    (both sides normalised by the one function; `ix_bookings_customer_email_normalised`)."""
+    return Booking.customer_email_normalised == normalise_email(email)
 
 
 async def list_bookings(

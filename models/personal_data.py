@@ -6,22 +6,38 @@ recipient of their emails, and deletes the webhook events that copied them (with
 deliveries: what a receiver already got is the organisation's to erase). It keeps what
 accounting law requires: receipts and credit notes (numbered documents whose PDF names the
 customer) and the amounts. Bookings still open are left as they are (they are still being
-served) and reported, so the request can be repeated once they close. Workflow histories are
-encrypted and expire with the namespace's retention.
+served) and reported, so the request can be repeated once they close. So are bookings closed a
+moment ago that are not yet at rest (`settling`): an email of theirs is being sent, a webhook
+delivery to an enabled endpoint is pending, or their workflow is still at work (`Busy` says
+which); erased now, the cancellation email would go to the placeholder address and the shop
+would never hear of the cancel. Workflow histories are encrypted and expire with the
+namespace's retention.
 """
 
 import uuid
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.customer_hash import normalise_email
 from models.booking_records import customer_email_is
-from models.enums import OPEN_STATUSES
-from models.tables import Booking, Notification, Receipt, Session, WebhookEvent
+from models.enums import OPEN_STATUSES, NotificationStatus, WebhookDeliveryStatus
+from models.tables import (
+    Booking,
+    Notification,
+    Receipt,
+    Session,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+
+# Which of these bookings' workflows are still at work (core.workflow_rest.busy_bookings).
+Busy = Callable[[Collection[str]], Awaitable[set[str]]]
 
 ERASED = "erased"
 RETAINED = "receipts and credit notes (accounting records), amounts and dates"
@@ -31,6 +47,7 @@ RETAINED = "receipts and credit notes (accounting records), amounts and dates"
 class Erasure:
     erased: list[str] = field(default_factory=list)  # booking ids
     still_open: list[str] = field(default_factory=list)  # not erased: being served
+    settling: list[str] = field(default_factory=list)  # not erased: closed, not yet at rest
     retained: str = RETAINED
 
 
@@ -67,17 +84,24 @@ async def export_customer(
     }
 
 
-async def erase_customer(db: AsyncSession, organisation_id: uuid.UUID, email: str) -> Erasure:
-    """Erase the customer's personal data from the bookings that are over (one transaction)."""
+async def erase_customer(
+    db: AsyncSession, organisation_id: uuid.UUID, email: str, busy: Busy
+) -> Erasure:
+    """Erase the customer's personal data from the bookings that are over and at rest (one
+    transaction; their rows locked, so no transition lands in between)."""
     erasure = Erasure()
-    for booking, _ in await _bookings_of(db, organisation_id, email):
+    bookings = [b for b, _ in await _bookings_of(db, organisation_id, email, lock=True)]
+    closed = [b.id for b in bookings if b.status not in OPEN_STATUSES]
+    unsettled = await _unsettled(db, closed)
+    unsettled |= {uuid.UUID(b) for b in await busy([str(b) for b in closed if b not in unsettled])}
+    for booking in bookings:
         if booking.status in OPEN_STATUSES:
             erasure.still_open.append(str(booking.id))
-            continue
-        booking.customer_name = ERASED
-        booking.customer_email = f"{ERASED}@{booking.id}.invalid"
-        booking.attendees = [{"name": ERASED} for _ in booking.attendees]
-        erasure.erased.append(str(booking.id))
+        elif booking.id in unsettled:
+            erasure.settling.append(str(booking.id))
+        else:
+            _erase(booking)
+            erasure.erased.append(str(booking.id))
     if erasure.erased:
         ids = [uuid.UUID(b) for b in erasure.erased]
         await db.execute(
@@ -87,10 +111,37 @@ async def erase_customer(db: AsyncSession, organisation_id: uuid.UUID, email: st
     return erasure
 
 
+def _erase(booking: Booking) -> None:
+    booking.customer_name = ERASED
+    booking.customer_email = f"{ERASED}@{booking.id}.invalid"
+    booking.customer_email_normalised = normalise_email(booking.customer_email)
+    booking.attendees = [{"name": ERASED} for _ in booking.attendees]
+
+
+async def _unsettled(db: AsyncSession, booking_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """The bookings with an email being sent or a webhook delivery still to make (to an
+    enabled endpoint: a disabled one's backlog waits for nobody)."""
+    sending = select(Notification.booking_id).where(
+        Notification.booking_id.in_(booking_ids),
+        Notification.status == NotificationStatus.SENDING,
+    )
+    undelivered = (
+        select(WebhookEvent.stream_id)
+        .join(WebhookDelivery, WebhookDelivery.event_id == WebhookEvent.id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookEvent.stream_id.in_(booking_ids),
+            WebhookDelivery.status == WebhookDeliveryStatus.PENDING,
+            WebhookEndpoint.enabled,
+        )
+    )
+    return set(await db.scalars(union(sending, undelivered)))
+
+
 async def _bookings_of(
-    db: AsyncSession, organisation_id: uuid.UUID, email: str
+    db: AsyncSession, organisation_id: uuid.UUID, email: str, *, lock: bool = False
 ) -> list[tuple[Booking, Session]]:
-    rows = await db.execute(
+    query = (
         select(Booking, Session)
         .join(Session, Session.id == Booking.session_id)
         .where(
@@ -99,6 +150,9 @@ async def _bookings_of(
         )
         .order_by(Booking.created_at)
     )
+    if lock:
+        query = query.with_for_update(of=Booking)
+    rows = await db.execute(query)
     return [(booking, session) for booking, session in rows.all()]
 
 

@@ -1,4 +1,5 @@
-"""What the safety net finds and repairs: places nobody will release, money nobody will claim."""
+"""What the safety net finds and repairs: places nobody will release, money nobody will claim,
+and refunds made at Stripe that no booking workflow is left to record."""
 
 from dataclasses import dataclass, field
 
@@ -12,6 +13,8 @@ class WebhookSweep:
 
     untried_seconds: float
     tried_seconds: float
+    # One run wakes at most this many (endpoint, booking) streams, the longest waiting first.
+    batch: int = 100
 
 
 @dataclass
@@ -24,6 +27,10 @@ class SafetyNetInput:
     settle_seconds: float = 5.0
     # Schedules made before webhooks out carry none: their runs wake no delivery.
     webhook_sweep: WebhookSweep | None = None
+    # One run repairs at most this many holds, payments and emails each: the rest, next run.
+    batch: int = 50
+    # Each search gets this long an attempt (a few attempts): past it, the run goes on without.
+    search_timeout_seconds: float = 120.0
 
 
 @dataclass
@@ -37,10 +44,11 @@ class OrphanHold:
 
 @dataclass
 class UnclaimedPayment:
-    """Succeeded money that no confirmed booking holds and no live workflow will refund."""
+    """Succeeded money for a booking of ours that no confirmed booking holds and no live
+    workflow will refund (a payment naming no booking of ours is never the safety net's)."""
 
     payment_intent_id: str
-    booking_id: str | None  # None: the intent names no booking we know
+    booking_id: str
     amount: int
     currency: str
 
@@ -48,5 +56,41 @@ class UnclaimedPayment:
 @dataclass
 class RepairReport:
     released: list[str] = field(default_factory=list)  # booking ids whose places went back
+    # Found holding places, but CONFIRMED (or its places sold) by the time of the release.
+    kept: list[str] = field(default_factory=list)
     refunded: list[str] = field(default_factory=list)  # PaymentIntent ids refunded
     webhook_deliveries_woken: int = 0  # (endpoint, booking) delivery workflows signalled
+    emails_retried: list[str] = field(default_factory=list)  # notification keys sent again
+    # What could not be done this run, and why (a search, or one repair): the next run retries.
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StripeRefundsInput:
+    """Record on a booking the refunds Stripe holds for it that it does not (its workflow has
+    ended); the workflow's id is derived from the booking's."""
+
+    booking_id: str
+
+
+@dataclass
+class RefundsMade:
+    """Stripe has refunds for the booking to read (a signed `charge.refunded`, or the safety
+    net's own refund, named here so it is recorded as the safety net's)."""
+
+    booking_id: str
+    by_safety_net: list[str] = field(default_factory=list)  # Stripe refund ids
+
+
+@dataclass
+class BookingMoney:
+    """What the database holds of a booking's money, for recording refunds after its end."""
+
+    booking_id: str
+    status: BookingStatus
+    currency: str
+    payment_intent_id: str | None
+    confirmed: bool  # it was sold: its status follows its refunds
+    has_receipt: bool  # each refund gets a credit note
+    recorded: list[str]  # Stripe refund ids in booking_refunds
+    last_sequence: int  # of its refunds (0: none)

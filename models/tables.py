@@ -17,11 +17,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
-    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core.customer_hash import normalise_email
 from models.enums import (
     DocumentKind,
     NotificationStatus,
@@ -37,6 +38,10 @@ from models.enums import (
 
 class Base(DeclarativeBase):
     pass
+
+
+def _normalised_email(context: DefaultExecutionContext) -> str:
+    return normalise_email(context.get_current_parameters()["customer_email"])
 
 
 class Organisation(Base):
@@ -143,7 +148,7 @@ class Booking(Base):
         Index("ix_bookings_status_created", "status", "created_at", "id"),
         Index("ix_bookings_updated", "updated_at"),
         Index("ix_bookings_customer_email", "customer_email"),
-        Index("ix_bookings_customer_email_normalised", text("lower(trim(customer_email))")),
+        Index("ix_bookings_customer_email_normalised", "customer_email_normalised"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
@@ -151,6 +156,9 @@ class Booking(Base):
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id"))
     customer_name: Mapped[str] = mapped_column(Text)
     customer_email: Mapped[str] = mapped_column(Text)
+    # How export, erasure, the list filter and the customer hash match the customer: written
+    # with the row from `customer_email` (core.customer_hash.normalise_email), never by hand.
+    customer_email_normalised: Mapped[str] = mapped_column(Text, default=_normalised_email)
     attendees: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     quantity: Mapped[int] = mapped_column(Integer)
     # Kept after the places are released, so an expired booking still says what it held.

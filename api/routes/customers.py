@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import AdminCaller, DbDep
+from api.deps import AdminCaller, DbDep, TemporalDep
 from api.schemas import CustomerIn, ErasureOut
+from core.workflow_rest import busy_bookings
 from models.personal_data import erase_customer, export_customer
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -20,9 +21,14 @@ async def export(body: CustomerIn, caller: AdminCaller, db: DbDep) -> dict[str, 
 
 
 @router.post("/erase", response_model=ErasureOut)
-async def erase(body: CustomerIn, caller: AdminCaller, db: DbDep) -> ErasureOut:
+async def erase(
+    body: CustomerIn, caller: AdminCaller, db: DbDep, temporal: TemporalDep
+) -> ErasureOut:
     """Names, emails and attendees' details of closed bookings replaced; receipts and credit
-    notes kept (accounting law); open bookings listed and left as they are."""
-    erasure = await erase_customer(db, caller.organisation_id, body.email)
+    notes kept (accounting law); open bookings, and closed ones whose last email or webhooks
+    are still on their way (`settling`), listed and left as they are: ask again later."""
+    erasure = await erase_customer(
+        db, caller.organisation_id, body.email, lambda ids: busy_bookings(temporal, ids)
+    )
     await db.commit()
     return ErasureOut(**asdict(erasure))

@@ -1,5 +1,8 @@
 """Stripe webhooks: verify the signature, record the event, signal the booking, answer at once.
 
+A refund (`charge.refunded`) for a booking whose workflow has ended is recorded all the same:
+the booking's refund recorder (workflows/stripe_refunds.py) is started, or told.
+
 Every answer is 2xx (recorded), 400 (not a Stripe event we can read: Stripe stops) or 503
 (Temporal or the database is down: Stripe retries), never 500.
 """
@@ -17,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.repairs import record_stripe_refunds
 from api.deps import DbDep, SettingsDep, TemporalDep
 from api.problems import problem
 from api.schemas import String
@@ -24,12 +28,14 @@ from core.errors import ServiceUnavailable
 from models.booking import booking_workflow_id
 from models.booking_records import booking_paid_by
 from models.payments import PaymentEvent, PaymentEventType
+from models.repairs import RefundsMade
 from models.tables import StripeEvent
 from workflows.booking import BookingWorkflow
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 log = logging.getLogger(__name__)
 
+CLOSED = "booking-closed"
 StripeId = Annotated[String, Field(min_length=1, max_length=255)]
 
 
@@ -110,6 +116,8 @@ async def stripe_webhook(
         outcome = await _signal(
             temporal, settings.workflow_accept_seconds, booking_id, payment_event
         )
+        if outcome == CLOSED and payment_event.type == PaymentEventType.REFUNDED:
+            outcome = await _record_refunds(temporal, settings.task_queue, booking_id)
     await db.execute(
         insert(StripeEvent)
         .values(
@@ -178,7 +186,16 @@ async def _signal(
             # Nothing was recorded: Stripe retries on 503.
             raise ServiceUnavailable(f"the booking could not be told: {err.status.name}") from err
         log.warning("stripe event %s for closed or unknown booking %s", event.event_id, booking_id)
-        return "booking-closed"
+        return CLOSED
     except TimeoutError:
         raise ServiceUnavailable("Temporal did not take the event in time") from None
     return "signalled"
+
+
+async def _record_refunds(temporal: TemporalDep, task_queue: str, booking_id: uuid.UUID) -> str:
+    """The booking's workflow has ended: its refund recorder reads Stripe's refunds instead."""
+    try:
+        await record_stripe_refunds(temporal, task_queue, RefundsMade(str(booking_id)))
+    except RPCError as err:
+        raise ServiceUnavailable(f"the refund could not be recorded: {err.status.name}") from err
+    return "recording-refunds"

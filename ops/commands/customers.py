@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 import typer
 
+from core.workflow_rest import busy_bookings
 from models.organisations import OrganisationNotFound, find_organisation
-from models.personal_data import erase_customer, export_customer
+from models.personal_data import Erasure, erase_customer, export_customer
 from ops.commands.display import print_json
-from ops.commands.runtime import BAD_USAGE, database, fail, run, settings_or_exit
+from ops.commands.runtime import BAD_USAGE, database, fail, run, settings_or_exit, temporal_client
 
 customers = typer.Typer(
     help="Export or erase one customer's personal data (GDPR requests).",
@@ -38,13 +39,20 @@ def erase(
     ] = False,
 ) -> None:
     """Erase the customer's names and emails from bookings that are over; receipts and credit
-    notes stay (accounting law). Open bookings are listed, untouched: repeat once they close."""
+    notes stay (accounting law). Open bookings, and closed ones still sending their last email
+    or webhooks (settling), are listed, untouched: repeat once they are at rest."""
     if not yes:
         fail("erasure cannot be undone: add --yes", BAD_USAGE)
-    erasure = run(
-        _in_organisation(organisation, lambda db, org: erase_customer(db, org, email), write=True)
+    print_json(asdict(run(_erase(organisation, email))))
+
+
+async def _erase(organisation: str, email: str) -> Erasure:
+    temporal = await temporal_client(settings_or_exit())
+    return await _in_organisation(  # type: ignore[no-any-return]
+        organisation,
+        lambda db, org: erase_customer(db, org, email, lambda ids: busy_bookings(temporal, ids)),
+        write=True,
     )
-    print_json(asdict(erasure))
 
 
 async def _in_organisation(id_or_name: str, work: Any, *, write: bool = False) -> Any:

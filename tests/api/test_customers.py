@@ -1,19 +1,27 @@
 """A customer's personal data (issue 10): exported whole, erased from closed bookings only,
 receipts kept; another organisation sees nothing of it; the CLI asks before erasing."""
 
+import asyncio
+import time
 import uuid
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 from typer.testing import CliRunner
 
+from core.settings import Settings
+from core.workflow_rest import busy_bookings
+from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import Booking, Notification
 from ops.cli import app as booking_ops
 from tests.api.conftest import ADMIN
-from tests.api.helpers import emails_for, start_booking
+from tests.api.helpers import booking_body, emails_for, start_booking
 from tests.conftest import CLIENT_KEY, OTHER_ADMIN_KEY, SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.ops.cli_helpers import booking_ops as run_booking_ops
+from tests.ops.cli_helpers import ok_json
 
 Db = async_sessionmaker[AsyncSession]
 EMAIL = {"email": "  ADA@example.com "}  # any spelling of the address finds the customer
@@ -86,3 +94,46 @@ def test_the_command_will_not_erase_without_yes() -> None:
     )
     assert result.exit_code == 2
     assert "add --yes" in result.output
+
+
+async def test_the_command_erases_a_closed_booking_once_it_is_at_rest(
+    api: httpx.AsyncClient, settings: Settings, new_session: SessionFactory
+) -> None:
+    email = f"ŞTRAßE.{uuid.uuid4().hex[:8]}@example.com"
+    body = booking_body(await new_session(), customer={"name": "Ada", "email": email})
+    booking_id = (await api.post("/v1/bookings", json=body)).json()["id"]
+    assert (await api.post(f"/v1/bookings/{booking_id}/cancel")).status_code == 200
+    deadline = time.monotonic() + 20
+    while True:
+        erasure = ok_json(
+            await run_booking_ops(
+                settings,
+                "customers",
+                "erase",
+                email.casefold(),
+                "-o",
+                str(DEFAULT_ORGANISATION_ID),
+                "--yes",
+            )
+        )
+        if not erasure["settling"] or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert (erasure["erased"], erasure["still_open"], erasure["settling"]) == ([booking_id], [], [])
+
+
+async def test_a_workflow_is_busy_while_an_activity_is_pending_and_at_rest_when_it_waits(
+    api: httpx.AsyncClient, temporal: Client, new_session: SessionFactory, sendgrid: FakeSendGrid
+) -> None:
+    session_id = await new_session(capacity=2)
+    waiting, sending = await start_booking(api, session_id), await start_booking(api, session_id)
+    assert (await api.post(f"/v1/bookings/{waiting['id']}/cancel")).status_code == 200
+    assert "cancelled" in await emails_for(sendgrid, waiting["id"], within=10)
+    sendgrid.fail_next(3)  # its cancellation email is retried: an activity stays pending
+    assert (await api.post(f"/v1/bookings/{sending['id']}/cancel")).status_code == 200
+
+    busy = await busy_bookings(temporal, [waiting["id"], sending["id"], str(uuid.uuid4())])
+
+    # The first waits out its late-payment window (a timer); a missing workflow is at rest.
+    assert busy == {sending["id"]}
+    assert "cancelled" in await emails_for(sendgrid, sending["id"], within=20)

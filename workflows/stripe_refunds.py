@@ -1,0 +1,100 @@
+"""Refunds made at Stripe after a booking's workflow has ended, recorded on the booking anyway.
+
+Started (or told, when running) by the Stripe webhook when a signed `charge.refunded` finds the
+booking's workflow closed, and by the safety net for its own refunds. One per booking (its id
+is derived from the booking's), so its refunds are numbered one after another. It lists the
+refunds Stripe holds, records those the booking does not know with the record function every
+refund goes through (with the `booking.refunded` webhook out), gives each a credit note when
+the booking had a receipt, and lets the status follow: REFUNDED once nothing remains paid.
+"""
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.inventory import InventoryActivities
+    from activities.repairs import REFUNDS_MADE_SIGNAL, STRIPE_REFUNDS_WORKFLOW, RepairActivities
+    from models.booking import Refund, Transition
+    from models.enums import BookingStatus, DocumentKind, EmailKind
+    from models.payments import RefundInfo
+    from models.repairs import BookingMoney, RefundsMade, StripeRefundsInput
+    from workflows.options import DATABASE_STEP
+    from workflows.steps import BookingSteps
+
+STRIPE_REASON = "refunded at Stripe"
+SAFETY_NET_REASON = "refunded by the safety net: paid for a booking that had ended"
+
+
+@workflow.defn(name=STRIPE_REFUNDS_WORKFLOW)
+class StripeRefundsWorkflow:
+    def __init__(self) -> None:
+        self._by_safety_net: set[str] = set()
+        self._told = 0
+
+    @workflow.signal(name=REFUNDS_MADE_SIGNAL)
+    def refunds_made(self, notice: RefundsMade) -> None:
+        self._by_safety_net.update(notice.by_safety_net)
+        self._told += 1
+
+    @workflow.run
+    async def run(self, input: StripeRefundsInput) -> list[str]:
+        """The Stripe refund ids it recorded. Reads again for each notice that came meanwhile."""
+        recorded: list[str] = []
+        read = -1
+        while read < self._told:
+            read = self._told
+            recorded += await self._record_new(input.booking_id)
+        return recorded
+
+    async def _record_new(self, booking_id: str) -> list[str]:
+        money = await workflow.execute_activity_method(
+            RepairActivities.booking_money, booking_id, **DATABASE_STEP
+        )
+        if money is None or money.payment_intent_id is None:
+            return []
+        steps = BookingSteps(booking_id)
+        at_stripe = [r for r in await steps.list_refunds(money.payment_intent_id) if r.counts]
+        new = [r for r in at_stripe if r.id not in money.recorded]
+        refunds = [
+            await self._record(steps, money, info, sequence)
+            for sequence, info in enumerate(new, start=money.last_sequence + 1)
+        ]
+        if refunds and money.confirmed:
+            await self._follow(steps, money, at_stripe, refunds)
+        return [refund.stripe_refund_id for refund in refunds]
+
+    async def _record(
+        self, steps: BookingSteps, money: BookingMoney, info: RefundInfo, sequence: int
+    ) -> Refund:
+        ours = info.id in self._by_safety_net
+        reason = SAFETY_NET_REASON if ours else STRIPE_REASON
+        refund = Refund(sequence, info.amount, reason, info.id, workflow.now())
+        await steps.record_refund(money.currency, refund)
+        if money.has_receipt:
+            await steps.issue_document(DocumentKind.CREDIT_NOTE, None, refund)
+        return refund
+
+    async def _follow(
+        self,
+        steps: BookingSteps,
+        money: BookingMoney,
+        at_stripe: list[RefundInfo],
+        refunds: list[Refund],
+    ) -> None:
+        """REFUNDED (places released) once Stripe says nothing remains, else tell the
+        customer of each refund."""
+        intent = await steps.read_intent(money.payment_intent_id or "")
+        refunded = sum(r.amount for r in at_stripe)
+        if refunded < intent.amount_received:
+            for refund in refunds:
+                await steps.send_email(EmailKind.PARTLY_REFUNDED, refund.amount, refund.sequence)
+            return
+        if money.status == BookingStatus.REFUNDED:
+            return
+        await steps.release()
+        await workflow.execute_local_activity_method(
+            InventoryActivities.record,
+            Transition(money.booking_id, BookingStatus.REFUNDED, refunds[-1].reason),
+            summary=f"record {BookingStatus.REFUNDED}",
+            **DATABASE_STEP,
+        )
+        await steps.send_email(EmailKind.REFUNDED, refunded, refunds[-1].sequence)
