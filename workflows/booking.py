@@ -48,15 +48,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import visibility
     from workflows.mailbox import Mailbox, Order
-    from workflows.options import (
-        BOUNDED_STRIPE_PATCH,
-        CLEAN_SETUP_PATCH,
-        FREE_BOOKING_PATCH,
-        HOLD_ANSWER_WAIT,
-        NOTIFICATIONS_PATCH,
-        ONE_STEP_PAYMENT_PATCH,
-        PARTIAL_REFUNDS_PATCH,
-    )
+    from workflows.options import HOLD_ANSWER_WAIT
     from workflows.steps import BookingSteps
 
 
@@ -172,24 +164,14 @@ class BookingWorkflow:
         except (ActivityError, ApplicationError) as err:  # local activities raise the latter
             return self._reject(err)
         self._reservation = reservation
-        if reservation.amount_total == 0 and workflow.patched(FREE_BOOKING_PATCH):
+        if reservation.amount_total == 0:
             return await self._sell_free(reservation)
-        one_step = workflow.patched(ONE_STEP_PAYMENT_PATCH)
         try:
-            if one_step:
-                intent = await self._steps.open_payment(reservation, request.customer_email)
-            else:
-                intent = await self._steps.create_intent(reservation, request.customer_email)
+            intent = await self._steps.open_payment(reservation, request.customer_email)
         except (ActivityError, ApplicationError) as err:
-            if workflow.patched(CLEAN_SETUP_PATCH):
-                await self._steps.discard()
-            else:
-                await self._steps.release()
+            await self._steps.discard()
             return self._reject(err)
-        if one_step:
-            self._show(self._held(reservation, intent))  # recorded by `open_payment`
-        else:
-            await self._record(self._held(reservation, intent))
+        self._show(self._held(reservation, intent))  # recorded by `open_payment`
         return True
 
     async def _sell_free(self, reservation: Reservation) -> bool:
@@ -305,11 +287,9 @@ class BookingWorkflow:
         """Remind the customer a day before; refund on cancellation; complete at the end."""
         assert self._reservation is not None
         ends_at = self._reservation.session_ends_at
-        remind_at: datetime | None = None
-        if workflow.patched(NOTIFICATIONS_PATCH):
-            remind_at = self._reservation.session_starts_at - timedelta(
-                seconds=self._timings.reminder_before_seconds
-            )
+        remind_at: datetime | None = self._reservation.session_starts_at - timedelta(
+            seconds=self._timings.reminder_before_seconds
+        )
         while self._status == BookingStatus.CONFIRMED:
             reminder_due = remind_at is not None and remind_at > workflow.now()
             deadline = remind_at if reminder_due and remind_at else ends_at
@@ -325,20 +305,11 @@ class BookingWorkflow:
                 # A free booking: nothing to refund, the places are released.
                 await self._close(BookingStatus.CANCELLED, self._mailbox.cancel.reason)
             elif self._mailbox.cancel is not None:
-                if workflow.patched(PARTIAL_REFUNDS_PATCH):
-                    await self._cancel_by_policy(self._mailbox.cancel)
-                else:
-                    refunded = await self._refund("cancel")
-                    await self._close(BookingStatus.REFUNDED, self._mailbox.cancel.reason, refunded)
+                await self._cancel_by_policy(self._mailbox.cancel)
             elif self._mailbox.orders:
                 await self._carry_out_next_order()
             elif self._mailbox.next_event().type == PaymentEventType.REFUNDED:
-                if workflow.patched(PARTIAL_REFUNDS_PATCH):
-                    await self._read_back_refunds()
-                else:
-                    await self._close(
-                        BookingStatus.REFUNDED, "refunded at Stripe", self._booking.amount_total
-                    )
+                await self._read_back_refunds()
         # Orders that came after the booking's end was decided are refused.
         while self._mailbox.orders:
             order_id, _ = self._mailbox.orders.pop(0)
@@ -367,7 +338,7 @@ class BookingWorkflow:
         await self._record(replace(self._booking, status_reason="a late payment was refunded"))
         await self._send_email(EmailKind.LATE_PAYMENT_REFUNDED, refunded)
 
-    # ---- refunds by policy, partial refunds, places cancelled (PARTIAL_REFUNDS_PATCH) ------
+    # ---- refunds by policy, partial refunds, places cancelled --------------------------------
 
     async def _carry_out(self, order: Order) -> BookingView:
         """Queue the order for the main loop (one change at a time) and answer its outcome."""
@@ -579,10 +550,7 @@ class BookingWorkflow:
     async def _refund(self, reason: str) -> int:
         """Refund in full through Stripe; returns the amount refunded."""
         refund = await self._steps.refund(self._payment_intent_id, reason)
-        if workflow.patched(PARTIAL_REFUNDS_PATCH):
-            await self._note_refund(refund, reason, ours=True)
-        else:
-            self._view = replace(self._booking, refund_ids=[*self._booking.refund_ids, refund.id])
+        await self._note_refund(refund, reason, ours=True)
         return refund.amount
 
     async def _cancel_intent(self) -> PaymentIntentInfo | None:
@@ -591,8 +559,6 @@ class BookingWorkflow:
         try:
             intent = await self._steps.cancel_intent(self._payment_intent_id, within)
         except ActivityError as err:
-            if within is None:
-                raise
             workflow.logger.warning("could not cancel %s: %s", self._payment_intent_id, err)
             self._intent_unsettled = True
             return None
@@ -605,15 +571,11 @@ class BookingWorkflow:
         try:
             return await self._steps.read_intent(self._payment_intent_id, within)
         except FailureError as err:  # local activities raise ApplicationError, not ActivityError
-            if within is None:
-                raise
             workflow.logger.warning("could not read %s: %s", self._payment_intent_id, err)
             return None
 
-    def _stripe_grace(self, at_least: timedelta) -> timedelta | None:
-        """How long a pending booking waits on Stripe; None (unbounded) in older runs."""
-        if not workflow.patched(BOUNDED_STRIPE_PATCH):
-            return None
+    def _stripe_grace(self, at_least: timedelta) -> timedelta:
+        """How long a pending booking waits on Stripe before the hold's end decides."""
         return max(at_least, timedelta(seconds=self._timings.payment_grace_seconds))
 
     async def _record(self, view: BookingView) -> None:

@@ -35,8 +35,6 @@ with workflow.unsafe.imports_passed_through():
         DATABASE_STEP,
         DOCUMENT_STEP,
         EMAIL_STEP,
-        LOCAL_STRIPE_PATCH,
-        NOTIFICATIONS_PATCH,
         RESERVE_STEP,
         STRIPE_SETUP_STEP,
         STRIPE_STEP,
@@ -85,14 +83,6 @@ class BookingSteps:
             request,
             summary=f"hold {request.quantity} place(s)",
             **RESERVE_STEP,
-        )
-
-    async def create_intent(self, reservation: Reservation, email: str) -> PaymentIntentInfo:
-        return await self._stripe(
-            PaymentActivities.create_intent,
-            self._payment_request(reservation, email),
-            STRIPE_SETUP_STEP,
-            "create PaymentIntent",
         )
 
     async def open_payment(self, reservation: Reservation, email: str) -> PaymentIntentInfo:
@@ -213,8 +203,6 @@ class BookingSteps:
     ) -> DocumentRef | None:
         """The receipt or credit note (of one refund, with `refund`); None when it could not be
         issued (logged, not fatal)."""
-        if not workflow.patched(NOTIFICATIONS_PATCH):
-            return None
         request = IssueDocument(self._booking_id, kind, refund=refund)
         if intent is not None:
             request.card_brand, request.card_last4 = intent.card_brand, intent.card_last4
@@ -233,8 +221,6 @@ class BookingSteps:
         self, kind: EmailKind, refund_amount: int | None = None, refund_sequence: int | None = None
     ) -> bool:
         """Email the customer; False when it was refused for good (never fatal to the booking)."""
-        if not workflow.patched(NOTIFICATIONS_PATCH):
-            return True
         try:
             outcome = await workflow.execute_activity_method(
                 NotificationActivities.send,
@@ -259,9 +245,5 @@ class BookingSteps:
         options: StepOptions,
         summary: str,
     ) -> Result:
-        """A short Stripe call: a local activity, or a regular one when replaying old runs."""
-        if workflow.patched(LOCAL_STRIPE_PATCH):
-            return await workflow.execute_local_activity_method(
-                method, arg, summary=summary, **options
-            )
-        return await workflow.execute_activity_method(method, arg, summary=summary, **options)
+        """A short Stripe call, as a local activity."""
+        return await workflow.execute_local_activity_method(method, arg, summary=summary, **options)
