@@ -123,7 +123,8 @@ class BookingSteps:
         amount: int | None = None,
         sequence: int | None = None,
     ) -> RefundInfo:
-        """Refund in full, or `amount` as the booking's `sequence`-th refund, once each."""
+        """Refund in full (the safety net's), or `amount` as the booking's `sequence`-th refund
+        (`reason` its RefundSource), once each whatever the retries."""
         return await workflow.execute_activity_method(
             PaymentActivities.refund,
             RefundRequest(self._booking_id, payment_intent_id, reason, amount, sequence),
@@ -149,11 +150,11 @@ class BookingSteps:
             **DATABASE_STEP,
         )
 
-    async def release_some(self, seat_labels: list[str]) -> Repriced:
-        """Free these sold places and re-price the booking on the places it keeps."""
+    async def release_some(self, seat_labels: list[str], kept: Repriced) -> Repriced:
+        """Free these sold places; the booking keeps `kept` at the price given."""
         return await workflow.execute_local_activity_method(
             InventoryActivities.release_some,
-            ReleaseSome(self._booking_id, seat_labels),
+            ReleaseSome(self._booking_id, seat_labels, kept),
             summary=f"release {len(seat_labels)} place(s)",
             **DATABASE_STEP,
         )
@@ -193,6 +194,7 @@ class BookingSteps:
                 status_reason=view.status_reason,
                 payment_intent_id=view.payment_intent_id,
                 hold_expires_at=view.hold_expires_at,
+                amount_paid=view.amount_paid,
             ),
             summary=f"record {view.status}",
             **DATABASE_STEP,

@@ -57,7 +57,7 @@ async def test_cancelling_after_payment_refunds_with_a_credit_note(
 
     assert (refunded.status, refunded.status_reason) == (BookingStatus.REFUNDED, "moved")
     assert refunded.reference == paid.reference and len(refunded.refund_ids) == 1
-    assert await refunds_of(stripe_client, paid) == [(33_750, "cancel")]
+    assert await refunds_of(stripe_client, paid) == [(33_750, "customer-policy")]
     documents = await documents_of(db, paid.id)
     assert documents[DocumentKind.RECEIPT] == paid.documents[0]
     assert DocumentKind.CREDIT_NOTE in documents

@@ -93,7 +93,7 @@ async def test_a_cancel_that_finds_the_money_confirms_then_refunds(
     assert (refunded.status, refunded.status_reason) == (BookingStatus.REFUNDED, "ill")
     assert refunded.reference is not None and len(refunded.documents) == 2
     assert set(await documents_of(db, view.id)) == {DocumentKind.RECEIPT, DocumentKind.CREDIT_NOTE}
-    assert await refunds_of(stripe_client, view) == [(15_000, "cancel")]
+    assert await refunds_of(stripe_client, view) == [(15_000, "customer-policy")]
     assert await asyncio.wait_for(handle_of(temporal, view.id).result(), 10) == refunded
     assert await emails_for(sendgrid, view.id) == [
         EmailKind.CONFIRMATION,
