@@ -54,7 +54,7 @@ class Timings:
     hold_extension_seconds: int
     max_hold_extensions: int
     late_payment_window_seconds: int
-    # Inputs recorded before these existed lack them; such runs never read them (patches).
+    # Defaults for callers that leave them out; the API sets every field from its settings.
     reminder_before_seconds: int = 0
     payment_grace_seconds: int = 10
 

@@ -1,13 +1,24 @@
-"""One booking, from held places to paid, expired, cancelled, refunded or completed.
+"""One booking, as a state machine (BRIEF section 2):
 
-The state machine of BRIEF section 2. Activity calls are in `steps`, their options and the
-patch names in `options` (read its header before editing this file), the waiting messages in
-`mailbox`, what operators see in `visibility`.
+    (setup) --places held, PaymentIntent open--> PENDING_PAYMENT   (setup refused: REJECTED)
+    (setup) --nothing to pay--> CONFIRMED
+    PENDING_PAYMENT --paid--> CONFIRMED    --hold ends--> EXPIRED    --cancel--> CANCELLED
+    PENDING_PAYMENT --paid, but unsellable or the wrong amount--> REFUNDED (in full)
+    CONFIRMED --session ends--> COMPLETED
+    CONFIRMED --cancel--> REFUNDED (all back) or CANCELLED (the policy kept some, or Stripe
+                          refused the refund: the refusal is the status reason)
+    CONFIRMED --refunds (admin, places, at Stripe) until nothing remains--> REFUNDED
 
-Long on purpose: it is one class whose state every handler and phase shares, and its phases
-read in the order a booking lives them (setup, payment, after confirmation, then the changes a
-confirmed booking takes: refunds by policy, partial refunds, places cancelled); splitting it
-would scatter the machine. Rules that need no state (prices, policies) live in `core`.
+Money: what was paid less the refunds is what remains at Stripe; Stripe's refunds are read back
+before every refund. A change (an admin's refund, places given back) is checked, refunded at
+Stripe, then carried out: a refusal fails that change alone and moves nothing. The session's
+cancellation outranks a customer's cancel (refunded in full); a policy's percent is the one in
+force when the change was accepted.
+
+Activity calls are in `steps`, their options and the patch rule in `options` (read its header
+before editing this file), the waiting messages in `mailbox`, what operators see in
+`visibility`; rules that need no state (prices, policies) live in `core`. Long on purpose: one
+class whose state every handler and phase shares, its phases in the order a booking lives them.
 """
 
 import contextlib

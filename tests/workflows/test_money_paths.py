@@ -26,6 +26,7 @@ from models.booking import (
 from models.enums import BookingStatus, RefundSource, SeatState
 from models.payments import RefundInfo, RefundRequest
 from tests.conftest import SessionFactory
+from tests.histories import keep_history
 from tests.workflows.conftest import OwnWorker
 from tests.workflows.helpers import (
     Db,
@@ -127,6 +128,7 @@ async def test_a_refund_made_at_stripe_is_read_back_before_an_admin_refund(
     assert sources(rest) == [(5_000, RefundSource.STRIPE), (10_000, RefundSource.ADMIN)]
     assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
     await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    await keep_history(temporal, view.id, "money-read_back_before_an_admin_refund")
 
 
 async def test_a_customer_cancel_refunds_only_what_remains_at_stripe(
@@ -148,6 +150,7 @@ async def test_a_customer_cancel_refunds_only_what_remains_at_stripe(
     assert sources(ended) == [(5_000, RefundSource.STRIPE), (10_000, RefundSource.CUSTOMER_POLICY)]
     assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
     await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    await keep_history(temporal, view.id, "money-cancel_refunds_what_remains_at_stripe")
 
 
 async def test_a_cancel_whose_refund_stripe_refuses_ends_cancelled_not_failed(
@@ -174,6 +177,7 @@ async def test_a_cancel_whose_refund_stripe_refuses_ends_cancelled_not_failed(
     assert (await asyncio.wait_for(handle.result(), 15)).status == BookingStatus.CANCELLED
     assert await places_of(db, view.id) == {}
     assert await assert_books_match_stripe(stripe_client, db, view.id) == 7_500
+    await keep_history(temporal, view.id, "money-cancel_refund_refused")
 
 
 async def test_a_places_refund_stripe_refuses_changes_nothing_and_uses_up_its_sequence(
@@ -212,6 +216,7 @@ async def test_a_places_refund_stripe_refuses_changes_nothing_and_uses_up_its_se
     assert await places_of(db, view.id) == {SeatState.SOLD: 2}
     assert await assert_books_match_stripe(stripe_client, db, view.id) == 15_000
     await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    await keep_history(temporal, view.id, "money-places_refund_refused_then_made")
 
 
 async def test_the_session_cancellation_outranks_a_customer_cancel_in_flight(
@@ -252,6 +257,7 @@ async def test_the_session_cancellation_outranks_a_customer_cancel_in_flight(
     ]
     assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
     await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    await keep_history(temporal, view.id, "money-session_cancel_outranks_a_cancel_in_flight")
 
 
 async def test_the_session_cancellation_upgrades_a_customer_cancel_still_queued(
@@ -296,6 +302,7 @@ async def test_the_session_cancellation_upgrades_a_customer_cancel_still_queued(
     assert sources(ended) == [(1_000, RefundSource.ADMIN), (14_000, RefundSource.SESSION_CANCELLED)]
     assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
     await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    await keep_history(temporal, view.id, "money-session_cancel_upgrades_a_queued_cancel")
 
 
 async def test_the_policy_percent_is_the_one_in_force_when_the_cancel_was_accepted(
@@ -336,3 +343,4 @@ async def test_the_policy_percent_is_the_one_in_force_when_the_cancel_was_accept
     assert sources(ended) == [(1_000, RefundSource.ADMIN), (14_000, RefundSource.CUSTOMER_POLICY)]
     assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
     await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    await keep_history(temporal, view.id, "money-policy_of_the_moment_accepted")
