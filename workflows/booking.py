@@ -438,8 +438,10 @@ class BookingWorkflow:
         fully = refunded > 0 and self._refundable_amount == 0
         status = BookingStatus.REFUNDED if fully else BookingStatus.CANCELLED
         reason = self._cancel.reason + (f"; {refused}" if refused else "")
-        # A free booking's email says nothing of refunds; a paid one says what came back.
-        await self._close(status, reason, refunded if self._booking.amount_paid else None)
+        # A free booking's email says nothing of refunds, nor one whose refund Stripe refused
+        # (no "nothing is due"); a paid one says what came back.
+        told = self._booking.amount_paid and not (refused and not refunded)
+        await self._close(status, reason, refunded if told else None)
 
     async def _cancel_places(
         self, order: PlacesCancellation, labels: list[str], accepted_at: datetime
