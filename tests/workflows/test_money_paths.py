@@ -344,3 +344,48 @@ async def test_the_policy_percent_is_the_one_in_force_when_the_cancel_was_accept
     assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
     await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
     await keep_history(temporal, view.id, "money-policy_of_the_moment_accepted")
+
+
+async def test_places_given_back_are_refunded_by_the_policy_of_the_moment_accepted(
+    temporal: Client,
+    db: Db,
+    new_session: SessionFactory,
+    own_worker: OwnWorker,
+    stripe_client: stripe.StripeClient,
+    api_url: str,
+) -> None:
+    """Places given back before the start, carried out after it (behind a slow admin refund):
+    refunded in full as the default policy said when the order was accepted, not refused."""
+    gate = Gate(PaymentActivities(stripe_client))
+    settings = await own_worker(gate.activity)
+    starts_in = timedelta(seconds=15)
+    starts_at = datetime.now(UTC) + starts_in
+    session_id = await new_session(capacity=4, starts_in=starts_in)
+    view = await confirmed(temporal, settings, stripe_client, session_id, 2)
+    handle = handle_of(temporal, view.id)
+
+    order = asyncio.create_task(
+        handle.execute_update(BookingWorkflow.refund, RefundOrder(1_000), id="goodwill")
+    )
+    await asyncio.wait_for(gate.entered.wait(), 10)
+    places = await handle.start_update(
+        BookingWorkflow.cancel_places,
+        PlacesCancellation(count=1),
+        id="one-place",
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    await asyncio.sleep((starts_at - datetime.now(UTC)).total_seconds() + 0.5)
+    assert datetime.now(UTC) > starts_at  # the session has started: its policy gives 0 now
+    gate.open.set()
+    await order
+    kept = await places.result()
+
+    assert (kept.status, len(kept.seat_labels), kept.amount_total) == (
+        BookingStatus.CONFIRMED,
+        1,
+        7_500,
+    )
+    assert sources(kept) == [(1_000, RefundSource.ADMIN), (7_500, RefundSource.PLACES)]
+    assert await places_of(db, view.id) == {SeatState.SOLD: 1}
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 6_500
+    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
