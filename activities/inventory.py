@@ -122,9 +122,9 @@ class InventoryActivities:
 
     @activity.defn(name="release_some_places")
     async def release_some(self, request: ReleaseSome) -> Repriced:
-        """Free some sold places of a confirmed booking and re-price what it keeps (the group
-        discount on the places that remain), in one transaction; running it again changes
-        nothing and answers the same."""
+        """Free some sold places of a confirmed booking and store the price of what it keeps
+        (`request.kept`, the workflow's: `core.pricing.kept`), in one transaction; running it
+        again changes nothing and answers the same."""
         key = uuid.UUID(request.booking_id)
         async with transaction(self._sessionmaker) as db:
             booking = await db.get(Booking, key, with_for_update=True)
@@ -133,25 +133,16 @@ class InventoryActivities:
             keep = [label for label in booking.seat_labels if label not in request.seat_labels]
             if len(keep) == len(booking.seat_labels):
                 return _repriced(booking)  # done by an earlier attempt
-            session = await db.get(Session, booking.session_id)
-            assert session is not None
             await db.execute(
                 update(Seat)
                 .where(Seat.booking_id == key, Seat.label.in_(request.seat_labels))
                 .values(state=SeatState.FREE, booking_id=None)
             )
-            quote = pricing.quote(
-                booking.amount_subtotal // booking.quantity,
-                len(keep),
-                pricing.GroupDiscount(session.discount_min_quantity, session.discount_basis_points),
-            )
-            if booking.amount_paid is None:
-                booking.amount_paid = booking.amount_total
             booking.seat_labels = keep
             booking.quantity = len(keep)
-            booking.amount_subtotal = quote.subtotal
-            booking.discount = quote.discount
-            booking.amount_total = quote.total
+            booking.amount_subtotal = request.kept.amount_subtotal
+            booking.discount = request.kept.discount
+            booking.amount_total = request.kept.amount_total
             booking.updated_at = await database_now(db)
             return _repriced(booking)
 
@@ -210,6 +201,7 @@ class InventoryActivities:
             booking.reference = self._reference_format.format(year=now.year, seq=seq)
             booking.status = BookingStatus.CONFIRMED
             booking.confirmed_at = now
+            booking.amount_paid = booking.amount_total
             await db.flush()
             await publish_booking_event(db, key, WebhookEventType.BOOKING_CONFIRMED)
             return Confirmation(booking_id, booking.reference, now)
@@ -225,6 +217,8 @@ class InventoryActivities:
             values["payment_intent_id"] = transition.payment_intent_id
         if transition.hold_expires_at is not None:
             values["hold_expires_at"] = transition.hold_expires_at
+        if transition.amount_paid is not None:
+            values["amount_paid"] = transition.amount_paid
         key = uuid.UUID(transition.booking_id)
         event = STATUS_EVENTS.get(transition.status)
         async with transaction(self._sessionmaker) as db:

@@ -42,6 +42,7 @@ class RefundActivities:
                     reason=refund.reason,
                     stripe_refund_id=refund.stripe_refund_id,
                     refunded_at=refund.refunded_at,
+                    source=refund.source,
                 )
                 .on_conflict_do_nothing(index_elements=["stripe_refund_id"])
                 .returning(BookingRefund.id)

@@ -11,7 +11,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.webhook_signals import DeliveryStarter
 from core.db import transaction
 from core.errors import SessionNotBookable, SessionNotFound
-from models.booking import CANCEL_UPDATE_ID, BookingView, CancelRequest, booking_workflow_id
+from models.booking import (
+    SESSION_CANCEL_UPDATE_ID,
+    BookingView,
+    CancelRequest,
+    booking_workflow_id,
+)
 from models.booking_records import open_bookings
 from models.enums import BookingStatus, SessionStatus
 from models.sequences import database_now
@@ -60,7 +65,7 @@ class SessionActivities:
             view = await handle.execute_update(
                 "cancel",
                 CancelRequest(booking.reason, session_cancelled=True),
-                id=CANCEL_UPDATE_ID,
+                id=SESSION_CANCEL_UPDATE_ID,
                 result_type=BookingView,
             )
         except WorkflowUpdateFailedError:

@@ -7,6 +7,8 @@ from dataclasses import fields
 from datetime import UTC
 from typing import Any, TypeVar
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -50,7 +52,8 @@ from models.booking import (
     Timings,
     booking_workflow_id,
 )
-from models.tables import Session
+from models.enums import SessionStatus
+from models.tables import Booking, Session
 from workflows.booking import BookingWorkflow
 
 # Booking ids derived from (API key id, Idempotency-Key): the same request finds the same workflow.
@@ -155,6 +158,24 @@ async def start_booking_workflow(
 def _organisation(organisation_id: str | None) -> list[SearchAttributePair[str]]:
     """The OrganisationId search attribute, when the caller knows the organisation."""
     return [SearchAttributePair(sa.ORGANISATION_ID, organisation_id)] if organisation_id else []
+
+
+async def customer_cancel(db: AsyncSession, booking: Booking, reason: str) -> CancelRequest:
+    """The customer's cancel: a full refund once the booking's session is cancelled (the
+    session's cancellation outranks the refund policy, whichever reaches the booking first)."""
+    return CancelRequest(reason, session_cancelled=await _session_cancelled(db, booking))
+
+
+async def check_places_changeable(db: AsyncSession, booking: Booking) -> None:
+    """Places are not given back by the policy once the session is cancelled: its cancellation
+    refunds the whole booking in full."""
+    if await _session_cancelled(db, booking):
+        raise BookingNotChangeable("the session is cancelled: the booking is refunded in full")
+
+
+async def _session_cancelled(db: AsyncSession, booking: Booking) -> bool:
+    status = await db.scalar(select(Session.status).where(Session.id == booking.session_id))
+    return status == SessionStatus.CANCELLED
 
 
 async def cancel_booking_workflow(

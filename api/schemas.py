@@ -15,12 +15,13 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    computed_field,
     model_validator,
 )
 
 from models.booking import MAX_PLACES_PER_BOOKING
 from models.catalog import MAX_PLACES_PER_SESSION
-from models.enums import BookingStatus, SessionKind, SessionStatus
+from models.enums import BookingStatus, RefundSource, SessionKind, SessionStatus
 
 # PostgreSQL refuses NUL in text and cannot store a lone surrogate: such a value would make
 # every retry of the same write fail, so it is refused here, at the edge, for every string.
@@ -202,7 +203,13 @@ class BookingOut(BaseModel):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     confirmed_at: datetime | None = None
+    amount_paid: int = Field(0, description="What the customer paid, in minor units")
     amount_refunded: int = Field(0, description="Refunded so far, in minor units")
+
+    @computed_field(description="What remains paid at Stripe: paid minus refunded")  # type: ignore[prop-decorator]
+    @property
+    def amount_remaining(self) -> int:
+        return self.amount_paid - self.amount_refunded
 
 
 class CancelIn(BaseModel):
@@ -242,6 +249,7 @@ class RefundOut(BaseModel):
     reason: str
     stripe_refund_id: str
     refunded_at: datetime
+    source: RefundSource = Field(description="Who or what made the refund")
     credit_note: str | None = Field(None, description="The credit note's number")
 
 

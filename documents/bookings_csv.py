@@ -25,6 +25,9 @@ COLUMNS = (
     "amount_subtotal",
     "discount",
     "amount_total",
+    "amount_paid",
+    "amount_refunded",
+    "amount_remaining",
     "currency",
     "created_at",
     "confirmed_at",
@@ -39,7 +42,8 @@ def header() -> str:
 
 
 def rows(bookings: Iterable[Booking]) -> str:
-    """CSV lines (CRLF-terminated) for these bookings, amounts in minor units."""
+    """CSV lines (CRLF-terminated) for these bookings, amounts in minor units; what remains is
+    what was paid less what was refunded (the API's `amount_remaining`)."""
     return _lines(
         [
             str(b.id),
@@ -53,6 +57,9 @@ def rows(bookings: Iterable[Booking]) -> str:
             b.amount_subtotal,
             b.discount,
             b.amount_total,
+            b.amount_paid or 0,
+            b.amount_refunded,
+            (b.amount_paid or 0) - b.amount_refunded,
             b.currency,
             _moment(b.created_at),
             _moment(b.confirmed_at),

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.refund_policy import DEFAULT_POLICY, RefundTier
-from models.enums import BookingStatus, DeliveryOutcome, DocumentKind, EmailKind
+from models.enums import BookingStatus, DeliveryOutcome, DocumentKind, EmailKind, RefundSource
 
 MAX_PLACES_PER_BOOKING = 50
 
@@ -17,6 +17,9 @@ def booking_workflow_id(booking_id: str) -> str:
 # Every cancel sent to a booking workflow carries this update id: Temporal answers a repeated
 # one with the first one's outcome (even after the workflow has closed) instead of refusing it.
 CANCEL_UPDATE_ID = "cancel"
+# The session's cancellation has its own: it must reach a booking the customer is cancelling
+# too (it outranks the customer's cancel: a full refund), not be answered with that outcome.
+SESSION_CANCEL_UPDATE_ID = "session-cancel"
 
 
 @dataclass
@@ -51,7 +54,7 @@ class Timings:
     hold_extension_seconds: int
     max_hold_extensions: int
     late_payment_window_seconds: int
-    # Inputs recorded before these existed lack them; such runs never read them (patches).
+    # Defaults for callers that leave them out; the API sets every field from its settings.
     reminder_before_seconds: int = 0
     payment_grace_seconds: int = 10
 
@@ -65,7 +68,7 @@ class BookingWorkflowInput:
 @dataclass
 class CancelRequest:
     reason: str = "cancelled by the customer"
-    # The organiser cancelled the whole session: the customer gets that email instead.
+    # The organiser cancelled the whole session: refunded in full, and that email instead.
     session_cancelled: bool = False
 
 
@@ -99,6 +102,8 @@ class Transition:
     status_reason: str | None = None
     payment_intent_id: str | None = None
     hold_expires_at: datetime | None = None
+    # What the customer paid, once known (a payment that could not be confirmed is refunded).
+    amount_paid: int | None = None
 
 
 @dataclass
@@ -148,6 +153,7 @@ class Refund:
     reason: str
     stripe_refund_id: str
     refunded_at: datetime
+    source: RefundSource = RefundSource.STRIPE
 
 
 @dataclass
@@ -180,12 +186,6 @@ class PlacesCancellation:
 
 
 @dataclass
-class ReleaseSome:
-    booking_id: str
-    seat_labels: list[str]
-
-
-@dataclass
 class Repriced:
     """A booking's places and amounts once some of its places were released."""
 
@@ -193,6 +193,15 @@ class Repriced:
     amount_subtotal: int
     discount: int
     amount_total: int
+
+
+@dataclass
+class ReleaseSome:
+    """Free `seat_labels` of a confirmed booking, which keeps `kept` (priced by the workflow)."""
+
+    booking_id: str
+    seat_labels: list[str]
+    kept: Repriced
 
 
 @dataclass

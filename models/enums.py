@@ -54,6 +54,20 @@ class EmailKind(StrEnum):
     PARTLY_REFUNDED = "partly_refunded"  # one per partial refund (refund_sequence)
 
 
+class RefundSource(StrEnum):
+    """Who or what made a refund of a booking: the money ledger's column `source`."""
+
+    CUSTOMER_POLICY = "customer-policy"  # the customer's cancel, by the session's policy
+    ADMIN = "admin"  # an organiser's refund of an amount
+    PLACES = "places"  # some places given back
+    SESSION_CANCELLED = "session-cancelled"  # the organiser cancelled the session: in full
+    LATE_PAYMENT = "late-payment"  # paid after the booking ended
+    AMOUNT_MISMATCH = "amount-mismatch"  # paid another amount or currency than the booking's
+    NOT_CONFIRMABLE = "not-confirmable"  # paid, but the places or the session were gone
+    SAFETY_NET = "safety-net"  # paid for a booking whose workflow was gone
+    STRIPE = "stripe"  # made at Stripe (its dashboard, a dispute), read back
+
+
 class NotificationStatus(StrEnum):
     """Where one email stands in the `notifications` ledger."""
 

@@ -83,10 +83,10 @@ class CreatePaymentIntent:
 class RefundRequest:
     booking_id: str
     payment_intent_id: str
-    # Distinguishes refunds of one booking in the idempotency key (e.g. "cancel", "late").
+    # Distinguishes refunds of one booking in the idempotency key: the RefundSource's value.
     reason: str
-    # A partial refund: its amount and its place among the booking's refunds (None: in full,
-    # as older runs refund).
+    # An amount and its place among the booking's refunds, or None: in full, keyed by `reason`
+    # alone (late money and unsellable payments; the safety net's late money has the same key).
     amount: int | None = None
     sequence: int | None = None
 

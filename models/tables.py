@@ -26,6 +26,7 @@ from core.customer_hash import normalise_email
 from models.enums import (
     DocumentKind,
     NotificationStatus,
+    RefundSource,
     Role,
     SeatState,
     SessionKind,
@@ -177,7 +178,7 @@ class Booking(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # What was paid, kept once cancelled places re-price amount_total (NULL: amount_total).
-    amount_paid: Mapped[int | None] = mapped_column(Integer)
+    amount_paid: Mapped[int | None] = mapped_column(Integer, server_default="0")
     amount_refunded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
@@ -188,6 +189,7 @@ class BookingRefund(Base):
     __table_args__ = (
         UniqueConstraint("booking_id", "sequence", name="refund_sequence_unique"),
         CheckConstraint("amount > 0", name="refund_positive"),
+        CheckConstraint(sql_in("source", RefundSource), name="refund_source_known"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -198,6 +200,8 @@ class BookingRefund(Base):
     reason: Mapped[str] = mapped_column(Text)
     stripe_refund_id: Mapped[str] = mapped_column(String(255), unique=True)
     refunded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Who or what made it (RefundSource); rows written without one were read back from Stripe.
+    source: Mapped[str] = mapped_column(String(32), server_default=RefundSource.STRIPE.value)
 
 
 class ReferenceCounter(Base):

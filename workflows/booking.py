@@ -1,13 +1,24 @@
-"""One booking, from held places to paid, expired, cancelled, refunded or completed.
+"""One booking, as a state machine (BRIEF section 2):
 
-The state machine of BRIEF section 2. Activity calls are in `steps`, their options and the
-patch names in `options` (read its header before editing this file), the waiting messages in
-`mailbox`, what operators see in `visibility`.
+    (setup) --places held, PaymentIntent open--> PENDING_PAYMENT   (setup refused: REJECTED)
+    (setup) --nothing to pay--> CONFIRMED
+    PENDING_PAYMENT --paid--> CONFIRMED    --hold ends--> EXPIRED    --cancel--> CANCELLED
+    PENDING_PAYMENT --paid, but unsellable or the wrong amount--> REFUNDED (in full)
+    CONFIRMED --session ends--> COMPLETED
+    CONFIRMED --cancel--> REFUNDED (all back) or CANCELLED (the policy kept some, or Stripe
+                          refused the refund: the refusal is the status reason)
+    CONFIRMED --refunds (admin, places, at Stripe) until nothing remains--> REFUNDED
 
-Long on purpose: it is one class whose state every handler and phase shares, and its phases
-read in the order a booking lives them (setup, payment, after confirmation, then the changes a
-confirmed booking takes: refunds by policy, partial refunds, places cancelled); splitting it
-would scatter the machine. Rules that need no state (prices, policies) live in `core`.
+Money: what was paid less the refunds is what remains at Stripe; Stripe's refunds are read back
+before every refund. A change (an admin's refund, places given back) is checked, refunded at
+Stripe, then carried out: a refusal fails that change alone and moves nothing. The session's
+cancellation outranks a customer's cancel (refunded in full); a policy's percent is the one in
+force when the change was accepted.
+
+Activity calls are in `steps`, their options and the patch rule in `options` (read its header
+before editing this file), the waiting messages in `mailbox`, what operators see in
+`visibility`; rules that need no state (prices, policies) live in `core`. Long on purpose: one
+class whose state every handler and phase shares, its phases in the order a booking lives them.
 """
 
 import contextlib
@@ -19,13 +30,13 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from core.errors import (
-        BookingError,
         BookingNotCancellable,
         BookingNotChangeable,
         IdempotencyKeyReused,
         InvalidRequest,
         ServiceUnavailable,
     )
+    from core.pricing import Quote, kept
     from core.refund_policy import refund_amount, refund_percent
     from models.booking import (
         BookingView,
@@ -35,10 +46,11 @@ with workflow.unsafe.imports_passed_through():
         PlacesCancellation,
         Refund,
         RefundOrder,
+        Repriced,
         Reservation,
         closing_email,
     )
-    from models.enums import OPEN_STATUSES, BookingStatus, DocumentKind, EmailKind
+    from models.enums import OPEN_STATUSES, BookingStatus, DocumentKind, EmailKind, RefundSource
     from models.payments import (
         PaymentEvent,
         PaymentEventType,
@@ -47,16 +59,8 @@ with workflow.unsafe.imports_passed_through():
         RefundInfo,
     )
     from workflows import visibility
-    from workflows.mailbox import Mailbox, Order
-    from workflows.options import (
-        BOUNDED_STRIPE_PATCH,
-        CLEAN_SETUP_PATCH,
-        FREE_BOOKING_PATCH,
-        HOLD_ANSWER_WAIT,
-        NOTIFICATIONS_PATCH,
-        ONE_STEP_PAYMENT_PATCH,
-        PARTIAL_REFUNDS_PATCH,
-    )
+    from workflows.mailbox import Mailbox, Order, Queued
+    from workflows.options import HOLD_ANSWER_WAIT
     from workflows.steps import BookingSteps
 
 
@@ -75,6 +79,9 @@ class BookingWorkflow:
         # Stripe did not answer a cancellation in time: the intent may still be paid later.
         self._intent_unsettled = False
         self._hold_asked = False
+        # The last refund sequence number taken: by a refund recorded, or by a refund asked of
+        # Stripe, even one it refused (its idempotency key is never sent with another amount).
+        self._last_sequence = 0
 
     @workflow.run
     async def run(self, input: BookingWorkflowInput) -> BookingView:
@@ -112,9 +119,9 @@ class BookingWorkflow:
 
     @workflow.update
     async def cancel(self, request: CancelRequest) -> BookingView:
-        """The booking once it has ended; asking again answers the same outcome."""
-        if self._mailbox.cancel is None:
-            self._mailbox.cancel = request
+        """The booking once it has ended; asking again answers the same outcome. The session's
+        cancellation (its own update id) outranks a customer's cancel not yet carried out."""
+        self._mailbox.accept_cancel(request)
         await workflow.wait_condition(
             lambda: self._rejection is not None or self._status not in (None, *OPEN_STATUSES)
         )
@@ -148,12 +155,13 @@ class BookingWorkflow:
 
     @workflow.update
     async def cancel_places(self, order: PlacesCancellation) -> BookingView:
-        """Give some places back: the rest re-priced, the difference refunded by the policy."""
+        """Give some places back: each refunds, by the policy in force when the order was
+        accepted, its share of what was paid; the places kept keep theirs (`core.pricing.kept`)."""
         return await self._carry_out(order)
 
     @cancel_places.validator
     def _places_cancellable(self, order: PlacesCancellation) -> None:
-        self._places_to_cancel(order)
+        self._places_to_cancel(order, workflow.now())
 
     @workflow.signal
     def payment_event(self, event: PaymentEvent) -> None:
@@ -172,24 +180,14 @@ class BookingWorkflow:
         except (ActivityError, ApplicationError) as err:  # local activities raise the latter
             return self._reject(err)
         self._reservation = reservation
-        if reservation.amount_total == 0 and workflow.patched(FREE_BOOKING_PATCH):
+        if reservation.amount_total == 0:
             return await self._sell_free(reservation)
-        one_step = workflow.patched(ONE_STEP_PAYMENT_PATCH)
         try:
-            if one_step:
-                intent = await self._steps.open_payment(reservation, request.customer_email)
-            else:
-                intent = await self._steps.create_intent(reservation, request.customer_email)
+            intent = await self._steps.open_payment(reservation, request.customer_email)
         except (ActivityError, ApplicationError) as err:
-            if workflow.patched(CLEAN_SETUP_PATCH):
-                await self._steps.discard()
-            else:
-                await self._steps.release()
+            await self._steps.discard()
             return self._reject(err)
-        if one_step:
-            self._show(self._held(reservation, intent))  # recorded by `open_payment`
-        else:
-            await self._record(self._held(reservation, intent))
+        self._show(self._held(reservation, intent))  # recorded by `open_payment`
         return True
 
     async def _sell_free(self, reservation: Reservation) -> bool:
@@ -267,12 +265,9 @@ class BookingWorkflow:
         booking = self._booking
         if (intent.amount_received, intent.currency) != (booking.amount_total, booking.currency):
             paid = f"{intent.amount_received} {intent.currency}"
-            refunded = await self._refund("amount-mismatch")
-            await self._close(
-                BookingStatus.REFUNDED,
-                f"paid {paid}, expected {booking.amount_total} {booking.currency}: refunded",
-                refunded,
-            )
+            expected = f"{booking.amount_total} {booking.currency}"
+            reason = f"paid {paid}, expected {expected}: refunded"
+            await self._refund_unsold(intent, RefundSource.AMOUNT_MISMATCH, reason)
             return
         try:
             confirmation = await self._steps.confirm()
@@ -281,10 +276,21 @@ class BookingWorkflow:
             if refusal is None:
                 raise
             # The places were lost or the session cancelled while the customer paid.
-            refunded = await self._refund("not-confirmable")
-            await self._close(BookingStatus.REFUNDED, f"paid, but {refusal.message}", refunded)
+            reason = f"paid, but {refusal.message}"
+            await self._refund_unsold(intent, RefundSource.NOT_CONFIRMABLE, reason)
             return
         await self._sold(booking, confirmation, intent)
+
+    async def _refund_unsold(
+        self, intent: PaymentIntentInfo, source: RefundSource, reason: str
+    ) -> None:
+        """Money paid for a booking that cannot be sold: all of it back, the booking closed."""
+        self._view = replace(self._booking, amount_paid=intent.amount_received)
+        refused = await self._refund_rest(source)
+        if refused is None:
+            await self._close(BookingStatus.REFUNDED, reason, self._booking.amount_refunded)
+        else:
+            await self._close(BookingStatus.CANCELLED, f"{reason}; {refused}")
 
     async def _sold(
         self, booking: BookingView, confirmation: Confirmation, intent: PaymentIntentInfo | None
@@ -305,11 +311,9 @@ class BookingWorkflow:
         """Remind the customer a day before; refund on cancellation; complete at the end."""
         assert self._reservation is not None
         ends_at = self._reservation.session_ends_at
-        remind_at: datetime | None = None
-        if workflow.patched(NOTIFICATIONS_PATCH):
-            remind_at = self._reservation.session_starts_at - timedelta(
-                seconds=self._timings.reminder_before_seconds
-            )
+        remind_at: datetime | None = self._reservation.session_starts_at - timedelta(
+            seconds=self._timings.reminder_before_seconds
+        )
         while self._status == BookingStatus.CONFIRMED:
             reminder_due = remind_at is not None and remind_at > workflow.now()
             deadline = remind_at if reminder_due and remind_at else ends_at
@@ -325,24 +329,16 @@ class BookingWorkflow:
                 # A free booking: nothing to refund, the places are released.
                 await self._close(BookingStatus.CANCELLED, self._mailbox.cancel.reason)
             elif self._mailbox.cancel is not None:
-                if workflow.patched(PARTIAL_REFUNDS_PATCH):
-                    await self._cancel_by_policy(self._mailbox.cancel)
-                else:
-                    refunded = await self._refund("cancel")
-                    await self._close(BookingStatus.REFUNDED, self._mailbox.cancel.reason, refunded)
+                await self._cancel_by_policy()
             elif self._mailbox.orders:
                 await self._carry_out_next_order()
             elif self._mailbox.next_event().type == PaymentEventType.REFUNDED:
-                if workflow.patched(PARTIAL_REFUNDS_PATCH):
-                    await self._read_back_refunds()
-                else:
-                    await self._close(
-                        BookingStatus.REFUNDED, "refunded at Stripe", self._booking.amount_total
-                    )
+                await self._catch_up_with_stripe()
         # Orders that came after the booking's end was decided are refused.
         while self._mailbox.orders:
-            order_id, _ = self._mailbox.orders.pop(0)
-            self._mailbox.answers[order_id] = BookingNotChangeable(f"the booking is {self._status}")
+            queued = self._mailbox.orders.pop(0)
+            refusal = BookingNotChangeable(f"the booking is {self._status}")
+            self._mailbox.answers[queued.update_id] = refusal
 
     async def _refund_late_payments(self) -> None:
         """No succeeded payment is left without a booking or a refund (brief, invariant I2)."""
@@ -363,17 +359,25 @@ class BookingWorkflow:
         """Refund money that arrived after the booking ended, once, and tell the customer."""
         if intent.status != PaymentState.PAID or self._booking.refund_ids:
             return
-        refunded = await self._refund("late-payment")
+        self._view = replace(self._booking, amount_paid=intent.amount_received)
+        refused = await self._refund_rest(RefundSource.LATE_PAYMENT)
+        if refused is not None:
+            await self._record(replace(self._booking, status_reason=f"a late payment: {refused}"))
+            return
         await self._record(replace(self._booking, status_reason="a late payment was refunded"))
-        await self._send_email(EmailKind.LATE_PAYMENT_REFUNDED, refunded)
+        await self._send_email(EmailKind.LATE_PAYMENT_REFUNDED, self._booking.amount_refunded)
 
-    # ---- refunds by policy, partial refunds, places cancelled (PARTIAL_REFUNDS_PATCH) ------
+    # ---- refunds by policy, partial refunds, places cancelled --------------------------------
+    #
+    # Every change is checked, then Stripe's refunds are read back, then it is checked again
+    # against what remains at Stripe, then the refund is asked of Stripe, and only then does
+    # anything else move: a refund Stripe refuses changes nothing but its sequence number.
 
     async def _carry_out(self, order: Order) -> BookingView:
         """Queue the order for the main loop (one change at a time) and answer its outcome."""
         info = workflow.current_update_info()
         assert info is not None
-        self._mailbox.orders.append((info.id, order))
+        self._mailbox.accept_order(info.id, order)
         await workflow.wait_condition(lambda: info.id in self._mailbox.answers)
         answer = self._mailbox.answers[info.id]
         if isinstance(answer, ApplicationError):
@@ -381,61 +385,109 @@ class BookingWorkflow:
         return answer
 
     async def _carry_out_next_order(self) -> None:
-        order_id, order = self._mailbox.orders.pop(0)
+        queued = self._mailbox.orders.pop(0)
         try:
-            # Checked again: an earlier order or a refund at Stripe may have changed the booking.
-            if isinstance(order, RefundOrder):
-                self._check_refund(order, self._refundable_amount)
-                await self._refund_order(order)
-            else:
-                await self._cancel_places(order, self._places_to_cancel(order))
-        except (BookingError, ActivityError) as err:
+            await self._carry_out_order(queued)
+        except FailureError as err:
             # A rule said no, or Stripe refused the refund for good: that order fails, not the
             # booking.
-            refusal = err if isinstance(err, BookingError) else _business_failure(err)
+            refusal = _business_failure(err)
             if refusal is None:
                 raise
-            self._mailbox.answers[order_id] = refusal
+            self._mailbox.answers[queued.update_id] = refusal
             return
-        self._mailbox.answers[order_id] = self._booking
+        self._mailbox.answers[queued.update_id] = self._booking
 
-    async def _cancel_by_policy(self, cancel: CancelRequest) -> None:
-        """The customer's cancel refunds what the policy gives back; an organiser's, in full."""
-        percent = 100 if cancel.session_cancelled else self._policy_percent()
-        amount = refund_amount(self._refundable_amount, percent)
-        if amount:
-            await self._refund_part(amount, cancel.reason, "cancel")
-        fully = amount > 0 and self._refundable_amount == 0
+    async def _carry_out_order(self, queued: Queued) -> None:
+        # Checked again: an earlier order or a refund at Stripe may have changed the booking.
+        await self._catch_up_with_stripe()
+        order = queued.order
+        if isinstance(order, RefundOrder):
+            self._check_refund(order, self._refundable_amount)
+            refund = await self._refund_part(order.amount, order.reason, RefundSource.ADMIN)
+            await self._after_partial_refund([refund])
+        else:
+            labels = self._places_to_cancel(order, queued.accepted_at)
+            await self._cancel_places(order, labels, queued.accepted_at)
+
+    async def _cancel_by_policy(self) -> None:
+        """The customer's cancel refunds what the policy in force when it was accepted gives
+        back; the session's cancellation refunds everything, also when it comes while a
+        customer's cancel is being carried out (a second pass refunds the rest). A refund Stripe
+        refuses still ends the booking: CANCELLED, the refusal in its status reason."""
+        refunded, refused = 0, None
+        for _ in range(2):
+            await self._catch_up_with_stripe()
+            if self._status != BookingStatus.CONFIRMED:
+                return  # nothing remained at Stripe: REFUNDED
+            cancel = self._cancel
+            amount = refund_amount(self._refundable_amount, self._cancel_percent(cancel))
+            source = (
+                RefundSource.SESSION_CANCELLED
+                if cancel.session_cancelled
+                else RefundSource.CUSTOMER_POLICY
+            )
+            if amount:
+                try:
+                    refunded += (await self._refund_part(amount, cancel.reason, source)).amount
+                except FailureError as err:
+                    refused = _refusal(err)
+                    break
+            if cancel.session_cancelled or not self._cancel.session_cancelled:
+                break
+        fully = refunded > 0 and self._refundable_amount == 0
         status = BookingStatus.REFUNDED if fully else BookingStatus.CANCELLED
-        # A free booking's email says nothing of refunds; a paid one says what came back.
-        refunded = amount if self._booking.amount_paid else None
-        await self._close(status, cancel.reason, refunded, noted=True)
+        reason = self._cancel.reason + (f"; {refused}" if refused else "")
+        # A free booking's email says nothing of refunds, nor one whose refund Stripe refused
+        # (no "nothing is due"); a paid one says what came back.
+        told = self._booking.amount_paid and not (refused and not refunded)
+        await self._close(status, reason, refunded if told else None)
 
-    async def _refund_order(self, order: RefundOrder) -> None:
-        refund = await self._refund_part(order.amount, order.reason, "admin")
-        await self._after_partial_refund([refund])
-
-    async def _cancel_places(self, order: PlacesCancellation, labels: list[str]) -> None:
-        before = self._booking.amount_total
-        repriced = await self._steps.release_some(labels)
+    async def _cancel_places(
+        self, order: PlacesCancellation, labels: list[str], accepted_at: datetime
+    ) -> None:
+        """Refund at Stripe first (refused: nothing has moved), then release the places at the
+        price kept, then record the refund."""
+        keep = [label for label in self._booking.seat_labels if label not in labels]
+        price = self._kept_price(keep)
+        given_back = self._booking.amount_total - price.total
+        amount = min(
+            refund_amount(given_back, self._policy_percent(accepted_at)), self._refundable_amount
+        )
+        reason = f"{order.reason}: {', '.join(labels)}"
+        refund = await self._refund_at_stripe(amount, RefundSource.PLACES) if amount > 0 else None
+        await self._steps.release_some(
+            labels, Repriced(keep, price.subtotal, price.discount, price.total)
+        )
         self._view = replace(
             self._booking,
-            seat_labels=repriced.seat_labels,
-            amount_subtotal=repriced.amount_subtotal,
-            discount=repriced.discount,
-            amount_total=repriced.amount_total,
+            seat_labels=keep,
+            amount_subtotal=price.subtotal,
+            discount=price.discount,
+            amount_total=price.total,
         )
         workflow.set_current_details(visibility.current_details(self._view))
-        amount = min(
-            refund_amount(before - repriced.amount_total, self._policy_percent()),
-            self._refundable_amount,
-        )
-        if amount:
-            reason = f"{order.reason}: {', '.join(labels)}"
-            await self._after_partial_refund([await self._refund_part(amount, reason, "places")])
+        if refund is not None:
+            info, sequence = refund
+            noted = await self._note_refund(info, reason, RefundSource.PLACES, sequence)
+            await self._after_partial_refund([noted])
 
-    async def _read_back_refunds(self) -> None:
-        """Stripe said a refund was made: record the ones we do not know, for what they are."""
+    def _kept_price(self, keep: list[str]) -> Quote:
+        assert self._reservation is not None
+        reservation = self._reservation
+        paid = self._booking.amount_paid
+        return kept(paid, reservation.unit_amount, reservation.seat_labels, keep)
+
+    async def _catch_up_with_stripe(self) -> None:
+        """Record the refunds made at Stripe the booking does not know yet, then tell the
+        customer of them (or close the booking REFUNDED once nothing remains)."""
+        await self._after_partial_refund(await self._read_back_refunds())
+
+    async def _read_back_refunds(self) -> list[Refund]:
+        """Record the refunds Stripe holds that the booking does not know yet (made in its
+        dashboard, say): read before every refund, so none is computed from older figures."""
+        if self._booking.payment_intent_id is None:
+            return []
         known = {refund.stripe_refund_id for refund in self._booking.refunds}
         known.update(self._booking.refund_ids)
         found = [
@@ -443,10 +495,10 @@ class BookingWorkflow:
             for info in await self._steps.list_refunds(self._payment_intent_id)
             if info.id not in known and info.counts
         ]
-        refunds = [
-            await self._note_refund(info, "refunded at Stripe", ours=False) for info in found
+        return [
+            await self._note_refund(info, "refunded at Stripe", RefundSource.STRIPE)
+            for info in found
         ]
-        await self._after_partial_refund(refunds)
 
     async def _after_partial_refund(self, refunds: list[Refund]) -> None:
         """REFUNDED (places released) once nothing remains paid, else tell the customer."""
@@ -454,26 +506,50 @@ class BookingWorkflow:
             return
         if self._refundable_amount <= 0:
             await self._close(
-                BookingStatus.REFUNDED,
-                refunds[-1].reason,
-                self._booking.amount_refunded,
-                noted=True,
+                BookingStatus.REFUNDED, refunds[-1].reason, self._booking.amount_refunded
             )
             return
         for refund in refunds:
             await self._send_email(EmailKind.PARTLY_REFUNDED, refund.amount, refund.sequence)
 
-    async def _refund_part(self, amount: int, reason: str, step: str) -> Refund:
-        """Refund `amount` through Stripe as the booking's next refund, then note it."""
-        sequence = len(self._booking.refunds) + 1
-        info = await self._steps.refund(self._payment_intent_id, step, amount, sequence)
-        return await self._note_refund(info, reason, ours=True)
+    async def _refund_rest(self, source: RefundSource) -> str | None:
+        """Refund all that remains at Stripe (read back first); None, or Stripe's refusal.
 
-    async def _note_refund(self, info: RefundInfo, reason: str, *, ours: bool) -> Refund:
-        """Record a refund made at Stripe (the database, the view) and issue its credit note.
-        `refund_ids` lists the refunds the booking made itself (`ours`)."""
+        In full, as Stripe counts it, keyed by `source` alone: the safety net refunds late money
+        with the same key, so the two can never both refund it."""
+        try:
+            await self._read_back_refunds()
+            if self._refundable_amount > 0:
+                info = await self._steps.refund(self._payment_intent_id, source)
+                await self._note_refund(info, source.value, source)
+        except FailureError as err:
+            return _refusal(err)
+        return None
+
+    async def _refund_part(self, amount: int, reason: str, source: RefundSource) -> Refund:
+        """Refund `amount` through Stripe as the booking's next refund, then note it."""
+        info, sequence = await self._refund_at_stripe(amount, source)
+        return await self._note_refund(info, reason, source, sequence)
+
+    async def _refund_at_stripe(self, amount: int, source: RefundSource) -> tuple[RefundInfo, int]:
+        """Ask Stripe for the booking's next refund; its sequence number is used up even when
+        Stripe refuses (ActivityError)."""
+        self._last_sequence += 1
+        sequence = self._last_sequence
+        info = await self._steps.refund(self._payment_intent_id, source, amount, sequence)
+        return info, sequence
+
+    async def _note_refund(
+        self, info: RefundInfo, reason: str, source: RefundSource, sequence: int | None = None
+    ) -> Refund:
+        """Record a refund made at Stripe (the database, the view) and issue its credit note;
+        `sequence` when it was taken already. `refund_ids` lists the booking's own refunds."""
         booking = self._booking
-        refund = Refund(len(booking.refunds) + 1, info.amount, reason, info.id, workflow.now())
+        ours = source != RefundSource.STRIPE
+        if sequence is None:
+            self._last_sequence += 1
+            sequence = self._last_sequence
+        refund = Refund(sequence, info.amount, reason, info.id, workflow.now(), source)
         await self._steps.record_refund(booking.currency, refund)
         refund_ids = [*booking.refund_ids, info.id] if ours else booking.refund_ids
         self._view = replace(booking, refunds=[*booking.refunds, refund], refund_ids=refund_ids)
@@ -490,11 +566,11 @@ class BookingWorkflow:
                 remaining=refundable,
             )
 
-    def _places_to_cancel(self, order: PlacesCancellation) -> list[str]:
+    def _places_to_cancel(self, order: PlacesCancellation, accepted_at: datetime) -> list[str]:
         """The labels the order names, or the business error that refuses it."""
         _check_text(order.reason)
         self._must_be_confirmed()
-        if self._session_started():
+        if self._session_started(accepted_at):
             raise BookingNotChangeable("the session has started")
         if bool(order.seat_labels) == bool(order.count):
             raise InvalidRequest("give either the seats to cancel or a count of places")
@@ -514,12 +590,22 @@ class BookingWorkflow:
             status = self._status or BookingStatus.PENDING_PAYMENT
             raise BookingNotChangeable(f"a booking that is {status} cannot be changed")
 
-    def _policy_percent(self) -> int:
+    def _cancel_percent(self, cancel: CancelRequest) -> int:
+        if cancel.session_cancelled:
+            return 100
+        assert self._mailbox.cancel_accepted_at is not None
+        return self._policy_percent(self._mailbox.cancel_accepted_at)
+
+    def _policy_percent(self, accepted_at: datetime) -> int:
+        """The session's refund percent in force when the change was accepted."""
         assert self._reservation is not None
         reservation = self._reservation
-        return refund_percent(
-            reservation.refund_policy, reservation.session_starts_at, workflow.now()
-        )
+        return refund_percent(reservation.refund_policy, reservation.session_starts_at, accepted_at)
+
+    @property
+    def _cancel(self) -> CancelRequest:
+        assert self._mailbox.cancel is not None
+        return self._mailbox.cancel
 
     @property
     def _refundable_amount(self) -> int:
@@ -527,7 +613,8 @@ class BookingWorkflow:
 
     def _refundable_after_orders(self) -> int:
         """What remains paid once the refunds already queued are made."""
-        queued = sum(o.amount for _, o in self._mailbox.orders if isinstance(o, RefundOrder))
+        orders = [queued.order for queued in self._mailbox.orders]
+        queued = sum(order.amount for order in orders if isinstance(order, RefundOrder))
         return self._refundable_amount - queued
 
     # ---- transitions ----------------------------------------------------------------------
@@ -543,21 +630,13 @@ class BookingWorkflow:
             replace(self._booking, hold_expires_at=extended, status_reason="payment is processing")
         )
 
-    async def _close(
-        self, status: BookingStatus, reason: str, refunded: int | None = None, noted: bool = False
-    ) -> None:
-        """Release the places, record the end, and tell the customer.
-
-        `noted`: each refund had its own credit note already (partial refunds); the email
-        carries the last one.
-        """
+    async def _close(self, status: BookingStatus, reason: str, refunded: int | None = None) -> None:
+        """Release the places, record the end, and tell the customer (with the last refund's
+        credit note when something was `refunded`: each refund had its own already)."""
         await self._steps.release()
-        if refunded is not None and not noted and self._booking.reference:
-            # Before the new status shows: whoever sees REFUNDED can fetch the credit note.
-            await self._issue_document(DocumentKind.CREDIT_NOTE, None)
         await self._record(replace(self._booking, status=status, status_reason=reason))
         refunds = self._booking.refunds
-        last = refunds[-1].sequence if noted and refunded and refunds else None
+        last = refunds[-1].sequence if refunded and refunds else None
         await self._send_email(closing_email(status, self._mailbox.cancel), refunded, last)
 
     async def _issue_document(
@@ -576,23 +655,12 @@ class BookingWorkflow:
             booking = self._booking
             self._view = replace(booking, emails_refused=[*booking.emails_refused, kind])
 
-    async def _refund(self, reason: str) -> int:
-        """Refund in full through Stripe; returns the amount refunded."""
-        refund = await self._steps.refund(self._payment_intent_id, reason)
-        if workflow.patched(PARTIAL_REFUNDS_PATCH):
-            await self._note_refund(refund, reason, ours=True)
-        else:
-            self._view = replace(self._booking, refund_ids=[*self._booking.refund_ids, refund.id])
-        return refund.amount
-
     async def _cancel_intent(self) -> PaymentIntentInfo | None:
         """None when Stripe did not answer within the grace: the hold ends all the same."""
         within = self._stripe_grace(timedelta(0))
         try:
             intent = await self._steps.cancel_intent(self._payment_intent_id, within)
         except ActivityError as err:
-            if within is None:
-                raise
             workflow.logger.warning("could not cancel %s: %s", self._payment_intent_id, err)
             self._intent_unsettled = True
             return None
@@ -605,15 +673,11 @@ class BookingWorkflow:
         try:
             return await self._steps.read_intent(self._payment_intent_id, within)
         except FailureError as err:  # local activities raise ApplicationError, not ActivityError
-            if within is None:
-                raise
             workflow.logger.warning("could not read %s: %s", self._payment_intent_id, err)
             return None
 
-    def _stripe_grace(self, at_least: timedelta) -> timedelta | None:
-        """How long a pending booking waits on Stripe; None (unbounded) in older runs."""
-        if not workflow.patched(BOUNDED_STRIPE_PATCH):
-            return None
+    def _stripe_grace(self, at_least: timedelta) -> timedelta:
+        """How long a pending booking waits on Stripe before the hold's end decides."""
         return max(at_least, timedelta(seconds=self._timings.payment_grace_seconds))
 
     async def _record(self, view: BookingView) -> None:
@@ -633,9 +697,9 @@ class BookingWorkflow:
         visibility.publish_rejected()
         return False
 
-    def _session_started(self) -> bool:
+    def _session_started(self, at: datetime | None = None) -> bool:
         assert self._reservation is not None
-        return workflow.now() >= self._reservation.session_starts_at
+        return (at or workflow.now()) >= self._reservation.session_starts_at
 
     @property
     def _booking(self) -> BookingView:
@@ -661,3 +725,12 @@ def _business_failure(err: FailureError) -> ApplicationError | None:
     """The business rule that said no (non-retryable), or None for trouble worth retrying."""
     cause = err.cause if isinstance(err, ActivityError) else err
     return cause if isinstance(cause, ApplicationError) and cause.non_retryable else None
+
+
+def _refusal(err: FailureError) -> str:
+    """Stripe's refusal of a refund, for a status reason; re-raises trouble worth retrying."""
+    refusal = _business_failure(err)
+    if refusal is None:
+        raise err
+    workflow.logger.warning("refund refused: %s", refusal.message)
+    return f"the refund was refused: {refusal.message}"

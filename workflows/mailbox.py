@@ -1,7 +1,9 @@
 """What the booking workflow has been told and not yet acted on: payment events, a cancel, and
-orders (an admin's refund, places to cancel), each answered once carried out."""
+orders (an admin's refund, places to cancel), each with the moment it was accepted and answered
+once carried out."""
 
 import contextlib
+from dataclasses import dataclass
 from datetime import datetime
 
 from temporalio import workflow
@@ -14,6 +16,16 @@ with workflow.unsafe.imports_passed_through():
 Order = RefundOrder | PlacesCancellation
 
 
+@dataclass
+class Queued:
+    """An order waiting its turn: its update id, and when it was accepted (the refund policy
+    in force then applies, however long it waits)."""
+
+    update_id: str
+    order: Order
+    accepted_at: datetime
+
+
 class Mailbox:
     """Payment events in arrival order, each Stripe event id once, and at most one cancel."""
 
@@ -21,8 +33,8 @@ class Mailbox:
         self._events: list[PaymentEvent] = []
         self._seen_event_ids: set[str] = set()
         self.cancel: CancelRequest | None = None
-        # (update id, order) in arrival order, and the answer of each carried out.
-        self.orders: list[tuple[str, Order]] = []
+        self.cancel_accepted_at: datetime | None = None
+        self.orders: list[Queued] = []
         self.answers: dict[str, BookingView | ApplicationError] = {}
 
     def post(self, event: PaymentEvent) -> None:
@@ -34,6 +46,17 @@ class Mailbox:
 
     def next_event(self) -> PaymentEvent:
         return self._events.pop(0)
+
+    def accept_cancel(self, request: CancelRequest) -> None:
+        """The first cancel is the one carried out, except that the session's cancellation
+        outranks a customer's not yet finished: the booking is then refunded in full."""
+        if self.cancel is None:
+            self.cancel, self.cancel_accepted_at = request, workflow.now()
+        elif request.session_cancelled and not self.cancel.session_cancelled:
+            self.cancel = request
+
+    def accept_order(self, update_id: str, order: Order) -> None:
+        self.orders.append(Queued(update_id, order, workflow.now()))
 
     async def wait(self, deadline: datetime, timer: str, *, cancel_counts: bool) -> bool:
         """True when a message waits; False once `deadline` passes with none.

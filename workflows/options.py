@@ -1,11 +1,19 @@
 """How the booking workflow calls its activities (timeouts, retries) and its patch names.
 
 Editing this file changes what running workflows do next, not what they did: a timeout or a
-retry policy may change freely (neither is replayed). What does need care is in the workflow:
-any edit that adds, removes, reorders or renames a command (an activity, timer, child or
-search-attribute upsert) must sit behind `workflow.patched(NEW_PATCH)` with a new constant
-here, and a history recorded with the new code must be committed under
-tests/workflows/histories/ (`RECORD_HISTORIES=1 make test`).
+retry policy may change freely (neither is replayed). What does need care is in the workflow.
+
+The release baseline: the workflow code as released holds no `workflow.patched` branch (the
+engine never ran in production before it), and its histories under tests/workflows/histories/
+are that baseline's. From it on, any edit that adds, removes, reorders or renames a command (an
+activity, timer, child or search-attribute upsert) that running workflows would see:
+1. sits behind `workflow.patched("<name>-YYYY-MM-DD")` (a constant here, dated the day it is
+   written) with a history recorded with the new code committed beside the old ones
+   (`RECORD_HISTORIES=1` on the test that records it);
+2. becomes `workflow.deprecate_patch(...)` (the old branch deleted) once no workflow started
+   before the patch is open or within the namespace's retention;
+3. is deleted, with the histories that only replay the old branch, once no workflow started
+   before the deprecation is open or within retention.
 """
 
 from datetime import timedelta
@@ -92,27 +100,6 @@ UNBOUNDED_REASONS: dict[str, str] = {
 # How long a rejected booking waits for its caller's `hold` update before failing.
 HOLD_ANSWER_WAIT = timedelta(seconds=10)
 
-# Histories recorded before receipts and emails existed replay without them.
-NOTIFICATIONS_PATCH = "receipts-and-emails"
-# A failed setup deletes its booking row (it only released its places before), so the same
-# Idempotency-Key starts clean.
-CLEAN_SETUP_PATCH = "clean-setup"
-# Waits on Stripe while a booking is pending are bounded: a hold ends on time even when
-# Stripe is down, and a payment Stripe confirms later is refunded as late money.
-BOUNDED_STRIPE_PATCH = "bounded-stripe-waits"
-# Creating and reading PaymentIntents became local activities (one trip through the server's
-# task queues less per call); older histories ran them as regular activities.
-LOCAL_STRIPE_PATCH = "local-stripe-calls"
-# A booking with nothing to pay (a free session, or a discount of 100 %) is sold at once: no
-# PaymentIntent, a receipt for 0. Older runs created an intent for every booking.
-FREE_BOOKING_PATCH = "free-bookings"
 # The safety net also wakes webhook deliveries left pending without a running delivery
 # workflow (its runs before webhooks out did not).
 WEBHOOK_SWEEP_PATCH = "webhook-sweep"
-# Refunds follow the session's refund policy and may be partial (an admin's amount, some places
-# cancelled, a refund made at Stripe read back); each is recorded with its own credit note. The
-# `refund` and `cancel_places` updates need no check of their own: no older history holds one.
-PARTIAL_REFUNDS_PATCH = "partial-refunds"
-# The PaymentIntent is created and recorded in one local activity (`open_payment`), one step
-# less per booking start; older runs created it, then recorded it in a step of its own.
-ONE_STEP_PAYMENT_PATCH = "one-step-payment"

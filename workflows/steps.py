@@ -35,8 +35,6 @@ with workflow.unsafe.imports_passed_through():
         DATABASE_STEP,
         DOCUMENT_STEP,
         EMAIL_STEP,
-        LOCAL_STRIPE_PATCH,
-        NOTIFICATIONS_PATCH,
         RESERVE_STEP,
         STRIPE_SETUP_STEP,
         STRIPE_STEP,
@@ -87,14 +85,6 @@ class BookingSteps:
             **RESERVE_STEP,
         )
 
-    async def create_intent(self, reservation: Reservation, email: str) -> PaymentIntentInfo:
-        return await self._stripe(
-            PaymentActivities.create_intent,
-            self._payment_request(reservation, email),
-            STRIPE_SETUP_STEP,
-            "create PaymentIntent",
-        )
-
     async def open_payment(self, reservation: Reservation, email: str) -> PaymentIntentInfo:
         """Create the PaymentIntent and record it with PENDING_PAYMENT, in one step."""
         return await workflow.execute_local_activity_method(
@@ -133,7 +123,8 @@ class BookingSteps:
         amount: int | None = None,
         sequence: int | None = None,
     ) -> RefundInfo:
-        """Refund in full, or `amount` as the booking's `sequence`-th refund, once each."""
+        """Refund in full (the safety net's), or `amount` as the booking's `sequence`-th refund
+        (`reason` its RefundSource), once each whatever the retries."""
         return await workflow.execute_activity_method(
             PaymentActivities.refund,
             RefundRequest(self._booking_id, payment_intent_id, reason, amount, sequence),
@@ -159,11 +150,11 @@ class BookingSteps:
             **DATABASE_STEP,
         )
 
-    async def release_some(self, seat_labels: list[str]) -> Repriced:
-        """Free these sold places and re-price the booking on the places it keeps."""
+    async def release_some(self, seat_labels: list[str], kept: Repriced) -> Repriced:
+        """Free these sold places; the booking keeps `kept` at the price given."""
         return await workflow.execute_local_activity_method(
             InventoryActivities.release_some,
-            ReleaseSome(self._booking_id, seat_labels),
+            ReleaseSome(self._booking_id, seat_labels, kept),
             summary=f"release {len(seat_labels)} place(s)",
             **DATABASE_STEP,
         )
@@ -203,6 +194,7 @@ class BookingSteps:
                 status_reason=view.status_reason,
                 payment_intent_id=view.payment_intent_id,
                 hold_expires_at=view.hold_expires_at,
+                amount_paid=view.amount_paid,
             ),
             summary=f"record {view.status}",
             **DATABASE_STEP,
@@ -213,8 +205,6 @@ class BookingSteps:
     ) -> DocumentRef | None:
         """The receipt or credit note (of one refund, with `refund`); None when it could not be
         issued (logged, not fatal)."""
-        if not workflow.patched(NOTIFICATIONS_PATCH):
-            return None
         request = IssueDocument(self._booking_id, kind, refund=refund)
         if intent is not None:
             request.card_brand, request.card_last4 = intent.card_brand, intent.card_last4
@@ -233,8 +223,6 @@ class BookingSteps:
         self, kind: EmailKind, refund_amount: int | None = None, refund_sequence: int | None = None
     ) -> bool:
         """Email the customer; False when it was refused for good (never fatal to the booking)."""
-        if not workflow.patched(NOTIFICATIONS_PATCH):
-            return True
         try:
             outcome = await workflow.execute_activity_method(
                 NotificationActivities.send,
@@ -259,9 +247,5 @@ class BookingSteps:
         options: StepOptions,
         summary: str,
     ) -> Result:
-        """A short Stripe call: a local activity, or a regular one when replaying old runs."""
-        if workflow.patched(LOCAL_STRIPE_PATCH):
-            return await workflow.execute_local_activity_method(
-                method, arg, summary=summary, **options
-            )
-        return await workflow.execute_activity_method(method, arg, summary=summary, **options)
+        """A short Stripe call, as a local activity."""
+        return await workflow.execute_local_activity_method(method, arg, summary=summary, **options)

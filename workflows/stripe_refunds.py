@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from activities.repairs import REFUNDS_MADE_SIGNAL, STRIPE_REFUNDS_WORKFLOW, RepairActivities
     from models.booking import Refund, Transition
-    from models.enums import BookingStatus, DocumentKind, EmailKind
+    from models.enums import BookingStatus, DocumentKind, EmailKind, RefundSource
     from models.payments import RefundInfo
     from models.repairs import BookingMoney, RefundsMade, StripeRefundsInput
     from workflows.options import DATABASE_STEP
@@ -67,7 +67,8 @@ class StripeRefundsWorkflow:
     ) -> Refund:
         ours = info.id in self._by_safety_net
         reason = SAFETY_NET_REASON if ours else STRIPE_REASON
-        refund = Refund(sequence, info.amount, reason, info.id, workflow.now())
+        source = RefundSource.SAFETY_NET if ours else RefundSource.STRIPE
+        refund = Refund(sequence, info.amount, reason, info.id, workflow.now(), source)
         await steps.record_refund(money.currency, refund)
         if money.has_receipt:
             await steps.issue_document(DocumentKind.CREDIT_NOTE, None, refund)

@@ -15,6 +15,8 @@ from api.booking_workflows import (
     booking_summary,
     cancel_within,
     change_within,
+    check_places_changeable,
+    customer_cancel,
     start_booking_workflow,
 )
 from api.deps import AdminCaller, ClientCaller, DbDep, SettingsDep, TemporalDep
@@ -34,7 +36,6 @@ from core.errors import IdempotencyKeyReused
 from models.booking import (
     Attendee,
     BookingRequest,
-    CancelRequest,
     PlacesCancellation,
     RefundOrder,
 )
@@ -196,7 +197,7 @@ async def cancel_booking(
     stands. Cancelling again answers the first cancel's outcome.
     """
     booking = await get_booking(db, booking_id, caller.organisation_id)
-    request = CancelRequest((body or CancelIn()).reason)
+    request = await customer_cancel(db, booking, (body or CancelIn()).reason)
     outcome = await cancel_within(temporal, settings, str(booking.id), request, booking.status)
     await db.refresh(booking)
     if outcome is None:
@@ -239,11 +240,14 @@ async def cancel_places(
     db: DbDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> BookingOut | JSONResponse:
-    """Give back some places of a CONFIRMED group booking before the session starts: the places
-    kept are re-priced (the group discount on what remains), the difference is refunded by the
-    session's refund policy with a credit note. Cancelling every place is `/cancel`'s job (422).
-    The same Idempotency-Key answers the first request's outcome."""
+    """Give back some places of a CONFIRMED group booking before the session starts: each
+    place given back refunds its share of what was paid, by the session's refund policy in
+    force when the request was accepted, with a credit note; the places kept keep what was paid
+    for them (never dearer). Refused (409) once the session is cancelled: it refunds in full.
+    Cancelling every place is `/cancel`'s job (422). The same Idempotency-Key answers the first
+    request's outcome."""
     booking = await get_booking(db, booking_id, caller.organisation_id)
+    await check_places_changeable(db, booking)
     order = PlacesCancellation(body.seats, body.count or 0, body.reason)
     update_id = f"places-{booking_id_for(str(caller.key_id), idempotency_key)}"
     return await _change(
@@ -291,5 +295,6 @@ def booking_out(booking: Booking, client_secret: str | None = None) -> BookingOu
         created_at=booking.created_at,
         updated_at=booking.updated_at,
         confirmed_at=booking.confirmed_at,
+        amount_paid=booking.amount_paid or 0,
         amount_refunded=booking.amount_refunded,
     )

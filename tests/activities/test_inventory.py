@@ -196,7 +196,7 @@ async def test_bad_requests_raise_a_domain_error_and_change_nothing(
     assert await seat_states(db, session_id) == {"free": 12}
 
 
-async def test_releasing_some_places_reprices_the_rest_once_however_often_it_runs(
+async def test_releasing_some_places_stores_the_kept_price_once_however_often_it_runs(
     inventory: InventoryActivities,
     db: async_sessionmaker[AsyncSession],
     new_session: SessionFactory,
@@ -205,15 +205,16 @@ async def test_releasing_some_places_reprices_the_rest_once_however_often_it_run
     held = await inventory.reserve(request(session_id, quantity=6))
     await inventory.confirm(held.booking_id)
     given_back = held.seat_labels[-2:]
+    kept = Repriced(held.seat_labels[:4], 30_000, 3_000, 27_000)  # what was paid for the 4
 
     first, again = await asyncio.gather(
-        inventory.release_some(ReleaseSome(held.booking_id, given_back)),
-        inventory.release_some(ReleaseSome(held.booking_id, given_back)),
+        inventory.release_some(ReleaseSome(held.booking_id, given_back, kept)),
+        inventory.release_some(ReleaseSome(held.booking_id, given_back, kept)),
     )
 
-    assert first == again == Repriced(held.seat_labels[:4], 30_000, 0, 30_000)
+    assert first == again == kept
     assert await seat_states(db, session_id) == {SeatState.SOLD: 4, SeatState.FREE: 4}
     async with db() as s:
         booking = await s.get(Booking, uuid.UUID(held.booking_id))
         assert booking is not None
-        assert (booking.quantity, booking.amount_paid, booking.amount_total) == (4, 40_500, 30_000)
+        assert (booking.quantity, booking.amount_paid, booking.amount_total) == (4, 40_500, 27_000)

@@ -17,9 +17,9 @@ from temporalio.client import Client
 
 from devstack.pay import pay
 from devstack.postgres import Cluster
-from models.enums import DocumentKind, SeatState
+from models.enums import DocumentKind, SeatState, SessionStatus
 from models.organisations import DEFAULT_ORGANISATION_ID
-from models.tables import BookingRefund, Receipt, Seat
+from models.tables import BookingRefund, Receipt, Seat, Session
 from tests.api.conftest import ADMIN
 from tests.api.helpers import (
     emails_for,
@@ -31,6 +31,11 @@ from tests.api.helpers import (
 from tests.api.test_tenants import _alembic
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.histories import keep_history
+from tests.workflows.helpers import (
+    assert_books_match_stripe,
+    price_session,
+    stripe_echoes_its_refunds,
+)
 
 Db = async_sessionmaker[AsyncSession]
 Json = dict[str, Any]
@@ -132,6 +137,7 @@ async def test_cancellations_refund_by_the_policy_on_each_side_of_a_tier_boundar
     db: Db,
     sendgrid: FakeSendGrid,
     temporal: Client,
+    api_url: str,
 ) -> None:
     """In full until 14 days before the start, half until 7 days before: the session starts
     14 days and a few seconds from now, so the 14-day boundary passes during the test."""
@@ -165,6 +171,15 @@ async def test_cancellations_refund_by_the_policy_on_each_side_of_a_tier_boundar
     # The credit note of the half refund, and the calendar file that drops the event.
     attachments = sorted(a["type"] for a in cancelled_email["attachments"])
     assert attachments == ["application/pdf", "text/calendar"]
+    for booking in (before, after):
+        await stripe_echoes_its_refunds(temporal, api_url, db, booking["id"])
+    assert await assert_books_match_stripe(stripe_client, db, after["id"]) == 7_500
+    shown = (await api.get(f"/v1/bookings/{after['id']}")).json()
+    assert (shown["amount_paid"], shown["amount_refunded"], shown["amount_remaining"]) == (
+        15_000,
+        7_500,
+        7_500,
+    )
     await keep_history(temporal, after["id"], "partial-refunds-cancelled_for_half_by_policy")
 
 
@@ -190,6 +205,7 @@ async def test_an_admin_refunds_part_then_the_rest(
     db: Db,
     sendgrid: FakeSendGrid,
     temporal: Client,
+    api_url: str,
 ) -> None:
     session_id = await session_with(api, datetime.now(UTC) + timedelta(days=30))
     booking = await paid(api, stripe_client, session_id, 5)  # £337.50 after the discount
@@ -204,6 +220,8 @@ async def test_an_admin_refunds_part_then_the_rest(
     assert (part.json()["status"], part.json()["amount_refunded"]) == ("CONFIRMED", 10_000)
     assert await stripe_refunds(stripe_client, booking) == [10_000]
     assert set((await seats_of(db, session_id)).values()) == {SeatState.FREE, SeatState.SOLD}
+    await stripe_echoes_its_refunds(temporal, api_url, db, booking["id"])
+    assert part.json()["amount_remaining"] == 23_750
 
     by_a_client = await api.post(refunds, json={"amount": 100})
     assert by_a_client.status_code == 403
@@ -221,9 +239,9 @@ async def test_an_admin_refunds_part_then_the_rest(
     assert await credit_notes(db, booking["id"]) == [(1, -10_000), (2, -23_750)]
     assert SeatState.SOLD not in (await seats_of(db, session_id)).values()
     listed = (await api.get(f"{refunds}")).json()
-    assert [(r["sequence"], r["amount"], r["reason"]) for r in listed] == [
-        (1, 10_000, "goodwill"),
-        (2, 23_750, "cancelled course"),
+    assert [(r["sequence"], r["amount"], r["reason"], r["source"]) for r in listed] == [
+        (1, 10_000, "goodwill", "admin"),
+        (2, 23_750, "cancelled course", "admin"),
     ]
     assert all(r["credit_note"] for r in listed)
     second_note = await api.get(
@@ -245,6 +263,8 @@ async def test_an_admin_refunds_part_then_the_rest(
     assert closed.status_code == 409
     assert closed.json()["type"].endswith("not-changeable")
     assert await stripe_refunds(stripe_client, booking) == [10_000, 23_750]
+    await stripe_echoes_its_refunds(temporal, api_url, db, booking["id"])
+    assert await assert_books_match_stripe(stripe_client, db, booking["id"]) == 0
     await keep_history(temporal, booking["id"], "partial-refunds-admin_refund_then_the_rest")
 
 
@@ -297,15 +317,19 @@ async def test_a_partial_refund_made_at_stripe_is_read_back_from_its_webhook(
         "partly_refunded:1",
         "refunded",
     ]
+    listed = (await api.get(f"/v1/bookings/{booking['id']}/refunds")).json()
+    assert [r["source"] for r in listed] == ["stripe", "stripe"]
+    assert await assert_books_match_stripe(stripe_client, db, booking["id"]) == 0
     await keep_history(temporal, booking["id"], "partial-refunds-read_back_from_stripe")
 
 
-async def test_cancelling_some_places_reprices_the_rest_and_refunds_the_difference(
+async def test_cancelling_some_places_refunds_their_share_of_what_was_paid(
     api: httpx.AsyncClient,
     stripe_client: stripe.StripeClient,
     db: Db,
     sendgrid: FakeSendGrid,
     temporal: Client,
+    api_url: str,
 ) -> None:
     session_id = await session_with(api, datetime.now(UTC) + timedelta(days=30))
     booking = await paid(api, stripe_client, session_id, 5)  # 5 x £75 - 10 % = £337.50
@@ -329,16 +353,25 @@ async def test_cancelling_some_places_reprices_the_rest_and_refunds_the_differen
     assert done.status_code == again.status_code == 200, done.text
     assert done.json() == again.json()
     kept = done.json()
-    # 3 places lose the group discount: £225.00, so £112.50 back in full (default policy).
+    # Each place carried £67.50 of the £337.50 paid: 2 given back refund £135.00 in full
+    # (default policy); the 3 kept keep what was paid for them, their discount unchanged.
     assert (kept["status"], kept["quantity"], kept["seats"]) == (
         "CONFIRMED",
         3,
         booking["seats"][2:],
     )
-    assert (kept["amount_subtotal"], kept["discount"], kept["amount_total"]) == (22_500, 0, 22_500)
-    assert kept["amount_refunded"] == 11_250
-    assert await stripe_refunds(stripe_client, booking) == [11_250]
-    assert await credit_notes(db, booking["id"]) == [(1, -11_250)]
+    assert (kept["amount_subtotal"], kept["discount"], kept["amount_total"]) == (
+        22_500,
+        2_250,
+        20_250,
+    )
+    assert (kept["amount_paid"], kept["amount_refunded"], kept["amount_remaining"]) == (
+        33_750,
+        13_500,
+        20_250,
+    )
+    assert await stripe_refunds(stripe_client, booking) == [13_500]
+    assert await credit_notes(db, booking["id"]) == [(1, -13_500)]
     seats = await seats_of(db, session_id)
     assert [seats[label] for label in given_back] == [SeatState.FREE] * 2
     assert [seats[label] for label in kept["seats"]] == [SeatState.SOLD] * 3
@@ -346,6 +379,10 @@ async def test_cancelling_some_places_reprices_the_rest_and_refunds_the_differen
     assert (availability["sold"], availability["available"]) == (3, 9)
     await sent(sendgrid, f"{booking['id']}:partly_refunded:1")
     assert await emails_for(sendgrid, booking["id"]) == ["confirmation", "partly_refunded:1"]
+    await stripe_echoes_its_refunds(temporal, api_url, db, booking["id"])
+    csv = await api.get(f"/v1/sessions/{session_id}/bookings.csv", headers=ADMIN)
+    row = next(r for r in csv.text.splitlines() if r.startswith(booking["id"]))
+    assert ",20250,33750,13500,20250,GBP," in row  # total, paid, refunded, remaining
 
     # The freed places sell again; the rest of the booking cancels for what remains paid.
     again_sold = await paid(api, stripe_client, session_id, 2)
@@ -355,8 +392,90 @@ async def test_cancelling_some_places_reprices_the_rest_and_refunds_the_differen
         "REFUNDED",
         33_750,
     )
-    assert await stripe_refunds(stripe_client, booking) == [11_250, 22_500]  # sorted
+    assert await stripe_refunds(stripe_client, booking) == [13_500, 20_250]  # sorted
+    await stripe_echoes_its_refunds(temporal, api_url, db, booking["id"])
+    assert await assert_books_match_stripe(stripe_client, db, booking["id"]) == 0
     await keep_history(temporal, booking["id"], "partial-refunds-places_cancelled_then_the_rest")
+
+
+async def test_places_given_back_never_make_the_rest_dearer_than_paid(
+    api: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    db: Db,
+    temporal: Client,
+    api_url: str,
+) -> None:
+    """30 % off for 5 or more, one of 5 given back: a new quote of 4 (no discount, £300.00)
+    would cost more than the £262.50 paid; the place refunds its £52.50 and the 4 keep £210.00."""
+    session_id = await session_with(api, datetime.now(UTC) + timedelta(days=30))
+    await price_session(db, session_id, discount=(5, 3_000))
+    booking = await paid(api, stripe_client, session_id, 5)
+    assert booking["amount_total"] == 26_250
+
+    done = await api.post(f"/v1/bookings/{booking['id']}/cancel-places", json={"count": 1})
+
+    assert done.status_code == 200, done.text
+    kept = done.json()
+    assert (kept["quantity"], kept["amount_subtotal"], kept["amount_total"]) == (4, 30_000, 21_000)
+    assert (kept["amount_refunded"], kept["amount_remaining"]) == (5_250, 21_000)
+    assert await stripe_refunds(stripe_client, booking) == [5_250]
+    await stripe_echoes_its_refunds(temporal, api_url, db, booking["id"])
+    assert await assert_books_match_stripe(stripe_client, db, booking["id"]) == 21_000
+
+
+async def test_places_of_a_group_made_free_are_given_back_for_nothing(
+    api: httpx.AsyncClient, db: Db, temporal: Client
+) -> None:
+    """100 % off for 2 or more: a place given back refunds nothing and asks Stripe nothing;
+    the place kept stays free and the booking can still be cancelled."""
+    session_id = await session_with(api, datetime.now(UTC) + timedelta(days=30))
+    await price_session(db, session_id, discount=(2, 10_000))
+    booking = await start_booking(api, session_id, 2)
+    assert (booking["status"], booking["amount_total"]) == ("CONFIRMED", 0)
+
+    done = await api.post(f"/v1/bookings/{booking['id']}/cancel-places", json={"count": 1})
+
+    assert done.status_code == 200, done.text
+    kept = done.json()
+    assert (kept["quantity"], kept["amount_subtotal"], kept["discount"]) == (1, 7_500, 7_500)
+    assert (kept["amount_total"], kept["amount_paid"], kept["amount_remaining"]) == (0, 0, 0)
+    assert kept["payment"]["payment_intent_id"] is None
+    cancelled = await api.post(f"/v1/bookings/{booking['id']}/cancel")
+    assert (cancelled.status_code, cancelled.json()["status"]) == (200, "CANCELLED")
+    assert cancelled.json()["amount_refunded"] == 0
+    assert set((await seats_of(db, session_id)).values()) == {SeatState.FREE}
+
+
+async def test_a_customer_cancel_once_the_session_is_cancelled_refunds_in_full(
+    api: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    db: Db,
+    sendgrid: FakeSendGrid,
+    temporal: Client,
+    api_url: str,
+) -> None:
+    """The organiser's cancellation has stopped the sales (the session is CANCELLED) but not
+    reached this booking yet: the customer's own cancel refunds in full, whatever the policy
+    (here: never), and giving places back by the policy is refused."""
+    session_id = await session_with(api, datetime.now(UTC) + timedelta(days=30), [])
+    booking = await paid(api, stripe_client, session_id, 2)
+    async with db.begin() as s:
+        session = await s.get(Session, uuid.UUID(session_id))
+        assert session is not None
+        session.status = SessionStatus.CANCELLED
+
+    places = await api.post(f"/v1/bookings/{booking['id']}/cancel-places", json={"count": 1})
+    assert places.status_code == 409
+    assert "session is cancelled" in places.json()["detail"]
+    cancelled = await api.post(f"/v1/bookings/{booking['id']}/cancel")
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["status"], cancelled.json()["amount_refunded"]) == ("REFUNDED", 15_000)
+    listed = (await api.get(f"/v1/bookings/{booking['id']}/refunds")).json()
+    assert [(r["amount"], r["source"]) for r in listed] == [(15_000, "session-cancelled")]
+    await sent(sendgrid, f"{booking['id']}:session_cancelled")
+    await stripe_echoes_its_refunds(temporal, api_url, db, booking["id"])
+    assert await assert_books_match_stripe(stripe_client, db, booking["id"]) == 0
 
 
 async def test_places_of_an_unpaid_booking_or_a_started_session_are_not_cancellable(

@@ -1,8 +1,10 @@
 """Group prices in minor units: the discount on the whole subtotal, rounded half up."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from core.pricing import GroupDiscount, Quote, quote
+from core.pricing import GroupDiscount, Quote, kept, quote, split
 
 TEN_PERCENT_FROM_FIVE = GroupDiscount(min_quantity=5, basis_points=1000)
 
@@ -70,3 +72,54 @@ def test_a_free_session_costs_nothing_at_any_quantity() -> None:
 def test_negative_prices_and_empty_bookings_are_refused(unit_amount: int, quantity: int) -> None:
     with pytest.raises(ValueError):
         quote(unit_amount, quantity, None)
+
+
+def test_a_paid_total_splits_by_list_price_remainders_to_the_earliest() -> None:
+    # 26 251 over 4 places is 6 562.75 each: the 3 units left go to the first three.
+    assert split(26_251, [7_500] * 4) == [6_563, 6_563, 6_563, 6_562]
+    assert split(100, [1, 3]) == [25, 75]
+    assert split(10, [1, 1, 1]) == [4, 3, 3]
+    assert split(0, [7_500, 7_500]) == [0, 0]
+    assert split(5, [0, 0]) == [3, 2]
+
+
+@given(st.integers(0, 10_000_000), st.lists(st.integers(0, 100_000), min_size=1, max_size=50))
+def test_shares_add_up_to_the_total_and_follow_the_weights(total: int, weights: list[int]) -> None:
+    shares = split(total, weights)
+    assert sum(shares) == total
+    assert all(share >= 0 for share in shares)
+    if any(weights):
+        whole = sum(weights)
+        assert all(
+            abs(share * whole - total * w) < whole for share, w in zip(shares, weights, strict=True)
+        )
+
+
+def test_places_given_back_leave_the_rest_at_what_was_paid_for_them() -> None:
+    """5 at 30 % off for 5 or more, paid 26 250; one given back: the 4 kept cost 21 000, not
+    the 30 000 a new quote of 4 (no discount) would say."""
+    places = ["A1", "A2", "A3", "A4", "A5"]
+    assert kept(26_250, 7_500, places, places[:4]) == Quote(7_500, 4, 30_000, 9_000, 21_000)
+
+
+def test_a_group_made_free_keeps_its_places_for_nothing() -> None:
+    assert kept(0, 7_500, ["A1", "A2"], ["A1"]) == Quote(7_500, 1, 7_500, 7_500, 0)
+
+
+@given(
+    st.integers(1, 100_000),
+    st.integers(2, 50),
+    st.integers(0, 10_000),
+    st.data(),
+)
+def test_what_is_kept_is_never_dearer_than_paid_nor_its_refund_negative(
+    unit_amount: int, quantity: int, basis_points: int, data: st.DataObject
+) -> None:
+    places = [f"P{i}" for i in range(quantity)]
+    paid = quote(unit_amount, quantity, GroupDiscount(2, basis_points)).total
+    keep = data.draw(st.lists(st.sampled_from(places), min_size=1, unique=True))
+    price = kept(paid, unit_amount, places, keep)
+    assert 0 <= price.total <= paid
+    assert price.total <= price.subtotal
+    assert price.discount >= 0
+    assert kept(paid, unit_amount, places, places).total == paid

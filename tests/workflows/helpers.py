@@ -11,18 +11,21 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import stripe
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 
+from activities.payments import amount_received
 from api.booking_workflows import start_booking_workflow
 from core.settings import Settings
 from devstack.pay import pay
 from models.booking import BookingRequest, BookingView, booking_workflow_id
 from models.enums import BookingStatus, DocumentKind, SeatState
 from models.payments import PaymentEvent, PaymentEventType
-from models.tables import Booking, Receipt, Seat
+from models.tables import Booking, BookingRefund, Receipt, Seat, Session
+from tests.api.helpers import signed_event
 from workflows.booking import BookingWorkflow
 
 Db = async_sessionmaker[AsyncSession]
@@ -173,3 +176,116 @@ async def assert_consistent(db: Db, view: BookingView) -> None:
     assert sorted(documents.values()) == sorted(view.documents)
     if view.reference is not None:
         assert DocumentKind.RECEIPT in documents
+
+
+async def price_session(
+    db: Db,
+    session_id: str,
+    *,
+    discount: tuple[int, int] | None = None,
+    policy: list[dict[str, int]] | None = None,
+) -> None:
+    """Give a session a group discount (min quantity, basis points) and a refund policy."""
+    values: dict[str, Any] = {}
+    if discount is not None:
+        values["discount_min_quantity"], values["discount_basis_points"] = discount
+    if policy is not None:
+        values["refund_policy"] = policy
+    async with db.begin() as s:
+        await s.execute(update(Session).where(Session.id == uuid.UUID(session_id)).values(values))
+
+
+Ledger = tuple[int, list[tuple[int, int, str, str]]]
+
+
+async def ledger_of(db: Db, booking_id: str) -> Ledger:
+    """The booking's money as the database holds it: what is refunded, and each refund as
+    (sequence, amount, source, Stripe's id)."""
+    key = uuid.UUID(booking_id)
+    async with db() as s:
+        booking = await s.get(Booking, key)
+        assert booking is not None
+        rows = await s.execute(
+            select(
+                BookingRefund.sequence,
+                BookingRefund.amount,
+                BookingRefund.source,
+                BookingRefund.stripe_refund_id,
+            )
+            .where(BookingRefund.booking_id == key)
+            .order_by(BookingRefund.sequence)
+        )
+        return booking.amount_refunded, [(q, a, str(src), ref) for q, a, src, ref in rows.all()]
+
+
+async def assert_books_match_stripe(
+    stripe_client: stripe.StripeClient, db: Db, booking_id: str
+) -> int:
+    """Paid minus refunded at Stripe is what the booking says remains (its ledger adds up to
+    its `amount_refunded`); returns what remains."""
+    booking = await mirror_of(db, booking_id)
+    assert booking.payment_intent_id is not None
+    intent = await stripe_client.v1.payment_intents.retrieve_async(
+        booking.payment_intent_id, {"expand": ["latest_charge"]}
+    )
+    page = await stripe_client.v1.refunds.list_async({"payment_intent": intent.id, "limit": 100})
+    at_stripe = amount_received(intent) - sum(r.amount for r in page.data)
+    refunded, refunds = await ledger_of(db, booking_id)
+    assert sum(amount for _, amount, _, _ in refunds) == refunded
+    assert booking.amount_paid is not None
+    assert booking.amount_paid - booking.amount_refunded == at_stripe
+    return at_stripe
+
+
+async def stripe_echoes_its_refunds(
+    temporal: Client, api_url: str, db: Db, booking_id: str
+) -> None:
+    """Stripe sends a signed `charge.refunded` for the engine's own refunds too (localstripe
+    sends none): deliver one, let the booking read Stripe's refunds back, and check that
+    nothing new is recorded."""
+    before = await ledger_of(db, booking_id)
+    booking = await mirror_of(db, booking_id)
+    charge = {
+        "id": f"ch_{uuid.uuid4().hex[:14]}",
+        "object": "charge",
+        "payment_intent": booking.payment_intent_id,
+    }
+    body, headers = signed_event("charge.refunded", charge)
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{api_url}/v1/webhooks/stripe", content=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    await settled(temporal, booking_id)
+    assert await ledger_of(db, booking_id) == before
+
+
+async def settled(temporal: Client, booking_id: str, within: float = 15) -> None:
+    """Once the workflow has closed, or has acted on its last signal: a workflow task completed
+    after it, with no activity or workflow task scheduled since."""
+    handle = handle_of(temporal, booking_id)
+    deadline = time.monotonic() + within
+    while True:
+        events = list((await handle.fetch_history()).events)
+        kinds = [event.WhichOneof("attributes") for event in events]
+        if "workflow_execution_completed_event_attributes" in kinds:
+            return
+        signalled = max(
+            (
+                i
+                for i, kind in enumerate(kinds)
+                if kind == "workflow_execution_signaled_event_attributes"
+            ),
+            default=-1,
+        )
+        done = [
+            i for i, kind in enumerate(kinds) if kind == "workflow_task_completed_event_attributes"
+        ]
+        if done and done[-1] > signalled:
+            since = kinds[done[-1] :]
+            waiting = {
+                "activity_task_scheduled_event_attributes",
+                "workflow_task_scheduled_event_attributes",
+            }
+            if not waiting.intersection(since):
+                return
+        assert time.monotonic() < deadline, f"booking {booking_id} never settled"
+        await asyncio.sleep(0.1)

@@ -21,6 +21,7 @@ from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.workflows.helpers import (
     Db,
+    assert_books_match_stripe,
     assert_consistent,
     book,
     documents_of,
@@ -28,6 +29,7 @@ from tests.workflows.helpers import (
     pay_and_tell,
     places_of,
     refunds_of,
+    stripe_echoes_its_refunds,
     tell,
     view_of,
 )
@@ -51,13 +53,14 @@ async def test_cancelling_after_payment_refunds_with_a_credit_note(
     new_session: SessionFactory,
     stripe_client: stripe.StripeClient,
     sendgrid: FakeSendGrid,
+    api_url: str,
 ) -> None:
     paid = await confirmed(temporal, quick, stripe_client, await new_session(capacity=12), 5)
     refunded = await cancel_booking_workflow(temporal, paid.id, CancelRequest("moved"), paid.status)
 
     assert (refunded.status, refunded.status_reason) == (BookingStatus.REFUNDED, "moved")
     assert refunded.reference == paid.reference and len(refunded.refund_ids) == 1
-    assert await refunds_of(stripe_client, paid) == [(33_750, "cancel")]
+    assert await refunds_of(stripe_client, paid) == [(33_750, "customer-policy")]
     documents = await documents_of(db, paid.id)
     assert documents[DocumentKind.RECEIPT] == paid.documents[0]
     assert DocumentKind.CREDIT_NOTE in documents
@@ -67,6 +70,8 @@ async def test_cancelling_after_payment_refunds_with_a_credit_note(
     )
     assert await emails_for(sendgrid, paid.id) == [EmailKind.CONFIRMATION, EmailKind.REFUNDED]
     await assert_consistent(db, refunded)
+    await stripe_echoes_its_refunds(temporal, api_url, db, paid.id)
+    assert await assert_books_match_stripe(stripe_client, db, paid.id) == 0
 
 
 async def test_a_refund_made_at_stripe_ends_the_booking(

@@ -20,12 +20,14 @@ from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.workflows.conftest import OwnWorker
 from tests.workflows.helpers import (
     Db,
+    assert_books_match_stripe,
     assert_consistent,
     book,
     documents_of,
     handle_of,
     pay_at_stripe,
     refunds_of,
+    stripe_echoes_its_refunds,
     tell,
     wait_for,
 )
@@ -84,6 +86,7 @@ async def test_a_cancel_that_finds_the_money_confirms_then_refunds(
     stripe_client: stripe.StripeClient,
     sendgrid: FakeSendGrid,
     no_webhooks: None,
+    api_url: str,
 ) -> None:
     """Paid a moment before the cancel and no event yet: the intent cannot be cancelled."""
     view = await book(temporal, quick, await new_session(capacity=12), quantity=2)
@@ -93,13 +96,15 @@ async def test_a_cancel_that_finds_the_money_confirms_then_refunds(
     assert (refunded.status, refunded.status_reason) == (BookingStatus.REFUNDED, "ill")
     assert refunded.reference is not None and len(refunded.documents) == 2
     assert set(await documents_of(db, view.id)) == {DocumentKind.RECEIPT, DocumentKind.CREDIT_NOTE}
-    assert await refunds_of(stripe_client, view) == [(15_000, "cancel")]
+    assert await refunds_of(stripe_client, view) == [(15_000, "customer-policy")]
     assert await asyncio.wait_for(handle_of(temporal, view.id).result(), 10) == refunded
     assert await emails_for(sendgrid, view.id) == [
         EmailKind.CONFIRMATION,
         EmailKind.REFUNDED,
     ]
     await assert_consistent(db, refunded)
+    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
 
 
 async def test_money_after_a_cancel_stripe_could_not_stop_is_refunded(
@@ -109,6 +114,7 @@ async def test_money_after_a_cancel_stripe_could_not_stop_is_refunded(
     new_session: SessionFactory,
     stripe_client: stripe.StripeClient,
     sendgrid: FakeSendGrid,
+    api_url: str,
 ) -> None:
     """The intent is processing when the customer cancels (forced): cancelled at once, and
     the payment that succeeds afterwards is refunded within the late-payment window."""
@@ -138,3 +144,5 @@ async def test_money_after_a_cancel_stripe_could_not_stop_is_refunded(
         EmailKind.LATE_PAYMENT_REFUNDED,
     ]
     await assert_consistent(db, ended)
+    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0

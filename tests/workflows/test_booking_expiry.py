@@ -21,12 +21,14 @@ from tests.histories import keep_history
 from tests.workflows.conftest import OwnWorker
 from tests.workflows.helpers import (
     Db,
+    assert_books_match_stripe,
     assert_consistent,
     book,
     handle_of,
     pay_at_stripe,
     places_of,
     refunds_of,
+    stripe_echoes_its_refunds,
     tell,
     view_of,
     wait_for,
@@ -86,6 +88,7 @@ async def test_processing_extends_the_hold_then_late_money_is_refunded(
     new_session: SessionFactory,
     stripe_client: stripe.StripeClient,
     sendgrid: FakeSendGrid,
+    api_url: str,
 ) -> None:
     """Stripe says "processing" at every cancellation (forced: localstripe has no such state):
     the hold is extended `max_hold_extensions` times, then expires; the money that succeeds
@@ -140,3 +143,5 @@ async def test_processing_extends_the_hold_then_late_money_is_refunded(
     ]
     await assert_consistent(db, ended)
     await keep_history(temporal, view.id, "late_payment_refunded")
+    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0

@@ -28,7 +28,12 @@ from models.tables import Booking, Seat, Session
 from tests.conftest import SessionFactory
 from tests.histories import keep_history
 from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import booking_request, mirror_of
+from tests.workflows.helpers import (
+    assert_books_match_stripe,
+    booking_request,
+    mirror_of,
+    stripe_echoes_its_refunds,
+)
 from workflows.booking import BookingWorkflow
 
 Db = async_sessionmaker[AsyncSession]
@@ -258,6 +263,8 @@ async def test_money_for_a_cancelled_session_is_refunded_not_confirmed(
     assert await seat_states(db, session_id) == {SeatState.FREE: 4}
     refunds = await stripe_client.v1.refunds.list_async({"payment_intent": view.payment_intent_id})
     assert [r.to_dict()["metadata"]["reason"] for r in refunds.data] == ["not-confirmable"]
+    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
     await keep_history(temporal, view.id, "paid_for_cancelled_session_refunded")
 
 

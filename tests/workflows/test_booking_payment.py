@@ -27,6 +27,7 @@ from tests.workflows.helpers import (
     pay_at_stripe,
     places_of,
     refunds_of,
+    stripe_echoes_its_refunds,
     tell,
     view_of,
     wait_for,
@@ -167,6 +168,7 @@ async def test_a_payment_of_the_wrong_amount_is_refunded(
     new_session: SessionFactory,
     stripe_client: stripe.StripeClient,
     sendgrid: FakeSendGrid,
+    api_url: str,
 ) -> None:
     """Stripe reports less money received than the booking costs (forced: localstripe always
     takes the intent's amount): nothing is confirmed and what was paid goes back."""
@@ -196,6 +198,7 @@ async def test_a_payment_of_the_wrong_amount_is_refunded(
     ended = await asyncio.wait_for(handle_of(temporal, view.id).result(), 10)
     assert ended.status == BookingStatus.REFUNDED and len(ended.refund_ids) == 1
     assert await refunds_of(stripe_client, view) == [(15_000, "amount-mismatch")]
+    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
 
 
 async def test_a_refused_email_or_document_is_noted_and_the_booking_stands(

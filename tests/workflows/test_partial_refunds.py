@@ -23,6 +23,7 @@ from tests.histories import keep_history
 from tests.workflows.conftest import OwnWorker
 from tests.workflows.helpers import (
     Db,
+    assert_books_match_stripe,
     book,
     handle_of,
     mirror_of,
@@ -30,6 +31,7 @@ from tests.workflows.helpers import (
     pay_at_stripe,
     places_of,
     refunds_of,
+    stripe_echoes_its_refunds,
     tell,
 )
 from workflows.booking import BookingWorkflow
@@ -41,6 +43,7 @@ async def test_a_refund_whose_answer_is_lost_is_made_once_and_two_alike_stay_two
     new_session: SessionFactory,
     own_worker: OwnWorker,
     stripe_client: stripe.StripeClient,
+    api_url: str,
 ) -> None:
     real = PaymentActivities(stripe_client)
     attempts: list[RefundRequest] = []
@@ -92,6 +95,8 @@ async def test_a_refund_whose_answer_is_lost_is_made_once_and_two_alike_stay_two
     ended = [o for o in outcomes if not isinstance(o, BaseException)]
     assert len(ended) == 1 and ended[0].status == BookingStatus.REFUNDED
     assert sum(amount for amount, _ in await refunds_of(stripe_client, paid)) == 15_000
+    await stripe_echoes_its_refunds(temporal, api_url, db, paid.id)
+    assert await assert_books_match_stripe(stripe_client, db, paid.id) == 0
 
 
 async def test_a_payment_that_cannot_be_confirmed_is_refunded_and_recorded(
@@ -100,6 +105,7 @@ async def test_a_payment_that_cannot_be_confirmed_is_refunded_and_recorded(
     db: Db,
     new_session: SessionFactory,
     stripe_client: stripe.StripeClient,
+    api_url: str,
 ) -> None:
     """The session was cancelled while the customer paid: the full refund the workflow makes
     is recorded as the booking's refund, as every other."""
@@ -129,6 +135,8 @@ async def test_a_payment_that_cannot_be_confirmed_is_refunded_and_recorded(
     assert (await mirror_of(db, view.id)).amount_refunded == 15_000
     assert await places_of(db, view.id) == {}
     await keep_history(temporal, view.id, "partial-refunds-not_confirmable_recorded")
+    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
 
 
 async def test_a_refund_stripe_refuses_fails_that_order_not_the_booking(
@@ -137,6 +145,7 @@ async def test_a_refund_stripe_refuses_fails_that_order_not_the_booking(
     new_session: SessionFactory,
     own_worker: OwnWorker,
     stripe_client: stripe.StripeClient,
+    api_url: str,
 ) -> None:
     real = PaymentActivities(stripe_client)
 
@@ -162,3 +171,5 @@ async def test_a_refund_stripe_refuses_fails_that_order_not_the_booking(
     assert (after.status, [r.amount for r in after.refunds]) == (BookingStatus.CONFIRMED, [1_000])
     assert await refunds_of(stripe_client, paid) == [(1_000, "admin")]
     assert await places_of(db, paid.id) == {SeatState.SOLD: 1}
+    await stripe_echoes_its_refunds(temporal, api_url, db, paid.id)
+    assert await assert_books_match_stripe(stripe_client, db, paid.id) == 6500

@@ -1,9 +1,8 @@
 """Determinism guard: committed histories of real runs replay against today's workflow code.
 
-Histories recorded since payloads are encrypted replay under a rotated key set (a newer key
-current, the recording key kept for decryption); older ones hold plain JSON and pass through.
-Histories recorded since visibility holds nothing personal carry CustomerHash, never
-CustomerEmail (those before are kept as `before-customer-hash-*`).
+The histories are the release baseline's (workflows/options.py says how a later change keeps
+them replaying). They replay under a rotated key set (a newer key current, the recording key
+kept for decryption), hold no payload in clear, and carry CustomerHash, never CustomerEmail.
 """
 
 import base64
@@ -22,10 +21,6 @@ from tests.histories import HISTORIES
 from workflows.booking import BookingWorkflow
 
 RECORDED = sorted(HISTORIES.glob("*.json"))
-# Recorded before payloads were encrypted (named after the patch that followed them).
-PLAINTEXT_ERA = ("before-bounded-stripe-waits-", "before-local-stripe-", "before-notifications-")
-# Recorded before the customer's email left visibility.
-EMAIL_IN_VISIBILITY_ERA = ("before-",)
 ROTATED = encrypting_converter(
     {**TEST_PAYLOAD_KEYS, "test-2027": "dGVzdC1vbmx5IHJvdGF0ZWQga2V5IGZvciAyMDI3ISE="}, "test-2027"
 )
@@ -41,22 +36,16 @@ async def test_history_replays(path: Path) -> None:
     await Replayer(workflows=[BookingWorkflow], data_converter=ROTATED).replay_workflow(history)
 
 
-RECENT = [p for p in RECORDED if not p.name.startswith(PLAINTEXT_ERA)]
-
-
-@pytest.mark.parametrize("path", RECENT, ids=[p.stem for p in RECENT])
-def test_recent_histories_hold_no_payload_in_clear(path: Path) -> None:
+@pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
+def test_histories_hold_no_payload_in_clear(path: Path) -> None:
     payloads = list(_payloads(json.loads(path.read_text())))
     assert payloads, "a booking's history carries payloads"
     encodings = {base64.b64decode(p["metadata"]["encoding"]) for p in payloads}
     assert encodings == {ENCODING}
 
 
-CURRENT = [p for p in RECORDED if not p.name.startswith(EMAIL_IN_VISIBILITY_ERA)]
-
-
-@pytest.mark.parametrize("path", CURRENT, ids=[p.stem for p in CURRENT])
-def test_current_histories_hold_no_email_in_visibility(path: Path) -> None:
+@pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
+def test_histories_hold_no_email_in_visibility(path: Path) -> None:
     """Search attributes are not encrypted: the customer is only a keyed hash there."""
     fields = list(_search_attribute_names(json.loads(path.read_text())))
     assert "CustomerEmail" not in fields

@@ -20,12 +20,14 @@ from models.sessions import SessionCancellationInput, session_cancellation_id
 from models.tables import Session
 from tests.conftest import SessionFactory
 from tests.workflows.helpers import (
+    assert_books_match_stripe,
     book,
     booking_request,
     mirror_of,
     pay_and_tell,
     places_of,
     refunds_of,
+    stripe_echoes_its_refunds,
 )
 from workflows.session_cancellation import SessionCancellationWorkflow
 
@@ -38,6 +40,7 @@ async def test_every_open_booking_is_cancelled_or_refunded_once(
     db: Db,
     new_session: SessionFactory,
     stripe_client: stripe.StripeClient,
+    api_url: str,
 ) -> None:
     session_id = await new_session(capacity=6)
     pending = await book(temporal, quick, session_id, 2)
@@ -76,6 +79,8 @@ async def test_every_open_booking_is_cancelled_or_refunded_once(
         SessionCancellationWorkflow.run, SessionCancellationInput(session_id), **start
     )
     assert (again.total, again.failed) == (0, [])
+    await stripe_echoes_its_refunds(temporal, api_url, db, paid.id)
+    assert await assert_books_match_stripe(stripe_client, db, paid.id) == 0
 
 
 async def test_a_session_that_has_started_cannot_be_cancelled(

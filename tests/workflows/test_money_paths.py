@@ -1,0 +1,391 @@
+"""The money paths of a confirmed booking, each forced: refunds made at Stripe read back before
+the booking refunds, refunds Stripe refuses, the session's cancellation against a customer's,
+and the refund policy of the moment a cancel was accepted. After each, what Stripe holds (paid
+less refunded) is what the booking says remains."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import stripe
+from temporalio import activity
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
+
+from activities.payments import PaymentActivities
+from core.errors import PaymentProviderRefused
+from core.settings import Settings
+from models.booking import (
+    CANCEL_UPDATE_ID,
+    SESSION_CANCEL_UPDATE_ID,
+    BookingView,
+    CancelRequest,
+    PlacesCancellation,
+    RefundOrder,
+)
+from models.enums import BookingStatus, RefundSource, SeatState
+from models.payments import RefundInfo, RefundRequest
+from tests.conftest import SessionFactory
+from tests.histories import keep_history
+from tests.workflows.conftest import OwnWorker
+from tests.workflows.helpers import (
+    Db,
+    assert_books_match_stripe,
+    book,
+    handle_of,
+    ledger_of,
+    pay_and_tell,
+    places_of,
+    price_session,
+    stripe_echoes_its_refunds,
+)
+from workflows.booking import BookingWorkflow
+
+HALF_UNTIL_THE_START = [{"days_before": 0, "percent": 50}]
+NEVER = list[dict[str, int]]()
+
+
+class Gate:
+    """Stripe's refunds held until the test opens the gate (the first `held` of them)."""
+
+    def __init__(self, real: PaymentActivities, held: int = 1) -> None:
+        self.entered = asyncio.Event()
+        self.open = asyncio.Event()
+        self.requests: list[RefundRequest] = []
+        self._real, self._held = real, held
+
+        @activity.defn(name="refund_payment")
+        async def slow_refund(request: RefundRequest) -> RefundInfo:
+            self.requests.append(request)
+            if len(self.requests) <= self._held:
+                self.entered.set()
+                await self.open.wait()
+            return await self._real.refund(request)
+
+        self.activity = slow_refund
+
+
+def refusing(
+    real: PaymentActivities, refuses: Callable[[RefundRequest], bool], seen: list[RefundRequest]
+) -> Callable[[RefundRequest], Awaitable[RefundInfo]]:
+    @activity.defn(name="refund_payment")
+    async def refund(request: RefundRequest) -> RefundInfo:
+        """Stripe refuses these refunds for good (say, the charge is disputed)."""
+        seen.append(request)
+        if refuses(request):
+            raise PaymentProviderRefused("Stripe refused: the charge is disputed")
+        return await real.refund(request)
+
+    return refund
+
+
+async def confirmed(
+    temporal: Client,
+    settings: Settings,
+    stripe_client: stripe.StripeClient,
+    session_id: str,
+    quantity: int,
+) -> BookingView:
+    return await pay_and_tell(
+        temporal, stripe_client, await book(temporal, settings, session_id, quantity)
+    )
+
+
+async def refund_in_dashboard(
+    stripe_client: stripe.StripeClient, view: BookingView, amount: int
+) -> None:
+    """A refund made in Stripe's dashboard, whose `charge.refunded` has not come (yet)."""
+    assert view.payment_intent_id is not None
+    await stripe_client.v1.refunds.create_async(
+        {"payment_intent": view.payment_intent_id, "amount": amount}
+    )
+
+
+def sources(view: BookingView) -> list[tuple[int, RefundSource]]:
+    return [(refund.amount, refund.source) for refund in view.refunds]
+
+
+async def test_a_refund_made_at_stripe_is_read_back_before_an_admin_refund(
+    temporal: Client,
+    quick: Settings,
+    db: Db,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    api_url: str,
+) -> None:
+    """A dashboard refund whose webhook has not come: the admin's order for what the booking
+    last knew is refused (more than remains at Stripe), the rest is refunded exactly."""
+    view = await confirmed(temporal, quick, stripe_client, await new_session(capacity=4), 2)
+    await refund_in_dashboard(stripe_client, view, 5_000)
+    handle = handle_of(temporal, view.id)
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(BookingWorkflow.refund, RefundOrder(15_000), id="stale")
+    assert getattr(refused.value.cause, "type", None) == "InvalidRequest"
+    rest = await handle.execute_update(BookingWorkflow.refund, RefundOrder(10_000), id="rest")
+
+    assert rest.status == BookingStatus.REFUNDED
+    assert sources(rest) == [(5_000, RefundSource.STRIPE), (10_000, RefundSource.ADMIN)]
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
+    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    await keep_history(temporal, view.id, "money-read_back_before_an_admin_refund")
+
+
+async def test_a_customer_cancel_refunds_only_what_remains_at_stripe(
+    temporal: Client,
+    quick: Settings,
+    db: Db,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    api_url: str,
+) -> None:
+    view = await confirmed(temporal, quick, stripe_client, await new_session(capacity=4), 2)
+    await refund_in_dashboard(stripe_client, view, 5_000)
+
+    ended = await handle_of(temporal, view.id).execute_update(
+        BookingWorkflow.cancel, CancelRequest(), id=CANCEL_UPDATE_ID
+    )
+
+    assert ended.status == BookingStatus.REFUNDED
+    assert sources(ended) == [(5_000, RefundSource.STRIPE), (10_000, RefundSource.CUSTOMER_POLICY)]
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
+    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    await keep_history(temporal, view.id, "money-cancel_refunds_what_remains_at_stripe")
+
+
+async def test_a_cancel_whose_refund_stripe_refuses_ends_cancelled_not_failed(
+    temporal: Client,
+    db: Db,
+    new_session: SessionFactory,
+    own_worker: OwnWorker,
+    stripe_client: stripe.StripeClient,
+) -> None:
+    """The customer's cancel stands (places released, CANCELLED); the refusal is the status
+    reason and nothing is recorded as refunded: what was paid remains at Stripe."""
+    seen: list[RefundRequest] = []
+    settings = await own_worker(refusing(PaymentActivities(stripe_client), lambda _: True, seen))
+    view = await confirmed(temporal, settings, stripe_client, await new_session(capacity=4), 1)
+    handle = handle_of(temporal, view.id)
+
+    ended = await handle.execute_update(
+        BookingWorkflow.cancel, CancelRequest(), id=CANCEL_UPDATE_ID
+    )
+
+    assert ended.status == BookingStatus.CANCELLED
+    assert ended.status_reason is not None and "the charge is disputed" in ended.status_reason
+    assert (ended.refunds, len(seen)) == ([], 1)
+    assert (await asyncio.wait_for(handle.result(), 15)).status == BookingStatus.CANCELLED
+    assert await places_of(db, view.id) == {}
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 7_500
+    await keep_history(temporal, view.id, "money-cancel_refund_refused")
+
+
+async def test_a_places_refund_stripe_refuses_changes_nothing_and_uses_up_its_sequence(
+    temporal: Client,
+    db: Db,
+    new_session: SessionFactory,
+    own_worker: OwnWorker,
+    stripe_client: stripe.StripeClient,
+    api_url: str,
+) -> None:
+    seen: list[RefundRequest] = []
+    settings = await own_worker(
+        refusing(PaymentActivities(stripe_client), lambda _: len(seen) == 1, seen)
+    )
+    view = await confirmed(temporal, settings, stripe_client, await new_session(capacity=4), 3)
+    handle = handle_of(temporal, view.id)
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            BookingWorkflow.cancel_places, PlacesCancellation(count=1), id="first"
+        )
+    assert getattr(refused.value.cause, "type", None) == "PaymentProviderRefused"
+    unchanged = await handle.query(BookingWorkflow.view)
+    assert unchanged is not None
+    assert (unchanged.seat_labels, unchanged.amount_total) == (view.seat_labels, 22_500)
+    assert await places_of(db, view.id) == {SeatState.SOLD: 3}
+    assert await ledger_of(db, view.id) == (0, [])
+
+    again = await handle.execute_update(
+        BookingWorkflow.cancel_places, PlacesCancellation(count=1), id="again"
+    )
+
+    assert [(r.sequence, r.amount) for r in seen] == [(1, 7_500), (2, 7_500)]
+    assert [(r.sequence, r.amount) for r in again.refunds] == [(2, 7_500)]
+    assert (len(again.seat_labels), again.amount_total) == (2, 15_000)
+    assert await places_of(db, view.id) == {SeatState.SOLD: 2}
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 15_000
+    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    await keep_history(temporal, view.id, "money-places_refund_refused_then_made")
+
+
+async def test_the_session_cancellation_outranks_a_customer_cancel_in_flight(
+    temporal: Client,
+    db: Db,
+    new_session: SessionFactory,
+    own_worker: OwnWorker,
+    stripe_client: stripe.StripeClient,
+    api_url: str,
+) -> None:
+    """The customer's cancel (half back) is refunding when the organiser cancels the session:
+    the session's cancellation refunds the other half; its email is the session's."""
+    gate = Gate(PaymentActivities(stripe_client))
+    settings = await own_worker(gate.activity)
+    session_id = await new_session(capacity=4)
+    await price_session(db, session_id, policy=HALF_UNTIL_THE_START)
+    view = await confirmed(temporal, settings, stripe_client, session_id, 2)
+    handle = handle_of(temporal, view.id)
+
+    customer = asyncio.create_task(
+        handle.execute_update(BookingWorkflow.cancel, CancelRequest(), id=CANCEL_UPDATE_ID)
+    )
+    await asyncio.wait_for(gate.entered.wait(), 10)
+    session = await handle.start_update(
+        BookingWorkflow.cancel,
+        CancelRequest("the session is cancelled", session_cancelled=True),
+        id=SESSION_CANCEL_UPDATE_ID,
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    gate.open.set()
+    ended, by_session = await customer, await session.result()
+
+    assert ended == by_session
+    assert ended.status == BookingStatus.REFUNDED
+    assert sources(ended) == [
+        (7_500, RefundSource.CUSTOMER_POLICY),
+        (7_500, RefundSource.SESSION_CANCELLED),
+    ]
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
+    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    await keep_history(temporal, view.id, "money-session_cancel_outranks_a_cancel_in_flight")
+
+
+async def test_the_session_cancellation_upgrades_a_customer_cancel_still_queued(
+    temporal: Client,
+    db: Db,
+    new_session: SessionFactory,
+    own_worker: OwnWorker,
+    stripe_client: stripe.StripeClient,
+    api_url: str,
+) -> None:
+    """A customer's cancel under a policy that refunds nothing waits behind an admin's refund;
+    the session's cancellation comes: the customer's cancel becomes a full refund."""
+    gate = Gate(PaymentActivities(stripe_client))
+    settings = await own_worker(gate.activity)
+    session_id = await new_session(capacity=4)
+    await price_session(db, session_id, policy=NEVER)
+    view = await confirmed(temporal, settings, stripe_client, session_id, 2)
+    handle = handle_of(temporal, view.id)
+
+    order = asyncio.create_task(
+        handle.execute_update(BookingWorkflow.refund, RefundOrder(1_000), id="goodwill")
+    )
+    await asyncio.wait_for(gate.entered.wait(), 10)
+    customer = await handle.start_update(
+        BookingWorkflow.cancel,
+        CancelRequest(),
+        id=CANCEL_UPDATE_ID,
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    session = await handle.start_update(
+        BookingWorkflow.cancel,
+        CancelRequest("the session is cancelled", session_cancelled=True),
+        id=SESSION_CANCEL_UPDATE_ID,
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    gate.open.set()
+    await order
+    ended = await customer.result()
+
+    assert ended == await session.result()
+    assert ended.status == BookingStatus.REFUNDED
+    assert sources(ended) == [(1_000, RefundSource.ADMIN), (14_000, RefundSource.SESSION_CANCELLED)]
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
+    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    await keep_history(temporal, view.id, "money-session_cancel_upgrades_a_queued_cancel")
+
+
+async def test_the_policy_percent_is_the_one_in_force_when_the_cancel_was_accepted(
+    temporal: Client,
+    db: Db,
+    new_session: SessionFactory,
+    own_worker: OwnWorker,
+    stripe_client: stripe.StripeClient,
+    api_url: str,
+) -> None:
+    """Refunded in full until the start (the default policy): a cancel accepted before the
+    start but carried out after it, behind a slow admin refund, still refunds in full."""
+    gate = Gate(PaymentActivities(stripe_client))
+    settings = await own_worker(gate.activity)
+    starts_in = timedelta(seconds=15)
+    starts_at = datetime.now(UTC) + starts_in
+    session_id = await new_session(capacity=4, starts_in=starts_in)
+    view = await confirmed(temporal, settings, stripe_client, session_id, 2)
+    handle = handle_of(temporal, view.id)
+
+    order = asyncio.create_task(
+        handle.execute_update(BookingWorkflow.refund, RefundOrder(1_000), id="goodwill")
+    )
+    await asyncio.wait_for(gate.entered.wait(), 10)
+    cancel = await handle.start_update(
+        BookingWorkflow.cancel,
+        CancelRequest(),
+        id=CANCEL_UPDATE_ID,
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    await asyncio.sleep((starts_at - datetime.now(UTC)).total_seconds() + 0.5)
+    assert datetime.now(UTC) > starts_at  # the session has started: its policy gives 0 now
+    gate.open.set()
+    await order
+    ended = await cancel.result()
+
+    assert ended.status == BookingStatus.REFUNDED
+    assert sources(ended) == [(1_000, RefundSource.ADMIN), (14_000, RefundSource.CUSTOMER_POLICY)]
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
+    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    await keep_history(temporal, view.id, "money-policy_of_the_moment_accepted")
+
+
+async def test_places_given_back_are_refunded_by_the_policy_of_the_moment_accepted(
+    temporal: Client,
+    db: Db,
+    new_session: SessionFactory,
+    own_worker: OwnWorker,
+    stripe_client: stripe.StripeClient,
+    api_url: str,
+) -> None:
+    """Places given back before the start, carried out after it (behind a slow admin refund):
+    refunded in full as the default policy said when the order was accepted, not refused."""
+    gate = Gate(PaymentActivities(stripe_client))
+    settings = await own_worker(gate.activity)
+    starts_in = timedelta(seconds=15)
+    starts_at = datetime.now(UTC) + starts_in
+    session_id = await new_session(capacity=4, starts_in=starts_in)
+    view = await confirmed(temporal, settings, stripe_client, session_id, 2)
+    handle = handle_of(temporal, view.id)
+
+    order = asyncio.create_task(
+        handle.execute_update(BookingWorkflow.refund, RefundOrder(1_000), id="goodwill")
+    )
+    await asyncio.wait_for(gate.entered.wait(), 10)
+    places = await handle.start_update(
+        BookingWorkflow.cancel_places,
+        PlacesCancellation(count=1),
+        id="one-place",
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    await asyncio.sleep((starts_at - datetime.now(UTC)).total_seconds() + 0.5)
+    assert datetime.now(UTC) > starts_at  # the session has started: its policy gives 0 now
+    gate.open.set()
+    await order
+    kept = await places.result()
+
+    assert (kept.status, len(kept.seat_labels), kept.amount_total) == (
+        BookingStatus.CONFIRMED,
+        1,
+        7_500,
+    )
+    assert sources(kept) == [(1_000, RefundSource.ADMIN), (7_500, RefundSource.PLACES)]
+    assert await places_of(db, view.id) == {SeatState.SOLD: 1}
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 6_500
+    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
