@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from models.enums import OPEN_STATUSES, BookingStatus, DocumentKind, EmailKind, SeatState
+from models.enums import (
+    OPEN_STATUSES,
+    BookingStatus,
+    DocumentKind,
+    EmailKind,
+    SeatState,
+    SessionStatus,
+)
 from models.payments import PaymentState
 from ops.findings import CLAIMING, OrphanReason, find_orphan_holds, find_unclaimed_payments
 from ops.ledger import Intent, Ledger
@@ -65,6 +72,7 @@ class Rule(StrEnum):
     AMOUNT_MISMATCH = "amount-mismatch"
     CONFIRMED_REFUNDED = "confirmed-refunded"
     REFUNDED_WITHOUT_REFUND = "refunded-without-refund"
+    SESSION_CANCELLED_KEPT = "session-cancelled-kept"
     RECEIPT_COUNT = "receipt-count"
     RECEIPT_UNCONFIRMED = "receipt-unconfirmed"
     CREDIT_NOTE_MISSING = "credit-note-missing"
@@ -104,6 +112,7 @@ _INVARIANT_OF = {
             Rule.AMOUNT_MISMATCH,
             Rule.CONFIRMED_REFUNDED,
             Rule.REFUNDED_WITHOUT_REFUND,
+            Rule.SESSION_CANCELLED_KEPT,
         ),
         Invariant.MONEY_BALANCES,
     ),
@@ -242,6 +251,7 @@ def money(
         )
     for booking in bookings:
         found += _booking_money(booking, ledger)
+        found += _kept_from_cancelled_session(snapshot, booking)
     for intent in scoped_intents(snapshot, ledger, scoped):
         refunded = ledger.refunded.get(intent.id, 0)
         if refunded > max(intent.amount_received, intent.amount):
@@ -297,12 +307,32 @@ def _booking_money(booking: BookingRow, ledger: Ledger) -> list[Violation]:
     return []
 
 
+def _kept_from_cancelled_session(snapshot: Snapshot, booking: BookingRow) -> list[Violation]:
+    """A session cancelled by its organiser refunds every closed booking in full, whatever
+    its policy (those still open are the cancellation's, on its way)."""
+    session = snapshot.sessions.get(booking.session_id)
+    if session is None or session.status != SessionStatus.CANCELLED:
+        return []
+    if booking.status in OPEN_STATUSES or not _was_confirmed(booking):
+        return []
+    if booking.amount_refunded >= booking.amount_paid:
+        return []
+    return [
+        _found(
+            Rule.SESSION_CANCELLED_KEPT,
+            booking.id,
+            f"is {booking.status} in a cancelled session but refunded {booking.amount_refunded}"
+            f" of {booking.amount_paid} {booking.currency}",
+        )
+    ]
+
+
 # ---- I7: the books equal Stripe ---------------------------------------------------------------
 
 
 def books(snapshot: Snapshot, ledger: Ledger, bookings: list[BookingRow]) -> list[Violation]:
     """Each booking's own money ledger: its refunds are Stripe's, one by one; its total is
-    theirs; it never gives back more than was paid, nor keeps places dearer than paid."""
+    their sum; it never gives back more than was paid, nor prices its places above it."""
     found = []
     for booking in bookings:
         recorded = snapshot.refunds_of(booking.id)

@@ -69,6 +69,16 @@ class Tools:
         session_id, booking = await expired(self.api, self.new_session)
         return await self.at_rest([session_id], booking=booking), booking
 
+    async def cancelled_for_half(self) -> tuple[World, dict[str, Any]]:
+        """Two places paid, then cancelled by the customer under a policy giving half back."""
+        half_back = await session_with(
+            self.api, datetime.now(UTC) + timedelta(days=3), [{"days_before": 1, "percent": 50}]
+        )
+        booking = await confirmed(self.api, self.stripe, half_back, 2)
+        response = await self.api.post(f"/v1/bookings/{booking['id']}/cancel")
+        assert response.json()["status"] == "CANCELLED", response.text
+        return await self.at_rest([half_back], booking=booking), booking
+
     async def sql(self, statement: str, booking: dict[str, Any], **params: object) -> None:
         await sql(self.db, statement, id=booking["id"], **params)
 
@@ -215,13 +225,7 @@ async def says_more_paid_than_stripe_got(t: Tools) -> Broken:
 
 async def cancelled_booking_says_less_paid(t: Tools) -> Broken:
     """Checked for bookings confirmed once, whatever they are now (here cancelled at 50 %)."""
-    half_back = await session_with(
-        t.api, datetime.now(UTC) + timedelta(days=3), [{"days_before": 1, "percent": 50}]
-    )
-    booking = await confirmed(t.api, t.stripe, half_back, 2)
-    response = await t.api.post(f"/v1/bookings/{booking['id']}/cancel")
-    assert response.json()["status"] == "CANCELLED", response.text
-    world = await t.at_rest([half_back], booking=booking)
+    world, booking = await t.cancelled_for_half()
     await t.sql("UPDATE bookings SET amount_paid = amount_total - 100 WHERE id = :id", booking)
     return Broken(world, {(Rule.AMOUNT_MISMATCH, booking["id"])})
 
@@ -240,6 +244,16 @@ async def refunded_with_nothing_refunded(t: Tools) -> Broken:
     await free_places(t.db, booking)
     await t.sql("UPDATE bookings SET status = 'REFUNDED' WHERE id = :id", booking)
     return Broken(world, {(Rule.REFUNDED_WITHOUT_REFUND, booking["id"])})
+
+
+async def session_cancelled_after_a_policy_refund(t: Tools) -> Broken:
+    """Issue 17 case 9 seen at rest: a customer's cancel by policy (half back), and the session
+    cancelled by its organiser."""
+    world, booking = await t.cancelled_for_half()
+    await sql(
+        t.db, "UPDATE sessions SET status = 'cancelled' WHERE id = :id", id=booking["session_id"]
+    )
+    return Broken(world, {(Rule.SESSION_CANCELLED_KEPT, booking["id"])})
 
 
 # ---- I4 and I8: documents and emails --------------------------------------------------------
@@ -388,6 +402,7 @@ CASES: list[tuple[Rule, Break]] = [
     (Rule.AMOUNT_MISMATCH, cancelled_booking_says_less_paid),
     (Rule.CONFIRMED_REFUNDED, confirmed_but_refunded_in_full),
     (Rule.REFUNDED_WITHOUT_REFUND, refunded_with_nothing_refunded),
+    (Rule.SESSION_CANCELLED_KEPT, session_cancelled_after_a_policy_refund),
     (Rule.RECEIPT_COUNT, receipt_deleted),
     (Rule.RECEIPT_UNCONFIRMED, receipt_for_an_expired_booking),
     (Rule.CREDIT_NOTE_MISSING, credit_note_deleted),
