@@ -24,6 +24,9 @@ from ops.workflow_states import WorkflowReader, WorkflowState
 CLAIMING = frozenset({BookingStatus.CONFIRMED, BookingStatus.COMPLETED})
 DEFAULT_GRACE = timedelta(minutes=2)
 DEFAULT_SETTLE_SECONDS = 5.0
+# An email still `sending` this long after its first attempt is stuck, whatever its workflow
+# does: longer than the email step's whole retry bound (workflows/options.py EMAIL_STEP).
+DEFAULT_EMAIL_BOUND = timedelta(minutes=30)
 
 
 class OrphanReason(StrEnum):

@@ -1,4 +1,4 @@
-"""What Stripe holds: every PaymentIntent and how much of each was refunded, read in pages.
+"""What Stripe holds: every PaymentIntent and each refund of it, read in pages.
 
 Two paginated lists (intents, refunds) instead of one call per intent. localstripe refuses
 the `created` filter (400 for intents, 500 for refunds): a window is then applied here.
@@ -36,10 +36,16 @@ class Ledger:
     intents: dict[str, Intent] = field(default_factory=dict)
     # PaymentIntent id -> amount refunded
     refunded: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # PaymentIntent id -> {refund id: amount}, the refunds that count (as in `refunded`)
+    refund_amounts: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     refunds: int = 0
 
     def paid(self) -> list[Intent]:
         return [i for i in self.intents.values() if i.status == PaymentState.PAID]
+
+    def refunds_of(self, intent_id: str | None) -> dict[str, int]:
+        """The refunds of one intent that give money back: {refund id: amount}."""
+        return self.refund_amounts.get(intent_id or "", {})
 
 
 async def load_ledger(
@@ -65,6 +71,7 @@ async def load_ledger(
         ledger.refunds += 1
         if intent_id and getattr(refund, "status", None) in _REFUND_COUNTS:
             ledger.refunded[intent_id] += int(refund.amount)
+            ledger.refund_amounts[intent_id][refund.id] = int(refund.amount)
         tell(progress, "stripe refunds", ledger.refunds, None)
     return ledger
 

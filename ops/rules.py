@@ -1,19 +1,27 @@
 """The rules of the consistency check, as pure functions over what was read.
 
 Each returns the violations it sees; `ops.consistency.check` reads and calls them. One module
-for the rules of I1 to I5, so the whole definition of "consistent" reads in one place.
+for the rules of I1 to I5, I7 and I8, so the whole definition of "consistent" reads in one
+place; `Rule` names every kind of finding.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from models.enums import OPEN_STATUSES, BookingStatus, DocumentKind, EmailKind, SeatState
+from models.enums import (
+    OPEN_STATUSES,
+    BookingStatus,
+    DocumentKind,
+    EmailKind,
+    SeatState,
+    SessionStatus,
+)
 from models.payments import PaymentState
 from ops.findings import CLAIMING, OrphanReason, find_orphan_holds, find_unclaimed_payments
 from ops.ledger import Intent, Ledger
-from ops.snapshot import BookingRow, Snapshot
+from ops.snapshot import BookingRow, EmailCount, Snapshot
 from ops.workflow_states import WorkflowState
 
 
@@ -27,6 +35,8 @@ class Invariant(StrEnum):
     # I5 (duplicate and out-of-order events are harmless) is seen at rest as the mirror
     # telling what the workflow tells.
     MIRROR_MATCHES_WORKFLOW = "I5"
+    BOOKS_EQUAL_STRIPE = "I7"
+    EVERY_STEP_ENDS = "I8"
 
     @property
     def meaning(self) -> str:
@@ -39,6 +49,96 @@ _MEANINGS = {
     Invariant.HOLDS_END_ON_TIME: "holds end on time",
     Invariant.ONE_RECEIPT_ONE_EMAIL: "one receipt, one email per kind",
     Invariant.MIRROR_MATCHES_WORKFLOW: "the mirror matches the workflow",
+    Invariant.BOOKS_EQUAL_STRIPE: "the books equal Stripe",
+    Invariant.EVERY_STEP_ENDS: "every step ends",
+}
+
+
+class Rule(StrEnum):
+    """Each kind of finding; the value is stable, for scripts and tests. RELIABILITY.md says
+    what each one checks."""
+
+    SEAT_ROWS = "seat-rows"
+    OVER_CAPACITY = "over-capacity"
+    ORPHAN_WORKFLOW_CLOSED = f"orphan-{OrphanReason.WORKFLOW_CLOSED}"
+    ORPHAN_BOOKING_CLOSED = f"orphan-{OrphanReason.BOOKING_CLOSED}"
+    ORPHAN_HOLD_OVERDUE = f"orphan-{OrphanReason.HOLD_OVERDUE}"
+    WRONG_SESSION = "wrong-session"
+    PLACES_MISMATCH = "places-mismatch"
+    SOLD_UNPAID = "sold-unpaid"
+    UNCLAIMED_PAYMENT = "unclaimed-payment"
+    OVER_REFUNDED = "over-refunded"
+    CONFIRMED_UNPAID = "confirmed-unpaid"
+    AMOUNT_MISMATCH = "amount-mismatch"
+    CONFIRMED_REFUNDED = "confirmed-refunded"
+    REFUNDED_WITHOUT_REFUND = "refunded-without-refund"
+    SESSION_CANCELLED_KEPT = "session-cancelled-kept"
+    RECEIPT_COUNT = "receipt-count"
+    RECEIPT_UNCONFIRMED = "receipt-unconfirmed"
+    CREDIT_NOTE_MISSING = "credit-note-missing"
+    EMAIL_TWICE = "email-twice"
+    EMAIL_STUCK = "email-stuck"
+    MIRROR_DIFFERS = "mirror-differs"
+    OPEN_WITHOUT_WORKFLOW = "open-without-workflow"
+    REFUNDS_DIFFER = "refunds-differ"
+    REFUNDED_TOTAL_DIFFERS = "refunded-total-differs"
+    REFUNDED_BEYOND_PAID = "refunded-beyond-paid"
+    TOTAL_ABOVE_PAID = "total-above-paid"
+    EMAIL_FAILED = "email-failed"
+
+    @property
+    def invariant(self) -> Invariant:
+        return _INVARIANT_OF[self]
+
+
+_INVARIANT_OF = {
+    **dict.fromkeys(
+        (
+            Rule.SEAT_ROWS,
+            Rule.OVER_CAPACITY,
+            Rule.ORPHAN_WORKFLOW_CLOSED,
+            Rule.ORPHAN_BOOKING_CLOSED,
+            Rule.WRONG_SESSION,
+            Rule.PLACES_MISMATCH,
+            Rule.SOLD_UNPAID,
+        ),
+        Invariant.NO_OVERBOOKING,
+    ),
+    **dict.fromkeys(
+        (
+            Rule.UNCLAIMED_PAYMENT,
+            Rule.OVER_REFUNDED,
+            Rule.CONFIRMED_UNPAID,
+            Rule.AMOUNT_MISMATCH,
+            Rule.CONFIRMED_REFUNDED,
+            Rule.REFUNDED_WITHOUT_REFUND,
+            Rule.SESSION_CANCELLED_KEPT,
+        ),
+        Invariant.MONEY_BALANCES,
+    ),
+    Rule.ORPHAN_HOLD_OVERDUE: Invariant.HOLDS_END_ON_TIME,
+    **dict.fromkeys(
+        (
+            Rule.RECEIPT_COUNT,
+            Rule.RECEIPT_UNCONFIRMED,
+            Rule.CREDIT_NOTE_MISSING,
+            Rule.EMAIL_TWICE,
+            Rule.EMAIL_STUCK,
+        ),
+        Invariant.ONE_RECEIPT_ONE_EMAIL,
+    ),
+    Rule.MIRROR_DIFFERS: Invariant.MIRROR_MATCHES_WORKFLOW,
+    Rule.OPEN_WITHOUT_WORKFLOW: Invariant.MIRROR_MATCHES_WORKFLOW,
+    **dict.fromkeys(
+        (
+            Rule.REFUNDS_DIFFER,
+            Rule.REFUNDED_TOTAL_DIFFERS,
+            Rule.REFUNDED_BEYOND_PAID,
+            Rule.TOTAL_ABOVE_PAID,
+        ),
+        Invariant.BOOKS_EQUAL_STRIPE,
+    ),
+    Rule.EMAIL_FAILED: Invariant.EVERY_STEP_ENDS,
 }
 
 
@@ -47,7 +147,7 @@ class Violation:
     invariant: Invariant
     subject: str  # a booking id, a session id or a PaymentIntent id (see `rule`)
     detail: str
-    rule: str  # which check saw it, e.g. "orphan-workflow-closed" (stable, for scripts and tests)
+    rule: Rule  # which check saw it
 
 
 # ---- I1 and I3: places ----------------------------------------------------------------------
@@ -60,18 +160,18 @@ def places(
     for session in snapshot.sessions.values():
         if session.seat_rows != session.capacity:
             found.append(
-                _i1(
+                _found(
+                    Rule.SEAT_ROWS,
                     session.id,
-                    "seat-rows",
                     f"session has {session.seat_rows} place rows for a capacity of "
                     f"{session.capacity}",
                 )
             )
         if session.held + session.sold > session.capacity:
             found.append(
-                _i1(
+                _found(
+                    Rule.OVER_CAPACITY,
                     session.id,
-                    "over-capacity",
                     f"{session.held} held + {session.sold} sold > capacity {session.capacity}",
                 )
             )
@@ -86,12 +186,7 @@ def places(
                 f"is {hold.status}, its workflow is {_workflow_label(hold.workflow_status)}, "
                 f"and it still has {places}"
             )
-        invariant = (
-            Invariant.HOLDS_END_ON_TIME
-            if hold.reason == OrphanReason.HOLD_OVERDUE
-            else Invariant.NO_OVERBOOKING
-        )
-        found.append(Violation(invariant, hold.booking_id, detail, f"orphan-{hold.reason}"))
+        found.append(_found(Rule(f"orphan-{hold.reason}"), hold.booking_id, detail))
     for booking in snapshot.bookings.values():
         if booking.at_rest(snapshot.now, settle):
             found += _owned_places(snapshot, booking)
@@ -103,7 +198,7 @@ def _owned_places(snapshot: Snapshot, booking: BookingRow) -> list[Violation]:
     sold place; every place is of the booking's session."""
     seats = snapshot.places_of(booking.id)
     found = [
-        _i1(booking.id, "wrong-session", f"owns place {s.label} of session {s.session_id}")
+        _found(Rule.WRONG_SESSION, booking.id, f"owns place {s.label} of session {s.session_id}")
         for s in seats
         if s.session_id != booking.session_id
     ]
@@ -112,9 +207,9 @@ def _owned_places(snapshot: Snapshot, booking: BookingRow) -> list[Violation]:
     if booking.status in CLAIMING:
         if held or sold != sorted(booking.seat_labels) or len(sold) != booking.quantity:
             found.append(
-                _i1(
+                _found(
+                    Rule.PLACES_MISMATCH,
                     booking.id,
-                    "places-mismatch",
                     f"is {booking.status} for {booking.quantity} place(s) "
                     f"{_labels(booking.seat_labels)} but owns sold {_labels(sold)}"
                     + (f" and held {_labels(held)}" if held else ""),
@@ -122,7 +217,9 @@ def _owned_places(snapshot: Snapshot, booking: BookingRow) -> list[Violation]:
             )
     elif sold and booking.status == BookingStatus.PENDING_PAYMENT:
         # (A closed booking's places are orphans, reported above.)
-        found.append(_i1(booking.id, "sold-unpaid", f"is {booking.status} but owns sold {sold}"))
+        found.append(
+            _found(Rule.SOLD_UNPAID, booking.id, f"is {booking.status} but owns sold {sold}")
+        )
     return found
 
 
@@ -145,106 +242,250 @@ def money(
             else f"booking {payment.booking_id or '(none)'}, unknown here"
         )
         found.append(
-            _i2(
+            _found(
+                Rule.UNCLAIMED_PAYMENT,
                 payment.payment_intent_id,
-                "unclaimed-payment",
                 f"succeeded for {payment.amount} {payment.currency} ({whose}), "
                 f"refunded {payment.refunded}; no confirmed booking holds it",
             )
         )
     for booking in bookings:
         found += _booking_money(booking, ledger)
+        found += _kept_from_cancelled_session(snapshot, booking)
     for intent in scoped_intents(snapshot, ledger, scoped):
         refunded = ledger.refunded.get(intent.id, 0)
         if refunded > max(intent.amount_received, intent.amount):
-            found.append(_i2(intent.id, "over-refunded", f"refunded {refunded} of {intent.amount}"))
+            found.append(
+                _found(Rule.OVER_REFUNDED, intent.id, f"refunded {refunded} of {intent.amount}")
+            )
     return found
 
 
 def _booking_money(booking: BookingRow, ledger: Ledger) -> list[Violation]:
-    if booking.payment_intent_id is None and booking.amount_total == 0:
-        return []  # free: confirmed without Stripe, nothing to find there
+    if _free(booking):
+        return []  # confirmed without Stripe, nothing to find there
     intent = ledger.intents.get(booking.payment_intent_id or "")
     refunded = ledger.refunded.get(booking.payment_intent_id or "", 0)
-    if booking.status in CLAIMING:
-        if intent is None or intent.status != PaymentState.PAID:
-            state = intent.status if intent else "not found at Stripe"
-            return [
-                _i2(
-                    booking.id,
-                    "confirmed-unpaid",
-                    f"is {booking.status} but its payment {booking.payment_intent_id} is {state}",
-                )
-            ]
-        # Partly refunded bookings are claiming still: what was paid must match, and refunds
-        # must leave some of it (confirmed-refunded below).
+    paid = intent is not None and intent.status == PaymentState.PAID
+    if booking.status in CLAIMING and not paid:
+        state = intent.status if intent else "not found at Stripe"
+        return [
+            _found(
+                Rule.CONFIRMED_UNPAID,
+                booking.id,
+                f"is {booking.status} but its payment {booking.payment_intent_id} is {state}",
+            )
+        ]
+    if intent is not None and paid and _was_confirmed(booking):
+        # Confirmed once, whatever happened since: what it says was paid is what Stripe got.
         if (intent.amount_received, intent.currency) != (booking.amount_paid, booking.currency):
             return [
-                _i2(
+                _found(
+                    Rule.AMOUNT_MISMATCH,
                     booking.id,
-                    "amount-mismatch",
-                    f"is {booking.status} for {booking.amount_paid} {booking.currency}, "
+                    f"is {booking.status}, paid {booking.amount_paid} {booking.currency}; "
                     f"{intent.id} received {intent.amount_received} {intent.currency}",
                 )
             ]
-        if refunded >= intent.amount_received:
+        # Partly refunded bookings are claiming still; refunds must leave some of it.
+        if booking.status in CLAIMING and refunded >= intent.amount_received:
             return [
-                _i2(
+                _found(
+                    Rule.CONFIRMED_REFUNDED,
                     booking.id,
-                    "confirmed-refunded",
                     f"is {booking.status} but {intent.id} was refunded ({refunded})",
                 )
             ]
     if booking.status == BookingStatus.REFUNDED and refunded == 0:
         return [
-            _i2(
+            _found(
+                Rule.REFUNDED_WITHOUT_REFUND,
                 booking.id,
-                "refunded-without-refund",
                 f"is REFUNDED but {booking.payment_intent_id} has no refund at Stripe",
             )
         ]
     return []
 
 
-# ---- I4: receipts and emails ----------------------------------------------------------------
+def _kept_from_cancelled_session(snapshot: Snapshot, booking: BookingRow) -> list[Violation]:
+    """A session cancelled by its organiser refunds every closed booking in full, whatever
+    its policy (those still open are the cancellation's, on its way)."""
+    session = snapshot.sessions.get(booking.session_id)
+    if session is None or session.status != SessionStatus.CANCELLED:
+        return []
+    if booking.status in OPEN_STATUSES or not _was_confirmed(booking):
+        return []
+    if booking.amount_refunded >= booking.amount_paid:
+        return []
+    return [
+        _found(
+            Rule.SESSION_CANCELLED_KEPT,
+            booking.id,
+            f"is {booking.status} in a cancelled session but refunded {booking.amount_refunded}"
+            f" of {booking.amount_paid} {booking.currency}",
+        )
+    ]
+
+
+# ---- I7: the books equal Stripe ---------------------------------------------------------------
+
+
+def books(snapshot: Snapshot, ledger: Ledger, bookings: list[BookingRow]) -> list[Violation]:
+    """Each booking's own money ledger: its refunds are Stripe's, one by one; its total is
+    their sum; it never gives back more than was paid, nor prices its places above it."""
+    found = []
+    for booking in bookings:
+        recorded = snapshot.refunds_of(booking.id)
+        at_stripe = ledger.refunds_of(booking.payment_intent_id)
+        here = {r.stripe_refund_id: r.amount for r in recorded}
+        if here != at_stripe:
+            found.append(
+                _found(Rule.REFUNDS_DIFFER, booking.id, _refunds_differ(booking, here, at_stripe))
+            )
+        total = sum(here.values())
+        if booking.amount_refunded != total:
+            found.append(
+                _found(
+                    Rule.REFUNDED_TOTAL_DIFFERS,
+                    booking.id,
+                    f"says {booking.amount_refunded} refunded; its {len(here)} refund(s) "
+                    f"add up to {total}",
+                )
+            )
+        found += _within_paid(booking, _paid(booking, ledger))
+    return found
+
+
+def _within_paid(booking: BookingRow, paid: int) -> list[Violation]:
+    found = []
+    if booking.amount_refunded > paid:
+        found.append(
+            _found(
+                Rule.REFUNDED_BEYOND_PAID,
+                booking.id,
+                f"refunded {booking.amount_refunded} of {paid} {booking.currency} paid: "
+                f"{paid - booking.amount_refunded} remains",
+            )
+        )
+    if booking.status in CLAIMING and booking.amount_total > booking.amount_paid:
+        found.append(
+            _found(
+                Rule.TOTAL_ABOVE_PAID,
+                booking.id,
+                f"its places cost {booking.amount_total} {booking.currency}, "
+                f"{booking.amount_paid} was paid: the customer would owe "
+                f"{booking.amount_total - booking.amount_paid}",
+            )
+        )
+    return found
+
+
+def _paid(booking: BookingRow, ledger: Ledger) -> int:
+    """What the booking was paid: its own figure once confirmed (or free), else what its
+    PaymentIntent received (late money, refunded since)."""
+    if _was_confirmed(booking) or _free(booking):
+        return booking.amount_paid
+    intent = ledger.intents.get(booking.payment_intent_id or "")
+    return intent.amount_received if intent and intent.status == PaymentState.PAID else 0
+
+
+def _refunds_differ(booking: BookingRow, here: dict[str, int], at_stripe: dict[str, int]) -> str:
+    parts = []
+    if missing := sorted(at_stripe.keys() - here.keys()):
+        parts.append("not recorded here: " + _amounts(missing, at_stripe))
+    if unknown := sorted(here.keys() - at_stripe.keys()):
+        parts.append("not at Stripe: " + _amounts(unknown, here))
+    if changed := sorted(i for i in here.keys() & at_stripe.keys() if here[i] != at_stripe[i]):
+        parts.append(
+            "amounts differ: " + ", ".join(f"{i} {here[i]} here, {at_stripe[i]}" for i in changed)
+        )
+    intent = booking.payment_intent_id or "(no PaymentIntent)"
+    return f"its refunds and {intent}'s at Stripe differ; " + "; ".join(parts)
+
+
+# ---- I4 and I8: receipts, credit notes and emails -------------------------------------------
 
 
 def documents(
-    snapshot: Snapshot, workflows: dict[str, WorkflowState], bookings: list[BookingRow]
+    snapshot: Snapshot,
+    workflows: dict[str, WorkflowState],
+    bookings: list[BookingRow],
+    email_bound: timedelta,
 ) -> list[Violation]:
     found = []
     for booking in bookings:
-        receipts = snapshot.documents.get((booking.id, DocumentKind.RECEIPT), 0)
-        if booking.status in CLAIMING and receipts != 1:
-            found.append(
-                _i4(booking.id, "receipt-count", f"is {booking.status} with {receipts} receipts")
-            )
-        elif booking.confirmed_at is None and receipts:
-            found.append(
-                _i4(
-                    booking.id,
-                    "receipt-unconfirmed",
-                    f"was never confirmed ({booking.status}) but has {receipts} receipt(s)",
-                )
-            )
+        found += _documents_of(snapshot, booking)
     judged = {b.id for b in bookings}
+    sending_before = snapshot.now - email_bound
     for email in snapshot.emails:
-        if email.booking_id not in judged:
-            continue
-        # One email per kind, but one per refund for partial refunds (keyed by its sequence).
-        if email.rows > 1 and email.kind != EmailKind.PARTLY_REFUNDED:
-            found.append(
-                _i4(email.booking_id, "email-twice", f"{email.rows} '{email.kind}' email rows")
+        if email.booking_id in judged:
+            found += _email(email, workflows.get(email.booking_id), sending_before)
+    return found
+
+
+def _documents_of(snapshot: Snapshot, booking: BookingRow) -> list[Violation]:
+    """One receipt for a booking that was confirmed (none for others), and a credit note for
+    each refund it records once it has its receipt."""
+    receipts = snapshot.documents.get((booking.id, DocumentKind.RECEIPT), 0)
+    if _was_confirmed(booking):
+        if receipts != 1:
+            return [
+                _found(
+                    Rule.RECEIPT_COUNT,
+                    booking.id,
+                    f"is {booking.status} with {receipts} receipts",
+                )
+            ]
+    elif receipts:
+        return [
+            _found(
+                Rule.RECEIPT_UNCONFIRMED,
+                booking.id,
+                f"was never confirmed ({booking.status}) but has {receipts} receipt(s)",
             )
-        workflow = workflows.get(email.booking_id)
-        if email.sending and workflow is not None and not workflow.running:
+        ]
+    noted = snapshot.credit_notes.get(booking.id, set())
+    missing = [str(r.sequence) for r in snapshot.refunds_of(booking.id) if r.sequence not in noted]
+    if receipts and missing:
+        return [
+            _found(
+                Rule.CREDIT_NOTE_MISSING,
+                booking.id,
+                f"has no credit note for its refund(s) number {_labels(missing)}",
+            )
+        ]
+    return []
+
+
+def _email(
+    email: EmailCount, workflow: WorkflowState | None, sending_before: datetime
+) -> list[Violation]:
+    found = []
+    # One email per kind, but one per refund for partial refunds (keyed by its sequence).
+    if email.rows > 1 and email.kind != EmailKind.PARTLY_REFUNDED:
+        found.append(
+            _found(Rule.EMAIL_TWICE, email.booking_id, f"{email.rows} '{email.kind}' email rows")
+        )
+    if email.sending:
+        ended = workflow is not None and not workflow.running
+        if ended or (email.sending_since is not None and email.sending_since < sending_before):
+            since = f"{email.sending_since:%F %T%z}" if email.sending_since else "?"
+            whose = f"its workflow is {workflow.label}" if workflow else "no workflow was read"
             found.append(
-                _i4(
+                _found(
+                    Rule.EMAIL_STUCK,
                     email.booking_id,
-                    "email-stuck",
-                    f"'{email.kind}' email still sending; its workflow is {workflow.label}",
+                    f"'{email.kind}' email sending since {since}; {whose}",
                 )
             )
+    if email.failed:
+        found.append(
+            _found(
+                Rule.EMAIL_FAILED,
+                email.booking_id,
+                f"{email.failed} '{email.kind}' email(s) failed at their retry bound",
+            )
+        )
     return found
 
 
@@ -260,18 +501,18 @@ def mirror(bookings: list[BookingRow], workflows: dict[str, WorkflowState]) -> l
         if workflow.running and workflow.booking_status != booking.status:
             told = workflow.booking_status or "nothing yet"
             found.append(
-                _i5(
+                _found(
+                    Rule.MIRROR_DIFFERS,
                     booking.id,
-                    "mirror-differs",
                     f"the database says {booking.status}, the workflow ({workflow.told_by}) "
                     f"says {told}",
                 )
             )
         elif not workflow.running and booking.status in OPEN_STATUSES:
             found.append(
-                _i5(
+                _found(
+                    Rule.OPEN_WITHOUT_WORKFLOW,
                     booking.id,
-                    "open-without-workflow",
                     f"the database says {booking.status} but its workflow is {workflow.label}",
                 )
             )
@@ -287,6 +528,15 @@ def scoped_intents(snapshot: Snapshot, ledger: Ledger, scoped: bool) -> list[Int
     return [i for i in ledger.intents.values() if (i.booking_id or "") in snapshot.bookings]
 
 
+def _free(booking: BookingRow) -> bool:
+    return booking.payment_intent_id is None and booking.amount_total == 0
+
+
+def _was_confirmed(booking: BookingRow) -> bool:
+    """Claims its places and money now, or did once (then refunded or cancelled)."""
+    return booking.status in CLAIMING or booking.confirmed_at is not None
+
+
 def _workflow_label(status: object) -> str:
     name = getattr(status, "name", None)
     return name if isinstance(name, str) else "NOT_FOUND"
@@ -296,17 +546,9 @@ def _labels(labels: Sequence[str]) -> str:
     return "[" + ", ".join(labels) + "]"
 
 
-def _i1(subject: str, rule: str, detail: str) -> Violation:
-    return Violation(Invariant.NO_OVERBOOKING, subject, detail, rule)
+def _amounts(ids: list[str], amounts: dict[str, int]) -> str:
+    return ", ".join(f"{i} ({amounts[i]})" for i in ids)
 
 
-def _i2(subject: str, rule: str, detail: str) -> Violation:
-    return Violation(Invariant.MONEY_BALANCES, subject, detail, rule)
-
-
-def _i4(subject: str, rule: str, detail: str) -> Violation:
-    return Violation(Invariant.ONE_RECEIPT_ONE_EMAIL, subject, detail, rule)
-
-
-def _i5(subject: str, rule: str, detail: str) -> Violation:
-    return Violation(Invariant.MIRROR_MATCHES_WORKFLOW, subject, detail, rule)
+def _found(rule: Rule, subject: str, detail: str) -> Violation:
+    return Violation(rule.invariant, subject, detail, rule)

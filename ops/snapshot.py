@@ -1,6 +1,7 @@
-"""One consistent read of the database mirror: sessions, taken places, bookings, documents, emails.
+"""One consistent read of the database mirror: sessions, taken places, bookings, refunds,
+documents, emails.
 
-Five queries in one REPEATABLE READ transaction, so every rule sees the same moment.
+Six queries in one REPEATABLE READ transaction, so every rule sees the same moment.
 """
 
 import uuid
@@ -14,8 +15,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
-from models.enums import NotificationStatus, SeatState
-from models.tables import Booking, Notification, Receipt, Seat, Session
+from models.enums import DocumentKind, NotificationStatus, SeatState
+from models.tables import Booking, BookingRefund, Notification, Receipt, Seat, Session
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class BookingRow:
     reference: str | None
     # What was paid: amount_total unless places were cancelled and the booking re-priced.
     amount_paid: int
+    amount_refunded: int  # the booking's own total of its refunds
     confirmed_at: datetime | None
     hold_expires_at: datetime
     created_at: datetime
@@ -60,11 +62,22 @@ class BookingRow:
 
 
 @dataclass(frozen=True)
+class RecordedRefund:
+    """One row of `booking_refunds`: a refund the booking knows of."""
+
+    sequence: int
+    stripe_refund_id: str
+    amount: int
+
+
+@dataclass(frozen=True)
 class EmailCount:
     booking_id: str
     kind: str
     rows: int
     sending: int
+    failed: int
+    sending_since: datetime | None  # when the oldest row still `sending` was first tried
 
 
 @dataclass
@@ -73,12 +86,19 @@ class Snapshot:
     sessions: dict[str, SessionRow] = field(default_factory=dict)
     taken: list[TakenSeat] = field(default_factory=list)
     bookings: dict[str, BookingRow] = field(default_factory=dict)
+    # booking id -> its recorded refunds
+    refunds: dict[str, list[RecordedRefund]] = field(default_factory=dict)
     # (booking id, document kind) -> how many rows
     documents: dict[tuple[str, str], int] = field(default_factory=dict)
+    # booking id -> the refund sequences its credit notes are for
+    credit_notes: dict[str, set[int]] = field(default_factory=dict)
     emails: list[EmailCount] = field(default_factory=list)
 
     def places_of(self, booking_id: str) -> list[TakenSeat]:
         return self._places_by_booking.get(booking_id, [])
+
+    def refunds_of(self, booking_id: str) -> list[RecordedRefund]:
+        return self.refunds.get(booking_id, [])
 
     @cached_property
     def _places_by_booking(self) -> dict[str, list[TakenSeat]]:
@@ -113,13 +133,29 @@ async def load_snapshot(
         for booking in await tx.scalars(_bookings(scope, place_holders_only)):
             snapshot.bookings[str(booking.id)] = _booking_row(booking)
         if not place_holders_only:
-            for row in await tx.execute(_documents(scope)):
-                snapshot.documents[(str(row.booking_id), row.kind)] = row.rows
-            for row in await tx.execute(_emails(scope)):
-                snapshot.emails.append(
-                    EmailCount(str(row.booking_id), row.kind, row.rows, row.sending)
-                )
+            await _read_money_and_messages(tx, scope, snapshot)
     return snapshot
+
+
+async def _read_money_and_messages(
+    tx: AsyncSession, scope: list[uuid.UUID] | None, snapshot: Snapshot
+) -> None:
+    """Refunds, documents and emails: what the rules of I4, I7 and I8 read."""
+    for row in await tx.execute(_refunds(scope)):
+        refund = RecordedRefund(row.sequence, row.stripe_refund_id, row.amount)
+        snapshot.refunds.setdefault(str(row.booking_id), []).append(refund)
+    for row in await tx.execute(_documents(scope)):
+        booking_id = str(row.booking_id)
+        key = (booking_id, row.kind)
+        snapshot.documents[key] = snapshot.documents.get(key, 0) + row.rows
+        if row.kind == DocumentKind.CREDIT_NOTE and row.refund_sequence is not None:
+            snapshot.credit_notes.setdefault(booking_id, set()).add(row.refund_sequence)
+    for row in await tx.execute(_emails(scope)):
+        snapshot.emails.append(
+            EmailCount(
+                str(row.booking_id), row.kind, row.rows, row.sending, row.failed, row.sending_since
+            )
+        )
 
 
 _AnySelect = Select[*tuple[Any, ...]]
@@ -163,11 +199,27 @@ def _bookings(scope: list[uuid.UUID] | None, place_holders_only: bool) -> _AnySe
     return _in_scope(statement, Booking.session_id, scope)
 
 
+def _refunds(scope: list[uuid.UUID] | None) -> _AnySelect:
+    statement = (
+        select(
+            BookingRefund.booking_id,
+            BookingRefund.sequence,
+            BookingRefund.stripe_refund_id,
+            BookingRefund.amount,
+        )
+        .join(Booking, Booking.id == BookingRefund.booking_id)
+        .order_by(BookingRefund.booking_id, BookingRefund.sequence)
+    )
+    return _in_scope(statement, Booking.session_id, scope)
+
+
 def _documents(scope: list[uuid.UUID] | None) -> _AnySelect:
     statement = (
-        select(Receipt.booking_id, Receipt.kind, func.count().label("rows"))
+        select(
+            Receipt.booking_id, Receipt.kind, Receipt.refund_sequence, func.count().label("rows")
+        )
         .join(Booking, Booking.id == Receipt.booking_id)
-        .group_by(Receipt.booking_id, Receipt.kind)
+        .group_by(Receipt.booking_id, Receipt.kind, Receipt.refund_sequence)
     )
     return _in_scope(statement, Booking.session_id, scope)
 
@@ -179,6 +231,10 @@ def _emails(scope: list[uuid.UUID] | None) -> _AnySelect:
             Notification.kind,
             func.count().label("rows"),
             func.count().filter(Notification.status == NotificationStatus.SENDING).label("sending"),
+            func.count().filter(Notification.status == NotificationStatus.FAILED).label("failed"),
+            func.min(Notification.created_at)
+            .filter(Notification.status == NotificationStatus.SENDING)
+            .label("sending_since"),
         )
         .join(Booking, Booking.id == Notification.booking_id)
         .group_by(Notification.booking_id, Notification.kind)
@@ -198,6 +254,7 @@ def _booking_row(booking: Booking) -> BookingRow:
         currency=booking.currency,
         reference=booking.reference,
         amount_paid=booking.amount_total if booking.amount_paid is None else booking.amount_paid,
+        amount_refunded=booking.amount_refunded,
         confirmed_at=booking.confirmed_at,
         hold_expires_at=booking.hold_expires_at,
         created_at=booking.created_at,

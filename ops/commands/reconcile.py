@@ -1,4 +1,5 @@
-"""`booking-ops reconcile`: check invariants I1 to I5 against PostgreSQL, Temporal and Stripe."""
+"""`booking-ops reconcile`: check invariants I1 to I5, I7 and I8 against PostgreSQL, Temporal
+and Stripe."""
 
 import json
 import re
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from ops.commands.runtime import FOUND_PROBLEMS, OK, run, services, settings_or_exit
 from ops.consistency import Report, check
+from ops.findings import DEFAULT_EMAIL_BOUND
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -66,6 +68,12 @@ def reconcile(
         float,
         typer.Option(min=0, help="A hold this long past its end counts as stuck (I3)."),
     ] = 120.0,
+    email_stuck_minutes: Annotated[
+        float,
+        typer.Option(
+            min=0, help="An email still sending this long after its first attempt is stuck (I4)."
+        ),
+    ] = DEFAULT_EMAIL_BOUND.total_seconds() / 60,
     recheck_seconds: Annotated[
         float,
         typer.Option(min=0, help="Look again after this long; report what both looks saw."),
@@ -85,8 +93,9 @@ def reconcile(
         bool, typer.Option(help="Show a progress bar (on a terminal only).")
     ] = True,
 ) -> None:
-    """Check invariants I1 to I5: places, money against Stripe, receipts and emails, and that the
-    database mirrors each workflow. Exit 0 when all hold, 1 when anything is off."""
+    """Check invariants I1 to I5, I7 and I8: places, money and each booking's refunds against
+    Stripe, receipts, credit notes and emails, and that the database mirrors each workflow.
+    Exit 0 when all hold, 1 when anything is off."""
     settings = settings_or_exit()
     show_progress = progress and not as_json and sys.stderr.isatty()
 
@@ -100,6 +109,7 @@ def reconcile(
                     session_ids=session,
                     settle_seconds=settle_seconds,
                     hold_grace=timedelta(seconds=hold_grace_seconds),
+                    email_bound=timedelta(minutes=email_stuck_minutes),
                     created_since=since,
                     concurrency=concurrency,
                     query_workflows=query,
