@@ -2,6 +2,7 @@
 forced by replacing one activity by name on a worker of the test's own; all else is real."""
 
 import asyncio
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +12,9 @@ import stripe
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 
 from activities.inventory import InventoryActivities
@@ -185,7 +188,10 @@ async def test_a_cancel_reaches_a_booking_still_being_set_up(
     stripe_client: stripe.StripeClient,
     own_worker: OwnWorker,
 ) -> None:
-    """Case 5: the session is cancelled while the PaymentIntent is being created."""
+    """Case 5: the session is cancelled while the PaymentIntent is being created. The step is
+    held until the workflow has accepted the cancel (a local activity runs inside a workflow
+    task: the cancel is delivered at the task's heartbeat, about 8 s on), and the history
+    shows the cancel accepted before the step completed."""
     creating = asyncio.Event()
     may_finish = asyncio.Event()
     real = PaymentSetupActivities(
@@ -210,17 +216,23 @@ async def test_a_cancel_reaches_a_booking_still_being_set_up(
             .values(status=SessionStatus.CANCELLED)
         )
     handle = temporal.get_workflow_handle(booking_workflow_id(request.booking_id))
-    cancel = asyncio.create_task(
-        handle.execute_update(
-            BookingWorkflow.cancel,
-            CancelRequest("the session was cancelled", session_cancelled=True),
+    try:
+        cancel = await asyncio.wait_for(
+            handle.start_update(
+                BookingWorkflow.cancel,
+                CancelRequest("the session was cancelled", session_cancelled=True),
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            ),
+            30,
         )
-    )
-    await asyncio.sleep(0.3)
-    may_finish.set()
+    finally:
+        may_finish.set()
     held: BookingView = await started
-    ended: BookingView = await asyncio.wait_for(cancel, 10)
+    ended: BookingView = await asyncio.wait_for(cancel.result(), 10)
 
+    events = await history_of(temporal, request.booking_id)
+    accepted = first(events, lambda e: accepted_update(e) == "cancel")
+    assert accepted < first(events, lambda e: local_activity(e) == "open_payment")
     assert held.status == BookingStatus.PENDING_PAYMENT
     assert ended.status == BookingStatus.CANCELLED
     assert await seat_states(db, session_id) == {SeatState.FREE: 4}
@@ -228,6 +240,36 @@ async def test_a_cancel_reaches_a_booking_still_being_set_up(
     intent = await stripe_client.v1.payment_intents.retrieve_async(held.payment_intent_id)
     assert intent.status == "canceled"
     await keep_history(temporal, request.booking_id, "one-step-payment-cancelled_during_setup")
+
+
+async def history_of(temporal: Client, booking_id: str) -> list[HistoryEvent]:
+    handle = temporal.get_workflow_handle(booking_workflow_id(booking_id))
+    return list((await handle.fetch_history()).events)
+
+
+def accepted_update(event: HistoryEvent) -> str | None:
+    """The name of the update this event accepted, if it accepted one."""
+    if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+        return None
+    accepted = event.workflow_execution_update_accepted_event_attributes
+    return str(accepted.accepted_request.input.name)
+
+
+def local_activity(event: HistoryEvent) -> str | None:
+    """The activity type of the local activity whose result this marker records."""
+    if event.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
+        return None
+    data = event.marker_recorded_event_attributes.details.get("data")
+    if data is None or not data.payloads:
+        return None
+    return str(json.loads(data.payloads[0].data).get("activity_type"))
+
+
+def first(events: list[HistoryEvent], match: Callable[[HistoryEvent], bool]) -> int:
+    """The event id of the first event that matches; fails the test if none does."""
+    found = [event.event_id for event in events if match(event)]
+    assert found, "no such event in the history"
+    return found[0]
 
 
 async def test_money_for_a_cancelled_session_is_refunded_not_confirmed(
