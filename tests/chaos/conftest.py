@@ -15,13 +15,16 @@ from core.settings import PROJECT_ROOT
 from devstack.fault_proxy import Faults
 from devstack.stack import Stack, StackOptions, running
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.fakes.webhook_receiver import WebhookReceiver
 
 SENDGRID_KEY = "SG.chaos-key"
 # The figures of the last run (for RELIABILITY.md), and every process's log beside them.
 REPORT = Path(os.environ.get("CHAOS_REPORT", PROJECT_ROOT / "var" / "chaos" / "last-run.json"))
 LOGS = REPORT.parent / f"{REPORT.stem}-logs"
-# Short holds and timers, so holds end, extensions run out and late windows close in seconds.
+# Short holds and timers, so holds end, extensions run out and late windows close in seconds;
+# a booking's setup answered (503 if not done) within 15 s instead of a minute.
 TIMINGS = {
+    "BOOKING_BOOKING_START_WAIT_SECONDS": "15",
     "BOOKING_HOLD_EXTENSION_SECONDS": "1",
     "BOOKING_MAX_HOLD_EXTENSIONS": "2",
     "BOOKING_LATE_PAYMENT_WINDOW_SECONDS": "8",
@@ -78,6 +81,13 @@ def chaos_config() -> ChaosConfig:
 def chaos_sendgrid() -> Iterator[FakeSendGrid]:
     with FakeSendGrid(SENDGRID_KEY) as server:
         yield server
+
+
+@pytest.fixture
+def chaos_receiver() -> Iterator[WebhookReceiver]:
+    """The organiser's shop, receiving webhooks out from the engine."""
+    with WebhookReceiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture
