@@ -5,6 +5,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -87,27 +88,39 @@ async def test_a_failed_setup_leaves_nothing_and_its_retry_cannot_oversell(
     await keep_history(temporal, first.booking_id, "one-step-payment-setup_failed_then_sold_out")
 
 
-StripeDown = Callable[[str], tuple[Callable[..., Any], asyncio.Event]]
+@dataclass
+class Outage:
+    """Stripe down for one activity until `clear()`; `refused` counts the calls it failed, so a
+    test can tell its step did run while Stripe was down."""
+
+    down: bool = True
+    refused: int = 0
+
+    def clear(self) -> None:
+        self.down = False
+
+
+StripeDown = Callable[[str], tuple[Callable[..., Any], Outage]]
 
 
 @pytest.fixture
 def stripe_down(stripe_client: stripe.StripeClient) -> StripeDown:
     """A stand-in for one Stripe activity by name (a PaymentIntent id in, its info out) that
-    fails while the returned event is set (Stripe down), then does the real thing."""
+    fails while the returned outage lasts (Stripe down), then does the real thing."""
     real = PaymentActivities(stripe_client)
     methods = {"cancel_payment_intent": real.cancel_intent, "get_payment_intent": real.get_intent}
 
-    def make(name: str) -> tuple[Callable[..., Any], asyncio.Event]:
-        down = asyncio.Event()
-        down.set()
+    def make(name: str) -> tuple[Callable[..., Any], Outage]:
+        outage = Outage()
 
         @activity.defn(name=name)
         async def while_down(payment_intent_id: str) -> PaymentIntentInfo:
-            if down.is_set():
+            if outage.down:
+                outage.refused += 1
                 raise ConnectionError("Stripe unreachable")
             return await methods[name](payment_intent_id)
 
-        return while_down, down
+        return while_down, outage
 
     return make
 
@@ -131,6 +144,7 @@ async def test_the_hold_ends_on_time_while_stripe_is_down_and_late_money_is_refu
     ended_after = (expired.updated_at - view.hold_expires_at).total_seconds()
     assert ended_after < 5, f"places held {ended_after:.1f} s past the hold's end"
     assert expired.status_reason == "the hold ended; Stripe did not answer"
+    assert outage.refused > 0  # the hold's end did ask Stripe, while it was down
     assert await seat_states(db, session_id) == {SeatState.FREE: 4}
 
     assert view.payment_intent_id is not None
@@ -169,6 +183,7 @@ async def test_a_cancel_while_stripe_is_down_answers_within_the_grace(
         handle.execute_update(BookingWorkflow.cancel, CancelRequest("changed my mind")), 10
     )
     assert cancelled.status == BookingStatus.CANCELLED
+    assert outage.refused > 0  # the cancel did ask Stripe, while it was down
     assert await seat_states(db, session_id) == {SeatState.FREE: 4}
     outage.clear()
     assert view.payment_intent_id is not None
