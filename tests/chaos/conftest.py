@@ -21,10 +21,8 @@ SENDGRID_KEY = "SG.chaos-key"
 # The figures of the last run (for RELIABILITY.md), and every process's log beside them.
 REPORT = Path(os.environ.get("CHAOS_REPORT", PROJECT_ROOT / "var" / "chaos" / "last-run.json"))
 LOGS = REPORT.parent / f"{REPORT.stem}-logs"
-# Short holds and timers, so holds end, extensions run out and late windows close in seconds;
-# a booking's setup answered (503 if not done) within 15 s instead of a minute.
+# Short holds and timers, so holds end, extensions run out and late windows close in seconds.
 TIMINGS = {
-    "BOOKING_BOOKING_START_WAIT_SECONDS": "15",
     "BOOKING_HOLD_EXTENSION_SECONDS": "1",
     "BOOKING_MAX_HOLD_EXTENSIONS": "2",
     "BOOKING_LATE_PAYMENT_WINDOW_SECONDS": "8",

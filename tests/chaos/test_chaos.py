@@ -42,8 +42,8 @@ from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.fakes.webhook_receiver import WebhookReceiver
 
 MIN_PLACES_PER_SESSION = 8
-# Longer than the API's own waits (conftest's TIMINGS: 15 s for a booking's setup, 10 + 10 s to
-# accept and finish a cancel or a change), so the API answers before a customer gives up.
+# Longer than the API's waits for a cancel or a change (10 s to be accepted, 10 s to finish);
+# a booking's setup may take longer (up to a minute): the customer retries with the same key.
 CLIENT_TIMEOUT = 30
 SHOP = "chaos-shop"  # the webhook receiver's endpoint
 BOOKING_EVENTS = [
@@ -121,7 +121,7 @@ async def test_invariants_hold_through_chaos(
     violations += _personal_data_in_logs(stack, tally)
     report = await _report(stack, config, engine, chaos_sendgrid, tally, mayhem, violations, faults)
     report |= {
-        "failed_runs_of_violating_bookings": await _failed_runs(temporal, violations),
+        "closed_runs_of_violating_bookings": await _closed_runs(temporal, violations),
         "wall_seconds": round(time.monotonic() - began, 1),
         "seconds_to_rest": round(quiet_after, 1),
         "checked": asdict(checked.counts),
@@ -252,16 +252,19 @@ async def _listen(admin: httpx.AsyncClient, receiver: WebhookReceiver) -> None:
     receiver.trust(SHOP, response.json()["secret"])
 
 
-async def _failed_runs(temporal: Client, violations: list[str]) -> dict[str, str]:
-    """Why each failed run of a booking named by a violation failed: where to start reading."""
+async def _closed_runs(temporal: Client, violations: list[str]) -> dict[str, str]:
+    """How each closed run of a booking named by a violation ended: where to start reading."""
     found = {}
-    query = 'WorkflowType="BookingWorkflow" AND ExecutionStatus="Failed"'
+    query = 'WorkflowType="BookingWorkflow" AND ExecutionStatus!="Running"'
     async for run in temporal.list_workflows(query):
         if not any(run.id.removeprefix("booking-") in v for v in violations):
             continue
         history = await temporal.get_workflow_handle(run.id, run_id=run.run_id).fetch_history()
-        failure = history.events[-1].workflow_execution_failed_event_attributes.failure
-        found[f"{run.id} run {run.run_id}"] = f"{failure.message} (cause: {failure.cause.message})"
+        last = history.events[-1]
+        failure = last.workflow_execution_failed_event_attributes.failure
+        why = f": {failure.message} (cause: {failure.cause.message})" if failure.message else ""
+        status = run.status.name if run.status else "?"
+        found[f"{run.id} run {run.run_id}"] = f"{status} after {len(history.events)} events{why}"
     return found
 
 
@@ -345,8 +348,8 @@ def _print(report: dict[str, Any]) -> None:
     print(f"chaos: {len(report['violations'])} violation(s)")
     for violation in report["violations"]:
         print(f"chaos:   {violation}")
-    for run, why in report["failed_runs_of_violating_bookings"].items():
-        print(f"chaos:   {run} failed: {why}")
+    for run, how in report["closed_runs_of_violating_bookings"].items():
+        print(f"chaos:   {run} ended {how}")
     for booking_id, steps in list(report["violating_bookings"].items())[:20]:
         print(f"chaos:   booking {booking_id}: {' | '.join(steps)}")
     print(f"chaos: report written to {REPORT}")
