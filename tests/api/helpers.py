@@ -81,19 +81,36 @@ def signed_event(
     return payload, {"Stripe-Signature": header, "Content-Type": "application/json"}
 
 
+# How long the emails of a booking must stay the same before `emails_for` trusts the list: a
+# duplicate (a retried send) arrives after the first email, not with it.
+EMAILS_SETTLE_SECONDS = 1.5
+
+
 async def emails_for(sendgrid: FakeSendGrid, booking_id: str, within: float = 0) -> list[str]:
-    """The kinds of email the fake SendGrid accepted for a booking, oldest first; waits up to
-    `within` seconds for at least one."""
+    """The kinds of email the fake SendGrid accepted for a booking, oldest first. With `within`,
+    waits up to that long for at least one, then until none has arrived for
+    EMAILS_SETTLE_SECONDS, so that "exactly these" is checked at rest, not at the first."""
     deadline = time.monotonic() + within
-    while True:
-        kinds = [
-            r.body["custom_args"]["notification_key"].split(":", 1)[1]
-            for r in sendgrid.requests
-            if r.body.get("custom_args", {}).get("notification_key", "").startswith(booking_id)
-        ]
-        if kinds or time.monotonic() >= deadline:
-            return kinds
+    kinds = _emails_of(sendgrid, booking_id)
+    while not kinds and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
+        kinds = _emails_of(sendgrid, booking_id)
+    if not within:
+        return kinds
+    settled = time.monotonic() + EMAILS_SETTLE_SECONDS
+    while time.monotonic() < settled:
+        await asyncio.sleep(0.1)
+        if (latest := _emails_of(sendgrid, booking_id)) != kinds:
+            kinds, settled = latest, time.monotonic() + EMAILS_SETTLE_SECONDS
+    return kinds
+
+
+def _emails_of(sendgrid: FakeSendGrid, booking_id: str) -> list[str]:
+    return [
+        r.body["custom_args"]["notification_key"].split(":", 1)[1]
+        for r in sendgrid.requests
+        if r.body.get("custom_args", {}).get("notification_key", "").startswith(booking_id)
+    ]
 
 
 async def session_with(

@@ -2,8 +2,14 @@
 
 Every operation, with the client and the admin key, with data that fits the schema and data
 that does not: no 5xx, every request answered, every status documented, every body (problem+json
-included) matching its schema. FUZZ_EXAMPLES=200 makes it larger (default 20 per operation, key
-and round); FUZZ_RANDOM=1 draws new examples instead of the same ones every run.
+included) matching its schema, data that breaks the schema refused, a request without the key
+refused (ignored auth). A last round names things that exist (a paid booking, its session, a
+webhook endpoint and one of its deliveries) wherever a path or body takes their ids. Then a
+stateful run chains operations through the links schemathesis infers (create an endpoint, read
+it, change it, delete it, read it again: use after free). Each operation must get at least FLOOR
+requests, and a 2xx in the round with real ids unless NO_SUCCESS says why it cannot: an operation
+silently not exercised fails the test. FUZZ_EXAMPLES=200 makes it larger (default 20 per
+operation, key and round); FUZZ_RANDOM=1 draws new examples instead of the same ones every run.
 """
 
 import asyncio
@@ -12,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import hypothesis
@@ -20,32 +27,74 @@ import schemathesis
 import stripe
 from hypothesis import HealthCheck, Phase
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import CheckFunction, not_a_server_error
 from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
+    use_after_free,
 )
 
 from tests.api.helpers import paid_booking
-from tests.conftest import ADMIN_KEY, CLIENT_KEY, SessionFactory
+from tests.conftest import ADMIN_KEY, CLIENT_KEY, SessionFactory, api_client
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
-# Not `negative_data_rejection`: the API ignores query parameters it does not know, as most do.
+SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "15"))
+# Requests per operation over every round and key: an operation without parameters or body is
+# generated once per key; one that takes any gets at least a few distinct cases.
+FLOOR, FLOOR_WITHOUT_INPUT = 5, 2
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    negative_data_rejection,
+    ignored_auth,
 ]
+# The codec server answers callers on its open networks without a key (core/settings.py
+# `codec_open_networks`, loopback by default: the Temporal UI in an operator's browser), and the
+# fuzz calls from loopback: a missing key is no fault there.
+OPEN_TO_LOOPBACK = {"POST /codec/encode", "POST /codec/decode"}
+AUTH_CHECKS = {ignored_auth, negative_data_rejection}
+# Operations that cannot answer 2xx to generated data even with real ids, and why.
+NO_SUCCESS = {
+    "POST /v1/webhooks/stripe": "a generated body carries no valid Stripe signature",
+}
+# A webhook endpoint's URL that the API accepts (a generated one rarely is a URL at all).
+ENDPOINT_URL = "http://127.0.0.1:9/fuzz"
+
+
+def checks_for(
+    operation: schemathesis.APIOperation, probe_auth: bool = True
+) -> list[CheckFunction]:
+    """The checks of one round. `ignored_auth` sends each case again without the key and with a
+    wrong one: one round per operation is enough to show the key is not ignored (and keeps the
+    fuzz near its earlier time), so it runs in the admin key's last positive round only."""
+    skipped = AUTH_CHECKS if operation.label in OPEN_TO_LOOPBACK else set()
+    if not probe_auth:
+        skipped = skipped | {ignored_auth}
+    return [check for check in CHECKS if check not in skipped]
 
 
 @dataclass
 class Tally:
     requests: int = 0
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
+    succeeded_with_ids: set[str] = field(default_factory=set)
     failures: list[str] = field(default_factory=list)
+    stateful_seconds: float = 0
+
+    def count(self, label: str, status: int, with_ids: bool) -> None:
+        self.requests += 1
+        self.statuses[(label, status)] += 1
+        if with_ids and 200 <= status < 300:
+            self.succeeded_with_ids.add(label)
+
+    def requests_of(self, label: str) -> int:
+        return sum(n for (op, _), n in self.statuses.items() if op == label)
 
     def report(self) -> str:
         lines = []
@@ -62,6 +111,7 @@ def examine(
     session: requests.Session,
     key: str,
     known: dict[str, str],
+    checks: list[CheckFunction],
 ) -> None:
     """Up to EXAMPLES cases; `known` ids replace generated ones in the path and the body."""
     in_path = {name: value for name, value in known.items() if f"{{{name}}}" in operation.path}
@@ -83,7 +133,7 @@ def examine(
             base_url=api_url,
             session=session,
             headers={"Authorization": f"Bearer {key}"},
-            checks=CHECKS,
+            checks=checks,
             timeout=30,  # an answer, or a failure: no request may hang
         )
 
@@ -91,22 +141,44 @@ def examine(
 
 
 def rounds(known: dict[str, str]) -> Iterator[tuple[GenerationMode, dict[str, str]]]:
-    """Generated data of both kinds; then data that fits the schema, naming a session and a
-    booking that exist (a paid booking, its session) wherever the path or body names one."""
+    """Generated data of both kinds; then data that fits the schema, naming things that exist
+    wherever the path or body names one."""
     yield GenerationMode.POSITIVE, {}
     yield GenerationMode.NEGATIVE, {}
     if known:
         yield GenerationMode.POSITIVE, known
 
 
+# Operations that change or end what the known ids name, in the order they run once every
+# other operation has had the known ids: a disabled endpoint is not pinged, a booking refunded
+# in full cannot give places back, a cancelled session leaves nothing to change.
+CHANGES_LAST = [
+    "PATCH /v1/webhook-endpoints/{endpoint_id}",
+    "POST /v1/bookings/{booking_id}/cancel-places",
+    "POST /v1/bookings/{booking_id}/refunds",
+    "POST /v1/bookings/{booking_id}/cancel",
+    "POST /v1/sessions/{session_id}/cancel",
+    "DELETE /v1/webhook-endpoints/{endpoint_id}",
+]
+# The booking the refunds may have refunded in full is cancelled as a spare one of its own.
+SPARE_BOOKING = "POST /v1/bookings/{booking_id}/cancel"
+
+
+def _order(operation: schemathesis.APIOperation) -> int:
+    label = operation.label
+    return CHANGES_LAST.index(label) + 1 if label in CHANGES_LAST else 0
+
+
 def fuzz(api_url: str, known: dict[str, str]) -> Tally:
     tally = Tally()
     schema = schemathesis.openapi.from_url(f"{api_url}/openapi.json")
+    # The API ignores query parameters it does not know, as most do: none are made up.
+    schema.config.generation.update(allow_extra_parameters=False)
     session = requests.Session()
+    current: dict[str, Any] = {}
 
     def count(response: requests.Response, *args: object, **kwargs: object) -> None:
-        tally.requests += 1
-        tally.statuses[(operation.label, response.status_code)] += 1
+        tally.count(current["label"], response.status_code, current["with_ids"])
 
     session.hooks["response"].append(count)
     operations = []
@@ -115,18 +187,91 @@ def fuzz(api_url: str, known: dict[str, str]) -> Tally:
             tally.failures.append(f"the OpenAPI document: {result.err()}")
         else:
             operations.append(result.ok())
-    # Cancelling the known session and booking last leaves them open for the other operations.
-    for operation in sorted(operations, key=lambda op: op.path.endswith("/cancel")):
+    for operation in sorted(operations, key=_order):
+        takes_ids = bool(operation.body) or "_id}" in operation.path
+        mine = known | (
+            {"booking_id": known["spare_booking_id"]} if operation.label == SPARE_BOOKING else {}
+        )
         for key in (CLIENT_KEY, ADMIN_KEY):
-            for mode, ids in rounds(known if operation.body or "_id}" in operation.path else {}):
+            for mode, ids in rounds(mine if takes_ids else {}):
+                last_positive = mode.is_positive and (bool(ids) or not takes_ids)
+                checks = checks_for(operation, probe_auth=last_positive and key == ADMIN_KEY)
+                current.update(label=operation.label, with_ids=bool(ids) or not takes_ids)
                 try:
-                    examine(operation, mode, api_url, session, key, ids)
+                    examine(operation, mode, api_url, session, key, ids, checks)
                 except hypothesis.errors.Unsatisfiable:
                     assert mode.is_negative  # nothing to get wrong: no parameter, no body
                 except (Exception, BaseExceptionGroup) as err:  # one failure hides no other
                     label = f"{operation.label} [{mode.value}, {key}, {ids}]"
                     tally.failures.append(f"{label}: {err}")
+    current.update(label="stateful", with_ids=False)
+    began = time.monotonic()
+    _stateful(schema, api_url, session, tally)
+    tally.stateful_seconds = time.monotonic() - began
+    _coverage(operations, tally)
     return tally
+
+
+def _stateful(schema: Any, api_url: str, session: requests.Session, tally: Tally) -> None:
+    """Scenarios chained through inferred links, with the admin key: a resource deleted is not
+    found afterwards (use after free), and every check of the other rounds still holds."""
+    machine = schema.as_state_machine()
+
+    class Scenarios(machine):  # type: ignore[misc,valid-type]
+        def before_call(self, case: schemathesis.Case) -> None:
+            if isinstance(case.body, dict) and "url" in case.body:
+                case.body["url"] = ENDPOINT_URL  # so endpoints get made, read and deleted
+
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+            return {"base_url": api_url, "session": session, "headers": headers, "timeout": 30}
+
+        def validate_response(self, response: Any, case: schemathesis.Case, **kwargs: Any) -> None:
+            label = case.operation.label
+            tally.statuses[(f"stateful {label}", response.status_code)] += 1
+            try:  # one failure hides no other: the scenarios go on
+                case.validate_response(
+                    response,
+                    checks=[*checks_for(case.operation), use_after_free],
+                    transport_kwargs=kwargs or None,
+                    recorder=self.recorder,
+                )
+            except (Exception, BaseExceptionGroup) as err:
+                tally.failures.append(f"stateful {label}: {err}")
+
+    Scenarios.run(
+        settings=hypothesis.settings(
+            max_examples=SCENARIOS,
+            stateful_step_count=8,
+            deadline=None,
+            database=None,
+            derandomize="FUZZ_RANDOM" not in os.environ,
+            suppress_health_check=list(HealthCheck),
+            phases=[Phase.generate],
+        )
+    )
+
+
+def _coverage(operations: list[schemathesis.APIOperation], tally: Tally) -> None:
+    """Each operation exercised: FLOOR requests at least, and a success where one can be had."""
+    for operation in operations:
+        label = operation.label
+        floor = FLOOR if _takes_input(operation) else FLOOR_WITHOUT_INPUT
+        if (n := tally.requests_of(label)) < floor:
+            tally.failures.append(f"{label}: {n} requests, under the floor of {floor}")
+        if label not in tally.succeeded_with_ids and label not in NO_SUCCESS:
+            tally.failures.append(f"{label}: no 2xx in the rounds with real ids")
+    deleted = [
+        label
+        for (label, status), n in tally.statuses.items()
+        if label.startswith("stateful DELETE") and 200 <= status < 300
+    ]
+    if not deleted:
+        tally.failures.append("stateful: no scenario deleted anything (no use-after-free check)")
+
+
+def _takes_input(operation: schemathesis.APIOperation) -> bool:
+    return bool(operation.body) or any(True for _ in operation.iter_parameters())
 
 
 async def test_the_api_survives_fuzzing_of_every_operation(
@@ -135,15 +280,48 @@ async def test_the_api_survives_fuzzing_of_every_operation(
     new_session: SessionFactory,
     stripe_client: stripe.StripeClient,
 ) -> None:
-    session_id = await new_session(capacity=50)
-    booking = await paid_booking(api, stripe_client, session_id)
-    known = {"session_id": session_id, "booking_id": booking["id"]}
+    known = await _known(api, api_url, new_session, stripe_client)
     started = time.monotonic()
     # Schemathesis is synchronous; the API serves from this event loop, so it runs aside.
     tally = await asyncio.to_thread(fuzz, api_url, known)
     print(
-        f"\nfuzz: {tally.requests} requests in {time.monotonic() - started:.0f} s, "
-        "statuses by operation:\n" + tally.report()
+        f"\nfuzz: {tally.requests} requests in {time.monotonic() - started:.0f} s "
+        f"({tally.stateful_seconds:.0f} s of them stateful), statuses by operation:\n"
+        + tally.report()
     )
-    assert tally.requests > 0
     assert not tally.failures, "\n\n".join(tally.failures)
+
+
+async def _known(
+    api: httpx.AsyncClient,
+    api_url: str,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+) -> dict[str, str]:
+    """Things that exist: a webhook endpoint (nowhere to deliver to), a paid booking of three
+    places (some can be given back) refunded in part (it has a credit note), a spare paid
+    booking to cancel, their session, and one of the endpoint's deliveries (the booking's
+    events); and a URL an endpoint may take."""
+    async with api_client(api_url, ADMIN_KEY) as admin:
+        created = await admin.post(
+            "/v1/webhook-endpoints", json={"url": ENDPOINT_URL, "events": ["booking.created"]}
+        )
+        assert created.status_code == 201, created.text
+        endpoint_id = created.json()["id"]
+        session_id = await new_session(capacity=50)
+        booking = await paid_booking(api, stripe_client, session_id, quantity=3)
+        spare = await paid_booking(api, stripe_client, session_id)
+        refunded = await admin.post(f"/v1/bookings/{booking['id']}/refunds", json={"amount": 100})
+        assert refunded.status_code == 200, refunded.text
+        listed = await admin.get(f"/v1/webhook-endpoints/{endpoint_id}/deliveries")
+        assert listed.status_code == 200, listed.text
+        deliveries = listed.json()["items"]
+        assert deliveries, "the booking's booking.created made no delivery"
+    return {
+        "session_id": session_id,
+        "booking_id": booking["id"],
+        "spare_booking_id": spare["id"],
+        "endpoint_id": endpoint_id,
+        "delivery_id": deliveries[0]["id"],
+        "url": ENDPOINT_URL,
+    }

@@ -15,6 +15,7 @@ from core.settings import PROJECT_ROOT
 from devstack.fault_proxy import Faults
 from devstack.stack import Stack, StackOptions, running
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.fakes.webhook_receiver import WebhookReceiver
 
 SENDGRID_KEY = "SG.chaos-key"
 # The figures of the last run (for RELIABILITY.md), and every process's log beside them.
@@ -78,6 +79,13 @@ def chaos_config() -> ChaosConfig:
 def chaos_sendgrid() -> Iterator[FakeSendGrid]:
     with FakeSendGrid(SENDGRID_KEY) as server:
         yield server
+
+
+@pytest.fixture
+def chaos_receiver() -> Iterator[WebhookReceiver]:
+    """The organiser's shop, receiving webhooks out from the engine."""
+    with WebhookReceiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture

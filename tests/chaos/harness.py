@@ -2,6 +2,7 @@
 Stripe and SendGrid off; then wait until the system has nothing left to do."""
 
 import asyncio
+import os
 import random
 import time
 from collections import Counter
@@ -17,17 +18,37 @@ from temporalio.service import RPCError
 
 from devstack.fault_proxy import ProxyControl
 from devstack.stack import Stack
+from tests.chaos.answers import KILL, Window
 
 
 @dataclass
 class Mayhem:
-    """What the harness did to the system, and when."""
+    """What the harness did to the system, and when. A count is made only once the harness has
+    seen it happen (the old process gone, a new one serving), never from the plan alone."""
 
     counts: Counter[str] = field(default_factory=Counter)
     log: list[str] = field(default_factory=list)
+    windows: list[Window] = field(default_factory=list)  # monotonic, for judging 503s
+
+    def done(self, cause: str, start: float, proof: bool) -> None:
+        if proof:
+            self.counts[f"{cause}s"] += 1
+            self.windows.append(Window(cause, start, time.monotonic()))
+        else:
+            self.log.append(f"{cause}: not seen to happen")
 
 
 Action = Callable[[], Awaitable[None]]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, as another user (PostgreSQL may run as its own)
+        return False
+    return False
 
 
 async def wreak(stack: Stack, seconds: float, rng: random.Random, mayhem: Mayhem) -> None:
@@ -36,27 +57,40 @@ async def wreak(stack: Stack, seconds: float, rng: random.Random, mayhem: Mayhem
     began = time.monotonic()
 
     async def kill_worker() -> None:
+        start, worker = time.monotonic(), stack.services["worker"]
+        old = worker.pid
         await asyncio.to_thread(stack.kill_worker)
+        killed = _gone(old)
         await asyncio.sleep(rng.uniform(0, 1.5))
         await asyncio.to_thread(stack.start_worker)
-        mayhem.counts["worker SIGKILLs"] += 1
+        mayhem.done(KILL, start, killed and worker.running and worker.pid != old)
 
     async def restart_temporal() -> None:
+        start, temporal = time.monotonic(), stack.services["temporal"]
+        old = temporal.pid
         await asyncio.to_thread(stack.restart_temporal, 1.0)
-        mayhem.counts["Temporal restarts"] += 1
+        mayhem.done("Temporal restart", start, _gone(old) and temporal.running)
 
     async def restart_postgres() -> None:
+        assert stack.postgres is not None
+        start, old = time.monotonic(), stack.postgres.pid
         await asyncio.to_thread(stack.restart_postgres, 1.0)
-        mayhem.counts["PostgreSQL restarts"] += 1
+        # A new postmaster wrote its pid (the old one is not our child: it may linger, unreaped).
+        mayhem.done("PostgreSQL restart", start, stack.postgres.pid != old)
 
     def outage(name: str, proxy: ProxyControl | None, length: float) -> Action:
         async def cut() -> None:
             if proxy is None:
+                mayhem.log.append(f"{name} has no fault proxy: no outage")
                 return
+            start, before = time.monotonic(), await _refused(proxy)
             await asyncio.to_thread(proxy.set_down, True)
             await asyncio.sleep(length)
+            # An outage nobody ran into proves nothing: it lasts until it refused a request.
+            while await _refused(proxy) == before and time.monotonic() < start + length + 10:
+                await asyncio.sleep(0.5)
             await asyncio.to_thread(proxy.set_down, False)
-            mayhem.counts[f"{name} outages"] += 1
+            mayhem.done(f"{name} outage", start, await _refused(proxy) > before)
 
         return cut
 
@@ -75,6 +109,11 @@ async def wreak(stack: Stack, seconds: float, rng: random.Random, mayhem: Mayhem
         mayhem.log.append(f"t+{time.monotonic() - began:.1f}s {what}")
         await action()
         await ensure_worker(stack, mayhem)
+
+
+async def _refused(proxy: ProxyControl) -> int:
+    """How many requests the proxy refused while down, by its own count."""
+    return (await asyncio.to_thread(proxy.counts)).get("down", 0)
 
 
 async def ensure_worker(stack: Stack, mayhem: Mayhem) -> None:

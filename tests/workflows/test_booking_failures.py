@@ -2,8 +2,10 @@
 forced by replacing one activity by name on a worker of the test's own; all else is real."""
 
 import asyncio
+import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -11,7 +13,9 @@ import stripe
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 
 from activities.inventory import InventoryActivities
@@ -89,27 +93,39 @@ async def test_a_failed_setup_leaves_nothing_and_its_retry_cannot_oversell(
     await keep_history(temporal, first.booking_id, "one-step-payment-setup_failed_then_sold_out")
 
 
-StripeDown = Callable[[str], tuple[Callable[..., Any], asyncio.Event]]
+@dataclass
+class Outage:
+    """Stripe down for one activity until `clear()`; `refused` counts the calls it failed, so a
+    test can tell its step did run while Stripe was down."""
+
+    down: bool = True
+    refused: int = 0
+
+    def clear(self) -> None:
+        self.down = False
+
+
+StripeDown = Callable[[str], tuple[Callable[..., Any], Outage]]
 
 
 @pytest.fixture
 def stripe_down(stripe_client: stripe.StripeClient) -> StripeDown:
     """A stand-in for one Stripe activity by name (a PaymentIntent id in, its info out) that
-    fails while the returned event is set (Stripe down), then does the real thing."""
+    fails while the returned outage lasts (Stripe down), then does the real thing."""
     real = PaymentActivities(stripe_client)
     methods = {"cancel_payment_intent": real.cancel_intent, "get_payment_intent": real.get_intent}
 
-    def make(name: str) -> tuple[Callable[..., Any], asyncio.Event]:
-        down = asyncio.Event()
-        down.set()
+    def make(name: str) -> tuple[Callable[..., Any], Outage]:
+        outage = Outage()
 
         @activity.defn(name=name)
         async def while_down(payment_intent_id: str) -> PaymentIntentInfo:
-            if down.is_set():
+            if outage.down:
+                outage.refused += 1
                 raise ConnectionError("Stripe unreachable")
             return await methods[name](payment_intent_id)
 
-        return while_down, down
+        return while_down, outage
 
     return make
 
@@ -133,6 +149,7 @@ async def test_the_hold_ends_on_time_while_stripe_is_down_and_late_money_is_refu
     ended_after = (expired.updated_at - view.hold_expires_at).total_seconds()
     assert ended_after < 5, f"places held {ended_after:.1f} s past the hold's end"
     assert expired.status_reason == "the hold ended; Stripe did not answer"
+    assert outage.refused > 0  # the hold's end did ask Stripe, while it was down
     assert await seat_states(db, session_id) == {SeatState.FREE: 4}
 
     assert view.payment_intent_id is not None
@@ -171,6 +188,7 @@ async def test_a_cancel_while_stripe_is_down_answers_within_the_grace(
         handle.execute_update(BookingWorkflow.cancel, CancelRequest("changed my mind")), 10
     )
     assert cancelled.status == BookingStatus.CANCELLED
+    assert outage.refused > 0  # the cancel did ask Stripe, while it was down
     assert await seat_states(db, session_id) == {SeatState.FREE: 4}
     outage.clear()
     assert view.payment_intent_id is not None
@@ -190,7 +208,10 @@ async def test_a_cancel_reaches_a_booking_still_being_set_up(
     stripe_client: stripe.StripeClient,
     own_worker: OwnWorker,
 ) -> None:
-    """Case 5: the session is cancelled while the PaymentIntent is being created."""
+    """Case 5: the session is cancelled while the PaymentIntent is being created. The step is
+    held until the workflow has accepted the cancel (a local activity runs inside a workflow
+    task: the cancel is delivered at the task's heartbeat, about 8 s on), and the history
+    shows the cancel accepted before the step completed."""
     creating = asyncio.Event()
     may_finish = asyncio.Event()
     real = PaymentSetupActivities(
@@ -215,17 +236,23 @@ async def test_a_cancel_reaches_a_booking_still_being_set_up(
             .values(status=SessionStatus.CANCELLED)
         )
     handle = temporal.get_workflow_handle(booking_workflow_id(request.booking_id))
-    cancel = asyncio.create_task(
-        handle.execute_update(
-            BookingWorkflow.cancel,
-            CancelRequest("the session was cancelled", session_cancelled=True),
+    try:
+        cancel = await asyncio.wait_for(
+            handle.start_update(
+                BookingWorkflow.cancel,
+                CancelRequest("the session was cancelled", session_cancelled=True),
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            ),
+            30,
         )
-    )
-    await asyncio.sleep(0.3)
-    may_finish.set()
+    finally:
+        may_finish.set()
     held: BookingView = await started
-    ended: BookingView = await asyncio.wait_for(cancel, 10)
+    ended: BookingView = await asyncio.wait_for(cancel.result(), 10)
 
+    events = await history_of(temporal, request.booking_id)
+    accepted = first(events, lambda e: accepted_update(e) == "cancel")
+    assert accepted < first(events, lambda e: local_activity(e) == "open_payment")
     assert held.status == BookingStatus.PENDING_PAYMENT
     assert ended.status == BookingStatus.CANCELLED
     assert await seat_states(db, session_id) == {SeatState.FREE: 4}
@@ -233,6 +260,36 @@ async def test_a_cancel_reaches_a_booking_still_being_set_up(
     intent = await stripe_client.v1.payment_intents.retrieve_async(held.payment_intent_id)
     assert intent.status == "canceled"
     await keep_history(temporal, request.booking_id, "one-step-payment-cancelled_during_setup")
+
+
+async def history_of(temporal: Client, booking_id: str) -> list[HistoryEvent]:
+    handle = temporal.get_workflow_handle(booking_workflow_id(booking_id))
+    return list((await handle.fetch_history()).events)
+
+
+def accepted_update(event: HistoryEvent) -> str | None:
+    """The name of the update this event accepted, if it accepted one."""
+    if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+        return None
+    accepted = event.workflow_execution_update_accepted_event_attributes
+    return str(accepted.accepted_request.input.name)
+
+
+def local_activity(event: HistoryEvent) -> str | None:
+    """The activity type of the local activity whose result this marker records."""
+    if event.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
+        return None
+    data = event.marker_recorded_event_attributes.details.get("data")
+    if data is None or not data.payloads:
+        return None
+    return str(json.loads(data.payloads[0].data).get("activity_type"))
+
+
+def first(events: list[HistoryEvent], match: Callable[[HistoryEvent], bool]) -> int:
+    """The event id of the first event that matches; fails the test if none does."""
+    found = [event.event_id for event in events if match(event)]
+    assert found, "no such event in the history"
+    return found[0]
 
 
 async def test_money_for_a_cancelled_session_is_refunded_not_confirmed(
