@@ -105,7 +105,6 @@ def booking_activities(
         inventory.confirm,
         inventory.record,
         inventory.release_some,
-        payments.create_intent,
         payment_setup.open_payment,
         payments.get_intent,
         payments.cancel_intent,

@@ -117,9 +117,9 @@ class PaymentActivities:
     def __init__(self, client: stripe.StripeClient):
         self._stripe = client
 
-    @activity.defn(name="create_payment_intent")
     @classified
     async def create_intent(self, request: CreatePaymentIntent) -> PaymentIntentInfo:
+        """Not an activity of its own: `open_payment` creates the intent and records it."""
         intent = await self._stripe.v1.payment_intents.create_async(
             {
                 "amount": request.amount,

@@ -84,7 +84,13 @@ class DeliveryOut(BaseModel):
     queued_at: datetime
     delivered_at: datetime | None
     attempts: list[AttemptOut]
-    payload: dict[str, Any]
+    payload: dict[str, Any] = Field(
+        description="The event as sent: `{type, timestamp, data: {..., sequence}}`. A booking's"
+        " `data.booking` is the booking as `GET /v1/bookings/{id}` shows it, less the payment's"
+        " `client_secret`: with `amount_paid`, `amount_refunded` and `amount_remaining` (minor"
+        " units); a `booking.refunded` adds `data.refund` (`amount`, `total_refunded`,"
+        " `currency`)"
+    )
 
 
 class DeliveryList(BaseModel):

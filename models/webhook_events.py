@@ -177,6 +177,17 @@ def booking_data(booking: Booking) -> dict[str, Any]:
         "created_at": _iso(booking.created_at),
         "updated_at": _iso(booking.updated_at),
         "confirmed_at": _iso(booking.confirmed_at),
+        **_money(booking),
+    }
+
+
+def _money(booking: Booking) -> dict[str, int]:
+    """What was paid, refunded and remains paid, in minor units (as the booking view shows)."""
+    paid = booking.amount_paid or 0
+    return {
+        "amount_paid": paid,
+        "amount_refunded": booking.amount_refunded,
+        "amount_remaining": paid - booking.amount_refunded,
     }
 
 

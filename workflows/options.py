@@ -79,8 +79,9 @@ EMAIL_STEP: StepOptions = {
 }
 
 # The safety net's search reads every booking holding places and every recent payment. One
-# search never outlasts the schedule's interval (5 minutes by default), so a run always ends
-# and the next one starts (the schedule skips runs that would overlap).
+# search never outlasts the schedule's interval (5 minutes by default); a run that lasts is cut
+# at the safety net's RUN_TIMEOUT, and the schedule keeps one run waiting meanwhile (BUFFER_ONE):
+# runs never overlap, and none is lost.
 SEARCH_STEP: StepOptions = {
     "start_to_close_timeout": timedelta(minutes=4),
     "schedule_to_close_timeout": timedelta(minutes=5),

@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.notifications import NotificationActivities, notification_key
-from api.booking_workflows import cancel_within, change_within
+from api.booking_workflows import cancel_within, change_within, customer_cancel
 from core.customer_hash import customer_hash
 from core.errors import BookingError, BookingNotCancellable, BookingNotFound, ServiceUnavailable
 from core.settings import Settings
@@ -28,7 +28,6 @@ from documents.receipt_data import format_money
 from models import search_attributes as sa
 from models.booking import (
     BookingView,
-    CancelRequest,
     EmailRequest,
     RefundOrder,
     booking_workflow_id,
@@ -349,11 +348,12 @@ def cancel(
 ) -> None:
     """Cancel a booking: released before payment, refunded after.
 
-    Done by the booking's workflow (its `cancel` update): before payment the places are
-    released (CANCELLED), after payment it is refunded in full (REFUNDED). Cancelling again
-    answers the first cancel's outcome. Exit 1 if the booking cannot be cancelled.
+    Done by the booking's workflow (its `cancel` update), by the customer's rule: before
+    payment the places are released (CANCELLED); after payment it is refunded by the session's
+    refund policy, in full once the session is cancelled (REFUNDED). Cancelling again answers
+    the first cancel's outcome. Exit 1 if the booking cannot be cancelled.
     """
-    _act(booking_id, _cancel(booking_id, CancelRequest(reason)), None, wait, as_json)
+    _act(booking_id, _cancel(booking_id, reason), None, wait, as_json)
 
 
 @app.command()
@@ -405,16 +405,20 @@ def expire_now(booking_id: BookingId, wait: Wait = 60.0, as_json: AsJson = False
     CANCELLED with that reason (or REFUNDED if the payment had succeeded meanwhile). Exit 1 if
     the booking is not PENDING_PAYMENT.
     """
-    request = CancelRequest(EXPIRED_BY_OPERATOR)
-    _act(booking_id, _cancel(booking_id, request), BookingStatus.PENDING_PAYMENT, wait, as_json)
+    cancel = _cancel(booking_id, EXPIRED_BY_OPERATOR)
+    _act(booking_id, cancel, BookingStatus.PENDING_PAYMENT, wait, as_json)
 
 
 # Sends one message to the booking's workflow: its outcome, or None while still under way.
 Send = Callable[[Client, Settings, Booking], Awaitable[BookingView | None]]
 
 
-def _cancel(booking_id: str, request: CancelRequest) -> Send:
+def _cancel(booking_id: str, reason: str) -> Send:
+    """The customer's cancel (api.booking_workflows.customer_cancel), with the operator's reason."""
+
     async def send(temporal: Client, settings: Settings, mirror: Booking) -> BookingView | None:
+        async with database(settings) as db, db() as s:
+            request = await customer_cancel(s, mirror, reason)
         return await cancel_within(temporal, settings, booking_id, request, mirror.status)
 
     return send

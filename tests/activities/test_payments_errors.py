@@ -156,7 +156,6 @@ def _calls(payments: PaymentActivities) -> dict[str, tuple[Any, Any]]:
     intent = CreatePaymentIntent("b1", 2500, "GBP", "ada@example.com")
     setup = PaymentSetupActivities(payments, NoDatabase())  # type: ignore[arg-type]
     return {
-        "create_payment_intent": (payments.create_intent, intent),
         "get_payment_intent": (payments.get_intent, INTENT),
         "cancel_payment_intent": (payments.cancel_intent, INTENT),
         "refund_payment": (payments.refund, refund),

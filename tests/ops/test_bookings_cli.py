@@ -12,8 +12,9 @@ import stripe
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import Settings
+from models.enums import SessionStatus
 from models.organisations import DEFAULT_ORGANISATION_ID
-from models.tables import Booking
+from models.tables import Booking, Session
 from tests.api.helpers import emails_for, paid_booking, start_booking, wait_for_status
 from tests.conftest import OTHER_ORGANISATION_ID, SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
@@ -176,6 +177,33 @@ async def test_cancel_refund_and_expire_now_go_through_the_workflow(
     one_line_error(
         await booking_ops(settings, "bookings", "expire-now", paid["id"]), 1, "is REFUNDED, not"
     )
+
+
+async def test_an_operators_cancel_in_a_cancelled_session_refunds_in_full(
+    settings: Settings,
+    api: httpx.AsyncClient,
+    new_session: SessionFactory,
+    stripe_client: stripe.StripeClient,
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    """The customer's rule: the session's cancellation (not yet reached this booking)
+    outranks its refund policy, here "never refund"."""
+    session_id = await new_session()
+    async with db.begin() as s:
+        session = await s.get(Session, uuid.UUID(session_id))
+        assert session is not None
+        session.refund_policy = []
+    booking = await paid_booking(api, stripe_client, session_id, 2)
+    async with db.begin() as s:
+        session = await s.get(Session, uuid.UUID(session_id))
+        assert session is not None
+        session.status = SessionStatus.CANCELLED
+
+    cancelled = ok_json(await booking_ops(settings, "bookings", "cancel", booking["id"], "--json"))
+
+    assert (cancelled["status"], cancelled["amount_refunded"]) == ("REFUNDED", 15_000)
+    refunds = (await api.get(f"/v1/bookings/{booking['id']}/refunds")).json()
+    assert [(r["amount"], r["source"]) for r in refunds] == [(15_000, "session-cancelled")]
 
 
 async def test_resend_sends_one_email_kind_again(

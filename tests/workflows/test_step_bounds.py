@@ -16,6 +16,7 @@ from typing import Any, TypeGuard
 
 import pytest
 
+from models.repairs import SafetyNetInput
 from models.webhooks import RetryTimings
 from workflows import options
 from workflows.options import StepOptions
@@ -25,10 +26,12 @@ WORKFLOW_FILES = sorted((ROOT / "workflows").glob("*.py"))
 ACTIVITY_CALL = re.compile(r"^(execute|start)_(local_)?activity(_method|_class)?$")
 OPTION_KEYS = set(StepOptions.__annotations__)
 
-# How to call the functions that make options, as their worst case: `_bounded(options, None)`
-# returns `options` unbounded; a webhook delivery's window is the settings' default.
+# How to call the functions that make options of something else than options, as their worst
+# case: a webhook delivery's window is the settings' default, a safety-net search's timeout the
+# input's default. (`_bounded(options, None)` returns `options` unbounded.)
 EXAMPLE_ARGUMENTS: dict[str, Any] = {
     "send_step": lambda: (RetryTimings(1, 3600, 3 * 24 * 3600, 10),),
+    "_search": lambda: (SafetyNetInput(hold_grace_seconds=600, payment_window_seconds=3600),),
 }
 
 

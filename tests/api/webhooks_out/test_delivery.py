@@ -272,7 +272,7 @@ async def test_erasing_a_customer_deletes_the_events_that_copied_their_data(
     assert not sent & {d["event_id"] for d in await deliveries(admin, endpoint["id"])}
 
 
-async def test_each_refund_is_an_event_with_its_amount_and_the_total(
+async def test_each_refund_is_an_event_with_its_amount_the_total_and_what_remains(
     api: httpx.AsyncClient,
     admin: httpx.AsyncClient,
     register: Register,
@@ -306,6 +306,10 @@ async def test_each_refund_is_an_event_with_its_amount_and_the_total(
         {"amount": total - 1_000, "total_refunded": total, "currency": booking["currency"]},
     ]
     assert len({r.webhook_id for r in got}) == 4
+    # Each event's booking tells what was paid, refunded and remains paid, at that moment.
+    amounts = ("amount_paid", "amount_refunded", "amount_remaining")
+    money = [tuple(r.body["data"]["booking"][k] for k in amounts) for r in got]
+    assert money == [(0, 0, 0), (total, 0, total), (total, 1_000, total - 1_000), (total, total, 0)]
 
 
 BACKLOG = 200  # streams pending while the endpoint was disabled
