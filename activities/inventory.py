@@ -246,7 +246,7 @@ async def _free_places(db: AsyncSession, booking_id: uuid.UUID) -> int:
 
 
 # The state of a booking's places while its reservation is still the one it made.
-_STATE_OF_PLACES = {
+_STATE_OF_PLACES: dict[str, SeatState] = {
     BookingStatus.PENDING_PAYMENT: SeatState.HELD,
     BookingStatus.CONFIRMED: SeatState.SOLD,
 }
