@@ -245,21 +245,29 @@ async def _free_places(db: AsyncSession, booking_id: uuid.UUID) -> int:
     return len(freed.all())
 
 
+# The state of a booking's places while its reservation is still the one it made.
+_STATE_OF_PLACES: dict[str, SeatState] = {
+    BookingStatus.PENDING_PAYMENT: SeatState.HELD,
+    BookingStatus.CONFIRMED: SeatState.SOLD,
+}
+
+
 async def _earlier_reservation(
     db: AsyncSession, existing: Booking, request: BookingRequest
 ) -> Reservation | None:
-    """This booking's hold when an earlier attempt made it and it still holds every place.
+    """This booking's reservation when an earlier attempt made it and it still has every place.
 
-    A row without its places is a setup that failed before setups cleaned up after
-    themselves: it is deleted, so the caller holds places afresh (None).
+    Held, or already sold by this booking's own confirmation: a free booking reserves and
+    confirms in its workflow's first task, which runs both again when a worker dies before
+    it completes. Only the same request (its fingerprint) gets the reservation back, and only
+    while all its places are still its own. A row without its places is a setup that failed
+    before setups cleaned up after themselves: it is deleted, so the caller holds places
+    afresh (None).
     """
     IdempotencyKeyReused.unless_same(existing.request_fingerprint, request.request_fingerprint)
-    held = await db.scalar(
-        select(func.count())
-        .select_from(Seat)
-        .where(Seat.booking_id == existing.id, Seat.state == SeatState.HELD)
-    )
-    if existing.status == BookingStatus.PENDING_PAYMENT and held == existing.quantity:
+    state = _STATE_OF_PLACES.get(existing.status)
+    same_size = existing.quantity == request.quantity
+    if state is not None and same_size and await _has_all_places(db, existing, state):
         session = await db.get(Session, existing.session_id)
         assert session is not None
         return _reservation_of(existing, session)
@@ -269,6 +277,15 @@ async def _earlier_reservation(
     await db.delete(existing)
     await db.flush()
     return None
+
+
+async def _has_all_places(db: AsyncSession, booking: Booking, state: SeatState) -> bool:
+    count = await db.scalar(
+        select(func.count())
+        .select_from(Seat)
+        .where(Seat.booking_id == booking.id, Seat.state == state)
+    )
+    return count == booking.quantity
 
 
 def _check_shape(request: BookingRequest) -> None:

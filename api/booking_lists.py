@@ -28,9 +28,7 @@ _PURPOSE = b"booking-list-cursor\x00"
 class BookingListQuery(BaseModel):
     status: list[BookingStatus] = Field([], description="Only these statuses (repeatable)")
     session_id: uuid.UUID | None = None
-    created_after: QueryMoment | None = Field(
-        None, description="Created at or after (UTC if no zone)"
-    )
+    created_after: QueryMoment | None = Field(None, description="Created at or after")
     created_before: QueryMoment | None = Field(None, description="Created before")
     updated_after: QueryMoment | None = Field(None, description="Last changed at or after")
     updated_before: QueryMoment | None = Field(None, description="Last changed before")

@@ -10,6 +10,7 @@ from api import openapi, problems
 from api.body_limit import BodySizeLimit
 from api.deps import storable_parameters
 from api.metrics import install_metrics
+from api.query_params import single_query_values
 from api.rate_limit import KeyRateLimiter
 from api.routes import (
     bookings,
@@ -47,7 +48,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         version="0.1.0",
         description="Sessions, seat holds, Stripe payments and receipts, orchestrated by Temporal.",
         lifespan=lifespan,
-        dependencies=[Depends(storable_parameters)],
+        dependencies=[Depends(storable_parameters), Depends(single_query_values)],
     )
     problems.install(app)
     install_metrics(app)

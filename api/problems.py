@@ -12,6 +12,7 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeou
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.db import is_unreachable
 from core.errors import ERRORS_BY_TYPE, BookingError
 
 PROBLEM_BASE = "urn:booking-engine:problem:"
@@ -81,7 +82,9 @@ def is_unavailable(err: BaseException) -> bool:
     """Whether `err` says a service the API needs is down for now (a retry may succeed)."""
     if isinstance(err, RPCError):
         return err.status in _RPC_UNAVAILABLE
-    return isinstance(err, _UNREACHABLE)
+    if isinstance(err, _UNREACHABLE):
+        return True
+    return isinstance(err, sqlalchemy.exc.DBAPIError) and is_unreachable(err)
 
 
 def unavailable(what: str) -> JSONResponse:
@@ -132,5 +135,5 @@ def install(app: FastAPI) -> None:
 
     # The named kinds are answered inside the app; any other exception by the outermost
     # handler, which re-raises it to the server after answering.
-    for kind in (RPCError, *_UNREACHABLE, Exception):
+    for kind in (RPCError, *_UNREACHABLE, sqlalchemy.exc.DBAPIError, Exception):
         app.add_exception_handler(kind, _failure)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -79,9 +80,15 @@ def known_zone(value: str) -> str:
     return value
 
 
-def _utc_unless_zoned(value: datetime) -> datetime:
-    """A filter time without a zone is read as UTC."""
-    return _utc(value if value.tzinfo else value.replace(tzinfo=UTC))
+# The date that starts an ISO 8601 date-time (pydantic would also read "942" as 942 seconds
+# after 1970, which the document's `date-time` does not allow).
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _written_out(value: object) -> object:
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("must be an ISO 8601 date-time with its zone, e.g. 2026-06-01T09:00:00Z")
+    return value
 
 
 # Every string a caller sends is one of these (tests/api/test_schemas.py checks it).
@@ -96,7 +103,8 @@ Text = Annotated[Line, Field(min_length=1, max_length=200)]
 Reason = Annotated[Line, Field(max_length=500)]
 SeatLabel = Annotated[Line, Field(min_length=1, max_length=32)]
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
-QueryMoment = Annotated[datetime, AfterValidator(_utc_unless_zoned)]
+# A time in a query string: written out with its zone, as the document's `date-time` says.
+QueryMoment = Annotated[UtcDatetime, BeforeValidator(_written_out)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["GBP"])]
 Amount = Annotated[int, Field(ge=0, le=100_000_000)]
 TimeZone = Annotated[

@@ -42,6 +42,29 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 _PERMANENT_SQLSTATE_CLASSES = frozenset({"22", "23"})
 
 
+# SQLSTATEs of a database that cannot serve anyone for now: class 08 connection exception,
+# 53300 too many connections, 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect
+# now (starting up, shutting down, in recovery). asyncpg raises them as PostgresError, which
+# SQLAlchemy wraps as a plain DBAPIError, no OperationalError.
+_UNREACHABLE_SQLSTATE_CLASSES = frozenset({"08"})
+_UNREACHABLE_SQLSTATES = frozenset({"53300", "57P01", "57P02", "57P03"})
+
+
+def _sqlstate(err: DBAPIError) -> str:
+    return getattr(err.orig, "sqlstate", None) or ""
+
+
+def is_unreachable(err: DBAPIError) -> bool:
+    """Whether the database refused `err` because it is down, restarting or full, so that
+    the same statement may succeed a moment later."""
+    sqlstate = _sqlstate(err)
+    return (
+        err.connection_invalidated
+        or sqlstate[:2] in _UNREACHABLE_SQLSTATE_CLASSES
+        or sqlstate in _UNREACHABLE_SQLSTATES
+    )
+
+
 @asynccontextmanager
 async def transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -54,7 +77,7 @@ async def transaction(
         async with sessionmaker.begin() as db:
             yield db
     except DBAPIError as err:
-        sqlstate = getattr(err.orig, "sqlstate", None) or ""
+        sqlstate = _sqlstate(err)
         if sqlstate[:2] not in _PERMANENT_SQLSTATE_CLASSES:
             raise
         raise InvalidRequest(f"the database refused the data ({sqlstate}): {err.orig}") from err

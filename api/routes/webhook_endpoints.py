@@ -162,7 +162,9 @@ async def deliveries(
 @router.post(
     "/{endpoint_id}/deliveries/{delivery_id}/redeliver",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=_DISABLED,
+    # An empty answer, documented as one (the default would promise a JSON body).
+    response_class=Response,
+    responses={202: {"description": "Queued again: follow it in the deliveries"}, **_DISABLED},
 )
 async def redeliver(
     endpoint_id: str,

@@ -4,7 +4,7 @@ never showing another's bookings, `updated_at` kept by the database on every cha
 migration 0008 reversible."""
 
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -112,10 +112,8 @@ async def test_filters_by_created_and_updated_ranges(
         second["id"],
         third["id"],
     ]
-    # A time without a zone is UTC; one with a zone is converted.
+    # A time with another zone is converted (one without a zone is refused: test_query_params).
     created = moment(at[second["id"]])
-    naive = created.astimezone(UTC).replace(tzinfo=None).isoformat()
-    assert await listed(api, **mine, created_after=naive) == [second["id"], third["id"]]
     east = created.astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat()
     assert await listed(api, **mine, created_after=east) == [second["id"], third["id"]]
 
