@@ -92,7 +92,6 @@ class BookingModel:
     paid: int = 0
     recorded: int = 0  # what the booking says was refunded (amount_refunded)
     at_stripe: dict[str, int] = field(default_factory=dict)  # every refund of the intent
-    outside: set[str] = field(default_factory=set)  # refunds made at Stripe by the test
     unannounced: bool = False  # a refund made at Stripe whose charge.refunded was not sent
 
     @property

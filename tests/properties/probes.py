@@ -138,12 +138,12 @@ class Servers:
         ids += [session_cancellation_id(s) for s in session_ids]
         deadline = time.monotonic() + REST_WITHIN
         while True:
-            busy = [found for i in ids if (found := await self._busy(i))]
+            busy = [found for found in await asyncio.gather(*map(self._busy, ids)) if found]
             if not busy:
                 return
             if time.monotonic() > deadline:
                 raise AssertionError(f"never at rest within {REST_WITHIN:.0f} s: {busy}")
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05)
 
     async def _busy(self, workflow_id: str) -> str | None:
         try:

@@ -248,7 +248,6 @@ class MoneyPaths(RuleBasedStateMachine):
                 {"payment_intent": b.intent_id, "amount": amount}
             )
         )
-        b.outside.add(refund.id)
         b.unannounced = True
         if announce:
             self._announce(b)
@@ -362,7 +361,7 @@ class MoneyPaths(RuleBasedStateMachine):
         told = set()
         for b, event_type, event_id, obj in picked:
             self.run(self._deliver(event_type, obj, event_id))
-            if event_type == "charge.refunded":
+            if event_type == "charge.refunded" and b.unannounced:
                 b.unannounced = False
                 told.add(b.id)
         self._settle()
@@ -410,10 +409,10 @@ class MoneyPaths(RuleBasedStateMachine):
         self.run(self._agree())
 
     async def _agree(self) -> None:
-        for b in self.bookings:
-            await self._booking_agrees(b)
-        for session in self.sessions.values():
-            await self._places_agree(session)
+        await asyncio.gather(
+            *(self._booking_agrees(b) for b in self.bookings),
+            *(self._places_agree(session) for session in self.sessions.values()),
+        )
 
     async def _booking_agrees(self, b: BookingModel) -> None:
         api = await self.servers.booking(b.id)
@@ -547,10 +546,13 @@ class MoneyPaths(RuleBasedStateMachine):
 
     def _settle(self) -> None:
         """Wait until every workflow is at rest, then read each booking into the model."""
-        ids, sessions = [b.id for b in self.bookings], [s.id for s in self.sessions.values()]
+        ids = [b.id for b in self.bookings]
+        sessions = [s.id for s in self.sessions.values() if s.cancelled]
         self.run(self.servers.at_rest(ids, sessions))
-        for b in self.bookings:
-            self.run(self._read(b))
+        self.run(self._read_all())
+
+    async def _read_all(self) -> None:
+        await asyncio.gather(*(self._read(b) for b in self.bookings))
 
     async def _read(self, b: BookingModel) -> None:
         api = await self.servers.booking(b.id)
@@ -588,7 +590,6 @@ class MoneyPaths(RuleBasedStateMachine):
             b.paid,
             b.recorded,
             dict(b.at_stripe),
-            set(b.outside),
             b.unannounced,
         )
 
