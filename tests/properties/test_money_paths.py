@@ -24,6 +24,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 import stripe
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -595,7 +596,11 @@ class MoneyPaths(RuleBasedStateMachine):
 
 
 async def test_any_sequence_of_money_operations_keeps_the_books_equal_to_stripe(
-    api: httpx.AsyncClient, stripe_client: stripe.StripeClient, db: Db, temporal: Client
+    api: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    db: Db,
+    temporal: Client,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     openapi = (await api.get("/openapi.json")).json()
     MoneyPaths.servers = Servers(
@@ -617,7 +622,8 @@ async def test_any_sequence_of_money_operations_keeps_the_books_equal_to_stripe(
         violations = len(err.exceptions) if isinstance(err, ExceptionGroup) else 1
         raise
     finally:
-        print(
-            f"\nmoney paths: {Tally.sequences} sequences, {Tally.steps} steps, "
-            f"{violations} violations"
-        )
+        with capsys.disabled():  # shown without -s, for RELIABILITY.md to quote
+            print(
+                f"\nmoney paths: {Tally.sequences} sequences, {Tally.steps} steps, "
+                f"{violations} violations"
+            )
