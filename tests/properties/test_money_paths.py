@@ -63,8 +63,10 @@ PAID_WITHIN = 15.0
 CONFIRMED, PENDING = BookingStatus.CONFIRMED, BookingStatus.PENDING_PAYMENT
 CANCELLED, REFUNDED = BookingStatus.CANCELLED, BookingStatus.REFUNDED
 
-booking_specs = st.lists(
-    st.tuples(st.sampled_from(Kind), st.sampled_from([100, 50, 0]), st.integers(1, 4)),
+booking_specs = st.lists(  # kind of session, policy percent, places, paid at once
+    st.tuples(
+        st.sampled_from(Kind), st.sampled_from([100, 50, 0]), st.integers(1, 4), st.booleans()
+    ),
     min_size=2,
     max_size=3,
 )
@@ -93,11 +95,16 @@ class MoneyPaths(RuleBasedStateMachine):
     # ---- setting up ------------------------------------------------------------------------
 
     @initialize(specs=booking_specs)
-    def book(self, specs: list[tuple[Kind, int, int]]) -> None:
-        for kind, percent, quantity in specs:
+    def book(self, specs: list[tuple[Kind, int, int, bool]]) -> None:
+        to_pay = []
+        for kind, percent, quantity, paid in specs:
             session = self.sessions.get((kind, percent)) or self._new_session(kind, percent)
-            self._book(session, quantity)
+            b = self._book(session, quantity)
+            if b is not None and paid and b.status == PENDING:
+                to_pay.append(b)
         self._settle()
+        if to_pay:
+            self._pay(to_pay)
 
     def _new_session(self, kind: Kind, percent: int) -> SessionModel:
         response = self.run(
@@ -108,7 +115,7 @@ class MoneyPaths(RuleBasedStateMachine):
         self.sessions[(kind, percent)] = session
         return session
 
-    def _book(self, session: SessionModel, quantity: int) -> None:
+    def _book(self, session: SessionModel, quantity: int) -> BookingModel | None:
         body = {
             "session_id": session.id,
             "quantity": quantity,
@@ -122,7 +129,7 @@ class MoneyPaths(RuleBasedStateMachine):
         )
         if taken + quantity > CAPACITY:
             assert response.status_code == 409, response.text
-            return
+            return None
         assert response.status_code == 201, response.text
         got = response.json()
         total = session.total(quantity)
@@ -130,42 +137,59 @@ class MoneyPaths(RuleBasedStateMachine):
         free = total == 0
         assert got["status"] == (CONFIRMED if free else PENDING), got
         assert (got["payment"]["payment_intent_id"] is None) == free, got
-        self.bookings.append(
-            BookingModel(
-                got["id"],
-                session,
-                BookingStatus(got["status"]),
-                got["seats"],
-                total,
-                got["payment"]["payment_intent_id"],
-            )
+        b = BookingModel(
+            got["id"],
+            session,
+            BookingStatus(got["status"]),
+            got["seats"],
+            total,
+            got["payment"]["payment_intent_id"],
         )
+        self.bookings.append(b)
+        return b
 
     def _booking(self, index: int) -> BookingModel:
         return self.bookings[index % len(self.bookings)]
 
+    def _pending(self) -> list[BookingModel]:
+        return [b for b in self.bookings if b.status == PENDING]
+
+    def _settled_intents(self) -> list[BookingModel]:
+        """Bookings whose PaymentIntent was paid or cancelled."""
+        return [b for b in self.bookings if b.intent_id and b.status != PENDING]
+
+    def _refundable_at_stripe(self) -> list[BookingModel]:
+        return [b for b in self.bookings if b.paid and b.remaining_at_stripe > 0]
+
     # ---- steps -------------------------------------------------------------------------------
 
-    @precondition(lambda self: self.bookings)
+    @precondition(lambda self: self._pending())
     @rule(index=which)
     def pay(self, index: int) -> None:
         """Pay a pending booking at localstripe as Stripe.js does; localstripe's own signed
         webhook confirms it."""
-        b = self._booking(index)
-        if b.status != PENDING:
-            return self.pay_twice(index)
         Tally.steps += 1
-        assert b.intent_id is not None
-        assert self.run(pay(self.servers.stripe, b.intent_id)) == "succeeded"
-        self.run(self._left_pending(b))
-        _, received, intent = self.run(self.servers.intent(b.intent_id))
-        self._note_event(b, "payment_intent.succeeded", intent)
+        pending = self._pending()
+        self._pay([pending[index % len(pending)]])
+
+    def _pay(self, bookings: list[BookingModel]) -> None:
+        for b in bookings:
+            assert b.intent_id is not None
+            assert self.run(pay(self.servers.stripe, b.intent_id)) == "succeeded"
+        self.run(self._all_left_pending(bookings))
+        for b in bookings:
+            assert b.intent_id is not None
+            _, b.paid, intent = self.run(self.servers.intent(b.intent_id))
+            self._note_event(b, "payment_intent.succeeded", intent)
         before = self._states()
-        b.paid = received
         self._settle()
-        assert b.status == CONFIRMED, f"paid, yet {b.status}"
-        assert b.paid == b.total, (b.paid, b.total)
-        self._unchanged(before, but=b)
+        for b in bookings:
+            assert b.status == CONFIRMED, f"paid, yet {b.status}"
+            assert b.paid == b.total, (b.paid, b.total)
+        self._unchanged(before, but_ids={b.id for b in bookings})
+
+    async def _all_left_pending(self, bookings: list[BookingModel]) -> None:
+        await asyncio.gather(*map(self._left_pending, bookings))
 
     async def _left_pending(self, b: BookingModel) -> None:
         loop = asyncio.get_running_loop()
@@ -174,14 +198,14 @@ class MoneyPaths(RuleBasedStateMachine):
             assert loop.time() < deadline, f"paid, still {PENDING} after {PAID_WITHIN} s"
             await asyncio.sleep(0.1)
 
-    @precondition(lambda self: self.bookings)
+    @precondition(lambda self: self._settled_intents())
     @rule(index=which)
     def pay_twice(self, index: int) -> None:
         """Pay again what was paid (or can no longer be), and Stripe delivers the success twice
         more (its id again, and a new one): nothing moves."""
-        b = self._booking(index)
-        if b.intent_id is None or b.status == PENDING:
-            return None
+        settled = self._settled_intents()
+        b = settled[index % len(settled)]
+        assert b.intent_id is not None
         Tally.steps += 1
         before = self._states()
         # Stripe refuses to confirm a succeeded or cancelled PaymentIntent.
@@ -194,7 +218,6 @@ class MoneyPaths(RuleBasedStateMachine):
             self.run(self._deliver("payment_intent.succeeded", intent, event_id))
         self._settle()
         self._unchanged(before)
-        return None
 
     @precondition(lambda self: self.bookings)
     @rule(
@@ -233,14 +256,14 @@ class MoneyPaths(RuleBasedStateMachine):
         self._unchanged(before, but=b if old.unannounced else None)
         return None
 
-    @precondition(lambda self: self.bookings)
+    @precondition(lambda self: self._refundable_at_stripe())
     @rule(index=which, quarters=st.integers(1, 4), announce=st.booleans())
     def refund_at_stripe(self, index: int, quarters: int, announce: bool) -> None:
         """Someone refunds at Stripe (its dashboard): `quarters`/4 of what remains there; Stripe
         sends `charge.refunded` (signed) or, for now, not."""
-        b = self._booking(index)
-        if b.intent_id is None or b.remaining_at_stripe <= 0:
-            return None
+        refundable = self._refundable_at_stripe()
+        b = refundable[index % len(refundable)]
+        assert b.intent_id is not None
         Tally.steps += 1
         before, old = self._states(), self._copy(b)
         amount = max(1, b.remaining_at_stripe * quarters // 4)
@@ -259,7 +282,6 @@ class MoneyPaths(RuleBasedStateMachine):
         else:
             assert (b.status, b.recorded) == (old.status, old.recorded), "told of nothing"
         self._unchanged(before, but=b)
-        return None
 
     @precondition(lambda self: self.bookings)
     @rule(
