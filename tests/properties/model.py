@@ -1,0 +1,121 @@
+"""The property test's model of a few bookings: what was paid, refunded (by the engine, and at
+Stripe directly), which places each keeps and whether it is closed; and the sessions they are
+on. Pure values and arithmetic: no I/O here.
+
+Rules the model holds the engine to (issue 17):
+- a place given back refunds the share of the amount paid that it carried (the kept places are
+  never dearer than before), times the session's refund policy percent;
+- a customer's cancel refunds the policy percent of what remains paid;
+- a session's cancellation refunds every open booking in full, whatever the policy;
+- nothing is refunded beyond what was paid, and the books equal Stripe once Stripe has told us.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from core.pricing import GroupDiscount, quote
+from models.enums import BookingStatus
+
+Json = dict[str, Any]
+
+CAPACITY = 6
+UNIT_PRICE = 7500
+# Tiers far from the sessions' starts (below), so the percent in force never changes mid-test.
+POLICY = [{"days_before": 20, "percent": 100}, {"days_before": 5, "percent": 50}]
+STARTS_IN_DAYS = {100: 30, 50: 10, 0: 3}
+OPEN = (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED)
+CLOSED = (BookingStatus.CANCELLED, BookingStatus.REFUNDED)
+
+
+class Kind(StrEnum):
+    """The prices a session can have."""
+
+    GROUP_30 = "30 % off 3 places or more"
+    GROUP_100 = "free for 2 places or more"
+    FREE = "free"
+
+
+_DISCOUNTS = {
+    Kind.GROUP_30: GroupDiscount(min_quantity=3, basis_points=3000),
+    Kind.GROUP_100: GroupDiscount(min_quantity=2, basis_points=10_000),
+    Kind.FREE: None,
+}
+
+
+@dataclass
+class SessionModel:
+    id: str
+    kind: Kind
+    percent: int  # the refund policy's percent in force for the whole test
+    cancelled: bool = False
+
+    @property
+    def unit_price(self) -> int:
+        return 0 if self.kind == Kind.FREE else UNIT_PRICE
+
+    def total(self, quantity: int) -> int:
+        return quote(self.unit_price, quantity, _DISCOUNTS[self.kind]).total
+
+
+def session_body(kind: Kind, percent: int) -> Json:
+    """A session created through the API by an admin."""
+    starts = (datetime.now(UTC) + timedelta(days=STARTS_IN_DAYS[percent])).replace(microsecond=0)
+    discount = _DISCOUNTS[kind]
+    return {
+        "kind": "course",
+        "title": "Money paths",
+        "location": "Leeds",
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=8)).isoformat(),
+        "capacity": CAPACITY,
+        "price_amount": 0 if kind == Kind.FREE else UNIT_PRICE,
+        "currency": "GBP",
+        "group_discount": (
+            {"min_quantity": discount.min_quantity, "percent": discount.basis_points // 100}
+            if discount
+            else None
+        ),
+        "refund_policy": POLICY,
+    }
+
+
+@dataclass
+class BookingModel:
+    id: str
+    session: SessionModel
+    status: BookingStatus
+    labels: list[str]
+    total: int  # what the places kept cost (amount_total)
+    intent_id: str | None
+    paid: int = 0
+    recorded: int = 0  # what the booking says was refunded (amount_refunded)
+    at_stripe: dict[str, int] = field(default_factory=dict)  # every refund of the intent
+    unannounced: bool = False  # a refund made at Stripe whose charge.refunded was not sent
+
+    @property
+    def stripe_refunded(self) -> int:
+        return sum(self.at_stripe.values())
+
+    @property
+    def remaining(self) -> int:
+        """What remains paid by the booking's books."""
+        return self.paid - self.recorded
+
+    @property
+    def remaining_at_stripe(self) -> int:
+        return self.paid - self.stripe_refunded
+
+    @property
+    def state(self) -> tuple[Any, ...]:
+        """Everything a step that must change nothing must leave as it was."""
+        return (self.status, self.labels, self.total, self.recorded, self.at_stripe)
+
+
+def policy_share(amount: int, percent: int) -> int:
+    return amount * percent // 100
+
+
+def kept_labels(labels: list[str], given_back: list[str]) -> list[str]:
+    return [label for label in labels if label not in given_back]

@@ -1,0 +1,163 @@
+"""What the property test reads and how it talks to the real servers: the API (every answer
+checked against the OpenAPI document, never a 5xx), PostgreSQL, localstripe, and Temporal's
+description of a workflow (to wait until it is at rest)."""
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+import stripe
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.payments import amount_received
+from models.booking import booking_workflow_id
+from models.sessions import session_cancellation_id
+from models.tables import Booking, BookingRefund, Seat
+from tests.api.conftest import ADMIN
+
+Db = async_sessionmaker[AsyncSession]
+Json = dict[str, Any]
+T = TypeVar("T")
+
+REST_WITHIN = 30.0  # seconds a workflow may take to settle after a step
+_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+class Documented:
+    """The statuses the API's OpenAPI document gives for each operation."""
+
+    def __init__(self, openapi: Json) -> None:
+        self._operations: list[tuple[str, re.Pattern[str], set[int]]] = []
+        for template, item in openapi["paths"].items():
+            pattern = re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$")
+            for method, operation in item.items():
+                if method in _METHODS:
+                    codes = {int(c) for c in operation.get("responses", {}) if c.isdigit()}
+                    self._operations.append((method.upper(), pattern, codes))
+
+    def check(self, response: httpx.Response) -> None:
+        request = response.request
+        path = request.url.path
+        for method, pattern, codes in self._operations:
+            if method == request.method and pattern.match(path):
+                assert response.status_code < 500, _said(response)
+                assert response.status_code in codes, f"undocumented answer: {_said(response)}"
+                return
+        raise AssertionError(f"no documented operation for {request.method} {path}")
+
+
+def _said(response: httpx.Response) -> str:
+    request = response.request
+    return f"{request.method} {request.url.path} -> {response.status_code} {response.text[:300]}"
+
+
+@dataclass
+class Servers:
+    """The suite's real servers, as the test's fixtures give them, driven from another thread:
+    every coroutine runs on the loop that owns the fixtures (`run`)."""
+
+    loop: asyncio.AbstractEventLoop
+    api: httpx.AsyncClient
+    stripe: stripe.StripeClient
+    db: Db
+    temporal: Client
+    documented: Documented
+    answers: list[httpx.Response] = field(default_factory=list)
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=300)
+
+    async def call(
+        self, method: str, path: str, *, admin: bool = False, key: str | None = None, **kw: Any
+    ) -> httpx.Response:
+        headers = dict(kw.pop("headers", {}))
+        if admin:
+            headers.update(ADMIN)
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        response = await self.api.request(method, path, headers=headers, **kw)
+        self.documented.check(response)
+        return response
+
+    async def booking(self, booking_id: str) -> Json:
+        response = await self.call("GET", f"/v1/bookings/{booking_id}")
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    async def stripe_refunds(self, intent_id: str) -> dict[str, int]:
+        """Refund id -> amount of every refund localstripe holds for the intent."""
+        page = await self.stripe.v1.refunds.list_async({"payment_intent": intent_id, "limit": 100})
+        return {r.id: r.amount for r in page.data if r.status != "failed"}
+
+    async def intent(self, intent_id: str) -> tuple[str, int, Json]:
+        """The PaymentIntent's status, the amount it received, and itself as Stripe sends it."""
+        intent = await self.stripe.v1.payment_intents.retrieve_async(intent_id)
+        return str(intent.status), amount_received(intent), intent.to_dict()
+
+    async def recorded_refunds(self, booking_id: str) -> dict[str, int]:
+        """Stripe refund id -> amount of the booking's `booking_refunds` rows."""
+        async with self.db() as s:
+            rows = await s.execute(
+                select(BookingRefund.stripe_refund_id, BookingRefund.amount).where(
+                    BookingRefund.booking_id == uuid.UUID(booking_id)
+                )
+            )
+            found = rows.all()
+        ids = [refund_id for refund_id, _ in found]
+        assert len(set(ids)) == len(ids), f"a Stripe refund recorded twice: {ids}"
+        return dict(found)  # type: ignore[arg-type]
+
+    async def mirror(self, booking_id: str) -> Booking:
+        async with self.db() as s:
+            row = await s.get(Booking, uuid.UUID(booking_id))
+        assert row is not None, f"booking {booking_id} has no row"
+        return row
+
+    async def seats(self, session_id: str) -> list[tuple[str, str, str | None]]:
+        """(label, state, booking id) of every place of the session."""
+        async with self.db() as s:
+            rows = await s.execute(
+                select(Seat.label, Seat.state, Seat.booking_id).where(
+                    Seat.session_id == uuid.UUID(session_id)
+                )
+            )
+            return [(label, state, str(b) if b else None) for label, state, b in rows.all()]
+
+    async def at_rest(self, booking_ids: list[str], session_ids: list[str]) -> None:
+        """Wait until no booking or session-cancellation workflow has work in flight (no
+        activity, no workflow task): every change asked for has been carried out or refused."""
+        ids = [booking_workflow_id(b) for b in booking_ids]
+        ids += [session_cancellation_id(s) for s in session_ids]
+        deadline = time.monotonic() + REST_WITHIN
+        while True:
+            busy = [found for found in await asyncio.gather(*map(self._busy, ids)) if found]
+            if not busy:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"never at rest within {REST_WITHIN:.0f} s: {busy}")
+            await asyncio.sleep(0.05)
+
+    async def _busy(self, workflow_id: str) -> str | None:
+        try:
+            description = await self.temporal.get_workflow_handle(workflow_id).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return None  # a session never cancelled
+            raise
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            return None
+        raw = description.raw_description
+        if raw.pending_activities:
+            names = [a.activity_type.name for a in raw.pending_activities]
+            return f"{workflow_id}: activities {names}"
+        if raw.HasField("pending_workflow_task"):
+            return f"{workflow_id}: workflow task (attempt {raw.pending_workflow_task.attempt})"
+        return None
