@@ -182,7 +182,10 @@ class PlacesCancellation:
     reason: str = "places cancelled by the customer"
 
     def labels_of(self, held: list[str]) -> list[str]:
-        return list(self.seat_labels) if self.seat_labels else held[len(held) - self.count :]
+        if self.seat_labels:
+            return list(self.seat_labels)
+        # A count of every place or more names them all (refused: cancel the booking instead).
+        return held[max(len(held) - self.count, 0) :]
 
 
 @dataclass

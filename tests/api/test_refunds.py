@@ -446,6 +446,25 @@ async def test_places_of_a_group_made_free_are_given_back_for_nothing(
     assert set((await seats_of(db, session_id)).values()) == {SeatState.FREE}
 
 
+async def test_a_count_of_more_places_than_held_is_refused_not_cut_short(
+    api: httpx.AsyncClient, db: Db
+) -> None:
+    """Found by the property test: a count above the places held once cancelled fewer places
+    (a negative slice) and refunded them; it names every place, which is a cancel instead."""
+    session_id = await session_with(api, datetime.now(UTC) + timedelta(days=30))
+    await price_session(db, session_id, discount=(2, 10_000))
+    booking = await start_booking(api, session_id, 2)
+
+    for count in (2, 3):
+        refused = await api.post(
+            f"/v1/bookings/{booking['id']}/cancel-places", json={"count": count}
+        )
+        assert refused.status_code == 422, refused.text
+        assert "cancel the booking instead" in refused.json()["detail"]
+    kept = (await api.get(f"/v1/bookings/{booking['id']}")).json()
+    assert (kept["status"], kept["quantity"]) == ("CONFIRMED", 2)
+
+
 async def test_a_customer_cancel_once_the_session_is_cancelled_refunds_in_full(
     api: httpx.AsyncClient,
     stripe_client: stripe.StripeClient,
