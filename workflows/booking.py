@@ -84,6 +84,8 @@ class BookingWorkflow:
         # The last refund sequence number taken: by a refund recorded, or by a refund asked of
         # Stripe, even one it refused (its idempotency key is never sent with another amount).
         self._last_sequence = 0
+        # The cancel whose refund closed the booking (`_refund_for_session`).
+        self._closed_by: CancelRequest | None = None
 
     @workflow.run
     async def run(self, input: BookingWorkflowInput) -> BookingView:
@@ -100,7 +102,7 @@ class BookingWorkflow:
             await self._until_session_ends()
         else:
             await self._refund_late_payments()
-        await self._read_last_events()
+        await self._after_the_end()
         return self._booking
 
     # ---- messages -------------------------------------------------------------------------
@@ -122,12 +124,13 @@ class BookingWorkflow:
     @workflow.update
     async def cancel(self, request: CancelRequest) -> BookingView:
         """The booking once it has ended; asking again answers the same outcome. The session's
-        cancellation (its own update id) outranks a customer's cancel not yet carried out."""
+        cancellation (its own update id) outranks a customer's cancel, also one carried out
+        already: it is answered once the rest is refunded (`_refund_for_session`)."""
         given_up = self._mailbox.accept_cancel(request)
         await workflow.wait_condition(
             lambda: (
                 self._rejection is not None
-                or self._status not in (None, *OPEN_STATUSES)
+                or (self._status not in (None, *OPEN_STATUSES) and not self._session_refund_due)
                 or len(self._mailbox.cancels_given_up) > given_up
             )
         )
@@ -374,15 +377,47 @@ class BookingWorkflow:
             elif event.type == PaymentEventType.SUCCEEDED and not self._booking.refund_ids:
                 await self._refund_if_paid(await self._steps.read_intent(self._payment_intent_id))
 
-    async def _read_last_events(self) -> None:
-        """Once the booking's last phase is over, a `charge.refunded` that came meanwhile is
-        still read (the webhook hands later ones to the Stripe refunds workflow)."""
+    async def _after_the_end(self) -> None:
+        """Once the booking's last phase is over: the session's cancellation that came while a
+        customer's cancel closed it refunds the rest, and a `charge.refunded` that came
+        meanwhile is still read (the webhook hands later ones to the Stripe refunds workflow)."""
         while True:
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            if not self._mailbox.events_waiting:
+            await workflow.wait_condition(
+                lambda: workflow.all_handlers_finished() or self._session_refund_due
+            )
+            if self._session_refund_due:
+                await self._refund_for_session()
+            elif not self._mailbox.events_waiting:
                 return
-            if self._mailbox.next_event().type == PaymentEventType.REFUNDED:
+            elif self._mailbox.next_event().type == PaymentEventType.REFUNDED:
                 await self._read_refunds_at_stripe()
+
+    @property
+    def _session_refund_due(self) -> bool:
+        """A customer's cancel closed the booking CANCELLED (the policy kept some), then the
+        session's cancellation came: true until its refund of the rest is over."""
+        closed_by, cancel = self._closed_by, self._mailbox.cancel
+        return bool(
+            closed_by
+            and not closed_by.session_cancelled
+            and cancel
+            and cancel.session_cancelled
+            and self._status == BookingStatus.CANCELLED
+        )
+
+    async def _refund_for_session(self) -> None:
+        """What the customer's cancel kept is refunded too: REFUNDED. Stripe refusing, or not
+        answering within the step's bound, leaves the booking as the customer's cancel closed
+        it (logged; the session's cancellation is answered with it)."""
+        cancel = self._cancel
+        try:
+            refunded = await self._refund_for_cancel(cancel)
+            if refunded and self._status != BookingStatus.REFUNDED:
+                await self._close(BookingStatus.REFUNDED, cancel.reason, refunded)
+        except FailureError as err:
+            workflow.logger.warning("the session's refund not made: %s", _outcome(err).message)
+        finally:
+            self._closed_by = cancel  # the session's cancellation is answered now
 
     async def _refund_if_paid(self, intent: PaymentIntentInfo) -> None:
         """Refund money that arrived after the booking ended, once, and tell the customer."""
@@ -458,6 +493,7 @@ class BookingWorkflow:
                 return  # nothing remained at Stripe: REFUNDED
             if cancel.session_cancelled or not self._cancel.session_cancelled:
                 break
+        self._closed_by = self._cancel
         fully = refunded > 0 and self._refundable_amount == 0
         status = BookingStatus.REFUNDED if fully else BookingStatus.CANCELLED
         reason = self._cancel.reason + (f"; {refused}" if refused else "")
@@ -470,9 +506,10 @@ class BookingWorkflow:
         """Read Stripe's refunds back (nothing remains: the booking closes REFUNDED), then
         refund what `cancel` gives back of what remains; the amount refunded."""
         await self._catch_up_with_stripe()
-        if self._status != BookingStatus.CONFIRMED:
+        if self._refundable_amount <= 0:
             return 0
         amount = refund_amount(self._refundable_amount, self._cancel_percent(cancel))
+
         if not amount:
             return 0
         source = (
