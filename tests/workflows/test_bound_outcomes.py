@@ -26,6 +26,7 @@ from models.enums import BookingStatus, RefundSource, SeatState, SessionStatus
 from models.payments import PaymentEventType, PaymentIntentInfo, RefundInfo, RefundRequest
 from models.tables import Session
 from tests.conftest import SessionFactory
+from tests.histories import keep_history
 from tests.workflows.conftest import OwnWorker
 from tests.workflows.helpers import (
     Db,
@@ -44,6 +45,7 @@ from tests.workflows.test_safety_net import run_safety_net
 from workflows.booking import BookingWorkflow
 
 ATTEMPTS = 12  # STRIPE_STEP's
+SAFETY_NET_ATTEMPTS = 3  # its repairs'
 
 
 def unanswered() -> ApplicationError:
@@ -56,21 +58,26 @@ def unanswered() -> ApplicationError:
 
 
 class Down:
-    """Counts the calls of a replaced activity; the first `calls` are not answered."""
+    """Records the calls of a replaced activity (by what they name); the first `calls` are
+    not answered."""
 
     def __init__(self, calls: int = 10**6) -> None:
-        self.seen = 0
+        self.calls: list[str] = []
         self._calls = calls
 
-    def fails(self) -> bool:
-        self.seen += 1
+    @property
+    def seen(self) -> int:
+        return len(self.calls)
+
+    def fails(self, name: str) -> bool:
+        self.calls.append(name)
         return self.seen <= self._calls
 
 
 def refunds_down(real: PaymentActivities, down: Down) -> Callable[..., Any]:
     @activity.defn(name="refund_payment")
     async def refund(request: RefundRequest) -> RefundInfo:
-        if down.fails():
+        if down.fails(request.payment_intent_id):
             raise unanswered()
         return await real.refund(request)
 
@@ -80,7 +87,7 @@ def refunds_down(real: PaymentActivities, down: Down) -> Callable[..., Any]:
 def refund_lists_down(down: Down) -> Callable[..., Any]:
     @activity.defn(name="list_refunds")
     async def list_refunds(payment_intent_id: str) -> list[RefundInfo]:
-        down.fails()
+        down.fails(payment_intent_id)
         raise unanswered()
 
     return list_refunds
@@ -89,7 +96,7 @@ def refund_lists_down(down: Down) -> Callable[..., Any]:
 def cancels_down(down: Down) -> Callable[..., Any]:
     @activity.defn(name="cancel_payment_intent")
     async def cancel_intent(payment_intent_id: str) -> PaymentIntentInfo:
-        down.fails()
+        down.fails(payment_intent_id)
         raise unanswered()
 
     return cancel_intent
@@ -156,6 +163,7 @@ async def test_a_cancel_stripe_does_not_answer_is_refused_and_may_be_asked_again
     again = await handle.execute_update(BookingWorkflow.cancel, CancelRequest(), id="again")
     assert again.status == BookingStatus.REFUNDED
     assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
+    await keep_history(temporal, view.id, "bounds-cancel_unanswered_then_asked_again")
 
 
 async def unsold_at_stripe(
@@ -187,7 +195,8 @@ async def test_money_that_cannot_be_refunded_for_an_unsold_booking_is_left_to_th
     own_worker: OwnWorker,
     stripe_client: stripe.StripeClient,
 ) -> None:
-    """CANCELLED, places free, the workflow completes; the safety net refunds the payment."""
+    """CANCELLED, places free, the workflow completes; the safety net refunds the payment
+    (its own refund at the bound is reported, and the next run makes it)."""
     down = Down()
     settings = await own_worker(refunds_down(PaymentActivities(stripe_client), down))
     session_id = await new_session(capacity=2)
@@ -200,9 +209,14 @@ async def test_money_that_cannot_be_refunded_for_an_unsold_booking_is_left_to_th
     assert ended.status_reason.endswith("refund left to the safety net")
     assert down.seen == ATTEMPTS
     assert await places_of(db, view.id) == {}
+    # The safety net's own refund at its bound: reported, and the run completes.
+    down_again = await run_safety_net(temporal, settings)
+    assert view.payment_intent_id in down_again.failed
+    assert down.calls.count(view.payment_intent_id) == ATTEMPTS + SAFETY_NET_ATTEMPTS
     report = await run_safety_net(temporal, quick)  # Stripe answers there
     assert view.payment_intent_id in report.refunded
     assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
+    await keep_history(temporal, view.id, "bounds-unsold_refund_left_to_the_safety_net")
 
 
 async def test_a_refund_made_at_stripe_in_the_late_payment_window_is_recorded(
@@ -232,6 +246,7 @@ async def test_a_refund_made_at_stripe_in_the_late_payment_window_is_recorded(
         (view.amount_total, RefundSource.STRIPE)
     ]
     assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
+    await keep_history(temporal, view.id, "bounds-refunded_at_stripe_while_waiting_late_money")
 
 
 async def test_a_late_payment_stripe_does_not_answer_about_ends_the_workflow(
@@ -252,6 +267,7 @@ async def test_a_late_payment_stripe_does_not_answer_about_ends_the_workflow(
     assert ended.status == BookingStatus.EXPIRED
     assert down.seen > ATTEMPTS  # the grace's attempts, then the step's
     assert await places_of(db, view.id) == {}
+    await keep_history(temporal, view.id, "bounds-late_payment_unanswered")
 
 
 async def test_refunds_stripe_does_not_answer_about_are_skipped_until_the_next_event(
