@@ -3,10 +3,12 @@
     (setup) --places held, PaymentIntent open--> PENDING_PAYMENT   (setup refused: REJECTED)
     (setup) --nothing to pay--> CONFIRMED
     PENDING_PAYMENT --paid--> CONFIRMED    --hold ends--> EXPIRED    --cancel--> CANCELLED
-    PENDING_PAYMENT --paid, but unsellable or the wrong amount--> REFUNDED (in full)
+    PENDING_PAYMENT --paid, but unsellable or the wrong amount--> REFUNDED (in full), or
+                          CANCELLED when the refund could not be made (the safety net makes it)
     CONFIRMED --session ends--> COMPLETED
     CONFIRMED --cancel--> REFUNDED (all back) or CANCELLED (the policy kept some, or Stripe
-                          refused the refund: the refusal is the status reason)
+                          refused the refund: the refusal is the status reason); Stripe not
+                          answering within the step's bound refuses the cancel (503) instead
     CONFIRMED --refunds (admin, places, at Stripe) until nothing remains--> REFUNDED
 
 Money: what was paid less the refunds is what remains at Stripe; Stripe's refunds are read back
