@@ -360,8 +360,8 @@ class BookingWorkflow:
         the succeeded payment of a booking that was never confirmed."""
         try:
             await self._settle_late_payments()
-        except ActivityError as err:
-            workflow.logger.warning("late payments of %s left: %s", self._booking.id, err.cause)
+        except FailureError as err:  # reading the intent is a local activity: ApplicationError
+            workflow.logger.warning("late payments left: %s", _outcome(err).message)
 
     async def _settle_late_payments(self) -> None:
         if self._intent_unsettled:
@@ -527,7 +527,7 @@ class BookingWorkflow:
         did not answer before anything was refunded (the cancel is refused with a 503 and the
         booking stays CONFIRMED: the caller may cancel again)."""
         if outcome.type == RefundExceedsRemaining.__name__:
-            with contextlib.suppress(ActivityError):  # not read: closed with the refusal
+            with contextlib.suppress(FailureError):  # not read: closed with the refusal
                 await self._catch_up_with_stripe()
             if self._status != BookingStatus.CONFIRMED:
                 return None
@@ -579,8 +579,8 @@ class BookingWorkflow:
         step's bound skips this (logged): the next event, or the next refund, reads them."""
         try:
             refunds = await self._read_back_refunds()
-        except ActivityError as err:
-            workflow.logger.warning("refunds of %s not read: %s", self._booking.id, err.cause)
+        except FailureError as err:
+            workflow.logger.warning("refunds not read: %s", _outcome(err).message)
             return
         if self._booking.reference:
             await self._after_partial_refund(refunds)

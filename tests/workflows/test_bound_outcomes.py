@@ -287,3 +287,37 @@ async def test_refunds_stripe_does_not_answer_about_are_skipped_until_the_next_e
     assert down.seen == ATTEMPTS
     assert (await view_of(temporal, view.id)).status == BookingStatus.CONFIRMED
     assert await still_running(temporal, view.id)
+
+
+async def test_a_late_payment_event_stripe_does_not_answer_about_ends_the_workflow(
+    temporal: Client,
+    db: Db,
+    new_session: SessionFactory,
+    own_worker: OwnWorker,
+    stripe_client: stripe.StripeClient,
+) -> None:
+    """An unsold booking closed with its refund left to the safety net; another `succeeded`
+    comes in the late-payment window and the intent cannot be read (a local activity): the
+    workflow completes as the booking ended."""
+    real = PaymentActivities(stripe_client)
+    reads = Down()
+
+    @activity.defn(name="get_payment_intent")
+    async def read_once(payment_intent_id: str) -> PaymentIntentInfo:
+        if reads.fails(payment_intent_id) and reads.seen > 1:
+            raise unanswered()
+        return await real.get_intent(payment_intent_id)
+
+    settings = await own_worker(
+        refunds_down(real, Down()), read_once, late_payment_window_seconds=30
+    )
+    view = await unsold_at_stripe(
+        temporal, settings, db, stripe_client, await new_session(capacity=2)
+    )
+    await wait_for_status(temporal, view.id, BookingStatus.CANCELLED, within=20)
+    await tell(temporal, view, PaymentEventType.SUCCEEDED)
+
+    ended = await asyncio.wait_for(handle_of(temporal, view.id).result(), 20)
+
+    assert ended.status == BookingStatus.CANCELLED
+    assert reads.seen == 1 + ATTEMPTS
