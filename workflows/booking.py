@@ -3,10 +3,12 @@
     (setup) --places held, PaymentIntent open--> PENDING_PAYMENT   (setup refused: REJECTED)
     (setup) --nothing to pay--> CONFIRMED
     PENDING_PAYMENT --paid--> CONFIRMED    --hold ends--> EXPIRED    --cancel--> CANCELLED
-    PENDING_PAYMENT --paid, but unsellable or the wrong amount--> REFUNDED (in full)
+    PENDING_PAYMENT --paid, but unsellable or the wrong amount--> REFUNDED (in full), or
+                          CANCELLED when the refund could not be made (the safety net makes it)
     CONFIRMED --session ends--> COMPLETED
     CONFIRMED --cancel--> REFUNDED (all back) or CANCELLED (the policy kept some, or Stripe
-                          refused the refund: the refusal is the status reason)
+                          refused the refund: the refusal is the status reason); Stripe not
+                          answering within the step's bound refuses the cancel (503) instead
     CONFIRMED --refunds (admin, places, at Stripe) until nothing remains--> REFUNDED
 
 Money: what was paid less the refunds is what remains at Stripe; Stripe's refunds are read back
@@ -34,6 +36,8 @@ with workflow.unsafe.imports_passed_through():
         BookingNotChangeable,
         IdempotencyKeyReused,
         InvalidRequest,
+        PaymentProviderUnavailable,
+        RefundExceedsRemaining,
         ServiceUnavailable,
     )
     from core.pricing import Quote, kept
@@ -82,6 +86,8 @@ class BookingWorkflow:
         # The last refund sequence number taken: by a refund recorded, or by a refund asked of
         # Stripe, even one it refused (its idempotency key is never sent with another amount).
         self._last_sequence = 0
+        # The cancel whose refund closed the booking (`_refund_for_session`).
+        self._closed_by: CancelRequest | None = None
 
     @workflow.run
     async def run(self, input: BookingWorkflowInput) -> BookingView:
@@ -98,7 +104,7 @@ class BookingWorkflow:
             await self._until_session_ends()
         else:
             await self._refund_late_payments()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._after_the_end()
         return self._booking
 
     # ---- messages -------------------------------------------------------------------------
@@ -120,13 +126,20 @@ class BookingWorkflow:
     @workflow.update
     async def cancel(self, request: CancelRequest) -> BookingView:
         """The booking once it has ended; asking again answers the same outcome. The session's
-        cancellation (its own update id) outranks a customer's cancel not yet carried out."""
-        self._mailbox.accept_cancel(request)
+        cancellation (its own update id) outranks a customer's cancel, also one carried out
+        already: it is answered once the rest is refunded (`_refund_for_session`)."""
+        given_up = self._mailbox.accept_cancel(request)
         await workflow.wait_condition(
-            lambda: self._rejection is not None or self._status not in (None, *OPEN_STATUSES)
+            lambda: (
+                self._rejection is not None
+                or (self._status not in (None, *OPEN_STATUSES) and not self._session_refund_due)
+                or len(self._mailbox.cancels_given_up) > given_up
+            )
         )
         if self._rejection is not None:
             raise BookingNotCancellable("the booking was never set up")
+        if len(self._mailbox.cancels_given_up) > given_up:
+            raise self._mailbox.cancels_given_up[given_up]
         return self._booking
 
     @cancel.validator
@@ -290,7 +303,7 @@ class BookingWorkflow:
         if refused is None:
             await self._close(BookingStatus.REFUNDED, reason, self._booking.amount_refunded)
         else:
-            await self._close(BookingStatus.CANCELLED, f"{reason}; {refused}")
+            await self._close(BookingStatus.CANCELLED, f"{reason}; {_refund_failure(refused)}")
 
     async def _sold(
         self, booking: BookingView, confirmation: Confirmation, intent: PaymentIntentInfo | None
@@ -333,7 +346,7 @@ class BookingWorkflow:
             elif self._mailbox.orders:
                 await self._carry_out_next_order()
             elif self._mailbox.next_event().type == PaymentEventType.REFUNDED:
-                await self._catch_up_with_stripe()
+                await self._read_refunds_at_stripe()
         # Orders that came after the booking's end was decided are refused.
         while self._mailbox.orders:
             queued = self._mailbox.orders.pop(0)
@@ -341,7 +354,16 @@ class BookingWorkflow:
             self._mailbox.answers[queued.update_id] = refusal
 
     async def _refund_late_payments(self) -> None:
-        """No succeeded payment is left without a booking or a refund (brief, invariant I2)."""
+        """No succeeded payment is left without a booking or a refund (brief, invariant I2).
+
+        Stripe not answering within a step's bound ends this (logged): the safety net refunds
+        the succeeded payment of a booking that was never confirmed."""
+        try:
+            await self._settle_late_payments()
+        except FailureError as err:  # reading the intent is a local activity: ApplicationError
+            workflow.logger.warning("late payments left: %s", _outcome(err).message)
+
+    async def _settle_late_payments(self) -> None:
         if self._intent_unsettled:
             # The places are free already, so now Stripe may take as long as it needs.
             intent = await self._steps.cancel_intent(self._payment_intent_id)
@@ -352,8 +374,52 @@ class BookingWorkflow:
         until = workflow.now() + timedelta(seconds=self._timings.late_payment_window_seconds)
         while await self._wait_for_message(until, "late-payment window ends"):
             event = self._mailbox.next_event()
-            if event.type == PaymentEventType.SUCCEEDED and not self._booking.refund_ids:
+            if event.type == PaymentEventType.REFUNDED:
+                await self._read_refunds_at_stripe()
+            elif event.type == PaymentEventType.SUCCEEDED and not self._booking.refund_ids:
                 await self._refund_if_paid(await self._steps.read_intent(self._payment_intent_id))
+
+    async def _after_the_end(self) -> None:
+        """Once the booking's last phase is over: the session's cancellation that came while a
+        customer's cancel closed it refunds the rest, and a `charge.refunded` that came
+        meanwhile is still read (the webhook hands later ones to the Stripe refunds workflow)."""
+        while True:
+            await workflow.wait_condition(
+                lambda: workflow.all_handlers_finished() or self._session_refund_due
+            )
+            if self._session_refund_due:
+                await self._refund_for_session()
+            elif not self._mailbox.events_waiting:
+                return
+            elif self._mailbox.next_event().type == PaymentEventType.REFUNDED:
+                await self._read_refunds_at_stripe()
+
+    @property
+    def _session_refund_due(self) -> bool:
+        """A customer's cancel closed the booking CANCELLED (the policy kept some), then the
+        session's cancellation came: true until its refund of the rest is over."""
+        closed_by, cancel = self._closed_by, self._mailbox.cancel
+        return bool(
+            closed_by
+            and not closed_by.session_cancelled
+            and cancel
+            and cancel.session_cancelled
+            and self._status == BookingStatus.CANCELLED
+        )
+
+    async def _refund_for_session(self) -> None:
+        """What the customer's cancel kept is refunded too: REFUNDED. Stripe refusing, or not
+        answering within the step's bound, leaves the booking as the customer's cancel closed
+        it (logged; the session's cancellation is answered with it)."""
+        cancel = self._cancel
+        try:
+            refunded = await self._refund_for_cancel(cancel)
+            if refunded and self._status != BookingStatus.REFUNDED:
+                await self._close(BookingStatus.REFUNDED, cancel.reason, refunded)
+        except FailureError as err:
+            workflow.logger.warning("the session's refund not made: %s", _outcome(err).message)
+        finally:
+            self._closed_by = cancel  # the session's cancellation is answered now
 
     async def _refund_if_paid(self, intent: PaymentIntentInfo) -> None:
         """Refund money that arrived after the booking ended, once, and tell the customer."""
@@ -362,7 +428,8 @@ class BookingWorkflow:
         self._view = replace(self._booking, amount_paid=intent.amount_received)
         refused = await self._refund_rest(RefundSource.LATE_PAYMENT)
         if refused is not None:
-            await self._record(replace(self._booking, status_reason=f"a late payment: {refused}"))
+            reason = f"a late payment: {_refund_failure(refused)}"
+            await self._record(replace(self._booking, status_reason=reason))
             return
         await self._record(replace(self._booking, status_reason="a late payment was refunded"))
         await self._send_email(EmailKind.LATE_PAYMENT_REFUNDED, self._booking.amount_refunded)
@@ -389,13 +456,11 @@ class BookingWorkflow:
         try:
             await self._carry_out_order(queued)
         except FailureError as err:
-            # A rule said no, or Stripe refused the refund for good: that order fails, not the
-            # booking.
-            refusal = _business_failure(err)
-            if refusal is None:
-                raise
-            self._mailbox.answers[queued.update_id] = refusal
+            # A rule said no, Stripe refused the refund, or it did not answer within the step's
+            # bound: that order fails (nothing moved), not the booking.
+            self._mailbox.answers[queued.update_id] = _outcome(err)
             return
+
         self._mailbox.answers[queued.update_id] = self._booking
 
     async def _carry_out_order(self, queued: Queued) -> None:
@@ -414,27 +479,23 @@ class BookingWorkflow:
         """The customer's cancel refunds what the policy in force when it was accepted gives
         back; the session's cancellation refunds everything, also when it comes while a
         customer's cancel is being carried out (a second pass refunds the rest). A refund Stripe
-        refuses still ends the booking: CANCELLED, the refusal in its status reason."""
+        refuses still ends the booking: CANCELLED, the refusal in its status reason; one Stripe
+        did not answer in time refuses the cancel instead (`_cancel_failed`)."""
         refunded, refused = 0, None
         for _ in range(2):
-            await self._catch_up_with_stripe()
+            cancel = self._cancel
+            try:
+                refunded += await self._refund_for_cancel(cancel)
+            except FailureError as err:
+                refused = await self._cancel_failed(_outcome(err), refunded)
+                if refused is None:
+                    return
+                break
             if self._status != BookingStatus.CONFIRMED:
                 return  # nothing remained at Stripe: REFUNDED
-            cancel = self._cancel
-            amount = refund_amount(self._refundable_amount, self._cancel_percent(cancel))
-            source = (
-                RefundSource.SESSION_CANCELLED
-                if cancel.session_cancelled
-                else RefundSource.CUSTOMER_POLICY
-            )
-            if amount:
-                try:
-                    refunded += (await self._refund_part(amount, cancel.reason, source)).amount
-                except FailureError as err:
-                    refused = _refusal(err)
-                    break
             if cancel.session_cancelled or not self._cancel.session_cancelled:
                 break
+        self._closed_by = self._cancel
         fully = refunded > 0 and self._refundable_amount == 0
         status = BookingStatus.REFUNDED if fully else BookingStatus.CANCELLED
         reason = self._cancel.reason + (f"; {refused}" if refused else "")
@@ -442,6 +503,40 @@ class BookingWorkflow:
         # (no "nothing is due"); a paid one says what came back.
         told = self._booking.amount_paid and not (refused and not refunded)
         await self._close(status, reason, refunded if told else None)
+
+    async def _refund_for_cancel(self, cancel: CancelRequest) -> int:
+        """Read Stripe's refunds back (nothing remains: the booking closes REFUNDED), then
+        refund what `cancel` gives back of what remains; the amount refunded."""
+        await self._catch_up_with_stripe()
+        if self._refundable_amount <= 0:
+            return 0
+        amount = refund_amount(self._refundable_amount, self._cancel_percent(cancel))
+
+        if not amount:
+            return 0
+        source = (
+            RefundSource.SESSION_CANCELLED
+            if cancel.session_cancelled
+            else RefundSource.CUSTOMER_POLICY
+        )
+        return (await self._refund_part(amount, cancel.reason, source)).amount
+
+    async def _cancel_failed(self, outcome: ApplicationError, refunded: int) -> str | None:
+        """The refusal for the CANCELLED booking's status reason, or None when it does not
+        close so: a refund made at Stripe meanwhile left nothing (closed REFUNDED), or Stripe
+        did not answer before anything was refunded (the cancel is refused with a 503 and the
+        booking stays CONFIRMED: the caller may cancel again)."""
+        if outcome.type == RefundExceedsRemaining.__name__:
+            with contextlib.suppress(FailureError):  # not read: closed with the refusal
+                await self._catch_up_with_stripe()
+            if self._status != BookingStatus.CONFIRMED:
+                return None
+        elif outcome.type == PaymentProviderUnavailable.__name__ and not refunded:
+            workflow.logger.warning("cancel refused: %s", outcome.message)
+            self._mailbox.give_up_cancel(outcome)
+            return None
+        workflow.logger.warning("refund refused: %s", outcome.message)
+        return f"the refund was refused: {outcome.message}"
 
     async def _cancel_places(
         self, order: PlacesCancellation, labels: list[str], accepted_at: datetime
@@ -478,6 +573,18 @@ class BookingWorkflow:
         paid = self._booking.amount_paid
         return kept(paid, reservation.unit_amount, reservation.seat_labels, keep)
 
+    async def _read_refunds_at_stripe(self) -> None:
+        """After a `charge.refunded`: record the refunds made at Stripe, and a booking that
+        was confirmed follows them (`_after_partial_refund`). Stripe not answering within the
+        step's bound skips this (logged): the next event, or the next refund, reads them."""
+        try:
+            refunds = await self._read_back_refunds()
+        except FailureError as err:
+            workflow.logger.warning("refunds not read: %s", _outcome(err).message)
+            return
+        if self._booking.reference:
+            await self._after_partial_refund(refunds)
+
     async def _catch_up_with_stripe(self) -> None:
         """Record the refunds made at Stripe the booking does not know yet, then tell the
         customer of them (or close the booking REFUNDED once nothing remains)."""
@@ -512,8 +619,9 @@ class BookingWorkflow:
         for refund in refunds:
             await self._send_email(EmailKind.PARTLY_REFUNDED, refund.amount, refund.sequence)
 
-    async def _refund_rest(self, source: RefundSource) -> str | None:
-        """Refund all that remains at Stripe (read back first); None, or Stripe's refusal.
+    async def _refund_rest(self, source: RefundSource) -> ApplicationError | None:
+        """Refund all that remains at Stripe (read back first); None, or why not: Stripe's
+        refusal, or PaymentProviderUnavailable when it did not answer within the step's bound.
 
         In full, as Stripe counts it, keyed by `source` alone: the safety net refunds late money
         with the same key, so the two can never both refund it."""
@@ -523,7 +631,7 @@ class BookingWorkflow:
                 info = await self._steps.refund(self._payment_intent_id, source)
                 await self._note_refund(info, source.value, source)
         except FailureError as err:
-            return _refusal(err)
+            return _outcome(err)
         return None
 
     async def _refund_part(self, amount: int, reason: str, source: RefundSource) -> Refund:
@@ -727,10 +835,21 @@ def _business_failure(err: FailureError) -> ApplicationError | None:
     return cause if isinstance(cause, ApplicationError) and cause.non_retryable else None
 
 
-def _refusal(err: FailureError) -> str:
-    """Stripe's refusal of a refund, for a status reason; re-raises trouble worth retrying."""
+def _outcome(err: FailureError) -> ApplicationError:
+    """What a failed step answers: the rule or the refusal that said no by name, or, once a
+    Stripe step's retries reached their bound (every other step's failure is a business
+    one), PaymentProviderUnavailable: the API answers 503 and the caller may try again."""
     refusal = _business_failure(err)
-    if refusal is None:
-        raise err
-    workflow.logger.warning("refund refused: %s", refusal.message)
-    return f"the refund was refused: {refusal.message}"
+    if refusal is not None:
+        return refusal
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return PaymentProviderUnavailable(f"Stripe did not answer in time: {cause}")
+
+
+def _refund_failure(outcome: ApplicationError) -> str:
+    """A status reason for money paid for a booking that will not be confirmed and could not
+    be refunded now: the safety net refunds such a payment at its next run."""
+    workflow.logger.warning("refund not made: %s", outcome.message)
+    if outcome.type == PaymentProviderUnavailable.__name__:
+        return "Stripe did not answer: refund left to the safety net"
+    return f"the refund was refused: {outcome.message}"

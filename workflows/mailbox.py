@@ -36,6 +36,8 @@ class Mailbox:
         self.cancel_accepted_at: datetime | None = None
         self.orders: list[Queued] = []
         self.answers: dict[str, BookingView | ApplicationError] = {}
+        # Why each cancel given up was refused, in order (`give_up_cancel`).
+        self.cancels_given_up: list[ApplicationError] = []
 
     def post(self, event: PaymentEvent) -> None:
         """Stripe retries and reorders webhooks: each event id counts once."""
@@ -44,16 +46,30 @@ class Mailbox:
         self._seen_event_ids.add(event.event_id)
         self._events.append(event)
 
+    @property
+    def events_waiting(self) -> bool:
+        return bool(self._events)
+
     def next_event(self) -> PaymentEvent:
         return self._events.pop(0)
 
-    def accept_cancel(self, request: CancelRequest) -> None:
+    def accept_cancel(self, request: CancelRequest) -> int:
         """The first cancel is the one carried out, except that the session's cancellation
-        outranks a customer's not yet finished: the booking is then refunded in full."""
+        outranks a customer's not yet finished: the booking is then refunded in full.
+
+        Returns how many cancels were given up before: the caller's is answered by the next
+        one's refusal, if it is given up too."""
         if self.cancel is None:
             self.cancel, self.cancel_accepted_at = request, workflow.now()
         elif request.session_cancelled and not self.cancel.session_cancelled:
             self.cancel = request
+        return len(self.cancels_given_up)
+
+    def give_up_cancel(self, refusal: ApplicationError) -> None:
+        """The cancel could not be carried out (nothing moved): every caller waiting on it is
+        refused, and a later cancel starts afresh."""
+        self.cancels_given_up.append(refusal)
+        self.cancel = self.cancel_accepted_at = None
 
     def accept_order(self, update_id: str, order: Order) -> None:
         self.orders.append(Queued(update_id, order, workflow.now()))

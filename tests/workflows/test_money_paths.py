@@ -20,10 +20,12 @@ from models.booking import (
     SESSION_CANCEL_UPDATE_ID,
     BookingView,
     CancelRequest,
+    EmailOutcome,
+    EmailRequest,
     PlacesCancellation,
     RefundOrder,
 )
-from models.enums import BookingStatus, RefundSource, SeatState
+from models.enums import BookingStatus, DeliveryOutcome, EmailKind, RefundSource, SeatState
 from models.payments import RefundInfo, RefundRequest
 from tests.conftest import SessionFactory
 from tests.histories import keep_history
@@ -389,3 +391,52 @@ async def test_places_given_back_are_refunded_by_the_policy_of_the_moment_accept
     assert await places_of(db, view.id) == {SeatState.SOLD: 1}
     assert await assert_books_match_stripe(stripe_client, db, view.id) == 6_500
     await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+
+
+async def test_the_session_cancellation_after_a_customer_cancel_closed_refunds_the_rest(
+    temporal: Client,
+    db: Db,
+    new_session: SessionFactory,
+    own_worker: OwnWorker,
+    stripe_client: stripe.StripeClient,
+) -> None:
+    """The customer's cancel (half back) has closed the booking CANCELLED and its email is on
+    its way when the organiser cancels the session: the other half is refunded too, and the
+    session's cancellation is answered REFUNDED (not the customer's outcome)."""
+    accepted, emails = asyncio.Event(), list[EmailKind]()
+
+    @activity.defn(name="send_email")
+    async def held_cancel_email(request: EmailRequest) -> EmailOutcome:
+        emails.append(request.kind)
+        if request.kind == EmailKind.CANCELLED:
+            await accepted.wait()
+        return EmailOutcome(f"test-{request.kind}", DeliveryOutcome.SENT)
+
+    settings = await own_worker(held_cancel_email)
+    session_id = await new_session(capacity=4)
+    await price_session(db, session_id, policy=HALF_UNTIL_THE_START)
+    view = await confirmed(temporal, settings, stripe_client, session_id, 2)
+    handle = handle_of(temporal, view.id)
+
+    by_customer = await handle.execute_update(
+        BookingWorkflow.cancel, CancelRequest(), id=CANCEL_UPDATE_ID
+    )
+    assert by_customer.status == BookingStatus.CANCELLED
+    session = await handle.start_update(
+        BookingWorkflow.cancel,
+        CancelRequest("the session is cancelled", session_cancelled=True),
+        id=SESSION_CANCEL_UPDATE_ID,
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    accepted.set()
+    by_session = await session.result()
+
+    assert by_session.status == BookingStatus.REFUNDED
+    assert sources(by_session) == [
+        (7_500, RefundSource.CUSTOMER_POLICY),
+        (7_500, RefundSource.SESSION_CANCELLED),
+    ]
+    assert (await asyncio.wait_for(handle.result(), 15)).status == BookingStatus.REFUNDED
+    assert emails[1:] == [EmailKind.CANCELLED, EmailKind.SESSION_CANCELLED]
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
+    await keep_history(temporal, view.id, "money-session_cancel_after_a_cancel_closed")
