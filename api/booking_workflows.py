@@ -13,6 +13,7 @@ from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
@@ -274,15 +275,29 @@ async def _start(
 
 
 async def _why_closed(handle: WorkflowHandle[Any, Any], gone: BookingError) -> BookingError:
-    """A closed workflow takes no new update: `gone` when it completed (the booking ended),
-    WorkflowEnded when it was terminated, failed or timed out."""
+    """A closed workflow takes no new update: `gone` when it completed (the booking ended) or
+    failed on a business rule (a booking rejected at setup), WorkflowEnded when it was
+    terminated, failed for another reason or timed out."""
     try:
         status = (await handle.describe()).status
     except RPCError:
         return gone
     if status in (None, WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.RUNNING):
         return gone
+    if status == WorkflowExecutionStatus.FAILED and await _rejected(handle):
+        return gone
     return WorkflowEnded(f"the booking's workflow was {status.name.lower().replace('_', ' ')}")
+
+
+async def _rejected(handle: WorkflowHandle[Any, Any]) -> bool:
+    """Whether the failed workflow refused its booking on a business rule at setup."""
+    try:
+        await handle.result()
+    except WorkflowFailureError as err:
+        return as_booking_error(err) is not None
+    except RPCError:
+        return False
+    return False
 
 
 async def _outcome(update: WorkflowUpdateHandle[BookingView]) -> BookingView:

@@ -8,7 +8,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -67,8 +71,9 @@ def from_booking_error(err: BookingError) -> JSONResponse:
     return problem(err.status, err.slug, err.title, err.detail, **err.extra)
 
 
-def as_booking_error(err: WorkflowUpdateFailedError) -> BookingError | None:
-    """The business error a workflow update failed with, as the class the API raised it as."""
+def as_booking_error(err: WorkflowUpdateFailedError | WorkflowFailureError) -> BookingError | None:
+    """The business error a workflow update (or a workflow) failed with, as the class the API
+    raised it as; None when it failed for another reason."""
     cause: BaseException | None = err.cause
     while cause is not None and not isinstance(cause, ApplicationError):
         cause = cause.__cause__
