@@ -174,6 +174,7 @@ class BookingWorkflow:
 
     @cancel_places.validator
     def _places_cancellable(self, order: PlacesCancellation) -> None:
+        self._must_be_confirmed()
         self._places_to_cancel(order, workflow.now())
 
     @workflow.signal
@@ -338,13 +339,15 @@ class BookingWorkflow:
                     await self._send_email(EmailKind.REMINDER)
                 else:
                     await self._record(replace(self._booking, status=BookingStatus.COMPLETED))
+            elif self._mailbox.orders:
+                # Before a cancel: every queued order was accepted before it (a pending cancel
+                # refuses new orders), and its caller was told it is under way.
+                await self._carry_out_next_order()
             elif self._mailbox.cancel is not None and self._booking.payment_intent_id is None:
                 # A free booking: nothing to refund, the places are released.
                 await self._close(BookingStatus.CANCELLED, self._mailbox.cancel.reason)
             elif self._mailbox.cancel is not None:
                 await self._cancel_by_policy()
-            elif self._mailbox.orders:
-                await self._carry_out_next_order()
             elif self._mailbox.next_event().type == PaymentEventType.REFUNDED:
                 await self._read_refunds_at_stripe()
         # Orders that came after the booking's end was decided are refused.
@@ -666,8 +669,10 @@ class BookingWorkflow:
         return refund
 
     def _check_refund(self, order: RefundOrder, refundable: int) -> None:
+        """The amount against what remains; whether the booking takes orders at all is the
+        validators' check (`_must_be_confirmed`): a queued order is carried out before a cancel
+        that came after it."""
         _check_text(order.reason)
-        self._must_be_confirmed()
         if not 0 < order.amount <= refundable:
             raise InvalidRequest(
                 f"the amount must be between 1 and {refundable}, what remains paid",
@@ -677,7 +682,6 @@ class BookingWorkflow:
     def _places_to_cancel(self, order: PlacesCancellation, accepted_at: datetime) -> list[str]:
         """The labels the order names, or the business error that refuses it."""
         _check_text(order.reason)
-        self._must_be_confirmed()
         if self._session_started(accepted_at):
             raise BookingNotChangeable("the session has started")
         if bool(order.seat_labels) == bool(order.count):

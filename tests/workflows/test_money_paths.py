@@ -307,6 +307,55 @@ async def test_the_session_cancellation_upgrades_a_customer_cancel_still_queued(
     await keep_history(temporal, view.id, "money-session_cancel_upgrades_a_queued_cancel")
 
 
+async def test_an_order_queued_before_a_cancel_is_carried_out_not_dropped(
+    temporal: Client,
+    db: Db,
+    new_session: SessionFactory,
+    own_worker: OwnWorker,
+    stripe_client: stripe.StripeClient,
+    api_url: str,
+) -> None:
+    """Found by the chaos test: an admin's refund queued behind another, answered "under way",
+    was refused once a customer's cancel came after it. Orders go first, in their order: both
+    refunds are made, then the cancel refunds half of what remains."""
+    gate = Gate(PaymentActivities(stripe_client))
+    settings = await own_worker(gate.activity)
+    session_id = await new_session(capacity=4)
+    await price_session(db, session_id, policy=HALF_UNTIL_THE_START)
+    view = await confirmed(temporal, settings, stripe_client, session_id, 2)
+    handle = handle_of(temporal, view.id)
+
+    first = asyncio.create_task(
+        handle.execute_update(BookingWorkflow.refund, RefundOrder(1_000), id="first")
+    )
+    await asyncio.wait_for(gate.entered.wait(), 10)
+    queued = await handle.start_update(
+        BookingWorkflow.refund,
+        RefundOrder(2_000),
+        id="queued",
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    customer = await handle.start_update(
+        BookingWorkflow.cancel,
+        CancelRequest(),
+        id=CANCEL_UPDATE_ID,
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    gate.open.set()
+    await first
+    assert (await queued.result()).status == BookingStatus.CONFIRMED
+    ended = await customer.result()
+
+    assert ended.status == BookingStatus.CANCELLED
+    assert sources(ended) == [
+        (1_000, RefundSource.ADMIN),
+        (2_000, RefundSource.ADMIN),
+        (6_000, RefundSource.CUSTOMER_POLICY),
+    ]
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 6_000
+    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+
+
 async def test_the_policy_percent_is_the_one_in_force_when_the_cancel_was_accepted(
     temporal: Client,
     db: Db,
