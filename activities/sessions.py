@@ -12,10 +12,10 @@ from activities.webhook_signals import DeliveryStarter
 from core.db import transaction
 from core.errors import SessionNotBookable, SessionNotFound
 from models.booking import (
-    SESSION_CANCEL_UPDATE_ID,
     BookingView,
     CancelRequest,
     booking_workflow_id,
+    next_cancel_update_id,
 )
 from models.booking_records import open_bookings
 from models.enums import BookingStatus, SessionStatus
@@ -65,7 +65,7 @@ class SessionActivities:
             view = await handle.execute_update(
                 "cancel",
                 CancelRequest(booking.reason, session_cancelled=True),
-                id=SESSION_CANCEL_UPDATE_ID,
+                id=await next_cancel_update_id(handle, session_cancelled=True),
                 result_type=BookingView,
             )
         except WorkflowUpdateFailedError:

@@ -43,7 +43,6 @@ from core.settings import Settings
 from documents.receipt_data import format_money
 from models import search_attributes as sa
 from models.booking import (
-    CANCEL_UPDATE_ID,
     BookingRequest,
     BookingView,
     BookingWorkflowInput,
@@ -52,6 +51,7 @@ from models.booking import (
     RefundOrder,
     Timings,
     booking_workflow_id,
+    next_cancel_update_id,
 )
 from models.enums import SessionStatus
 from models.tables import Booking, Session
@@ -196,9 +196,9 @@ async def cancel_within(
     first one's outcome; ServiceUnavailable if Temporal does not accept it in time."""
     try:
         async with asyncio.timeout(settings.workflow_accept_seconds):
-            update = await _start_cancel(
-                temporal, booking_id, request, status_now, update_id=CANCEL_UPDATE_ID
-            )
+            handle = temporal.get_workflow_handle(booking_workflow_id(booking_id))
+            update_id = await next_cancel_update_id(handle, request.session_cancelled)
+            update = await _start_cancel(temporal, booking_id, request, status_now, update_id)
     except _NO_ANSWER:
         raise ServiceUnavailable("the workflow did not accept the cancel in time") from None
     try:

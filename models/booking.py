@@ -2,6 +2,10 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+from temporalio.client import WorkflowHandle, WorkflowQueryFailedError, WorkflowQueryRejectedError
+from temporalio.service import RPCError
 
 from core.refund_policy import DEFAULT_POLICY, RefundTier
 from models.enums import BookingStatus, DeliveryOutcome, DocumentKind, EmailKind, RefundSource
@@ -20,6 +24,27 @@ CANCEL_UPDATE_ID = "cancel"
 # The session's cancellation has its own: it must reach a booking the customer is cancelling
 # too (it outranks the customer's cancel: a full refund), not be answered with that outcome.
 SESSION_CANCEL_UPDATE_ID = "session-cancel"
+# The booking workflow's query of how many cancels it gave up (Stripe did not answer within the
+# refund's bound: nothing moved, the booking stays CONFIRMED).
+CANCELS_GIVEN_UP_QUERY = "cancels_given_up"
+
+
+def cancel_update_id(session_cancelled: bool, given_up: int) -> str:
+    """The update id of a cancel: the same for every caller while one is pending or answered,
+    a new one once a cancel was given up, so that asking again is carried out, not answered
+    with the refusal Temporal keeps under the old id."""
+    base = SESSION_CANCEL_UPDATE_ID if session_cancelled else CANCEL_UPDATE_ID
+    return base if given_up == 0 else f"{base}-{given_up + 1}"
+
+
+async def next_cancel_update_id(handle: WorkflowHandle[Any, Any], session_cancelled: bool) -> str:
+    """`cancel_update_id` for the booking workflow of `handle`, asked of the workflow itself; a
+    workflow that cannot answer (closed, unknown) takes the first id and refuses the cancel."""
+    try:
+        given_up = await handle.query(CANCELS_GIVEN_UP_QUERY, result_type=int)
+    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
+        given_up = 0
+    return cancel_update_id(session_cancelled, given_up)
 
 
 @dataclass

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from core.pricing import Quote, kept
     from core.refund_policy import refund_amount, refund_percent
     from models.booking import (
+        CANCELS_GIVEN_UP_QUERY,
         BookingView,
         BookingWorkflowInput,
         CancelRequest,
@@ -180,6 +181,12 @@ class BookingWorkflow:
     @workflow.signal
     def payment_event(self, event: PaymentEvent) -> None:
         self._mailbox.post(event)
+
+    @workflow.query(name=CANCELS_GIVEN_UP_QUERY)
+    def cancels_given_up(self) -> int:
+        """How many cancels were given up: the next cancel's update id counts them
+        (`cancel_update_id`)."""
+        return len(self._mailbox.cancels_given_up)
 
     @workflow.query
     def view(self) -> BookingView | None:
