@@ -78,16 +78,6 @@ EMAIL_STEP: StepOptions = {
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=10),
 }
 
-# The safety net's search reads every booking holding places and every recent payment. One
-# search never outlasts the schedule's interval (5 minutes by default); a run that lasts is cut
-# at the safety net's RUN_TIMEOUT, and the schedule keeps one run waiting meanwhile (BUFFER_ONE):
-# runs never overlap, and none is lost.
-SEARCH_STEP: StepOptions = {
-    "start_to_close_timeout": timedelta(minutes=4),
-    "schedule_to_close_timeout": timedelta(minutes=5),
-    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=2),
-}
-
 UNBOUNDED_REASONS: dict[str, str] = {
     "DATABASE_STEP": (
         "PostgreSQL is this engine's own store: while it is down nothing can be decided, and "
