@@ -86,10 +86,18 @@ def as_booking_error(err: WorkflowUpdateFailedError | WorkflowFailureError) -> B
 def is_unavailable(err: BaseException) -> bool:
     """Whether `err` says a service the API needs is down for now (a retry may succeed)."""
     if isinstance(err, RPCError):
-        return err.status in _RPC_UNAVAILABLE
+        return err.status in _RPC_UNAVAILABLE or _workflow_not_ready(err)
     if isinstance(err, _UNREACHABLE):
         return True
     return isinstance(err, sqlalchemy.exc.DBAPIError) and is_unreachable(err)
+
+
+def _workflow_not_ready(err: RPCError) -> bool:
+    """Temporal refuses an update while the workflow's last task failed (a worker killed or
+    restarted mid-task, an update that came with other work): the next task clears it."""
+    return err.status == RPCStatusCode.FAILED_PRECONDITION and any(
+        detail.type_url.endswith("WorkflowNotReadyFailure") for detail in err.grpc_status.details
+    )
 
 
 def unavailable(what: str) -> JSONResponse:
