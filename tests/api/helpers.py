@@ -1,4 +1,5 @@
-"""Shared steps of the API tests: start a booking, wait for a status, sign Stripe events."""
+"""Shared steps of the API tests: start a booking, wait for a status, erase a customer once
+at rest, sign Stripe events."""
 
 import asyncio
 import json
@@ -44,6 +45,24 @@ async def paid_booking(
     booking = await start_booking(api, session_id, quantity)
     assert await pay(stripe_client, booking["payment"]["payment_intent_id"]) == "succeeded"
     return await wait_for_status(api, booking["id"], "CONFIRMED")
+
+
+async def erase_at_rest(
+    api: httpx.AsyncClient, email: str, booking_id: str, within: float = 20
+) -> dict[str, Any]:
+    """Erase a customer as a real caller does: a booking closed a moment ago is `settling` (its
+    cancellation email or webhook still on its way), so ask again until it is erased. Every answer
+    lists it as settling or erased, never neither. Returns the answer that erased it."""
+    deadline = time.monotonic() + within
+    while True:
+        answer = await api.post("/v1/customers/erase", json={"email": email}, headers=ADMIN)
+        assert answer.status_code == 200, answer.text
+        erasure: dict[str, Any] = answer.json()
+        if booking_id in erasure["erased"]:
+            return erasure
+        assert booking_id in erasure["settling"], erasure
+        assert time.monotonic() < deadline, f"{booking_id} never came to rest: {erasure}"
+        await asyncio.sleep(0.2)
 
 
 async def wait_for_status(

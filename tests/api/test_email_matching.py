@@ -3,17 +3,14 @@ typed any other way, by export, erasure and the booking list alike, including th
 PostgreSQL's `lower()` and Python's `casefold()` fold differently; old rows are backfilled by
 the same function."""
 
-import asyncio
-import time
 import uuid
-from typing import Any
 
 import httpx
 
 from core.customer_hash import normalise_email
 from devstack.postgres import Cluster
 from tests.api.conftest import ADMIN
-from tests.api.helpers import booking_body
+from tests.api.helpers import booking_body, erase_at_rest
 from tests.api.test_tenants import _alembic
 from tests.conftest import SessionFactory
 
@@ -35,17 +32,6 @@ async def closed_booking(api: httpx.AsyncClient, session_id: str, email: str) ->
     return booking_id
 
 
-async def erase_at_rest(api: httpx.AsyncClient, email: str, within: float = 20) -> dict[str, Any]:
-    """Erase, asking again while the booking is settling (its cancellation email going out)."""
-    deadline = time.monotonic() + within
-    while True:
-        answer = await api.post("/v1/customers/erase", json={"email": email}, headers=ADMIN)
-        assert answer.status_code == 200, answer.text
-        if not answer.json()["settling"] or time.monotonic() > deadline:
-            return answer.json()  # type: ignore[no-any-return]
-        await asyncio.sleep(0.2)
-
-
 async def test_export_erasure_and_the_list_find_every_spelling_of_an_address(
     api: httpx.AsyncClient, new_session: SessionFactory
 ) -> None:
@@ -60,7 +46,7 @@ async def test_export_erasure_and_the_list_find_every_spelling_of_an_address(
         listed = await api.get("/v1/bookings", params={"customer_email": asked})
         assert [b["id"] for b in listed.json()["items"]] == [booking_id], asked
 
-        erased = await erase_at_rest(api, asked)
+        erased = await erase_at_rest(api, asked, booking_id)
         assert erased["erased"] == [booking_id], (asked, erased)
         assert (await api.get(f"/v1/bookings/{booking_id}")).json()["customer"]["name"] == "erased"
         listed = await api.get("/v1/bookings", params={"customer_email": booked.strip()})

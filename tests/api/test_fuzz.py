@@ -38,6 +38,7 @@ from schemathesis.specs.openapi.checks import (
     use_after_free,
 )
 
+from models.booking import MAX_PLACES_PER_BOOKING
 from tests.api.helpers import paid_booking
 from tests.conftest import ADMIN_KEY, CLIENT_KEY, SessionFactory, api_client
 
@@ -298,18 +299,20 @@ async def _known(
     new_session: SessionFactory,
     stripe_client: stripe.StripeClient,
 ) -> dict[str, str]:
-    """Things that exist: a webhook endpoint (nowhere to deliver to), a paid booking of three
-    places (some can be given back) refunded in part (it has a credit note), a spare paid
-    booking to cancel, their session, and one of the endpoint's deliveries (the booking's
-    events); and a URL an endpoint may take."""
+    """Things that exist: a webhook endpoint (nowhere to deliver to), a paid booking of the most
+    places one may hold (a generated `count` of places to give back, which must leave one, then
+    mostly fits) refunded in part (it has a credit note), a spare paid booking to cancel, their
+    session, and one of the endpoint's deliveries (the booking's events); and a URL an endpoint
+    may take."""
     async with api_client(api_url, ADMIN_KEY) as admin:
         created = await admin.post(
             "/v1/webhook-endpoints", json={"url": ENDPOINT_URL, "events": ["booking.created"]}
         )
         assert created.status_code == 201, created.text
         endpoint_id = created.json()["id"]
-        session_id = await new_session(capacity=50)
-        booking = await paid_booking(api, stripe_client, session_id, quantity=3)
+        # Room for ours, the spare and as many again: generated bookings of the session succeed.
+        session_id = await new_session(capacity=2 * MAX_PLACES_PER_BOOKING + 1)
+        booking = await paid_booking(api, stripe_client, session_id, MAX_PLACES_PER_BOOKING)
         spare = await paid_booking(api, stripe_client, session_id)
         refunded = await admin.post(f"/v1/bookings/{booking['id']}/refunds", json={"amount": 100})
         assert refunded.status_code == 200, refunded.text

@@ -17,7 +17,7 @@ from models.tables import WebhookDelivery
 from models.webhook_events import publish
 from models.webhooks import delivery_workflow_id
 from tests.api.conftest import ADMIN, VariantFactory
-from tests.api.helpers import paid_booking, start_booking, wait_for_status
+from tests.api.helpers import erase_at_rest, paid_booking, start_booking, wait_for_status
 from tests.api.webhooks_out.conftest import Register
 from tests.api.webhooks_out.helpers import (
     about,
@@ -267,8 +267,8 @@ async def test_erasing_a_customer_deletes_the_events_that_copied_their_data(
     sent = {r.webhook_id for r in about(receiver.accepted("shop"), booking_id)}
     assert sent <= {d["event_id"] for d in await deliveries(admin, endpoint["id"])}
 
-    erased = await admin.post("/v1/customers/erase", json={"email": email})
-    assert erased.json()["erased"] == [booking_id]
+    erased = await erase_at_rest(admin, email, booking_id)
+    assert erased["erased"] == [booking_id]
     assert not sent & {d["event_id"] for d in await deliveries(admin, endpoint["id"])}
 
 

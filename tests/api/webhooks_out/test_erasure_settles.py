@@ -2,8 +2,6 @@
 email and its `booking.cancelled` delivery are still on their way, so it is not erased yet
 (`settling`); once both are out, with the customer's own address and data, it is."""
 
-import asyncio
-import time
 import uuid
 
 import httpx
@@ -12,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.enums import NotificationStatus
 from models.tables import Notification
-from tests.api.helpers import emails_for
+from tests.api.helpers import emails_for, erase_at_rest
 from tests.api.webhooks_out.conftest import Register
 from tests.api.webhooks_out.helpers import accepted_about, wait_for
 from tests.conftest import SessionFactory
@@ -55,10 +53,7 @@ async def test_erasure_waits_for_the_cancellation_email_and_webhook(
     assert told.type == "booking.cancelled"
     assert told.body["data"]["booking"]["customer"]["email"] == email
 
-    deadline = time.monotonic() + 20
-    while (await admin.post("/v1/customers/erase", json={"email": email})).json()["settling"]:
-        assert time.monotonic() < deadline, "the booking never came to rest"
-        await asyncio.sleep(0.2)
+    await erase_at_rest(admin, email, booking_id)
     async with db() as session:
         sent = await session.scalars(
             select(Notification.status).where(Notification.booking_id == uuid.UUID(booking_id))
