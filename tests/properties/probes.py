@@ -18,6 +18,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.payments import amount_received
+from activities.repairs import stripe_refunds_workflow_id
 from models.booking import booking_workflow_id
 from models.sessions import session_cancellation_id
 from models.tables import Booking, BookingRefund, Seat
@@ -132,9 +133,11 @@ class Servers:
             return [(label, state, str(b) if b else None) for label, state, b in rows.all()]
 
     async def at_rest(self, booking_ids: list[str], session_ids: list[str]) -> None:
-        """Wait until no booking or session-cancellation workflow has work in flight (no
-        activity, no workflow task): every change asked for has been carried out or refused."""
+        """Wait until no booking, refund-recorder or session-cancellation workflow has work in
+        flight (no activity, no workflow task): every change asked for has been carried out or
+        refused, and every refund Stripe told of after a booking's workflow ended recorded."""
         ids = [booking_workflow_id(b) for b in booking_ids]
+        ids += [stripe_refunds_workflow_id(b) for b in booking_ids]
         ids += [session_cancellation_id(s) for s in session_ids]
         deadline = time.monotonic() + REST_WITHIN
         while True:
