@@ -52,6 +52,7 @@ class SessionActivities:
                 if session.starts_at <= await database_now(db):
                     raise SessionNotBookable("a session that has started cannot be cancelled")
                 session.status = SessionStatus.CANCELLED
+                session.cancelled_at = await database_now(db)
                 await publish_session_cancelled(db, session)
             open_ids = [str(booking.id) for booking in await open_bookings(db, key)]
         await self._webhooks.nudge_stream(key)

@@ -110,6 +110,8 @@ class Session(Base):
     discount_min_quantity: Mapped[int] = mapped_column(Integer, default=5)
     discount_basis_points: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default=SessionStatus.SCHEDULED)
+    # When the organiser's cancellation stopped sales (migration 0011).
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # [{"days_before": 14, "percent": 100}, ...] (core.refund_policy); NULL: the default policy.
     refund_policy: Mapped[list[dict[str, int]] | None] = mapped_column(JSONB)

@@ -308,10 +308,13 @@ def _booking_money(booking: BookingRow, ledger: Ledger) -> list[Violation]:
 
 
 def _kept_from_cancelled_session(snapshot: Snapshot, booking: BookingRow) -> list[Violation]:
-    """A session cancelled by its organiser refunds every closed booking in full, whatever
-    its policy (those still open are the cancellation's, on its way)."""
+    """A session cancelled by its organiser refunds in full every booking that closed after
+    the cancellation began, whatever its policy (those still open are the cancellation's, on
+    its way); a booking its customer cancelled before keeps its policy's outcome."""
     session = snapshot.sessions.get(booking.session_id)
     if session is None or session.status != SessionStatus.CANCELLED:
+        return []
+    if session.cancelled_at is None or booking.updated_at < session.cancelled_at:
         return []
     if booking.status in OPEN_STATUSES or not _was_confirmed(booking):
         return []

@@ -27,6 +27,8 @@ class SessionRow:
     seat_rows: int
     held: int
     sold: int
+    # When its organiser's cancellation began; None if it was not (or before migration 0011).
+    cancelled_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,13 @@ async def load_snapshot(
         snapshot = Snapshot(now=now)
         for row in await tx.execute(_sessions(scope)):
             snapshot.sessions[str(row.id)] = SessionRow(
-                str(row.id), row.capacity, row.status, row.seat_rows, row.held, row.sold
+                str(row.id),
+                row.capacity,
+                row.status,
+                row.seat_rows,
+                row.held,
+                row.sold,
+                row.cancelled_at,
             )
         for row in await tx.execute(_taken(scope)):
             snapshot.taken.append(
@@ -174,6 +182,7 @@ def _sessions(scope: list[uuid.UUID] | None) -> _AnySelect:
             Session.id,
             Session.capacity,
             Session.status,
+            Session.cancelled_at,
             func.count(Seat.id).label("seat_rows"),
             func.count(Seat.id).filter(Seat.state == SeatState.HELD).label("held"),
             func.count(Seat.id).filter(Seat.state == SeatState.SOLD).label("sold"),

@@ -247,11 +247,15 @@ async def refunded_with_nothing_refunded(t: Tools) -> Broken:
 
 
 async def session_cancelled_after_a_policy_refund(t: Tools) -> Broken:
-    """Issue 17 case 9 seen at rest: a customer's cancel by policy (half back), and the session
-    cancelled by its organiser."""
+    """Issue 17 case 9 seen at rest: the session cancelled by its organiser, then a customer's
+    cancel served by policy (half back). (One cancelled before the session keeps its half.)"""
     world, booking = await t.cancelled_for_half()
     await sql(
-        t.db, "UPDATE sessions SET status = 'cancelled' WHERE id = :id", id=booking["session_id"]
+        t.db,
+        "UPDATE sessions SET status = 'cancelled', cancelled_at = (SELECT updated_at"
+        " - interval '1 second' FROM bookings WHERE id = :booking) WHERE id = :id",
+        id=booking["session_id"],
+        booking=booking["id"],
     )
     return Broken(world, {(Rule.SESSION_CANCELLED_KEPT, booking["id"])})
 
@@ -438,3 +442,23 @@ async def test_a_rule_broken_on_purpose_is_found_exactly(
 
     assert found(report) == broken.expected, report.violations
     assert all(v.invariant == v.rule.invariant for v in report.violations)
+
+
+async def test_a_policy_cancel_before_the_session_was_cancelled_keeps_its_half(
+    tools: Tools, run_check: Check
+) -> None:
+    """The customer cancelled (half back by policy), then the organiser cancelled the session:
+    nothing was owed in full, and nothing is found."""
+    world, booking = await tools.cancelled_for_half()
+    await sql(
+        tools.db,
+        "UPDATE sessions SET status = 'cancelled', cancelled_at = (SELECT updated_at"
+        " + interval '1 second' FROM bookings WHERE id = :booking) WHERE id = :id",
+        id=booking["session_id"],
+        booking=booking["id"],
+    )
+    await settled()
+
+    report = await run_check(world, email_bound=timedelta(minutes=30))
+
+    assert found(report) == set(), report.violations
