@@ -43,7 +43,7 @@ from tests.api.helpers import paid_booking
 from tests.conftest import ADMIN_KEY, CLIENT_KEY, SessionFactory, api_client
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
-SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "15"))
+SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "40"))
 # Requests per operation over every round and key: an operation without parameters or body is
 # generated once per key; one that takes any gets at least a few distinct cases.
 FLOOR, FLOOR_WITHOUT_INPUT = 5, 2
@@ -243,7 +243,7 @@ def _stateful(schema: Any, api_url: str, session: requests.Session, tally: Tally
     Scenarios.run(
         settings=hypothesis.settings(
             max_examples=SCENARIOS,
-            stateful_step_count=8,
+            stateful_step_count=12,
             deadline=None,
             database=None,
             derandomize="FUZZ_RANDOM" not in os.environ,

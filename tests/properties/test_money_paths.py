@@ -21,6 +21,8 @@ import os
 import random
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import httpx
@@ -639,7 +641,13 @@ async def test_any_sequence_of_money_operations_keeps_the_books_equal_to_stripe(
     )
     violations = 0
     try:
-        await asyncio.to_thread(run_state_machine_as_test, MoneyPaths, settings=config)
+        # A thread of its own, not the loop's shared pool: CPython 3.11 can fail to parse
+        # source ("AST constructor recursion depth mismatch") in a pool thread that other code
+        # used before, and hypothesis reads the machine's source first.
+        with ThreadPoolExecutor(max_workers=1) as own_thread:
+            await asyncio.get_running_loop().run_in_executor(
+                own_thread, partial(run_state_machine_as_test, MoneyPaths, settings=config)
+            )
     except (AssertionError, ExceptionGroup, FlakyFailure) as err:
         violations = len(err.exceptions) if isinstance(err, ExceptionGroup) else 1
         raise
