@@ -219,6 +219,11 @@ class InventoryActivities:
             values["hold_expires_at"] = transition.hold_expires_at
         if transition.amount_paid is not None:
             values["amount_paid"] = transition.amount_paid
+        if transition.status == BookingStatus.EXPIRED:
+            # Never confirmed, whatever a confirmation step lost with its workflow task (a
+            # worker killed after it committed) left in the row: the mirror follows the
+            # workflow, and nothing then asks this booking for a receipt.
+            values["confirmed_at"] = None
         key = uuid.UUID(transition.booking_id)
         event = STATUS_EVENTS.get(transition.status)
         async with transaction(self._sessionmaker) as db:

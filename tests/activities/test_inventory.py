@@ -15,9 +15,9 @@ from core.errors import (
     SessionNotFound,
     SoldOut,
 )
-from models.booking import BookingRequest, ReleaseSome, Repriced
+from models.booking import BookingRequest, ReleaseSome, Repriced, Transition
 from models.catalog import SeatRow
-from models.enums import SeatState
+from models.enums import BookingStatus, SeatState
 from models.tables import Booking, Seat
 from tests.conftest import SessionFactory
 
@@ -218,3 +218,22 @@ async def test_releasing_some_places_stores_the_kept_price_once_however_often_it
         booking = await s.get(Booking, uuid.UUID(held.booking_id))
         assert booking is not None
         assert (booking.quantity, booking.amount_paid, booking.amount_total) == (4, 40_500, 27_000)
+
+
+async def test_an_expired_booking_forgets_a_confirmation_its_workflow_never_made(
+    inventory: InventoryActivities, new_session: SessionFactory, db: async_sessionmaker
+) -> None:
+    """Found by the chaos test: a confirmation step that committed, then was lost with its
+    workflow task (a worker killed), left `confirmed_at` on a booking its workflow then
+    expired; reconcile and the email checks asked it for a receipt. EXPIRED clears it."""
+    session_id = await new_session(capacity=2)
+    held = await inventory.reserve(request(session_id))
+    await inventory.confirm(held.booking_id)  # the step whose workflow task was lost
+
+    await inventory.release(held.booking_id)
+    await inventory.record(Transition(held.booking_id, BookingStatus.EXPIRED, "the hold ended"))
+
+    async with db() as s:
+        booking = await s.get(Booking, uuid.UUID(held.booking_id))
+    assert booking is not None
+    assert (booking.status, booking.confirmed_at) == (BookingStatus.EXPIRED, None)
