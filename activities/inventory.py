@@ -29,7 +29,14 @@ from models.booking import (
     Reservation,
     Transition,
 )
-from models.enums import BookingStatus, SeatState, SessionStatus, WebhookEventType
+from models.enums import (
+    OPEN_STATUSES,
+    BookingStatus,
+    RecordOutcome,
+    SeatState,
+    SessionStatus,
+    WebhookEventType,
+)
 from models.sequences import database_now, next_in_sequence
 from models.tables import Booking, Seat, Session, WebhookEvent
 from models.webhook_events import STATUS_EVENTS, publish_booking_event
@@ -207,8 +214,9 @@ class InventoryActivities:
             return Confirmation(booking_id, booking.reference, now)
 
     @activity.defn(name="record_transition")
-    async def record(self, transition: Transition) -> None:
-        """Mirror a workflow transition into the bookings table, with its webhook event."""
+    async def record(self, transition: Transition) -> RecordOutcome:
+        """Mirror a workflow transition into the bookings table, with its webhook event; a
+        customer's close is refused once the session is cancelled (`unless_session_cancelled`)."""
         values: dict[str, object] = {
             "status": transition.status,
             "status_reason": transition.status_reason,
@@ -224,20 +232,38 @@ class InventoryActivities:
             # worker killed after it committed) left in the row: the mirror follows the
             # workflow, and nothing then asks this booking for a receipt.
             values["confirmed_at"] = None
+        if transition.status not in OPEN_STATUSES:
+            values["closed_at"] = func.coalesce(BOOKINGS.c.closed_at, func.now())
         key = uuid.UUID(transition.booking_id)
         event = STATUS_EVENTS.get(transition.status)
         async with transaction(self._sessionmaker) as db:
+            if transition.unless_session_cancelled and await _session_cancelled(db, key):
+                return RecordOutcome.SESSION_CANCELLED
             await db.execute(update(BOOKINGS).where(BOOKINGS.c.id == key).values(values))
             published = None
             if event is not None:
                 published = await publish_booking_event(db, key, event)
         if published is not None:
             await self._nudge_webhooks(key)
+        return RecordOutcome.RECORDED
 
     async def _nudge_webhooks(self, booking_id: uuid.UUID) -> None:
         """After the commit: a failure raises, so the retry nudges every pending one again."""
         if self._webhooks is not None:
             await self._webhooks.nudge_stream(booking_id)
+
+
+async def _session_cancelled(db: AsyncSession, booking_id: uuid.UUID) -> bool:
+    """Whether the booking's session is cancelled, read under a share lock of its row: a
+    cancellation (`stop_sales`, which locks it for update) commits wholly before or after the
+    caller's transaction, so the bookings it names as open are exactly those still open."""
+    status = await db.scalar(
+        select(Session.status)
+        .join(Booking, Booking.session_id == Session.id)
+        .where(Booking.id == booking_id)
+        .with_for_update(read=True, of=Session)
+    )
+    return status == SessionStatus.CANCELLED
 
 
 async def _free_places(db: AsyncSession, booking_id: uuid.UUID) -> int:

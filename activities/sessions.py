@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -52,7 +52,10 @@ class SessionActivities:
                 if session.starts_at <= await database_now(db):
                     raise SessionNotBookable("a session that has started cannot be cancelled")
                 session.status = SessionStatus.CANCELLED
-                session.cancelled_at = await database_now(db)
+                # The clock now, not the transaction's start: a booking's close that held the
+                # session row before this took it then reads as closed before the cancellation
+                # (reconcile's `session-cancelled-kept` compares the two).
+                session.cancelled_at = await db.scalar(select(func.clock_timestamp()))
                 await publish_session_cancelled(db, session)
             open_ids = [str(booking.id) for booking in await open_bookings(db, key)]
         await self._webhooks.nudge_stream(key)

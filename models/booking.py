@@ -129,6 +129,10 @@ class Transition:
     hold_expires_at: datetime | None = None
     # What the customer paid, once known (a payment that could not be confirmed is refunded).
     amount_paid: int | None = None
+    # A customer's cancel closing by its policy: not recorded if the session was cancelled
+    # first (its cancellation outranks the policy: the booking is refunded in full instead).
+    # Checked under the session row's lock, which `stop_sales` takes to cancel it.
+    unless_session_cancelled: bool = False
 
 
 @dataclass

@@ -21,6 +21,14 @@ class BookingStatus(StrEnum):
 OPEN_STATUSES = frozenset({BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED})
 
 
+class RecordOutcome(StrEnum):
+    """How mirroring a transition ended: recorded, or refused because the session's
+    cancellation committed first (a customer's close then yields to it: `Transition`)."""
+
+    RECORDED = "recorded"
+    SESSION_CANCELLED = "session-cancelled"
+
+
 class SessionKind(StrEnum):
     COURSE = "course"
     SEATED = "seated"

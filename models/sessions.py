@@ -10,10 +10,14 @@ def session_cancellation_id(session_id: str) -> str:
     return f"session-cancellation-{session_id}"
 
 
+# The reason its bookings are closed with when the organiser gives none.
+SESSION_CANCELLED_REASON = "the session was cancelled"
+
+
 @dataclass
 class SessionCancellationInput:
     session_id: str
-    reason: str = "the session was cancelled"
+    reason: str = SESSION_CANCELLED_REASON
 
 
 @dataclass

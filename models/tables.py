@@ -179,6 +179,8 @@ class Booking(Base):
     # Set by a trigger on every update that changes the row (migration 0008), never by hand.
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the first transition that ends the booking was recorded; never moved after.
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # What was paid, kept once cancelled places re-price amount_total (NULL: amount_total).
     amount_paid: Mapped[int | None] = mapped_column(Integer, server_default="0")
     amount_refunded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

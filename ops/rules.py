@@ -314,9 +314,10 @@ def _kept_from_cancelled_session(snapshot: Snapshot, booking: BookingRow) -> lis
     session = snapshot.sessions.get(booking.session_id)
     if session is None or session.status != SessionStatus.CANCELLED:
         return []
-    if session.cancelled_at is None or booking.updated_at < session.cancelled_at:
+    closed_at, cancelled_at = booking.closed_at, session.cancelled_at
+    if closed_at is None or cancelled_at is None or closed_at < cancelled_at:
         return []
-    if booking.status in OPEN_STATUSES or not _was_confirmed(booking):
+    if not _was_confirmed(booking):
         return []
     if booking.amount_refunded >= booking.amount_paid:
         return []

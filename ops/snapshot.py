@@ -57,6 +57,7 @@ class BookingRow:
     hold_expires_at: datetime
     created_at: datetime
     updated_at: datetime
+    closed_at: datetime | None
 
     def at_rest(self, now: datetime, settle: timedelta) -> bool:
         """Neither created nor changed in the last `settle`: no transition is being written."""
@@ -268,4 +269,5 @@ def _booking_row(booking: Booking) -> BookingRow:
         hold_expires_at=booking.hold_expires_at,
         created_at=booking.created_at,
         updated_at=booking.updated_at,
+        closed_at=booking.closed_at,
     )

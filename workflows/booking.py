@@ -55,7 +55,14 @@ with workflow.unsafe.imports_passed_through():
         Reservation,
         closing_email,
     )
-    from models.enums import OPEN_STATUSES, BookingStatus, DocumentKind, EmailKind, RefundSource
+    from models.enums import (
+        OPEN_STATUSES,
+        BookingStatus,
+        DocumentKind,
+        EmailKind,
+        RecordOutcome,
+        RefundSource,
+    )
     from models.payments import (
         PaymentEvent,
         PaymentEventType,
@@ -63,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
         PaymentState,
         RefundInfo,
     )
+    from models.sessions import SESSION_CANCELLED_REASON
     from workflows import visibility
     from workflows.mailbox import Mailbox, Order, Queued
     from workflows.options import HOLD_ANSWER_WAIT
@@ -488,23 +496,33 @@ class BookingWorkflow:
     async def _cancel_by_policy(self) -> None:
         """The customer's cancel refunds what the policy in force when it was accepted gives
         back; the session's cancellation refunds everything, also when it comes while a
-        customer's cancel is being carried out (a second pass refunds the rest). A refund Stripe
+        customer's cancel is being carried out (a further pass refunds the rest), or when it
+        committed before the customer's close could be recorded (`Transition`). A refund Stripe
         refuses still ends the booking: CANCELLED, the refusal in its status reason; one Stripe
         did not answer in time refuses the cancel instead (`_cancel_failed`)."""
-        refunded, refused = 0, None
-        for _ in range(2):
-            cancel = self._cancel
+        refunded = 0
+        while True:
+            cancel, refused = self._cancel, None
             try:
                 refunded += await self._refund_for_cancel(cancel)
             except FailureError as err:
                 refused = await self._cancel_failed(_outcome(err), refunded)
                 if refused is None:
                     return
-                break
             if self._status != BookingStatus.CONFIRMED:
                 return  # nothing remained at Stripe: REFUNDED
-            if cancel.session_cancelled or not self._cancel.session_cancelled:
-                break
+            if refused is None and not cancel.session_cancelled and self._cancel.session_cancelled:
+                continue  # the session's cancellation came meanwhile: refund the rest
+            if await self._close_cancelled(refunded, refused):
+                return
+            # The session's cancellation committed first; its own cancel may reach this
+            # workflow only once it has closed, too late to outrank the policy: do it now.
+            upgrade = CancelRequest(SESSION_CANCELLED_REASON, session_cancelled=True)
+            self._mailbox.accept_cancel(upgrade)
+
+    async def _close_cancelled(self, refunded: int, refused: str | None) -> bool:
+        """Close as the cancel leaves it; False (nothing recorded) if a customer's close came
+        after the session's cancellation."""
         self._closed_by = self._cancel
         fully = refunded > 0 and self._refundable_amount == 0
         status = BookingStatus.REFUNDED if fully else BookingStatus.CANCELLED
@@ -512,7 +530,10 @@ class BookingWorkflow:
         # A free booking's email says nothing of refunds, nor one whose refund Stripe refused
         # (no "nothing is due"); a paid one says what came back.
         told = self._booking.amount_paid and not (refused and not refunded)
-        await self._close(status, reason, refunded if told else None)
+        by_policy = status == BookingStatus.CANCELLED and not self._cancel.session_cancelled
+        return await self._close(
+            status, reason, refunded if told else None, unless_session_cancelled=by_policy
+        )
 
     async def _refund_for_cancel(self, cancel: CancelRequest) -> int:
         """Read Stripe's refunds back (nothing remains: the booking closes REFUNDED), then
@@ -749,14 +770,27 @@ class BookingWorkflow:
             replace(self._booking, hold_expires_at=extended, status_reason="payment is processing")
         )
 
-    async def _close(self, status: BookingStatus, reason: str, refunded: int | None = None) -> None:
+    async def _close(
+        self,
+        status: BookingStatus,
+        reason: str,
+        refunded: int | None = None,
+        *,
+        unless_session_cancelled: bool = False,
+    ) -> bool:
         """Release the places, record the end, and tell the customer (with the last refund's
-        credit note when something was `refunded`: each refund had its own already)."""
+        credit note when something was `refunded`: each refund had its own already). False,
+        with nothing recorded, if `unless_session_cancelled` and the session was cancelled."""
         await self._steps.release()
-        await self._record(replace(self._booking, status=status, status_reason=reason))
+        view = replace(self._booking, status=status, status_reason=reason)
+        outcome = await self._steps.record(view, unless_session_cancelled=unless_session_cancelled)
+        if outcome == RecordOutcome.SESSION_CANCELLED:
+            return False
+        self._show(view)
         refunds = self._booking.refunds
         last = refunds[-1].sequence if refunded and refunds else None
         await self._send_email(closing_email(status, self._mailbox.cancel), refunded, last)
+        return True
 
     async def _issue_document(
         self, kind: DocumentKind, intent: PaymentIntentInfo | None, refund: Refund | None = None

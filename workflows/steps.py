@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
         Reservation,
         Transition,
     )
-    from models.enums import DeliveryOutcome, DocumentKind, EmailKind
+    from models.enums import DeliveryOutcome, DocumentKind, EmailKind, RecordOutcome
     from models.payments import CreatePaymentIntent, PaymentIntentInfo, RefundInfo, RefundRequest
     from workflows.options import (
         DATABASE_STEP,
@@ -184,9 +184,11 @@ class BookingSteps:
             **DATABASE_STEP,
         )
 
-    async def record(self, view: BookingView) -> None:
+    async def record(
+        self, view: BookingView, *, unless_session_cancelled: bool = False
+    ) -> RecordOutcome:
         """Mirror the view's status into the database."""
-        await workflow.execute_local_activity_method(
+        return await workflow.execute_local_activity_method(
             InventoryActivities.record,
             Transition(
                 booking_id=view.id,
@@ -195,6 +197,7 @@ class BookingSteps:
                 payment_intent_id=view.payment_intent_id,
                 hold_expires_at=view.hold_expires_at,
                 amount_paid=view.amount_paid,
+                unless_session_cancelled=unless_session_cancelled,
             ),
             summary=f"record {view.status}",
             **DATABASE_STEP,

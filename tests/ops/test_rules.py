@@ -252,7 +252,7 @@ async def session_cancelled_after_a_policy_refund(t: Tools) -> Broken:
     world, booking = await t.cancelled_for_half()
     await sql(
         t.db,
-        "UPDATE sessions SET status = 'cancelled', cancelled_at = (SELECT updated_at"
+        "UPDATE sessions SET status = 'cancelled', cancelled_at = (SELECT closed_at"
         " - interval '1 second' FROM bookings WHERE id = :booking) WHERE id = :id",
         id=booking["session_id"],
         booking=booking["id"],
@@ -448,14 +448,20 @@ async def test_a_policy_cancel_before_the_session_was_cancelled_keeps_its_half(
     tools: Tools, run_check: Check
 ) -> None:
     """The customer cancelled (half back by policy), then the organiser cancelled the session:
-    nothing was owed in full, and nothing is found."""
+    nothing was owed in full, and nothing is found, also once the row has changed since."""
     world, booking = await tools.cancelled_for_half()
     await sql(
         tools.db,
-        "UPDATE sessions SET status = 'cancelled', cancelled_at = (SELECT updated_at"
+        "UPDATE sessions SET status = 'cancelled', cancelled_at = (SELECT closed_at"
         " + interval '1 second' FROM bookings WHERE id = :booking) WHERE id = :id",
         id=booking["session_id"],
         booking=booking["id"],
+    )
+    # A later change of the row (say, the customer's erasure) does not move when it closed.
+    await sql(
+        tools.db,
+        "UPDATE bookings SET customer_name = customer_name || '.' WHERE id = :id",
+        id=booking["id"],
     )
     await settled()
 

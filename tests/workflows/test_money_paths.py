@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
 
 from activities.payments import PaymentActivities
+from api.session_cancellation import start_session_cancellation
 from core.errors import PaymentProviderRefused
 from core.settings import Settings
 from models.booking import (
@@ -27,6 +28,7 @@ from models.booking import (
 )
 from models.enums import BookingStatus, DeliveryOutcome, EmailKind, RefundSource, SeatState
 from models.payments import RefundInfo, RefundRequest
+from models.sessions import BookingToCancel
 from tests.conftest import SessionFactory
 from tests.histories import keep_history
 from tests.workflows.conftest import OwnWorker
@@ -42,6 +44,7 @@ from tests.workflows.helpers import (
     stripe_echoes_its_refunds,
 )
 from workflows.booking import BookingWorkflow
+from workflows.session_cancellation import SessionCancellationWorkflow
 
 HALF_UNTIL_THE_START = [{"days_before": 0, "percent": 50}]
 NEVER = list[dict[str, int]]()
@@ -489,3 +492,56 @@ async def test_the_session_cancellation_after_a_customer_cancel_closed_refunds_t
     assert emails[1:] == [EmailKind.CANCELLED, EmailKind.SESSION_CANCELLED]
     assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
     await keep_history(temporal, view.id, "money-session_cancel_after_a_cancel_closed")
+
+
+async def test_a_customer_cancel_closing_after_the_session_was_cancelled_refunds_in_full(
+    temporal: Client,
+    db: Db,
+    new_session: SessionFactory,
+    own_worker: OwnWorker,
+    stripe_client: stripe.StripeClient,
+    api_url: str,
+) -> None:
+    """The customer's cancel (half back) is refunding when the organiser's cancellation commits
+    (`stop_sales` names the booking: still CONFIRMED); the session's cancel reaches the booking
+    only once its workflow has closed, too late to say anything. The customer's close is
+    refused under the session row's lock, and the booking refunds the rest itself."""
+    gate = Gate(PaymentActivities(stripe_client))
+    told_after_close: list[BookingStatus] = []
+
+    @activity.defn(name="cancel_session_booking")
+    async def cancel_once_closed(booking: BookingToCancel) -> BookingStatus:
+        """The session's cancel held back until the booking's workflow has closed."""
+        ended = await handle_of(temporal, booking.booking_id).result()
+        told_after_close.append(ended.status)
+        return ended.status
+
+    settings = await own_worker(gate.activity, cancel_once_closed)
+    session_id = await new_session(capacity=4)
+    await price_session(db, session_id, policy=HALF_UNTIL_THE_START)
+    view = await confirmed(temporal, settings, stripe_client, session_id, 2)
+    handle = handle_of(temporal, view.id)
+
+    customer = asyncio.create_task(
+        handle.execute_update(BookingWorkflow.cancel, CancelRequest(), id=CANCEL_UPDATE_ID)
+    )
+    await asyncio.wait_for(gate.entered.wait(), 10)
+    cancellation = await start_session_cancellation(temporal, settings, session_id)
+    async with asyncio.timeout(10):  # until its sales are stopped and the booking is named
+        while not (await cancellation.query(SessionCancellationWorkflow.progress)).total:
+            await asyncio.sleep(0.05)
+    gate.open.set()
+    ended = await customer
+    outcome = await asyncio.wait_for(cancellation.result(), 30)
+
+    assert (outcome.total, outcome.outcomes) == (1, {BookingStatus.REFUNDED: 1})
+    assert told_after_close == [BookingStatus.REFUNDED]
+    assert ended.status == BookingStatus.REFUNDED
+    assert sources(ended) == [
+        (7_500, RefundSource.CUSTOMER_POLICY),
+        (7_500, RefundSource.SESSION_CANCELLED),
+    ]
+    assert await places_of(db, view.id) == {}
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
+    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    await keep_history(temporal, view.id, "money-customer_close_after_the_session_was_cancelled")
