@@ -1,4 +1,4 @@
-.PHONY: setup dev test test-prod-temporal lint format bench temporal-prod
+.PHONY: setup dev test test-prod-temporal lint format docs bench temporal-prod
 
 setup:  ## install what is missing: Python deps, Temporal CLI, PostgreSQL, poppler
 	bash scripts/bootstrap.sh
@@ -25,6 +25,9 @@ lint: setup
 format: setup
 	.venv/bin/ruff check --fix .
 	.venv/bin/ruff format .
+
+docs: setup  ## the documentation site from docs/ into site/; a broken link fails the build
+	.venv/bin/mkdocs build --strict
 
 # BENCH_SERVERS=dev,prod runs every scenario against the dev server, then against the
 # production-shaped server, side by side; BENCH_ARGS passes more options (bench/README.md).

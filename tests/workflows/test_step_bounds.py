@@ -4,7 +4,7 @@ Lists every activity call of workflows/*.py (read from their source) with the op
 passes, and every StepOptions of workflows/options.py. A retry policy bounds a step by
 `maximum_attempts`, or (regular activities only: local ones ignore it when retrying) by a
 `schedule_to_close_timeout`; an unbounded one needs its reason in `UNBOUNDED_REASONS`. Each
-option in use is also in RELIABILITY.md's "Bounds" table, with what happens at its bound.
+option in use is also in docs/reliability.md's "Bounds" table, with what happens at its bound.
 """
 
 import ast
@@ -202,7 +202,7 @@ def test_every_reason_names_options_in_use() -> None:
 
 
 def test_every_option_in_use_has_its_row_in_the_bounds_table() -> None:
-    text = (ROOT / "RELIABILITY.md").read_text()
+    text = (ROOT / "docs" / "reliability.md").read_text()
     section = text.split("## Bounds", 1)[1].split("\n## ", 1)[0]
     missing = {use.label for use in all_uses() if f"`{use.label.split('(')[0]}" not in section}
-    assert not missing, f"RELIABILITY.md's Bounds table lacks {sorted(missing)}"
+    assert not missing, f"docs/reliability.md's Bounds table lacks {sorted(missing)}"
