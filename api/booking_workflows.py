@@ -30,13 +30,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from api.idempotency import same_order
-from api.problems import WorkflowEnded, as_booking_error
+from api.problems import WorkflowEnded
 from core.customer_hash import customer_hash
 from core.errors import (
     BookingError,
     BookingNotCancellable,
     BookingNotChangeable,
     ServiceUnavailable,
+    as_booking_error,
 )
 from core.pricing import GroupDiscount, quote
 from core.settings import Settings

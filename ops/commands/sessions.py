@@ -22,10 +22,9 @@ from api.schemas import SessionCreate
 from api.session_cancellation import (
     CancellationHandle,
     progress_of,
-    refusal,
     start_session_cancellation,
 )
-from core.errors import BookingError, SessionNotBookable
+from core.errors import BookingError, SessionNotBookable, as_booking_error
 from core.refund_policy import tiers_of
 from documents.receipt_data import format_money
 from models.catalog import (
@@ -320,7 +319,7 @@ async def _follow(
                 bar.show(await progress_of(handle, session_id, POLL_SECONDS * 4))
         return result.result()
     except WorkflowFailureError as err:
-        found = refusal(err)
+        found = as_booking_error(err)
         if found is None:
             raise
         refused(found)
