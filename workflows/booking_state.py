@@ -1,6 +1,7 @@
-"""What the booking workflow knows of its booking (the view its callers and operators see) and
-the writes that change it: the database mirror first, then the view; documents and emails,
-whose outcome the view notes. Shared by the workflow and its refund book."""
+"""What the booking workflow knows of its booking: the view its callers and operators see, the
+places it holds, the messages waiting (`mailbox`); and the writes that change it: the database
+mirror first, then the view; documents and emails, whose outcome the view notes; the booking's
+end. Shared by the workflow, its refund book and its changes."""
 
 from dataclasses import replace
 from typing import Any
@@ -8,19 +9,22 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from models.booking import BookingView, Refund, Reservation
-    from models.enums import BookingStatus, DocumentKind, EmailKind
+    from models.booking import BookingView, Refund, Reservation, closing_email
+    from models.enums import BookingStatus, DocumentKind, EmailKind, RecordOutcome
     from models.payments import PaymentIntentInfo
     from workflows import visibility
+    from workflows.mailbox import Mailbox
     from workflows.steps import BookingSteps
 
 
 class BookingState:
-    """The booking's view, None until its places are held."""
+    """The booking's view and its places, both None until its places are held."""
 
-    def __init__(self, steps: BookingSteps) -> None:
+    def __init__(self, steps: BookingSteps, mailbox: Mailbox) -> None:
         self._steps = steps
+        self.mailbox = mailbox
         self.view: BookingView | None = None
+        self.reservation: Reservation | None = None
 
     @property
     def booking(self) -> BookingView:
@@ -35,6 +39,11 @@ class BookingState:
     def payment_intent_id(self) -> str:
         assert self.booking.payment_intent_id is not None
         return self.booking.payment_intent_id
+
+    @property
+    def places(self) -> Reservation:
+        assert self.reservation is not None, "the booking has no places yet"
+        return self.reservation
 
     def revise(self, **changes: Any) -> None:
         """Change what the workflow knows, nothing recorded (the step that did it recorded it)."""
@@ -62,6 +71,28 @@ class BookingState:
     ) -> None:
         if not await self._steps.send_email(kind, refund_amount, refund_sequence):
             self.revise(emails_refused=[*self.booking.emails_refused, kind])
+
+    async def close(
+        self,
+        status: BookingStatus,
+        reason: str,
+        refunded: int | None = None,
+        *,
+        unless_session_cancelled: bool = False,
+    ) -> bool:
+        """Release the places, record the end, and tell the customer (with the last refund's
+        credit note when something was `refunded`: each refund had its own already). False,
+        with nothing recorded, if `unless_session_cancelled` and the session was cancelled."""
+        await self._steps.release()
+        view = replace(self.booking, status=status, status_reason=reason)
+        recorded = await self._steps.record(view, unless_session_cancelled=unless_session_cancelled)
+        if recorded == RecordOutcome.SESSION_CANCELLED:
+            return False
+        self.show(view)
+        refunds = self.booking.refunds
+        last = refunds[-1].sequence if refunded and refunds else None
+        await self.send_email(closing_email(status, self.mailbox.cancel), refunded, last)
+        return True
 
 
 def held(

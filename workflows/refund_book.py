@@ -8,9 +8,9 @@
 - *note*: record a refund Stripe made (the database, the view) and issue its credit note;
 - *refund part*: ask, then note; *refund the rest*: read back, then refund in full what
   remains at Stripe;
-- *remaining*: what was paid less every refund noted.
-
-What a refund leads to (the booking REFUNDED, an email) is the workflow's decision, not this."""
+- *remaining*: what was paid less every refund noted;
+- *catch up*: read back, then follow: REFUNDED (the places released) once nothing remains
+  paid, else each refund's email to the customer."""
 
 from dataclasses import replace
 
@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from core.booking_rules import remaining
     from core.errors import PaymentProviderUnavailable
     from models.booking import Refund
-    from models.enums import DocumentKind, RefundSource
+    from models.enums import BookingStatus, DocumentKind, EmailKind, RefundSource
     from models.payments import RefundInfo
     from workflows.booking_state import BookingState
     from workflows.steps import BookingSteps, outcome
@@ -55,6 +55,33 @@ class RefundBook:
             if info.id not in known and info.counts
         ]
         return [await self.note(info, "refunded at Stripe", RefundSource.STRIPE) for info in found]
+
+    async def catch_up(self) -> None:
+        """Note the refunds made at Stripe the booking does not know yet, then follow them."""
+        await self.follow(await self.read_back())
+
+    async def read_at_stripe(self) -> None:
+        """After a `charge.refunded`: note the refunds made at Stripe, and a booking that was
+        confirmed follows them. Stripe not answering within the step's bound skips this
+        (logged): the next event, or the next refund, reads them."""
+        try:
+            refunds = await self.read_back()
+        except FailureError as err:
+            workflow.logger.warning("refunds not read: %s", outcome(err).message)
+            return
+        if self._state.booking.reference:
+            await self.follow(refunds)
+
+    async def follow(self, refunds: list[Refund]) -> None:
+        """REFUNDED (places released) once nothing remains paid, else tell the customer."""
+        if not refunds:
+            return
+        if self.remaining <= 0:
+            refunded = self._state.booking.amount_refunded
+            await self._state.close(BookingStatus.REFUNDED, refunds[-1].reason, refunded)
+            return
+        for refund in refunds:
+            await self._state.send_email(EmailKind.PARTLY_REFUNDED, refund.amount, refund.sequence)
 
     async def refund_rest(self, source: RefundSource) -> ApplicationError | None:
         """Refund all that remains at Stripe (read back first); None, or why not: Stripe's
