@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.notifications import NotificationActivities, notification_key
-from api.booking_workflows import cancel_within, change_within, customer_cancel
+from api.booking_workflows import change_within, customer_cancel
 from core.customer_hash import customer_hash
 from core.errors import BookingError, BookingNotCancellable, BookingNotFound, ServiceUnavailable
 from core.settings import Settings
@@ -48,7 +48,6 @@ from ops.commands.runtime import (
 )
 from ops.timeline import Step, timeline
 from worker import make_mailer
-from workflows.booking import BookingWorkflow
 
 app = typer.Typer(
     help="Find bookings (Temporal visibility), read one's story, and cancel, refund, resend an "
@@ -383,15 +382,12 @@ def refund(
     update_id = f"refund-{uuid.uuid4()}"
 
     async def send(temporal: Client, settings: Settings, mirror: Booking) -> BookingView | None:
-        paid = mirror.amount_total if mirror.amount_paid is None else mirror.amount_paid
-        remaining = paid - mirror.amount_refunded
+        remaining = mirror.remaining
         if amount is not None and amount > remaining:
             left = format_money(remaining, mirror.currency)
             fail(f"--amount {amount}: only {remaining} ({left}) remains paid", BAD_USAGE)
         order = RefundOrder(amount or remaining, reason)
-        return await change_within(
-            temporal, settings, booking_id, BookingWorkflow.refund, order, update_id, mirror.status
-        )
+        return await change_within(temporal, settings, booking_id, order, mirror.status, update_id)
 
     _act(booking_id, send, BookingStatus.CONFIRMED, wait, as_json)
 
@@ -419,7 +415,7 @@ def _cancel(booking_id: str, reason: str) -> Send:
     async def send(temporal: Client, settings: Settings, mirror: Booking) -> BookingView | None:
         async with database(settings) as db, db() as s:
             request = await customer_cancel(s, mirror, reason)
-        return await cancel_within(temporal, settings, booking_id, request, mirror.status)
+        return await change_within(temporal, settings, booking_id, request, mirror.status)
 
     return send
 
