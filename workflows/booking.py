@@ -143,7 +143,7 @@ class BookingWorkflow:
     async def cancel(self, request: CancelRequest) -> BookingView:
         """The booking once it has ended; asking again answers the same outcome. The session's
         cancellation (its own update id) outranks a customer's cancel, also one carried out
-        already: it is answered once the rest is refunded (`_refund_for_session`)."""
+        already: it is answered once the rest is refunded (`BookingChanges.refund_for_session`)."""
         given_up = self._mailbox.accept_cancel(request)
         await workflow.wait_condition(
             lambda: (
