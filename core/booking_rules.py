@@ -1,6 +1,8 @@
-"""The business checks on a booking's changes: pure functions of the booking's figures and the
-moment, no Temporal and no database, so the workflow, the API's schemas and the activities
-apply the same rule. Each raises the business error that refuses the change (`core.errors`)."""
+"""The business checks on a booking and its changes: pure functions of the booking's figures and
+the moment (no workflow API, no database), so the workflow, the API's schemas and the
+activities apply the same rule. A check raises the business error that refuses the change
+(`core.errors`); a predicate (`repeats`, `one_way_of_naming_places`) lets the schemas word
+their own validation error."""
 
 from datetime import datetime
 
