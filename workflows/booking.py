@@ -42,9 +42,10 @@ booking's orders and cancel in `booking_changes`; the PaymentIntent's bounded wa
 Orders wait in the mailbox's queue and the main loop carries them out, rather than each update
 handler under an `asyncio.Lock` (samples-python `safe_message_handlers`): the loop is what puts
 an order accepted before a cancel ahead of it and between the timers, and carrying orders out
-in the handlers would reorder the commands every committed history holds. Over 350 lines by
-this docstring's diagram: the code is the messages and the phases, in the order a booking lives
-them.
+in the handlers would reorder the commands every committed history holds.
+
+Over 350 lines with this docstring: under it, the messages and the phases in the order a
+booking lives them, each phase handing its work to the modules above.
 """
 
 import contextlib
