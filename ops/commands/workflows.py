@@ -6,8 +6,9 @@ from typing import Annotated, Any
 import typer
 
 from ops import patches
-from ops.commands.display import console, print_json, table, when
+from ops.commands.display import console, print_json, table
 from ops.commands.runtime import BAD_USAGE, fail, run, settings_or_exit, temporal_client
+from ops.readable import when
 from workflows import options
 
 workflows = typer.Typer(
