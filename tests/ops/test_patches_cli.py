@@ -65,6 +65,24 @@ def test_patch_calls_are_found_by_string_and_by_constant() -> None:
     }
 
 
+def test_a_patch_id_is_a_name_and_a_day() -> None:
+    [patched, deprecated] = live_patches(
+        {"seat-map-2027-01-15": None, "sweep-2026-12-01": date(2027, 1, 10)}
+    )
+    assert (patched.id, patched.stage, patched.day) == (
+        "seat-map-2027-01-15",
+        "patched",
+        date(2027, 1, 15),
+    )
+    assert patched.cutoff == datetime(2027, 1, 16, tzinfo=UTC)
+    assert (deprecated.stage, deprecated.day) == ("deprecated", date(2027, 1, 10))
+    for bad in ("seat-map", "2027-01-15", "seat-map-2027-02-30", "Seat_Map-2027-01-15"):
+        with pytest.raises(ValueError, match="is not <name>-YYYY-MM-DD"):
+            live_patches({bad: None})
+    with pytest.raises(ValueError, match="before it shipped"):
+        live_patches({"sweep-2026-12-01": date(2026, 11, 30)})
+
+
 async def test_no_live_patch_is_said_and_exits_0(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
