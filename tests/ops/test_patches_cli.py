@@ -25,7 +25,7 @@ PATCH_CALLS = {"patched", "deprecate_patch"}
 def patch_ids_in(source: str, constants: dict[str, Any]) -> set[str]:
     """The ids named by `workflow.patched(...)` and `workflow.deprecate_patch(...)` calls: a
     string, or a constant of workflows.options."""
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if not (
             isinstance(node, ast.Call)
@@ -35,6 +35,7 @@ def patch_ids_in(source: str, constants: dict[str, Any]) -> set[str]:
             continue
         [argument] = node.args
         if isinstance(argument, ast.Constant):
+            assert isinstance(argument.value, str), ast.dump(argument)
             found.add(argument.value)
         else:
             assert isinstance(argument, ast.Name | ast.Attribute), ast.dump(argument)
