@@ -12,7 +12,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from ops.commands import bookings, customers, keys, reconcile, sessions, webhooks
+from ops.commands import bookings, customers, keys, reconcile, sessions, webhooks, workflows
 from ops.commands.runtime import BAD_USAGE
 
 # Recent Typer raises its own (vendored) copy of click's exceptions; older Typer, click's.
@@ -88,6 +88,7 @@ app.add_typer(keys.keys, name="keys")
 app.add_typer(keys.organisations, name="organisations")
 app.add_typer(customers.customers, name="customers")
 app.add_typer(webhooks.webhooks, name="webhooks")
+app.add_typer(workflows.workflows, name="workflows")
 app.command("reconcile", short_help="Check invariants I1 to I5; exit 1 when anything is off.")(
     reconcile.reconcile
 )

@@ -7,16 +7,18 @@ The release baseline: the workflow code as released holds no `workflow.patched` 
 engine never ran in production before it), and its histories under tests/workflows/histories/
 are that baseline's. From it on, any edit that adds, removes, reorders or renames a command (an
 activity, timer, child or search-attribute upsert) that running workflows would see:
-1. sits behind `workflow.patched("<name>-YYYY-MM-DD")` (a constant here, dated the day it is
-   written) with a history recorded with the new code committed beside the old ones
-   (`RECORD_HISTORIES=1` on the test that records it);
+1. sits behind `workflow.patched("<name>-YYYY-MM-DD")` (a constant here, dated the day its
+   release ships, and listed in LIVE_PATCHES) with a history recorded with the new code
+   committed beside the old ones (`RECORD_HISTORIES=1` on the test that records it);
 2. becomes `workflow.deprecate_patch(...)` (the old branch deleted) once no workflow started
-   before the patch is open or within the namespace's retention;
-3. is deleted, with the histories that only replay the old branch, once no workflow started
-   before the deprecation is open or within retention.
+   before the patch is open or within the namespace's retention (its LIVE_PATCHES entry gets
+   the deprecation's release day);
+3. is deleted, with the histories that only replay the old branch and its LIVE_PATCHES entry,
+   once no workflow started before the deprecation is open or within retention.
+`booking-ops workflows patches` says, from visibility, when each step may be taken.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TypedDict
 
 from temporalio.common import RetryPolicy
@@ -91,6 +93,8 @@ UNBOUNDED_REASONS: dict[str, str] = {
 # How long a rejected booking waits for its caller's `hold` update before failing.
 HOLD_ANSWER_WAIT = timedelta(seconds=10)
 
-# The safety net also wakes webhook deliveries left pending without a running delivery
-# workflow (its runs before webhooks out did not).
-WEBHOOK_SWEEP_PATCH = "webhook-sweep"
+# Every live patch id (`<name>-YYYY-MM-DD`, dated the day its release ships) with the day it
+# became `workflow.deprecate_patch` (None while it is `workflow.patched`). Each patch id in the
+# workflow modules is listed here (tests/ops/test_patches_cli.py checks it); `booking-ops
+# workflows patches` counts the workflows that still predate each. Empty at the release baseline.
+LIVE_PATCHES: dict[str, date | None] = {}

@@ -11,6 +11,14 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from core.errors import BookingError
@@ -39,11 +47,6 @@ def moment(value: str) -> datetime:
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not an ISO date (2031-03-01T09:00Z)") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def when(value: datetime | None) -> str:
-    """A moment for people: UTC, to the second."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
 def console() -> Console:
@@ -75,6 +78,21 @@ def details(pairs: Iterable[tuple[str, Any]]) -> Table:
         if value not in (None, "", []):
             shown.add_row(name, str(value))
     return shown
+
+
+def progress_bar(label: str, *extra: ProgressColumn, enabled: bool) -> Progress:
+    """A bar per task on stderr (stdout keeps the result), gone when it ends; a no-op unless
+    enabled. `label` is the first column's text (it may format the task's description)."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        *extra,
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=not enabled,
+    )
 
 
 def refused(err: BookingError) -> NoReturn:

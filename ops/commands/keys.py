@@ -17,8 +17,9 @@ from models.organisations import (
     list_organisations,
 )
 from models.tables import ApiKey, Organisation
-from ops.commands.display import console, details, print_json, table, uuid_parser, when
+from ops.commands.display import console, details, print_json, table, uuid_parser
 from ops.commands.runtime import BAD_USAGE, FOUND_PROBLEMS, database, fail, run, settings_or_exit
+from ops.readable import when
 
 keys = typer.Typer(
     help="Make, list and revoke organisations' API keys.",

@@ -1,32 +1,23 @@
 """`booking-ops reconcile`: check invariants I1 to I5, I7 and I8 against PostgreSQL, Temporal
 and Stripe."""
 
-import json
 import re
 import sys
-import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.progress import Progress, TaskID
 
+from ops.commands.display import console, moment, print_json, progress_bar, table, uuid_parser
 from ops.commands.runtime import FOUND_PROBLEMS, OK, run, services, settings_or_exit
 from ops.consistency import Report, check
 from ops.findings import DEFAULT_EMAIL_BOUND
+from ops.progress import Progress as Phases
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-def _session_id(value: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a session id (a UUID)") from None
 
 
 def _since(value: str) -> datetime:
@@ -34,10 +25,9 @@ def _since(value: str) -> datetime:
     if match:
         return datetime.now(UTC) - timedelta(**{_UNITS[match[2]]: int(match[1])})
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+        return moment(value)
+    except typer.BadParameter:
         raise typer.BadParameter(f"{value!r}: give a duration (30m, 12h, 3d) or a date") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def reconcile(
@@ -47,7 +37,7 @@ def reconcile(
             "--session",
             "-s",
             help="Check only this session's places, bookings and payments (repeatable).",
-            parser=_session_id,
+            parser=uuid_parser("session"),
             metavar="SESSION_ID",
         ),
     ] = None,
@@ -101,7 +91,7 @@ def reconcile(
 
     async def work() -> Report:
         async with services(settings) as found:
-            with _ProgressBar(enabled=show_progress) as bar:
+            with progress_bar("{task.description:<20}", enabled=show_progress) as bar:
                 return await check(
                     found.db,
                     found.temporal,
@@ -114,12 +104,12 @@ def reconcile(
                     concurrency=concurrency,
                     query_workflows=query,
                     recheck_seconds=recheck_seconds,
-                    progress=bar.update if show_progress else None,
+                    progress=_phases(bar) if show_progress else None,
                 )
 
     report = run(work())
     if as_json:
-        typer.echo(json.dumps(_as_json(report), indent=2))
+        print_json(_as_json(report))
     else:
         _print(report)
     raise typer.Exit(OK if report.ok else FOUND_PROBLEMS)
@@ -143,44 +133,27 @@ def _as_json(report: Report) -> dict[str, object]:
 
 
 def _print(report: Report) -> None:
-    console = Console(soft_wrap=not sys.stdout.isatty())
+    out = console()
     counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in asdict(report.counts).items())
     if report.ok:
-        console.print(f"no violations ({counts})", highlight=False)
+        out.print(f"no violations ({counts})")
         return
-    table = Table(title=f"{len(report.violations)} violation(s)", title_justify="left")
-    for column in ("invariant", "rule", "subject", "detail"):
-        table.add_column(column, overflow="fold")
-    for v in report.violations:
-        table.add_row(f"{v.invariant.value} {v.invariant.meaning}", v.rule, v.subject, v.detail)
-    console.print(table)
-    console.print(f"examined: {counts}", highlight=False)
+    rows = [
+        (f"{v.invariant.value} {v.invariant.meaning}", v.rule, v.subject, v.detail)
+        for v in report.violations
+    ]
+    columns = ("invariant", "rule", "subject", "detail")
+    out.print(table(f"{len(report.violations)} violation(s)", columns, rows))
+    out.print(f"examined: {counts}")
 
 
-class _ProgressBar:
-    """One bar per phase of the check, on stderr, gone when it ends."""
+def _phases(bar: Progress) -> Phases:
+    """A bar per phase of the check."""
+    tasks: dict[str, TaskID] = {}
 
-    def __init__(self, *, enabled: bool):
-        self._bar = Progress(
-            TextColumn("{task.description:<20}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-            disable=not enabled,
-        )
-        self._tasks: dict[str, object] = {}
+    def update(phase: str, done: int, total: int | None) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase, total=total)
+        bar.update(tasks[phase], completed=done, total=total)
 
-    def __enter__(self) -> "_ProgressBar":
-        self._bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._bar.stop()
-
-    def update(self, phase: str, done: int, total: int | None) -> None:
-        task = self._tasks.get(phase)
-        if task is None:
-            task = self._tasks[phase] = self._bar.add_task(phase, total=total)
-        self._bar.update(task, completed=done, total=total)  # type: ignore[arg-type]
+    return update

@@ -13,7 +13,7 @@ from typing import NoReturn, TypeVar
 import stripe
 import typer
 from pydantic import ValidationError
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -81,11 +81,8 @@ async def _guarded(work: Awaitable[T]) -> T:
 @asynccontextmanager
 async def services(settings: Settings) -> AsyncIterator[Services]:
     """PostgreSQL, Temporal and Stripe, each tried once first so a failure names its service."""
-    engine = make_engine(settings)
-    try:
-        db = make_sessionmaker(engine)
-        await _reach("PostgreSQL", settings.database_url, _probe_db(db))
-        temporal = await _reach("Temporal", settings.temporal_address, connect(settings))
+    async with database(settings) as db:
+        temporal = await temporal_client(settings)
         stripe_client = make_stripe_client(settings.stripe_api_key, settings.stripe_api_base)
         await _reach(
             "Stripe",
@@ -93,8 +90,6 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
             stripe_client.v1.payment_intents.list_async({"limit": 1}),
         )
         yield Services(db, temporal, stripe_client)
-    finally:
-        await engine.dispose()
 
 
 @asynccontextmanager
@@ -103,7 +98,7 @@ async def database(settings: Settings) -> AsyncIterator[async_sessionmaker[Async
     engine = make_engine(settings)
     try:
         db = make_sessionmaker(engine)
-        await _reach("PostgreSQL", settings.database_url, _probe_db(db))
+        await _reach("PostgreSQL", _database_address(settings), _probe_db(db))
         yield db
     finally:
         await engine.dispose()
@@ -123,18 +118,14 @@ async def _reach(name: str, where: str, attempt: Awaitable[T]) -> T:
     try:
         return await asyncio.wait_for(attempt, CONNECT_TIMEOUT_SECONDS)
     except TimeoutError as err:
-        raise ServiceFailed(f"cannot reach {name} at {_safe(where)}: no answer") from err
+        raise ServiceFailed(f"cannot reach {name} at {where}: no answer") from err
     except Exception as err:  # each client raises its own kinds; all mean "unreachable"
-        raise ServiceFailed(f"cannot reach {name} at {_safe(where)}: {_one_line(err)}") from err
+        raise ServiceFailed(f"cannot reach {name} at {where}: {_one_line(err)}") from err
 
 
-def _safe(url: str) -> str:
-    """The address without a password."""
-    scheme, sep, rest = url.rpartition("://")
-    if "@" in rest:
-        credentials, _, host = rest.rpartition("@")
-        rest = f"{credentials.split(':', 1)[0]}@{host}"
-    return f"{scheme}{sep}{rest}"
+def _database_address(settings: Settings) -> str:
+    """The database URL without its password (the only address here that carries one)."""
+    return make_url(settings.database_url).render_as_string(hide_password=True)
 
 
 def _one_line(err: BaseException) -> str:

@@ -19,7 +19,7 @@ from models.webhook_endpoints import (
     requeue_delivery,
 )
 from models.webhooks import retry_timings
-from ops.commands.display import console, print_json, refused, table, uuid_parser, when
+from ops.commands.display import console, print_json, refused, table, uuid_parser
 from ops.commands.runtime import (
     BAD_USAGE,
     database,
@@ -28,6 +28,7 @@ from ops.commands.runtime import (
     settings_or_exit,
     temporal_client,
 )
+from ops.readable import when
 
 webhooks = typer.Typer(
     help="Webhook endpoints, their deliveries, and delivering again.",

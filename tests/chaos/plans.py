@@ -1,4 +1,5 @@
-"""What a chaos customer sets out to do with one booking, drawn at random with PLANS' weights."""
+"""What a chaos customer sets out to do with one booking, drawn at random with PLANS' weights
+(after the plans the run must reach: `MUST_REACH`)."""
 
 import asyncio
 import random
@@ -25,11 +26,16 @@ Plan = Callable[[Shop, random.Random], Awaitable[None]]
 CONFIRMED_WITHIN = 20
 
 
-async def customer(shop: Shop, rng: random.Random) -> None:
-    """Book again and again, each time with a plan drawn at random, until the shop closes."""
+async def customer(shop: Shop, rng: random.Random, number: int) -> None:
+    """Book again and again until the shop closes, each time with a plan drawn at random; but
+    first, customer `number` keeps to one of `MUST_REACH` in turn until some customer has
+    reached its promise."""
     plans, weights = zip(*PLANS.items(), strict=True)
+    must: str | None = list(MUST_REACH)[number % len(MUST_REACH)]
     while time.monotonic() < shop.stop_at:
-        plan = rng.choices(plans, weights)[0]
+        if must and any(p.kind == MUST_REACH[must] for p in shop.tally.promises):
+            must = None
+        plan = must or rng.choices(plans, weights)[0]
         shop.tally.actions[plan] += 1
         await PLAN_STEPS[plan](shop, rng)
         await asyncio.sleep(rng.uniform(0.2, 1.5))
@@ -152,3 +158,7 @@ PLANS = {
     "pay late": 12,
     "declined": 6,
 }
+# The plans whose promises (an answer 200 or 202) the run must reach (`test_chaos._unexercised`),
+# whatever the draws: drawn by weight alone, "refund in part" came up twice in a run of 40
+# customers, both failed under the faults, and the run proved nothing of partial refunds.
+MUST_REACH = {"refund in part": "refund", "give places back": "places", "pay then cancel": "cancel"}

@@ -163,7 +163,7 @@ async def _run(
             stop_at=time.monotonic() + config.seconds,
         )
         crowd = [
-            asyncio.create_task(customer(shop, random.Random(f"{config.seed}/{n}")))
+            asyncio.create_task(customer(shop, random.Random(f"{config.seed}/{n}"), n))
             for n in range(config.customers)
         ]
         organiser = asyncio.create_task(_cancel_later(shop, rng, config.seconds))

@@ -21,7 +21,7 @@ from activities.payments import amount_received
 from activities.repairs import stripe_refunds_workflow_id
 from models.booking import booking_workflow_id
 from models.sessions import session_cancellation_id
-from models.tables import Booking, BookingRefund, Seat
+from models.tables import Booking, BookingRefund, Seat, Session
 from tests.api.conftest import ADMIN
 
 Db = async_sessionmaker[AsyncSession]
@@ -121,6 +121,19 @@ class Servers:
             row = await s.get(Booking, uuid.UUID(booking_id))
         assert row is not None, f"booking {booking_id} has no row"
         return row
+
+    async def closed_before_cancellation(self, booking_id: str, session_id: str) -> bool:
+        """Whether the booking closed before its session's cancellation began (then its
+        customer's cancel keeps the policy's outcome)."""
+        async with self.db() as s:
+            closed_at = await s.scalar(
+                select(Booking.closed_at).where(Booking.id == uuid.UUID(booking_id))
+            )
+            cancelled_at = await s.scalar(
+                select(Session.cancelled_at).where(Session.id == uuid.UUID(session_id))
+            )
+        assert cancelled_at is not None, f"session {session_id} was not cancelled"
+        return closed_at is not None and closed_at < cancelled_at
 
     async def seats(self, session_id: str) -> list[tuple[str, str, str | None]]:
         """(label, state, booking id) of every place of the session."""

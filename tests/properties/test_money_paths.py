@@ -6,8 +6,9 @@ Each sequence makes 2-3 bookings on sessions with a 30 % group discount, a 100 %
 or no price, under a refund policy whose percent is 100, 50 or 0. Then hypothesis draws steps:
 pay, pay twice, an admin's refund (retried with the same Idempotency-Key, or the same key with
 another body), a refund made at Stripe (its signed `charge.refunded` sent or not), places given
-back by count or by seat, a customer's cancel, the session's cancellation, and replays of the
-webhooks sent so far in another order. After each step, once every workflow is at rest, the
+back by count or by seat, a customer's cancel, the session's cancellation, a customer's cancel at
+once with the session's cancellation or with an admin's refund, and replays of the webhooks sent
+so far in another order. After each step, once every workflow is at rest, the
 API, PostgreSQL and localstripe must agree with the model and with invariants I1, I2 and I7;
 every API answer must be documented and none may be a 5xx.
 
@@ -21,9 +22,10 @@ import os
 import random
 import sys
 import uuid
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -73,6 +75,7 @@ booking_specs = st.lists(  # kind of session, policy percent, places, paid at on
     max_size=3,
 )
 which = st.integers(0, 2)
+T = TypeVar("T")
 
 
 class Tally:
@@ -333,18 +336,7 @@ class MoneyPaths(RuleBasedStateMachine):
             assert response.status_code in (200, 409), response.text
             return self._unchanged(before)
         assert response.status_code in (200, 202), response.text
-        if old.status == PENDING or old.paid == 0:
-            assert (b.status, b.at_stripe) == (CANCELLED, old.at_stripe), b.status
-        else:
-            refunded = b.stripe_refunded - old.stripe_refunded
-            percent = old.session.percent
-            most = policy_share(old.remaining, percent)
-            least = policy_share(old.remaining_at_stripe, percent)
-            assert least <= refunded <= most, (refunded, least, most)
-            self._refunds_were_recorded(old, b)
-            assert b.status in CLOSED, b.status
-            if refunded:
-                assert (b.status == REFUNDED) == (b.recorded == b.paid), (b.status, b.recorded)
+        self._ended_by_policy(old, b)
         return self._unchanged(before, but=b)
 
     @precondition(lambda self: self.bookings)
@@ -363,18 +355,115 @@ class MoneyPaths(RuleBasedStateMachine):
         session.cancelled = True
         self._settle()
         for b in self.bookings:
-            if b.session is not session:
-                continue
-            old = olds[b.id]
-            if old.status not in OPEN:
-                assert b.state == old.state, "a closed booking moved when its session was cancelled"
-            elif old.paid == 0:
-                assert (b.status, b.at_stripe) == (CANCELLED, old.at_stripe), b.status
-            else:
-                assert b.status == REFUNDED, f"a paid booking of a cancelled session is {b.status}"
-                assert b.stripe_refunded == b.paid, (b.at_stripe, b.paid)
-                self._refunds_were_recorded(old, b)
+            if b.session is session:
+                self._ended_by_the_session(olds[b.id], b)
         self._unchanged(before, but_session=session)
+
+    @precondition(lambda self: self.bookings)
+    @rule(index=which)
+    def cancel_as_the_session_is_cancelled(self, index: int) -> None:
+        """A customer cancels while the organiser cancels the session, both at once (issue 17
+        case 9): the booking ends refunded in full, unless the customer's cancel closed it
+        before the session's cancellation began; then the policy's outcome stands."""
+        Tally.steps += 1
+        b = self._booking(index)
+        session = b.session
+        before = self._states()
+        olds = {x.id: self._copy(x) for x in self.bookings if x.session is session}
+        customer, organiser = self.run(
+            _at_once(
+                self.servers.call("POST", f"/v1/bookings/{b.id}/cancel"),
+                self.servers.call("POST", f"/v1/sessions/{session.id}/cancel", admin=True),
+            )
+        )
+        assert organiser.status_code in (200, 202), organiser.text
+        assert customer.status_code in (200, 202, 409), customer.text
+        session.cancelled = True
+        self._settle()
+        for x in self.bookings:
+            if x.session is not session:
+                continue
+            old = olds[x.id]
+            if x is b and old.status in OPEN and self._closed_before_cancellation(x):
+                self._ended_by_policy(old, x)
+            else:
+                self._ended_by_the_session(old, x)
+        self._unchanged(before, but_session=session)
+
+    @precondition(lambda self: self.bookings)
+    @rule(index=which, size=st.sampled_from(["one", "half"]))
+    def refund_as_the_customer_cancels(self, index: int, size: str) -> None:
+        """An admin's refund and the customer's cancel, both at once: a refund answered 200 or
+        202 is carried out whichever came first (an order accepted before a cancel goes before
+        it); the cancel gives back the policy's share of what remained after it."""
+        Tally.steps += 1
+        b = self._booking(index)
+        before, old = self._states(), self._copy(b)
+        amount = {"one": 1, "half": max(1, b.remaining // 2)}[size]
+        refund, cancel = self.run(
+            _at_once(
+                self.servers.call(
+                    "POST",
+                    f"/v1/bookings/{b.id}/refunds",
+                    admin=True,
+                    key=str(uuid.uuid4()),
+                    json={"amount": amount},
+                ),
+                self.servers.call("POST", f"/v1/bookings/{b.id}/cancel"),
+            )
+        )
+        self._settle()
+        if old.status != CONFIRMED:
+            assert refund.status_code == 409, refund.text
+            assert cancel.status_code in ((200, 202) if old.status in OPEN else (200, 409))
+            if old.status in OPEN:
+                self._ended_by_policy(old, b)
+            return self._unchanged(before, but=b)
+        if refund.status_code not in (200, 202):
+            assert refund.status_code in (409, 422), refund.text
+            assert cancel.status_code in (200, 202), cancel.text
+            self._ended_by_policy(old, b)
+            return self._unchanged(before, but=b)
+        new = [a for i, a in b.at_stripe.items() if i not in old.at_stripe]
+        assert amount in new, f"an accepted refund of {amount} is not at Stripe: {new}"
+        assert cancel.status_code in (200, 202, 409), cancel.text
+        by_policy = b.stripe_refunded - old.stripe_refunded - amount
+        percent = old.session.percent
+        most = policy_share(old.remaining - amount, percent)
+        least = policy_share(max(0, old.remaining_at_stripe - amount), percent)
+        assert least <= by_policy <= most, (amount, by_policy, least, most)
+        self._refunds_were_recorded(old, b)
+        assert b.status in CLOSED, b.status
+        return self._unchanged(before, but=b)
+
+    def _closed_before_cancellation(self, b: BookingModel) -> bool:
+        return bool(self.run(self.servers.closed_before_cancellation(b.id, b.session.id)))
+
+    def _ended_by_policy(self, old: BookingModel, b: BookingModel) -> None:
+        """The customer's cancel: what the policy gives back of what remained."""
+        if old.status == PENDING or old.paid == 0:
+            assert (b.status, b.at_stripe) == (CANCELLED, old.at_stripe), b.status
+            return
+        refunded = b.stripe_refunded - old.stripe_refunded
+        percent = old.session.percent
+        most = policy_share(old.remaining, percent)
+        least = policy_share(old.remaining_at_stripe, percent)
+        assert least <= refunded <= most, (refunded, least, most)
+        self._refunds_were_recorded(old, b)
+        assert b.status in CLOSED, b.status
+        if refunded:
+            assert (b.status == REFUNDED) == (b.recorded == b.paid), (b.status, b.recorded)
+
+    def _ended_by_the_session(self, old: BookingModel, b: BookingModel) -> None:
+        """The session's cancellation: an open booking refunded in full, or released."""
+        if old.status not in OPEN:
+            assert b.state == old.state, "a closed booking moved when its session was cancelled"
+        elif old.paid == 0:
+            assert (b.status, b.at_stripe) == (CANCELLED, old.at_stripe), b.status
+        else:
+            assert b.status == REFUNDED, f"a paid booking of a cancelled session is {b.status}"
+            assert b.stripe_refunded == b.paid, (b.at_stripe, b.paid)
+            self._refunds_were_recorded(old, b)
 
     @precondition(lambda self: self.events)
     @rule(seed=st.integers(0, 2**16), count=st.integers(1, 4))
@@ -617,6 +706,10 @@ class MoneyPaths(RuleBasedStateMachine):
             dict(b.at_stripe),
             b.unannounced,
         )
+
+
+async def _at_once(*calls: Coroutine[Any, Any, T]) -> list[T]:
+    return list(await asyncio.gather(*calls))
 
 
 async def test_any_sequence_of_money_operations_keeps_the_books_equal_to_stripe(
