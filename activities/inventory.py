@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.webhook_signals import DeliveryStarter
+from core import booking_rules as rules
 from core import pricing
 from core.db import transaction
 from core.errors import (
@@ -325,7 +326,7 @@ def _check_shape(request: BookingRequest) -> None:
     labels = request.seat_labels
     if labels and len(labels) != request.quantity:
         raise InvalidRequest("quantity must equal the number of seats asked for")
-    if len(set(labels)) != len(labels):
+    if rules.repeats(labels):
         raise InvalidRequest("a seat is asked for twice")
     _session_uuid(request)
 

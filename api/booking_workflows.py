@@ -30,13 +30,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from api.idempotency import same_order
-from api.problems import WorkflowEnded, as_booking_error
+from api.problems import WorkflowEnded
 from core.customer_hash import customer_hash
 from core.errors import (
     BookingError,
     BookingNotCancellable,
     BookingNotChangeable,
     ServiceUnavailable,
+    as_booking_error,
 )
 from core.pricing import GroupDiscount, quote
 from core.settings import Settings
@@ -188,24 +189,54 @@ async def cancel_booking_workflow(
     return await _outcome(update)
 
 
-async def cancel_within(
-    temporal: Client, settings: Settings, booking_id: str, request: CancelRequest, status_now: str
+Change = CancelRequest | RefundOrder | PlacesCancellation
+
+
+async def change_within(
+    temporal: Client,
+    settings: Settings,
+    booking_id: str,
+    change: Change,
+    status_now: str,
+    update_id: str | None = None,
 ) -> BookingView | None:
-    """The API's cancel: the outcome if it comes within `cancel_wait_seconds`, else None (the
-    cancel is accepted and the workflow finishes it durably). A repeated cancel answers the
-    first one's outcome; ServiceUnavailable if Temporal does not accept it in time."""
+    """A cancel, an admin's refund or places given back, as the booking's workflow carries it
+    out: its outcome if it comes within `cancel_wait_seconds`, else None (accepted, it finishes
+    durably); ServiceUnavailable if Temporal does not accept it in time. A repeated cancel
+    answers the first one's outcome. An order is keyed by the caller's `update_id`: the same id
+    answers the same outcome, even once the workflow has closed; with another order it is
+    refused (IdempotencyKeyReused), and nothing is done twice."""
     try:
         async with asyncio.timeout(settings.workflow_accept_seconds):
-            handle = temporal.get_workflow_handle(booking_workflow_id(booking_id))
-            update_id = await next_cancel_update_id(handle, request.session_cancelled)
-            update = await _start_cancel(temporal, booking_id, request, status_now, update_id)
+            update = await _accept(temporal, booking_id, change, status_now, update_id)
     except _NO_ANSWER:
-        raise ServiceUnavailable("the workflow did not accept the cancel in time") from None
+        what = "cancel" if isinstance(change, CancelRequest) else "request"
+        raise ServiceUnavailable(f"the workflow did not accept the {what} in time") from None
     try:
         async with asyncio.timeout(settings.cancel_wait_seconds):
             return await _outcome(update)
     except _NO_ANSWER:
         return None
+
+
+async def _accept(
+    temporal: Client, booking_id: str, change: Change, status_now: str, update_id: str | None
+) -> WorkflowUpdateHandle[BookingView]:
+    """The change's update, accepted by the workflow."""
+    if isinstance(change, CancelRequest):
+        handle = temporal.get_workflow_handle(booking_workflow_id(booking_id))
+        update_id = await next_cancel_update_id(handle, change.session_cancelled)
+        return await _start_cancel(temporal, booking_id, change, status_now, update_id)
+    assert update_id is not None, "an order is keyed by its caller's update id"
+    gone = BookingNotChangeable(f"a booking that is {status_now} cannot be changed")
+    if isinstance(change, RefundOrder):
+        update = await _start(temporal, booking_id, BookingWorkflow.refund, change, update_id, gone)
+    else:
+        update = await _start(
+            temporal, booking_id, BookingWorkflow.cancel_places, change, update_id, gone
+        )
+    await same_order(temporal, booking_id, update_id, change)
+    return update
 
 
 async def _start_cancel(
@@ -217,36 +248,6 @@ async def _start_cancel(
 ) -> WorkflowUpdateHandle[BookingView]:
     gone = BookingNotCancellable.in_status(status_now)
     return await _start(temporal, booking_id, BookingWorkflow.cancel, request, update_id, gone)
-
-
-Order = TypeVar("Order", RefundOrder, PlacesCancellation)
-
-
-async def change_within(
-    temporal: Client,
-    settings: Settings,
-    booking_id: str,
-    update: UpdateMethodMultiParam[[BookingWorkflow, Order], BookingView],
-    order: Order,
-    update_id: str,
-    status_now: str,
-) -> BookingView | None:
-    """An admin's refund or places given back, as the booking's workflow carries it out: its
-    outcome if it comes within `cancel_wait_seconds`, else None (it finishes durably). The same
-    `update_id` answers the same outcome, even once the workflow has closed; with another
-    order it is refused (IdempotencyKeyReused), and nothing is done twice."""
-    gone = BookingNotChangeable(f"a booking that is {status_now} cannot be changed")
-    try:
-        async with asyncio.timeout(settings.workflow_accept_seconds):
-            handle = await _start(temporal, booking_id, update, order, update_id, gone)
-            await same_order(temporal, booking_id, update_id, order)
-    except _NO_ANSWER:
-        raise ServiceUnavailable("the workflow did not accept the request in time") from None
-    try:
-        async with asyncio.timeout(settings.cancel_wait_seconds):
-            return await _outcome(handle)
-    except _NO_ANSWER:
-        return None
 
 
 Arg = TypeVar("Arg")

@@ -8,16 +8,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from temporalio.client import (
-    WorkflowFailureError,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
-from temporalio.exceptions import ApplicationError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import is_unreachable
-from core.errors import ERRORS_BY_TYPE, BookingError
+from core.errors import BookingError
 
 PROBLEM_BASE = "urn:booking-engine:problem:"
 MEDIA_TYPE = "application/problem+json"
@@ -69,18 +64,6 @@ def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JS
 
 def from_booking_error(err: BookingError) -> JSONResponse:
     return problem(err.status, err.slug, err.title, err.detail, **err.extra)
-
-
-def as_booking_error(err: WorkflowUpdateFailedError | WorkflowFailureError) -> BookingError | None:
-    """The business error a workflow update (or a workflow) failed with, as the class the API
-    raised it as; None when it failed for another reason."""
-    cause: BaseException | None = err.cause
-    while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.__cause__
-    if cause is None or cause.type not in ERRORS_BY_TYPE:
-        return None
-    extra = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
-    return ERRORS_BY_TYPE[cause.type](cause.message, **extra)
 
 
 def is_unavailable(err: BaseException) -> bool:

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from core import booking_rules as rules
 from models.booking import MAX_PLACES_PER_BOOKING
 from models.catalog import MAX_PLACES_PER_SESSION
 from models.enums import BookingStatus, RefundSource, SessionKind, SessionStatus
@@ -173,7 +174,7 @@ class BookingCreate(BaseModel):
             raise ValueError("give a quantity or a list of seats")
         if self.seats and self.quantity is not None and self.quantity != len(self.seats):
             raise ValueError("quantity must equal the number of seats")
-        if len(set(self.seats)) != len(self.seats):
+        if rules.repeats(self.seats):
             raise ValueError("a seat is listed twice")
         if len(self.attendees) > self.places:
             raise ValueError("more attendees than places")
@@ -217,7 +218,7 @@ class BookingOut(BaseModel):
     @computed_field(description="What remains paid at Stripe: paid minus refunded")  # type: ignore[prop-decorator]
     @property
     def amount_remaining(self) -> int:
-        return self.amount_paid - self.amount_refunded
+        return rules.remaining(self.amount_paid, self.amount_refunded)
 
 
 class CancelIn(BaseModel):
@@ -243,7 +244,7 @@ class PlacesCancelIn(BaseModel):
 
     @model_validator(mode="after")
     def _one_way(self) -> "PlacesCancelIn":
-        if bool(self.seats) == (self.count is not None):
+        if not rules.one_way_of_naming_places(self.seats, self.count):
             raise ValueError("give either seats or a count")
         return self
 

@@ -11,10 +11,9 @@ from temporalio.client import (
     WorkflowQueryFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from core.errors import ERRORS_BY_TYPE, BookingError, ServiceUnavailable
+from core.errors import ServiceUnavailable, as_booking_error
 from core.settings import Settings
 from models.sessions import (
     SessionCancellationInput,
@@ -62,7 +61,7 @@ async def cancel_session_within(
     except TimeoutError:
         pass
     except WorkflowFailureError as err:
-        raise refusal(err) or err from err
+        raise as_booking_error(err) or err from err
     return await progress_of(handle, session_id, settings.workflow_accept_seconds), False
 
 
@@ -75,13 +74,3 @@ async def progress_of(
             return await handle.query(SessionCancellationWorkflow.progress)
     except (TimeoutError, RPCError, WorkflowQueryFailedError):
         return SessionCancellationProgress(session_id)
-
-
-def refusal(err: WorkflowFailureError) -> BookingError | None:
-    """The business error the cancellation failed with (e.g. SessionNotBookable), if any."""
-    cause: BaseException | None = err.cause
-    while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.__cause__
-    if cause is None or cause.type not in ERRORS_BY_TYPE:
-        return None
-    return ERRORS_BY_TYPE[cause.type](cause.message)

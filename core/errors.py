@@ -163,6 +163,33 @@ class PaymentProviderUnavailable(ServiceUnavailable):
         self.extra = extra
 
 
+def application_failure(err: BaseException) -> ApplicationError | None:
+    """The ApplicationError a failure carries: `err` itself (a local activity's), or the first
+    among its causes (an activity's, a workflow's or an update's failure wraps it); None when
+    none does (a timeout, a cancellation)."""
+    cause: BaseException | None = err
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.__cause__
+    return cause
+
+
+def business_failure(err: BaseException) -> ApplicationError | None:
+    """The business rule (or the refusal) that said no: a non-retryable ApplicationError; None
+    for trouble worth retrying."""
+    cause = application_failure(err)
+    return cause if cause is not None and cause.non_retryable else None
+
+
+def as_booking_error(err: BaseException) -> BookingError | None:
+    """The business error a workflow, an update or an activity failed with, as the class it was
+    raised as (its details kept); None when it failed for another reason."""
+    cause = application_failure(err)
+    if cause is None or cause.type not in ERRORS_BY_TYPE:
+        return None
+    extra = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+    return ERRORS_BY_TYPE[cause.type](cause.message, **extra)
+
+
 def parse_id(value: str, missing: type[BookingError], noun: str) -> uuid.UUID:
     """`value` as the UUID it names; anything else names nothing: `missing` (a 404)."""
     try:

@@ -1,10 +1,11 @@
 """Every read of bookings and their documents from the database mirror, for the API and
-activities alike."""
+activities alike, and the one mapping of a booking row to its public shape."""
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -150,3 +151,31 @@ async def all_bookings(
     while page := await list_bookings(db, where, after, page_size):
         yield page
         after = ListPosition(page[-1].created_at, page[-1].id)
+
+
+def public_booking(booking: Booking) -> dict[str, Any]:
+    """The booking as `GET /v1/bookings/{id}` shows it and its webhook events tell it, less the
+    payment's client secret (the API adds it to the answer that creates the booking)."""
+    return {
+        "id": str(booking.id),
+        "status": booking.status,
+        "status_reason": booking.status_reason,
+        "reference": booking.reference,
+        "session_id": str(booking.session_id),
+        "seats": list(booking.seat_labels),
+        "quantity": booking.quantity,
+        "amount_subtotal": booking.amount_subtotal,
+        "discount": booking.discount,
+        "amount_total": booking.amount_total,
+        "currency": booking.currency,
+        "hold_expires_at": booking.hold_expires_at,
+        "payment": {"provider": "stripe", "payment_intent_id": booking.payment_intent_id},
+        "customer": {"name": booking.customer_name, "email": booking.customer_email},
+        "attendees": list(booking.attendees),
+        "created_at": booking.created_at,
+        "updated_at": booking.updated_at,
+        "confirmed_at": booking.confirmed_at,
+        "amount_paid": booking.paid,
+        "amount_refunded": booking.amount_refunded,
+        "amount_remaining": booking.remaining,
+    }

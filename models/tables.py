@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core import booking_rules
 from core.customer_hash import normalise_email
 from models.enums import (
     DocumentKind,
@@ -181,9 +182,20 @@ class Booking(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # When the first transition that ends the booking was recorded; never moved after.
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # What was paid, kept once cancelled places re-price amount_total (NULL: amount_total).
+    # What was paid, from the confirmation on (0 before), kept once cancelled places re-price
+    # amount_total (migration 0009); read it as `paid`.
     amount_paid: Mapped[int | None] = mapped_column(Integer, server_default="0")
     amount_refunded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    @property
+    def paid(self) -> int:
+        """What the customer paid: 0 before the confirmation, and on a row not yet flushed."""
+        return self.amount_paid or 0
+
+    @property
+    def remaining(self) -> int:
+        """What remains paid at Stripe."""
+        return booking_rules.remaining(self.paid, self.amount_refunded)
 
 
 class BookingRefund(Base):

@@ -7,12 +7,14 @@ orders the booking's events). Run twice (an activity retried), it writes nothing
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.booking_records import public_booking
 from models.enums import BookingStatus, WebhookEventType
 from models.sequences import database_now
 from models.tables import Booking, Session, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -159,35 +161,8 @@ async def publish(
 def booking_data(booking: Booking) -> dict[str, Any]:
     """The booking as `GET /v1/bookings/{id}` shows it, less the payment's client secret."""
     return {
-        "id": str(booking.id),
-        "status": booking.status,
-        "status_reason": booking.status_reason,
-        "reference": booking.reference,
-        "session_id": str(booking.session_id),
-        "seats": list(booking.seat_labels),
-        "quantity": booking.quantity,
-        "amount_subtotal": booking.amount_subtotal,
-        "discount": booking.discount,
-        "amount_total": booking.amount_total,
-        "currency": booking.currency,
-        "hold_expires_at": _iso(booking.hold_expires_at),
-        "payment": {"provider": "stripe", "payment_intent_id": booking.payment_intent_id},
-        "customer": {"name": booking.customer_name, "email": booking.customer_email},
-        "attendees": list(booking.attendees),
-        "created_at": _iso(booking.created_at),
-        "updated_at": _iso(booking.updated_at),
-        "confirmed_at": _iso(booking.confirmed_at),
-        **_money(booking),
-    }
-
-
-def _money(booking: Booking) -> dict[str, int]:
-    """What was paid, refunded and remains paid, in minor units (as the booking view shows)."""
-    paid = booking.amount_paid or 0
-    return {
-        "amount_paid": paid,
-        "amount_refunded": booking.amount_refunded,
-        "amount_remaining": paid - booking.amount_refunded,
+        key: _iso(value) if isinstance(value, datetime) else value
+        for key, value in public_booking(booking).items()
     }
 
 

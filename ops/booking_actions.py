@@ -9,14 +9,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.booking_workflows import cancel_within, change_within, customer_cancel
+from api.booking_workflows import change_within, customer_cancel
 from core.errors import BookingNotCancellable
 from core.settings import Settings
 from models.booking import BookingView, RefundOrder
 from models.booking_records import get_booking
 from models.enums import BookingStatus
 from models.tables import Booking
-from workflows.booking import BookingWorkflow
 
 EXPIRED_BY_OPERATOR = "expired by an operator"
 
@@ -88,7 +87,7 @@ def cancel(booking_id: str, reason: str) -> Send:
     ) -> BookingView | None:
         async with db() as s:
             request = await customer_cancel(s, mirror, reason)
-        return await cancel_within(temporal, settings, booking_id, request, mirror.status)
+        return await change_within(temporal, settings, booking_id, request, mirror.status)
 
     return send
 
@@ -101,13 +100,10 @@ def refund(booking_id: str, amount: int | None, reason: str) -> Send:
     async def send(
         _: async_sessionmaker[AsyncSession], temporal: Client, settings: Settings, mirror: Booking
     ) -> BookingView | None:
-        paid = mirror.amount_total if mirror.amount_paid is None else mirror.amount_paid
-        remaining = paid - mirror.amount_refunded
+        remaining = mirror.remaining
         if amount is not None and amount > remaining:
             raise AmountOverRemaining(amount, remaining, mirror.currency)
         order = RefundOrder(amount or remaining, reason)
-        return await change_within(
-            temporal, settings, booking_id, BookingWorkflow.refund, order, update_id, mirror.status
-        )
+        return await change_within(temporal, settings, booking_id, order, mirror.status, update_id)
 
     return send

@@ -26,7 +26,7 @@ from ops.workflow_states import WorkflowState
 
 
 class Invariant(StrEnum):
-    """BRIEF section 3; the value is the invariant's number."""
+    """The invariants the engine keeps (docs/reliability.md); the value is its number."""
 
     NO_OVERBOOKING = "I1"
     MONEY_BALANCES = "I2"

@@ -13,10 +13,9 @@ from temporalio.client import Client, WorkflowFailureError
 from api.session_cancellation import (
     CancellationHandle,
     progress_of,
-    refusal,
     start_session_cancellation,
 )
-from core.errors import SessionNotBookable
+from core.errors import SessionNotBookable, as_booking_error
 from core.settings import Settings
 from models.catalog import get_session
 from models.enums import SessionStatus
@@ -64,7 +63,7 @@ async def follow(
                 tell(await progress_of(handle, session_id, POLL_SECONDS * 4))
         return result.result()
     except WorkflowFailureError as err:
-        found = refusal(err)
+        found = as_booking_error(err)
         if found is None:
             raise
         raise found from err

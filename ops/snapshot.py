@@ -263,7 +263,7 @@ def _booking_row(booking: Booking) -> BookingRow:
         amount_total=booking.amount_total,
         currency=booking.currency,
         reference=booking.reference,
-        amount_paid=booking.amount_total if booking.amount_paid is None else booking.amount_paid,
+        amount_paid=booking.paid,
         amount_refunded=booking.amount_refunded,
         confirmed_at=booking.confirmed_at,
         hold_expires_at=booking.hold_expires_at,

@@ -1,26 +1,51 @@
-"""One booking, as a state machine (BRIEF section 2):
+"""One booking's workflow: the booking's state machine, and nothing else.
 
-    (setup) --places held, PaymentIntent open--> PENDING_PAYMENT   (setup refused: REJECTED)
-    (setup) --nothing to pay--> CONFIRMED
-    PENDING_PAYMENT --paid--> CONFIRMED    --hold ends--> EXPIRED    --cancel--> CANCELLED
-    PENDING_PAYMENT --paid, but unsellable or the wrong amount--> REFUNDED (in full), or
-                          CANCELLED when the refund could not be made (the safety net makes it)
-    CONFIRMED --session ends--> COMPLETED
-    CONFIRMED --cancel--> REFUNDED (all back) or CANCELLED (the policy kept some, or Stripe
-                          refused the refund: the refusal is the status reason); Stripe not
-                          answering within the step's bound refuses the cancel (503) instead
-    CONFIRMED --refunds (admin, places, at Stripe) until nothing remains--> REFUNDED
+```mermaid
+stateDiagram-v2
+    [*] --> PENDING_PAYMENT: hold (update-with-start) - places held, PaymentIntent open
+    [*] --> CONFIRMED: hold - nothing to pay, the places sold at once
+    [*] --> REJECTED: hold - the setup refused (the workflow fails)
+    PENDING_PAYMENT --> CONFIRMED: payment_event, Stripe says paid (or the hold timer finds it paid)
+    PENDING_PAYMENT --> PENDING_PAYMENT: timer hold expires - payment processing, hold extended
+    PENDING_PAYMENT --> EXPIRED: timer hold expires - not paid
+    PENDING_PAYMENT --> CANCELLED: cancel, or payment_event - the intent cancelled at Stripe
+    PENDING_PAYMENT --> REFUNDED: payment_event - paid, but unsellable or the wrong amount
+    PENDING_PAYMENT --> CANCELLED: the same, the refund not made (the safety net makes it)
+    CONFIRMED --> CONFIRMED: timer reminder, refund or cancel_places, payment_event refunded
+    CONFIRMED --> COMPLETED: timer session ends
+    CONFIRMED --> REFUNDED: cancel - all back, or refunds until nothing remains paid
+    CONFIRMED --> CANCELLED: cancel - the policy kept some, Stripe refused, or nothing was paid
+    CANCELLED --> REFUNDED: cancel by the session after a customer's cancel closed it
+    EXPIRED --> [*]: timer late-payment window ends (a late payment is refunded first)
+    CANCELLED --> [*]: timer late-payment window ends
+    REFUNDED --> [*]
+    COMPLETED --> [*]
+```
+
+Messages: the `hold` update answers the caller who started the booking; `cancel`, `refund`
+(an admin's) and `cancel_places` are updates, validated before they are accepted;
+`payment_event` is the webhook's signal. Stripe not answering a cancel's refund within the
+step's bound refuses the cancel (503) and the booking stays CONFIRMED.
 
 Money: what was paid less the refunds is what remains at Stripe; Stripe's refunds are read back
-before every refund. A change (an admin's refund, places given back) is checked, refunded at
-Stripe, then carried out: a refusal fails that change alone and moves nothing. The session's
-cancellation outranks a customer's cancel (refunded in full); a policy's percent is the one in
-force when the change was accepted.
+before every refund (`refund_book`). A change (an admin's refund, places given back) is checked,
+refunded at Stripe, then carried out: a refusal fails that change alone and moves nothing. The
+session's cancellation outranks a customer's cancel (refunded in full); a policy's percent is
+the one in force when the change was accepted.
 
-Activity calls are in `steps`, their options and the patch rule in `options` (read its header
-before editing this file), the waiting messages in `mailbox`, what operators see in
-`visibility`; rules that need no state (prices, policies) live in `core`. Long on purpose: one
-class whose state every handler and phase shares, its phases in the order a booking lives them.
+Where the rest lives: the checks in `core.booking_rules`; the activity calls in `steps` (their
+options and the patch rule in `options`: read its header before editing this file); the view,
+the places and their writes in `booking_state`; the refunds in `refund_book`; a CONFIRMED
+booking's orders and cancel in `booking_changes`; the PaymentIntent's bounded waits in
+`payment_intent`; the waiting messages in `mailbox`; what operators see in `visibility`.
+
+Orders wait in the mailbox's queue and the main loop carries them out, rather than each update
+handler under an `asyncio.Lock` (samples-python `safe_message_handlers`): the loop is what puts
+an order accepted before a cancel ahead of it and between the timers, and carrying orders out
+in the handlers would reorder the commands every committed history holds.
+
+Over 350 lines with this docstring: under it, the messages and the phases in the order a
+booking lives them, each phase handing its work to the modules above.
 """
 
 import contextlib
@@ -31,17 +56,13 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from core import booking_rules as rules
     from core.errors import (
         BookingNotCancellable,
-        BookingNotChangeable,
         IdempotencyKeyReused,
-        InvalidRequest,
-        PaymentProviderUnavailable,
-        RefundExceedsRemaining,
         ServiceUnavailable,
+        business_failure,
     )
-    from core.pricing import Quote, kept
-    from core.refund_policy import refund_amount, refund_percent
     from models.booking import (
         CANCELS_GIVEN_UP_QUERY,
         BookingView,
@@ -49,32 +70,25 @@ with workflow.unsafe.imports_passed_through():
         CancelRequest,
         Confirmation,
         PlacesCancellation,
-        Refund,
         RefundOrder,
-        Repriced,
         Reservation,
-        closing_email,
     )
     from models.enums import (
         OPEN_STATUSES,
         BookingStatus,
         DocumentKind,
         EmailKind,
-        RecordOutcome,
         RefundSource,
     )
-    from models.payments import (
-        PaymentEvent,
-        PaymentEventType,
-        PaymentIntentInfo,
-        PaymentState,
-        RefundInfo,
-    )
-    from models.sessions import SESSION_CANCELLED_REASON
+    from models.payments import PaymentEvent, PaymentEventType, PaymentIntentInfo, PaymentState
     from workflows import visibility
-    from workflows.mailbox import Mailbox, Order, Queued
+    from workflows.booking_changes import BookingChanges
+    from workflows.booking_state import BookingState, held
+    from workflows.mailbox import Mailbox
     from workflows.options import HOLD_ANSWER_WAIT
-    from workflows.steps import BookingSteps
+    from workflows.payment_intent import PaymentIntent
+    from workflows.refund_book import RefundBook, unrefunded_reason
+    from workflows.steps import BookingSteps, outcome
 
 
 @workflow.defn
@@ -85,18 +99,13 @@ class BookingWorkflow:
         self._timings = input.timings
         self._steps = BookingSteps(input.request.booking_id)
         self._mailbox = Mailbox()
-        self._reservation: Reservation | None = None
-        self._view: BookingView | None = None
+        self._state = BookingState(self._steps, self._mailbox)
+        self._refunds = RefundBook(self._steps, self._state)
+        self._changes = BookingChanges(self._steps, self._state, self._refunds)
+        grace = timedelta(seconds=self._timings.payment_grace_seconds)
+        self._intent = PaymentIntent(self._steps, self._state, grace)
         self._rejection: ApplicationError | None = None
-        self._intent_cancelled = False
-        # Stripe did not answer a cancellation in time: the intent may still be paid later.
-        self._intent_unsettled = False
         self._hold_asked = False
-        # The last refund sequence number taken: by a refund recorded, or by a refund asked of
-        # Stripe, even one it refused (its idempotency key is never sent with another amount).
-        self._last_sequence = 0
-        # The cancel whose refund closed the booking (`_refund_for_session`).
-        self._closed_by: CancelRequest | None = None
 
     @workflow.run
     async def run(self, input: BookingWorkflowInput) -> BookingView:
@@ -109,12 +118,12 @@ class BookingWorkflow:
             assert self._rejection is not None
             raise self._rejection
         await self._await_payment()
-        if self._status == BookingStatus.CONFIRMED:
+        if self._state.status == BookingStatus.CONFIRMED:
             await self._until_session_ends()
         else:
             await self._refund_late_payments()
         await self._after_the_end()
-        return self._booking
+        return self._state.booking
 
     # ---- messages -------------------------------------------------------------------------
 
@@ -122,11 +131,10 @@ class BookingWorkflow:
     async def hold(self, request_fingerprint: str) -> BookingView:
         """Answer the caller who started the booking once places and payment are set up."""
         self._hold_asked = True
-        await workflow.wait_condition(lambda: self._view is not None or bool(self._rejection))
+        await workflow.wait_condition(lambda: self._state.view is not None or bool(self._rejection))
         if self._rejection is not None:
             raise self._rejection
-        assert self._view is not None
-        return self._view
+        return self._state.booking
 
     @hold.validator
     def _same_request(self, request_fingerprint: str) -> None:
@@ -136,12 +144,15 @@ class BookingWorkflow:
     async def cancel(self, request: CancelRequest) -> BookingView:
         """The booking once it has ended; asking again answers the same outcome. The session's
         cancellation (its own update id) outranks a customer's cancel, also one carried out
-        already: it is answered once the rest is refunded (`_refund_for_session`)."""
+        already: it is answered once the rest is refunded (`BookingChanges.refund_for_session`)."""
         given_up = self._mailbox.accept_cancel(request)
         await workflow.wait_condition(
             lambda: (
                 self._rejection is not None
-                or (self._status not in (None, *OPEN_STATUSES) and not self._session_refund_due)
+                or (
+                    self._state.status not in (None, *OPEN_STATUSES)
+                    and not self._changes.session_refund_due
+                )
                 or len(self._mailbox.cancels_given_up) > given_up
             )
         )
@@ -149,42 +160,37 @@ class BookingWorkflow:
             raise BookingNotCancellable("the booking was never set up")
         if len(self._mailbox.cancels_given_up) > given_up:
             raise self._mailbox.cancels_given_up[given_up]
-        return self._booking
+        return self._state.booking
 
     @cancel.validator
     def _cancellable(self, request: CancelRequest) -> None:
-        _check_text(request.reason)
+        rules.check_text(request.reason)
         if self._mailbox.cancel is not None:
             return  # asked before: answered with the same outcome
-        view = self._view
-        if self._rejection is not None or (view and view.status not in OPEN_STATUSES):
-            status = view.status if view else BookingStatus.REJECTED
-            raise BookingNotCancellable.in_status(status)
-        # A booking still being set up (view None) is cancelled as soon as it is.
-        if view and view.status == BookingStatus.CONFIRMED and self._session_started():
-            raise BookingNotCancellable("the session has started")
+        status = BookingStatus.REJECTED if self._rejection else self._state.status
+        places = self._state.reservation
+        starts_at = places.session_starts_at if places else None
+        rules.check_cancellable(status, starts_at, workflow.now())
 
     @workflow.update
     async def refund(self, order: RefundOrder) -> BookingView:
         """An admin's refund of part or all of what remains paid; REFUNDED once nothing does.
         The same update id answers the same outcome."""
-        return await self._carry_out(order)
+        return await self._changes.carry_out(order)
 
     @refund.validator
     def _refundable(self, order: RefundOrder) -> None:
-        self._must_be_confirmed()
-        self._check_refund(order, self._refundable_after_orders())
+        self._changes.check_refund(order)
 
     @workflow.update
     async def cancel_places(self, order: PlacesCancellation) -> BookingView:
         """Give some places back: each refunds, by the policy in force when the order was
         accepted, its share of what was paid; the places kept keep theirs (`core.pricing.kept`)."""
-        return await self._carry_out(order)
+        return await self._changes.carry_out(order)
 
     @cancel_places.validator
     def _places_cancellable(self, order: PlacesCancellation) -> None:
-        self._must_be_confirmed()
-        self._places_to_cancel(order, workflow.now())
+        self._changes.check_places(order)
 
     @workflow.signal
     def payment_event(self, event: PaymentEvent) -> None:
@@ -198,7 +204,7 @@ class BookingWorkflow:
 
     @workflow.query
     def view(self) -> BookingView | None:
-        return self._view
+        return self._state.view
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -208,7 +214,7 @@ class BookingWorkflow:
             reservation = await self._steps.reserve(request)
         except (ActivityError, ApplicationError) as err:  # local activities raise the latter
             return self._reject(err)
-        self._reservation = reservation
+        self._state.reservation = reservation
         if reservation.amount_total == 0:
             return await self._sell_free(reservation)
         try:
@@ -216,7 +222,7 @@ class BookingWorkflow:
         except (ActivityError, ApplicationError) as err:
             await self._steps.discard()
             return self._reject(err)
-        self._show(self._held(reservation, intent))  # recorded by `open_payment`
+        self._state.show(held(request.booking_id, reservation, intent))  # recorded by the step
         return True
 
     async def _sell_free(self, reservation: Reservation) -> bool:
@@ -226,33 +232,19 @@ class BookingWorkflow:
         except (ActivityError, ApplicationError) as err:  # the session was cancelled meanwhile
             await self._steps.discard()
             return self._reject(err)
-        await self._sold(self._held(reservation, None), confirmation, None)
+        await self._sold(held(self._request.booking_id, reservation, None), confirmation, None)
         return True
-
-    def _held(self, reservation: Reservation, intent: PaymentIntentInfo | None) -> BookingView:
-        """The booking holding its places, waiting for the payment of `intent` if any."""
-        return BookingView(
-            id=self._request.booking_id,
-            status=BookingStatus.PENDING_PAYMENT,
-            session_id=reservation.session_id,
-            seat_labels=reservation.seat_labels,
-            amount_subtotal=reservation.amount_subtotal,
-            discount=reservation.discount,
-            amount_total=reservation.amount_total,
-            currency=reservation.currency,
-            hold_expires_at=reservation.hold_expires_at,
-            payment_intent_id=intent.id if intent else None,
-            client_secret=intent.client_secret if intent else None,
-        )
 
     async def _await_payment(self) -> None:
         """Race payment events and cancellation against the hold timer."""
         extensions = 0
-        while self._status == BookingStatus.PENDING_PAYMENT:
-            if not await self._wait_for_message(self._booking.hold_expires_at, "hold expires"):
-                intent = await self._cancel_intent()
+        while self._state.status == BookingStatus.PENDING_PAYMENT:
+            if not await self._wait_for_message(
+                self._state.booking.hold_expires_at, "hold expires"
+            ):
+                intent = await self._intent.cancel_while_pending()
                 if intent is None:
-                    await self._close(
+                    await self._state.close(
                         BookingStatus.EXPIRED, "the hold ended; Stripe did not answer"
                     )
                 elif (
@@ -264,34 +256,33 @@ class BookingWorkflow:
                 elif intent.status == PaymentState.PAID:
                     await self._confirm(intent)
                 else:
-                    await self._close(BookingStatus.EXPIRED, "the hold ended before payment")
+                    await self._state.close(BookingStatus.EXPIRED, "the hold ended before payment")
             elif self._mailbox.cancel is not None:
-                intent = await self._cancel_intent()
+                intent = await self._intent.cancel_while_pending()
                 if intent is not None and intent.status == PaymentState.PAID:
                     await self._confirm(intent)  # then refunded below, as any paid cancellation
                 else:
-                    await self._close(BookingStatus.CANCELLED, self._mailbox.cancel.reason)
+                    await self._state.close(BookingStatus.CANCELLED, self._mailbox.cancel.reason)
             else:
                 await self._on_payment_event(self._mailbox.next_event())
 
     async def _on_payment_event(self, event: PaymentEvent) -> None:
         if event.type == PaymentEventType.FAILED:
             failure = event.failure_message or "the payment was declined"
-            booking = self._booking
-            self._view = replace(booking, payment_failures=[*booking.payment_failures, failure])
+            self._state.revise(payment_failures=[*self._state.booking.payment_failures, failure])
             return
         # Any other event: Stripe's current state decides, not the event.
-        intent = await self._read_intent_while_pending()
+        intent = await self._intent.read_while_pending()
         if intent is None:
             return  # Stripe did not answer before the hold ended: the hold's end decides
         if intent.status == PaymentState.PAID:
             await self._confirm(intent)
         elif intent.status == PaymentState.VOID:
-            self._intent_cancelled = True
-            await self._close(BookingStatus.CANCELLED, "the payment was cancelled at Stripe")
+            self._intent.cancelled = True
+            await self._state.close(BookingStatus.CANCELLED, "the payment was cancelled at Stripe")
 
     async def _confirm(self, intent: PaymentIntentInfo) -> None:
-        booking = self._booking
+        booking = self._state.booking
         if (intent.amount_received, intent.currency) != (booking.amount_total, booking.currency):
             paid = f"{intent.amount_received} {intent.currency}"
             expected = f"{booking.amount_total} {booking.currency}"
@@ -301,7 +292,7 @@ class BookingWorkflow:
         try:
             confirmation = await self._steps.confirm()
         except FailureError as err:
-            refusal = _business_failure(err)
+            refusal = business_failure(err)
             if refusal is None:
                 raise
             # The places were lost or the session cancelled while the customer paid.
@@ -314,36 +305,41 @@ class BookingWorkflow:
         self, intent: PaymentIntentInfo, source: RefundSource, reason: str
     ) -> None:
         """Money paid for a booking that cannot be sold: all of it back, the booking closed."""
-        self._view = replace(self._booking, amount_paid=intent.amount_received)
-        refused = await self._refund_rest(source)
+        self._state.revise(amount_paid=intent.amount_received)
+        refused = await self._refunds.refund_rest(source)
         if refused is None:
-            await self._close(BookingStatus.REFUNDED, reason, self._booking.amount_refunded)
+            await self._state.close(
+                BookingStatus.REFUNDED, reason, self._state.booking.amount_refunded
+            )
         else:
-            await self._close(BookingStatus.CANCELLED, f"{reason}; {_refund_failure(refused)}")
+            await self._state.close(
+                BookingStatus.CANCELLED, f"{reason}; {unrefunded_reason(refused)}"
+            )
 
     async def _sold(
         self, booking: BookingView, confirmation: Confirmation, intent: PaymentIntentInfo | None
     ) -> None:
         """Confirmed: the caller and operators see it, then the receipt and the email."""
-        self._view = replace(
-            booking,
-            status=BookingStatus.CONFIRMED,
-            reference=confirmation.reference,
-            confirmed_at=confirmation.confirmed_at,
-            amount_paid=booking.amount_total,
+        self._state.show(
+            replace(
+                booking,
+                status=BookingStatus.CONFIRMED,
+                reference=confirmation.reference,
+                confirmed_at=confirmation.confirmed_at,
+                amount_paid=booking.amount_total,
+            )
         )
-        visibility.publish(self._view)
-        await self._issue_document(DocumentKind.RECEIPT, intent)
-        await self._send_email(EmailKind.CONFIRMATION)
+        await self._state.issue_document(DocumentKind.RECEIPT, intent)
+        await self._state.send_email(EmailKind.CONFIRMATION)
 
     async def _until_session_ends(self) -> None:
         """Remind the customer a day before; refund on cancellation; complete at the end."""
-        assert self._reservation is not None
-        ends_at = self._reservation.session_ends_at
-        remind_at: datetime | None = self._reservation.session_starts_at - timedelta(
+        places = self._state.places
+        ends_at = places.session_ends_at
+        remind_at: datetime | None = places.session_starts_at - timedelta(
             seconds=self._timings.reminder_before_seconds
         )
-        while self._status == BookingStatus.CONFIRMED:
+        while self._state.status == BookingStatus.CONFIRMED:
             reminder_due = remind_at is not None and remind_at > workflow.now()
             deadline = remind_at if reminder_due and remind_at else ends_at
             if not await self._wait_for_message(
@@ -351,51 +347,61 @@ class BookingWorkflow:
             ):
                 if reminder_due:
                     remind_at = None
-                    await self._send_email(EmailKind.REMINDER)
+                    await self._state.send_email(EmailKind.REMINDER)
                 else:
-                    await self._record(replace(self._booking, status=BookingStatus.COMPLETED))
+                    booking = self._state.booking
+                    await self._state.record(replace(booking, status=BookingStatus.COMPLETED))
             elif self._mailbox.orders:
                 # Before a cancel: every queued order was accepted before it (a pending cancel
                 # refuses new orders), and its caller was told it is under way.
-                await self._carry_out_next_order()
-            elif self._mailbox.cancel is not None and self._booking.payment_intent_id is None:
+                await self._changes.carry_out_next_order()
+            elif self._mailbox.cancel is not None and self._state.booking.payment_intent_id is None:
                 # A free booking: nothing to refund, the places are released.
-                await self._close(BookingStatus.CANCELLED, self._mailbox.cancel.reason)
+                await self._state.close(BookingStatus.CANCELLED, self._mailbox.cancel.reason)
             elif self._mailbox.cancel is not None:
-                await self._cancel_by_policy()
+                await self._changes.cancel_by_policy()
             elif self._mailbox.next_event().type == PaymentEventType.REFUNDED:
-                await self._read_refunds_at_stripe()
-        # Orders that came after the booking's end was decided are refused.
-        while self._mailbox.orders:
-            queued = self._mailbox.orders.pop(0)
-            refusal = BookingNotChangeable(f"the booking is {self._status}")
-            self._mailbox.answers[queued.update_id] = refusal
+                await self._refunds.read_at_stripe()
+        self._changes.refuse_orders()
 
     async def _refund_late_payments(self) -> None:
-        """No succeeded payment is left without a booking or a refund (brief, invariant I2).
+        """No succeeded payment is left without a booking or a refund (invariant I2, "money
+        balances": docs/reliability.md).
 
         Stripe not answering within a step's bound ends this (logged): the safety net refunds
         the succeeded payment of a booking that was never confirmed."""
         try:
             await self._settle_late_payments()
         except FailureError as err:  # reading the intent is a local activity: ApplicationError
-            workflow.logger.warning("late payments left: %s", _outcome(err).message)
+            workflow.logger.warning("late payments left: %s", outcome(err).message)
 
     async def _settle_late_payments(self) -> None:
-        if self._intent_unsettled:
-            # The places are free already, so now Stripe may take as long as it needs.
-            intent = await self._steps.cancel_intent(self._payment_intent_id)
-            self._intent_cancelled = intent.status == PaymentState.VOID
-            await self._refund_if_paid(intent)
-        if self._intent_cancelled:
+        if self._intent.unsettled:
+            await self._refund_if_paid(await self._intent.settle())
+        if self._intent.cancelled:
             return  # a cancelled PaymentIntent can never be paid
         until = workflow.now() + timedelta(seconds=self._timings.late_payment_window_seconds)
         while await self._wait_for_message(until, "late-payment window ends"):
             event = self._mailbox.next_event()
             if event.type == PaymentEventType.REFUNDED:
-                await self._read_refunds_at_stripe()
-            elif event.type == PaymentEventType.SUCCEEDED and not self._booking.refund_ids:
-                await self._refund_if_paid(await self._steps.read_intent(self._payment_intent_id))
+                await self._refunds.read_at_stripe()
+            elif event.type == PaymentEventType.SUCCEEDED and not self._state.booking.refund_ids:
+                await self._refund_if_paid(await self._intent.read())
+
+    async def _refund_if_paid(self, intent: PaymentIntentInfo) -> None:
+        """Refund money that arrived after the booking ended, once, and tell the customer."""
+        if intent.status != PaymentState.PAID or self._state.booking.refund_ids:
+            return
+        self._state.revise(amount_paid=intent.amount_received)
+        refused = await self._refunds.refund_rest(RefundSource.LATE_PAYMENT)
+        if refused is not None:
+            reason = f"a late payment: {unrefunded_reason(refused)}"
+            await self._state.record(replace(self._state.booking, status_reason=reason))
+            return
+        reason = "a late payment was refunded"
+        await self._state.record(replace(self._state.booking, status_reason=reason))
+        refunded = self._state.booking.amount_refunded
+        await self._state.send_email(EmailKind.LATE_PAYMENT_REFUNDED, refunded)
 
     async def _after_the_end(self) -> None:
         """Once the booking's last phase is over: the session's cancellation that came while a
@@ -403,498 +409,31 @@ class BookingWorkflow:
         meanwhile is still read (the webhook hands later ones to the Stripe refunds workflow)."""
         while True:
             await workflow.wait_condition(
-                lambda: workflow.all_handlers_finished() or self._session_refund_due
+                lambda: workflow.all_handlers_finished() or self._changes.session_refund_due
             )
-            if self._session_refund_due:
-                await self._refund_for_session()
+            if self._changes.session_refund_due:
+                await self._changes.refund_for_session()
             elif not self._mailbox.events_waiting:
                 return
             elif self._mailbox.next_event().type == PaymentEventType.REFUNDED:
-                await self._read_refunds_at_stripe()
-
-    @property
-    def _session_refund_due(self) -> bool:
-        """A customer's cancel closed the booking CANCELLED (the policy kept some), then the
-        session's cancellation came: true until its refund of the rest is over."""
-        closed_by, cancel = self._closed_by, self._mailbox.cancel
-        return bool(
-            closed_by
-            and not closed_by.session_cancelled
-            and cancel
-            and cancel.session_cancelled
-            and self._status == BookingStatus.CANCELLED
-        )
-
-    async def _refund_for_session(self) -> None:
-        """What the customer's cancel kept is refunded too: REFUNDED. Stripe refusing, or not
-        answering within the step's bound, leaves the booking as the customer's cancel closed
-        it (logged; the session's cancellation is answered with it)."""
-        cancel = self._cancel
-        try:
-            refunded = await self._refund_for_cancel(cancel)
-            if refunded and self._status != BookingStatus.REFUNDED:
-                await self._close(BookingStatus.REFUNDED, cancel.reason, refunded)
-        except FailureError as err:
-            workflow.logger.warning("the session's refund not made: %s", _outcome(err).message)
-        finally:
-            self._closed_by = cancel  # the session's cancellation is answered now
-
-    async def _refund_if_paid(self, intent: PaymentIntentInfo) -> None:
-        """Refund money that arrived after the booking ended, once, and tell the customer."""
-        if intent.status != PaymentState.PAID or self._booking.refund_ids:
-            return
-        self._view = replace(self._booking, amount_paid=intent.amount_received)
-        refused = await self._refund_rest(RefundSource.LATE_PAYMENT)
-        if refused is not None:
-            reason = f"a late payment: {_refund_failure(refused)}"
-            await self._record(replace(self._booking, status_reason=reason))
-            return
-        await self._record(replace(self._booking, status_reason="a late payment was refunded"))
-        await self._send_email(EmailKind.LATE_PAYMENT_REFUNDED, self._booking.amount_refunded)
-
-    # ---- refunds by policy, partial refunds, places cancelled --------------------------------
-    #
-    # Every change is checked, then Stripe's refunds are read back, then it is checked again
-    # against what remains at Stripe, then the refund is asked of Stripe, and only then does
-    # anything else move: a refund Stripe refuses changes nothing but its sequence number.
-
-    async def _carry_out(self, order: Order) -> BookingView:
-        """Queue the order for the main loop (one change at a time) and answer its outcome."""
-        info = workflow.current_update_info()
-        assert info is not None
-        self._mailbox.accept_order(info.id, order)
-        await workflow.wait_condition(lambda: info.id in self._mailbox.answers)
-        answer = self._mailbox.answers[info.id]
-        if isinstance(answer, ApplicationError):
-            raise answer
-        return answer
-
-    async def _carry_out_next_order(self) -> None:
-        queued = self._mailbox.orders.pop(0)
-        try:
-            await self._carry_out_order(queued)
-        except FailureError as err:
-            # A rule said no, Stripe refused the refund, or it did not answer within the step's
-            # bound: that order fails (nothing moved), not the booking.
-            self._mailbox.answers[queued.update_id] = _outcome(err)
-            return
-
-        self._mailbox.answers[queued.update_id] = self._booking
-
-    async def _carry_out_order(self, queued: Queued) -> None:
-        # Checked again: an earlier order or a refund at Stripe may have changed the booking.
-        await self._catch_up_with_stripe()
-        order = queued.order
-        if isinstance(order, RefundOrder):
-            self._check_refund(order, self._refundable_amount)
-            refund = await self._refund_part(order.amount, order.reason, RefundSource.ADMIN)
-            await self._after_partial_refund([refund])
-        else:
-            labels = self._places_to_cancel(order, queued.accepted_at)
-            await self._cancel_places(order, labels, queued.accepted_at)
-
-    async def _cancel_by_policy(self) -> None:
-        """The customer's cancel refunds what the policy in force when it was accepted gives
-        back; the session's cancellation refunds everything, also when it comes while a
-        customer's cancel is being carried out (a further pass refunds the rest), or when it
-        committed before the customer's close could be recorded (`Transition`). A refund Stripe
-        refuses still ends the booking: CANCELLED, the refusal in its status reason; one Stripe
-        did not answer in time refuses the cancel instead (`_cancel_failed`)."""
-        refunded = 0
-        while True:
-            cancel, refused = self._cancel, None
-            try:
-                refunded += await self._refund_for_cancel(cancel)
-            except FailureError as err:
-                refused = await self._cancel_failed(_outcome(err), refunded)
-                if refused is None:
-                    return
-            if self._status != BookingStatus.CONFIRMED:
-                return  # nothing remained at Stripe: REFUNDED
-            if refused is None and not cancel.session_cancelled and self._cancel.session_cancelled:
-                continue  # the session's cancellation came meanwhile: refund the rest
-            if await self._close_cancelled(refunded, refused):
-                return
-            # The session's cancellation committed first; its own cancel may reach this
-            # workflow only once it has closed, too late to outrank the policy: do it now.
-            upgrade = CancelRequest(SESSION_CANCELLED_REASON, session_cancelled=True)
-            self._mailbox.accept_cancel(upgrade)
-
-    async def _close_cancelled(self, refunded: int, refused: str | None) -> bool:
-        """Close as the cancel leaves it; False (nothing recorded) if a customer's close came
-        after the session's cancellation."""
-        self._closed_by = self._cancel
-        fully = refunded > 0 and self._refundable_amount == 0
-        status = BookingStatus.REFUNDED if fully else BookingStatus.CANCELLED
-        reason = self._cancel.reason + (f"; {refused}" if refused else "")
-        # A free booking's email says nothing of refunds, nor one whose refund Stripe refused
-        # (no "nothing is due"); a paid one says what came back.
-        told = self._booking.amount_paid and not (refused and not refunded)
-        by_policy = status == BookingStatus.CANCELLED and not self._cancel.session_cancelled
-        return await self._close(
-            status, reason, refunded if told else None, unless_session_cancelled=by_policy
-        )
-
-    async def _refund_for_cancel(self, cancel: CancelRequest) -> int:
-        """Read Stripe's refunds back (nothing remains: the booking closes REFUNDED), then
-        refund what `cancel` gives back of what remains; the amount refunded."""
-        await self._catch_up_with_stripe()
-        if self._refundable_amount <= 0:
-            return 0
-        amount = refund_amount(self._refundable_amount, self._cancel_percent(cancel))
-
-        if not amount:
-            return 0
-        source = (
-            RefundSource.SESSION_CANCELLED
-            if cancel.session_cancelled
-            else RefundSource.CUSTOMER_POLICY
-        )
-        return (await self._refund_part(amount, cancel.reason, source)).amount
-
-    async def _cancel_failed(self, outcome: ApplicationError, refunded: int) -> str | None:
-        """The refusal for the CANCELLED booking's status reason, or None when it does not
-        close so: a refund made at Stripe meanwhile left nothing (closed REFUNDED), or Stripe
-        did not answer before anything was refunded (the cancel is refused with a 503 and the
-        booking stays CONFIRMED: the caller may cancel again)."""
-        if outcome.type == RefundExceedsRemaining.__name__:
-            with contextlib.suppress(FailureError):  # not read: closed with the refusal
-                await self._catch_up_with_stripe()
-            if self._status != BookingStatus.CONFIRMED:
-                return None
-        elif outcome.type == PaymentProviderUnavailable.__name__ and not refunded:
-            workflow.logger.warning("cancel refused: %s", outcome.message)
-            self._mailbox.give_up_cancel(outcome)
-            return None
-        workflow.logger.warning("refund refused: %s", outcome.message)
-        return f"the refund was refused: {outcome.message}"
-
-    async def _cancel_places(
-        self, order: PlacesCancellation, labels: list[str], accepted_at: datetime
-    ) -> None:
-        """Refund at Stripe first (refused: nothing has moved), then release the places at the
-        price kept, then record the refund."""
-        keep = [label for label in self._booking.seat_labels if label not in labels]
-        price = self._kept_price(keep)
-        given_back = self._booking.amount_total - price.total
-        amount = min(
-            refund_amount(given_back, self._policy_percent(accepted_at)), self._refundable_amount
-        )
-        reason = f"{order.reason}: {', '.join(labels)}"
-        refund = await self._refund_at_stripe(amount, RefundSource.PLACES) if amount > 0 else None
-        await self._steps.release_some(
-            labels, Repriced(keep, price.subtotal, price.discount, price.total)
-        )
-        self._view = replace(
-            self._booking,
-            seat_labels=keep,
-            amount_subtotal=price.subtotal,
-            discount=price.discount,
-            amount_total=price.total,
-        )
-        workflow.set_current_details(visibility.current_details(self._view))
-        if refund is not None:
-            info, sequence = refund
-            noted = await self._note_refund(info, reason, RefundSource.PLACES, sequence)
-            await self._after_partial_refund([noted])
-
-    def _kept_price(self, keep: list[str]) -> Quote:
-        assert self._reservation is not None
-        reservation = self._reservation
-        paid = self._booking.amount_paid
-        return kept(paid, reservation.unit_amount, reservation.seat_labels, keep)
-
-    async def _read_refunds_at_stripe(self) -> None:
-        """After a `charge.refunded`: record the refunds made at Stripe, and a booking that
-        was confirmed follows them (`_after_partial_refund`). Stripe not answering within the
-        step's bound skips this (logged): the next event, or the next refund, reads them."""
-        try:
-            refunds = await self._read_back_refunds()
-        except FailureError as err:
-            workflow.logger.warning("refunds not read: %s", _outcome(err).message)
-            return
-        if self._booking.reference:
-            await self._after_partial_refund(refunds)
-
-    async def _catch_up_with_stripe(self) -> None:
-        """Record the refunds made at Stripe the booking does not know yet, then tell the
-        customer of them (or close the booking REFUNDED once nothing remains)."""
-        await self._after_partial_refund(await self._read_back_refunds())
-
-    async def _read_back_refunds(self) -> list[Refund]:
-        """Record the refunds Stripe holds that the booking does not know yet (made in its
-        dashboard, say): read before every refund, so none is computed from older figures."""
-        if self._booking.payment_intent_id is None:
-            return []
-        known = {refund.stripe_refund_id for refund in self._booking.refunds}
-        known.update(self._booking.refund_ids)
-        found = [
-            info
-            for info in await self._steps.list_refunds(self._payment_intent_id)
-            if info.id not in known and info.counts
-        ]
-        return [
-            await self._note_refund(info, "refunded at Stripe", RefundSource.STRIPE)
-            for info in found
-        ]
-
-    async def _after_partial_refund(self, refunds: list[Refund]) -> None:
-        """REFUNDED (places released) once nothing remains paid, else tell the customer."""
-        if not refunds:
-            return
-        if self._refundable_amount <= 0:
-            await self._close(
-                BookingStatus.REFUNDED, refunds[-1].reason, self._booking.amount_refunded
-            )
-            return
-        for refund in refunds:
-            await self._send_email(EmailKind.PARTLY_REFUNDED, refund.amount, refund.sequence)
-
-    async def _refund_rest(self, source: RefundSource) -> ApplicationError | None:
-        """Refund all that remains at Stripe (read back first); None, or why not: Stripe's
-        refusal, or PaymentProviderUnavailable when it did not answer within the step's bound.
-
-        In full, as Stripe counts it, keyed by `source` alone: the safety net refunds late money
-        with the same key, so the two can never both refund it."""
-        try:
-            await self._read_back_refunds()
-            if self._refundable_amount > 0:
-                info = await self._steps.refund(self._payment_intent_id, source)
-                await self._note_refund(info, source.value, source)
-        except FailureError as err:
-            return _outcome(err)
-        return None
-
-    async def _refund_part(self, amount: int, reason: str, source: RefundSource) -> Refund:
-        """Refund `amount` through Stripe as the booking's next refund, then note it."""
-        info, sequence = await self._refund_at_stripe(amount, source)
-        return await self._note_refund(info, reason, source, sequence)
-
-    async def _refund_at_stripe(self, amount: int, source: RefundSource) -> tuple[RefundInfo, int]:
-        """Ask Stripe for the booking's next refund; its sequence number is used up even when
-        Stripe refuses (ActivityError)."""
-        self._last_sequence += 1
-        sequence = self._last_sequence
-        info = await self._steps.refund(self._payment_intent_id, source, amount, sequence)
-        return info, sequence
-
-    async def _note_refund(
-        self, info: RefundInfo, reason: str, source: RefundSource, sequence: int | None = None
-    ) -> Refund:
-        """Record a refund made at Stripe (the database, the view) and issue its credit note;
-        `sequence` when it was taken already. `refund_ids` lists the booking's own refunds."""
-        booking = self._booking
-        ours = source != RefundSource.STRIPE
-        if sequence is None:
-            self._last_sequence += 1
-            sequence = self._last_sequence
-        refund = Refund(sequence, info.amount, reason, info.id, workflow.now(), source)
-        await self._steps.record_refund(booking.currency, refund)
-        refund_ids = [*booking.refund_ids, info.id] if ours else booking.refund_ids
-        self._view = replace(booking, refunds=[*booking.refunds, refund], refund_ids=refund_ids)
-        if self._booking.reference:
-            await self._issue_document(DocumentKind.CREDIT_NOTE, None, refund)
-        return refund
-
-    def _check_refund(self, order: RefundOrder, refundable: int) -> None:
-        """The amount against what remains; whether the booking takes orders at all is the
-        validators' check (`_must_be_confirmed`): a queued order is carried out before a cancel
-        that came after it."""
-        _check_text(order.reason)
-        if not 0 < order.amount <= refundable:
-            raise InvalidRequest(
-                f"the amount must be between 1 and {refundable}, what remains paid",
-                remaining=refundable,
-            )
-
-    def _places_to_cancel(self, order: PlacesCancellation, accepted_at: datetime) -> list[str]:
-        """The labels the order names, or the business error that refuses it."""
-        _check_text(order.reason)
-        if self._session_started(accepted_at):
-            raise BookingNotChangeable("the session has started")
-        if bool(order.seat_labels) == bool(order.count):
-            raise InvalidRequest("give either the seats to cancel or a count of places")
-        held = self._booking.seat_labels
-        labels = order.labels_of(held)
-        unknown = sorted(set(labels) - set(held))
-        if unknown:
-            raise InvalidRequest(f"seats not in this booking: {', '.join(unknown)}", seats=unknown)
-        if len(set(labels)) != len(labels):
-            raise InvalidRequest("a seat is listed twice")
-        if len(labels) >= len(held):
-            raise InvalidRequest("these are all the booking's places: cancel the booking instead")
-        return labels
-
-    def _must_be_confirmed(self) -> None:
-        if self._status != BookingStatus.CONFIRMED or self._mailbox.cancel is not None:
-            status = self._status or BookingStatus.PENDING_PAYMENT
-            raise BookingNotChangeable(f"a booking that is {status} cannot be changed")
-
-    def _cancel_percent(self, cancel: CancelRequest) -> int:
-        if cancel.session_cancelled:
-            return 100
-        assert self._mailbox.cancel_accepted_at is not None
-        return self._policy_percent(self._mailbox.cancel_accepted_at)
-
-    def _policy_percent(self, accepted_at: datetime) -> int:
-        """The session's refund percent in force when the change was accepted."""
-        assert self._reservation is not None
-        reservation = self._reservation
-        return refund_percent(reservation.refund_policy, reservation.session_starts_at, accepted_at)
-
-    @property
-    def _cancel(self) -> CancelRequest:
-        assert self._mailbox.cancel is not None
-        return self._mailbox.cancel
-
-    @property
-    def _refundable_amount(self) -> int:
-        return self._booking.amount_paid - self._booking.amount_refunded
-
-    def _refundable_after_orders(self) -> int:
-        """What remains paid once the refunds already queued are made."""
-        orders = [queued.order for queued in self._mailbox.orders]
-        queued = sum(order.amount for order in orders if isinstance(order, RefundOrder))
-        return self._refundable_amount - queued
+                await self._refunds.read_at_stripe()
 
     # ---- transitions ----------------------------------------------------------------------
 
     async def _wait_for_message(self, deadline: datetime, timer: str) -> bool:
         return await self._mailbox.wait(
-            deadline, timer, cancel_counts=self._status in OPEN_STATUSES
+            deadline, timer, cancel_counts=self._state.status in OPEN_STATUSES
         )
 
     async def _extend_hold(self) -> None:
         extended = workflow.now() + timedelta(seconds=self._timings.hold_extension_seconds)
-        await self._record(
-            replace(self._booking, hold_expires_at=extended, status_reason="payment is processing")
-        )
-
-    async def _close(
-        self,
-        status: BookingStatus,
-        reason: str,
-        refunded: int | None = None,
-        *,
-        unless_session_cancelled: bool = False,
-    ) -> bool:
-        """Release the places, record the end, and tell the customer (with the last refund's
-        credit note when something was `refunded`: each refund had its own already). False,
-        with nothing recorded, if `unless_session_cancelled` and the session was cancelled."""
-        await self._steps.release()
-        view = replace(self._booking, status=status, status_reason=reason)
-        outcome = await self._steps.record(view, unless_session_cancelled=unless_session_cancelled)
-        if outcome == RecordOutcome.SESSION_CANCELLED:
-            return False
-        self._show(view)
-        refunds = self._booking.refunds
-        last = refunds[-1].sequence if refunded and refunds else None
-        await self._send_email(closing_email(status, self._mailbox.cancel), refunded, last)
-        return True
-
-    async def _issue_document(
-        self, kind: DocumentKind, intent: PaymentIntentInfo | None, refund: Refund | None = None
-    ) -> None:
-        document = await self._steps.issue_document(kind, intent, refund)
-        if document is not None:
-            self._view = replace(
-                self._booking, documents=[*self._booking.documents, document.number]
-            )
-
-    async def _send_email(
-        self, kind: EmailKind, refund_amount: int | None = None, refund_sequence: int | None = None
-    ) -> None:
-        if not await self._steps.send_email(kind, refund_amount, refund_sequence):
-            booking = self._booking
-            self._view = replace(booking, emails_refused=[*booking.emails_refused, kind])
-
-    async def _cancel_intent(self) -> PaymentIntentInfo | None:
-        """None when Stripe did not answer within the grace: the hold ends all the same."""
-        within = self._stripe_grace(timedelta(0))
-        try:
-            intent = await self._steps.cancel_intent(self._payment_intent_id, within)
-        except ActivityError as err:
-            workflow.logger.warning("could not cancel %s: %s", self._payment_intent_id, err)
-            self._intent_unsettled = True
-            return None
-        self._intent_cancelled = intent.status == PaymentState.VOID
-        return intent
-
-    async def _read_intent_while_pending(self) -> PaymentIntentInfo | None:
-        """The intent, or None when Stripe did not answer before the hold ends."""
-        within = self._stripe_grace(self._booking.hold_expires_at - workflow.now())
-        try:
-            return await self._steps.read_intent(self._payment_intent_id, within)
-        except FailureError as err:  # local activities raise ApplicationError, not ActivityError
-            workflow.logger.warning("could not read %s: %s", self._payment_intent_id, err)
-            return None
-
-    def _stripe_grace(self, at_least: timedelta) -> timedelta:
-        """How long a pending booking waits on Stripe before the hold's end decides."""
-        return max(at_least, timedelta(seconds=self._timings.payment_grace_seconds))
-
-    async def _record(self, view: BookingView) -> None:
-        """Mirror to the database first, so whoever reads the new view can find it there too."""
-        await self._steps.record(view)
-        self._show(view)
-
-    def _show(self, view: BookingView) -> None:
-        """The view callers and operators see, once the database holds it."""
-        self._view = view
-        visibility.publish(view)
+        booking = self._state.booking
+        reason = "payment is processing"
+        await self._state.record(replace(booking, hold_expires_at=extended, status_reason=reason))
 
     def _reject(self, err: ActivityError | ApplicationError) -> bool:
-        self._rejection = _business_failure(err) or ServiceUnavailable(
+        self._rejection = business_failure(err) or ServiceUnavailable(
             f"could not set the booking up: {err.cause if isinstance(err, ActivityError) else err}"
         )
         visibility.publish_rejected()
         return False
-
-    def _session_started(self, at: datetime | None = None) -> bool:
-        assert self._reservation is not None
-        return (at or workflow.now()) >= self._reservation.session_starts_at
-
-    @property
-    def _booking(self) -> BookingView:
-        assert self._view is not None, "the booking has no places yet"
-        return self._view
-
-    @property
-    def _status(self) -> BookingStatus | None:
-        return self._view.status if self._view else None
-
-    @property
-    def _payment_intent_id(self) -> str:
-        assert self._booking.payment_intent_id is not None
-        return self._booking.payment_intent_id
-
-
-def _check_text(reason: str) -> None:
-    if "\x00" in reason:
-        raise InvalidRequest("the reason must not contain the NUL character")
-
-
-def _business_failure(err: FailureError) -> ApplicationError | None:
-    """The business rule that said no (non-retryable), or None for trouble worth retrying."""
-    cause = err.cause if isinstance(err, ActivityError) else err
-    return cause if isinstance(cause, ApplicationError) and cause.non_retryable else None
-
-
-def _outcome(err: FailureError) -> ApplicationError:
-    """What a failed step answers: the rule or the refusal that said no by name, or, once a
-    Stripe step's retries reached their bound (every other step's failure is a business
-    one), PaymentProviderUnavailable: the API answers 503 and the caller may try again."""
-    refusal = _business_failure(err)
-    if refusal is not None:
-        return refusal
-    cause = err.cause if isinstance(err, ActivityError) else err
-    return PaymentProviderUnavailable(f"Stripe did not answer in time: {cause}")
-
-
-def _refund_failure(outcome: ApplicationError) -> str:
-    """A status reason for money paid for a booking that will not be confirmed and could not
-    be refunded now: the safety net refunds such a payment at its next run."""
-    workflow.logger.warning("refund not made: %s", outcome.message)
-    if outcome.type == PaymentProviderUnavailable.__name__:
-        return "Stripe did not answer: refund left to the safety net"
-    return f"the refund was refused: {outcome.message}"

@@ -6,7 +6,7 @@ from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities, ReleaseResult
@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
     from activities.receipts import ReceiptActivities
     from activities.refunds import RefundActivities
+    from core.errors import PaymentProviderUnavailable, business_failure
     from models.booking import (
         BookingRequest,
         BookingView,
@@ -65,6 +66,17 @@ def _bounded(options: StepOptions, within: timedelta | None) -> StepOptions:
 
 
 _BOUNDED_RETRY_INTERVAL = timedelta(seconds=1)
+
+
+def outcome(err: FailureError) -> ApplicationError:
+    """What a failed step answers: the rule or the refusal that said no by name, or, once a
+    Stripe step's retries reached their bound (every other step's failure is a business
+    one), PaymentProviderUnavailable: the API answers 503 and the caller may try again."""
+    refusal = business_failure(err)
+    if refusal is not None:
+        return refusal
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return PaymentProviderUnavailable(f"Stripe did not answer in time: {cause}")
 
 
 Arg = TypeVar("Arg")

@@ -11,9 +11,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from api.availability import bookable_session
 from api.booking_lists import BookingListQuery, BookingPage, ListCursors
 from api.booking_workflows import (
+    Change,
     booking_id_for,
     booking_summary,
-    cancel_within,
     change_within,
     check_places_changeable,
     customer_cancel,
@@ -22,12 +22,9 @@ from api.booking_workflows import (
 from api.deps import AdminCaller, ClientCaller, DbDep, SettingsDep, TemporalDep
 from api.idempotency import request_fingerprint
 from api.schemas import (
-    AttendeeIn,
     BookingCreate,
     BookingOut,
     CancelIn,
-    CustomerOut,
-    Payment,
     PlacesCancelIn,
     RefundIn,
     RefundOut,
@@ -39,10 +36,15 @@ from models.booking import (
     PlacesCancellation,
     RefundOrder,
 )
-from models.booking_records import ListPosition, get_booking, get_document, list_bookings
-from models.enums import BookingStatus, DocumentKind
+from models.booking_records import (
+    ListPosition,
+    get_booking,
+    get_document,
+    list_bookings,
+    public_booking,
+)
+from models.enums import DocumentKind
 from models.tables import Booking, BookingRefund, Receipt
-from workflows.booking import BookingWorkflow
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 
@@ -198,11 +200,7 @@ async def cancel_booking(
     """
     booking = await get_booking(db, booking_id, caller.organisation_id)
     request = await customer_cancel(db, booking, (body or CancelIn()).reason)
-    outcome = await cancel_within(temporal, settings, str(booking.id), request, booking.status)
-    await db.refresh(booking)
-    if outcome is None:
-        return JSONResponse(booking_out(booking).model_dump(mode="json"), status_code=202)
-    return booking_out(booking)
+    return await _change(temporal, settings, db, booking, request)
 
 
 _CHANGE_ANSWERS: dict[int | str, dict[str, Any]] = {
@@ -227,7 +225,7 @@ async def refund_booking(
     booking = await get_booking(db, booking_id, caller.organisation_id)
     order = RefundOrder(body.amount, body.reason)
     update_id = f"refund-{booking_id_for(str(caller.key_id), idempotency_key)}"
-    return await _change(temporal, settings, db, booking, BookingWorkflow.refund, order, update_id)
+    return await _change(temporal, settings, db, booking, order, update_id)
 
 
 @router.post("/{booking_id}/cancel-places", response_model=BookingOut, responses=_CHANGE_ANSWERS)
@@ -250,9 +248,7 @@ async def cancel_places(
     await check_places_changeable(db, booking)
     order = PlacesCancellation(body.seats, body.count or 0, body.reason)
     update_id = f"places-{booking_id_for(str(caller.key_id), idempotency_key)}"
-    return await _change(
-        temporal, settings, db, booking, BookingWorkflow.cancel_places, order, update_id
-    )
+    return await _change(temporal, settings, db, booking, order, update_id)
 
 
 async def _change(
@@ -260,14 +256,13 @@ async def _change(
     settings: SettingsDep,
     db: DbDep,
     booking: Booking,
-    update: Any,
-    order: RefundOrder | PlacesCancellation,
-    update_id: str,
+    change: Change,
+    update_id: str | None = None,
 ) -> BookingOut | JSONResponse:
     """200 with the outcome when it comes within a few seconds, else 202 as it stands."""
     key, status_now = str(booking.id), booking.status
     await db.rollback()  # hold no connection while the workflow works
-    outcome = await change_within(temporal, settings, key, update, order, update_id, status_now)
+    outcome = await change_within(temporal, settings, key, change, status_now, update_id)
     await db.refresh(booking)
     if outcome is None:
         return JSONResponse(booking_out(booking).model_dump(mode="json"), status_code=202)
@@ -276,25 +271,6 @@ async def _change(
 
 def booking_out(booking: Booking, client_secret: str | None = None) -> BookingOut:
     """The one view of a booking the API gives, from its database mirror."""
-    return BookingOut(
-        id=booking.id,
-        status=BookingStatus(booking.status),
-        status_reason=booking.status_reason,
-        reference=booking.reference,
-        session_id=booking.session_id,
-        seats=booking.seat_labels,
-        quantity=booking.quantity,
-        amount_subtotal=booking.amount_subtotal,
-        discount=booking.discount,
-        amount_total=booking.amount_total,
-        currency=booking.currency,
-        hold_expires_at=booking.hold_expires_at,
-        payment=Payment(payment_intent_id=booking.payment_intent_id, client_secret=client_secret),
-        customer=CustomerOut(name=booking.customer_name, email=booking.customer_email),
-        attendees=[AttendeeIn(**a) for a in booking.attendees],
-        created_at=booking.created_at,
-        updated_at=booking.updated_at,
-        confirmed_at=booking.confirmed_at,
-        amount_paid=booking.amount_paid or 0,
-        amount_refunded=booking.amount_refunded,
-    )
+    shown = public_booking(booking)
+    payment = {**shown["payment"], "client_secret": client_secret}
+    return BookingOut.model_validate({**shown, "payment": payment})

@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.payments import PaymentActivities
 from activities.repairs import stripe_refunds_workflow_id
-from api.booking_workflows import cancel_within, start_booking_workflow
+from api.booking_workflows import change_within, start_booking_workflow
 from core.errors import PaymentProviderUnavailable
 from core.settings import Settings
 from devstack.pay import pay
@@ -158,14 +158,14 @@ async def test_a_cancel_stripe_does_not_answer_is_refused_and_may_be_asked_again
     view = await confirmed(temporal, settings, stripe_client, await new_session(capacity=2))
 
     with pytest.raises(PaymentProviderUnavailable):
-        await cancel_within(temporal, settings, view.id, CancelRequest(), "CONFIRMED")
+        await change_within(temporal, settings, view.id, CancelRequest(), "CONFIRMED")
 
     assert down.seen == ATTEMPTS
     assert (await view_of(temporal, view.id)).status == BookingStatus.CONFIRMED
     assert await places_of(db, view.id) == {SeatState.SOLD: 1}
     assert await still_running(temporal, view.id)
 
-    again = await cancel_within(temporal, settings, view.id, CancelRequest(), "CONFIRMED")
+    again = await change_within(temporal, settings, view.id, CancelRequest(), "CONFIRMED")
     assert again is not None and again.status == BookingStatus.REFUNDED
     assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
     await keep_history(temporal, view.id, "bounds-cancel_unanswered_then_asked_again")

@@ -1,0 +1,114 @@
+"""What the booking workflow knows of its booking: the view its callers and operators see, the
+places it holds, the messages waiting (`mailbox`); and the writes that change it: the database
+mirror first, then the view; documents and emails, whose outcome the view notes; the booking's
+end. Shared by the workflow, its refund book and its changes."""
+
+from dataclasses import replace
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from models.booking import BookingView, Refund, Reservation, closing_email
+    from models.enums import BookingStatus, DocumentKind, EmailKind, RecordOutcome
+    from models.payments import PaymentIntentInfo
+    from workflows import visibility
+    from workflows.mailbox import Mailbox
+    from workflows.steps import BookingSteps
+
+
+class BookingState:
+    """The booking's view and its places, both None until its places are held."""
+
+    def __init__(self, steps: BookingSteps, mailbox: Mailbox) -> None:
+        self._steps = steps
+        self.mailbox = mailbox
+        self.view: BookingView | None = None
+        self.reservation: Reservation | None = None
+
+    @property
+    def booking(self) -> BookingView:
+        assert self.view is not None, "the booking has no places yet"
+        return self.view
+
+    @property
+    def status(self) -> BookingStatus | None:
+        return self.view.status if self.view else None
+
+    @property
+    def payment_intent_id(self) -> str:
+        assert self.booking.payment_intent_id is not None
+        return self.booking.payment_intent_id
+
+    @property
+    def places(self) -> Reservation:
+        assert self.reservation is not None, "the booking has no places yet"
+        return self.reservation
+
+    def revise(self, **changes: Any) -> None:
+        """Change what the workflow knows, nothing recorded (the step that did it recorded it)."""
+        self.view = replace(self.booking, **changes)
+
+    def show(self, view: BookingView) -> None:
+        """The view callers and operators see, once the database holds it."""
+        self.view = view
+        visibility.publish(view)
+
+    async def record(self, view: BookingView) -> None:
+        """Mirror to the database first, so whoever reads the new view can find it there too."""
+        await self._steps.record(view)
+        self.show(view)
+
+    async def issue_document(
+        self, kind: DocumentKind, intent: PaymentIntentInfo | None, refund: Refund | None = None
+    ) -> None:
+        document = await self._steps.issue_document(kind, intent, refund)
+        if document is not None:
+            self.revise(documents=[*self.booking.documents, document.number])
+
+    async def send_email(
+        self, kind: EmailKind, refund_amount: int | None = None, refund_sequence: int | None = None
+    ) -> None:
+        if not await self._steps.send_email(kind, refund_amount, refund_sequence):
+            self.revise(emails_refused=[*self.booking.emails_refused, kind])
+
+    async def close(
+        self,
+        status: BookingStatus,
+        reason: str,
+        refunded: int | None = None,
+        *,
+        unless_session_cancelled: bool = False,
+    ) -> bool:
+        """Release the places, record the end, and tell the customer (with the last refund's
+        credit note when something was `refunded`: each refund had its own already). False,
+        with nothing recorded, if `unless_session_cancelled` and the session was cancelled."""
+        await self._steps.release()
+        view = replace(self.booking, status=status, status_reason=reason)
+        recorded = await self._steps.record(view, unless_session_cancelled=unless_session_cancelled)
+        if recorded == RecordOutcome.SESSION_CANCELLED:
+            return False
+        self.show(view)
+        refunds = self.booking.refunds
+        last = refunds[-1].sequence if refunded and refunds else None
+        await self.send_email(closing_email(status, self.mailbox.cancel), refunded, last)
+        return True
+
+
+def held(
+    booking_id: str, reservation: Reservation, intent: PaymentIntentInfo | None
+) -> BookingView:
+    """The booking holding its places, waiting for the payment of `intent` if any."""
+    return BookingView(
+        id=booking_id,
+        status=BookingStatus.PENDING_PAYMENT,
+        session_id=reservation.session_id,
+        seat_labels=reservation.seat_labels,
+        amount_subtotal=reservation.amount_subtotal,
+        discount=reservation.discount,
+        amount_total=reservation.amount_total,
+        currency=reservation.currency,
+        hold_expires_at=reservation.hold_expires_at,
+        payment_intent_id=intent.id if intent else None,
+        client_secret=intent.client_secret if intent else None,
+    )

@@ -1,0 +1,141 @@
+"""The booking's refunds, kept by its workflow in one vocabulary:
+
+- *read back*: record the refunds Stripe holds that the booking does not know yet (made in
+  Stripe's dashboard, say); done before every refund, so none is computed from older figures;
+- *ask*: ask Stripe for the booking's next refund, by its *sequence* number (1, 2, ... in the
+  booking's order, part of Stripe's idempotency key): a number is used up even when Stripe
+  refuses, so its key is never sent with another amount;
+- *note*: record a refund Stripe made (the database, the view) and issue its credit note;
+- *refund part*: ask, then note; *refund the rest*: read back, then refund in full what
+  remains at Stripe;
+- *remaining*: what was paid less every refund noted;
+- *catch up*: read back, then follow: REFUNDED (the places released) once nothing remains
+  paid, else each refund's email to the customer."""
+
+from dataclasses import replace
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from core.booking_rules import remaining
+    from core.errors import PaymentProviderUnavailable
+    from models.booking import Refund
+    from models.enums import BookingStatus, DocumentKind, EmailKind, RefundSource
+    from models.payments import RefundInfo
+    from workflows.booking_state import BookingState
+    from workflows.steps import BookingSteps, outcome
+
+
+class RefundBook:
+    """The refunds of the booking `state` holds, asked of Stripe through `steps`."""
+
+    def __init__(self, steps: BookingSteps, state: BookingState) -> None:
+        self._steps = steps
+        self._state = state
+        # The last sequence number taken: by a refund noted, or by a refund asked of Stripe,
+        # even one it refused.
+        self._last_sequence = 0
+
+    @property
+    def remaining(self) -> int:
+        booking = self._state.booking
+        return remaining(booking.amount_paid, booking.amount_refunded)
+
+    async def read_back(self) -> list[Refund]:
+        """Note the refunds Stripe holds that the booking does not know yet."""
+        booking = self._state.booking
+        if booking.payment_intent_id is None:
+            return []
+        known = {refund.stripe_refund_id for refund in booking.refunds}
+        known.update(booking.refund_ids)
+        found = [
+            info
+            for info in await self._steps.list_refunds(self._state.payment_intent_id)
+            if info.id not in known and info.counts
+        ]
+        return [await self.note(info, "refunded at Stripe", RefundSource.STRIPE) for info in found]
+
+    async def catch_up(self) -> None:
+        """Note the refunds made at Stripe the booking does not know yet, then follow them."""
+        await self.follow(await self.read_back())
+
+    async def read_at_stripe(self) -> None:
+        """After a `charge.refunded`: note the refunds made at Stripe, and a booking that was
+        confirmed follows them. Stripe not answering within the step's bound skips this
+        (logged): the next event, or the next refund, reads them."""
+        try:
+            refunds = await self.read_back()
+        except FailureError as err:
+            workflow.logger.warning("refunds not read: %s", outcome(err).message)
+            return
+        if self._state.booking.reference:
+            await self.follow(refunds)
+
+    async def follow(self, refunds: list[Refund]) -> None:
+        """REFUNDED (places released) once nothing remains paid, else tell the customer."""
+        if not refunds:
+            return
+        if self.remaining <= 0:
+            refunded = self._state.booking.amount_refunded
+            await self._state.close(BookingStatus.REFUNDED, refunds[-1].reason, refunded)
+            return
+        for refund in refunds:
+            await self._state.send_email(EmailKind.PARTLY_REFUNDED, refund.amount, refund.sequence)
+
+    async def refund_rest(self, source: RefundSource) -> ApplicationError | None:
+        """Refund all that remains at Stripe (read back first); None, or why not: Stripe's
+        refusal, or PaymentProviderUnavailable when it did not answer within the step's bound.
+
+        In full, as Stripe counts it, keyed by `source` alone: the safety net refunds late money
+        with the same key, so the two can never both refund it."""
+        try:
+            await self.read_back()
+            if self.remaining > 0:
+                info = await self._steps.refund(self._state.payment_intent_id, source)
+                await self.note(info, source.value, source)
+        except FailureError as err:
+            return outcome(err)
+        return None
+
+    async def refund_part(self, amount: int, reason: str, source: RefundSource) -> Refund:
+        """Refund `amount` through Stripe as the booking's next refund, then note it."""
+        info, sequence = await self.ask(amount, source)
+        return await self.note(info, reason, source, sequence)
+
+    async def ask(self, amount: int, source: RefundSource) -> tuple[RefundInfo, int]:
+        """Ask Stripe for the booking's next refund; its sequence number is used up even when
+        Stripe refuses (ActivityError)."""
+        self._last_sequence += 1
+        sequence = self._last_sequence
+        info = await self._steps.refund(self._state.payment_intent_id, source, amount, sequence)
+        return info, sequence
+
+    async def note(
+        self, info: RefundInfo, reason: str, source: RefundSource, sequence: int | None = None
+    ) -> Refund:
+        """Record a refund made at Stripe (the database, the view) and issue its credit note;
+        `sequence` when it was taken already. `refund_ids` lists the booking's own refunds."""
+        booking = self._state.booking
+        ours = source != RefundSource.STRIPE
+        if sequence is None:
+            self._last_sequence += 1
+            sequence = self._last_sequence
+        refund = Refund(sequence, info.amount, reason, info.id, workflow.now(), source)
+        await self._steps.record_refund(booking.currency, refund)
+        refund_ids = [*booking.refund_ids, info.id] if ours else booking.refund_ids
+        self._state.view = replace(
+            booking, refunds=[*booking.refunds, refund], refund_ids=refund_ids
+        )
+        if self._state.booking.reference:
+            await self._state.issue_document(DocumentKind.CREDIT_NOTE, None, refund)
+        return refund
+
+
+def unrefunded_reason(refusal: ApplicationError) -> str:
+    """A status reason for money paid for a booking that will not be confirmed and could not
+    be refunded now: the safety net refunds such a payment at its next run."""
+    workflow.logger.warning("refund not made: %s", refusal.message)
+    if refusal.type == PaymentProviderUnavailable.__name__:
+        return "Stripe did not answer: refund left to the safety net"
+    return f"the refund was refused: {refusal.message}"
