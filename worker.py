@@ -36,13 +36,13 @@ from activities.sessions import SessionActivities
 from activities.webhook_signals import DeliveryStarter
 from activities.webhooks_out import WebhookActivities
 from core.db import make_engine, make_sessionmaker
+from core.enums import DocumentKind
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import connect
 from documents.receipt_data import Seller
-from models.enums import DocumentKind
-from models.repairs import SafetyNetInput, WebhookSweep
-from models.webhooks import retry_timings
+from messages.repairs import SafetyNetInput, WebhookSweep
+from messages.webhooks import retry_timings
 from workflows.booking import BookingWorkflow
 from workflows.safety_net import RUN_TIMEOUT, SAFETY_NET_ID, SafetyNetWorkflow
 from workflows.session_cancellation import SessionCancellationWorkflow

@@ -12,6 +12,14 @@ from activities.webhook_signals import DeliveryStarter
 from core import booking_rules as rules
 from core import pricing
 from core.db import transaction
+from core.enums import (
+    OPEN_STATUSES,
+    BookingStatus,
+    RecordOutcome,
+    SeatState,
+    SessionStatus,
+    WebhookEventType,
+)
 from core.errors import (
     IdempotencyKeyReused,
     InvalidRequest,
@@ -21,7 +29,7 @@ from core.errors import (
     SoldOut,
 )
 from core.refund_policy import tiers_of
-from models.booking import (
+from messages.booking import (
     MAX_PLACES_PER_BOOKING,
     BookingRequest,
     Confirmation,
@@ -30,17 +38,9 @@ from models.booking import (
     Reservation,
     Transition,
 )
-from models.enums import (
-    OPEN_STATUSES,
-    BookingStatus,
-    RecordOutcome,
-    SeatState,
-    SessionStatus,
-    WebhookEventType,
-)
-from models.sequences import database_now, next_in_sequence
 from models.tables import Booking, Seat, Session, WebhookEvent
-from models.webhook_events import STATUS_EVENTS, publish_booking_event
+from store.sequences import database_now, next_in_sequence
+from store.webhook_events import STATUS_EVENTS, publish_booking_event
 
 # Core tables for the hot path's writes: no ORM bookkeeping for rows nobody loads.
 BOOKINGS: Table = Booking.__table__  # type: ignore[assignment]

@@ -9,17 +9,17 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.mail import Attachment, Mailer, MailRefused, MailUnavailable, OutgoingEmail
-from documents.calendar_file import CalendarMethod, render_ics
-from documents.emails import EmailContext, render_email
-from documents.receipt_data import DEFAULT_LOCALE
-from models.booking import EmailOutcome, EmailRequest
-from models.enums import (
+from core.enums import (
     BookingStatus,
     DeliveryOutcome,
     DocumentKind,
     EmailKind,
     NotificationStatus,
 )
+from documents.calendar_file import CalendarMethod, render_ics
+from documents.emails import EmailContext, render_email
+from documents.receipt_data import DEFAULT_LOCALE
+from messages.booking import EmailOutcome, EmailRequest
 from models.tables import Booking, Notification, Receipt, Session
 
 

@@ -5,9 +5,9 @@ from temporalio import activity
 
 from activities.inventory import InventoryActivities
 from activities.payments import PaymentActivities
-from models.booking import Transition
-from models.enums import BookingStatus
-from models.payments import CreatePaymentIntent, PaymentIntentInfo
+from core.enums import BookingStatus
+from messages.booking import Transition
+from messages.payments import CreatePaymentIntent, PaymentIntentInfo
 
 
 class PaymentSetupActivities:

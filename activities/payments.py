@@ -25,7 +25,7 @@ from core.errors import (
     PaymentSignatureInvalid,
     RefundExceedsRemaining,
 )
-from models.payments import (
+from messages.payments import (
     CreatePaymentIntent,
     PaymentIntentInfo,
     PaymentState,

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from core.enums import DocumentKind
 from core.errors import InvalidRequest
 from documents.fonts import register_fonts
 from documents.receipt_data import (
@@ -18,11 +19,10 @@ from documents.receipt_data import (
     format_rate,
 )
 from documents.receipt_pdf import render_receipt_pdf
-from models.booking import DocumentRef, IssueDocument
-from models.booking_records import find_document
-from models.enums import DocumentKind
-from models.sequences import database_now, next_in_sequence
+from messages.booking import DocumentRef, IssueDocument
 from models.tables import Booking, Receipt, Session
+from store.booking_records import find_document
+from store.sequences import database_now, next_in_sequence
 
 
 class ReceiptActivities:

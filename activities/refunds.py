@@ -10,10 +10,10 @@ from temporalio import activity
 
 from activities.webhook_signals import DeliveryStarter
 from core.db import transaction
-from models.booking import RecordRefund
-from models.enums import WebhookEventType
+from core.enums import WebhookEventType
+from messages.booking import RecordRefund
 from models.tables import Booking, BookingRefund
-from models.webhook_events import RefundFigures, publish_booking_event
+from store.webhook_events import RefundFigures, publish_booking_event
 
 
 class RefundActivities:

@@ -1,5 +1,5 @@
 """The safety net's eyes and hands: what no booking workflow will ever put right, found by the
-same finders the consistency check uses (ops.findings), and the repairs that re-check, in the
+same finders the consistency check uses (reconcile.findings), and the repairs that re-check, in the
 statement that acts, what the search saw."""
 
 import uuid
@@ -13,10 +13,9 @@ from temporalio.client import Client
 
 from activities.notifications import NotificationActivities, notification_key
 from core.db import transaction
-from models.booking import EmailOutcome, EmailRequest
-from models.enums import BookingStatus, DocumentKind, EmailKind, NotificationStatus, SeatState
-from models.personal_data import ERASED
-from models.repairs import (
+from core.enums import BookingStatus, DocumentKind, EmailKind, NotificationStatus, SeatState
+from messages.booking import EmailOutcome, EmailRequest
+from messages.repairs import (
     BookingMoney,
     OrphanHold,
     RefundsMade,
@@ -25,7 +24,8 @@ from models.repairs import (
     UnclaimedPayment,
 )
 from models.tables import Booking, BookingRefund, Notification, Receipt, Seat
-from ops import findings
+from reconcile import findings
+from store.personal_data import ERASED
 
 # An email the ledger marks failed is sent again by each run until it has had this many
 # attempts in all (each of the booking's own counts): past it, it stays failed for an operator.

@@ -10,19 +10,19 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.webhook_signals import DeliveryStarter
 from core.db import transaction
+from core.enums import BookingStatus, SessionStatus
 from core.errors import SessionNotBookable, SessionNotFound
-from models.booking import (
+from messages.booking import (
     BookingView,
     CancelRequest,
     booking_workflow_id,
     next_cancel_update_id,
 )
-from models.booking_records import open_bookings
-from models.enums import BookingStatus, SessionStatus
-from models.sequences import database_now
-from models.sessions import BookingToCancel
+from messages.sessions import BookingToCancel
 from models.tables import Booking, Session
-from models.webhook_events import publish_session_cancelled
+from store.booking_records import open_bookings
+from store.sequences import database_now
+from store.webhook_events import publish_session_cancelled
 
 
 class SessionActivities:

@@ -13,16 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 
-from models.enums import WebhookDeliveryStatus
-from models.repairs import WebhookSweep
-from models.tables import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from models.webhooks import (
+from core.enums import WebhookDeliveryStatus
+from messages.repairs import WebhookSweep
+from messages.webhooks import (
     DELIVERY_WORKFLOW,
     NUDGE_SIGNAL,
     DeliveryStream,
     RetryTimings,
     delivery_workflow_id,
 )
+from models.tables import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 # Temporal unreachable fails the caller (it retries) instead of holding its transaction's result.
 _RPC_TIMEOUT = timedelta(seconds=5)

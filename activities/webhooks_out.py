@@ -17,10 +17,10 @@ from standardwebhooks import Webhook
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from core.enums import WebhookDeliveryStatus
 from core.webhook_secrets import unseal
-from models.enums import WebhookDeliveryStatus
+from messages.webhooks import DeliveryStream, PendingDelivery
 from models.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from models.webhooks import DeliveryStream, PendingDelivery
 
 # Retried, as 5xx and no answer are: the receiver may take it later. Any other 4xx (or a 3xx)
 # means it will never take this one.

@@ -12,9 +12,9 @@ import uuid
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.enums import SeatState
 from core.errors import SeatsUnavailable, SessionNotFound, SoldOut, parse_id
-from models.booking import BookingRequest
-from models.enums import SeatState
+from messages.booking import BookingRequest
 from models.tables import Booking, Seat, Session
 
 

@@ -15,10 +15,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, EmailStr, Field, ValidationInfo, field_validator
 
-from api.schemas import BookingOut, QueryMoment
+from core.enums import BookingStatus
 from core.errors import InvalidRequest
-from models.booking_records import BookingFilter, ListPosition
-from models.enums import BookingStatus
+from schemas.public import BookingOut, QueryMoment
+from store.booking_records import BookingFilter, ListPosition
 
 MAX_LIMIT = 100
 _TAG_BYTES = 16

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from api.rate_limit import KeyRateLimiter, RateLimited
-from api.schemas import storable
+from core.enums import Role
 from core.settings import Settings
-from models.api_keys import Caller, check_key
-from models.enums import Role
+from schemas.public import storable
+from store.api_keys import Caller, check_key
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -43,7 +43,7 @@ DbDep = Annotated[AsyncSession, Depends(get_db)]
 
 
 async def storable_parameters(request: Request) -> None:
-    """Path and query strings obey the rule body strings obey (`api.schemas.String`)."""
+    """Path and query strings obey the rule body strings obey (`schemas.public.String`)."""
     places = [
         ("path", list(request.path_params.items())),
         ("query", request.query_params.multi_items()),

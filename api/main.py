@@ -25,7 +25,7 @@ from api.routes import (
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings, get_settings
 from core.temporal import connect
-from models.api_keys import store_bootstrap_keys
+from store.api_keys import store_bootstrap_keys
 
 
 def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:

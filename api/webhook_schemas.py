@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from api.schemas import Line
-from models.enums import WebhookDeliveryStatus, WebhookEventType
+from core.enums import WebhookDeliveryStatus, WebhookEventType
+from schemas.public import Line
 
 
 def _http_url(value: str) -> str:

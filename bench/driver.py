@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from activities.payments import make_stripe_client
 from bench.stack import Stack, processes
-from models.catalog import SessionSpec, create_session
-from models.enums import SessionKind
+from core.enums import SessionKind
+from store.catalog import SessionSpec, create_session
 
 
 @dataclass

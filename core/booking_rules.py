@@ -6,9 +6,9 @@ their own validation error."""
 
 from datetime import datetime
 
+from core.enums import OPEN_STATUSES, BookingStatus
 from core.errors import BookingNotCancellable, BookingNotChangeable, InvalidRequest
 from core.refund_policy import RefundTier, refund_amount, refund_percent
-from models.enums import OPEN_STATUSES, BookingStatus
 
 
 def check_text(reason: str) -> None:

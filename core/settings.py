@@ -9,7 +9,7 @@ from babel import Locale, UnknownLocaleError
 from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.enums import Role
+from core.enums import Role
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     # organisation when the API starts. Real keys are made with `booking-ops keys create`;
     # refused in production.
     api_keys: dict[str, Role] = Field(default_factory=_dev_api_keys)
-    # Keys the stored hashes of API keys (models/api_keys.py). Changing it voids every key.
+    # Keys the stored hashes of API keys (store/api_keys.py). Changing it voids every key.
     api_key_pepper: str = DEV_API_KEY_PEPPER
     # Requests per minute per API key unless the key has its own limit, counted in fixed
     # windows of `rate_limit_window_seconds` (the limit scaled to the window). The counts live

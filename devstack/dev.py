@@ -12,7 +12,7 @@ from core.db import make_engine, make_sessionmaker
 from core.settings import PROJECT_ROOT, get_settings
 from devstack.migrate import migrate
 from devstack.postgres import Cluster
-from models.demo_data import seed
+from store.demo_data import seed
 
 VAR = PROJECT_ROOT / "var"
 DEV_PG_PORT = 55432

@@ -22,7 +22,7 @@ from pathlib import Path
 from devstack.ports import free_port, free_port_below
 from devstack.postgres import SERVER_USER, Cluster
 from devstack.tools import TOOLS_BIN, temporal_cli
-from models.search_attributes import BOOKING_STATUS, cli_types
+from messages.search_attributes import BOOKING_STATUS, cli_types
 
 SERVER_VERSION = "1.29.1"
 SERVER_MODULE = "go.temporal.io/server"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 
 from devstack.tools import temporal_cli
-from models.search_attributes import dev_server_flags
+from messages.search_attributes import dev_server_flags
 
 
 class ServerKind(StrEnum):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from core.enums import EmailKind
 from documents.receipt_data import DEFAULT_LOCALE, format_moment, format_money
-from models.enums import EmailKind
 
 # Each kind names its templates, <kind>.html.j2 and <kind>.txt.j2, and its subject.
 TEMPLATES = Path(__file__).parent / "templates"

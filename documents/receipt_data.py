@@ -9,7 +9,7 @@ from babel.dates import format_date as babel_date
 from babel.dates import format_datetime
 from babel.numbers import format_currency, get_currency_precision
 
-from models.enums import DocumentKind
+from core.enums import DocumentKind
 
 DEFAULT_LOCALE = "en_GB"
 # Stripe counts ISK in hundredths (amounts end in 00), although ISO 4217 gives it no minor unit;

@@ -16,6 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from core.enums import DocumentKind
 from documents.fonts import BOLD, REGULAR, paragraph, register_fonts
 from documents.receipt_data import (
     ReceiptData,
@@ -24,7 +25,6 @@ from documents.receipt_data import (
     format_money,
     format_rate,
 )
-from models.enums import DocumentKind
 
 # The frame keeps 6 pt of padding on each side inside the 20 mm margins.
 _WIDTH = A4[0] - 40 * mm - 12

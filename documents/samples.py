@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
+from core.enums import DocumentKind
 from documents.receipt_data import ReceiptData, ReceiptLine, Seller
-from models.enums import DocumentKind
 
 SELLER = Seller(
     name="Riverside Fermentation Taproom Ltd",

@@ -24,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core import booking_rules
 from core.customer_hash import normalise_email
-from models.enums import (
+from core.enums import (
     DocumentKind,
     NotificationStatus,
     RefundSource,

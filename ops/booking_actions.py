@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.booking_workflows import change_within, customer_cancel
+from clients.booking_workflows import change_within, customer_cancel
+from core.enums import BookingStatus
 from core.errors import BookingNotCancellable
 from core.settings import Settings
-from models.booking import BookingView, RefundOrder
-from models.booking_records import get_booking
-from models.enums import BookingStatus
+from messages.booking import BookingView, RefundOrder
 from models.tables import Booking
+from store.booking_records import get_booking
 
 EXPIRED_BY_OPERATOR = "expired by an operator"
 
@@ -80,7 +80,7 @@ async def booking_in(
 
 
 def cancel(booking_id: str, reason: str) -> Send:
-    """The customer's cancel (api.booking_workflows.customer_cancel), with the operator's reason."""
+    """The customer's cancel (clients.booking_workflows.customer_cancel), with the operator's reason."""
 
     async def send(
         db: async_sessionmaker[AsyncSession], temporal: Client, settings: Settings, mirror: Booking

@@ -6,9 +6,9 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowExecution
 
-from models import search_attributes as sa
-from models.booking import booking_workflow_id
-from models.enums import BookingStatus
+from core.enums import BookingStatus
+from messages import search_attributes as sa
+from messages.booking import booking_workflow_id
 from ops.readable import when
 
 COLUMNS = ("booking", "status", "reference", "session", "hold ends", "started", "workflow")

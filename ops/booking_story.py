@@ -13,7 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.errors import BookingNotFound
 from documents.receipt_data import format_money
-from models.booking import BookingView, booking_workflow_id
+from messages.booking import BookingView, booking_workflow_id
 from models.tables import Booking, Session
 from ops.readable import when
 from ops.timeline import Step, timeline

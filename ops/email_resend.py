@@ -12,12 +12,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.notifications import NotificationActivities, notification_key
+from core.enums import DeliveryOutcome, EmailKind, NotificationStatus
 from core.errors import BookingError
 from core.settings import Settings
-from models.booking import EmailRequest, booking_workflow_id
-from models.booking_records import get_booking
-from models.enums import DeliveryOutcome, EmailKind, NotificationStatus
+from messages.booking import EmailRequest, booking_workflow_id
 from models.tables import Notification
+from store.booking_records import get_booking
 from worker import make_mailer
 
 

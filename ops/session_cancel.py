@@ -10,16 +10,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowFailureError
 
-from api.session_cancellation import (
+from clients.session_cancellation import (
     CancellationHandle,
     progress_of,
     start_session_cancellation,
 )
+from core.enums import SessionStatus
 from core.errors import SessionNotBookable, as_booking_error
 from core.settings import Settings
-from models.catalog import get_session
-from models.enums import SessionStatus
-from models.sessions import SessionCancellationProgress, session_cancellation_id
+from messages.sessions import SessionCancellationProgress, session_cancellation_id
+from store.catalog import get_session
 
 # How often a followed cancellation is asked how far it is.
 POLL_SECONDS = 0.5

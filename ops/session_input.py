@@ -9,10 +9,10 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.schemas import SessionCreate
 from core.errors import BookingError
-from models.catalog import SeatRow, SessionSpec, create_session
 from models.tables import Organisation, Session
+from schemas.public import SessionCreate
+from store.catalog import SeatRow, SessionSpec, create_session
 
 
 class BadSessionInput(ValueError):

@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.refund_policy import tiers_of
 from documents.receipt_data import format_money
-from models.catalog import Availability, get_session
 from models.tables import Booking, Session
 from ops.readable import when
+from store.catalog import Availability, get_session
 
 COLUMNS = (
     "id",

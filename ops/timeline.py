@@ -16,9 +16,9 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter, decode_typed_search_attributes
 
-from models import search_attributes as sa
-from models.booking import CancelRequest
-from models.payments import PaymentEvent
+from messages import search_attributes as sa
+from messages.booking import CancelRequest
+from messages.payments import PaymentEvent
 
 
 @dataclass(frozen=True)

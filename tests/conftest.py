@@ -29,6 +29,7 @@ from activities.payments import make_stripe_client
 from api.main import create_app
 from core.codec import encrypting_converter
 from core.db import make_engine, make_sessionmaker
+from core.enums import Role, SessionKind
 from core.settings import Settings
 from devstack.migrate import migrate
 from devstack.ports import free_port, wait_for_port
@@ -36,11 +37,10 @@ from devstack.postgres import Cluster
 from devstack.temporal_prod import serving
 from devstack.temporal_server import ServerKind, dynamic_config_flags
 from devstack.tools import temporal_cli
-from models import search_attributes
-from models.api_keys import key_prefix, secret_hash
-from models.catalog import SeatRow, SessionSpec, create_session
-from models.enums import Role, SessionKind
-from models.organisations import DEFAULT_ORGANISATION_ID
+from messages import search_attributes
+from store.api_keys import key_prefix, secret_hash
+from store.catalog import SeatRow, SessionSpec, create_session
+from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.fakes.sendgrid_server import FakeSendGrid
 from worker import booking_activities, build_worker
 

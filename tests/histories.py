@@ -8,7 +8,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from models.booking import booking_workflow_id
+from messages.booking import booking_workflow_id
 
 HISTORIES = Path(__file__).parent / "workflows" / "histories"
 # The webhook delivery workflow's, apart: the booking replay test reads every file above.

@@ -57,13 +57,20 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from core import booking_rules as rules
+    from core.enums import (
+        OPEN_STATUSES,
+        BookingStatus,
+        DocumentKind,
+        EmailKind,
+        RefundSource,
+    )
     from core.errors import (
         BookingNotCancellable,
         IdempotencyKeyReused,
         ServiceUnavailable,
         business_failure,
     )
-    from models.booking import (
+    from messages.booking import (
         CANCELS_GIVEN_UP_QUERY,
         BookingView,
         BookingWorkflowInput,
@@ -73,14 +80,7 @@ with workflow.unsafe.imports_passed_through():
         RefundOrder,
         Reservation,
     )
-    from models.enums import (
-        OPEN_STATUSES,
-        BookingStatus,
-        DocumentKind,
-        EmailKind,
-        RefundSource,
-    )
-    from models.payments import PaymentEvent, PaymentEventType, PaymentIntentInfo, PaymentState
+    from messages.payments import PaymentEvent, PaymentEventType, PaymentIntentInfo, PaymentState
     from workflows import visibility
     from workflows.booking_changes import BookingChanges
     from workflows.booking_state import BookingState, held

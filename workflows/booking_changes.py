@@ -16,12 +16,18 @@ from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from core import booking_rules as rules
+    from core.enums import BookingStatus, RefundSource
     from core.errors import BookingNotChangeable, PaymentProviderUnavailable, RefundExceedsRemaining
     from core.pricing import kept
     from core.refund_policy import refund_amount
-    from models.booking import BookingView, CancelRequest, PlacesCancellation, RefundOrder, Repriced
-    from models.enums import BookingStatus, RefundSource
-    from models.sessions import SESSION_CANCELLED_REASON
+    from messages.booking import (
+        BookingView,
+        CancelRequest,
+        PlacesCancellation,
+        RefundOrder,
+        Repriced,
+    )
+    from messages.sessions import SESSION_CANCELLED_REASON
     from workflows import visibility
     from workflows.booking_state import BookingState
     from workflows.mailbox import Order, Queued

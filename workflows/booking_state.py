@@ -9,9 +9,9 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from models.booking import BookingView, Refund, Reservation, closing_email
-    from models.enums import BookingStatus, DocumentKind, EmailKind, RecordOutcome
-    from models.payments import PaymentIntentInfo
+    from core.enums import BookingStatus, DocumentKind, EmailKind, RecordOutcome
+    from messages.booking import BookingView, Refund, Reservation, closing_email
+    from messages.payments import PaymentIntentInfo
     from workflows import visibility
     from workflows.mailbox import Mailbox
     from workflows.steps import BookingSteps

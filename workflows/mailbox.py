@@ -10,8 +10,8 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from models.booking import BookingView, CancelRequest, PlacesCancellation, RefundOrder
-    from models.payments import PaymentEvent
+    from messages.booking import BookingView, CancelRequest, PlacesCancellation, RefundOrder
+    from messages.payments import PaymentEvent
 
 Order = RefundOrder | PlacesCancellation
 

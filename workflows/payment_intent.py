@@ -9,7 +9,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from models.payments import PaymentIntentInfo, PaymentState
+    from messages.payments import PaymentIntentInfo, PaymentState
     from workflows.booking_state import BookingState
     from workflows.steps import BookingSteps
 

@@ -19,10 +19,10 @@ from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from core.booking_rules import remaining
+    from core.enums import BookingStatus, DocumentKind, EmailKind, RefundSource
     from core.errors import PaymentProviderUnavailable
-    from models.booking import Refund
-    from models.enums import BookingStatus, DocumentKind, EmailKind, RefundSource
-    from models.payments import RefundInfo
+    from messages.booking import Refund
+    from messages.payments import RefundInfo
     from workflows.booking_state import BookingState
     from workflows.steps import BookingSteps, outcome
 

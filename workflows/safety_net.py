@@ -23,10 +23,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
     from activities.repairs import RepairActivities
     from activities.webhook_signals import DeliveryStarter
-    from models.booking import EmailRequest, Transition
-    from models.enums import BookingStatus, DeliveryOutcome, EmailKind
-    from models.payments import RefundRequest
-    from models.repairs import (
+    from core.enums import BookingStatus, DeliveryOutcome, EmailKind
+    from messages.booking import EmailRequest, Transition
+    from messages.payments import RefundRequest
+    from messages.repairs import (
         OrphanHold,
         RefundsMade,
         RepairReport,

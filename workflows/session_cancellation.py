@@ -15,8 +15,8 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.sessions import SessionActivities
-    from models.enums import BookingStatus
-    from models.sessions import (
+    from core.enums import BookingStatus
+    from messages.sessions import (
         BookingToCancel,
         FailedCancellation,
         SessionCancellationInput,

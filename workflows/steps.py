@@ -15,8 +15,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
     from activities.receipts import ReceiptActivities
     from activities.refunds import RefundActivities
+    from core.enums import DeliveryOutcome, DocumentKind, EmailKind, RecordOutcome
     from core.errors import PaymentProviderUnavailable, business_failure
-    from models.booking import (
+    from messages.booking import (
         BookingRequest,
         BookingView,
         Confirmation,
@@ -30,8 +31,7 @@ with workflow.unsafe.imports_passed_through():
         Reservation,
         Transition,
     )
-    from models.enums import DeliveryOutcome, DocumentKind, EmailKind, RecordOutcome
-    from models.payments import CreatePaymentIntent, PaymentIntentInfo, RefundInfo, RefundRequest
+    from messages.payments import CreatePaymentIntent, PaymentIntentInfo, RefundInfo, RefundRequest
     from workflows.options import (
         DATABASE_STEP,
         DOCUMENT_STEP,

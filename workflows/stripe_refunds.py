@@ -13,10 +13,10 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from activities.repairs import REFUNDS_MADE_SIGNAL, STRIPE_REFUNDS_WORKFLOW, RepairActivities
-    from models.booking import Refund, Transition
-    from models.enums import BookingStatus, DocumentKind, EmailKind, RefundSource
-    from models.payments import RefundInfo
-    from models.repairs import BookingMoney, RefundsMade, StripeRefundsInput
+    from core.enums import BookingStatus, DocumentKind, EmailKind, RefundSource
+    from messages.booking import Refund, Transition
+    from messages.payments import RefundInfo
+    from messages.repairs import BookingMoney, RefundsMade, StripeRefundsInput
     from workflows.options import DATABASE_STEP
     from workflows.steps import BookingSteps
 

@@ -9,10 +9,10 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
+    from core.enums import BookingStatus
     from documents.receipt_data import format_money, format_utc
-    from models import search_attributes as sa
-    from models.booking import BookingView
-    from models.enums import BookingStatus
+    from messages import search_attributes as sa
+    from messages.booking import BookingView
 
 
 def publish(view: BookingView) -> None:

@@ -17,7 +17,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.webhooks_out import REJECTED, WebhookActivities
-    from models.webhooks import NUDGE_SIGNAL, DeliveryStream, RetryTimings
+    from messages.webhooks import NUDGE_SIGNAL, DeliveryStream, RetryTimings
     from workflows.options import DATABASE_STEP, StepOptions
 
 

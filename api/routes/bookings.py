@@ -10,7 +10,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.availability import bookable_session
 from api.booking_lists import BookingListQuery, BookingPage, ListCursors
-from api.booking_workflows import (
+from api.deps import AdminCaller, ClientCaller, DbDep, SettingsDep, TemporalDep
+from clients.booking_workflows import (
     Change,
     booking_id_for,
     booking_summary,
@@ -19,9 +20,17 @@ from api.booking_workflows import (
     customer_cancel,
     start_booking_workflow,
 )
-from api.deps import AdminCaller, ClientCaller, DbDep, SettingsDep, TemporalDep
-from api.idempotency import request_fingerprint
-from api.schemas import (
+from clients.idempotency import request_fingerprint
+from core.enums import DocumentKind
+from core.errors import IdempotencyKeyReused
+from messages.booking import (
+    Attendee,
+    BookingRequest,
+    PlacesCancellation,
+    RefundOrder,
+)
+from models.tables import Booking, BookingRefund, Receipt
+from schemas.public import (
     BookingCreate,
     BookingOut,
     CancelIn,
@@ -29,22 +38,13 @@ from api.schemas import (
     RefundIn,
     RefundOut,
 )
-from core.errors import IdempotencyKeyReused
-from models.booking import (
-    Attendee,
-    BookingRequest,
-    PlacesCancellation,
-    RefundOrder,
-)
-from models.booking_records import (
+from store.booking_records import (
     ListPosition,
     get_booking,
     get_document,
     list_bookings,
     public_booking,
 )
-from models.enums import DocumentKind
-from models.tables import Booking, BookingRefund, Receipt
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import AdminCaller, DbDep, TemporalDep
-from api.schemas import CustomerIn, ErasureOut
-from core.workflow_rest import busy_bookings
-from models.personal_data import erase_customer, export_customer
+from clients.workflow_rest import busy_bookings
+from schemas.public import CustomerIn, ErasureOut
+from store.personal_data import erase_customer, export_customer
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 

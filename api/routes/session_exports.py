@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AdminCaller, DbDep
 from documents import bookings_csv
-from models.booking_records import BookingFilter, all_bookings
-from models.catalog import get_session
+from store.booking_records import BookingFilter, all_bookings
+from store.catalog import get_session
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 

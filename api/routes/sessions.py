@@ -7,7 +7,12 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 
 from api.deps import AdminCaller, ClientCaller, DbDep, SettingsDep, TemporalDep
-from api.schemas import (
+from clients.session_cancellation import cancel_session_within
+from core.enums import SessionKind, SessionStatus
+from core.errors import SessionNotBookable
+from core.refund_policy import tiers_of
+from models.tables import Session
+from schemas.public import (
     AvailabilityOut,
     GroupDiscountIn,
     QueryMoment,
@@ -18,10 +23,7 @@ from api.schemas import (
     SessionOut,
     SessionPage,
 )
-from api.session_cancellation import cancel_session_within
-from core.errors import SessionNotBookable
-from core.refund_policy import tiers_of
-from models.catalog import (
+from store.catalog import (
     Availability,
     SeatRow,
     SessionFilter,
@@ -30,8 +32,6 @@ from models.catalog import (
     get_session,
     list_sessions,
 )
-from models.enums import SessionKind, SessionStatus
-from models.tables import Session
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 

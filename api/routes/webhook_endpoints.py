@@ -18,10 +18,11 @@ from api.webhook_schemas import (
     WebhookEndpointOut,
     WebhookEndpointPatch,
 )
-from models.enums import WebhookDeliveryStatus, WebhookEventType
-from models.sequences import database_now
+from core.enums import WebhookDeliveryStatus, WebhookEventType
+from messages.webhooks import retry_timings
 from models.tables import WebhookEndpoint
-from models.webhook_endpoints import (
+from store.sequences import database_now
+from store.webhook_endpoints import (
     DeliveryRecord,
     create_endpoint,
     get_endpoint,
@@ -30,7 +31,6 @@ from models.webhook_endpoints import (
     queue_ping,
     requeue_delivery,
 )
-from models.webhooks import retry_timings
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
 _DISABLED: dict[int | str, dict[str, Any]] = {409: {"description": "The endpoint is disabled"}}

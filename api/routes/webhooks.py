@@ -23,13 +23,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.repairs import record_stripe_refunds
 from api.deps import DbDep, SettingsDep, TemporalDep
 from api.problems import problem
-from api.schemas import String
 from core.errors import ServiceUnavailable
-from models.booking import booking_workflow_id
-from models.booking_records import booking_paid_by
-from models.payments import PaymentEvent, PaymentEventType
-from models.repairs import RefundsMade
+from messages.booking import booking_workflow_id
+from messages.payments import PaymentEvent, PaymentEventType
+from messages.repairs import RefundsMade
 from models.tables import StripeEvent
+from schemas.public import String
+from store.booking_records import booking_paid_by
 from workflows.booking import BookingWorkflow
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])

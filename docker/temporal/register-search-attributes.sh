@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-shot (temporalio/admin-tools image): registers the booking engine's custom search attributes
 # in the namespace, then exits 0. Safe to re-run: existing attributes are left alone.
-# Keep the list in step with models/search_attributes.py (and the Procfile's dev-server flags).
+# Keep the list in step with messages/search_attributes.py (and the Procfile's dev-server flags).
 #
 # Environment: TEMPORAL_ADDRESS (host:port), NAMESPACE, optional NAMESPACE_RETENTION (e.g. 720h).
 set -euo pipefail

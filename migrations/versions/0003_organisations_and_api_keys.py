@@ -18,7 +18,7 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# models.organisations.DEFAULT_ORGANISATION_ID, written out: a migration never changes with the code.
+# store.organisations.DEFAULT_ORGANISATION_ID, written out: a migration never changes with the code.
 DEFAULT_ORGANISATION_ID = "00000000-0000-4000-8000-000000000001"
 DEFAULT_ORGANISATION_NAME = "Default organisation"
 

@@ -19,7 +19,7 @@ down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# models.enums.WebhookEventType and WebhookDeliveryStatus, written out: a migration never
+# core.enums.WebhookEventType and WebhookDeliveryStatus, written out: a migration never
 # changes with the code.
 EVENT_TYPES = (
     "booking.created",

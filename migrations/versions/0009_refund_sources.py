@@ -1,6 +1,6 @@
 """the money ledger: each refund's source, and what was paid always stored
 
-`booking_refunds.source` says who or what made each refund (`models.enums.RefundSource`): the
+`booking_refunds.source` says who or what made each refund (`core.enums.RefundSource`): the
 customer's cancel by policy, an admin, places given back, the session's cancellation, a late
 payment, a payment that could not be confirmed, the safety net, or Stripe itself (read back).
 Its server default is `stripe`, so a row written by code that does not name a source still

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 import typer
 
 from core.customer_hash import customer_hash
+from core.enums import BookingStatus, DeliveryOutcome, EmailKind
 from core.errors import BookingError, ServiceUnavailable
 from documents.receipt_data import format_money
-from models.enums import BookingStatus, DeliveryOutcome, EmailKind
 from ops import booking_actions, booking_search, booking_story, email_resend
 from ops.commands.display import console, details, print_json, refused, table, uuid_parser
 from ops.commands.runtime import (

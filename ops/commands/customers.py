@@ -1,16 +1,16 @@
 """`booking-ops customers`: one customer's personal data in one organisation, exported as JSON or
-erased from the bookings that are over (models/personal_data.py says what is kept and why)."""
+erased from the bookings that are over (store/personal_data.py says what is kept and why)."""
 
 from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
 
-from core.workflow_rest import busy_bookings
-from models.organisations import OrganisationNotFound, find_organisation
-from models.personal_data import Erasure, erase_customer, export_customer
+from clients.workflow_rest import busy_bookings
 from ops.commands.display import print_json
 from ops.commands.runtime import BAD_USAGE, database, fail, run, settings_or_exit, temporal_client
+from store.organisations import OrganisationNotFound, find_organisation
+from store.personal_data import Erasure, erase_customer, export_customer
 
 customers = typer.Typer(
     help="Export or erase one customer's personal data (GDPR requests).",

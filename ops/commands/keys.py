@@ -7,19 +7,19 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.enums import Role
 from core.errors import InvalidRequest
-from models.api_keys import create_key, list_keys, revoke_key
-from models.enums import Role
-from models.organisations import (
+from models.tables import ApiKey, Organisation
+from ops.commands.display import console, details, print_json, table, uuid_parser
+from ops.commands.runtime import BAD_USAGE, FOUND_PROBLEMS, database, fail, run, settings_or_exit
+from ops.readable import when
+from store.api_keys import create_key, list_keys, revoke_key
+from store.organisations import (
     OrganisationNotFound,
     create_organisation,
     find_organisation,
     list_organisations,
 )
-from models.tables import ApiKey, Organisation
-from ops.commands.display import console, details, print_json, table, uuid_parser
-from ops.commands.runtime import BAD_USAGE, FOUND_PROBLEMS, database, fail, run, settings_or_exit
-from ops.readable import when
 
 keys = typer.Typer(
     help="Make, list and revoke organisations' API keys.",

@@ -12,9 +12,9 @@ from rich.progress import Progress, TaskID
 
 from ops.commands.display import console, moment, print_json, progress_bar, table, uuid_parser
 from ops.commands.runtime import FOUND_PROBLEMS, OK, run, services, settings_or_exit
-from ops.consistency import Report, check
-from ops.findings import DEFAULT_EMAIL_BOUND
-from ops.progress import Progress as Phases
+from reconcile.consistency import Report, check
+from reconcile.findings import DEFAULT_EMAIL_BOUND
+from reconcile.progress import Progress as Phases
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

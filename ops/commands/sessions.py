@@ -12,10 +12,9 @@ from typing import Annotated
 import typer
 from rich.progress import TextColumn
 
+from core.enums import SessionKind
 from core.errors import BookingError
-from models.catalog import Availability, SessionFilter, list_sessions
-from models.enums import SessionKind
-from models.sessions import SessionCancellationProgress
+from messages.sessions import SessionCancellationProgress
 from models.tables import Session
 from ops import session_cancel, session_input, session_report
 from ops.commands.display import (
@@ -38,6 +37,7 @@ from ops.commands.runtime import (
     settings_or_exit,
     temporal_client,
 )
+from store.catalog import Availability, SessionFilter, list_sessions
 
 app = typer.Typer(
     help="List, show, create and cancel sessions.",

@@ -7,18 +7,10 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.webhook_signals import DeliveryStarter
+from core.enums import WebhookDeliveryStatus
 from core.errors import BookingError
-from models.enums import WebhookDeliveryStatus
-from models.organisations import OrganisationNotFound, find_organisation
+from messages.webhooks import retry_timings
 from models.tables import WebhookEndpoint
-from models.webhook_endpoints import (
-    DeliveryRecord,
-    get_endpoint,
-    list_deliveries,
-    list_endpoints,
-    requeue_delivery,
-)
-from models.webhooks import retry_timings
 from ops.commands.display import console, print_json, refused, table, uuid_parser
 from ops.commands.runtime import (
     BAD_USAGE,
@@ -29,6 +21,14 @@ from ops.commands.runtime import (
     temporal_client,
 )
 from ops.readable import when
+from store.organisations import OrganisationNotFound, find_organisation
+from store.webhook_endpoints import (
+    DeliveryRecord,
+    get_endpoint,
+    list_deliveries,
+    list_endpoints,
+    requeue_delivery,
+)
 
 webhooks = typer.Typer(
     help="Webhook endpoints, their deliveries, and delivering again.",

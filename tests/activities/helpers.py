@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.inventory import InventoryActivities
-from models.booking import Attendee, BookingRequest
+from messages.booking import Attendee, BookingRequest
 
 
 async def confirmed_booking(

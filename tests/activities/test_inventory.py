@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.inventory import InventoryActivities
+from core.enums import BookingStatus, SeatState
 from core.errors import (
     IdempotencyKeyReused,
     InvalidRequest,
@@ -15,10 +16,9 @@ from core.errors import (
     SessionNotFound,
     SoldOut,
 )
-from models.booking import BookingRequest, ReleaseSome, Repriced, Transition
-from models.catalog import SeatRow
-from models.enums import BookingStatus, SeatState
+from messages.booking import BookingRequest, ReleaseSome, Repriced, Transition
 from models.tables import Booking, Seat
+from store.catalog import SeatRow
 from tests.conftest import SessionFactory
 
 

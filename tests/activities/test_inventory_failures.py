@@ -8,9 +8,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.inventory import InventoryActivities
+from core.enums import BookingStatus, SeatState, SessionStatus
 from core.errors import InvalidRequest, SeatsUnavailable, SessionNotBookable, SoldOut
-from models.booking import BookingRequest, Transition
-from models.enums import BookingStatus, SeatState, SessionStatus
+from messages.booking import BookingRequest, Transition
 from models.tables import Booking, Seat, Session
 from tests.conftest import SessionFactory
 

@@ -20,9 +20,9 @@ from temporalio.testing import ActivityEnvironment
 from activities.mail import OutboxMailer, SendGridMailer
 from activities.notifications import NotificationActivities
 from activities.receipts import ReceiptActivities
+from core.enums import DocumentKind, EmailKind, NotificationStatus
 from documents.receipt_data import Seller
-from models.booking import EmailRequest, IssueDocument
-from models.enums import DocumentKind, EmailKind, NotificationStatus
+from messages.booking import EmailRequest, IssueDocument
 from models.tables import Booking, Notification
 from tests.activities.helpers import confirmed_booking
 from tests.conftest import SessionFactory

@@ -10,8 +10,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.mail import SendGridMailer
 from activities.notifications import NotificationActivities
-from models.booking import EmailRequest
-from models.enums import DeliveryOutcome, EmailKind, NotificationStatus
+from core.enums import DeliveryOutcome, EmailKind, NotificationStatus
+from messages.booking import EmailRequest
 from models.tables import Notification
 from tests.activities.helpers import confirmed_booking
 from tests.conftest import SessionFactory

@@ -13,13 +13,13 @@ from activities.inventory import InventoryActivities
 from activities.payment_setup import PaymentSetupActivities
 from activities.payments import PaymentActivities
 from activities.webhook_signals import DeliveryStarter
+from core.enums import BookingStatus, WebhookDeliveryStatus
 from core.errors import PaymentRequestInvalid
 from core.settings import Settings
 from devstack.ports import free_port
-from models.enums import BookingStatus, WebhookDeliveryStatus
-from models.payments import CreatePaymentIntent
+from messages.payments import CreatePaymentIntent
+from messages.webhooks import retry_timings
 from models.tables import Booking
-from models.webhooks import retry_timings
 from tests.activities.test_webhook_outbox import FORMAT, events_of, receiver_endpoint, reserved
 from tests.conftest import SessionFactory
 from tests.fakes.webhook_receiver import WebhookReceiver

@@ -24,7 +24,7 @@ from activities.payment_setup import PaymentSetupActivities
 from activities.payments import PaymentActivities, make_stripe_client
 from core import errors
 from devstack.ports import free_port
-from models.payments import CreatePaymentIntent, RefundRequest
+from messages.payments import CreatePaymentIntent, RefundRequest
 from tests.fakes.local_server import LocalHTTPServer
 
 RETRIED = "PaymentProviderUnavailable"

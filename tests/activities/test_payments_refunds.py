@@ -10,7 +10,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.payments import PaymentActivities
 from core.errors import RefundExceedsRemaining
 from devstack.pay import pay
-from models.payments import CreatePaymentIntent, RefundRequest
+from messages.payments import CreatePaymentIntent, RefundRequest
 
 
 async def paid_intent(payments: PaymentActivities, stripe_client: stripe.StripeClient) -> str:

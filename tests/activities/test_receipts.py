@@ -11,12 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.receipts import ReceiptActivities
+from core.enums import DocumentKind
 from core.errors import InvalidRequest
 from documents.receipt_data import Seller
-from models.booking import IssueDocument, Refund
-from models.booking_records import get_document
-from models.enums import DocumentKind
+from messages.booking import IssueDocument, Refund
 from models.tables import Receipt
+from store.booking_records import get_document
 from tests.activities.helpers import confirmed_booking
 from tests.conftest import SessionFactory
 

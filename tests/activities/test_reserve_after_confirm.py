@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.inventory import InventoryActivities
 from core.errors import IdempotencyKeyReused, InvalidRequest
-from models.booking import BookingRequest
+from messages.booking import BookingRequest
 from tests.activities.test_inventory import request, seat_states
 from tests.conftest import SessionFactory
 

@@ -14,12 +14,12 @@ from temporalio.service import RPCError
 
 from activities.inventory import InventoryActivities
 from activities.webhook_signals import DeliveryStarter
+from core.enums import BookingStatus, WebhookDeliveryStatus, WebhookEventType
 from core.settings import Settings
 from devstack.ports import free_port
-from models.booking import BookingRequest, Transition
-from models.enums import BookingStatus, WebhookDeliveryStatus, WebhookEventType
+from messages.booking import BookingRequest, Transition
+from messages.webhooks import retry_timings
 from models.tables import WebhookDelivery, WebhookEvent
-from models.webhooks import retry_timings
 from tests.api.webhooks_out.helpers import endpoint_on, wait_for
 from tests.conftest import SessionFactory
 from tests.fakes.webhook_receiver import WebhookReceiver

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.booking_workflows import booking_id_for
-from models.booking import booking_workflow_id
+from clients.booking_workflows import booking_id_for
+from messages.booking import booking_workflow_id
 from models.tables import Booking, Session
 from tests.api.conftest import ADMIN
 from tests.api.helpers import booking_body, start_booking

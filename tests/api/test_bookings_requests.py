@@ -127,7 +127,7 @@ async def test_unknown_session_is_404(api: httpx.AsyncClient) -> None:
 async def test_a_seat_of_another_session_is_422(
     api: httpx.AsyncClient, new_session: SessionFactory
 ) -> None:
-    from models.catalog import SeatRow
+    from store.catalog import SeatRow
 
     session_id = await new_session(seat_rows=[SeatRow("A", 4)])
     response = await api.post(
@@ -138,7 +138,7 @@ async def test_a_seat_of_another_session_is_422(
 
 
 async def test_taken_seat_is_409(api: httpx.AsyncClient, new_session: SessionFactory) -> None:
-    from models.catalog import SeatRow
+    from store.catalog import SeatRow
 
     session_id = await new_session(seat_rows=[SeatRow("A", 4)])
     ask = {**booking_body(session_id), "quantity": None, "seats": ["A2", "A3"]}

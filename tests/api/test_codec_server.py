@@ -13,7 +13,7 @@ from temporalio.client import Client
 
 from core.codec import ENCODING
 from core.settings import Settings
-from models.booking import booking_workflow_id
+from messages.booking import booking_workflow_id
 from tests.api.conftest import VariantFactory
 from tests.api.helpers import booking_body
 from tests.conftest import SessionFactory

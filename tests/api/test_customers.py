@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from typer.testing import CliRunner
 
+from clients.workflow_rest import busy_bookings
 from core.settings import Settings
-from core.workflow_rest import busy_bookings
-from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import Booking, Notification
 from ops.cli import app as booking_ops
+from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.api.conftest import ADMIN
 from tests.api.helpers import booking_body, emails_for, erase_at_rest, start_booking
 from tests.conftest import CLIENT_KEY, OTHER_ADMIN_KEY, SessionFactory

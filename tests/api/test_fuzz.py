@@ -38,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
     use_after_free,
 )
 
-from models.booking import MAX_PLACES_PER_BOOKING
+from messages.booking import MAX_PLACES_PER_BOOKING
 from tests.api.helpers import paid_booking
 from tests.conftest import ADMIN_KEY, CLIENT_KEY, SessionFactory, api_client
 

@@ -12,11 +12,11 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.deps import OperatorCaller, get_settings_dep
+from core.enums import Role
 from core.settings import Settings
-from models.api_keys import create_key, revoke_key, secret_hash
-from models.enums import Role
-from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import ApiKey
+from store.api_keys import create_key, revoke_key, secret_hash
+from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.api.conftest import VariantFactory
 from tests.api.helpers import booking_body
 from tests.conftest import CLIENT_KEY, SessionFactory

@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from api.schemas import LINES, ONE_LINE, STORABLE
+from schemas.public import LINES, ONE_LINE, STORABLE
 
 REQUEST_BODIES = (
     "BookingCreate",

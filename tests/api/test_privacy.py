@@ -19,8 +19,8 @@ from core.codec import ENCODING
 from core.customer_hash import customer_hash
 from core.settings import Settings
 from devstack.tools import temporal_cli
-from models import search_attributes as sa
-from models.booking import booking_workflow_id
+from messages import search_attributes as sa
+from messages.booking import booking_workflow_id
 from tests.api.helpers import booking_body
 from tests.conftest import SessionFactory
 

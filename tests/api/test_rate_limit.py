@@ -6,10 +6,10 @@ import asyncio
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.enums import Role
 from core.settings import Settings
-from models.api_keys import create_key
-from models.enums import Role
-from models.organisations import DEFAULT_ORGANISATION_ID
+from store.api_keys import create_key
+from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.api.conftest import VariantFactory
 
 

@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from core.enums import DocumentKind, SeatState, SessionStatus
 from devstack.pay import pay
 from devstack.postgres import Cluster
-from models.enums import DocumentKind, SeatState, SessionStatus
-from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import BookingRefund, Receipt, Seat, Session
+from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.api.conftest import ADMIN
 from tests.api.helpers import (
     emails_for,

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from models.booking import MAX_PLACES_PER_BOOKING
+from messages.booking import MAX_PLACES_PER_BOOKING
 from tests.api.helpers import booking_body
 from tests.api.test_sessions import course
 from tests.conftest import ADMIN_KEY, SessionFactory

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from models.sessions import session_cancellation_id
+from messages.sessions import session_cancellation_id
 from tests.api.conftest import VariantFactory
 from tests.api.helpers import start_booking, wait_for_status
 from tests.conftest import ADMIN_KEY, SessionFactory

@@ -10,9 +10,9 @@ import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.booking_workflows import booking_id_for
-from models.booking import booking_workflow_id
-from models.catalog import SeatRow
+from clients.booking_workflows import booking_id_for
+from messages.booking import booking_workflow_id
+from store.catalog import SeatRow
 from tests.api.helpers import booking_body, start_booking
 from tests.conftest import CLIENT_KEY_ID, SessionFactory
 

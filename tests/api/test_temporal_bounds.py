@@ -14,11 +14,11 @@ from temporalio.client import Client, WorkflowUpdateStage
 from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
 
-from api.booking_workflows import booking_id_for
 from api.main import create_app
+from clients.booking_workflows import booking_id_for
 from core.settings import Settings
 from devstack.tools import temporal_cli
-from models.booking import PlacesCancellation, booking_workflow_id
+from messages.booking import PlacesCancellation, booking_workflow_id
 from tests.api.conftest import ADMIN, VariantFactory, serving
 from tests.api.helpers import booking_body, paid_booking, signed_event, start_booking
 from tests.api.helpers import wait_for_status as wait_for

@@ -16,12 +16,12 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.payments import make_stripe_client
-from api.booking_workflows import booking_id_for
+from clients.booking_workflows import booking_id_for
 from core.settings import PROJECT_ROOT
 from devstack.postgres import Cluster
-from models import search_attributes as sa
-from models.booking import booking_workflow_id
-from models.organisations import DEFAULT_ORGANISATION_ID
+from messages import search_attributes as sa
+from messages.booking import booking_workflow_id
+from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.api.helpers import booking_body, paid_booking, wait_for_status
 from tests.api.test_sessions import course
 from tests.conftest import (

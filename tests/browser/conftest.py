@@ -23,7 +23,7 @@ from core.temporal import connect
 from devstack.ports import free_port, wait_for_port
 from devstack.temporal_server import dynamic_config_flags
 from devstack.tools import temporal_cli
-from models import search_attributes
+from messages import search_attributes
 from worker import booking_activities, build_worker
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (scripts/bootstrap.sh); no browser download

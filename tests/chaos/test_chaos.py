@@ -32,7 +32,7 @@ from core.temporal import connect
 from devstack.fault_proxy import Faults
 from devstack.pay import DECLINED, SUCCEEDS
 from devstack.stack import Stack
-from ops import consistency
+from reconcile import consistency
 from tests.chaos import answers, deliveries, outcomes
 from tests.chaos.conftest import REPORT, ChaosConfig
 from tests.chaos.customers import Shop, Tally, cancel_session

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core import booking_rules as rules
+from core.enums import BookingStatus
 from core.errors import BookingNotCancellable, BookingNotChangeable, InvalidRequest
 from core.refund_policy import RefundTier
-from models.enums import BookingStatus
 
 STARTS = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 BEFORE, AFTER = STARTS - timedelta(seconds=1), STARTS

@@ -1,8 +1,8 @@
-"""Stripe's words are read in models/payments.py only; the workflow sees their meaning."""
+"""Stripe's words are read in messages/payments.py only; the workflow sees their meaning."""
 
 import pytest
 
-from models.payments import PaymentEventType, PaymentState, RefundInfo
+from messages.payments import PaymentEventType, PaymentState, RefundInfo
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import workflows.booking
-from models.enums import BookingStatus
+from core.enums import BookingStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 MERMAID = re.compile(r"```mermaid\n(.*?)```", re.S)

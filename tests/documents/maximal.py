@@ -2,9 +2,9 @@
 Cyrillic, Chinese, Arabic (right to left) and emoji. Each piece of text starts with a plain
 marker that text extraction must give back."""
 
-from models.booking import MAX_PLACES_PER_BOOKING
+from messages.booking import MAX_PLACES_PER_BOOKING
 
-NAME_CHARS = 200  # names, titles and locations (api/schemas.py Text)
+NAME_CHARS = 200  # names, titles and locations (schemas/public.py Text)
 REASON_CHARS = 500  # cancel and refund reasons
 REQUIREMENTS_CHARS = 1000  # an attendee's special requirements
 MIXED = "Zoe\u0308 Ærøskøbing e\u0301 李小龙 Ольга محمد علي 🎉 "

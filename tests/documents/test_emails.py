@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.enums import EmailKind
 from documents.emails import TEMPLATES, EmailContext, render_email
-from models.enums import EmailKind
 
 CONTEXT = EmailContext(
     customer_name="Ada Lovelace",

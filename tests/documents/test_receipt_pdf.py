@@ -10,10 +10,10 @@ from pathlib import Path
 import pypdf
 import pytest
 
+from core.enums import DocumentKind
 from documents.receipt_data import ReceiptData, ReceiptLine
 from documents.receipt_pdf import render_receipt_pdf
 from documents.samples import ATTENDEES, group_receipt
-from models.enums import DocumentKind
 
 
 def single_receipt() -> ReceiptData:

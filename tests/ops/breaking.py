@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from devstack.pay import pay
-from ops.consistency import Invariant, Report, Rule
+from reconcile.consistency import Invariant, Report, Rule
 from tests.api.helpers import signed_event
 
 

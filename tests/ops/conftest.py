@@ -19,9 +19,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from models.enums import BookingStatus, DocumentKind, EmailKind, NotificationStatus
+from core.enums import BookingStatus, DocumentKind, EmailKind, NotificationStatus
 from models.tables import Booking, Notification, Receipt
-from ops.consistency import Report, check
+from reconcile.consistency import Report, check
 from tests.api.helpers import paid_booking, start_booking, wait_for_status
 from tests.conftest import SessionFactory
 

@@ -11,10 +11,10 @@ import httpx
 import stripe
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.enums import SessionStatus
 from core.settings import Settings
-from models.enums import SessionStatus
-from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import Booking, Session
+from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.api.helpers import emails_for, paid_booking, start_booking, wait_for_status
 from tests.conftest import OTHER_ORGANISATION_ID, SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid

@@ -9,9 +9,9 @@ import stripe
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from models.enums import BookingStatus
-from ops.consistency import Invariant, Rule
-from ops.findings import OrphanReason, orphan_holds, unclaimed_payments
+from core.enums import BookingStatus
+from reconcile.consistency import Invariant, Rule
+from reconcile.findings import OrphanReason, orphan_holds, unclaimed_payments
 from tests.api.conftest import ADMIN
 from tests.api.helpers import session_with
 from tests.conftest import SessionFactory

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from models.booking import booking_workflow_id
+from messages.booking import booking_workflow_id
 from tests.api.helpers import emails_for, start_booking
 from tests.api.test_sessions import ADMIN, course
 from tests.conftest import SessionFactory

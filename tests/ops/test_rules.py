@@ -15,7 +15,7 @@ import stripe
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from ops.consistency import Rule
+from reconcile.consistency import Rule
 from tests.api.conftest import ADMIN
 from tests.api.helpers import session_with
 from tests.conftest import SessionFactory

@@ -9,11 +9,11 @@ from temporalio.client import Client
 from typer.testing import CliRunner, Result
 
 from activities.webhook_signals import DeliveryStarter
+from core.enums import WebhookEventType
 from core.settings import Settings, get_settings
-from models.enums import WebhookEventType
-from models.webhook_endpoints import get_endpoint, queue_ping
-from models.webhooks import retry_timings
+from messages.webhooks import retry_timings
 from ops.cli import app
+from store.webhook_endpoints import get_endpoint, queue_ping
 from tests.api.webhooks_out.helpers import endpoint_on, wait_for
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.ops.test_cli import environment

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from core.enums import BookingStatus
 from core.pricing import GroupDiscount, quote
-from models.enums import BookingStatus
 
 Json = dict[str, Any]
 

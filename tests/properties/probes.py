@@ -19,8 +19,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.payments import amount_received
 from activities.repairs import stripe_refunds_workflow_id
-from models.booking import booking_workflow_id
-from models.sessions import session_cancellation_id
+from messages.booking import booking_workflow_id
+from messages.sessions import session_cancellation_id
 from models.tables import Booking, BookingRefund, Seat, Session
 from tests.api.conftest import ADMIN
 

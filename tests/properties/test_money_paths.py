@@ -43,8 +43,8 @@ from hypothesis.stateful import (
 )
 from temporalio.client import Client
 
+from core.enums import BookingStatus, SeatState
 from devstack.pay import pay
-from models.enums import BookingStatus, SeatState
 from tests.api.helpers import signed_event
 from tests.properties.model import (
     CAPACITY,

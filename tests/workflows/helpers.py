@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 
 from activities.payments import amount_received
-from api.booking_workflows import start_booking_workflow
+from clients.booking_workflows import start_booking_workflow
+from core.enums import BookingStatus, DocumentKind, SeatState
 from core.settings import Settings
 from devstack.pay import pay
-from models.booking import BookingRequest, BookingView, booking_workflow_id
-from models.enums import BookingStatus, DocumentKind, SeatState
-from models.payments import PaymentEvent, PaymentEventType
+from messages.booking import BookingRequest, BookingView, booking_workflow_id
+from messages.payments import PaymentEvent, PaymentEventType
 from models.tables import Booking, BookingRefund, Receipt, Seat, Session
 from tests.api.helpers import signed_event
 from workflows.booking import BookingWorkflow

@@ -9,12 +9,12 @@ import pytest
 import stripe
 from temporalio.client import Client
 
-from api.booking_workflows import cancel_booking_workflow
+from clients.booking_workflows import cancel_booking_workflow
+from core.enums import BookingStatus, DocumentKind, EmailKind, SeatState
 from core.errors import BookingNotCancellable
 from core.settings import Settings
-from models.booking import BookingView, CancelRequest
-from models.enums import BookingStatus, DocumentKind, EmailKind, SeatState
-from models.payments import PaymentEventType
+from messages.booking import BookingView, CancelRequest
+from messages.payments import PaymentEventType
 from models.tables import Session
 from tests.api.helpers import emails_for
 from tests.conftest import SessionFactory

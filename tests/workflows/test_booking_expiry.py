@@ -8,12 +8,12 @@ import stripe
 from temporalio import activity
 from temporalio.client import Client
 
-from api.booking_workflows import cancel_booking_workflow
+from clients.booking_workflows import cancel_booking_workflow
+from core.enums import BookingStatus, EmailKind, SeatState
 from core.errors import BookingNotCancellable
 from core.settings import Settings
-from models.booking import CancelRequest
-from models.enums import BookingStatus, EmailKind, SeatState
-from models.payments import PaymentEventType, PaymentIntentInfo, PaymentState
+from messages.booking import CancelRequest
+from messages.payments import PaymentEventType, PaymentIntentInfo, PaymentState
 from tests.api.helpers import emails_for
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid

@@ -21,13 +21,13 @@ from temporalio.exceptions import ApplicationError
 from activities.inventory import InventoryActivities
 from activities.payment_setup import PaymentSetupActivities
 from activities.payments import PaymentActivities
-from api.booking_workflows import start_booking_workflow
+from clients.booking_workflows import start_booking_workflow
+from core.enums import BookingStatus, SeatState, SessionStatus
 from core.errors import ServiceUnavailable, SoldOut
 from core.settings import Settings
 from devstack.pay import pay
-from models.booking import BookingView, CancelRequest, booking_workflow_id
-from models.enums import BookingStatus, SeatState, SessionStatus
-from models.payments import CreatePaymentIntent, PaymentEvent, PaymentEventType, PaymentIntentInfo
+from messages.booking import BookingView, CancelRequest, booking_workflow_id
+from messages.payments import CreatePaymentIntent, PaymentEvent, PaymentEventType, PaymentIntentInfo
 from models.tables import Booking, Seat, Session
 from tests.conftest import SessionFactory
 from tests.histories import keep_history

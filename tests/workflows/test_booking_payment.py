@@ -8,11 +8,11 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.payments import PaymentActivities
+from core.enums import BookingStatus, DocumentKind, EmailKind, SeatState
 from core.errors import InvalidRequest
 from core.settings import Settings
-from models.booking import DocumentRef, IssueDocument
-from models.enums import BookingStatus, DocumentKind, EmailKind, SeatState
-from models.payments import PaymentEventType, PaymentIntentInfo, PaymentState
+from messages.booking import DocumentRef, IssueDocument
+from messages.payments import PaymentEventType, PaymentIntentInfo, PaymentState
 from tests.api.helpers import emails_for
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid

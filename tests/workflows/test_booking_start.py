@@ -8,7 +8,8 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
-from api.booking_workflows import cancel_booking_workflow, start_booking_workflow, timings
+from clients.booking_workflows import cancel_booking_workflow, start_booking_workflow, timings
+from core.enums import BookingStatus, SeatState
 from core.errors import (
     BookingNotCancellable,
     IdempotencyKeyReused,
@@ -18,10 +19,9 @@ from core.errors import (
     SoldOut,
 )
 from core.settings import Settings
-from models import search_attributes as sa
-from models.booking import BookingWorkflowInput, CancelRequest
-from models.enums import BookingStatus, SeatState
-from models.payments import CreatePaymentIntent, PaymentIntentInfo
+from messages import search_attributes as sa
+from messages.booking import BookingWorkflowInput, CancelRequest
+from messages.payments import CreatePaymentIntent, PaymentIntentInfo
 from models.tables import Booking
 from tests.conftest import SessionFactory
 from tests.workflows.conftest import OwnWorker

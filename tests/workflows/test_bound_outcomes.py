@@ -18,13 +18,13 @@ from temporalio.exceptions import ApplicationError
 
 from activities.payments import PaymentActivities
 from activities.repairs import stripe_refunds_workflow_id
-from api.booking_workflows import change_within, start_booking_workflow
+from clients.booking_workflows import change_within, start_booking_workflow
+from core.enums import BookingStatus, RefundSource, SeatState, SessionStatus
 from core.errors import PaymentProviderUnavailable
 from core.settings import Settings
 from devstack.pay import pay
-from models.booking import BookingView, CancelRequest, RefundOrder
-from models.enums import BookingStatus, RefundSource, SeatState, SessionStatus
-from models.payments import PaymentEventType, PaymentIntentInfo, RefundInfo, RefundRequest
+from messages.booking import BookingView, CancelRequest, RefundOrder
+from messages.payments import PaymentEventType, PaymentIntentInfo, RefundInfo, RefundRequest
 from models.tables import Session
 from tests.conftest import SessionFactory
 from tests.histories import keep_history

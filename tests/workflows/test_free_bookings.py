@@ -8,11 +8,11 @@ import pytest
 from temporalio import activity
 from temporalio.client import Client
 
-from api.booking_workflows import cancel_booking_workflow, start_booking_workflow
+from clients.booking_workflows import cancel_booking_workflow, start_booking_workflow
+from core.enums import BookingStatus, EmailKind
 from core.errors import SessionNotBookable
 from core.settings import Settings
-from models.booking import CancelRequest, Confirmation
-from models.enums import BookingStatus, EmailKind
+from messages.booking import CancelRequest, Confirmation
 from models.tables import Booking
 from tests.api.helpers import emails_for
 from tests.conftest import SessionFactory

@@ -13,10 +13,11 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
 
 from activities.payments import PaymentActivities
-from api.session_cancellation import start_session_cancellation
+from clients.session_cancellation import start_session_cancellation
+from core.enums import BookingStatus, DeliveryOutcome, EmailKind, RefundSource, SeatState
 from core.errors import PaymentProviderRefused
 from core.settings import Settings
-from models.booking import (
+from messages.booking import (
     CANCEL_UPDATE_ID,
     SESSION_CANCEL_UPDATE_ID,
     BookingView,
@@ -26,9 +27,8 @@ from models.booking import (
     PlacesCancellation,
     RefundOrder,
 )
-from models.enums import BookingStatus, DeliveryOutcome, EmailKind, RefundSource, SeatState
-from models.payments import RefundInfo, RefundRequest
-from models.sessions import BookingToCancel
+from messages.payments import RefundInfo, RefundRequest
+from messages.sessions import BookingToCancel
 from tests.conftest import SessionFactory
 from tests.histories import keep_history
 from tests.workflows.conftest import OwnWorker

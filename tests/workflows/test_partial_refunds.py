@@ -12,11 +12,11 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from activities.payments import PaymentActivities
+from core.enums import BookingStatus, SeatState, SessionStatus
 from core.errors import PaymentProviderRefused
 from core.settings import Settings
-from models.booking import RefundOrder
-from models.enums import BookingStatus, SeatState, SessionStatus
-from models.payments import PaymentEventType, RefundInfo, RefundRequest
+from messages.booking import RefundOrder
+from messages.payments import PaymentEventType, RefundInfo, RefundRequest
 from models.tables import BookingRefund, Session
 from tests.conftest import SessionFactory
 from tests.histories import keep_history

@@ -22,12 +22,12 @@ from temporalio.client import ScheduleOverlapPolicy as Overlap
 
 from activities.payments import make_stripe_client
 from activities.repairs import RepairActivities, stripe_refunds_workflow_id
-from api.booking_workflows import start_booking_workflow
+from clients.booking_workflows import start_booking_workflow
+from core.enums import BookingStatus, NotificationStatus, SeatState
 from core.settings import Settings
 from devstack.pay import pay
-from models.booking import CANCEL_UPDATE_ID, BookingRequest, CancelRequest, booking_workflow_id
-from models.enums import BookingStatus, NotificationStatus, SeatState
-from models.repairs import OrphanHold, RepairReport, SafetyNetInput
+from messages.booking import CANCEL_UPDATE_ID, BookingRequest, CancelRequest, booking_workflow_id
+from messages.repairs import OrphanHold, RepairReport, SafetyNetInput
 from models.tables import Booking, BookingRefund, Notification, Seat
 from tests.api.helpers import emails_for, signed_event
 from tests.conftest import SessionFactory

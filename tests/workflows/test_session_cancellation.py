@@ -12,11 +12,11 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy
 
-from api.booking_workflows import start_booking_workflow
+from clients.booking_workflows import start_booking_workflow
+from core.enums import BookingStatus, SessionStatus
 from core.errors import SessionNotBookable
 from core.settings import Settings
-from models.enums import BookingStatus, SessionStatus
-from models.sessions import SessionCancellationInput, session_cancellation_id
+from messages.sessions import SessionCancellationInput, session_cancellation_id
 from models.tables import Session
 from tests.conftest import SessionFactory
 from tests.workflows.helpers import (

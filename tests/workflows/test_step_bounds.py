@@ -16,8 +16,8 @@ from typing import Any, TypeGuard
 
 import pytest
 
-from models.repairs import SafetyNetInput
-from models.webhooks import RetryTimings
+from messages.repairs import SafetyNetInput
+from messages.webhooks import RetryTimings
 from workflows import options
 from workflows.options import StepOptions
 

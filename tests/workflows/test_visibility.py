@@ -7,9 +7,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
-from api.booking_workflows import start_booking_workflow
+from clients.booking_workflows import start_booking_workflow
 from core.settings import Settings
-from models.booking import BookingRequest, CancelRequest, booking_workflow_id
+from messages.booking import BookingRequest, CancelRequest, booking_workflow_id
 from tests.conftest import SessionFactory
 from workflows.booking import BookingWorkflow
 

@@ -14,13 +14,13 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
 from core.codec import encrypting_converter
+from core.enums import WebhookDeliveryStatus, WebhookEventType
 from core.settings import Settings
-from models.enums import WebhookDeliveryStatus, WebhookEventType
-from models.organisations import DEFAULT_ORGANISATION_ID
-from models.repairs import SafetyNetInput, WebhookSweep
+from messages.repairs import SafetyNetInput, WebhookSweep
+from messages.webhooks import DeliveryStream, delivery_workflow_id, retry_timings
 from models.tables import WebhookAttempt, WebhookDelivery, WebhookEvent
-from models.webhook_events import publish
-from models.webhooks import DeliveryStream, delivery_workflow_id, retry_timings
+from store.organisations import DEFAULT_ORGANISATION_ID
+from store.webhook_events import publish
 from tests.api.webhooks_out.helpers import endpoint_on, wait_for
 from tests.conftest import TEST_PAYLOAD_KEY_ID, TEST_PAYLOAD_KEYS
 from tests.fakes.webhook_receiver import WebhookReceiver

@@ -12,11 +12,11 @@ import httpx
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.enums import WebhookEventType
 from core.settings import Settings
-from models.enums import WebhookEventType
-from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import WebhookEndpoint
-from models.webhook_endpoints import create_endpoint
+from store.organisations import DEFAULT_ORGANISATION_ID
+from store.webhook_endpoints import create_endpoint
 from tests.fakes.webhook_receiver import Received, WebhookReceiver
 
 ALL_EVENTS = [

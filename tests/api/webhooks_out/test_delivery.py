@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from models.enums import WebhookDeliveryStatus, WebhookEventType
-from models.organisations import DEFAULT_ORGANISATION_ID
+from core.enums import WebhookDeliveryStatus, WebhookEventType
+from messages.webhooks import delivery_workflow_id
 from models.tables import WebhookDelivery
-from models.webhook_events import publish
-from models.webhooks import delivery_workflow_id
+from store.organisations import DEFAULT_ORGANISATION_ID
+from store.webhook_events import publish
 from tests.api.conftest import ADMIN, VariantFactory
 from tests.api.helpers import erase_at_rest, paid_booking, start_booking, wait_for_status
 from tests.api.webhooks_out.conftest import Register

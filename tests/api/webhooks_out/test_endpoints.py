@@ -11,7 +11,7 @@ from standardwebhooks import Webhook
 from core.settings import Settings
 from core.webhook_secrets import unseal
 from models.tables import WebhookEndpoint
-from models.webhook_endpoints import MAX_ENDPOINTS_PER_ORGANISATION
+from store.webhook_endpoints import MAX_ENDPOINTS_PER_ORGANISATION
 from tests.api.webhooks_out.conftest import Register
 from tests.conftest import OTHER_ADMIN_KEY
 

@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models.enums import NotificationStatus
+from core.enums import NotificationStatus
 from models.tables import Notification
 from tests.api.helpers import emails_for, erase_at_rest
 from tests.api.webhooks_out.conftest import Register

@@ -15,13 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 
 from activities.webhooks_out import RESPONSE_BYTES, WebhookActivities
+from core.enums import WebhookDeliveryStatus, WebhookEventType
 from core.settings import Settings
-from models.enums import WebhookDeliveryStatus, WebhookEventType
-from models.organisations import DEFAULT_ORGANISATION_ID
+from messages.webhooks import PendingDelivery
 from models.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from models.webhook_endpoints import create_endpoint
-from models.webhook_events import publish
-from models.webhooks import PendingDelivery
+from store.organisations import DEFAULT_ORGANISATION_ID
+from store.webhook_endpoints import create_endpoint
+from store.webhook_events import publish
 
 CHUNK = b"x" * 65536
 

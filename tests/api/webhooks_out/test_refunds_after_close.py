@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from activities.repairs import stripe_refunds_workflow_id
+from core.enums import DocumentKind
 from devstack.pay import pay
-from models.booking import booking_workflow_id
-from models.enums import DocumentKind
+from messages.booking import booking_workflow_id
 from models.tables import BookingRefund, Receipt, Seat
 from tests.api.conftest import ADMIN
 from tests.api.helpers import emails_for, session_with, signed_event, start_booking, wait_for_status

@@ -24,8 +24,7 @@ from sqlalchemy import delete, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.customer_hash import normalise_email
-from models.booking_records import customer_email_is
-from models.enums import OPEN_STATUSES, NotificationStatus, WebhookDeliveryStatus
+from core.enums import OPEN_STATUSES, NotificationStatus, WebhookDeliveryStatus
 from models.tables import (
     Booking,
     Notification,
@@ -35,8 +34,9 @@ from models.tables import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from store.booking_records import customer_email_is
 
-# Which of these bookings' workflows are still at work (core.workflow_rest.busy_bookings).
+# Which of these bookings' workflows are still at work (clients.workflow_rest.busy_bookings).
 Busy = Callable[[Collection[str]], Awaitable[set[str]]]
 
 ERASED = "erased"

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.api_keys import ensure_keys
-from models.catalog import SeatRow, SessionSpec, create_session
-from models.enums import Role, SessionKind
-from models.organisations import DEFAULT_ORGANISATION_ID
+from core.enums import Role, SessionKind
 from models.tables import Organisation, Session
+from store.api_keys import ensure_keys
+from store.catalog import SeatRow, SessionSpec, create_session
+from store.organisations import DEFAULT_ORGANISATION_ID
 
 # Fixed ids: seeding twice finds the sessions it made the first time.
 _NAMESPACE = uuid.UUID("6f1d3c2e-8f4b-4d5e-9a51-7c0de5eed000")

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from temporalio.client import Client
 
 from core.errors import IdempotencyKeyReused
-from models.booking import booking_workflow_id
+from messages.booking import booking_workflow_id
 
 Order = TypeVar("Order")
 

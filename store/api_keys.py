@@ -22,10 +22,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.enums import Role
 from core.settings import Settings
-from models.enums import Role
-from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import ApiKey, Organisation
+from store.organisations import DEFAULT_ORGANISATION_ID
 
 SCHEME = "bk_"
 PREFIX_LENGTH = 8

@@ -11,8 +11,8 @@ from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.customer_hash import normalise_email
+from core.enums import OPEN_STATUSES, BookingStatus, DocumentKind
 from core.errors import BookingNotFound, DocumentNotFound, parse_id
-from models.enums import OPEN_STATUSES, BookingStatus, DocumentKind
 from models.tables import Booking, Receipt, Session
 
 

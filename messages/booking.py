@@ -7,8 +7,8 @@ from typing import Any
 from temporalio.client import WorkflowHandle, WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.service import RPCError
 
+from core.enums import BookingStatus, DeliveryOutcome, DocumentKind, EmailKind, RefundSource
 from core.refund_policy import DEFAULT_POLICY, RefundTier
-from models.enums import BookingStatus, DeliveryOutcome, DocumentKind, EmailKind, RefundSource
 
 MAX_PLACES_PER_BOOKING = 50
 
@@ -73,7 +73,7 @@ class BookingRequest:
 class Timings:
     """Durations the workflow reads from its input, so tests can shorten them.
 
-    Each field is named as the setting it comes from (`api.booking_workflows.timings`).
+    Each field is named as the setting it comes from (`clients.booking_workflows.timings`).
     """
 
     hold_extension_seconds: int

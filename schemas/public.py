@@ -21,9 +21,9 @@ from pydantic import (
 )
 
 from core import booking_rules as rules
-from models.booking import MAX_PLACES_PER_BOOKING
-from models.catalog import MAX_PLACES_PER_SESSION
-from models.enums import BookingStatus, RefundSource, SessionKind, SessionStatus
+from core.enums import BookingStatus, RefundSource, SessionKind, SessionStatus
+from messages.booking import MAX_PLACES_PER_BOOKING
+from store.catalog import MAX_PLACES_PER_SESSION
 
 # PostgreSQL refuses NUL in text and cannot store a lone surrogate: such a value would make
 # every retry of the same write fail, so it is refused here, at the edge, for every string.

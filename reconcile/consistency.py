@@ -2,9 +2,9 @@
 Stripe.
 
 One implementation for the reliability issue's checker and the operators' `reconcile`. It
-reads the database once (`ops.snapshot`), Stripe's intents and refunds in pages (`ops.ledger`),
-and each booking's workflow under a concurrency bound (`ops.workflow_states`), then applies
-the pure rules of `ops.rules`. Bookings created or changed in the last `settle_seconds` are
+reads the database once (`reconcile.snapshot`), Stripe's intents and refunds in pages (`reconcile.ledger`),
+and each booking's workflow under a concurrency bound (`reconcile.workflow_states`), then applies
+the pure rules of `reconcile.rules`. Bookings created or changed in the last `settle_seconds` are
 left alone; a violation is reported only when a second look `recheck_seconds` later still
 sees it, so a transition that was being written is not mistaken for a fault."""
 
@@ -17,19 +17,19 @@ import stripe
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from models.payments import PaymentState
-from ops import rules
-from ops.findings import (
+from messages.payments import PaymentState
+from reconcile import rules
+from reconcile.findings import (
     DEFAULT_EMAIL_BOUND,
     DEFAULT_GRACE,
     DEFAULT_SETTLE_SECONDS,
     unclaimed_candidates,
 )
-from ops.ledger import load_ledger
-from ops.progress import Progress, tell
-from ops.rules import Invariant, Rule, Violation
-from ops.snapshot import load_snapshot
-from ops.workflow_states import WorkflowReader
+from reconcile.ledger import load_ledger
+from reconcile.progress import Progress, tell
+from reconcile.rules import Invariant, Rule, Violation
+from reconcile.snapshot import load_snapshot
+from reconcile.workflow_states import WorkflowReader
 
 __all__ = ["Counts", "Invariant", "Report", "Rule", "Violation", "check"]
 

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from models.enums import BookingStatus
+from core.enums import BookingStatus
 
 
 def session_cancellation_id(session_id: str) -> str:

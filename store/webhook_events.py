@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.booking_records import public_booking
-from models.enums import BookingStatus, WebhookEventType
-from models.sequences import database_now
+from core.enums import BookingStatus, WebhookEventType
 from models.tables import Booking, Session, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from store.booking_records import public_booking
+from store.sequences import database_now
 
 _EVENT_IDS = uuid.UUID("6f1d3c1e-5b7a-4c2e-9d8f-0a1b2c3d4e5f")
 

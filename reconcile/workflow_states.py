@@ -20,9 +20,9 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from models import search_attributes as sa
-from models.booking import BookingView, booking_workflow_id
-from ops.progress import Progress, tell
+from messages import search_attributes as sa
+from messages.booking import BookingView, booking_workflow_id
+from reconcile.progress import Progress, tell
 
 QUERY_TIMEOUT = timedelta(seconds=5)
 _NO_WORKER = {RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE}

@@ -7,12 +7,12 @@ from datetime import datetime
 from sqlalchemy import Select, and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.enums import SeatState, SessionKind, SessionStatus
 from core.errors import InvalidRequest, SessionNotFound, parse_id
 from core.minimum_charge import MINIMUM_CHARGE, below_minimum, cheapest_group_total
 from core.pricing import GroupDiscount
-from models.enums import SeatState, SessionKind, SessionStatus
-from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import Seat, Session
+from store.organisations import DEFAULT_ORGANISATION_ID
 
 MAX_PLACES_PER_SESSION = 10_000
 

@@ -11,7 +11,7 @@ from collections.abc import Collection
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.booking import booking_workflow_id
+from messages.booking import booking_workflow_id
 
 _CONCURRENCY = 20
 

@@ -12,8 +12,8 @@ from typing import Any
 import stripe
 
 from activities.payments import amount_received
-from models.payments import PaymentState
-from ops.progress import Progress, tell
+from messages.payments import PaymentState
+from reconcile.progress import Progress, tell
 
 _PAGE = 100
 # Refunds in these states give (or will give) the money back.

@@ -29,9 +29,10 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
-from api.idempotency import same_order
 from api.problems import WorkflowEnded
+from clients.idempotency import same_order
 from core.customer_hash import customer_hash
+from core.enums import SessionStatus
 from core.errors import (
     BookingError,
     BookingNotCancellable,
@@ -42,8 +43,8 @@ from core.errors import (
 from core.pricing import GroupDiscount, quote
 from core.settings import Settings
 from documents.receipt_data import format_money
-from models import search_attributes as sa
-from models.booking import (
+from messages import search_attributes as sa
+from messages.booking import (
     BookingRequest,
     BookingView,
     BookingWorkflowInput,
@@ -54,7 +55,6 @@ from models.booking import (
     booking_workflow_id,
     next_cancel_update_id,
 )
-from models.enums import SessionStatus
 from models.tables import Booking, Session
 from workflows.booking import BookingWorkflow
 

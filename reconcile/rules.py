@@ -1,6 +1,6 @@
 """The rules of the consistency check, as pure functions over what was read.
 
-Each returns the violations it sees; `ops.consistency.check` reads and calls them. One module
+Each returns the violations it sees; `reconcile.consistency.check` reads and calls them. One module
 for the rules of I1 to I5, I7 and I8, so the whole definition of "consistent" reads in one
 place; `Rule` names every kind of finding.
 """
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from models.enums import (
+from core.enums import (
     OPEN_STATUSES,
     BookingStatus,
     DocumentKind,
@@ -18,11 +18,11 @@ from models.enums import (
     SeatState,
     SessionStatus,
 )
-from models.payments import PaymentState
-from ops.findings import CLAIMING, OrphanReason, find_orphan_holds, find_unclaimed_payments
-from ops.ledger import Intent, Ledger
-from ops.snapshot import BookingRow, EmailCount, Snapshot
-from ops.workflow_states import WorkflowState
+from messages.payments import PaymentState
+from reconcile.findings import CLAIMING, OrphanReason, find_orphan_holds, find_unclaimed_payments
+from reconcile.ledger import Intent, Ledger
+from reconcile.snapshot import BookingRow, EmailCount, Snapshot
+from reconcile.workflow_states import WorkflowState
 
 
 class Invariant(StrEnum):

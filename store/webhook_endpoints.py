@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.enums import WebhookDeliveryStatus, WebhookEventType
 from core.errors import (
     InvalidRequest,
     WebhookDeliveryNotFound,
@@ -15,10 +16,9 @@ from core.errors import (
     parse_id,
 )
 from core.webhook_secrets import new_secret, seal
-from models.enums import WebhookDeliveryStatus, WebhookEventType
-from models.sequences import database_now
 from models.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from models.webhook_events import publish
+from store.sequences import database_now
+from store.webhook_events import publish
 
 # Every booking transition wakes one delivery workflow per subscribed endpoint: bounded.
 MAX_ENDPOINTS_PER_ORGANISATION = 20

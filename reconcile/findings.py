@@ -1,7 +1,7 @@
 """Findings that a repair can act on: places nobody will release, money nobody will claim.
 
 Each finder is a pure function over what was read (`find_*`) and an async wrapper that reads
-only what it needs (`orphan_holds`, `unclaimed_payments`); `ops.consistency.check` reuses the
+only what it needs (`orphan_holds`, `unclaimed_payments`); `reconcile.consistency.check` reuses the
 pure ones, and the safety net can reuse the async ones.
 """
 
@@ -14,11 +14,11 @@ import stripe
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from models.enums import OPEN_STATUSES, BookingStatus, SeatState
-from ops.ledger import Intent, Ledger, load_ledger
-from ops.progress import Progress
-from ops.snapshot import Snapshot, load_snapshot
-from ops.workflow_states import WorkflowReader, WorkflowState
+from core.enums import OPEN_STATUSES, BookingStatus, SeatState
+from reconcile.ledger import Intent, Ledger, load_ledger
+from reconcile.progress import Progress
+from reconcile.snapshot import Snapshot, load_snapshot
+from reconcile.workflow_states import WorkflowReader, WorkflowState
 
 # Money belongs to a booking in one of these; any other status must have given it back.
 CLAIMING = frozenset({BookingStatus.CONFIRMED, BookingStatus.COMPLETED})

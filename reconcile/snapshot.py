@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
-from models.enums import DocumentKind, NotificationStatus, SeatState
+from core.enums import DocumentKind, NotificationStatus, SeatState
 from models.tables import Booking, BookingRefund, Notification, Receipt, Seat, Session
 
 

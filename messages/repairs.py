@@ -3,7 +3,7 @@ and refunds made at Stripe that no booking workflow is left to record."""
 
 from dataclasses import dataclass, field
 
-from models.enums import BookingStatus
+from core.enums import BookingStatus
 
 
 @dataclass

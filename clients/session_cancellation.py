@@ -15,7 +15,7 @@ from temporalio.service import RPCError
 
 from core.errors import ServiceUnavailable, as_booking_error
 from core.settings import Settings
-from models.sessions import (
+from messages.sessions import (
     SessionCancellationInput,
     SessionCancellationProgress,
     session_cancellation_id,
