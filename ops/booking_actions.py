@@ -80,7 +80,8 @@ async def booking_in(
 
 
 def cancel(booking_id: str, reason: str) -> Send:
-    """The customer's cancel (clients.booking_workflows.customer_cancel), with the operator's reason."""
+    """The customer's cancel (clients.booking_workflows.customer_cancel), with the operator's
+    reason."""
 
     async def send(
         db: async_sessionmaker[AsyncSession], temporal: Client, settings: Settings, mirror: Booking

@@ -2,11 +2,12 @@
 Stripe.
 
 One implementation for the reliability issue's checker and the operators' `reconcile`. It
-reads the database once (`reconcile.snapshot`), Stripe's intents and refunds in pages (`reconcile.ledger`),
-and each booking's workflow under a concurrency bound (`reconcile.workflow_states`), then applies
-the pure rules of `reconcile.rules`. Bookings created or changed in the last `settle_seconds` are
-left alone; a violation is reported only when a second look `recheck_seconds` later still
-sees it, so a transition that was being written is not mistaken for a fault."""
+reads the database once (`reconcile.snapshot`), Stripe's intents and refunds in pages
+(`reconcile.ledger`), and each booking's workflow under a concurrency bound
+(`reconcile.workflow_states`), then applies the pure rules of `reconcile.rules`. Bookings
+created or changed in the last `settle_seconds` are left alone; a violation is reported only
+when a second look `recheck_seconds` later still sees it, so a transition that was being
+written is not mistaken for a fault."""
 
 import asyncio
 from collections.abc import Sequence
