@@ -25,7 +25,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.inventory import InventoryActivities
-from activities.mail import Mailer, OutboxMailer, SendGridMailer
+from activities.mail import make_mailer
 from activities.notifications import NotificationActivities
 from activities.payment_setup import PaymentSetupActivities
 from activities.payments import PaymentActivities, make_stripe_client
@@ -164,12 +164,6 @@ async def ensure_safety_net(client: Client, settings: Settings) -> None:
         await client.get_schedule_handle(SAFETY_NET_ID).update(
             lambda _: ScheduleUpdate(schedule=schedule)
         )
-
-
-def make_mailer(settings: Settings) -> Mailer:
-    if settings.email_backend == "sendgrid":
-        return SendGridMailer(settings.sendgrid_api_key, settings.sendgrid_host)
-    return OutboxMailer(settings.outbox_dir)
 
 
 def build_worker(

@@ -16,6 +16,8 @@ from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Attachment as SendGridAttachment
 from sendgrid.helpers.mail import CustomArg, Mail
 
+from core.settings import Settings
+
 # Carried with every message, so a retry can ask the provider whether it already went out.
 KEY_ARG = "notification_key"
 
@@ -159,3 +161,10 @@ class OutboxMailer:
 
     def _path(self, key: str) -> Path:
         return self._folder / f"{key.replace(':', '-')}.eml"
+
+
+def make_mailer(settings: Settings) -> Mailer:
+    """SendGrid, or the outbox folder, as `settings.email_backend` says."""
+    if settings.email_backend == "sendgrid":
+        return SendGridMailer(settings.sendgrid_api_key, settings.sendgrid_host)
+    return OutboxMailer(settings.outbox_dir)

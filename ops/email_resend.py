@@ -11,6 +11,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.mail import make_mailer
 from activities.notifications import NotificationActivities, notification_key
 from core.enums import DeliveryOutcome, EmailKind, NotificationStatus
 from core.errors import BookingError
@@ -18,7 +19,6 @@ from core.settings import Settings
 from messages.booking import EmailRequest, booking_workflow_id
 from models.tables import Notification
 from store.booking_records import get_booking
-from worker import make_mailer
 
 
 class MailServiceFailed(Exception):
