@@ -1,7 +1,7 @@
 """Runs the booking workflows and their activities: `python worker.py`."""
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
@@ -21,8 +21,6 @@ from temporalio.client import (
     ScheduleUpdate,
 )
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.inventory import InventoryActivities
 from activities.mail import make_mailer
@@ -43,11 +41,8 @@ from core.temporal import connect
 from documents.receipt_data import Seller
 from messages.repairs import SafetyNetInput, WebhookSweep
 from messages.webhooks import retry_timings
-from workflows.booking import BookingWorkflow
+from workflows.registry import build_worker
 from workflows.safety_net import RUN_TIMEOUT, SAFETY_NET_ID, SafetyNetWorkflow
-from workflows.session_cancellation import SessionCancellationWorkflow
-from workflows.stripe_refunds import StripeRefundsWorkflow
-from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 
 def booking_activities(
@@ -164,41 +159,6 @@ async def ensure_safety_net(client: Client, settings: Settings) -> None:
         await client.get_schedule_handle(SAFETY_NET_ID).update(
             lambda _: ScheduleUpdate(schedule=schedule)
         )
-
-
-def build_worker(
-    client: Client,
-    settings: Settings,
-    activities: Sequence[Callable[..., Any]],
-    workflows: Sequence[type] = (
-        BookingWorkflow,
-        SafetyNetWorkflow,
-        SessionCancellationWorkflow,
-        StripeRefundsWorkflow,
-        WebhookDeliveryWorkflow,
-    ),
-) -> Worker:
-    """The booking worker; the benchmark's baseline worker is built here too, to match it."""
-    return Worker(
-        client,
-        task_queue=settings.task_queue,
-        workflows=workflows,
-        activities=activities,
-        workflow_runner=workflow_runner(settings),
-        # Bookings idle for minutes between events: an evicted one is replayed when it wakes.
-        max_cached_workflows=settings.worker_max_cached_workflows,
-    )
-
-
-def workflow_runner(settings: Settings) -> WorkflowRunner:
-    """The sandbox when `settings.worker_sandbox` (tests, replays), else workflows run bare."""
-    if not settings.worker_sandbox:
-        return UnsandboxedWorkflowRunner()
-    # The sandbox still isolates each workflow's state and catches non-determinism; passing
-    # modules through spares re-importing them for every new workflow.
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
-    )
 
 
 async def main() -> None:

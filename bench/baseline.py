@@ -7,11 +7,12 @@ import uvloop
 from bench.empty_workflow import EmptyWorkflow
 from core.settings import get_settings
 from core.temporal import connect
-from worker import build_worker
+from workflows.registry import build_worker
 
 
 async def main(address: str, task_queue: str) -> None:
-    """The same worker options as the booking worker (worker.build_worker), no activities."""
+    """The same worker options as the booking worker (workflows.registry.build_worker), no
+    activities."""
     settings = get_settings().model_copy(
         update={"temporal_address": address, "task_queue": task_queue}
     )

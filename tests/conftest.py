@@ -42,7 +42,8 @@ from store.api_keys import key_prefix, secret_hash
 from store.catalog import SeatRow, SessionSpec, create_session
 from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.fakes.sendgrid_server import FakeSendGrid
-from worker import booking_activities, build_worker
+from worker import booking_activities
+from workflows.registry import build_worker
 
 # API keys, stored hashed in the test database by the `postgres` fixture: the client and admin
 # keys of the default organisation (which `new_session` sells for), and those of another.

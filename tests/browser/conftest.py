@@ -24,7 +24,8 @@ from devstack.ports import free_port, wait_for_port
 from devstack.temporal_server import dynamic_config_flags
 from devstack.tools import temporal_cli
 from messages import search_attributes
-from worker import booking_activities, build_worker
+from worker import booking_activities
+from workflows.registry import build_worker
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (scripts/bootstrap.sh); no browser download
 ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts" / "browser"

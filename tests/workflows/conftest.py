@@ -13,7 +13,8 @@ from temporalio.client import Client
 from core.settings import Settings
 from tests.conftest import WEBHOOK_SECRET
 from tests.workflows.helpers import QUICK
-from worker import booking_activities, build_worker
+from worker import booking_activities
+from workflows.registry import build_worker
 
 OwnWorker = Callable[..., Awaitable[Settings]]
 
