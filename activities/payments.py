@@ -31,6 +31,7 @@ from messages.payments import (
     PaymentState,
     RefundInfo,
     RefundRequest,
+    amount_received,
 )
 
 # Each of stripe-python's error classes, retried (None: Stripe could not answer now) or refused
@@ -250,14 +251,3 @@ def _refund_info(refund: Any) -> RefundInfo:
         refund.currency.upper(),
         int(getattr(refund, "created", 0) or 0),
     )
-
-
-def amount_received(intent: Any) -> int:
-    """Stripe reports `amount_received`; localstripe omits it, so read the captured charge."""
-    received = getattr(intent, "amount_received", None)
-    if received is not None:
-        return int(received)
-    charge = getattr(intent, "latest_charge", None)
-    if isinstance(charge, stripe.StripeObject) and getattr(charge, "status", "") == "succeeded":
-        return int(charge["amount"]) if getattr(charge, "captured", True) else 0
-    return 0

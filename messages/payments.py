@@ -6,6 +6,9 @@ enums existed carry Stripe's words; `_missing_` reads those, so old histories st
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+import stripe
 
 
 class PaymentState(StrEnum):
@@ -57,6 +60,17 @@ _STRIPE_EVENT_TYPES = {
     "payment_intent.canceled": PaymentEventType.CANCELLED,
     "charge.refunded": PaymentEventType.REFUNDED,
 }
+
+
+def amount_received(intent: Any) -> int:
+    """Stripe reports `amount_received`; localstripe omits it, so read the captured charge."""
+    received = getattr(intent, "amount_received", None)
+    if received is not None:
+        return int(received)
+    charge = getattr(intent, "latest_charge", None)
+    if isinstance(charge, stripe.StripeObject) and getattr(charge, "status", "") == "succeeded":
+        return int(charge["amount"]) if getattr(charge, "captured", True) else 0
+    return 0
 
 
 @dataclass

@@ -11,8 +11,7 @@ from typing import Any
 
 import stripe
 
-from activities.payments import amount_received
-from messages.payments import PaymentState
+from messages.payments import PaymentState, amount_received
 from reconcile.progress import Progress, tell
 
 _PAGE = 100

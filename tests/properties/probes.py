@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.payments import amount_received
 from activities.repairs import stripe_refunds_workflow_id
 from messages.booking import booking_workflow_id
+from messages.payments import amount_received
 from messages.sessions import session_cancellation_id
 from models.tables import Booking, BookingRefund, Seat, Session
 from tests.api.conftest import ADMIN

@@ -17,13 +17,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 
-from activities.payments import amount_received
 from clients.booking_workflows import start_booking_workflow
 from core.enums import BookingStatus, DocumentKind, SeatState
 from core.settings import Settings
 from devstack.pay import pay
 from messages.booking import BookingRequest, BookingView, booking_workflow_id
-from messages.payments import PaymentEvent, PaymentEventType
+from messages.payments import PaymentEvent, PaymentEventType, amount_received
 from models.tables import Booking, BookingRefund, Receipt, Seat, Session
 from tests.api.helpers import signed_event
 from workflows.booking import BookingWorkflow
