@@ -8,11 +8,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import is_unreachable
-from core.errors import BookingError
+from core.errors import BookingError, WorkflowEnded
 
 PROBLEM_BASE = "urn:booking-engine:problem:"
 MEDIA_TYPE = "application/problem+json"
@@ -43,18 +46,6 @@ _UNREACHABLE = (
     sqlalchemy.exc.InterfaceError,
     sqlalchemy.exc.TimeoutError,
 )
-
-
-class WorkflowEnded(BookingError):
-    """The booking's workflow ended for a reason that is no business rule (terminated, failed,
-    timed out, or it closed before an accepted update finished): nothing more can be done
-    through the API until an operator repairs it."""
-
-    status, slug, title = (
-        409,
-        "workflow-ended",
-        "The booking's workflow has ended: an operator must repair the booking",
-    )
 
 
 def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:

@@ -29,7 +29,6 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
-from api.problems import WorkflowEnded
 from clients.idempotency import same_order
 from core.customer_hash import customer_hash
 from core.enums import SessionStatus
@@ -38,6 +37,7 @@ from core.errors import (
     BookingNotCancellable,
     BookingNotChangeable,
     ServiceUnavailable,
+    WorkflowEnded,
     as_booking_error,
 )
 from core.pricing import GroupDiscount, quote

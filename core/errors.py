@@ -147,6 +147,18 @@ class RefundExceedsRemaining(BookingError):
     )
 
 
+class WorkflowEnded(BookingError):
+    """The booking's workflow ended for a reason that is no business rule (terminated, failed,
+    timed out, or it closed before an accepted update finished): nothing more can be done
+    through the API until an operator repairs it."""
+
+    status, slug, title = (
+        409,
+        "workflow-ended",
+        "The booking's workflow has ended: an operator must repair the booking",
+    )
+
+
 class ServiceUnavailable(BookingError):
     status, slug, title = 503, "service-unavailable", "A service the booking needs is unavailable"
 
