@@ -1,4 +1,5 @@
-"""The booking's own words for its payment, and the one place Stripe's words are translated.
+"""The booking's own words for its payment, and the one place Stripe's words (and objects) are
+translated.
 
 The workflow reads only `PaymentState` and `PaymentEventType`. Histories recorded before these
 enums existed carry Stripe's words; `_missing_` reads those, so old histories still replay.

@@ -1,1 +1,1 @@
-"""Database tables and the data types shared by workflows, activities and the API."""
+"""The database's tables (the enums they check are in core/enums.py)."""

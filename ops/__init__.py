@@ -1,1 +1,1 @@
-"""Operator tools: the consistency checker and the `booking-ops` command line."""
+"""Operator tools: the `booking-ops` command line (`reconcile` runs the engine in reconcile/)."""
