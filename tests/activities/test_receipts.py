@@ -17,8 +17,8 @@ from models.booking import IssueDocument, Refund
 from models.booking_records import get_document
 from models.enums import DocumentKind
 from models.tables import Receipt
-from tests.activities.helpers import confirmed_booking
 from tests.conftest import SessionFactory
+from tests.helpers.activity_bookings import confirmed_booking
 
 FORMATS = {
     DocumentKind.RECEIPT: "R-{year}-{seq:06d}",

@@ -3,11 +3,8 @@ activity runs, and sent even when waking its delivery workflow failed after the 
 
 import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -16,45 +13,13 @@ from activities.inventory import InventoryActivities
 from activities.webhook_signals import DeliveryStarter
 from core.settings import Settings
 from devstack.ports import free_port
-from models.booking import BookingRequest, Transition
-from models.enums import BookingStatus, WebhookDeliveryStatus, WebhookEventType
-from models.tables import WebhookDelivery, WebhookEvent
+from models.booking import Transition
+from models.enums import BookingStatus, WebhookDeliveryStatus
 from models.webhooks import retry_timings
-from tests.api.webhooks_out.helpers import endpoint_on, wait_for
+from tests.api.webhooks_out.helpers import wait_for
 from tests.conftest import SessionFactory
 from tests.fakes.webhook_receiver import WebhookReceiver
-
-FORMAT = "RFT-{year}-{seq:04d}"
-
-
-@pytest.fixture
-async def receiver_endpoint(
-    db: async_sessionmaker[AsyncSession], settings: Settings
-) -> AsyncIterator[WebhookReceiver]:
-    """A receiver registered for the default organisation's created and confirmed bookings."""
-    events = [WebhookEventType.BOOKING_CREATED, WebhookEventType.BOOKING_CONFIRMED]
-    with WebhookReceiver() as receiver:
-        async with endpoint_on(db, settings, receiver, "shop", events):
-            yield receiver
-
-
-async def reserved(inventory: InventoryActivities, session_id: str) -> str:
-    booking_id = str(uuid.uuid4())
-    await inventory.reserve(
-        BookingRequest(booking_id, session_id, "Ada Lovelace", "ada@example.com", 1)
-    )
-    return booking_id
-
-
-async def events_of(db: async_sessionmaker[AsyncSession], booking_id: str) -> list[tuple]:
-    async with db() as session:
-        rows = await session.execute(
-            select(WebhookEvent.type, WebhookEvent.sequence, WebhookDelivery.status)
-            .join(WebhookDelivery, WebhookDelivery.event_id == WebhookEvent.id)
-            .where(WebhookEvent.stream_id == uuid.UUID(booking_id))
-            .order_by(WebhookEvent.sequence)
-        )
-        return [tuple(row) for row in rows.all()]
+from tests.helpers.activity_bookings import FORMAT, events_of, reserved
 
 
 async def test_an_activity_run_again_writes_no_second_event(

@@ -9,8 +9,9 @@ import stripe
 from temporalio.client import Client
 
 from devstack.pay import DECLINED, pay
-from tests.api.helpers import paid_booking, signed_event, start_booking, wait_for_status
 from tests.conftest import SessionFactory
+from tests.helpers.api_bookings import paid_booking, start_booking, wait_for_status
+from tests.helpers.stripe_events import signed_event
 from tests.histories import keep_history
 
 

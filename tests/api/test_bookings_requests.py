@@ -7,8 +7,8 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from tests.api.helpers import booking_body, start_booking
 from tests.conftest import SessionFactory
+from tests.helpers.api_bookings import booking_body, start_booking
 
 
 async def test_same_key_and_body_returns_the_same_booking(

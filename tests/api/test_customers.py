@@ -17,9 +17,9 @@ from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import Booking, Notification
 from ops.cli import app as booking_ops
 from tests.api.conftest import ADMIN
-from tests.api.helpers import booking_body, emails_for, erase_at_rest, start_booking
 from tests.conftest import CLIENT_KEY, OTHER_ADMIN_KEY, SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.helpers.api_bookings import booking_body, emails_for, erase_at_rest, start_booking
 from tests.ops.cli_helpers import booking_ops as run_booking_ops
 from tests.ops.cli_helpers import ok_json
 

@@ -39,8 +39,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from models.booking import MAX_PLACES_PER_BOOKING
-from tests.api.helpers import paid_booking
 from tests.conftest import ADMIN_KEY, CLIENT_KEY, SessionFactory, api_client
+from tests.helpers.api_bookings import paid_booking
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "40"))

@@ -18,8 +18,8 @@ from models.enums import Role
 from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import ApiKey
 from tests.api.conftest import VariantFactory
-from tests.api.helpers import booking_body
 from tests.conftest import CLIENT_KEY, SessionFactory
+from tests.helpers.api_bookings import booking_body
 
 KeyFactory = Callable[..., Awaitable[tuple[uuid.UUID, str]]]
 

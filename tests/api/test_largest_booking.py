@@ -18,7 +18,6 @@ import stripe
 
 from devstack.pay import pay
 from tests.api.conftest import ADMIN
-from tests.api.helpers import emails_for, wait_for_status
 from tests.documents.maximal import (
     ATTENDEES,
     LONGEST_EMAIL,
@@ -30,6 +29,7 @@ from tests.documents.maximal import (
 )
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.helpers.api_bookings import emails_for, wait_for_status
 
 Json = dict[str, Any]
 

@@ -16,9 +16,9 @@ import pypdf
 import stripe
 
 from devstack.pay import pay
-from tests.api.helpers import emails_for, paid_booking, start_booking, wait_for_status
 from tests.conftest import ADMIN_KEY
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.helpers.api_bookings import emails_for, paid_booking, start_booking, wait_for_status
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 LONDON = ZoneInfo("Europe/London")

@@ -21,8 +21,8 @@ from core.settings import Settings
 from devstack.tools import temporal_cli
 from models import search_attributes as sa
 from models.booking import booking_workflow_id
-from tests.api.helpers import booking_body
 from tests.conftest import SessionFactory
+from tests.helpers.api_bookings import booking_body
 
 
 async def book_as(

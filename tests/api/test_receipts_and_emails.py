@@ -10,9 +10,9 @@ import stripe
 from temporalio.client import Client
 
 from devstack.pay import pay
-from tests.api.helpers import emails_for, paid_booking, start_booking, wait_for_status
 from tests.conftest import ADMIN_KEY, SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.helpers.api_bookings import emails_for, paid_booking, start_booking, wait_for_status
 from tests.histories import keep_history
 
 DAY = timedelta(days=1)

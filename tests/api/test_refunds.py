@@ -21,21 +21,16 @@ from models.enums import DocumentKind, SeatState, SessionStatus
 from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import BookingRefund, Receipt, Seat, Session
 from tests.api.conftest import ADMIN
-from tests.api.helpers import (
-    emails_for,
-    session_with,
-    signed_event,
-    start_booking,
-    wait_for_status,
-)
-from tests.api.test_tenants import _alembic
 from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.histories import keep_history
-from tests.workflows.helpers import (
+from tests.helpers.api_bookings import emails_for, session_with, start_booking, wait_for_status
+from tests.helpers.database import alembic
+from tests.helpers.stripe_events import signed_event
+from tests.helpers.workflow_bookings import (
     assert_books_match_stripe,
     price_session,
     stripe_echoes_its_refunds,
 )
+from tests.histories import keep_history
 
 Db = async_sessionmaker[AsyncSession]
 Json = dict[str, Any]
@@ -527,7 +522,7 @@ def test_migration_0004_keeps_earlier_credit_notes_and_allows_one_per_refund(
 
     session_id, booking_id = uuid.uuid4(), uuid.uuid4()
     try:
-        _alembic(url, "upgrade", "0003")
+        alembic(url, "upgrade", "0003")
         sql(
             "INSERT INTO sessions (id, organisation_id, kind, title, location, starts_at, ends_at,"
             " capacity, price_amount, currency, hold_seconds, discount_min_quantity,"
@@ -546,7 +541,7 @@ def test_migration_0004_keeps_earlier_credit_notes_and_allows_one_per_refund(
             "INSERT INTO receipts (booking_id, kind, number, total, currency, issued_at, pdf)"
             f" VALUES ('{booking_id}', 'credit_note', 'CN-1', -1000, 'GBP', now(), '')"
         )
-        _alembic(url, "upgrade", "head")
+        alembic(url, "upgrade", "head")
 
         assert sql(f"SELECT refund_policy IS NULL FROM sessions WHERE id = '{session_id}'") == "t"
         assert sql(f"SELECT amount_refunded FROM bookings WHERE id = '{booking_id}'") == "0"
@@ -561,8 +556,8 @@ def test_migration_0004_keeps_earlier_credit_notes_and_allows_one_per_refund(
                 "INSERT INTO receipts (booking_id, kind, number, total, currency, issued_at, pdf)"
                 f" VALUES ('{booking_id}', 'credit_note', 'CN-3', -1000, 'GBP', now(), '')"
             )
-        _alembic(url, "downgrade", "0003")  # and back: reversible, the first note kept
+        alembic(url, "downgrade", "0003")  # and back: reversible, the first note kept
         assert sql("SELECT string_agg(number, ',') FROM receipts") == "CN-1"
-        _alembic(url, "upgrade", "head")
+        alembic(url, "upgrade", "head")
     finally:
         postgres.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")

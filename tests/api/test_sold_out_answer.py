@@ -13,8 +13,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.booking_workflows import booking_id_for
 from models.booking import booking_workflow_id
 from models.catalog import SeatRow
-from tests.api.helpers import booking_body, start_booking
 from tests.conftest import CLIENT_KEY_ID, SessionFactory
+from tests.helpers.api_bookings import booking_body, start_booking
 
 SOLD_OUT = "urn:booking-engine:problem:sold-out"
 

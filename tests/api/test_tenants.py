@@ -3,8 +3,6 @@ missing one on every route; lists and new sessions are the caller's organisation
 0003 carries existing sessions into the default organisation."""
 
 import asyncio
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,13 +15,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.payments import make_stripe_client
 from api.booking_workflows import booking_id_for
-from core.settings import PROJECT_ROOT
 from devstack.postgres import Cluster
 from models import search_attributes as sa
 from models.booking import booking_workflow_id
 from models.organisations import DEFAULT_ORGANISATION_ID
-from tests.api.helpers import booking_body, paid_booking, wait_for_status
-from tests.api.test_sessions import course
 from tests.conftest import (
     ADMIN_KEY,
     CLIENT_KEY,
@@ -32,6 +27,8 @@ from tests.conftest import (
     OTHER_ORGANISATION_ID,
     TEST_KEYS,
 )
+from tests.helpers.api_bookings import booking_body, course, paid_booking, wait_for_status
+from tests.helpers.database import alembic
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -191,7 +188,7 @@ def test_migration_0003_carries_existing_sessions_into_the_default_organisation(
     postgres.psql(f"CREATE DATABASE {database} OWNER booking")
     url = postgres.url.rsplit("/", 1)[0] + f"/{database}"
     try:
-        _alembic(url, "upgrade", "0002")
+        alembic(url, "upgrade", "0002")
         session_id = uuid.uuid4()
         postgres.psql(
             "INSERT INTO sessions (id, kind, title, location, starts_at, ends_at, capacity,"
@@ -201,7 +198,7 @@ def test_migration_0003_carries_existing_sessions_into_the_default_organisation(
             " '2031-01-01 17:00Z', 4, 1000, 'GBP', 600, 5, 0, 'scheduled')",
             database=database,
         )
-        _alembic(url, "upgrade", "head")
+        alembic(url, "upgrade", "head")
         owner = postgres.psql(
             f"SELECT organisation_id FROM sessions WHERE id = '{session_id}'", database=database
         )
@@ -212,16 +209,7 @@ def test_migration_0003_carries_existing_sessions_into_the_default_organisation(
             database=database,
         )
         assert nullable == "NO"
-        _alembic(url, "downgrade", "0002")  # and back: the migration is reversible
-        _alembic(url, "upgrade", "head")
+        alembic(url, "downgrade", "0002")  # and back: the migration is reversible
+        alembic(url, "upgrade", "head")
     finally:
         postgres.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-
-
-def _alembic(url: str, *command: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "-x", f"url={url}", *command],
-        cwd=PROJECT_ROOT,
-        check=True,
-        capture_output=True,
-    )

@@ -13,9 +13,9 @@ from playwright.async_api import Browser, Page, Response, ViewportSize, expect
 from temporalio.client import Client
 
 from models.booking import booking_workflow_id
-from tests.api.helpers import booking_body
 from tests.browser.conftest import UiStack
 from tests.conftest import CLIENT_KEY, SessionFactory
+from tests.helpers.api_bookings import booking_body
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,7 @@ from temporalio.client import Client
 
 from devstack.pay import pay
 from ops.consistency import Invariant, Report, Rule
-from tests.api.helpers import signed_event
+from tests.helpers.stripe_events import signed_event
 
 
 def seen(report: Report) -> set[tuple[Invariant, str, str]]:

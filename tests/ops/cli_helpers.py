@@ -10,7 +10,16 @@ from typer.testing import CliRunner, Result
 
 from core.settings import Settings, get_settings
 from ops.cli import app
-from tests.ops.test_cli import environment
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """The session's settings as an operator's shell would give them (BOOKING_* variables)."""
+    env = {}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            value = ""
+        env[f"BOOKING_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    return env
 
 
 async def booking_ops(settings: Settings, *args: str, **env: str) -> Result:

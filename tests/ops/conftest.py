@@ -22,8 +22,8 @@ from temporalio.client import Client
 from models.enums import BookingStatus, DocumentKind, EmailKind, NotificationStatus
 from models.tables import Booking, Notification, Receipt
 from ops.consistency import Report, check
-from tests.api.helpers import paid_booking, start_booking, wait_for_status
 from tests.conftest import SessionFactory
+from tests.helpers.api_bookings import paid_booking, start_booking, wait_for_status
 
 # Long enough for a transition's writes to land; short enough to keep the tests quick.
 SETTLE_SECONDS = 1.0

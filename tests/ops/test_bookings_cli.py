@@ -15,9 +15,9 @@ from core.settings import Settings
 from models.enums import SessionStatus
 from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import Booking, Session
-from tests.api.helpers import emails_for, paid_booking, start_booking, wait_for_status
 from tests.conftest import OTHER_ORGANISATION_ID, SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.helpers.api_bookings import emails_for, paid_booking, start_booking, wait_for_status
 from tests.ops.cli_helpers import booking_ops, ok, ok_json, one_line_error
 
 

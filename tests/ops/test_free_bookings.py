@@ -14,10 +14,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from models.booking import booking_workflow_id
-from tests.api.helpers import emails_for, start_booking
-from tests.api.test_sessions import ADMIN, course
+from tests.api.conftest import ADMIN
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.helpers.api_bookings import course, emails_for, start_booking
 from tests.histories import keep_history
 from tests.ops.conftest import Check, World, at_rest
 

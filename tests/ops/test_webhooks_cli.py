@@ -6,28 +6,15 @@ import json
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from typer.testing import CliRunner, Result
 
 from activities.webhook_signals import DeliveryStarter
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from models.enums import WebhookEventType
 from models.webhook_endpoints import get_endpoint, queue_ping
 from models.webhooks import retry_timings
-from ops.cli import app
 from tests.api.webhooks_out.helpers import endpoint_on, wait_for
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.ops.test_cli import environment
-
-
-async def booking_ops(settings: Settings, *args: str) -> Result:
-    def invoke() -> Result:
-        get_settings.cache_clear()
-        try:
-            return CliRunner().invoke(app, list(args), env=environment(settings))
-        finally:
-            get_settings.cache_clear()
-
-    return await asyncio.to_thread(invoke)
+from tests.ops.cli_helpers import booking_ops
 
 
 async def test_a_refused_delivery_is_listed_and_sent_again(

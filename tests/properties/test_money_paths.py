@@ -43,7 +43,7 @@ from temporalio.client import Client
 
 from devstack.pay import pay
 from models.enums import BookingStatus, SeatState
-from tests.api.helpers import signed_event
+from tests.helpers.stripe_events import signed_event
 from tests.properties.model import (
     CAPACITY,
     CLOSED,

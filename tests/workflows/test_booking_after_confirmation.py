@@ -16,10 +16,10 @@ from models.booking import BookingView, CancelRequest
 from models.enums import BookingStatus, DocumentKind, EmailKind, SeatState
 from models.payments import PaymentEventType
 from models.tables import Session
-from tests.api.helpers import emails_for
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.workflows.helpers import (
+from tests.helpers.api_bookings import emails_for
+from tests.helpers.workflow_bookings import (
     Db,
     assert_books_match_stripe,
     assert_consistent,

@@ -14,11 +14,10 @@ from core.settings import Settings
 from models.booking import CancelRequest
 from models.enums import BookingStatus, DocumentKind, EmailKind
 from models.payments import PaymentEventType, PaymentIntentInfo, PaymentState
-from tests.api.helpers import emails_for
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import (
+from tests.helpers.api_bookings import emails_for
+from tests.helpers.workflow_bookings import (
     Db,
     assert_books_match_stripe,
     assert_consistent,
@@ -31,6 +30,7 @@ from tests.workflows.helpers import (
     tell,
     wait_for,
 )
+from tests.workflows.conftest import OwnWorker
 
 
 async def test_cancelling_before_payment_frees_the_places_and_the_intent(

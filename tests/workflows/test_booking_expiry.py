@@ -14,12 +14,10 @@ from core.settings import Settings
 from models.booking import CancelRequest
 from models.enums import BookingStatus, EmailKind, SeatState
 from models.payments import PaymentEventType, PaymentIntentInfo, PaymentState
-from tests.api.helpers import emails_for
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.histories import keep_history
-from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import (
+from tests.helpers.api_bookings import emails_for
+from tests.helpers.workflow_bookings import (
     Db,
     assert_books_match_stripe,
     assert_consistent,
@@ -34,6 +32,8 @@ from tests.workflows.helpers import (
     wait_for,
     wait_for_status,
 )
+from tests.histories import keep_history
+from tests.workflows.conftest import OwnWorker
 
 
 async def test_an_unpaid_hold_expires_and_frees_its_places(

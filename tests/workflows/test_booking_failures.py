@@ -30,14 +30,14 @@ from models.enums import BookingStatus, SeatState, SessionStatus
 from models.payments import CreatePaymentIntent, PaymentEvent, PaymentEventType, PaymentIntentInfo
 from models.tables import Booking, Seat, Session
 from tests.conftest import SessionFactory
-from tests.histories import keep_history
-from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import (
+from tests.helpers.workflow_bookings import (
     assert_books_match_stripe,
     booking_request,
     mirror_of,
     stripe_echoes_its_refunds,
 )
+from tests.histories import keep_history
+from tests.workflows.conftest import OwnWorker
 from workflows.booking import BookingWorkflow
 
 Db = async_sessionmaker[AsyncSession]

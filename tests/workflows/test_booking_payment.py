@@ -13,11 +13,10 @@ from core.settings import Settings
 from models.booking import DocumentRef, IssueDocument
 from models.enums import BookingStatus, DocumentKind, EmailKind, SeatState
 from models.payments import PaymentEventType, PaymentIntentInfo, PaymentState
-from tests.api.helpers import emails_for
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import (
+from tests.helpers.api_bookings import emails_for
+from tests.helpers.workflow_bookings import (
     Db,
     assert_consistent,
     book,
@@ -33,6 +32,7 @@ from tests.workflows.helpers import (
     wait_for,
     wait_for_status,
 )
+from tests.workflows.conftest import OwnWorker
 
 
 async def test_a_payment_confirms_with_reference_receipt_and_email(

@@ -24,14 +24,14 @@ from models.enums import BookingStatus, SeatState
 from models.payments import CreatePaymentIntent, PaymentIntentInfo
 from models.tables import Booking
 from tests.conftest import SessionFactory
-from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import (
+from tests.helpers.workflow_bookings import (
     Db,
     assert_consistent,
     booking_request,
     handle_of,
     places_of,
 )
+from tests.workflows.conftest import OwnWorker
 from workflows.booking import BookingWorkflow
 
 

@@ -14,12 +14,18 @@ from core.settings import Settings
 from models.booking import CancelRequest, Confirmation
 from models.enums import BookingStatus, EmailKind
 from models.tables import Booking
-from tests.api.helpers import emails_for
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.helpers.api_bookings import emails_for
+from tests.helpers.workflow_bookings import (
+    Db,
+    assert_consistent,
+    booking_request,
+    handle_of,
+    places_of,
+)
 from tests.histories import keep_history
 from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import Db, assert_consistent, booking_request, handle_of, places_of
 
 
 async def test_a_free_sale_refused_by_a_cancelled_session_leaves_nothing(

@@ -28,9 +28,7 @@ from models.booking import (
 from models.enums import BookingStatus, DeliveryOutcome, EmailKind, RefundSource, SeatState
 from models.payments import RefundInfo, RefundRequest
 from tests.conftest import SessionFactory
-from tests.histories import keep_history
-from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import (
+from tests.helpers.workflow_bookings import (
     Db,
     assert_books_match_stripe,
     book,
@@ -41,6 +39,8 @@ from tests.workflows.helpers import (
     price_session,
     stripe_echoes_its_refunds,
 )
+from tests.histories import keep_history
+from tests.workflows.conftest import OwnWorker
 from workflows.booking import BookingWorkflow
 
 HALF_UNTIL_THE_START = [{"days_before": 0, "percent": 50}]

@@ -7,7 +7,6 @@ run is bounded (case 12)."""
 import asyncio
 import time
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,38 +26,21 @@ from core.settings import Settings
 from devstack.pay import pay
 from models.booking import CANCEL_UPDATE_ID, BookingRequest, CancelRequest, booking_workflow_id
 from models.enums import BookingStatus, NotificationStatus, SeatState
-from models.repairs import OrphanHold, RepairReport, SafetyNetInput
+from models.repairs import OrphanHold, SafetyNetInput
 from models.tables import Booking, BookingRefund, Notification, Seat
-from tests.api.helpers import emails_for, signed_event
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.histories import keep_workflow_history
+from tests.helpers.api_bookings import emails_for
+from tests.helpers.stripe_events import signed_event
+from tests.helpers.workflow_bookings import book, run_safety_net
 from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import book
 from worker import ensure_safety_net
 from workflows.booking import BookingWorkflow
-from workflows.safety_net import RUN_TIMEOUT, SAFETY_NET_ID, SafetyNetWorkflow
+from workflows.safety_net import RUN_TIMEOUT, SAFETY_NET_ID
 from workflows.stripe_refunds import SAFETY_NET_REASON
 
 Db = async_sessionmaker[AsyncSession]
 HISTORIES = Path(__file__).parent / "histories" / "safety-net"
-
-
-async def run_safety_net(
-    temporal: Client, settings: Settings, history: str | None = None, **changes: Any
-) -> RepairReport:
-    """One run on `settings.task_queue`; with `history`, its history is kept under that name."""
-    workflow_id = f"safety-net-test-{uuid.uuid4()}"
-    input = SafetyNetInput(hold_grace_seconds=300, payment_window_seconds=3600, settle_seconds=0)
-    report = await temporal.execute_workflow(
-        SafetyNetWorkflow.run,
-        replace(input, **changes),
-        id=workflow_id,
-        task_queue=settings.task_queue,
-    )
-    if history:
-        await keep_workflow_history(temporal, workflow_id, HISTORIES / history)
-    return report
 
 
 async def refunds_of(db: Db, booking_id: str, within: float = 15) -> list[tuple[int, str]]:

@@ -17,7 +17,6 @@ from models.tables import WebhookDelivery
 from models.webhook_events import publish
 from models.webhooks import delivery_workflow_id
 from tests.api.conftest import ADMIN, VariantFactory
-from tests.api.helpers import erase_at_rest, paid_booking, start_booking, wait_for_status
 from tests.api.webhooks_out.conftest import Register
 from tests.api.webhooks_out.helpers import (
     about,
@@ -29,6 +28,7 @@ from tests.api.webhooks_out.helpers import (
 )
 from tests.conftest import SessionFactory
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.helpers.api_bookings import erase_at_rest, paid_booking, start_booking, wait_for_status
 from tests.histories import WEBHOOK_DELIVERY_HISTORIES, keep_workflow_history
 
 

@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.enums import NotificationStatus
 from models.tables import Notification
-from tests.api.helpers import emails_for, erase_at_rest
 from tests.api.webhooks_out.conftest import Register
 from tests.api.webhooks_out.helpers import accepted_about, wait_for
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.helpers.api_bookings import emails_for, erase_at_rest
 
 
 async def test_erasure_waits_for_the_cancellation_email_and_webhook(

@@ -21,12 +21,13 @@ from models.booking import booking_workflow_id
 from models.enums import DocumentKind
 from models.tables import BookingRefund, Receipt, Seat
 from tests.api.conftest import ADMIN
-from tests.api.helpers import emails_for, session_with, signed_event, start_booking, wait_for_status
 from tests.api.webhooks_out.conftest import Register
 from tests.api.webhooks_out.helpers import accepted_about, wait_for
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.helpers.api_bookings import emails_for, session_with, start_booking, wait_for_status
+from tests.helpers.stripe_events import signed_event
 from tests.histories import keep_workflow_history
 from workflows.stripe_refunds import STRIPE_REASON
 

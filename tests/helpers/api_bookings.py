@@ -2,7 +2,6 @@
 at rest, sign Stripe events."""
 
 import asyncio
-import json
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -13,7 +12,6 @@ import stripe
 
 from devstack.pay import pay
 from tests.api.conftest import ADMIN
-from tests.conftest import WEBHOOK_SECRET
 from tests.fakes.sendgrid_server import FakeSendGrid
 
 
@@ -78,28 +76,6 @@ async def wait_for_status(
         await asyncio.sleep(0.1)
 
 
-def signed_event(
-    event_type: str,
-    intent: dict[str, Any],
-    event_id: str | None = None,
-    secret: str = WEBHOOK_SECRET,
-    at: int | None = None,
-) -> tuple[bytes, dict[str, str]]:
-    """An event signed like Stripe does, for duplicate and out-of-order deliveries."""
-    created = at or int(time.time())
-    payload = json.dumps(
-        {
-            "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
-            "object": "event",
-            "type": event_type,
-            "created": created,
-            "data": {"object": intent},
-        }
-    ).encode()
-    header = stripe.WebhookSignature.generate_signature_header(payload.decode(), secret, created)
-    return payload, {"Stripe-Signature": header, "Content-Type": "application/json"}
-
-
 # How long the emails of a booking must stay the same before `emails_for` trusts the list: a
 # duplicate (a retried send) arrives after the first email, not with it.
 EMAILS_SETTLE_SECONDS = 1.5
@@ -154,3 +130,26 @@ async def session_with(
     created = await api.post("/v1/sessions", json=body, headers=ADMIN)
     assert created.status_code == 201, created.text
     return str(created.json()["id"])
+
+
+def course(**extra: Any) -> dict[str, Any]:
+    return {
+        "kind": "course",
+        "title": "Paediatric First Aid",
+        "location": f"Leeds {uuid.uuid4().hex[:6]}",
+        "starts_at": "2031-03-01T09:00:00Z",
+        "ends_at": "2031-03-01T17:00:00Z",
+        "capacity": 8,
+        "price_amount": 9900,
+        "currency": "GBP",
+        "hold_seconds": 300,
+        "group_discount": {"min_quantity": 4, "percent": 15},
+        **extra,
+    }
+
+
+def invalid_fields(response: httpx.Response) -> set[str]:
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith(":invalid-request")
+    return {error["field"] for error in response.json()["errors"]}

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -24,9 +25,12 @@ from devstack.pay import pay
 from models.booking import BookingRequest, BookingView, booking_workflow_id
 from models.enums import BookingStatus, DocumentKind, SeatState
 from models.payments import PaymentEvent, PaymentEventType
+from models.repairs import RepairReport, SafetyNetInput
 from models.tables import Booking, BookingRefund, Receipt, Seat, Session
-from tests.api.helpers import signed_event
+from tests.helpers.stripe_events import signed_event
+from tests.histories import HISTORIES, keep_workflow_history
 from workflows.booking import BookingWorkflow
+from workflows.safety_net import SafetyNetWorkflow
 
 Db = async_sessionmaker[AsyncSession]
 BookingHandle = WorkflowHandle[BookingWorkflow, BookingView]
@@ -289,3 +293,20 @@ async def settled(temporal: Client, booking_id: str, within: float = 15) -> None
                 return
         assert time.monotonic() < deadline, f"booking {booking_id} never settled"
         await asyncio.sleep(0.1)
+
+
+async def run_safety_net(
+    temporal: Client, settings: Settings, history: str | None = None, **changes: Any
+) -> RepairReport:
+    """One run on `settings.task_queue`; with `history`, its history is kept under that name."""
+    workflow_id = f"safety-net-test-{uuid.uuid4()}"
+    input = SafetyNetInput(hold_grace_seconds=300, payment_window_seconds=3600, settle_seconds=0)
+    report = await temporal.execute_workflow(
+        SafetyNetWorkflow.run,
+        replace(input, **changes),
+        id=workflow_id,
+        task_queue=settings.task_queue,
+    )
+    if history:
+        await keep_workflow_history(temporal, workflow_id, HISTORIES / history)
+    return report
