@@ -1,9 +1,6 @@
 """The webhook outbox: written in the activity's own transaction, once however often the
 activity runs, and sent even when waking its delivery workflow failed after the commit."""
 
-import asyncio
-import time
-
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -20,6 +17,7 @@ from tests.api.webhooks_out.helpers import wait_for
 from tests.conftest import SessionFactory
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.helpers.activity_bookings import FORMAT, events_of, reserved
+from tests.helpers.polling import eventually
 
 
 async def test_an_activity_run_again_writes_no_second_event(
@@ -73,7 +71,9 @@ async def test_a_wake_up_lost_after_the_commit_is_made_good_by_the_retry(
     ]
     # The receiver answers before the delivery workflow writes down that it did.
     delivered = [("booking.created", 1, WebhookDeliveryStatus.DELIVERED)]
-    deadline = time.monotonic() + 10
-    while await events_of(db, booking_id) != delivered and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    assert await events_of(db, booking_id) == delivered
+    await eventually(
+        lambda: events_of(db, booking_id),
+        lambda events: events == delivered,
+        every=0.05,
+        what="the delivery recorded",
+    )

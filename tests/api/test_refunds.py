@@ -3,7 +3,6 @@ worker, Temporal, PostgreSQL, localstripe and the fake SendGrid."""
 
 import asyncio
 import subprocess
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,8 +21,10 @@ from models.organisations import DEFAULT_ORGANISATION_ID
 from models.tables import BookingRefund, Receipt, Seat, Session
 from tests.api.conftest import ADMIN
 from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.helpers.api_bookings import emails_for, session_with, start_booking, wait_for_status
+from tests.helpers.api_bookings import session_with, start_booking, wait_for_status
 from tests.helpers.database import alembic
+from tests.helpers.emails import emails_for
+from tests.helpers.polling import eventually
 from tests.helpers.stripe_events import signed_event
 from tests.helpers.workflow_bookings import (
     assert_books_match_stripe,
@@ -75,24 +76,17 @@ async def seats_of(db: Db, session_id: str) -> dict[str, str]:
         return dict(rows.all())
 
 
-async def eventually(read: Any, expected: Any, within: float = 15) -> Any:
-    """`await read()` once it equals `expected`; fails after `within` seconds."""
-    deadline = time.monotonic() + within
-    while (value := await read()) != expected:
-        assert time.monotonic() < deadline, f"{value!r} never became {expected!r}"
-        await asyncio.sleep(0.1)
-    return value
-
-
 async def sent(sendgrid: FakeSendGrid, key: str, within: float = 10) -> Json:
     """The body of the email with this notification key, once the fake SendGrid has it."""
-    deadline = time.monotonic() + within
-    while True:
-        for request in sendgrid.requests:
-            if request.body.get("custom_args", {}).get("notification_key") == key:
-                return request.body  # type: ignore[no-any-return]
-        assert time.monotonic() < deadline, f"no email {key}"
-        await asyncio.sleep(0.1)
+
+    async def bodies() -> list[Json]:
+        return [
+            r.body
+            for r in sendgrid.requests
+            if r.body.get("custom_args", {}).get("notification_key") == key
+        ]
+
+    return (await eventually(bodies, within=within, what=f"an email {key}"))[0]
 
 
 async def test_a_session_refund_policy_is_validated_and_shown(api: httpx.AsyncClient) -> None:
@@ -161,7 +155,7 @@ async def test_cancellations_refund_by_the_policy_on_each_side_of_a_tier_boundar
     assert await credit_notes(db, after["id"]) == [(1, -7_500)]
     assert set((await seats_of(db, session_id)).values()) == {SeatState.FREE}
     cancelled_email = await sent(sendgrid, f"{after['id']}:cancelled")
-    assert await emails_for(sendgrid, after["id"]) == ["confirmation", "cancelled"]
+    assert emails_for(sendgrid, after["id"]) == ["confirmation", "cancelled"]
     assert "£75.00" in str(cancelled_email["content"])
     # The credit note of the half refund, and the calendar file that drops the event.
     attachments = sorted(a["type"] for a in cancelled_email["attachments"])
@@ -245,7 +239,7 @@ async def test_an_admin_refunds_part_then_the_rest(
     assert second_note.status_code == 200
     assert second_note.headers["content-type"] == "application/pdf"
     await sent(sendgrid, f"{booking['id']}:refunded")
-    assert await emails_for(sendgrid, booking["id"]) == [
+    assert emails_for(sendgrid, booking["id"]) == [
         "confirmation",
         "partly_refunded:1",
         "refunded",
@@ -285,10 +279,11 @@ async def test_a_partial_refund_made_at_stripe_is_read_back_from_its_webhook(
     async def refunded() -> int:
         return int((await api.get(f"/v1/bookings/{booking['id']}")).json()["amount_refunded"])
 
-    await eventually(refunded, 1_000)
+    await eventually(refunded, lambda amount: amount == 1_000, within=15)
     assert (await api.get(f"/v1/bookings/{booking['id']}")).json()["status"] == "CONFIRMED"
     assert set((await seats_of(db, session_id)).values()) == {SeatState.FREE, SeatState.SOLD}
-    assert await eventually(lambda: credit_notes(db, booking["id"]), [(1, -1_000)])
+    notes = [(1, -1_000)]
+    await eventually(lambda: credit_notes(db, booking["id"]), lambda n: n == notes, within=15)
 
     # Then the rest, also at Stripe: the booking ends REFUNDED for what Stripe says.
     await stripe_client.v1.refunds.create_async({"payment_intent": intent_id, "amount": 14_000})
@@ -307,7 +302,7 @@ async def test_a_partial_refund_made_at_stripe_is_read_back_from_its_webhook(
         assert list(recorded) == [1_000, 14_000]
     assert SeatState.SOLD not in (await seats_of(db, session_id)).values()
     await sent(sendgrid, f"{booking['id']}:refunded")
-    assert await emails_for(sendgrid, booking["id"]) == [
+    assert emails_for(sendgrid, booking["id"]) == [
         "confirmation",
         "partly_refunded:1",
         "refunded",
@@ -373,7 +368,7 @@ async def test_cancelling_some_places_refunds_their_share_of_what_was_paid(
     availability = (await api.get(f"/v1/sessions/{session_id}")).json()["availability"]
     assert (availability["sold"], availability["available"]) == (3, 9)
     await sent(sendgrid, f"{booking['id']}:partly_refunded:1")
-    assert await emails_for(sendgrid, booking["id"]) == ["confirmation", "partly_refunded:1"]
+    assert emails_for(sendgrid, booking["id"]) == ["confirmation", "partly_refunded:1"]
     await stripe_echoes_its_refunds(temporal, api_url, db, booking["id"])
     csv = await api.get(f"/v1/sessions/{session_id}/bookings.csv", headers=ADMIN)
     row = next(r for r in csv.text.splitlines() if r.startswith(booking["id"]))

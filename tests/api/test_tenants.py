@@ -2,7 +2,6 @@
 missing one on every route; lists and new sessions are the caller's organisation's; migration
 0003 carries existing sessions into the default organisation."""
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from tests.conftest import (
 )
 from tests.helpers.api_bookings import booking_body, course, paid_booking, wait_for_status
 from tests.helpers.database import alembic
+from tests.helpers.polling import eventually
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -69,11 +69,9 @@ async def owned(api_url: str, localstripe_url: str) -> AsyncIterator[Owned]:
 
 
 async def _until_ok(api: httpx.AsyncClient, path: str) -> None:
-    for _ in range(150):
-        if (await api.get(path)).status_code == 200:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{path} never answered 200")
+    await eventually(
+        lambda: api.get(path), lambda answer: answer.status_code == 200, within=15, what=path
+    )
 
 
 # (method, path, body): {session}, {spare} and {booking}, {refunded} name the owner's things.

@@ -1,8 +1,6 @@
-"""Shared steps of the API tests: start a booking, wait for a status, erase a customer once
-at rest, sign Stripe events."""
+"""Bookings through the public API, as a caller makes them: start one, pay it, wait for a
+status, erase a customer once at rest; the bodies of sessions and the shape of a 422."""
 
-import asyncio
-import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +10,7 @@ import stripe
 
 from devstack.pay import pay
 from tests.api.conftest import ADMIN
-from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.helpers.polling import eventually
 
 
 def booking_body(session_id: str, quantity: int = 1, **extra: Any) -> dict[str, Any]:
@@ -51,61 +49,33 @@ async def erase_at_rest(
     """Erase a customer as a real caller does: a booking closed a moment ago is `settling` (its
     cancellation email or webhook still on its way), so ask again until it is erased. Every answer
     lists it as settling or erased, never neither. Returns the answer that erased it."""
-    deadline = time.monotonic() + within
-    while True:
+
+    async def erase() -> dict[str, Any]:
         answer = await api.post("/v1/customers/erase", json={"email": email}, headers=ADMIN)
         assert answer.status_code == 200, answer.text
         erasure: dict[str, Any] = answer.json()
-        if booking_id in erasure["erased"]:
-            return erasure
-        assert booking_id in erasure["settling"], erasure
-        assert time.monotonic() < deadline, f"{booking_id} never came to rest: {erasure}"
-        await asyncio.sleep(0.2)
+        assert booking_id in erasure["erased"] + erasure["settling"], erasure
+        return erasure
+
+    return await eventually(
+        erase,
+        lambda erasure: booking_id in erasure["erased"],
+        within=within,
+        every=0.2,
+        what=f"{booking_id} at rest and erased",
+    )
 
 
 async def wait_for_status(
     api: httpx.AsyncClient, booking_id: str, status: str, within: float = 15
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    while True:
-        booking = (await api.get(f"/v1/bookings/{booking_id}")).json()
-        if booking["status"] == status:
-            return booking  # type: ignore[no-any-return]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"booking stayed {booking['status']}, wanted {status}")
-        await asyncio.sleep(0.1)
 
+    async def read() -> dict[str, Any]:
+        return (await api.get(f"/v1/bookings/{booking_id}")).json()  # type: ignore[no-any-return]
 
-# How long the emails of a booking must stay the same before `emails_for` trusts the list: a
-# duplicate (a retried send) arrives after the first email, not with it.
-EMAILS_SETTLE_SECONDS = 1.5
-
-
-async def emails_for(sendgrid: FakeSendGrid, booking_id: str, within: float = 0) -> list[str]:
-    """The kinds of email the fake SendGrid accepted for a booking, oldest first. With `within`,
-    waits up to that long for at least one, then until none has arrived for
-    EMAILS_SETTLE_SECONDS, so that "exactly these" is checked at rest, not at the first."""
-    deadline = time.monotonic() + within
-    kinds = _emails_of(sendgrid, booking_id)
-    while not kinds and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-        kinds = _emails_of(sendgrid, booking_id)
-    if not within:
-        return kinds
-    settled = time.monotonic() + EMAILS_SETTLE_SECONDS
-    while time.monotonic() < settled:
-        await asyncio.sleep(0.1)
-        if (latest := _emails_of(sendgrid, booking_id)) != kinds:
-            kinds, settled = latest, time.monotonic() + EMAILS_SETTLE_SECONDS
-    return kinds
-
-
-def _emails_of(sendgrid: FakeSendGrid, booking_id: str) -> list[str]:
-    return [
-        r.body["custom_args"]["notification_key"].split(":", 1)[1]
-        for r in sendgrid.requests
-        if r.body.get("custom_args", {}).get("notification_key", "").startswith(booking_id)
-    ]
+    return await eventually(
+        read, lambda b: b["status"] == status, within=within, what=f"booking {status}"
+    )
 
 
 async def session_with(

@@ -16,7 +16,7 @@ from models.enums import BookingStatus, EmailKind, SeatState
 from models.payments import PaymentEventType, PaymentIntentInfo, PaymentState
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.helpers.api_bookings import emails_for
+from tests.helpers.emails import emails_at_rest, emails_for
 from tests.helpers.workflow_bookings import (
     Db,
     assert_books_match_stripe,
@@ -55,7 +55,7 @@ async def test_an_unpaid_hold_expires_and_frees_its_places(
     assert view.payment_intent_id is not None
     intent = await stripe_client.v1.payment_intents.retrieve_async(view.payment_intent_id)
     assert intent.status == "canceled"
-    assert await emails_for(sendgrid, view.id, within=10) == [EmailKind.HOLD_EXPIRED]
+    assert await emails_at_rest(sendgrid, temporal, view.id, within=10) == [EmailKind.HOLD_EXPIRED]
     await assert_consistent(db, expired)
 
 
@@ -137,7 +137,7 @@ async def test_processing_extends_the_hold_then_late_money_is_refunded(
     assert ended.status_reason == "a late payment was refunded"
     assert ended.refund_ids == refunded.refund_ids and len(ended.refund_ids) == 1
     assert await refunds_of(stripe_client, view) == [(15_000, "late-payment")]
-    assert await emails_for(sendgrid, view.id) == [
+    assert emails_for(sendgrid, view.id) == [
         EmailKind.HOLD_EXPIRED,
         EmailKind.LATE_PAYMENT_REFUNDED,
     ]

@@ -15,7 +15,7 @@ from models.enums import BookingStatus, DocumentKind, EmailKind, SeatState
 from models.payments import PaymentEventType, PaymentIntentInfo, PaymentState
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.helpers.api_bookings import emails_for
+from tests.helpers.emails import emails_at_rest
 from tests.helpers.workflow_bookings import (
     Db,
     assert_consistent,
@@ -50,7 +50,7 @@ async def test_a_payment_confirms_with_reference_receipt_and_email(
     assert confirmed.confirmed_at is not None and confirmed.status_reason is None
     [receipt] = confirmed.documents
     assert (await documents_of(db, view.id)) == {DocumentKind.RECEIPT: receipt}
-    assert await emails_for(sendgrid, view.id, within=10) == [EmailKind.CONFIRMATION]
+    assert await emails_at_rest(sendgrid, temporal, view.id, within=10) == [EmailKind.CONFIRMATION]
     assert await refunds_of(stripe_client, view) == []
     await assert_consistent(db, confirmed)
     assert await places_of(db, view.id) == {SeatState.SOLD: 5}
@@ -130,7 +130,7 @@ async def test_duplicate_and_shuffled_events_count_once(
     assert settled == confirmed
     assert settled.payment_failures == ["declined"]
     assert len(settled.documents) == 1 and settled.refund_ids == []
-    assert await emails_for(sendgrid, view.id, within=10) == [EmailKind.CONFIRMATION]
+    assert await emails_at_rest(sendgrid, temporal, view.id, within=10) == [EmailKind.CONFIRMATION]
     assert await refunds_of(stripe_client, view) == []
     await assert_consistent(db, settled)
 
@@ -157,7 +157,7 @@ async def test_an_intent_cancelled_at_stripe_cancels_the_booking(
     ended = await asyncio.wait_for(handle_of(temporal, view.id).result(), 10)
     assert ended.status == BookingStatus.CANCELLED
     assert ended.status_reason == "the payment was cancelled at Stripe"
-    assert await emails_for(sendgrid, view.id, within=10) == [EmailKind.CANCELLED]
+    assert await emails_at_rest(sendgrid, temporal, view.id, within=10) == [EmailKind.CANCELLED]
     await assert_consistent(db, ended)
 
 
@@ -190,7 +190,7 @@ async def test_a_payment_of_the_wrong_amount_is_refunded(
     assert refunded.status_reason == "paid 14900 GBP, expected 15000 GBP: refunded"
     assert refunded.reference is None and refunded.documents == []
     assert await refunds_of(stripe_client, view) == [(15_000, "amount-mismatch")]
-    assert await emails_for(sendgrid, view.id, within=10) == [EmailKind.REFUNDED]
+    assert await emails_at_rest(sendgrid, temporal, view.id, within=10) == [EmailKind.REFUNDED]
     await assert_consistent(db, refunded)
 
     # Stripe's retry of the same success during the late window refunds nothing more.

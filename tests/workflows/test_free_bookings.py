@@ -16,7 +16,7 @@ from models.enums import BookingStatus, EmailKind
 from models.tables import Booking
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.helpers.api_bookings import emails_for
+from tests.helpers.emails import emails_at_rest
 from tests.helpers.workflow_bookings import (
     Db,
     assert_consistent,
@@ -69,7 +69,7 @@ async def test_an_organiser_cancelling_a_free_booking_refunds_nothing(
 
     assert (cancelled.status, cancelled.refund_ids) == (BookingStatus.CANCELLED, [])
     assert await asyncio.wait_for(handle_of(temporal, view.id).result(), 10) == cancelled
-    assert await emails_for(sendgrid, view.id, within=10) == [
+    assert await emails_at_rest(sendgrid, temporal, view.id, within=10) == [
         EmailKind.CONFIRMATION,
         EmailKind.SESSION_CANCELLED,
     ]
