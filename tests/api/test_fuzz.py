@@ -12,7 +12,6 @@ silently not exercised fails the test. FUZZ_EXAMPLES=200 makes it larger (defaul
 operation, key and round); FUZZ_RANDOM=1 draws new examples instead of the same ones every run.
 """
 
-import asyncio
 import os
 import time
 from collections import Counter
@@ -41,6 +40,7 @@ from schemathesis.specs.openapi.checks import (
 from models.booking import MAX_PLACES_PER_BOOKING
 from tests.conftest import ADMIN_KEY, CLIENT_KEY, SessionFactory, api_client
 from tests.helpers.api_bookings import paid_booking
+from tests.helpers.threads import in_own_thread
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "40"))
@@ -284,7 +284,7 @@ async def test_the_api_survives_fuzzing_of_every_operation(
     known = await _known(api, api_url, new_session, stripe_client)
     started = time.monotonic()
     # Schemathesis is synchronous; the API serves from this event loop, so it runs aside.
-    tally = await asyncio.to_thread(fuzz, api_url, known)
+    tally = await in_own_thread(fuzz, api_url, known)
     print(
         f"\nfuzz: {tally.requests} requests in {time.monotonic() - started:.0f} s "
         f"({tally.stateful_seconds:.0f} s of them stateful), statuses by operation:\n"

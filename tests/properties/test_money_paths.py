@@ -21,8 +21,6 @@ import os
 import random
 import sys
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any
 
 import httpx
@@ -44,6 +42,7 @@ from temporalio.client import Client
 from devstack.pay import pay
 from models.enums import BookingStatus, SeatState
 from tests.helpers.stripe_events import signed_event
+from tests.helpers.threads import in_own_thread
 from tests.properties.model import (
     CAPACITY,
     CLOSED,
@@ -641,13 +640,7 @@ async def test_any_sequence_of_money_operations_keeps_the_books_equal_to_stripe(
     )
     violations = 0
     try:
-        # A thread of its own, not the loop's shared pool: CPython 3.11 can fail to parse
-        # source ("AST constructor recursion depth mismatch") in a pool thread that other code
-        # used before, and hypothesis reads the machine's source first.
-        with ThreadPoolExecutor(max_workers=1) as own_thread:
-            await asyncio.get_running_loop().run_in_executor(
-                own_thread, partial(run_state_machine_as_test, MoneyPaths, settings=config)
-            )
+        await in_own_thread(run_state_machine_as_test, MoneyPaths, settings=config)
     except (AssertionError, ExceptionGroup, FlakyFailure) as err:
         violations = len(err.exceptions) if isinstance(err, ExceptionGroup) else 1
         raise
