@@ -34,7 +34,7 @@ from devstack.migrate import migrate
 from devstack.ports import free_port, wait_for_port
 from devstack.postgres import Cluster
 from devstack.temporal_prod import serving
-from devstack.temporal_server import ServerKind, dynamic_config_flags
+from devstack.temporal_server import SINGLE_HOST_DYNAMIC_CONFIG, ServerKind, dynamic_config_flags
 from devstack.tools import temporal_cli
 from models import search_attributes
 from models.api_keys import key_prefix, secret_hash
@@ -62,6 +62,10 @@ WEBHOOK_SECRET = "whsec_test_secret"
 # and the replay test rotates to a newer one (tests/workflows/test_replay.py).
 TEST_PAYLOAD_KEYS = {"test-2026": "dGVzdC1vbmx5IHBheWxvYWQga2V5IGZvciAyMDI2ISE="}
 TEST_PAYLOAD_KEY_ID = "test-2026"
+# The server holds every timer and retry back to at least this long after it was set (1 s by
+# default): a step retried "5 ms later" waits a second, a workflow's 50 ms sleep too. The suite's
+# short timings and its retries run out in seconds, so its server keeps time to 10 ms.
+TEST_DYNAMIC_CONFIG = (*SINGLE_HOST_DYNAMIC_CONFIG, 'history.timerProcessorMaxTimeShift="10ms"')
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +136,7 @@ async def temporal_env(request: pytest.FixtureRequest) -> AsyncIterator[Workflow
         data_converter=converter,
         dev_server_existing_path=str(temporal_cli()),
         search_attributes=search_attributes.ALL,
-        dev_server_extra_args=dynamic_config_flags(),
+        dev_server_extra_args=dynamic_config_flags(TEST_DYNAMIC_CONFIG),
     )
     yield env
     await env.shutdown()
