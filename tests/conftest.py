@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import stripe
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -42,6 +43,7 @@ from models.catalog import SeatRow, SessionSpec, create_session
 from models.enums import Role, SessionKind
 from models.organisations import DEFAULT_ORGANISATION_ID
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.helpers.stack import Stack
 from worker import booking_activities, build_worker
 
 # API keys, stored hashed in the test database by the `postgres` fixture: the client and admin
@@ -253,7 +255,7 @@ def temporal(temporal_env: WorkflowEnvironment) -> Client:
 
 
 @pytest.fixture
-def stripe_client(localstripe_url: str):  # type: ignore[no-untyped-def]
+def stripe_client(localstripe_url: str) -> stripe.StripeClient:
     return make_stripe_client("sk_test_localstripe", localstripe_url)
 
 
@@ -291,6 +293,22 @@ def new_session(db: async_sessionmaker[AsyncSession]) -> SessionFactory:
         return str(created.id)
 
     return make
+
+
+@pytest.fixture
+def stack(
+    api: httpx.AsyncClient,
+    api_url: str,
+    temporal: Client,
+    db: async_sessionmaker[AsyncSession],
+    stripe_client: stripe.StripeClient,
+    sendgrid: FakeSendGrid,
+    settings: Settings,
+    worker: None,
+    new_session: SessionFactory,
+) -> Stack:
+    """Every server of the session and a client of each (see tests/helpers/stack.py)."""
+    return Stack(api, api_url, temporal, db, stripe_client, sendgrid, settings, new_session)
 
 
 def pytest_configure(config: pytest.Config) -> None:
