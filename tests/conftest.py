@@ -311,5 +311,11 @@ def stack(
     return Stack(api, api_url, temporal, db, stripe_client, sendgrid, settings, new_session)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests first (the order of the rest kept): `make test`'s workers take tests in
+    this order, and a long one taken last would leave the other worker idle meanwhile."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("BOOKING_ENV", "test")

@@ -21,10 +21,9 @@ from temporalio.client import ScheduleOverlapPolicy as Overlap
 
 from activities.payments import make_stripe_client
 from activities.repairs import RepairActivities, stripe_refunds_workflow_id
-from api.booking_workflows import start_booking_workflow
 from core.settings import Settings
 from devstack.pay import pay
-from models.booking import CANCEL_UPDATE_ID, BookingRequest, CancelRequest, booking_workflow_id
+from models.booking import CANCEL_UPDATE_ID, CancelRequest, booking_workflow_id
 from models.enums import BookingStatus, NotificationStatus, SeatState
 from models.repairs import OrphanHold, SafetyNetInput
 from models.tables import Booking, BookingRefund, Notification, Seat
@@ -70,19 +69,8 @@ async def test_a_terminated_booking_gets_its_places_back_and_late_money_refunded
     sendgrid: FakeSendGrid,
 ) -> None:
     session_id = await new_session(capacity=3)
-    booking_id = str(uuid.uuid4())
-    view = await start_booking_workflow(
-        temporal,
-        settings,
-        BookingRequest(
-            booking_id=booking_id,
-            session_id=session_id,
-            customer_name="Ada Lovelace",
-            customer_email="ada@example.com",
-            quantity=3,
-            request_fingerprint="terminated",
-        ),
-    )
+    view = await book(temporal, settings, session_id, 3)
+    booking_id = view.id
     await temporal.get_workflow_handle(booking_workflow_id(booking_id)).terminate("by an operator")
 
     report = await run_safety_net(temporal, settings, "released_a_terminated_booking")
