@@ -8,7 +8,7 @@ webhook endpoint and one of its deliveries) wherever a path or body takes their 
 stateful run chains operations through the links schemathesis infers (create an endpoint, read
 it, change it, delete it, read it again: use after free). Each operation must get at least FLOOR
 requests, and a 2xx in the round with real ids unless NO_SUCCESS says why it cannot: an operation
-silently not exercised fails the test. FUZZ_EXAMPLES=200 makes it larger (default 12 per
+silently not exercised fails the test. FUZZ_EXAMPLES=200 makes it larger (default 20 per
 operation, key and round); FUZZ_RANDOM=1 draws new examples instead of the same ones every run.
 """
 
@@ -43,7 +43,7 @@ from tests.conftest import ADMIN_KEY, CLIENT_KEY, SessionFactory, api_client
 from tests.helpers.api_bookings import paid_booking
 from tests.helpers.threads import in_own_thread
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "40"))
 # Requests per operation over every round and key: an operation without parameters or body is
 # generated once per key; one that takes any gets at least a few distinct cases.
