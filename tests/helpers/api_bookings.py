@@ -69,7 +69,6 @@ async def erase_at_rest(
 async def wait_for_status(
     api: httpx.AsyncClient, booking_id: str, status: str, within: float = 15
 ) -> dict[str, Any]:
-
     async def read() -> dict[str, Any]:
         return (await api.get(f"/v1/bookings/{booking_id}")).json()  # type: ignore[no-any-return]
 

@@ -255,7 +255,6 @@ async def test_a_release_that_waits_on_a_confirm_in_flight_frees_nothing_it_sold
 
 
 async def _waiting_on_a_lock(db: Db, query: str, within: float = 8) -> None:
-
     async def waiting() -> int:
         async with db() as s:
             found = await s.scalar(
@@ -271,7 +270,6 @@ async def _waiting_on_a_lock(db: Db, query: str, within: float = 8) -> None:
 
 
 async def _confirmed(db: Db, booking_id: str, within: float = 20) -> datetime:
-
     async def confirmed_at() -> datetime | None:
         async with db() as s:
             booking = await s.get(Booking, uuid.UUID(booking_id))

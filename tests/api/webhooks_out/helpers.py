@@ -63,7 +63,6 @@ async def deliveries(
 async def wait_for_delivery(
     admin: httpx.AsyncClient, endpoint_id: str, delivery_id: str, status: str, within: float = 20
 ) -> dict[str, Any]:
-
     async def found() -> list[dict[str, Any]]:
         return [d for d in await deliveries(admin, endpoint_id) if d["id"] == delivery_id]
 
