@@ -41,7 +41,10 @@ from schemathesis.specs.openapi.checks import (
 from models.booking import MAX_PLACES_PER_BOOKING
 from tests.conftest import ADMIN_KEY, CLIENT_KEY, SessionFactory, api_client
 from tests.helpers.api_bookings import paid_booking
-from tests.helpers.threads import in_own_thread
+from tests.helpers.threads import import_modules_of, in_own_thread
+
+# Imported here, in the main thread (tests/helpers/threads.py): the fuzz runs in a thread.
+import_modules_of(schemathesis, skipping=(".cli", ".reporting", ".pytest", "graphql"))
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "40"))

@@ -24,6 +24,7 @@ import uuid
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
 import stripe
 from hypothesis import HealthCheck, settings
@@ -42,7 +43,7 @@ from temporalio.client import Client
 from devstack.pay import pay
 from models.enums import BookingStatus, SeatState
 from tests.helpers.stripe_events import signed_event
-from tests.helpers.threads import in_own_thread
+from tests.helpers.threads import import_modules_of, in_own_thread
 from tests.properties.model import (
     CAPACITY,
     CLOSED,
@@ -56,6 +57,9 @@ from tests.properties.model import (
     session_body,
 )
 from tests.properties.probes import Db, Documented, Servers
+
+# Imported here, in the main thread (tests/helpers/threads.py): the machine runs in a thread.
+import_modules_of(hypothesis, skipping=(".extra",))
 
 SEQUENCES = int(os.environ.get("MONEY_SEQUENCES", "20"))
 STEPS = int(os.environ.get("MONEY_STEPS", "8"))
