@@ -288,16 +288,31 @@ async def test_the_api_survives_fuzzing_of_every_operation(
     new_session: SessionFactory,
     stripe_client: stripe.StripeClient,
 ) -> None:
-    known = await _known(api, api_url, new_session, stripe_client)
-    started = time.monotonic()
-    # Schemathesis is synchronous; the API serves from this event loop, so it runs aside.
-    tally = await in_own_thread(fuzz, api_url, known)
+    async with api_client(api_url, ADMIN_KEY) as admin:
+        before = await _endpoint_ids(admin)
+        try:
+            known = await _known(api, api_url, new_session, stripe_client)
+            started = time.monotonic()
+            # Schemathesis is synchronous; the API serves from this event loop, so it runs aside.
+            tally = await in_own_thread(fuzz, api_url, known)
+        finally:
+            # An organisation keeps 20 endpoints at most: those made here go, so the tests
+            # after this one (on a database of the same session) can make theirs.
+            for endpoint_id in await _endpoint_ids(admin) - before:
+                deleted = await admin.delete(f"/v1/webhook-endpoints/{endpoint_id}")
+                assert deleted.status_code == 204, deleted.text
     print(
         f"\nfuzz: {tally.requests} requests in {time.monotonic() - started:.0f} s "
         f"({tally.stateful_seconds:.0f} s of them stateful), statuses by operation:\n"
         + tally.report()
     )
     assert not tally.failures, "\n\n".join(tally.failures)
+
+
+async def _endpoint_ids(admin: httpx.AsyncClient) -> set[str]:
+    listed = await admin.get("/v1/webhook-endpoints")
+    assert listed.status_code == 200, listed.text
+    return {endpoint["id"] for endpoint in listed.json()["items"]}
 
 
 async def _known(

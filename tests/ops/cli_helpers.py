@@ -23,10 +23,14 @@ def environment(settings: Settings) -> dict[str, str]:
 
 
 async def booking_ops(settings: Settings, *args: str, **env: str) -> Result:
+    # No COLUMNS: the command takes it for the reader's terminal and narrows its tables to it,
+    # and pytest-xdist's workers have COLUMNS=80 (a piped command prints 200 wide).
+    shell: dict[str, str | None] = {**environment(settings), "COLUMNS": None, **env}
+
     def invoke() -> Result:
         get_settings.cache_clear()
         try:
-            return CliRunner().invoke(app, list(args), env={**environment(settings), **env})
+            return CliRunner().invoke(app, list(args), env=shell)
         finally:
             get_settings.cache_clear()
 
