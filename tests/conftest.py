@@ -312,8 +312,9 @@ def stack(
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The long tests first (the order of the rest kept): `make test`'s workers take tests in
-    this order, and a long one taken last would leave the other worker idle meanwhile."""
+    """The long tests first (the order of the rest kept): pytest-xdist's workers (`make test
+    TEST_WORKERS=2`) take tests in this order, and a long one taken last would leave the other
+    worker idle meanwhile."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
