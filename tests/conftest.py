@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import stripe
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -35,13 +36,14 @@ from devstack.migrate import migrate
 from devstack.ports import free_port, wait_for_port
 from devstack.postgres import Cluster
 from devstack.temporal_prod import serving
-from devstack.temporal_server import ServerKind, dynamic_config_flags
+from devstack.temporal_server import SINGLE_HOST_DYNAMIC_CONFIG, ServerKind, dynamic_config_flags
 from devstack.tools import temporal_cli
 from messages import search_attributes
 from store.api_keys import key_prefix, secret_hash
 from store.catalog import SeatRow, SessionSpec, create_session
 from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.helpers.stack import Stack
 from worker import booking_activities
 from workflows.registry import build_worker
 
@@ -63,6 +65,10 @@ WEBHOOK_SECRET = "whsec_test_secret"
 # and the replay test rotates to a newer one (tests/workflows/test_replay.py).
 TEST_PAYLOAD_KEYS = {"test-2026": "dGVzdC1vbmx5IHBheWxvYWQga2V5IGZvciAyMDI2ISE="}
 TEST_PAYLOAD_KEY_ID = "test-2026"
+# The server holds every timer and retry back to at least this long after it was set (1 s by
+# default): a step retried "5 ms later" waits a second, a workflow's 50 ms sleep too. The suite's
+# short timings and its retries run out in seconds, so its server keeps time to 10 ms.
+TEST_DYNAMIC_CONFIG = (*SINGLE_HOST_DYNAMIC_CONFIG, 'history.timerProcessorMaxTimeShift="10ms"')
 
 
 @pytest.fixture(scope="session")
@@ -133,7 +139,7 @@ async def temporal_env(request: pytest.FixtureRequest) -> AsyncIterator[Workflow
         data_converter=converter,
         dev_server_existing_path=str(temporal_cli()),
         search_attributes=search_attributes.ALL,
-        dev_server_extra_args=dynamic_config_flags(),
+        dev_server_extra_args=dynamic_config_flags(TEST_DYNAMIC_CONFIG),
     )
     yield env
     await env.shutdown()
@@ -250,7 +256,7 @@ def temporal(temporal_env: WorkflowEnvironment) -> Client:
 
 
 @pytest.fixture
-def stripe_client(localstripe_url: str):  # type: ignore[no-untyped-def]
+def stripe_client(localstripe_url: str) -> stripe.StripeClient:
     return make_stripe_client("sk_test_localstripe", localstripe_url)
 
 
@@ -288,6 +294,29 @@ def new_session(db: async_sessionmaker[AsyncSession]) -> SessionFactory:
         return str(created.id)
 
     return make
+
+
+@pytest.fixture
+def stack(
+    api: httpx.AsyncClient,
+    api_url: str,
+    temporal: Client,
+    db: async_sessionmaker[AsyncSession],
+    stripe_client: stripe.StripeClient,
+    sendgrid: FakeSendGrid,
+    settings: Settings,
+    worker: None,
+    new_session: SessionFactory,
+) -> Stack:
+    """Every server of the session and a client of each (see tests/helpers/stack.py)."""
+    return Stack(api, api_url, temporal, db, stripe_client, sendgrid, settings, new_session)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests first (the order of the rest kept): pytest-xdist's workers (`make test
+    TEST_WORKERS=2`) take tests in this order, and a long one taken last would leave the other
+    worker idle meanwhile."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 def pytest_configure(config: pytest.Config) -> None:

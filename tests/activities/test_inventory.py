@@ -17,36 +17,15 @@ from core.errors import (
     SoldOut,
 )
 from messages.booking import BookingRequest, ReleaseSome, Repriced, Transition
-from models.tables import Booking, Seat
+from models.tables import Booking
 from store.catalog import SeatRow
 from tests.conftest import SessionFactory
+from tests.helpers.activity_bookings import request, seat_states
 
 
 @pytest.fixture
 def inventory(db: async_sessionmaker[AsyncSession]) -> InventoryActivities:
     return InventoryActivities(db, "RFT-{year}-{seq:04d}")
-
-
-def request(session_id: str, quantity: int = 1, seats: list[str] | None = None) -> BookingRequest:
-    return BookingRequest(
-        booking_id=str(uuid.uuid4()),
-        session_id=session_id,
-        customer_name="Ada Lovelace",
-        customer_email="ada@example.com",
-        quantity=quantity,
-        seat_labels=seats or [],
-        request_fingerprint="f",
-    )
-
-
-async def seat_states(db: async_sessionmaker[AsyncSession], session_id: str) -> dict[str, int]:
-    async with db() as s:
-        rows = await s.execute(
-            select(Seat.state, func.count())
-            .where(Seat.session_id == uuid.UUID(session_id))
-            .group_by(Seat.state)
-        )
-        return dict(rows.all())  # type: ignore[arg-type]
 
 
 async def test_200_concurrent_reservations_hold_exactly_the_capacity(

@@ -24,9 +24,9 @@ from core.enums import DocumentKind, EmailKind, NotificationStatus
 from documents.receipt_data import Seller
 from messages.booking import EmailRequest, IssueDocument
 from models.tables import Booking, Notification
-from tests.activities.helpers import confirmed_booking
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.helpers.activity_bookings import confirmed_booking
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from activities.notifications import NotificationActivities
 from core.enums import DeliveryOutcome, EmailKind, NotificationStatus
 from messages.booking import EmailRequest
 from models.tables import Notification
-from tests.activities.helpers import confirmed_booking
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.helpers.activity_bookings import confirmed_booking
 
 
 @pytest.fixture

@@ -20,11 +20,9 @@ from devstack.ports import free_port
 from messages.payments import CreatePaymentIntent
 from messages.webhooks import retry_timings
 from models.tables import Booking
-from tests.activities.test_webhook_outbox import FORMAT, events_of, receiver_endpoint, reserved
 from tests.conftest import SessionFactory
 from tests.fakes.webhook_receiver import WebhookReceiver
-
-__all__ = ["receiver_endpoint"]  # the fixture, shared with the outbox's tests
+from tests.helpers.activity_bookings import FORMAT, events_of, reserved
 
 
 async def test_a_retry_after_the_commit_records_the_intent_once(

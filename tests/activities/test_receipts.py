@@ -17,8 +17,8 @@ from documents.receipt_data import Seller
 from messages.booking import IssueDocument, Refund
 from models.tables import Receipt
 from store.booking_records import get_document
-from tests.activities.helpers import confirmed_booking
 from tests.conftest import SessionFactory
+from tests.helpers.activity_bookings import confirmed_booking
 
 FORMATS = {
     DocumentKind.RECEIPT: "R-{year}-{seq:06d}",

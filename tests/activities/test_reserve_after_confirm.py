@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.inventory import InventoryActivities
 from core.errors import IdempotencyKeyReused, InvalidRequest
 from messages.booking import BookingRequest
-from tests.activities.test_inventory import request, seat_states
 from tests.conftest import SessionFactory
+from tests.helpers.activity_bookings import request, seat_states
 
 
 @pytest.fixture

@@ -1,60 +1,23 @@
 """The webhook outbox: written in the activity's own transaction, once however often the
 activity runs, and sent even when waking its delivery workflow failed after the commit."""
 
-import asyncio
-import time
-import uuid
-from collections.abc import AsyncIterator
-
 import pytest
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.inventory import InventoryActivities
 from activities.webhook_signals import DeliveryStarter
-from core.enums import BookingStatus, WebhookDeliveryStatus, WebhookEventType
+from core.enums import BookingStatus, WebhookDeliveryStatus
 from core.settings import Settings
 from devstack.ports import free_port
-from messages.booking import BookingRequest, Transition
+from messages.booking import Transition
 from messages.webhooks import retry_timings
-from models.tables import WebhookDelivery, WebhookEvent
-from tests.api.webhooks_out.helpers import endpoint_on, wait_for
+from tests.api.webhooks_out.helpers import wait_for
 from tests.conftest import SessionFactory
 from tests.fakes.webhook_receiver import WebhookReceiver
-
-FORMAT = "RFT-{year}-{seq:04d}"
-
-
-@pytest.fixture
-async def receiver_endpoint(
-    db: async_sessionmaker[AsyncSession], settings: Settings
-) -> AsyncIterator[WebhookReceiver]:
-    """A receiver registered for the default organisation's created and confirmed bookings."""
-    events = [WebhookEventType.BOOKING_CREATED, WebhookEventType.BOOKING_CONFIRMED]
-    with WebhookReceiver() as receiver:
-        async with endpoint_on(db, settings, receiver, "shop", events):
-            yield receiver
-
-
-async def reserved(inventory: InventoryActivities, session_id: str) -> str:
-    booking_id = str(uuid.uuid4())
-    await inventory.reserve(
-        BookingRequest(booking_id, session_id, "Ada Lovelace", "ada@example.com", 1)
-    )
-    return booking_id
-
-
-async def events_of(db: async_sessionmaker[AsyncSession], booking_id: str) -> list[tuple]:
-    async with db() as session:
-        rows = await session.execute(
-            select(WebhookEvent.type, WebhookEvent.sequence, WebhookDelivery.status)
-            .join(WebhookDelivery, WebhookDelivery.event_id == WebhookEvent.id)
-            .where(WebhookEvent.stream_id == uuid.UUID(booking_id))
-            .order_by(WebhookEvent.sequence)
-        )
-        return [tuple(row) for row in rows.all()]
+from tests.helpers.activity_bookings import FORMAT, events_of, reserved
+from tests.helpers.polling import eventually
 
 
 async def test_an_activity_run_again_writes_no_second_event(
@@ -108,7 +71,9 @@ async def test_a_wake_up_lost_after_the_commit_is_made_good_by_the_retry(
     ]
     # The receiver answers before the delivery workflow writes down that it did.
     delivered = [("booking.created", 1, WebhookDeliveryStatus.DELIVERED)]
-    deadline = time.monotonic() + 10
-    while await events_of(db, booking_id) != delivered and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    assert await events_of(db, booking_id) == delivered
+    await eventually(
+        lambda: events_of(db, booking_id),
+        lambda events: events == delivered,
+        every=0.05,
+        what="the delivery recorded",
+    )

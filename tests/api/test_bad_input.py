@@ -16,9 +16,8 @@ from clients.booking_workflows import booking_id_for
 from messages.booking import booking_workflow_id
 from models.tables import Booking, Session
 from tests.api.conftest import ADMIN
-from tests.api.helpers import booking_body, start_booking
-from tests.api.test_sessions import course
 from tests.conftest import CLIENT_KEY_ID, SessionFactory
+from tests.helpers.api_bookings import booking_body, course, start_booking
 
 
 def assert_refused(response: httpx.Response, field: str) -> None:

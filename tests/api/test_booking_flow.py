@@ -1,7 +1,5 @@
 """The booking lifecycle through the HTTP API, with the real worker, Temporal and localstripe."""
 
-import asyncio
-import time
 import uuid
 
 import httpx
@@ -9,8 +7,10 @@ import stripe
 from temporalio.client import Client
 
 from devstack.pay import DECLINED, pay
-from tests.api.helpers import paid_booking, signed_event, start_booking, wait_for_status
 from tests.conftest import SessionFactory
+from tests.helpers.api_bookings import paid_booking, start_booking, wait_for_status
+from tests.helpers.polling import eventually
+from tests.helpers.stripe_events import signed_event
 from tests.histories import keep_history
 
 
@@ -175,11 +175,9 @@ async def test_a_real_decline_leaves_the_booking_pending(
     result = await pay(stripe_client, booking["payment"]["payment_intent_id"], card=DECLINED)
     assert result.startswith("declined")
     handle = temporal.get_workflow_handle(f"booking-{booking['id']}")
-    for _ in range(50):
-        view = await handle.query("view")
-        if view["payment_failures"]:
-            break
-        await asyncio.sleep(0.1)
+    view = await eventually(
+        lambda: handle.query("view"), lambda v: v["payment_failures"], within=5, what="a failure"
+    )
     assert view["status"] == "PENDING_PAYMENT"
     assert view["payment_failures"]
 
@@ -189,18 +187,17 @@ async def confirm_sales(temporal: Client, booking_id: str, within: float = 10) -
     `within` seconds have passed): the database turns CONFIRMED inside that step, before the
     workflow task that records it completes."""
     handle = temporal.get_workflow_handle(f"booking-{booking_id}")
-    deadline = time.monotonic() + within
-    while True:
+
+    async def recorded() -> int:
         history = await handle.fetch_history()
-        found = sum(
+        return sum(
             1
             for e in history.events
             if e.HasField("marker_recorded_event_attributes")
             and b"confirm_sale" in e.marker_recorded_event_attributes.SerializeToString()
         )
-        if found or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.2)
+
+    return await eventually(recorded, within=within, every=0.2, what="a confirm_sale step")
 
 
 async def test_duplicate_and_shuffled_events_make_one_transition(

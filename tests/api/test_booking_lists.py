@@ -16,10 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.booking_lists import MAX_LIMIT
 from devstack.postgres import Cluster
 from tests.api.conftest import ADMIN
-from tests.api.helpers import booking_body, erase_at_rest, paid_booking, start_booking
-from tests.api.test_sessions import course
-from tests.api.test_tenants import _alembic
 from tests.conftest import OTHER_ADMIN_KEY, SessionFactory
+from tests.helpers.api_bookings import (
+    booking_body,
+    course,
+    erase_at_rest,
+    invalid_fields,
+    paid_booking,
+    start_booking,
+)
+from tests.helpers.database import alembic
 
 Db = async_sessionmaker[AsyncSession]
 
@@ -57,13 +63,6 @@ async def every_page(api: httpx.AsyncClient, **params: Any) -> list[dict[str, An
 
 def moment(value: str) -> datetime:
     return datetime.fromisoformat(value)
-
-
-def _invalid_fields(response: httpx.Response) -> set[str]:
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["type"].endswith(":invalid-request")
-    return {error["field"] for error in response.json()["errors"]}
 
 
 async def test_filters_by_status_session_and_customer_email(
@@ -167,7 +166,7 @@ async def test_limit_bounds(api: httpx.AsyncClient, new_session: SessionFactory)
     assert len(both["items"]) == 2 and both["limit"] == 20 and both["next_cursor"] is None
     assert (await api.get("/v1/bookings", params={"limit": MAX_LIMIT})).status_code == 200
     for limit in (0, MAX_LIMIT + 1, -1, "many"):
-        assert _invalid_fields(await api.get("/v1/bookings", params={"limit": limit})) == {
+        assert invalid_fields(await api.get("/v1/bookings", params={"limit": limit})) == {
             "query.limit"
         }
 
@@ -195,7 +194,7 @@ async def test_limit_bounds(api: httpx.AsyncClient, new_session: SessionFactory)
 async def test_a_bad_filter_is_a_problem_naming_it(
     api: httpx.AsyncClient, params: dict[str, Any], field: str
 ) -> None:
-    assert _invalid_fields(await api.get("/v1/bookings", params=params)) == {field}
+    assert invalid_fields(await api.get("/v1/bookings", params=params)) == {field}
 
 
 async def test_an_altered_or_foreign_cursor_is_refused(
@@ -209,11 +208,11 @@ async def test_an_altered_or_foreign_cursor_is_refused(
     flipped = cursor[:10] + ("A" if cursor[10] != "A" else "B") + cursor[11:]
     for bad in (flipped, cursor[:-2], cursor + "AA", "not a cursor!", "", "YWJj"):
         response = await api.get("/v1/bookings", params={"cursor": bad})
-        assert _invalid_fields(response) == {"query.cursor"}, bad
+        assert invalid_fields(response) == {"query.cursor"}, bad
     # A cursor another organisation's key was given means nothing to this one.
     mine = await api.get("/v1/bookings", params={"cursor": cursor})
     assert mine.status_code == 200
-    assert _invalid_fields(await other_api.get("/v1/bookings", params={"cursor": cursor})) == {
+    assert invalid_fields(await other_api.get("/v1/bookings", params={"cursor": cursor})) == {
         "query.cursor"
     }
 
@@ -279,13 +278,13 @@ def test_migration_0008_is_reversible(postgres: Cluster) -> None:
 
     trigger = "SELECT count(*) FROM pg_trigger WHERE tgname = 'bookings_touch_updated_at'"
     try:
-        _alembic(url, "upgrade", "head")
+        alembic(url, "upgrade", "head")
         assert postgres.psql(trigger, database=database) == "1"
         assert {"ix_bookings_created", "ix_bookings_session_created"} <= indexes()
-        _alembic(url, "downgrade", "0008-1")
+        alembic(url, "downgrade", "0008-1")
         assert postgres.psql(trigger, database=database) == "0"
         assert "ix_bookings_session" in indexes() and "ix_bookings_created" not in indexes()
-        _alembic(url, "upgrade", "head")
+        alembic(url, "upgrade", "head")
         assert postgres.psql(trigger, database=database) == "1"
     finally:
         postgres.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")

@@ -7,8 +7,9 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from tests.api.helpers import booking_body, start_booking
 from tests.conftest import SessionFactory
+from tests.helpers.api_bookings import booking_body, start_booking
+from tests.helpers.polling import eventually
 
 
 async def test_same_key_and_body_returns_the_same_booking(
@@ -75,12 +76,12 @@ async def test_100_concurrent_bookings_for_12_places(
     assert availability == {"capacity": 12, "held": 12, "sold": 0, "available": 0}
     # The refused ones leave no workflow running (visibility catches up within moments).
     query = f"SessionId = '{session_id}' AND ExecutionStatus = 'Running'"
-    for _ in range(50):
-        running = (await temporal.count_workflows(query)).count
-        if running == 12:
-            break
-        await asyncio.sleep(0.1)
-    assert running == 12
+    await eventually(
+        lambda: temporal.count_workflows(query),
+        lambda running: running.count == 12,
+        within=5,
+        what="12 running",
+    )
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ from core.codec import ENCODING
 from core.settings import Settings
 from messages.booking import booking_workflow_id
 from tests.api.conftest import VariantFactory
-from tests.api.helpers import booking_body
 from tests.conftest import SessionFactory
+from tests.helpers.api_bookings import booking_body
 
 UI_ORIGIN = "http://localhost:8233"
 

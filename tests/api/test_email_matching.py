@@ -10,9 +10,9 @@ import httpx
 from core.customer_hash import normalise_email
 from devstack.postgres import Cluster
 from tests.api.conftest import ADMIN
-from tests.api.helpers import booking_body, erase_at_rest
-from tests.api.test_tenants import _alembic
 from tests.conftest import SessionFactory
+from tests.helpers.api_bookings import booking_body, erase_at_rest
+from tests.helpers.database import alembic
 
 # (as booked, as asked for): each pair folds to one address.
 SPELLINGS = [
@@ -66,7 +66,7 @@ def test_migration_0010_backfills_with_the_function_and_keeps_updated_at(
     session_id = uuid.uuid4()
     addresses = {uuid.uuid4(): booked.format(tag="old") for booked, _ in SPELLINGS}
     try:
-        _alembic(url, "upgrade", "0008")
+        alembic(url, "upgrade", "0008")
         sql(
             "INSERT INTO sessions (id, organisation_id, kind, title, location, starts_at, ends_at,"
             " capacity, price_amount, currency, hold_seconds, discount_min_quantity,"
@@ -83,7 +83,7 @@ def test_migration_0010_backfills_with_the_function_and_keeps_updated_at(
                 f" ('{booking_id}', '{session_id}', 'Ada', '{email}', '[]', 1, '[]', 1000, 0,"
                 " 1000, 'GBP', 'CANCELLED', now(), 'f', '2026-01-01Z')"
             )
-        _alembic(url, "upgrade", "head")
+        alembic(url, "upgrade", "head")
 
         for booking_id, email in addresses.items():
             stored = sql(
@@ -91,8 +91,8 @@ def test_migration_0010_backfills_with_the_function_and_keeps_updated_at(
                 f" FROM bookings WHERE id = '{booking_id}'"
             )
             assert stored == f"{normalise_email(email)}|true"
-        _alembic(url, "downgrade", "0008")
-        _alembic(url, "upgrade", "head")
+        alembic(url, "downgrade", "0008")
+        alembic(url, "upgrade", "head")
         assert sql("SELECT count(*) FROM bookings WHERE customer_email_normalised IS NULL") == "0"
     finally:
         postgres.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")

@@ -9,7 +9,7 @@ import httpx
 import stripe
 
 from tests.api.conftest import ADMIN
-from tests.api.helpers import booking_body, paid_booking, session_with
+from tests.helpers.api_bookings import booking_body, paid_booking, session_with
 
 REUSED = "urn:booking-engine:problem:idempotency-key-reused"
 

@@ -18,8 +18,8 @@ from models.tables import ApiKey
 from store.api_keys import create_key, revoke_key, secret_hash
 from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.api.conftest import VariantFactory
-from tests.api.helpers import booking_body
 from tests.conftest import CLIENT_KEY, SessionFactory
+from tests.helpers.api_bookings import booking_body
 
 KeyFactory = Callable[..., Awaitable[tuple[uuid.UUID, str]]]
 

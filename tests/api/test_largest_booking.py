@@ -2,7 +2,6 @@
 way: receipt, confirmation email, CSV export, webhook out, refund with its credit note and its
 email (issue 17, case 5: such a booking once wedged on its receipt)."""
 
-import asyncio
 import base64
 import csv
 import io
@@ -15,10 +14,11 @@ from typing import Any
 import httpx
 import pypdf
 import stripe
+from temporalio.client import Client
 
 from devstack.pay import pay
 from tests.api.conftest import ADMIN
-from tests.api.helpers import emails_for, wait_for_status
+from tests.api.webhooks_out.helpers import wait_for
 from tests.documents.maximal import (
     ATTENDEES,
     LONGEST_EMAIL,
@@ -30,6 +30,8 @@ from tests.documents.maximal import (
 )
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.helpers.api_bookings import wait_for_status
+from tests.helpers.emails import emails_at_rest, emails_with
 
 Json = dict[str, Any]
 
@@ -87,7 +89,10 @@ def attachment(sendgrid: FakeSendGrid, booking_id: str, kind: str, prefix: str) 
 
 
 async def test_the_largest_booking_is_laid_out_sent_exported_and_refunded(
-    api: httpx.AsyncClient, stripe_client: stripe.StripeClient, sendgrid: FakeSendGrid
+    api: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    sendgrid: FakeSendGrid,
+    temporal: Client,
 ) -> None:
     session_id = await largest_session(api)
     with WebhookReceiver() as receiver:
@@ -113,12 +118,11 @@ async def test_the_largest_booking_is_laid_out_sent_exported_and_refunded(
         await pay(stripe_client, booking["payment"]["payment_intent_id"])
         started = time.monotonic()
         await wait_for_status(api, booking["id"], "CONFIRMED")
-        assert await emails_for(sendgrid, booking["id"], within=30) == ["confirmation"]
+        assert await emails_at_rest(sendgrid, temporal, booking["id"], within=30) == [
+            "confirmation"
+        ]
         confirmed_in = time.monotonic() - started
-        deadline = time.monotonic() + 30
-        while not receiver.accepted("largest"):
-            assert time.monotonic() < deadline, "no booking.confirmed webhook"
-            await asyncio.sleep(0.1)
+        await wait_for(lambda: receiver.accepted("largest"), 1, within=30)
         await api.delete(f"/v1/webhook-endpoints/{endpoint_id}", headers=ADMIN)
     [hook] = [
         r for r in receiver.accepted("largest") if r.body["data"]["booking"]["id"] == booking["id"]
@@ -139,11 +143,10 @@ async def test_the_largest_booking_is_laid_out_sent_exported_and_refunded(
     refund = {"amount": 1000, "reason": reason}
     refunded = await api.post(f"/v1/bookings/{booking['id']}/refunds", json=refund, headers=ADMIN)
     assert refunded.status_code == 200, refunded.text
-    deadline = time.monotonic() + 30
-    while len(await emails_for(sendgrid, booking["id"])) < 2:
-        assert time.monotonic() < deadline, "no email of the refund"
-        await asyncio.sleep(0.1)
-    assert await emails_for(sendgrid, booking["id"]) == ["confirmation", "partly_refunded:1"]
+    assert await emails_with(sendgrid, booking["id"], "partly_refunded:1", within=30) == [
+        "confirmation",
+        "partly_refunded:1",
+    ]
     attachment(sendgrid, booking["id"], "partly_refunded", "credit-note-")
     note = await api.get(f"/v1/bookings/{booking['id']}/credit-note.pdf")
     pages, found = pdf_text(note.content)

@@ -2,7 +2,6 @@
 the confirmation email, receipt and .ics show its local time, and a refund's email carries the
 .ics that makes calendars drop the event."""
 
-import asyncio
 import base64
 import io
 import uuid
@@ -14,11 +13,13 @@ import httpx
 import icalendar
 import pypdf
 import stripe
+from temporalio.client import Client
 
 from devstack.pay import pay
-from tests.api.helpers import emails_for, paid_booking, start_booking, wait_for_status
 from tests.conftest import ADMIN_KEY
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.helpers.api_bookings import paid_booking, start_booking, wait_for_status
+from tests.helpers.emails import emails_at_rest, emails_with
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 LONDON = ZoneInfo("Europe/London")
@@ -77,13 +78,16 @@ async def test_a_session_keeps_its_zone_and_an_unknown_zone_is_refused(
 
 
 async def test_confirmation_and_refund_show_local_time_and_the_calendar_follows(
-    api: httpx.AsyncClient, stripe_client: stripe.StripeClient, sendgrid: FakeSendGrid
+    api: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    sendgrid: FakeSendGrid,
+    temporal: Client,
 ) -> None:
     created = await api.post("/v1/sessions", json=summer_course(), headers=ADMIN)
     pending = await start_booking(api, created.json()["id"], 1)
     await pay(stripe_client, pending["payment"]["payment_intent_id"])
     booking = await wait_for_status(api, pending["id"], "CONFIRMED")
-    assert await emails_for(sendgrid, booking["id"], within=10) == ["confirmation"]
+    assert await emails_at_rest(sendgrid, temporal, booking["id"], within=10) == ["confirmation"]
 
     confirmation = _email(sendgrid, booking["id"], "confirmation")
     text = next(c["value"] for c in confirmation["content"] if c["type"] == "text/plain")
@@ -104,10 +108,7 @@ async def test_confirmation_and_refund_show_local_time_and_the_calendar_follows(
     assert "Thu 3 Jul 2031, 09:00 BST" in " ".join(page.split())
 
     assert (await api.post(f"/v1/bookings/{booking['id']}/cancel")).json()["status"] == "REFUNDED"
-    for _ in range(100):
-        if "refunded" in await emails_for(sendgrid, booking["id"]):
-            break
-        await asyncio.sleep(0.1)
+    await emails_with(sendgrid, booking["id"], "refunded")
     refunded = _email(sendgrid, booking["id"], "refunded")
     cancel = _calendar(refunded)
     assert str(cancel["METHOD"]) == "CANCEL"
@@ -122,12 +123,12 @@ async def test_confirmation_and_refund_show_local_time_and_the_calendar_follows(
 
 
 async def test_a_booking_cancelled_before_payment_gets_no_calendar_file(
-    api: httpx.AsyncClient, sendgrid: FakeSendGrid
+    api: httpx.AsyncClient, sendgrid: FakeSendGrid, temporal: Client
 ) -> None:
     created = await api.post("/v1/sessions", json=summer_course(), headers=ADMIN)
     booking = await start_booking(api, created.json()["id"], 1)
     assert (await api.post(f"/v1/bookings/{booking['id']}/cancel")).json()["status"] == "CANCELLED"
-    assert await emails_for(sendgrid, booking["id"], within=10) == ["cancelled"]
+    assert await emails_at_rest(sendgrid, temporal, booking["id"], within=10) == ["cancelled"]
     cancelled = _email(sendgrid, booking["id"], "cancelled")
     assert "Thu 3 Jul 2031, 09:00 BST" in cancelled["content"][0]["value"]
     # No calendar ever held it: nothing to drop.
@@ -135,7 +136,10 @@ async def test_a_booking_cancelled_before_payment_gets_no_calendar_file(
 
 
 async def test_a_cancelled_session_drops_the_event_from_calendars_that_hold_it(
-    api: httpx.AsyncClient, stripe_client: stripe.StripeClient, sendgrid: FakeSendGrid
+    api: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    sendgrid: FakeSendGrid,
+    temporal: Client,
 ) -> None:
     created = await api.post("/v1/sessions", json=summer_course(), headers=ADMIN)
     session_id = created.json()["id"]
@@ -143,13 +147,12 @@ async def test_a_cancelled_session_drops_the_event_from_calendars_that_hold_it(
     pending = await start_booking(api, session_id, 1)
     cancelled = await api.post(f"/v1/sessions/{session_id}/cancel", headers=ADMIN)
     assert cancelled.json()["bookings"] == {"REFUNDED": 1, "CANCELLED": 1}, cancelled.text
-    for _ in range(100):
-        if "session_cancelled" in await emails_for(sendgrid, confirmed["id"]):
-            break
-        await asyncio.sleep(0.1)
+    await emails_with(sendgrid, confirmed["id"], "session_cancelled")
     published = _calendar(_email(sendgrid, confirmed["id"], "confirmation"))
     dropped = _calendar(_email(sendgrid, confirmed["id"], "session_cancelled"))
     assert str(dropped["METHOD"]) == "CANCEL"
     assert str(dropped.events[0]["UID"]) == str(published.events[0]["UID"])
-    assert await emails_for(sendgrid, pending["id"], within=10) == ["session_cancelled"]
+    assert await emails_at_rest(sendgrid, temporal, pending["id"], within=10) == [
+        "session_cancelled"
+    ]
     assert not _email(sendgrid, pending["id"], "session_cancelled").get("attachments")

@@ -6,7 +6,6 @@ import asyncio
 import base64
 import json
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -21,8 +20,9 @@ from core.settings import Settings
 from devstack.tools import temporal_cli
 from messages import search_attributes as sa
 from messages.booking import booking_workflow_id
-from tests.api.helpers import booking_body
 from tests.conftest import SessionFactory
+from tests.helpers.api_bookings import booking_body
+from tests.helpers.polling import eventually
 
 
 async def book_as(
@@ -134,9 +134,8 @@ async def test_visibility_holds_a_keyed_hash_and_a_summary_never_the_customer(
 
 async def _listed(temporal: Client, query: str, within: float = 10) -> list[str]:
     """The workflow ids a visibility query finds, once it finds any (visibility lags a little)."""
-    deadline = time.monotonic() + within
-    while True:
-        found = [execution.id async for execution in temporal.list_workflows(query)]
-        if found or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.2)
+
+    async def found() -> list[str]:
+        return [execution.id async for execution in temporal.list_workflows(query)]
+
+    return await eventually(found, within=within, every=0.2, what=f"a workflow for {query}")

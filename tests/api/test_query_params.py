@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_booking_lists import _invalid_fields
+from tests.helpers.api_bookings import invalid_fields
 
 
 @pytest.mark.parametrize(
@@ -23,7 +23,7 @@ from tests.api.test_booking_lists import _invalid_fields
 async def test_a_time_is_an_iso_8601_date_time_with_its_zone(
     api: httpx.AsyncClient, path: str, params: dict[str, str], field: str
 ) -> None:
-    assert _invalid_fields(await api.get(path, params=params)) == {field}
+    assert invalid_fields(await api.get(path, params=params)) == {field}
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ async def test_a_time_is_an_iso_8601_date_time_with_its_zone(
 async def test_a_single_valued_parameter_given_twice_is_refused(
     api: httpx.AsyncClient, path: str, params: list[tuple[str, str]], field: str
 ) -> None:
-    assert _invalid_fields(await api.get(path, params=httpx.QueryParams(tuple(params)))) == {field}
+    assert invalid_fields(await api.get(path, params=httpx.QueryParams(tuple(params)))) == {field}
 
 
 @pytest.mark.parametrize(

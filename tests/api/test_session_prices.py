@@ -7,7 +7,8 @@ import pytest
 from core.minimum_charge import MINIMUM_CHARGE, below_minimum, cheapest_group_total
 from core.pricing import GroupDiscount, quote
 from core.settings import Settings
-from tests.api.test_sessions import ADMIN, course
+from tests.api.conftest import ADMIN
+from tests.helpers.api_bookings import course
 from tests.ops.cli_helpers import booking_ops, one_line_error
 
 

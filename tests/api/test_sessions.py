@@ -2,33 +2,16 @@
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
 import httpx
 from temporalio.client import Client
 
 from messages.sessions import session_cancellation_id
 from tests.api.conftest import VariantFactory
-from tests.api.helpers import start_booking, wait_for_status
 from tests.conftest import ADMIN_KEY, SessionFactory
+from tests.helpers.api_bookings import course, start_booking, wait_for_status
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-
-def course(**extra: Any) -> dict[str, Any]:
-    return {
-        "kind": "course",
-        "title": "Paediatric First Aid",
-        "location": f"Leeds {uuid.uuid4().hex[:6]}",
-        "starts_at": "2031-03-01T09:00:00Z",
-        "ends_at": "2031-03-01T17:00:00Z",
-        "capacity": 8,
-        "price_amount": 9900,
-        "currency": "GBP",
-        "hold_seconds": 300,
-        "group_discount": {"min_quantity": 4, "percent": 15},
-        **extra,
-    }
 
 
 async def test_admin_creates_a_course_and_it_is_listed(api: httpx.AsyncClient) -> None:

@@ -13,8 +13,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from clients.booking_workflows import booking_id_for
 from messages.booking import booking_workflow_id
 from store.catalog import SeatRow
-from tests.api.helpers import booking_body, start_booking
 from tests.conftest import CLIENT_KEY_ID, SessionFactory
+from tests.helpers.api_bookings import booking_body, start_booking
+from tests.helpers.polling import eventually
 
 SOLD_OUT = "urn:booking-engine:problem:sold-out"
 
@@ -39,12 +40,11 @@ async def assert_never_started(temporal: Client, key: str) -> None:
 
 async def workflows_of(temporal: Client, session_id: str, expected: int) -> int:
     """How many booking workflows the session has (visibility catches up within moments)."""
-    for _ in range(50):
-        count = (await temporal.count_workflows(f"SessionId = '{session_id}'")).count
-        if count == expected:
-            break
-        await asyncio.sleep(0.1)
-    return count
+
+    async def count() -> int:
+        return (await temporal.count_workflows(f"SessionId = '{session_id}'")).count
+
+    return await eventually(count, lambda n: n == expected, within=5, what=f"{expected} workflows")
 
 
 async def test_a_sold_out_session_is_409_without_a_workflow(

@@ -20,10 +20,10 @@ from core.settings import Settings
 from devstack.tools import temporal_cli
 from messages.booking import PlacesCancellation, booking_workflow_id
 from tests.api.conftest import ADMIN, VariantFactory, serving
-from tests.api.helpers import booking_body, paid_booking, signed_event, start_booking
-from tests.api.helpers import wait_for_status as wait_for
-from tests.api.test_webhooks import recorded
 from tests.conftest import CLIENT_KEY_ID, SessionFactory
+from tests.helpers.api_bookings import booking_body, paid_booking, start_booking
+from tests.helpers.api_bookings import wait_for_status as wait_for
+from tests.helpers.stripe_events import recorded, signed_event
 from workflows.booking import BookingWorkflow
 
 

@@ -2,9 +2,6 @@
 missing one on every route; lists and new sessions are the caller's organisation's; migration
 0003 carries existing sessions into the default organisation."""
 
-import asyncio
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,13 +14,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.payments import make_stripe_client
 from clients.booking_workflows import booking_id_for
-from core.settings import PROJECT_ROOT
 from devstack.postgres import Cluster
 from messages import search_attributes as sa
 from messages.booking import booking_workflow_id
 from store.organisations import DEFAULT_ORGANISATION_ID
-from tests.api.helpers import booking_body, paid_booking, wait_for_status
-from tests.api.test_sessions import course
 from tests.conftest import (
     ADMIN_KEY,
     CLIENT_KEY,
@@ -32,6 +26,9 @@ from tests.conftest import (
     OTHER_ORGANISATION_ID,
     TEST_KEYS,
 )
+from tests.helpers.api_bookings import booking_body, course, paid_booking, wait_for_status
+from tests.helpers.database import alembic
+from tests.helpers.polling import eventually
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -72,11 +69,9 @@ async def owned(api_url: str, localstripe_url: str) -> AsyncIterator[Owned]:
 
 
 async def _until_ok(api: httpx.AsyncClient, path: str) -> None:
-    for _ in range(150):
-        if (await api.get(path)).status_code == 200:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{path} never answered 200")
+    await eventually(
+        lambda: api.get(path), lambda answer: answer.status_code == 200, within=15, what=path
+    )
 
 
 # (method, path, body): {session}, {spare} and {booking}, {refunded} name the owner's things.
@@ -191,7 +186,7 @@ def test_migration_0003_carries_existing_sessions_into_the_default_organisation(
     postgres.psql(f"CREATE DATABASE {database} OWNER booking")
     url = postgres.url.rsplit("/", 1)[0] + f"/{database}"
     try:
-        _alembic(url, "upgrade", "0002")
+        alembic(url, "upgrade", "0002")
         session_id = uuid.uuid4()
         postgres.psql(
             "INSERT INTO sessions (id, kind, title, location, starts_at, ends_at, capacity,"
@@ -201,7 +196,7 @@ def test_migration_0003_carries_existing_sessions_into_the_default_organisation(
             " '2031-01-01 17:00Z', 4, 1000, 'GBP', 600, 5, 0, 'scheduled')",
             database=database,
         )
-        _alembic(url, "upgrade", "head")
+        alembic(url, "upgrade", "head")
         owner = postgres.psql(
             f"SELECT organisation_id FROM sessions WHERE id = '{session_id}'", database=database
         )
@@ -212,16 +207,7 @@ def test_migration_0003_carries_existing_sessions_into_the_default_organisation(
             database=database,
         )
         assert nullable == "NO"
-        _alembic(url, "downgrade", "0002")  # and back: the migration is reversible
-        _alembic(url, "upgrade", "head")
+        alembic(url, "downgrade", "0002")  # and back: the migration is reversible
+        alembic(url, "upgrade", "head")
     finally:
         postgres.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-
-
-def _alembic(url: str, *command: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "-x", f"url={url}", *command],
-        cwd=PROJECT_ROOT,
-        check=True,
-        capture_output=True,
-    )

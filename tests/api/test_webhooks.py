@@ -8,16 +8,12 @@ import httpx
 import pytest
 import stripe
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from models.tables import StripeEvent
-from tests.api.helpers import signed_event, start_booking
 from tests.conftest import WEBHOOK_SECRET, SessionFactory
-
-
-async def recorded(db: async_sessionmaker[AsyncSession], event_id: str) -> StripeEvent | None:
-    async with db() as s:
-        return await s.scalar(select(StripeEvent).where(StripeEvent.id == event_id))
+from tests.helpers.api_bookings import start_booking
+from tests.helpers.stripe_events import recorded, signed_event
 
 
 def intent(booking_id: str | None = None) -> dict[str, object]:

@@ -13,11 +13,13 @@ from playwright.async_api import Browser, Page, Response, ViewportSize, expect
 from temporalio.client import Client
 
 from messages.booking import booking_workflow_id
-from tests.api.helpers import booking_body
 from tests.browser.conftest import UiStack
 from tests.conftest import CLIENT_KEY, SessionFactory
+from tests.helpers.api_bookings import booking_body
 
-pytestmark = pytest.mark.browser
+# One worker runs the module under pytest-xdist: its fixtures start one UI stack and clear the
+# screenshots folder once.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 CUSTOMER = "Zora Quillfeather"
 WAIT_MS = 20_000  # the UI is a single-page app: each check waits for it up to this long

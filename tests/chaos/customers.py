@@ -16,8 +16,8 @@ import httpx
 import stripe
 
 from devstack.pay import SUCCEEDS, pay
-from tests.api.helpers import signed_event
 from tests.chaos.answers import Unavailable
+from tests.helpers.stripe_events import signed_event
 
 RETRIED_STATUSES = {429, 503}
 _ID = re.compile(r"/[0-9a-f]{8}-[0-9a-f-]{27}")

@@ -70,6 +70,7 @@ WEBHOOK_WAIT_SECONDS = 45
 
 
 @pytest.mark.chaos
+@pytest.mark.long
 async def test_invariants_hold_through_chaos(
     chaos_stack: Stack,
     chaos_sendgrid: FakeSendGrid,

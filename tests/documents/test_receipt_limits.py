@@ -14,7 +14,7 @@ from documents.receipt_data import ReceiptData, ReceiptLine
 from documents.receipt_pdf import render_receipt_pdf
 from documents.samples import group_receipt
 from tests.documents.maximal import ATTENDEES, LONGEST_EMAIL, attendee_names, marker, text
-from tests.documents.test_receipt_pdf import credit_note
+from tests.helpers.receipts import credit_note
 
 # محمد as HarfBuzz shapes it (see test_receipt_scripts).
 SHAPED_MUHAMMAD = "\ufee3\ufea4\ufee4\ufeaa"

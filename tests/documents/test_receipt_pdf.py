@@ -4,16 +4,16 @@ import io
 import re
 import subprocess
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pypdf
 import pytest
 
-from core.enums import DocumentKind
 from documents.receipt_data import ReceiptData, ReceiptLine
 from documents.receipt_pdf import render_receipt_pdf
 from documents.samples import ATTENDEES, group_receipt
+from tests.helpers.receipts import credit_note
 
 
 def single_receipt() -> ReceiptData:
@@ -24,20 +24,6 @@ def single_receipt() -> ReceiptData:
         discount_description=None,
         discount_amount=0,
         total=7_500,
-    )
-
-
-def credit_note() -> ReceiptData:
-    return replace(
-        group_receipt(),
-        kind=DocumentKind.CREDIT_NOTE,
-        number="CN-2026-0007",
-        refers_to="R-2026-0042",
-        issued_at=datetime(2026, 4, 2, 10, 0, tzinfo=UTC),
-        paid_at=datetime(2026, 4, 2, 10, 0, 5, tzinfo=UTC),
-        lines=[ReceiptLine("Place: Sourdough for beginners", 5, -7_500, -37_500)],
-        discount_amount=-3_750,
-        total=-33_750,
     )
 
 

@@ -14,7 +14,8 @@ from documents import fonts
 from documents.fonts import FALLBACK, REGULAR, FontFile, FontMissing, markup
 from documents.receipt_data import ReceiptData
 from documents.receipt_pdf import render_receipt_pdf
-from tests.documents.test_receipt_pdf import credit_note, group_receipt
+from documents.samples import group_receipt
+from tests.helpers.receipts import credit_note
 
 NAMES = ["Zoë Ærøskøbing", "李小龙", "Ольга", "محمد"]
 # محمد as HarfBuzz shapes it: initial meem, medial hah, medial meem, final dal, the letters

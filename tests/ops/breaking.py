@@ -1,8 +1,6 @@
 """Ways to break the books on purpose for the checker's tests: direct SQL, direct localstripe
 calls, Temporal terminate; and what the checker saw."""
 
-import asyncio
-import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -15,7 +13,8 @@ from temporalio.client import Client
 
 from devstack.pay import pay
 from reconcile.consistency import Invariant, Report, Rule
-from tests.api.helpers import signed_event
+from tests.helpers.polling import eventually
+from tests.helpers.stripe_events import signed_event
 
 
 def seen(report: Report) -> set[tuple[Invariant, str, str]]:
@@ -65,10 +64,12 @@ async def refund_at_stripe_told(
     charge = {"id": f"ch_{uuid.uuid4().hex[:14]}", "object": "charge", "payment_intent": intent_id}
     body, headers = signed_event("charge.refunded", charge)
     assert (await api.post("/v1/webhooks/stripe", content=body, headers=headers)).status_code == 200
-    deadline = time.monotonic() + 15
-    while (await api.get(f"/v1/bookings/{booking['id']}")).json()["amount_refunded"] != amount:
-        assert time.monotonic() < deadline, "the refund made at Stripe was never recorded"
-        await asyncio.sleep(0.1)
+    await eventually(
+        lambda: api.get(f"/v1/bookings/{booking['id']}"),
+        lambda answer: answer.json()["amount_refunded"] == amount,
+        within=15,
+        what="the refund made at Stripe recorded",
+    )
 
 
 async def stray_payment(stripe_client: stripe.StripeClient, booking: dict[str, Any]) -> str:

@@ -10,14 +10,27 @@ from typer.testing import CliRunner, Result
 
 from core.settings import Settings, get_settings
 from ops.cli import app
-from tests.ops.test_cli import environment
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """The session's settings as an operator's shell would give them (BOOKING_* variables)."""
+    env = {}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            value = ""
+        env[f"BOOKING_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    return env
 
 
 async def booking_ops(settings: Settings, *args: str, **env: str) -> Result:
+    # No COLUMNS: the command takes it for the reader's terminal and narrows its tables to it,
+    # and pytest-xdist's workers have COLUMNS=80 (a piped command prints 200 wide).
+    shell: dict[str, str | None] = {**environment(settings), "COLUMNS": None, **env}
+
     def invoke() -> Result:
         get_settings.cache_clear()
         try:
-            return CliRunner().invoke(app, list(args), env={**environment(settings), **env})
+            return CliRunner().invoke(app, list(args), env=shell)
         finally:
             get_settings.cache_clear()
 

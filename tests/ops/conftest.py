@@ -5,7 +5,6 @@ sessions its test created.
 """
 
 import asyncio
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,8 +21,9 @@ from temporalio.client import Client
 from core.enums import BookingStatus, DocumentKind, EmailKind, NotificationStatus
 from models.tables import Booking, Notification, Receipt
 from reconcile.consistency import Report, check
-from tests.api.helpers import paid_booking, start_booking, wait_for_status
 from tests.conftest import SessionFactory
+from tests.helpers.api_bookings import paid_booking, start_booking, wait_for_status
+from tests.helpers.polling import eventually
 
 # Long enough for a transition's writes to land; short enough to keep the tests quick.
 SETTLE_SECONDS = 1.0
@@ -64,8 +64,8 @@ async def at_rest(db: async_sessionmaker[AsyncSession], world: World, within: fl
     email's row must not find it missing, nor have its edit overwritten by the step), then for
     the settle time, so the check judges bookings at rest."""
     ids = [uuid.UUID(world.id(name)) for name in world.bookings]
-    deadline = time.monotonic() + within
-    while True:
+
+    async def busy() -> int:
         async with db() as session:
             sending = await session.scalar(
                 select(func.count())
@@ -96,10 +96,9 @@ async def at_rest(db: async_sessionmaker[AsyncSession], world: World, within: fl
                     ),
                 )
             )
-        if not sending and not unconfirmed:
-            break
-        assert time.monotonic() < deadline, "the bookings did not come to rest"
-        await asyncio.sleep(0.1)
+        return (sending or 0) + (unconfirmed or 0)
+
+    await eventually(busy, lambda n: n == 0, within=within, what="the bookings at rest")
     await settled()
 
 

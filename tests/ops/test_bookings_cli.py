@@ -2,33 +2,39 @@
 workflow history, and cancelled, refunded, expired or sent an email again through the booking's
 own workflow and activities."""
 
-import asyncio
-import time
 import uuid
 from typing import Any
 
 import httpx
 import stripe
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 
 from core.enums import SessionStatus
 from core.settings import Settings
 from models.tables import Booking, Session
 from store.organisations import DEFAULT_ORGANISATION_ID
-from tests.api.helpers import emails_for, paid_booking, start_booking, wait_for_status
 from tests.conftest import OTHER_ORGANISATION_ID, SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.helpers.api_bookings import paid_booking, start_booking, wait_for_status
+from tests.helpers.emails import emails_at_rest, emails_for
+from tests.helpers.polling import eventually
 from tests.ops.cli_helpers import booking_ops, ok, ok_json, one_line_error
 
 
 async def listed(settings: Settings, *filters: str, expect: int, within: float = 15) -> Any:
     """`bookings list --json` once visibility shows `expect` bookings (it trails by a moment)."""
-    deadline = time.monotonic() + within
-    while True:
-        found = ok_json(await booking_ops(settings, "bookings", "list", *filters, "--json"))
-        if len(found["bookings"]) == expect or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.3)
+
+    async def run() -> Any:
+        return ok_json(await booking_ops(settings, "bookings", "list", *filters, "--json"))
+
+    return await eventually(
+        run,
+        lambda found: len(found["bookings"]) == expect,
+        within=within,
+        every=0.3,
+        what=f"{expect} bookings listed",
+    )
 
 
 async def test_list_finds_bookings_by_status_session_and_email(
@@ -85,10 +91,11 @@ async def test_show_prints_state_amounts_and_a_timeline(
     new_session: SessionFactory,
     stripe_client: stripe.StripeClient,
     sendgrid: FakeSendGrid,
+    temporal: Client,
 ) -> None:
     session_id = await new_session(capacity=4)
     booking = await paid_booking(api, stripe_client, session_id, 2)
-    assert await emails_for(sendgrid, booking["id"], within=10) == ["confirmation"]
+    assert await emails_at_rest(sendgrid, temporal, booking["id"], within=10) == ["confirmation"]
 
     out = ok(await booking_ops(settings, "bookings", "show", booking["id"]))
     assert "CONFIRMED (from the workflow)" in out
@@ -212,13 +219,14 @@ async def test_resend_sends_one_email_kind_again(
     new_session: SessionFactory,
     stripe_client: stripe.StripeClient,
     sendgrid: FakeSendGrid,
+    temporal: Client,
 ) -> None:
     booking = await paid_booking(api, stripe_client, await new_session(capacity=2), 1)
-    assert await emails_for(sendgrid, booking["id"], within=10) == ["confirmation"]
+    assert await emails_at_rest(sendgrid, temporal, booking["id"], within=10) == ["confirmation"]
 
     out = ok(await booking_ops(settings, "bookings", "resend", "confirmation", booking["id"]))
     assert f"sent the confirmation email of booking {booking['id']} to ada@example.com" in out
-    assert await emails_for(sendgrid, booking["id"]) == ["confirmation", "confirmation"]
+    assert emails_for(sendgrid, booking["id"]) == ["confirmation", "confirmation"]
 
     one_line_error(
         await booking_ops(settings, "bookings", "resend", "reminder", booking["id"]),

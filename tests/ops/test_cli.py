@@ -11,41 +11,21 @@ import httpx
 import stripe
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from core.settings import Settings, get_settings
-from ops.cli import app
+from core.settings import Settings
 from tests.conftest import SessionFactory
+from tests.ops.cli_helpers import booking_ops, environment
 from tests.ops.conftest import World, at_rest, confirmed
 
 BOOKING_OPS = Path(sys.executable).parent / "booking-ops"
 
 
-def environment(settings: Settings) -> dict[str, str]:
-    """The session's settings as an operator's shell would give them (BOOKING_* variables)."""
-    env = {}
-    for name, value in settings.model_dump(mode="json").items():
-        if value is None:
-            value = ""
-        env[f"BOOKING_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
-    return env
-
-
 async def reconcile(settings: Settings, *args: str) -> Result:
-    """In a thread: the command runs its own event loop, while this one keeps the worker and
-    the API (which the command queries) running."""
-
-    def invoke() -> Result:
-        get_settings.cache_clear()
-        try:
-            return CliRunner().invoke(app, ["reconcile", *args], env=environment(settings))
-        finally:
-            get_settings.cache_clear()
-
-    return await asyncio.to_thread(invoke)
+    return await booking_ops(settings, "reconcile", *args)
 
 
-async def booking_ops(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+async def console_script(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     """The installed console script in a process of its own."""
     process = await asyncio.create_subprocess_exec(
         str(BOOKING_OPS),
@@ -124,7 +104,7 @@ async def test_bad_arguments_exit_2_with_one_line(settings: Settings) -> None:
         (["reconcile", "--concurrency", "0"], "--concurrency"),
         (["nonsense"], "No such command"),
     ]:
-        code, out, err = await booking_ops(env, *args)
+        code, out, err = await console_script(env, *args)
         assert code == 2, (args, out, err)
         assert complaint in err
         assert len(err.strip().splitlines()) == 1, err
@@ -132,9 +112,9 @@ async def test_bad_arguments_exit_2_with_one_line(settings: Settings) -> None:
 
 
 async def test_help_everywhere(settings: Settings) -> None:
-    code, out, _ = await booking_ops(environment(settings), "--help")
+    code, out, _ = await console_script(environment(settings), "--help")
     assert code == 0 and "reconcile" in out
-    code, out, _ = await booking_ops(environment(settings), "reconcile", "--help")
+    code, out, _ = await console_script(environment(settings), "reconcile", "--help")
     assert code == 0 and "--json" in out and "--session" in out
 
 
@@ -151,7 +131,7 @@ async def test_unreachable_services_exit_3_with_one_line(settings: Settings) -> 
         (no_temporal, "Temporal"),
         (no_stripe, "Stripe"),
     ]:
-        code, out, err = await booking_ops(broken, "reconcile")
+        code, out, err = await console_script(broken, "reconcile")
         assert code == 3, (service, out, err)
         assert err.startswith(f"booking-ops: cannot reach {service} at "), err
         assert len(err.strip().splitlines()) == 1, err
@@ -159,7 +139,7 @@ async def test_unreachable_services_exit_3_with_one_line(settings: Settings) -> 
 
 
 async def test_bad_settings_exit_2(settings: Settings) -> None:
-    code, _, err = await booking_ops(
+    code, _, err = await console_script(
         {**environment(settings), "BOOKING_ENV": "staging"}, "reconcile"
     )
     assert code == 2

@@ -13,8 +13,8 @@ from core.enums import BookingStatus
 from reconcile.consistency import Invariant, Rule
 from reconcile.findings import OrphanReason, orphan_holds, unclaimed_payments
 from tests.api.conftest import ADMIN
-from tests.api.helpers import session_with
 from tests.conftest import SessionFactory
+from tests.helpers.api_bookings import session_with
 from tests.ops.breaking import (
     add_email,
     refund_at_stripe,

@@ -1,10 +1,8 @@
 """Free bookings (a session priced 0, or a group discount of 100 %): confirmed at once without
 Stripe, a receipt for 0 and the confirmation email; cancelled later without any refund."""
 
-import asyncio
 import io
 import json
-import time
 
 import httpx
 import pypdf
@@ -14,10 +12,12 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from messages.booking import booking_workflow_id
-from tests.api.helpers import emails_for, start_booking
-from tests.api.test_sessions import ADMIN, course
+from tests.api.conftest import ADMIN
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.helpers.api_bookings import course, start_booking
+from tests.helpers.emails import emails_at_rest, emails_with
+from tests.helpers.polling import eventually
 from tests.histories import keep_history
 from tests.ops.conftest import Check, World, at_rest
 
@@ -39,10 +39,12 @@ async def activities_of(temporal: Client, booking_id: str) -> list[str]:
 
 
 async def receipt_text(api: httpx.AsyncClient, booking_id: str, within: float = 10) -> str:
-    deadline = time.monotonic() + within
-    while (receipt := await api.get(f"/v1/bookings/{booking_id}/receipt.pdf")).status_code == 404:
-        assert time.monotonic() < deadline, "no receipt"
-        await asyncio.sleep(0.1)
+    receipt = await eventually(
+        lambda: api.get(f"/v1/bookings/{booking_id}/receipt.pdf"),
+        lambda answer: answer.status_code != 404,
+        within=within,
+        what="a receipt",
+    )
     assert receipt.status_code == 200
     return " ".join(pypdf.PdfReader(io.BytesIO(receipt.content)).pages[0].extract_text().split())
 
@@ -61,7 +63,7 @@ async def test_a_free_booking_is_confirmed_without_stripe_and_cancelled_without_
     assert booking["status"] == "CONFIRMED" and booking["reference"]
     assert (booking["amount_total"], booking["payment"]) == (0, NO_PAYMENT)
     assert "Free: no payment was due" in await receipt_text(api, booking["id"])
-    assert await emails_for(sendgrid, booking["id"], within=10) == ["confirmation"]
+    assert await emails_at_rest(sendgrid, temporal, booking["id"], within=10) == ["confirmation"]
     session = (await api.get(f"/v1/sessions/{session_id}")).json()
     assert session["availability"] == {"capacity": 4, "held": 0, "sold": 2, "available": 2}
     world = World([session_id], {"free": booking})
@@ -74,11 +76,7 @@ async def test_a_free_booking_is_confirmed_without_stripe_and_cancelled_without_
     cancelled = cancel.json()
     assert (cancelled["status"], cancelled["status_reason"]) == ("CANCELLED", "ill")
     assert cancelled["payment"] == NO_PAYMENT
-    deadline = time.monotonic() + 10
-    while len(sent := await emails_for(sendgrid, booking["id"])) < 2:
-        assert time.monotonic() < deadline, sent
-        await asyncio.sleep(0.1)
-    assert sent == ["confirmation", "cancelled"]
+    assert await emails_with(sendgrid, booking["id"], "cancelled") == ["confirmation", "cancelled"]
     assert (await api.get(f"/v1/bookings/{booking['id']}/credit-note.pdf")).status_code == 404
     session = (await api.get(f"/v1/sessions/{session_id}")).json()
     assert session["availability"]["available"] == 4

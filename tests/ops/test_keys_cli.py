@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import Settings
-from tests.api.test_sessions import course
+from tests.helpers.api_bookings import course
 from tests.ops.cli_helpers import booking_ops, ok, ok_json, one_line_error
 
 

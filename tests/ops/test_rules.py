@@ -17,8 +17,8 @@ from temporalio.client import Client
 
 from reconcile.consistency import Rule
 from tests.api.conftest import ADMIN
-from tests.api.helpers import session_with
 from tests.conftest import SessionFactory
+from tests.helpers.api_bookings import session_with
 from tests.ops.breaking import (
     add_email,
     found,

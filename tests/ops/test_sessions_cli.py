@@ -10,8 +10,8 @@ from temporalio.client import Client
 
 from core.settings import Settings
 from messages.sessions import session_cancellation_id
-from tests.api.helpers import paid_booking, start_booking, wait_for_status
 from tests.conftest import OTHER_ORGANISATION_ID, SessionFactory
+from tests.helpers.api_bookings import paid_booking, start_booking, wait_for_status
 from tests.ops.cli_helpers import booking_ops, ok, ok_json, one_line_error
 
 COURSE = [

@@ -1,33 +1,20 @@
 """`booking-ops webhooks`: endpoints and deliveries listed, failed deliveries sent again; bad
 arguments exit 2 and unknown endpoints exit 1, each with one line."""
 
-import asyncio
 import json
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from typer.testing import CliRunner, Result
 
 from activities.webhook_signals import DeliveryStarter
 from core.enums import WebhookEventType
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from messages.webhooks import retry_timings
-from ops.cli import app
 from store.webhook_endpoints import get_endpoint, queue_ping
 from tests.api.webhooks_out.helpers import endpoint_on, wait_for
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.ops.test_cli import environment
-
-
-async def booking_ops(settings: Settings, *args: str) -> Result:
-    def invoke() -> Result:
-        get_settings.cache_clear()
-        try:
-            return CliRunner().invoke(app, list(args), env=environment(settings))
-        finally:
-            get_settings.cache_clear()
-
-    return await asyncio.to_thread(invoke)
+from tests.helpers.polling import eventually
+from tests.ops.cli_helpers import booking_ops
 
 
 async def test_a_refused_delivery_is_listed_and_sent_again(
@@ -65,16 +52,17 @@ async def test_a_refused_delivery_is_listed_and_sent_again(
 
 async def _failed(settings: Settings, endpoint_id: str, expect: int) -> list[dict]:
     """The endpoint's failed deliveries once there are `expect` of them."""
-    for _ in range(100):
-        shown = await booking_ops(
+
+    async def shown() -> list[dict]:
+        result = await booking_ops(
             settings, "webhooks", "deliveries", endpoint_id, "--status", "failed", "--json"
         )
-        assert shown.exit_code == 0, shown.output
-        found: list[dict] = json.loads(shown.stdout)
-        if len(found) == expect:
-            return found
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{len(found)} failed deliveries, wanted {expect}")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+    return await eventually(
+        shown, lambda found: len(found) == expect, what=f"{expect} failed deliveries"
+    )
 
 
 async def test_bad_arguments_exit_2_and_unknown_endpoints_exit_1(settings: Settings) -> None:

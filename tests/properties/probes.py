@@ -4,7 +4,6 @@ description of a workflow (to wait until it is at rest)."""
 
 import asyncio
 import re
-import time
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from messages.payments import amount_received
 from messages.sessions import session_cancellation_id
 from models.tables import Booking, BookingRefund, Seat, Session
 from tests.api.conftest import ADMIN
+from tests.helpers.polling import eventually
 
 Db = async_sessionmaker[AsyncSession]
 Json = dict[str, Any]
@@ -152,14 +152,13 @@ class Servers:
         ids = [booking_workflow_id(b) for b in booking_ids]
         ids += [stripe_refunds_workflow_id(b) for b in booking_ids]
         ids += [session_cancellation_id(s) for s in session_ids]
-        deadline = time.monotonic() + REST_WITHIN
-        while True:
-            busy = [found for found in await asyncio.gather(*map(self._busy, ids)) if found]
-            if not busy:
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"never at rest within {REST_WITHIN:.0f} s: {busy}")
-            await asyncio.sleep(0.05)
+
+        async def busy() -> list[str]:
+            return [found for found in await asyncio.gather(*map(self._busy, ids)) if found]
+
+        await eventually(
+            busy, lambda found: not found, within=REST_WITHIN, every=0.05, what="at rest"
+        )
 
     async def _busy(self, workflow_id: str) -> str | None:
         try:

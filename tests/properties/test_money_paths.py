@@ -12,7 +12,7 @@ so far in another order. After each step, once every workflow is at rest, the
 API, PostgreSQL and localstripe must agree with the model and with invariants I1, I2 and I7;
 every API answer must be documented and none may be a 5xx.
 
-`MONEY_SEQUENCES=500` runs more sequences than the default 30; the run prints one line:
+`MONEY_SEQUENCES=500` runs more sequences than the default 20; the run prints one line:
 sequences, steps and violations.
 """
 
@@ -23,11 +23,10 @@ import random
 import sys
 import uuid
 from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any, TypeVar
 
 import httpx
+import hypothesis
 import pytest
 import stripe
 from hypothesis import HealthCheck, settings
@@ -45,7 +44,8 @@ from temporalio.client import Client
 
 from core.enums import BookingStatus, SeatState
 from devstack.pay import pay
-from tests.api.helpers import signed_event
+from tests.helpers.stripe_events import signed_event
+from tests.helpers.threads import import_modules_of, in_own_thread
 from tests.properties.model import (
     CAPACITY,
     CLOSED,
@@ -60,7 +60,10 @@ from tests.properties.model import (
 )
 from tests.properties.probes import Db, Documented, Servers
 
-SEQUENCES = int(os.environ.get("MONEY_SEQUENCES", "30"))
+# Imported here, in the main thread (tests/helpers/threads.py): the machine runs in a thread.
+import_modules_of(hypothesis, skipping=(".extra",))
+
+SEQUENCES = int(os.environ.get("MONEY_SEQUENCES", "20"))
 STEPS = int(os.environ.get("MONEY_STEPS", "8"))
 PAID_WITHIN = 15.0
 
@@ -712,6 +715,7 @@ async def _at_once(*calls: Coroutine[Any, Any, T]) -> list[T]:
     return list(await asyncio.gather(*calls))
 
 
+@pytest.mark.long
 async def test_any_sequence_of_money_operations_keeps_the_books_equal_to_stripe(
     api: httpx.AsyncClient,
     stripe_client: stripe.StripeClient,
@@ -734,13 +738,7 @@ async def test_any_sequence_of_money_operations_keeps_the_books_equal_to_stripe(
     )
     violations = 0
     try:
-        # A thread of its own, not the loop's shared pool: CPython 3.11 can fail to parse
-        # source ("AST constructor recursion depth mismatch") in a pool thread that other code
-        # used before, and hypothesis reads the machine's source first.
-        with ThreadPoolExecutor(max_workers=1) as own_thread:
-            await asyncio.get_running_loop().run_in_executor(
-                own_thread, partial(run_state_machine_as_test, MoneyPaths, settings=config)
-            )
+        await in_own_thread(run_state_machine_as_test, MoneyPaths, settings=config)
     except (AssertionError, ExceptionGroup, FlakyFailure) as err:
         violations = len(err.exceptions) if isinstance(err, ExceptionGroup) else 1
         raise

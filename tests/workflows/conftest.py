@@ -12,7 +12,7 @@ from temporalio.client import Client
 
 from core.settings import Settings
 from tests.conftest import WEBHOOK_SECRET
-from tests.workflows.helpers import QUICK
+from tests.helpers.workflow_bookings import QUICK
 from worker import booking_activities
 from workflows.registry import build_worker
 

@@ -16,10 +16,10 @@ from core.settings import Settings
 from messages.booking import BookingView, CancelRequest
 from messages.payments import PaymentEventType
 from models.tables import Session
-from tests.api.helpers import emails_for
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.workflows.helpers import (
+from tests.helpers.emails import emails_for
+from tests.helpers.workflow_bookings import (
     Db,
     assert_books_match_stripe,
     assert_consistent,
@@ -68,7 +68,7 @@ async def test_cancelling_after_payment_refunds_with_a_credit_note(
     assert (await asyncio.wait_for(handle_of(temporal, paid.id).result(), 10)).refund_ids == (
         refunded.refund_ids
     )
-    assert await emails_for(sendgrid, paid.id) == [EmailKind.CONFIRMATION, EmailKind.REFUNDED]
+    assert emails_for(sendgrid, paid.id) == [EmailKind.CONFIRMATION, EmailKind.REFUNDED]
     await assert_consistent(db, refunded)
     await stripe_echoes_its_refunds(temporal, api_url, db, paid.id)
     assert await assert_books_match_stripe(stripe_client, db, paid.id) == 0
@@ -99,7 +99,7 @@ async def test_a_refund_made_at_stripe_ends_the_booking(
     assert ended.refund_ids == []  # the booking refunded nothing itself
     assert await refunds_of(stripe_client, paid) == [(15_000, None)]
     assert DocumentKind.CREDIT_NOTE in await documents_of(db, paid.id)
-    assert await emails_for(sendgrid, paid.id) == [EmailKind.CONFIRMATION, EmailKind.REFUNDED]
+    assert emails_for(sendgrid, paid.id) == [EmailKind.CONFIRMATION, EmailKind.REFUNDED]
     await assert_consistent(db, ended)
     assert await places_of(db, paid.id) == {}
 
@@ -150,5 +150,5 @@ async def test_reminded_then_not_cancellable_once_started_then_completed(
     assert datetime.now(UTC) >= ends_at
     # Read once the workflows completed: each sent its emails before it did (the reminder's
     # step may end after the session started, on a loaded machine).
-    assert await emails_for(sendgrid, reminded.id) == [EmailKind.CONFIRMATION, EmailKind.REMINDER]
-    assert await emails_for(sendgrid, too_late.id) == [EmailKind.CONFIRMATION]
+    assert emails_for(sendgrid, reminded.id) == [EmailKind.CONFIRMATION, EmailKind.REMINDER]
+    assert emails_for(sendgrid, too_late.id) == [EmailKind.CONFIRMATION]

@@ -14,11 +14,10 @@ from core.errors import BookingNotCancellable
 from core.settings import Settings
 from messages.booking import CancelRequest
 from messages.payments import PaymentEventType, PaymentIntentInfo, PaymentState
-from tests.api.helpers import emails_for
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import (
+from tests.helpers.emails import emails_at_rest, emails_for
+from tests.helpers.workflow_bookings import (
     Db,
     assert_books_match_stripe,
     assert_consistent,
@@ -31,6 +30,7 @@ from tests.workflows.helpers import (
     tell,
     wait_for,
 )
+from tests.workflows.conftest import OwnWorker
 
 
 async def test_cancelling_before_payment_frees_the_places_and_the_intent(
@@ -71,7 +71,7 @@ async def test_cancelling_before_payment_frees_the_places_and_the_intent(
         assert intent.status == "canceled"
         # The intent can never be paid: the workflow ends without a late-payment window.
         assert await asyncio.wait_for(handle_of(temporal, view.id).result(), 10) == view
-        assert await emails_for(sendgrid, view.id, within=10) == [email]
+        assert await emails_at_rest(sendgrid, temporal, view.id, within=10) == [email]
         assert view.refund_ids == []
         await assert_consistent(db, view)
     with pytest.raises(BookingNotCancellable):
@@ -98,7 +98,7 @@ async def test_a_cancel_that_finds_the_money_confirms_then_refunds(
     assert set(await documents_of(db, view.id)) == {DocumentKind.RECEIPT, DocumentKind.CREDIT_NOTE}
     assert await refunds_of(stripe_client, view) == [(15_000, "customer-policy")]
     assert await asyncio.wait_for(handle_of(temporal, view.id).result(), 10) == refunded
-    assert await emails_for(sendgrid, view.id) == [
+    assert emails_for(sendgrid, view.id) == [
         EmailKind.CONFIRMATION,
         EmailKind.REFUNDED,
     ]
@@ -139,7 +139,7 @@ async def test_money_after_a_cancel_stripe_could_not_stop_is_refunded(
     ended = await asyncio.wait_for(handle_of(temporal, view.id).result(), 10)
     assert ended.refund_ids == refunded.refund_ids
     assert await refunds_of(stripe_client, view) == [(7_500, "late-payment")]
-    assert await emails_for(sendgrid, view.id) == [
+    assert emails_for(sendgrid, view.id) == [
         EmailKind.CANCELLED,
         EmailKind.LATE_PAYMENT_REFUNDED,
     ]

@@ -14,12 +14,10 @@ from core.errors import BookingNotCancellable
 from core.settings import Settings
 from messages.booking import CancelRequest
 from messages.payments import PaymentEventType, PaymentIntentInfo, PaymentState
-from tests.api.helpers import emails_for
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.histories import keep_history
-from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import (
+from tests.helpers.emails import emails_at_rest, emails_for
+from tests.helpers.workflow_bookings import (
     Db,
     assert_books_match_stripe,
     assert_consistent,
@@ -34,6 +32,8 @@ from tests.workflows.helpers import (
     wait_for,
     wait_for_status,
 )
+from tests.histories import keep_history
+from tests.workflows.conftest import OwnWorker
 
 
 async def test_an_unpaid_hold_expires_and_frees_its_places(
@@ -55,7 +55,7 @@ async def test_an_unpaid_hold_expires_and_frees_its_places(
     assert view.payment_intent_id is not None
     intent = await stripe_client.v1.payment_intents.retrieve_async(view.payment_intent_id)
     assert intent.status == "canceled"
-    assert await emails_for(sendgrid, view.id, within=10) == [EmailKind.HOLD_EXPIRED]
+    assert await emails_at_rest(sendgrid, temporal, view.id, within=10) == [EmailKind.HOLD_EXPIRED]
     await assert_consistent(db, expired)
 
 
@@ -137,7 +137,7 @@ async def test_processing_extends_the_hold_then_late_money_is_refunded(
     assert ended.status_reason == "a late payment was refunded"
     assert ended.refund_ids == refunded.refund_ids and len(ended.refund_ids) == 1
     assert await refunds_of(stripe_client, view) == [(15_000, "late-payment")]
-    assert await emails_for(sendgrid, view.id) == [
+    assert emails_for(sendgrid, view.id) == [
         EmailKind.HOLD_EXPIRED,
         EmailKind.LATE_PAYMENT_REFUNDED,
     ]

@@ -30,14 +30,15 @@ from messages.booking import BookingView, CancelRequest, booking_workflow_id
 from messages.payments import CreatePaymentIntent, PaymentEvent, PaymentEventType, PaymentIntentInfo
 from models.tables import Booking, Seat, Session
 from tests.conftest import SessionFactory
-from tests.histories import keep_history
-from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import (
+from tests.helpers.polling import eventually
+from tests.helpers.workflow_bookings import (
     assert_books_match_stripe,
     booking_request,
     mirror_of,
     stripe_echoes_its_refunds,
 )
+from tests.histories import keep_history
+from tests.workflows.conftest import OwnWorker
 from workflows.booking import BookingWorkflow
 
 Db = async_sessionmaker[AsyncSession]
@@ -54,12 +55,12 @@ async def seat_states(db: Db, session_id: str) -> dict[str, int]:
 
 
 async def until_status(db: Db, booking_id: str, status: BookingStatus, within: float) -> Booking:
-    for _ in range(int(within * 10)):
-        row = await mirror_of(db, booking_id)
-        if row.status == status:
-            return row
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"booking {booking_id} is not {status} after {within} s: {row}")
+    return await eventually(
+        lambda: mirror_of(db, booking_id),
+        lambda row: row.status == status,
+        within=within,
+        what=f"booking {booking_id} {status}",
+    )
 
 
 async def test_a_failed_setup_leaves_nothing_and_its_retry_cannot_oversell(
@@ -155,12 +156,13 @@ async def test_the_hold_ends_on_time_while_stripe_is_down_and_late_money_is_refu
     assert view.payment_intent_id is not None
     assert await pay(stripe_client, view.payment_intent_id) == "succeeded"
     outage.clear()
-    for _ in range(300):
-        row = await mirror_of(db, view.id)
-        if row and row.status_reason == "a late payment was refunded":
-            break
-        await asyncio.sleep(0.1)
-    assert row is not None and row.status == BookingStatus.EXPIRED
+    row = await eventually(
+        lambda: mirror_of(db, view.id),
+        lambda row: row.status_reason == "a late payment was refunded",
+        within=30,
+        what="the late payment refunded",
+    )
+    assert row.status == BookingStatus.EXPIRED
     assert row.status_reason == "a late payment was refunded"
     refunds = await stripe_client.v1.refunds.list_async({"payment_intent": view.payment_intent_id})
     assert [(r.amount, r.to_dict()["metadata"]["reason"]) for r in refunds.data] == [
@@ -192,12 +194,13 @@ async def test_a_cancel_while_stripe_is_down_answers_within_the_grace(
     assert await seat_states(db, session_id) == {SeatState.FREE: 4}
     outage.clear()
     assert view.payment_intent_id is not None
-    for _ in range(300):
-        intent = await stripe_client.v1.payment_intents.retrieve_async(view.payment_intent_id)
-        if intent.status == "canceled":
-            break
-        await asyncio.sleep(0.1)
-    assert intent.status == "canceled"
+    intent_id = view.payment_intent_id
+    await eventually(
+        lambda: stripe_client.v1.payment_intents.retrieve_async(intent_id),
+        lambda intent: intent.status == "canceled",
+        within=30,
+        what="the intent cancelled",
+    )
 
 
 async def test_a_cancel_reaches_a_booking_still_being_set_up(

@@ -24,14 +24,15 @@ from messages.booking import BookingWorkflowInput, CancelRequest
 from messages.payments import CreatePaymentIntent, PaymentIntentInfo
 from models.tables import Booking
 from tests.conftest import SessionFactory
-from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import (
+from tests.helpers.polling import eventually
+from tests.helpers.workflow_bookings import (
     Db,
     assert_consistent,
     booking_request,
     handle_of,
     places_of,
 )
+from tests.workflows.conftest import OwnWorker
 from workflows.booking import BookingWorkflow
 
 
@@ -156,11 +157,13 @@ async def test_a_rejection_nobody_asked_about_fails_after_waiting_for_the_caller
         id=handle_of(temporal, request.booking_id).id,
         task_queue=quick.task_queue,
     )
-    for _ in range(100):  # what operators see once the places were refused
-        described = await handle.describe()
-        if described.typed_search_attributes.get(sa.BOOKING_STATUS) == BookingStatus.REJECTED:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(  # what operators see once the places were refused
+        handle.describe,
+        lambda d: d.typed_search_attributes.get(sa.BOOKING_STATUS) == BookingStatus.REJECTED,
+        within=5,
+        every=0.05,
+        what="REJECTED in visibility",
+    )
     assert await handle.query(BookingWorkflow.view) is None
     with pytest.raises(BookingNotCancellable, match="REJECTED"):
         await cancel_booking_workflow(temporal, request.booking_id, CancelRequest(), "REJECTED")

@@ -27,9 +27,7 @@ from messages.booking import BookingView, CancelRequest, RefundOrder
 from messages.payments import PaymentEventType, PaymentIntentInfo, RefundInfo, RefundRequest
 from models.tables import Session
 from tests.conftest import SessionFactory
-from tests.histories import keep_history
-from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import (
+from tests.helpers.workflow_bookings import (
     Db,
     assert_books_match_stripe,
     book,
@@ -37,12 +35,14 @@ from tests.workflows.helpers import (
     handle_of,
     pay_and_tell,
     places_of,
+    run_safety_net,
     settled,
     tell,
     view_of,
     wait_for_status,
 )
-from tests.workflows.test_safety_net import run_safety_net
+from tests.histories import keep_history
+from tests.workflows.conftest import OwnWorker
 from workflows.booking import BookingWorkflow
 
 # Only the test tells the booking of payments: localstripe's own webhooks would add events,

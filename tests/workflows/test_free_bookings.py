@@ -14,12 +14,18 @@ from core.errors import SessionNotBookable
 from core.settings import Settings
 from messages.booking import CancelRequest, Confirmation
 from models.tables import Booking
-from tests.api.helpers import emails_for
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.helpers.emails import emails_at_rest
+from tests.helpers.workflow_bookings import (
+    Db,
+    assert_consistent,
+    booking_request,
+    handle_of,
+    places_of,
+)
 from tests.histories import keep_history
 from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import Db, assert_consistent, booking_request, handle_of, places_of
 
 
 async def test_a_free_sale_refused_by_a_cancelled_session_leaves_nothing(
@@ -63,7 +69,7 @@ async def test_an_organiser_cancelling_a_free_booking_refunds_nothing(
 
     assert (cancelled.status, cancelled.refund_ids) == (BookingStatus.CANCELLED, [])
     assert await asyncio.wait_for(handle_of(temporal, view.id).result(), 10) == cancelled
-    assert await emails_for(sendgrid, view.id, within=10) == [
+    assert await emails_at_rest(sendgrid, temporal, view.id, within=10) == [
         EmailKind.CONFIRMATION,
         EmailKind.SESSION_CANCELLED,
     ]

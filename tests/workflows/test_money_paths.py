@@ -29,11 +29,9 @@ from messages.booking import (
 )
 from messages.payments import RefundInfo, RefundRequest
 from messages.sessions import BookingToCancel
-from tests.conftest import SessionFactory
-from tests.histories import keep_history
-from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import (
-    Db,
+from tests.helpers.polling import eventually
+from tests.helpers.stack import Stack
+from tests.helpers.workflow_bookings import (
     assert_books_match_stripe,
     book,
     handle_of,
@@ -43,6 +41,8 @@ from tests.workflows.helpers import (
     price_session,
     stripe_echoes_its_refunds,
 )
+from tests.histories import keep_history
+from tests.workflows.conftest import OwnWorker
 from workflows.booking import BookingWorkflow
 from workflows.session_cancellation import SessionCancellationWorkflow
 
@@ -111,18 +111,16 @@ def sources(view: BookingView) -> list[tuple[int, RefundSource]]:
 
 
 async def test_a_refund_made_at_stripe_is_read_back_before_an_admin_refund(
-    temporal: Client,
+    stack: Stack,
     quick: Settings,
-    db: Db,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    api_url: str,
 ) -> None:
     """A dashboard refund whose webhook has not come: the admin's order for what the booking
     last knew is refused (more than remains at Stripe), the rest is refunded exactly."""
-    view = await confirmed(temporal, quick, stripe_client, await new_session(capacity=4), 2)
-    await refund_in_dashboard(stripe_client, view, 5_000)
-    handle = handle_of(temporal, view.id)
+    view = await confirmed(
+        stack.temporal, quick, stack.stripe_client, await stack.new_session(capacity=4), 2
+    )
+    await refund_in_dashboard(stack.stripe_client, view, 5_000)
+    handle = handle_of(stack.temporal, view.id)
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(BookingWorkflow.refund, RefundOrder(15_000), id="stale")
@@ -131,46 +129,45 @@ async def test_a_refund_made_at_stripe_is_read_back_before_an_admin_refund(
 
     assert rest.status == BookingStatus.REFUNDED
     assert sources(rest) == [(5_000, RefundSource.STRIPE), (10_000, RefundSource.ADMIN)]
-    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
-    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
-    await keep_history(temporal, view.id, "money-read_back_before_an_admin_refund")
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, view.id) == 0
+    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, view.id)
+    await keep_history(stack.temporal, view.id, "money-read_back_before_an_admin_refund")
 
 
 async def test_a_customer_cancel_refunds_only_what_remains_at_stripe(
-    temporal: Client,
+    stack: Stack,
     quick: Settings,
-    db: Db,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    api_url: str,
 ) -> None:
-    view = await confirmed(temporal, quick, stripe_client, await new_session(capacity=4), 2)
-    await refund_in_dashboard(stripe_client, view, 5_000)
+    view = await confirmed(
+        stack.temporal, quick, stack.stripe_client, await stack.new_session(capacity=4), 2
+    )
+    await refund_in_dashboard(stack.stripe_client, view, 5_000)
 
-    ended = await handle_of(temporal, view.id).execute_update(
+    ended = await handle_of(stack.temporal, view.id).execute_update(
         BookingWorkflow.cancel, CancelRequest(), id=CANCEL_UPDATE_ID
     )
 
     assert ended.status == BookingStatus.REFUNDED
     assert sources(ended) == [(5_000, RefundSource.STRIPE), (10_000, RefundSource.CUSTOMER_POLICY)]
-    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
-    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
-    await keep_history(temporal, view.id, "money-cancel_refunds_what_remains_at_stripe")
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, view.id) == 0
+    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, view.id)
+    await keep_history(stack.temporal, view.id, "money-cancel_refunds_what_remains_at_stripe")
 
 
 async def test_a_cancel_whose_refund_stripe_refuses_ends_cancelled_not_failed(
-    temporal: Client,
-    db: Db,
-    new_session: SessionFactory,
+    stack: Stack,
     own_worker: OwnWorker,
-    stripe_client: stripe.StripeClient,
 ) -> None:
     """The customer's cancel stands (places released, CANCELLED); the refusal is the status
     reason and nothing is recorded as refunded: what was paid remains at Stripe."""
     seen: list[RefundRequest] = []
-    settings = await own_worker(refusing(PaymentActivities(stripe_client), lambda _: True, seen))
-    view = await confirmed(temporal, settings, stripe_client, await new_session(capacity=4), 1)
-    handle = handle_of(temporal, view.id)
+    settings = await own_worker(
+        refusing(PaymentActivities(stack.stripe_client), lambda _: True, seen)
+    )
+    view = await confirmed(
+        stack.temporal, settings, stack.stripe_client, await stack.new_session(capacity=4), 1
+    )
+    handle = handle_of(stack.temporal, view.id)
 
     ended = await handle.execute_update(
         BookingWorkflow.cancel, CancelRequest(), id=CANCEL_UPDATE_ID
@@ -180,25 +177,23 @@ async def test_a_cancel_whose_refund_stripe_refuses_ends_cancelled_not_failed(
     assert ended.status_reason is not None and "the charge is disputed" in ended.status_reason
     assert (ended.refunds, len(seen)) == ([], 1)
     assert (await asyncio.wait_for(handle.result(), 15)).status == BookingStatus.CANCELLED
-    assert await places_of(db, view.id) == {}
-    assert await assert_books_match_stripe(stripe_client, db, view.id) == 7_500
-    await keep_history(temporal, view.id, "money-cancel_refund_refused")
+    assert await places_of(stack.db, view.id) == {}
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, view.id) == 7_500
+    await keep_history(stack.temporal, view.id, "money-cancel_refund_refused")
 
 
 async def test_a_places_refund_stripe_refuses_changes_nothing_and_uses_up_its_sequence(
-    temporal: Client,
-    db: Db,
-    new_session: SessionFactory,
+    stack: Stack,
     own_worker: OwnWorker,
-    stripe_client: stripe.StripeClient,
-    api_url: str,
 ) -> None:
     seen: list[RefundRequest] = []
     settings = await own_worker(
-        refusing(PaymentActivities(stripe_client), lambda _: len(seen) == 1, seen)
+        refusing(PaymentActivities(stack.stripe_client), lambda _: len(seen) == 1, seen)
     )
-    view = await confirmed(temporal, settings, stripe_client, await new_session(capacity=4), 3)
-    handle = handle_of(temporal, view.id)
+    view = await confirmed(
+        stack.temporal, settings, stack.stripe_client, await stack.new_session(capacity=4), 3
+    )
+    handle = handle_of(stack.temporal, view.id)
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(
@@ -208,8 +203,8 @@ async def test_a_places_refund_stripe_refuses_changes_nothing_and_uses_up_its_se
     unchanged = await handle.query(BookingWorkflow.view)
     assert unchanged is not None
     assert (unchanged.seat_labels, unchanged.amount_total) == (view.seat_labels, 22_500)
-    assert await places_of(db, view.id) == {SeatState.SOLD: 3}
-    assert await ledger_of(db, view.id) == (0, [])
+    assert await places_of(stack.db, view.id) == {SeatState.SOLD: 3}
+    assert await ledger_of(stack.db, view.id) == (0, [])
 
     again = await handle.execute_update(
         BookingWorkflow.cancel_places, PlacesCancellation(count=1), id="again"
@@ -218,28 +213,24 @@ async def test_a_places_refund_stripe_refuses_changes_nothing_and_uses_up_its_se
     assert [(r.sequence, r.amount) for r in seen] == [(1, 7_500), (2, 7_500)]
     assert [(r.sequence, r.amount) for r in again.refunds] == [(2, 7_500)]
     assert (len(again.seat_labels), again.amount_total) == (2, 15_000)
-    assert await places_of(db, view.id) == {SeatState.SOLD: 2}
-    assert await assert_books_match_stripe(stripe_client, db, view.id) == 15_000
-    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
-    await keep_history(temporal, view.id, "money-places_refund_refused_then_made")
+    assert await places_of(stack.db, view.id) == {SeatState.SOLD: 2}
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, view.id) == 15_000
+    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, view.id)
+    await keep_history(stack.temporal, view.id, "money-places_refund_refused_then_made")
 
 
 async def test_the_session_cancellation_outranks_a_customer_cancel_in_flight(
-    temporal: Client,
-    db: Db,
-    new_session: SessionFactory,
+    stack: Stack,
     own_worker: OwnWorker,
-    stripe_client: stripe.StripeClient,
-    api_url: str,
 ) -> None:
     """The customer's cancel (half back) is refunding when the organiser cancels the session:
     the session's cancellation refunds the other half; its email is the session's."""
-    gate = Gate(PaymentActivities(stripe_client))
+    gate = Gate(PaymentActivities(stack.stripe_client))
     settings = await own_worker(gate.activity)
-    session_id = await new_session(capacity=4)
-    await price_session(db, session_id, policy=HALF_UNTIL_THE_START)
-    view = await confirmed(temporal, settings, stripe_client, session_id, 2)
-    handle = handle_of(temporal, view.id)
+    session_id = await stack.new_session(capacity=4)
+    await price_session(stack.db, session_id, policy=HALF_UNTIL_THE_START)
+    view = await confirmed(stack.temporal, settings, stack.stripe_client, session_id, 2)
+    handle = handle_of(stack.temporal, view.id)
 
     customer = asyncio.create_task(
         handle.execute_update(BookingWorkflow.cancel, CancelRequest(), id=CANCEL_UPDATE_ID)
@@ -260,27 +251,23 @@ async def test_the_session_cancellation_outranks_a_customer_cancel_in_flight(
         (7_500, RefundSource.CUSTOMER_POLICY),
         (7_500, RefundSource.SESSION_CANCELLED),
     ]
-    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
-    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
-    await keep_history(temporal, view.id, "money-session_cancel_outranks_a_cancel_in_flight")
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, view.id) == 0
+    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, view.id)
+    await keep_history(stack.temporal, view.id, "money-session_cancel_outranks_a_cancel_in_flight")
 
 
 async def test_the_session_cancellation_upgrades_a_customer_cancel_still_queued(
-    temporal: Client,
-    db: Db,
-    new_session: SessionFactory,
+    stack: Stack,
     own_worker: OwnWorker,
-    stripe_client: stripe.StripeClient,
-    api_url: str,
 ) -> None:
     """A customer's cancel under a policy that refunds nothing waits behind an admin's refund;
     the session's cancellation comes: the customer's cancel becomes a full refund."""
-    gate = Gate(PaymentActivities(stripe_client))
+    gate = Gate(PaymentActivities(stack.stripe_client))
     settings = await own_worker(gate.activity)
-    session_id = await new_session(capacity=4)
-    await price_session(db, session_id, policy=NEVER)
-    view = await confirmed(temporal, settings, stripe_client, session_id, 2)
-    handle = handle_of(temporal, view.id)
+    session_id = await stack.new_session(capacity=4)
+    await price_session(stack.db, session_id, policy=NEVER)
+    view = await confirmed(stack.temporal, settings, stack.stripe_client, session_id, 2)
+    handle = handle_of(stack.temporal, view.id)
 
     order = asyncio.create_task(
         handle.execute_update(BookingWorkflow.refund, RefundOrder(1_000), id="goodwill")
@@ -305,28 +292,24 @@ async def test_the_session_cancellation_upgrades_a_customer_cancel_still_queued(
     assert ended == await session.result()
     assert ended.status == BookingStatus.REFUNDED
     assert sources(ended) == [(1_000, RefundSource.ADMIN), (14_000, RefundSource.SESSION_CANCELLED)]
-    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
-    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
-    await keep_history(temporal, view.id, "money-session_cancel_upgrades_a_queued_cancel")
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, view.id) == 0
+    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, view.id)
+    await keep_history(stack.temporal, view.id, "money-session_cancel_upgrades_a_queued_cancel")
 
 
 async def test_an_order_queued_before_a_cancel_is_carried_out_not_dropped(
-    temporal: Client,
-    db: Db,
-    new_session: SessionFactory,
+    stack: Stack,
     own_worker: OwnWorker,
-    stripe_client: stripe.StripeClient,
-    api_url: str,
 ) -> None:
     """Found by the chaos test: an admin's refund queued behind another, answered "under way",
     was refused once a customer's cancel came after it. Orders go first, in their order: both
     refunds are made, then the cancel refunds half of what remains."""
-    gate = Gate(PaymentActivities(stripe_client))
+    gate = Gate(PaymentActivities(stack.stripe_client))
     settings = await own_worker(gate.activity)
-    session_id = await new_session(capacity=4)
-    await price_session(db, session_id, policy=HALF_UNTIL_THE_START)
-    view = await confirmed(temporal, settings, stripe_client, session_id, 2)
-    handle = handle_of(temporal, view.id)
+    session_id = await stack.new_session(capacity=4)
+    await price_session(stack.db, session_id, policy=HALF_UNTIL_THE_START)
+    view = await confirmed(stack.temporal, settings, stack.stripe_client, session_id, 2)
+    handle = handle_of(stack.temporal, view.id)
 
     first = asyncio.create_task(
         handle.execute_update(BookingWorkflow.refund, RefundOrder(1_000), id="first")
@@ -355,27 +338,23 @@ async def test_an_order_queued_before_a_cancel_is_carried_out_not_dropped(
         (2_000, RefundSource.ADMIN),
         (6_000, RefundSource.CUSTOMER_POLICY),
     ]
-    assert await assert_books_match_stripe(stripe_client, db, view.id) == 6_000
-    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, view.id) == 6_000
+    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, view.id)
 
 
 async def test_the_policy_percent_is_the_one_in_force_when_the_cancel_was_accepted(
-    temporal: Client,
-    db: Db,
-    new_session: SessionFactory,
+    stack: Stack,
     own_worker: OwnWorker,
-    stripe_client: stripe.StripeClient,
-    api_url: str,
 ) -> None:
     """Refunded in full until the start (the default policy): a cancel accepted before the
     start but carried out after it, behind a slow admin refund, still refunds in full."""
-    gate = Gate(PaymentActivities(stripe_client))
+    gate = Gate(PaymentActivities(stack.stripe_client))
     settings = await own_worker(gate.activity)
-    starts_in = timedelta(seconds=15)
+    starts_in = timedelta(seconds=10)
     starts_at = datetime.now(UTC) + starts_in
-    session_id = await new_session(capacity=4, starts_in=starts_in)
-    view = await confirmed(temporal, settings, stripe_client, session_id, 2)
-    handle = handle_of(temporal, view.id)
+    session_id = await stack.new_session(capacity=4, starts_in=starts_in)
+    view = await confirmed(stack.temporal, settings, stack.stripe_client, session_id, 2)
+    handle = handle_of(stack.temporal, view.id)
 
     order = asyncio.create_task(
         handle.execute_update(BookingWorkflow.refund, RefundOrder(1_000), id="goodwill")
@@ -387,6 +366,7 @@ async def test_the_policy_percent_is_the_one_in_force_when_the_cancel_was_accept
         id=CANCEL_UPDATE_ID,
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
     )
+    assert datetime.now(UTC) < starts_at, "the machine was too slow to ask before the start"
     await asyncio.sleep((starts_at - datetime.now(UTC)).total_seconds() + 0.5)
     assert datetime.now(UTC) > starts_at  # the session has started: its policy gives 0 now
     gate.open.set()
@@ -395,28 +375,24 @@ async def test_the_policy_percent_is_the_one_in_force_when_the_cancel_was_accept
 
     assert ended.status == BookingStatus.REFUNDED
     assert sources(ended) == [(1_000, RefundSource.ADMIN), (14_000, RefundSource.CUSTOMER_POLICY)]
-    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
-    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
-    await keep_history(temporal, view.id, "money-policy_of_the_moment_accepted")
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, view.id) == 0
+    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, view.id)
+    await keep_history(stack.temporal, view.id, "money-policy_of_the_moment_accepted")
 
 
 async def test_places_given_back_are_refunded_by_the_policy_of_the_moment_accepted(
-    temporal: Client,
-    db: Db,
-    new_session: SessionFactory,
+    stack: Stack,
     own_worker: OwnWorker,
-    stripe_client: stripe.StripeClient,
-    api_url: str,
 ) -> None:
     """Places given back before the start, carried out after it (behind a slow admin refund):
     refunded in full as the default policy said when the order was accepted, not refused."""
-    gate = Gate(PaymentActivities(stripe_client))
+    gate = Gate(PaymentActivities(stack.stripe_client))
     settings = await own_worker(gate.activity)
-    starts_in = timedelta(seconds=15)
+    starts_in = timedelta(seconds=10)
     starts_at = datetime.now(UTC) + starts_in
-    session_id = await new_session(capacity=4, starts_in=starts_in)
-    view = await confirmed(temporal, settings, stripe_client, session_id, 2)
-    handle = handle_of(temporal, view.id)
+    session_id = await stack.new_session(capacity=4, starts_in=starts_in)
+    view = await confirmed(stack.temporal, settings, stack.stripe_client, session_id, 2)
+    handle = handle_of(stack.temporal, view.id)
 
     order = asyncio.create_task(
         handle.execute_update(BookingWorkflow.refund, RefundOrder(1_000), id="goodwill")
@@ -428,6 +404,7 @@ async def test_places_given_back_are_refunded_by_the_policy_of_the_moment_accept
         id="one-place",
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
     )
+    assert datetime.now(UTC) < starts_at, "the machine was too slow to ask before the start"
     await asyncio.sleep((starts_at - datetime.now(UTC)).total_seconds() + 0.5)
     assert datetime.now(UTC) > starts_at  # the session has started: its policy gives 0 now
     gate.open.set()
@@ -440,17 +417,14 @@ async def test_places_given_back_are_refunded_by_the_policy_of_the_moment_accept
         7_500,
     )
     assert sources(kept) == [(1_000, RefundSource.ADMIN), (7_500, RefundSource.PLACES)]
-    assert await places_of(db, view.id) == {SeatState.SOLD: 1}
-    assert await assert_books_match_stripe(stripe_client, db, view.id) == 6_500
-    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
+    assert await places_of(stack.db, view.id) == {SeatState.SOLD: 1}
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, view.id) == 6_500
+    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, view.id)
 
 
 async def test_the_session_cancellation_after_a_customer_cancel_closed_refunds_the_rest(
-    temporal: Client,
-    db: Db,
-    new_session: SessionFactory,
+    stack: Stack,
     own_worker: OwnWorker,
-    stripe_client: stripe.StripeClient,
 ) -> None:
     """The customer's cancel (half back) has closed the booking CANCELLED and its email is on
     its way when the organiser cancels the session: the other half is refunded too, and the
@@ -465,10 +439,10 @@ async def test_the_session_cancellation_after_a_customer_cancel_closed_refunds_t
         return EmailOutcome(f"test-{request.kind}", DeliveryOutcome.SENT)
 
     settings = await own_worker(held_cancel_email)
-    session_id = await new_session(capacity=4)
-    await price_session(db, session_id, policy=HALF_UNTIL_THE_START)
-    view = await confirmed(temporal, settings, stripe_client, session_id, 2)
-    handle = handle_of(temporal, view.id)
+    session_id = await stack.new_session(capacity=4)
+    await price_session(stack.db, session_id, policy=HALF_UNTIL_THE_START)
+    view = await confirmed(stack.temporal, settings, stack.stripe_client, session_id, 2)
+    handle = handle_of(stack.temporal, view.id)
 
     by_customer = await handle.execute_update(
         BookingWorkflow.cancel, CancelRequest(), id=CANCEL_UPDATE_ID
@@ -490,46 +464,44 @@ async def test_the_session_cancellation_after_a_customer_cancel_closed_refunds_t
     ]
     assert (await asyncio.wait_for(handle.result(), 15)).status == BookingStatus.REFUNDED
     assert emails[1:] == [EmailKind.CANCELLED, EmailKind.SESSION_CANCELLED]
-    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
-    await keep_history(temporal, view.id, "money-session_cancel_after_a_cancel_closed")
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, view.id) == 0
+    await keep_history(stack.temporal, view.id, "money-session_cancel_after_a_cancel_closed")
 
 
 async def test_a_customer_cancel_closing_after_the_session_was_cancelled_refunds_in_full(
-    temporal: Client,
-    db: Db,
-    new_session: SessionFactory,
+    stack: Stack,
     own_worker: OwnWorker,
-    stripe_client: stripe.StripeClient,
-    api_url: str,
 ) -> None:
     """The customer's cancel (half back) is refunding when the organiser's cancellation commits
     (`stop_sales` names the booking: still CONFIRMED); the session's cancel reaches the booking
     only once its workflow has closed, too late to say anything. The customer's close is
     refused under the session row's lock, and the booking refunds the rest itself."""
-    gate = Gate(PaymentActivities(stripe_client))
+    gate = Gate(PaymentActivities(stack.stripe_client))
     told_after_close: list[BookingStatus] = []
 
     @activity.defn(name="cancel_session_booking")
     async def cancel_once_closed(booking: BookingToCancel) -> BookingStatus:
         """The session's cancel held back until the booking's workflow has closed."""
-        ended = await handle_of(temporal, booking.booking_id).result()
+        ended = await handle_of(stack.temporal, booking.booking_id).result()
         told_after_close.append(ended.status)
         return ended.status
 
     settings = await own_worker(gate.activity, cancel_once_closed)
-    session_id = await new_session(capacity=4)
-    await price_session(db, session_id, policy=HALF_UNTIL_THE_START)
-    view = await confirmed(temporal, settings, stripe_client, session_id, 2)
-    handle = handle_of(temporal, view.id)
+    session_id = await stack.new_session(capacity=4)
+    await price_session(stack.db, session_id, policy=HALF_UNTIL_THE_START)
+    view = await confirmed(stack.temporal, settings, stack.stripe_client, session_id, 2)
+    handle = handle_of(stack.temporal, view.id)
 
     customer = asyncio.create_task(
         handle.execute_update(BookingWorkflow.cancel, CancelRequest(), id=CANCEL_UPDATE_ID)
     )
     await asyncio.wait_for(gate.entered.wait(), 10)
-    cancellation = await start_session_cancellation(temporal, settings, session_id)
-    async with asyncio.timeout(10):  # until its sales are stopped and the booking is named
-        while not (await cancellation.query(SessionCancellationWorkflow.progress)).total:
-            await asyncio.sleep(0.05)
+    cancellation = await start_session_cancellation(stack.temporal, settings, session_id)
+
+    async def sales_stopped() -> bool:  # the cancellation has named the booking
+        return bool((await cancellation.query(SessionCancellationWorkflow.progress)).total)
+
+    await eventually(sales_stopped, within=10, what="the session's sales stopped")
     gate.open.set()
     ended = await customer
     outcome = await asyncio.wait_for(cancellation.result(), 30)
@@ -541,7 +513,9 @@ async def test_a_customer_cancel_closing_after_the_session_was_cancelled_refunds
         (7_500, RefundSource.CUSTOMER_POLICY),
         (7_500, RefundSource.SESSION_CANCELLED),
     ]
-    assert await places_of(db, view.id) == {}
-    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
-    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
-    await keep_history(temporal, view.id, "money-customer_close_after_the_session_was_cancelled")
+    assert await places_of(stack.db, view.id) == {}
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, view.id) == 0
+    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, view.id)
+    await keep_history(
+        stack.temporal, view.id, "money-customer_close_after_the_session_was_cancelled"
+    )

@@ -19,9 +19,7 @@ from messages.booking import RefundOrder
 from messages.payments import PaymentEventType, RefundInfo, RefundRequest
 from models.tables import BookingRefund, Session
 from tests.conftest import SessionFactory
-from tests.histories import keep_history
-from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import (
+from tests.helpers.workflow_bookings import (
     Db,
     assert_books_match_stripe,
     book,
@@ -34,6 +32,8 @@ from tests.workflows.helpers import (
     stripe_echoes_its_refunds,
     tell,
 )
+from tests.histories import keep_history
+from tests.workflows.conftest import OwnWorker
 from workflows.booking import BookingWorkflow
 
 

@@ -7,7 +7,6 @@ run is bounded (case 12)."""
 import asyncio
 import time
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,59 +21,41 @@ from temporalio.client import ScheduleOverlapPolicy as Overlap
 
 from activities.payments import make_stripe_client
 from activities.repairs import RepairActivities, stripe_refunds_workflow_id
-from clients.booking_workflows import start_booking_workflow
 from core.enums import BookingStatus, NotificationStatus, SeatState
 from core.settings import Settings
 from devstack.pay import pay
-from messages.booking import CANCEL_UPDATE_ID, BookingRequest, CancelRequest, booking_workflow_id
-from messages.repairs import OrphanHold, RepairReport, SafetyNetInput
+from messages.booking import CANCEL_UPDATE_ID, CancelRequest, booking_workflow_id
+from messages.repairs import OrphanHold, SafetyNetInput
 from models.tables import Booking, BookingRefund, Notification, Seat
-from tests.api.helpers import emails_for, signed_event
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.histories import keep_workflow_history
+from tests.helpers.emails import emails_for, emails_with
+from tests.helpers.polling import eventually
+from tests.helpers.stripe_events import signed_event
+from tests.helpers.workflow_bookings import book, run_safety_net
 from tests.workflows.conftest import OwnWorker
-from tests.workflows.helpers import book
 from worker import ensure_safety_net
 from workflows.booking import BookingWorkflow
-from workflows.safety_net import RUN_TIMEOUT, SAFETY_NET_ID, SafetyNetWorkflow
+from workflows.safety_net import RUN_TIMEOUT, SAFETY_NET_ID
 from workflows.stripe_refunds import SAFETY_NET_REASON
 
 Db = async_sessionmaker[AsyncSession]
 HISTORIES = Path(__file__).parent / "histories" / "safety-net"
 
 
-async def run_safety_net(
-    temporal: Client, settings: Settings, history: str | None = None, **changes: Any
-) -> RepairReport:
-    """One run on `settings.task_queue`; with `history`, its history is kept under that name."""
-    workflow_id = f"safety-net-test-{uuid.uuid4()}"
-    input = SafetyNetInput(hold_grace_seconds=300, payment_window_seconds=3600, settle_seconds=0)
-    report = await temporal.execute_workflow(
-        SafetyNetWorkflow.run,
-        replace(input, **changes),
-        id=workflow_id,
-        task_queue=settings.task_queue,
-    )
-    if history:
-        await keep_workflow_history(temporal, workflow_id, HISTORIES / history)
-    return report
-
-
 async def refunds_of(db: Db, booking_id: str, within: float = 15) -> list[tuple[int, str]]:
     """(amount, reason) of the booking's recorded refunds, once there is one."""
-    deadline = time.monotonic() + within
-    while True:
+
+    async def recorded() -> list[tuple[int, str]]:
         async with db() as s:
             found = await s.execute(
                 select(BookingRefund.amount, BookingRefund.reason)
                 .where(BookingRefund.booking_id == uuid.UUID(booking_id))
                 .order_by(BookingRefund.sequence)
             )
-            rows = [(amount, reason) for amount, reason in found.all()]
-        if rows or time.monotonic() > deadline:
-            return rows
-        await asyncio.sleep(0.2)
+            return [(amount, reason) for amount, reason in found.all()]
+
+    return await eventually(recorded, within=within, every=0.2, what="a refund recorded")
 
 
 async def test_a_terminated_booking_gets_its_places_back_and_late_money_refunded(
@@ -88,19 +69,8 @@ async def test_a_terminated_booking_gets_its_places_back_and_late_money_refunded
     sendgrid: FakeSendGrid,
 ) -> None:
     session_id = await new_session(capacity=3)
-    booking_id = str(uuid.uuid4())
-    view = await start_booking_workflow(
-        temporal,
-        settings,
-        BookingRequest(
-            booking_id=booking_id,
-            session_id=session_id,
-            customer_name="Ada Lovelace",
-            customer_email="ada@example.com",
-            quantity=3,
-            request_fingerprint="terminated",
-        ),
-    )
+    view = await book(temporal, settings, session_id, 3)
+    booking_id = view.id
     await temporal.get_workflow_handle(booking_workflow_id(booking_id)).terminate("by an operator")
 
     report = await run_safety_net(temporal, settings, "released_a_terminated_booking")
@@ -122,7 +92,7 @@ async def test_a_terminated_booking_gets_its_places_back_and_late_money_refunded
     assert [(r.amount, r.to_dict()["metadata"]["reason"]) for r in refunds.data] == [
         (view.amount_total, "late-payment")
     ]
-    assert "late_payment_refunded" in await emails_for(sendgrid, booking_id, within=5)
+    await emails_with(sendgrid, booking_id, "late_payment_refunded", within=5)
     # Recorded on the booking as the safety net's, with what it refunded.
     assert await refunds_of(db, booking_id) == [(view.amount_total, SAFETY_NET_REASON)]
     async with db() as s:
@@ -285,31 +255,29 @@ async def test_a_release_that_waits_on_a_confirm_in_flight_frees_nothing_it_sold
 
 
 async def _waiting_on_a_lock(db: Db, query: str, within: float = 8) -> None:
-    deadline = time.monotonic() + within
-    while True:
+    async def waiting() -> int:
         async with db() as s:
-            waiting = await s.scalar(
+            found = await s.scalar(
                 text(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                     " AND query LIKE :query AND pid <> pg_backend_pid()"
                 ),
                 {"query": f"%{query}%"},
             )
-        if waiting:
-            return
-        assert time.monotonic() < deadline, f"nothing waited on a lock: {query}"
-        await asyncio.sleep(0.05)
+        return found or 0
+
+    await eventually(waiting, within=within, every=0.05, what=f"a wait on a lock: {query}")
 
 
 async def _confirmed(db: Db, booking_id: str, within: float = 20) -> datetime:
-    deadline = time.monotonic() + within
-    while True:
+    async def confirmed_at() -> datetime | None:
         async with db() as s:
             booking = await s.get(Booking, uuid.UUID(booking_id))
-        if booking is not None and booking.confirmed_at is not None:
-            return booking.confirmed_at
-        assert time.monotonic() < deadline, "the booking never confirmed"
-        await asyncio.sleep(0.1)
+        return None if booking is None else booking.confirmed_at
+
+    at = await eventually(confirmed_at, within=within, what="the booking confirmed")
+    assert at is not None
+    return at
 
 
 async def test_money_that_names_no_booking_of_ours_is_left_alone(
@@ -361,16 +329,17 @@ async def test_an_email_the_ledger_marks_failed_is_sent_again_and_reported(
     key = f"{view.id}:cancelled"
     sendgrid.fail_next(1, status=400)  # the cancellation email is refused: the ledger fails it
     await handle.execute_update(BookingWorkflow.cancel, CancelRequest(), id=CANCEL_UPDATE_ID)
-    deadline = time.monotonic() + 10
-    while (email := await _email(db, key)) is None or email.status != NotificationStatus.FAILED:
-        assert time.monotonic() < deadline, "the email was not marked failed"
-        await asyncio.sleep(0.1)
-    sent_before = await emails_for(sendgrid, view.id)
+    await eventually(
+        lambda: _email(db, key),
+        lambda email: email is not None and email.status == NotificationStatus.FAILED,
+        what="the email marked failed",
+    )
+    sent_before = emails_for(sendgrid, view.id)
 
     report = await run_safety_net(temporal, settings)
 
     assert key in report.emails_retried
-    assert (sent_before, await emails_for(sendgrid, view.id)) == ([], ["cancelled"])
+    assert (sent_before, emails_for(sendgrid, view.id)) == ([], ["cancelled"])
     email = await _email(db, key)
     assert email is not None and email.status == NotificationStatus.SENT
     assert key not in (await run_safety_net(temporal, settings)).emails_retried  # sent now

@@ -19,7 +19,7 @@ from core.settings import Settings
 from messages.sessions import SessionCancellationInput, session_cancellation_id
 from models.tables import Session
 from tests.conftest import SessionFactory
-from tests.workflows.helpers import (
+from tests.helpers.workflow_bookings import (
     assert_books_match_stripe,
     book,
     booking_request,

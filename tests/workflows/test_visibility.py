@@ -1,16 +1,14 @@
 """What an operator reads of a booking in the Temporal UI: named timers and activities in its
 event history, and current details that say where it stands (issue 11)."""
 
-import uuid
-
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
-from clients.booking_workflows import start_booking_workflow
 from core.settings import Settings
-from messages.booking import BookingRequest, CancelRequest, booking_workflow_id
+from messages.booking import CancelRequest, booking_workflow_id
 from tests.conftest import SessionFactory
+from tests.helpers.workflow_bookings import book
 from workflows.booking import BookingWorkflow
 
 _SUMMARISED = {
@@ -24,19 +22,7 @@ async def test_the_history_tells_the_bookings_story(
     temporal: Client, settings: Settings, worker: None, new_session: SessionFactory
 ) -> None:
     session_id = await new_session(capacity=4)
-    booking_id = str(uuid.uuid4())
-    await start_booking_workflow(
-        temporal,
-        settings,
-        BookingRequest(
-            booking_id=booking_id,
-            session_id=session_id,
-            customer_name="Ada Lovelace",
-            customer_email="ada@example.com",
-            quantity=2,
-            request_fingerprint="story",
-        ),
-    )
+    booking_id = (await book(temporal, settings, session_id, 2)).id
     handle = temporal.get_workflow_handle(booking_workflow_id(booking_id))
     await handle.execute_update(BookingWorkflow.cancel, CancelRequest("changed my mind"))
 

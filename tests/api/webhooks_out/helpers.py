@@ -1,7 +1,5 @@
 """Shared steps of the webhooks-out tests: wait for what a receiver accepted, list deliveries."""
 
-import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -18,6 +16,7 @@ from models.tables import WebhookEndpoint
 from store.organisations import DEFAULT_ORGANISATION_ID
 from store.webhook_endpoints import create_endpoint
 from tests.fakes.webhook_receiver import Received, WebhookReceiver
+from tests.helpers.polling import eventually
 
 ALL_EVENTS = [
     "booking.created",
@@ -44,14 +43,13 @@ async def wait_for(
     check: Callable[[], list[Received]], count: int, within: float = 20
 ) -> list[Received]:
     """What `check` returns once it holds at least `count` items."""
-    deadline = time.monotonic() + within
-    while True:
-        found = check()
-        if len(found) >= count:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"got {len(found)} of {count}: {[r.type for r in found]}")
-        await asyncio.sleep(0.05)
+
+    async def found() -> list[Received]:
+        return check()
+
+    return await eventually(
+        found, lambda got: len(got) >= count, within=within, every=0.05, what=f"{count} received"
+    )
 
 
 async def deliveries(
@@ -65,14 +63,16 @@ async def deliveries(
 async def wait_for_delivery(
     admin: httpx.AsyncClient, endpoint_id: str, delivery_id: str, status: str, within: float = 20
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    while True:
-        found = [d for d in await deliveries(admin, endpoint_id) if d["id"] == delivery_id]
-        if found and found[0]["status"] == status:
-            return found[0]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"delivery is {found[0]['status'] if found else 'gone'}")
-        await asyncio.sleep(0.1)
+    async def found() -> list[dict[str, Any]]:
+        return [d for d in await deliveries(admin, endpoint_id) if d["id"] == delivery_id]
+
+    [delivery] = await eventually(
+        found,
+        lambda got: bool(got) and got[0]["status"] == status,
+        within=within,
+        what=f"the delivery {status}",
+    )
+    return delivery
 
 
 def seconds_between(first: dict[str, Any], second: dict[str, Any]) -> float:

@@ -17,7 +17,6 @@ from models.tables import WebhookDelivery
 from store.organisations import DEFAULT_ORGANISATION_ID
 from store.webhook_events import publish
 from tests.api.conftest import ADMIN, VariantFactory
-from tests.api.helpers import erase_at_rest, paid_booking, start_booking, wait_for_status
 from tests.api.webhooks_out.conftest import Register
 from tests.api.webhooks_out.helpers import (
     about,
@@ -29,6 +28,8 @@ from tests.api.webhooks_out.helpers import (
 )
 from tests.conftest import SessionFactory
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.helpers.api_bookings import erase_at_rest, paid_booking, start_booking, wait_for_status
+from tests.helpers.polling import eventually
 from tests.histories import WEBHOOK_DELIVERY_HISTORIES, keep_workflow_history
 
 
@@ -348,10 +349,14 @@ async def test_enabling_answers_at_once_and_its_long_backlog_is_still_delivered(
         assert enabled.status_code == 200, enabled.text
         assert answered_in < 1.0, f"the PATCH took {answered_in:.2f} s"
         await wait_for(lambda: receiver.accepted("backlog"), BACKLOG, within=90)
-        deadline = time.monotonic() + 30  # the receiver answers before the worker records it
-        while (delivered := await _delivered(db, endpoint["id"])) < BACKLOG:
-            assert time.monotonic() < deadline, f"{delivered} of {BACKLOG} recorded delivered"
-            await asyncio.sleep(0.2)
+        # The receiver answers before the worker records it.
+        await eventually(
+            lambda: _delivered(db, endpoint["id"]),
+            lambda delivered: delivered == BACKLOG,
+            within=30,
+            every=0.2,
+            what=f"{BACKLOG} recorded delivered",
+        )
 
 
 async def _delivered(db: async_sessionmaker[AsyncSession], endpoint_id: str) -> int:

@@ -10,12 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.enums import NotificationStatus
 from models.tables import Notification
-from tests.api.helpers import emails_for, erase_at_rest
 from tests.api.webhooks_out.conftest import Register
 from tests.api.webhooks_out.helpers import accepted_about, wait_for
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.helpers.api_bookings import erase_at_rest
+from tests.helpers.emails import emails_with
 
 
 async def test_erasure_waits_for_the_cancellation_email_and_webhook(
@@ -46,7 +47,7 @@ async def test_erasure_waits_for_the_cancellation_email_and_webhook(
     assert (erased.json()["erased"], erased.json()["settling"]) == ([], [booking_id])
     # It raced: neither was out when erasure answered.
     assert len(await wait_for(accepted_about(receiver, "shop", booking_id), 2)) == 2
-    assert "cancelled" in await emails_for(sendgrid, booking_id, within=20)
+    await emails_with(sendgrid, booking_id, "cancelled", within=20)
     cancelled = [r for r in sendgrid.requests if booking_id in str(r.body.get("custom_args"))]
     assert cancelled[-1].body["personalizations"][0]["to"][0]["email"] == email
     told = accepted_about(receiver, "shop", booking_id)()[-1]

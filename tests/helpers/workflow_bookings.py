@@ -1,14 +1,15 @@
-"""Shared steps of the workflow tests: start a booking, tell it Stripe's facts, read it back.
+"""Bookings through the workflow itself, the workflow tests' shared steps: start a booking, tell
+it Stripe's facts, read it back, wait until it is at rest.
 
 Everything goes through the workflow's public messages (update-with-start and `hold`, the
 `payment_event` signal, the `cancel` update, the `view` query) and the database mirror.
 """
 
-import asyncio
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -23,9 +24,13 @@ from core.settings import Settings
 from devstack.pay import pay
 from messages.booking import BookingRequest, BookingView, booking_workflow_id
 from messages.payments import PaymentEvent, PaymentEventType, amount_received
+from messages.repairs import RepairReport, SafetyNetInput
 from models.tables import Booking, BookingRefund, Receipt, Seat, Session
-from tests.api.helpers import signed_event
+from tests.helpers.polling import eventually
+from tests.helpers.stripe_events import signed_event
+from tests.histories import HISTORIES, keep_workflow_history
 from workflows.booking import BookingWorkflow
+from workflows.safety_net import SafetyNetWorkflow
 
 Db = async_sessionmaker[AsyncSession]
 BookingHandle = WorkflowHandle[BookingWorkflow, BookingView]
@@ -77,14 +82,13 @@ async def wait_for(
     within: float = 10,
 ) -> BookingView:
     """The workflow's view once `condition` holds; fails after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        view = await view_of(temporal, booking_id)
-        if condition(view):
-            return view
-        if time.monotonic() > deadline:
-            raise AssertionError(f"booking {booking_id} never got there: {view}")
-        await asyncio.sleep(0.05)
+    return await eventually(
+        lambda: view_of(temporal, booking_id),
+        condition,
+        within=within,
+        every=0.05,
+        what=f"booking {booking_id}'s condition",
+    )
 
 
 async def wait_for_status(
@@ -260,31 +264,44 @@ async def stripe_echoes_its_refunds(
 async def settled(temporal: Client, booking_id: str, within: float = 15) -> None:
     """Once the workflow has closed, or has acted on its last signal: a workflow task completed
     after it, with no activity or workflow task scheduled since."""
-    handle = handle_of(temporal, booking_id)
-    deadline = time.monotonic() + within
-    while True:
-        events = list((await handle.fetch_history()).events)
-        kinds = [event.WhichOneof("attributes") for event in events]
-        if "workflow_execution_completed_event_attributes" in kinds:
-            return
-        signalled = max(
-            (
-                i
-                for i, kind in enumerate(kinds)
-                if kind == "workflow_execution_signaled_event_attributes"
-            ),
-            default=-1,
-        )
-        done = [
-            i for i, kind in enumerate(kinds) if kind == "workflow_task_completed_event_attributes"
-        ]
-        if done and done[-1] > signalled:
-            since = kinds[done[-1] :]
-            waiting = {
-                "activity_task_scheduled_event_attributes",
-                "workflow_task_scheduled_event_attributes",
-            }
-            if not waiting.intersection(since):
-                return
-        assert time.monotonic() < deadline, f"booking {booking_id} never settled"
-        await asyncio.sleep(0.1)
+    await eventually(
+        lambda: at_rest(temporal, booking_id), within=within, what=f"booking {booking_id} at rest"
+    )
+
+
+async def at_rest(temporal: Client, booking_id: str) -> bool:
+    """One look at the booking's history: closed, or nothing due (see `settled`)."""
+    events = list((await handle_of(temporal, booking_id).fetch_history()).events)
+    kinds = [event.WhichOneof("attributes") for event in events]
+    if "workflow_execution_completed_event_attributes" in kinds:
+        return True
+    signalled = max(
+        (
+            i
+            for i, kind in enumerate(kinds)
+            if kind == "workflow_execution_signaled_event_attributes"
+        ),
+        default=-1,
+    )
+    done = [i for i, kind in enumerate(kinds) if kind == "workflow_task_completed_event_attributes"]
+    if not done or done[-1] < signalled:
+        return False
+    due = {"activity_task_scheduled_event_attributes", "workflow_task_scheduled_event_attributes"}
+    return not due.intersection(kinds[done[-1] :])
+
+
+async def run_safety_net(
+    temporal: Client, settings: Settings, history: str | None = None, **changes: Any
+) -> RepairReport:
+    """One run on `settings.task_queue`; with `history`, its history is kept under that name."""
+    workflow_id = f"safety-net-test-{uuid.uuid4()}"
+    input = SafetyNetInput(hold_grace_seconds=300, payment_window_seconds=3600, settle_seconds=0)
+    report = await temporal.execute_workflow(
+        SafetyNetWorkflow.run,
+        replace(input, **changes),
+        id=workflow_id,
+        task_queue=settings.task_queue,
+    )
+    if history:
+        await keep_workflow_history(temporal, workflow_id, HISTORIES / history)
+    return report
