@@ -1,15 +1,26 @@
-"""Places and the booking rows they belong to: hold, sell, release, mirror transitions."""
+"""Places and the booking rows they belong to: hold, sell, release, mirror transitions, each
+activity one transaction (how a reservation takes its places: `activities.reservations`)."""
 
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.reservations import (
+    BOOKINGS,
+    check_shape,
+    earlier_reservation,
+    free_places,
+    hold_any,
+    hold_named,
+    reservation_of,
+    row_of,
+    session_uuid,
+)
 from activities.webhook_signals import DeliveryStarter
-from core import booking_rules as rules
 from core import pricing
 from core.db import transaction
 from core.enums import (
@@ -20,17 +31,8 @@ from core.enums import (
     SessionStatus,
     WebhookEventType,
 )
-from core.errors import (
-    IdempotencyKeyReused,
-    InvalidRequest,
-    SeatsUnavailable,
-    SessionNotBookable,
-    SessionNotFound,
-    SoldOut,
-)
-from core.refund_policy import tiers_of
+from core.errors import InvalidRequest, SeatsUnavailable, SessionNotBookable, SessionNotFound
 from messages.booking import (
-    MAX_PLACES_PER_BOOKING,
     BookingRequest,
     Confirmation,
     ReleaseSome,
@@ -41,10 +43,6 @@ from messages.booking import (
 from models.tables import Booking, Seat, Session, WebhookEvent
 from store.sequences import database_now, next_in_sequence
 from store.webhook_events import STATUS_EVENTS, publish_booking_event
-
-# Core tables for the hot path's writes: no ORM bookkeeping for rows nobody loads.
-BOOKINGS: Table = Booking.__table__  # type: ignore[assignment]
-SEATS: Table = Seat.__table__  # type: ignore[assignment]
 
 
 @dataclass
@@ -69,12 +67,12 @@ class InventoryActivities:
     @activity.defn(name="reserve_places")
     async def reserve(self, request: BookingRequest) -> Reservation:
         """Hold places and create the booking row, or raise a business error and change nothing."""
-        _check_shape(request)
+        check_shape(request)
         booking_id = uuid.UUID(request.booking_id)
         async with transaction(self._sessionmaker) as db:
             existing = await db.get(Booking, booking_id, with_for_update=True)
             if existing is not None:
-                earlier = await _earlier_reservation(db, existing, request)
+                earlier = await earlier_reservation(db, existing, request)
                 if earlier is not None:
                     return earlier
 
@@ -82,7 +80,7 @@ class InventoryActivities:
             found = (
                 await db.execute(
                     select(Session, func.now())
-                    .where(Session.id == _session_uuid(request))
+                    .where(Session.id == session_uuid(request))
                     .with_for_update(key_share=True)
                 )
             ).first()
@@ -111,22 +109,22 @@ class InventoryActivities:
                 hold_expires_at=now + timedelta(seconds=session.hold_seconds),
                 request_fingerprint=request.request_fingerprint,
             )
-            await db.execute(insert(BOOKINGS).values(_row_of(booking)))
+            await db.execute(insert(BOOKINGS).values(row_of(booking)))
             if request.seat_labels:
-                labels = await _hold_named(db, session, booking_id, request.seat_labels)
+                labels = await hold_named(db, session, booking_id, request.seat_labels)
             else:
-                labels = await _hold_any(db, session, booking_id, request.quantity)
+                labels = await hold_any(db, session, booking_id, request.quantity)
             await db.execute(
                 update(BOOKINGS).where(BOOKINGS.c.id == booking_id).values(seat_labels=labels)
             )
             booking.seat_labels = labels
-            return _reservation_of(booking, session)
+            return reservation_of(booking, session)
 
     @activity.defn(name="release_places")
     async def release(self, booking_id: str) -> ReleaseResult:
         """Give the booking's places back, held or sold. Releasing twice releases nothing."""
         async with transaction(self._sessionmaker) as db:
-            return ReleaseResult(released=await _free_places(db, uuid.UUID(booking_id)))
+            return ReleaseResult(released=await free_places(db, uuid.UUID(booking_id)))
 
     @activity.defn(name="release_some_places")
     async def release_some(self, request: ReleaseSome) -> Repriced:
@@ -159,7 +157,7 @@ class InventoryActivities:
         """Undo a setup that failed: free the places and delete the row, so a retry starts clean."""
         key = uuid.UUID(booking_id)
         async with transaction(self._sessionmaker) as db:
-            released = await _free_places(db, key)
+            released = await free_places(db, key)
             deleted = await db.execute(
                 delete(Booking).where(
                     Booking.id == key, Booking.status == BookingStatus.PENDING_PAYMENT
@@ -265,149 +263,6 @@ async def _session_cancelled(db: AsyncSession, booking_id: uuid.UUID) -> bool:
         .with_for_update(read=True, of=Session)
     )
     return status == SessionStatus.CANCELLED
-
-
-async def _free_places(db: AsyncSession, booking_id: uuid.UUID) -> int:
-    freed = await db.execute(
-        update(Seat)
-        .where(Seat.booking_id == booking_id)
-        .values(state=SeatState.FREE, booking_id=None)
-        .returning(Seat.id)
-    )
-    return len(freed.all())
-
-
-# The state of a booking's places while its reservation is still the one it made.
-_STATE_OF_PLACES: dict[str, SeatState] = {
-    BookingStatus.PENDING_PAYMENT: SeatState.HELD,
-    BookingStatus.CONFIRMED: SeatState.SOLD,
-}
-
-
-async def _earlier_reservation(
-    db: AsyncSession, existing: Booking, request: BookingRequest
-) -> Reservation | None:
-    """This booking's reservation when an earlier attempt made it and it still has every place.
-
-    Held, or already sold by this booking's own confirmation: a free booking reserves and
-    confirms in its workflow's first task, which runs both again when a worker dies before
-    it completes. Only the same request (its fingerprint) gets the reservation back, and only
-    while all its places are still its own. A row without its places is a setup that failed
-    before setups cleaned up after themselves: it is deleted, so the caller holds places
-    afresh (None).
-    """
-    IdempotencyKeyReused.unless_same(existing.request_fingerprint, request.request_fingerprint)
-    state = _STATE_OF_PLACES.get(existing.status)
-    same_size = existing.quantity == request.quantity
-    if state is not None and same_size and await _has_all_places(db, existing, state):
-        session = await db.get(Session, existing.session_id)
-        assert session is not None
-        return _reservation_of(existing, session)
-    if existing.status != BookingStatus.PENDING_PAYMENT or existing.payment_intent_id:
-        raise InvalidRequest(f"booking {existing.id} is {existing.status} already")
-    await _free_places(db, existing.id)
-    await db.delete(existing)
-    await db.flush()
-    return None
-
-
-async def _has_all_places(db: AsyncSession, booking: Booking, state: SeatState) -> bool:
-    count = await db.scalar(
-        select(func.count())
-        .select_from(Seat)
-        .where(Seat.booking_id == booking.id, Seat.state == state)
-    )
-    return count == booking.quantity
-
-
-def _check_shape(request: BookingRequest) -> None:
-    if not 1 <= request.quantity <= MAX_PLACES_PER_BOOKING:
-        raise InvalidRequest(f"quantity must be between 1 and {MAX_PLACES_PER_BOOKING}")
-    labels = request.seat_labels
-    if labels and len(labels) != request.quantity:
-        raise InvalidRequest("quantity must equal the number of seats asked for")
-    if rules.repeats(labels):
-        raise InvalidRequest("a seat is asked for twice")
-    _session_uuid(request)
-
-
-def _session_uuid(request: BookingRequest) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.session_id)
-    except ValueError:
-        raise SessionNotFound(f"session {request.session_id} does not exist") from None
-
-
-async def _hold_named(
-    db: AsyncSession, session: Session, booking_id: uuid.UUID, labels: list[str]
-) -> list[str]:
-    known = set(
-        await db.scalars(
-            select(Seat.label).where(Seat.session_id == session.id, Seat.label.in_(labels))
-        )
-    )
-    unknown = [label for label in labels if label not in known]
-    if unknown:
-        raise InvalidRequest(f"seats not in this session: {', '.join(unknown)}", seats=unknown)
-    held = await db.scalars(
-        update(SEATS)
-        .where(SEATS.c.session_id == session.id, SEATS.c.label.in_(labels))
-        .where(SEATS.c.state == SeatState.FREE)
-        .values(state=SeatState.HELD, booking_id=booking_id)
-        .returning(SEATS.c.label)
-    )
-    taken = sorted(set(labels) - set(held))
-    if taken:
-        raise SeatsUnavailable.taken(taken)
-    return labels
-
-
-async def _hold_any(db: AsyncSession, session: Session, booking_id: uuid.UUID, n: int) -> list[str]:
-    free = (
-        select(SEATS.c.id)
-        .where(SEATS.c.session_id == session.id, SEATS.c.state == SeatState.FREE)
-        .order_by(SEATS.c.position)
-        .limit(n)
-        .with_for_update()
-        .scalar_subquery()
-    )
-    held = await db.execute(
-        update(SEATS)
-        .where(SEATS.c.id.in_(free))
-        .values(state=SeatState.HELD, booking_id=booking_id)
-        .returning(SEATS.c.label, SEATS.c.position)
-    )
-    labels = [label for label, _ in sorted(held.all(), key=lambda row: row[1])]
-    if len(labels) < n:
-        raise SoldOut.with_left(n, len(labels))
-    return labels
-
-
-def _row_of(booking: Booking) -> dict[str, object]:
-    """The column values a new (transient) booking was built with."""
-    return {
-        column.key: getattr(booking, column.key)
-        for column in BOOKINGS.columns
-        if getattr(booking, column.key) is not None
-    }
-
-
-def _reservation_of(booking: Booking, session: Session) -> Reservation:
-    return Reservation(
-        booking_id=str(booking.id),
-        session_id=str(session.id),
-        seat_labels=list(booking.seat_labels),
-        unit_amount=session.price_amount,
-        amount_subtotal=booking.amount_subtotal,
-        discount=booking.discount,
-        amount_total=booking.amount_total,
-        currency=booking.currency,
-        hold_expires_at=booking.hold_expires_at,
-        session_starts_at=session.starts_at,
-        session_ends_at=session.ends_at,
-        request_fingerprint=booking.request_fingerprint,
-        refund_policy=tiers_of(session.refund_policy),
-    )
 
 
 def _repriced(booking: Booking) -> Repriced:

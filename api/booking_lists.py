@@ -17,7 +17,8 @@ from pydantic import BaseModel, EmailStr, Field, ValidationInfo, field_validator
 
 from core.enums import BookingStatus
 from core.errors import InvalidRequest
-from schemas.public import BookingOut, QueryMoment
+from schemas.bookings import BookingOut
+from schemas.fields import QueryMoment
 from store.booking_records import BookingFilter, ListPosition
 
 MAX_LIMIT = 100

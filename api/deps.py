@@ -18,7 +18,7 @@ from temporalio.client import Client
 from api.rate_limit import KeyRateLimiter, RateLimited
 from core.enums import Role
 from core.settings import Settings
-from schemas.public import storable
+from schemas.fields import storable
 from store.api_keys import Caller, check_key
 
 _bearer = HTTPBearer(auto_error=False)
@@ -43,7 +43,7 @@ DbDep = Annotated[AsyncSession, Depends(get_db)]
 
 
 async def storable_parameters(request: Request) -> None:
-    """Path and query strings obey the rule body strings obey (`schemas.public.String`)."""
+    """Path and query strings obey the rule body strings obey (`schemas.fields.String`)."""
     places = [
         ("path", list(request.path_params.items())),
         ("query", request.query_params.multi_items()),

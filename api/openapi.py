@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 
 from api import deps
 from api.problems import MEDIA_TYPE
-from schemas.public import Problem
+from schemas.problems import Problem
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _RETRY_AFTER = {

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, Field
 
 from core.enums import WebhookDeliveryStatus, WebhookEventType
-from schemas.public import Line
+from schemas.fields import Line
 
 
 def _http_url(value: str) -> str:

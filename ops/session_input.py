@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import BookingError
 from models.tables import Organisation, Session
-from schemas.public import SessionCreate
+from schemas.sessions import SessionCreate
 from store.catalog import SeatRow, SessionSpec, create_session
 
 

@@ -30,7 +30,7 @@ from messages.booking import (
     RefundOrder,
 )
 from models.tables import Booking, BookingRefund, Receipt
-from schemas.public import (
+from schemas.bookings import (
     BookingCreate,
     BookingOut,
     CancelIn,

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from api.deps import AdminCaller, DbDep, TemporalDep
 from clients.workflow_rest import busy_bookings
-from schemas.public import CustomerIn, ErasureOut
+from schemas.customers import CustomerIn, ErasureOut
 from store.personal_data import erase_customer, export_customer
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])

@@ -12,10 +12,10 @@ from core.enums import SessionKind, SessionStatus
 from core.errors import SessionNotBookable
 from core.refund_policy import tiers_of
 from models.tables import Session
-from schemas.public import (
+from schemas.fields import QueryMoment
+from schemas.sessions import (
     AvailabilityOut,
     GroupDiscountIn,
-    QueryMoment,
     RefundTierIn,
     SessionCancellation,
     SessionCreate,

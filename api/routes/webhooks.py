@@ -28,7 +28,7 @@ from messages.booking import booking_workflow_id
 from messages.payments import PaymentEvent, PaymentEventType
 from messages.repairs import RefundsMade
 from models.tables import StripeEvent
-from schemas.public import String
+from schemas.fields import String
 from store.booking_records import booking_paid_by
 from workflows.booking import BookingWorkflow
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from schemas.public import LINES, ONE_LINE, STORABLE
+from schemas.fields import LINES, ONE_LINE, STORABLE
 
 REQUEST_BODIES = (
     "BookingCreate",

@@ -4,7 +4,7 @@ marker that text extraction must give back."""
 
 from messages.booking import MAX_PLACES_PER_BOOKING
 
-NAME_CHARS = 200  # names, titles and locations (schemas/public.py Text)
+NAME_CHARS = 200  # names, titles and locations (schemas/fields.py Text)
 REASON_CHARS = 500  # cancel and refund reasons
 REQUIREMENTS_CHARS = 1000  # an attendee's special requirements
 MIXED = "Zoe\u0308 Ærøskøbing e\u0301 李小龙 Ольга محمد علي 🎉 "

@@ -1,0 +1,92 @@
+"""I4 (one receipt, one email per kind) and I8 (every step ends): receipts, credit notes and
+emails."""
+
+from datetime import datetime, timedelta
+
+from core.enums import DocumentKind, EmailKind
+from reconcile.rules.vocabulary import Rule, Violation, labels, violation, was_confirmed
+from reconcile.snapshot import BookingRow, EmailCount, Snapshot
+from reconcile.workflow_states import WorkflowState
+
+
+def documents(
+    snapshot: Snapshot,
+    workflows: dict[str, WorkflowState],
+    bookings: list[BookingRow],
+    email_bound: timedelta,
+) -> list[Violation]:
+    found = []
+    for booking in bookings:
+        found += _documents_of(snapshot, booking)
+    judged = {b.id for b in bookings}
+    sending_before = snapshot.now - email_bound
+    for email in snapshot.emails:
+        if email.booking_id in judged:
+            found += _email(email, workflows.get(email.booking_id), sending_before)
+    return found
+
+
+def _documents_of(snapshot: Snapshot, booking: BookingRow) -> list[Violation]:
+    """One receipt for a booking that was confirmed (none for others), and a credit note for
+    each refund it records once it has its receipt."""
+    receipts = snapshot.documents.get((booking.id, DocumentKind.RECEIPT), 0)
+    if was_confirmed(booking):
+        if receipts != 1:
+            return [
+                violation(
+                    Rule.RECEIPT_COUNT,
+                    booking.id,
+                    f"is {booking.status} with {receipts} receipts",
+                )
+            ]
+    elif receipts:
+        return [
+            violation(
+                Rule.RECEIPT_UNCONFIRMED,
+                booking.id,
+                f"was never confirmed ({booking.status}) but has {receipts} receipt(s)",
+            )
+        ]
+    noted = snapshot.credit_notes.get(booking.id, set())
+    missing = [str(r.sequence) for r in snapshot.refunds_of(booking.id) if r.sequence not in noted]
+    if receipts and missing:
+        return [
+            violation(
+                Rule.CREDIT_NOTE_MISSING,
+                booking.id,
+                f"has no credit note for its refund(s) number {labels(missing)}",
+            )
+        ]
+    return []
+
+
+def _email(
+    email: EmailCount, workflow: WorkflowState | None, sending_before: datetime
+) -> list[Violation]:
+    found = []
+    # One email per kind, but one per refund for partial refunds (keyed by its sequence).
+    if email.rows > 1 and email.kind != EmailKind.PARTLY_REFUNDED:
+        found.append(
+            violation(Rule.EMAIL_TWICE, email.booking_id, f"{email.rows} '{email.kind}' email rows")
+        )
+    if email.sending:
+        ended = workflow is not None and not workflow.running
+        if ended or (email.sending_since is not None and email.sending_since < sending_before):
+            since = f"{email.sending_since:%F %T%z}" if email.sending_since else "?"
+            whose = f"its workflow is {workflow.label}" if workflow else "no workflow was read"
+            found.append(
+                violation(
+                    Rule.EMAIL_STUCK,
+                    email.booking_id,
+                    f"'{email.kind}' email sending since {since}; {whose}",
+                )
+            )
+    if email.failed:
+        found.append(
+            violation(
+                Rule.EMAIL_FAILED,
+                email.booking_id,
+                f"{email.failed} '{email.kind}' email(s) failed at their retry bound",
+            )
+        )
+    return found

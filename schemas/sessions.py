@@ -1,0 +1,145 @@
+"""A session's request and answer bodies: create (with its seat map, group discount and refund
+policy), read, list, cancel."""
+
+import uuid
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from core.enums import BookingStatus, SessionKind, SessionStatus
+from messages.booking import MAX_PLACES_PER_BOOKING
+from schemas.fields import Amount, Currency, Text, TimeZone, UtcDatetime
+from store.catalog import MAX_PLACES_PER_SESSION
+
+
+class GroupDiscountIn(BaseModel):
+    min_quantity: Annotated[int, Field(ge=2, le=MAX_PLACES_PER_BOOKING)] = 5
+    percent: Annotated[int, Field(ge=0, le=100)] = 10
+
+
+class RefundTierIn(BaseModel):
+    days_before: Annotated[int, Field(ge=0, le=3650)]
+    percent: Annotated[int, Field(ge=0, le=100)]
+
+
+# A cancelling customer gets back `percent` of what remains paid until `days_before` days before
+# the start, that moment included; the best tier still open applies; none open: no refund.
+RefundPolicy = Annotated[
+    list[RefundTierIn],
+    Field(
+        max_length=10,
+        description="Tiers of refund by date; [] refunds nothing. The default refunds in full "
+        "until the start.",
+    ),
+]
+DEFAULT_REFUND_POLICY = [RefundTierIn(days_before=0, percent=100)]
+
+
+def _distinct_tiers(policy: list[RefundTierIn]) -> list[RefundTierIn]:
+    days = [tier.days_before for tier in policy]
+    if len(set(days)) != len(days):
+        raise ValueError("two refund tiers have the same days_before")
+    return sorted(policy, key=lambda tier: -tier.days_before)
+
+
+class SeatRowIn(BaseModel):
+    label: Annotated[str, Field(pattern=r"^[A-Z]{1,3}$")]
+    seats: Annotated[int, Field(ge=1, le=500)]
+
+
+class SessionFields(BaseModel):
+    """What a session is, as an admin creates it and as everyone reads it back."""
+
+    kind: SessionKind
+    title: Text
+    location: Text
+    starts_at: UtcDatetime
+    ends_at: UtcDatetime
+    price_amount: Amount
+    currency: Currency
+    # Where the session happens: receipts, emails and calendar files show its local times.
+    time_zone: TimeZone = "UTC"
+    hold_seconds: Annotated[int, Field(ge=1, le=86_400)] = 600
+
+
+class SessionCreate(SessionFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "course",
+                    "title": "Emergency First Aid at Work",
+                    "location": "Bristol",
+                    "starts_at": "2031-03-01T09:00:00Z",
+                    "ends_at": "2031-03-01T17:00:00Z",
+                    "capacity": 12,
+                    "price_amount": 9900,
+                    "currency": "GBP",
+                    "time_zone": "Europe/London",
+                },
+                {
+                    "kind": "seated",
+                    "title": "Gala evening",
+                    "location": "Bath",
+                    "starts_at": "2031-04-01T19:00:00+01:00",
+                    "ends_at": "2031-04-01T23:00:00+01:00",
+                    "seat_map": [{"label": "A", "seats": 10}, {"label": "B", "seats": 12}],
+                    "price_amount": 4500,
+                    "currency": "GBP",
+                    "group_discount": None,
+                },
+            ]
+        }
+    )
+
+    capacity: Annotated[int, Field(ge=1, le=MAX_PLACES_PER_SESSION)] | None = None
+    seat_map: Annotated[list[SeatRowIn], Field(max_length=100)] = []
+    group_discount: GroupDiscountIn | None = GroupDiscountIn()
+    refund_policy: Annotated[RefundPolicy, AfterValidator(_distinct_tiers)] = DEFAULT_REFUND_POLICY
+
+    @model_validator(mode="after")
+    def _shape(self) -> "SessionCreate":
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        if self.kind == SessionKind.SEATED and not self.seat_map:
+            raise ValueError("a seated session needs a seat_map")
+        if self.kind != SessionKind.SEATED and (self.seat_map or self.capacity is None):
+            raise ValueError("a course or appointment needs a capacity and no seat_map")
+        return self
+
+
+class AvailabilityOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    capacity: int
+    held: int
+    sold: int
+    available: int
+
+
+class SessionOut(SessionFields):
+    id: uuid.UUID
+    group_discount: GroupDiscountIn | None
+    refund_policy: list[RefundTierIn]
+    status: SessionStatus
+    availability: AvailabilityOut
+
+
+class SessionPage(BaseModel):
+    items: list[SessionOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class SessionCancellation(BaseModel):
+    """Where a session's cancellation stands: its outcome (200) or its progress so far (202)."""
+
+    session: SessionOut
+    finished: bool = Field(description="Every open booking has been dealt with")
+    total: int = Field(description="Open bookings when sales stopped")
+    done: int = Field(description="Bookings dealt with so far, failures included")
+    bookings: dict[BookingStatus, int] = Field(description="How many bookings ended in each status")
+    failed: dict[str, str] = Field(
+        description="Booking id -> why its cancel failed; cancel the session again to retry"
+    )
