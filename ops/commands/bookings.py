@@ -13,7 +13,7 @@ from core.enums import BookingStatus, DeliveryOutcome, EmailKind
 from core.errors import BookingError, ServiceUnavailable
 from documents.receipt_data import format_money
 from ops import booking_actions, booking_search, booking_story, email_resend
-from ops.commands.display import console, details, print_json, refused, table, uuid_parser
+from ops.commands.display import AsJson, console, details, print_json, refused, table, uuid_parser
 from ops.commands.runtime import (
     BAD_USAGE,
     FOUND_PROBLEMS,
@@ -36,7 +36,6 @@ app = typer.Typer(
 BookingId = Annotated[
     str, typer.Argument(parser=uuid_parser("booking"), metavar="BOOKING_ID", show_default=False)
 ]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Wait = Annotated[
     float,
     typer.Option(

@@ -7,7 +7,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -26,6 +26,9 @@ from ops.commands.runtime import FOUND_PROBLEMS, fail
 
 # Wide enough for a row of UUIDs and times.
 PIPED_WIDTH = 200
+
+# The `--json` option every listing command takes.
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def uuid_parser(noun: str) -> Callable[[str], str]:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.enums import Role
 from core.errors import InvalidRequest
 from models.tables import ApiKey, Organisation
-from ops.commands.display import console, details, print_json, table, uuid_parser
+from ops.commands.display import AsJson, console, details, print_json, table, uuid_parser
 from ops.commands.runtime import BAD_USAGE, FOUND_PROBLEMS, database, fail, run, settings_or_exit
 from ops.readable import when
 from store.api_keys import create_key, list_keys, revoke_key
@@ -30,7 +30,6 @@ organisations = typer.Typer(
     help="Make and list organisations (tenants).", no_args_is_help=True, rich_markup_mode=None
 )
 
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 OrganisationOption = Annotated[
     str, typer.Option("--organisation", "-o", help="The organisation's id or name.")
 ]

@@ -18,6 +18,7 @@ from messages.sessions import SessionCancellationProgress
 from models.tables import Session
 from ops import session_cancel, session_input, session_report
 from ops.commands.display import (
+    AsJson,
     console,
     details,
     moment,
@@ -48,7 +49,6 @@ app = typer.Typer(
 SessionId = Annotated[
     str, typer.Argument(parser=uuid_parser("session"), metavar="SESSION_ID", show_default=False)
 ]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 OrganisationId = Annotated[
     str | None,
     typer.Option(

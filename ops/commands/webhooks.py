@@ -11,7 +11,7 @@ from core.enums import WebhookDeliveryStatus
 from core.errors import BookingError
 from messages.webhooks import retry_timings
 from models.tables import WebhookEndpoint
-from ops.commands.display import console, print_json, refused, table, uuid_parser
+from ops.commands.display import AsJson, console, print_json, refused, table, uuid_parser
 from ops.commands.runtime import (
     BAD_USAGE,
     database,
@@ -36,7 +36,6 @@ webhooks = typer.Typer(
     rich_markup_mode=None,
 )
 
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 EndpointId = Annotated[
     str,
     typer.Argument(

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 import typer
 
 from ops import patches
-from ops.commands.display import console, print_json, table
+from ops.commands.display import AsJson, console, print_json, table
 from ops.commands.runtime import BAD_USAGE, fail, run, settings_or_exit, temporal_client
 from ops.readable import when
 from workflows import options
@@ -16,8 +16,6 @@ workflows = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def _workflow_type(value: str) -> str:

@@ -2,8 +2,6 @@
 source, and the command counts, from visibility, the workflows started before each patch's day."""
 
 import ast
-import asyncio
-import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,8 +11,9 @@ import pytest
 
 from core.settings import Settings
 from ops.patches import live_patches
-from tests.api.helpers import start_booking, wait_for_status
 from tests.conftest import SessionFactory
+from tests.helpers.api_bookings import start_booking, wait_for_status
+from tests.helpers.polling import eventually
 from tests.ops.cli_helpers import booking_ops, ok, ok_json, one_line_error
 from workflows import options
 
@@ -95,12 +94,11 @@ async def test_no_live_patch_is_said_and_exits_0(
 
 async def counted(settings: Settings, enough: Any, *args: str, within: float = 20) -> Any:
     """`workflows patches --json` once `enough(document)` (visibility trails by a moment)."""
-    deadline = time.monotonic() + within
-    while True:
-        document = ok_json(await booking_ops(settings, "workflows", "patches", "--json", *args))
-        if enough(document) or time.monotonic() > deadline:
-            return document
-        await asyncio.sleep(0.3)
+
+    async def patches() -> Any:
+        return ok_json(await booking_ops(settings, "workflows", "patches", "--json", *args))
+
+    return await eventually(patches, enough, within=within, every=0.3, what="the patch counts")
 
 
 async def test_open_workflows_started_before_a_patch_day_predate_it(
