@@ -176,7 +176,8 @@ def _order(operation: schemathesis.APIOperation) -> int:
     return CHANGES_LAST.index(label) + 1 if label in CHANGES_LAST else 0
 
 
-def fuzz(api_url: str, known: dict[str, str]) -> Tally:
+def fuzz(api_url: str, known: dict[str, str], before: set[str]) -> Tally:
+    """Every round, then the stateful run; `before`: the endpoints the test found."""
     tally = Tally()
     schema = schemathesis.openapi.from_url(f"{api_url}/openapi.json")
     # The API ignores query parameters it does not know, as most do: none are made up.
@@ -211,12 +212,27 @@ def fuzz(api_url: str, known: dict[str, str]) -> Tally:
                 except (Exception, BaseExceptionGroup) as err:  # one failure hides no other
                     label = f"{operation.label} [{mode.value}, {key}, {ids}]"
                     tally.failures.append(f"{label}: {err}")
+    _make_room(api_url, keep=before | {known["endpoint_id"]})
     current.update(label="stateful", with_ids=False)
     began = time.monotonic()
     _stateful(schema, api_url, session, tally)
     tally.stateful_seconds = time.monotonic() - began
     _coverage(operations, tally)
     return tally
+
+
+def _make_room(api_url: str, keep: set[str]) -> None:
+    """Delete the endpoints the rounds made: an organisation keeps 20 at most, and the stateful
+    run must be able to make one, or it deletes nothing and checks no use after free."""
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    listed = requests.get(f"{api_url}/v1/webhook-endpoints", headers=admin, timeout=30)
+    assert listed.status_code == 200, listed.text
+    for endpoint in listed.json()["items"]:
+        if endpoint["id"] not in keep:
+            deleted = requests.delete(
+                f"{api_url}/v1/webhook-endpoints/{endpoint['id']}", headers=admin, timeout=30
+            )
+            assert deleted.status_code == 204, deleted.text
 
 
 def _stateful(schema: Any, api_url: str, session: requests.Session, tally: Tally) -> None:
@@ -294,7 +310,7 @@ async def test_the_api_survives_fuzzing_of_every_operation(
             known = await _known(api, api_url, new_session, stripe_client)
             started = time.monotonic()
             # Schemathesis is synchronous; the API serves from this event loop, so it runs aside.
-            tally = await in_own_thread(fuzz, api_url, known)
+            tally = await in_own_thread(fuzz, api_url, known, before)
         finally:
             # An organisation keeps 20 endpoints at most: those made here go, so the tests
             # after this one (on a database of the same session) can make theirs.
