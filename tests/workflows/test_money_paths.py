@@ -5,12 +5,20 @@ less refunded) is what the booking says remains."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import stripe
 from temporalio import activity
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
+    WorkflowUpdateStage,
+)
 
 from activities.payments import PaymentActivities
 from clients.session_cancellation import start_session_cancellation
@@ -48,6 +56,8 @@ from workflows.session_cancellation import SessionCancellationWorkflow
 
 HALF_UNTIL_THE_START = [{"days_before": 0, "percent": 50}]
 NEVER = list[dict[str, int]]()
+# Long enough to queue an order behind a held refund before the session starts.
+STARTS_IN = timedelta(seconds=10)
 
 
 class Gate:
@@ -68,6 +78,56 @@ class Gate:
             return await self._real.refund(request)
 
         self.activity = slow_refund
+
+
+@dataclass
+class HeldOrder:
+    """A confirmed booking of 2 places whose admin refund of 1,000 is held at Stripe (`Gate`):
+    whatever is asked of the booking meanwhile queues behind it."""
+
+    gate: Gate
+    view: BookingView
+    handle: WorkflowHandle[Any, Any]
+    order: asyncio.Task[BookingView]
+
+    async def ask(self, update: Any, arg: Any, update_id: str) -> WorkflowUpdateHandle[BookingView]:
+        """Another update, accepted while the refund is held."""
+        return await self.handle.start_update(
+            update, arg, id=update_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+
+    async def release(self) -> None:
+        """Stripe answers: the held refund is carried out, then what queued behind it."""
+        self.gate.open.set()
+        await self.order
+
+
+async def held_order(
+    stack: Stack,
+    own_worker: OwnWorker,
+    policy: list[dict[str, int]] | None = None,
+    starts_in: timedelta | None = None,
+) -> HeldOrder:
+    gate = Gate(PaymentActivities(stack.stripe_client))
+    settings = await own_worker(gate.activity)
+    starts = {"starts_in": starts_in} if starts_in else {}
+    session_id = await stack.new_session(capacity=4, **starts)
+    if policy is not None:
+        await price_session(stack.db, session_id, policy=policy)
+    view = await confirmed(stack.temporal, settings, stack.stripe_client, session_id, 2)
+    handle = handle_of(stack.temporal, view.id)
+    order = asyncio.create_task(
+        handle.execute_update(BookingWorkflow.refund, RefundOrder(1_000), id="goodwill")
+    )
+    await asyncio.wait_for(gate.entered.wait(), 10)
+    return HeldOrder(gate, view, handle, order)
+
+
+async def past(starts_at: datetime) -> None:
+    """Wait until the session has started (its policy then gives 0), having asked before it."""
+    assert datetime.now(UTC) < starts_at, "the machine was too slow to ask before the start"
+    await asyncio.sleep((starts_at - datetime.now(UTC)).total_seconds() + 0.5)
+    assert datetime.now(UTC) > starts_at
 
 
 def refusing(
@@ -262,31 +322,15 @@ async def test_the_session_cancellation_upgrades_a_customer_cancel_still_queued(
 ) -> None:
     """A customer's cancel under a policy that refunds nothing waits behind an admin's refund;
     the session's cancellation comes: the customer's cancel becomes a full refund."""
-    gate = Gate(PaymentActivities(stack.stripe_client))
-    settings = await own_worker(gate.activity)
-    session_id = await stack.new_session(capacity=4)
-    await price_session(stack.db, session_id, policy=NEVER)
-    view = await confirmed(stack.temporal, settings, stack.stripe_client, session_id, 2)
-    handle = handle_of(stack.temporal, view.id)
-
-    order = asyncio.create_task(
-        handle.execute_update(BookingWorkflow.refund, RefundOrder(1_000), id="goodwill")
-    )
-    await asyncio.wait_for(gate.entered.wait(), 10)
-    customer = await handle.start_update(
-        BookingWorkflow.cancel,
-        CancelRequest(),
-        id=CANCEL_UPDATE_ID,
-        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-    )
-    session = await handle.start_update(
+    held = await held_order(stack, own_worker, policy=NEVER)
+    view = held.view
+    customer = await held.ask(BookingWorkflow.cancel, CancelRequest(), CANCEL_UPDATE_ID)
+    session = await held.ask(
         BookingWorkflow.cancel,
         CancelRequest("the session is cancelled", session_cancelled=True),
-        id=SESSION_CANCEL_UPDATE_ID,
-        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        SESSION_CANCEL_UPDATE_ID,
     )
-    gate.open.set()
-    await order
+    await held.release()
     ended = await customer.result()
 
     assert ended == await session.result()
@@ -348,29 +392,12 @@ async def test_the_policy_percent_is_the_one_in_force_when_the_cancel_was_accept
 ) -> None:
     """Refunded in full until the start (the default policy): a cancel accepted before the
     start but carried out after it, behind a slow admin refund, still refunds in full."""
-    gate = Gate(PaymentActivities(stack.stripe_client))
-    settings = await own_worker(gate.activity)
-    starts_in = timedelta(seconds=10)
-    starts_at = datetime.now(UTC) + starts_in
-    session_id = await stack.new_session(capacity=4, starts_in=starts_in)
-    view = await confirmed(stack.temporal, settings, stack.stripe_client, session_id, 2)
-    handle = handle_of(stack.temporal, view.id)
-
-    order = asyncio.create_task(
-        handle.execute_update(BookingWorkflow.refund, RefundOrder(1_000), id="goodwill")
-    )
-    await asyncio.wait_for(gate.entered.wait(), 10)
-    cancel = await handle.start_update(
-        BookingWorkflow.cancel,
-        CancelRequest(),
-        id=CANCEL_UPDATE_ID,
-        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-    )
-    assert datetime.now(UTC) < starts_at, "the machine was too slow to ask before the start"
-    await asyncio.sleep((starts_at - datetime.now(UTC)).total_seconds() + 0.5)
-    assert datetime.now(UTC) > starts_at  # the session has started: its policy gives 0 now
-    gate.open.set()
-    await order
+    starts_at = datetime.now(UTC) + STARTS_IN
+    held = await held_order(stack, own_worker, starts_in=STARTS_IN)
+    view = held.view
+    cancel = await held.ask(BookingWorkflow.cancel, CancelRequest(), CANCEL_UPDATE_ID)
+    await past(starts_at)
+    await held.release()
     ended = await cancel.result()
 
     assert ended.status == BookingStatus.REFUNDED
@@ -386,29 +413,12 @@ async def test_places_given_back_are_refunded_by_the_policy_of_the_moment_accept
 ) -> None:
     """Places given back before the start, carried out after it (behind a slow admin refund):
     refunded in full as the default policy said when the order was accepted, not refused."""
-    gate = Gate(PaymentActivities(stack.stripe_client))
-    settings = await own_worker(gate.activity)
-    starts_in = timedelta(seconds=10)
-    starts_at = datetime.now(UTC) + starts_in
-    session_id = await stack.new_session(capacity=4, starts_in=starts_in)
-    view = await confirmed(stack.temporal, settings, stack.stripe_client, session_id, 2)
-    handle = handle_of(stack.temporal, view.id)
-
-    order = asyncio.create_task(
-        handle.execute_update(BookingWorkflow.refund, RefundOrder(1_000), id="goodwill")
-    )
-    await asyncio.wait_for(gate.entered.wait(), 10)
-    places = await handle.start_update(
-        BookingWorkflow.cancel_places,
-        PlacesCancellation(count=1),
-        id="one-place",
-        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-    )
-    assert datetime.now(UTC) < starts_at, "the machine was too slow to ask before the start"
-    await asyncio.sleep((starts_at - datetime.now(UTC)).total_seconds() + 0.5)
-    assert datetime.now(UTC) > starts_at  # the session has started: its policy gives 0 now
-    gate.open.set()
-    await order
+    starts_at = datetime.now(UTC) + STARTS_IN
+    held = await held_order(stack, own_worker, starts_in=STARTS_IN)
+    view = held.view
+    places = await held.ask(BookingWorkflow.cancel_places, PlacesCancellation(count=1), "one-place")
+    await past(starts_at)
+    await held.release()
     kept = await places.result()
 
     assert (kept.status, len(kept.seat_labels), kept.amount_total) == (
