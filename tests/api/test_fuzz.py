@@ -6,10 +6,12 @@ included) matching its schema, data that breaks the schema refused, a request wi
 refused (ignored auth). A last round names things that exist (a paid booking, its session, a
 webhook endpoint and one of its deliveries) wherever a path or body takes their ids. Then a
 stateful run chains operations through the links schemathesis infers (create an endpoint, read
-it, change it, delete it, read it again: use after free). Each operation must get at least FLOOR
-requests, and a 2xx in the round with real ids unless NO_SUCCESS says why it cannot: an operation
-silently not exercised fails the test. FUZZ_EXAMPLES=200 makes it larger (default 20 per
-operation, key and round); FUZZ_RANDOM=1 draws new examples instead of the same ones every run.
+it, change it, delete it, read it again: use after free), and one endpoint is made, deleted and
+asked again by every operation on it, whatever the draws reached (404 each). Each operation
+must get at least FLOOR requests, and a 2xx in the round with real ids unless NO_SUCCESS says
+why it cannot: an operation silently not exercised fails the test. FUZZ_EXAMPLES=200 makes it
+larger (default 20 per operation, key and round); FUZZ_RANDOM=1 draws new examples instead of
+the same ones every run.
 """
 
 import os
@@ -217,6 +219,7 @@ def fuzz(api_url: str, known: dict[str, str], before: set[str]) -> Tally:
     began = time.monotonic()
     _stateful(schema, api_url, session, tally)
     tally.stateful_seconds = time.monotonic() - began
+    _freed_stays_gone(api_url, tally)
     _coverage(operations, tally)
     return tally
 
@@ -233,6 +236,39 @@ def _make_room(api_url: str, keep: set[str]) -> None:
                 f"{api_url}/v1/webhook-endpoints/{endpoint['id']}", headers=admin, timeout=30
             )
             assert deleted.status_code == 204, deleted.text
+
+
+# Every operation on one webhook endpoint, with a body where it takes one.
+ON_AN_ENDPOINT = [
+    ("GET", "", None),
+    ("PATCH", "", {"enabled": False}),
+    ("DELETE", "", None),
+    ("POST", "/ping", None),
+    ("GET", "/deliveries", None),
+]
+
+
+def _freed_stays_gone(api_url: str, tally: Tally) -> None:
+    """Use after free, whatever the stateful run's draws reached: an endpoint made, then
+    deleted, answers every operation on it with 404 problem+json."""
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    made = requests.post(
+        f"{api_url}/v1/webhook-endpoints",
+        json={"url": ENDPOINT_URL, "events": ["booking.created"]},
+        headers=admin,
+        timeout=30,
+    )
+    assert made.status_code == 201, made.text
+    endpoint = f"{api_url}/v1/webhook-endpoints/{made.json()['id']}"
+    deleted = requests.delete(endpoint, headers=admin, timeout=30)
+    assert deleted.status_code == 204, deleted.text
+    for method, tail, body in ON_AN_ENDPOINT:
+        answer = requests.request(method, endpoint + tail, json=body, headers=admin, timeout=30)
+        kind = answer.headers.get("content-type", "")
+        if (answer.status_code, kind) != (404, "application/problem+json"):
+            tally.failures.append(
+                f"use after free: {method} {tail or '/'} answered {answer.status_code} {kind}"
+            )
 
 
 def _stateful(schema: Any, api_url: str, session: requests.Session, tally: Tally) -> None:
@@ -284,13 +320,13 @@ def _coverage(operations: list[schemathesis.APIOperation], tally: Tally) -> None
             tally.failures.append(f"{label}: {n} requests, under the floor of {floor}")
         if label not in tally.succeeded_with_ids and label not in NO_SUCCESS:
             tally.failures.append(f"{label}: no 2xx in the rounds with real ids")
-    deleted = [
+    chained = [
         label
         for (label, status), n in tally.statuses.items()
-        if label.startswith("stateful DELETE") and 200 <= status < 300
+        if label.startswith("stateful ") and 200 <= status < 300
     ]
-    if not deleted:
-        tally.failures.append("stateful: no scenario deleted anything (no use-after-free check)")
+    if not chained:
+        tally.failures.append("stateful: no scenario got a 2xx (no link was followed)")
 
 
 def _takes_input(operation: schemathesis.APIOperation) -> bool:
