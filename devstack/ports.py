@@ -4,15 +4,19 @@ import random
 import socket
 import time
 
+# The kernel hands out ports from here up to bind(0) and to every outgoing connection.
+EPHEMERAL_PORTS_FROM = 32768
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port for a server we start, below the kernel's ephemeral range: a port the kernel
+    handed out would be free only until it hands it out again, to an outgoing connection or
+    another process's bind(0) (two test workers at once: "address already in use")."""
+    return free_port_below(EPHEMERAL_PORTS_FROM)
 
 
 def free_port_below(limit: int, low: int = 10000) -> int:
-    """A free port under `limit` (the kernel hands out ports from 32768 up)."""
+    """A free port under `limit`, drawn at random."""
     while True:
         port = random.randrange(low, limit)
         with socket.socket() as s:

@@ -31,7 +31,12 @@ from devstack.migrate import migrate
 from devstack.ports import free_port, wait_for_port
 from devstack.postgres import Cluster
 from devstack.temporal_prod import ProdTemporal
-from devstack.temporal_server import SINGLE_HOST_DYNAMIC_CONFIG, ServerKind, start_dev_args
+from devstack.temporal_server import (
+    SINGLE_HOST_DYNAMIC_CONFIG,
+    ServerKind,
+    side_ports,
+    start_dev_args,
+)
 from devstack.tools import temporal_cli
 
 LOG_CONFIG = str(PROJECT_ROOT / "core" / "logging.json")
@@ -318,7 +323,7 @@ class Stack:
     def _dev_temporal(self) -> Service:
         port = free_port()
         self.temporal_address = f"127.0.0.1:{port}"
-        args = ["--ip", "127.0.0.1", "--port", str(port), "--headless"]
+        args = ["--ip", "127.0.0.1", "--port", str(port), "--headless", *side_ports()]
         if self.options.persistent_temporal:
             args += ["--db-filename", str(self.root / "temporal.db")]
         return self.service(

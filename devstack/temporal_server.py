@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from enum import StrEnum
 
+from devstack.ports import free_port
 from devstack.tools import temporal_cli
 from messages.search_attributes import dev_server_flags
 
@@ -32,6 +33,12 @@ SINGLE_HOST_DYNAMIC_CONFIG = (
 
 def dynamic_config_flags(values: Sequence[str] = SINGLE_HOST_DYNAMIC_CONFIG) -> list[str]:
     return [flag for value in values for flag in ("--dynamic-config-value", value)]
+
+
+def side_ports() -> list[str]:
+    """The dev server's HTTP API and metrics ports, chosen by us (left to the server, they are
+    ports the kernel may hand to another process first)."""
+    return ["--http-port", str(free_port()), "--metrics-port", str(free_port())]
 
 
 def start_dev_args(dynamic_config: Sequence[str] = SINGLE_HOST_DYNAMIC_CONFIG) -> list[str]:

@@ -36,7 +36,12 @@ from devstack.migrate import migrate
 from devstack.ports import free_port, wait_for_port
 from devstack.postgres import Cluster
 from devstack.temporal_prod import serving
-from devstack.temporal_server import SINGLE_HOST_DYNAMIC_CONFIG, ServerKind, dynamic_config_flags
+from devstack.temporal_server import (
+    SINGLE_HOST_DYNAMIC_CONFIG,
+    ServerKind,
+    dynamic_config_flags,
+    side_ports,
+)
 from devstack.tools import temporal_cli
 from messages import search_attributes
 from store.api_keys import key_prefix, secret_hash
@@ -137,9 +142,10 @@ async def temporal_env(request: pytest.FixtureRequest) -> AsyncIterator[Workflow
         return
     env = await WorkflowEnvironment.start_local(
         data_converter=converter,
+        port=free_port(),
         dev_server_existing_path=str(temporal_cli()),
         search_attributes=search_attributes.ALL,
-        dev_server_extra_args=dynamic_config_flags(TEST_DYNAMIC_CONFIG),
+        dev_server_extra_args=[*dynamic_config_flags(TEST_DYNAMIC_CONFIG), *side_ports()],
     )
     yield env
     await env.shutdown()
