@@ -34,7 +34,6 @@ from activities.sessions import SessionActivities
 from activities.webhook_signals import DeliveryStarter
 from activities.webhooks_out import WebhookActivities
 from core.db import make_engine, make_sessionmaker
-from core.enums import DocumentKind
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import connect
@@ -55,7 +54,7 @@ def booking_activities(
     webhook_starter = DeliveryStarter(
         sessionmaker, temporal, settings.task_queue, retry_timings(settings)
     )
-    inventory = InventoryActivities(sessionmaker, settings.reference_format, webhook_starter)
+    inventory = InventoryActivities(sessionmaker, webhook_starter)
     # aiohttp costs the worker less than half of httpx's CPU per Stripe call (issue 13).
     stripe_http = stripe.AIOHTTPClient()
     stack.push_async_callback(stripe_http.close_async)
@@ -68,10 +67,6 @@ def booking_activities(
         sessionmaker,
         Seller(settings.seller_name, settings.seller_address, settings.seller_vat_number),
         settings.vat_rate_basis_points,
-        {
-            DocumentKind.RECEIPT: settings.receipt_number_format,
-            DocumentKind.CREDIT_NOTE: settings.credit_note_number_format,
-        },
         locale=settings.locale,
     )
     notifications = NotificationActivities(

@@ -40,8 +40,8 @@ from messages.booking import (
     Reservation,
     Transition,
 )
-from models.tables import Booking, Seat, Session, WebhookEvent
-from store.sequences import database_now, next_in_sequence
+from models.tables import Booking, Organisation, Seat, Session, WebhookEvent
+from store.sequences import database_now, next_reference
 from store.webhook_events import STATUS_EVENTS, publish_booking_event
 
 
@@ -56,12 +56,10 @@ class InventoryActivities:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        reference_format: str,
         webhooks: DeliveryStarter | None = None,
     ):
         """`webhooks` None: events stay in the outbox until something nudges their delivery."""
         self._sessionmaker = sessionmaker
-        self._reference_format = reference_format
         self._webhooks = webhooks
 
     @activity.defn(name="reserve_places")
@@ -203,8 +201,8 @@ class InventoryActivities:
                     f"booking {booking_id} no longer holds its places {booking.seat_labels}"
                 )
             now = await database_now(db)
-            seq = await next_in_sequence(db, "booking", now.year)
-            booking.reference = self._reference_format.format(year=now.year, seq=seq)
+            organisation = await db.get_one(Organisation, session.organisation_id)
+            booking.reference = await next_reference(db, organisation, now.year)
             booking.status = BookingStatus.CONFIRMED
             booking.confirmed_at = now
             booking.amount_paid = booking.amount_total

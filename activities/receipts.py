@@ -20,9 +20,9 @@ from documents.receipt_data import (
 )
 from documents.receipt_pdf import render_receipt_pdf
 from messages.booking import DocumentRef, IssueDocument
-from models.tables import Booking, Receipt, Session
+from models.tables import Booking, Organisation, Receipt, Session
 from store.booking_records import find_document
-from store.sequences import database_now, next_in_sequence
+from store.sequences import database_now, next_document_number
 
 
 class ReceiptActivities:
@@ -31,7 +31,6 @@ class ReceiptActivities:
         sessionmaker: async_sessionmaker[AsyncSession],
         seller: Seller,
         vat_rate_basis_points: int,
-        number_formats: dict[DocumentKind, str],
         locale: str = DEFAULT_LOCALE,
     ):
         register_fonts()  # a missing font stops the worker at start, not a receipt later
@@ -39,7 +38,6 @@ class ReceiptActivities:
         self._sessionmaker = sessionmaker
         self._seller = seller
         self._vat_rate = vat_rate_basis_points
-        self._number_formats = number_formats
 
     @activity.defn(name="issue_document")
     async def issue(self, request: IssueDocument) -> DocumentRef:
@@ -62,9 +60,8 @@ class ReceiptActivities:
                     raise InvalidRequest("a credit note needs the receipt it refers to")
                 refers_to = receipt.number
             now = await database_now(db)
-            number = self._number_formats[request.kind].format(
-                year=now.year, seq=await next_in_sequence(db, request.kind, now.year)
-            )
+            organisation = await db.get_one(Organisation, session.organisation_id)
+            number = await next_document_number(db, organisation, request.kind, now.year)
             data = self._receipt_data(booking, session, request, number, refers_to, now)
             pdf = await asyncio.to_thread(render_receipt_pdf, data)
             db.add(

@@ -40,6 +40,14 @@ class SessionStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class VatTreatment(StrEnum):
+    """The VAT a session's price includes (core.vat.applicable_vat_rate)."""
+
+    ORGANISATION = "organisation"  # the organisation's rate, or none if it is not registered
+    RATE = "rate"  # a rate of the session's own (0 %, a reduced rate)
+    NONE = "none"  # no VAT: the documents print no VAT line
+
+
 class SeatState(StrEnum):
     FREE = "free"
     HELD = "held"

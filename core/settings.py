@@ -111,9 +111,6 @@ class Settings(BaseSettings):
     workflow_accept_seconds: float = 10.0
     cancel_wait_seconds: float = 10.0
 
-    # str.format fields: {year} and {seq}; references stay unique because seq is per year.
-    reference_format: str = "RFT-{year}-{seq:04d}"
-
     # What happens around the hold timer (the hold length itself is a per-session setting).
     hold_extension_seconds: int = 60
     max_hold_extensions: int = 5
@@ -127,18 +124,27 @@ class Settings(BaseSettings):
     safety_net_interval_seconds: int = 300
     safety_net_hold_grace_seconds: int = 300
 
-    # Receipts: who sells, and the VAT rate in basis points. Prices include VAT.
+    # The default organisation's seller profile when migration 0013 created it; since then
+    # each organisation's profile (GET/PATCH /v1/organisation) is what its documents print.
+    # Prices include VAT; the rate is in basis points.
     seller_name: str = "Rescue First Training Ltd"
     seller_address: list[str] = Field(
         default_factory=lambda: ["12 Harbour Street", "Bristol BS1 4QA", "United Kingdom"]
     )
+    seller_country: str = "GB"
     seller_vat_number: str | None = "GB 123 4567 89"
+    # The default organisation's prefixes: references `RFT-2026-0001`, receipts
+    # `R-2026-000001`, credit notes `CN-2026-000001`, each gapless per organisation and year.
+    reference_prefix: str = "RFT"
+    receipt_prefix: str = "R"
+    credit_note_prefix: str = "CN"
+    # Platform defaults for new organisations' profiles (and the default organisation's at
+    # migration 0013): VAT rate, currency, time zone, and how documents and emails write dates
+    # and money (a CLDR locale, e.g. en_GB, en_US, de_DE).
     vat_rate_basis_points: int = 2000
-    receipt_number_format: str = "R-{year}-{seq:06d}"
-    # How receipts, credit notes and emails write dates and money (a CLDR locale, e.g. en_GB,
-    # en_US, de_DE): month and day names, zone names, currency symbols, separators.
+    default_currency: str = "GBP"
+    default_time_zone: str = "UTC"
     locale: str = "en_GB"
-    credit_note_number_format: str = "CN-{year}-{seq:06d}"
 
     # Email: "outbox" writes .eml files under var/outbox (dev); "sendgrid" calls the v3 API.
     email_backend: Literal["outbox", "sendgrid"] = "outbox"

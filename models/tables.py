@@ -37,6 +37,7 @@ from core.enums import (
     SeatState,
     SessionKind,
     SessionStatus,
+    VatTreatment,
     WebhookDeliveryStatus,
     WebhookEventType,
     sql_in,
@@ -55,10 +56,48 @@ class Organisation(Base):
     """An organiser (a tenant): it owns sessions, their bookings and its API keys."""
 
     __tablename__ = "organisations"
+    __table_args__ = (
+        CheckConstraint("vat_rate_basis_points BETWEEN 0 AND 10000", name="vat_rate_bounded"),
+        CheckConstraint("default_currency ~ '^[A-Z]{3}$'", name="default_currency_iso"),
+        CheckConstraint("country ~ '^[A-Z]{2}$'", name="country_iso"),
+        CheckConstraint(
+            "platform_fee_basis_points BETWEEN 0 AND 10000", name="platform_fee_rate_bounded"
+        ),
+        CheckConstraint("platform_fee_fixed >= 0", name="platform_fee_fixed_not_negative"),
+        CheckConstraint("(logo IS NULL) = (logo_content_type IS NULL)", name="logo_has_type"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(Text, unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    # The seller profile (migration 0013): what its receipts, credit notes and emails say.
+    legal_name: Mapped[str] = mapped_column(Text)
+    address_lines: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    country: Mapped[str | None] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    tax_id: Mapped[str | None] = mapped_column(Text)  # its VAT number
+    # The VAT rate its prices include unless a session says otherwise; NULL: not registered
+    # for VAT, so its documents print no VAT line.
+    vat_rate_basis_points: Mapped[int | None] = mapped_column(Integer)
+    default_currency: Mapped[str] = mapped_column(String(3), server_default="GBP")
+    locale: Mapped[str] = mapped_column(String(16), server_default="en_GB")
+    time_zone: Mapped[str] = mapped_column(String(64), server_default="UTC")
+    email_sender_name: Mapped[str] = mapped_column(Text)
+    reply_to: Mapped[str | None] = mapped_column(Text)
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    logo_content_type: Mapped[str | None] = mapped_column(String(32))
+    footer: Mapped[str | None] = mapped_column(Text)
+    # Its numbers: `{prefix}-{year}-{seq}`, one gapless sequence per prefix and year. No prefix
+    # is used twice across organisations (store.organisations checks the three together).
+    reference_prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    receipt_prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    credit_note_prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    # Stripe Connect: its payments are made on this connected account (`Stripe-Account`),
+    # with this platform fee; NULL: on the platform's own account.
+    stripe_account_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    platform_fee_basis_points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    platform_fee_fixed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    profile_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ApiKey(Base):
@@ -96,6 +135,12 @@ class Session(Base):
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("hold_seconds BETWEEN 1 AND 86400", name="hold_bounded"),
         CheckConstraint("discount_basis_points BETWEEN 0 AND 10000", name="discount_bounded"),
+        CheckConstraint(sql_in("vat_treatment", VatTreatment), name="vat_treatment_known"),
+        CheckConstraint(
+            "(vat_treatment = 'rate') = (vat_rate_basis_points IS NOT NULL)"
+            " AND coalesce(vat_rate_basis_points, 0) BETWEEN 0 AND 10000",
+            name="vat_rate_only_with_rate",
+        ),
         Index("ix_sessions_starts_at", "starts_at"),
         Index("ix_sessions_organisation_starts_at", "organisation_id", "starts_at"),
     )
@@ -121,6 +166,12 @@ class Session(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # [{"days_before": 14, "percent": 100}, ...] (core.refund_policy); NULL: the default policy.
     refund_policy: Mapped[list[dict[str, int]] | None] = mapped_column(JSONB)
+    # The VAT its price includes: the organisation's rate, a rate of its own, or none
+    # (core.vat.applicable_vat_rate).
+    vat_treatment: Mapped[str] = mapped_column(
+        String(16), default=VatTreatment.ORGANISATION, server_default=VatTreatment.ORGANISATION
+    )
+    vat_rate_basis_points: Mapped[int | None] = mapped_column(Integer)
 
 
 class Seat(Base):
@@ -191,6 +242,11 @@ class Booking(Base):
     # amount_total (migration 0009); read it as `paid`.
     amount_paid: Mapped[int | None] = mapped_column(Integer, server_default="0")
     amount_refunded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The Stripe account its PaymentIntent lives in (the organisation's connected account when
+    # it was created; NULL: the platform's), and the platform fee taken on it: refunds and
+    # reads of this payment go to that account whatever the organisation uses later.
+    stripe_account_id: Mapped[str | None] = mapped_column(String(255))
+    application_fee_amount: Mapped[int | None] = mapped_column(Integer)
 
     @property
     def paid(self) -> int:
@@ -226,10 +282,14 @@ class BookingRefund(Base):
 
 
 class ReferenceCounter(Base):
-    """Per-year sequences for human references (and, later, receipt numbers), gapless."""
+    """Per-organisation, per-year gapless sequences: booking references, receipt and credit
+    note numbers."""
 
     __tablename__ = "reference_counters"
 
+    organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id"), primary_key=True
+    )
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_value: Mapped[int] = mapped_column(Integer, default=0)
@@ -279,6 +339,8 @@ class Receipt(Base):
     currency: Mapped[str] = mapped_column(String(3))
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    # The seller as printed when issued (documents.receipt_data.Seller); NULL before 0013.
+    seller: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class Notification(Base):

@@ -12,7 +12,7 @@ from core.enums import Role, SessionKind
 from models.tables import Organisation, Session
 from store.api_keys import ensure_keys
 from store.catalog import SeatRow, SessionSpec, create_session
-from store.organisations import DEFAULT_ORGANISATION_ID
+from store.organisations import DEFAULT_ORGANISATION_ID, create_organisation
 
 # Fixed ids: seeding twice finds the sessions it made the first time.
 _NAMESPACE = uuid.UUID("6f1d3c2e-8f4b-4d5e-9a51-7c0de5eed000")
@@ -96,8 +96,7 @@ async def seed(db: AsyncSession, today: datetime, pepper: str) -> int:
     """Create the organisations, dev keys and demo sessions that do not exist yet; returns how
     many sessions were created."""
     if await db.get(Organisation, OTHER_ORGANISATION_ID) is None:
-        db.add(Organisation(id=OTHER_ORGANISATION_ID, name=OTHER_ORGANISATION_NAME))
-        await db.flush()
+        await create_organisation(db, OTHER_ORGANISATION_NAME, OTHER_ORGANISATION_ID)
     for organisation_id, keys in DEV_KEYS.items():
         await ensure_keys(db, organisation_id, keys, pepper)
     specs = demo_sessions(today)

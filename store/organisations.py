@@ -1,13 +1,16 @@
 """Organisations (tenants): create, list, and find one by id or name."""
 
+import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidRequest
+from core.settings import Settings
 from models.tables import Organisation
 
 # Created by migration 0003: rows that existed before organisations did belong to it, and so do
@@ -19,14 +22,47 @@ class OrganisationNotFound(LookupError):
     pass
 
 
+@dataclass(frozen=True)
+class PlatformDefaults:
+    """What a new organisation's seller profile starts with (the platform's settings)."""
+
+    currency: str = "GBP"
+    locale: str = "en_GB"
+    time_zone: str = "UTC"
+
+    @classmethod
+    def of(cls, settings: Settings) -> "PlatformDefaults":
+        return cls(settings.default_currency, settings.locale, settings.default_time_zone)
+
+
 async def create_organisation(
-    db: AsyncSession, name: str, organisation_id: uuid.UUID | None = None
+    db: AsyncSession,
+    name: str,
+    organisation_id: uuid.UUID | None = None,
+    defaults: PlatformDefaults = PlatformDefaults(),
 ) -> Organisation:
-    """A new organisation; its name must be free (InvalidRequest otherwise)."""
+    """A new organisation; its name must be free (InvalidRequest otherwise).
+
+    Its profile starts as its name, not registered for VAT (no VAT number yet), with prefixes
+    made from its initials: the organiser completes it with PATCH /v1/organisation.
+    """
     name = " ".join(name.split())
     if not name:
         raise InvalidRequest("an organisation needs a name")
-    organisation = Organisation(id=organisation_id or uuid.uuid4(), name=name)
+    prefix = await _free_prefix(db, name)
+    organisation = Organisation(
+        id=organisation_id or uuid.uuid4(),
+        name=name,
+        legal_name=name,
+        email_sender_name=name,
+        vat_rate_basis_points=None,
+        default_currency=defaults.currency,
+        locale=defaults.locale,
+        time_zone=defaults.time_zone,
+        reference_prefix=prefix,
+        receipt_prefix=f"{prefix}-R",
+        credit_note_prefix=f"{prefix}-CN",
+    )
     db.add(organisation)
     try:
         async with db.begin_nested():
@@ -50,3 +86,25 @@ async def find_organisation(db: AsyncSession, id_or_name: str) -> Organisation:
     if found is None:
         raise OrganisationNotFound(f"no organisation {id_or_name!r}")
     return found
+
+
+async def prefixes_in_use(db: AsyncSession, but: uuid.UUID | None = None) -> set[str]:
+    """Every reference and document prefix of the organisations other than `but`."""
+    query = select(
+        Organisation.reference_prefix, Organisation.receipt_prefix, Organisation.credit_note_prefix
+    )
+    if but is not None:
+        query = query.where(Organisation.id != but)
+    rows = await db.execute(query)
+    return {prefix for row in rows for prefix in row}
+
+
+async def _free_prefix(db: AsyncSession, name: str) -> str:
+    """The initials of `name` (up to four letters; ORG without any), numbered until free."""
+    taken = await prefixes_in_use(db)
+    initials = "".join(word[0] for word in re.findall(r"[A-Za-z]+", name))[:4].upper() or "ORG"
+    prefix, n = initials, 1
+    while {prefix, f"{prefix}-R", f"{prefix}-CN"} & taken:
+        n += 1
+        prefix = f"{initials}{n}"
+    return prefix

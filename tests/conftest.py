@@ -100,8 +100,10 @@ def _tenants_sql() -> str:
         for secret, (key_id, organisation, role) in TEST_KEYS.items()
     )
     return (
-        "INSERT INTO organisations (id, name) "
-        f"VALUES ('{OTHER_ORGANISATION_ID}', 'Other Organiser');"
+        "INSERT INTO organisations (id, name, legal_name, email_sender_name,"
+        " reference_prefix, receipt_prefix, credit_note_prefix) "
+        f"VALUES ('{OTHER_ORGANISATION_ID}', 'Other Organiser', 'Other Organiser Ltd',"
+        " 'Other Organiser', 'OO', 'OO-R', 'OO-CN');"
         f"INSERT INTO api_keys (id, organisation_id, role, name, prefix, hash) VALUES {keys};"
     )
 

@@ -16,6 +16,7 @@ from ops.readable import when
 from store.api_keys import create_key, list_keys, revoke_key
 from store.organisations import (
     OrganisationNotFound,
+    PlatformDefaults,
     create_organisation,
     find_organisation,
     list_organisations,
@@ -140,7 +141,7 @@ def create_organisation_command(
     async def work() -> Organisation:
         async with database(settings) as db, db.begin() as s:
             try:
-                return await create_organisation(s, name)
+                return await create_organisation(s, name, defaults=PlatformDefaults.of(settings))
             except InvalidRequest as err:
                 fail(err.detail, BAD_USAGE)
 

@@ -25,7 +25,7 @@ from tests.helpers.activity_bookings import request, seat_states
 
 @pytest.fixture
 def inventory(db: async_sessionmaker[AsyncSession]) -> InventoryActivities:
-    return InventoryActivities(db, "RFT-{year}-{seq:04d}")
+    return InventoryActivities(db)
 
 
 async def test_200_concurrent_reservations_hold_exactly_the_capacity(

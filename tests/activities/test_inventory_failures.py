@@ -18,7 +18,7 @@ Db = async_sessionmaker[AsyncSession]
 
 
 def inventory(db: Db) -> InventoryActivities:
-    return InventoryActivities(db, "RFT-{year}-{seq:04d}")
+    return InventoryActivities(db)
 
 
 def request(session_id: str, quantity: int = 2, name: str = "Ada Lovelace") -> BookingRequest:

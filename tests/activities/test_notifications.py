@@ -45,10 +45,6 @@ async def confirmed_with_receipt(db: async_sessionmaker, session_id: str) -> str
         db,
         Seller("Rescue First", ["Bristol"], None),
         2000,
-        {
-            DocumentKind.RECEIPT: "R-{year}-{seq:06d}",
-            DocumentKind.CREDIT_NOTE: "CN-{year}-{seq:06d}",
-        },
     )
     await receipts.issue(IssueDocument(booking_id, DocumentKind.RECEIPT))
     return booking_id

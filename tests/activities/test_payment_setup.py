@@ -22,7 +22,7 @@ from messages.webhooks import retry_timings
 from models.tables import Booking
 from tests.conftest import SessionFactory
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.helpers.activity_bookings import FORMAT, events_of, reserved
+from tests.helpers.activity_bookings import events_of, reserved
 
 
 async def test_a_retry_after_the_commit_records_the_intent_once(
@@ -35,7 +35,7 @@ async def test_a_retry_after_the_commit_records_the_intent_once(
     payments = PaymentActivities(stripe_client)
     nowhere = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)
     inventory = InventoryActivities(
-        db, FORMAT, DeliveryStarter(db, nowhere, settings.task_queue, retry_timings(settings))
+        db, DeliveryStarter(db, nowhere, settings.task_queue, retry_timings(settings))
     )
     booking_id = await reserved(inventory, await new_session())
     request = CreatePaymentIntent(booking_id, 2500, "GBP", "ada@example.com")
@@ -43,9 +43,7 @@ async def test_a_retry_after_the_commit_records_the_intent_once(
     with pytest.raises((RPCError, RuntimeError)):
         await step.open_payment(request)  # committed, but Temporal could not be told
 
-    retried = await PaymentSetupActivities(payments, InventoryActivities(db, FORMAT)).open_payment(
-        request
-    )
+    retried = await PaymentSetupActivities(payments, InventoryActivities(db)).open_payment(request)
     async with db() as s:
         row = await s.get(Booking, uuid.UUID(booking_id))
     assert row is not None
@@ -64,7 +62,7 @@ async def test_a_discarded_setup_leaves_no_event_behind(
 ) -> None:
     """The step committed `booking.created`, then failed: the workflow discards the booking,
     and no shop hears of a booking that never was."""
-    inventory = InventoryActivities(db, FORMAT)
+    inventory = InventoryActivities(db)
     booking_id = await reserved(inventory, await new_session())
     request = CreatePaymentIntent(booking_id, 2500, "GBP", "ada@example.com")
     await PaymentSetupActivities(PaymentActivities(stripe_client), inventory).open_payment(request)
@@ -82,7 +80,7 @@ async def test_a_stripe_refusal_records_nothing(
 ) -> None:
     """Stripe first, then the database: localstripe refuses an intent of 0, for good (no retry
     can change its answer), and the booking neither holds an intent nor told any shop."""
-    inventory = InventoryActivities(db, FORMAT)
+    inventory = InventoryActivities(db)
     booking_id = await reserved(inventory, await new_session())
     step = PaymentSetupActivities(PaymentActivities(stripe_client), inventory)
     with pytest.raises(PaymentRequestInvalid) as refused:

@@ -20,16 +20,11 @@ from store.booking_records import get_document
 from tests.conftest import SessionFactory
 from tests.helpers.activity_bookings import confirmed_booking
 
-FORMATS = {
-    DocumentKind.RECEIPT: "R-{year}-{seq:06d}",
-    DocumentKind.CREDIT_NOTE: "CN-{year}-{seq:06d}",
-}
-
 
 @pytest.fixture
 def receipts(db: async_sessionmaker[AsyncSession]) -> ReceiptActivities:
     seller = Seller("Rescue First Training Ltd", ["12 Harbour Street", "Bristol"], "GB 123")
-    return ReceiptActivities(db, seller, 2000, FORMATS)
+    return ReceiptActivities(db, seller, 2000)
 
 
 def text_of(pdf: bytes) -> str:

@@ -14,7 +14,7 @@ from tests.helpers.activity_bookings import request, seat_states
 
 @pytest.fixture
 def inventory(db: async_sessionmaker[AsyncSession]) -> InventoryActivities:
-    return InventoryActivities(db, "RFT-{year}-{seq:04d}")
+    return InventoryActivities(db)
 
 
 async def test_reserving_a_confirmed_booking_again_answers_its_reservation(

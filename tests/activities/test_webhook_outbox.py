@@ -16,7 +16,7 @@ from messages.webhooks import retry_timings
 from tests.api.webhooks_out.helpers import wait_for
 from tests.conftest import SessionFactory
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.helpers.activity_bookings import FORMAT, events_of, reserved
+from tests.helpers.activity_bookings import events_of, reserved
 from tests.helpers.polling import eventually
 
 
@@ -25,7 +25,7 @@ async def test_an_activity_run_again_writes_no_second_event(
     receiver_endpoint: WebhookReceiver,
     new_session: SessionFactory,
 ) -> None:
-    inventory = InventoryActivities(db, FORMAT)  # nothing woken: the rows are what we look at
+    inventory = InventoryActivities(db)  # nothing woken: the rows are what we look at
     booking_id = await reserved(inventory, await new_session())
     pending = Transition(booking_id, BookingStatus.PENDING_PAYMENT, payment_intent_id="pi_x")
     for _ in range(2):
@@ -49,9 +49,7 @@ async def test_a_wake_up_lost_after_the_commit_is_made_good_by_the_retry(
 ) -> None:
     nowhere = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)
     timings = retry_timings(settings)
-    down = InventoryActivities(
-        db, FORMAT, DeliveryStarter(db, nowhere, settings.task_queue, timings)
-    )
+    down = InventoryActivities(db, DeliveryStarter(db, nowhere, settings.task_queue, timings))
     booking_id = await reserved(down, await new_session())
     created = Transition(booking_id, BookingStatus.PENDING_PAYMENT, payment_intent_id="pi_y")
     # Temporal unreachable: the client's lazy connection fails (RuntimeError), a call an RPCError.
@@ -61,9 +59,7 @@ async def test_a_wake_up_lost_after_the_commit_is_made_good_by_the_retry(
         ("booking.created", 1, WebhookDeliveryStatus.PENDING)
     ]
 
-    up = InventoryActivities(
-        db, FORMAT, DeliveryStarter(db, temporal, settings.task_queue, timings)
-    )
+    up = InventoryActivities(db, DeliveryStarter(db, temporal, settings.task_queue, timings))
     await up.record(created)  # the activity's retry
     got = await wait_for(lambda: receiver_endpoint.accepted("shop"), 1)
     assert [(r.type, r.body["data"]["booking"]["id"]) for r in got] == [

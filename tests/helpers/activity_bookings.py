@@ -14,7 +14,7 @@ async def confirmed_booking(
     db: async_sessionmaker[AsyncSession], session_id: str, quantity: int, attendees: int = 0
 ) -> str:
     """Held and confirmed (with its reference), as if its payment had succeeded."""
-    inventory = InventoryActivities(db, "RFT-{year}-{seq:04d}")
+    inventory = InventoryActivities(db)
     booking_id = str(uuid.uuid4())
     await inventory.reserve(
         BookingRequest(
@@ -51,9 +51,6 @@ async def seat_states(db: async_sessionmaker[AsyncSession], session_id: str) -> 
             .group_by(Seat.state)
         )
         return dict(rows.all())  # type: ignore[arg-type]
-
-
-FORMAT = "RFT-{year}-{seq:04d}"
 
 
 async def reserved(inventory: InventoryActivities, session_id: str) -> str:

@@ -217,9 +217,7 @@ async def test_a_cancel_reaches_a_booking_still_being_set_up(
     shows the cancel accepted before the step completed."""
     creating = asyncio.Event()
     may_finish = asyncio.Event()
-    real = PaymentSetupActivities(
-        PaymentActivities(stripe_client), InventoryActivities(db, settings.reference_format)
-    )
+    real = PaymentSetupActivities(PaymentActivities(stripe_client), InventoryActivities(db))
 
     @activity.defn(name="open_payment")
     async def slow_create(request: CreatePaymentIntent) -> PaymentIntentInfo:

@@ -27,6 +27,7 @@ from devstack.pay import pay
 from messages.booking import CANCEL_UPDATE_ID, CancelRequest, booking_workflow_id
 from messages.repairs import OrphanHold, SafetyNetInput
 from models.tables import Booking, BookingRefund, Notification, Seat
+from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.helpers.emails import emails_for, emails_with
@@ -228,9 +229,10 @@ async def test_a_release_that_waits_on_a_confirm_in_flight_frees_nothing_it_sold
         )
         await s.execute(
             text(
-                "INSERT INTO reference_counters (name, year, last_value)"
-                " VALUES ('booking', extract(year FROM now()), 0) ON CONFLICT DO NOTHING"
-            )
+                "INSERT INTO reference_counters (organisation_id, name, year, last_value)"
+                " VALUES (:organisation, 'booking', extract(year FROM now()), 0)"
+                " ON CONFLICT DO NOTHING"
+            ).bindparams(organisation=DEFAULT_ORGANISATION_ID)
         )
     held_back = HeldBackRelease(db, temporal, settings, view.id)
     own = await own_worker(held_back.activity)
