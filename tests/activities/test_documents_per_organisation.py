@@ -35,6 +35,7 @@ from tests.helpers.sellers import (
     first_page,
     pdftotext,
     png_logo,
+    seller_profile,
     session_of,
     set_profile,
 )
@@ -175,6 +176,17 @@ async def test_no_vat_line_without_vat_and_a_session_rate_of_its_own(
     text = pdftotext(receipt.pdf)
     assert "VAT at 5% £3.57" in text and "VAT number: GB 123 4567 89" in text
     assert seller_of(receipt)["vat_rate_basis_points"] == 500
+
+
+async def test_a_logo_that_cannot_be_drawn_is_left_out_and_the_receipt_issued(
+    db: async_sessionmaker[AsyncSession], other_seller: None
+) -> None:
+    # Stored before uploads were checked, or by hand: PNG's signature, then nothing usable.
+    broken = {"logo": b"\x89PNG\r\n\x1a\n broken", "logo_content_type": "image/png"}
+    async with seller_profile(db, OTHER_ORGANISATION_ID, **broken):
+        _, receipt = await receipt_of(db, await session_of(db, OTHER_ORGANISATION_ID, "EUR"))
+    assert "Other Organiser Events Limited" in pdftotext(receipt.pdf)
+    assert seller_of(receipt)["logo"] is None  # as printed
 
 
 async def test_a_profile_change_leaves_issued_documents_as_they_were(
