@@ -37,7 +37,6 @@ from core.db import make_engine, make_sessionmaker
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import connect
-from documents.receipt_data import Seller
 from messages.repairs import SafetyNetInput, WebhookSweep
 from messages.webhooks import retry_timings
 from workflows.registry import build_worker
@@ -63,19 +62,8 @@ def booking_activities(
     )
     payments = PaymentActivities(stripe_client)
     payment_setup = PaymentSetupActivities(payments, inventory)
-    receipts = ReceiptActivities(
-        sessionmaker,
-        Seller(settings.seller_name, settings.seller_address, settings.seller_vat_number),
-        settings.vat_rate_basis_points,
-        locale=settings.locale,
-    )
-    notifications = NotificationActivities(
-        sessionmaker,
-        make_mailer(settings),
-        settings.email_from,
-        settings.seller_name,
-        locale=settings.locale,
-    )
+    receipts = ReceiptActivities(sessionmaker)
+    notifications = NotificationActivities(sessionmaker, make_mailer(settings), settings.email_from)
     refunds = RefundActivities(sessionmaker, webhook_starter)
     repairs = RepairActivities(sessionmaker, temporal, stripe_client, notifications)
     sessions = SessionActivities(sessionmaker, temporal, webhook_starter)

@@ -14,7 +14,7 @@ from typing import Protocol, TypeVar
 from python_http_client import exceptions as http_errors
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Attachment as SendGridAttachment
-from sendgrid.helpers.mail import CustomArg, Mail
+from sendgrid.helpers.mail import CustomArg, From, Mail, ReplyTo
 
 from core.settings import Settings
 
@@ -31,14 +31,20 @@ class Attachment:
 
 @dataclass(frozen=True)
 class OutgoingEmail:
+    """One email. It comes from the platform's address (`from_email`, the one its mail
+    service may send from) under the selling organisation's name (`from_name`); replies go
+    to the organisation's own address when it has one (`reply_to`)."""
+
     key: str
     to_email: str
     to_name: str
     from_email: str
+    from_name: str
     subject: str
     html: str
     text: str
     attachments: list[Attachment] = field(default_factory=list)
+    reply_to: str | None = None
 
 
 def header_text(value: str) -> str:
@@ -81,13 +87,15 @@ class SendGridMailer:
 
     def _send(self, email: OutgoingEmail) -> None:
         mail = Mail(
-            from_email=email.from_email,
+            from_email=From(email.from_email, header_text(email.from_name)),
             to_emails=(email.to_email, header_text(email.to_name)),
             subject=header_text(email.subject),
             plain_text_content=email.text,
             html_content=email.html,
         )
         mail.custom_arg = CustomArg(KEY_ARG, email.key)
+        if email.reply_to:
+            mail.reply_to = ReplyTo(email.reply_to)
         for item in email.attachments:
             mail.add_attachment(
                 SendGridAttachment(
@@ -138,10 +146,10 @@ class OutboxMailer:
 
     def _write(self, email: OutgoingEmail) -> None:
         message = EmailMessage()
-        message["From"] = email.from_email
-        user, _, domain = email.to_email.rpartition("@")
-        # Built from its parts: a name holding a comma or quotes stays one address.
-        message["To"] = Address(header_text(email.to_name), user, domain)
+        message["From"] = _address(email.from_name, email.from_email)
+        message["To"] = _address(email.to_name, email.to_email)
+        if email.reply_to:
+            message["Reply-To"] = _address("", email.reply_to)
         message["Subject"] = header_text(email.subject)
         message["X-Notification-Key"] = email.key
         message.set_content(email.text)
@@ -161,6 +169,12 @@ class OutboxMailer:
 
     def _path(self, key: str) -> Path:
         return self._folder / f"{key.replace(':', '-')}.eml"
+
+
+def _address(name: str, email: str) -> Address:
+    """Built from its parts: a name holding a comma or quotes stays one address."""
+    user, _, domain = email.rpartition("@")
+    return Address(header_text(name), user, domain)
 
 
 def make_mailer(settings: Settings) -> Mailer:

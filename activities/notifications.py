@@ -18,9 +18,8 @@ from core.enums import (
 )
 from documents.calendar_file import CalendarMethod, render_ics
 from documents.emails import EmailContext, render_email
-from documents.receipt_data import DEFAULT_LOCALE
 from messages.booking import EmailOutcome, EmailRequest
-from models.tables import Booking, Notification, Receipt, Session
+from models.tables import Booking, Notification, Organisation, Receipt, Session
 
 
 def notification_key(booking_id: str, kind: str, refund_sequence: int | None = None) -> str:
@@ -43,19 +42,16 @@ _REFUND_EMAILS = frozenset({EmailKind.REFUNDED, EmailKind.PARTLY_REFUNDED, Email
 
 
 class NotificationActivities:
+    """Emails in the name of the organisation that sells the booking's session: from the
+    platform's address (`from_email`) under its sender name, replies to its reply-to address,
+    its legal name in the text and the signature, dates and money in its locale."""
+
     def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        mailer: Mailer,
-        from_email: str,
-        seller_name: str,
-        locale: str = DEFAULT_LOCALE,
+        self, sessionmaker: async_sessionmaker[AsyncSession], mailer: Mailer, from_email: str
     ):
         self._sessionmaker = sessionmaker
         self._mailer = mailer
         self._from = from_email
-        self._seller = seller_name
-        self._locale = locale
 
     @activity.defn(name="send_email")
     async def send(self, request: EmailRequest) -> EmailOutcome:
@@ -153,6 +149,7 @@ class NotificationActivities:
             assert booking is not None, f"no booking {request.booking_id}"
             session = await db.get(Session, booking.session_id)
             assert session is not None
+            organisation = await db.get_one(Organisation, session.organisation_id)
             # The receipt, and the credit note of this email's refund.
             documents = {
                 DocumentKind(r.kind): r
@@ -175,11 +172,11 @@ class NotificationActivities:
                 session_starts_at=session.starts_at,
                 session_ends_at=session.ends_at,
                 session_time_zone=session.time_zone,
-                locale=self._locale,
+                locale=organisation.locale,
                 amount_total=booking.amount_total,
                 currency=booking.currency,
                 refund_amount=request.refund_amount,
-                seller_name=self._seller,
+                seller_name=organisation.legal_name,
             ),
         )
         return OutgoingEmail(
@@ -187,6 +184,8 @@ class NotificationActivities:
             to_email=booking.customer_email,
             to_name=booking.customer_name,
             from_email=self._from,
+            from_name=organisation.email_sender_name,
+            reply_to=organisation.reply_to,
             subject=rendered.subject,
             html=rendered.html,
             text=rendered.text,

@@ -1,18 +1,25 @@
-"""Receipts and credit notes: numbered gaplessly, rendered once, stored with their PDF."""
+"""Receipts and credit notes: numbered gaplessly per organisation, rendered once in the
+organisation's name, stored with their PDF and the seller as printed."""
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import undefer
 from temporalio import activity
 
-from core.enums import DocumentKind
+from core.enums import DocumentKind, VatTreatment
 from core.errors import InvalidRequest
+from core.vat import applicable_vat_rate
 from documents.fonts import register_fonts
+from documents.logo_drawing import UnreadableLogo
 from documents.receipt_data import (
-    DEFAULT_LOCALE,
+    VAT_RATE_KEY,
+    Logo,
     ReceiptData,
     ReceiptLine,
     Seller,
@@ -24,20 +31,34 @@ from models.tables import Booking, Organisation, Receipt, Session
 from store.booking_records import find_document
 from store.sequences import database_now, next_document_number
 
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Terms:
+    """Who sells on a document, at which VAT rate (None: none charged), in which locale."""
+
+    seller: Seller
+    vat_rate: int | None
+    locale: str
+
 
 class ReceiptActivities:
-    def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        seller: Seller,
-        vat_rate_basis_points: int,
-        locale: str = DEFAULT_LOCALE,
-    ):
+    """Issues each document in the name of the organisation that sells the session.
+
+    A receipt prints the organisation's profile as it is when the receipt is issued, and the
+    VAT rate that applies to its session (core.vat.applicable_vat_rate). A credit note is a
+    document of its own day: it names the seller as the organisation's profile is when the
+    credit note is issued (the legal seller then, e.g. after a change of registered address),
+    and refers to the receipt by number. Its VAT is the receipt's, though: a credit note
+    reverses VAT charged on the original supply, at the rate charged then, whatever the
+    organisation's or the session's rate is now. Either way what was issued never changes:
+    the PDF and `receipts.seller` (the seller as printed) are written once.
+    """
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]):
         register_fonts()  # a missing font stops the worker at start, not a receipt later
-        self._locale = locale
         self._sessionmaker = sessionmaker
-        self._seller = seller
-        self._vat_rate = vat_rate_basis_points
 
     @activity.defn(name="issue_document")
     async def issue(self, request: IssueDocument) -> DocumentRef:
@@ -53,17 +74,26 @@ class ReceiptActivities:
                 raise InvalidRequest(f"booking {request.booking_id} was never confirmed")
             session = await db.get(Session, booking.session_id)
             assert session is not None
+            organisation = await db.get_one(
+                Organisation, session.organisation_id, options=[undefer(Organisation.logo)]
+            )
+            vat_rate = applicable_vat_rate(
+                organisation.vat_rate_basis_points,
+                VatTreatment(session.vat_treatment),
+                session.vat_rate_basis_points,
+            )
             refers_to = None
             if request.kind == DocumentKind.CREDIT_NOTE:
                 receipt = await find_document(db, key, DocumentKind.RECEIPT)
                 if receipt is None:
                     raise InvalidRequest("a credit note needs the receipt it refers to")
                 refers_to = receipt.number
+                vat_rate = _rate_charged(receipt, vat_rate)
+            terms = _Terms(seller_of(organisation, vat_rate), vat_rate, organisation.locale)
             now = await database_now(db)
-            organisation = await db.get_one(Organisation, session.organisation_id)
             number = await next_document_number(db, organisation, request.kind, now.year)
-            data = self._receipt_data(booking, session, request, number, refers_to, now)
-            pdf = await asyncio.to_thread(render_receipt_pdf, data)
+            data = self._receipt_data(booking, session, request, number, refers_to, now, terms)
+            data, pdf = await asyncio.to_thread(_render, data)
             db.add(
                 Receipt(
                     booking_id=key,
@@ -75,6 +105,7 @@ class ReceiptActivities:
                     currency=data.currency,
                     issued_at=now,
                     pdf=pdf,
+                    seller=data.seller_snapshot(),
                 )
             )
             return DocumentRef(request.kind, number)
@@ -87,6 +118,7 @@ class ReceiptActivities:
         number: str,
         refers_to: str | None,
         now: datetime,
+        terms: _Terms,
     ) -> ReceiptData:
         sign = -1 if request.kind == DocumentKind.CREDIT_NOTE else 1
         unit = booking.amount_subtotal // booking.quantity
@@ -118,7 +150,7 @@ class ReceiptActivities:
             booking_reference=booking.reference,
             issued_at=now,
             paid_at=booking.confirmed_at if sign > 0 else now,
-            seller=self._seller,
+            seller=terms.seller,
             customer_name=booking.customer_name,
             customer_email=booking.customer_email,
             session_title=session.title,
@@ -131,13 +163,49 @@ class ReceiptActivities:
             discount_amount=discount_amount,
             total=total,
             currency=booking.currency,
-            vat_rate_basis_points=self._vat_rate,
+            vat_rate_basis_points=terms.vat_rate,
             prices_include_vat=True,
             card_brand=request.card_brand,
             card_last4=request.card_last4,
             session_time_zone=session.time_zone,
-            locale=self._locale,
+            locale=terms.locale,
         )
+
+
+def seller_of(organisation: Organisation, vat_rate: int | None) -> Seller:
+    """The organisation's profile as a document prints it; its VAT number only on a document
+    that charges VAT (`vat_rate` not None)."""
+    logo = None
+    if organisation.logo is not None and organisation.logo_content_type is not None:
+        logo = Logo(organisation.logo, organisation.logo_content_type)
+    return Seller(
+        name=organisation.legal_name,
+        address_lines=list(organisation.address_lines),
+        vat_number=organisation.tax_id if vat_rate is not None else None,
+        country=organisation.country,
+        logo=logo,
+        footer=organisation.footer,
+    )
+
+
+def _rate_charged(receipt: Receipt, rate_now: int | None) -> int | None:
+    """The VAT rate the receipt charged; `rate_now` for receipts issued before documents kept
+    their seller (migration 0013), which charged the one rate of their day."""
+    if receipt.seller is None or VAT_RATE_KEY not in receipt.seller:
+        return rate_now
+    rate: int | None = receipt.seller[VAT_RATE_KEY]
+    return rate
+
+
+def _render(data: ReceiptData) -> tuple[ReceiptData, bytes]:
+    """The document's bytes; without the logo when it cannot be drawn (a receipt is owed, a
+    logo is not), and then `data` says so, so the stored seller is what was printed."""
+    try:
+        return data, render_receipt_pdf(data)
+    except UnreadableLogo as err:
+        log.warning("document %s printed without its seller's logo: %s", data.number, err)
+        data = replace(data, seller=replace(data.seller, logo=None))
+        return data, render_receipt_pdf(data)
 
 
 def _attendee_names(booking: Booking) -> list[str]:

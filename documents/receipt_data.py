@@ -1,8 +1,10 @@
 """What a receipt or credit note says, and the money, VAT and date rules used to print it."""
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as babel_date
@@ -18,13 +20,47 @@ _STRIPE_HUNDREDTHS = frozenset({"ISK"})
 # The day, date and time of day, then the zone's name where it happens: the locale supplies
 # the names ("Thu", "Dec", "GMT" or "BST"); the order stays the same on every document.
 _MOMENT = "EEE d MMM y, HH:mm zzz"
+# In a document's stored seller (receipts.seller): the VAT rate it charged, None for none.
+VAT_RATE_KEY = "vat_rate_basis_points"
+
+
+@dataclass(frozen=True)
+class Logo:
+    """An organisation's logo as stored: PNG or SVG bytes (checked when uploaded)."""
+
+    data: bytes = field(repr=False)
+    content_type: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
 
 
 @dataclass(frozen=True)
 class Seller:
+    """Who sells, as a document prints it: the organisation's legal name and address, its VAT
+    number (None on a document that charges no VAT: it makes no VAT number claim), its logo
+    and the footer text at the foot of each page."""
+
     name: str
     address_lines: list[str]
     vat_number: str | None
+    country: str | None = None
+    logo: Logo | None = None
+    footer: str | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """What is stored with an issued document (receipts.seller): every field as printed,
+        the logo by its sha256 and content type rather than its bytes."""
+        logo = self.logo
+        return {
+            "name": self.name,
+            "address_lines": list(self.address_lines),
+            "country": self.country,
+            "vat_number": self.vat_number,
+            "logo": logo and {"sha256": logo.sha256, "content_type": logo.content_type},
+            "footer": self.footer,
+        }
 
 
 @dataclass(frozen=True)
@@ -42,6 +78,8 @@ class ReceiptData:
     `total` is the amount charged (or refunded). `discount_amount` is subtracted from the
     lines, so it is positive on a receipt and negative on a credit note. When prices exclude
     VAT, the lines are net and `total` is their sum minus the discount plus the VAT.
+    `vat_rate_basis_points` None: no VAT is charged, and the document prints no VAT line and
+    no VAT number.
     """
 
     kind: DocumentKind
@@ -63,7 +101,7 @@ class ReceiptData:
     discount_amount: int
     total: int
     currency: str
-    vat_rate_basis_points: int
+    vat_rate_basis_points: int | None
     prices_include_vat: bool
     card_brand: str | None
     card_last4: str | None
@@ -75,6 +113,8 @@ class ReceiptData:
         if (self.kind == DocumentKind.CREDIT_NOTE) != (self.refers_to is not None):
             raise ValueError("refers_to is required on credit notes and only there")
         currency_exponent(self.currency)
+        if self.vat_rate_basis_points is None and self.seller.vat_number:
+            raise ValueError("a document that charges no VAT makes no VAT number claim")
         sign = -1 if self.kind == DocumentKind.CREDIT_NOTE else 1
         if any(line.amount * sign < 0 for line in self.lines) or self.total * sign < 0:
             raise ValueError("credit notes carry negative amounts, receipts positive ones")
@@ -83,17 +123,28 @@ class ReceiptData:
                 raise ValueError(f"line {line.description!r}: quantity x unit != amount")
         goods = sum(line.amount for line in self.lines) - self.discount_amount
         if not self.prices_include_vat:
-            goods += vat_breakdown(goods, self.vat_rate_basis_points, inclusive=False)[1]
+            goods += self._vat_of(goods)[1]
         if goods != self.total:
             raise ValueError(f"lines add up to {goods}, not to the total {self.total}")
         for moment in (self.issued_at, self.paid_at, self.session_starts_at, self.session_ends_at):
             _require_aware(moment)
+
+    def seller_snapshot(self) -> dict[str, Any]:
+        """The seller as this document prints it, with the VAT rate it charges: stored with
+        the document (receipts.seller), never changed after."""
+        return {**self.seller.snapshot(), VAT_RATE_KEY: self.vat_rate_basis_points}
 
     @property
     def net_and_vat(self) -> tuple[int, int]:
         goods = self.total
         if not self.prices_include_vat:
             goods = sum(line.amount for line in self.lines) - self.discount_amount
+        return self._vat_of(goods)
+
+    def _vat_of(self, goods: int) -> tuple[int, int]:
+        """(net, vat) of `goods`; without VAT the whole amount is net."""
+        if self.vat_rate_basis_points is None:
+            return goods, 0
         return vat_breakdown(goods, self.vat_rate_basis_points, self.prices_include_vat)
 
 

@@ -18,6 +18,7 @@ from reportlab.platypus import Flowable, SimpleDocTemplate, Spacer, Table, Table
 
 from core.enums import DocumentKind
 from documents.fonts import BOLD, REGULAR, paragraph, register_fonts
+from documents.logo_drawing import logo_flowable
 from documents.receipt_data import (
     ReceiptData,
     format_date,
@@ -57,17 +58,22 @@ _CARD_BRANDS = {
 
 
 def render_receipt_pdf(data: ReceiptData) -> bytes:
-    """The PDF's bytes: the same data always gives the same bytes, so a retry reproduces it."""
+    """The PDF's bytes: the same data always gives the same bytes, so a retry reproduces it.
+
+    UnreadableLogo (documents.logo_drawing) when the seller's logo cannot be drawn."""
     register_fonts()
     buffer = BytesIO()
     title = f"{_kind_title(data)} {data.number}"
+    # The seller's footer text, above the line every page ends with.
+    footer = [paragraph(line, _SMALL) for line in _footer_lines(data.seller.footer)]
+    footer_heights = [p.wrap(_WIDTH, A4[1])[1] for p in footer]
     document = SimpleDocTemplate(
         buffer,
         pagesize=A4,
         leftMargin=20 * mm,
         rightMargin=20 * mm,
         topMargin=18 * mm,
-        bottomMargin=18 * mm,
+        bottomMargin=18 * mm + sum(footer_heights),
         title=title,
         author=data.seller.name,
         subject=f"Booking {data.booking_reference}",
@@ -93,6 +99,10 @@ def render_receipt_pdf(data: ReceiptData) -> bytes:
         canvas.setFont(_SMALL.fontName, _SMALL.fontSize)
         canvas.setFillColor(_GREY)
         canvas.drawString(document.leftMargin + 6, 12 * mm, _footer(data))
+        top = 16 * mm + sum(footer_heights)
+        for line, height in zip(footer, footer_heights, strict=True):
+            top -= height
+            line.drawOn(canvas, document.leftMargin + 6, top)
         canvas.restoreState()
 
     document.build(story, onFirstPage=decorate_page, onLaterPages=decorate_page)
@@ -107,9 +117,16 @@ def _kind_title(data: ReceiptData) -> str:
     return "Credit note" if data.kind == DocumentKind.CREDIT_NOTE else "Receipt"
 
 
+def _footer_lines(footer: str | None) -> list[str]:
+    return [line for line in (footer or "").splitlines() if line.strip()]
+
+
 def _header(data: ReceiptData) -> Table:
     seller = data.seller
-    lines = [paragraph(seller.name, _SELLER)]
+    lines: list[Flowable] = []
+    if seller.logo is not None:
+        lines += [logo_flowable(seller.logo), Spacer(1, 3 * mm)]
+    lines.append(paragraph(seller.name, _SELLER))
     lines += [paragraph(line, _BODY) for line in seller.address_lines]
     if seller.vat_number:
         lines.append(paragraph(f"VAT number: {seller.vat_number}", _BODY))
@@ -265,22 +282,23 @@ def _amounts(data: ReceiptData) -> Table:
         # The discount is subtracted, so it prints with the opposite sign of the lines.
         description = data.discount_description or "Discount"
         rows.append([description, "", "", format_money(-data.discount_amount, code, locale)])
-    net, vat = data.net_and_vat
-    basis = "incl." if data.prices_include_vat else "excl."
     total_label = "Total refunded" if data.kind == DocumentKind.CREDIT_NOTE else "Total paid"
     if data.total == 0:
         total_label = "Total"
     summary_at = len(rows)
-    rows += [
-        [f"Net amount (prices {basis} VAT)", "", "", format_money(net, code, locale)],
-        [
-            f"VAT at {format_rate(data.vat_rate_basis_points)}",
-            "",
-            "",
-            format_money(vat, code, locale),
-        ],
-        [total_label, "", "", format_money(data.total, code, locale)],
-    ]
+    if data.vat_rate_basis_points is not None:
+        net, vat = data.net_and_vat
+        basis = "incl." if data.prices_include_vat else "excl."
+        rows += [
+            [f"Net amount (prices {basis} VAT)", "", "", format_money(net, code, locale)],
+            [
+                f"VAT at {format_rate(data.vat_rate_basis_points)}",
+                "",
+                "",
+                format_money(vat, code, locale),
+            ],
+        ]
+    rows.append([total_label, "", "", format_money(data.total, code, locale)])
     cells = [_amount_cells(row, bold=index in (0, len(rows) - 1)) for index, row in enumerate(rows)]
     widths = [_WIDTH - 80 * mm, 18 * mm, 30 * mm, 32 * mm]
     table = Table(cells, colWidths=widths, repeatRows=1, hAlign="LEFT")

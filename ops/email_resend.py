@@ -63,9 +63,7 @@ async def send_again(
     settings' mail service; MailServiceFailed when the service fails."""
     key = notification_key(booking_id, kind, refund)
     request = await _email_sent(temporal, booking_id, kind, refund)
-    notifications = NotificationActivities(
-        db, make_mailer(settings), settings.email_from, settings.seller_name, locale=settings.locale
-    )
+    notifications = NotificationActivities(db, make_mailer(settings), settings.email_from)
     try:
         outcome = await notifications.send(request)
     except ApplicationError as err:

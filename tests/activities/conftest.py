@@ -8,7 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.enums import WebhookEventType
 from core.settings import Settings
 from tests.api.webhooks_out.helpers import endpoint_on
+from tests.conftest import OTHER_ORGANISATION_ID
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.helpers.sellers import OTHER_PROFILE, png_logo, seller_profile
 
 
 @pytest.fixture
@@ -20,3 +22,12 @@ async def receiver_endpoint(
     with WebhookReceiver() as receiver:
         async with endpoint_on(db, settings, receiver, "shop", events):
             yield receiver
+
+
+@pytest.fixture
+async def other_seller(db: async_sessionmaker[AsyncSession]) -> AsyncIterator[None]:
+    """The second test organisation with a complete seller profile and a PNG logo, for the
+    test; its profile as it was after it."""
+    profile = {**OTHER_PROFILE, "logo": png_logo(), "logo_content_type": "image/png"}
+    async with seller_profile(db, OTHER_ORGANISATION_ID, **profile):
+        yield

@@ -21,7 +21,6 @@ from activities.mail import OutboxMailer, SendGridMailer
 from activities.notifications import NotificationActivities
 from activities.receipts import ReceiptActivities
 from core.enums import DocumentKind, EmailKind, NotificationStatus
-from documents.receipt_data import Seller
 from messages.booking import EmailRequest, IssueDocument
 from models.tables import Booking, Notification
 from tests.conftest import SessionFactory
@@ -36,17 +35,12 @@ def fresh_sendgrid() -> Iterator[FakeSendGrid]:
 
 
 def notifications(db: async_sessionmaker, mailer: object) -> NotificationActivities:
-    return NotificationActivities(db, mailer, "bookings@rescuefirst.example", "Rescue First")  # type: ignore[arg-type]
+    return NotificationActivities(db, mailer, "bookings@rescuefirst.example")  # type: ignore[arg-type]
 
 
 async def confirmed_with_receipt(db: async_sessionmaker, session_id: str) -> str:
     booking_id = await confirmed_booking(db, session_id, 2)
-    receipts = ReceiptActivities(
-        db,
-        Seller("Rescue First", ["Bristol"], None),
-        2000,
-    )
-    await receipts.issue(IssueDocument(booking_id, DocumentKind.RECEIPT))
+    await ReceiptActivities(db).issue(IssueDocument(booking_id, DocumentKind.RECEIPT))
     return booking_id
 
 

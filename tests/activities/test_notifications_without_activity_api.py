@@ -32,7 +32,7 @@ async def test_a_retry_after_a_transient_failure_still_sends(
     sendgrid = sendgrid_without_activity_api
     booking_id = await confirmed_booking(db, await new_session(capacity=12), 1)
     activity = NotificationActivities(
-        db, SendGridMailer(sendgrid.api_key, sendgrid.url), "bookings@example.com", "Seller"
+        db, SendGridMailer(sendgrid.api_key, sendgrid.url), "bookings@example.com"
     )
     sendgrid.fail_next(1, 503)
     with pytest.raises(ApplicationError) as failure:  # Temporal retries this attempt
@@ -54,7 +54,7 @@ async def test_a_passing_failure_of_the_query_retries_rather_than_sends_again(
     with FakeSendGrid("SG.with-add-on") as sendgrid:
         booking_id = await confirmed_booking(db, await new_session(capacity=12), 1)
         activity = NotificationActivities(
-            db, SendGridMailer(sendgrid.api_key, sendgrid.url), "bookings@example.com", "Seller"
+            db, SendGridMailer(sendgrid.api_key, sendgrid.url), "bookings@example.com"
         )
         sendgrid.fail_next(1, 503)  # the first send fails
         with pytest.raises(ApplicationError):

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.receipts import ReceiptActivities
 from core.enums import DocumentKind
 from core.errors import InvalidRequest
-from documents.receipt_data import Seller
 from messages.booking import IssueDocument, Refund
 from models.tables import Receipt
 from store.booking_records import get_document
@@ -23,8 +22,7 @@ from tests.helpers.activity_bookings import confirmed_booking
 
 @pytest.fixture
 def receipts(db: async_sessionmaker[AsyncSession]) -> ReceiptActivities:
-    seller = Seller("Rescue First Training Ltd", ["12 Harbour Street", "Bristol"], "GB 123")
-    return ReceiptActivities(db, seller, 2000)
+    return ReceiptActivities(db)
 
 
 def text_of(pdf: bytes) -> str:
@@ -51,7 +49,7 @@ async def test_group_receipt_has_the_discount_and_vat(
         "4242",
         "Attendee 5",
         "Rescue First Training Ltd",
-        "GB 123",
+        "VAT number: GB 123 4567 89",
     ):
         assert expected in text, expected
     assert stored.total == 33750

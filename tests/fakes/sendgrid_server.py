@@ -95,6 +95,8 @@ def validate_mail(body: Any) -> None:
         for position, recipient in enumerate(to):
             _require_email(recipient, f"{field}.{position}.email")
     _require_email(body.get("from"), "from.email")
+    if "reply_to" in body:
+        _require_email(body["reply_to"], "reply_to.email")
     has_template = bool(body.get("template_id"))
     subjects = [p.get("subject") for p in personalizations]
     if not (body.get("subject") or all(subjects) or has_template):
