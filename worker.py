@@ -1,6 +1,8 @@
 """Runs the booking workflows and their activities: `python worker.py`."""
 
+import asyncio
 import logging
+import signal
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -9,6 +11,7 @@ from typing import Any
 import httpx
 import stripe
 import uvloop
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import (
     Client,
     Schedule,
@@ -21,6 +24,7 @@ from temporalio.client import (
     ScheduleUpdate,
 )
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import RPCError
 
 from activities.inventory import InventoryActivities
 from activities.mail import make_mailer
@@ -35,9 +39,11 @@ from activities.webhook_signals import DeliveryStarter
 from activities.webhooks_out import WebhookActivities
 from core.db import make_engine, make_sessionmaker
 from core.enums import DocumentKind
+from core.health import serving_health
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import connect
+from core.tracing import temporal_interceptors, tracer_provider
 from documents.receipt_data import Seller
 from messages.repairs import SafetyNetInput, WebhookSweep
 from messages.webhooks import retry_timings
@@ -164,14 +170,55 @@ async def ensure_safety_net(client: Client, settings: Settings) -> None:
 async def main() -> None:
     configure_logging()
     settings = get_settings()
+    stopping = stop_on_signals()
+    tracing = tracer_provider(settings, "booking-worker")
     # The SDK's own metrics (task latencies, slots, cache) for Prometheus to scrape.
     metrics = PrometheusConfig(bind_address=settings.worker_metrics_address)
-    client = await connect(settings, runtime=Runtime(telemetry=TelemetryConfig(metrics=metrics)))
+    client = await connect(
+        settings,
+        runtime=Runtime(telemetry=TelemetryConfig(metrics=metrics)),
+        interceptors=temporal_interceptors(tracing),
+    )
     async with AsyncExitStack() as stack:
+        if tracing is not None:
+            stack.callback(tracing.shutdown)  # last: the worker's final spans are exported
         await ensure_safety_net(client, settings)
         worker = build_worker(client, settings, booking_activities(settings, stack, client))
-        logging.info("worker polling task queue %r", settings.task_queue)
-        await worker.run()
+
+        async def ready() -> bool:
+            return worker.is_running and not stopping.is_set() and await answers(client)
+
+        await stack.enter_async_context(serving_health(settings.worker_health_address, ready))
+        # Leaving this block shuts the worker down gracefully (build_worker's timeout); the
+        # activities' clients, closed by `stack`, outlive it.
+        async with worker:
+            logging.info("worker polling task queue %r", settings.task_queue)
+            await stopping.wait()
+            logging.info(
+                "stopping: no new tasks; running activities have %s s to finish",
+                settings.worker_shutdown_grace_seconds,
+            )
+    logging.info("worker stopped")
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM (an orchestrator stopping us) or SIGINT (Ctrl-C)."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(stop_signal, stopping.set)
+    return stopping
+
+
+async def answers(client: Client) -> bool:
+    """Whether Temporal answers this worker's client within a readiness probe's patience."""
+    try:
+        await client.workflow_service.get_system_info(
+            GetSystemInfoRequest(), timeout=timedelta(seconds=2)
+        )
+    except RPCError:
+        return False
+    return True
 
 
 if __name__ == "__main__":
