@@ -6,10 +6,9 @@ import signal
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import stripe
 import uvloop
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import (
@@ -43,18 +42,25 @@ from core.health import serving_health
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import connect
-from core.tracing import temporal_interceptors, tracer_provider
+from core.tracing import stripe_http, temporal_interceptors, tracer_provider
 from documents.receipt_data import Seller
 from messages.repairs import SafetyNetInput, WebhookSweep
 from messages.webhooks import retry_timings
 from workflows.registry import build_worker
 from workflows.safety_net import RUN_TIMEOUT, SAFETY_NET_ID, SafetyNetWorkflow
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
 
 def booking_activities(
-    settings: Settings, stack: AsyncExitStack, temporal: Client
+    settings: Settings,
+    stack: AsyncExitStack,
+    temporal: Client,
+    tracing: "TracerProvider | None" = None,
 ) -> list[Callable[..., Any]]:
-    """Every activity, bound to its clients; `stack` closes the clients at the end."""
+    """Every activity, bound to its clients; `stack` closes the clients at the end; with
+    `tracing`, Stripe's requests are spans (core/tracing.py)."""
     engine = make_engine(settings, pre_ping=False)  # activities retry a dead connection
     stack.push_async_callback(engine.dispose)
     sessionmaker = make_sessionmaker(engine)
@@ -63,10 +69,10 @@ def booking_activities(
     )
     inventory = InventoryActivities(sessionmaker, settings.reference_format, webhook_starter)
     # aiohttp costs the worker less than half of httpx's CPU per Stripe call (issue 13).
-    stripe_http = stripe.AIOHTTPClient()
-    stack.push_async_callback(stripe_http.close_async)
+    stripe_client_http = stripe_http(tracing)
+    stack.push_async_callback(stripe_client_http.close_async)
     stripe_client = make_stripe_client(
-        settings.stripe_api_key, settings.stripe_api_base, stripe_http
+        settings.stripe_api_key, settings.stripe_api_base, stripe_client_http
     )
     payments = PaymentActivities(stripe_client)
     payment_setup = PaymentSetupActivities(payments, inventory)
@@ -183,7 +189,8 @@ async def main() -> None:
         if tracing is not None:
             stack.callback(tracing.shutdown)  # last: the worker's final spans are exported
         await ensure_safety_net(client, settings)
-        worker = build_worker(client, settings, booking_activities(settings, stack, client))
+        activities = booking_activities(settings, stack, client, tracing)
+        worker = build_worker(client, settings, activities)
 
         async def ready() -> bool:
             return worker.is_running and not stopping.is_set() and await answers(client)

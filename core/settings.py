@@ -189,9 +189,21 @@ class Settings(BaseSettings):
     # platform's own network. Unset: off in production, on elsewhere (local receivers).
     webhook_allow_private_addresses: bool = Field(default_factory=_not_production)
 
-    @field_validator("stripe_api_base", mode="before")
+    # An empty variable (compose's `${VAR:-}`) means unset; for the Stripe base, real Stripe.
+    @field_validator(
+        "stripe_api_base",
+        "temporal_config_file",
+        "temporal_profile",
+        "temporal_api_key",
+        "temporal_tls",
+        "temporal_tls_server_ca_cert",
+        "temporal_tls_server_name",
+        "temporal_tls_client_cert",
+        "temporal_tls_client_key",
+        mode="before",
+    )
     @classmethod
-    def _empty_means_real_stripe(cls, value: object) -> object:
+    def _empty_means_none(cls, value: object) -> object:
         return None if value == "" else value
 
     @field_validator("locale")

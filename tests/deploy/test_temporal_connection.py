@@ -4,11 +4,12 @@ client certificates (proved against a proxy that requires them) and API keys."""
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import TLSConfig
 from temporalio.testing import WorkflowEnvironment
 
@@ -86,8 +87,8 @@ def test_certificate_settings_are_read_into_the_tls_config(tmp_path: Path) -> No
 
 
 @pytest.fixture(scope="module")
-def authority(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Authority]:
-    yield make_authority(tmp_path_factory.mktemp("tls"))
+def authority(tmp_path_factory: pytest.TempPathFactory) -> Authority:
+    return make_authority(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
@@ -102,10 +103,10 @@ async def mtls_address(
 
 
 async def test_a_client_certificate_reaches_an_mtls_server(
-    mtls_address: str, authority: Authority, settings: Settings
+    mtls_address: str, authority: Authority, settings: Settings, temporal: Client
 ) -> None:
-    own = _mtls_settings(mtls_address, authority, payload_keys=settings.payload_keys)
-    client = await connect(own.model_copy(update={"payload_key_id": settings.payload_key_id}))
+    keys = {"payload_keys": settings.payload_keys, "payload_key_id": settings.payload_key_id}
+    client = await connect(_mtls_settings(mtls_address, authority, **keys))
     described = await client.workflow_service.describe_namespace(
         DescribeNamespaceRequest(namespace="default")
     )
@@ -116,7 +117,8 @@ async def test_a_client_certificate_reaches_an_mtls_server(
         "NoSuchWorkflow", id=workflow_id, task_queue=f"tls-{uuid.uuid4()}"
     )
     await handle.terminate()
-    assert (await handle.describe()).id == workflow_id
+    behind = await temporal.get_workflow_handle(workflow_id).describe()
+    assert behind.status == WorkflowExecutionStatus.TERMINATED
 
 
 async def test_without_a_client_certificate_the_server_refuses(

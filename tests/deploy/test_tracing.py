@@ -43,7 +43,7 @@ async def traced(settings: Settings) -> AsyncIterator[Traced]:
     async with AsyncExitStack() as stack:
         client = await connect(own, interceptors=temporal_interceptors(provider))
         await stack.enter_async_context(
-            build_worker(client, own, booking_activities(own, stack, client))
+            build_worker(client, own, booking_activities(own, stack, client, provider))
         )
         # No client given: the app connects its own, with the tracing interceptor.
         app = create_app(own, tracing=provider)
@@ -69,6 +69,9 @@ async def test_a_booking_request_its_workflow_and_activities_are_one_trace(
     ours = {name for name, span in spans.items() if span.context.trace_id == trace}
     assert {"StartUpdateWithStartWorkflow:BookingWorkflow", "RunWorkflow:BookingWorkflow"} <= ours
     assert {"RunActivity:reserve_places", "RunActivity:open_payment"} <= ours, sorted(spans)
+    stripe_call = spans["Stripe POST /v1/payment_intents"]
+    assert stripe_call.parent is not None
+    assert stripe_call.parent.span_id == spans["RunActivity:open_payment"].context.span_id
 
 
 def test_tracing_is_off_unless_asked_for(settings: Settings) -> None:

@@ -1,7 +1,6 @@
 """`python worker.py` as a real process, configured by the environment as in a container, with
 its health checks on a port of its own: start it, wait until ready, signal it, wait for its exit."""
 
-import json
 import os
 import signal
 import socket
@@ -14,17 +13,8 @@ import httpx
 
 from core.settings import PROJECT_ROOT, Settings
 from devstack.ports import free_port
+from tests.helpers.environment import environment
 from tests.helpers.polling import eventually
-
-
-def settings_environment(settings: Settings) -> dict[str, str]:
-    """BOOKING_* variables that give a process exactly these settings."""
-    environment = {}
-    for name, value in settings.model_dump(mode="json").items():
-        if value is not None:
-            text = value if isinstance(value, str) else json.dumps(value)
-            environment[f"BOOKING_{name.upper()}"] = text
-    return environment
 
 
 class WorkerProcess:
@@ -38,12 +28,12 @@ class WorkerProcess:
                 "worker_metrics_address": f"127.0.0.1:{free_port()}",
             }
         )
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("BOOKING_")}
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("BOOKING_")}
         with log.open("ab") as out:
             self._process = subprocess.Popen(
                 [sys.executable, "worker.py"],
                 cwd=PROJECT_ROOT,
-                env={**environment, **settings_environment(own), "PYTHONUNBUFFERED": "1"},
+                env={**inherited, **environment(own), "PYTHONUNBUFFERED": "1"},
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
