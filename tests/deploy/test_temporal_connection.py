@@ -52,6 +52,15 @@ def test_with_nothing_configured_the_local_dev_server_is_reached_in_plaintext() 
     assert "tls" not in config and "api_key" not in config
 
 
+def test_an_empty_variable_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TLS", "API_KEY", "CONFIG_FILE", "TLS_CLIENT_CERT"):
+        monkeypatch.setenv(f"BOOKING_TEMPORAL_{name}", "")
+    settings = Settings()
+    assert settings.temporal_tls is None and settings.temporal_api_key is None
+    assert settings.temporal_config_file is None and settings.temporal_tls_client_cert is None
+    assert "tls" not in connect_config(settings)
+
+
 def test_a_profile_names_the_server_and_its_api_key_turns_tls_on(profiles: Path) -> None:
     config = connect_config(Settings(temporal_config_file=profiles, temporal_profile="cloud"))
     assert config["target_host"] == "booking.a1b2c.tmprl.cloud:7233"

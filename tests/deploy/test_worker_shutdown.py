@@ -1,7 +1,9 @@
 """A worker process stopped by SIGTERM in the middle of a booking lets its running activity
 finish, stops taking work, exits 0 within its grace period; the next worker completes the
-booking with nothing lost or doubled. Its health checks say so along the way."""
+booking with nothing lost or doubled. Its health checks say so along the way. An activity still
+running when the grace period ends is cancelled and handed back: the next worker runs it."""
 
+import asyncio
 import signal
 import time
 import uuid
@@ -15,9 +17,11 @@ import stripe
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
+from clients.booking_workflows import cancel_booking_workflow
 from core.enums import BookingStatus, DocumentKind
 from core.settings import Settings
 from devstack.fault_proxy import FaultProxy, Faults
+from messages.booking import CancelRequest
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import MAIL_SEND_PATH, FakeSendGrid
 from tests.helpers.emails import emails_at_rest
@@ -25,14 +29,18 @@ from tests.helpers.polling import eventually
 from tests.helpers.worker_process import WorkerProcess
 from tests.helpers.workflow_bookings import (
     Db,
+    assert_books_match_stripe,
     assert_consistent,
     book,
     documents_of,
     handle_of,
     pay_and_tell,
+    refunds_of,
 )
 
 GRACE_SECONDS = 10
+SHORT_GRACE_SECONDS = 1
+HANDED_BACK = "list_refunds"  # a cancel's first Stripe step (a regular activity)
 HELD_SECONDS = 2  # how long (slow) SendGrid holds the confirmation email
 CREATE_INTENT = "POST /v1/payment_intents"
 
@@ -98,7 +106,7 @@ async def test_sigterm_mid_booking_hands_over_to_the_next_worker_and_loses_nothi
     signalled_at = datetime.now(UTC)
     sent = first.send(signal.SIGTERM)
     # Stopping, it is no longer ready (while still alive) and takes no new task.
-    await eventually(lambda: first.status("readyz"), lambda s: s == 503, within=HELD_SECONDS)
+    await eventually(lambda: first.status("readyz"), lambda s: s == 503, within=GRACE_SECONDS)
     assert await first.exited(within=GRACE_SECONDS + 5) == 0
     assert time.monotonic() - sent < GRACE_SECONDS
     proxies.sendgrid.faults = Faults()
@@ -127,19 +135,81 @@ async def test_sigterm_mid_booking_hands_over_to_the_next_worker_and_loses_nothi
     await assert_consistent(db, confirmed)
 
 
-async def test_ctrl_c_stops_an_idle_worker_at_once(
-    settings: Settings, workers: list[WorkerProcess], tmp_path: Path
+async def test_ctrl_c_past_the_grace_hands_a_running_step_to_the_next_worker(
+    settings: Settings,
+    temporal: Client,
+    stripe_client: stripe.StripeClient,
+    db: Db,
+    sendgrid: FakeSendGrid,
+    new_session: SessionFactory,
+    proxies: Proxies,
+    workers: list[WorkerProcess],
+    tmp_path: Path,
 ) -> None:
     own = settings.model_copy(
-        update={"task_queue": f"shutdown-{uuid.uuid4()}", "worker_shutdown_grace_seconds": 30}
+        update={
+            "task_queue": f"shutdown-{uuid.uuid4()}",
+            "stripe_api_base": proxies.stripe.url,
+            "worker_shutdown_grace_seconds": SHORT_GRACE_SECONDS,
+        }
     )
-    worker = WorkerProcess(own, tmp_path / "worker-idle.log")
-    workers.append(worker)
-    await worker.ready()
-    sent = worker.send(signal.SIGINT)
-    assert await worker.exited(within=10) == 0
-    # Nothing was running: the grace period is a bound, not a wait.
-    assert time.monotonic() - sent < 5
+    first = WorkerProcess(own, tmp_path / "worker-1.log")
+    workers.append(first)
+    await first.ready()
+    view = await book(temporal, own, await new_session())
+    await pay_and_tell(temporal, stripe_client, view)
+
+    # The cancel's first Stripe step (reading the refunds already made) hangs far past the
+    # grace period.
+    proxies.stripe.faults = Faults(delay_seconds=60)
+    cancel = cancel_booking_workflow(temporal, view.id, CancelRequest("ill"), view.status)
+    cancelling = asyncio.create_task(cancel)
+    await eventually(
+        lambda: _held_on(temporal, view.id, proxies.stripe, HANDED_BACK),
+        lambda running: running == first.identity,
+        within=30,
+        what=f"{HANDED_BACK} running on the first worker, its Stripe request held",
+    )
+    sent = first.send(signal.SIGINT)
+    assert await first.exited(within=GRACE_SECONDS + 5) == 0
+    assert time.monotonic() - sent < GRACE_SECONDS  # cut at the grace, not after Stripe's 60 s
+    proxies.stripe.faults = Faults()
+
+    second = WorkerProcess(own, tmp_path / "worker-2.log")
+    workers.append(second)
+    await second.ready()
+    refunded = await asyncio.wait_for(cancelling, 60)
+    assert refunded.status == BookingStatus.REFUNDED
+
+    # The cancelled attempt was handed back: the step's next attempt, and the refund after it,
+    # ran on the second worker.
+    events = (await handle_of(temporal, view.id).fetch_history()).events
+    started, completed = _activity(events, HANDED_BACK)
+    attempt = started.activity_task_started_event_attributes
+    assert (attempt.attempt, attempt.identity) == (2, second.identity)
+    assert attempt.last_failure.application_failure_info.type == "WorkerShutdown"
+    assert completed.activity_task_completed_event_attributes.identity == second.identity
+    refund, _ = _activity(events, "refund_payment")
+    assert refund.activity_task_started_event_attributes.identity == second.identity
+
+    # Refunded once, at Stripe and in the books; the held request never reached Stripe.
+    assert len(await refunds_of(stripe_client, view)) == 1
+    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
+    assert await emails_at_rest(sendgrid, temporal, view.id) == ["confirmation", "refunded"]
+    await assert_consistent(db, refunded)
+
+
+async def _held_on(
+    temporal: Client, booking_id: str, stripe_proxy: FaultProxy, activity_name: str
+) -> str | None:
+    """The worker running the booking's first attempt of `activity_name`, once a Stripe
+    request is held at the proxy."""
+    described = await handle_of(temporal, booking_id).describe()
+    held = stripe_proxy.counts["requests"] > stripe_proxy.counts["forwarded"]
+    for pending in described.raw_description.pending_activities:
+        if pending.activity_type.name == activity_name and pending.attempt == 1 and held:
+            return str(pending.last_worker_identity) or None
+    return None
 
 
 async def _seen(proxy: FaultProxy, path: str) -> bool:
