@@ -3,9 +3,9 @@
 One booking is one trace: the API's request span (api/main.py instruments FastAPI) is the
 parent of the Temporal client's StartWorkflow span, whose context travels in the workflow's
 headers to the worker, where the SDK's TracingInterceptor opens RunWorkflow and RunActivity
-spans under it, and each Stripe request is a span under its activity's. The standard OTEL_* variables apply (OTEL_SERVICE_NAME,
-OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_SAMPLER...). The OpenTelemetry SDK is the optional
-`tracing` extra, imported only when tracing is on.
+spans under it, and each Stripe request is a span under its activity's. The standard OTEL_*
+variables apply (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_SAMPLER...). The
+OpenTelemetry SDK is the optional `tracing` extra, imported only when tracing is on.
 """
 
 import os
