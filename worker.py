@@ -1,14 +1,16 @@
 """Runs the booking workflows and their activities: `python worker.py`."""
 
+import asyncio
 import logging
+import signal
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import stripe
 import uvloop
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import (
     Client,
     Schedule,
@@ -21,6 +23,7 @@ from temporalio.client import (
     ScheduleUpdate,
 )
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import RPCError
 
 from activities.inventory import InventoryActivities
 from activities.mail import make_mailer
@@ -34,19 +37,28 @@ from activities.sessions import SessionActivities
 from activities.webhook_signals import DeliveryStarter
 from activities.webhooks_out import WebhookActivities
 from core.db import make_engine, make_sessionmaker
+from core.health import serving_health
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import connect
+from core.tracing import stripe_http, temporal_interceptors, tracer_provider
 from messages.repairs import SafetyNetInput, WebhookSweep
 from messages.webhooks import retry_timings
 from workflows.registry import build_worker
 from workflows.safety_net import RUN_TIMEOUT, SAFETY_NET_ID, SafetyNetWorkflow
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
 
 def booking_activities(
-    settings: Settings, stack: AsyncExitStack, temporal: Client
+    settings: Settings,
+    stack: AsyncExitStack,
+    temporal: Client,
+    tracing: "TracerProvider | None" = None,
 ) -> list[Callable[..., Any]]:
-    """Every activity, bound to its clients; `stack` closes the clients at the end."""
+    """Every activity, bound to its clients; `stack` closes the clients at the end; with
+    `tracing`, Stripe's requests are spans (core/tracing.py)."""
     engine = make_engine(settings, pre_ping=False)  # activities retry a dead connection
     stack.push_async_callback(engine.dispose)
     sessionmaker = make_sessionmaker(engine)
@@ -55,10 +67,10 @@ def booking_activities(
     )
     inventory = InventoryActivities(sessionmaker, webhook_starter)
     # aiohttp costs the worker less than half of httpx's CPU per Stripe call (issue 13).
-    stripe_http = stripe.AIOHTTPClient()
-    stack.push_async_callback(stripe_http.close_async)
+    stripe_client_http = stripe_http(tracing)
+    stack.push_async_callback(stripe_client_http.close_async)
     stripe_client = make_stripe_client(
-        settings.stripe_api_key, settings.stripe_api_base, stripe_http
+        settings.stripe_api_key, settings.stripe_api_base, stripe_client_http
     )
     payments = PaymentActivities(stripe_client)
     payment_setup = PaymentSetupActivities(payments, inventory)
@@ -147,14 +159,56 @@ async def ensure_safety_net(client: Client, settings: Settings) -> None:
 async def main() -> None:
     configure_logging()
     settings = get_settings()
+    stopping = stop_on_signals()
+    tracing = tracer_provider(settings, "booking-worker")
     # The SDK's own metrics (task latencies, slots, cache) for Prometheus to scrape.
     metrics = PrometheusConfig(bind_address=settings.worker_metrics_address)
-    client = await connect(settings, runtime=Runtime(telemetry=TelemetryConfig(metrics=metrics)))
+    client = await connect(
+        settings,
+        runtime=Runtime(telemetry=TelemetryConfig(metrics=metrics)),
+        interceptors=temporal_interceptors(tracing),
+    )
     async with AsyncExitStack() as stack:
+        if tracing is not None:
+            stack.callback(tracing.shutdown)  # last: the worker's final spans are exported
         await ensure_safety_net(client, settings)
-        worker = build_worker(client, settings, booking_activities(settings, stack, client))
-        logging.info("worker polling task queue %r", settings.task_queue)
-        await worker.run()
+        activities = booking_activities(settings, stack, client, tracing)
+        worker = build_worker(client, settings, activities)
+
+        async def ready() -> bool:
+            return worker.is_running and not stopping.is_set() and await answers(client)
+
+        await stack.enter_async_context(serving_health(settings.worker_health_address, ready))
+        # Leaving this block shuts the worker down gracefully (build_worker's timeout); the
+        # activities' clients, closed by `stack`, outlive it.
+        async with worker:
+            logging.info("worker polling task queue %r", settings.task_queue)
+            await stopping.wait()
+            logging.info(
+                "stopping: no new tasks; running activities have %s s to finish",
+                settings.worker_shutdown_grace_seconds,
+            )
+    logging.info("worker stopped")
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM (an orchestrator stopping us) or SIGINT (Ctrl-C)."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(stop_signal, stopping.set)
+    return stopping
+
+
+async def answers(client: Client) -> bool:
+    """Whether Temporal answers this worker's client within a readiness probe's patience."""
+    try:
+        await client.workflow_service.get_system_info(
+            GetSystemInfoRequest(), timeout=timedelta(seconds=2)
+        )
+    except RPCError:
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI
 from temporalio.client import Client
@@ -25,23 +26,37 @@ from api.routes import (
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings, get_settings
 from core.temporal import connect
+from core.tracing import temporal_interceptors, tracer_provider
 from store.api_keys import store_bootstrap_keys
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
-def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
-    """`temporal` lets tests share their client; otherwise one is connected at start-up."""
+
+def create_app(
+    settings: Settings | None = None,
+    temporal: Client | None = None,
+    tracing: "TracerProvider | None" = None,
+) -> FastAPI:
+    """`temporal` lets tests share their client; otherwise one is connected at start-up.
+    `tracing` stands for BOOKING_TRACING's tracer provider (tests export to memory)."""
     settings = settings or get_settings()
+    tracing = tracing or tracer_provider(settings, "booking-api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings)
         app.state.settings = settings
         app.state.sessionmaker = make_sessionmaker(engine)
-        app.state.temporal = temporal or await connect(settings)
+        app.state.temporal = temporal or await connect(
+            settings, interceptors=temporal_interceptors(tracing)
+        )
         app.state.rate_limiter = KeyRateLimiter(settings)
         await store_bootstrap_keys(app.state.sessionmaker, settings)
         yield
         await engine.dispose()
+        if tracing is not None:
+            tracing.shutdown()
 
     app = FastAPI(
         title="Booking engine",
@@ -71,4 +86,11 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     for router in routers:
         app.include_router(router)
     openapi.install(app, routers)
+    if tracing is not None:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        # Probes and scrapes would be most of the traces, and tell nothing.
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=tracing, excluded_urls="healthz,readyz,metrics"
+        )
     return app

@@ -125,6 +125,14 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+class TracingExporter(StrEnum):
+    """Where OpenTelemetry spans go (BOOKING_TRACING)."""
+
+    OFF = "off"
+    OTLP = "otlp"
+    CONSOLE = "console"
+
+
 def sql_in(column: str, values: type[StrEnum]) -> str:
     """A CHECK constraint's condition that the column holds one of the enum's values."""
     return f"{column} IN ({', '.join(repr(v.value) for v in values)})"

@@ -9,7 +9,7 @@ from babel import Locale, UnknownLocaleError
 from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.enums import Role
+from core.enums import Role, TracingExporter
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,8 +53,22 @@ class Settings(BaseSettings):
     database_url: str = "postgresql+asyncpg://booking@127.0.0.1:55432/booking"
     database_pool_size: int = 10
 
+    # Temporal is reached through the SDK's client configuration (temporalio.envconfig, see
+    # core/temporal.py): a profile of a TOML file (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE) and
+    # the TEMPORAL_* environment; each BOOKING_TEMPORAL_* setting that is set overrides it. The
+    # address and namespace below apply only when neither the profile nor the setting names one.
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
+    temporal_config_file: Path | None = None
+    temporal_profile: str | None = None
+    # An API key (Temporal Cloud) turns TLS on, and so does any certificate below;
+    # `temporal_tls` forces TLS on (a server with a publicly trusted certificate) or off.
+    temporal_api_key: str | None = None
+    temporal_tls: bool | None = None
+    temporal_tls_server_ca_cert: Path | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_tls_client_cert: Path | None = None
+    temporal_tls_client_key: Path | None = None
     task_queue: str = "bookings"
     # Payload encryption (core/codec.py): key id -> base64 of 32 bytes. The current id
     # encrypts; every listed key decrypts, so rotate by adding a key and switching the id.
@@ -79,7 +93,18 @@ class Settings(BaseSettings):
     # worker's CPU per booking, issue 13); the tests and the history replays keep it on, so a
     # forbidden call is caught there before it ships.
     worker_sandbox: bool = False
+    # host:port of the worker's Prometheus metrics and of its health checks (GET /healthz: the
+    # process answers; /readyz: it polls Temporal). Loopback suits a laptop; in a container,
+    # 0.0.0.0 lets Prometheus and the orchestrator reach them.
     worker_metrics_address: str = "127.0.0.1:9464"
+    worker_health_address: str = "127.0.0.1:9465"
+    # On SIGTERM or SIGINT the worker stops taking tasks and lets running activities finish for
+    # this long; those still running then are cancelled and retried by another worker.
+    worker_shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # OpenTelemetry traces of requests, workflows and activities (core/tracing.py): "otlp"
+    # exports to OTEL_EXPORTER_OTLP_ENDPOINT (the standard OTEL_* variables apply), "console"
+    # prints them; needs the `tracing` extra.
+    tracing: TracingExporter = TracingExporter.OFF
 
     stripe_api_key: str = "sk_test_localstripe"
     # None talks to real Stripe; a URL talks to localstripe.
@@ -170,9 +195,21 @@ class Settings(BaseSettings):
     # platform's own network. Unset: off in production, on elsewhere (local receivers).
     webhook_allow_private_addresses: bool = Field(default_factory=_not_production)
 
-    @field_validator("stripe_api_base", mode="before")
+    # An empty variable (compose's `${VAR:-}`) means unset; for the Stripe base, real Stripe.
+    @field_validator(
+        "stripe_api_base",
+        "temporal_config_file",
+        "temporal_profile",
+        "temporal_api_key",
+        "temporal_tls",
+        "temporal_tls_server_ca_cert",
+        "temporal_tls_server_name",
+        "temporal_tls_client_cert",
+        "temporal_tls_client_key",
+        mode="before",
+    )
     @classmethod
-    def _empty_means_real_stripe(cls, value: object) -> object:
+    def _empty_means_none(cls, value: object) -> object:
         return None if value == "" else value
 
     @field_validator("locale")

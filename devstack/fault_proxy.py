@@ -72,6 +72,9 @@ class Faults:
     # A hang holds the request this long, then resets it: set it past the client's timeout.
     hang_seconds: float = 12.0
     retry_after_seconds: int = 1
+    # Every request waits this long before anything else happens to it: a slow target, or a
+    # call held in flight while a test acts (tests/deploy/test_worker_shutdown.py).
+    delay_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         total = sum(getattr(self, f) for f in Fault if f != Fault.DOWN)
@@ -99,6 +102,7 @@ class FaultProxy:
         self.faults = faults or Faults()
         self.down = False
         self.counts: Counter[str] = Counter()
+        self.paths: Counter[str] = Counter()  # "POST /v1/payment_intents": requests seen
         self._random = random.Random(seed)
         self._runner: web.AppRunner | None = None
         self._upstream: ClientSession | None = None
@@ -144,6 +148,9 @@ class FaultProxy:
             return await self._control(request)
         body = await request.read()
         self.counts["requests"] += 1
+        self.paths[f"{request.method} {request.path}"] += 1
+        if self.faults.delay_seconds:
+            await asyncio.sleep(self.faults.delay_seconds)
         if self.down:
             self.counts[Fault.DOWN] += 1
             return _reset(request)

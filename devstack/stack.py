@@ -387,6 +387,7 @@ class Stack:
             "BOOKING_RATE_LIMIT_PER_MINUTE": str(10**9),
             "BOOKING_OUTBOX_DIR": str(self.root / "outbox"),
             "BOOKING_WORKER_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
+            "BOOKING_WORKER_HEALTH_ADDRESS": f"127.0.0.1:{free_port()}",
         }
         if sendgrid_base is not None:
             settings |= {

@@ -193,6 +193,9 @@ def settings(
         webhook_timeout_seconds=1,
         # Every test's workflows run in the sandbox: a forbidden call fails here, not in prod.
         worker_sandbox=True,
+        # The tests' in-process workers stop at once, as before graceful shutdown had a
+        # timeout: a test that leaves an activity hanging does not hold up the next one.
+        worker_shutdown_grace_seconds=0,
     )
 
 

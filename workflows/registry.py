@@ -5,6 +5,7 @@ baseline worker and the tests build their workers here, so all run the workflows
 """
 
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -40,6 +41,9 @@ def build_worker(
         workflow_runner=workflow_runner(settings),
         # Bookings idle for minutes between events: an evicted one is replayed when it wakes.
         max_cached_workflows=settings.worker_max_cached_workflows,
+        # On shutdown, running activities get this long to finish before they are cancelled
+        # (and retried on another worker): a Stripe or SendGrid call is not cut mid-way.
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
     )
 
 

@@ -22,7 +22,7 @@ from temporalio.service import RPCError
 from activities.payments import make_stripe_client
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings, get_settings
-from core.temporal import connect
+from core.temporal import connect, connect_config
 
 OK, FOUND_PROBLEMS, BAD_USAGE, UNREACHABLE = 0, 1, 2, 3
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -106,7 +106,7 @@ async def database(settings: Settings) -> AsyncIterator[async_sessionmaker[Async
 
 async def temporal_client(settings: Settings) -> Client:
     """Temporal only (through core.temporal.connect, so with the payload codec)."""
-    return await _reach("Temporal", settings.temporal_address, connect(settings))
+    return await _reach("Temporal", connect_config(settings)["target_host"], connect(settings))
 
 
 async def _probe_db(db: async_sessionmaker[AsyncSession]) -> None:

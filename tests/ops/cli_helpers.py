@@ -10,16 +10,9 @@ from typer.testing import CliRunner, Result
 
 from core.settings import Settings, get_settings
 from ops.cli import app
+from tests.helpers.environment import environment
 
-
-def environment(settings: Settings) -> dict[str, str]:
-    """The session's settings as an operator's shell would give them (BOOKING_* variables)."""
-    env = {}
-    for name, value in settings.model_dump(mode="json").items():
-        if value is None:
-            value = ""
-        env[f"BOOKING_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
-    return env
+__all__ = ["booking_ops", "environment", "ok", "ok_json", "one_line_error"]
 
 
 async def booking_ops(settings: Settings, *args: str, **env: str) -> Result:
