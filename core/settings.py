@@ -30,6 +30,15 @@ DEV_SECRETS = {
 }
 
 
+def known_locale(value: str) -> str:
+    """A CLDR locale that babel knows, e.g. en_GB (the platform's and each organisation's)."""
+    try:
+        Locale.parse(value)
+    except (ValueError, UnknownLocaleError):
+        raise ValueError(f"unknown locale {value!r}, e.g. en_GB") from None
+    return value
+
+
 def _dev_api_keys(settings: dict[str, object]) -> dict[str, Role]:
     """The dev bootstrap keys, none in production (keys are made with `booking-ops keys`)."""
     if settings.get("env") == "production":
@@ -178,11 +187,7 @@ class Settings(BaseSettings):
     @field_validator("locale")
     @classmethod
     def _known_locale(cls, value: str) -> str:
-        try:
-            Locale.parse(value)
-        except (ValueError, UnknownLocaleError):
-            raise ValueError(f"unknown locale {value!r}, e.g. en_GB") from None
-        return value
+        return known_locale(value)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> "Settings":

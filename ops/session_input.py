@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import BookingError
 from models.tables import Organisation, Session
+from ops.validation import problems
 from schemas.sessions import SessionCreate
 from store.catalog import SeatRow, SessionSpec, create_session
 
@@ -63,11 +64,7 @@ def _session_body(**fields: Any) -> SessionCreate:
     try:
         return SessionCreate.model_validate(fields)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'session'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in err.errors()
-        )
-        raise BadSessionInput(f"bad session: {problems}") from None
+        raise BadSessionInput(f"bad session: {problems(err, 'session')}") from None
 
 
 def _seat_row(value: str) -> dict[str, Any]:

@@ -141,10 +141,16 @@ def create(
             help="A row of a seated session, e.g. A=10 for A1 to A10 (repeatable).",
         ),
     ] = None,
-    currency: Annotated[str, typer.Option(help="ISO 4217 code.")] = "GBP",
+    currency: Annotated[
+        str | None, typer.Option(help="ISO 4217 code; default: the organisation's.")
+    ] = None,
     time_zone: Annotated[
-        str, typer.Option(help="IANA zone where it happens; documents show its local times.")
-    ] = "UTC",
+        str | None,
+        typer.Option(
+            help="IANA zone where it happens (documents show its local times); default: the "
+            "organisation's."
+        ),
+    ] = None,
     hold_seconds: Annotated[int, typer.Option(help="How long places are held unpaid.")] = 600,
     discount: Annotated[
         str,
