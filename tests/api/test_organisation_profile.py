@@ -157,7 +157,11 @@ EXTERNAL_ENTITY = (
         ({"reply_to": "not an address"}, "body.reply_to", "email"),
         ({"legal_name": None}, "body.legal_name", "string"),
         ({"reference_prefix": "ab"}, "body.reference_prefix", "pattern"),
-        ({"receipt_prefix": "X1", "credit_note_prefix": "X1"}, "body.credit_note_prefix", "receipt_prefix"),
+        (
+            {"receipt_prefix": "X1", "credit_note_prefix": "X1"},
+            "body.credit_note_prefix",
+            "receipt_prefix",
+        ),
         ({"address_lines": ["a"] * 7}, "body.address_lines", "at most 6"),
         ({"footer": "two\nlines"}, "body.footer", "control character"),
         ({"logo": logo(b"GIF89a not a logo")}, "body.logo", "PNG"),
