@@ -19,7 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.enums import Role
 from core.settings import Settings
+from models.tables import Organisation
+from schemas.organisations import OrganisationPatch, profile_changes
 from store.api_keys import create_key
+from store.demo_data import HARBOUR_LOGO, HARBOUR_PROFILE
 from store.organisations import PlatformDefaults, create_organisation
 from tests.conftest import OTHER_ADMIN_KEY, api_client
 from tests.helpers.api_bookings import course, invalid_fields
@@ -279,3 +282,16 @@ async def test_sessions_take_the_organisations_defaults_and_their_own_vat(
     for wrong in [{"vat_treatment": "rate"}, {"vat_rate_basis_points": 500}]:
         refused = await admin.post("/v1/sessions", json=course(**wrong))
         assert invalid_fields(refused) == {"body"}, refused.text
+
+
+def test_the_demo_profile_passes_the_apis_checks() -> None:
+    """`make dev` writes Harbour Events' profile straight to the database: it must be one the
+    API would have taken."""
+    fields = {k: v for k, v in HARBOUR_PROFILE.items() if k not in _NOT_IN_A_PATCH}
+    fields["logo"] = logo(HARBOUR_LOGO, str(HARBOUR_PROFILE["logo_content_type"]))
+    blank = Organisation(reference_prefix="A", receipt_prefix="B", credit_note_prefix="C")
+    changes = profile_changes(blank, OrganisationPatch.model_validate(fields))
+    assert changes == {k: v for k, v in HARBOUR_PROFILE.items() if k != "stripe_account_id"}
+
+
+_NOT_IN_A_PATCH = {"logo", "logo_content_type", "stripe_account_id"}
