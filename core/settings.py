@@ -141,7 +141,7 @@ class Settings(BaseSettings):
         default_factory=lambda: ["12 Harbour Street", "Bristol BS1 4QA", "United Kingdom"]
     )
     seller_country: str = "GB"
-    seller_vat_number: str | None = "GB 123 4567 89"
+    seller_vat_number: str | None = "GB 123 4567 82"  # made up, but its check digits hold
     # The default organisation's prefixes: references `RFT-2026-0001`, receipts
     # `R-2026-000001`, credit notes `CN-2026-000001`, each gapless per organisation and year.
     reference_prefix: str = "RFT"

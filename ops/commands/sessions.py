@@ -152,6 +152,14 @@ def create(
         ),
     ] = None,
     hold_seconds: Annotated[int, typer.Option(help="How long places are held unpaid.")] = 600,
+    vat: Annotated[
+        str,
+        typer.Option(
+            metavar="organisation|none|BASIS_POINTS",
+            help="The VAT its price includes: the organisation's rate, none (no VAT line), or "
+            "a rate of its own in basis points (0 for zero-rated, 500 for 5 %).",
+        ),
+    ] = "organisation",
     discount: Annotated[
         str,
         typer.Option(
@@ -189,7 +197,7 @@ def create(
     }
     try:
         spec = session_input.session_spec(
-            fields,
+            {**fields, **session_input.vat_fields(vat)},
             seat_rows=seat_row or [],
             discount=discount,
             refund_tiers=refund_tier or [],
