@@ -34,7 +34,7 @@ from core.settings import known_locale
 from core.vat_numbers import check_vat_number
 from documents.logo import MAX_LOGO_BYTES, InvalidLogo, LogoType, check_logo
 from models.tables import Organisation
-from schemas.fields import Line, Text, TimeZone
+from schemas.fields import Line, Text, TimeZone, absent
 from store.organisations import PREFIX_COLUMNS, update_profile
 
 PREFIX = r"^[A-Z0-9][A-Z0-9-]{0,11}$"
@@ -104,11 +104,6 @@ class LogoIn(BaseModel):
     ]
 
 
-def _absent(description: str) -> Any:
-    """A field that may be left out (nothing changes) but, when given, may not be null."""
-    return Field(default=None, description=description)
-
-
 class OrganisationPatch(BaseModel):
     """Only the fields given change; null removes what may be removed."""
 
@@ -128,8 +123,8 @@ class OrganisationPatch(BaseModel):
         },
     )
 
-    legal_name: Text = _absent("The seller's legal name, as documents print it")
-    address_lines: Annotated[list[AddressLine], Field(max_length=6)] = _absent("Printed lines")
+    legal_name: Text = absent("The seller's legal name, as documents print it")
+    address_lines: Annotated[list[AddressLine], Field(max_length=6)] = absent("Printed lines")
     country: Country | None = None
     tax_id: TaxId | None = Field(
         default=None, description="The VAT number, checked for the country; null: none"
@@ -137,15 +132,15 @@ class OrganisationPatch(BaseModel):
     vat_rate_basis_points: VatRate | None = Field(
         default=None, description="The VAT its prices include; null: not registered for VAT"
     )
-    default_currency: CurrencyCode = _absent("New sessions' currency unless they name one")
-    locale: LocaleName = _absent("How documents and emails write dates and money (CLDR)")
-    time_zone: TimeZone = _absent("New sessions' time zone unless they name one")
-    email_sender_name: Text = _absent("The name emails come from")
+    default_currency: CurrencyCode = absent("New sessions' currency unless they name one")
+    locale: LocaleName = absent("How documents and emails write dates and money (CLDR)")
+    time_zone: TimeZone = absent("New sessions' time zone unless they name one")
+    email_sender_name: Text = absent("The name emails come from")
     reply_to: EmailStr | None = None
     footer: Footer | None = None
-    reference_prefix: Prefix = _absent("Booking references: PREFIX-2026-0001")
-    receipt_prefix: Prefix = _absent("Receipt numbers: PREFIX-2026-000001")
-    credit_note_prefix: Prefix = _absent("Credit note numbers: PREFIX-2026-000001")
+    reference_prefix: Prefix = absent("Booking references: PREFIX-2026-0001")
+    receipt_prefix: Prefix = absent("Receipt numbers: PREFIX-2026-000001")
+    credit_note_prefix: Prefix = absent("Credit note numbers: PREFIX-2026-000001")
     logo: LogoIn | None = Field(
         default=None, description="A PNG or SVG of at most 256 KiB; null removes it"
     )

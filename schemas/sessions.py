@@ -8,7 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from core.enums import BookingStatus, SessionKind, SessionStatus, VatTreatment
 from messages.booking import MAX_PLACES_PER_BOOKING
-from schemas.fields import Amount, Currency, Text, TimeZone, UtcDatetime
+from schemas.fields import Amount, Currency, Text, TimeZone, UtcDatetime, absent
 from store.catalog import MAX_PLACES_PER_SESSION
 
 
@@ -108,12 +108,9 @@ class SessionCreate(SessionBasics):
         }
     )
 
-    currency: Currency | None = Field(
-        default=None, description="Default: the organisation's default_currency"
-    )
-    time_zone: TimeZone | None = Field(
-        default=None, description="Where it happens (IANA); default: the organisation's"
-    )
+    # Left out: the organisation's (None here); given, never null.
+    currency: Currency = absent("Default: the organisation's default_currency")
+    time_zone: TimeZone = absent("Where it happens (IANA); default: the organisation's")
     capacity: Annotated[int, Field(ge=1, le=MAX_PLACES_PER_SESSION)] | None = None
     seat_map: Annotated[list[SeatRowIn], Field(max_length=100)] = []
     group_discount: GroupDiscountIn | None = GroupDiscountIn()

@@ -4,6 +4,7 @@ seated event, Harbour Events a course of its own, paid into its connected Stripe
 
 import uuid
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -34,7 +35,7 @@ HARBOUR_LOGO = (
     b'<path d="M8 28 q8 -8 16 0 t16 0 t16 0 t16 0 t16 0 t16 0" stroke="#7fd1e8" '
     b'stroke-width="3" fill="none"/></svg>'
 )
-HARBOUR_PROFILE = {
+HARBOUR_PROFILE: dict[str, Any] = {
     "legal_name": "Harbour Events Ltd",
     "address_lines": ["7 The Barbican", "Plymouth PL1 2LR", "United Kingdom"],
     "country": "GB",

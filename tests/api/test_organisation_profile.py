@@ -279,7 +279,8 @@ async def test_sessions_take_the_organisations_defaults_and_their_own_vat(
     none = await admin.post("/v1/sessions", json=course(vat_treatment="none"))
     assert none.status_code == 201 and none.json()["vat_treatment"] == "none"
 
-    for wrong in [{"vat_treatment": "rate"}, {"vat_rate_basis_points": 500}]:
+    wrongs: list[dict[str, Any]] = [{"vat_treatment": "rate"}, {"vat_rate_basis_points": 500}]
+    for wrong in wrongs:
         refused = await admin.post("/v1/sessions", json=course(**wrong))
         assert invalid_fields(refused) == {"body"}, refused.text
 
