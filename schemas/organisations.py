@@ -191,31 +191,15 @@ def organisation_out(organisation: Organisation) -> OrganisationOut:
             bytes=len(organisation.logo),
             sha256=hashlib.sha256(organisation.logo).hexdigest(),
         )
-    return OrganisationOut(
-        id=organisation.id,
-        name=organisation.name,
-        legal_name=organisation.legal_name,
-        address_lines=organisation.address_lines,
-        country=organisation.country,
-        tax_id=organisation.tax_id,
-        vat_rate_basis_points=organisation.vat_rate_basis_points,
-        default_currency=organisation.default_currency,
-        locale=organisation.locale,
-        time_zone=organisation.time_zone,
-        email_sender_name=organisation.email_sender_name,
-        reply_to=organisation.reply_to,
-        footer=organisation.footer,
-        reference_prefix=organisation.reference_prefix,
-        receipt_prefix=organisation.receipt_prefix,
-        credit_note_prefix=organisation.credit_note_prefix,
-        logo=logo,
-        stripe_account_id=organisation.stripe_account_id,
-        platform_fee=PlatformFeeOut(
-            basis_points=organisation.platform_fee_basis_points,
-            fixed=organisation.platform_fee_fixed,
-        ),
-        profile_updated_at=organisation.profile_updated_at,
+    columns = {name: getattr(organisation, name) for name in _COLUMNS_AS_THEY_ARE}
+    fee = PlatformFeeOut(
+        basis_points=organisation.platform_fee_basis_points, fixed=organisation.platform_fee_fixed
     )
+    return OrganisationOut(**columns, logo=logo, platform_fee=fee)
+
+
+# The answer's fields that are the organisation's columns of the same name.
+_COLUMNS_AS_THEY_ARE = set(OrganisationOut.model_fields) - {"logo", "platform_fee"}
 
 
 def profile_changes(organisation: Organisation, patch: OrganisationPatch) -> dict[str, Any]:
@@ -273,5 +257,8 @@ async def change_profile(
     db: AsyncSession, organisation: Organisation, patch: OrganisationPatch
 ) -> Organisation:
     """Check `patch` against the organisation's profile and write it: InvalidRequest (422) or
-    PrefixInUse (409) change nothing."""
+    PrefixInUse (409) change nothing. The row is locked and read again first: two changes at
+    once are checked one after the other (a rate and the removal of its VAT number cannot
+    both pass)."""
+    await db.refresh(organisation, with_for_update=True)
     return await update_profile(db, organisation, profile_changes(organisation, patch))

@@ -125,6 +125,8 @@ async def test_a_logo_is_stored_served_and_removed(admin: httpx.AsyncClient) -> 
     svg = await admin.patch("/v1/organisation", json={"logo": logo(SVG, "image/svg+xml")})
     assert svg.status_code == 200, svg.text
     assert (await admin.get("/v1/organisation/logo")).content == SVG
+    kept = await admin.patch("/v1/organisation", json={"footer": "with a logo"})
+    assert kept.status_code == 200 and kept.json()["logo"]["bytes"] == len(SVG), kept.text
 
     removed = await admin.patch("/v1/organisation", json={"logo": None})
     assert removed.status_code == 200 and removed.json()["logo"] is None
