@@ -196,8 +196,9 @@ def create(
         "capacity": capacity,
     }
     try:
+        given = {name: value for name, value in fields.items() if value is not None}
         spec = session_input.session_spec(
-            {**fields, **session_input.vat_fields(vat)},
+            {**given, **session_input.vat_fields(vat)},
             seat_rows=seat_row or [],
             discount=discount,
             refund_tiers=refund_tier or [],
