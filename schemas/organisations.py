@@ -223,9 +223,11 @@ def profile_changes(organisation: Organisation, patch: OrganisationPatch) -> dic
         problems["vat_rate_basis_points"] = (
             "a VAT rate needs a tax_id (the VAT number); null: not registered for VAT"
         )
-    for i, column in enumerate(PREFIX_COLUMNS):
-        same = [other for other in PREFIX_COLUMNS[:i] if after[other] == after[column]]
-        if column in changes and same:
+    for column in [column for column in PREFIX_COLUMNS if column in changes]:
+        same = [
+            other for other in PREFIX_COLUMNS if other != column and after[other] == after[column]
+        ]
+        if same:
             problems[column] = f"is the organisation's {same[0]} already"
     if "logo" in patch.model_fields_set:
         changes |= _logo_changes(patch.logo, problems)

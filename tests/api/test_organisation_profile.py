@@ -230,6 +230,8 @@ async def test_a_prefix_another_organisation_uses_in_any_role_is_a_conflict(
     assert await profile(admin) == before
     own = await admin.patch("/v1/organisation", json={"receipt_prefix": before["reference_prefix"]})
     assert invalid_fields(own) == {"body.receipt_prefix"}
+    own = await admin.patch("/v1/organisation", json={"reference_prefix": before["receipt_prefix"]})
+    assert invalid_fields(own) == {"body.reference_prefix"}
 
 
 async def test_only_an_admin_key_and_only_its_own_organisation(
