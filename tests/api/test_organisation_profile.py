@@ -24,6 +24,7 @@ from schemas.organisations import OrganisationPatch, profile_changes
 from store.api_keys import create_key
 from store.demo_data import HARBOUR_LOGO, HARBOUR_PROFILE
 from store.organisations import PlatformDefaults, create_organisation
+from store.sequences import next_reference
 from tests.conftest import OTHER_ADMIN_KEY, api_client
 from tests.helpers.api_bookings import course, invalid_fields
 
@@ -300,3 +301,19 @@ def test_the_demo_profile_passes_the_apis_checks() -> None:
 
 
 _NOT_IN_A_PATCH = {"logo", "logo_content_type", "stripe_account_id"}
+
+
+async def test_a_new_prefix_continues_the_numbers(
+    admin: httpx.AsyncClient, db: async_sessionmaker[AsyncSession]
+) -> None:
+    organisation_id = uuid.UUID((await profile(admin))["id"])
+    async with db() as s:
+        first = await next_reference(s, await s.get_one(Organisation, organisation_id), 2031)
+        await s.commit()
+    prefix = f"N{uuid.uuid4().hex[:6].upper()}"
+    changed = await admin.patch("/v1/organisation", json={"reference_prefix": prefix})
+    assert changed.status_code == 200, changed.text
+    async with db() as s:
+        second = await next_reference(s, await s.get_one(Organisation, organisation_id), 2031)
+        await s.commit()
+    assert first.endswith("-2031-0001") and second == f"{prefix}-2031-0002"
