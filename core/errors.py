@@ -89,6 +89,14 @@ class WebhookEndpointDisabled(BookingError):
     status, slug, title = 409, "webhook-endpoint-disabled", "The webhook endpoint is disabled"
 
 
+class PrefixInUse(BookingError):
+    status, slug, title = (
+        409,
+        "prefix-in-use",
+        "A reference or document prefix is in use by another organisation",
+    )
+
+
 class BookingNotChangeable(BookingError):
     status, slug, title = (
         409,

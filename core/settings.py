@@ -30,6 +30,15 @@ DEV_SECRETS = {
 }
 
 
+def known_locale(value: str) -> str:
+    """A CLDR locale that babel knows, e.g. en_GB (the platform's and each organisation's)."""
+    try:
+        Locale.parse(value)
+    except (ValueError, UnknownLocaleError):
+        raise ValueError(f"unknown locale {value!r}, e.g. en_GB") from None
+    return value
+
+
 def _dev_api_keys(settings: dict[str, object]) -> dict[str, Role]:
     """The dev bootstrap keys, none in production (keys are made with `booking-ops keys`)."""
     if settings.get("env") == "production":
@@ -157,7 +166,7 @@ class Settings(BaseSettings):
         default_factory=lambda: ["12 Harbour Street", "Bristol BS1 4QA", "United Kingdom"]
     )
     seller_country: str = "GB"
-    seller_vat_number: str | None = "GB 123 4567 89"
+    seller_vat_number: str | None = "GB 123 4567 82"  # made up, but its check digits hold
     # The default organisation's prefixes: references `RFT-2026-0001`, receipts
     # `R-2026-000001`, credit notes `CN-2026-000001`, each gapless per organisation and year.
     reference_prefix: str = "RFT"
@@ -215,11 +224,7 @@ class Settings(BaseSettings):
     @field_validator("locale")
     @classmethod
     def _known_locale(cls, value: str) -> str:
-        try:
-            Locale.parse(value)
-        except (ValueError, UnknownLocaleError):
-            raise ValueError(f"unknown locale {value!r}, e.g. en_GB") from None
-        return value
+        return known_locale(value)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> "Settings":

@@ -12,7 +12,16 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from ops.commands import bookings, customers, keys, reconcile, sessions, webhooks, workflows
+from ops.commands import (
+    bookings,
+    customers,
+    keys,
+    organisations,
+    reconcile,
+    sessions,
+    webhooks,
+    workflows,
+)
 from ops.commands.runtime import BAD_USAGE
 
 # Recent Typer raises its own (vendored) copy of click's exceptions; older Typer, click's.
@@ -85,7 +94,7 @@ def _root() -> None:
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(bookings.app, name="bookings")
 app.add_typer(keys.keys, name="keys")
-app.add_typer(keys.organisations, name="organisations")
+app.add_typer(organisations.organisations, name="organisations")
 app.add_typer(customers.customers, name="customers")
 app.add_typer(webhooks.webhooks, name="webhooks")
 app.add_typer(workflows.workflows, name="workflows")

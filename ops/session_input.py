@@ -9,8 +9,10 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.enums import VatTreatment
 from core.errors import BookingError
 from models.tables import Organisation, Session
+from ops.validation import problems
 from schemas.sessions import SessionCreate
 from store.catalog import SeatRow, SessionSpec, create_session
 
@@ -63,11 +65,16 @@ def _session_body(**fields: Any) -> SessionCreate:
     try:
         return SessionCreate.model_validate(fields)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'session'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in err.errors()
-        )
-        raise BadSessionInput(f"bad session: {problems}") from None
+        raise BadSessionInput(f"bad session: {problems(err, 'session')}") from None
+
+
+def vat_fields(value: str) -> dict[str, Any]:
+    """`--vat` as the session's vat_treatment and vat_rate_basis_points."""
+    if value.strip().lower() in {VatTreatment.ORGANISATION, VatTreatment.NONE}:
+        return {"vat_treatment": value.strip().lower(), "vat_rate_basis_points": None}
+    if not value.isdigit():
+        raise BadSessionInput(f"--vat {value!r}: give organisation, none or BASIS_POINTS, e.g. 500")
+    return {"vat_treatment": VatTreatment.RATE, "vat_rate_basis_points": int(value)}
 
 
 def _seat_row(value: str) -> dict[str, Any]:

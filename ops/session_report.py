@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.enums import VatTreatment
 from core.refund_policy import tiers_of
 from documents.receipt_data import format_money
 from models.tables import Booking, Session
@@ -52,6 +53,8 @@ def as_json(session: Session, availability: Availability) -> dict[str, Any]:
         "currency": session.currency,
         "time_zone": session.time_zone,
         "hold_seconds": session.hold_seconds,
+        "vat_treatment": session.vat_treatment,
+        "vat_rate_basis_points": session.vat_rate_basis_points,
         "refund_policy": [vars(tier) for tier in tiers_of(session.refund_policy)],
         "group_discount": (
             {
@@ -89,9 +92,18 @@ def facts(session: Session, a: Availability) -> list[tuple[str, Any]]:
         ("organisation", session.organisation_id),
         ("price", format_money(session.price_amount, session.currency)),
         ("group discount", discount),
+        ("VAT", _vat(session)),
         ("hold", f"{session.hold_seconds} s"),
         ("places", f"{a.capacity}: {a.held} held, {a.sold} sold, {a.available} free"),
     ]
+
+
+def _vat(session: Session) -> str:
+    if session.vat_treatment == VatTreatment.RATE:
+        return f"{(session.vat_rate_basis_points or 0) / 100:g} % (its own rate)"
+    if session.vat_treatment == VatTreatment.NONE:
+        return "none"
+    return "the organisation's rate"
 
 
 def table_row(session: Session, a: Availability) -> tuple[Any, ...]:

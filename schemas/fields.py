@@ -5,7 +5,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
@@ -98,3 +98,9 @@ TimeZone = Annotated[
     Field(max_length=64, examples=["Europe/London"], description="IANA time zone"),
     AfterValidator(known_zone),
 ]
+
+
+def absent(description: str) -> Any:
+    """The default of a field that may be left out (the caller's None: "not given", e.g. a
+    PATCH leaving it as it is) but, when given, may not be null."""
+    return Field(default=None, description=description)

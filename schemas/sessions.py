@@ -6,9 +6,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from core.enums import BookingStatus, SessionKind, SessionStatus
+from core.enums import BookingStatus, SessionKind, SessionStatus, VatTreatment
 from messages.booking import MAX_PLACES_PER_BOOKING
-from schemas.fields import Amount, Currency, Text, TimeZone, UtcDatetime
+from schemas.fields import Amount, Currency, Text, TimeZone, UtcDatetime, absent
 from store.catalog import MAX_PLACES_PER_SESSION
 
 
@@ -47,8 +47,8 @@ class SeatRowIn(BaseModel):
     seats: Annotated[int, Field(ge=1, le=500)]
 
 
-class SessionFields(BaseModel):
-    """What a session is, as an admin creates it and as everyone reads it back."""
+class SessionBasics(BaseModel):
+    """What a session is, but for its currency and time zone (its organisation's by default)."""
 
     kind: SessionKind
     title: Text
@@ -56,13 +56,27 @@ class SessionFields(BaseModel):
     starts_at: UtcDatetime
     ends_at: UtcDatetime
     price_amount: Amount
+    hold_seconds: Annotated[int, Field(ge=1, le=86_400)] = 600
+    vat_treatment: VatTreatment = Field(
+        default=VatTreatment.ORGANISATION,
+        description="The VAT its price includes: the organisation's rate (none if it is not "
+        "registered for VAT), a rate of its own (`rate`, with vat_rate_basis_points), or "
+        "none (documents print no VAT line)",
+    )
+    vat_rate_basis_points: Annotated[int, Field(ge=0, le=10_000)] | None = Field(
+        default=None, description="The session's own rate (2000 is 20 %), only with `rate`"
+    )
+
+
+class SessionFields(SessionBasics):
+    """What a session is, as everyone reads it back."""
+
     currency: Currency
     # Where the session happens: receipts, emails and calendar files show its local times.
-    time_zone: TimeZone = "UTC"
-    hold_seconds: Annotated[int, Field(ge=1, le=86_400)] = 600
+    time_zone: TimeZone
 
 
-class SessionCreate(SessionFields):
+class SessionCreate(SessionBasics):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -76,6 +90,8 @@ class SessionCreate(SessionFields):
                     "price_amount": 9900,
                     "currency": "GBP",
                     "time_zone": "Europe/London",
+                    "vat_treatment": "rate",
+                    "vat_rate_basis_points": 0,
                 },
                 {
                     "kind": "seated",
@@ -92,6 +108,9 @@ class SessionCreate(SessionFields):
         }
     )
 
+    # Left out: the organisation's (None here); given, never null.
+    currency: Currency = absent("Default: the organisation's default_currency")
+    time_zone: TimeZone = absent("Where it happens (IANA); default: the organisation's")
     capacity: Annotated[int, Field(ge=1, le=MAX_PLACES_PER_SESSION)] | None = None
     seat_map: Annotated[list[SeatRowIn], Field(max_length=100)] = []
     group_discount: GroupDiscountIn | None = GroupDiscountIn()
@@ -105,6 +124,8 @@ class SessionCreate(SessionFields):
             raise ValueError("a seated session needs a seat_map")
         if self.kind != SessionKind.SEATED and (self.seat_map or self.capacity is None):
             raise ValueError("a course or appointment needs a capacity and no seat_map")
+        if (self.vat_treatment == VatTreatment.RATE) != (self.vat_rate_basis_points is not None):
+            raise ValueError("vat_rate_basis_points is given with vat_treatment 'rate', and only")
         return self
 
 

@@ -1,17 +1,17 @@
 """Sessions and their places: creation, listing with availability, one session by id."""
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Select, and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.enums import SeatState, SessionKind, SessionStatus
+from core.enums import SeatState, SessionKind, SessionStatus, VatTreatment
 from core.errors import InvalidRequest, SessionNotFound, parse_id
 from core.minimum_charge import MINIMUM_CHARGE, below_minimum, cheapest_group_total
 from core.pricing import GroupDiscount
-from models.tables import Seat, Session
+from models.tables import Organisation, Seat, Session
 from store.organisations import DEFAULT_ORGANISATION_ID
 
 MAX_PLACES_PER_SESSION = 10_000
@@ -33,8 +33,9 @@ class SessionSpec:
     starts_at: datetime
     ends_at: datetime
     price_amount: int
-    currency: str
-    time_zone: str = "UTC"
+    # None: the organisation's default currency and time zone.
+    currency: str | None = None
+    time_zone: str | None = None
     capacity: int | None = None
     seat_map: list[SeatRow] = field(default_factory=list)
     hold_seconds: int = 600
@@ -45,6 +46,9 @@ class SessionSpec:
     organisation_id: uuid.UUID | None = None
     # core.refund_policy tiers as stored; None: the default (full refund until the start).
     refund_policy: list[dict[str, int]] | None = None
+    # The VAT its price includes (core.vat.applicable_vat_rate); a rate only with RATE.
+    vat_treatment: VatTreatment = VatTreatment.ORGANISATION
+    vat_rate_basis_points: int | None = None
 
 
 @dataclass
@@ -84,18 +88,18 @@ def seat_labels(spec: SessionSpec) -> list[str]:
     return labels
 
 
-def check_price(spec: SessionSpec) -> None:
+def check_price(spec: SessionSpec, currency: str) -> None:
     """Refuse a price, or a group discount, that would make Stripe refuse the charge (422 with
     the field named, as the API's validation errors); a price of 0 is a free session."""
-    minimum = MINIMUM_CHARGE.get(spec.currency.upper(), 0)
-    if below_minimum(spec.price_amount, spec.currency):
-        _bad_price("price_amount", f"must be 0 (free) or at least {minimum} {spec.currency}")
+    minimum = MINIMUM_CHARGE.get(currency.upper(), 0)
+    if below_minimum(spec.price_amount, currency):
+        _bad_price("price_amount", f"must be 0 (free) or at least {minimum} {currency}")
     discount = GroupDiscount(spec.discount_min_quantity, spec.discount_basis_points)
     total = cheapest_group_total(spec.price_amount, discount)
-    if total is not None and below_minimum(total, spec.currency):
+    if total is not None and below_minimum(total, currency):
         _bad_price(
             "group_discount",
-            f"{spec.discount_min_quantity} places would cost {total} {spec.currency}, "
+            f"{spec.discount_min_quantity} places would cost {total} {currency}, "
             f"below the minimum charge of {minimum}",
         )
 
@@ -106,15 +110,34 @@ def _bad_price(field_name: str, message: str) -> None:
     )
 
 
+async def _with_defaults(db: AsyncSession, spec: SessionSpec) -> SessionSpec:
+    """`spec` with its organisation's currency and time zone where it names none."""
+    organisation_id = spec.organisation_id or DEFAULT_ORGANISATION_ID
+    if spec.currency is not None and spec.time_zone is not None:
+        return replace(spec, organisation_id=organisation_id)
+    organisation = await db.get(Organisation, organisation_id)
+    if organisation is None:
+        raise InvalidRequest(f"no organisation {organisation_id}")
+    return replace(
+        spec,
+        organisation_id=organisation_id,
+        currency=spec.currency or organisation.default_currency,
+        time_zone=spec.time_zone or organisation.time_zone,
+    )
+
+
 async def create_session(db: AsyncSession, spec: SessionSpec) -> Session:
-    """Insert the session and one row per place; nothing is written if the id exists."""
-    check_price(spec)
+    """Insert the session and one row per place; nothing is written if the id exists. A
+    session naming no currency or time zone takes its organisation's."""
+    spec = await _with_defaults(db, spec)
+    assert spec.currency is not None and spec.time_zone is not None
+    check_price(spec, spec.currency)
     labels = seat_labels(spec)
     if spec.capacity is not None and spec.capacity != len(labels):
         raise InvalidRequest("capacity must equal the number of seats in the seat map")
     session = Session(
         id=spec.id or uuid.uuid4(),
-        organisation_id=spec.organisation_id or DEFAULT_ORGANISATION_ID,
+        organisation_id=spec.organisation_id,
         kind=spec.kind,
         title=spec.title,
         location=spec.location,
@@ -129,6 +152,8 @@ async def create_session(db: AsyncSession, spec: SessionSpec) -> Session:
         discount_basis_points=spec.discount_basis_points,
         status=SessionStatus.SCHEDULED,
         refund_policy=spec.refund_policy,
+        vat_treatment=spec.vat_treatment,
+        vat_rate_basis_points=spec.vat_rate_basis_points,
     )
     db.add(session)
     await db.flush()

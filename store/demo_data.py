@@ -1,8 +1,10 @@
-"""Demo data for `make dev`: two organisations with fixed dev keys; the default one sells
-first-aid courses in several places and one seated event, the other a course of its own."""
+"""Demo data for `make dev`: two organisations with fixed dev keys and profiles of their own; the
+default one (its profile from the settings) sells first-aid courses in several places and one
+seated event, Harbour Events a course of its own, paid into its connected Stripe account."""
 
 import uuid
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -12,7 +14,7 @@ from core.enums import Role, SessionKind
 from models.tables import Organisation, Session
 from store.api_keys import ensure_keys
 from store.catalog import SeatRow, SessionSpec, create_session
-from store.organisations import DEFAULT_ORGANISATION_ID, create_organisation
+from store.organisations import DEFAULT_ORGANISATION_ID, create_organisation, update_profile
 
 # Fixed ids: seeding twice finds the sessions it made the first time.
 _NAMESPACE = uuid.UUID("6f1d3c2e-8f4b-4d5e-9a51-7c0de5eed000")
@@ -25,6 +27,33 @@ UK = "Europe/London"
 # changed, which voids them.
 OTHER_ORGANISATION_ID = uuid.uuid5(_NAMESPACE, "organisation-harbour-events")
 OTHER_ORGANISATION_NAME = "Harbour Events"
+# Its seller profile: documents in its own name, numbers of its own, payments into its own
+# (localstripe) connected account. The VAT number is made up but well formed.
+HARBOUR_LOGO = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 40" width="120" height="40">'
+    b'<rect width="120" height="40" rx="6" fill="#0b3d5c"/>'
+    b'<path d="M8 28 q8 -8 16 0 t16 0 t16 0 t16 0 t16 0 t16 0" stroke="#7fd1e8" '
+    b'stroke-width="3" fill="none"/></svg>'
+)
+HARBOUR_PROFILE: dict[str, Any] = {
+    "legal_name": "Harbour Events Ltd",
+    "address_lines": ["7 The Barbican", "Plymouth PL1 2LR", "United Kingdom"],
+    "country": "GB",
+    "tax_id": "GB 440 0000 37",
+    "vat_rate_basis_points": 2000,
+    "default_currency": "GBP",
+    "locale": "en_GB",
+    "time_zone": "Europe/London",
+    "email_sender_name": "Harbour Events",
+    "reply_to": "bookings@harbour-events.example",
+    "footer": "Harbour Events Ltd, registered in England and Wales no. 09876543",
+    "reference_prefix": "HBE",
+    "receipt_prefix": "HBE-R",
+    "credit_note_prefix": "HBE-CN",
+    "logo": HARBOUR_LOGO,
+    "logo_content_type": "image/svg+xml",
+    "stripe_account_id": "acct_harbour_events",
+}
 DEV_KEYS = {
     DEFAULT_ORGANISATION_ID: {"dev-client-key": Role.CLIENT, "dev-admin-key": Role.ADMIN},
     OTHER_ORGANISATION_ID: {
@@ -95,8 +124,11 @@ def demo_sessions(today: datetime) -> list[SessionSpec]:
 async def seed(db: AsyncSession, today: datetime, pepper: str) -> int:
     """Create the organisations, dev keys and demo sessions that do not exist yet; returns how
     many sessions were created."""
-    if await db.get(Organisation, OTHER_ORGANISATION_ID) is None:
-        await create_organisation(db, OTHER_ORGANISATION_NAME, OTHER_ORGANISATION_ID)
+    harbour = await db.get(Organisation, OTHER_ORGANISATION_ID)
+    if harbour is None:
+        harbour = await create_organisation(db, OTHER_ORGANISATION_NAME, OTHER_ORGANISATION_ID)
+    if harbour.profile_updated_at is None:  # never edited: an operator's changes stay
+        await update_profile(db, harbour, HARBOUR_PROFILE)
     for organisation_id, keys in DEV_KEYS.items():
         await ensure_keys(db, organisation_id, keys, pepper)
     specs = demo_sessions(today)

@@ -1,17 +1,20 @@
-"""Organisations (tenants): create, list, and find one by id or name."""
+"""Organisations (tenants): create, list, find one by id or name, change its seller profile."""
 
 import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
 
-from core.errors import InvalidRequest
+from core.errors import InvalidRequest, PrefixInUse
 from core.settings import Settings
 from models.tables import Organisation
+from store.sequences import database_now
 
 # Created by migration 0003: rows that existed before organisations did belong to it, and so do
 # sessions created without naming an organisation (tests, the bench, the dev bootstrap keys).
@@ -77,15 +80,55 @@ async def list_organisations(db: AsyncSession) -> Sequence[Organisation]:
     return (await db.scalars(select(Organisation).order_by(Organisation.created_at))).all()
 
 
-async def find_organisation(db: AsyncSession, id_or_name: str) -> Organisation:
-    """The organisation with this id, else the one with this name, else OrganisationNotFound."""
+async def find_organisation(
+    db: AsyncSession, id_or_name: str, with_logo: bool = False
+) -> Organisation:
+    """The organisation with this id, else the one with this name, else OrganisationNotFound.
+    `with_logo` loads its logo's bytes too (deferred otherwise: most readers never draw it)."""
+    options = [undefer(Organisation.logo)] if with_logo else []
     try:
-        found = await db.get(Organisation, uuid.UUID(id_or_name))
+        found = await db.get(Organisation, uuid.UUID(id_or_name), options=options)
     except ValueError:
-        found = await db.scalar(select(Organisation).where(Organisation.name == id_or_name))
+        found = await db.scalar(
+            select(Organisation).where(Organisation.name == id_or_name).options(*options)
+        )
     if found is None:
         raise OrganisationNotFound(f"no organisation {id_or_name!r}")
     return found
+
+
+PREFIX_COLUMNS = ("reference_prefix", "receipt_prefix", "credit_note_prefix")
+
+
+async def update_profile(
+    db: AsyncSession, organisation: Organisation, changes: dict[str, Any]
+) -> Organisation:
+    """Write `changes` (column -> value, each already checked) to the organisation's profile
+    and stamp profile_updated_at. A prefix another organisation uses, in any of the three
+    roles, is PrefixInUse (409) and nothing is written. Counters are per organisation and
+    sequence, not per prefix: a new prefix continues the numbers."""
+    if changes.keys() & set(PREFIX_COLUMNS):
+        # One change of prefixes at a time: two organisations cannot both take a free one.
+        await db.execute(select(func.pg_advisory_xact_lock(func.hashtext("organisation prefixes"))))
+        taken = await prefixes_in_use(db, but=organisation.id)
+        for column in PREFIX_COLUMNS:
+            if changes.get(column) in taken:
+                raise PrefixInUse(
+                    f"{column} {changes[column]!r} is used by another organisation",
+                    errors=[
+                        {"field": f"body.{column}", "message": "is used by another organisation"}
+                    ],
+                )
+    now = await database_now(db)
+    for column, value in changes.items():
+        setattr(organisation, column, value)
+    organisation.profile_updated_at = now
+    try:
+        async with db.begin_nested():
+            await db.flush()
+    except IntegrityError:
+        raise PrefixInUse("a prefix is used by another organisation") from None
+    return organisation
 
 
 async def prefixes_in_use(db: AsyncSession, but: uuid.UUID | None = None) -> set[str]:

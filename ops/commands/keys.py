@@ -1,46 +1,28 @@
-"""`booking-ops keys` and `booking-ops organisations`: organisations (tenants) and their API keys,
-straight in PostgreSQL. A key's secret is printed once, when it is made, and never stored."""
+"""`booking-ops keys`: organisations' API keys, straight in PostgreSQL. A key's secret is printed
+once, when it is made, and never stored."""
 
 import uuid
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.enums import Role
-from core.errors import InvalidRequest
 from models.tables import ApiKey, Organisation
 from ops.commands.display import AsJson, console, details, print_json, table, uuid_parser
-from ops.commands.runtime import BAD_USAGE, FOUND_PROBLEMS, database, fail, run, settings_or_exit
+from ops.commands.organisations import organisation_or_exit
+from ops.commands.runtime import FOUND_PROBLEMS, database, fail, run, settings_or_exit
 from ops.readable import when
 from store.api_keys import create_key, list_keys, revoke_key
-from store.organisations import (
-    OrganisationNotFound,
-    PlatformDefaults,
-    create_organisation,
-    find_organisation,
-    list_organisations,
-)
 
 keys = typer.Typer(
     help="Make, list and revoke organisations' API keys.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-organisations = typer.Typer(
-    help="Make and list organisations (tenants).", no_args_is_help=True, rich_markup_mode=None
-)
 
 OrganisationOption = Annotated[
     str, typer.Option("--organisation", "-o", help="The organisation's id or name.")
 ]
-
-
-async def _organisation(db: AsyncSession, id_or_name: str) -> Organisation:
-    try:
-        return await find_organisation(db, id_or_name)
-    except OrganisationNotFound as err:
-        fail(str(err), BAD_USAGE)
 
 
 @keys.command()
@@ -59,7 +41,7 @@ def create(
 
     async def work() -> tuple[ApiKey, Organisation, str]:
         async with database(settings) as db, db.begin() as s:
-            owner = await _organisation(s, organisation)
+            owner = await organisation_or_exit(s, organisation)
             key, secret = await create_key(
                 s, owner.id, role, name, settings.api_key_pepper, rate_limit
             )
@@ -86,7 +68,7 @@ def list_(
 
     async def work() -> list[tuple[ApiKey, str]]:
         async with database(settings) as db, db() as s:
-            owner = await _organisation(s, organisation) if organisation else None
+            owner = await organisation_or_exit(s, organisation) if organisation else None
             return list(await list_keys(s, owner.id if owner else None))
 
     found = run(work())
@@ -130,45 +112,6 @@ def revoke(
     typer.echo(f"revoked key {key.id} ({key.name}) at {when(key.revoked_at)} UTC")
 
 
-@organisations.command("create")
-def create_organisation_command(
-    name: Annotated[str, typer.Argument(help="Its name, unique.", show_default=False)],
-    as_json: AsJson = False,
-) -> None:
-    """Make an organisation; then give it keys with `booking-ops keys create`."""
-    settings = settings_or_exit()
-
-    async def work() -> Organisation:
-        async with database(settings) as db, db.begin() as s:
-            try:
-                return await create_organisation(s, name, defaults=PlatformDefaults.of(settings))
-            except InvalidRequest as err:
-                fail(err.detail, BAD_USAGE)
-
-    made = run(work())
-    if as_json:
-        print_json(_organisation_json(made))
-        return
-    typer.echo(f"organisation {made.id} ({made.name})")
-
-
-@organisations.command("list")
-def list_organisations_command(as_json: AsJson = False) -> None:
-    """Every organisation, oldest first."""
-    settings = settings_or_exit()
-
-    async def work() -> list[Organisation]:
-        async with database(settings) as db, db() as s:
-            return list(await list_organisations(s))
-
-    found = run(work())
-    if as_json:
-        print_json([_organisation_json(o) for o in found])
-        return
-    rows = [(o.id, o.name, when(o.created_at)) for o in found]
-    console().print(table(f"{len(found)} organisation(s)", ("id", "name", "created"), rows))
-
-
 def _key_fields(key: ApiKey, organisation: str) -> list[tuple[str, Any]]:
     return [
         ("id", key.id),
@@ -192,12 +135,4 @@ def _key_json(key: ApiKey, organisation: str) -> dict[str, Any]:
         "created_at": key.created_at,
         "last_used_at": key.last_used_at,
         "revoked_at": key.revoked_at,
-    }
-
-
-def _organisation_json(organisation: Organisation) -> dict[str, Any]:
-    return {
-        "id": str(organisation.id),
-        "name": organisation.name,
-        "created_at": organisation.created_at,
     }

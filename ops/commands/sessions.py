@@ -141,11 +141,25 @@ def create(
             help="A row of a seated session, e.g. A=10 for A1 to A10 (repeatable).",
         ),
     ] = None,
-    currency: Annotated[str, typer.Option(help="ISO 4217 code.")] = "GBP",
+    currency: Annotated[
+        str | None, typer.Option(help="ISO 4217 code; default: the organisation's.")
+    ] = None,
     time_zone: Annotated[
-        str, typer.Option(help="IANA zone where it happens; documents show its local times.")
-    ] = "UTC",
+        str | None,
+        typer.Option(
+            help="IANA zone where it happens (documents show its local times); default: the "
+            "organisation's."
+        ),
+    ] = None,
     hold_seconds: Annotated[int, typer.Option(help="How long places are held unpaid.")] = 600,
+    vat: Annotated[
+        str,
+        typer.Option(
+            metavar="organisation|none|BASIS_POINTS",
+            help="The VAT its price includes: the organisation's rate, none (no VAT line), or "
+            "a rate of its own in basis points (0 for zero-rated, 500 for 5 %).",
+        ),
+    ] = "organisation",
     discount: Annotated[
         str,
         typer.Option(
@@ -182,8 +196,9 @@ def create(
         "capacity": capacity,
     }
     try:
+        given = {name: value for name, value in fields.items() if value is not None}
         spec = session_input.session_spec(
-            fields,
+            {**given, **session_input.vat_fields(vat)},
             seat_rows=seat_row or [],
             discount=discount,
             refund_tiers=refund_tier or [],

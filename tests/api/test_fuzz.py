@@ -14,6 +14,7 @@ larger (default 20 per operation, key and round); FUZZ_RANDOM=1 draws new exampl
 the same ones every run.
 """
 
+import base64
 import os
 import time
 from collections import Counter
@@ -41,6 +42,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from messages.booking import MAX_PLACES_PER_BOOKING
+from schemas.organisations import OrganisationPatch
 from tests.conftest import ADMIN_KEY, CLIENT_KEY, SessionFactory, api_client
 from tests.helpers.api_bookings import paid_booking
 from tests.helpers.threads import import_modules_of, in_own_thread
@@ -74,6 +76,7 @@ NO_SUCCESS = {
 }
 # A webhook endpoint's URL that the API accepts (a generated one rarely is a URL at all).
 ENDPOINT_URL = "http://127.0.0.1:9/fuzz"
+LOGO = b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>'
 
 
 def checks_for(
@@ -162,6 +165,7 @@ def rounds(known: dict[str, str]) -> Iterator[tuple[GenerationMode, dict[str, st
 # other operation has had the known ids: a disabled endpoint is not pinged, a booking refunded
 # in full cannot give places back, a cancelled session leaves nothing to change.
 CHANGES_LAST = [
+    "PATCH /v1/organisation",  # it may take the logo away
     "PATCH /v1/webhook-endpoints/{endpoint_id}",
     "POST /v1/bookings/{booking_id}/cancel-places",
     "POST /v1/bookings/{booking_id}/refunds",
@@ -342,12 +346,15 @@ async def test_the_api_survives_fuzzing_of_every_operation(
 ) -> None:
     async with api_client(api_url, ADMIN_KEY) as admin:
         before = await _endpoint_ids(admin)
+        profile = await _profile(admin)
         try:
             known = await _known(api, api_url, new_session, stripe_client)
             started = time.monotonic()
             # Schemathesis is synchronous; the API serves from this event loop, so it runs aside.
             tally = await in_own_thread(fuzz, api_url, known, before)
         finally:
+            # The default organisation's profile, which the tests after this one print.
+            await _restore_profile(admin, profile)
             # An organisation keeps 20 endpoints at most: those made here go, so the tests
             # after this one (on a database of the same session) can make theirs.
             for endpoint_id in await _endpoint_ids(admin) - before:
@@ -359,6 +366,30 @@ async def test_the_api_survives_fuzzing_of_every_operation(
         + tally.report()
     )
     assert not tally.failures, "\n\n".join(tally.failures)
+
+
+# The profile's fields a PATCH takes (all but the logo, put back as its bytes).
+PROFILE_FIELDS = set(OrganisationPatch.model_fields) - {"logo"}
+
+
+async def _profile(admin: httpx.AsyncClient) -> dict[str, Any]:
+    """The organisation's profile as PATCH takes it, the logo's bytes included (or null)."""
+    read = await admin.get("/v1/organisation")
+    assert read.status_code == 200, read.text
+    profile = {k: v for k, v in read.json().items() if k in PROFILE_FIELDS}
+    profile["logo"] = None
+    if read.json()["logo"] is not None:
+        logo = await admin.get("/v1/organisation/logo")
+        data = base64.b64encode(logo.content).decode()
+        profile["logo"] = {"content_type": logo.headers["content-type"], "data": data}
+    return profile
+
+
+async def _restore_profile(admin: httpx.AsyncClient, profile: dict[str, Any]) -> None:
+    now = await _profile(admin)
+    changed = {k: v for k, v in profile.items() if now[k] != v}
+    restored = await admin.patch("/v1/organisation", json=changed)
+    assert restored.status_code == 200, restored.text
 
 
 async def _endpoint_ids(admin: httpx.AsyncClient) -> set[str]:
@@ -390,6 +421,10 @@ async def _known(
         spare = await paid_booking(api, stripe_client, session_id)
         refunded = await admin.post(f"/v1/bookings/{booking['id']}/refunds", json={"amount": 100})
         assert refunded.status_code == 200, refunded.text
+        # A logo, so that GET /v1/organisation/logo has one to serve.
+        logo = {"content_type": "image/svg+xml", "data": base64.b64encode(LOGO).decode()}
+        with_logo = await admin.patch("/v1/organisation", json={"logo": logo})
+        assert with_logo.status_code == 200, with_logo.text
         listed = await admin.get(f"/v1/webhook-endpoints/{endpoint_id}/deliveries")
         assert listed.status_code == 200, listed.text
         deliveries = listed.json()["items"]

@@ -6,10 +6,12 @@ from typing import Any
 import httpx
 
 from schemas.fields import LINES, ONE_LINE, STORABLE
+from schemas.organisations import COUNTRY, CURRENCY, PREFIX
 
 REQUEST_BODIES = (
     "BookingCreate",
     "CancelIn",
+    "OrganisationPatch",
     "RefundIn",
     "PlacesCancelIn",
     "SessionCreate",
@@ -58,6 +60,8 @@ async def test_every_operation_declares_its_errors_as_problem_json(api: httpx.As
     assert seen["POST /v1/webhook-endpoints"] >= {"201", "401", "403", "413", "422"}
     assert seen["POST /v1/webhook-endpoints/{endpoint_id}/ping"] >= {"202", "404", "409", "503"}
     assert seen["GET /healthz"] == {"200", "422", "500"}
+    assert seen["PATCH /v1/organisation"] >= {"200", "401", "403", "409", "413", "422"}
+    assert seen["GET /v1/organisation/logo"] >= {"200", "403", "404"}
 
 
 def strings_of(schema: dict[str, Any], components: dict[str, Any]) -> list[tuple[str, dict]]:
@@ -96,4 +100,6 @@ async def test_every_string_in_a_request_body_refuses_nul_and_controls(
             text = LINES if name in MULTILINE else ONE_LINE
             # A time zone is a known IANA name, checked as such.
             text = STORABLE if name.endswith("time_zone") else text
-            assert pattern in (text, "^[A-Z]{3}$", "^[A-Z]{1,3}$"), (body, name, pattern)
+            # Codes and prefixes: letters, digits and hyphens only.
+            codes = (CURRENCY, COUNTRY, PREFIX, "^[A-Z]{1,3}$")
+            assert pattern in (text, *codes), (body, name, pattern)

@@ -82,12 +82,13 @@ async def test_create_in_a_time_zone(settings: Settings) -> None:
     created = ok_json(
         await booking_ops(
             settings, "sessions", "create", *COURSE, "--location", "Tokyo", "--capacity", "2",
-            "--time-zone", "Asia/Tokyo", "--json",
+            "--time-zone", "Asia/Tokyo", "--vat", "500", "--json",
         )
     )  # fmt: skip
     assert created["time_zone"] == "Asia/Tokyo"
+    assert (created["vat_treatment"], created["vat_rate_basis_points"]) == ("rate", 500)
     shown = ok(await booking_ops(settings, "sessions", "show", created["id"]))
-    assert "Asia/Tokyo" in shown
+    assert "Asia/Tokyo" in shown and "5 % (its own rate)" in shown
 
 
 async def test_bad_arguments_exit_2_and_unknown_sessions_exit_1(settings: Settings) -> None:
@@ -115,6 +116,7 @@ async def test_bad_arguments_exit_2_and_unknown_sessions_exit_1(settings: Settin
             "--refund-tier",
         ),
         (["sessions", "create", *COURSE, "--location", "L", "--seat-row", "A10"], "LABEL=SEATS"),
+        (["sessions", "create", *COURSE, "--location", "L", "--vat", "lots"], "--vat 'lots'"),
         (
             ["sessions", "create", *COURSE, "--location", "L", "--capacity", "2",
              "--organisation", str(uuid.uuid4())],
