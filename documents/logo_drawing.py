@@ -13,15 +13,14 @@ from reportlab.lib.utils import ImageReader
 from reportlab.platypus import Flowable
 from svglib.svglib import svg2rlg
 
+from documents.logo import MAX_LOGO_PIXELS, LogoType
 from documents.receipt_data import Logo
 
 # The box every logo is scaled into, so a wide one and a square one take the same room.
 BOX_WIDTH = 60 * mm
 BOX_HEIGHT = 18 * mm
-PNG = "image/png"
-SVG = "image/svg+xml"
 # A small PNG file can claim an enormous canvas; decoding it would take that much memory.
-_MAX_PIXELS = 4096 * 4096
+_MAX_PIXELS = MAX_LOGO_PIXELS * MAX_LOGO_PIXELS
 
 
 class UnreadableLogo(ValueError):
@@ -31,9 +30,9 @@ class UnreadableLogo(ValueError):
 def logo_flowable(logo: Logo) -> Flowable:
     """The logo, fitted into BOX_WIDTH x BOX_HEIGHT, for a platypus story."""
     try:
-        if logo.content_type == PNG:
+        if logo.content_type == LogoType.PNG:
             return _png(logo.data)
-        if logo.content_type == SVG:
+        if logo.content_type == LogoType.SVG:
             return _svg(logo.data)
     except UnreadableLogo:
         raise
