@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import metadata
 
 from fastapi import Depends, FastAPI
 from temporalio.client import Client
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 
     app = FastAPI(
         title="Booking engine",
-        version="0.1.0",
+        version=metadata.version("booking-engine"),  # pyproject.toml's, the one version source
         description="Sessions, seat holds, Stripe payments and receipts, orchestrated by Temporal.",
         lifespan=lifespan,
         dependencies=[Depends(storable_parameters), Depends(single_query_values)],
