@@ -5,10 +5,11 @@ from how a route is built are added here: 401, 403 and 429 from its caller depen
 path parameter, 400 and 413 from a body, 422 always (any parameter may be refused), 503 from a
 database or Temporal dependency, 500 always. Every error answer gets the Problem schema.
 
-Every operation has a readable id (`getSession`, not FastAPI's `read_one_v1_sessions__session_id__get`),
-named here in one table: a client generated from the document gets these as method names, so they
-change only with a major version. A route missing from the table fails the document's build.
-The committed `openapi.json` is this document (`make openapi` rewrites it; tests/deploy checks it).
+Every operation has a readable id (`getSession`, not FastAPI's generated
+`read_one_v1_sessions__session_id__get`), named here in one table: a client generated from the
+document gets these as method names, so they change only with a major version. A route missing
+from the table fails the document's build. The committed `openapi.json` is this document
+(`make openapi` rewrites it; tests/api/test_openapi.py fails while they differ).
 """
 
 from collections.abc import Callable, Iterator
