@@ -1,5 +1,6 @@
-"""One settings object for every process, read from the environment and `.env`."""
+"""One settings object for every process, read from the environment, `.env` and secret files."""
 
+import os
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -18,6 +19,7 @@ DEV_PAYLOAD_KEY = "ZGV2LW9ubHkgcGF5bG9hZCBrZXksIG5vdCBzZWNyZXQ="  # 32 bytes, pu
 DEV_CUSTOMER_HASH_KEY = "dev-only customer hash key, not secret"
 DEV_API_KEY_PEPPER = "dev-only api key pepper, not secret"
 DEV_WEBHOOK_SECRET_KEY = "ZGV2LW9ubHkgd2ViaG9vayBzZWNyZXQga2V5ISEhISE="  # a Fernet key, published
+DEMO_REFERENCE_FORMAT = "RFT-{year}-{seq:04d}"  # the demo company's initials, refused in production
 DEV_SECRETS = {
     "sk_test_localstripe",
     "whsec_dev_secret",
@@ -28,6 +30,13 @@ DEV_SECRETS = {
     DEV_API_KEY_PEPPER,
     DEV_WEBHOOK_SECRET_KEY,
 }
+
+
+# Domains reserved for examples and tests (RFC 2606, RFC 6761): mail from them reaches nobody.
+RESERVED_DOMAINS = (".example", ".test", ".invalid", ".localhost")
+# The variable naming a directory of settings as files (Docker and Kubernetes secrets), each file
+# named like its variable (BOOKING_STRIPE_API_KEY) and holding the value; the environment wins.
+SECRETS_DIR_VARIABLE = "BOOKING_SECRETS_DIR"
 
 
 def _dev_api_keys(settings: dict[str, object]) -> dict[str, Role]:
@@ -112,7 +121,7 @@ class Settings(BaseSettings):
     cancel_wait_seconds: float = 10.0
 
     # str.format fields: {year} and {seq}; references stay unique because seq is per year.
-    reference_format: str = "RFT-{year}-{seq:04d}"
+    reference_format: str = DEMO_REFERENCE_FORMAT
 
     # What happens around the hold timer (the hold length itself is a per-session setting).
     hold_extension_seconds: int = 60
@@ -194,9 +203,25 @@ class Settings(BaseSettings):
         } & DEV_SECRETS
         if used:
             raise ValueError(f"production settings use dev secrets: {sorted(used)}")
+        demo = self._demo_values_customers_would_meet()
+        if demo:
+            raise ValueError(f"production settings keep demo values: {'; '.join(demo)}")
         return self
+
+    def _demo_values_customers_would_meet(self) -> list[str]:
+        """Dev defaults that would reach a customer in production (the seller's are issue 19's)."""
+        demo = []
+        if ("." + self.email_from.rsplit("@", 1)[-1]).endswith(RESERVED_DOMAINS):
+            demo.append(f"BOOKING_EMAIL_FROM {self.email_from!r} is a demo sender")
+        if self.email_backend == "outbox":
+            demo.append("BOOKING_EMAIL_BACKEND=outbox writes files: no customer gets an email")
+        if self.stripe_api_base is not None:
+            demo.append("BOOKING_STRIPE_API_BASE is set (localstripe): set it empty for Stripe")
+        if self.reference_format == DEMO_REFERENCE_FORMAT:
+            demo.append("BOOKING_REFERENCE_FORMAT is the demo company's (RFT-...)")
+        return demo
 
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return Settings(_secrets_dir=os.environ.get(SECRETS_DIR_VARIABLE))  # type: ignore[call-arg]

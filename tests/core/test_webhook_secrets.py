@@ -23,6 +23,10 @@ PRODUCTION: dict[str, Any] = {
     "api_key_pepper": "live pepper",
     "customer_hash_key": "live hash key",
     "webhook_secret_keys": [Fernet.generate_key().decode()],
+    "stripe_api_base": None,
+    "email_backend": "sendgrid",
+    "email_from": "bookings@training.co.uk",
+    "reference_format": "TC-{year}-{seq:05d}",
 }
 
 

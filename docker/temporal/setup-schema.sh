@@ -1,0 +1,21 @@
+#!/bin/sh
+# One-shot (temporalio/admin-tools image, the server's own version): installs Temporal's schemas
+# into the two databases docker/postgres/init-databases.sh made, or brings them up to this
+# version, then exits 0; the server starts after it. The way Temporal's samples-server compose
+# sets up PostgreSQL, without `create` (the databases exist, owned by the temporal role).
+# Safe to re-run: `setup-schema -v 0.0` keeps an installed schema, `update-schema` applies only
+# the versions a database lacks. A server upgrade is: new TEMPORAL_VERSION, `docker compose up`.
+#
+# Environment (read by temporal-sql-tool itself): SQL_PLUGIN, SQL_HOST, SQL_PORT, SQL_USER,
+# SQL_PASSWORD.
+set -eu
+
+schemas=/etc/temporal/schema/postgresql/v12
+for pair in temporal:temporal temporal_visibility:visibility; do
+    database="${pair%%:*}"
+    schema="${pair#*:}"
+    echo "setup-schema: $database"
+    temporal-sql-tool --db "$database" setup-schema -v 0.0
+    temporal-sql-tool --db "$database" update-schema -d "$schemas/$schema/versioned"
+done
+echo "setup-schema: done"
