@@ -26,7 +26,7 @@ HADOLINT = PROJECT_ROOT / ".venv" / "bin" / "hadolint"
 def pins(lock: str) -> dict[str, tuple[Version, list[str]]]:
     """name -> (version, hashes) of every package a lock pins."""
     text = (PROJECT_ROOT / lock).read_text()
-    found = {}
+    found: dict[str, tuple[Version, list[str]]] = {}
     for block in re.split(r"\n(?=\S)", text):
         match = re.match(r"([A-Za-z0-9_.\-]+)==(\S+)", block)
         if match:
