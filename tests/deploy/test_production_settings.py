@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from core.settings import SECRETS_DIR_VARIABLE, Settings, get_settings
-from tests.core.test_webhook_secrets import PRODUCTION
+from tests.helpers.production import PRODUCTION
 
 
 def test_a_complete_production_configuration_is_accepted() -> None:
