@@ -52,8 +52,7 @@ def test_each_lock_pins_every_declared_dependency_within_its_bounds_with_hashes(
             assert name in pinned, f"{lock} lacks {name}: run `make lock`"
             version, _ = pinned[name]
             assert requirement.specifier.contains(version, prereleases=True), (lock, name)
-            for extra in requirement.extras:  # limits[async-valkey] brings valkey
-                assert "valkey" not in extra or "valkey" in pinned, (lock, requirement)
+        assert "valkey" in pinned, lock  # the client limits[async-valkey] brings
         assert all(hashes for _, hashes in pinned.values()), lock
 
 
