@@ -10,12 +10,13 @@
 # SQL_PASSWORD.
 set -eu
 
-schemas=/etc/temporal/schema/postgresql/v12
-for pair in temporal:temporal temporal_visibility:visibility; do
+# The schemas embedded in the tool, as devstack/temporal_prod.py applies them to the server the
+# tests run against (database:schema).
+for pair in temporal:postgresql/v12/temporal temporal_visibility:postgresql/v12/visibility; do
     database="${pair%%:*}"
     schema="${pair#*:}"
     echo "setup-schema: $database"
     temporal-sql-tool --db "$database" setup-schema -v 0.0
-    temporal-sql-tool --db "$database" update-schema -d "$schemas/$schema/versioned"
+    temporal-sql-tool --db "$database" update-schema --schema-name "$schema"
 done
 echo "setup-schema: done"

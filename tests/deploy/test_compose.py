@@ -14,6 +14,7 @@ from limits.aio.storage import Storage
 from limits.storage import storage_from_string
 
 from core.settings import PROJECT_ROOT, SECRETS_DIR_VARIABLE, Settings
+from devstack.temporal_prod import SCHEMAS
 
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 APP_ENV_EXAMPLE = PROJECT_ROOT / "docker" / "env.example"
@@ -83,8 +84,10 @@ def test_temporal_is_the_server_image_after_its_schema_one_shot() -> None:
     assert not any("auto-setup" in image for image in images.values())
     assert images["temporal"] == "temporalio/server:${TEMPORAL_VERSION:-1.29.1}"
     assert images["temporal-schema"].startswith("temporalio/admin-tools:${TEMPORAL_VERSION:-")
-    schema_script = PROJECT_ROOT / "docker" / "temporal" / "setup-schema.sh"
-    assert "update-schema" in schema_script.read_text()
+    schema_script = (PROJECT_ROOT / "docker" / "temporal" / "setup-schema.sh").read_text()
+    applied = dict(re.findall(r"(\w+):(postgresql/v12/\w+)", schema_script))
+    assert applied == SCHEMAS  # what the production-shaped server of the tests gets
+    assert 'update-schema --schema-name "$schema"' in schema_script
     assert services["temporal"]["depends_on"]["temporal-schema"] == {
         "condition": "service_completed_successfully"
     }
