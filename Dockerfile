@@ -5,7 +5,9 @@
 #   docker build -t booking-engine .                        # the app (last stage)
 #   docker build --target localstripe -t booking-localstripe .
 #
-# Only runtime dependencies are installed (`[project.dependencies]`, never the dev extras).
+# Only runtime dependencies are installed, from requirements.lock (exact versions and hashes of
+# `[project.dependencies]` and the `valkey` extra; `make lock` rewrites it), never the dev extras.
+# The user is numeric (10001:10001), so Kubernetes' runAsNonRoot can verify it is not root.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -29,12 +31,9 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends fonts-dejavu-core fonts-droid-fallback \
     && rm -rf /var/lib/apt/lists/*
 
-# Dependencies first, read from pyproject.toml, so editing the code does not reinstall them.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(deps))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# Dependencies first, from the lock, so editing the code does not reinstall them.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 
 # Then the project itself (`pip install .`; its dependencies are already in place). The source
 # stays in /app too: alembic.ini and migrations/ are not part of the package, and the processes
@@ -49,21 +48,27 @@ RUN pip install --no-deps . \
     && chown app:app /app/var
 
 # var/ is where the dev e-mail backend writes its .eml outbox; everything else is read-only.
-USER app
+USER 10001:10001
 
 EXPOSE 8000
 CMD ["uvicorn", "api.main:create_app", "--factory", "--log-config", "core/logging.json", "--host", "0.0.0.0", "--port", "8000"]
 
 
 # localstripe (PyPI) with the project's wrapper (devstack/localstripe_server.py), which keeps
-# its store where we say and registers our webhook endpoint.
+# its store where we say and registers our webhook endpoint. Its pin and hashes come from
+# requirements-dev.lock; its dependencies (aiohttp, python-dateutil) are in the app's lock already,
+# which `pip check` confirms.
 FROM app AS localstripe
 
-USER root
-RUN pip install "localstripe>=1.15" \
+USER 0:0
+RUN awk '/^localstripe==/ {found = 1} found {print; if (!/\\$/) exit}' requirements-dev.lock \
+        > /tmp/localstripe.lock \
+    && pip install --no-deps --require-hashes -r /tmp/localstripe.lock \
+    && pip check \
+    && rm /tmp/localstripe.lock \
     && mkdir -p /data \
     && chown app:app /data
-USER app
+USER 10001:10001
 
 EXPOSE 8420
 CMD ["python", "-m", "devstack.localstripe_server", "--port", "8420", "--store", "/data/localstripe.pickle"]

@@ -1,4 +1,4 @@
-.PHONY: setup dev test test-prod-temporal lint format docs bench temporal-prod
+.PHONY: setup dev test test-prod-temporal lint format docs bench temporal-prod lock openapi
 
 setup:  ## install what is missing: Python deps, Temporal CLI, PostgreSQL, poppler
 	bash scripts/bootstrap.sh
@@ -15,7 +15,7 @@ test: setup  ## the whole test suite against real servers
 
 # The production-shaped Temporal server (devstack/temporal_prod.py): built only by the targets
 # that need it, so `make test` never waits for Go.
-temporal-prod: setup  ## build the Temporal server 1.29.1 and its SQL schema tool into .tools/bin
+temporal-prod: setup  ## build the Temporal server (devstack/temporal_prod.py's version) and its SQL schema tool into .tools/bin
 	.venv/bin/python -m devstack.temporal_prod build
 
 test-prod-temporal: temporal-prod  ## workflow, booking-flow and privacy tests against it
@@ -29,6 +29,16 @@ lint: setup
 format: setup
 	.venv/bin/ruff check --fix .
 	.venv/bin/ruff format .
+
+# The lock files every install reads (bootstrap, Dockerfile, CI), from pyproject.toml: pins kept
+# where they still fit; `make lock UPGRADE=1` takes the newest versions allowed.
+LOCK = .venv/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade)
+lock: setup  ## rewrite requirements.lock (the image's) and requirements-dev.lock (setup's)
+	$(LOCK) --extra valkey -o requirements.lock pyproject.toml
+	$(LOCK) --extra valkey --extra dev -o requirements-dev.lock pyproject.toml
+
+openapi: setup  ## rewrite openapi.json from the app (tests/api/test_openapi.py compares them)
+	.venv/bin/python -m scripts.openapi
 
 docs: setup  ## the documentation site from docs/ into site/; a broken link fails the build
 	.venv/bin/mkdocs build --strict

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import metadata
 from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI
@@ -61,7 +62,7 @@ def create_app(
 
     app = FastAPI(
         title="Booking engine",
-        version="0.1.0",
+        version=metadata.version("booking-engine"),  # pyproject.toml's, the one version source
         description="Sessions, seat holds, Stripe payments and receipts, orchestrated by Temporal.",
         lifespan=lifespan,
         dependencies=[Depends(storable_parameters), Depends(single_query_values)],

@@ -4,6 +4,12 @@ Routes declare only their business answers (`responses={409: {...}}`); the answe
 from how a route is built are added here: 401, 403 and 429 from its caller dependency, 404 from a
 path parameter, 400 and 413 from a body, 422 always (any parameter may be refused), 503 from a
 database or Temporal dependency, 500 always. Every error answer gets the Problem schema.
+
+Every operation has a readable id (`getSession`, not FastAPI's generated
+`read_one_v1_sessions__session_id__get`), named here in one table: a client generated from the
+document gets these as method names, so they change only with a major version. A route missing
+from the table fails the document's build. The committed `openapi.json` is this document
+(`make openapi` rewrites it; tests/api/test_openapi.py fails while they differ).
 """
 
 from collections.abc import Callable, Iterator
@@ -22,6 +28,39 @@ _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _RETRY_AFTER = {
     "description": "Seconds until the key may call again",
     "schema": {"type": "integer"},
+}
+OPERATION_IDS = {
+    "GET /healthz": "getHealth",
+    "GET /readyz": "getReadiness",
+    "GET /v1/sessions": "listSessions",
+    "POST /v1/sessions": "createSession",
+    "GET /v1/sessions/{session_id}": "getSession",
+    "POST /v1/sessions/{session_id}/cancel": "cancelSession",
+    "GET /v1/sessions/{session_id}/bookings.csv": "getSessionBookingsCsv",
+    "GET /v1/bookings": "listBookings",
+    "POST /v1/bookings": "createBooking",
+    "GET /v1/bookings/{booking_id}": "getBooking",
+    "GET /v1/bookings/{booking_id}/receipt.pdf": "getReceiptPdf",
+    "GET /v1/bookings/{booking_id}/credit-note.pdf": "getCreditNotePdf",
+    "GET /v1/bookings/{booking_id}/refunds": "listRefunds",
+    "POST /v1/bookings/{booking_id}/refunds": "refundBooking",
+    "POST /v1/bookings/{booking_id}/cancel": "cancelBooking",
+    "POST /v1/bookings/{booking_id}/cancel-places": "cancelPlaces",
+    "POST /v1/customers/export": "exportCustomer",
+    "POST /v1/customers/erase": "eraseCustomer",
+    "POST /v1/webhooks/stripe": "receiveStripeEvent",
+    "GET /v1/webhook-endpoints": "listWebhookEndpoints",
+    "POST /v1/webhook-endpoints": "createWebhookEndpoint",
+    "GET /v1/webhook-endpoints/{endpoint_id}": "getWebhookEndpoint",
+    "PATCH /v1/webhook-endpoints/{endpoint_id}": "updateWebhookEndpoint",
+    "DELETE /v1/webhook-endpoints/{endpoint_id}": "deleteWebhookEndpoint",
+    "POST /v1/webhook-endpoints/{endpoint_id}/ping": "pingWebhookEndpoint",
+    "GET /v1/webhook-endpoints/{endpoint_id}/deliveries": "listWebhookDeliveries",
+    "POST /v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver": (
+        "redeliverWebhookDelivery"
+    ),
+    "POST /codec/encode": "encodePayloads",
+    "POST /codec/decode": "decodePayloads",
 }
 _DESCRIPTIONS = {
     400: "The body cannot be read (not UTF-8 text), or not a signed Stripe event",
@@ -67,6 +106,7 @@ def _document_problems(schema: dict[str, Any], routes: list[APIRoute]) -> None:
             continue
         for method in route.methods or ():
             operation = schema["paths"][route.path_format][method.lower()]
+            operation["operationId"] = _operation_id(method, route.path_format)
             responses = operation.setdefault("responses", {})
             for status in _implied_statuses(route, operation):
                 responses.setdefault(str(status), {})
@@ -77,6 +117,13 @@ def _document_problems(schema: dict[str, Any], routes: list[APIRoute]) -> None:
                     response["content"] = {MEDIA_TYPE: {"schema": _PROBLEM_REF}}
                 if status == "429":
                     response["headers"] = {"Retry-After": _RETRY_AFTER}
+
+
+def _operation_id(method: str, path: str) -> str:
+    try:
+        return OPERATION_IDS[f"{method} {path}"]
+    except KeyError:
+        raise LookupError(f"{method} {path} has no operation id in api/openapi.py") from None
 
 
 def _implied_statuses(route: APIRoute, operation: dict[str, Any]) -> set[int]:

@@ -1,5 +1,6 @@
-"""One settings object for every process, read from the environment and `.env`."""
+"""One settings object for every process, read from the environment, `.env` and secret files."""
 
+import os
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -18,6 +19,9 @@ DEV_PAYLOAD_KEY = "ZGV2LW9ubHkgcGF5bG9hZCBrZXksIG5vdCBzZWNyZXQ="  # 32 bytes, pu
 DEV_CUSTOMER_HASH_KEY = "dev-only customer hash key, not secret"
 DEV_API_KEY_PEPPER = "dev-only api key pepper, not secret"
 DEV_WEBHOOK_SECRET_KEY = "ZGV2LW9ubHkgd2ViaG9vayBzZWNyZXQga2V5ISEhISE="  # a Fernet key, published
+# The demo seller: the default organisation's profile at migration 0013 in dev, refused in production.
+DEMO_SELLER_NAME = "Rescue First Training Ltd"
+DEMO_REFERENCE_PREFIX = "RFT"
 DEV_SECRETS = {
     "sk_test_localstripe",
     "whsec_dev_secret",
@@ -37,6 +41,13 @@ def known_locale(value: str) -> str:
     except (ValueError, UnknownLocaleError):
         raise ValueError(f"unknown locale {value!r}, e.g. en_GB") from None
     return value
+
+
+# Domains reserved for examples and tests (RFC 2606, RFC 6761): mail from them reaches nobody.
+RESERVED_DOMAINS = (".example", ".test", ".invalid", ".localhost")
+# The variable naming a directory of settings as files (Docker and Kubernetes secrets), each file
+# named like its variable (BOOKING_STRIPE_API_KEY) and holding the value; the environment wins.
+SECRETS_DIR_VARIABLE = "BOOKING_SECRETS_DIR"
 
 
 def _dev_api_keys(settings: dict[str, object]) -> dict[str, Role]:
@@ -161,7 +172,7 @@ class Settings(BaseSettings):
     # The default organisation's seller profile when migration 0013 created it; since then
     # each organisation's profile (GET/PATCH /v1/organisation) is what its documents print.
     # Prices include VAT; the rate is in basis points.
-    seller_name: str = "Rescue First Training Ltd"
+    seller_name: str = DEMO_SELLER_NAME
     seller_address: list[str] = Field(
         default_factory=lambda: ["12 Harbour Street", "Bristol BS1 4QA", "United Kingdom"]
     )
@@ -169,7 +180,7 @@ class Settings(BaseSettings):
     seller_vat_number: str | None = "GB 123 4567 82"  # made up, but its check digits hold
     # The default organisation's prefixes: references `RFT-2026-0001`, receipts
     # `R-2026-000001`, credit notes `CN-2026-000001`, each gapless per organisation and year.
-    reference_prefix: str = "RFT"
+    reference_prefix: str = DEMO_REFERENCE_PREFIX
     receipt_prefix: str = "R"
     credit_note_prefix: str = "CN"
     # Platform defaults for new organisations' profiles (and the default organisation's at
@@ -242,9 +253,28 @@ class Settings(BaseSettings):
         } & DEV_SECRETS
         if used:
             raise ValueError(f"production settings use dev secrets: {sorted(used)}")
+        demo = self._demo_values_customers_would_meet()
+        if demo:
+            raise ValueError(f"production settings keep demo values: {'; '.join(demo)}")
         return self
+
+    def _demo_values_customers_would_meet(self) -> list[str]:
+        """Dev defaults that would reach a customer in production; the seller and prefixes are the
+        default organisation's profile when migration 0013 creates it."""
+        demo = []
+        if ("." + self.email_from.rsplit("@", 1)[-1]).endswith(RESERVED_DOMAINS):
+            demo.append(f"BOOKING_EMAIL_FROM {self.email_from!r} is a demo sender")
+        if self.email_backend == "outbox":
+            demo.append("BOOKING_EMAIL_BACKEND=outbox writes files: no customer gets an email")
+        if self.stripe_api_base is not None:
+            demo.append("BOOKING_STRIPE_API_BASE is set (localstripe): set it empty for Stripe")
+        if self.seller_name == DEMO_SELLER_NAME:
+            demo.append(f"BOOKING_SELLER_NAME is the demo company's ({DEMO_SELLER_NAME})")
+        if self.reference_prefix == DEMO_REFERENCE_PREFIX:
+            demo.append("BOOKING_REFERENCE_PREFIX is the demo company's (RFT-...)")
+        return demo
 
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return Settings(_secrets_dir=os.environ.get(SECRETS_DIR_VARIABLE))  # type: ignore[call-arg]

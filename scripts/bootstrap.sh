@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the project needs and a fresh machine lacks; skips whatever is already there.
-#   - Python dependencies in .venv (from pyproject.toml)
-#   - Temporal CLI v1.5.1 built with `go install` into .tools/bin (needs Go >= 1.25)
+#   - Python dependencies in .venv from the lock, requirements-dev.lock (exact versions and
+#     hashes; `make lock` rewrites it from pyproject.toml), then the project itself, editable
+#   - Temporal CLI v1.5.1 and Helm v4.3.2 built with `go install` into .tools/bin (needs
+#     Go >= 1.25; Helm renders the chart in deploy/helm for tests/deploy)
 #   - PostgreSQL server binaries, poppler-utils and zbar-tools (Debian packages; the last two
 #     let the tests look at a rendered receipt and read its QR code back), and chromium (the
 #     browser test drives /usr/bin/chromium with Playwright, which downloads no browser), and
@@ -11,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TEMPORAL_VERSION=1.5.1
+HELM_VERSION=4.3.2
 TOOLS_BIN="$PWD/.tools/bin"
 
 fail() { echo "bootstrap: $*" >&2; exit 1; }
@@ -37,25 +40,38 @@ command -v zbarimg >/dev/null || missing+=(zbar-tools)
 # --- Python ------------------------------------------------------------------------------
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
   || fail "Python >= 3.11 is required, found $(python3 --version 2>&1)"
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+stamp=".venv/.installed-$(cat pyproject.toml requirements-dev.lock | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e ".[dev]"
+  .venv/bin/pip install -q --require-hashes -r requirements-dev.lock
+  # setuptools is in the lock: building the project needs nothing more from the index.
+  .venv/bin/pip install -q --no-deps --no-build-isolation -e .
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 
-# --- Temporal CLI --------------------------------------------------------------------------
-has_temporal() { "$1" --version 2>/dev/null | grep -q "version $TEMPORAL_VERSION"; }
-if ! has_temporal "$TOOLS_BIN/temporal" && ! { command -v temporal >/dev/null && has_temporal temporal; }; then
-  command -v go >/dev/null || fail "Go >= 1.25 is required to build the Temporal CLI: go is not installed"
+# --- Go tools: Temporal CLI, Helm -----------------------------------------------------------
+need_go() {  # need_go WHAT: Go >= 1.25 is there, or stop saying what needed it
+  command -v go >/dev/null || fail "Go >= 1.25 is required to build $1: go is not installed"
   go_version=$(go env GOVERSION | sed 's/^go//')
   printf '1.25\n%s\n' "$go_version" | sort -V -C \
-    || fail "Go >= 1.25 is required to build the Temporal CLI, found $go_version"
-  echo "bootstrap: building Temporal CLI v$TEMPORAL_VERSION (a few minutes the first time)"
+    || fail "Go >= 1.25 is required to build $1, found $go_version"
   mkdir -p "$TOOLS_BIN"
+}
+
+has_temporal() { "$1" --version 2>/dev/null | grep -q "version $TEMPORAL_VERSION"; }
+if ! has_temporal "$TOOLS_BIN/temporal" && ! { command -v temporal >/dev/null && has_temporal temporal; }; then
+  need_go "the Temporal CLI"
+  echo "bootstrap: building Temporal CLI v$TEMPORAL_VERSION (a few minutes the first time)"
   GOBIN="$TOOLS_BIN" go install \
     -ldflags "-X github.com/temporalio/cli/temporalcli.Version=$TEMPORAL_VERSION" \
     "github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_VERSION"
+fi
+
+if [ "$("$TOOLS_BIN/helm" version --template '{{.Version}}' 2>/dev/null)" != "v$HELM_VERSION" ]; then
+  need_go "Helm"
+  echo "bootstrap: building Helm v$HELM_VERSION (a few minutes the first time)"
+  GOBIN="$TOOLS_BIN" go install \
+    -ldflags "-X helm.sh/helm/v4/internal/version.version=v$HELM_VERSION" \
+    "helm.sh/helm/v4/cmd/helm@v$HELM_VERSION"
 fi
 echo "bootstrap: ready"

@@ -3,8 +3,8 @@
 # (/docker-entrypoint-initdb.d). Creates:
 #   role booking  -> database booking                          (the booking engine)
 #   role temporal -> databases temporal, temporal_visibility   (Temporal persistence + visibility)
-# The Temporal server container (auto-setup) installs its schemas into the two databases; it is
-# told SKIP_DB_CREATE=true because they exist already. Its visibility schema runs
+# The temporal-schema one-shot (docker/temporal/setup-schema.sh) installs Temporal's schemas into
+# the two databases, without creating them (they exist already). The visibility schema runs
 # `CREATE EXTENSION btree_gin` as the temporal role: that works because btree_gin is a trusted
 # extension (PostgreSQL 13+) and temporal owns the database. Don't pre-create the extension
 # here: the schema's CREATE EXTENSION has no IF NOT EXISTS and would fail.

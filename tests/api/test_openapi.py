@@ -1,12 +1,16 @@
 """The OpenAPI document declares every answer, problem+json included, and every string a
 caller sends carries the rule that keeps it storable."""
 
+import json
+import re
 from typing import Any
 
 import httpx
 
+from api.openapi import OPERATION_IDS
 from schemas.fields import LINES, ONE_LINE, STORABLE
 from schemas.organisations import COUNTRY, CURRENCY, PREFIX
+from scripts.openapi import DOCUMENT
 
 REQUEST_BODIES = (
     "BookingCreate",
@@ -103,3 +107,20 @@ async def test_every_string_in_a_request_body_refuses_nul_and_controls(
             # Codes and prefixes: letters, digits and hyphens only.
             codes = (CURRENCY, COUNTRY, PREFIX, "^[A-Z]{1,3}$")
             assert pattern in (text, *codes), (body, name, pattern)
+
+
+async def test_the_committed_document_is_the_served_one(api: httpx.AsyncClient) -> None:
+    served = await document(api)
+    committed = json.loads(DOCUMENT.read_text())
+    assert committed == served, "openapi.json is stale: run `make openapi` and commit it"
+
+
+async def test_every_operation_has_a_readable_unique_id(api: httpx.AsyncClient) -> None:
+    ids = [
+        operation["operationId"]
+        for operations in (await document(api))["paths"].values()
+        for operation in operations.values()
+    ]
+    assert sorted(ids) == sorted(OPERATION_IDS.values())  # each used once, none left over
+    assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z]+)+", id_) for id_ in ids), ids
+    assert "getSession" in ids

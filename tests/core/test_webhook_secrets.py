@@ -3,7 +3,6 @@ and the webhook settings production refuses or defaults differently."""
 
 import base64
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
@@ -12,18 +11,7 @@ from standardwebhooks import Webhook
 
 from core.settings import DEV_WEBHOOK_SECRET_KEY, Settings
 from core.webhook_secrets import new_secret, seal, unseal
-
-PRODUCTION: dict[str, Any] = {
-    "env": "production",
-    "api_keys": {},
-    "stripe_api_key": "sk_live_x",
-    "stripe_webhook_secret": "whsec_live",
-    "payload_keys": {"live": "bGl2ZSBwYXlsb2FkIGtleSBvZiAzMiBieXRlcyEhISE="},
-    "payload_key_id": "live",
-    "api_key_pepper": "live pepper",
-    "customer_hash_key": "live hash key",
-    "webhook_secret_keys": [Fernet.generate_key().decode()],
-}
+from tests.helpers.production import PRODUCTION
 
 
 def test_a_secret_signs_and_is_sealed_under_the_first_key_and_opened_by_any() -> None:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One-shot (temporalio/admin-tools image): registers the booking engine's custom search attributes
-# in the namespace, then exits 0. Safe to re-run: existing attributes are left alone.
+# One-shot (temporalio/admin-tools image): makes the namespace if it is missing, registers the
+# booking engine's custom search attributes in it, then exits 0. Safe to re-run: an existing
+# namespace and existing attributes are left alone.
 # Keep the list in step with messages/search_attributes.py (and the Procfile's dev-server flags).
 #
 # Environment: TEMPORAL_ADDRESS (host:port), NAMESPACE, optional NAMESPACE_RETENTION (e.g. 720h).
@@ -22,7 +23,24 @@ list_attributes() {
     temporal operator search-attribute list --address "$address" --namespace "$namespace"
 }
 
-# The server is healthy before this runs (compose waits for it), but the namespace cache can lag.
+# The server's port is open before this runs (compose waits for it); its roles may still start.
+for attempt in $(seq 1 60); do
+    if temporal operator cluster health --address "$address" >/dev/null 2>&1; then
+        break
+    fi
+    if [[ $attempt == 60 ]]; then
+        echo "register-search-attributes: no healthy Temporal server at $address" >&2
+        exit 1
+    fi
+    sleep 2
+done
+if ! temporal operator namespace describe --address "$address" --namespace "$namespace" >/dev/null 2>&1; then
+    echo "register-search-attributes: creating namespace $namespace"
+    temporal operator namespace create --address "$address" --namespace "$namespace" \
+        --retention "${NAMESPACE_RETENTION:-720h}"
+fi
+
+# The namespace cache can lag behind its creation.
 for attempt in $(seq 1 60); do
     if existing="$(list_attributes 2>/dev/null)"; then
         break
