@@ -19,7 +19,7 @@ DEV_PAYLOAD_KEY = "ZGV2LW9ubHkgcGF5bG9hZCBrZXksIG5vdCBzZWNyZXQ="  # 32 bytes, pu
 DEV_CUSTOMER_HASH_KEY = "dev-only customer hash key, not secret"
 DEV_API_KEY_PEPPER = "dev-only api key pepper, not secret"
 DEV_WEBHOOK_SECRET_KEY = "ZGV2LW9ubHkgd2ViaG9vayBzZWNyZXQga2V5ISEhISE="  # a Fernet key, published
-# The demo seller: the default organisation's profile at migration 0013 in dev, refused in production.
+# The demo seller: the default organisation's profile at migration 0013, refused in production.
 DEMO_SELLER_NAME = "Rescue First Training Ltd"
 DEMO_REFERENCE_PREFIX = "RFT"
 DEV_SECRETS = {

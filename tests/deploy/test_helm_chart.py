@@ -172,6 +172,8 @@ def test_the_worker_is_probed_on_its_health_port_and_stops_gracefully() -> None:
     container = spec["containers"][0]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports["health"] == 9100
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["BOOKING_WORKER_HEALTH_ADDRESS"] == "0.0.0.0:9100"
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
 

@@ -55,6 +55,9 @@ envFrom:
 env:
   - name: BOOKING_SECRETS_DIR
     value: {{ .root.Values.secretsMountPath | quote }}
+  # The worker's /healthz and /readyz, on the port its probes use.
+  - name: BOOKING_WORKER_HEALTH_ADDRESS
+    value: {{ printf "0.0.0.0:%v" .root.Values.worker.healthPort | quote }}
 securityContext:
   {{- toYaml .root.Values.securityContext | nindent 2 }}
 volumeMounts:
