@@ -52,6 +52,9 @@ from tests.helpers.stack import Stack
 from worker import booking_activities
 from workflows.registry import build_worker
 
+# Fixtures kept beside their helpers, for the test packages that use them.
+pytest_plugins = ["tests.helpers.consistency"]
+
 # API keys, stored hashed in the test database by the `postgres` fixture: the client and admin
 # keys of the default organisation (which `new_session` sells for), and those of another.
 CLIENT_KEY, ADMIN_KEY = "test-client-key", "test-admin-key"

@@ -15,8 +15,8 @@ from typer.testing import Result
 
 from core.settings import Settings
 from tests.conftest import SessionFactory
+from tests.helpers.consistency import World, at_rest, confirmed
 from tests.ops.cli_helpers import booking_ops, environment
-from tests.ops.conftest import World, at_rest, confirmed
 
 BOOKING_OPS = Path(sys.executable).parent / "booking-ops"
 

@@ -16,10 +16,10 @@ from tests.api.conftest import ADMIN
 from tests.conftest import SessionFactory
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.helpers.api_bookings import course, start_booking
+from tests.helpers.consistency import Check, World, at_rest
 from tests.helpers.emails import emails_at_rest, emails_with
 from tests.helpers.polling import eventually
 from tests.histories import keep_history
-from tests.ops.conftest import Check, World, at_rest
 
 NO_PAYMENT = {"provider": "stripe", "payment_intent_id": None, "client_secret": None}
 

@@ -15,15 +15,7 @@ from reconcile.findings import OrphanReason, orphan_holds, unclaimed_payments
 from tests.api.conftest import ADMIN
 from tests.conftest import SessionFactory
 from tests.helpers.api_bookings import session_with
-from tests.ops.breaking import (
-    add_email,
-    refund_at_stripe,
-    refund_at_stripe_told,
-    seen,
-    stray_payment,
-    terminate,
-)
-from tests.ops.conftest import (
+from tests.helpers.consistency import (
     SETTLE_SECONDS,
     Check,
     World,
@@ -33,6 +25,14 @@ from tests.ops.conftest import (
     expired,
     pending,
     refunded,
+)
+from tests.reconcile.breaking import (
+    add_email,
+    refund_at_stripe,
+    refund_at_stripe_told,
+    seen,
+    stray_payment,
+    terminate,
 )
 
 

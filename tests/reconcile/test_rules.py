@@ -19,17 +19,7 @@ from reconcile.consistency import Rule
 from tests.api.conftest import ADMIN
 from tests.conftest import SessionFactory
 from tests.helpers.api_bookings import session_with
-from tests.ops.breaking import (
-    add_email,
-    found,
-    free_places,
-    record_refund_by_hand,
-    refund_at_stripe,
-    sql,
-    stray_payment,
-    terminate,
-)
-from tests.ops.conftest import (
+from tests.helpers.consistency import (
     Check,
     World,
     at_rest,
@@ -38,6 +28,16 @@ from tests.ops.conftest import (
     expired,
     pending,
     settled,
+)
+from tests.reconcile.breaking import (
+    add_email,
+    found,
+    free_places,
+    record_refund_by_hand,
+    refund_at_stripe,
+    sql,
+    stray_payment,
+    terminate,
 )
 
 
