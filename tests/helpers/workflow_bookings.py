@@ -27,6 +27,7 @@ from messages.payments import PaymentEvent, PaymentEventType, amount_received
 from messages.repairs import RepairReport, SafetyNetInput
 from models.tables import Booking, BookingRefund, Receipt, Seat, Session
 from tests.helpers.polling import eventually
+from tests.helpers.stack import Stack
 from tests.helpers.stripe_events import signed_event
 from tests.histories import HISTORIES, keep_workflow_history
 from workflows.booking import BookingWorkflow
@@ -125,6 +126,19 @@ async def pay_and_tell(
     await tell(temporal, view, PaymentEventType.SUCCEEDED)
     return await wait_for(
         temporal, view.id, lambda v: v.status == BookingStatus.CONFIRMED and bool(v.documents)
+    )
+
+
+async def confirmed(
+    temporal: Client,
+    settings: Settings,
+    stripe_client: stripe.StripeClient,
+    session_id: str,
+    quantity: int = 1,
+) -> BookingView:
+    """A booking paid and confirmed with its receipt (`book`, then `pay_and_tell`)."""
+    return await pay_and_tell(
+        temporal, stripe_client, await book(temporal, settings, session_id, quantity)
     )
 
 
@@ -259,6 +273,13 @@ async def stripe_echoes_its_refunds(
     assert answer.status_code == 200, answer.text
     await settled(temporal, booking_id)
     assert await ledger_of(db, booking_id) == before
+
+
+async def stripe_agrees(stack: Stack, booking_id: str, remaining: int) -> None:
+    """Stripe holds `remaining` of the booking's money, as the booking says, and its echo of
+    the refunds records nothing new (`assert_books_match_stripe`, `stripe_echoes_its_refunds`)."""
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, booking_id) == remaining
+    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, booking_id)
 
 
 async def settled(temporal: Client, booking_id: str, within: float = 15) -> None:

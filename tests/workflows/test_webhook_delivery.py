@@ -24,6 +24,7 @@ from store.webhook_events import publish
 from tests.api.webhooks_out.helpers import endpoint_on, wait_for
 from tests.conftest import TEST_PAYLOAD_KEY_ID, TEST_PAYLOAD_KEYS
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.helpers.stack import Stack
 from tests.histories import HISTORIES, WEBHOOK_DELIVERY_HISTORIES, keep_workflow_history
 from tests.workflows.conftest import OwnWorker
 from workflows.safety_net import SafetyNetWorkflow
@@ -70,18 +71,20 @@ async def _deliver(
 
 
 async def test_a_backlog_is_sent_in_order_across_continue_as_new(
-    db: async_sessionmaker[AsyncSession], settings: Settings, temporal: Client, worker: None
+    stack: Stack, worker: None
 ) -> None:
     with WebhookReceiver() as receiver:
-        async with endpoint_on(db, settings, receiver, "shop", []) as endpoint_id:
-            stream = await _stream_of(db, endpoint_id, 5)
-            done, first_run = await _deliver(temporal, settings, endpoint_id, stream, per_run=2)
+        async with endpoint_on(stack.db, stack.settings, receiver, "shop", []) as endpoint_id:
+            stream = await _stream_of(stack.db, endpoint_id, 5)
+            done, first_run = await _deliver(
+                stack.temporal, stack.settings, endpoint_id, stream, per_run=2
+            )
             assert done == 1  # 2, 2, then 1
             got = receiver.accepted("shop")
             assert [r.body["data"]["sequence"] for r in got] == [1, 2, 3, 4, 5]
             assert [r.body["data"]["n"] for r in got] == [0, 1, 2, 3, 4]
             await keep_workflow_history(
-                temporal,
+                stack.temporal,
                 delivery_workflow_id(str(endpoint_id), str(stream)),
                 WEBHOOK_DELIVERY_HISTORIES / "continued-as-new",
                 run_id=first_run,
@@ -89,22 +92,24 @@ async def test_a_backlog_is_sent_in_order_across_continue_as_new(
 
 
 async def test_a_refused_event_is_given_up_and_the_next_ones_still_sent(
-    db: async_sessionmaker[AsyncSession], settings: Settings, temporal: Client, worker: None
+    stack: Stack, worker: None
 ) -> None:
     with WebhookReceiver() as receiver:
-        async with endpoint_on(db, settings, receiver, "shop", []) as endpoint_id:
+        async with endpoint_on(stack.db, stack.settings, receiver, "shop", []) as endpoint_id:
             receiver.fail_next(1, 410)
             receiver.fail_next(2, 503)
-            stream = await _stream_of(db, endpoint_id, 3)
-            assert (await _deliver(temporal, settings, endpoint_id, stream, per_run=200))[0] == 3
+            stream = await _stream_of(stack.db, endpoint_id, 3)
+            assert (
+                await _deliver(stack.temporal, stack.settings, endpoint_id, stream, per_run=200)
+            )[0] == 3
             tried = [(r.body["data"]["sequence"], r.status) for r in receiver.requests("shop")]
             assert tried == [(1, 410), (2, 503), (2, 503), (2, 204), (3, 204)]
             await keep_workflow_history(
-                temporal,
+                stack.temporal,
                 delivery_workflow_id(str(endpoint_id), str(stream)),
                 WEBHOOK_DELIVERY_HISTORIES / "gave-up-retried-delivered",
             )
-            statuses = await _statuses(db, stream)
+            statuses = await _statuses(stack.db, stream)
             assert statuses == [
                 WebhookDeliveryStatus.FAILED,
                 WebhookDeliveryStatus.DELIVERED,
@@ -144,20 +149,18 @@ async def _statuses(db: async_sessionmaker[AsyncSession], stream: uuid.UUID) -> 
         )
 
 
-async def test_the_safety_net_wakes_deliveries_nobody_woke(
-    db: async_sessionmaker[AsyncSession], settings: Settings, temporal: Client, worker: None
-) -> None:
+async def test_the_safety_net_wakes_deliveries_nobody_woke(stack: Stack, worker: None) -> None:
     with WebhookReceiver() as receiver:
-        async with endpoint_on(db, settings, receiver, "shop", []) as endpoint_id:
-            await _stream_of(db, endpoint_id, 2)  # and no wake-up: as if it was lost
-            async with db.begin() as session:
+        async with endpoint_on(stack.db, stack.settings, receiver, "shop", []) as endpoint_id:
+            await _stream_of(stack.db, endpoint_id, 2)  # and no wake-up: as if it was lost
+            async with stack.db.begin() as session:
                 await session.execute(
                     update(WebhookDelivery)
                     .where(WebhookDelivery.endpoint_id == endpoint_id)
                     .values(queued_at=func.now() - timedelta(minutes=10))
                 )
             workflow_id = f"safety-net-test-{uuid.uuid4()}"
-            report = await temporal.execute_workflow(
+            report = await stack.temporal.execute_workflow(
                 SafetyNetWorkflow.run,
                 SafetyNetInput(
                     hold_grace_seconds=300,
@@ -166,13 +169,13 @@ async def test_the_safety_net_wakes_deliveries_nobody_woke(
                     webhook_sweep=WebhookSweep(untried_seconds=300, tried_seconds=3600),
                 ),
                 id=workflow_id,
-                task_queue=settings.task_queue,
+                task_queue=stack.settings.task_queue,
             )
             assert report.webhook_deliveries_woken >= 1
             got = await wait_for(lambda: receiver.accepted("shop"), 2)
             assert [r.body["data"]["n"] for r in got] == [0, 1]
             await keep_workflow_history(
-                temporal, workflow_id, SAFETY_NET_HISTORIES / "webhook-sweep-woke-deliveries"
+                stack.temporal, workflow_id, SAFETY_NET_HISTORIES / "webhook-sweep-woke-deliveries"
             )
 
 
