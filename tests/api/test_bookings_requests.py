@@ -5,11 +5,11 @@ import uuid
 
 import httpx
 import pytest
-from temporalio.client import Client
 
 from tests.conftest import SessionFactory
 from tests.helpers.api_bookings import booking_body, start_booking
 from tests.helpers.polling import eventually
+from tests.helpers.stack import Stack
 
 
 async def test_same_key_and_body_returns_the_same_booking(
@@ -53,13 +53,11 @@ async def test_replay_after_the_workflow_closed_answers_from_the_database(
     assert (replay.json()["id"], replay.json()["status"]) == (booking["id"], "CANCELLED")
 
 
-async def test_100_concurrent_bookings_for_12_places(
-    api: httpx.AsyncClient, new_session: SessionFactory, temporal: Client
-) -> None:
-    session_id = await new_session(capacity=12)
+async def test_100_concurrent_bookings_for_12_places(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=12)
 
     async def attempt() -> httpx.Response:
-        return await api.post(
+        return await stack.api.post(
             "/v1/bookings",
             json=booking_body(session_id),
             headers={"Idempotency-Key": str(uuid.uuid4())},
@@ -72,12 +70,12 @@ async def test_100_concurrent_bookings_for_12_places(
     assert all(r.json()["type"].endswith("sold-out") for r in responses if r.status_code == 409)
     seats = [s for r in responses if r.status_code == 201 for s in r.json()["seats"]]
     assert len(set(seats)) == 12
-    availability = (await api.get(f"/v1/sessions/{session_id}")).json()["availability"]
+    availability = (await stack.api.get(f"/v1/sessions/{session_id}")).json()["availability"]
     assert availability == {"capacity": 12, "held": 12, "sold": 0, "available": 0}
     # The refused ones leave no workflow running (visibility catches up within moments).
     query = f"SessionId = '{session_id}' AND ExecutionStatus = 'Running'"
     await eventually(
-        lambda: temporal.count_workflows(query),
+        lambda: stack.temporal.count_workflows(query),
         lambda running: running.count == 12,
         within=5,
         what="12 running",
