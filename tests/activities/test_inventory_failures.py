@@ -4,16 +4,17 @@ were lost, a cancelled session, data PostgreSQL will always refuse."""
 import uuid
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.inventory import InventoryActivities
-from core.enums import BookingStatus, SeatState, SessionStatus
+from core.enums import BookingStatus, SeatState
 from core.errors import InvalidRequest, SeatsUnavailable, SessionNotBookable, SoldOut
 from messages.booking import Transition
-from models.tables import Booking, Seat, Session
+from models.tables import Booking, Seat
 from tests.conftest import SessionFactory
 from tests.helpers.activity_bookings import request
+from tests.helpers.workflow_bookings import session_row_cancelled
 
 Db = async_sessionmaker[AsyncSession]
 
@@ -89,12 +90,7 @@ async def test_confirming_on_a_cancelled_session_is_refused(
     session_id = await new_session(capacity=3)
     booking = request(session_id, 2)
     await inventory.reserve(booking)
-    async with db.begin() as s:
-        await s.execute(
-            update(Session)
-            .where(Session.id == uuid.UUID(session_id))
-            .values(status=SessionStatus.CANCELLED)
-        )
+    await session_row_cancelled(db, session_id)
 
     with pytest.raises(SessionNotBookable):
         await inventory.confirm(booking.booking_id)

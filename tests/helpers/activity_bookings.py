@@ -52,7 +52,7 @@ async def seat_states(db: async_sessionmaker[AsyncSession], session_id: str) -> 
             .where(Seat.session_id == uuid.UUID(session_id))
             .group_by(Seat.state)
         )
-        return dict(rows.all())  # type: ignore[arg-type]
+        return {state: n for state, n in rows.all()}
 
 
 async def reserved(inventory: InventoryActivities, session_id: str) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 
 from clients.booking_workflows import start_booking_workflow
-from core.enums import BookingStatus, DocumentKind, SeatState
+from core.enums import BookingStatus, DocumentKind, SeatState, SessionStatus
 from core.settings import Settings
 from devstack.pay import pay
 from messages.booking import BookingRequest, BookingView, booking_workflow_id
@@ -210,6 +210,16 @@ async def price_session(
         values["refund_policy"] = policy
     async with db.begin() as s:
         await s.execute(update(Session).where(Session.id == uuid.UUID(session_id)).values(values))
+
+
+async def session_row_cancelled(db: Db, session_id: str) -> None:
+    """What cancelling a session does first: its row says CANCELLED, its bookings not told."""
+    async with db.begin() as s:
+        await s.execute(
+            update(Session)
+            .where(Session.id == uuid.UUID(session_id))
+            .values(status=SessionStatus.CANCELLED)
+        )
 
 
 Ledger = tuple[int, list[tuple[int, int, str, str]]]

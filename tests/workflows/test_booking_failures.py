@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import stripe
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
@@ -22,17 +21,19 @@ from activities.inventory import InventoryActivities
 from activities.payment_setup import PaymentSetupActivities
 from activities.payments import PaymentActivities
 from clients.booking_workflows import start_booking_workflow
-from core.enums import BookingStatus, SeatState, SessionStatus
+from core.enums import BookingStatus, SeatState
 from core.errors import ServiceUnavailable, SoldOut
 from devstack.pay import pay
 from messages.booking import BookingView, CancelRequest, booking_workflow_id
 from messages.payments import CreatePaymentIntent, PaymentEvent, PaymentEventType, PaymentIntentInfo
-from models.tables import Booking, Seat, Session
+from models.tables import Booking
+from tests.helpers.activity_bookings import seat_states
 from tests.helpers.polling import eventually
 from tests.helpers.stack import Stack
 from tests.helpers.workflow_bookings import (
     booking_request,
     mirror_of,
+    session_row_cancelled,
     stripe_agrees,
 )
 from tests.histories import keep_history
@@ -40,16 +41,6 @@ from tests.workflows.conftest import OwnWorker
 from workflows.booking import BookingWorkflow
 
 Db = async_sessionmaker[AsyncSession]
-
-
-async def seat_states(db: Db, session_id: str) -> dict[str, int]:
-    async with db() as s:
-        rows = await s.execute(
-            select(Seat.state, func.count())
-            .where(Seat.session_id == uuid.UUID(session_id))
-            .group_by(Seat.state)
-        )
-        return {state: n for state, n in rows.all()}
 
 
 async def until_status(db: Db, booking_id: str, status: BookingStatus, within: float) -> Booking:
@@ -62,7 +53,7 @@ async def until_status(db: Db, booking_id: str, status: BookingStatus, within: f
 
 
 async def test_a_failed_setup_leaves_nothing_and_its_retry_cannot_oversell(
-    stack: Stack, worker: None, own_worker: OwnWorker
+    stack: Stack, own_worker: OwnWorker
 ) -> None:
     """Case 1: Stripe unreachable while the PaymentIntent is created, then the client retries."""
 
@@ -214,12 +205,7 @@ async def test_a_cancel_reaches_a_booking_still_being_set_up(
     faulty = await own_worker(slow_create)
     started = asyncio.create_task(start_booking_workflow(stack.temporal, faulty, request))
     await asyncio.wait_for(creating.wait(), 10)
-    async with stack.db.begin() as s:  # what cancelling the session does first
-        await s.execute(
-            update(Session)
-            .where(Session.id == uuid.UUID(session_id))
-            .values(status=SessionStatus.CANCELLED)
-        )
+    await session_row_cancelled(stack.db, session_id)  # what cancelling the session does first
     handle = stack.temporal.get_workflow_handle(booking_workflow_id(request.booking_id))
     try:
         cancel = await asyncio.wait_for(
@@ -280,19 +266,14 @@ def first(events: list[HistoryEvent], match: Callable[[HistoryEvent], bool]) -> 
 
 
 async def test_money_for_a_cancelled_session_is_refunded_not_confirmed(
-    stack: Stack, worker: None
+    stack: Stack,
 ) -> None:
     """Case 5's root: confirming checks the session; paying a cancelled one refunds."""
     session_id = await stack.new_session(capacity=4)
     view = await start_booking_workflow(
         stack.temporal, stack.settings, booking_request(session_id, 2)
     )
-    async with stack.db.begin() as s:
-        await s.execute(
-            update(Session)
-            .where(Session.id == uuid.UUID(session_id))
-            .values(status=SessionStatus.CANCELLED)
-        )
+    await session_row_cancelled(stack.db, session_id)
     assert view.payment_intent_id is not None
     assert await pay(stack.stripe_client, view.payment_intent_id) == "succeeded"  # webhook follows
 
@@ -310,7 +291,7 @@ async def test_money_for_a_cancelled_session_is_refunded_not_confirmed(
 
 
 async def test_a_cancel_reason_postgresql_would_refuse_is_refused_first(
-    stack: Stack, worker: None
+    stack: Stack,
 ) -> None:
     """Case 2: a NUL byte in the reason would make recording the outcome fail forever."""
     session_id = await stack.new_session(capacity=4)

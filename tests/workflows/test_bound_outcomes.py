@@ -4,14 +4,12 @@ activity by name with Stripe not answering (retried, as `activities.payments.cla
 a few milliseconds apart, so the step's 12 attempts run out at once."""
 
 import asyncio
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import stripe
-from sqlalchemy import update
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -19,13 +17,12 @@ from temporalio.exceptions import ApplicationError
 from activities.payments import PaymentActivities
 from activities.repairs import stripe_refunds_workflow_id
 from clients.booking_workflows import change_within, start_booking_workflow
-from core.enums import BookingStatus, RefundSource, SeatState, SessionStatus
+from core.enums import BookingStatus, RefundSource, SeatState
 from core.errors import PaymentProviderUnavailable
 from core.settings import Settings
 from devstack.pay import pay
 from messages.booking import BookingView, CancelRequest, RefundOrder
 from messages.payments import PaymentEventType, PaymentIntentInfo, RefundInfo, RefundRequest
-from models.tables import Session
 from tests.helpers.stack import Stack
 from tests.helpers.workflow_bookings import (
     Db,
@@ -35,6 +32,7 @@ from tests.helpers.workflow_bookings import (
     handle_of,
     places_of,
     run_safety_net,
+    session_row_cancelled,
     settled,
     tell,
     view_of,
@@ -171,12 +169,7 @@ async def unsold_at_stripe(
 ) -> BookingView:
     """A booking paid after its session was cancelled: it cannot be confirmed."""
     view = await start_booking_workflow(temporal, settings, booking_request(session_id))
-    async with db.begin() as s:
-        await s.execute(
-            update(Session)
-            .where(Session.id == uuid.UUID(session_id))
-            .values(status=SessionStatus.CANCELLED)
-        )
+    await session_row_cancelled(db, session_id)
     assert view.payment_intent_id is not None
     assert await pay(stripe_client, view.payment_intent_id) == "succeeded"
     await tell(temporal, view, PaymentEventType.SUCCEEDED)

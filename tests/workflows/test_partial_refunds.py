@@ -5,18 +5,18 @@ import asyncio
 import uuid
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from activities.payments import PaymentActivities
-from core.enums import BookingStatus, SeatState, SessionStatus
+from core.enums import BookingStatus, SeatState
 from core.errors import PaymentProviderRefused
 from core.settings import Settings
 from messages.booking import RefundOrder
 from messages.payments import PaymentEventType, RefundInfo, RefundRequest
-from models.tables import BookingRefund, Session
+from models.tables import BookingRefund
 from tests.helpers.stack import Stack
 from tests.helpers.workflow_bookings import (
     book,
@@ -26,6 +26,7 @@ from tests.helpers.workflow_bookings import (
     pay_at_stripe,
     places_of,
     refunds_of,
+    session_row_cancelled,
     stripe_agrees,
     tell,
 )
@@ -97,12 +98,7 @@ async def test_a_payment_that_cannot_be_confirmed_is_refunded_and_recorded(
     is recorded as the booking's refund, as every other."""
     session_id = await stack.new_session(capacity=4)
     view = await book(stack.temporal, quick, session_id, 2)
-    async with stack.db.begin() as s:
-        await s.execute(
-            update(Session)
-            .where(Session.id == uuid.UUID(session_id))
-            .values(status=SessionStatus.CANCELLED)
-        )
+    await session_row_cancelled(stack.db, session_id)
 
     await pay_at_stripe(stack.stripe_client, view)
     await tell(stack.temporal, view, PaymentEventType.SUCCEEDED)

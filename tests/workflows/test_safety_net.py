@@ -57,7 +57,7 @@ async def refunds_of(db: Db, booking_id: str, within: float = 15) -> list[tuple[
 
 
 async def test_a_terminated_booking_gets_its_places_back_and_late_money_refunded(
-    stack: Stack, worker: None
+    stack: Stack,
 ) -> None:
     session_id = await stack.new_session(capacity=3)
     view = await book(stack.temporal, stack.settings, session_id, 3)
@@ -128,19 +128,14 @@ async def test_the_worker_keeps_one_schedule_for_the_safety_net(
 
 
 async def test_a_booking_that_confirms_between_the_search_and_the_release_keeps_its_places(
-    stack: Stack, worker: None, own_worker: OwnWorker
+    stack: Stack, own_worker: OwnWorker
 ) -> None:
     """A live but slow workflow, its hold long past (as after a worker outage): the search finds
     it pending and overdue; its release is held until the booking has confirmed."""
     session_id = await stack.new_session(capacity=2)
     view = await book(stack.temporal, stack.settings, session_id, 2)
     assert view.payment_intent_id is not None
-    async with stack.db.begin() as s:
-        await s.execute(
-            update(Booking)
-            .where(Booking.id == uuid.UUID(view.id))
-            .values(hold_expires_at=datetime.now(UTC) - timedelta(hours=1))
-        )
+    await _overdue(stack.db, view.id)
     held_back = HeldBackRelease(stack.db, stack.temporal, stack.settings, view.id)
     own = await own_worker(held_back.activity)
     run = asyncio.create_task(run_safety_net(stack.temporal, own, hold_grace_seconds=0))
@@ -155,6 +150,16 @@ async def test_a_booking_that_confirms_between_the_search_and_the_release_keeps_
     assert held_back.released_at is not None and confirmed_at < held_back.released_at
     assert view.id in report.kept and view.id not in report.released
     await _sold_to(stack.db, session_id, view.id, 2)
+
+
+async def _overdue(db: Db, booking_id: str) -> None:
+    """The booking's hold long past, as after a worker outage (its workflow still waits)."""
+    async with db.begin() as s:
+        await s.execute(
+            update(Booking)
+            .where(Booking.id == uuid.UUID(booking_id))
+            .values(hold_expires_at=datetime.now(UTC) - timedelta(hours=1))
+        )
 
 
 class HeldBackRelease:
@@ -193,7 +198,7 @@ async def _sold_to(db: Db, session_id: str, booking_id: str, places: int) -> Non
 
 
 async def test_a_release_that_waits_on_a_confirm_in_flight_frees_nothing_it_sold(
-    stack: Stack, worker: None, own_worker: OwnWorker
+    stack: Stack, own_worker: OwnWorker
 ) -> None:
     """The review's interleaving (F1): the confirm has marked the seats SOLD but not committed
     (held on the reference counter) when the release's UPDATE reaches them and waits; the
@@ -201,12 +206,8 @@ async def test_a_release_that_waits_on_a_confirm_in_flight_frees_nothing_it_sold
     session_id = await stack.new_session(capacity=1)
     view = await book(stack.temporal, stack.settings, session_id)
     assert view.payment_intent_id is not None
+    await _overdue(stack.db, view.id)
     async with stack.db.begin() as s:
-        await s.execute(
-            update(Booking)
-            .where(Booking.id == uuid.UUID(view.id))
-            .values(hold_expires_at=datetime.now(UTC) - timedelta(hours=1))
-        )
         await s.execute(
             text(
                 "INSERT INTO reference_counters (name, year, last_value)"
@@ -262,7 +263,7 @@ async def _confirmed(db: Db, booking_id: str, within: float = 20) -> datetime:
 
 
 async def test_money_that_names_no_booking_of_ours_is_left_alone(
-    stack: Stack, worker: None
+    stack: Stack,
 ) -> None:
     """£42.00 sold through the same Stripe account by something else: no booking metadata."""
     params: Any = {"amount": 4200, "currency": "gbp", "payment_method_types": ["card"]}
@@ -298,7 +299,7 @@ async def test_a_search_that_never_answers_ends_the_run_at_its_bound(
 
 
 async def test_an_email_the_ledger_marks_failed_is_sent_again_and_reported(
-    stack: Stack, worker: None
+    stack: Stack,
 ) -> None:
     view = await book(stack.temporal, stack.settings, await stack.new_session())
     handle = stack.temporal.get_workflow_handle(booking_workflow_id(view.id))

@@ -17,7 +17,7 @@ _SUMMARISED = {
 }
 
 
-async def test_the_history_tells_the_bookings_story(stack: Stack, worker: None) -> None:
+async def test_the_history_tells_the_bookings_story(stack: Stack) -> None:
     session_id = await stack.new_session(capacity=4)
     booking_id = (await book(stack.temporal, stack.settings, session_id, 2)).id
     handle = stack.temporal.get_workflow_handle(booking_workflow_id(booking_id))

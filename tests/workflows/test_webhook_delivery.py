@@ -71,7 +71,7 @@ async def _deliver(
 
 
 async def test_a_backlog_is_sent_in_order_across_continue_as_new(
-    stack: Stack, worker: None
+    stack: Stack,
 ) -> None:
     with WebhookReceiver() as receiver:
         async with endpoint_on(stack.db, stack.settings, receiver, "shop", []) as endpoint_id:
@@ -92,7 +92,7 @@ async def test_a_backlog_is_sent_in_order_across_continue_as_new(
 
 
 async def test_a_refused_event_is_given_up_and_the_next_ones_still_sent(
-    stack: Stack, worker: None
+    stack: Stack,
 ) -> None:
     with WebhookReceiver() as receiver:
         async with endpoint_on(stack.db, stack.settings, receiver, "shop", []) as endpoint_id:
@@ -149,7 +149,7 @@ async def _statuses(db: async_sessionmaker[AsyncSession], stream: uuid.UUID) -> 
         )
 
 
-async def test_the_safety_net_wakes_deliveries_nobody_woke(stack: Stack, worker: None) -> None:
+async def test_the_safety_net_wakes_deliveries_nobody_woke(stack: Stack) -> None:
     with WebhookReceiver() as receiver:
         async with endpoint_on(stack.db, stack.settings, receiver, "shop", []) as endpoint_id:
             await _stream_of(stack.db, endpoint_id, 2)  # and no wake-up: as if it was lost
