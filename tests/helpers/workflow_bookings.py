@@ -29,6 +29,7 @@ from models.tables import Booking, BookingRefund, Receipt, Seat, Session
 from tests.helpers.polling import eventually
 from tests.helpers.stack import Stack
 from tests.helpers.stripe_events import signed_event
+from tests.helpers.workflow_rest import settled
 from tests.histories import HISTORIES, keep_workflow_history
 from workflows.booking import BookingWorkflow
 from workflows.safety_net import SafetyNetWorkflow
@@ -290,35 +291,6 @@ async def stripe_agrees(stack: Stack, booking_id: str, remaining: int) -> None:
     the refunds records nothing new (`assert_books_match_stripe`, `stripe_echoes_its_refunds`)."""
     assert await assert_books_match_stripe(stack.stripe_client, stack.db, booking_id) == remaining
     await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, booking_id)
-
-
-async def settled(temporal: Client, booking_id: str, within: float = 15) -> None:
-    """Once the workflow has closed, or has acted on its last signal: a workflow task completed
-    after it, with no activity or workflow task scheduled since."""
-    await eventually(
-        lambda: at_rest(temporal, booking_id), within=within, what=f"booking {booking_id} at rest"
-    )
-
-
-async def at_rest(temporal: Client, booking_id: str) -> bool:
-    """One look at the booking's history: closed, or nothing due (see `settled`)."""
-    events = list((await handle_of(temporal, booking_id).fetch_history()).events)
-    kinds = [event.WhichOneof("attributes") for event in events]
-    if "workflow_execution_completed_event_attributes" in kinds:
-        return True
-    signalled = max(
-        (
-            i
-            for i, kind in enumerate(kinds)
-            if kind == "workflow_execution_signaled_event_attributes"
-        ),
-        default=-1,
-    )
-    done = [i for i, kind in enumerate(kinds) if kind == "workflow_task_completed_event_attributes"]
-    if not done or done[-1] < signalled:
-        return False
-    due = {"activity_task_scheduled_event_attributes", "workflow_task_scheduled_event_attributes"}
-    return not due.intersection(kinds[done[-1] :])
 
 
 async def run_safety_net(

@@ -33,11 +33,11 @@ from tests.helpers.workflow_bookings import (
     places_of,
     run_safety_net,
     session_row_cancelled,
-    settled,
     tell,
     view_of,
     wait_for_status,
 )
+from tests.helpers.workflow_rest import settled
 from tests.histories import keep_history
 from tests.workflows.conftest import OwnWorker
 from workflows.booking import BookingWorkflow
