@@ -58,7 +58,7 @@ async def test_export_then_erase_what_is_over_and_keep_what_is_open(stack: Stack
             )
         )
     assert gone is not None and gone.customer_name == "erased"
-    assert "ada" not in gone.customer_email
+    assert "ada@" not in gone.customer_email  # its erased form is made of a uuid: "ada" may be hex
     assert recipients == {"erased"}
     assert kept is not None and kept.customer_email == "ada@example.com"
 
