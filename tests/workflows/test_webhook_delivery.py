@@ -10,10 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowHistory
-from temporalio.worker import Replayer
+from temporalio.client import Client
 
-from core.codec import encrypting_converter
 from core.enums import WebhookDeliveryStatus, WebhookEventType
 from core.settings import Settings
 from messages.repairs import SafetyNetInput, WebhookSweep
@@ -22,10 +20,9 @@ from models.tables import WebhookAttempt, WebhookDelivery, WebhookEvent
 from store.organisations import DEFAULT_ORGANISATION_ID
 from store.webhook_events import publish
 from tests.api.webhooks_out.helpers import endpoint_on, wait_for
-from tests.conftest import TEST_PAYLOAD_KEY_ID, TEST_PAYLOAD_KEYS
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.helpers.stack import Stack
-from tests.histories import HISTORIES, WEBHOOK_DELIVERY_HISTORIES, keep_workflow_history
+from tests.histories import HISTORIES, WEBHOOK_DELIVERY_HISTORIES, keep_workflow_history, replays
 from tests.workflows.conftest import OwnWorker
 from workflows.safety_net import SafetyNetWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
@@ -34,7 +31,6 @@ RECORDED = sorted(WEBHOOK_DELIVERY_HISTORIES.glob("*.json"))
 # The safety net's, since it wakes deliveries (its earlier runs have no committed histories).
 SAFETY_NET_HISTORIES = HISTORIES / "safety-net"
 RECORDED_SAFETY_NETS = sorted(SAFETY_NET_HISTORIES.glob("*.json"))
-CONVERTER = encrypting_converter(TEST_PAYLOAD_KEYS, TEST_PAYLOAD_KEY_ID)
 
 
 async def _stream_of(
@@ -70,9 +66,7 @@ async def _deliver(
     return await handle.result(), handle.first_execution_run_id
 
 
-async def test_a_backlog_is_sent_in_order_across_continue_as_new(
-    stack: Stack,
-) -> None:
+async def test_a_backlog_is_sent_in_order_across_continue_as_new(stack: Stack) -> None:
     with WebhookReceiver() as receiver:
         async with endpoint_on(stack.db, stack.settings, receiver, "shop", []) as endpoint_id:
             stream = await _stream_of(stack.db, endpoint_id, 5)
@@ -91,9 +85,7 @@ async def test_a_backlog_is_sent_in_order_across_continue_as_new(
             )
 
 
-async def test_a_refused_event_is_given_up_and_the_next_ones_still_sent(
-    stack: Stack,
-) -> None:
+async def test_a_refused_event_is_given_up_and_the_next_ones_still_sent(stack: Stack) -> None:
     with WebhookReceiver() as receiver:
         async with endpoint_on(stack.db, stack.settings, receiver, "shop", []) as endpoint_id:
             receiver.fail_next(1, 410)
@@ -186,13 +178,9 @@ def test_histories_are_committed() -> None:
 
 @pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
 async def test_history_replays(path: Path) -> None:
-    history = WorkflowHistory.from_json(f"webhook-delivery-{path.stem}", path.read_text())
-    replayer = Replayer(workflows=[WebhookDeliveryWorkflow], data_converter=CONVERTER)
-    await replayer.replay_workflow(history)
+    await replays(WebhookDeliveryWorkflow, f"webhook-delivery-{path.stem}", path)
 
 
 @pytest.mark.parametrize("path", RECORDED_SAFETY_NETS, ids=[p.stem for p in RECORDED_SAFETY_NETS])
 async def test_safety_net_history_replays(path: Path) -> None:
-    history = WorkflowHistory.from_json(f"safety-net-{path.stem}", path.read_text())
-    replayer = Replayer(workflows=[SafetyNetWorkflow], data_converter=CONVERTER)
-    await replayer.replay_workflow(history)
+    await replays(SafetyNetWorkflow, f"safety-net-{path.stem}", path)
