@@ -2,6 +2,7 @@
 were lost, a cancelled session, data PostgreSQL will always refuse."""
 
 import uuid
+from typing import NamedTuple
 
 import pytest
 from sqlalchemy import func, select
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.inventory import InventoryActivities
 from core.enums import BookingStatus, SeatState
 from core.errors import InvalidRequest, SeatsUnavailable, SessionNotBookable, SoldOut
-from messages.booking import Transition
+from messages.booking import BookingRequest, Transition
 from models.tables import Booking, Seat
 from tests.conftest import SessionFactory
 from tests.helpers.activity_bookings import request
@@ -25,12 +26,25 @@ async def places_owned(db: Db, booking_id: str) -> list[str]:
         return list(owned)
 
 
-async def test_a_discarded_setup_leaves_nothing_and_the_retry_holds_afresh(
-    inventory: InventoryActivities, db: Db, new_session: SessionFactory
-) -> None:
+class Held(NamedTuple):
+    """A booking holding 2 of its session's 3 places."""
+
+    session_id: str
+    booking: BookingRequest
+
+
+@pytest.fixture
+async def held(inventory: InventoryActivities, new_session: SessionFactory) -> Held:
     session_id = await new_session(capacity=3)
-    first = request(session_id, 2)
-    await inventory.reserve(first)
+    booking = request(session_id, 2)
+    await inventory.reserve(booking)
+    return Held(session_id, booking)
+
+
+async def test_a_discarded_setup_leaves_nothing_and_the_retry_holds_afresh(
+    inventory: InventoryActivities, db: Db, held: Held
+) -> None:
+    first = held.booking
     await inventory.discard(first.booking_id)
     async with db() as s:
         assert await s.get(Booking, uuid.UUID(first.booking_id)) is None
@@ -43,12 +57,10 @@ async def test_a_discarded_setup_leaves_nothing_and_the_retry_holds_afresh(
 
 
 async def test_a_row_left_without_its_places_is_not_trusted(
-    inventory: InventoryActivities, db: Db, new_session: SessionFactory
+    inventory: InventoryActivities, db: Db, held: Held
 ) -> None:
     """Before setups cleaned up, a failed one released its places but kept its row."""
-    session_id = await new_session(capacity=3)
-    first = request(session_id, 2)
-    await inventory.reserve(first)
+    session_id, first = held
     await inventory.release(first.booking_id)  # what a failed setup used to do
     other = request(session_id, quantity=2)
     await inventory.reserve(other)  # someone else takes two of the three places
@@ -67,11 +79,9 @@ async def test_a_row_left_without_its_places_is_not_trusted(
 
 
 async def test_confirming_needs_every_place_still_held(
-    inventory: InventoryActivities, db: Db, new_session: SessionFactory
+    inventory: InventoryActivities, db: Db, held: Held
 ) -> None:
-    session_id = await new_session(capacity=3)
-    booking = request(session_id, 2)
-    await inventory.reserve(booking)
+    booking = held.booking
     await inventory.release(booking.booking_id)
 
     with pytest.raises(SeatsUnavailable) as refused:
@@ -85,11 +95,9 @@ async def test_confirming_needs_every_place_still_held(
 
 
 async def test_confirming_on_a_cancelled_session_is_refused(
-    inventory: InventoryActivities, db: Db, new_session: SessionFactory
+    inventory: InventoryActivities, db: Db, held: Held
 ) -> None:
-    session_id = await new_session(capacity=3)
-    booking = request(session_id, 2)
-    await inventory.reserve(booking)
+    session_id, booking = held
     await session_row_cancelled(db, session_id)
 
     with pytest.raises(SessionNotBookable):

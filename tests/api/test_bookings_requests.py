@@ -1,13 +1,12 @@
 """POST /v1/bookings: idempotency, concurrency and every kind of bad input."""
 
-import asyncio
 import uuid
 
 import httpx
 import pytest
 
 from tests.conftest import SessionFactory
-from tests.helpers.api_bookings import booking_body, start_booking
+from tests.helpers.api_bookings import at_once, booking_body, start_booking
 from tests.helpers.polling import eventually
 from tests.helpers.stack import Stack
 
@@ -55,15 +54,7 @@ async def test_replay_after_the_workflow_closed_answers_from_the_database(
 
 async def test_100_concurrent_bookings_for_12_places(stack: Stack) -> None:
     session_id = await stack.new_session(capacity=12)
-
-    async def attempt() -> httpx.Response:
-        return await stack.api.post(
-            "/v1/bookings",
-            json=booking_body(session_id),
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-        )
-
-    responses = await asyncio.gather(*[attempt() for _ in range(100)])
+    responses = await at_once(stack.api, session_id, 100)
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(201) == 12, [r.text for r in responses if r.status_code not in (201, 409)]
     assert statuses.count(409) == 88, [r.text for r in responses if r.status_code != 201][:2]

@@ -1,7 +1,6 @@
 """A request the database already shows cannot be met is answered 409 before any workflow
 starts; the workflow's reservation stays the only authority on who gets places."""
 
-import asyncio
 import uuid
 from collections import Counter
 from typing import Any
@@ -14,7 +13,7 @@ from clients.booking_workflows import booking_id_for
 from messages.booking import booking_workflow_id
 from store.catalog import SeatRow
 from tests.conftest import CLIENT_KEY_ID, SessionFactory
-from tests.helpers.api_bookings import booking_body, start_booking
+from tests.helpers.api_bookings import at_once, booking_body, start_booking
 from tests.helpers.polling import eventually
 from tests.helpers.stack import Stack
 
@@ -108,15 +107,7 @@ async def test_a_retry_after_the_sell_out_gets_the_original_answer(
 
 async def test_sixty_buyers_for_five_places(stack: Stack) -> None:
     session_id = await stack.new_session(capacity=5)
-
-    async def buy() -> httpx.Response:
-        return await stack.api.post(
-            "/v1/bookings",
-            json=booking_body(session_id),
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-        )
-
-    responses = await asyncio.gather(*[buy() for _ in range(60)])
+    responses = await at_once(stack.api, session_id, 60)
 
     assert Counter(r.status_code for r in responses) == {201: 5, 409: 55}
     # Refused by the pre-check or by the reservation: the same answer either way.

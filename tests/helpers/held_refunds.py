@@ -13,7 +13,7 @@ from temporalio import activity
 from temporalio.client import WorkflowUpdateHandle, WorkflowUpdateStage
 
 from activities.payments import PaymentActivities
-from core.enums import RefundSource
+from core.enums import BookingStatus, RefundSource
 from core.errors import PaymentProviderRefused
 from core.settings import Settings
 from messages.booking import (
@@ -25,7 +25,14 @@ from messages.booking import (
 )
 from messages.payments import RefundInfo, RefundRequest
 from tests.helpers.stack import Stack
-from tests.helpers.workflow_bookings import BookingHandle, confirmed, handle_of, price_session
+from tests.helpers.workflow_bookings import (
+    BookingHandle,
+    confirmed,
+    handle_of,
+    price_session,
+    stripe_agrees,
+)
+from tests.histories import keep_history
 from tests.workflows.conftest import OwnWorker
 from workflows.booking import BookingWorkflow
 
@@ -161,6 +168,17 @@ async def refund_in_dashboard(
     await stripe_client.v1.refunds.create_async(
         {"payment_intent": view.payment_intent_id, "amount": amount}
     )
+
+
+async def refunded_in_full(
+    stack: Stack, ended: BookingView, refunds: list[tuple[int, RefundSource]], history: str
+) -> None:
+    """The booking ended REFUNDED by these refunds (amount, source), Stripe agrees that nothing
+    remains, and its history is kept under `history`."""
+    assert ended.status == BookingStatus.REFUNDED
+    assert sources(ended) == refunds
+    await stripe_agrees(stack, ended.id, 0)
+    await keep_history(stack.temporal, ended.id, history)
 
 
 def sources(view: BookingView) -> list[tuple[int, RefundSource]]:

@@ -31,6 +31,7 @@ from tests.helpers.activity_bookings import seat_states
 from tests.helpers.polling import eventually
 from tests.helpers.stack import Stack
 from tests.helpers.workflow_bookings import (
+    book,
     booking_request,
     mirror_of,
     session_row_cancelled,
@@ -70,10 +71,7 @@ async def test_a_failed_setup_leaves_nothing_and_its_retry_cannot_oversell(
         assert await s.get(Booking, uuid.UUID(first.booking_id)) is None
     assert await seat_states(stack.db, session_id) == {SeatState.FREE: 3}
 
-    other = await start_booking_workflow(
-        stack.temporal, stack.settings, booking_request(session_id, 2)
-    )
-    assert other.status == BookingStatus.PENDING_PAYMENT
+    await book(stack.temporal, stack.settings, session_id, 2)  # PENDING_PAYMENT, 2 held
     with pytest.raises(SoldOut):  # 1 place left: the retry gets no phantom places
         await start_booking_workflow(stack.temporal, stack.settings, first)
     assert await seat_states(stack.db, session_id) == {SeatState.FREE: 1, SeatState.HELD: 2}
@@ -265,14 +263,10 @@ def first(events: list[HistoryEvent], match: Callable[[HistoryEvent], bool]) -> 
     return found[0]
 
 
-async def test_money_for_a_cancelled_session_is_refunded_not_confirmed(
-    stack: Stack,
-) -> None:
+async def test_money_for_a_cancelled_session_is_refunded_not_confirmed(stack: Stack) -> None:
     """Case 5's root: confirming checks the session; paying a cancelled one refunds."""
     session_id = await stack.new_session(capacity=4)
-    view = await start_booking_workflow(
-        stack.temporal, stack.settings, booking_request(session_id, 2)
-    )
+    view = await book(stack.temporal, stack.settings, session_id, 2)
     await session_row_cancelled(stack.db, session_id)
     assert view.payment_intent_id is not None
     assert await pay(stack.stripe_client, view.payment_intent_id) == "succeeded"  # webhook follows
@@ -290,14 +284,10 @@ async def test_money_for_a_cancelled_session_is_refunded_not_confirmed(
     await keep_history(stack.temporal, view.id, "paid_for_cancelled_session_refunded")
 
 
-async def test_a_cancel_reason_postgresql_would_refuse_is_refused_first(
-    stack: Stack,
-) -> None:
+async def test_a_cancel_reason_postgresql_would_refuse_is_refused_first(stack: Stack) -> None:
     """Case 2: a NUL byte in the reason would make recording the outcome fail forever."""
     session_id = await stack.new_session(capacity=4)
-    view = await start_booking_workflow(
-        stack.temporal, stack.settings, booking_request(session_id, 2)
-    )
+    view = await book(stack.temporal, stack.settings, session_id, 2)
     handle = stack.temporal.get_workflow_handle(booking_workflow_id(view.id))
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:

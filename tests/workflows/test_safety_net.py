@@ -262,9 +262,7 @@ async def _confirmed(db: Db, booking_id: str, within: float = 20) -> datetime:
     return at
 
 
-async def test_money_that_names_no_booking_of_ours_is_left_alone(
-    stack: Stack,
-) -> None:
+async def test_money_that_names_no_booking_of_ours_is_left_alone(stack: Stack) -> None:
     """£42.00 sold through the same Stripe account by something else: no booking metadata."""
     params: Any = {"amount": 4200, "currency": "gbp", "payment_method_types": ["card"]}
     intent = await stack.stripe_client.v1.payment_intents.create_async(params)
@@ -298,9 +296,7 @@ async def test_a_search_that_never_answers_ends_the_run_at_its_bound(
     assert "find unclaimed payments" not in report.failed  # the run went on without it
 
 
-async def test_an_email_the_ledger_marks_failed_is_sent_again_and_reported(
-    stack: Stack,
-) -> None:
+async def test_an_email_the_ledger_marks_failed_is_sent_again_and_reported(stack: Stack) -> None:
     view = await book(stack.temporal, stack.settings, await stack.new_session())
     handle = stack.temporal.get_workflow_handle(booking_workflow_id(view.id))
     key = f"{view.id}:cancelled"
