@@ -12,7 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from clients.booking_workflows import booking_id_for
 from messages.booking import booking_workflow_id
 from store.catalog import SeatRow
-from tests.conftest import CLIENT_KEY_ID, SessionFactory
+from tests.conftest import CLIENT_KEY_ID
 from tests.helpers.api_bookings import at_once, booking_body, start_booking
 from tests.helpers.polling import eventually
 from tests.helpers.stack import Stack
@@ -90,15 +90,13 @@ async def test_a_taken_seat_is_409_without_a_workflow(stack: Stack) -> None:
     assert unknown.status_code == 422 and unknown.json()["seats"] == ["Z9"]
 
 
-async def test_a_retry_after_the_sell_out_gets_the_original_answer(
-    api: httpx.AsyncClient, new_session: SessionFactory
-) -> None:
-    session_id = await new_session(capacity=3)
+async def test_a_retry_after_the_sell_out_gets_the_original_answer(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=3)
     key = str(uuid.uuid4())
-    original = await start_booking(api, session_id, 1, key=key)
-    await start_booking(api, session_id, 2)  # now sold out
+    original = await start_booking(stack.api, session_id, 1, key=key)
+    await start_booking(stack.api, session_id, 2)  # now sold out
 
-    retried = await start_booking(api, session_id, 1, key=key)
+    retried = await start_booking(stack.api, session_id, 1, key=key)
 
     assert retried["id"] == original["id"] and retried["seats"] == original["seats"]
     assert retried["payment"] == original["payment"]
