@@ -12,6 +12,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from bench import figures
 from bench.cpu import NOT_OURS, OURS
@@ -266,6 +268,17 @@ def write_json(
     return path
 
 
+def _saved(figure: Figure, axes: Axes, path: Path, docs_copy: Path) -> Path:
+    """The chart with its grid and legend, written to `path` and copied for the docs."""
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    shutil.copyfile(path, docs_copy)
+    return path
+
+
 def draw_open_loop(runs: dict[str, Results]) -> Path:
     """Booking-start p50 and p95 by offered rate, one line per server, with the 500 ms limit."""
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
@@ -280,14 +293,7 @@ def draw_open_loop(runs: dict[str, Results]) -> Path:
     axes.set_ylabel("POST /v1/bookings latency from due time (ms)")
     axes.set_title(f"Booking starts at fixed rates: sustainable while p95 < {P95_LIMIT_MS:.0f} ms")
     axes.set_yscale("log")
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    path = RESULTS / "open-loop.png"
-    figure.savefig(path)
-    plt.close(figure)
-    shutil.copyfile(path, DOCS_OPEN_LOOP_CHART)
-    return path
+    return _saved(figure, axes, RESULTS / "open-loop.png", DOCS_OPEN_LOOP_CHART)
 
 
 def draw_latency(results: Results) -> Path:
@@ -312,11 +318,4 @@ def draw_latency(results: Results) -> Path:
     axes.set_ylabel("POST /v1/bookings latency (ms)")
     axes.set_title("Booking start latency by concurrency (nearest-rank percentiles)")
     axes.set_ylim(bottom=0)
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    path = RESULTS / "latency.png"
-    figure.savefig(path)
-    plt.close(figure)
-    shutil.copyfile(path, DOCS_CHART)
-    return path
+    return _saved(figure, axes, RESULTS / "latency.png", DOCS_CHART)

@@ -177,6 +177,14 @@ def _in_scope(
     return statement if scope is None else statement.where(column.in_(scope))
 
 
+def _of_bookings_in_scope(
+    statement: _Statement, booking_id: InstrumentedAttribute[Any], scope: list[uuid.UUID] | None
+) -> _Statement:
+    """Rows of a booking's table, scoped by their booking's session."""
+    joined = statement.join(Booking, Booking.id == booking_id)
+    return _in_scope(joined, Booking.session_id, scope)
+
+
 def _sessions(scope: list[uuid.UUID] | None) -> _AnySelect:
     statement = (
         select(
@@ -210,46 +218,34 @@ def _bookings(scope: list[uuid.UUID] | None, place_holders_only: bool) -> _AnySe
 
 
 def _refunds(scope: list[uuid.UUID] | None) -> _AnySelect:
-    statement = (
-        select(
-            BookingRefund.booking_id,
-            BookingRefund.sequence,
-            BookingRefund.stripe_refund_id,
-            BookingRefund.amount,
-        )
-        .join(Booking, Booking.id == BookingRefund.booking_id)
-        .order_by(BookingRefund.booking_id, BookingRefund.sequence)
-    )
-    return _in_scope(statement, Booking.session_id, scope)
+    statement = select(
+        BookingRefund.booking_id,
+        BookingRefund.sequence,
+        BookingRefund.stripe_refund_id,
+        BookingRefund.amount,
+    ).order_by(BookingRefund.booking_id, BookingRefund.sequence)
+    return _of_bookings_in_scope(statement, BookingRefund.booking_id, scope)
 
 
 def _documents(scope: list[uuid.UUID] | None) -> _AnySelect:
-    statement = (
-        select(
-            Receipt.booking_id, Receipt.kind, Receipt.refund_sequence, func.count().label("rows")
-        )
-        .join(Booking, Booking.id == Receipt.booking_id)
-        .group_by(Receipt.booking_id, Receipt.kind, Receipt.refund_sequence)
-    )
-    return _in_scope(statement, Booking.session_id, scope)
+    statement = select(
+        Receipt.booking_id, Receipt.kind, Receipt.refund_sequence, func.count().label("rows")
+    ).group_by(Receipt.booking_id, Receipt.kind, Receipt.refund_sequence)
+    return _of_bookings_in_scope(statement, Receipt.booking_id, scope)
 
 
 def _emails(scope: list[uuid.UUID] | None) -> _AnySelect:
-    statement = (
-        select(
-            Notification.booking_id,
-            Notification.kind,
-            func.count().label("rows"),
-            func.count().filter(Notification.status == NotificationStatus.SENDING).label("sending"),
-            func.count().filter(Notification.status == NotificationStatus.FAILED).label("failed"),
-            func.min(Notification.created_at)
-            .filter(Notification.status == NotificationStatus.SENDING)
-            .label("sending_since"),
-        )
-        .join(Booking, Booking.id == Notification.booking_id)
-        .group_by(Notification.booking_id, Notification.kind)
-    )
-    return _in_scope(statement, Booking.session_id, scope)
+    statement = select(
+        Notification.booking_id,
+        Notification.kind,
+        func.count().label("rows"),
+        func.count().filter(Notification.status == NotificationStatus.SENDING).label("sending"),
+        func.count().filter(Notification.status == NotificationStatus.FAILED).label("failed"),
+        func.min(Notification.created_at)
+        .filter(Notification.status == NotificationStatus.SENDING)
+        .label("sending_since"),
+    ).group_by(Notification.booking_id, Notification.kind)
+    return _of_bookings_in_scope(statement, Notification.booking_id, scope)
 
 
 def _booking_row(booking: Booking) -> BookingRow:

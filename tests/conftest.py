@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -51,6 +52,9 @@ from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.helpers.stack import Stack
 from worker import booking_activities
 from workflows.registry import build_worker
+
+# Fixtures kept beside their helpers, for the test packages that use them.
+pytest_plugins = ["tests.helpers.consistency"]
 
 # API keys, stored hashed in the test database by the `postgres` fixture: the client and admin
 # keys of the default organisation (which `new_session` sells for), and those of another.
@@ -248,17 +252,19 @@ def api_client(api_url: str, key: str) -> httpx.AsyncClient:
     )
 
 
-@pytest.fixture
-async def api(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(api_url, CLIENT_KEY) as client:
-        yield client
+def keyed_client(name: str, key: str, doc: str) -> Any:
+    """The fixture `name`: a client of the API authenticated by `key`, for one test."""
+
+    async def client(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
+        async with api_client(api_url, key) as made:
+            yield made
+
+    client.__doc__ = doc
+    return pytest.fixture(client, name=name)
 
 
-@pytest.fixture
-async def other_api(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the API with another organisation's client key."""
-    async with api_client(api_url, OTHER_CLIENT_KEY) as client:
-        yield client
+api = keyed_client("api", CLIENT_KEY, "The default organisation's client key.")
+other_api = keyed_client("other_api", OTHER_CLIENT_KEY, "Another organisation's client key.")
 
 
 @pytest.fixture

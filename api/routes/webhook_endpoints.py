@@ -8,7 +8,10 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 
 from activities.webhook_signals import DeliveryStarter
 from api.deps import AdminCaller, DbDep, SettingsDep, TemporalDep
-from api.webhook_schemas import (
+from core.enums import WebhookDeliveryStatus, WebhookEventType
+from messages.webhooks import retry_timings
+from models.tables import WebhookEndpoint
+from schemas.webhooks import (
     AttemptOut,
     DeliveryList,
     DeliveryOut,
@@ -18,9 +21,6 @@ from api.webhook_schemas import (
     WebhookEndpointOut,
     WebhookEndpointPatch,
 )
-from core.enums import WebhookDeliveryStatus, WebhookEventType
-from messages.webhooks import retry_timings
-from models.tables import WebhookEndpoint
 from store.sequences import database_now
 from store.webhook_endpoints import (
     DeliveryRecord,

@@ -13,7 +13,16 @@ from core.enums import BookingStatus, DeliveryOutcome, EmailKind
 from core.errors import BookingError, ServiceUnavailable
 from documents.receipt_data import format_money
 from ops import booking_actions, booking_search, booking_story, email_resend
-from ops.commands.display import AsJson, console, details, print_json, refused, table, uuid_parser
+from ops.commands.display import (
+    AsJson,
+    console,
+    details,
+    print_json,
+    refused,
+    table,
+    uuid_argument,
+    uuid_parser,
+)
 from ops.commands.runtime import (
     BAD_USAGE,
     FOUND_PROBLEMS,
@@ -33,9 +42,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-BookingId = Annotated[
-    str, typer.Argument(parser=uuid_parser("booking"), metavar="BOOKING_ID", show_default=False)
-]
+BookingId = Annotated[str, uuid_argument("booking", "BOOKING_ID")]
 Wait = Annotated[
     float,
     typer.Option(

@@ -43,6 +43,11 @@ def uuid_parser(noun: str) -> Callable[[str], str]:
     return parse
 
 
+def uuid_argument(noun: str, metavar: str) -> Any:
+    """A command's argument that names a thing by its UUID (see `uuid_parser`)."""
+    return typer.Argument(parser=uuid_parser(noun), metavar=metavar, show_default=False)
+
+
 def moment(value: str) -> datetime:
     """An ISO 8601 date or time; without a zone, UTC."""
     try:

@@ -8,7 +8,14 @@ import typer
 
 from core.enums import Role
 from models.tables import ApiKey, Organisation
-from ops.commands.display import AsJson, console, details, print_json, table, uuid_parser
+from ops.commands.display import (
+    AsJson,
+    console,
+    details,
+    print_json,
+    table,
+    uuid_argument,
+)
 from ops.commands.organisations import organisation_or_exit
 from ops.commands.runtime import FOUND_PROBLEMS, database, fail, run, settings_or_exit
 from ops.readable import when
@@ -95,9 +102,7 @@ def list_(
 
 @keys.command()
 def revoke(
-    key_id: Annotated[
-        str, typer.Argument(parser=uuid_parser("key"), metavar="KEY_ID", show_default=False)
-    ],
+    key_id: Annotated[str, uuid_argument("key", "KEY_ID")],
 ) -> None:
     """Revoke a key: from now on the API answers it with 401."""
     settings = settings_or_exit()

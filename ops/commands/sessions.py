@@ -26,6 +26,7 @@ from ops.commands.display import (
     progress_bar,
     refused,
     table,
+    uuid_argument,
     uuid_parser,
 )
 from ops.commands.runtime import (
@@ -46,9 +47,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-SessionId = Annotated[
-    str, typer.Argument(parser=uuid_parser("session"), metavar="SESSION_ID", show_default=False)
-]
+SessionId = Annotated[str, uuid_argument("session", "SESSION_ID")]
 OrganisationId = Annotated[
     str | None,
     typer.Option(

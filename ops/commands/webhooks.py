@@ -11,7 +11,14 @@ from core.enums import WebhookDeliveryStatus
 from core.errors import BookingError
 from messages.webhooks import retry_timings
 from models.tables import WebhookEndpoint
-from ops.commands.display import AsJson, console, print_json, refused, table, uuid_parser
+from ops.commands.display import (
+    AsJson,
+    console,
+    print_json,
+    refused,
+    table,
+    uuid_argument,
+)
 from ops.commands.runtime import (
     BAD_USAGE,
     database,
@@ -38,9 +45,7 @@ webhooks = typer.Typer(
 
 EndpointId = Annotated[
     str,
-    typer.Argument(
-        parser=uuid_parser("webhook endpoint"), metavar="ENDPOINT_ID", show_default=False
-    ),
+    uuid_argument("webhook endpoint", "ENDPOINT_ID"),
 ]
 
 
@@ -119,9 +124,7 @@ def redeliver(
     endpoint_id: EndpointId,
     delivery_ids: Annotated[
         list[str] | None,
-        typer.Argument(
-            parser=uuid_parser("delivery"), metavar="[DELIVERY_ID]...", show_default=False
-        ),
+        uuid_argument("delivery", "[DELIVERY_ID]..."),
     ] = None,
     failed: Annotated[
         bool, typer.Option("--failed", help="Every failed delivery of the endpoint.")

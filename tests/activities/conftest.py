@@ -5,12 +5,18 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.inventory import InventoryActivities
 from core.enums import WebhookEventType
 from core.settings import Settings
 from tests.api.webhooks_out.helpers import endpoint_on
 from tests.conftest import OTHER_ORGANISATION_ID
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.helpers.sellers import OTHER_PROFILE, png_logo, seller_profile
+
+
+@pytest.fixture
+def inventory(db: async_sessionmaker[AsyncSession]) -> InventoryActivities:
+    return InventoryActivities(db)
 
 
 @pytest.fixture

@@ -23,11 +23,6 @@ from tests.conftest import SessionFactory
 from tests.helpers.activity_bookings import request, seat_states
 
 
-@pytest.fixture
-def inventory(db: async_sessionmaker[AsyncSession]) -> InventoryActivities:
-    return InventoryActivities(db)
-
-
 async def test_200_concurrent_reservations_hold_exactly_the_capacity(
     inventory: InventoryActivities, new_session: SessionFactory, db: async_sessionmaker
 ) -> None:

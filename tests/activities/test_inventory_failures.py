@@ -2,35 +2,22 @@
 were lost, a cancelled session, data PostgreSQL will always refuse."""
 
 import uuid
+from typing import NamedTuple
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.inventory import InventoryActivities
-from core.enums import BookingStatus, SeatState, SessionStatus
+from core.enums import BookingStatus, SeatState
 from core.errors import InvalidRequest, SeatsUnavailable, SessionNotBookable, SoldOut
 from messages.booking import BookingRequest, Transition
-from models.tables import Booking, Seat, Session
+from models.tables import Booking, Seat
 from tests.conftest import SessionFactory
+from tests.helpers.activity_bookings import request
+from tests.helpers.workflow_bookings import session_row_cancelled
 
 Db = async_sessionmaker[AsyncSession]
-
-
-def inventory(db: Db) -> InventoryActivities:
-    return InventoryActivities(db)
-
-
-def request(session_id: str, quantity: int = 2, name: str = "Ada Lovelace") -> BookingRequest:
-    booking_id = str(uuid.uuid4())
-    return BookingRequest(
-        booking_id=booking_id,
-        session_id=session_id,
-        customer_name=name,
-        customer_email="ada@example.com",
-        quantity=quantity,
-        request_fingerprint=booking_id,
-    )
 
 
 async def places_owned(db: Db, booking_id: str) -> list[str]:
@@ -39,36 +26,47 @@ async def places_owned(db: Db, booking_id: str) -> list[str]:
         return list(owned)
 
 
-async def test_a_discarded_setup_leaves_nothing_and_the_retry_holds_afresh(
-    db: Db, new_session: SessionFactory
-) -> None:
+class Held(NamedTuple):
+    """A booking holding 2 of its session's 3 places."""
+
+    session_id: str
+    booking: BookingRequest
+
+
+@pytest.fixture
+async def held(inventory: InventoryActivities, new_session: SessionFactory) -> Held:
     session_id = await new_session(capacity=3)
-    first = request(session_id)
-    await inventory(db).reserve(first)
-    await inventory(db).discard(first.booking_id)
+    booking = request(session_id, 2)
+    await inventory.reserve(booking)
+    return Held(session_id, booking)
+
+
+async def test_a_discarded_setup_leaves_nothing_and_the_retry_holds_afresh(
+    inventory: InventoryActivities, db: Db, held: Held
+) -> None:
+    first = held.booking
+    await inventory.discard(first.booking_id)
     async with db() as s:
         assert await s.get(Booking, uuid.UUID(first.booking_id)) is None
     assert await places_owned(db, first.booking_id) == []
 
-    again = await inventory(db).reserve(first)  # the caller retries with the same key
+    again = await inventory.reserve(first)  # the caller retries with the same key
 
     assert len(again.seat_labels) == 2
     assert await places_owned(db, first.booking_id) == [SeatState.HELD] * 2
 
 
 async def test_a_row_left_without_its_places_is_not_trusted(
-    db: Db, new_session: SessionFactory
+    inventory: InventoryActivities, db: Db, held: Held
 ) -> None:
     """Before setups cleaned up, a failed one released its places but kept its row."""
-    session_id = await new_session(capacity=3)
-    first = request(session_id)
-    await inventory(db).reserve(first)
-    await inventory(db).release(first.booking_id)  # what a failed setup used to do
+    session_id, first = held
+    await inventory.release(first.booking_id)  # what a failed setup used to do
     other = request(session_id, quantity=2)
-    await inventory(db).reserve(other)  # someone else takes two of the three places
+    await inventory.reserve(other)  # someone else takes two of the three places
 
     with pytest.raises(SoldOut):
-        await inventory(db).reserve(first)  # the retry must not get phantom places
+        await inventory.reserve(first)  # the retry must not get phantom places
 
     assert await places_owned(db, first.booking_id) == []
     async with db() as s:
@@ -80,14 +78,14 @@ async def test_a_row_left_without_its_places_is_not_trusted(
     assert taken == 2
 
 
-async def test_confirming_needs_every_place_still_held(db: Db, new_session: SessionFactory) -> None:
-    session_id = await new_session(capacity=3)
-    booking = request(session_id)
-    await inventory(db).reserve(booking)
-    await inventory(db).release(booking.booking_id)
+async def test_confirming_needs_every_place_still_held(
+    inventory: InventoryActivities, db: Db, held: Held
+) -> None:
+    booking = held.booking
+    await inventory.release(booking.booking_id)
 
     with pytest.raises(SeatsUnavailable) as refused:
-        await inventory(db).confirm(booking.booking_id)
+        await inventory.confirm(booking.booking_id)
 
     assert refused.value.non_retryable
     async with db() as s:
@@ -97,35 +95,28 @@ async def test_confirming_needs_every_place_still_held(db: Db, new_session: Sess
 
 
 async def test_confirming_on_a_cancelled_session_is_refused(
-    db: Db, new_session: SessionFactory
+    inventory: InventoryActivities, db: Db, held: Held
 ) -> None:
-    session_id = await new_session(capacity=3)
-    booking = request(session_id)
-    await inventory(db).reserve(booking)
-    async with db.begin() as s:
-        await s.execute(
-            update(Session)
-            .where(Session.id == uuid.UUID(session_id))
-            .values(status=SessionStatus.CANCELLED)
-        )
+    session_id, booking = held
+    await session_row_cancelled(db, session_id)
 
     with pytest.raises(SessionNotBookable):
-        await inventory(db).confirm(booking.booking_id)
+        await inventory.confirm(booking.booking_id)
     assert await places_owned(db, booking.booking_id) == [SeatState.HELD] * 2
 
 
 async def test_data_postgresql_refuses_fails_at_once_and_for_good(
-    db: Db, new_session: SessionFactory
+    inventory: InventoryActivities, db: Db, new_session: SessionFactory
 ) -> None:
     session_id = await new_session(capacity=3)
     with pytest.raises(InvalidRequest) as refused:
-        await inventory(db).reserve(request(session_id, name="Ada\x00Lovelace"))
+        await inventory.reserve(request(session_id, 2, name="Ada\x00Lovelace"))
     assert refused.value.non_retryable and "22021" in refused.value.message
 
-    booking = request(session_id)
-    await inventory(db).reserve(booking)
+    booking = request(session_id, 2)
+    await inventory.reserve(booking)
     with pytest.raises(InvalidRequest):
-        await inventory(db).record(
+        await inventory.record(
             Transition(booking.booking_id, BookingStatus.CANCELLED, status_reason="bad\x00reason")
         )
     async with db() as s:

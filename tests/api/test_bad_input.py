@@ -18,6 +18,7 @@ from models.tables import Booking, Session
 from tests.api.conftest import ADMIN
 from tests.conftest import CLIENT_KEY_ID, SessionFactory
 from tests.helpers.api_bookings import booking_body, course, start_booking
+from tests.helpers.stack import Stack
 
 
 def assert_refused(response: httpx.Response, field: str) -> None:
@@ -76,36 +77,29 @@ async def assert_nothing_started(db: async_sessionmaker[AsyncSession], temporal:
     ],
 )
 async def test_a_booking_with_unstorable_text_is_refused_and_nothing_starts(
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    db: async_sessionmaker[AsyncSession],
-    temporal: Client,
-    change: dict[str, Any],
-    field: str,
+    stack: Stack, change: dict[str, Any], field: str
 ) -> None:
-    session_id = await new_session(capacity=4)
+    session_id = await stack.new_session(capacity=4)
     key = str(uuid.uuid4())
     body = {**booking_body(session_id), **change}
-    response = await api.post("/v1/bookings", json=body, headers={"Idempotency-Key": key})
+    response = await stack.api.post("/v1/bookings", json=body, headers={"Idempotency-Key": key})
     assert_refused(response, f"body.{field}")
-    await assert_nothing_started(db, temporal, key)
-    availability = (await api.get(f"/v1/sessions/{session_id}")).json()["availability"]
+    await assert_nothing_started(stack.db, stack.temporal, key)
+    availability = (await stack.api.get(f"/v1/sessions/{session_id}")).json()["availability"]
     assert availability["held"] == 0
 
 
-async def test_a_lone_surrogate_is_refused(
-    api: httpx.AsyncClient, new_session: SessionFactory, db: async_sessionmaker, temporal: Client
-) -> None:
+async def test_a_lone_surrogate_is_refused(stack: Stack) -> None:
     """Valid JSON (an escaped lone surrogate) that no UTF-8 column can store."""
     key = str(uuid.uuid4())
-    body = json.dumps(booking_body(await new_session(capacity=4))).replace("Ada", "\\ud800")
-    response = await api.post(
+    body = json.dumps(booking_body(await stack.new_session(capacity=4))).replace("Ada", "\\ud800")
+    response = await stack.api.post(
         "/v1/bookings",
         content=body,
         headers={"Idempotency-Key": key, "Content-Type": "application/json"},
     )
     assert_refused(response, "body.customer.name")
-    await assert_nothing_started(db, temporal, key)
+    await assert_nothing_started(stack.db, stack.temporal, key)
 
 
 async def test_a_nul_in_the_cancel_reason_is_refused_and_the_booking_is_untouched(
@@ -180,7 +174,7 @@ async def test_offsets_beyond_int64_and_odd_ids_are_refused_before_the_database(
 
 
 async def test_control_characters_are_refused_in_every_text_that_leaves_the_engine(
-    api: httpx.AsyncClient, new_session: SessionFactory, db: async_sessionmaker[AsyncSession]
+    stack: Stack,
 ) -> None:
     """Titles, locations, reasons and webhook endpoints' texts, each named in its 422."""
     location = f"Lines {uuid.uuid4().hex[:8]}"
@@ -188,23 +182,25 @@ async def test_control_characters_are_refused_in_every_text_that_leaves_the_engi
         (course(location=location, title="First\nAid"), "body.title"),
         (course(location=location + "\r"), "body.location"),
     ]:
-        assert_refused(await api.post("/v1/sessions", json=body, headers=ADMIN), field)
-    async with db() as s:
+        assert_refused(await stack.api.post("/v1/sessions", json=body, headers=ADMIN), field)
+    async with stack.db() as s:
         assert await s.scalar(select(func.count()).where(Session.location == location)) == 0
-    booking = await start_booking(api, await new_session(capacity=4), 2)
+    booking = await start_booking(stack.api, await stack.new_session(capacity=4), 2)
     path = f"/v1/bookings/{booking['id']}"
-    assert_refused(await api.post(f"{path}/cancel", json={"reason": "ill\n"}), "body.reason")
+    assert_refused(await stack.api.post(f"{path}/cancel", json={"reason": "ill\n"}), "body.reason")
     refund = {"amount": 100, "reason": "goodwill\x07"}
-    assert_refused(await api.post(f"{path}/refunds", json=refund, headers=ADMIN), "body.reason")
+    assert_refused(
+        await stack.api.post(f"{path}/refunds", json=refund, headers=ADMIN), "body.reason"
+    )
     places = {"count": 1, "reason": "two\nlines"}
-    assert_refused(await api.post(f"{path}/cancel-places", json=places), "body.reason")
+    assert_refused(await stack.api.post(f"{path}/cancel-places", json=places), "body.reason")
     endpoint = {"url": "https://example.com/hook", "events": ["booking.confirmed"]}
     for change, field in [
         ({"description": "a\nb"}, "description"),
         ({"url": "https://e.x/\n"}, "url"),
     ]:
-        response = await api.post(
+        response = await stack.api.post(
             "/v1/webhook-endpoints", json={**endpoint, **change}, headers=ADMIN
         )
         assert_refused(response, f"body.{field}")
-    assert (await api.get(path)).json()["updated_at"] == booking["updated_at"]
+    assert (await stack.api.get(path)).json()["updated_at"] == booking["updated_at"]

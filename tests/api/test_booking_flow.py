@@ -3,13 +3,12 @@
 import uuid
 
 import httpx
-import stripe
 from temporalio.client import Client
 
 from devstack.pay import DECLINED, pay
-from tests.conftest import SessionFactory
 from tests.helpers.api_bookings import paid_booking, start_booking, wait_for_status
 from tests.helpers.polling import eventually
+from tests.helpers.stack import Stack
 from tests.helpers.stripe_events import signed_event
 from tests.histories import keep_history
 
@@ -18,14 +17,9 @@ async def availability(api: httpx.AsyncClient, session_id: str) -> dict[str, int
     return (await api.get(f"/v1/sessions/{session_id}")).json()["availability"]  # type: ignore[no-any-return]
 
 
-async def test_paid_booking_is_confirmed_with_a_reference(
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    temporal: Client,
-) -> None:
-    session_id = await new_session(capacity=12)
-    booking = await start_booking(api, session_id, quantity=5)
+async def test_paid_booking_is_confirmed_with_a_reference(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=12)
+    booking = await start_booking(stack.api, session_id, quantity=5)
     assert booking["status"] == "PENDING_PAYMENT"
     assert (booking["amount_subtotal"], booking["discount"], booking["amount_total"]) == (
         37500,
@@ -34,52 +28,42 @@ async def test_paid_booking_is_confirmed_with_a_reference(
     )
     assert booking["currency"] == "GBP"
     assert booking["payment"]["client_secret"].startswith(booking["payment"]["payment_intent_id"])
-    assert (await availability(api, session_id))["held"] == 5
+    assert (await availability(stack.api, session_id))["held"] == 5
 
-    assert await pay(stripe_client, booking["payment"]["payment_intent_id"]) == "succeeded"
-    confirmed = await wait_for_status(api, booking["id"], "CONFIRMED")
+    assert await pay(stack.stripe_client, booking["payment"]["payment_intent_id"]) == "succeeded"
+    confirmed = await wait_for_status(stack.api, booking["id"], "CONFIRMED")
     assert confirmed["reference"].startswith("RFT-")
     assert confirmed["confirmed_at"] is not None
-    assert await availability(api, session_id) == {
+    assert await availability(stack.api, session_id) == {
         "capacity": 12,
         "held": 0,
         "sold": 5,
         "available": 7,
     }
-    await keep_history(temporal, booking["id"], "one-step-payment-paid_group_booking")
+    await keep_history(stack.temporal, booking["id"], "one-step-payment-paid_group_booking")
 
 
-async def test_hold_expires_and_gives_the_places_back(
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    temporal: Client,
-) -> None:
-    session_id = await new_session(capacity=12, hold_seconds=2)
-    booking = await start_booking(api, session_id, quantity=3)
-    assert (await availability(api, session_id))["held"] == 3
+async def test_hold_expires_and_gives_the_places_back(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=12, hold_seconds=2)
+    booking = await start_booking(stack.api, session_id, quantity=3)
+    assert (await availability(stack.api, session_id))["held"] == 3
 
-    expired = await wait_for_status(api, booking["id"], "EXPIRED", within=10)
+    expired = await wait_for_status(stack.api, booking["id"], "EXPIRED", within=10)
     assert expired["reference"] is None
-    assert (await availability(api, session_id))["available"] == 12
-    intent = await stripe_client.v1.payment_intents.retrieve_async(
+    assert (await availability(stack.api, session_id))["available"] == 12
+    intent = await stack.stripe_client.v1.payment_intents.retrieve_async(
         booking["payment"]["payment_intent_id"]
     )
     assert intent.status == "canceled"
-    await keep_history(temporal, booking["id"], "hold_expired")
+    await keep_history(stack.temporal, booking["id"], "hold_expired")
 
 
 async def test_paid_just_before_expiry_without_a_webhook_is_confirmed(
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    localstripe_url: str,
-    api_url: str,
-    temporal: Client,
+    stack: Stack, localstripe_url: str
 ) -> None:
     """The expiry cancels the intent first; Stripe refuses because it succeeded: confirm."""
-    session_id = await new_session(capacity=12, hold_seconds=2)
-    booking = await start_booking(api, session_id)
+    session_id = await stack.new_session(capacity=12, hold_seconds=2)
+    booking = await start_booking(stack.api, session_id)
     # Pay through a webhook-less path: the signal never comes, the expiry must find the money.
     async with httpx.AsyncClient() as http:
         await http.post(
@@ -87,94 +71,79 @@ async def test_paid_just_before_expiry_without_a_webhook_is_confirmed(
             data={"url": "http://127.0.0.1:9/nowhere", "secret": "x"},
         )
         try:
-            assert await pay(stripe_client, booking["payment"]["payment_intent_id"]) == "succeeded"
-            confirmed = await wait_for_status(api, booking["id"], "CONFIRMED", within=10)
+            assert (
+                await pay(stack.stripe_client, booking["payment"]["payment_intent_id"])
+                == "succeeded"
+            )
+            confirmed = await wait_for_status(stack.api, booking["id"], "CONFIRMED", within=10)
         finally:
             await http.post(
                 f"{localstripe_url}/_config/webhooks/api",
-                data={"url": f"{api_url}/v1/webhooks/stripe", "secret": "whsec_test_secret"},
+                data={"url": f"{stack.api_url}/v1/webhooks/stripe", "secret": "whsec_test_secret"},
             )
     assert confirmed["reference"]
-    await keep_history(temporal, booking["id"], "expiry_found_the_money")
+    await keep_history(stack.temporal, booking["id"], "expiry_found_the_money")
 
 
-async def test_cancel_before_payment_releases_and_cancels_the_intent(
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    temporal: Client,
-) -> None:
-    session_id = await new_session(capacity=12)
-    booking = await start_booking(api, session_id, quantity=2)
-    response = await api.post(f"/v1/bookings/{booking['id']}/cancel")
+async def test_cancel_before_payment_releases_and_cancels_the_intent(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=12)
+    booking = await start_booking(stack.api, session_id, quantity=2)
+    response = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel")
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "CANCELLED"
-    assert (await availability(api, session_id))["available"] == 12
-    intent = await stripe_client.v1.payment_intents.retrieve_async(
+    assert (await availability(stack.api, session_id))["available"] == 12
+    intent = await stack.stripe_client.v1.payment_intents.retrieve_async(
         booking["payment"]["payment_intent_id"]
     )
     assert intent.status == "canceled"
 
-    again = await api.post(f"/v1/bookings/{booking['id']}/cancel")  # a client retrying
+    again = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel")  # a client retrying
     assert again.status_code == 200, again.text
     assert again.json()["status"] == "CANCELLED"
-    assert (await availability(api, session_id))["available"] == 12
-    await keep_history(temporal, booking["id"], "cancelled_before_payment")
+    assert (await availability(stack.api, session_id))["available"] == 12
+    await keep_history(stack.temporal, booking["id"], "cancelled_before_payment")
 
 
-async def test_cancel_after_payment_refunds_through_stripe(
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    temporal: Client,
-) -> None:
-    session_id = await new_session(capacity=12)
-    booking = await paid_booking(api, stripe_client, session_id, quantity=2)
+async def test_cancel_after_payment_refunds_through_stripe(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=12)
+    booking = await paid_booking(stack.api, stack.stripe_client, session_id, quantity=2)
     intent_id = booking["payment"]["payment_intent_id"]
 
-    response = await api.post(f"/v1/bookings/{booking['id']}/cancel", json={"reason": "ill"})
+    response = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel", json={"reason": "ill"})
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "REFUNDED"
-    refunds = await stripe_client.v1.refunds.list_async({"payment_intent": intent_id})
+    refunds = await stack.stripe_client.v1.refunds.list_async({"payment_intent": intent_id})
     assert [r.amount for r in refunds.data] == [15000]
-    assert (await availability(api, session_id))["available"] == 12
-    await keep_history(temporal, booking["id"], "refunded_after_cancel")
+    assert (await availability(stack.api, session_id))["available"] == 12
+    await keep_history(stack.temporal, booking["id"], "refunded_after_cancel")
 
 
-async def test_declined_card_keeps_the_booking_payable_then_it_is_paid(
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    temporal: Client,
-) -> None:
-    session_id = await new_session(capacity=12)
-    booking = await start_booking(api, session_id)
+async def test_declined_card_keeps_the_booking_payable_then_it_is_paid(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=12)
+    booking = await start_booking(stack.api, session_id)
     intent_id = booking["payment"]["payment_intent_id"]
     # A failure event first (signed by us: localstripe cannot confirm again after a decline)...
-    intent = (await stripe_client.v1.payment_intents.retrieve_async(intent_id)).to_dict()
+    intent = (await stack.stripe_client.v1.payment_intents.retrieve_async(intent_id)).to_dict()
     failed = {**intent, "last_payment_error": {"message": "Your card was declined."}}
     body, headers = signed_event("payment_intent.payment_failed", failed)
-    assert (await api.post("/v1/webhooks/stripe", content=body, headers=headers)).json()[
+    assert (await stack.api.post("/v1/webhooks/stripe", content=body, headers=headers)).json()[
         "outcome"
     ] == "signalled"
-    assert (await api.get(f"/v1/bookings/{booking['id']}")).json()["status"] == "PENDING_PAYMENT"
+    assert (await stack.api.get(f"/v1/bookings/{booking['id']}")).json()[
+        "status"
+    ] == "PENDING_PAYMENT"
     # ...then a real payment, and localstripe's own webhook.
-    assert await pay(stripe_client, intent_id) == "succeeded"
-    await wait_for_status(api, booking["id"], "CONFIRMED")
-    await keep_history(temporal, booking["id"], "failed_then_paid")
+    assert await pay(stack.stripe_client, intent_id) == "succeeded"
+    await wait_for_status(stack.api, booking["id"], "CONFIRMED")
+    await keep_history(stack.temporal, booking["id"], "failed_then_paid")
 
 
-async def test_a_real_decline_leaves_the_booking_pending(
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    temporal: Client,
-) -> None:
-    session_id = await new_session(capacity=12)
-    booking = await start_booking(api, session_id)
-    result = await pay(stripe_client, booking["payment"]["payment_intent_id"], card=DECLINED)
+async def test_a_real_decline_leaves_the_booking_pending(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=12)
+    booking = await start_booking(stack.api, session_id)
+    result = await pay(stack.stripe_client, booking["payment"]["payment_intent_id"], card=DECLINED)
     assert result.startswith("declined")
-    handle = temporal.get_workflow_handle(f"booking-{booking['id']}")
+    handle = stack.temporal.get_workflow_handle(f"booking-{booking['id']}")
     view = await eventually(
         lambda: handle.query("view"), lambda v: v["payment_failures"], within=5, what="a failure"
     )
@@ -200,17 +169,12 @@ async def confirm_sales(temporal: Client, booking_id: str, within: float = 10) -
     return await eventually(recorded, within=within, every=0.2, what="a confirm_sale step")
 
 
-async def test_duplicate_and_shuffled_events_make_one_transition(
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    temporal: Client,
-) -> None:
-    session_id = await new_session(capacity=12)
-    booking = await start_booking(api, session_id)
+async def test_duplicate_and_shuffled_events_make_one_transition(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=12)
+    booking = await start_booking(stack.api, session_id)
     intent_id = booking["payment"]["payment_intent_id"]
-    await pay(stripe_client, intent_id)
-    intent = (await stripe_client.v1.payment_intents.retrieve_async(intent_id)).to_dict()
+    await pay(stack.stripe_client, intent_id)
+    intent = (await stack.stripe_client.v1.payment_intents.retrieve_async(intent_id)).to_dict()
     succeeded_id = f"evt_{uuid.uuid4().hex[:24]}"
     deliveries = [
         signed_event("payment_intent.succeeded", intent, succeeded_id),
@@ -220,11 +184,11 @@ async def test_duplicate_and_shuffled_events_make_one_transition(
         signed_event("payment_intent.succeeded", intent, succeeded_id),
     ]
     for body, headers in deliveries:
-        response = await api.post("/v1/webhooks/stripe", content=body, headers=headers)
+        response = await stack.api.post("/v1/webhooks/stripe", content=body, headers=headers)
         assert response.status_code == 200
-    confirmed = await wait_for_status(api, booking["id"], "CONFIRMED")
+    confirmed = await wait_for_status(stack.api, booking["id"], "CONFIRMED")
 
-    assert await confirm_sales(temporal, booking["id"]) == 1
-    again = (await api.get(f"/v1/bookings/{booking['id']}")).json()
+    assert await confirm_sales(stack.temporal, booking["id"]) == 1
+    again = (await stack.api.get(f"/v1/bookings/{booking['id']}")).json()
     assert again["reference"] == confirmed["reference"]
-    await keep_history(temporal, booking["id"], "duplicate_and_shuffled_events")
+    await keep_history(stack.temporal, booking["id"], "duplicate_and_shuffled_events")

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-import stripe
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,7 +24,8 @@ from tests.helpers.api_bookings import (
     paid_booking,
     start_booking,
 )
-from tests.helpers.database import alembic
+from tests.helpers.database import alembic, scratch_database
+from tests.helpers.stack import Stack
 
 Db = async_sessionmaker[AsyncSession]
 
@@ -65,28 +65,32 @@ def moment(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-async def test_filters_by_status_session_and_customer_email(
-    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient
-) -> None:
-    session_id, other_session_id = await new_session(), await new_session()
-    paid = await paid_booking(api, stripe_client, session_id)
-    cancelled = await start_booking(api, session_id)
-    assert (await api.post(f"/v1/bookings/{cancelled['id']}/cancel")).status_code == 200
-    pending = await book(api, session_id, "Grace Hopper", "Grace.Hopper@Example.com")
-    elsewhere = await start_booking(api, other_session_id)
+async def test_filters_by_status_session_and_customer_email(stack: Stack) -> None:
+    session_id, other_session_id = await stack.new_session(), await stack.new_session()
+    paid = await paid_booking(stack.api, stack.stripe_client, session_id)
+    cancelled = await start_booking(stack.api, session_id)
+    assert (await stack.api.post(f"/v1/bookings/{cancelled['id']}/cancel")).status_code == 200
+    pending = await book(stack.api, session_id, "Grace Hopper", "Grace.Hopper@Example.com")
+    elsewhere = await start_booking(stack.api, other_session_id)
 
-    assert await listed(api, session_id=session_id) == [paid["id"], cancelled["id"], pending["id"]]
-    assert await listed(api, session_id=other_session_id) == [elsewhere["id"]]
-    assert await listed(api, session_id=session_id, status="CONFIRMED") == [paid["id"]]
-    assert await listed(api, session_id=session_id, status=["CONFIRMED", "CANCELLED"]) == [
+    assert await listed(stack.api, session_id=session_id) == [
+        paid["id"],
+        cancelled["id"],
+        pending["id"],
+    ]
+    assert await listed(stack.api, session_id=other_session_id) == [elsewhere["id"]]
+    assert await listed(stack.api, session_id=session_id, status="CONFIRMED") == [paid["id"]]
+    assert await listed(stack.api, session_id=session_id, status=["CONFIRMED", "CANCELLED"]) == [
         paid["id"],
         cancelled["id"],
     ]
-    assert await listed(api, customer_email="grace.hopper@example.COM") == [pending["id"]]
-    assert await listed(api, customer_email=f"nobody-{uuid.uuid4().hex}@example.com") == []
+    assert await listed(stack.api, customer_email="grace.hopper@example.COM") == [pending["id"]]
+    assert await listed(stack.api, customer_email=f"nobody-{uuid.uuid4().hex}@example.com") == []
     # Each item is the booking as GET /v1/bookings/{id} gives it.
-    page = await api.get("/v1/bookings", params={"status": "CONFIRMED", "session_id": session_id})
-    assert page.json()["items"] == [(await api.get(f"/v1/bookings/{paid['id']}")).json()]
+    page = await stack.api.get(
+        "/v1/bookings", params={"status": "CONFIRMED", "session_id": session_id}
+    )
+    assert page.json()["items"] == [(await stack.api.get(f"/v1/bookings/{paid['id']}")).json()]
 
 
 async def test_filters_by_created_and_updated_ranges(
@@ -238,53 +242,45 @@ async def test_another_organisations_bookings_never_appear(
     assert await listed(api, customer_email="ada@example.com", created_after=since) == [ours["id"]]
 
 
-async def test_updated_at_moves_on_every_change_and_only_then(
-    api: httpx.AsyncClient, db: Db, new_session: SessionFactory
-) -> None:
-    session_id = await new_session()
-    booking = await book(api, session_id, "Ada Lovelace", f"erase-{uuid.uuid4().hex}@example.com")
-    assert (await api.post(f"/v1/bookings/{booking['id']}/cancel")).status_code == 200
-    cancelled = (await api.get(f"/v1/bookings/{booking['id']}")).json()
+async def test_updated_at_moves_on_every_change_and_only_then(stack: Stack) -> None:
+    session_id = await stack.new_session()
+    booking = await book(
+        stack.api, session_id, "Ada Lovelace", f"erase-{uuid.uuid4().hex}@example.com"
+    )
+    assert (await stack.api.post(f"/v1/bookings/{booking['id']}/cancel")).status_code == 200
+    cancelled = (await stack.api.get(f"/v1/bookings/{booking['id']}")).json()
     assert moment(cancelled["updated_at"]) > moment(booking["updated_at"])
 
-    async with db.begin() as s:  # a write that changes nothing leaves it
+    async with stack.db.begin() as s:  # a write that changes nothing leaves it
         await s.execute(
             text("UPDATE bookings SET status = status WHERE id = :id"), {"id": booking["id"]}
         )
-    assert (await api.get(f"/v1/bookings/{booking['id']}")).json()["updated_at"] == cancelled[
+    assert (await stack.api.get(f"/v1/bookings/{booking['id']}")).json()["updated_at"] == cancelled[
         "updated_at"
     ]
 
     # Erasure never set it by hand: the database does, so the list's updated range sees it.
-    erased = await erase_at_rest(api, booking["customer"]["email"], booking["id"])
+    erased = await erase_at_rest(stack.api, booking["customer"]["email"], booking["id"])
     assert erased["erased"] == [booking["id"]]
-    after = (await api.get(f"/v1/bookings/{booking['id']}")).json()
+    after = (await stack.api.get(f"/v1/bookings/{booking['id']}")).json()
     assert moment(after["updated_at"]) > moment(cancelled["updated_at"])
-    assert await listed(api, session_id=session_id, updated_after=after["updated_at"]) == [
+    assert await listed(stack.api, session_id=session_id, updated_after=after["updated_at"]) == [
         booking["id"]
     ]
 
 
 def test_migration_0008_is_reversible(postgres: Cluster) -> None:
-    database = f"migration_{uuid.uuid4().hex[:8]}"
-    postgres.psql(f"CREATE DATABASE {database} OWNER booking")
-    url = postgres.url.rsplit("/", 1)[0] + f"/{database}"
-
-    def indexes() -> set[str]:
-        found = postgres.psql(
-            "SELECT indexname FROM pg_indexes WHERE tablename = 'bookings'", database=database
-        )
-        return set(found.split())
-
     trigger = "SELECT count(*) FROM pg_trigger WHERE tgname = 'bookings_touch_updated_at'"
-    try:
+    with scratch_database(postgres) as (url, sql):
+
+        def indexes() -> set[str]:
+            return set(sql("SELECT indexname FROM pg_indexes WHERE tablename = 'bookings'").split())
+
         alembic(url, "upgrade", "head")
-        assert postgres.psql(trigger, database=database) == "1"
+        assert sql(trigger) == "1"
         assert {"ix_bookings_created", "ix_bookings_session_created"} <= indexes()
         alembic(url, "downgrade", "0008-1")
-        assert postgres.psql(trigger, database=database) == "0"
+        assert sql(trigger) == "0"
         assert "ix_bookings_session" in indexes() and "ix_bookings_created" not in indexes()
         alembic(url, "upgrade", "head")
-        assert postgres.psql(trigger, database=database) == "1"
-    finally:
-        postgres.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        assert sql(trigger) == "1"

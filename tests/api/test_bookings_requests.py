@@ -1,37 +1,31 @@
 """POST /v1/bookings: idempotency, concurrency and every kind of bad input."""
 
-import asyncio
 import uuid
 
 import httpx
 import pytest
-from temporalio.client import Client
 
-from tests.conftest import SessionFactory
-from tests.helpers.api_bookings import booking_body, start_booking
+from tests.helpers.api_bookings import at_once, booking_body, start_booking
 from tests.helpers.polling import eventually
+from tests.helpers.stack import Stack
 
 
-async def test_same_key_and_body_returns_the_same_booking(
-    api: httpx.AsyncClient, new_session: SessionFactory
-) -> None:
-    session_id = await new_session(capacity=12)
+async def test_same_key_and_body_returns_the_same_booking(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=12)
     key = str(uuid.uuid4())
-    first = await start_booking(api, session_id, 2, key=key)
-    second = await start_booking(api, session_id, 2, key=key)
+    first = await start_booking(stack.api, session_id, 2, key=key)
+    second = await start_booking(stack.api, session_id, 2, key=key)
     assert second["id"] == first["id"]
     assert second["payment"] == first["payment"]
-    session = (await api.get(f"/v1/sessions/{session_id}")).json()
+    session = (await stack.api.get(f"/v1/sessions/{session_id}")).json()
     assert session["availability"]["held"] == 2
 
 
-async def test_same_key_with_another_body_is_refused(
-    api: httpx.AsyncClient, new_session: SessionFactory
-) -> None:
-    session_id = await new_session(capacity=12)
+async def test_same_key_with_another_body_is_refused(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=12)
     key = str(uuid.uuid4())
-    await start_booking(api, session_id, 2, key=key)
-    response = await api.post(
+    await start_booking(stack.api, session_id, 2, key=key)
+    response = await stack.api.post(
         "/v1/bookings", json=booking_body(session_id, 3), headers={"Idempotency-Key": key}
     )
     assert response.status_code == 422
@@ -39,45 +33,35 @@ async def test_same_key_with_another_body_is_refused(
     assert response.json()["type"].endswith("idempotency-key-reused")
 
 
-async def test_replay_after_the_workflow_closed_answers_from_the_database(
-    api: httpx.AsyncClient, new_session: SessionFactory
-) -> None:
-    session_id = await new_session(capacity=12)
+async def test_replay_after_the_workflow_closed_answers_from_the_database(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=12)
     key = str(uuid.uuid4())
-    booking = await start_booking(api, session_id, 1, key=key)
-    assert (await api.post(f"/v1/bookings/{booking['id']}/cancel")).json()["status"] == "CANCELLED"
-    replay = await api.post(
+    booking = await start_booking(stack.api, session_id, 1, key=key)
+    assert (await stack.api.post(f"/v1/bookings/{booking['id']}/cancel")).json()[
+        "status"
+    ] == "CANCELLED"
+    replay = await stack.api.post(
         "/v1/bookings", json=booking_body(session_id, 1), headers={"Idempotency-Key": key}
     )
     assert replay.status_code == 201  # the same answer as the first time, as Stripe does
     assert (replay.json()["id"], replay.json()["status"]) == (booking["id"], "CANCELLED")
 
 
-async def test_100_concurrent_bookings_for_12_places(
-    api: httpx.AsyncClient, new_session: SessionFactory, temporal: Client
-) -> None:
-    session_id = await new_session(capacity=12)
-
-    async def attempt() -> httpx.Response:
-        return await api.post(
-            "/v1/bookings",
-            json=booking_body(session_id),
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-        )
-
-    responses = await asyncio.gather(*[attempt() for _ in range(100)])
+async def test_100_concurrent_bookings_for_12_places(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=12)
+    responses = await at_once(stack.api, session_id, 100)
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(201) == 12, [r.text for r in responses if r.status_code not in (201, 409)]
     assert statuses.count(409) == 88, [r.text for r in responses if r.status_code != 201][:2]
     assert all(r.json()["type"].endswith("sold-out") for r in responses if r.status_code == 409)
     seats = [s for r in responses if r.status_code == 201 for s in r.json()["seats"]]
     assert len(set(seats)) == 12
-    availability = (await api.get(f"/v1/sessions/{session_id}")).json()["availability"]
+    availability = (await stack.api.get(f"/v1/sessions/{session_id}")).json()["availability"]
     assert availability == {"capacity": 12, "held": 12, "sold": 0, "available": 0}
     # The refused ones leave no workflow running (visibility catches up within moments).
     query = f"SessionId = '{session_id}' AND ExecutionStatus = 'Running'"
     await eventually(
-        lambda: temporal.count_workflows(query),
+        lambda: stack.temporal.count_workflows(query),
         lambda running: running.count == 12,
         within=5,
         what="12 running",
@@ -105,17 +89,15 @@ async def test_100_concurrent_bookings_for_12_places(
         "too-many-attendees",
     ],
 )
-async def test_invalid_input_gets_field_errors(
-    api: httpx.AsyncClient, new_session: SessionFactory, body: dict, field: str
-) -> None:
-    session_id = await new_session(capacity=12)
-    response = await api.post("/v1/bookings", json={**booking_body(session_id), **body})
+async def test_invalid_input_gets_field_errors(stack: Stack, body: dict, field: str) -> None:
+    session_id = await stack.new_session(capacity=12)
+    response = await stack.api.post("/v1/bookings", json={**booking_body(session_id), **body})
     assert response.status_code == 422, response.text
     problem = response.json()
     assert response.headers["content-type"] == "application/problem+json"
     assert problem["type"].endswith("invalid-request")
     assert any(e["field"].startswith(field) for e in problem["errors"]), problem
-    availability = (await api.get(f"/v1/sessions/{session_id}")).json()["availability"]
+    availability = (await stack.api.get(f"/v1/sessions/{session_id}")).json()["availability"]
     assert availability["held"] == 0
 
 
@@ -125,27 +107,25 @@ async def test_unknown_session_is_404(api: httpx.AsyncClient) -> None:
     assert response.json()["type"].endswith("session-not-found")
 
 
-async def test_a_seat_of_another_session_is_422(
-    api: httpx.AsyncClient, new_session: SessionFactory
-) -> None:
+async def test_a_seat_of_another_session_is_422(stack: Stack) -> None:
     from store.catalog import SeatRow
 
-    session_id = await new_session(seat_rows=[SeatRow("A", 4)])
-    response = await api.post(
+    session_id = await stack.new_session(seat_rows=[SeatRow("A", 4)])
+    response = await stack.api.post(
         "/v1/bookings", json={**booking_body(session_id), "quantity": None, "seats": ["A1", "Q7"]}
     )
     assert response.status_code == 422
     assert response.json()["seats"] == ["Q7"]
 
 
-async def test_taken_seat_is_409(api: httpx.AsyncClient, new_session: SessionFactory) -> None:
+async def test_taken_seat_is_409(stack: Stack) -> None:
     from store.catalog import SeatRow
 
-    session_id = await new_session(seat_rows=[SeatRow("A", 4)])
+    session_id = await stack.new_session(seat_rows=[SeatRow("A", 4)])
     ask = {**booking_body(session_id), "quantity": None, "seats": ["A2", "A3"]}
-    assert (await api.post("/v1/bookings", json=ask)).status_code == 201
+    assert (await stack.api.post("/v1/bookings", json=ask)).status_code == 201
     clash = {**ask, "seats": ["A3", "A4"]}
-    response = await api.post("/v1/bookings", json=clash)
+    response = await stack.api.post("/v1/bookings", json=clash)
     assert response.status_code == 409
     assert response.json()["type"].endswith("seats-unavailable")
     assert response.json()["seats"] == ["A3"]

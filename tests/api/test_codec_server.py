@@ -12,11 +12,10 @@ from google.protobuf import json_format
 from temporalio.client import Client
 
 from core.codec import ENCODING
-from core.settings import Settings
 from messages.booking import booking_workflow_id
 from tests.api.conftest import VariantFactory
-from tests.conftest import SessionFactory
 from tests.helpers.api_bookings import booking_body
+from tests.helpers.stack import Stack
 
 UI_ORIGIN = "http://localhost:8233"
 
@@ -47,16 +46,18 @@ async def test_encode_then_decode_gives_the_payloads_back(api: httpx.AsyncClient
     assert decoded.json() == {"payloads": sent}
 
 
-async def test_a_payload_the_worker_encrypted_decodes_to_the_customer(
-    api: httpx.AsyncClient, settings: Settings, new_session: SessionFactory
-) -> None:
+async def test_a_payload_the_worker_encrypted_decodes_to_the_customer(stack: Stack) -> None:
     name = f"Hedwig Quarrington {uuid.uuid4().hex[:6]}"
-    body = booking_body(await new_session(), customer={"name": name, "email": "hq@example.com"})
-    created = await api.post("/v1/bookings", json=body)
+    body = booking_body(
+        await stack.new_session(), customer={"name": name, "email": "hq@example.com"}
+    )
+    created = await stack.api.post("/v1/bookings", json=body)
     assert created.status_code == 201, created.text
 
     # A client without the codec sees the history as Temporal stores it.
-    plain = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    plain = await Client.connect(
+        stack.settings.temporal_address, namespace=stack.settings.temporal_namespace
+    )
     history = await plain.get_workflow_handle(
         booking_workflow_id(created.json()["id"])
     ).fetch_history()
@@ -64,7 +65,7 @@ async def test_a_payload_the_worker_encrypted_decodes_to_the_customer(
     stored = [json_format.MessageToDict(p) for p in started.input.payloads]
     assert name.encode() not in b"".join(base64.b64decode(p["data"]) for p in stored)
 
-    decoded = await api.post(
+    decoded = await stack.api.post(
         "/codec/decode", json={"payloads": stored}, headers={"X-Namespace": "default"}
     )
     assert decoded.status_code == 200, decoded.text

@@ -12,7 +12,7 @@ from devstack.postgres import Cluster
 from tests.api.conftest import ADMIN
 from tests.conftest import SessionFactory
 from tests.helpers.api_bookings import booking_body, erase_at_rest
-from tests.helpers.database import alembic
+from tests.helpers.database import alembic, scratch_database
 
 # (as booked, as asked for): each pair folds to one address.
 SPELLINGS = [
@@ -56,16 +56,9 @@ async def test_export_erasure_and_the_list_find_every_spelling_of_an_address(
 def test_migration_0010_backfills_with_the_function_and_keeps_updated_at(
     postgres: Cluster,
 ) -> None:
-    database = f"migration_{uuid.uuid4().hex[:8]}"
-    postgres.psql(f"CREATE DATABASE {database} OWNER booking")
-    url = postgres.url.rsplit("/", 1)[0] + f"/{database}"
-
-    def sql(statement: str) -> str:
-        return postgres.psql(statement, database=database)
-
     session_id = uuid.uuid4()
     addresses = {uuid.uuid4(): booked.format(tag="old") for booked, _ in SPELLINGS}
-    try:
+    with scratch_database(postgres) as (url, sql):
         alembic(url, "upgrade", "0008")
         sql(
             "INSERT INTO sessions (id, organisation_id, kind, title, location, starts_at, ends_at,"
@@ -94,5 +87,3 @@ def test_migration_0010_backfills_with_the_function_and_keeps_updated_at(
         alembic(url, "downgrade", "0008")
         alembic(url, "upgrade", "head")
         assert sql("SELECT count(*) FROM bookings WHERE customer_email_normalised IS NULL") == "0"
-    finally:
-        postgres.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")

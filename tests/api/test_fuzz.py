@@ -12,6 +12,9 @@ must get at least FLOOR requests, and a 2xx in the round with real ids unless NO
 why it cannot: an operation silently not exercised fails the test. FUZZ_EXAMPLES=200 makes it
 larger (default 20 per operation, key and round); FUZZ_RANDOM=1 draws new examples instead of
 the same ones every run.
+
+Over 350 lines: one fuzz run (its rounds, the known ids it feeds them, the floors it checks),
+read top to bottom; its schemathesis glue has no other user.
 """
 
 import base64
@@ -45,6 +48,7 @@ from messages.booking import MAX_PLACES_PER_BOOKING
 from schemas.organisations import OrganisationPatch
 from tests.conftest import ADMIN_KEY, CLIENT_KEY, SessionFactory, api_client
 from tests.helpers.api_bookings import paid_booking
+from tests.helpers.stack import Stack
 from tests.helpers.threads import import_modules_of, in_own_thread
 
 # Imported here, in the main thread (tests/helpers/threads.py): the fuzz runs in a thread.
@@ -338,20 +342,15 @@ def _takes_input(operation: schemathesis.APIOperation) -> bool:
 
 
 @pytest.mark.long
-async def test_the_api_survives_fuzzing_of_every_operation(
-    api: httpx.AsyncClient,
-    api_url: str,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-) -> None:
-    async with api_client(api_url, ADMIN_KEY) as admin:
+async def test_the_api_survives_fuzzing_of_every_operation(stack: Stack) -> None:
+    async with api_client(stack.api_url, ADMIN_KEY) as admin:
         before = await _endpoint_ids(admin)
         profile = await _profile(admin)
         try:
-            known = await _known(api, api_url, new_session, stripe_client)
+            known = await _known(stack.api, stack.api_url, stack.new_session, stack.stripe_client)
             started = time.monotonic()
             # Schemathesis is synchronous; the API serves from this event loop, so it runs aside.
-            tally = await in_own_thread(fuzz, api_url, known, before)
+            tally = await in_own_thread(fuzz, stack.api_url, known, before)
         finally:
             # The default organisation's profile, which the tests after this one print.
             await _restore_profile(admin, profile)

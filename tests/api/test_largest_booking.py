@@ -13,8 +13,6 @@ from typing import Any
 
 import httpx
 import pypdf
-import stripe
-from temporalio.client import Client
 
 from devstack.pay import pay
 from tests.api.conftest import ADMIN
@@ -32,6 +30,7 @@ from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.helpers.api_bookings import wait_for_status
 from tests.helpers.emails import emails_at_rest, emails_with
+from tests.helpers.stack import Stack
 
 Json = dict[str, Any]
 
@@ -88,15 +87,10 @@ def attachment(sendgrid: FakeSendGrid, booking_id: str, kind: str, prefix: str) 
     return base64.b64decode(found["content"])
 
 
-async def test_the_largest_booking_is_laid_out_sent_exported_and_refunded(
-    api: httpx.AsyncClient,
-    stripe_client: stripe.StripeClient,
-    sendgrid: FakeSendGrid,
-    temporal: Client,
-) -> None:
-    session_id = await largest_session(api)
+async def test_the_largest_booking_is_laid_out_sent_exported_and_refunded(stack: Stack) -> None:
+    session_id = await largest_session(stack.api)
     with WebhookReceiver() as receiver:
-        endpoint_id = await endpoint(api, receiver)
+        endpoint_id = await endpoint(stack.api, receiver)
         body = {
             "session_id": session_id,
             "quantity": ATTENDEES,
@@ -110,45 +104,47 @@ async def test_the_largest_booking_is_laid_out_sent_exported_and_refunded(
                 for n, name in enumerate(attendee_names())
             ],
         }
-        created = await api.post(
+        created = await stack.api.post(
             "/v1/bookings", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
         )
         assert created.status_code == 201, created.text
         booking: Json = created.json()
-        await pay(stripe_client, booking["payment"]["payment_intent_id"])
+        await pay(stack.stripe_client, booking["payment"]["payment_intent_id"])
         started = time.monotonic()
-        await wait_for_status(api, booking["id"], "CONFIRMED")
-        assert await emails_at_rest(sendgrid, temporal, booking["id"], within=30) == [
+        await wait_for_status(stack.api, booking["id"], "CONFIRMED")
+        assert await emails_at_rest(stack.sendgrid, stack.temporal, booking["id"], within=30) == [
             "confirmation"
         ]
         confirmed_in = time.monotonic() - started
         await wait_for(lambda: receiver.accepted("largest"), 1, within=30)
-        await api.delete(f"/v1/webhook-endpoints/{endpoint_id}", headers=ADMIN)
+        await stack.api.delete(f"/v1/webhook-endpoints/{endpoint_id}", headers=ADMIN)
     [hook] = [
         r for r in receiver.accepted("largest") if r.body["data"]["booking"]["id"] == booking["id"]
     ]
     assert [a["name"] for a in hook.body["data"]["booking"]["attendees"]] == attendee_names()
 
-    receipt = await api.get(f"/v1/bookings/{booking['id']}/receipt.pdf")
+    receipt = await stack.api.get(f"/v1/bookings/{booking['id']}/receipt.pdf")
     receipt_pages, found = pdf_text(receipt.content)
     assert receipt_pages > 1 and all(marker("Attendee", n) in found for n in range(ATTENDEES))
-    assert receipt.content == attachment(sendgrid, booking["id"], "confirmation", "receipt-")
+    assert receipt.content == attachment(stack.sendgrid, booking["id"], "confirmation", "receipt-")
 
-    export = await api.get(f"/v1/sessions/{session_id}/bookings.csv", headers=ADMIN)
+    export = await stack.api.get(f"/v1/sessions/{session_id}/bookings.csv", headers=ADMIN)
     [row] = list(csv.DictReader(io.StringIO(export.text.removeprefix("\ufeff"))))
     assert row["attendees"] == "; ".join(attendee_names())
     assert row["customer_name"] == text("Customer")
 
     reason = text("Reason", length=REASON_CHARS)
     refund = {"amount": 1000, "reason": reason}
-    refunded = await api.post(f"/v1/bookings/{booking['id']}/refunds", json=refund, headers=ADMIN)
+    refunded = await stack.api.post(
+        f"/v1/bookings/{booking['id']}/refunds", json=refund, headers=ADMIN
+    )
     assert refunded.status_code == 200, refunded.text
-    assert await emails_with(sendgrid, booking["id"], "partly_refunded:1", within=30) == [
+    assert await emails_with(stack.sendgrid, booking["id"], "partly_refunded:1", within=30) == [
         "confirmation",
         "partly_refunded:1",
     ]
-    attachment(sendgrid, booking["id"], "partly_refunded", "credit-note-")
-    note = await api.get(f"/v1/bookings/{booking['id']}/credit-note.pdf")
+    attachment(stack.sendgrid, booking["id"], "partly_refunded", "credit-note-")
+    note = await stack.api.get(f"/v1/bookings/{booking['id']}/credit-note.pdf")
     pages, found = pdf_text(note.content)
     assert pages > 1 and marker("Customer") in found
     print(f"confirmed and emailed in {confirmed_in:.1f} s; {receipt_pages} + {pages} pages")

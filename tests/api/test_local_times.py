@@ -12,14 +12,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import icalendar
 import pypdf
-import stripe
-from temporalio.client import Client
 
 from devstack.pay import pay
 from tests.conftest import ADMIN_KEY
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.helpers.api_bookings import paid_booking, start_booking, wait_for_status
 from tests.helpers.emails import emails_at_rest, emails_with
+from tests.helpers.stack import Stack
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 LONDON = ZoneInfo("Europe/London")
@@ -78,18 +77,17 @@ async def test_a_session_keeps_its_zone_and_an_unknown_zone_is_refused(
 
 
 async def test_confirmation_and_refund_show_local_time_and_the_calendar_follows(
-    api: httpx.AsyncClient,
-    stripe_client: stripe.StripeClient,
-    sendgrid: FakeSendGrid,
-    temporal: Client,
+    stack: Stack,
 ) -> None:
-    created = await api.post("/v1/sessions", json=summer_course(), headers=ADMIN)
-    pending = await start_booking(api, created.json()["id"], 1)
-    await pay(stripe_client, pending["payment"]["payment_intent_id"])
-    booking = await wait_for_status(api, pending["id"], "CONFIRMED")
-    assert await emails_at_rest(sendgrid, temporal, booking["id"], within=10) == ["confirmation"]
+    created = await stack.api.post("/v1/sessions", json=summer_course(), headers=ADMIN)
+    pending = await start_booking(stack.api, created.json()["id"], 1)
+    await pay(stack.stripe_client, pending["payment"]["payment_intent_id"])
+    booking = await wait_for_status(stack.api, pending["id"], "CONFIRMED")
+    assert await emails_at_rest(stack.sendgrid, stack.temporal, booking["id"], within=10) == [
+        "confirmation"
+    ]
 
-    confirmation = _email(sendgrid, booking["id"], "confirmation")
+    confirmation = _email(stack.sendgrid, booking["id"], "confirmation")
     text = next(c["value"] for c in confirmation["content"] if c["type"] == "text/plain")
     assert "Thu 3 Jul 2031, 09:00 BST" in text and "Thu 3 Jul 2031, 17:00 BST" in text
     calendar = _calendar(confirmation)
@@ -103,13 +101,15 @@ async def test_confirmation_and_refund_show_local_time_and_the_calendar_follows(
     assert event.end == datetime(2031, 7, 3, 16, 0, tzinfo=UTC)
     assert str(event["STATUS"]) == "CONFIRMED"
 
-    receipt = await api.get(f"/v1/bookings/{booking['id']}/receipt.pdf")
+    receipt = await stack.api.get(f"/v1/bookings/{booking['id']}/receipt.pdf")
     page = pypdf.PdfReader(io.BytesIO(receipt.content)).pages[0].extract_text()
     assert "Thu 3 Jul 2031, 09:00 BST" in " ".join(page.split())
 
-    assert (await api.post(f"/v1/bookings/{booking['id']}/cancel")).json()["status"] == "REFUNDED"
-    await emails_with(sendgrid, booking["id"], "refunded")
-    refunded = _email(sendgrid, booking["id"], "refunded")
+    assert (await stack.api.post(f"/v1/bookings/{booking['id']}/cancel")).json()[
+        "status"
+    ] == "REFUNDED"
+    await emails_with(stack.sendgrid, booking["id"], "refunded")
+    refunded = _email(stack.sendgrid, booking["id"], "refunded")
     cancel = _calendar(refunded)
     assert str(cancel["METHOD"]) == "CANCEL"
     (dropped,) = cancel.events
@@ -122,37 +122,36 @@ async def test_confirmation_and_refund_show_local_time_and_the_calendar_follows(
     assert pdf["filename"].startswith("credit-note-CN-") and ics["filename"].endswith(".ics")
 
 
-async def test_a_booking_cancelled_before_payment_gets_no_calendar_file(
-    api: httpx.AsyncClient, sendgrid: FakeSendGrid, temporal: Client
-) -> None:
-    created = await api.post("/v1/sessions", json=summer_course(), headers=ADMIN)
-    booking = await start_booking(api, created.json()["id"], 1)
-    assert (await api.post(f"/v1/bookings/{booking['id']}/cancel")).json()["status"] == "CANCELLED"
-    assert await emails_at_rest(sendgrid, temporal, booking["id"], within=10) == ["cancelled"]
-    cancelled = _email(sendgrid, booking["id"], "cancelled")
+async def test_a_booking_cancelled_before_payment_gets_no_calendar_file(stack: Stack) -> None:
+    created = await stack.api.post("/v1/sessions", json=summer_course(), headers=ADMIN)
+    booking = await start_booking(stack.api, created.json()["id"], 1)
+    assert (await stack.api.post(f"/v1/bookings/{booking['id']}/cancel")).json()[
+        "status"
+    ] == "CANCELLED"
+    assert await emails_at_rest(stack.sendgrid, stack.temporal, booking["id"], within=10) == [
+        "cancelled"
+    ]
+    cancelled = _email(stack.sendgrid, booking["id"], "cancelled")
     assert "Thu 3 Jul 2031, 09:00 BST" in cancelled["content"][0]["value"]
     # No calendar ever held it: nothing to drop.
     assert not cancelled.get("attachments")
 
 
 async def test_a_cancelled_session_drops_the_event_from_calendars_that_hold_it(
-    api: httpx.AsyncClient,
-    stripe_client: stripe.StripeClient,
-    sendgrid: FakeSendGrid,
-    temporal: Client,
+    stack: Stack,
 ) -> None:
-    created = await api.post("/v1/sessions", json=summer_course(), headers=ADMIN)
+    created = await stack.api.post("/v1/sessions", json=summer_course(), headers=ADMIN)
     session_id = created.json()["id"]
-    confirmed = await paid_booking(api, stripe_client, session_id, 1)
-    pending = await start_booking(api, session_id, 1)
-    cancelled = await api.post(f"/v1/sessions/{session_id}/cancel", headers=ADMIN)
+    confirmed = await paid_booking(stack.api, stack.stripe_client, session_id, 1)
+    pending = await start_booking(stack.api, session_id, 1)
+    cancelled = await stack.api.post(f"/v1/sessions/{session_id}/cancel", headers=ADMIN)
     assert cancelled.json()["bookings"] == {"REFUNDED": 1, "CANCELLED": 1}, cancelled.text
-    await emails_with(sendgrid, confirmed["id"], "session_cancelled")
-    published = _calendar(_email(sendgrid, confirmed["id"], "confirmation"))
-    dropped = _calendar(_email(sendgrid, confirmed["id"], "session_cancelled"))
+    await emails_with(stack.sendgrid, confirmed["id"], "session_cancelled")
+    published = _calendar(_email(stack.sendgrid, confirmed["id"], "confirmation"))
+    dropped = _calendar(_email(stack.sendgrid, confirmed["id"], "session_cancelled"))
     assert str(dropped["METHOD"]) == "CANCEL"
     assert str(dropped.events[0]["UID"]) == str(published.events[0]["UID"])
-    assert await emails_at_rest(sendgrid, temporal, pending["id"], within=10) == [
+    assert await emails_at_rest(stack.sendgrid, stack.temporal, pending["id"], within=10) == [
         "session_cancelled"
     ]
-    assert not _email(sendgrid, pending["id"], "session_cancelled").get("attachments")
+    assert not _email(stack.sendgrid, pending["id"], "session_cancelled").get("attachments")

@@ -16,13 +16,12 @@ from temporalio.client import Client
 
 from core.codec import ENCODING
 from core.customer_hash import customer_hash
-from core.settings import Settings
 from devstack.tools import temporal_cli
 from messages import search_attributes as sa
 from messages.booking import booking_workflow_id
-from tests.conftest import SessionFactory
 from tests.helpers.api_bookings import booking_body
 from tests.helpers.polling import eventually
+from tests.helpers.stack import Stack
 
 
 async def book_as(
@@ -80,12 +79,10 @@ def plain_bytes(output: dict[str, Any]) -> bytes:
     return json.dumps(output).encode() + b"\n".join(decoded)
 
 
-async def test_history_at_rest_is_ciphertext_and_the_codec_server_reads_it(
-    api: httpx.AsyncClient, api_url: str, settings: Settings, new_session: SessionFactory
-) -> None:
+async def test_history_at_rest_is_ciphertext_and_the_codec_server_reads_it(stack: Stack) -> None:
     name, email = a_customer()
-    workflow_id = await book_as(api, await new_session(), name, email)
-    show = ("workflow", "show", "--address", settings.temporal_address, "-w", workflow_id)
+    workflow_id = await book_as(stack.api, await stack.new_session(), name, email)
+    show = ("workflow", "show", "--address", stack.settings.temporal_address, "-w", workflow_id)
 
     at_rest = await temporal_cli_json(*show)
     assert at_rest["events"], "the CLI shows the booking's history"
@@ -96,21 +93,19 @@ async def test_history_at_rest_is_ciphertext_and_the_codec_server_reads_it(
     assert ours, "the history carries payloads"
     assert {base64.b64decode(p["metadata"]["encoding"]) for p in ours} == {ENCODING}
 
-    decoded = await temporal_cli_json(*show, "--codec-endpoint", f"{api_url}/codec")
+    decoded = await temporal_cli_json(*show, "--codec-endpoint", f"{stack.api_url}/codec")
     assert name.encode() in plain_bytes(decoded)
     assert email.encode() in plain_bytes(decoded)
 
 
-async def test_visibility_holds_a_keyed_hash_and_a_summary_never_the_customer(
-    api: httpx.AsyncClient, settings: Settings, temporal: Client, new_session: SessionFactory
-) -> None:
+async def test_visibility_holds_a_keyed_hash_and_a_summary_never_the_customer(stack: Stack) -> None:
     name, email = a_customer()
-    session_id = await new_session(price_amount=7500)
-    workflow_id = await book_as(api, session_id, name, email.upper(), places=2)
-    description = await temporal.get_workflow_handle(workflow_id).describe()
+    session_id = await stack.new_session(price_amount=7500)
+    workflow_id = await book_as(stack.api, session_id, name, email.upper(), places=2)
+    description = await stack.temporal.get_workflow_handle(workflow_id).describe()
 
     attributes = {pair.key.name: pair.value for pair in description.typed_search_attributes}
-    expected_hash = customer_hash(email, settings.customer_hash_key)
+    expected_hash = customer_hash(email, stack.settings.customer_hash_key)
     assert attributes[sa.CUSTOMER_HASH.name] == expected_hash
     assert re.fullmatch(r"[0-9a-f]{64}", expected_hash)
     assert "CustomerEmail" not in attributes
@@ -119,7 +114,7 @@ async def test_visibility_holds_a_keyed_hash_and_a_summary_never_the_customer(
         assert personal.casefold() not in everything, personal
 
     starts_at = datetime.fromisoformat(
-        (await api.get(f"/v1/sessions/{session_id}")).json()["starts_at"]
+        (await stack.api.get(f"/v1/sessions/{session_id}")).json()["starts_at"]
     )
     summary = await description.static_summary()
     assert summary == (
@@ -129,7 +124,9 @@ async def test_visibility_holds_a_keyed_hash_and_a_summary_never_the_customer(
     for personal in (name, email, name.split()[-1], email.split("@")[0]):
         assert personal.casefold() not in summary.casefold()
 
-    assert await _listed(temporal, f'{sa.CUSTOMER_HASH.name} = "{expected_hash}"') == [workflow_id]
+    assert await _listed(stack.temporal, f'{sa.CUSTOMER_HASH.name} = "{expected_hash}"') == [
+        workflow_id
+    ]
 
 
 async def _listed(temporal: Client, query: str, within: float = 10) -> list[str]:

@@ -11,6 +11,7 @@ from core.settings import Settings
 from store.api_keys import create_key
 from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.api.conftest import VariantFactory
+from tests.helpers.stack import Stack
 
 
 async def _key(
@@ -23,19 +24,19 @@ async def _key(
     return {"Authorization": f"Bearer {secret}"}
 
 
-async def test_a_key_past_its_limit_gets_429_with_retry_after(
-    api: httpx.AsyncClient, db: async_sessionmaker[AsyncSession], settings: Settings
-) -> None:
-    limited = await _key(db, settings, per_minute=2)
-    statuses = [(await api.get("/v1/sessions", headers=limited)).status_code for _ in range(3)]
+async def test_a_key_past_its_limit_gets_429_with_retry_after(stack: Stack) -> None:
+    limited = await _key(stack.db, stack.settings, per_minute=2)
+    statuses = [
+        (await stack.api.get("/v1/sessions", headers=limited)).status_code for _ in range(3)
+    ]
     assert statuses == [200, 200, 429]
-    refused = await api.get("/v1/sessions", headers=limited)
+    refused = await stack.api.get("/v1/sessions", headers=limited)
     assert refused.status_code == 429
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["type"].endswith("rate-limited")
     assert 1 <= int(refused.headers["retry-after"]) <= 60
     # Another key (the suite's, with the default limit) is not affected.
-    assert (await api.get("/v1/sessions")).status_code == 200
+    assert (await stack.api.get("/v1/sessions")).status_code == 200
 
 
 async def test_a_limited_key_recovers_after_the_window(

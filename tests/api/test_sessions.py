@@ -4,12 +4,12 @@ import uuid
 from datetime import timedelta
 
 import httpx
-from temporalio.client import Client
 
 from messages.sessions import session_cancellation_id
 from tests.api.conftest import VariantFactory
 from tests.conftest import ADMIN_KEY, SessionFactory
 from tests.helpers.api_bookings import course, start_booking, wait_for_status
+from tests.helpers.stack import Stack
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -86,13 +86,10 @@ async def test_unknown_session_is_404(api: httpx.AsyncClient) -> None:
 
 
 async def test_a_long_session_cancellation_answers_202_with_its_progress(
-    api: httpx.AsyncClient,
-    api_variant: VariantFactory,
-    new_session: SessionFactory,
-    temporal: Client,
+    stack: Stack, api_variant: VariantFactory
 ) -> None:
-    session_id = await new_session(capacity=4)
-    booking = await start_booking(api, session_id, 2)
+    session_id = await stack.new_session(capacity=4)
+    booking = await start_booking(stack.api, session_id, 2)
     async with api_variant(cancel_wait_seconds=0) as impatient:
         response = await impatient.post(f"/v1/sessions/{session_id}/cancel", headers=ADMIN)
     assert response.status_code == 202, response.text
@@ -100,9 +97,9 @@ async def test_a_long_session_cancellation_answers_202_with_its_progress(
     progress = response.json()
     assert progress["finished"] is False and progress["done"] <= progress["total"] <= 1
     # The workflow goes on without the request; a second call finds it (the same workflow).
-    await temporal.get_workflow_handle(session_cancellation_id(session_id)).result()
-    await wait_for_status(api, booking["id"], "CANCELLED")
-    again = await api.post(f"/v1/sessions/{session_id}/cancel", headers=ADMIN)
+    await stack.temporal.get_workflow_handle(session_cancellation_id(session_id)).result()
+    await wait_for_status(stack.api, booking["id"], "CANCELLED")
+    again = await stack.api.post(f"/v1/sessions/{session_id}/cancel", headers=ADMIN)
     assert again.status_code == 200, again.text
     body = again.json()
     assert (body["finished"], body["total"], body["session"]["status"]) == (True, 0, "cancelled")

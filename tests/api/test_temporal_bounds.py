@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import stripe
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowUpdateStage
 from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
@@ -23,6 +21,7 @@ from tests.api.conftest import ADMIN, VariantFactory, serving
 from tests.conftest import CLIENT_KEY_ID, SessionFactory
 from tests.helpers.api_bookings import booking_body, paid_booking, start_booking
 from tests.helpers.api_bookings import wait_for_status as wait_for
+from tests.helpers.stack import Stack
 from tests.helpers.stripe_events import recorded, signed_event
 from workflows.booking import BookingWorkflow
 
@@ -50,29 +49,29 @@ async def test_a_cancel_whose_outcome_is_slow_is_202_then_final(
 
 
 async def test_a_repeated_cancel_of_a_refunded_booking_answers_the_same_outcome(
-    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient
+    stack: Stack,
 ) -> None:
-    booking = await paid_booking(api, stripe_client, await new_session(capacity=4), 1)
-    first = await api.post(f"/v1/bookings/{booking['id']}/cancel", json={"reason": "ill"})
+    booking = await paid_booking(
+        stack.api, stack.stripe_client, await stack.new_session(capacity=4), 1
+    )
+    first = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel", json={"reason": "ill"})
     assert (first.status_code, first.json()["status"]) == (200, "REFUNDED")
     for _ in range(2):
-        again = await api.post(f"/v1/bookings/{booking['id']}/cancel")
+        again = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel")
         assert (again.status_code, again.json()) == (200, first.json())
-    refunds = await stripe_client.v1.refunds.list_async(
+    refunds = await stack.stripe_client.v1.refunds.list_async(
         {"payment_intent": booking["payment"]["payment_intent_id"]}
     )
     assert len(refunds.data) == 1
 
 
-async def test_a_cancel_the_workflow_refuses_stays_409(
-    api: httpx.AsyncClient, new_session: SessionFactory, stripe_client: stripe.StripeClient
-) -> None:
+async def test_a_cancel_the_workflow_refuses_stays_409(stack: Stack) -> None:
     """Expired is not an outcome of a cancel: cancelling it is refused, every time."""
-    session_id = await new_session(capacity=4, hold_seconds=1)
-    booking = await start_booking(api, session_id)
-    await wait_for(api, booking["id"], "EXPIRED", within=20)
+    session_id = await stack.new_session(capacity=4, hold_seconds=1)
+    booking = await start_booking(stack.api, session_id)
+    await wait_for(stack.api, booking["id"], "EXPIRED", within=20)
     for _ in range(2):
-        response = await api.post(f"/v1/bookings/{booking['id']}/cancel")
+        response = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel")
         assert response.status_code == 409, response.text
         assert response.json()["type"].endswith("not-cancellable")
 
@@ -107,13 +106,9 @@ async def temporal_gone() -> AsyncIterator[Client]:
 
 
 async def test_temporal_down_is_503_problem_json_on_every_route_that_needs_it(
-    api: httpx.AsyncClient,
-    api_variant: VariantFactory,
-    new_session: SessionFactory,
-    temporal_gone: Client,
-    db: async_sessionmaker[AsyncSession],
+    stack: Stack, api_variant: VariantFactory, temporal_gone: Client
 ) -> None:
-    booking = await start_booking(api, await new_session(capacity=4))
+    booking = await start_booking(stack.api, await stack.new_session(capacity=4))
     pi = {"id": booking["payment"]["payment_intent_id"], "metadata": {"booking_id": booking["id"]}}
     event, headers = signed_event("payment_intent.succeeded", pi, event_id=f"evt_{uuid.uuid4()}")
     async with api_variant(temporal_client=temporal_gone, workflow_accept_seconds=3) as down:
@@ -129,8 +124,10 @@ async def test_temporal_down_is_503_problem_json_on_every_route_that_needs_it(
         assert_unavailable(await down.get("/readyz"))
         # What needs only the database still answers.
         assert (await down.get(f"/v1/bookings/{booking['id']}")).status_code == 200
-    assert await recorded(db, event.decode().split('"id": "')[1].split('"')[0]) is None
-    assert (await api.get(f"/v1/bookings/{booking['id']}")).json()["status"] == "PENDING_PAYMENT"
+    assert await recorded(stack.db, event.decode().split('"id": "')[1].split('"')[0]) is None
+    assert (await stack.api.get(f"/v1/bookings/{booking['id']}")).json()[
+        "status"
+    ] == "PENDING_PAYMENT"
 
 
 async def test_an_unexpected_error_is_a_500_problem_json(settings: Settings, temporal: Client):
@@ -156,35 +153,31 @@ def assert_workflow_ended(response: httpx.Response) -> None:
     assert "operator" in problem["title"]
 
 
-async def test_a_change_to_a_terminated_workflow_is_a_clear_409_never_a_500(
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    temporal: Client,
-) -> None:
+async def test_a_change_to_a_terminated_workflow_is_a_clear_409_never_a_500(stack: Stack) -> None:
     """The workflow ended for a reason that is no business rule: refund, places and cancel each
     answer 409 workflow-ended, not "a CONFIRMED booking cannot be changed"."""
-    booking = await paid_booking(api, stripe_client, await new_session(capacity=4), 3)
-    handle = temporal.get_workflow_handle(booking_workflow_id(booking["id"]))
+    booking = await paid_booking(
+        stack.api, stack.stripe_client, await stack.new_session(capacity=4), 3
+    )
+    handle = stack.temporal.get_workflow_handle(booking_workflow_id(booking["id"]))
     await handle.terminate("operator")
     path = f"/v1/bookings/{booking['id']}"
-    assert_workflow_ended(await api.post(f"{path}/refunds", json={"amount": 100}, headers=ADMIN))
-    assert_workflow_ended(await api.post(f"{path}/cancel-places", json={"count": 1}))
-    ended = await api.post(f"{path}/cancel")
+    assert_workflow_ended(
+        await stack.api.post(f"{path}/refunds", json={"amount": 100}, headers=ADMIN)
+    )
+    assert_workflow_ended(await stack.api.post(f"{path}/cancel-places", json={"count": 1}))
+    ended = await stack.api.post(f"{path}/cancel")
     assert_workflow_ended(ended)
     assert "terminated" in ended.json()["detail"]
 
 
-async def test_an_update_in_flight_when_its_workflow_is_terminated_is_a_409(
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    temporal: Client,
-) -> None:
+async def test_an_update_in_flight_when_its_workflow_is_terminated_is_a_409(stack: Stack) -> None:
     """Accepted, then its workflow terminated before it finished: asking again (the same
     Idempotency-Key) reads the update's failure, which is no business error."""
-    booking = await paid_booking(api, stripe_client, await new_session(capacity=4), 3)
-    handle = temporal.get_workflow_handle(booking_workflow_id(booking["id"]))
+    booking = await paid_booking(
+        stack.api, stack.stripe_client, await stack.new_session(capacity=4), 3
+    )
+    handle = stack.temporal.get_workflow_handle(booking_workflow_id(booking["id"]))
     key = str(uuid.uuid4())
     await handle.start_update(
         BookingWorkflow.cancel_places,
@@ -193,7 +186,7 @@ async def test_an_update_in_flight_when_its_workflow_is_terminated_is_a_409(
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
     )
     await handle.terminate("operator")
-    response = await api.post(
+    response = await stack.api.post(
         f"/v1/bookings/{booking['id']}/cancel-places",
         json={"count": 1},
         headers={"Idempotency-Key": key},

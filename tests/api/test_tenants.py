@@ -27,7 +27,7 @@ from tests.conftest import (
     TEST_KEYS,
 )
 from tests.helpers.api_bookings import booking_body, course, paid_booking, wait_for_status
-from tests.helpers.database import alembic
+from tests.helpers.database import alembic, scratch_database
 from tests.helpers.polling import eventually
 
 
@@ -182,32 +182,23 @@ async def test_a_booking_can_be_made_and_read_in_the_other_organisation(
 def test_migration_0003_carries_existing_sessions_into_the_default_organisation(
     postgres: Cluster,
 ) -> None:
-    database = f"migration_{uuid.uuid4().hex[:8]}"
-    postgres.psql(f"CREATE DATABASE {database} OWNER booking")
-    url = postgres.url.rsplit("/", 1)[0] + f"/{database}"
-    try:
+    with scratch_database(postgres) as (url, sql):
         alembic(url, "upgrade", "0002")
         session_id = uuid.uuid4()
-        postgres.psql(
+        sql(
             "INSERT INTO sessions (id, kind, title, location, starts_at, ends_at, capacity,"
             " price_amount, currency, hold_seconds, discount_min_quantity,"
             " discount_basis_points, status) VALUES"
             f" ('{session_id}', 'course', 'Before tenants', 'Leeds', '2031-01-01 09:00Z',"
-            " '2031-01-01 17:00Z', 4, 1000, 'GBP', 600, 5, 0, 'scheduled')",
-            database=database,
+            " '2031-01-01 17:00Z', 4, 1000, 'GBP', 600, 5, 0, 'scheduled')"
         )
         alembic(url, "upgrade", "head")
-        owner = postgres.psql(
-            f"SELECT organisation_id FROM sessions WHERE id = '{session_id}'", database=database
-        )
+        owner = sql(f"SELECT organisation_id FROM sessions WHERE id = '{session_id}'")
         assert owner == str(DEFAULT_ORGANISATION_ID)
-        nullable = postgres.psql(
+        nullable = sql(
             "SELECT is_nullable FROM information_schema.columns"
-            " WHERE table_name = 'sessions' AND column_name = 'organisation_id'",
-            database=database,
+            " WHERE table_name = 'sessions' AND column_name = 'organisation_id'"
         )
         assert nullable == "NO"
         alembic(url, "downgrade", "0002")  # and back: the migration is reversible
         alembic(url, "upgrade", "head")
-    finally:
-        postgres.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")

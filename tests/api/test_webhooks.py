@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from models.tables import StripeEvent
-from tests.conftest import WEBHOOK_SECRET, SessionFactory
+from tests.conftest import WEBHOOK_SECRET
 from tests.helpers.api_bookings import start_booking
+from tests.helpers.stack import Stack
 from tests.helpers.stripe_events import recorded, signed_event
 
 
@@ -24,10 +25,8 @@ def intent(booking_id: str | None = None) -> dict[str, object]:
     }
 
 
-async def test_bad_missing_or_stale_signatures_are_400_and_signal_nothing(
-    api: httpx.AsyncClient, new_session: SessionFactory, db: async_sessionmaker
-) -> None:
-    booking = await start_booking(api, await new_session(capacity=12))
+async def test_bad_missing_or_stale_signatures_are_400_and_signal_nothing(stack: Stack) -> None:
+    booking = await start_booking(stack.api, await stack.new_session(capacity=12))
     pi = {"id": booking["payment"]["payment_intent_id"], "metadata": {"booking_id": booking["id"]}}
     attempts = {
         "wrong secret": signed_event("payment_intent.succeeded", pi, secret="whsec_wrong"),
@@ -37,16 +36,18 @@ async def test_bad_missing_or_stale_signatures_are_400_and_signal_nothing(
     attempts["missing"] = (body, {"Content-Type": "application/json"})
     attempts["tampered"] = (body.replace(b"succeeded", b"xucceeded"), headers)
     for name, (body, headers) in attempts.items():
-        response = await api.post("/v1/webhooks/stripe", content=body, headers=headers)
+        response = await stack.api.post("/v1/webhooks/stripe", content=body, headers=headers)
         assert response.status_code == 400, name
         assert response.json()["type"].endswith("bad-signature"), name
-    async with db() as s:
+    async with stack.db() as s:
         assert not (
             await s.scalars(
                 select(StripeEvent).where(StripeEvent.booking_id == uuid.UUID(booking["id"]))
             )
         ).all()
-    assert (await api.get(f"/v1/bookings/{booking['id']}")).json()["status"] == "PENDING_PAYMENT"
+    assert (await stack.api.get(f"/v1/bookings/{booking['id']}")).json()[
+        "status"
+    ] == "PENDING_PAYMENT"
 
 
 async def test_unknown_booking_is_acknowledged_and_recorded(

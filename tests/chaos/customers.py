@@ -1,7 +1,10 @@
 """What chaos customers can do (book, pay, cancel, refund, give places back, replay webhooks)
 and what they see; they retry like real clients: the same Idempotency-Key after a 503, a 429 or
 a timeout. The rules for what they may see are in `answers`; the plans that chain these steps
-are in `plans`."""
+are in `plans`.
+
+Over 350 lines: one step per API operation a customer can take, each with the retries a
+real client makes; they share the retry loop and the record of what was answered."""
 
 import asyncio
 import random

@@ -10,37 +10,38 @@ from messages.booking import Attendee, BookingRequest
 from models.tables import Seat, WebhookDelivery, WebhookEvent
 
 
+
+def request(
+    session_id: str,
+    quantity: int = 1,
+    seats: list[str] | None = None,
+    *,
+    name: str = "Ada Lovelace",
+    attendees: int = 0,
+) -> BookingRequest:
+    """A booking's request, its fingerprint its own id (a retry sends the same request)."""
+    booking_id = str(uuid.uuid4())
+    return BookingRequest(
+        booking_id=booking_id,
+        session_id=session_id,
+        customer_name=name,
+        customer_email="ada@example.com",
+        quantity=quantity,
+        seat_labels=seats or [],
+        attendees=[Attendee(f"Attendee {n}") for n in range(1, attendees + 1)],
+        request_fingerprint=booking_id,
+    )
+
+
 async def confirmed_booking(
     db: async_sessionmaker[AsyncSession], session_id: str, quantity: int, attendees: int = 0
 ) -> str:
     """Held and confirmed (with its reference), as if its payment had succeeded."""
     inventory = InventoryActivities(db)
-    booking_id = str(uuid.uuid4())
-    await inventory.reserve(
-        BookingRequest(
-            booking_id=booking_id,
-            session_id=session_id,
-            customer_name="Ada Lovelace",
-            customer_email="ada@example.com",
-            quantity=quantity,
-            attendees=[Attendee(f"Attendee {n}") for n in range(1, attendees + 1)],
-            request_fingerprint=booking_id,
-        )
-    )
-    await inventory.confirm(booking_id)
-    return booking_id
-
-
-def request(session_id: str, quantity: int = 1, seats: list[str] | None = None) -> BookingRequest:
-    return BookingRequest(
-        booking_id=str(uuid.uuid4()),
-        session_id=session_id,
-        customer_name="Ada Lovelace",
-        customer_email="ada@example.com",
-        quantity=quantity,
-        seat_labels=seats or [],
-        request_fingerprint="f",
-    )
+    booking = request(session_id, quantity, attendees=attendees)
+    await inventory.reserve(booking)
+    await inventory.confirm(booking.booking_id)
+    return booking.booking_id
 
 
 async def seat_states(db: async_sessionmaker[AsyncSession], session_id: str) -> dict[str, int]:
@@ -54,11 +55,9 @@ async def seat_states(db: async_sessionmaker[AsyncSession], session_id: str) -> 
 
 
 async def reserved(inventory: InventoryActivities, session_id: str) -> str:
-    booking_id = str(uuid.uuid4())
-    await inventory.reserve(
-        BookingRequest(booking_id, session_id, "Ada Lovelace", "ada@example.com", 1)
-    )
-    return booking_id
+    booking = request(session_id)
+    await inventory.reserve(booking)
+    return booking.booking_id
 
 
 async def events_of(db: async_sessionmaker[AsyncSession], booking_id: str) -> list[tuple]:

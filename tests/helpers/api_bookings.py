@@ -1,6 +1,7 @@
 """Bookings through the public API, as a caller makes them: start one, pay it, wait for a
 status, erase a customer once at rest; the bodies of sessions and the shape of a 422."""
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +33,19 @@ async def start_booking(
     )
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+async def at_once(api: httpx.AsyncClient, session_id: str, buyers: int) -> list[httpx.Response]:
+    """`buyers` callers each asking for one place at the same moment, each with its own key."""
+
+    async def buy() -> httpx.Response:
+        return await api.post(
+            "/v1/bookings",
+            json=booking_body(session_id),
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+
+    return await asyncio.gather(*[buy() for _ in range(buyers)])
 
 
 async def paid_booking(

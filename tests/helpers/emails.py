@@ -5,7 +5,7 @@ from temporalio.client import Client
 
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.helpers.polling import eventually
-from tests.helpers.workflow_bookings import settled
+from tests.helpers.workflow_rest import settled
 
 
 def emails_for(sendgrid: FakeSendGrid, booking_id: str) -> list[str]:

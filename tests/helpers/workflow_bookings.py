@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 
 from clients.booking_workflows import start_booking_workflow
-from core.enums import BookingStatus, DocumentKind, SeatState
+from core.enums import BookingStatus, DocumentKind, SeatState, SessionStatus
 from core.settings import Settings
 from devstack.pay import pay
 from messages.booking import BookingRequest, BookingView, booking_workflow_id
@@ -27,7 +27,9 @@ from messages.payments import PaymentEvent, PaymentEventType, amount_received
 from messages.repairs import RepairReport, SafetyNetInput
 from models.tables import Booking, BookingRefund, Receipt, Seat, Session
 from tests.helpers.polling import eventually
+from tests.helpers.stack import Stack
 from tests.helpers.stripe_events import signed_event
+from tests.helpers.workflow_rest import settled
 from tests.histories import HISTORIES, keep_workflow_history
 from workflows.booking import BookingWorkflow
 from workflows.safety_net import SafetyNetWorkflow
@@ -128,6 +130,19 @@ async def pay_and_tell(
     )
 
 
+async def confirmed(
+    temporal: Client,
+    settings: Settings,
+    stripe_client: stripe.StripeClient,
+    session_id: str,
+    quantity: int = 1,
+) -> BookingView:
+    """A booking paid and confirmed with its receipt (`book`, then `pay_and_tell`)."""
+    return await pay_and_tell(
+        temporal, stripe_client, await book(temporal, settings, session_id, quantity)
+    )
+
+
 async def places_of(db: Db, booking_id: str) -> dict[str, int]:
     """How many places the booking holds and has bought, from the `seats` table."""
     async with db() as s:
@@ -198,6 +213,16 @@ async def price_session(
         await s.execute(update(Session).where(Session.id == uuid.UUID(session_id)).values(values))
 
 
+async def session_row_cancelled(db: Db, session_id: str) -> None:
+    """What cancelling a session does first: its row says CANCELLED, its bookings not told."""
+    async with db.begin() as s:
+        await s.execute(
+            update(Session)
+            .where(Session.id == uuid.UUID(session_id))
+            .values(status=SessionStatus.CANCELLED)
+        )
+
+
 Ledger = tuple[int, list[tuple[int, int, str, str]]]
 
 
@@ -261,33 +286,11 @@ async def stripe_echoes_its_refunds(
     assert await ledger_of(db, booking_id) == before
 
 
-async def settled(temporal: Client, booking_id: str, within: float = 15) -> None:
-    """Once the workflow has closed, or has acted on its last signal: a workflow task completed
-    after it, with no activity or workflow task scheduled since."""
-    await eventually(
-        lambda: at_rest(temporal, booking_id), within=within, what=f"booking {booking_id} at rest"
-    )
-
-
-async def at_rest(temporal: Client, booking_id: str) -> bool:
-    """One look at the booking's history: closed, or nothing due (see `settled`)."""
-    events = list((await handle_of(temporal, booking_id).fetch_history()).events)
-    kinds = [event.WhichOneof("attributes") for event in events]
-    if "workflow_execution_completed_event_attributes" in kinds:
-        return True
-    signalled = max(
-        (
-            i
-            for i, kind in enumerate(kinds)
-            if kind == "workflow_execution_signaled_event_attributes"
-        ),
-        default=-1,
-    )
-    done = [i for i, kind in enumerate(kinds) if kind == "workflow_task_completed_event_attributes"]
-    if not done or done[-1] < signalled:
-        return False
-    due = {"activity_task_scheduled_event_attributes", "workflow_task_scheduled_event_attributes"}
-    return not due.intersection(kinds[done[-1] :])
+async def stripe_agrees(stack: Stack, booking_id: str, remaining: int) -> None:
+    """Stripe holds `remaining` of the booking's money, as the booking says, and its echo of
+    the refunds records nothing new (`assert_books_match_stripe`, `stripe_echoes_its_refunds`)."""
+    assert await assert_books_match_stripe(stack.stripe_client, stack.db, booking_id) == remaining
+    await stripe_echoes_its_refunds(stack.temporal, stack.api_url, stack.db, booking_id)
 
 
 async def run_safety_net(

@@ -5,20 +5,15 @@ own workflow and activities."""
 import uuid
 from typing import Any
 
-import httpx
-import stripe
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
-
 from core.enums import SessionStatus
 from core.settings import Settings
 from models.tables import Booking, Session
 from store.organisations import DEFAULT_ORGANISATION_ID
-from tests.conftest import OTHER_ORGANISATION_ID, SessionFactory
-from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.conftest import OTHER_ORGANISATION_ID
 from tests.helpers.api_bookings import paid_booking, start_booking, wait_for_status
 from tests.helpers.emails import emails_at_rest, emails_for
 from tests.helpers.polling import eventually
+from tests.helpers.stack import Stack
 from tests.ops.cli_helpers import booking_ops, ok, ok_json, one_line_error
 
 
@@ -37,17 +32,14 @@ async def listed(settings: Settings, *filters: str, expect: int, within: float =
     )
 
 
-async def test_list_finds_bookings_by_status_session_and_email(
-    settings: Settings,
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-) -> None:
-    session_id = await new_session(capacity=4)
-    pending = await start_booking(api, session_id, 1)
-    paid = await paid_booking(api, stripe_client, session_id, 1)
+async def test_list_finds_bookings_by_status_session_and_email(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=4)
+    pending = await start_booking(stack.api, session_id, 1)
+    paid = await paid_booking(stack.api, stack.stripe_client, session_id, 1)
 
-    found = await listed(settings, "--status", "PENDING_PAYMENT", "--session", session_id, expect=1)
+    found = await listed(
+        stack.settings, "--status", "PENDING_PAYMENT", "--session", session_id, expect=1
+    )
     [booking] = found["bookings"]
     assert (booking["id"], booking["status"], booking["session_id"]) == (
         pending["id"],
@@ -56,48 +48,44 @@ async def test_list_finds_bookings_by_status_session_and_email(
     )
     assert f'SessionId = "{session_id}"' in found["query"]
 
-    both = await listed(settings, "--session", session_id, expect=2)
+    both = await listed(stack.settings, "--session", session_id, expect=2)
     assert {b["id"] for b in both["bookings"]} == {pending["id"], paid["id"]}
     by_email = await listed(
-        settings, "--session", session_id, "--email", " ADA@example.com ", expect=2
+        stack.settings, "--session", session_id, "--email", " ADA@example.com ", expect=2
     )
     assert {b["id"] for b in by_email["bookings"]} == {pending["id"], paid["id"]}
     assert "ada@example.com" not in by_email["query"].lower()
     mine = await listed(
-        settings, "--session", session_id, "--organisation", str(DEFAULT_ORGANISATION_ID), expect=2
+        stack.settings,
+        "--session",
+        session_id,
+        "--organisation",
+        str(DEFAULT_ORGANISATION_ID),
+        expect=2,
     )
     assert {b["organisation_id"] for b in mine["bookings"]} == {str(DEFAULT_ORGANISATION_ID)}
     theirs = ["--session", session_id, "--organisation", str(OTHER_ORGANISATION_ID), "--json"]
-    assert ok_json(await booking_ops(settings, "bookings", "list", *theirs))["bookings"] == []
-    nobody = ok_json(
-        await booking_ops(
-            settings, "bookings", "list", "--session", session_id, "--email", "eve@example.com",
-            "--json",
-        )
-    )  # fmt: skip
+    assert ok_json(await booking_ops(stack.settings, "bookings", "list", *theirs))["bookings"] == []
+    by_email = ["--session", session_id, "--email", "eve@example.com", "--json"]
+    nobody = ok_json(await booking_ops(stack.settings, "bookings", "list", *by_email))
     assert nobody["bookings"] == []
 
     table = ok(
         await booking_ops(
-            settings, "bookings", "list", "--session", session_id, "--status", "confirmed"
+            stack.settings, "bookings", "list", "--session", session_id, "--status", "confirmed"
         )
     )
     assert paid["id"] in table and "CONFIRMED" in table and pending["id"] not in table
 
 
-async def test_show_prints_state_amounts_and_a_timeline(
-    settings: Settings,
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    sendgrid: FakeSendGrid,
-    temporal: Client,
-) -> None:
-    session_id = await new_session(capacity=4)
-    booking = await paid_booking(api, stripe_client, session_id, 2)
-    assert await emails_at_rest(sendgrid, temporal, booking["id"], within=10) == ["confirmation"]
+async def test_show_prints_state_amounts_and_a_timeline(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=4)
+    booking = await paid_booking(stack.api, stack.stripe_client, session_id, 2)
+    assert await emails_at_rest(stack.sendgrid, stack.temporal, booking["id"], within=10) == [
+        "confirmation"
+    ]
 
-    out = ok(await booking_ops(settings, "bookings", "show", booking["id"]))
+    out = ok(await booking_ops(stack.settings, "bookings", "show", booking["id"]))
     assert "CONFIRMED (from the workflow)" in out
     assert "£150.00 (subtotal £150.00, discount £0.00)" in out
     assert "Ada Lovelace <ada@example.com>" in out
@@ -119,7 +107,9 @@ async def test_show_prints_state_amounts_and_a_timeline(
     ):
         assert step in out, step
 
-    document = ok_json(await booking_ops(settings, "bookings", "show", booking["id"], "--json"))
+    document = ok_json(
+        await booking_ops(stack.settings, "bookings", "show", booking["id"], "--json")
+    )
     assert document["booking"]["status"] == "CONFIRMED"
     assert document["booking"]["reference"] == booking["reference"]
     assert document["workflow"]["status"] == "RUNNING"
@@ -130,106 +120,105 @@ async def test_show_prints_state_amounts_and_a_timeline(
     assert steps[confirmed] == f"status CONFIRMED, reference {booking['reference']}"
 
 
-async def test_cancel_refund_and_expire_now_go_through_the_workflow(
-    settings: Settings,
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    db: async_sessionmaker[AsyncSession],
-) -> None:
-    session_id = await new_session(capacity=6)
-    held = await start_booking(api, session_id, 1)
-    other = await start_booking(api, session_id, 1)
-    paid = await paid_booking(api, stripe_client, session_id, 2)
+async def test_cancel_refund_and_expire_now_go_through_the_workflow(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=6)
+    held = await start_booking(stack.api, session_id, 1)
+    other = await start_booking(stack.api, session_id, 1)
+    paid = await paid_booking(stack.api, stack.stripe_client, session_id, 2)
 
-    out = ok(await booking_ops(settings, "bookings", "expire-now", held["id"]))
+    out = ok(await booking_ops(stack.settings, "bookings", "expire-now", held["id"]))
     assert f"booking {held['id']} is CANCELLED (expired by an operator)" in out
-    async with db() as s:
+    async with stack.db() as s:
         mirror = await s.get(Booking, uuid.UUID(held["id"]))
     assert mirror is not None and mirror.status_reason == "expired by an operator"
 
     cancelled = ok_json(
         await booking_ops(
-            settings, "bookings", "cancel", other["id"], "--reason", "customer phoned", "--json"
+            stack.settings,
+            "bookings",
+            "cancel",
+            other["id"],
+            "--reason",
+            "customer phoned",
+            "--json",
         )
     )
     assert (cancelled["status"], cancelled["status_reason"]) == ("CANCELLED", "customer phoned")
     # The same cancel again answers the first one's outcome (one update id for every cancel).
-    again = ok_json(await booking_ops(settings, "bookings", "cancel", other["id"], "--json"))
+    again = ok_json(await booking_ops(stack.settings, "bookings", "cancel", other["id"], "--json"))
     assert again["status"] == "CANCELLED"
 
     part = ok_json(
-        await booking_ops(settings, "bookings", "refund", paid["id"], "--amount", "100", "--json")
+        await booking_ops(
+            stack.settings, "bookings", "refund", paid["id"], "--amount", "100", "--json"
+        )
     )
     assert (part["status"], part["amount_refunded"]) == ("CONFIRMED", 100)
     again = ok(
         await booking_ops(
-            settings, "bookings", "resend", "partly_refunded", paid["id"], "--refund", "1"
+            stack.settings, "bookings", "resend", "partly_refunded", paid["id"], "--refund", "1"
         )
     )
     assert f"sent the partly_refunded email of booking {paid['id']}" in again
     one_line_error(
-        await booking_ops(settings, "bookings", "refund", paid["id"], "--amount", "15000"),
+        await booking_ops(stack.settings, "bookings", "refund", paid["id"], "--amount", "15000"),
         2,
         "only 14900 (£149.00) remains paid",
     )
-    refunded = ok_json(await booking_ops(settings, "bookings", "refund", paid["id"], "--json"))
+    refunded = ok_json(
+        await booking_ops(stack.settings, "bookings", "refund", paid["id"], "--json")
+    )
     assert (refunded["status"], len(refunded["refund_ids"])) == ("REFUNDED", 2)
     assert refunded["amount_refunded"] == 15000
-    await wait_for_status(api, paid["id"], "REFUNDED")
+    await wait_for_status(stack.api, paid["id"], "REFUNDED")
 
     one_line_error(
-        await booking_ops(settings, "bookings", "refund", other["id"]), 1, "is CANCELLED, not"
+        await booking_ops(stack.settings, "bookings", "refund", other["id"]), 1, "is CANCELLED, not"
     )
     one_line_error(
-        await booking_ops(settings, "bookings", "expire-now", paid["id"]), 1, "is REFUNDED, not"
+        await booking_ops(stack.settings, "bookings", "expire-now", paid["id"]),
+        1,
+        "is REFUNDED, not",
     )
 
 
-async def test_an_operators_cancel_in_a_cancelled_session_refunds_in_full(
-    settings: Settings,
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    db: async_sessionmaker[AsyncSession],
-) -> None:
+async def test_an_operators_cancel_in_a_cancelled_session_refunds_in_full(stack: Stack) -> None:
     """The customer's rule: the session's cancellation (not yet reached this booking)
     outranks its refund policy, here "never refund"."""
-    session_id = await new_session()
-    async with db.begin() as s:
+    session_id = await stack.new_session()
+    async with stack.db.begin() as s:
         session = await s.get(Session, uuid.UUID(session_id))
         assert session is not None
         session.refund_policy = []
-    booking = await paid_booking(api, stripe_client, session_id, 2)
-    async with db.begin() as s:
+    booking = await paid_booking(stack.api, stack.stripe_client, session_id, 2)
+    async with stack.db.begin() as s:
         session = await s.get(Session, uuid.UUID(session_id))
         assert session is not None
         session.status = SessionStatus.CANCELLED
 
-    cancelled = ok_json(await booking_ops(settings, "bookings", "cancel", booking["id"], "--json"))
+    cancelled = ok_json(
+        await booking_ops(stack.settings, "bookings", "cancel", booking["id"], "--json")
+    )
 
     assert (cancelled["status"], cancelled["amount_refunded"]) == ("REFUNDED", 15_000)
-    refunds = (await api.get(f"/v1/bookings/{booking['id']}/refunds")).json()
+    refunds = (await stack.api.get(f"/v1/bookings/{booking['id']}/refunds")).json()
     assert [(r["amount"], r["source"]) for r in refunds] == [(15_000, "session-cancelled")]
 
 
-async def test_resend_sends_one_email_kind_again(
-    settings: Settings,
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    sendgrid: FakeSendGrid,
-    temporal: Client,
-) -> None:
-    booking = await paid_booking(api, stripe_client, await new_session(capacity=2), 1)
-    assert await emails_at_rest(sendgrid, temporal, booking["id"], within=10) == ["confirmation"]
+async def test_resend_sends_one_email_kind_again(stack: Stack) -> None:
+    booking = await paid_booking(
+        stack.api, stack.stripe_client, await stack.new_session(capacity=2), 1
+    )
+    assert await emails_at_rest(stack.sendgrid, stack.temporal, booking["id"], within=10) == [
+        "confirmation"
+    ]
 
-    out = ok(await booking_ops(settings, "bookings", "resend", "confirmation", booking["id"]))
+    out = ok(await booking_ops(stack.settings, "bookings", "resend", "confirmation", booking["id"]))
     assert f"sent the confirmation email of booking {booking['id']} to ada@example.com" in out
-    assert emails_for(sendgrid, booking["id"]) == ["confirmation", "confirmation"]
+    assert emails_for(stack.sendgrid, booking["id"]) == ["confirmation", "confirmation"]
 
     one_line_error(
-        await booking_ops(settings, "bookings", "resend", "reminder", booking["id"]),
+        await booking_ops(stack.settings, "bookings", "resend", "reminder", booking["id"]),
         1,
         "no reminder email was ever sent",
     )

@@ -7,16 +7,13 @@ import socket
 import sys
 from pathlib import Path
 
-import httpx
-import stripe
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import Result
 
 from core.settings import Settings
-from tests.conftest import SessionFactory
+from tests.helpers.consistency import World, at_rest, confirmed
+from tests.helpers.stack import Stack
 from tests.ops.cli_helpers import booking_ops, environment
-from tests.ops.conftest import World, at_rest, confirmed
 
 BOOKING_OPS = Path(sys.executable).parent / "booking-ops"
 
@@ -45,24 +42,18 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def test_reconcile_exits_0_when_all_holds_and_1_with_the_violations(
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    db: async_sessionmaker[AsyncSession],
-    settings: Settings,
-) -> None:
-    session_id = await new_session(capacity=4)
-    booking = await confirmed(api, stripe_client, session_id, 2)
-    await at_rest(db, World([session_id], {"confirmed": booking}))
+async def test_reconcile_exits_0_when_all_holds_and_1_with_the_violations(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=4)
+    booking = await confirmed(stack.api, stack.stripe_client, session_id, 2)
+    await at_rest(stack.db, World([session_id], {"confirmed": booking}))
     scope = ["--session", session_id, "--settle-seconds", "1", "--recheck-seconds", "0"]
 
-    clean = await reconcile(settings, *scope)
+    clean = await reconcile(stack.settings, *scope)
     assert clean.exit_code == 0, clean.output
     assert clean.stdout.startswith("no violations (1 sessions, 2 places taken, 1 bookings")
 
     # localstripe refuses Stripe's `created` filter: the window is applied after listing.
-    as_json = await reconcile(settings, *scope, "--json", "--since", "1h")
+    as_json = await reconcile(stack.settings, *scope, "--json", "--since", "1h")
     assert as_json.exit_code == 0, as_json.output
     document = json.loads(as_json.stdout)
     assert (document["ok"], document["violations"]) == (True, [])
@@ -73,17 +64,17 @@ async def test_reconcile_exits_0_when_all_holds_and_1_with_the_violations(
         1,
     )
 
-    async with db.begin() as session:
+    async with stack.db.begin() as session:
         await session.execute(
             text("DELETE FROM receipts WHERE booking_id = :id"), {"id": booking["id"]}
         )
 
-    table = await reconcile(settings, *scope)
+    table = await reconcile(stack.settings, *scope)
     assert table.exit_code == 1, table.output
     assert "1 violation(s)" in table.stdout
     assert "receipt-count" in table.stdout
 
-    broken = await reconcile(settings, *scope, "--json")
+    broken = await reconcile(stack.settings, *scope, "--json")
     assert broken.exit_code == 1, broken.output
     [violation] = json.loads(broken.stdout)["violations"]
     assert violation == {

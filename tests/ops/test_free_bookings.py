@@ -6,20 +6,17 @@ import json
 
 import httpx
 import pypdf
-import stripe
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from messages.booking import booking_workflow_id
 from tests.api.conftest import ADMIN
-from tests.conftest import SessionFactory
-from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.helpers.api_bookings import course, start_booking
+from tests.helpers.consistency import Check, World, at_rest
 from tests.helpers.emails import emails_at_rest, emails_with
 from tests.helpers.polling import eventually
+from tests.helpers.stack import Stack
 from tests.histories import keep_history
-from tests.ops.conftest import Check, World, at_rest
 
 NO_PAYMENT = {"provider": "stripe", "payment_intent_id": None, "client_secret": None}
 
@@ -50,52 +47,52 @@ async def receipt_text(api: httpx.AsyncClient, booking_id: str, within: float = 
 
 
 async def test_a_free_booking_is_confirmed_without_stripe_and_cancelled_without_a_refund(
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    temporal: Client,
-    sendgrid: FakeSendGrid,
-    db: async_sessionmaker[AsyncSession],
-    run_check: Check,
+    stack: Stack, run_check: Check
 ) -> None:
-    session_id = await new_session(capacity=4, price_amount=0)
-    booking = await start_booking(api, session_id, 2)
+    session_id = await stack.new_session(capacity=4, price_amount=0)
+    booking = await start_booking(stack.api, session_id, 2)
 
     assert booking["status"] == "CONFIRMED" and booking["reference"]
     assert (booking["amount_total"], booking["payment"]) == (0, NO_PAYMENT)
-    assert "Free: no payment was due" in await receipt_text(api, booking["id"])
-    assert await emails_at_rest(sendgrid, temporal, booking["id"], within=10) == ["confirmation"]
-    session = (await api.get(f"/v1/sessions/{session_id}")).json()
+    assert "Free: no payment was due" in await receipt_text(stack.api, booking["id"])
+    assert await emails_at_rest(stack.sendgrid, stack.temporal, booking["id"], within=10) == [
+        "confirmation"
+    ]
+    session = (await stack.api.get(f"/v1/sessions/{session_id}")).json()
     assert session["availability"] == {"capacity": 4, "held": 0, "sold": 2, "available": 2}
     world = World([session_id], {"free": booking})
-    await at_rest(db, world)
+    await at_rest(stack.db, world)
     assert (await run_check(world)).violations == []
 
-    cancel = await api.post(f"/v1/bookings/{booking['id']}/cancel", json={"reason": "ill"})
+    cancel = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel", json={"reason": "ill"})
 
     assert cancel.status_code == 200, cancel.text
     cancelled = cancel.json()
     assert (cancelled["status"], cancelled["status_reason"]) == ("CANCELLED", "ill")
     assert cancelled["payment"] == NO_PAYMENT
-    assert await emails_with(sendgrid, booking["id"], "cancelled") == ["confirmation", "cancelled"]
-    assert (await api.get(f"/v1/bookings/{booking['id']}/credit-note.pdf")).status_code == 404
-    session = (await api.get(f"/v1/sessions/{session_id}")).json()
+    assert await emails_with(stack.sendgrid, booking["id"], "cancelled") == [
+        "confirmation",
+        "cancelled",
+    ]
+    assert (await stack.api.get(f"/v1/bookings/{booking['id']}/credit-note.pdf")).status_code == 404
+    session = (await stack.api.get(f"/v1/sessions/{session_id}")).json()
     assert session["availability"]["available"] == 4
-    ran = await activities_of(temporal, booking["id"])
+    ran = await activities_of(stack.temporal, booking["id"])
     assert "confirm_sale" in ran and "release_places" in ran
     assert not [name for name in ran if "payment_intent" in name or "refund" in name], ran
-    await at_rest(db, world)
+    await at_rest(stack.db, world)
     assert (await run_check(world)).violations == []
-    await keep_history(temporal, booking["id"], "free-bookings-confirmed_then_cancelled")
+    await keep_history(stack.temporal, booking["id"], "free-bookings-confirmed_then_cancelled")
 
 
 async def test_a_group_discounted_to_nothing_is_free_and_a_single_place_is_paid(
-    api: httpx.AsyncClient, temporal: Client, stripe_client: stripe.StripeClient
+    stack: Stack,
 ) -> None:
     body = course(price_amount=2500, group_discount={"min_quantity": 2, "percent": 100})
-    session_id = (await api.post("/v1/sessions", json=body, headers=ADMIN)).json()["id"]
+    session_id = (await stack.api.post("/v1/sessions", json=body, headers=ADMIN)).json()["id"]
 
-    group = await start_booking(api, session_id, 2)
-    single = await start_booking(api, session_id, 1)
+    group = await start_booking(stack.api, session_id, 2)
+    single = await start_booking(stack.api, session_id, 1)
 
     assert (group["status"], group["amount_subtotal"], group["discount"]) == (
         "CONFIRMED",
@@ -103,10 +100,10 @@ async def test_a_group_discounted_to_nothing_is_free_and_a_single_place_is_paid(
         5000,
     )
     assert (group["amount_total"], group["payment"]) == (0, NO_PAYMENT)
-    assert "Total £0.00" in await receipt_text(api, group["id"])
+    assert "Total £0.00" in await receipt_text(stack.api, group["id"])
     assert single["status"] == "PENDING_PAYMENT" and single["payment"]["client_secret"]
-    intent = await stripe_client.v1.payment_intents.retrieve_async(
+    intent = await stack.stripe_client.v1.payment_intents.retrieve_async(
         single["payment"]["payment_intent_id"]
     )
     assert intent.amount == 2500
-    await keep_history(temporal, group["id"], "free-bookings-group_discounted_to_nothing")
+    await keep_history(stack.temporal, group["id"], "free-bookings-group_discounted_to_nothing")

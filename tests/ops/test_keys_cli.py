@@ -6,54 +6,52 @@ import uuid
 
 import httpx
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import Settings
 from tests.helpers.api_bookings import course
+from tests.helpers.stack import Stack
 from tests.ops.cli_helpers import booking_ops, ok, ok_json, one_line_error
 
 
-async def test_an_organisation_gets_a_key_that_works_until_revoked(
-    settings: Settings, api_url: str, db: async_sessionmaker[AsyncSession]
-) -> None:
+async def test_an_organisation_gets_a_key_that_works_until_revoked(stack: Stack) -> None:
     name = f"Org {uuid.uuid4().hex[:8]}"
-    made = ok_json(await booking_ops(settings, "organisations", "create", name, "--json"))
+    made = ok_json(await booking_ops(stack.settings, "organisations", "create", name, "--json"))
     assert made["name"] == name
-    listed = ok_json(await booking_ops(settings, "organisations", "list", "--json"))
+    listed = ok_json(await booking_ops(stack.settings, "organisations", "list", "--json"))
     assert made["id"] in {o["id"] for o in listed}
-    assert name in ok(await booking_ops(settings, "organisations", "list"))
+    assert name in ok(await booking_ops(stack.settings, "organisations", "list"))
 
     created = await booking_ops(
-        settings, "keys", "create", "-o", name, "--role", "admin", "--name", "box office"
+        stack.settings, "keys", "create", "-o", name, "--role", "admin", "--name", "box office"
     )
     output = ok(created)
     [secret] = [line.split(": ", 1)[1] for line in output.splitlines() if line.startswith("secret")]
     assert secret.startswith("bk_")
     assert "shown only now" in created.stderr
-    async with db() as s:
+    async with stack.db() as s:
         rows = await s.scalars(text("SELECT row_to_json(api_keys)::text FROM api_keys"))
         assert not [row for row in rows if secret[3:] in row]  # the database holds no secret
 
-    keys = ok_json(await booking_ops(settings, "keys", "list", "-o", made["id"], "--json"))
+    keys = ok_json(await booking_ops(stack.settings, "keys", "list", "-o", made["id"], "--json"))
     [key] = keys
     assert (key["organisation"], key["role"], key["name"]) == (name, "admin", "box office")
     assert key["prefix"] == secret[3:11] and "secret" not in key and key["last_used_at"] is None
-    table = ok(await booking_ops(settings, "keys", "list"))
+    table = ok(await booking_ops(stack.settings, "keys", "list"))
     assert key["id"] in table and secret not in table
 
     headers = {"Authorization": f"Bearer {secret}"}
-    async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=30) as api:
+    async with httpx.AsyncClient(base_url=stack.api_url, headers=headers, timeout=30) as api:
         created_session = await api.post("/v1/sessions", json=course())
         assert created_session.status_code == 201, created_session.text
         mine = (await api.get("/v1/sessions")).json()
         assert [s["id"] for s in mine["items"]] == [created_session.json()["id"]]
-        [used] = ok_json(await booking_ops(settings, "keys", "list", "-o", name, "--json"))
+        [used] = ok_json(await booking_ops(stack.settings, "keys", "list", "-o", name, "--json"))
         assert used["last_used_at"] is not None
 
-        revoked = ok(await booking_ops(settings, "keys", "revoke", key["id"]))
+        revoked = ok(await booking_ops(stack.settings, "keys", "revoke", key["id"]))
         assert revoked.startswith(f"revoked key {key['id']} (box office)")
         assert (await api.get("/v1/sessions")).status_code == 401
-    [gone] = ok_json(await booking_ops(settings, "keys", "list", "-o", name, "--json"))
+    [gone] = ok_json(await booking_ops(stack.settings, "keys", "list", "-o", name, "--json"))
     assert gone["revoked_at"] is not None
 
 

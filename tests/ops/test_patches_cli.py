@@ -6,14 +6,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from core.settings import Settings
 from ops.patches import live_patches
-from tests.conftest import SessionFactory
 from tests.helpers.api_bookings import start_booking, wait_for_status
 from tests.helpers.polling import eventually
+from tests.helpers.stack import Stack
 from tests.ops.cli_helpers import booking_ops, ok, ok_json, one_line_error
 from workflows import options
 
@@ -102,21 +101,18 @@ async def counted(settings: Settings, enough: Any, *args: str, within: float = 2
 
 
 async def test_open_workflows_started_before_a_patch_day_predate_it(
-    settings: Settings,
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    monkeypatch: pytest.MonkeyPatch,
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     today = datetime.now(UTC).date()
     future, past = f"future-{today + timedelta(days=2)}", f"past-{today - timedelta(days=2)}"
     deprecated = f"deprecated-{today - timedelta(days=30)}"
     registry: dict[str, date | None] = {future: None, past: None, deprecated: today}
     monkeypatch.setattr(options, "LIVE_PATCHES", registry)
-    session_id = await new_session(capacity=4)
-    open_ones = [await start_booking(api, session_id, 1) for _ in range(2)]
-    ended = await start_booking(api, session_id, 1)
-    assert (await api.post(f"/v1/bookings/{ended['id']}/cancel")).status_code == 200
-    await wait_for_status(api, ended["id"], "CANCELLED")
+    session_id = await stack.new_session(capacity=4)
+    open_ones = [await start_booking(stack.api, session_id, 1) for _ in range(2)]
+    ended = await start_booking(stack.api, session_id, 1)
+    assert (await stack.api.post(f"/v1/bookings/{ended['id']}/cancel")).status_code == 200
+    await wait_for_status(stack.api, ended["id"], "CANCELLED")
 
     def bookings(document: Any, patch_id: str) -> dict[str, int]:
         [found] = [p for p in document["patches"] if p["id"] == patch_id]
@@ -126,7 +122,7 @@ async def test_open_workflows_started_before_a_patch_day_predate_it(
         seen = bookings(document, future)
         return seen["open"] >= len(open_ones) and seen["closed"] >= 1
 
-    document = await counted(settings, enough)
+    document = await counted(stack.settings, enough)
     assert enough(document), document
     by_id = {p["id"]: p for p in document["patches"]}
     assert list(by_id) == sorted(registry)
@@ -150,11 +146,13 @@ async def test_open_workflows_started_before_a_patch_day_predate_it(
     }
 
     only = ok_json(
-        await booking_ops(settings, "workflows", "patches", "--json", "--type", "BookingWorkflow")
+        await booking_ops(
+            stack.settings, "workflows", "patches", "--json", "--type", "BookingWorkflow"
+        )
     )
     assert {tuple(p["workflows"]) for p in only["patches"]} == {("BookingWorkflow",)}
 
-    shown = ok(await booking_ops(settings, "workflows", "patches"))
+    shown = ok(await booking_ops(stack.settings, "workflows", "patches"))
     assert "3 live patch(es)" in shown
     assert f"{future}: wait: workflows predate it" in shown
     assert f"{past}: deprecate_patch it" in shown

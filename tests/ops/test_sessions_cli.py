@@ -4,14 +4,11 @@ session's cancellation workflow, followed to its outcome or left to run (--no-wa
 import uuid
 from datetime import timedelta
 
-import httpx
-import stripe
-from temporalio.client import Client
-
 from core.settings import Settings
 from messages.sessions import session_cancellation_id
 from tests.conftest import OTHER_ORGANISATION_ID, SessionFactory
 from tests.helpers.api_bookings import paid_booking, start_booking, wait_for_status
+from tests.helpers.stack import Stack
 from tests.ops.cli_helpers import booking_ops, ok, ok_json, one_line_error
 
 COURSE = [
@@ -141,24 +138,19 @@ async def test_bad_arguments_exit_2_and_unknown_sessions_exit_1(settings: Settin
     one_line_error(await booking_ops(settings, "sessions", "cancel", missing), 1, "does not exist")
 
 
-async def test_cancel_follows_the_workflow_and_prints_the_outcome(
-    settings: Settings,
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-) -> None:
-    session_id = await new_session(capacity=6)
-    pending = await start_booking(api, session_id, 2)
-    confirmed = await paid_booking(api, stripe_client, session_id, 1)
+async def test_cancel_follows_the_workflow_and_prints_the_outcome(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=6)
+    pending = await start_booking(stack.api, session_id, 2)
+    confirmed = await paid_booking(stack.api, stack.stripe_client, session_id, 1)
 
-    out = ok(await booking_ops(settings, "sessions", "cancel", session_id))
+    out = ok(await booking_ops(stack.settings, "sessions", "cancel", session_id))
     assert f"session {session_id} cancelled: 2 of 2 booking(s) done, 0 failed" in out
     assert "CANCELLED" in out and "REFUNDED" in out
-    await wait_for_status(api, pending["id"], "CANCELLED")
-    await wait_for_status(api, confirmed["id"], "REFUNDED")
+    await wait_for_status(stack.api, pending["id"], "CANCELLED")
+    await wait_for_status(stack.api, confirmed["id"], "REFUNDED")
 
     # Again: the first run has ended, so a new one finishes what is left: nothing.
-    again = ok_json(await booking_ops(settings, "sessions", "cancel", session_id, "--json"))
+    again = ok_json(await booking_ops(stack.settings, "sessions", "cancel", session_id, "--json"))
     assert again == {
         "session_id": session_id,
         "workflow_id": session_cancellation_id(session_id),
@@ -168,26 +160,24 @@ async def test_cancel_follows_the_workflow_and_prints_the_outcome(
         "bookings": {},
         "failed": [],
     }
-    shown = ok_json(await booking_ops(settings, "sessions", "show", session_id, "--json"))
+    shown = ok_json(await booking_ops(stack.settings, "sessions", "show", session_id, "--json"))
     assert shown["status"] == "cancelled"
     assert shown["bookings"] == {"CANCELLED": 1, "REFUNDED": 1}
 
 
-async def test_cancel_without_waiting_returns_at_once(
-    settings: Settings, api: httpx.AsyncClient, new_session: SessionFactory, temporal: Client
-) -> None:
-    session_id = await new_session(capacity=3)
-    pending = await start_booking(api, session_id, 1)
+async def test_cancel_without_waiting_returns_at_once(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=3)
+    pending = await start_booking(stack.api, session_id, 1)
     started = ok_json(
-        await booking_ops(settings, "sessions", "cancel", session_id, "--no-wait", "--json")
+        await booking_ops(stack.settings, "sessions", "cancel", session_id, "--no-wait", "--json")
     )
     assert (started["finished"], started["workflow_id"]) == (
         False,
         session_cancellation_id(session_id),
     )
-    handle = temporal.get_workflow_handle(session_cancellation_id(session_id))
+    handle = stack.temporal.get_workflow_handle(session_cancellation_id(session_id))
     assert (await handle.result())["done"] == 1
-    await wait_for_status(api, pending["id"], "CANCELLED")
+    await wait_for_status(stack.api, pending["id"], "CANCELLED")
 
 
 async def test_a_session_that_has_started_is_not_cancelled(

@@ -3,9 +3,6 @@ arguments exit 2 and unknown endpoints exit 1, each with one line."""
 
 import json
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
-
 from activities.webhook_signals import DeliveryStarter
 from core.enums import WebhookEventType
 from core.settings import Settings
@@ -14,40 +11,38 @@ from store.webhook_endpoints import get_endpoint, queue_ping
 from tests.api.webhooks_out.helpers import endpoint_on, wait_for
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.helpers.polling import eventually
+from tests.helpers.stack import Stack
 from tests.ops.cli_helpers import booking_ops
 
 
-async def test_a_refused_delivery_is_listed_and_sent_again(
-    db: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    temporal: Client,
-    worker: None,
-) -> None:
+async def test_a_refused_delivery_is_listed_and_sent_again(stack: Stack) -> None:
     with WebhookReceiver() as receiver:
         events = [WebhookEventType.SESSION_CANCELLED]
-        async with endpoint_on(db, settings, receiver, "shop", events) as endpoint_id:
+        async with endpoint_on(stack.db, stack.settings, receiver, "shop", events) as endpoint_id:
             receiver.fail_next(1, 410)
-            async with db.begin() as session:
+            async with stack.db.begin() as session:
                 ping = await queue_ping(session, await get_endpoint(session, str(endpoint_id)))
-            starter = DeliveryStarter(db, temporal, settings.task_queue, retry_timings(settings))
+            starter = DeliveryStarter(
+                stack.db, stack.temporal, stack.settings.task_queue, retry_timings(stack.settings)
+            )
             await starter.start(str(endpoint_id), str(ping.event.stream_id))
             await wait_for(lambda: receiver.requests("shop"), 1)
 
-            listed = await booking_ops(settings, "webhooks", "endpoints", "--json")
+            listed = await booking_ops(stack.settings, "webhooks", "endpoints", "--json")
             assert listed.exit_code == 0, listed.output
             assert str(endpoint_id) in [e["id"] for e in json.loads(listed.stdout)]
-            failed = await _failed(settings, str(endpoint_id), expect=1)
+            failed = await _failed(stack.settings, str(endpoint_id), expect=1)
             assert [a["status_code"] for a in failed[0]["attempts"]] == [410]
             assert failed[0]["event_id"] == ping.event.id
 
             again = await booking_ops(
-                settings, "webhooks", "redeliver", str(endpoint_id), "--failed"
+                stack.settings, "webhooks", "redeliver", str(endpoint_id), "--failed"
             )
             assert again.exit_code == 0, again.output
             assert again.stdout.strip() == "1 delivery(ies) queued again"
             got = await wait_for(lambda: receiver.accepted("shop"), 1)
             assert [r.webhook_id for r in got] == [ping.event.id]
-            await _failed(settings, str(endpoint_id), expect=0)
+            await _failed(stack.settings, str(endpoint_id), expect=0)
 
 
 async def _failed(settings: Settings, endpoint_id: str, expect: int) -> list[dict]:

@@ -14,6 +14,9 @@ every API answer must be documented and none may be a 5xx.
 
 `MONEY_SEQUENCES=500` runs more sequences than the default 20; the run prints one line:
 sequences, steps and violations.
+
+Over 350 lines: one hypothesis state machine; its rules and the checks after each step read
+and update the same model, so they are one class (the model and probes are beside it).
 """
 
 import asyncio

@@ -4,9 +4,7 @@ money is already there, or cancelled with the money refunded when it comes later
 import asyncio
 
 import pytest
-import stripe
 from temporalio import activity
-from temporalio.client import Client
 
 from clients.booking_workflows import cancel_booking_workflow
 from core.enums import BookingStatus, DocumentKind, EmailKind
@@ -14,19 +12,16 @@ from core.errors import BookingNotCancellable
 from core.settings import Settings
 from messages.booking import CancelRequest
 from messages.payments import PaymentEventType, PaymentIntentInfo, PaymentState
-from tests.conftest import SessionFactory
-from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.helpers.emails import emails_at_rest, emails_for
+from tests.helpers.stack import Stack
 from tests.helpers.workflow_bookings import (
-    Db,
-    assert_books_match_stripe,
     assert_consistent,
     book,
     documents_of,
     handle_of,
     pay_at_stripe,
     refunds_of,
-    stripe_echoes_its_refunds,
+    stripe_agrees,
     tell,
     wait_for,
 )
@@ -34,23 +29,20 @@ from tests.workflows.conftest import OwnWorker
 
 
 async def test_cancelling_before_payment_frees_the_places_and_the_intent(
-    temporal: Client,
-    quick: Settings,
-    db: Db,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    sendgrid: FakeSendGrid,
+    stack: Stack, quick: Settings
 ) -> None:
     settings = quick.model_copy(update={"late_payment_window_seconds": 60})
-    session_id = await new_session(capacity=12)
-    by_customer, by_organiser = [await book(temporal, settings, session_id, 2) for _ in range(2)]
+    session_id = await stack.new_session(capacity=12)
+    by_customer, by_organiser = [
+        await book(stack.temporal, settings, session_id, 2) for _ in range(2)
+    ]
 
     cancelled, session_cancelled = await asyncio.gather(
         cancel_booking_workflow(
-            temporal, by_customer.id, CancelRequest("changed my mind"), by_customer.status
+            stack.temporal, by_customer.id, CancelRequest("changed my mind"), by_customer.status
         ),
         cancel_booking_workflow(
-            temporal,
+            stack.temporal,
             by_organiser.id,
             CancelRequest("the trainer is ill", session_cancelled=True),
             by_organiser.status,
@@ -67,82 +59,74 @@ async def test_cancelling_before_payment_frees_the_places_and_the_intent(
         (session_cancelled, EmailKind.SESSION_CANCELLED),
     ]:
         assert view.payment_intent_id is not None
-        intent = await stripe_client.v1.payment_intents.retrieve_async(view.payment_intent_id)
+        intent = await stack.stripe_client.v1.payment_intents.retrieve_async(view.payment_intent_id)
         assert intent.status == "canceled"
         # The intent can never be paid: the workflow ends without a late-payment window.
-        assert await asyncio.wait_for(handle_of(temporal, view.id).result(), 10) == view
-        assert await emails_at_rest(sendgrid, temporal, view.id, within=10) == [email]
+        assert await asyncio.wait_for(handle_of(stack.temporal, view.id).result(), 10) == view
+        assert await emails_at_rest(stack.sendgrid, stack.temporal, view.id, within=10) == [email]
         assert view.refund_ids == []
-        await assert_consistent(db, view)
+        await assert_consistent(stack.db, view)
     with pytest.raises(BookingNotCancellable):
-        await cancel_booking_workflow(temporal, cancelled.id, CancelRequest(), cancelled.status)
+        await cancel_booking_workflow(
+            stack.temporal, cancelled.id, CancelRequest(), cancelled.status
+        )
 
 
 async def test_a_cancel_that_finds_the_money_confirms_then_refunds(
-    temporal: Client,
-    quick: Settings,
-    db: Db,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    sendgrid: FakeSendGrid,
-    no_webhooks: None,
-    api_url: str,
+    stack: Stack, quick: Settings, no_webhooks: None
 ) -> None:
     """Paid a moment before the cancel and no event yet: the intent cannot be cancelled."""
-    view = await book(temporal, quick, await new_session(capacity=12), quantity=2)
-    await pay_at_stripe(stripe_client, view)
-    refunded = await cancel_booking_workflow(temporal, view.id, CancelRequest("ill"), view.status)
+    view = await book(stack.temporal, quick, await stack.new_session(capacity=12), quantity=2)
+    await pay_at_stripe(stack.stripe_client, view)
+    refunded = await cancel_booking_workflow(
+        stack.temporal, view.id, CancelRequest("ill"), view.status
+    )
 
     assert (refunded.status, refunded.status_reason) == (BookingStatus.REFUNDED, "ill")
     assert refunded.reference is not None and len(refunded.documents) == 2
-    assert set(await documents_of(db, view.id)) == {DocumentKind.RECEIPT, DocumentKind.CREDIT_NOTE}
-    assert await refunds_of(stripe_client, view) == [(15_000, "customer-policy")]
-    assert await asyncio.wait_for(handle_of(temporal, view.id).result(), 10) == refunded
-    assert emails_for(sendgrid, view.id) == [
+    assert set(await documents_of(stack.db, view.id)) == {
+        DocumentKind.RECEIPT,
+        DocumentKind.CREDIT_NOTE,
+    }
+    assert await refunds_of(stack.stripe_client, view) == [(15_000, "customer-policy")]
+    assert await asyncio.wait_for(handle_of(stack.temporal, view.id).result(), 10) == refunded
+    assert emails_for(stack.sendgrid, view.id) == [
         EmailKind.CONFIRMATION,
         EmailKind.REFUNDED,
     ]
-    await assert_consistent(db, refunded)
-    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
-    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
+    await assert_consistent(stack.db, refunded)
+    await stripe_agrees(stack, view.id, 0)
 
 
 async def test_money_after_a_cancel_stripe_could_not_stop_is_refunded(
-    temporal: Client,
-    own_worker: OwnWorker,
-    db: Db,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    sendgrid: FakeSendGrid,
-    api_url: str,
+    stack: Stack, own_worker: OwnWorker
 ) -> None:
     """The intent is processing when the customer cancels (forced): cancelled at once, and
     the payment that succeeds afterwards is refunded within the late-payment window."""
 
     @activity.defn(name="cancel_payment_intent")
     async def still_processing(payment_intent_id: str) -> PaymentIntentInfo:
-        intent = await stripe_client.v1.payment_intents.retrieve_async(payment_intent_id)
+        intent = await stack.stripe_client.v1.payment_intents.retrieve_async(payment_intent_id)
         return PaymentIntentInfo(intent.id, PaymentState.PROCESSING, intent.amount, 0, "GBP")
 
     settings = await own_worker(still_processing, late_payment_window_seconds=3)
-    view = await book(temporal, settings, await new_session(capacity=12))
-    cancelled = await cancel_booking_workflow(temporal, view.id, CancelRequest(), view.status)
+    view = await book(stack.temporal, settings, await stack.new_session(capacity=12))
+    cancelled = await cancel_booking_workflow(stack.temporal, view.id, CancelRequest(), view.status)
     assert cancelled.status == BookingStatus.CANCELLED
-    await assert_consistent(db, cancelled)
+    await assert_consistent(stack.db, cancelled)
 
-    await pay_at_stripe(stripe_client, view)
-    await tell(temporal, view, PaymentEventType.SUCCEEDED)
+    await pay_at_stripe(stack.stripe_client, view)
+    await tell(stack.temporal, view, PaymentEventType.SUCCEEDED)
     refunded = await wait_for(
-        temporal, view.id, lambda v: v.status_reason == "a late payment was refunded"
+        stack.temporal, view.id, lambda v: v.status_reason == "a late payment was refunded"
     )
     assert refunded.status == BookingStatus.CANCELLED
-    ended = await asyncio.wait_for(handle_of(temporal, view.id).result(), 10)
+    ended = await asyncio.wait_for(handle_of(stack.temporal, view.id).result(), 10)
     assert ended.refund_ids == refunded.refund_ids
-    assert await refunds_of(stripe_client, view) == [(7_500, "late-payment")]
-    assert emails_for(sendgrid, view.id) == [
+    assert await refunds_of(stack.stripe_client, view) == [(7_500, "late-payment")]
+    assert emails_for(stack.sendgrid, view.id) == [
         EmailKind.CANCELLED,
         EmailKind.LATE_PAYMENT_REFUNDED,
     ]
-    await assert_consistent(db, ended)
-    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
-    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
+    await assert_consistent(stack.db, ended)
+    await stripe_agrees(stack, view.id, 0)

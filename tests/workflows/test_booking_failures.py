@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import stripe
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
@@ -22,36 +21,27 @@ from activities.inventory import InventoryActivities
 from activities.payment_setup import PaymentSetupActivities
 from activities.payments import PaymentActivities
 from clients.booking_workflows import start_booking_workflow
-from core.enums import BookingStatus, SeatState, SessionStatus
+from core.enums import BookingStatus, SeatState
 from core.errors import ServiceUnavailable, SoldOut
-from core.settings import Settings
 from devstack.pay import pay
 from messages.booking import BookingView, CancelRequest, booking_workflow_id
 from messages.payments import CreatePaymentIntent, PaymentEvent, PaymentEventType, PaymentIntentInfo
-from models.tables import Booking, Seat, Session
-from tests.conftest import SessionFactory
+from models.tables import Booking
+from tests.helpers.activity_bookings import seat_states
 from tests.helpers.polling import eventually
+from tests.helpers.stack import Stack
 from tests.helpers.workflow_bookings import (
-    assert_books_match_stripe,
+    book,
     booking_request,
     mirror_of,
-    stripe_echoes_its_refunds,
+    session_row_cancelled,
+    stripe_agrees,
 )
 from tests.histories import keep_history
 from tests.workflows.conftest import OwnWorker
 from workflows.booking import BookingWorkflow
 
 Db = async_sessionmaker[AsyncSession]
-
-
-async def seat_states(db: Db, session_id: str) -> dict[str, int]:
-    async with db() as s:
-        rows = await s.execute(
-            select(Seat.state, func.count())
-            .where(Seat.session_id == uuid.UUID(session_id))
-            .group_by(Seat.state)
-        )
-        return {state: n for state, n in rows.all()}
 
 
 async def until_status(db: Db, booking_id: str, status: BookingStatus, within: float) -> Booking:
@@ -64,12 +54,7 @@ async def until_status(db: Db, booking_id: str, status: BookingStatus, within: f
 
 
 async def test_a_failed_setup_leaves_nothing_and_its_retry_cannot_oversell(
-    temporal: Client,
-    settings: Settings,
-    worker: None,
-    db: Db,
-    new_session: SessionFactory,
-    own_worker: OwnWorker,
+    stack: Stack, own_worker: OwnWorker
 ) -> None:
     """Case 1: Stripe unreachable while the PaymentIntent is created, then the client retries."""
 
@@ -77,21 +62,22 @@ async def test_a_failed_setup_leaves_nothing_and_its_retry_cannot_oversell(
     async def stripe_unreachable(request: CreatePaymentIntent) -> PaymentIntentInfo:
         raise ConnectionError("Stripe unreachable")
 
-    session_id = await new_session(capacity=3)
+    session_id = await stack.new_session(capacity=3)
     first = booking_request(session_id, 2)
     faulty = await own_worker(stripe_unreachable)
     with pytest.raises(ServiceUnavailable):
-        await start_booking_workflow(temporal, faulty, first)
-    async with db() as s:
+        await start_booking_workflow(stack.temporal, faulty, first)
+    async with stack.db() as s:
         assert await s.get(Booking, uuid.UUID(first.booking_id)) is None
-    assert await seat_states(db, session_id) == {SeatState.FREE: 3}
+    assert await seat_states(stack.db, session_id) == {SeatState.FREE: 3}
 
-    other = await start_booking_workflow(temporal, settings, booking_request(session_id, 2))
-    assert other.status == BookingStatus.PENDING_PAYMENT
+    await book(stack.temporal, stack.settings, session_id, 2)  # PENDING_PAYMENT, 2 held
     with pytest.raises(SoldOut):  # 1 place left: the retry gets no phantom places
-        await start_booking_workflow(temporal, settings, first)
-    assert await seat_states(db, session_id) == {SeatState.FREE: 1, SeatState.HELD: 2}
-    await keep_history(temporal, first.booking_id, "one-step-payment-setup_failed_then_sold_out")
+        await start_booking_workflow(stack.temporal, stack.settings, first)
+    assert await seat_states(stack.db, session_id) == {SeatState.FREE: 1, SeatState.HELD: 2}
+    await keep_history(
+        stack.temporal, first.booking_id, "one-step-payment-setup_failed_then_sold_out"
+    )
 
 
 @dataclass
@@ -132,71 +118,60 @@ def stripe_down(stripe_client: stripe.StripeClient) -> StripeDown:
 
 
 async def test_the_hold_ends_on_time_while_stripe_is_down_and_late_money_is_refunded(
-    temporal: Client,
-    settings: Settings,
-    db: Db,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    api_url: str,
-    own_worker: OwnWorker,
-    stripe_down: StripeDown,
+    stack: Stack, own_worker: OwnWorker, stripe_down: StripeDown
 ) -> None:
     """Case 4: the cancellation at expiry cannot reach Stripe; the customer pays meanwhile."""
     cancel_while_down, outage = stripe_down("cancel_payment_intent")
-    session_id = await new_session(capacity=4, hold_seconds=1)
+    session_id = await stack.new_session(capacity=4, hold_seconds=1)
     faulty = await own_worker(cancel_while_down, payment_grace_seconds=2)
-    view = await start_booking_workflow(temporal, faulty, booking_request(session_id, 2))
-    expired = await until_status(db, view.id, BookingStatus.EXPIRED, within=8)
+    view = await start_booking_workflow(stack.temporal, faulty, booking_request(session_id, 2))
+    expired = await until_status(stack.db, view.id, BookingStatus.EXPIRED, within=8)
     ended_after = (expired.updated_at - view.hold_expires_at).total_seconds()
     assert ended_after < 5, f"places held {ended_after:.1f} s past the hold's end"
     assert expired.status_reason == "the hold ended; Stripe did not answer"
     assert outage.refused > 0  # the hold's end did ask Stripe, while it was down
-    assert await seat_states(db, session_id) == {SeatState.FREE: 4}
+    assert await seat_states(stack.db, session_id) == {SeatState.FREE: 4}
 
     assert view.payment_intent_id is not None
-    assert await pay(stripe_client, view.payment_intent_id) == "succeeded"
+    assert await pay(stack.stripe_client, view.payment_intent_id) == "succeeded"
     outage.clear()
     row = await eventually(
-        lambda: mirror_of(db, view.id),
+        lambda: mirror_of(stack.db, view.id),
         lambda row: row.status_reason == "a late payment was refunded",
         within=30,
         what="the late payment refunded",
     )
     assert row.status == BookingStatus.EXPIRED
     assert row.status_reason == "a late payment was refunded"
-    refunds = await stripe_client.v1.refunds.list_async({"payment_intent": view.payment_intent_id})
+    refunds = await stack.stripe_client.v1.refunds.list_async(
+        {"payment_intent": view.payment_intent_id}
+    )
     assert [(r.amount, r.to_dict()["metadata"]["reason"]) for r in refunds.data] == [
         (15000, "late-payment")
     ]
-    await keep_history(temporal, view.id, "expired_while_stripe_down_then_late_refund")
+    await keep_history(stack.temporal, view.id, "expired_while_stripe_down_then_late_refund")
 
 
 async def test_a_cancel_while_stripe_is_down_answers_within_the_grace(
-    temporal: Client,
-    settings: Settings,
-    db: Db,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    own_worker: OwnWorker,
-    stripe_down: StripeDown,
+    stack: Stack, own_worker: OwnWorker, stripe_down: StripeDown
 ) -> None:
     """Case 4, through a cancel: the places go back and the intent is cancelled once Stripe is."""
     cancel_while_down, outage = stripe_down("cancel_payment_intent")
-    session_id = await new_session(capacity=4)
+    session_id = await stack.new_session(capacity=4)
     faulty = await own_worker(cancel_while_down, payment_grace_seconds=2)
-    view = await start_booking_workflow(temporal, faulty, booking_request(session_id, 2))
-    handle = temporal.get_workflow_handle(booking_workflow_id(view.id))
+    view = await start_booking_workflow(stack.temporal, faulty, booking_request(session_id, 2))
+    handle = stack.temporal.get_workflow_handle(booking_workflow_id(view.id))
     cancelled = await asyncio.wait_for(
         handle.execute_update(BookingWorkflow.cancel, CancelRequest("changed my mind")), 10
     )
     assert cancelled.status == BookingStatus.CANCELLED
     assert outage.refused > 0  # the cancel did ask Stripe, while it was down
-    assert await seat_states(db, session_id) == {SeatState.FREE: 4}
+    assert await seat_states(stack.db, session_id) == {SeatState.FREE: 4}
     outage.clear()
     assert view.payment_intent_id is not None
     intent_id = view.payment_intent_id
     await eventually(
-        lambda: stripe_client.v1.payment_intents.retrieve_async(intent_id),
+        lambda: stack.stripe_client.v1.payment_intents.retrieve_async(intent_id),
         lambda intent: intent.status == "canceled",
         within=30,
         what="the intent cancelled",
@@ -204,12 +179,7 @@ async def test_a_cancel_while_stripe_is_down_answers_within_the_grace(
 
 
 async def test_a_cancel_reaches_a_booking_still_being_set_up(
-    temporal: Client,
-    settings: Settings,
-    db: Db,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    own_worker: OwnWorker,
+    stack: Stack, own_worker: OwnWorker
 ) -> None:
     """Case 5: the session is cancelled while the PaymentIntent is being created. The step is
     held until the workflow has accepted the cancel (a local activity runs inside a workflow
@@ -217,7 +187,10 @@ async def test_a_cancel_reaches_a_booking_still_being_set_up(
     shows the cancel accepted before the step completed."""
     creating = asyncio.Event()
     may_finish = asyncio.Event()
-    real = PaymentSetupActivities(PaymentActivities(stripe_client), InventoryActivities(db))
+    real = PaymentSetupActivities(
+        PaymentActivities(stack.stripe_client),
+        InventoryActivities(stack.db),
+    )
 
     @activity.defn(name="open_payment")
     async def slow_create(request: CreatePaymentIntent) -> PaymentIntentInfo:
@@ -225,18 +198,13 @@ async def test_a_cancel_reaches_a_booking_still_being_set_up(
         await may_finish.wait()
         return await real.open_payment(request)
 
-    session_id = await new_session(capacity=4)
+    session_id = await stack.new_session(capacity=4)
     request = booking_request(session_id, 2)
     faulty = await own_worker(slow_create)
-    started = asyncio.create_task(start_booking_workflow(temporal, faulty, request))
+    started = asyncio.create_task(start_booking_workflow(stack.temporal, faulty, request))
     await asyncio.wait_for(creating.wait(), 10)
-    async with db.begin() as s:  # what cancelling the session does first
-        await s.execute(
-            update(Session)
-            .where(Session.id == uuid.UUID(session_id))
-            .values(status=SessionStatus.CANCELLED)
-        )
-    handle = temporal.get_workflow_handle(booking_workflow_id(request.booking_id))
+    await session_row_cancelled(stack.db, session_id)  # what cancelling the session does first
+    handle = stack.temporal.get_workflow_handle(booking_workflow_id(request.booking_id))
     try:
         cancel = await asyncio.wait_for(
             handle.start_update(
@@ -251,16 +219,18 @@ async def test_a_cancel_reaches_a_booking_still_being_set_up(
     held: BookingView = await started
     ended: BookingView = await asyncio.wait_for(cancel.result(), 10)
 
-    events = await history_of(temporal, request.booking_id)
+    events = await history_of(stack.temporal, request.booking_id)
     accepted = first(events, lambda e: accepted_update(e) == "cancel")
     assert accepted < first(events, lambda e: local_activity(e) == "open_payment")
     assert held.status == BookingStatus.PENDING_PAYMENT
     assert ended.status == BookingStatus.CANCELLED
-    assert await seat_states(db, session_id) == {SeatState.FREE: 4}
+    assert await seat_states(stack.db, session_id) == {SeatState.FREE: 4}
     assert held.payment_intent_id is not None
-    intent = await stripe_client.v1.payment_intents.retrieve_async(held.payment_intent_id)
+    intent = await stack.stripe_client.v1.payment_intents.retrieve_async(held.payment_intent_id)
     assert intent.status == "canceled"
-    await keep_history(temporal, request.booking_id, "one-step-payment-cancelled_during_setup")
+    await keep_history(
+        stack.temporal, request.booking_id, "one-step-payment-cancelled_during_setup"
+    )
 
 
 async def history_of(temporal: Client, booking_id: str) -> list[HistoryEvent]:
@@ -293,82 +263,64 @@ def first(events: list[HistoryEvent], match: Callable[[HistoryEvent], bool]) -> 
     return found[0]
 
 
-async def test_money_for_a_cancelled_session_is_refunded_not_confirmed(
-    temporal: Client,
-    settings: Settings,
-    worker: None,
-    db: Db,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    api_url: str,
-) -> None:
+async def test_money_for_a_cancelled_session_is_refunded_not_confirmed(stack: Stack) -> None:
     """Case 5's root: confirming checks the session; paying a cancelled one refunds."""
-    session_id = await new_session(capacity=4)
-    view = await start_booking_workflow(temporal, settings, booking_request(session_id, 2))
-    async with db.begin() as s:
-        await s.execute(
-            update(Session)
-            .where(Session.id == uuid.UUID(session_id))
-            .values(status=SessionStatus.CANCELLED)
-        )
+    session_id = await stack.new_session(capacity=4)
+    view = await book(stack.temporal, stack.settings, session_id, 2)
+    await session_row_cancelled(stack.db, session_id)
     assert view.payment_intent_id is not None
-    assert await pay(stripe_client, view.payment_intent_id) == "succeeded"  # webhook follows
+    assert await pay(stack.stripe_client, view.payment_intent_id) == "succeeded"  # webhook follows
 
-    refunded = await until_status(db, view.id, BookingStatus.REFUNDED, within=15)
+    refunded = await until_status(stack.db, view.id, BookingStatus.REFUNDED, within=15)
 
     assert refunded.reference is None and refunded.status_reason is not None
     assert "cancelled" in refunded.status_reason
-    assert await seat_states(db, session_id) == {SeatState.FREE: 4}
-    refunds = await stripe_client.v1.refunds.list_async({"payment_intent": view.payment_intent_id})
+    assert await seat_states(stack.db, session_id) == {SeatState.FREE: 4}
+    refunds = await stack.stripe_client.v1.refunds.list_async(
+        {"payment_intent": view.payment_intent_id}
+    )
     assert [r.to_dict()["metadata"]["reason"] for r in refunds.data] == ["not-confirmable"]
-    await stripe_echoes_its_refunds(temporal, api_url, db, view.id)
-    assert await assert_books_match_stripe(stripe_client, db, view.id) == 0
-    await keep_history(temporal, view.id, "paid_for_cancelled_session_refunded")
+    await stripe_agrees(stack, view.id, 0)
+    await keep_history(stack.temporal, view.id, "paid_for_cancelled_session_refunded")
 
 
-async def test_a_cancel_reason_postgresql_would_refuse_is_refused_first(
-    temporal: Client, settings: Settings, worker: None, db: Db, new_session: SessionFactory
-) -> None:
+async def test_a_cancel_reason_postgresql_would_refuse_is_refused_first(stack: Stack) -> None:
     """Case 2: a NUL byte in the reason would make recording the outcome fail forever."""
-    session_id = await new_session(capacity=4)
-    view = await start_booking_workflow(temporal, settings, booking_request(session_id, 2))
-    handle = temporal.get_workflow_handle(booking_workflow_id(view.id))
+    session_id = await stack.new_session(capacity=4)
+    view = await book(stack.temporal, stack.settings, session_id, 2)
+    handle = stack.temporal.get_workflow_handle(booking_workflow_id(view.id))
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(BookingWorkflow.cancel, CancelRequest("bad\x00reason"))
 
     assert isinstance(refused.value.cause, ApplicationError)
     assert refused.value.cause.type == "InvalidRequest"
-    row = await mirror_of(db, view.id)
+    row = await mirror_of(stack.db, view.id)
     assert row is not None and row.status == BookingStatus.PENDING_PAYMENT
-    assert await seat_states(db, session_id) == {SeatState.FREE: 2, SeatState.HELD: 2}
+    assert await seat_states(stack.db, session_id) == {SeatState.FREE: 2, SeatState.HELD: 2}
     repeated = await handle.execute_update(BookingWorkflow.cancel, CancelRequest())
     again = await handle.execute_update(BookingWorkflow.cancel, CancelRequest())
     assert repeated.status == again.status == BookingStatus.CANCELLED
 
 
 async def test_a_payment_event_stripe_cannot_be_asked_about_still_ends_the_hold(
-    temporal: Client,
-    db: Db,
-    new_session: SessionFactory,
-    own_worker: OwnWorker,
-    stripe_down: StripeDown,
+    stack: Stack, own_worker: OwnWorker, stripe_down: StripeDown
 ) -> None:
     """Case 4, through the read an event triggers (a local activity: its retries are bounded
     by attempts, since temporalio ignores their schedule-to-close timeout)."""
     read_while_down, outage = stripe_down("get_payment_intent")
     faulty = await own_worker(read_while_down, payment_grace_seconds=1)
-    session_id = await new_session(capacity=4, hold_seconds=1)
-    view = await start_booking_workflow(temporal, faulty, booking_request(session_id, 2))
+    session_id = await stack.new_session(capacity=4, hold_seconds=1)
+    view = await start_booking_workflow(stack.temporal, faulty, booking_request(session_id, 2))
     event = PaymentEvent(
         "evt_unreadable", PaymentEventType.SUCCEEDED, view.payment_intent_id or "", 0
     )
-    await temporal.get_workflow_handle(booking_workflow_id(view.id)).signal(
+    await stack.temporal.get_workflow_handle(booking_workflow_id(view.id)).signal(
         BookingWorkflow.payment_event, event
     )
     try:
-        expired = await until_status(db, view.id, BookingStatus.EXPIRED, within=8)
+        expired = await until_status(stack.db, view.id, BookingStatus.EXPIRED, within=8)
     finally:
         outage.clear()  # lets the worker stop
-    assert await seat_states(db, session_id) == {SeatState.FREE: 4}
+    assert await seat_states(stack.db, session_id) == {SeatState.FREE: 4}
     assert expired.status_reason == "the hold ended before payment"

@@ -32,8 +32,7 @@ from tests.workflows.conftest import OwnWorker
 
 
 async def test_a_payment_confirms_with_reference_receipt_and_email(
-    stack: Stack,
-    quick: Settings,
+    stack: Stack, quick: Settings
 ) -> None:
     view = await book(stack.temporal, quick, await stack.new_session(capacity=12), quantity=5)
     confirmed = await pay_and_tell(stack.temporal, stack.stripe_client, view)
@@ -51,8 +50,7 @@ async def test_a_payment_confirms_with_reference_receipt_and_email(
 
 
 async def test_a_booking_confirms_on_a_worker_without_the_sandbox(
-    stack: Stack,
-    own_worker: OwnWorker,
+    stack: Stack, own_worker: OwnWorker
 ) -> None:
     """Production runs workflows bare (worker_sandbox off); the suite's own worker sandboxes."""
     bare = await own_worker(worker_sandbox=False)
@@ -66,8 +64,7 @@ async def test_a_booking_confirms_on_a_worker_without_the_sandbox(
 
 
 async def test_a_failed_payment_keeps_the_booking_payable_until_it_is_paid(
-    stack: Stack,
-    quick: Settings,
+    stack: Stack, quick: Settings
 ) -> None:
     view = await book(stack.temporal, quick, await stack.new_session(capacity=12), quantity=2)
     await tell(
@@ -90,10 +87,7 @@ async def test_a_failed_payment_keeps_the_booking_payable_until_it_is_paid(
     await assert_consistent(stack.db, confirmed)
 
 
-async def test_duplicate_and_shuffled_events_count_once(
-    stack: Stack,
-    quick: Settings,
-) -> None:
+async def test_duplicate_and_shuffled_events_count_once(stack: Stack, quick: Settings) -> None:
     view = await book(stack.temporal, quick, await stack.new_session(capacity=12))
     declined = await tell(stack.temporal, view, PaymentEventType.FAILED, failure_message="declined")
     await pay_at_stripe(stack.stripe_client, view)
@@ -124,8 +118,7 @@ async def test_duplicate_and_shuffled_events_count_once(
 
 
 async def test_an_intent_cancelled_at_stripe_cancels_the_booking(
-    stack: Stack,
-    quick: Settings,
+    stack: Stack, quick: Settings
 ) -> None:
     view = await book(
         stack.temporal,
@@ -148,8 +141,7 @@ async def test_an_intent_cancelled_at_stripe_cancels_the_booking(
 
 
 async def test_a_payment_of_the_wrong_amount_is_refunded(
-    stack: Stack,
-    own_worker: OwnWorker,
+    stack: Stack, own_worker: OwnWorker
 ) -> None:
     """Stripe reports less money received than the booking costs (forced: localstripe always
     takes the intent's amount): nothing is confirmed and what was paid goes back."""
@@ -185,8 +177,7 @@ async def test_a_payment_of_the_wrong_amount_is_refunded(
 
 
 async def test_a_refused_email_or_document_is_noted_and_the_booking_stands(
-    stack: Stack,
-    own_worker: OwnWorker,
+    stack: Stack, own_worker: OwnWorker
 ) -> None:
     """SendGrid refuses the key, and the receipt cannot be issued (forced, non-retryable):
     neither undoes a paid booking."""

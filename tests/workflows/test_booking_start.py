@@ -25,8 +25,8 @@ from messages.payments import CreatePaymentIntent, PaymentIntentInfo
 from models.tables import Booking
 from tests.conftest import SessionFactory
 from tests.helpers.polling import eventually
+from tests.helpers.stack import Stack
 from tests.helpers.workflow_bookings import (
-    Db,
     assert_consistent,
     booking_request,
     handle_of,
@@ -48,11 +48,11 @@ async def failure_type(temporal: Client, booking_id: str) -> str | None:
 
 
 async def test_held_places_and_a_payment_intent_answer_the_caller(
-    temporal: Client, quick: Settings, db: Db, new_session: SessionFactory
+    stack: Stack, quick: Settings
 ) -> None:
-    session_id = await new_session(capacity=12)
+    session_id = await stack.new_session(capacity=12)
     request = booking_request(session_id, quantity=5)
-    view = await start_booking_workflow(temporal, quick, request)
+    view = await start_booking_workflow(stack.temporal, quick, request)
 
     assert (view.id, view.session_id, view.status) == (
         request.booking_id,
@@ -68,23 +68,23 @@ async def test_held_places_and_a_payment_intent_answer_the_caller(
     assert view.payment_intent_id and view.client_secret
     assert view.client_secret.startswith(view.payment_intent_id)
     assert len(view.seat_labels) == 5 and view.reference is None
-    await assert_consistent(db, view)
+    await assert_consistent(stack.db, view)
 
     # The same request again is answered with the same booking; another body is refused.
-    again = await start_booking_workflow(temporal, quick, request)
+    again = await start_booking_workflow(stack.temporal, quick, request)
     assert again == view
     other_body = booking_request(session_id, quantity=5)
     other_body.booking_id = request.booking_id
     with pytest.raises(IdempotencyKeyReused):
-        await start_booking_workflow(temporal, quick, other_body)
-    assert await places_of(db, view.id) == {SeatState.HELD: 5}
+        await start_booking_workflow(stack.temporal, quick, other_body)
+    assert await places_of(stack.db, view.id) == {SeatState.HELD: 5}
 
 
 async def test_refused_requests_fail_the_workflow_and_hold_answers_the_error(
-    temporal: Client, quick: Settings, db: Db, new_session: SessionFactory
+    stack: Stack, quick: Settings
 ) -> None:
-    session_id = await new_session(capacity=2)
-    first = await start_booking_workflow(temporal, quick, booking_request(session_id, 2))
+    session_id = await stack.new_session(capacity=2)
+    first = await start_booking_workflow(stack.temporal, quick, booking_request(session_id, 2))
     sold_out = booking_request(session_id, 1)
     unknown = booking_request(str(uuid.uuid4()))
     not_a_uuid = booking_request("not-a-session")
@@ -97,23 +97,25 @@ async def test_refused_requests_fail_the_workflow_and_hold_answers_the_error(
         (too_many, InvalidRequest),
     ]:
         with pytest.raises(error):
-            await start_booking_workflow(temporal, quick, request)
-        assert await failure_type(temporal, request.booking_id) == error.__name__
-        async with db() as s:
+            await start_booking_workflow(stack.temporal, quick, request)
+        assert await failure_type(stack.temporal, request.booking_id) == error.__name__
+        async with stack.db() as s:
             assert await s.get(Booking, uuid.UUID(request.booking_id)) is None
-    assert await places_of(db, first.id) == {SeatState.HELD: 2}
+    assert await places_of(stack.db, first.id) == {SeatState.HELD: 2}
 
     # A rejected booking cannot be cancelled; the failed workflow lets the same key try again.
     with pytest.raises(BookingNotCancellable):
-        await cancel_booking_workflow(temporal, sold_out.booking_id, CancelRequest(), "REJECTED")
-    await cancel_booking_workflow(temporal, first.id, CancelRequest(), first.status)
-    retried = await start_booking_workflow(temporal, quick, sold_out)
+        await cancel_booking_workflow(
+            stack.temporal, sold_out.booking_id, CancelRequest(), "REJECTED"
+        )
+    await cancel_booking_workflow(stack.temporal, first.id, CancelRequest(), first.status)
+    retried = await start_booking_workflow(stack.temporal, quick, sold_out)
     assert retried.id == sold_out.booking_id and retried.status == BookingStatus.PENDING_PAYMENT
-    await assert_consistent(db, retried)
+    await assert_consistent(stack.db, retried)
 
 
 async def test_a_payment_intent_that_cannot_be_made_frees_the_places(
-    temporal: Client, own_worker: OwnWorker, db: Db, new_session: SessionFactory
+    stack: Stack, own_worker: OwnWorker
 ) -> None:
     """Stripe unreachable during setup: the caller hears ServiceUnavailable after the retries,
     and a cancel that came meanwhile hears that the booking cannot be cancelled."""
@@ -127,13 +129,15 @@ async def test_a_payment_intent_that_cannot_be_made_frees_the_places(
         raise ConnectionError("Stripe is unreachable")
 
     settings = await own_worker(stripe_unreachable)
-    session_id = await new_session(capacity=3)
+    session_id = await stack.new_session(capacity=3)
     request = booking_request(session_id, 2)
-    started = asyncio.create_task(start_booking_workflow(temporal, settings, request))
+    started = asyncio.create_task(start_booking_workflow(stack.temporal, settings, request))
     await asyncio.wait_for(creating.wait(), 10)
-    assert await places_of(db, request.booking_id) == {SeatState.HELD: 2}
+    assert await places_of(stack.db, request.booking_id) == {SeatState.HELD: 2}
     cancel = asyncio.create_task(
-        cancel_booking_workflow(temporal, request.booking_id, CancelRequest(), "PENDING_PAYMENT")
+        cancel_booking_workflow(
+            stack.temporal, request.booking_id, CancelRequest(), "PENDING_PAYMENT"
+        )
     )
     await asyncio.sleep(0.2)  # the cancel is accepted while the setup is still under way
     cancel_sent.set()
@@ -142,8 +146,8 @@ async def test_a_payment_intent_that_cannot_be_made_frees_the_places(
         await started
     with pytest.raises(BookingNotCancellable):  # "never set up", or gone if it came too late
         await cancel
-    assert await failure_type(temporal, request.booking_id) == "ServiceUnavailable"
-    assert await places_of(db, request.booking_id) == {}
+    assert await failure_type(stack.temporal, request.booking_id) == "ServiceUnavailable"
+    assert await places_of(stack.db, request.booking_id) == {}
 
 
 async def test_a_rejection_nobody_asked_about_fails_after_waiting_for_the_caller(

@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
 
 from core.codec import ENCODING, encrypting_converter
 from tests.conftest import TEST_PAYLOAD_KEYS
-from tests.histories import HISTORIES
+from tests.histories import HISTORIES, replays
 from workflows.booking import BookingWorkflow
 
 RECORDED = sorted(HISTORIES.glob("*.json"))
@@ -32,8 +30,7 @@ def test_histories_are_committed() -> None:
 
 @pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
 async def test_history_replays(path: Path) -> None:
-    history = WorkflowHistory.from_json(f"booking-{path.stem}", path.read_text())
-    await Replayer(workflows=[BookingWorkflow], data_converter=ROTATED).replay_workflow(history)
+    await replays(BookingWorkflow, f"booking-{path.stem}", path, ROTATED)
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import stripe
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -28,10 +27,9 @@ from messages.booking import CANCEL_UPDATE_ID, CancelRequest, booking_workflow_i
 from messages.repairs import OrphanHold, SafetyNetInput
 from models.tables import Booking, BookingRefund, Notification, Seat
 from store.organisations import DEFAULT_ORGANISATION_ID
-from tests.conftest import SessionFactory
-from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.helpers.emails import emails_for, emails_with
 from tests.helpers.polling import eventually
+from tests.helpers.stack import Stack
 from tests.helpers.stripe_events import signed_event
 from tests.helpers.workflow_bookings import book, run_safety_net
 from tests.workflows.conftest import OwnWorker
@@ -60,55 +58,52 @@ async def refunds_of(db: Db, booking_id: str, within: float = 15) -> list[tuple[
 
 
 async def test_a_terminated_booking_gets_its_places_back_and_late_money_refunded(
-    temporal: Client,
-    settings: Settings,
-    worker: None,
-    api_url: str,
-    db: Db,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    sendgrid: FakeSendGrid,
+    stack: Stack,
 ) -> None:
-    session_id = await new_session(capacity=3)
-    view = await book(temporal, settings, session_id, 3)
+    session_id = await stack.new_session(capacity=3)
+    view = await book(stack.temporal, stack.settings, session_id, 3)
     booking_id = view.id
-    await temporal.get_workflow_handle(booking_workflow_id(booking_id)).terminate("by an operator")
+    await stack.temporal.get_workflow_handle(booking_workflow_id(booking_id)).terminate(
+        "by an operator"
+    )
 
-    report = await run_safety_net(temporal, settings, "released_a_terminated_booking")
+    report = await run_safety_net(stack.temporal, stack.settings, "released_a_terminated_booking")
 
     assert booking_id in report.released
-    async with db() as s:
+    async with stack.db() as s:
         row = await s.get(Booking, uuid.UUID(booking_id))
     assert row is not None and row.status == BookingStatus.CANCELLED
     assert row.status_reason is not None and "safety net" in row.status_reason
     assert view.payment_intent_id is not None
     assert view.payment_intent_id not in report.refunded  # nobody paid yet
 
-    assert await pay(stripe_client, view.payment_intent_id) == "succeeded"
+    assert await pay(stack.stripe_client, view.payment_intent_id) == "succeeded"
     await asyncio.sleep(2)  # localstripe's webhook finds the workflow gone: recorded only
-    report = await run_safety_net(temporal, settings, "refunded_late_money")
+    report = await run_safety_net(stack.temporal, stack.settings, "refunded_late_money")
 
     assert view.payment_intent_id in report.refunded
-    refunds = await stripe_client.v1.refunds.list_async({"payment_intent": view.payment_intent_id})
+    refunds = await stack.stripe_client.v1.refunds.list_async(
+        {"payment_intent": view.payment_intent_id}
+    )
     assert [(r.amount, r.to_dict()["metadata"]["reason"]) for r in refunds.data] == [
         (view.amount_total, "late-payment")
     ]
-    await emails_with(sendgrid, booking_id, "late_payment_refunded", within=5)
+    await emails_with(stack.sendgrid, booking_id, "late_payment_refunded", within=5)
     # Recorded on the booking as the safety net's, with what it refunded.
-    assert await refunds_of(db, booking_id) == [(view.amount_total, SAFETY_NET_REASON)]
-    async with db() as s:
+    assert await refunds_of(stack.db, booking_id) == [(view.amount_total, SAFETY_NET_REASON)]
+    async with stack.db() as s:
         row = await s.get(Booking, uuid.UUID(booking_id))
     assert row is not None and row.amount_refunded == view.amount_total
     # Stripe tells of that refund too (localstripe does not): nothing new is recorded.
     charge = {"id": "ch_x", "object": "charge", "payment_intent": view.payment_intent_id}
     body, headers = signed_event("charge.refunded", charge)
-    async with httpx.AsyncClient(base_url=api_url) as http:
+    async with httpx.AsyncClient(base_url=stack.api_url) as http:
         told = await http.post("/v1/webhooks/stripe", content=body, headers=headers)
     assert told.json()["outcome"] == "recording-refunds"
-    await temporal.get_workflow_handle(stripe_refunds_workflow_id(booking_id)).result()
-    assert await refunds_of(db, booking_id) == [(view.amount_total, SAFETY_NET_REASON)]
+    await stack.temporal.get_workflow_handle(stripe_refunds_workflow_id(booking_id)).result()
+    assert await refunds_of(stack.db, booking_id) == [(view.amount_total, SAFETY_NET_REASON)]
 
-    again = await run_safety_net(temporal, settings)  # nothing left to put right
+    again = await run_safety_net(stack.temporal, stack.settings)  # nothing left to put right
     assert booking_id not in again.released
     assert view.payment_intent_id not in again.refunded
 
@@ -134,32 +129,20 @@ async def test_the_worker_keeps_one_schedule_for_the_safety_net(
 
 
 async def test_a_booking_that_confirms_between_the_search_and_the_release_keeps_its_places(
-    temporal: Client,
-    settings: Settings,
-    worker: None,
-    db: Db,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    own_worker: OwnWorker,
-    api_url: str,  # localstripe tells the booking of its payment through the API
+    stack: Stack, own_worker: OwnWorker
 ) -> None:
     """A live but slow workflow, its hold long past (as after a worker outage): the search finds
     it pending and overdue; its release is held until the booking has confirmed."""
-    session_id = await new_session(capacity=2)
-    view = await book(temporal, settings, session_id, 2)
+    session_id = await stack.new_session(capacity=2)
+    view = await book(stack.temporal, stack.settings, session_id, 2)
     assert view.payment_intent_id is not None
-    async with db.begin() as s:
-        await s.execute(
-            update(Booking)
-            .where(Booking.id == uuid.UUID(view.id))
-            .values(hold_expires_at=datetime.now(UTC) - timedelta(hours=1))
-        )
-    held_back = HeldBackRelease(db, temporal, settings, view.id)
+    await _overdue(stack.db, view.id)
+    held_back = HeldBackRelease(stack.db, stack.temporal, stack.settings, view.id)
     own = await own_worker(held_back.activity)
-    run = asyncio.create_task(run_safety_net(temporal, own, hold_grace_seconds=0))
+    run = asyncio.create_task(run_safety_net(stack.temporal, own, hold_grace_seconds=0))
     await asyncio.wait_for(held_back.found.wait(), 30)
-    assert await pay(stripe_client, view.payment_intent_id) == "succeeded"
-    confirmed_at = await _confirmed(db, view.id)
+    assert await pay(stack.stripe_client, view.payment_intent_id) == "succeeded"
+    confirmed_at = await _confirmed(stack.db, view.id)
     held_back.go_on.set()
     report = await run
 
@@ -167,7 +150,17 @@ async def test_a_booking_that_confirms_between_the_search_and_the_release_keeps_
     assert held_back.seen_status == BookingStatus.PENDING_PAYMENT
     assert held_back.released_at is not None and confirmed_at < held_back.released_at
     assert view.id in report.kept and view.id not in report.released
-    await _sold_to(db, session_id, view.id, 2)
+    await _sold_to(stack.db, session_id, view.id, 2)
+
+
+async def _overdue(db: Db, booking_id: str) -> None:
+    """The booking's hold long past, as after a worker outage (its workflow still waits)."""
+    async with db.begin() as s:
+        await s.execute(
+            update(Booking)
+            .where(Booking.id == uuid.UUID(booking_id))
+            .values(hold_expires_at=datetime.now(UTC) - timedelta(hours=1))
+        )
 
 
 class HeldBackRelease:
@@ -206,27 +199,16 @@ async def _sold_to(db: Db, session_id: str, booking_id: str, places: int) -> Non
 
 
 async def test_a_release_that_waits_on_a_confirm_in_flight_frees_nothing_it_sold(
-    temporal: Client,
-    settings: Settings,
-    worker: None,
-    db: Db,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    own_worker: OwnWorker,
-    api_url: str,
+    stack: Stack, own_worker: OwnWorker
 ) -> None:
     """The review's interleaving (F1): the confirm has marked the seats SOLD but not committed
     (held on the reference counter) when the release's UPDATE reaches them and waits; the
     confirm commits, and PostgreSQL re-checks the waiting UPDATE's conditions on the new rows."""
-    session_id = await new_session(capacity=1)
-    view = await book(temporal, settings, session_id)
+    session_id = await stack.new_session(capacity=1)
+    view = await book(stack.temporal, stack.settings, session_id)
     assert view.payment_intent_id is not None
-    async with db.begin() as s:
-        await s.execute(
-            update(Booking)
-            .where(Booking.id == uuid.UUID(view.id))
-            .values(hold_expires_at=datetime.now(UTC) - timedelta(hours=1))
-        )
+    await _overdue(stack.db, view.id)
+    async with stack.db.begin() as s:
         await s.execute(
             text(
                 "INSERT INTO reference_counters (organisation_id, name, year, last_value)"
@@ -234,26 +216,26 @@ async def test_a_release_that_waits_on_a_confirm_in_flight_frees_nothing_it_sold
                 " ON CONFLICT DO NOTHING"
             ).bindparams(organisation=DEFAULT_ORGANISATION_ID)
         )
-    held_back = HeldBackRelease(db, temporal, settings, view.id)
+    held_back = HeldBackRelease(stack.db, stack.temporal, stack.settings, view.id)
     own = await own_worker(held_back.activity)
-    run = asyncio.create_task(run_safety_net(temporal, own, hold_grace_seconds=0))
+    run = asyncio.create_task(run_safety_net(stack.temporal, own, hold_grace_seconds=0))
     await asyncio.wait_for(held_back.found.wait(), 30)
-    async with db() as counter:  # holds the confirm's transaction open after its seat update
+    async with stack.db() as counter:  # holds the confirm's transaction open after its seat update
         await counter.execute(
             text(
                 "SELECT * FROM reference_counters WHERE name = 'booking'"
                 " AND year = extract(year FROM now()) FOR UPDATE"
             )
         )
-        assert await pay(stripe_client, view.payment_intent_id) == "succeeded"
-        await _waiting_on_a_lock(db, "reference_counters")  # the confirm
+        assert await pay(stack.stripe_client, view.payment_intent_id) == "succeeded"
+        await _waiting_on_a_lock(stack.db, "reference_counters")  # the confirm
         held_back.go_on.set()
-        await _waiting_on_a_lock(db, "UPDATE seats")  # the release, behind the confirm's rows
+        await _waiting_on_a_lock(stack.db, "UPDATE seats")  # the release, behind the confirm's rows
         await counter.rollback()
     report = await run
 
     assert view.id in report.kept and view.id not in report.released
-    await _sold_to(db, session_id, view.id, 1)
+    await _sold_to(stack.db, session_id, view.id, 1)
 
 
 async def _waiting_on_a_lock(db: Db, query: str, within: float = 8) -> None:
@@ -282,22 +264,20 @@ async def _confirmed(db: Db, booking_id: str, within: float = 20) -> datetime:
     return at
 
 
-async def test_money_that_names_no_booking_of_ours_is_left_alone(
-    temporal: Client, settings: Settings, worker: None, stripe_client: stripe.StripeClient
-) -> None:
+async def test_money_that_names_no_booking_of_ours_is_left_alone(stack: Stack) -> None:
     """£42.00 sold through the same Stripe account by something else: no booking metadata."""
     params: Any = {"amount": 4200, "currency": "gbp", "payment_method_types": ["card"]}
-    intent = await stripe_client.v1.payment_intents.create_async(params)
-    assert await pay(stripe_client, intent.id) == "succeeded"
+    intent = await stack.stripe_client.v1.payment_intents.create_async(params)
+    assert await pay(stack.stripe_client, intent.id) == "succeeded"
     elsewhere: Any = {**params, "metadata": {"booking_id": str(uuid.uuid4())}}  # not ours
-    named = await stripe_client.v1.payment_intents.create_async(elsewhere)
-    assert await pay(stripe_client, named.id) == "succeeded"
+    named = await stack.stripe_client.v1.payment_intents.create_async(elsewhere)
+    assert await pay(stack.stripe_client, named.id) == "succeeded"
 
-    report = await run_safety_net(temporal, settings)
+    report = await run_safety_net(stack.temporal, stack.settings)
 
     assert intent.id not in report.refunded and named.id not in report.refunded
     for paid in (intent.id, named.id):
-        refunds = await stripe_client.v1.refunds.list_async({"payment_intent": paid})
+        refunds = await stack.stripe_client.v1.refunds.list_async({"payment_intent": paid})
         assert refunds.data == []
 
 
@@ -318,33 +298,30 @@ async def test_a_search_that_never_answers_ends_the_run_at_its_bound(
     assert "find unclaimed payments" not in report.failed  # the run went on without it
 
 
-async def test_an_email_the_ledger_marks_failed_is_sent_again_and_reported(
-    temporal: Client,
-    settings: Settings,
-    worker: None,
-    db: Db,
-    new_session: SessionFactory,
-    sendgrid: FakeSendGrid,
-) -> None:
-    view = await book(temporal, settings, await new_session())
-    handle = temporal.get_workflow_handle(booking_workflow_id(view.id))
+async def test_an_email_the_ledger_marks_failed_is_sent_again_and_reported(stack: Stack) -> None:
+    view = await book(stack.temporal, stack.settings, await stack.new_session())
+    handle = stack.temporal.get_workflow_handle(booking_workflow_id(view.id))
     key = f"{view.id}:cancelled"
-    sendgrid.fail_next(1, status=400)  # the cancellation email is refused: the ledger fails it
+    stack.sendgrid.fail_next(
+        1, status=400
+    )  # the cancellation email is refused: the ledger fails it
     await handle.execute_update(BookingWorkflow.cancel, CancelRequest(), id=CANCEL_UPDATE_ID)
     await eventually(
-        lambda: _email(db, key),
+        lambda: _email(stack.db, key),
         lambda email: email is not None and email.status == NotificationStatus.FAILED,
         what="the email marked failed",
     )
-    sent_before = emails_for(sendgrid, view.id)
+    sent_before = emails_for(stack.sendgrid, view.id)
 
-    report = await run_safety_net(temporal, settings)
+    report = await run_safety_net(stack.temporal, stack.settings)
 
     assert key in report.emails_retried
-    assert (sent_before, emails_for(sendgrid, view.id)) == ([], ["cancelled"])
-    email = await _email(db, key)
+    assert (sent_before, emails_for(stack.sendgrid, view.id)) == ([], ["cancelled"])
+    email = await _email(stack.db, key)
     assert email is not None and email.status == NotificationStatus.SENT
-    assert key not in (await run_safety_net(temporal, settings)).emails_retried  # sent now
+    assert (
+        key not in (await run_safety_net(stack.temporal, stack.settings)).emails_retried
+    )  # sent now
 
 
 async def _email(db: Db, key: str) -> Notification | None:

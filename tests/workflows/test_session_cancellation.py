@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import stripe
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowFailureError
@@ -19,15 +18,15 @@ from core.settings import Settings
 from messages.sessions import SessionCancellationInput, session_cancellation_id
 from models.tables import Session
 from tests.conftest import SessionFactory
+from tests.helpers.stack import Stack
 from tests.helpers.workflow_bookings import (
-    assert_books_match_stripe,
     book,
     booking_request,
     mirror_of,
     pay_and_tell,
     places_of,
     refunds_of,
-    stripe_echoes_its_refunds,
+    stripe_agrees,
 )
 from workflows.session_cancellation import SessionCancellationWorkflow
 
@@ -35,26 +34,23 @@ Db = async_sessionmaker[AsyncSession]
 
 
 async def test_every_open_booking_is_cancelled_or_refunded_once(
-    temporal: Client,
-    quick: Settings,
-    db: Db,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    api_url: str,
+    stack: Stack, quick: Settings
 ) -> None:
-    session_id = await new_session(capacity=6)
-    pending = await book(temporal, quick, session_id, 2)
-    paid = await pay_and_tell(temporal, stripe_client, await book(temporal, quick, session_id, 3))
+    session_id = await stack.new_session(capacity=6)
+    pending = await book(stack.temporal, quick, session_id, 2)
+    paid = await pay_and_tell(
+        stack.temporal, stack.stripe_client, await book(stack.temporal, quick, session_id, 3)
+    )
     start: dict[str, Any] = {
         "id": session_cancellation_id(session_id),
         "task_queue": quick.task_queue,
         "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
     }
 
-    first = await temporal.start_workflow(
+    first = await stack.temporal.start_workflow(
         SessionCancellationWorkflow.run, SessionCancellationInput(session_id), **start
     )
-    second = await temporal.start_workflow(  # an operator clicks twice
+    second = await stack.temporal.start_workflow(  # an operator clicks twice
         SessionCancellationWorkflow.run, SessionCancellationInput(session_id), **start
     )
     result = await first.result()
@@ -62,25 +58,26 @@ async def test_every_open_booking_is_cancelled_or_refunded_once(
     assert second.first_execution_run_id == first.first_execution_run_id
     assert (result.total, result.done, result.failed) == (2, 2, [])
     assert result.outcomes == {BookingStatus.CANCELLED: 1, BookingStatus.REFUNDED: 1}
-    assert (await mirror_of(db, pending.id)).status == BookingStatus.CANCELLED
-    assert (await mirror_of(db, paid.id)).status == BookingStatus.REFUNDED
-    assert await places_of(db, pending.id) == {} and await places_of(db, paid.id) == {}
-    assert [amount for amount, _ in await refunds_of(stripe_client, paid)] == [paid.amount_total]
-    async with db() as s:
+    assert (await mirror_of(stack.db, pending.id)).status == BookingStatus.CANCELLED
+    assert (await mirror_of(stack.db, paid.id)).status == BookingStatus.REFUNDED
+    assert await places_of(stack.db, pending.id) == {} and await places_of(stack.db, paid.id) == {}
+    assert [amount for amount, _ in await refunds_of(stack.stripe_client, paid)] == [
+        paid.amount_total
+    ]
+    async with stack.db() as s:
         session = await s.get(Session, uuid.UUID(session_id))
     assert session is not None and session.status == SessionStatus.CANCELLED
     metadata = await first.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
     assert metadata.current_details.startswith("**2 of 2 bookings done, 0 failed**")
 
     with pytest.raises(SessionNotBookable):  # no sale after the stop
-        await start_booking_workflow(temporal, quick, booking_request(session_id))
+        await start_booking_workflow(stack.temporal, quick, booking_request(session_id))
 
-    again = await temporal.execute_workflow(  # started again after it ended: nothing left
+    again = await stack.temporal.execute_workflow(  # started again after it ended: nothing left
         SessionCancellationWorkflow.run, SessionCancellationInput(session_id), **start
     )
     assert (again.total, again.failed) == (0, [])
-    await stripe_echoes_its_refunds(temporal, api_url, db, paid.id)
-    assert await assert_books_match_stripe(stripe_client, db, paid.id) == 0
+    await stripe_agrees(stack, paid.id, 0)
 
 
 async def test_a_session_that_has_started_cannot_be_cancelled(

@@ -5,9 +5,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
-from core.settings import Settings
 from messages.booking import CancelRequest, booking_workflow_id
-from tests.conftest import SessionFactory
+from tests.helpers.stack import Stack
 from tests.helpers.workflow_bookings import book
 from workflows.booking import BookingWorkflow
 
@@ -18,17 +17,15 @@ _SUMMARISED = {
 }
 
 
-async def test_the_history_tells_the_bookings_story(
-    temporal: Client, settings: Settings, worker: None, new_session: SessionFactory
-) -> None:
-    session_id = await new_session(capacity=4)
-    booking_id = (await book(temporal, settings, session_id, 2)).id
-    handle = temporal.get_workflow_handle(booking_workflow_id(booking_id))
+async def test_the_history_tells_the_bookings_story(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=4)
+    booking_id = (await book(stack.temporal, stack.settings, session_id, 2)).id
+    handle = stack.temporal.get_workflow_handle(booking_workflow_id(booking_id))
     await handle.execute_update(BookingWorkflow.cancel, CancelRequest("changed my mind"))
 
     history = await handle.fetch_history()
     summaries = [
-        (await temporal.data_converter.decode([event.user_metadata.summary]))[0]
+        (await stack.temporal.data_converter.decode([event.user_metadata.summary]))[0]
         for event in history.events
         if event.event_type in _SUMMARISED and event.user_metadata.HasField("summary")
     ]
@@ -38,7 +35,7 @@ async def test_the_history_tells_the_bookings_story(
     assert any(s.startswith("cancel PaymentIntent pi_") for s in summaries)
     assert "release the places" in summaries and "email cancelled" in summaries
 
-    shown = await _current_details(temporal, booking_id)
+    shown = await _current_details(stack.temporal, booking_id)
     assert shown.startswith("**CANCELLED** — changed my mind")
     assert "2 place(s): GA-001, GA-002 · £150.00" in shown
     assert "Ada" not in shown and "ada@example.com" not in shown

@@ -10,10 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowHistory
-from temporalio.worker import Replayer
+from temporalio.client import Client
 
-from core.codec import encrypting_converter
 from core.enums import WebhookDeliveryStatus, WebhookEventType
 from core.settings import Settings
 from messages.repairs import SafetyNetInput, WebhookSweep
@@ -22,9 +20,9 @@ from models.tables import WebhookAttempt, WebhookDelivery, WebhookEvent
 from store.organisations import DEFAULT_ORGANISATION_ID
 from store.webhook_events import publish
 from tests.api.webhooks_out.helpers import endpoint_on, wait_for
-from tests.conftest import TEST_PAYLOAD_KEY_ID, TEST_PAYLOAD_KEYS
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.histories import HISTORIES, WEBHOOK_DELIVERY_HISTORIES, keep_workflow_history
+from tests.helpers.stack import Stack
+from tests.histories import HISTORIES, WEBHOOK_DELIVERY_HISTORIES, keep_workflow_history, replays
 from tests.workflows.conftest import OwnWorker
 from workflows.safety_net import SafetyNetWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
@@ -33,7 +31,6 @@ RECORDED = sorted(WEBHOOK_DELIVERY_HISTORIES.glob("*.json"))
 # The safety net's, since it wakes deliveries (its earlier runs have no committed histories).
 SAFETY_NET_HISTORIES = HISTORIES / "safety-net"
 RECORDED_SAFETY_NETS = sorted(SAFETY_NET_HISTORIES.glob("*.json"))
-CONVERTER = encrypting_converter(TEST_PAYLOAD_KEYS, TEST_PAYLOAD_KEY_ID)
 
 
 async def _stream_of(
@@ -69,42 +66,42 @@ async def _deliver(
     return await handle.result(), handle.first_execution_run_id
 
 
-async def test_a_backlog_is_sent_in_order_across_continue_as_new(
-    db: async_sessionmaker[AsyncSession], settings: Settings, temporal: Client, worker: None
-) -> None:
+async def test_a_backlog_is_sent_in_order_across_continue_as_new(stack: Stack) -> None:
     with WebhookReceiver() as receiver:
-        async with endpoint_on(db, settings, receiver, "shop", []) as endpoint_id:
-            stream = await _stream_of(db, endpoint_id, 5)
-            done, first_run = await _deliver(temporal, settings, endpoint_id, stream, per_run=2)
+        async with endpoint_on(stack.db, stack.settings, receiver, "shop", []) as endpoint_id:
+            stream = await _stream_of(stack.db, endpoint_id, 5)
+            done, first_run = await _deliver(
+                stack.temporal, stack.settings, endpoint_id, stream, per_run=2
+            )
             assert done == 1  # 2, 2, then 1
             got = receiver.accepted("shop")
             assert [r.body["data"]["sequence"] for r in got] == [1, 2, 3, 4, 5]
             assert [r.body["data"]["n"] for r in got] == [0, 1, 2, 3, 4]
             await keep_workflow_history(
-                temporal,
+                stack.temporal,
                 delivery_workflow_id(str(endpoint_id), str(stream)),
                 WEBHOOK_DELIVERY_HISTORIES / "continued-as-new",
                 run_id=first_run,
             )
 
 
-async def test_a_refused_event_is_given_up_and_the_next_ones_still_sent(
-    db: async_sessionmaker[AsyncSession], settings: Settings, temporal: Client, worker: None
-) -> None:
+async def test_a_refused_event_is_given_up_and_the_next_ones_still_sent(stack: Stack) -> None:
     with WebhookReceiver() as receiver:
-        async with endpoint_on(db, settings, receiver, "shop", []) as endpoint_id:
+        async with endpoint_on(stack.db, stack.settings, receiver, "shop", []) as endpoint_id:
             receiver.fail_next(1, 410)
             receiver.fail_next(2, 503)
-            stream = await _stream_of(db, endpoint_id, 3)
-            assert (await _deliver(temporal, settings, endpoint_id, stream, per_run=200))[0] == 3
+            stream = await _stream_of(stack.db, endpoint_id, 3)
+            assert (
+                await _deliver(stack.temporal, stack.settings, endpoint_id, stream, per_run=200)
+            )[0] == 3
             tried = [(r.body["data"]["sequence"], r.status) for r in receiver.requests("shop")]
             assert tried == [(1, 410), (2, 503), (2, 503), (2, 204), (3, 204)]
             await keep_workflow_history(
-                temporal,
+                stack.temporal,
                 delivery_workflow_id(str(endpoint_id), str(stream)),
                 WEBHOOK_DELIVERY_HISTORIES / "gave-up-retried-delivered",
             )
-            statuses = await _statuses(db, stream)
+            statuses = await _statuses(stack.db, stream)
             assert statuses == [
                 WebhookDeliveryStatus.FAILED,
                 WebhookDeliveryStatus.DELIVERED,
@@ -144,20 +141,18 @@ async def _statuses(db: async_sessionmaker[AsyncSession], stream: uuid.UUID) -> 
         )
 
 
-async def test_the_safety_net_wakes_deliveries_nobody_woke(
-    db: async_sessionmaker[AsyncSession], settings: Settings, temporal: Client, worker: None
-) -> None:
+async def test_the_safety_net_wakes_deliveries_nobody_woke(stack: Stack) -> None:
     with WebhookReceiver() as receiver:
-        async with endpoint_on(db, settings, receiver, "shop", []) as endpoint_id:
-            await _stream_of(db, endpoint_id, 2)  # and no wake-up: as if it was lost
-            async with db.begin() as session:
+        async with endpoint_on(stack.db, stack.settings, receiver, "shop", []) as endpoint_id:
+            await _stream_of(stack.db, endpoint_id, 2)  # and no wake-up: as if it was lost
+            async with stack.db.begin() as session:
                 await session.execute(
                     update(WebhookDelivery)
                     .where(WebhookDelivery.endpoint_id == endpoint_id)
                     .values(queued_at=func.now() - timedelta(minutes=10))
                 )
             workflow_id = f"safety-net-test-{uuid.uuid4()}"
-            report = await temporal.execute_workflow(
+            report = await stack.temporal.execute_workflow(
                 SafetyNetWorkflow.run,
                 SafetyNetInput(
                     hold_grace_seconds=300,
@@ -166,13 +161,13 @@ async def test_the_safety_net_wakes_deliveries_nobody_woke(
                     webhook_sweep=WebhookSweep(untried_seconds=300, tried_seconds=3600),
                 ),
                 id=workflow_id,
-                task_queue=settings.task_queue,
+                task_queue=stack.settings.task_queue,
             )
             assert report.webhook_deliveries_woken >= 1
             got = await wait_for(lambda: receiver.accepted("shop"), 2)
             assert [r.body["data"]["n"] for r in got] == [0, 1]
             await keep_workflow_history(
-                temporal, workflow_id, SAFETY_NET_HISTORIES / "webhook-sweep-woke-deliveries"
+                stack.temporal, workflow_id, SAFETY_NET_HISTORIES / "webhook-sweep-woke-deliveries"
             )
 
 
@@ -183,13 +178,9 @@ def test_histories_are_committed() -> None:
 
 @pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
 async def test_history_replays(path: Path) -> None:
-    history = WorkflowHistory.from_json(f"webhook-delivery-{path.stem}", path.read_text())
-    replayer = Replayer(workflows=[WebhookDeliveryWorkflow], data_converter=CONVERTER)
-    await replayer.replay_workflow(history)
+    await replays(WebhookDeliveryWorkflow, f"webhook-delivery-{path.stem}", path)
 
 
 @pytest.mark.parametrize("path", RECORDED_SAFETY_NETS, ids=[p.stem for p in RECORDED_SAFETY_NETS])
 async def test_safety_net_history_replays(path: Path) -> None:
-    history = WorkflowHistory.from_json(f"safety-net-{path.stem}", path.read_text())
-    replayer = Replayer(workflows=[SafetyNetWorkflow], data_converter=CONVERTER)
-    await replayer.replay_workflow(history)
+    await replays(SafetyNetWorkflow, f"safety-net-{path.stem}", path)

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.api.webhooks_out.helpers import ALL_EVENTS
-from tests.conftest import ADMIN_KEY, OTHER_ADMIN_KEY, api_client
+from tests.conftest import ADMIN_KEY, OTHER_ADMIN_KEY, keyed_client
 from tests.fakes.webhook_receiver import WebhookReceiver
 
 Register = Callable[..., Awaitable[dict[str, Any]]]
@@ -19,16 +19,8 @@ def receiver() -> Iterator[WebhookReceiver]:
         yield server
 
 
-@pytest.fixture
-async def admin(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(api_url, ADMIN_KEY) as client:
-        yield client
-
-
-@pytest.fixture
-async def other_admin(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(api_url, OTHER_ADMIN_KEY) as client:
-        yield client
+admin = keyed_client("admin", ADMIN_KEY, "The default organisation's admin key.")
+other_admin = keyed_client("other_admin", OTHER_ADMIN_KEY, "Another organisation's admin key.")
 
 
 @pytest.fixture

@@ -75,6 +75,14 @@ async def wait_for_delivery(
     return delivery
 
 
+async def ping_until(
+    admin: httpx.AsyncClient, endpoint_id: str, status: str, within: float = 20
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Ping the endpoint: the ping, and its delivery once `status`."""
+    ping: dict[str, Any] = (await admin.post(f"/v1/webhook-endpoints/{endpoint_id}/ping")).json()
+    return ping, await wait_for_delivery(admin, endpoint_id, ping["id"], status, within)
+
+
 def seconds_between(first: dict[str, Any], second: dict[str, Any]) -> float:
     """Between two attempts, as the deliveries list times them."""
     later = datetime.fromisoformat(second["attempted_at"])

@@ -1,15 +1,16 @@
 """Webhooks out against the real servers: a booking's events reach a receiving server signed
-(Standard Webhooks), in order, at least once, across outages, and can be sent again."""
+(Standard Webhooks), in order, at least once, across outages, and can be sent again.
+
+Over 350 lines: the delivery guarantees one after another (signing, order, retries, redirects,
+windows, re-enabling, redelivery); their set-up is in helpers.py and conftest.py beside it."""
 
 import asyncio
 import time
 import uuid
 
 import httpx
-import stripe
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
 
 from core.enums import WebhookDeliveryStatus, WebhookEventType
 from messages.webhooks import delivery_workflow_id
@@ -22,6 +23,7 @@ from tests.api.webhooks_out.helpers import (
     about,
     accepted_about,
     deliveries,
+    ping_until,
     seconds_between,
     wait_for,
     wait_for_delivery,
@@ -30,18 +32,15 @@ from tests.conftest import SessionFactory
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.helpers.api_bookings import erase_at_rest, paid_booking, start_booking, wait_for_status
 from tests.helpers.polling import eventually
+from tests.helpers.stack import Stack
 from tests.histories import WEBHOOK_DELIVERY_HISTORIES, keep_workflow_history
 
 
 async def test_a_paid_booking_is_created_then_confirmed_signed_and_in_order(
-    api: httpx.AsyncClient,
-    register: Register,
-    receiver: WebhookReceiver,
-    stripe_client: stripe.StripeClient,
-    new_session: SessionFactory,
+    stack: Stack, register: Register, receiver: WebhookReceiver
 ) -> None:
     await register("shop")
-    booking = await paid_booking(api, stripe_client, await new_session())
+    booking = await paid_booking(stack.api, stack.stripe_client, await stack.new_session())
     got = await wait_for(lambda: about(receiver.accepted("shop"), booking["id"]), 2)
     assert [r.type for r in got] == ["booking.created", "booking.confirmed"]
     assert all(r.verified for r in about(receiver.requests("shop"), booking["id"]))
@@ -74,26 +73,23 @@ async def test_expired_and_cancelled_bookings(
 
 
 async def test_a_receiver_outage_delays_but_loses_and_reorders_nothing(
-    api: httpx.AsyncClient,
-    temporal: Client,
+    stack: Stack,
     admin: httpx.AsyncClient,
     register: Register,
     receiver: WebhookReceiver,
-    stripe_client: stripe.StripeClient,
-    new_session: SessionFactory,
 ) -> None:
     endpoint = await register("shop")
     receiver.fail_next(4, 503)
-    booking = await paid_booking(api, stripe_client, await new_session())
+    booking = await paid_booking(stack.api, stack.stripe_client, await stack.new_session())
     got = await wait_for(lambda: about(receiver.accepted("shop"), booking["id"]), 2)
     assert [r.type for r in got] == ["booking.created", "booking.confirmed"]
     tried = about(receiver.requests("shop"), booking["id"])
     assert [r.status for r in tried] == [503, 503, 503, 503, 204, 204]
     assert {r.webhook_id for r in tried[:5]} == {got[0].webhook_id}  # the same id on retries
     workflow_id = delivery_workflow_id(endpoint["id"], booking["id"])
-    assert await temporal.get_workflow_handle(workflow_id).result() >= 1  # its queue emptied
+    assert await stack.temporal.get_workflow_handle(workflow_id).result() >= 1  # its queue emptied
     await keep_workflow_history(
-        temporal, workflow_id, WEBHOOK_DELIVERY_HISTORIES / "retried-through-outage"
+        stack.temporal, workflow_id, WEBHOOK_DELIVERY_HISTORIES / "retried-through-outage"
     )
     listed = {d["event_id"]: d for d in await deliveries(admin, endpoint["id"])}
     created = listed[got[0].webhook_id]
@@ -107,8 +103,7 @@ async def test_a_timeout_and_a_429_are_retried_honouring_retry_after(
     endpoint = await register("shop")
     receiver.fail_next(1, None, delay=1.5)  # longer than the sender waits (1 s in tests)
     receiver.fail_next(1, 429, retry_after=2)
-    ping = (await admin.post(f"/v1/webhook-endpoints/{endpoint['id']}/ping")).json()
-    done = await wait_for_delivery(admin, endpoint["id"], ping["id"], "delivered")
+    _, done = await ping_until(admin, endpoint["id"], "delivered")
     codes = [a["status_code"] for a in done["attempts"]]
     assert codes == [None, 429, 204]
     assert "Timeout" in done["attempts"][0]["error"]
@@ -121,8 +116,7 @@ async def test_a_4xx_gives_up_at_once_then_redelivery_sends_the_same_event(
 ) -> None:
     endpoint = await register("shop")
     receiver.fail_next(1, 410)
-    ping = (await admin.post(f"/v1/webhook-endpoints/{endpoint['id']}/ping")).json()
-    failed = await wait_for_delivery(admin, endpoint["id"], ping["id"], "failed")
+    ping, failed = await ping_until(admin, endpoint["id"], "failed")
     assert [a["status_code"] for a in failed["attempts"]] == [410]
 
     path = f"/v1/webhook-endpoints/{endpoint['id']}/deliveries/{ping['id']}/redeliver"
@@ -137,8 +131,7 @@ async def test_a_redirect_is_not_followed_and_gives_up(
 ) -> None:
     endpoint = await register("shop")
     receiver.fail_next(1, 302)
-    ping = (await admin.post(f"/v1/webhook-endpoints/{endpoint['id']}/ping")).json()
-    failed = await wait_for_delivery(admin, endpoint["id"], ping["id"], "failed")
+    _, failed = await ping_until(admin, endpoint["id"], "failed")
     assert [(a["status_code"], a["error"]) for a in failed["attempts"]] == [(302, "HTTP 302")]
 
 
@@ -147,8 +140,7 @@ async def test_retries_end_after_the_window_and_the_delivery_is_marked_failed(
 ) -> None:
     endpoint = await register("shop")
     receiver.fail_next(1000, 500)
-    ping = (await admin.post(f"/v1/webhook-endpoints/{endpoint['id']}/ping")).json()
-    failed = await wait_for_delivery(admin, endpoint["id"], ping["id"], "failed", within=30)
+    _, failed = await ping_until(admin, endpoint["id"], "failed", within=30)
     assert len(failed["attempts"]) >= 3
     assert {a["status_code"] for a in failed["attempts"]} == {500}
     span = seconds_between(failed["attempts"][0], failed["attempts"][-1])
@@ -156,19 +148,17 @@ async def test_retries_end_after_the_window_and_the_delivery_is_marked_failed(
 
 
 async def test_only_enabled_endpoints_get_only_the_events_they_subscribed_to(
-    api: httpx.AsyncClient,
+    stack: Stack,
     admin: httpx.AsyncClient,
     register: Register,
     receiver: WebhookReceiver,
-    stripe_client: stripe.StripeClient,
-    new_session: SessionFactory,
 ) -> None:
     await register("everything")
     await register("confirmations", events=["booking.confirmed"])
     disabled = await register("disabled")
     response = await admin.patch(f"/v1/webhook-endpoints/{disabled['id']}", json={"enabled": False})
     assert response.json()["enabled"] is False
-    booking = await paid_booking(api, stripe_client, await new_session())
+    booking = await paid_booking(stack.api, stack.stripe_client, await stack.new_session())
     await wait_for(lambda: about(receiver.accepted("everything"), booking["id"]), 2)
     got = await wait_for(lambda: about(receiver.accepted("confirmations"), booking["id"]), 1)
     await asyncio.sleep(0.5)  # time for anything wrongly queued to arrive
@@ -274,15 +264,13 @@ async def test_erasing_a_customer_deletes_the_events_that_copied_their_data(
 
 
 async def test_each_refund_is_an_event_with_its_amount_the_total_and_what_remains(
-    api: httpx.AsyncClient,
+    stack: Stack,
     admin: httpx.AsyncClient,
     register: Register,
     receiver: WebhookReceiver,
-    stripe_client: stripe.StripeClient,
-    new_session: SessionFactory,
 ) -> None:
     await register("shop")
-    booking = await paid_booking(api, stripe_client, await new_session(), 2)
+    booking = await paid_booking(stack.api, stack.stripe_client, await stack.new_session(), 2)
     total = booking["amount_total"]
     refunds = f"/v1/bookings/{booking['id']}/refunds"
     for amount in (1_000, total - 1_000):
@@ -292,7 +280,7 @@ async def test_each_refund_is_an_event_with_its_amount_the_total_and_what_remain
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )
         assert answer.status_code == 200, answer.text
-    await wait_for_status(api, booking["id"], "REFUNDED")
+    await wait_for_status(stack.api, booking["id"], "REFUNDED")
 
     got = await wait_for(lambda: about(receiver.accepted("shop"), booking["id"]), 4)
     assert [r.type for r in got] == [

@@ -7,11 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
-import stripe
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
 
 from activities.repairs import stripe_refunds_workflow_id
 from core.enums import DocumentKind
@@ -21,11 +18,10 @@ from models.tables import BookingRefund, Receipt, Seat
 from tests.api.conftest import ADMIN
 from tests.api.webhooks_out.conftest import Register
 from tests.api.webhooks_out.helpers import accepted_about, wait_for
-from tests.conftest import SessionFactory
-from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.helpers.api_bookings import session_with, start_booking, wait_for_status
 from tests.helpers.emails import emails_with
+from tests.helpers.stack import Stack
 from tests.helpers.stripe_events import signed_event
 from tests.histories import keep_workflow_history
 from workflows.stripe_refunds import STRIPE_REASON
@@ -52,82 +48,79 @@ async def ledger(db: Db, booking_id: str) -> tuple[list[tuple[int, str]], list[i
 
 
 async def test_a_refund_at_stripe_after_the_workflow_ended_is_recorded_and_refunds_the_booking(
-    api: httpx.AsyncClient,
-    register: Register,
-    receiver: WebhookReceiver,
-    stripe_client: stripe.StripeClient,
-    db: Db,
-    sendgrid: FakeSendGrid,
-    temporal: Client,
+    stack: Stack, register: Register, receiver: WebhookReceiver
 ) -> None:
     await register("shop", ["booking.refunded"])
     policy = [{"days_before": 0, "percent": 50}]
-    session_id = await session_with(api, datetime.now(UTC) + timedelta(days=30), policy)
-    booking = await start_booking(api, session_id, 2)
+    session_id = await session_with(stack.api, datetime.now(UTC) + timedelta(days=30), policy)
+    booking = await start_booking(stack.api, session_id, 2)
     intent_id = booking["payment"]["payment_intent_id"]
-    assert await pay(stripe_client, intent_id) == "succeeded"
-    await wait_for_status(api, booking["id"], "CONFIRMED")
-    cancelled = await api.post(f"/v1/bookings/{booking['id']}/cancel")
+    assert await pay(stack.stripe_client, intent_id) == "succeeded"
+    await wait_for_status(stack.api, booking["id"], "CONFIRMED")
+    cancelled = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel")
     assert (cancelled.json()["status"], cancelled.json()["amount_refunded"]) == ("CANCELLED", 7_500)
-    await temporal.get_workflow_handle(booking_workflow_id(booking["id"])).result()  # it ended
+    await stack.temporal.get_workflow_handle(
+        booking_workflow_id(booking["id"])
+    ).result()  # it ended
 
     # The organiser refunds the rest as goodwill, in the dashboard; Stripe tells us twice.
-    await stripe_client.v1.refunds.create_async({"payment_intent": intent_id, "amount": 7_500})
+    await stack.stripe_client.v1.refunds.create_async(
+        {"payment_intent": intent_id, "amount": 7_500}
+    )
     charge = {"id": f"ch_{uuid.uuid4().hex[:14]}", "object": "charge", "payment_intent": intent_id}
     body, headers = signed_event("charge.refunded", charge)
     for _ in range(2):
-        told = await api.post("/v1/webhooks/stripe", content=body, headers=headers)
+        told = await stack.api.post("/v1/webhooks/stripe", content=body, headers=headers)
         assert (told.status_code, told.json()["outcome"]) == (200, "recording-refunds")
 
-    ended = await wait_for_status(api, booking["id"], "REFUNDED")
+    ended = await wait_for_status(stack.api, booking["id"], "REFUNDED")
     assert ended["amount_refunded"] == 15_000
-    refunds, notes = await ledger(db, booking["id"])
+    refunds, notes = await ledger(stack.db, booking["id"])
     assert refunds[1:] == [(7_500, STRIPE_REASON)] and len(refunds) == 2
     assert notes == [-7_500, -7_500]
     told_shop = await wait_for(accepted_about(receiver, "shop", booking["id"]), 2)
     assert [r.body["data"]["refund"]["total_refunded"] for r in told_shop] == [7_500, 15_000]
-    await emails_with(sendgrid, booking["id"], "refunded")
+    await emails_with(stack.sendgrid, booking["id"], "refunded")
     recorder = stripe_refunds_workflow_id(booking["id"])
-    await keep_workflow_history(temporal, recorder, HISTORIES / "rest_refunded_after_close")
+    await keep_workflow_history(stack.temporal, recorder, HISTORIES / "rest_refunded_after_close")
 
     # Told again (Stripe retries): nothing new is recorded.
     again, headers = signed_event("charge.refunded", charge)
-    told = await api.post("/v1/webhooks/stripe", content=again, headers=headers)
+    told = await stack.api.post("/v1/webhooks/stripe", content=again, headers=headers)
     assert told.status_code == 200
-    await temporal.get_workflow_handle(recorder).result()
-    assert await ledger(db, booking["id"]) == (refunds, notes)
+    await stack.temporal.get_workflow_handle(recorder).result()
+    assert await ledger(stack.db, booking["id"]) == (refunds, notes)
 
 
 async def test_a_refund_at_stripe_after_the_session_ended_refunds_the_completed_booking(
-    api: httpx.AsyncClient,
-    stripe_client: stripe.StripeClient,
-    db: Db,
-    new_session: SessionFactory,
+    stack: Stack,
 ) -> None:
     """After the session, POST /refunds is refused (the booking is COMPLETED): Stripe's
     dashboard is the only way to give money back, and the booking follows it."""
-    session_id = await new_session(starts_in=timedelta(seconds=6), duration=timedelta(seconds=2))
-    booking = await start_booking(api, session_id)
+    session_id = await stack.new_session(
+        starts_in=timedelta(seconds=6), duration=timedelta(seconds=2)
+    )
+    booking = await start_booking(stack.api, session_id)
     intent_id = booking["payment"]["payment_intent_id"]
-    assert await pay(stripe_client, intent_id) == "succeeded"
-    await wait_for_status(api, booking["id"], "COMPLETED", within=30)
+    assert await pay(stack.stripe_client, intent_id) == "succeeded"
+    await wait_for_status(stack.api, booking["id"], "COMPLETED", within=30)
     refund = {"amount": 100}
-    late = await api.post(f"/v1/bookings/{booking['id']}/refunds", json=refund, headers=ADMIN)
+    late = await stack.api.post(f"/v1/bookings/{booking['id']}/refunds", json=refund, headers=ADMIN)
     assert late.status_code == 409, late.text
 
-    await stripe_client.v1.refunds.create_async({"payment_intent": intent_id})
+    await stack.stripe_client.v1.refunds.create_async({"payment_intent": intent_id})
     charge = {"id": f"ch_{uuid.uuid4().hex[:14]}", "object": "charge", "payment_intent": intent_id}
     body, headers = signed_event("charge.refunded", charge)
-    told = await api.post("/v1/webhooks/stripe", content=body, headers=headers)
+    told = await stack.api.post("/v1/webhooks/stripe", content=body, headers=headers)
     assert told.json()["outcome"] == "recording-refunds"
 
-    ended = await wait_for_status(api, booking["id"], "REFUNDED")
+    ended = await wait_for_status(stack.api, booking["id"], "REFUNDED")
     assert ended["amount_refunded"] == booking["amount_total"]
-    assert await ledger(db, booking["id"]) == (
+    assert await ledger(stack.db, booking["id"]) == (
         [(booking["amount_total"], STRIPE_REASON)],
         [-booking["amount_total"]],
     )
-    async with db() as s:
+    async with stack.db() as s:
         held = await s.scalar(
             select(func.count())
             .select_from(Seat)

@@ -1,4 +1,5 @@
-"""Bookings in known states for the consistency checker, and the checker scoped to them.
+"""Bookings in known states for the consistency checker, and the checker scoped to them (the
+`run_check` fixture, a plugin of tests/conftest.py).
 
 Other tests share the database, Temporal and localstripe: every check here is limited to the
 sessions its test created.
@@ -21,7 +22,6 @@ from temporalio.client import Client
 from core.enums import BookingStatus, DocumentKind, EmailKind, NotificationStatus
 from models.tables import Booking, Notification, Receipt
 from reconcile.consistency import Report, check
-from tests.conftest import SessionFactory
 from tests.helpers.api_bookings import paid_booking, start_booking, wait_for_status
 from tests.helpers.polling import eventually
 
@@ -134,7 +134,7 @@ async def refunded(
 
 
 async def expired(
-    api: httpx.AsyncClient, new_session: SessionFactory, quantity: int = 1
+    api: httpx.AsyncClient, new_session: Callable[..., Awaitable[str]], quantity: int = 1
 ) -> tuple[str, dict[str, Any]]:
     """A booking whose hold ran out, in a session of its own (holds are per session)."""
     session_id = await new_session(capacity=4, hold_seconds=1)

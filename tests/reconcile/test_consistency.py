@@ -4,26 +4,14 @@ finders give the safety net. Each rule broken alone: test_rules.py."""
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import httpx
-import stripe
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus
 
 from core.enums import BookingStatus
 from reconcile.consistency import Invariant, Rule
 from reconcile.findings import OrphanReason, orphan_holds, unclaimed_payments
 from tests.api.conftest import ADMIN
-from tests.conftest import SessionFactory
 from tests.helpers.api_bookings import session_with
-from tests.ops.breaking import (
-    add_email,
-    refund_at_stripe,
-    refund_at_stripe_told,
-    seen,
-    stray_payment,
-    terminate,
-)
-from tests.ops.conftest import (
+from tests.helpers.consistency import (
     SETTLE_SECONDS,
     Check,
     World,
@@ -34,29 +22,32 @@ from tests.ops.conftest import (
     pending,
     refunded,
 )
+from tests.helpers.stack import Stack
+from tests.reconcile.breaking import (
+    add_email,
+    refund_at_stripe,
+    refund_at_stripe_told,
+    seen,
+    stray_payment,
+    terminate,
+)
 
 
-async def test_healthy_bookings_have_no_violations(
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    db: async_sessionmaker[AsyncSession],
-    run_check: Check,
-) -> None:
-    session_id = await new_session(capacity=6)
-    expired_session, expired_booking = await expired(api, new_session, quantity=2)
+async def test_healthy_bookings_have_no_violations(stack: Stack, run_check: Check) -> None:
+    session_id = await stack.new_session(capacity=6)
+    expired_session, expired_booking = await expired(stack.api, stack.new_session, quantity=2)
     world = World(
         [session_id, expired_session],
         {
-            "pending": await pending(api, session_id, 2),
-            "confirmed": await confirmed(api, stripe_client, session_id, 2),
-            "cancelled": await cancelled(api, session_id),
-            "refunded": await refunded(api, stripe_client, session_id),
+            "pending": await pending(stack.api, session_id, 2),
+            "confirmed": await confirmed(stack.api, stack.stripe_client, session_id, 2),
+            "cancelled": await cancelled(stack.api, session_id),
+            "refunded": await refunded(stack.api, stack.stripe_client, session_id),
             "expired": expired_booking,
         },
     )
 
-    await at_rest(db, world)
+    await at_rest(stack.db, world)
     report = await run_check(world)
 
     assert report.violations == []
@@ -72,19 +63,15 @@ async def test_healthy_bookings_have_no_violations(
 
 
 async def test_a_terminated_pending_booking_keeps_its_places(
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    db: async_sessionmaker[AsyncSession],
-    temporal: Client,
-    run_check: Check,
+    stack: Stack, run_check: Check
 ) -> None:
-    session_id = await new_session(capacity=4)
-    booking = await pending(api, session_id, 2)
+    session_id = await stack.new_session(capacity=4)
+    booking = await pending(stack.api, session_id, 2)
     world = World([session_id], {"pending": booking})
-    await at_rest(db, world)
-    await terminate(temporal, booking)
+    await at_rest(stack.db, world)
+    await terminate(stack.temporal, booking)
     # An email the workflow began and will now never finish.
-    await add_email(db, booking, "hold_expired", "sending")
+    await add_email(stack.db, booking, "hold_expired", "sending")
 
     report = await run_check(world)
 
@@ -93,7 +80,9 @@ async def test_a_terminated_pending_booking_keeps_its_places(
         (Invariant.ONE_RECEIPT_ONE_EMAIL, Rule.EMAIL_STUCK, booking["id"]),
         (Invariant.MIRROR_MATCHES_WORKFLOW, Rule.OPEN_WITHOUT_WORKFLOW, booking["id"]),
     }
-    [hold] = await orphan_holds(db, temporal, session_ids=[session_id], settle_seconds=1)
+    [hold] = await orphan_holds(
+        stack.db, stack.temporal, session_ids=[session_id], settle_seconds=1
+    )
     assert (hold.booking_id, hold.reason, hold.status) == (
         booking["id"],
         OrphanReason.WORKFLOW_CLOSED,
@@ -105,25 +94,20 @@ async def test_a_terminated_pending_booking_keeps_its_places(
 
 
 async def test_money_paid_for_an_expired_booking_on_an_intent_nobody_claims(
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    db: async_sessionmaker[AsyncSession],
-    temporal: Client,
-    run_check: Check,
+    stack: Stack, run_check: Check
 ) -> None:
-    session_id, booking = await expired(api, new_session)
+    session_id, booking = await expired(stack.api, stack.new_session)
     world = World([session_id], {"expired": booking})
-    await at_rest(db, world)
+    await at_rest(stack.db, world)
     # No workflow waits for money on an intent of its own.
-    stray = await stray_payment(stripe_client, booking)
+    stray = await stray_payment(stack.stripe_client, booking)
     await asyncio.sleep(1.5)  # localstripe's webhook reaches the booking, which ignores it
 
     report = await run_check(world)
 
     assert seen(report) == {(Invariant.MONEY_BALANCES, Rule.UNCLAIMED_PAYMENT, stray)}
     [payment] = await unclaimed_payments(
-        db, temporal, stripe_client, session_ids=[session_id], settle_seconds=1
+        stack.db, stack.temporal, stack.stripe_client, session_ids=[session_id], settle_seconds=1
     )
     assert (payment.payment_intent_id, payment.booking_id, payment.booking_status) == (
         stray,
@@ -136,52 +120,53 @@ async def test_money_paid_for_an_expired_booking_on_an_intent_nobody_claims(
         "GBP",
     )
 
-    await refund_at_stripe(stripe_client, stray)
+    await refund_at_stripe(stack.stripe_client, stray)
     assert (await run_check(world)).violations == []
 
 
 async def test_partly_refunded_repriced_and_policy_cancelled_bookings_are_no_violation(
-    api: httpx.AsyncClient,
-    new_session: SessionFactory,
-    stripe_client: stripe.StripeClient,
-    db: async_sessionmaker[AsyncSession],
-    temporal: Client,
-    run_check: Check,
+    stack: Stack, run_check: Check
 ) -> None:
     """Money kept by a refund policy is the seller's: neither a violation nor refunded by the
     safety net. A refund made at Stripe and read back is the booking's as much as its own."""
-    session_id = await new_session(capacity=12)
+    session_id = await stack.new_session(capacity=12)
     half_back = await session_with(
-        api, datetime.now(UTC) + timedelta(days=3), [{"days_before": 1, "percent": 50}]
+        stack.api, datetime.now(UTC) + timedelta(days=3), [{"days_before": 1, "percent": 50}]
     )
     world = World(
         [session_id, half_back],
         {
-            "partly refunded": await confirmed(api, stripe_client, session_id, 2),
-            "fewer places": await confirmed(api, stripe_client, session_id, 5),
-            "cancelled for half": await confirmed(api, stripe_client, half_back, 2),
-            "refunded at Stripe": await confirmed(api, stripe_client, session_id, 2),
+            "partly refunded": await confirmed(stack.api, stack.stripe_client, session_id, 2),
+            "fewer places": await confirmed(stack.api, stack.stripe_client, session_id, 5),
+            "cancelled for half": await confirmed(stack.api, stack.stripe_client, half_back, 2),
+            "refunded at Stripe": await confirmed(stack.api, stack.stripe_client, session_id, 2),
         },
     )
-    await refund_at_stripe_told(api, stripe_client, world.bookings["refunded at Stripe"], 1_000)
-    refund = await api.post(
+    await refund_at_stripe_told(
+        stack.api, stack.stripe_client, world.bookings["refunded at Stripe"], 1_000
+    )
+    refund = await stack.api.post(
         f"/v1/bookings/{world.id('partly refunded')}/refunds", json={"amount": 500}, headers=ADMIN
     )
     assert refund.json()["amount_refunded"] == 500
-    fewer = await api.post(
+    fewer = await stack.api.post(
         f"/v1/bookings/{world.id('fewer places')}/cancel-places", json={"count": 2}
     )
     assert (fewer.json()["amount_total"], fewer.json()["amount_refunded"]) == (20_250, 13_500)
-    cancelled = await api.post(f"/v1/bookings/{world.id('cancelled for half')}/cancel")
+    cancelled = await stack.api.post(f"/v1/bookings/{world.id('cancelled for half')}/cancel")
     assert (cancelled.json()["status"], cancelled.json()["amount_refunded"]) == ("CANCELLED", 7_500)
 
-    await at_rest(db, world)
+    await at_rest(stack.db, world)
     report = await run_check(world)
 
     assert report.violations == []
     assert report.counts.documents >= 8  # four receipts, four credit notes
     assert report.counts.refunds_recorded == 4
     kept = await unclaimed_payments(
-        db, temporal, stripe_client, session_ids=[half_back], settle_seconds=SETTLE_SECONDS
+        stack.db,
+        stack.temporal,
+        stack.stripe_client,
+        session_ids=[half_back],
+        settle_seconds=SETTLE_SECONDS,
     )
     assert kept == []

@@ -2,7 +2,10 @@
 
 One row per way of breaking a rule. Most breaks cause one finding alone; where a rule cannot
 be broken without another one (extra place rows are what over-capacity needs; a negative
-remainder needs a total that disagrees with something), the row names the exact pair."""
+remainder needs a total that disagrees with something), the row names the exact pair.
+
+Over 350 lines: one table of every rule broken on purpose, read together; the set-up of
+its rows is in tests/helpers/consistency.py and tests/reconcile/breaking.py."""
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,17 +22,7 @@ from reconcile.consistency import Rule
 from tests.api.conftest import ADMIN
 from tests.conftest import SessionFactory
 from tests.helpers.api_bookings import session_with
-from tests.ops.breaking import (
-    add_email,
-    found,
-    free_places,
-    record_refund_by_hand,
-    refund_at_stripe,
-    sql,
-    stray_payment,
-    terminate,
-)
-from tests.ops.conftest import (
+from tests.helpers.consistency import (
     Check,
     World,
     at_rest,
@@ -38,6 +31,16 @@ from tests.ops.conftest import (
     expired,
     pending,
     settled,
+)
+from tests.reconcile.breaking import (
+    add_email,
+    found,
+    free_places,
+    record_refund_by_hand,
+    refund_at_stripe,
+    sql,
+    stray_payment,
+    terminate,
 )
 
 
