@@ -10,7 +10,6 @@ from messages.booking import Attendee, BookingRequest
 from models.tables import Seat, WebhookDelivery, WebhookEvent
 
 
-
 def request(
     session_id: str,
     quantity: int = 1,
