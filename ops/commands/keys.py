@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.enums import Role
 from core.errors import InvalidRequest
 from models.tables import ApiKey, Organisation
+from ops.commands import stripe_accounts
 from ops.commands.display import AsJson, console, details, print_json, table, uuid_parser
 from ops.commands.runtime import BAD_USAGE, FOUND_PROBLEMS, database, fail, run, settings_or_exit
 from ops.readable import when
@@ -201,3 +202,6 @@ def _organisation_json(organisation: Organisation) -> dict[str, Any]:
         "name": organisation.name,
         "created_at": organisation.created_at,
     }
+
+
+organisations.command("set-stripe-account")(stripe_accounts.set_stripe_account)
