@@ -35,7 +35,13 @@ from messages.payments import (
     RefundRequest,
     amount_received,
 )
-from store.stripe_accounts import PLATFORM, ChargeTerms, account_of_intent, charge_terms
+from store.stripe_accounts import (
+    PLATFORM,
+    ChargeTerms,
+    account_of_booking,
+    account_of_intent,
+    charge_terms,
+)
 
 # Each of stripe-python's error classes, retried (None: Stripe could not answer now) or refused
 # for good as a named type. A class not named (the v2 API's and OAuth's, which this engine never
@@ -154,6 +160,15 @@ class PaymentActivities:
         async with self._sessionmaker() as db:
             return await account_of_intent(db, payment_intent_id)
 
+    async def _refund_account(self, request: RefundRequest) -> str | None:
+        """The account a refund for the booking is made in: the one its payment was made in
+        (or where the safety net found the money). Never the account of the intent named:
+        an intent of another organisation is then not found there, and nothing is refunded."""
+        if request.stripe_account_id is not None or self._sessionmaker is None:
+            return request.stripe_account_id
+        async with self._sessionmaker() as db:
+            return await account_of_booking(db, uuid.UUID(request.booking_id))
+
     @classified
     async def create_intent(
         self, request: CreatePaymentIntent, terms: ChargeTerms = PLATFORM
@@ -225,7 +240,7 @@ class PaymentActivities:
         In a connected account the platform's fee goes back in the same proportion as the
         payment (`refund_application_fee`: Stripe refunds amount / amount paid of the fee), so
         the organiser is never left paying a fee on money it returned."""
-        account = request.stripe_account_id or await self.account_of(request.payment_intent_id)
+        account = await self._refund_account(request)
         metadata = {"booking_id": request.booking_id, "reason": request.reason}
         if request.sequence is not None:
             metadata["sequence"] = str(request.sequence)

@@ -8,10 +8,7 @@ with the part of Stripe Connect the engine uses, which localstripe lacks.
 Connect, as real Stripe answers it for direct charges:
 - each `Stripe-Account` header value (`acct_...`, any such id: accounts exist once named) has
   objects of its own, the platform (no header) too: an intent made on one account is not found
-  on another. localstripe keeps every object in one module-level dict; `AccountStores` stands
-  in for it and hands each request the store of its account, chosen by a context variable that
-  a middleware sets. asyncio copies the context into the tasks a request starts, so what
-  localstripe finishes later (a charge settling, an event sent) stays on the request's account;
+  on another (devstack/localstripe_accounts.py);
 - an event about a connected account's object carries `"account": "acct_..."` at its top level;
 - a PaymentIntent takes `application_fee_amount` (only with a `Stripe-Account`, at most the
   amount) and returns it; a refund takes `refund_application_fee` and echoes it back;
@@ -19,11 +16,9 @@ Connect, as real Stripe answers it for direct charges:
 """
 
 import argparse
-import pickle
 import re
 import sys
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,86 +26,36 @@ from aiohttp import web
 from localstripe import resources, server, webhooks
 from localstripe.errors import UserError
 
+from devstack.localstripe_accounts import PLATFORM, AccountStores, account
+
 ACCOUNT_HEADER = "Stripe-Account"
 ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,64}")
-PLATFORM = ""  # the store of requests without a Stripe-Account header
-
-_account: ContextVar[str] = ContextVar("stripe_account", default=PLATFORM)
-
-
-class AccountStores(MutableMapping[str, Any]):
-    """localstripe's store, one per account: the mapping operations act on the store of the
-    current request's account; persistence writes (and reads) all of them."""
-
-    def __init__(self, path: Path | None) -> None:
-        self._path = path
-        self._stores: dict[str, dict[str, Any]] = {}
-
-    def _current(self) -> dict[str, Any]:
-        return self._stores.setdefault(_account.get(), {})
-
-    def __getitem__(self, key: str) -> Any:
-        return self._current()[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._current()[key] = value
-        self.dump_to_disk()
-
-    def __delitem__(self, key: str) -> None:
-        del self._current()[key]
-        self.dump_to_disk()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._current())
-
-    def __len__(self) -> int:
-        return len(self._current())
-
-    def clear(self) -> None:
-        """localstripe's `DELETE /_config/data`: every account's objects go."""
-        self._stores.clear()
-        self.dump_to_disk()
-
-    def try_load_from_disk(self) -> None:
-        if self._path is None or not self._path.exists():
-            return
-        with self._path.open("rb") as f:
-            saved = pickle.load(f)
-        # A store written before accounts were kept apart holds the platform's objects.
-        self._stores = {PLATFORM: dict(saved)} if isinstance(saved, resources.Store) else saved
-
-    def dump_to_disk(self) -> None:
-        if self._path is not None:
-            with self._path.open("wb") as f:
-                pickle.dump(self._stores, f, protocol=pickle.HIGHEST_PROTOCOL)
-
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware
 async def account_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The request's account, from its Stripe-Account header, for the store and its events."""
-    account = request.headers.get(ACCOUNT_HEADER, PLATFORM)
-    if account and not ACCOUNT_ID.fullmatch(account):
+    named = request.headers.get(ACCOUNT_HEADER, PLATFORM)
+    if named and not ACCOUNT_ID.fullmatch(named):
         # Real Stripe's answer for an account the key may not act for.
         raise UserError(
             403,
-            f"The provided key does not have access to account '{account}'",
+            f"The provided key does not have access to account '{named}'",
             {"code": "account_invalid"},
         )
-    token = _account.set(account)
+    token = account.set(named)
     try:
         return await handler(request)
     finally:
-        _account.reset(token)  # one connection serves several requests
+        account.reset(token)  # one connection serves several requests
 
 
 def _event_init(original: Callable[..., None]) -> Callable[..., None]:
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        if account := _account.get():
-            self.account = account
+        if named := account.get():
+            self.account = named
 
     return init
 
@@ -119,7 +64,7 @@ def _intent_init(original: Callable[..., None]) -> Callable[..., None]:
     def init(self: Any, *args: Any, application_fee_amount: Any = None, **kwargs: Any) -> None:
         fee = resources.try_convert_to_int(application_fee_amount)
         if fee is not None:
-            if not _account.get():
+            if not account.get():
                 raise UserError(
                     400,
                     "Can only apply an application_fee_amount when the PaymentIntent is "
@@ -146,12 +91,12 @@ def _refund_init(original: Callable[..., None]) -> Callable[..., None]:
 
 
 def retrieve_account(request: web.Request) -> web.Response:
-    account = request.match_info["id"]
-    if not ACCOUNT_ID.fullmatch(account):
-        raise UserError(404, f"No such account: '{account}'", {"code": "resource_missing"})
+    named = request.match_info["id"]
+    if not ACCOUNT_ID.fullmatch(named):
+        raise UserError(404, f"No such account: '{named}'", {"code": "resource_missing"})
     return server.json_response(
         {
-            "id": account,
+            "id": named,
             "object": "account",
             "type": "standard",
             "charges_enabled": True,

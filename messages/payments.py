@@ -105,7 +105,7 @@ class RefundRequest:
     amount: int | None = None
     sequence: int | None = None
     # The Stripe account the intent is in, when its booking's row may not say (the safety
-    # net's late money, found in an account's listing); None: the one the row records.
+    # net's late money, found in an account's listing); None: the one the booking's row records.
     stripe_account_id: str | None = None
 
 
