@@ -7,16 +7,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import stripe
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.enums import Role, SessionKind
 from core.settings import Settings
+from devstack.pay import pay
 from models.tables import Organisation
 from store.api_keys import create_key
 from store.catalog import SessionSpec, create_session
 from store.organisations import create_organisation
+from tests.helpers.api_bookings import start_booking, wait_for_status
 
 Db = async_sessionmaker[AsyncSession]
 
@@ -83,3 +86,16 @@ async def session_of(
     )
     async with db.begin() as s:
         return str((await create_session(s, spec)).id)
+
+
+async def paid_in(
+    api: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    connected: Connected,
+    session_id: str,
+) -> dict[str, Any]:
+    """A booking of the organisation's (`api`: its key) paid in its account, once CONFIRMED."""
+    booking = await start_booking(api, session_id)
+    intent_id = booking["payment"]["payment_intent_id"]
+    assert await pay(stripe_client, intent_id, account=connected.account) == "succeeded"
+    return await wait_for_status(api, booking["id"], "CONFIRMED")
