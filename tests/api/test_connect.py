@@ -4,7 +4,6 @@ platform's fee, while the platform's bookings behave as before; and a signed eve
 account does not own the booking it names changes nothing."""
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -14,18 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from core.platform_fee import platform_fee
-from core.settings import Settings
 from devstack.pay import pay
 from messages.booking import booking_workflow_id
 from models.tables import Booking, StripeEvent
-from tests.conftest import SessionFactory, api_client
+from tests.conftest import SessionFactory
 from tests.helpers.api_bookings import start_booking, wait_for_status
 from tests.helpers.connect import (
     FEE_BASIS_POINTS,
     FEE_FIXED,
     Connected,
-    connected_organisation,
     new_account,
+    organiser,
     session_of,
 )
 from tests.helpers.stack import Stack
@@ -34,18 +32,6 @@ from tests.helpers.stripe_events import recorded, signed_event
 Db = async_sessionmaker[AsyncSession]
 Json = dict[str, Any]
 PRICE = 7500
-
-
-@pytest.fixture
-async def connected(db: Db, settings: Settings) -> Connected:
-    return await connected_organisation(db, settings)
-
-
-@pytest.fixture
-async def organiser_api(api_url: str, connected: Connected) -> AsyncIterator[httpx.AsyncClient]:
-    """The connected organisation's client key."""
-    async with api_client(api_url, connected.client_key) as client:
-        yield client
 
 
 async def refunds_at(
@@ -74,6 +60,13 @@ async def payment_signals(temporal: Client, booking_id: str) -> int:
 
 
 async def test_a_connected_organisation_is_paid_refunded_and_cancelled_in_its_account(
+    stack: Stack,
+) -> None:
+    async with organiser(stack.db, stack.settings, stack.api_url) as (connected, organiser_api):
+        await paid_refunded_and_cancelled(stack, connected, organiser_api)
+
+
+async def paid_refunded_and_cancelled(
     stack: Stack, connected: Connected, organiser_api: httpx.AsyncClient
 ) -> None:
     session_id = await session_of(stack.db, connected.organisation_id, price_amount=PRICE)
@@ -126,10 +119,17 @@ async def test_a_platform_booking_is_paid_and_refunded_in_the_platform_s_account
 
 
 async def test_an_event_whose_account_does_not_own_the_booking_changes_nothing(
-    stack: Stack, connected: Connected, organiser_api: httpx.AsyncClient
+    stack: Stack,
 ) -> None:
     """Signed, so answered 200 (Stripe would only send it again), recorded as `wrong-account`:
     no signal reaches the booking and it stays unpaid."""
+    async with organiser(stack.db, stack.settings, stack.api_url) as (connected, organiser_api):
+        await forged_events_change_nothing(stack, connected, organiser_api)
+
+
+async def forged_events_change_nothing(
+    stack: Stack, connected: Connected, organiser_api: httpx.AsyncClient
+) -> None:
     their_session = await session_of(stack.db, connected.organisation_id)
     theirs = await start_booking(organiser_api, their_session)
     ours = await start_booking(stack.api, await stack.new_session())

@@ -3,6 +3,8 @@ organisation with a fresh `acct_...` id (localstripe keeps each such account's o
 a platform fee, sessions of its own and API keys."""
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +21,7 @@ from models.tables import Organisation
 from store.api_keys import create_key
 from store.catalog import SessionSpec, create_session
 from store.organisations import create_organisation
+from tests.conftest import api_client
 from tests.helpers.api_bookings import start_booking, wait_for_status
 
 Db = async_sessionmaker[AsyncSession]
@@ -99,3 +102,13 @@ async def paid_in(
     intent_id = booking["payment"]["payment_intent_id"]
     assert await pay(stripe_client, intent_id, account=connected.account) == "succeeded"
     return await wait_for_status(api, booking["id"], "CONFIRMED")
+
+
+@asynccontextmanager
+async def organiser(
+    db: Db, settings: Settings, api_url: str
+) -> AsyncIterator[tuple[Connected, httpx.AsyncClient]]:
+    """A new connected organisation and a client of the API with its client key."""
+    connected = await connected_organisation(db, settings)
+    async with api_client(api_url, connected.client_key) as client:
+        yield connected, client

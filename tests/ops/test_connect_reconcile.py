@@ -3,10 +3,8 @@ connected organisation's payments are neither missed nor reported as unknown, an
 account that no booking claims is found there."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 import stripe
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -15,29 +13,29 @@ from core.enums import BookingStatus
 from core.settings import Settings
 from reconcile.consistency import Invariant, Rule
 from reconcile.findings import unclaimed_payments
-from tests.conftest import api_client
 from tests.helpers.api_bookings import start_booking, wait_for_status
-from tests.helpers.connect import Connected, connected_organisation, paid_in, session_of
+from tests.helpers.connect import Connected, organiser, paid_in, session_of
 from tests.ops.breaking import refund_at_stripe, seen, stray_payment
 from tests.ops.conftest import Check, World, at_rest
 
 Db = async_sessionmaker[AsyncSession]
 
 
-@pytest.fixture
-async def connected(db: Db, settings: Settings) -> Connected:
-    return await connected_organisation(db, settings)
-
-
-@pytest.fixture
-async def organiser_api(api_url: str, connected: Connected) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(api_url, connected.client_key) as client:
-        yield client
-
-
 async def test_a_connected_account_s_payments_are_checked_where_they_are(
-    organiser_api: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    db: Db,
+    settings: Settings,
+    api_url: str,
+    temporal: Client,
+    run_check: Check,
+) -> None:
+    async with organiser(db, settings, api_url) as (connected, organiser_api):
+        await checked(connected, organiser_api, stripe_client, db, temporal, run_check)
+
+
+async def checked(
     connected: Connected,
+    organiser_api: httpx.AsyncClient,
     stripe_client: stripe.StripeClient,
     db: Db,
     temporal: Client,
