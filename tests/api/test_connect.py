@@ -3,6 +3,7 @@ localstripe: its bookings are paid, partly refunded and cancelled in that accoun
 platform's fee, while the platform's bookings behave as before; and a signed event whose
 account does not own the booking it names changes nothing."""
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -59,30 +60,52 @@ async def payment_signals(temporal: Client, booking_id: str) -> int:
     )
 
 
-async def test_a_connected_organisation_is_paid_refunded_and_cancelled_in_its_account(
+async def test_two_organisations_are_paid_refunded_and_cancelled_each_in_its_account(
     stack: Stack,
 ) -> None:
-    async with organiser(stack.db, stack.settings, stack.api_url) as (connected, organiser_api):
-        await paid_refunded_and_cancelled(stack, connected, organiser_api)
+    """Three bookings of each, at once: each payment, fee and refund in its own account."""
+    async with (
+        organiser(stack.db, stack.settings, stack.api_url) as (harbour, harbour_api),
+        organiser(stack.db, stack.settings, stack.api_url, 100, 0) as (rescue, rescue_api),
+    ):
+        sessions = {
+            harbour.account: await session_of(stack.db, harbour.organisation_id),
+            rescue.account: await session_of(stack.db, rescue.organisation_id),
+        }
+        flows = [
+            paid_refunded_and_cancelled(stack, connected, api, sessions[connected.account], fee)
+            for connected, api, fee in ((harbour, harbour_api, 208), (rescue, rescue_api, 75))
+            for _ in range(3)
+        ]
+        bookings = await asyncio.gather(*flows)
+    assert platform_fee(PRICE, FEE_BASIS_POINTS, FEE_FIXED) == 208  # 187.5 -> 188, and 20
+    assert platform_fee(PRICE, 100, 0) == 75
+    for booking in bookings:
+        other = rescue if booking["payment"]["stripe_account_id"] == harbour.account else harbour
+        with pytest.raises(stripe.InvalidRequestError):  # nothing of it in the other's account
+            await refunds_at(stack.stripe_client, booking, other.account)
 
 
 async def paid_refunded_and_cancelled(
-    stack: Stack, connected: Connected, organiser_api: httpx.AsyncClient
-) -> None:
-    session_id = await session_of(stack.db, connected.organisation_id, price_amount=PRICE)
+    stack: Stack,
+    connected: Connected,
+    organiser_api: httpx.AsyncClient,
+    session_id: str,
+    fee: int,
+) -> Json:
     booking = await start_booking(organiser_api, session_id)
     assert booking["payment"]["stripe_account_id"] == connected.account
     intent_id = booking["payment"]["payment_intent_id"]
     intent = await stack.stripe_client.v1.payment_intents.retrieve_async(
         intent_id, options=connected.on_account()
     )
-    assert intent.application_fee_amount == platform_fee(PRICE, FEE_BASIS_POINTS, FEE_FIXED)
+    assert intent.application_fee_amount == fee
 
     # Paid in its account: localstripe's event names the account, which owns the booking.
     assert await pay(stack.stripe_client, intent_id, account=connected.account) == "succeeded"
     booking = await wait_for_status(organiser_api, booking["id"], "CONFIRMED")
     row = await row_of(stack.db, booking["id"])
-    assert (row.stripe_account_id, row.application_fee_amount) == (connected.account, 208)
+    assert (row.stripe_account_id, row.application_fee_amount) == (connected.account, fee)
 
     admin = {"Authorization": f"Bearer {connected.admin_key}"}
     refunds = f"/v1/bookings/{booking['id']}/refunds"
@@ -101,6 +124,7 @@ async def paid_refunded_and_cancelled(
         {"payment_intent": intent_id}, connected.on_account()
     )
     assert all(r.to_dict()["refund_application_fee"] for r in page.data)
+    return booking
 
 
 async def test_a_platform_booking_is_paid_and_refunded_in_the_platform_s_account(

@@ -106,9 +106,13 @@ async def paid_in(
 
 @asynccontextmanager
 async def organiser(
-    db: Db, settings: Settings, api_url: str
+    db: Db,
+    settings: Settings,
+    api_url: str,
+    fee_basis_points: int = FEE_BASIS_POINTS,
+    fee_fixed: int = FEE_FIXED,
 ) -> AsyncIterator[tuple[Connected, httpx.AsyncClient]]:
-    """A new connected organisation and a client of the API with its client key."""
-    connected = await connected_organisation(db, settings)
+    """A new connected organisation with this fee, and a client of the API with its key."""
+    connected = await connected_organisation(db, settings, fee_basis_points, fee_fixed)
     async with api_client(api_url, connected.client_key) as client:
         yield connected, client
