@@ -72,7 +72,7 @@ def booking_activities(
     stripe_client = make_stripe_client(
         settings.stripe_api_key, settings.stripe_api_base, stripe_client_http
     )
-    payments = PaymentActivities(stripe_client)
+    payments = PaymentActivities(stripe_client, sessionmaker)
     payment_setup = PaymentSetupActivities(payments, inventory)
     receipts = ReceiptActivities(sessionmaker)
     notifications = NotificationActivities(sessionmaker, make_mailer(settings), settings.email_from)

@@ -220,6 +220,12 @@ class InventoryActivities:
         }
         if transition.payment_intent_id is not None:
             values["payment_intent_id"] = transition.payment_intent_id
+        # Written with the intent by `open_payment` only: the workflow's later transitions name
+        # the intent but not its account, which stays as written.
+        if transition.stripe_account_id is not None:
+            values["stripe_account_id"] = transition.stripe_account_id
+        if transition.application_fee_amount is not None:
+            values["application_fee_amount"] = transition.application_fee_amount
         if transition.hold_expires_at is not None:
             values["hold_expires_at"] = transition.hold_expires_at
         if transition.amount_paid is not None:

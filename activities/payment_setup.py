@@ -19,13 +19,20 @@ class PaymentSetupActivities:
 
     @activity.defn(name="open_payment")
     async def open_payment(self, request: CreatePaymentIntent) -> PaymentIntentInfo:
-        """Create the intent and write its id and PENDING_PAYMENT (with `booking.created`) to
-        the booking row. Safe to run again: Stripe answers a repeated idempotency key with the
-        same intent, and recording the same transition twice writes no second event."""
-        intent = await self._payments.create_intent(request)
+        """Create the intent in the account of the booking's organisation (with the platform's
+        fee there) and write its id, that account, the fee and PENDING_PAYMENT (with
+        `booking.created`) to the booking row in one transaction. Safe to run again: Stripe
+        answers a repeated idempotency key with the same intent, and recording the same
+        transition twice writes no second event."""
+        terms = await self._payments.charge_terms(request.booking_id)
+        intent = await self._payments.create_intent(request, terms)
         await self._inventory.record(
             Transition(
-                request.booking_id, BookingStatus.PENDING_PAYMENT, payment_intent_id=intent.id
+                request.booking_id,
+                BookingStatus.PENDING_PAYMENT,
+                payment_intent_id=intent.id,
+                stripe_account_id=terms.account,
+                application_fee_amount=terms.fee(request.amount),
             )
         )
         return intent

@@ -5,11 +5,13 @@ could not answer, or refused for good under a named type.
 """
 
 import functools
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
 import stripe
-from stripe.params import RefundCreateParams
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from stripe.params import PaymentIntentCreateParams, RefundCreateParams
 from temporalio import activity
 
 from core.errors import (
@@ -32,6 +34,13 @@ from messages.payments import (
     RefundInfo,
     RefundRequest,
     amount_received,
+)
+from store.stripe_accounts import (
+    PLATFORM,
+    ChargeTerms,
+    account_of_booking,
+    account_of_intent,
+    charge_terms,
 )
 
 # Each of stripe-python's error classes, retried (None: Stripe could not answer now) or refused
@@ -112,24 +121,75 @@ def idempotency_key(booking_id: str, step: str) -> str:
     return f"booking-{booking_id}-{step}"
 
 
-class PaymentActivities:
-    """The payment adapter: Stripe's objects in, the booking's own payment facts out."""
+def on_account(account: str | None, idempotency_key: str | None = None) -> stripe.RequestOptions:
+    """Request options for a call made in `account` (its `Stripe-Account`; None: the
+    platform's own)."""
+    options: stripe.RequestOptions = {"stripe_account": account}
+    if idempotency_key is not None:
+        options["idempotency_key"] = idempotency_key
+    return options
 
-    def __init__(self, client: stripe.StripeClient):
+
+class PaymentActivities:
+    """The payment adapter: Stripe's objects in, the booking's own payment facts out.
+
+    Every call about a payment is made in the Stripe account its intent was made in (Stripe
+    Connect direct charges): the one its booking's row records, read from `sessionmaker`.
+    Without one, every call is made in the platform's own account (tests whose bookings are all
+    the platform's)."""
+
+    def __init__(
+        self,
+        client: stripe.StripeClient,
+        sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    ):
         self._stripe = client
+        self._sessionmaker = sessionmaker
+
+    async def charge_terms(self, booking_id: str) -> ChargeTerms:
+        """Where the booking's payment is to be made now, and the platform's fee on it."""
+        if self._sessionmaker is None:
+            return PLATFORM
+        async with self._sessionmaker() as db:
+            return await charge_terms(db, uuid.UUID(booking_id))
+
+    async def account_of(self, payment_intent_id: str) -> str | None:
+        """The account the intent was made in, as its booking records it."""
+        if self._sessionmaker is None:
+            return None
+        async with self._sessionmaker() as db:
+            return await account_of_intent(db, payment_intent_id)
+
+    async def _refund_account(self, request: RefundRequest) -> str | None:
+        """The account a refund for the booking is made in: the one its payment was made in
+        (or where the safety net found the money). Never the account of the intent named:
+        an intent of another organisation is then not found there, and nothing is refunded."""
+        if request.stripe_account_id is not None or self._sessionmaker is None:
+            return request.stripe_account_id
+        async with self._sessionmaker() as db:
+            return await account_of_booking(db, uuid.UUID(request.booking_id))
 
     @classified
-    async def create_intent(self, request: CreatePaymentIntent) -> PaymentIntentInfo:
-        """Not an activity of its own: `open_payment` creates the intent and records it."""
+    async def create_intent(
+        self, request: CreatePaymentIntent, terms: ChargeTerms = PLATFORM
+    ) -> PaymentIntentInfo:
+        """Not an activity of its own: `open_payment` creates the intent and records it, in
+        the account of `terms`, with its fee (none asked for when it is 0)."""
+        params: PaymentIntentCreateParams = {
+            "amount": request.amount,
+            "currency": request.currency.lower(),
+            "metadata": {"booking_id": request.booking_id},
+            # Not in stripe-python's typed parameters, but Stripe and localstripe take it.
+            "payment_method_types": ["card"],  # type: ignore[typeddict-unknown-key]
+        }
+        if fee := terms.fee(request.amount):
+            params["application_fee_amount"] = fee
         intent = await self._stripe.v1.payment_intents.create_async(
-            {
-                "amount": request.amount,
-                "currency": request.currency.lower(),
-                "metadata": {"booking_id": request.booking_id},
-                # Not in stripe-python's typed parameters, but Stripe and localstripe take it.
-                "payment_method_types": ["card"],  # type: ignore[typeddict-unknown-key]
-            },
-            {"idempotency_key": idempotency_key(request.booking_id, "create-intent")},
+            params,
+            on_account(
+                terms.account,
+                idempotency_key=idempotency_key(request.booking_id, "create-intent"),
+            ),
         )
         return _intent_info(intent)
 
@@ -137,11 +197,19 @@ class PaymentActivities:
     @classified
     async def get_intent(self, payment_intent_id: str) -> PaymentIntentInfo:
         """The intent as Stripe holds it; once paid, with the card's brand and last 4 digits."""
-        intent = await self._stripe.v1.payment_intents.retrieve_async(payment_intent_id)
+        return await self._read(payment_intent_id, await self.account_of(payment_intent_id))
+
+    async def _read(self, payment_intent_id: str, account: str | None) -> PaymentIntentInfo:
+        options = on_account(account)
+        intent = await self._stripe.v1.payment_intents.retrieve_async(
+            payment_intent_id, options=options
+        )
         info = _intent_info(intent)
         method_id = getattr(intent, "payment_method", None)
         if info.status == PaymentState.PAID and isinstance(method_id, str):
-            method = await self._stripe.v1.payment_methods.retrieve_async(method_id)
+            method = await self._stripe.v1.payment_methods.retrieve_async(
+                method_id, options=options
+            )
             card = method.to_dict().get("card") or {}
             info.card_brand, info.card_last4 = card.get("brand"), card.get("last4")
         return info
@@ -150,28 +218,38 @@ class PaymentActivities:
     @classified
     async def cancel_intent(self, payment_intent_id: str) -> PaymentIntentInfo:
         """Cancel, or say why not: the returned status is what Stripe holds now."""
-        current = await self.get_intent(payment_intent_id)
+        account = await self.account_of(payment_intent_id)
+        current = await self._read(payment_intent_id, account)
         if current.status in _NOT_CANCELLABLE:
             return current
         try:
-            intent = await self._stripe.v1.payment_intents.cancel_async(payment_intent_id)
+            intent = await self._stripe.v1.payment_intents.cancel_async(
+                payment_intent_id, options=on_account(account)
+            )
         except stripe.InvalidRequestError:
             # It moved on (e.g. succeeded) between our read and the cancel.
-            return await self.get_intent(payment_intent_id)
+            return await self._read(payment_intent_id, account)
         return _intent_info(intent)
 
     @activity.defn(name="refund_payment")
     @classified
     async def refund(self, request: RefundRequest) -> RefundInfo:
         """Refund (in full, or `amount`), once per (booking, sequence, reason), even after
-        Stripe's idempotency keys expire (24 h), and never more than what remains at Stripe."""
+        Stripe's idempotency keys expire (24 h), and never more than what remains at Stripe.
+
+        In a connected account the platform's fee goes back in the same proportion as the
+        payment (`refund_application_fee`: Stripe refunds amount / amount paid of the fee), so
+        the organiser is never left paying a fee on money it returned."""
+        account = await self._refund_account(request)
         metadata = {"booking_id": request.booking_id, "reason": request.reason}
         if request.sequence is not None:
             metadata["sequence"] = str(request.sequence)
-        intent = await self._stripe.v1.payment_intents.retrieve_async(request.payment_intent_id)
+        intent = await self._stripe.v1.payment_intents.retrieve_async(
+            request.payment_intent_id, options=on_account(account)
+        )
         received = amount_received(intent)
         # Nothing received, nothing refunded (and localstripe fails to list such refunds).
-        refunds = await self._refunds_of(request.payment_intent_id) if received else []
+        refunds = await self._refunds_of(request.payment_intent_id, account) if received else []
         for earlier in refunds:
             made = _metadata(earlier)
             if (made.get("reason"), made.get("sequence")) == (
@@ -187,8 +265,14 @@ class PaymentActivities:
         }
         if request.amount is not None:
             params["amount"] = request.amount
+        if account is not None:
+            params["refund_application_fee"] = True
         refund = await self._stripe.v1.refunds.create_async(
-            params, {"idempotency_key": idempotency_key(request.booking_id, _refund_step(request))}
+            params,
+            on_account(
+                account,
+                idempotency_key=idempotency_key(request.booking_id, _refund_step(request)),
+            ),
         )
         return _refund_info(refund)
 
@@ -196,12 +280,13 @@ class PaymentActivities:
     @classified
     async def list_refunds(self, payment_intent_id: str) -> list[RefundInfo]:
         """Every refund Stripe holds for the intent, oldest first, however it was made."""
-        refunds = [_refund_info(r) for r in await self._refunds_of(payment_intent_id)]
+        account = await self.account_of(payment_intent_id)
+        refunds = [_refund_info(r) for r in await self._refunds_of(payment_intent_id, account)]
         return sorted(refunds, key=lambda r: (r.created, r.id))
 
-    async def _refunds_of(self, payment_intent_id: str) -> list[Any]:
+    async def _refunds_of(self, payment_intent_id: str, account: str | None) -> list[Any]:
         page = await self._stripe.v1.refunds.list_async(
-            {"payment_intent": payment_intent_id, "limit": 100}
+            {"payment_intent": payment_intent_id, "limit": 100}, on_account(account)
         )
         return [refund async for refund in page.auto_paging_iter()]
 

@@ -124,6 +124,7 @@ class RepairActivities:
                 payment.booking_id,
                 payment.amount - payment.refunded,
                 payment.currency,
+                payment.account,
             )
             for payment in found
             if payment.booking_id is not None and payment.booking_status is not None

@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     # None talks to real Stripe; a URL talks to localstripe.
     stripe_api_base: str | None = "http://127.0.0.1:8420"
     stripe_webhook_secret: str = "whsec_dev_secret"
+    # The secret of a Stripe Connect webhook endpoint (connected accounts' events), if it is
+    # configured apart from the account endpoint's; both reach /v1/webhooks/stripe.
+    stripe_connect_webhook_secret: str | None = None
     stripe_webhook_tolerance_seconds: int = 300
 
     # Dev bootstrap only: secret -> role ("client" or "admin"), stored hashed in the default

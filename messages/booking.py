@@ -133,6 +133,10 @@ class Transition:
     # first (its cancellation outranks the policy: the booking is refunded in full instead).
     # Checked under the session row's lock, which `stop_sales` takes to cancel it.
     unless_session_cancelled: bool = False
+    # With `payment_intent_id`, from `open_payment` only: the connected account it was made in
+    # and the platform's fee on it (None: not written; the platform's own account, no fee).
+    stripe_account_id: str | None = None
+    application_fee_amount: int | None = None
 
 
 @dataclass

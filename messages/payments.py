@@ -104,6 +104,9 @@ class RefundRequest:
     # alone (late money and unsellable payments; the safety net's late money has the same key).
     amount: int | None = None
     sequence: int | None = None
+    # The Stripe account the intent is in, when its booking's row may not say (the safety
+    # net's late money, found in an account's listing); None: the one the booking's row records.
+    stripe_account_id: str | None = None
 
 
 @dataclass

@@ -51,6 +51,7 @@ class UnclaimedPayment:
     booking_id: str
     amount: int
     currency: str
+    stripe_account_id: str | None = None  # the connected account it is in; None: the platform's
 
 
 @dataclass

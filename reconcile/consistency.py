@@ -126,7 +126,7 @@ async def _look(
     snapshot = await load_snapshot(db, session_ids=session_ids)
     tell(progress, "database", 1, 1)
     since = int(created_since.timestamp()) if created_since else None
-    ledger = await load_ledger(stripe_client, created_since=since, progress=progress)
+    ledger = await load_ledger(stripe_client, db, created_since=since, progress=progress)
     at_rest = [b for b in snapshot.bookings.values() if b.at_rest(snapshot.now, settle)]
     workflows = await reader.read((b.id for b in at_rest), ask_status=True, progress=progress)
 

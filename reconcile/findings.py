@@ -65,6 +65,7 @@ class UnclaimedPayment:
     refunded: int
     currency: str
     workflow_status: WorkflowExecutionStatus | None
+    account: str | None = None  # the connected account it is in; None: the platform's
 
 
 async def orphan_holds(
@@ -103,7 +104,7 @@ async def unclaimed_payments(
     full, and whose booking's workflow is not running (a running one confirms or refunds its
     own intent). With `session_ids`, only intents that name a booking of those sessions."""
     since = int(created_since.timestamp()) if created_since else None
-    ledger = await load_ledger(stripe_client, created_since=since, progress=progress)
+    ledger = await load_ledger(stripe_client, db, created_since=since, progress=progress)
     snapshot = await load_snapshot(db, session_ids=session_ids)
     settle = _seconds(settle_seconds)
     candidates = unclaimed_candidates(snapshot, ledger, settle=settle, scoped=bool(session_ids))
@@ -212,6 +213,7 @@ def find_unclaimed_payments(
                 ledger.refunded.get(intent.id, 0),
                 intent.currency,
                 workflow.status if workflow else None,
+                intent.account,
             )
         )
     return found

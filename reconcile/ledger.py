@@ -1,7 +1,10 @@
-"""What Stripe holds: every PaymentIntent and each refund of it, read in pages.
+"""What Stripe holds: every PaymentIntent and each refund of it, read in pages, in the
+platform's account and in each connected account a payment of ours may be in (Stripe Connect
+direct charges live in the organisation's account, where the platform's listing never shows
+them).
 
-Two paginated lists (intents, refunds) instead of one call per intent. localstripe refuses
-the `created` filter (400 for intents, 500 for refunds): a window is then applied here.
+Two paginated lists (intents, refunds) per account instead of one call per intent. localstripe
+refuses the `created` filter (400 for intents, 500 for refunds): a window is then applied here.
 """
 
 from collections import defaultdict
@@ -10,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import stripe
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from messages.payments import PaymentState, amount_received
 from reconcile.progress import Progress, tell
+from store.stripe_accounts import connected_accounts
 
 _PAGE = 100
 # Refunds in these states give (or will give) the money back.
@@ -28,6 +33,7 @@ class Intent:
     amount_received: int
     currency: str  # upper case, as the bookings table
     created: int  # epoch seconds
+    account: str | None = None  # the connected account it is in; None: the platform's
 
 
 @dataclass
@@ -49,21 +55,38 @@ class Ledger:
 
 async def load_ledger(
     client: stripe.StripeClient,
+    db: async_sessionmaker[AsyncSession],
     *,
     created_since: int | None = None,
     progress: Progress | None = None,
 ) -> Ledger:
-    """Every PaymentIntent (created since `created_since`, epoch seconds) and its refunds."""
+    """Every PaymentIntent (created since `created_since`, epoch seconds) and its refunds, in
+    the platform's account and every connected one in use."""
+    async with db() as session:
+        accounts = [None, *await connected_accounts(session)]
     ledger = Ledger()
+    for account in accounts:
+        await _read_account(ledger, client, account, created_since, progress)
+    return ledger
+
+
+async def _read_account(
+    ledger: Ledger,
+    client: stripe.StripeClient,
+    account: str | None,
+    created_since: int | None,
+    progress: Progress | None,
+) -> None:
+    options: stripe.RequestOptions = {"stripe_account": account}
     charge_intent: dict[str, str] = {}
-    async for raw in _list(client.v1.payment_intents, created_since):
-        intent = _intent(raw)
+    async for raw in _list(client.v1.payment_intents, options, created_since):
+        intent = _intent(raw, account)
         ledger.intents[intent.id] = intent
         charge = _id_of(getattr(raw, "latest_charge", None))
         if charge:
             charge_intent[charge] = intent.id
         tell(progress, "stripe payments", len(ledger.intents), None)
-    async for refund in _list(client.v1.refunds, created_since):
+    async for refund in _list(client.v1.refunds, options, created_since):
         intent_id = _id_of(getattr(refund, "payment_intent", None)) or charge_intent.get(
             _id_of(getattr(refund, "charge", None)) or ""
         )
@@ -72,25 +95,26 @@ async def load_ledger(
             ledger.refunded[intent_id] += int(refund.amount)
             ledger.refund_amounts[intent_id][refund.id] = int(refund.amount)
         tell(progress, "stripe refunds", ledger.refunds, None)
-    return ledger
 
 
-async def _list(service: Any, created_since: int | None) -> AsyncIterator[Any]:
+async def _list(
+    service: Any, options: stripe.RequestOptions, created_since: int | None
+) -> AsyncIterator[Any]:
     params: dict[str, Any] = {"limit": _PAGE}
     page = None
     if created_since is not None:
         try:
-            page = await service.list_async({**params, "created": {"gte": created_since}})
+            page = await service.list_async({**params, "created": {"gte": created_since}}, options)
         except (stripe.InvalidRequestError, stripe.APIError):
             page = None  # localstripe: 400 "Unexpected created" (intents), 500 (refunds)
     if page is None:
-        page = await service.list_async(params)
+        page = await service.list_async(params, options)
     async for item in page.auto_paging_iter():
         if created_since is None or int(item.created) >= created_since:
             yield item
 
 
-def _intent(raw: Any) -> Intent:
+def _intent(raw: Any, account: str | None) -> Intent:
     metadata = raw.to_dict().get("metadata") or {}
     return Intent(
         id=raw.id,
@@ -100,6 +124,7 @@ def _intent(raw: Any) -> Intent:
         amount_received=amount_received(raw),
         currency=str(raw.currency).upper(),
         created=int(raw.created),
+        account=account,
     )
 
 

@@ -76,6 +76,11 @@ class Payment(BaseModel):
     provider: Literal["stripe"] = "stripe"
     payment_intent_id: str | None
     client_secret: str | None = None
+    stripe_account_id: str | None = Field(
+        None,
+        description="The organiser's connected Stripe account the intent is in (Stripe.js is "
+        "given it as `stripeAccount`); null: the platform's own account",
+    )
 
 
 class BookingOut(BaseModel):

@@ -35,9 +35,10 @@ async def main() -> int:
     if answer.status_code != 200:
         print(f"pay: {answer.json().get('detail', answer.text)}", file=sys.stderr)
         return 1
-    intent_id = answer.json()["payment"]["payment_intent_id"]
+    payment = answer.json()["payment"]
+    intent_id = payment["payment_intent_id"]
     client = make_stripe_client(settings.stripe_api_key, settings.stripe_api_base)
-    status = await pay(client, intent_id, args.card)
+    status = await pay(client, intent_id, args.card, payment.get("stripe_account_id"))
     print(f"{intent_id}: {status}")
     return 0 if status == "succeeded" else 1
 

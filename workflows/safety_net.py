@@ -139,7 +139,12 @@ class SafetyNetWorkflow:
         then recorded on its booking as the safety net's."""
         refund = await workflow.execute_activity_method(
             PaymentActivities.refund,
-            RefundRequest(payment.booking_id, payment.payment_intent_id, "late-payment"),
+            RefundRequest(
+                payment.booking_id,
+                payment.payment_intent_id,
+                "late-payment",
+                stripe_account_id=payment.stripe_account_id,
+            ),
             summary=f"refund {payment.payment_intent_id} (late-payment)",
             **_STRIPE_REPAIR,
         )

@@ -272,5 +272,9 @@ async def _change(
 def booking_out(booking: Booking, client_secret: str | None = None) -> BookingOut:
     """The one view of a booking the API gives, from its database mirror."""
     shown = public_booking(booking)
-    payment = {**shown["payment"], "client_secret": client_secret}
+    payment = {
+        **shown["payment"],
+        "client_secret": client_secret,
+        "stripe_account_id": booking.stripe_account_id,
+    }
     return BookingOut.model_validate({**shown, "payment": payment})

@@ -3,6 +3,16 @@
 A refund (`charge.refunded`) for a booking whose workflow has ended is recorded all the same:
 the booking's refund recorder (workflows/stripe_refunds.py) is started, or told.
 
+Stripe Connect: an event about a connected account's object carries that `account`. It is
+acted on only for a booking whose payment was made in that same account, and an event without
+`account` only for a booking paid into the platform's own account. Any other is answered 200
+(`wrong-account`: recorded, logged, counted in `stripe_events_wrong_account_total`) and changes
+nothing, no signal and no state: its signature is valid, so Stripe sent it (or someone holding
+the secret did), and a 4xx would only have Stripe send it again for days and at last disable the
+endpoint, with the same answer each time. Real Stripe sends connected accounts' events to a
+Connect endpoint with a secret of its own: this one endpoint takes both, signed by either
+BOOKING_STRIPE_WEBHOOK_SECRET or BOOKING_STRIPE_CONNECT_WEBHOOK_SECRET.
+
 Every answer is 2xx (recorded), 400 (not a Stripe event we can read: Stripe stops) or 503
 (Temporal or the database is down: Stripe retries), never 500.
 """
@@ -16,6 +26,7 @@ from typing import Annotated, Any
 import stripe
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
+from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from temporalio.service import RPCError, RPCStatusCode
@@ -24,18 +35,25 @@ from activities.repairs import record_stripe_refunds
 from api.deps import DbDep, SettingsDep, TemporalDep
 from api.problems import problem
 from core.errors import ServiceUnavailable
+from core.settings import Settings
 from messages.booking import booking_workflow_id
 from messages.payments import PaymentEvent, PaymentEventType
 from messages.repairs import RefundsMade
 from models.tables import StripeEvent
 from schemas.fields import String
 from store.booking_records import booking_paid_by
+from store.stripe_accounts import account_of_booking
 from workflows.booking import BookingWorkflow
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 log = logging.getLogger(__name__)
 
 CLOSED = "booking-closed"
+WRONG_ACCOUNT = "wrong-account"
+WRONG_ACCOUNT_EVENTS = Counter(
+    "stripe_events_wrong_account",
+    "Signed Stripe events refused: their account does not own the booking they name",
+)
 StripeId = Annotated[String, Field(min_length=1, max_length=255)]
 
 
@@ -53,6 +71,8 @@ class StripeEventIn(_Strict):
     id: StripeId
     type: Annotated[String, Field(min_length=1, max_length=64)]
     created: Annotated[int, Field(ge=0, le=2**53)] = 0
+    # The connected account the event is about (Connect); absent: the platform's own.
+    account: StripeId | None = None
     data: _EventData
 
 
@@ -93,12 +113,7 @@ async def stripe_webhook(
     arrived_at = datetime.now(UTC)  # "webhook in", for the webhook -> CONFIRMED budget
     payload = await request.body()
     try:
-        stripe.WebhookSignature.verify_header(
-            payload.decode("utf-8"),
-            stripe_signature or "",
-            settings.stripe_webhook_secret,
-            tolerance=settings.stripe_webhook_tolerance_seconds,
-        )
+        _verify(payload.decode("utf-8"), stripe_signature or "", settings)
         event = StripeEventIn.model_validate_json(payload)
         payment = _payment_event(event)
     except stripe.SignatureVerificationError as err:
@@ -112,6 +127,16 @@ async def stripe_webhook(
         outcome = "ignored-type"
     elif booking_id is None:
         outcome = "unknown-booking"
+    elif (owner := await account_of_booking(db, booking_id)) != event.account:
+        outcome = WRONG_ACCOUNT
+        WRONG_ACCOUNT_EVENTS.inc()
+        log.warning(
+            "stripe event %s from account %s refused: booking %s is paid in %s",
+            event.id,
+            event.account or "the platform's",
+            booking_id,
+            owner or "the platform's",
+        )
     else:
         outcome = await _signal(
             temporal, settings.workflow_accept_seconds, booking_id, payment_event
@@ -132,6 +157,24 @@ async def stripe_webhook(
     )
     await db.commit()
     return {"received": event.id, "outcome": outcome}
+
+
+def _verify(payload: str, signature: str, settings: Settings) -> None:
+    """Signed with the account endpoint's secret or the Connect endpoint's, if there is one."""
+    secrets = [settings.stripe_webhook_secret, settings.stripe_connect_webhook_secret]
+    *first, last = [secret for secret in secrets if secret]
+    for secret in first:
+        try:
+            return _verify_with(payload, signature, secret, settings)
+        except stripe.SignatureVerificationError:
+            pass
+    _verify_with(payload, signature, last, settings)  # its error, if any, is the answer
+
+
+def _verify_with(payload: str, signature: str, secret: str, settings: Settings) -> None:
+    stripe.WebhookSignature.verify_header(
+        payload, signature, secret, tolerance=settings.stripe_webhook_tolerance_seconds
+    )
 
 
 def _bad_event(err: Exception) -> JSONResponse:

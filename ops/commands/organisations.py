@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import BookingError, InvalidRequest
 from documents.logo import InvalidLogo, check_logo
 from models.tables import Organisation
+from ops.commands import stripe_accounts
 from ops.commands.display import AsJson, console, details, print_json, table
 from ops.commands.runtime import BAD_USAGE, database, fail, run, settings_or_exit
 from ops.readable import when
@@ -238,3 +239,6 @@ def _organisation_json(organisation: Organisation) -> dict[str, Any]:
         "name": organisation.name,
         "created_at": organisation.created_at,
     }
+
+
+organisations.command("set-stripe-account")(stripe_accounts.set_stripe_account)

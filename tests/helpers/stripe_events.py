@@ -19,18 +19,21 @@ def signed_event(
     event_id: str | None = None,
     secret: str = WEBHOOK_SECRET,
     at: int | None = None,
+    account: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """An event signed like Stripe does, for duplicate and out-of-order deliveries."""
+    """An event signed like Stripe does, for duplicate and out-of-order deliveries; with
+    `account`, about that connected account's object (Connect)."""
     created = at or int(time.time())
-    payload = json.dumps(
-        {
-            "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
-            "object": "event",
-            "type": event_type,
-            "created": created,
-            "data": {"object": intent},
-        }
-    ).encode()
+    event: dict[str, Any] = {
+        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "type": event_type,
+        "created": created,
+        "data": {"object": intent},
+    }
+    if account is not None:
+        event["account"] = account
+    payload = json.dumps(event).encode()
     header = stripe.WebhookSignature.generate_signature_header(payload.decode(), secret, created)
     return payload, {"Stripe-Signature": header, "Content-Type": "application/json"}
 

@@ -44,13 +44,20 @@ async def free_places(db: async_sessionmaker[AsyncSession], booking: dict[str, A
 
 
 async def refund_at_stripe(
-    stripe_client: stripe.StripeClient, intent_id: str, amount: int | None = None
+    stripe_client: stripe.StripeClient,
+    intent_id: str,
+    amount: int | None = None,
+    account: str | None = None,
 ) -> str:
-    """A refund made behind the engine's back (localstripe sends no `charge.refunded`)."""
+    """A refund made behind the engine's back (localstripe sends no `charge.refunded`), in the
+    connected `account` if given."""
     params: dict[str, Any] = {"payment_intent": intent_id}
     if amount is not None:
         params["amount"] = amount
-    refund = await stripe_client.v1.refunds.create_async(params)  # type: ignore[arg-type]
+    refund = await stripe_client.v1.refunds.create_async(
+        params,  # type: ignore[arg-type]
+        {"stripe_account": account},
+    )
     return str(refund.id)
 
 
@@ -72,16 +79,22 @@ async def refund_at_stripe_told(
     )
 
 
-async def stray_payment(stripe_client: stripe.StripeClient, booking: dict[str, Any]) -> str:
-    """Money for the booking on a PaymentIntent of its own (a second checkout, say)."""
+async def stray_payment(
+    stripe_client: stripe.StripeClient, booking: dict[str, Any], account: str | None = None
+) -> str:
+    """Money for the booking on a PaymentIntent of its own (a second checkout, say), in the
+    connected `account` if given."""
     params: dict[str, Any] = {
         "amount": booking["amount_total"],
         "currency": "gbp",
         "metadata": {"booking_id": booking["id"]},
         "payment_method_types": ["card"],
     }
-    intent = await stripe_client.v1.payment_intents.create_async(params)  # type: ignore[arg-type]
-    assert await pay(stripe_client, intent.id) == "succeeded"
+    intent = await stripe_client.v1.payment_intents.create_async(
+        params,  # type: ignore[arg-type]
+        {"stripe_account": account},
+    )
+    assert await pay(stripe_client, intent.id, account=account) == "succeeded"
     return str(intent.id)
 
 
