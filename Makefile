@@ -34,8 +34,8 @@ format: setup
 # where they still fit; `make lock UPGRADE=1` takes the newest versions allowed.
 LOCK = .venv/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade)
 lock: setup  ## rewrite requirements.lock (the image's) and requirements-dev.lock (setup's)
-	$(LOCK) --extra valkey -o requirements.lock pyproject.toml
-	$(LOCK) --extra valkey --extra dev -o requirements-dev.lock pyproject.toml
+	$(LOCK) --extra valkey --extra tracing -o requirements.lock pyproject.toml
+	$(LOCK) --extra valkey --extra tracing --extra dev -o requirements-dev.lock pyproject.toml
 
 openapi: setup  ## rewrite openapi.json from the app (tests/api/test_openapi.py compares them)
 	.venv/bin/python -m scripts.openapi

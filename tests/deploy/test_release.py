@@ -17,8 +17,9 @@ from devstack.temporal_prod import SERVER_VERSION
 
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
 LOCKS = {
-    "requirements.lock": ["valkey"],  # the image's: runtime dependencies and the valkey extra
-    "requirements-dev.lock": ["valkey", "dev"],  # make setup's, hence CI's
+    # the image's: runtime dependencies, the valkey and tracing extras
+    "requirements.lock": ["valkey", "tracing"],
+    "requirements-dev.lock": ["valkey", "tracing", "dev"],  # make setup's, hence CI's (tracing tests)
 }
 HADOLINT = PROJECT_ROOT / ".venv" / "bin" / "hadolint"
 
