@@ -5,19 +5,21 @@ account does not own the booking it names changes nothing."""
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 import stripe
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from core.platform_fee import platform_fee
 from devstack.pay import pay
 from messages.booking import booking_workflow_id
-from models.tables import Booking, StripeEvent
-from tests.conftest import SessionFactory
+from models.tables import Booking, Receipt, StripeEvent
+from tests.conftest import SessionFactory, api_client
 from tests.helpers.api_bookings import start_booking, wait_for_status
 from tests.helpers.connect import (
     FEE_BASIS_POINTS,
@@ -27,6 +29,7 @@ from tests.helpers.connect import (
     organiser,
     session_of,
 )
+from tests.helpers.sellers import pdftotext
 from tests.helpers.stack import Stack
 from tests.helpers.stripe_events import recorded, signed_event
 
@@ -60,14 +63,37 @@ async def payment_signals(temporal: Client, booking_id: str) -> int:
     )
 
 
+# Two sellers as their admins set them up (PATCH /v1/organisation): each document names its own.
+PROFILES: tuple[Json, ...] = (
+    {
+        "legal_name": "Harbour Events Ltd",
+        "address_lines": ["3 The Barbican", "Plymouth PL1 2LS"],
+        "country": "GB",
+        "tax_id": "GB 440 0000 37",
+        "vat_rate_basis_points": 2000,
+    },
+    {
+        "legal_name": "Rescue Training CLG",
+        "address_lines": ["1 Grand Parade", "Cork T12 X2E3"],
+        "country": "IE",
+        "tax_id": "IE6388047V",
+        "vat_rate_basis_points": 2300,
+    },
+)
+
+
 async def test_two_organisations_are_paid_refunded_and_cancelled_each_in_its_account(
     stack: Stack,
 ) -> None:
-    """Three bookings of each, at once: each payment, fee and refund in its own account."""
+    """Three bookings of each, at once: each payment, fee and refund in its own account; each
+    document in its seller's name and VAT, and each sequence of references and document
+    numbers the organisation's own, gapless; a later profile change leaves them as issued."""
     async with (
         organiser(stack.db, stack.settings, stack.api_url) as (harbour, harbour_api),
         organiser(stack.db, stack.settings, stack.api_url, 100, 0) as (rescue, rescue_api),
     ):
+        for connected, profile in zip((harbour, rescue), PROFILES, strict=True):
+            await patched_profile(stack, connected, profile)
         sessions = {
             harbour.account: await session_of(stack.db, harbour.organisation_id),
             rescue.account: await session_of(stack.db, rescue.organisation_id),
@@ -78,12 +104,70 @@ async def test_two_organisations_are_paid_refunded_and_cancelled_each_in_its_acc
             for _ in range(3)
         ]
         bookings = await asyncio.gather(*flows)
+        apis = {harbour.account: harbour_api, rescue.account: rescue_api}
+        receipts = {b["id"]: await pdf_of(apis, b, "receipt.pdf") for b in bookings}
+        for connected in (harbour, rescue):
+            await each_document_is_its_seller_s(stack, connected, bookings, receipts)
+        await patched_profile(stack, harbour, {"legal_name": "Harbour Renamed Ltd"})
+        for booking in bookings:  # issued documents are snapshots
+            assert await pdf_of(apis, booking, "receipt.pdf") == receipts[booking["id"]]
     assert platform_fee(PRICE, FEE_BASIS_POINTS, FEE_FIXED) == 208  # 187.5 -> 188, and 20
     assert platform_fee(PRICE, 100, 0) == 75
     for booking in bookings:
         other = rescue if booking["payment"]["stripe_account_id"] == harbour.account else harbour
         with pytest.raises(stripe.InvalidRequestError):  # nothing of it in the other's account
             await refunds_at(stack.stripe_client, booking, other.account)
+
+
+async def patched_profile(stack: Stack, connected: Connected, profile: Json) -> Json:
+    """The organisation's profile after its admin's PATCH /v1/organisation."""
+    async with api_client(stack.api_url, connected.admin_key) as admin:
+        answer = await admin.patch("/v1/organisation", json=profile)
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+async def pdf_of(apis: dict[str, httpx.AsyncClient], booking: Json, document: str) -> bytes:
+    api = apis[booking["payment"]["stripe_account_id"]]
+    answer = await api.get(f"/v1/bookings/{booking['id']}/{document}")
+    assert answer.status_code == 200, answer.text
+    return answer.content
+
+
+async def each_document_is_its_seller_s(
+    stack: Stack,
+    connected: Connected,
+    bookings: list[Json],
+    receipts: dict[str, bytes],
+) -> None:
+    """The organisation's bookings: references 1..3, receipts 1..3 and credit notes 1..6 of its
+    own prefixes (it is new: its counters start at 1), and receipts printing its seller and VAT
+    line, not the other's."""
+    own = [b for b in bookings if b["payment"]["stripe_account_id"] == connected.account]
+    async with api_client(stack.api_url, connected.admin_key) as admin:
+        profile = (await admin.get("/v1/organisation")).json()
+    year = datetime.now(UTC).year
+    async with stack.db() as s:
+        numbers = await s.execute(
+            select(Receipt.kind, Receipt.number).where(
+                Receipt.booking_id.in_([uuid.UUID(b["id"]) for b in own])
+            )
+        )
+        documents = sorted(numbers.all())
+    assert sorted(b["reference"] for b in own) == [
+        f"{profile['reference_prefix']}-{year}-{n:04d}" for n in (1, 2, 3)
+    ]
+    assert documents == sorted(
+        [("credit_note", f"{profile['credit_note_prefix']}-{year}-{n:06d}") for n in range(1, 7)]
+        + [("receipt", f"{profile['receipt_prefix']}-{year}-{n:06d}") for n in (1, 2, 3)]
+    )
+    others = [p for p in PROFILES if p["legal_name"] != profile["legal_name"]]
+    for booking in own:
+        text = pdftotext(receipts[booking["id"]])
+        assert profile["legal_name"] in text and profile["tax_id"] in text, text
+        rate = profile["vat_rate_basis_points"] // 100
+        assert f"VAT at {rate}%" in text, text
+        assert all(other["legal_name"] not in text for other in others), text
 
 
 async def paid_refunded_and_cancelled(
