@@ -19,7 +19,11 @@ PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
 LOCKS = {
     # the image's: runtime dependencies, the valkey and tracing extras
     "requirements.lock": ["valkey", "tracing"],
-    "requirements-dev.lock": ["valkey", "tracing", "dev"],  # make setup's, hence CI's (tracing tests)
+    "requirements-dev.lock": [
+        "valkey",
+        "tracing",
+        "dev",
+    ],  # make setup's, hence CI's (tracing tests)
 }
 HADOLINT = PROJECT_ROOT / ".venv" / "bin" / "hadolint"
 

@@ -18,7 +18,12 @@ from tests.helpers.polling import eventually
 from tests.helpers.stack import Stack
 from tests.histories import keep_history
 
-NO_PAYMENT = {"provider": "stripe", "payment_intent_id": None, "client_secret": None}
+NO_PAYMENT = {
+    "provider": "stripe",
+    "payment_intent_id": None,
+    "client_secret": None,
+    "stripe_account_id": None,
+}
 
 
 async def activities_of(temporal: Client, booking_id: str) -> list[str]:
