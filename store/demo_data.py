@@ -53,6 +53,9 @@ HARBOUR_PROFILE: dict[str, Any] = {
     "logo": HARBOUR_LOGO,
     "logo_content_type": "image/svg+xml",
     "stripe_account_id": "acct_harbour_events",
+    # The platform's fee on each of its payments: 2.5 % and 20p (core/platform_fee.py).
+    "platform_fee_basis_points": 250,
+    "platform_fee_fixed": 20,
 }
 DEV_KEYS = {
     DEFAULT_ORGANISATION_ID: {"dev-client-key": Role.CLIENT, "dev-admin-key": Role.ADMIN},
