@@ -39,6 +39,12 @@ class SessionNotBookable(BookingError):
     status, slug, title = 409, "session-not-bookable", "The session cannot be booked"
 
 
+class SellerProfileIncomplete(BookingError):
+    """Production sells only for an organisation whose receipts can name it in full."""
+
+    status, slug, title = 409, "seller-profile-incomplete", "The seller's profile is incomplete"
+
+
 class SoldOut(BookingError):
     status, slug, title = 409, "sold-out", "Not enough places left"
 

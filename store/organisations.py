@@ -151,3 +151,20 @@ async def _free_prefix(db: AsyncSession, name: str) -> str:
         n += 1
         prefix = f"{initials}{n}"
     return prefix
+
+
+def missing_seller_details(organisation: Organisation) -> list[str]:
+    """What its receipts could not print: a legal name, an address and a country, and the VAT
+    number of a seller that charges VAT (a receipt must name the seller who owes it)."""
+    missing = [
+        field
+        for field, value in (
+            ("legal_name", organisation.legal_name.strip()),
+            ("address_lines", organisation.address_lines),
+            ("country", organisation.country),
+        )
+        if not value
+    ]
+    if organisation.vat_rate_basis_points is not None and not organisation.tax_id:
+        missing.append("tax_id")
+    return missing

@@ -1,11 +1,13 @@
 """Bookings: start one (a workflow), read it, cancel it or some of its places, refund it, fetch
 its documents."""
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.availability import bookable_session
@@ -22,14 +24,14 @@ from clients.booking_workflows import (
 )
 from clients.idempotency import request_fingerprint
 from core.enums import DocumentKind
-from core.errors import IdempotencyKeyReused
+from core.errors import IdempotencyKeyReused, SellerProfileIncomplete
 from messages.booking import (
     Attendee,
     BookingRequest,
     PlacesCancellation,
     RefundOrder,
 )
-from models.tables import Booking, BookingRefund, Receipt
+from models.tables import Booking, BookingRefund, Organisation, Receipt
 from schemas.bookings import (
     BookingCreate,
     BookingOut,
@@ -45,6 +47,7 @@ from store.booking_records import (
     list_bookings,
     public_booking,
 )
+from store.organisations import missing_seller_details
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 
@@ -84,6 +87,8 @@ async def create_booking(
         attendees=[Attendee(**a.model_dump()) for a in body.attendees],
         request_fingerprint=request_fingerprint(body.model_dump(mode="json")),
     )
+    if settings.env == "production":
+        await _seller_complete(db, caller.organisation_id)
     session = await bookable_session(db, request, caller.organisation_id)
     summary = booking_summary(session, request.quantity)
     try:
@@ -97,6 +102,18 @@ async def create_booking(
         return booking_out(booking)
     booking = await get_booking(db, view.id, caller.organisation_id)
     return booking_out(booking, client_secret=view.client_secret)
+
+
+async def _seller_complete(db: AsyncSession, organisation_id: uuid.UUID) -> None:
+    """In production a booking is refused (409) while its receipt could not name the seller in
+    full: no document is owed that would print an incomplete profile."""
+    missing = missing_seller_details(await db.get_one(Organisation, organisation_id))
+    if missing:
+        raise SellerProfileIncomplete(
+            f"the organisation's seller profile lacks {', '.join(missing)}: "
+            "complete it with PATCH /v1/organisation before selling",
+            errors=[{"field": field, "message": "is required to sell"} for field in missing],
+        )
 
 
 @router.get("", response_model=BookingPage)
