@@ -16,7 +16,6 @@ Connect, as real Stripe answers it for direct charges:
 """
 
 import argparse
-import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -26,10 +25,10 @@ from aiohttp import web
 from localstripe import resources, server, webhooks
 from localstripe.errors import UserError
 
+from core.stripe_accounts import ACCOUNT_ID
 from devstack.localstripe_accounts import PLATFORM, AccountStores, account
 
 ACCOUNT_HEADER = "Stripe-Account"
-ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,64}")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

@@ -52,7 +52,7 @@ HARBOUR_PROFILE: dict[str, Any] = {
     "credit_note_prefix": "HBE-CN",
     "logo": HARBOUR_LOGO,
     "logo_content_type": "image/svg+xml",
-    "stripe_account_id": "acct_harbour_events",
+    "stripe_account_id": "acct_1HarbourEvents",
     # The platform's fee on each of its payments: 2.5 % and 20p (core/platform_fee.py).
     "platform_fee_basis_points": 250,
     "platform_fee_fixed": 20,

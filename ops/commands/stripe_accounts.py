@@ -7,7 +7,6 @@ too. The account is checked at Stripe first: it must exist and be able to take c
 onboarding finished). localstripe answers any `acct_...` id as such an account.
 """
 
-import re
 from typing import Annotated, Any
 
 import stripe
@@ -17,12 +16,11 @@ from sqlalchemy import select
 from activities.payments import make_stripe_client
 from core.platform_fee import BASIS_POINTS
 from core.settings import Settings
+from core.stripe_accounts import ACCOUNT_ID
 from models.tables import Organisation
 from ops.commands.display import AsJson, console, details, print_json
 from ops.commands.runtime import BAD_USAGE, database, fail, run, settings_or_exit
 from store.organisations import OrganisationNotFound, find_organisation
-
-ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,64}")
 
 
 def set_stripe_account(

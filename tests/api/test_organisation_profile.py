@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.enums import Role
 from core.settings import Settings
+from core.stripe_accounts import ACCOUNT_ID
 from models.tables import Organisation
 from schemas.organisations import OrganisationPatch, profile_changes
 from store.api_keys import create_key
@@ -298,6 +299,8 @@ def test_the_demo_profile_passes_the_apis_checks() -> None:
     blank = Organisation(reference_prefix="A", receipt_prefix="B", credit_note_prefix="C")
     changes = profile_changes(blank, OrganisationPatch.model_validate(fields))
     assert changes == {k: v for k, v in HARBOUR_PROFILE.items() if k not in _SET_BY_AN_OPERATOR}
+    # and an account id Stripe (and localstripe, in `make dev`) would take
+    assert ACCOUNT_ID.fullmatch(str(HARBOUR_PROFILE["stripe_account_id"]))
 
 
 # The connected account and the platform's fee: `booking-ops organisations set-stripe-account`.
