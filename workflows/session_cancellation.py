@@ -31,6 +31,10 @@ CANCEL_BOOKING_STEP: StepOptions = {
     "start_to_close_timeout": timedelta(minutes=2),
     "retry_policy": RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30)),
 }
+# It heartbeats while it waits (`SessionActivities.cancel_booking`): one lost with its worker
+# (SIGKILLed, say) is retried after this, not after the start-to-close timeout, minutes during
+# which the booking stays open although the session's sales have stopped.
+CANCEL_BOOKING_HEARTBEAT = timedelta(seconds=10)
 
 
 @workflow.defn
@@ -59,6 +63,7 @@ class SessionCancellationWorkflow:
                         SessionActivities.cancel_booking,
                         BookingToCancel(booking_id, input.reason),
                         summary=f"cancel booking {booking_id}",
+                        heartbeat_timeout=CANCEL_BOOKING_HEARTBEAT,
                         **CANCEL_BOOKING_STEP,
                     )
                     outcomes[status] += 1

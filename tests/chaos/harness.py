@@ -137,8 +137,9 @@ class Stuck:
 async def quiesce(
     stack: Stack, engine: AsyncEngine, temporal: Client, within: float, mayhem: Mayhem
 ) -> Stuck:
-    """Poll until no booking is pending, and every running workflow is a CONFIRMED booking
-    waiting for its session with no activity due; or give up after `within` seconds."""
+    """Poll until no booking is pending, no session's cancellation is running, and every running
+    booking workflow is a CONFIRMED booking waiting for its session with no activity due; or
+    give up after `within` seconds."""
     began = time.monotonic()
     reported = began
     while True:
@@ -171,12 +172,21 @@ async def _busy(stack: Stack, engine: AsyncEngine, temporal: Client) -> Stuck:
         if s == "PENDING_PAYMENT":
             overdue = "past its hold" if hold < now - timedelta(seconds=2) else "within its hold"
             stuck.descriptions.append(f"booking {booking_id} PENDING_PAYMENT {overdue}")
-    # Bookings only: periodic jobs on the same queue (the safety net) run on their schedule.
+    # Not periodic jobs on the same queue (the safety net): they run on their schedule.
     query = (
         f'TaskQueue="{stack.options.task_queue}" AND WorkflowType="BookingWorkflow" '
         'AND ExecutionStatus="Running"'
     )
     running = [w.id async for w in temporal.list_workflows(query)]
+    # A session's cancellation still running has bookings left to close: not at rest.
+    cancelling = (
+        f'TaskQueue="{stack.options.task_queue}" AND WorkflowType="SessionCancellationWorkflow" '
+        'AND ExecutionStatus="Running"'
+    )
+    stuck.descriptions += [
+        f"{w.id} running: the session's bookings not all closed yet"
+        async for w in temporal.list_workflows(cancelling)
+    ]
     limit = asyncio.Semaphore(16)
 
     async def check(workflow_id: str) -> None:
