@@ -109,6 +109,7 @@ class WebhookEventType(StrEnum):
     BOOKING_CANCELLED = "booking.cancelled"
     BOOKING_REFUNDED = "booking.refunded"
     SESSION_CANCELLED = "session.cancelled"
+    ATTENDEE_CHECKED_IN = "attendee.checked_in"
     PING = "ping"
 
 

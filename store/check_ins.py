@@ -13,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.enums import BookingStatus, CheckInOutcome, TicketRefusal
+from core.enums import BookingStatus, CheckInOutcome, TicketRefusal, WebhookEventType
 from core.errors import TicketRefused
 from core.tickets import InvalidTicket, Ticket, verify
 from models.tables import Booking, CheckIn, Session
 from store.tickets import attendee_name
+from store.webhook_events import publish_booking_event
 
 # Bookings whose places admit their attendees (COMPLETED: the session has ended).
 _ADMITTED = frozenset({BookingStatus.CONFIRMED, BookingStatus.COMPLETED})
@@ -52,7 +53,9 @@ async def admitted_ticket(
         raise TicketRefused(f"not a valid ticket: {err}", reason=TicketRefusal.INVALID) from None
     if (ticket.organisation_id, ticket.session_id) != (session.organisation_id, session.id):
         raise TicketRefused("the ticket is for another session", reason=TicketRefusal.OTHER_SESSION)
-    booking = await db.get(Booking, ticket.booking_id)
+    # The booking's row held until the check-in commits: no cancel slips between the check and
+    # the check-in, and the booking's events (the check-in's webhook) keep their order.
+    booking = await db.get(Booking, ticket.booking_id, with_for_update=True, populate_existing=True)
     assert booking is not None, f"a signed ticket of no booking {ticket.booking_id}"
     if booking.status not in _ADMITTED:
         raise TicketRefused(
@@ -90,8 +93,22 @@ async def check_in(
         .on_conflict_do_nothing(constraint="one_check_in_per_place")
         .returning(CheckIn.checked_in_at)
     )
+    name = attendee_name(booking, ticket.attendee_index)
     outcome = CheckInOutcome.CHECKED_IN
-    if inserted is None:
+    if inserted is not None:
+        attendee = {
+            "index": ticket.attendee_index,
+            "name": name,
+            "checked_in_at": inserted.isoformat(),
+        }
+        await publish_booking_event(
+            db,
+            booking.id,
+            WebhookEventType.ATTENDEE_CHECKED_IN,
+            dedup_key=f"checked-in-{ticket.attendee_index}",
+            attendee=attendee,
+        )
+    else:
         outcome = CheckInOutcome.ALREADY_CHECKED_IN
         inserted = await db.scalar(
             select(CheckIn.checked_in_at).where(
@@ -101,7 +118,6 @@ async def check_in(
         )
         assert inserted is not None
     await db.commit()
-    name = attendee_name(booking, ticket.attendee_index)
     return CheckInResult(outcome, ticket, name, booking.reference, inserted)
 
 

@@ -7,16 +7,20 @@ A code that admits nobody here (forged, another session's, a booking no longer c
 place given back) is refused with 422 `ticket-refused` and its `reason`.
 """
 
+import logging
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
+from activities.webhook_signals import DeliveryStarter
 from api.deps import DbDep, DoorCaller, SettingsDep, TemporalDep
+from api.routes.webhook_endpoints import delivery_starter
 from clients.check_ins import tell_booking
 from core.enums import CheckInOutcome, TicketRefusal
 from core.errors import TicketRefused
@@ -38,6 +42,7 @@ from store.catalog import get_session
 from store.check_ins import CheckInResult, check_in, door_list
 
 router = APIRouter(prefix="/v1/sessions", tags=["check-ins"])
+log = logging.getLogger(__name__)
 
 _CSV_COLUMNS = ("booking_reference", "attendee_name", "place", "checked_in", "checked_in_at")
 _CSV: dict[int | str, dict[str, object]] = {
@@ -56,11 +61,15 @@ async def check_in_one(
     db: DbDep,
     settings: SettingsDep,
     temporal: TemporalDep,
+    request: Request,
 ) -> CheckInOut:
     """Check in the attendee a scanned ticket admits; the first scan wins."""
     session, _ = await get_session(db, session_id, caller.organisation_id)
+    starter = delivery_starter(request, temporal, settings)
     at = datetime.now(UTC)
-    return _out(await _admit(db, temporal, settings, session, caller, body.code, at), session)
+    return _out(
+        await _admit(db, temporal, starter, settings, session, caller, body.code, at), session
+    )
 
 
 @router.post("/{session_id}/check-ins/batch", response_model=BatchOut)
@@ -71,10 +80,12 @@ async def check_in_batch(
     db: DbDep,
     settings: SettingsDep,
     temporal: TemporalDep,
+    request: Request,
 ) -> BatchOut:
     """Scans made offline, applied in scan order (the first scan of a ticket wins, at its scan
     time; a scanner clock ahead of ours counts as now); answered in the order sent."""
     session, _ = await get_session(db, session_id, caller.organisation_id)
+    starter = delivery_starter(request, temporal, settings)
     now = datetime.now(UTC)
     order = sorted(range(len(body.scans)), key=lambda i: body.scans[i].scanned_at)
     results: dict[int, ScanOut] = {}
@@ -82,7 +93,7 @@ async def check_in_batch(
         scan = body.scans[i]
         try:
             at = min(scan.scanned_at, now)
-            result = await _admit(db, temporal, settings, session, caller, scan.code, at)
+            result = await _admit(db, temporal, starter, settings, session, caller, scan.code, at)
         except TicketRefused as refused:
             reason = TicketRefusal(refused.extra["reason"])
             results[i] = ScanOut(
@@ -155,6 +166,7 @@ async def attendees_csv(session_id: str, caller: DoorCaller, db: DbDep) -> Respo
 async def _admit(
     db: AsyncSession,
     temporal: Client,
+    starter: DeliveryStarter,
     settings: Settings,
     session: Session,
     caller: Caller,
@@ -166,9 +178,20 @@ async def _admit(
     keys = settings.ticket_signing_keys
     result = await check_in(db, session, code, keys, at, caller.key_id)
     note = AttendeeCheckedIn(result.ticket.attendee_index, result.checked_in_at)
-    booking_id = str(result.ticket.booking_id)
-    await tell_booking(temporal, booking_id, note, settings.workflow_accept_seconds)
+    booking_id = result.ticket.booking_id
+    await tell_booking(temporal, str(booking_id), note, settings.workflow_accept_seconds)
+    if result.outcome == CheckInOutcome.CHECKED_IN:
+        await _wake_webhooks(starter, booking_id)
     return result
+
+
+async def _wake_webhooks(starter: DeliveryStarter, booking_id: uuid.UUID) -> None:
+    """Send the `attendee.checked_in` event now; a wake-up lost (Temporal down) is the safety
+    net's, whose sweep wakes every delivery left pending."""
+    try:
+        await starter.nudge_stream(booking_id)
+    except Exception:
+        log.exception("booking %s: its check-in webhook is left to the safety net", booking_id)
 
 
 def _out(result: CheckInResult, session: Session) -> CheckInOut:

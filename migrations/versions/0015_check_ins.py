@@ -1,4 +1,5 @@
-"""door keys and check-ins: a `door` role of API key; one check-in row per attendee's place
+"""door keys and check-ins: a `door` role of API key; one check-in row per attendee's place;
+the `attendee.checked_in` webhook event
 
 Revision ID: 0015
 Revises: 0013
@@ -16,7 +17,28 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# core.enums.WebhookEventType written out, before and after (a migration never changes with
+# the code).
+EVENT_TYPES_BEFORE = (
+    "booking.created",
+    "booking.confirmed",
+    "booking.expired",
+    "booking.cancelled",
+    "booking.refunded",
+    "session.cancelled",
+    "ping",
+)
+EVENT_TYPES = (*EVENT_TYPES_BEFORE, "attendee.checked_in")
+
+
+def _event_types_known(types: tuple[str, ...]) -> None:
+    op.drop_constraint("webhook_event_type_known", "webhook_events", type_="check")
+    listed = ", ".join(f"'{t}'" for t in types)
+    op.create_check_constraint("webhook_event_type_known", "webhook_events", f"type IN ({listed})")
+
+
 def upgrade() -> None:
+    _event_types_known(EVENT_TYPES)
     op.drop_constraint("role_known", "api_keys", type_="check")
     op.create_check_constraint("role_known", "api_keys", "role IN ('client', 'admin', 'door')")
     op.create_table(
@@ -46,3 +68,6 @@ def downgrade() -> None:
     op.execute("DELETE FROM api_keys WHERE role = 'door'")
     op.drop_constraint("role_known", "api_keys", type_="check")
     op.create_check_constraint("role_known", "api_keys", "role IN ('client', 'admin')")
+    # Its deliveries and attempts go with it (ON DELETE CASCADE).
+    op.execute("DELETE FROM webhook_events WHERE type = 'attendee.checked_in'")
+    _event_types_known(EVENT_TYPES_BEFORE)

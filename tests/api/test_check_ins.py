@@ -24,7 +24,9 @@ from models.tables import CheckIn
 from store.api_keys import create_key
 from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.api.conftest import ADMIN, CLIENT
+from tests.api.webhooks_out.helpers import about
 from tests.conftest import OTHER_ADMIN_KEY, OTHER_ORGANISATION_ID
+from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.helpers.api_bookings import booking_body, wait_for_status
 from tests.helpers.polling import eventually
 from tests.helpers.qr import qr_codes_of_pdf
@@ -124,7 +126,23 @@ async def test_twenty_concurrent_scans_check_in_once(stack: Stack, door: dict[st
     session_id = await stack.new_session(price_amount=0)
     booking = await confirmed(stack, session_id, 1)
     ticket_code = code(stack, session_id, booking["id"])
-    answers = await asyncio.gather(*[scan(stack, session_id, ticket_code, door) for _ in range(20)])
+    with WebhookReceiver() as receiver:
+        endpoint = {"url": receiver.url("door"), "events": ["attendee.checked_in"]}
+        created = await stack.api.post("/v1/webhook-endpoints", json=endpoint, headers=ADMIN)
+        assert created.status_code == 201, created.text
+        receiver.trust("door", created.json()["secret"])
+        try:
+            answers = await asyncio.gather(
+                *[scan(stack, session_id, ticket_code, door) for _ in range(20)]
+            )
+            [event] = await eventually(
+                lambda: asyncio.sleep(0, about(receiver.accepted("door"), booking["id"])),
+                what="the attendee.checked_in webhook",
+            )
+        finally:
+            await stack.api.delete(f"/v1/webhook-endpoints/{created.json()['id']}", headers=ADMIN)
+    assert event.body["type"] == "attendee.checked_in"
+    assert event.body["data"]["attendee"]["name"] == "Ada Lovelace"
     assert {a.status_code for a in answers} == {200}
     outcomes = sorted(a.json()["status"] for a in answers)
     assert outcomes == ["already_checked_in"] * 19 + ["checked_in"]
