@@ -74,8 +74,10 @@ def booking_activities(
     )
     payments = PaymentActivities(stripe_client, sessionmaker)
     payment_setup = PaymentSetupActivities(payments, inventory)
-    receipts = ReceiptActivities(sessionmaker)
-    notifications = NotificationActivities(sessionmaker, make_mailer(settings), settings.email_from)
+    receipts = ReceiptActivities(sessionmaker, settings.ticket_signing_keys)
+    notifications = NotificationActivities(
+        sessionmaker, make_mailer(settings), settings.email_from, settings.ticket_signing_keys
+    )
     refunds = RefundActivities(sessionmaker, webhook_starter)
     repairs = RepairActivities(sessionmaker, temporal, stripe_client, notifications)
     sessions = SessionActivities(sessionmaker, temporal, webhook_starter)

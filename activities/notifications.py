@@ -16,10 +16,13 @@ from core.enums import (
     EmailKind,
     NotificationStatus,
 )
+from core.settings import get_settings
 from documents.calendar_file import CalendarMethod, render_ics
 from documents.emails import EmailContext, render_email
+from documents.ticket_pdf import TicketData, render_ticket_pdf
 from messages.booking import EmailOutcome, EmailRequest
 from models.tables import Booking, Notification, Organisation, Receipt, Session
+from store.tickets import booking_tickets
 
 
 def notification_key(booking_id: str, kind: str, refund_sequence: int | None = None) -> str:
@@ -47,11 +50,17 @@ class NotificationActivities:
     its legal name in the text and the signature, dates and money in its locale."""
 
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], mailer: Mailer, from_email: str
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        mailer: Mailer,
+        from_email: str,
+        ticket_keys: list[str] | None = None,
     ):
         self._sessionmaker = sessionmaker
         self._mailer = mailer
         self._from = from_email
+        # The keys that sign the confirmation's tickets (BOOKING_TICKET_SIGNING_KEYS unless given).
+        self._ticket_keys = ticket_keys or get_settings().ticket_signing_keys
 
     @activity.defn(name="send_email")
     async def send(self, request: EmailRequest) -> EmailOutcome:
@@ -144,6 +153,7 @@ class NotificationActivities:
             )
 
     async def _compose(self, request: EmailRequest, key: str) -> OutgoingEmail:
+        confirms = request.kind == EmailKind.CONFIRMATION
         async with self._sessionmaker() as db:
             booking = await db.get(Booking, uuid.UUID(request.booking_id))
             assert booking is not None, f"no booking {request.booking_id}"
@@ -189,7 +199,10 @@ class NotificationActivities:
             subject=rendered.subject,
             html=rendered.html,
             text=rendered.text,
-            attachments=self._attachments(request.kind, booking, session, documents),
+            attachments=[
+                *self._attachments(request.kind, booking, session, documents),
+                *(self._tickets(booking, session, organisation) if confirms else []),
+            ],
         )
 
     def _attachments(
@@ -214,6 +227,36 @@ class NotificationActivities:
         if kind in _ENDS_THE_BOOKING and _calendar_holds_it(booking):
             attachments.append(self._calendar(booking, session, CalendarMethod.CANCEL))
         return attachments
+
+    def _tickets(
+        self, booking: Booking, session: Session, organisation: Organisation
+    ) -> list[Attachment]:
+        """One PDF per place, each with its attendee's signed ticket as a QR code."""
+        assert booking.reference is not None
+        tickets = booking_tickets(booking, organisation.id, self._ticket_keys)
+        return [
+            Attachment(
+                f"ticket-{booking.reference}-{ticket.index + 1}.pdf",
+                "application/pdf",
+                render_ticket_pdf(
+                    TicketData(
+                        seller_name=organisation.legal_name,
+                        attendee_name=ticket.name,
+                        place=ticket.index + 1,
+                        places=len(tickets),
+                        booking_reference=booking.reference,
+                        session_title=session.title,
+                        session_location=session.location,
+                        session_starts_at=session.starts_at,
+                        session_ends_at=session.ends_at,
+                        session_time_zone=session.time_zone,
+                        code=ticket.code,
+                        locale=organisation.locale,
+                    )
+                ),
+            )
+            for ticket in tickets
+        ]
 
     def _calendar(self, booking: Booking, session: Session, method: CalendarMethod) -> Attachment:
         """The confirmation's event, or its cancellation: the same UID, a later SEQUENCE."""

@@ -14,6 +14,7 @@ from temporalio import activity
 
 from core.enums import DocumentKind, VatTreatment
 from core.errors import InvalidRequest
+from core.settings import get_settings
 from core.vat import applicable_vat_rate
 from documents.fonts import register_fonts
 from documents.logo_drawing import UnreadableLogo
@@ -30,6 +31,7 @@ from messages.booking import DocumentRef, IssueDocument
 from models.tables import Booking, Organisation, Receipt, Session
 from store.booking_records import find_document
 from store.sequences import database_now, next_document_number
+from store.tickets import booking_tickets
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +58,13 @@ class ReceiptActivities:
     the PDF and `receipts.seller` (the seller as printed) are written once.
     """
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]):
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], ticket_keys: list[str] | None = None
+    ):
         register_fonts()  # a missing font stops the worker at start, not a receipt later
         self._sessionmaker = sessionmaker
+        # The keys that sign the receipt's ticket (BOOKING_TICKET_SIGNING_KEYS unless given).
+        self._ticket_keys = ticket_keys or get_settings().ticket_signing_keys
 
     @activity.defn(name="issue_document")
     async def issue(self, request: IssueDocument) -> DocumentRef:
@@ -93,6 +99,9 @@ class ReceiptActivities:
             now = await database_now(db)
             number = await next_document_number(db, organisation, request.kind, now.year)
             data = self._receipt_data(booking, session, request, number, refers_to, now, terms)
+            if request.kind == DocumentKind.RECEIPT:
+                first = booking_tickets(booking, organisation.id, self._ticket_keys)[0]
+                data = replace(data, ticket_code=first.code)
             data, pdf = await asyncio.to_thread(_render, data)
             db.add(
                 Receipt(

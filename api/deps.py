@@ -97,8 +97,23 @@ async def require_admin(caller: Annotated[Caller, Depends(current_caller)]) -> C
     return caller
 
 
-ClientCaller = Annotated[Caller, Depends(current_caller)]
+async def require_client(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+    """A client or admin key: a door key checks in and reads the door list, nothing else."""
+    if caller.role == Role.DOOR:
+        raise HTTPException(403, "a door API key may only check attendees in and list them")
+    return caller
+
+
+async def require_door(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+    """A door or admin key: who may check attendees in and read a session's door list."""
+    if caller.role not in (Role.DOOR, Role.ADMIN):
+        raise HTTPException(403, "this needs a door or admin API key")
+    return caller
+
+
+ClientCaller = Annotated[Caller, Depends(require_client)]
 AdminCaller = Annotated[Caller, Depends(require_admin)]
+DoorCaller = Annotated[Caller, Depends(require_door)]
 
 
 def current_operator(

@@ -16,6 +16,7 @@ from api.query_params import single_query_values
 from api.rate_limit import KeyRateLimiter
 from api.routes import (
     bookings,
+    check_ins,
     codec,
     customers,
     health,
@@ -78,6 +79,7 @@ def create_app(
             health,
             sessions,
             session_exports,
+            check_ins,
             bookings,
             customers,
             organisation,

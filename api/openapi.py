@@ -37,6 +37,10 @@ OPERATION_IDS = {
     "GET /v1/sessions/{session_id}": "getSession",
     "POST /v1/sessions/{session_id}/cancel": "cancelSession",
     "GET /v1/sessions/{session_id}/bookings.csv": "getSessionBookingsCsv",
+    "POST /v1/sessions/{session_id}/check-ins": "checkIn",
+    "POST /v1/sessions/{session_id}/check-ins/batch": "checkInBatch",
+    "GET /v1/sessions/{session_id}/attendees": "listAttendees",
+    "GET /v1/sessions/{session_id}/attendees.csv": "getAttendeesCsv",
     "GET /v1/bookings": "listBookings",
     "POST /v1/bookings": "createBooking",
     "GET /v1/bookings/{booking_id}": "getBooking",
@@ -134,7 +138,7 @@ def _implied_statuses(route: APIRoute, operation: dict[str, Any]) -> set[int]:
     statuses = {422, 500}
     if deps.current_caller in calls:
         statuses |= {401, 429}  # no key, an unknown or revoked one; over the key's rate limit
-    if deps.require_admin in calls:
+    if calls & {deps.require_admin, deps.require_client, deps.require_door}:
         statuses.add(403)
     if route.dependant.path_params:
         statuses.add(404)

@@ -109,6 +109,7 @@ class WebhookEventType(StrEnum):
     BOOKING_CANCELLED = "booking.cancelled"
     BOOKING_REFUNDED = "booking.refunded"
     SESSION_CANCELLED = "session.cancelled"
+    ATTENDEE_CHECKED_IN = "attendee.checked_in"
     PING = "ping"
 
 
@@ -123,6 +124,24 @@ class WebhookDeliveryStatus(StrEnum):
 class Role(StrEnum):
     CLIENT = "client"
     ADMIN = "admin"
+    # Door staff: check attendees in and read the door list of their organisation's sessions.
+    DOOR = "door"
+
+
+class CheckInOutcome(StrEnum):
+    """What a scan of a valid ticket did: the first scan checks in, later ones find it done."""
+
+    CHECKED_IN = "checked_in"
+    ALREADY_CHECKED_IN = "already_checked_in"
+
+
+class TicketRefusal(StrEnum):
+    """Why a scanned code admits nobody (the `reason` of a ticket-refused problem)."""
+
+    INVALID = "invalid"  # not signed by us: forged, truncated, altered, or a retired key's
+    OTHER_SESSION = "other_session"  # a genuine ticket, of another session or organisation
+    BOOKING_NOT_CONFIRMED = "booking_not_confirmed"  # cancelled, refunded, expired, unpaid
+    PLACE_CANCELLED = "place_cancelled"  # the booking gave this place back
 
 
 class TracingExporter(StrEnum):

@@ -233,3 +233,9 @@ def _all_subclasses(cls: type[BookingError]) -> list[type[BookingError]]:
 
 _ALL_ERRORS: list[type[BookingError]] = [BookingError, *_all_subclasses(BookingError)]
 ERRORS_BY_TYPE: dict[str, type[BookingError]] = {cls.__name__: cls for cls in _ALL_ERRORS}
+
+
+class TicketRefused(BookingError):
+    """A scanned code that admits nobody to this session; `reason` says why (TicketRefusal)."""
+
+    status, slug, title = 422, "ticket-refused", "The ticket does not admit anyone here"

@@ -19,6 +19,7 @@ DEV_PAYLOAD_KEY = "ZGV2LW9ubHkgcGF5bG9hZCBrZXksIG5vdCBzZWNyZXQ="  # 32 bytes, pu
 DEV_CUSTOMER_HASH_KEY = "dev-only customer hash key, not secret"
 DEV_API_KEY_PEPPER = "dev-only api key pepper, not secret"
 DEV_WEBHOOK_SECRET_KEY = "ZGV2LW9ubHkgd2ViaG9vayBzZWNyZXQga2V5ISEhISE="  # a Fernet key, published
+DEV_TICKET_SIGNING_KEY = "dev-only ticket signing key, not secret"
 # The demo seller: the default organisation's profile at migration 0013, refused in production.
 DEMO_SELLER_NAME = "Rescue First Training Ltd"
 DEMO_REFERENCE_PREFIX = "RFT"
@@ -31,6 +32,7 @@ DEV_SECRETS = {
     DEV_CUSTOMER_HASH_KEY,
     DEV_API_KEY_PEPPER,
     DEV_WEBHOOK_SECRET_KEY,
+    DEV_TICKET_SIGNING_KEY,
 }
 
 
@@ -218,6 +220,13 @@ class Settings(BaseSettings):
     # platform's own network. Unset: off in production, on elsewhere (local receivers).
     webhook_allow_private_addresses: bool = Field(default_factory=_not_production)
 
+    # Sign the ticket codes of QR codes at the door (core/tickets.py, HMAC-SHA256): the first key
+    # signs, every one verifies, so rotate by putting a new key first and keeping the old ones
+    # until the tickets they signed are past their sessions. Dropping a key voids its tickets.
+    ticket_signing_keys: list[str] = Field(
+        default_factory=lambda: [DEV_TICKET_SIGNING_KEY], min_length=1
+    )
+
     # An empty variable (compose's `${VAR:-}`) means unset; for the Stripe base, real Stripe.
     @field_validator(
         "stripe_api_base",
@@ -253,6 +262,7 @@ class Settings(BaseSettings):
             self.api_key_pepper,
             self.customer_hash_key,
             *self.webhook_secret_keys,
+            *self.ticket_signing_keys,
         } & DEV_SECRETS
         if used:
             raise ValueError(f"production settings use dev secrets: {sorted(used)}")

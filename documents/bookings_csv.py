@@ -38,13 +38,13 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def header() -> str:
-    return _lines([COLUMNS])
+    return csv_lines([COLUMNS])
 
 
 def rows(bookings: Iterable[Booking]) -> str:
     """CSV lines (CRLF-terminated) for these bookings, amounts in minor units; what remains is
     what was paid less what was refunded (the API's `amount_remaining`)."""
-    return _lines(
+    return csv_lines(
         [
             str(b.id),
             b.reference or "",
@@ -61,14 +61,14 @@ def rows(bookings: Iterable[Booking]) -> str:
             b.amount_refunded,
             b.remaining,
             b.currency,
-            _moment(b.created_at),
-            _moment(b.confirmed_at),
+            iso_utc(b.created_at),
+            iso_utc(b.confirmed_at),
         ]
         for b in bookings
     )
 
 
-def _lines(records: Iterable[Iterable[object]]) -> str:
+def csv_lines(records: Iterable[Iterable[object]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerows([_safe(cell) for cell in record] for record in records)
@@ -81,6 +81,6 @@ def _safe(cell: object) -> object:
     return cell
 
 
-def _moment(moment: datetime | None) -> str:
+def iso_utc(moment: datetime | None) -> str:
     """ISO 8601 with its offset, in UTC."""
     return moment.astimezone(UTC).isoformat() if moment else ""

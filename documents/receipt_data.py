@@ -108,6 +108,8 @@ class ReceiptData:
     # The IANA zone where the session happens: its times print as the clocks there read.
     session_time_zone: str = "UTC"
     locale: str = DEFAULT_LOCALE
+    # The signed code of the booking's first ticket (core/tickets.py): the receipt's QR code.
+    ticket_code: str | None = None
 
     def __post_init__(self) -> None:
         if (self.kind == DocumentKind.CREDIT_NOTE) != (self.refers_to is not None):

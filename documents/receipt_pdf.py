@@ -130,7 +130,10 @@ def _header(data: ReceiptData) -> Table:
     lines += [paragraph(line, _BODY) for line in seller.address_lines]
     if seller.vat_number:
         lines.append(paragraph(f"VAT number: {seller.vat_number}", _BODY))
-    code = [_qr_code(data.booking_reference), paragraph(data.booking_reference, _RIGHT)]
+    # A receipt's QR code is its booking's first ticket (the reference, guessable, on documents
+    # without one: credit notes, and receipts issued before tickets).
+    qr_value = data.ticket_code or data.booking_reference
+    code = [_qr_code(qr_value), paragraph(data.booking_reference, _RIGHT)]
     table = Table(
         [[lines, code]], colWidths=[_WIDTH - _QR_SIZE - 10 * mm, _QR_SIZE + 10 * mm], hAlign="LEFT"
     )
@@ -147,7 +150,7 @@ def _header(data: ReceiptData) -> Table:
     return table
 
 
-class _QrCode(Flowable):
+class QrCode(Flowable):
     """A QR code (the `qrcode` library's module matrix, quiet zone included) drawn straight
     onto the canvas as one filled path of dark runs.
 
@@ -183,7 +186,7 @@ class _QrCode(Flowable):
 
 
 def _qr_code(value: str) -> Flowable:
-    return _QrCode(value, _QR_SIZE)
+    return QrCode(value, _QR_SIZE)
 
 
 def _facts(data: ReceiptData) -> list[Flowable]:

@@ -48,6 +48,15 @@ async def next_cancel_update_id(handle: WorkflowHandle[Any, Any], session_cancel
 
 
 @dataclass
+class AttendeeCheckedIn:
+    """The booking's `attendee_index`-th place let in at the door (the `check_ins` row is written
+    first; the API tells the workflow at every scan of the ticket, the workflow keeps the first)."""
+
+    attendee_index: int
+    checked_in_at: datetime
+
+
+@dataclass
 class Attendee:
     name: str
     email: str | None = None

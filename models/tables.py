@@ -259,6 +259,32 @@ class Booking(Base):
         return booking_rules.remaining(self.paid, self.amount_refunded)
 
 
+class CheckIn(Base):
+    """One attendee (the `attendee_index`-th place of a booking) let in at the door: one row per
+    place, so concurrent scanners and retried scans of one ticket record one check-in."""
+
+    __tablename__ = "check_ins"
+    __table_args__ = (
+        UniqueConstraint("booking_id", "attendee_index", name="one_check_in_per_place"),
+        CheckConstraint("attendee_index >= 0", name="attendee_index_not_negative"),
+        Index("ix_check_ins_session", "session_id", "checked_in_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id"))
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"))
+    attendee_index: Mapped[int] = mapped_column(Integer)
+    # When the ticket was scanned: the scanner's clock for scans sent later (offline), else now.
+    checked_in_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    # The API key that checked the attendee in (NULL once that key is deleted).
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL"), nullable=True
+    )
+
+
 class BookingRefund(Base):
     """One refund of a booking, ours or made at Stripe: the `sequence`-th, for `amount`."""
 

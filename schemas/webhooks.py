@@ -89,7 +89,8 @@ class DeliveryOut(BaseModel):
         " `data.booking` is the booking as `GET /v1/bookings/{id}` shows it, less the payment's"
         " `client_secret`: with `amount_paid`, `amount_refunded` and `amount_remaining` (minor"
         " units); a `booking.refunded` adds `data.refund` (`amount`, `total_refunded`,"
-        " `currency`)"
+        " `currency`); an `attendee.checked_in` adds `data.attendee` (`index`, `name`,"
+        " `checked_in_at`)"
     )
 
 

@@ -46,6 +46,7 @@ async def publish_booking_event(
     *,
     dedup_key: str | None = None,
     refund: RefundFigures | None = None,
+    attendee: dict[str, Any] | None = None,
 ) -> str | None:
     """Record the event for every subscribed enabled endpoint; its id (the `webhook-id`).
 
@@ -73,6 +74,8 @@ async def publish_booking_event(
             "total_refunded": refund.total_refunded,
             "currency": booking.currency,
         }
+    if attendee is not None:  # an attendee's event: which place, who, when
+        data["attendee"] = attendee
     key = dedup_key or event_type
     return await publish(
         db, event_type, session.organisation_id, booking.id, data, key, endpoint_ids

@@ -72,6 +72,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from messages.booking import (
         CANCELS_GIVEN_UP_QUERY,
+        AttendeeCheckedIn,
         BookingView,
         BookingWorkflowInput,
         CancelRequest,
@@ -106,6 +107,8 @@ class BookingWorkflow:
         self._intent = PaymentIntent(self._steps, self._state, grace)
         self._rejection: ApplicationError | None = None
         self._hold_asked = False
+        # Attendees let in at the door, by place: the first check-in of each.
+        self._check_ins: dict[int, AttendeeCheckedIn] = {}
 
     @workflow.run
     async def run(self, input: BookingWorkflowInput) -> BookingView:
@@ -195,6 +198,15 @@ class BookingWorkflow:
     @workflow.signal
     def payment_event(self, event: PaymentEvent) -> None:
         self._mailbox.post(event)
+
+    @workflow.signal
+    def checked_in(self, note: AttendeeCheckedIn) -> None:
+        """A check-in at the door, in the history; repeats of a place keep its first."""
+        self._check_ins.setdefault(note.attendee_index, note)
+
+    @workflow.query
+    def check_ins(self) -> list[AttendeeCheckedIn]:
+        return sorted(self._check_ins.values(), key=lambda note: note.attendee_index)
 
     @workflow.query(name=CANCELS_GIVEN_UP_QUERY)
     def cancels_given_up(self) -> int:

@@ -37,7 +37,9 @@ _DISABLED: dict[int | str, dict[str, Any]] = {409: {"description": "The endpoint
 log = logging.getLogger(__name__)
 
 
-def _starter(request: Request, temporal: TemporalDep, settings: SettingsDep) -> DeliveryStarter:
+def delivery_starter(
+    request: Request, temporal: TemporalDep, settings: SettingsDep
+) -> DeliveryStarter:
     return DeliveryStarter(
         request.app.state.sessionmaker, temporal, settings.task_queue, retry_timings(settings)
     )
@@ -99,7 +101,9 @@ async def change(
     endpoint.updated_at = await database_now(db)
     await db.commit()
     if body.enabled:  # even if it was: a repeated request must wake what the first did not
-        background.add_task(_wake_backlog, _starter(request, temporal, settings), endpoint.id)
+        background.add_task(
+            _wake_backlog, delivery_starter(request, temporal, settings), endpoint.id
+        )
     return _out(endpoint)
 
 
@@ -141,7 +145,9 @@ async def ping(
     endpoint = await get_endpoint(db, endpoint_id, caller.organisation_id)
     record = await queue_ping(db, endpoint)
     await db.commit()
-    await _starter(request, temporal, settings).start(str(endpoint.id), str(record.event.stream_id))
+    await delivery_starter(request, temporal, settings).start(
+        str(endpoint.id), str(record.event.stream_id)
+    )
     return _delivery_out(record)
 
 
@@ -179,7 +185,7 @@ async def redeliver(
     endpoint = await get_endpoint(db, endpoint_id, caller.organisation_id)
     stream_id = await requeue_delivery(db, endpoint, delivery_id)
     await db.commit()
-    await _starter(request, temporal, settings).start(str(endpoint.id), str(stream_id))
+    await delivery_starter(request, temporal, settings).start(str(endpoint.id), str(stream_id))
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 

@@ -35,7 +35,12 @@ OrganisationOption = Annotated[
 @keys.command()
 def create(
     organisation: OrganisationOption,
-    role: Annotated[Role, typer.Option(help="client: book; admin: also manage sessions.")],
+    role: Annotated[
+        Role,
+        typer.Option(
+            help="client: book; admin: also manage sessions; door: check in and list attendees."
+        ),
+    ],
     name: Annotated[str, typer.Option(help="What the key is for, e.g. 'box office'.")],
     rate_limit: Annotated[
         int | None,

@@ -60,7 +60,8 @@ async def test_every_operation_declares_its_errors_as_problem_json(api: httpx.As
     assert seen["GET /v1/sessions/{session_id}"] >= {"401", "404", "503"}
     assert seen["POST /v1/webhooks/stripe"] >= {"200", "400", "413", "503"}
     assert "401" not in seen["POST /v1/webhooks/stripe"]
-    assert "403" not in seen["GET /v1/sessions"]
+    assert "403" in seen["GET /v1/sessions"]  # a door key reads no sessions
+    assert seen["POST /v1/sessions/{session_id}/check-ins"] >= {"200", "403", "404", "422", "503"}
     assert seen["POST /v1/webhook-endpoints"] >= {"201", "401", "403", "413", "422"}
     assert seen["POST /v1/webhook-endpoints/{endpoint_id}/ping"] >= {"202", "404", "409", "503"}
     assert seen["GET /healthz"] == {"200", "422", "500"}

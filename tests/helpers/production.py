@@ -15,6 +15,7 @@ PRODUCTION: dict[str, Any] = {
     "api_key_pepper": "live pepper",
     "customer_hash_key": "live hash key",
     "webhook_secret_keys": [Fernet.generate_key().decode()],
+    "ticket_signing_keys": ["live ticket key"],
     "stripe_api_base": None,
     "email_backend": "sendgrid",
     "email_from": "bookings@training.co.uk",

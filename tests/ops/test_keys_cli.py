@@ -24,8 +24,7 @@ async def test_an_organisation_gets_a_key_that_works_until_revoked(stack: Stack)
     created = await booking_ops(
         stack.settings, "keys", "create", "-o", name, "--role", "admin", "--name", "box office"
     )
-    output = ok(created)
-    [secret] = [line.split(": ", 1)[1] for line in output.splitlines() if line.startswith("secret")]
+    secret = secret_of(ok(created))
     assert secret.startswith("bk_")
     assert "shown only now" in created.stderr
     async with stack.db() as s:
@@ -74,3 +73,24 @@ async def test_refusals_are_one_line(settings: Settings) -> None:
     name = f"Twice {uuid.uuid4().hex[:6]}"
     ok(await booking_ops(settings, "organisations", "create", name))
     one_line_error(await booking_ops(settings, "organisations", "create", name), 2, "exists")
+
+
+async def test_a_door_key_from_the_command_line_reaches_only_the_door(stack: Stack) -> None:
+    name = f"Org {uuid.uuid4().hex[:8]}"
+    ok_json(await booking_ops(stack.settings, "organisations", "create", name, "--json"))
+    created = await booking_ops(
+        stack.settings, "keys", "create", "-o", name, "--role", "door", "--name", "front door"
+    )
+    secret = secret_of(ok(created))
+    headers = {"Authorization": f"Bearer {secret}"}
+    async with httpx.AsyncClient(base_url=stack.api_url, headers=headers, timeout=30) as api:
+        assert (await api.get("/v1/sessions")).status_code == 403
+        # Past the role check: no such session in its organisation.
+        door_list = await api.get(f"/v1/sessions/{uuid.uuid4()}/attendees")
+        assert door_list.status_code == 404, door_list.text
+
+
+def secret_of(output: str) -> str:
+    """The new key's secret in `keys create`'s output."""
+    [secret] = [line.split(": ", 1)[1] for line in output.splitlines() if line.startswith("secret")]
+    return secret

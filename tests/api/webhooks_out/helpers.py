@@ -25,6 +25,7 @@ ALL_EVENTS = [
     "booking.cancelled",
     "booking.refunded",
     "session.cancelled",
+    "attendee.checked_in",
 ]
 
 

@@ -1,0 +1,37 @@
+"""A booking's tickets: one per place, each named by its attendee (the customer for places
+booked without a name), each with its signed code (core/tickets.py)."""
+
+import uuid
+from dataclasses import dataclass
+
+from core.tickets import Ticket, sign
+from models.tables import Booking
+
+
+@dataclass(frozen=True)
+class AttendeeTicket:
+    """The `index`-th place of a booking: who it admits and the code that says so."""
+
+    index: int
+    name: str
+    code: str
+
+
+def attendee_name(booking: Booking, index: int) -> str:
+    """The named attendee of the booking's `index`-th place, else the customer who booked it."""
+    attendees = booking.attendees
+    named = attendees[index].get("name") if index < len(attendees) else None
+    return named or booking.customer_name
+
+
+def booking_tickets(
+    booking: Booking, organisation_id: uuid.UUID, keys: list[str]
+) -> list[AttendeeTicket]:
+    return [
+        AttendeeTicket(
+            index,
+            attendee_name(booking, index),
+            sign(Ticket(organisation_id, booking.session_id, booking.id, index), keys),
+        )
+        for index in range(booking.quantity)
+    ]
