@@ -22,6 +22,7 @@ from api.routes import (
     organisation,
     session_exports,
     sessions,
+    waiting_list,
     webhook_endpoints,
     webhooks,
 )
@@ -79,6 +80,7 @@ def create_app(
             sessions,
             session_exports,
             bookings,
+            waiting_list,
             customers,
             organisation,
             webhooks,

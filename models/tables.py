@@ -147,7 +147,7 @@ class Session(Base):
         CheckConstraint(
             sql_in("waiting_list_status", WaitingListStatus), name="waiting_list_known"
         ),
-        CheckConstraint("offer_seconds BETWEEN 60 AND 604800", name="offer_bounded"),
+        CheckConstraint("offer_seconds BETWEEN 1 AND 604800", name="offer_bounded"),
         Index("ix_sessions_starts_at", "starts_at"),
         Index("ix_sessions_organisation_starts_at", "organisation_id", "starts_at"),
     )
@@ -255,6 +255,8 @@ class WaitingListEntry(Base):
     offer_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     offer_token_hash: Mapped[str | None] = mapped_column(String(64))
     booking_id: Mapped[uuid.UUID | None] = mapped_column(UUID)  # the booking its accept started
+    # The state its customer was last emailed about (offered, expired, closed): each once.
+    told_state: Mapped[str | None] = mapped_column(String(16))
     request_fingerprint: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

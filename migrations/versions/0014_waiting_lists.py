@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("offer_expires_at", sa.DateTime(timezone=True)),
         sa.Column("offer_token_hash", sa.String(64)),
         sa.Column("booking_id", sa.UUID()),
+        sa.Column("told_state", sa.String(16)),
         sa.Column("request_fingerprint", sa.String(64), nullable=False),
         sa.Column(
             "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
@@ -80,7 +81,7 @@ def upgrade() -> None:
     op.create_check_constraint(
         "waiting_list_known", "sessions", "waiting_list_status IN ('open', 'paused', 'closed')"
     )
-    op.create_check_constraint("offer_bounded", "sessions", "offer_seconds BETWEEN 60 AND 604800")
+    op.create_check_constraint("offer_bounded", "sessions", "offer_seconds BETWEEN 1 AND 604800")
     op.add_column(
         "seats",
         sa.Column("waiting_entry_id", sa.UUID(), sa.ForeignKey("waiting_list_entries.id")),
