@@ -17,6 +17,7 @@ from tests.helpers.api_bookings import booking_body, start_booking, wait_for_sta
 from tests.helpers.consistency import Check, World, at_rest
 from tests.helpers.polling import eventually
 from tests.helpers.stack import Stack
+from tests.histories import WAITING_LIST_HISTORIES, keep_workflow_history
 
 
 def _join_body(quantity: int, name: str) -> dict[str, Any]:
@@ -136,6 +137,12 @@ async def test_a_decline_then_a_lapse_move_the_places_on_and_back(stack: Stack) 
         lambda: _sessions_free(stack.api, session_id), lambda n: n == 1, what="the place free"
     )
     assert (await _entry(stack.api, ada))["state"] == "declined"  # never offered again
+    # Nobody left waiting: the workflow completes.
+    workflow_id = f"waiting-list-{session_id}"
+    assert await stack.temporal.get_workflow_handle(workflow_id).result() >= 1
+    await keep_workflow_history(
+        stack.temporal, workflow_id, WAITING_LIST_HISTORIES / "declined-then-lapsed"
+    )
 
 
 async def test_cancelling_the_session_ends_its_list(stack: Stack) -> None:
@@ -152,10 +159,13 @@ async def test_cancelling_the_session_ends_its_list(stack: Stack) -> None:
         await _in_state(stack.api, entry_id, "closed")
     listed = await stack.api.get(f"/v1/sessions/{session_id}/waiting-list", headers=ADMIN)
     assert [e["position"] for e in listed.json()["entries"]] == [None, None]
-    handle = stack.temporal.get_workflow_handle(f"waiting-list-{session_id}")
-    assert await handle.result() >= 1  # the workflow completed
+    workflow_id = f"waiting-list-{session_id}"
+    assert await stack.temporal.get_workflow_handle(workflow_id).result() >= 1  # it completed
+    await keep_workflow_history(
+        stack.temporal, workflow_id, WAITING_LIST_HISTORIES / "ended-by-session-cancel"
+    )
     closing = [r for r in stack.sendgrid.requests if ":closed:" in _key(r)]
-    assert sorted(_key(r).split(":")[1] for r in closing if session_id) == sorted([ada, bob])
+    assert sorted(_key(r).split(":")[1] for r in closing) == sorted([ada, bob])
 
 
 @pytest.mark.parametrize("state", ["paused", "closed"])
