@@ -5,7 +5,9 @@ declines and lapses that move on, and the list ending with its session; reconcil
 Offers here last a second or two (`offer_seconds` set through the admin PATCH), so no test
 waits for long."""
 
+import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -199,3 +201,41 @@ async def _sessions_free(api: httpx.AsyncClient, session_id: str) -> int:
 
 def _key(request: Any) -> str:
     return str(request.body.get("custom_args", {}).get("notification_key", ""))
+
+
+async def test_a_session_that_starts_ends_its_list(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=1, starts_in=timedelta(seconds=4))
+    await start_booking(stack.api, session_id, 1)
+    ada = await _join(stack.api, session_id, 1, "ada")
+    await _in_state(stack.api, ada, "closed")  # the workflow's timer at the start
+
+
+async def test_cancellations_racing_bookings_never_oversell_and_every_place_finds_a_taker(
+    stack: Stack, run_check: Check
+) -> None:
+    session_id = await stack.new_session(capacity=3)
+    bookings = [await start_booking(stack.api, session_id, 1) for _ in range(3)]
+    entries = [await _join(stack.api, session_id, 1, f"w{n}") for n in range(3)]
+
+    async def buy() -> httpx.Response:
+        return await stack.api.post("/v1/bookings", json=booking_body(session_id, 1))
+
+    answers = await asyncio.gather(
+        *[_cancel(stack.api, b) for b in bookings], *[buy() for _ in range(6)]
+    )
+    bought = [r.json() for r in answers if isinstance(r, httpx.Response) and r.status_code == 201]
+
+    async def settled_list() -> list[str]:
+        return [(await _entry(stack.api, e))["state"] for e in entries]
+
+    states = await eventually(
+        settled_list,
+        lambda s: s.count("offered") + len(bought) == 3,
+        what="every place given back bought or offered",
+    )
+    assert set(states) <= {"offered", "waiting"}
+    assert await _sessions_free(stack.api, session_id) == 0
+    world = World([session_id], {f"b{n}": b for n, b in enumerate([*bookings, *bought])})
+    await at_rest(stack.db, world)
+    report = await run_check(world)
+    assert report.ok, report.violations
