@@ -166,6 +166,7 @@ class InventoryActivities:
         """Undo a setup that failed: free the places and delete the row, so a retry starts clean."""
         key = uuid.UUID(booking_id)
         async with transaction(self._sessionmaker) as db:
+            session_id = await db.scalar(select(Booking.session_id).where(Booking.id == key))
             released = await free_places(db, key)
             deleted = await db.execute(
                 delete(Booking).where(
@@ -176,7 +177,8 @@ class InventoryActivities:
                 # A booking that never was announces nothing: its `booking.created` may have
                 # been written by a setup step that then failed.
                 await db.execute(delete(WebhookEvent).where(WebhookEvent.stream_id == key))
-        await self._places_came_back(key)
+        if session_id is not None:
+            await self._places_came_back(key, session_id)
         return ReleaseResult(released=released)
 
     @activity.defn(name="confirm_sale")
@@ -262,11 +264,13 @@ class InventoryActivities:
             await self._nudge_webhooks(key)
         return RecordOutcome.RECORDED
 
-    async def _places_came_back(self, booking_id: uuid.UUID) -> None:
+    async def _places_came_back(
+        self, booking_id: uuid.UUID, session_id: uuid.UUID | None = None
+    ) -> None:
         """After the commit: wake the session's waiting list, if anyone waits. Also when this
         attempt released nothing: an earlier one may have, and lost its nudge."""
         if self._waiting_lists is not None:
-            await self._waiting_lists.places_came_back(booking_id)
+            await self._waiting_lists.places_came_back(booking_id, session_id)
 
     async def _nudge_webhooks(self, booking_id: uuid.UUID) -> None:
         """After the commit: a failure raises, so the retry nudges every pending one again."""

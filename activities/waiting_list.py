@@ -10,7 +10,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities.mail import Mailer, MailRefused, OutgoingEmail
+from activities.mail import Mailer, MailRefused
+from activities.notifications import sellers_email
 from core.db import transaction
 from core.enums import (
     LIVE_ENTRY_STATES,
@@ -155,17 +156,8 @@ class WaitingListActivities:
             organisation,
             self._accept_url.format(entry_id=notice.entry_id, token=token),
         )
-        email = OutgoingEmail(
-            key=key,
-            to_email=entry.customer_email,
-            to_name=entry.customer_name,
-            from_email=self._from,
-            from_name=organisation.email_sender_name,
-            reply_to=organisation.reply_to,
-            subject=rendered.subject,
-            html=rendered.html,
-            text=rendered.text,
-        )
+        to = (entry.customer_email, entry.customer_name)
+        email = sellers_email(key, self._from, organisation, to, rendered)
         outcome = DeliveryOutcome.SENT
         try:
             await self._mailer.send(email)

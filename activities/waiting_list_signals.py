@@ -9,7 +9,7 @@ a nudge lost (Temporal down) raises, and the caller's retry nudges again.
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
@@ -33,21 +33,25 @@ class WaitingListSignals:
         self._temporal = temporal
         self._task_queue = task_queue
 
-    async def places_came_back(self, booking_id: uuid.UUID) -> bool:
-        """After a booking gave places back: wake its session's list if anyone waits on it."""
-        async with self._sessionmaker() as db:
-            session_id = await db.scalar(
-                select(Booking.session_id).where(
-                    Booking.id == booking_id,
-                    exists().where(
-                        WaitingListEntry.session_id == Booking.session_id,
-                        WaitingListEntry.state == WaitingEntryState.WAITING,
-                    ),
-                )
+    async def places_came_back(
+        self, booking_id: uuid.UUID, session_id: uuid.UUID | None = None
+    ) -> bool:
+        """After a booking gave places back: wake its session's list if anyone waits on it.
+        `session_id` names the session of a booking whose row is gone (a discarded setup)."""
+        session = Booking.session_id if session_id is None else literal(session_id)
+        query = select(session).where(
+            exists().where(
+                WaitingListEntry.session_id == session,
+                WaitingListEntry.state == WaitingEntryState.WAITING,
             )
+        )
         if session_id is None:
+            query = query.where(Booking.id == booking_id)
+        async with self._sessionmaker() as db:
+            waited_on = await db.scalar(query)
+        if waited_on is None:
             return False
-        await nudge_waiting_list(self._temporal, self._task_queue, str(session_id))
+        await nudge_waiting_list(self._temporal, self._task_queue, str(waited_on))
         return True
 
 

@@ -119,7 +119,8 @@ async def _refuse_when_free(db: AsyncSession, session: Session, request: JoinReq
 async def get_entry(
     db: AsyncSession, entry_id: str, organisation_id: uuid.UUID, *, lock: bool = False
 ) -> WaitingListEntry:
-    """The organisation's entry; another organisation's is WaitingEntryNotFound as well."""
+    """The organisation's entry; another organisation's is WaitingEntryNotFound as well, and so
+    is one its customer took off the list (LEFT: the organiser's list still shows it)."""
     key = parse_id(entry_id, WaitingEntryNotFound, "waiting-list entry")
     query = (
         select(WaitingListEntry)
@@ -129,7 +130,7 @@ async def get_entry(
     if lock:
         query = query.with_for_update(of=WaitingListEntry)
     entry = await db.scalar(query)
-    if entry is None:
+    if entry is None or entry.state == WaitingEntryState.LEFT:
         raise WaitingEntryNotFound(f"waiting-list entry {entry_id} does not exist")
     return entry
 

@@ -8,7 +8,7 @@ workflow after its commit (`workflows.waiting_list`); what is offered to whom is
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Header, status
+from fastapi import APIRouter, Header, Response, status
 
 from api.deps import AdminCaller, ClientCaller, DbDep, SettingsDep, TemporalDep
 from api.routes.bookings import booking_out
@@ -90,13 +90,14 @@ async def read_entry(
     return await _entry_out(db, entry, settings.api_key_pepper)
 
 
-@router.delete("/waiting-list/{entry_id}", response_model=WaitingEntryOut)
+@router.delete("/waiting-list/{entry_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def leave(
     entry_id: str, caller: ClientCaller, db: DbDep, temporal: TemporalDep, settings: SettingsDep
-) -> WaitingEntryOut:
-    """Leave the list (the places of an open offer go to the next entry). Leaving again, or
-    after the entry ended, answers the entry as it is."""
-    return await _end(db, temporal, settings, entry_id, caller, WaitingEntryState.LEFT, None)
+) -> Response:
+    """Leave the list (the places of an open offer go to the next entry); the entry is gone
+    from then on (404), though the organiser's list still shows it, as left."""
+    await _end(db, temporal, settings, entry_id, caller, WaitingEntryState.LEFT, None)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(

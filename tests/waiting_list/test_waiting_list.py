@@ -148,12 +148,7 @@ async def test_a_decline_then_a_lapse_move_the_places_on_and_back(stack: Stack) 
 
 
 async def test_cancelling_the_session_ends_its_list(stack: Stack) -> None:
-    session_id = await stack.new_session(capacity=1)
-    booking = await start_booking(stack.api, session_id, 1)
-    ada = await _join(stack.api, session_id, 1, "ada")
-    bob = await _join(stack.api, session_id, 1, "bob")
-    await _cancel(stack.api, booking)
-    await _in_state(stack.api, ada, "offered")
+    session_id, ada, bob = await _offered_to_the_first_of_two(stack)
 
     response = await stack.api.post(f"/v1/sessions/{session_id}/cancel", headers=ADMIN)
     assert response.status_code == 200, response.text
@@ -182,6 +177,18 @@ async def test_a_paused_or_closed_list_takes_no_one(stack: Stack, state: str) ->
         f"/v1/sessions/{session_id}/waiting-list", json=_join_body(1, "late")
     )
     assert refused.status_code == 409 and refused.json()["type"].endswith("waiting-list-closed")
+
+
+async def _offered_to_the_first_of_two(stack: Stack) -> tuple[str, str, str]:
+    """A session of one place whose booking was cancelled with two entries waiting: the first
+    is offered the place. (session id, first entry, second entry)"""
+    session_id = await stack.new_session(capacity=1)
+    booking = await start_booking(stack.api, session_id, 1)
+    first = await _join(stack.api, session_id, 1, "ada")
+    second = await _join(stack.api, session_id, 1, "bob")
+    await _cancel(stack.api, booking)
+    await _in_state(stack.api, first, "offered")
+    return session_id, first, second
 
 
 async def _join_with_key(api: httpx.AsyncClient, session_id: str, key: str) -> str:
@@ -239,3 +246,14 @@ async def test_cancellations_racing_bookings_never_oversell_and_every_place_find
     await at_rest(stack.db, world)
     report = await run_check(world)
     assert report.ok, report.violations
+
+
+async def test_leaving_gives_the_offer_on_and_the_entry_is_gone(stack: Stack) -> None:
+    session_id, ada, bob = await _offered_to_the_first_of_two(stack)
+
+    assert (await stack.api.delete(f"/v1/waiting-list/{ada}")).status_code == 204
+    assert (await stack.api.get(f"/v1/waiting-list/{ada}")).status_code == 404
+    assert (await stack.api.delete(f"/v1/waiting-list/{ada}")).status_code == 404
+    await _in_state(stack.api, bob, "offered")
+    listed = await stack.api.get(f"/v1/sessions/{session_id}/waiting-list", headers=ADMIN)
+    assert [e["state"] for e in listed.json()["entries"]] == ["left", "offered"]
