@@ -8,8 +8,9 @@ id is `waiting-list-<session>`. The database is the state: each round (`advance_
 one transaction) ends the list if the session was cancelled, started or its list closed, lets
 offers past their deadline lapse, and offers the free places, holding them for the offer in the
 transaction that takes them from the free pool. The workflow then emails what each entry is owed
-(each once) and sleeps until a nudge, the first offer's deadline (its durable timer) or the
-session's start. It completes when the list has ended, or when no one waits and no offer is
+(each once; one the mail service fails past its bound is tried again by a later round) and
+sleeps until a nudge, the first offer's deadline (its durable timer) or the session's start.
+It completes when the list has ended, or when no one waits and no offer is
 open (a nudge that arrives as it completes fails that completion, and it looks again; a later
 join starts a new run).
 """
@@ -18,6 +19,7 @@ import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.waiting_list import WaitingListActivities
@@ -50,12 +52,15 @@ class WaitingListWorkflow:
             rounds += 1
             workflow.set_current_details(_details(round))
             for notice in round.notices:
-                await workflow.execute_activity_method(
-                    WaitingListActivities.send_email,
-                    notice,
-                    summary=f"email {notice.state}",
-                    **EMAIL_STEP,
-                )
+                try:
+                    await workflow.execute_activity_method(
+                        WaitingListActivities.send_email,
+                        notice,
+                        summary=f"email {notice.state}",
+                        **EMAIL_STEP,
+                    )
+                except ActivityError:  # the mail service down past the bound: the next round
+                    workflow.logger.warning("waiting-list email %s not sent yet", notice)
             if round.ended or (round.idle and not self._nudged):
                 return rounds
             if workflow.info().is_continue_as_new_suggested():
