@@ -183,8 +183,10 @@ def check_token(entry: WaitingListEntry, token: str) -> None:
 
 
 async def entries_of(
-    db: AsyncSession, session_id: str, organisation_id: uuid.UUID
+    db: AsyncSession, session_id: str, organisation_id: uuid.UUID | None
 ) -> tuple[Session, list[WaitingListEntry]]:
+    """The session and its entries in join order; `organisation_id` None: an operator's read,
+    of any organisation's session."""
     session = await _session(db, session_id, organisation_id)
     entries = await db.scalars(
         select(WaitingListEntry)
@@ -217,10 +219,12 @@ async def set_list_status(
 
 
 async def _session(
-    db: AsyncSession, session_id: str, organisation_id: uuid.UUID, *, lock: bool = False
+    db: AsyncSession, session_id: str, organisation_id: uuid.UUID | None, *, lock: bool = False
 ) -> Session:
     key = parse_id(session_id, SessionNotFound, "session")
-    query = select(Session).where(Session.id == key, Session.organisation_id == organisation_id)
+    query = select(Session).where(Session.id == key)
+    if organisation_id is not None:
+        query = query.where(Session.organisation_id == organisation_id)
     if lock:
         query = query.with_for_update(key_share=True)
     session = await db.scalar(query)
