@@ -18,6 +18,7 @@ read top to bottom; its schemathesis glue has no other user.
 """
 
 import base64
+import contextlib
 import os
 import time
 from collections import Counter
@@ -61,6 +62,8 @@ SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "60"))
 # Requests per operation over every round and key: an operation without parameters or body is
 # generated once per key; one that takes any gets at least a few distinct cases.
 FLOOR, FLOOR_WITHOUT_INPUT = 5, 2
+# Requests of the stateful scenarios at least (60 scenarios make up to 720).
+STATEFUL_FLOOR = 300
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -315,17 +318,27 @@ def _stateful(schema: Any, api_url: str, session: requests.Session, tally: Tally
             except (Exception, BaseExceptionGroup) as err:
                 tally.failures.append(f"stateful {label}: {err}")
 
-    Scenarios.run(
-        settings=hypothesis.settings(
-            max_examples=SCENARIOS,
-            stateful_step_count=12,
-            deadline=None,
-            database=None,
-            derandomize="FUZZ_RANDOM" not in os.environ,
-            suppress_health_check=list(HealthCheck),
-            phases=[Phase.generate],
-        )
-    )
+    # A scenario that begins as an earlier one did, against a server that one moved on, can
+    # draw otherwise: Hypothesis then stops exploring (FlakyStrategyDefinition). No finding
+    # about the API (each response so far was checked): the scenarios go on in a run drawn at
+    # random, until the floor is reached or three runs were made.
+    for attempt in range(3):
+        with contextlib.suppress(hypothesis.errors.FlakyStrategyDefinition):
+            Scenarios.run(
+                settings=hypothesis.settings(
+                    max_examples=SCENARIOS,
+                    stateful_step_count=12,
+                    deadline=None,
+                    database=None,
+                    derandomize=attempt == 0 and "FUZZ_RANDOM" not in os.environ,
+                    suppress_health_check=list(HealthCheck),
+                    phases=[Phase.generate],
+                )
+            )
+        if tally.requests_of("stateful") >= STATEFUL_FLOOR:
+            break
+    if (n := tally.requests_of("stateful")) < STATEFUL_FLOOR:
+        tally.failures.append(f"stateful: {n} requests, under the floor of {STATEFUL_FLOOR}")
 
 
 def _coverage(operations: list[schemathesis.APIOperation], tally: Tally) -> None:
