@@ -34,6 +34,8 @@ from activities.receipts import ReceiptActivities
 from activities.refunds import RefundActivities
 from activities.repairs import RepairActivities
 from activities.sessions import SessionActivities
+from activities.waiting_list import WaitingListActivities
+from activities.waiting_list_signals import WaitingListSignals
 from activities.webhook_signals import DeliveryStarter
 from activities.webhooks_out import WebhookActivities
 from core.db import make_engine, make_sessionmaker
@@ -65,7 +67,8 @@ def booking_activities(
     webhook_starter = DeliveryStarter(
         sessionmaker, temporal, settings.task_queue, retry_timings(settings)
     )
-    inventory = InventoryActivities(sessionmaker, webhook_starter)
+    waiting_lists = WaitingListSignals(sessionmaker, temporal, settings.task_queue)
+    inventory = InventoryActivities(sessionmaker, webhook_starter, waiting_lists)
     # aiohttp costs the worker less than half of httpx's CPU per Stripe call (issue 13).
     stripe_client_http = stripe_http(tracing)
     stack.push_async_callback(stripe_client_http.close_async)
@@ -81,6 +84,13 @@ def booking_activities(
     refunds = RefundActivities(sessionmaker, webhook_starter)
     repairs = RepairActivities(sessionmaker, temporal, stripe_client, notifications)
     sessions = SessionActivities(sessionmaker, temporal, webhook_starter)
+    waiting_list = WaitingListActivities(
+        sessionmaker,
+        settings.api_key_pepper,
+        make_mailer(settings),
+        settings.email_from,
+        settings.waiting_list_accept_url,
+    )
     # No redirects followed: a webhook goes to the registered URL or is retried.
     http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
     stack.push_async_callback(http.aclose)
@@ -118,6 +128,8 @@ def booking_activities(
         webhooks.deliver,
         webhooks.give_up,
         webhook_starter.wake_stale,
+        waiting_list.advance,
+        waiting_list.send_email,
     ]
 
 

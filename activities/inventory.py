@@ -19,7 +19,9 @@ from activities.reservations import (
     reservation_of,
     row_of,
     session_uuid,
+    take_offer,
 )
+from activities.waiting_list_signals import WaitingListSignals
 from activities.webhook_signals import DeliveryStarter
 from core import pricing
 from core.db import transaction
@@ -57,10 +59,13 @@ class InventoryActivities:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         webhooks: DeliveryStarter | None = None,
+        waiting_lists: WaitingListSignals | None = None,
     ):
-        """`webhooks` None: events stay in the outbox until something nudges their delivery."""
+        """`webhooks` None: events stay in the outbox until something nudges their delivery;
+        `waiting_lists` None: places given back wait for the list's next round."""
         self._sessionmaker = sessionmaker
         self._webhooks = webhooks
+        self._waiting_lists = waiting_lists
 
     @activity.defn(name="reserve_places")
     async def reserve(self, request: BookingRequest) -> Reservation:
@@ -108,7 +113,9 @@ class InventoryActivities:
                 request_fingerprint=request.request_fingerprint,
             )
             await db.execute(insert(BOOKINGS).values(row_of(booking)))
-            if request.seat_labels:
+            if request.waiting_entry_id:
+                labels = await take_offer(db, session, booking_id, request)
+            elif request.seat_labels:
                 labels = await hold_named(db, session, booking_id, request.seat_labels)
             else:
                 labels = await hold_any(db, session, booking_id, request.quantity)
@@ -122,7 +129,9 @@ class InventoryActivities:
     async def release(self, booking_id: str) -> ReleaseResult:
         """Give the booking's places back, held or sold. Releasing twice releases nothing."""
         async with transaction(self._sessionmaker) as db:
-            return ReleaseResult(released=await free_places(db, uuid.UUID(booking_id)))
+            released = await free_places(db, uuid.UUID(booking_id))
+        await self._places_came_back(uuid.UUID(booking_id))
+        return ReleaseResult(released=released)
 
     @activity.defn(name="release_some_places")
     async def release_some(self, request: ReleaseSome) -> Repriced:
@@ -148,13 +157,16 @@ class InventoryActivities:
             booking.discount = request.kept.discount
             booking.amount_total = request.kept.amount_total
             booking.updated_at = await database_now(db)
-            return _repriced(booking)
+            repriced = _repriced(booking)
+        await self._places_came_back(key)
+        return repriced
 
     @activity.defn(name="discard_booking")
     async def discard(self, booking_id: str) -> ReleaseResult:
         """Undo a setup that failed: free the places and delete the row, so a retry starts clean."""
         key = uuid.UUID(booking_id)
         async with transaction(self._sessionmaker) as db:
+            session_id = await db.scalar(select(Booking.session_id).where(Booking.id == key))
             released = await free_places(db, key)
             deleted = await db.execute(
                 delete(Booking).where(
@@ -165,7 +177,9 @@ class InventoryActivities:
                 # A booking that never was announces nothing: its `booking.created` may have
                 # been written by a setup step that then failed.
                 await db.execute(delete(WebhookEvent).where(WebhookEvent.stream_id == key))
-            return ReleaseResult(released=released)
+        if session_id is not None:
+            await self._places_came_back(key, session_id)
+        return ReleaseResult(released=released)
 
     @activity.defn(name="confirm_sale")
     async def confirm(self, booking_id: str) -> Confirmation:
@@ -249,6 +263,14 @@ class InventoryActivities:
         if published is not None:
             await self._nudge_webhooks(key)
         return RecordOutcome.RECORDED
+
+    async def _places_came_back(
+        self, booking_id: uuid.UUID, session_id: uuid.UUID | None = None
+    ) -> None:
+        """After the commit: wake the session's waiting list, if anyone waits. Also when this
+        attempt released nothing: an earlier one may have, and lost its nudge."""
+        if self._waiting_lists is not None:
+            await self._waiting_lists.places_came_back(booking_id, session_id)
 
     async def _nudge_webhooks(self, booking_id: uuid.UUID) -> None:
         """After the commit: a failure raises, so the retry nudges every pending one again."""

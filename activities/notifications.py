@@ -18,7 +18,7 @@ from core.enums import (
 )
 from core.settings import get_settings
 from documents.calendar_file import CalendarMethod, render_ics
-from documents.emails import EmailContext, render_email
+from documents.emails import EmailContext, RenderedEmail, render_email
 from documents.ticket_pdf import TicketData, render_ticket_pdf
 from messages.booking import EmailOutcome, EmailRequest
 from models.tables import Booking, Notification, Organisation, Receipt, Session
@@ -29,6 +29,30 @@ def notification_key(booking_id: str, kind: str, refund_sequence: int | None = N
     """One email per (booking, kind), and per refund for the emails of partial refunds."""
     key = f"{booking_id}:{kind}"
     return f"{key}:{refund_sequence}" if kind == EmailKind.PARTLY_REFUNDED else key
+
+
+def sellers_email(
+    key: str,
+    from_email: str,
+    organisation: Organisation,
+    to: tuple[str, str],
+    rendered: RenderedEmail,
+    attachments: list[Attachment] | None = None,
+) -> OutgoingEmail:
+    """An email to `to` (address, name) in the organisation's name: from the platform's
+    address under its sender name, replies to its reply-to address."""
+    return OutgoingEmail(
+        key=key,
+        to_email=to[0],
+        to_name=to[1],
+        from_email=from_email,
+        from_name=organisation.email_sender_name,
+        reply_to=organisation.reply_to,
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        attachments=attachments or [],
+    )
 
 
 def _last_attempt() -> bool:
@@ -189,17 +213,13 @@ class NotificationActivities:
                 seller_name=organisation.legal_name,
             ),
         )
-        return OutgoingEmail(
-            key=key,
-            to_email=booking.customer_email,
-            to_name=booking.customer_name,
-            from_email=self._from,
-            from_name=organisation.email_sender_name,
-            reply_to=organisation.reply_to,
-            subject=rendered.subject,
-            html=rendered.html,
-            text=rendered.text,
-            attachments=[
+        return sellers_email(
+            key,
+            self._from,
+            organisation,
+            (booking.customer_email, booking.customer_name),
+            rendered,
+            [
                 *self._attachments(request.kind, booking, session, documents),
                 *(self._tickets(booking, session, organisation) if confirms else []),
             ],

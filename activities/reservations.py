@@ -8,7 +8,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import booking_rules as rules
-from core.enums import BookingStatus, SeatState
+from core.enums import BookingStatus, SeatState, WaitingEntryState
 from core.errors import (
     IdempotencyKeyReused,
     InvalidRequest,
@@ -18,7 +18,7 @@ from core.errors import (
 )
 from core.refund_policy import tiers_of
 from messages.booking import MAX_PLACES_PER_BOOKING, BookingRequest, Reservation
-from models.tables import Booking, Seat, Session
+from models.tables import Booking, Seat, Session, WaitingListEntry
 
 # Core tables for the hot path's writes: no ORM bookkeeping for rows nobody loads.
 BOOKINGS: Table = Booking.__table__  # type: ignore[assignment]
@@ -118,6 +118,48 @@ async def hold_named(
     if taken:
         raise SeatsUnavailable.taken(taken)
     return labels
+
+
+async def take_offer(
+    db: AsyncSession, session: Session, booking_id: uuid.UUID, request: BookingRequest
+) -> list[str]:
+    """The places held for the waiting-list entry's open offer, now held by this booking, and
+    the entry ACCEPTED, in one step of the caller's transaction; SeatsUnavailable when the
+    offer is no longer open (lapsed, withdrawn) or names other places."""
+    assert request.waiting_entry_id is not None
+    entry_id = uuid.UUID(request.waiting_entry_id)
+    accepted = await db.execute(
+        update(WaitingListEntry)
+        .where(
+            WaitingListEntry.id == entry_id,
+            WaitingListEntry.session_id == session.id,
+            WaitingListEntry.state == WaitingEntryState.OFFERED,
+            WaitingListEntry.offer_expires_at > func.now(),
+        )
+        .values(
+            state=WaitingEntryState.ACCEPTED,
+            booking_id=booking_id,
+            offer_expires_at=None,
+            offer_token_hash=None,
+            closed_at=func.now(),
+            updated_at=func.now(),
+        )
+        .returning(WaitingListEntry.id)
+    )
+    if accepted.first() is None:
+        raise SeatsUnavailable(
+            f"waiting-list entry {entry_id} holds no open offer of these places",
+            seats=request.seat_labels,
+        )
+    held = await db.scalars(
+        update(SEATS)
+        .where(SEATS.c.waiting_entry_id == entry_id, SEATS.c.state == SeatState.OFFERED)
+        .values(state=SeatState.HELD, booking_id=booking_id, waiting_entry_id=None)
+        .returning(SEATS.c.label)
+    )
+    if sorted(held) != sorted(request.seat_labels):
+        raise SeatsUnavailable.taken(request.seat_labels)  # rolled back with the transaction
+    return list(request.seat_labels)
 
 
 async def hold_any(db: AsyncSession, session: Session, booking_id: uuid.UUID, n: int) -> list[str]:

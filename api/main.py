@@ -23,6 +23,7 @@ from api.routes import (
     organisation,
     session_exports,
     sessions,
+    waiting_list,
     webhook_endpoints,
     webhooks,
 )
@@ -81,6 +82,7 @@ def create_app(
             session_exports,
             check_ins,
             bookings,
+            waiting_list,
             customers,
             organisation,
             webhooks,

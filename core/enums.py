@@ -52,6 +52,32 @@ class SeatState(StrEnum):
     FREE = "free"
     HELD = "held"
     SOLD = "sold"
+    # Held for a waiting-list offer (`seats.waiting_entry_id`): neither free nor sold.
+    OFFERED = "offered"
+
+
+class WaitingEntryState(StrEnum):
+    """Where one waiting-list entry stands (`waiting_list_entries.state`)."""
+
+    WAITING = "waiting"
+    OFFERED = "offered"  # places are held for it until `offer_expires_at`
+    ACCEPTED = "accepted"  # its booking took the offered places over
+    DECLINED = "declined"
+    EXPIRED = "expired"  # the offer's deadline passed unanswered
+    LEFT = "left"  # the customer left the list
+    CLOSED = "closed"  # the list ended (session cancelled, started, or closed by its organiser)
+
+
+# An entry in one of these still waits for, or holds, places.
+LIVE_ENTRY_STATES = frozenset({WaitingEntryState.WAITING, WaitingEntryState.OFFERED})
+
+
+class WaitingListStatus(StrEnum):
+    """A session's waiting list, as its organiser set it (`sessions.waiting_list_status`)."""
+
+    OPEN = "open"
+    PAUSED = "paused"  # joins refused, no new offers; open offers run on
+    CLOSED = "closed"  # joins refused, offers withdrawn, entries closed
 
 
 class DocumentKind(StrEnum):

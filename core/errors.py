@@ -61,6 +61,22 @@ class SeatsUnavailable(BookingError):
         return cls(f"seats already taken: {', '.join(labels)}", seats=labels)
 
 
+class PlacesAvailable(BookingError):
+    status, slug, title = 409, "places-available", "Enough places are free: book them instead"
+
+
+class WaitingListClosed(BookingError):
+    status, slug, title = 409, "waiting-list-closed", "The session's waiting list takes no one"
+
+
+class WaitingEntryNotFound(BookingError):
+    status, slug, title = 404, "waiting-entry-not-found", "No such waiting-list entry"
+
+
+class NoOpenOffer(BookingError):
+    status, slug, title = 409, "no-open-offer", "The entry holds no open offer for this token"
+
+
 class IdempotencyKeyReused(BookingError):
     status, slug, title = (
         422,

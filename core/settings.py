@@ -155,6 +155,11 @@ class Settings(BaseSettings):
     # No API call waits without bound on Temporal. A booking's setup answers within this or
     # 503 (the same Idempotency-Key finds the booking later); it covers the setup's own bounds.
     booking_start_wait_seconds: float = 60.0
+    # Where a waiting-list offer's email sends its customer: the shop's page that accepts it
+    # (POST /v1/waiting-list/{entry_id}/accept with the token).
+    waiting_list_accept_url: str = (
+        "http://localhost:8000/waiting-list/{entry_id}/accept?token={token}"
+    )
     # Temporal must accept a message to a workflow (a cancel, a payment event) within this,
     # else 503; a cancel then waits this long for its outcome, else 202 with the booking as it
     # stands (the workflow finishes it durably).

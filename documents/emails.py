@@ -61,11 +61,18 @@ def render_email(kind: EmailKind, context: EmailContext) -> RenderedEmail:
     values = _template_values(context)
     ref = f" ({context.booking_reference})" if context.booking_reference else ""
     subject = _SUBJECTS[kind].format(title=context.session_title, starts=values["starts"], ref=ref)
+    return render_templates(kind, subject, values)
+
+
+def render_templates(
+    name: str, subject: str, values: dict[str, str | bool | None]
+) -> RenderedEmail:
+    """<name>.html.j2 and <name>.txt.j2 rendered with `values` under `subject`."""
     # A newline in a session title must not reach the Subject header.
     subject = values["subject"] = " ".join(subject.split())
     environment = _environment()
-    html = environment.get_template(f"{kind}.html.j2").render(values)
-    text = environment.get_template(f"{kind}.txt.j2").render(values)
+    html = environment.get_template(f"{name}.html.j2").render(values)
+    text = environment.get_template(f"{name}.txt.j2").render(values)
     return RenderedEmail(subject=subject, html=html, text=text)
 
 

@@ -76,6 +76,9 @@ class BookingRequest:
     attendees: list[Attendee] = field(default_factory=list)
     # Hash of the request body, so a reused Idempotency-Key with another body is refused.
     request_fingerprint: str = ""
+    # The waiting-list entry whose offer this booking accepts: its reservation takes over the
+    # places held for the offer (`seat_labels`) instead of free ones.
+    waiting_entry_id: str | None = None
 
 
 @dataclass

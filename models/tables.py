@@ -15,6 +15,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -38,6 +39,8 @@ from core.enums import (
     SessionKind,
     SessionStatus,
     VatTreatment,
+    WaitingEntryState,
+    WaitingListStatus,
     WebhookDeliveryStatus,
     WebhookEventType,
     sql_in,
@@ -141,6 +144,10 @@ class Session(Base):
             " AND coalesce(vat_rate_basis_points, 0) BETWEEN 0 AND 10000",
             name="vat_rate_only_with_rate",
         ),
+        CheckConstraint(
+            sql_in("waiting_list_status", WaitingListStatus), name="waiting_list_known"
+        ),
+        CheckConstraint("offer_seconds BETWEEN 1 AND 604800", name="offer_bounded"),
         Index("ix_sessions_starts_at", "starts_at"),
         Index("ix_sessions_organisation_starts_at", "organisation_id", "starts_at"),
     )
@@ -172,18 +179,31 @@ class Session(Base):
         String(16), default=VatTreatment.ORGANISATION, server_default=VatTreatment.ORGANISATION
     )
     vat_rate_basis_points: Mapped[int | None] = mapped_column(Integer)
+    # Its waiting list (migration 0014): open, paused or closed by its organiser, and how long
+    # an offer stands (capped by the start: `core.waiting_list.offer_deadline`).
+    waiting_list_status: Mapped[str] = mapped_column(
+        String(8), default=WaitingListStatus.OPEN, server_default=WaitingListStatus.OPEN
+    )
+    offer_seconds: Mapped[int] = mapped_column(Integer, default=43200, server_default="43200")
 
 
 class Seat(Base):
-    """One place. `booking_id` is set exactly while the place is held or sold."""
+    """One place. `booking_id` is set exactly while the place is held or sold, and
+    `waiting_entry_id` exactly while it is held for a waiting-list offer (OFFERED)."""
 
     __tablename__ = "seats"
     __table_args__ = (
         UniqueConstraint("session_id", "label", name="seat_label_unique"),
         CheckConstraint(sql_in("state", SeatState), name="state_known"),
-        CheckConstraint("(state = 'free') = (booking_id IS NULL)", name="owner_iff_taken"),
+        CheckConstraint(
+            "(state IN ('held', 'sold')) = (booking_id IS NOT NULL)", name="owner_iff_taken"
+        ),
+        CheckConstraint(
+            "(state = 'offered') = (waiting_entry_id IS NOT NULL)", name="offered_iff_entry"
+        ),
         Index("ix_seats_session_state", "session_id", "state", "position"),
         Index("ix_seats_booking", "booking_id"),
+        Index("ix_seats_waiting_entry", "waiting_entry_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -192,6 +212,56 @@ class Seat(Base):
     position: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(8), default=SeatState.FREE)
     booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"), nullable=True)
+    waiting_entry_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("waiting_list_entries.id"), nullable=True
+    )
+
+
+class WaitingListEntry(Base):
+    """One customer or group on a session's waiting list (its organisation: the session's).
+
+    `position` is the join order (one sequence for all sessions: only the order within a
+    session means anything). While OFFERED, the places `offer_seat_labels` are held for it
+    (seats in state OFFERED naming it) until `offer_expires_at`; the accept token is stored
+    hashed (`offer_token_hash`), as API keys are.
+    """
+
+    __tablename__ = "waiting_list_entries"
+    __table_args__ = (
+        CheckConstraint(sql_in("state", WaitingEntryState), name="waiting_entry_state_known"),
+        CheckConstraint("quantity > 0", name="waiting_quantity_positive"),
+        CheckConstraint("skipped_count >= 0", name="skipped_not_negative"),
+        CheckConstraint(
+            "(state = 'offered') = (offer_expires_at IS NOT NULL AND offer_token_hash IS NOT NULL)",
+            name="offer_iff_offered",
+        ),
+        Index("ix_waiting_list_session_position", "session_id", "position"),
+        Index("ix_waiting_list_customer_email_normalised", "customer_email_normalised"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id"))
+    position: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
+    customer_name: Mapped[str] = mapped_column(Text)
+    customer_email: Mapped[str] = mapped_column(Text)
+    customer_email_normalised: Mapped[str] = mapped_column(Text, default=_normalised_email)
+    quantity: Mapped[int] = mapped_column(Integer)
+    seat_labels: Mapped[list[str]] = mapped_column(JSONB, default=list)  # named seats asked for
+    attendees: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    state: Mapped[str] = mapped_column(String(16), default=WaitingEntryState.WAITING)
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    offers_made: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    offer_seat_labels: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    offer_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    offer_token_hash: Mapped[str | None] = mapped_column(String(64))
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(UUID)  # the booking its accept started
+    # The state its customer was last emailed about (offered, expired, closed): each once.
+    told_state: Mapped[str | None] = mapped_column(String(16))
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    offered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Booking(Base):

@@ -1,7 +1,7 @@
 """One consistent read of the database mirror: sessions, taken places, bookings, refunds,
 documents, emails.
 
-Six queries in one REPEATABLE READ transaction, so every rule sees the same moment.
+Seven queries in one REPEATABLE READ transaction, so every rule sees the same moment.
 """
 
 import uuid
@@ -15,8 +15,16 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
-from core.enums import DocumentKind, NotificationStatus, SeatState
-from models.tables import Booking, BookingRefund, Notification, Receipt, Seat, Session
+from core.enums import DocumentKind, NotificationStatus, SeatState, WaitingListStatus
+from models.tables import (
+    Booking,
+    BookingRefund,
+    Notification,
+    Receipt,
+    Seat,
+    Session,
+    WaitingListEntry,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,21 @@ class SessionRow:
     sold: int
     # When its organiser's cancellation began; None if it was not (or before migration 0011).
     cancelled_at: datetime | None = None
+    offered: int = 0  # places held for waiting-list offers (migration 0014)
+    starts_at: datetime | None = None
+    waiting_list_status: str = WaitingListStatus.OPEN
+
+
+@dataclass(frozen=True)
+class OfferedSeat:
+    """A place held for a waiting-list offer, with its entry as the entry row tells it."""
+
+    session_id: str
+    label: str
+    entry_id: str
+    entry_state: str
+    entry_labels: list[str]
+    entry_updated_at: datetime
 
 
 @dataclass(frozen=True)
@@ -87,7 +110,8 @@ class EmailCount:
 class Snapshot:
     now: datetime  # the database's clock when the snapshot was read
     sessions: dict[str, SessionRow] = field(default_factory=dict)
-    taken: list[TakenSeat] = field(default_factory=list)
+    taken: list[TakenSeat] = field(default_factory=list)  # held or sold by a booking
+    offered: list[OfferedSeat] = field(default_factory=list)
     bookings: dict[str, BookingRow] = field(default_factory=dict)
     # booking id -> its recorded refunds
     refunds: dict[str, list[RecordedRefund]] = field(default_factory=dict)
@@ -134,10 +158,24 @@ async def load_snapshot(
                 row.held,
                 row.sold,
                 row.cancelled_at,
+                row.offered,
+                row.starts_at,
+                row.waiting_list_status,
             )
         for row in await tx.execute(_taken(scope)):
             snapshot.taken.append(
                 TakenSeat(str(row.session_id), row.label, SeatState(row.state), str(row.booking_id))
+            )
+        for row in await tx.execute(_offered(scope)):
+            snapshot.offered.append(
+                OfferedSeat(
+                    str(row.session_id),
+                    row.label,
+                    str(row.id),
+                    row.state,
+                    list(row.offer_seat_labels),
+                    row.updated_at,
+                )
             )
         for booking in await tx.scalars(_bookings(scope, place_holders_only)):
             snapshot.bookings[str(booking.id)] = _booking_row(booking)
@@ -192,9 +230,12 @@ def _sessions(scope: list[uuid.UUID] | None) -> _AnySelect:
             Session.capacity,
             Session.status,
             Session.cancelled_at,
+            Session.starts_at,
+            Session.waiting_list_status,
             func.count(Seat.id).label("seat_rows"),
             func.count(Seat.id).filter(Seat.state == SeatState.HELD).label("held"),
             func.count(Seat.id).filter(Seat.state == SeatState.SOLD).label("sold"),
+            func.count(Seat.id).filter(Seat.state == SeatState.OFFERED).label("offered"),
         )
         .outerjoin(Seat, Seat.session_id == Session.id)
         .group_by(Session.id)
@@ -204,15 +245,27 @@ def _sessions(scope: list[uuid.UUID] | None) -> _AnySelect:
 
 def _taken(scope: list[uuid.UUID] | None) -> _AnySelect:
     statement = select(Seat.session_id, Seat.label, Seat.state, Seat.booking_id).where(
-        Seat.state != SeatState.FREE
+        Seat.booking_id.is_not(None)
     )
+    return _in_scope(statement, Seat.session_id, scope)
+
+
+def _offered(scope: list[uuid.UUID] | None) -> _AnySelect:
+    statement = select(
+        Seat.session_id,
+        Seat.label,
+        WaitingListEntry.id,
+        WaitingListEntry.state,
+        WaitingListEntry.offer_seat_labels,
+        WaitingListEntry.updated_at,
+    ).join(WaitingListEntry, WaitingListEntry.id == Seat.waiting_entry_id)
     return _in_scope(statement, Seat.session_id, scope)
 
 
 def _bookings(scope: list[uuid.UUID] | None, place_holders_only: bool) -> _AnySelect:
     statement = select(Booking)
     if place_holders_only:
-        holders = select(Seat.booking_id).where(Seat.state != SeatState.FREE)
+        holders = select(Seat.booking_id).where(Seat.booking_id.is_not(None))
         statement = statement.where(Booking.id.in_(_in_scope(holders, Seat.session_id, scope)))
     return _in_scope(statement, Booking.session_id, scope)
 

@@ -30,7 +30,36 @@ class AttendeeIn(BaseModel):
     special_requirements: Annotated[Lines, Field(max_length=1000)] | None = None
 
 
-class BookingCreate(BaseModel):
+class PlacesRequest(BaseModel):
+    """Places asked for (a number, or named seats), by whom, for whom: a booking's or a
+    waiting-list entry's."""
+
+    quantity: Annotated[int, Field(ge=1, le=MAX_PLACES_PER_BOOKING)] | None = None
+    seats: Annotated[
+        list[SeatLabel],
+        Field(max_length=MAX_PLACES_PER_BOOKING),
+    ] = []
+    customer: Customer
+    attendees: Annotated[list[AttendeeIn], Field(max_length=MAX_PLACES_PER_BOOKING)] = []
+
+    @model_validator(mode="after")
+    def _places(self) -> "PlacesRequest":
+        if self.quantity is None and not self.seats:
+            raise ValueError("give a quantity or a list of seats")
+        if self.seats and self.quantity is not None and self.quantity != len(self.seats):
+            raise ValueError("quantity must equal the number of seats")
+        if rules.repeats(self.seats):
+            raise ValueError("a seat is listed twice")
+        if len(self.attendees) > self.places:
+            raise ValueError("more attendees than places")
+        return self
+
+    @property
+    def places(self) -> int:
+        return len(self.seats) or self.quantity or 0
+
+
+class BookingCreate(PlacesRequest):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -45,29 +74,6 @@ class BookingCreate(BaseModel):
     )
 
     session_id: uuid.UUID
-    quantity: Annotated[int, Field(ge=1, le=MAX_PLACES_PER_BOOKING)] | None = None
-    seats: Annotated[
-        list[SeatLabel],
-        Field(max_length=MAX_PLACES_PER_BOOKING),
-    ] = []
-    customer: Customer
-    attendees: Annotated[list[AttendeeIn], Field(max_length=MAX_PLACES_PER_BOOKING)] = []
-
-    @model_validator(mode="after")
-    def _places(self) -> "BookingCreate":
-        if self.quantity is None and not self.seats:
-            raise ValueError("give a quantity or a list of seats")
-        if self.seats and self.quantity is not None and self.quantity != len(self.seats):
-            raise ValueError("quantity must equal the number of seats")
-        if rules.repeats(self.seats):
-            raise ValueError("a seat is listed twice")
-        if len(self.attendees) > self.places:
-            raise ValueError("more attendees than places")
-        return self
-
-    @property
-    def places(self) -> int:
-        return len(self.seats) or self.quantity or 0
 
 
 class Payment(BaseModel):

@@ -56,10 +56,11 @@ class Availability:
     capacity: int
     held: int
     sold: int
+    offered: int = 0  # held for waiting-list offers
 
     @property
     def available(self) -> int:
-        return self.capacity - self.held - self.sold
+        return self.capacity - self.held - self.sold - self.offered
 
 
 @dataclass
@@ -167,11 +168,12 @@ async def create_session(db: AsyncSession, spec: SessionSpec) -> Session:
     return session
 
 
-def _with_availability() -> Select[Session, int, int]:
+def _with_availability() -> Select[Session, int, int, int]:
     held = func.count(Seat.id).filter(Seat.state == SeatState.HELD)
     sold = func.count(Seat.id).filter(Seat.state == SeatState.SOLD)
+    offered = func.count(Seat.id).filter(Seat.state == SeatState.OFFERED)
     return (
-        select(Session, held.label("held"), sold.label("sold"))
+        select(Session, held.label("held"), sold.label("sold"), offered.label("offered"))
         .outerjoin(Seat, Seat.session_id == Session.id)
         .group_by(Session.id)
     )
@@ -189,8 +191,8 @@ async def get_session(
     row = (await db.execute(query)).first()
     if row is None:
         raise SessionNotFound(f"session {session_id} does not exist")
-    session, held, sold = row
-    return session, Availability(session.capacity, held, sold)
+    session, held, sold, offered = row
+    return session, Availability(session.capacity, held, sold, offered)
 
 
 async def list_sessions(
@@ -220,5 +222,5 @@ async def list_sessions(
         .limit(limit)
         .offset(offset)
     )
-    page = [(s, Availability(s.capacity, held, sold)) for s, held, sold in rows.all()]
+    page = [(s, Availability(s.capacity, *counts)) for s, *counts in rows.all()]
     return page, total or 0

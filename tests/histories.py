@@ -17,6 +17,8 @@ from tests.conftest import TEST_PAYLOAD_KEY_ID, TEST_PAYLOAD_KEYS
 HISTORIES = Path(__file__).parent / "workflows" / "histories"
 # The webhook delivery workflow's, apart: the booking replay test reads every file above.
 WEBHOOK_DELIVERY_HISTORIES = HISTORIES / "webhook-delivery"
+# The waiting-list workflow's (tests/workflows/test_replay_waiting_list.py).
+WAITING_LIST_HISTORIES = HISTORIES / "waiting-list"
 # The payload keys the histories were recorded under.
 RECORDED_UNDER = encrypting_converter(TEST_PAYLOAD_KEYS, TEST_PAYLOAD_KEY_ID)
 

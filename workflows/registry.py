@@ -17,6 +17,7 @@ from workflows.booking import BookingWorkflow
 from workflows.safety_net import SafetyNetWorkflow
 from workflows.session_cancellation import SessionCancellationWorkflow
 from workflows.stripe_refunds import StripeRefundsWorkflow
+from workflows.waiting_list import WaitingListWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 
@@ -29,6 +30,7 @@ def build_worker(
         SafetyNetWorkflow,
         SessionCancellationWorkflow,
         StripeRefundsWorkflow,
+        WaitingListWorkflow,
         WebhookDeliveryWorkflow,
     ),
 ) -> Worker:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 
 from api.deps import AdminCaller, ClientCaller, DbDep, SettingsDep, TemporalDep
+from clients import waiting_lists
 from clients.session_cancellation import cancel_session_within
 from core.enums import SessionKind, SessionStatus
 from core.errors import SessionNotBookable
@@ -111,6 +112,7 @@ async def cancel(
     key = str(session.id)
     await db.rollback()  # hold no connection while waiting; the session is read again after
     progress, finished = await cancel_session_within(temporal, settings, key)
+    await waiting_lists.nudge(temporal, settings, key)  # its waiting list ends with it
     body = SessionCancellation(
         session=session_out(*await get_session(db, key)),
         finished=finished,

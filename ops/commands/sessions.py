@@ -1,5 +1,5 @@
-"""`booking-ops sessions`: list, show and create sessions (straight in PostgreSQL), and cancel one
-through its cancellation workflow, following its progress.
+"""`booking-ops sessions`: list, show and create sessions (straight in PostgreSQL), show one's
+waiting list, and cancel one through its cancellation workflow, following its progress.
 
 The commands parse, call and print: reading the options is ops/session_input.py, shaping a
 session ops/session_report.py, and following a cancellation ops/session_cancel.py."""
@@ -15,7 +15,7 @@ from rich.progress import TextColumn
 from core.enums import SessionKind
 from core.errors import BookingError
 from messages.sessions import SessionCancellationProgress
-from models.tables import Session
+from models.tables import Session, WaitingListEntry
 from ops import session_cancel, session_input, session_report
 from ops.commands.display import (
     AsJson,
@@ -40,9 +40,10 @@ from ops.commands.runtime import (
     temporal_client,
 )
 from store.catalog import Availability, SessionFilter, list_sessions
+from store.waiting_list import entries_of
 
 app = typer.Typer(
-    help="List, show, create and cancel sessions.",
+    help="List, show, create and cancel sessions; show a session's waiting list.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -114,6 +115,41 @@ def show(session_id: SessionId, as_json: AsJson = False) -> None:
     out.print(details(session_report.facts(session, availability)))
     if bookings:
         out.print(table("bookings", ("status", "how many"), sorted(bookings.items())))
+
+
+@app.command("waiting-list")
+def waiting_list(session_id: SessionId, as_json: AsJson = False) -> None:
+    """One session's waiting list: its status and every entry in join order, with its offer."""
+    settings = settings_or_exit()
+
+    async def work() -> tuple[Session, list[WaitingListEntry]]:
+        async with database(settings) as db, db() as s:
+            try:
+                return await entries_of(s, session_id, None)
+            except BookingError as err:
+                refused(err)
+
+    session, entries = run(work())
+    rows = [
+        {
+            "id": str(e.id),
+            "state": e.state,
+            "places": ", ".join(e.seat_labels) or e.quantity,
+            "skipped": e.skipped_count,
+            "offered": ", ".join(e.offer_seat_labels),
+            "offer_expires_at": e.offer_expires_at,
+            "booking_id": e.booking_id,
+            "joined": e.created_at,
+        }
+        for e in entries
+    ]
+    status = session.waiting_list_status
+    if as_json:
+        print_json({"session_id": session_id, "status": status, "entries": rows})
+        return
+    columns = list(rows[0]) if rows else ["id"]
+    title = f"waiting list {status}: {len(entries)} entr(ies)"
+    console().print(table(title, columns, [list(row.values()) for row in rows]))
 
 
 @app.command()

@@ -10,6 +10,7 @@ from reconcile.rules.books import books
 from reconcile.rules.documents import documents
 from reconcile.rules.mirror import mirror
 from reconcile.rules.money import money, scoped_intents
+from reconcile.rules.offers import offers
 from reconcile.rules.places import places
 from reconcile.rules.vocabulary import Invariant, Rule, Violation
 
@@ -21,6 +22,7 @@ __all__ = [
     "documents",
     "mirror",
     "money",
+    "offers",
     "places",
     "scoped_intents",
 ]

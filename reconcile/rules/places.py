@@ -24,12 +24,13 @@ def places(
                     f"{session.capacity}",
                 )
             )
-        if session.held + session.sold > session.capacity:
+        if session.held + session.sold + session.offered > session.capacity:
             found.append(
                 violation(
                     Rule.OVER_CAPACITY,
                     session.id,
-                    f"{session.held} held + {session.sold} sold > capacity {session.capacity}",
+                    f"{session.held} held + {session.sold} sold + {session.offered} offered "
+                    f"> capacity {session.capacity}",
                 )
             )
     for hold in find_orphan_holds(snapshot, workflows, grace=grace, settle=settle):

@@ -69,6 +69,8 @@ class Rule(StrEnum):
     REFUNDED_BEYOND_PAID = "refunded-beyond-paid"
     TOTAL_ABOVE_PAID = "total-above-paid"
     EMAIL_FAILED = "email-failed"
+    OFFER_ORPHAN = "offer-orphan"
+    OFFER_SESSION_ENDED = "offer-session-ended"
 
     @property
     def invariant(self) -> Invariant:
@@ -85,6 +87,8 @@ _INVARIANT_OF = {
             Rule.WRONG_SESSION,
             Rule.PLACES_MISMATCH,
             Rule.SOLD_UNPAID,
+            Rule.OFFER_ORPHAN,
+            Rule.OFFER_SESSION_ENDED,
         ),
         Invariant.NO_OVERBOOKING,
     ),

@@ -196,3 +196,27 @@ async def test_unreachable_database_exits_3(settings: Settings) -> None:
     )
     one_line_error(result, 3, "cannot reach PostgreSQL")
     assert "secret" not in result.stderr
+
+
+async def test_waiting_list_shows_each_entry_in_join_order(stack: Stack) -> None:
+    session_id = await stack.new_session(capacity=1)
+    await start_booking(stack.api, session_id, 1)
+    joined = []
+    for name in ("ada", "bob"):
+        response = await stack.api.post(
+            f"/v1/sessions/{session_id}/waiting-list",
+            json={"quantity": 1, "customer": {"name": name, "email": f"{name}@example.com"}},
+        )
+        assert response.status_code == 201, response.text
+        joined.append(response.json()["id"])
+    shown = ok_json(
+        await booking_ops(stack.settings, "sessions", "waiting-list", session_id, "--json")
+    )
+    assert shown["status"] == "open"
+    assert [(e["id"], e["state"]) for e in shown["entries"]] == [
+        (joined[0], "waiting"),
+        (joined[1], "waiting"),
+    ]
+    assert "waiting list open: 2" in ok(
+        await booking_ops(stack.settings, "sessions", "waiting-list", session_id)
+    )

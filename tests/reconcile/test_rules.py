@@ -7,6 +7,7 @@ remainder needs a total that disagrees with something), the row names the exact 
 Over 350 lines: one table of every rule broken on purpose, read together; the set-up of
 its rows is in tests/helpers/consistency.py and tests/reconcile/breaking.py."""
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -190,6 +191,54 @@ async def pending_owns_sold_places(t: Tools) -> Broken:
     world, booking = await t.pending()
     await t.sql("UPDATE seats SET state = 'sold' WHERE booking_id = :id", booking)
     return Broken(world, {(Rule.SOLD_UNPAID, booking["id"])})
+
+
+async def _offer(t: Tools, state: str) -> tuple[str, str]:
+    """A session of 2 with an entry in `state` whose first place is held for it (and named by
+    its offer if it is OFFERED): (session id, entry id)."""
+    session_id = await t.new_session(capacity=2)
+    entry_id = str(uuid.uuid4())
+    offer = "now() + interval '1 hour', repeat('0', 64)" if state == "offered" else "NULL, NULL"
+    await sql(
+        t.db,
+        "INSERT INTO waiting_list_entries (id, session_id, customer_name, customer_email,"
+        " customer_email_normalised, quantity, seat_labels, attendees, state,"
+        " offer_seat_labels, offer_expires_at, offer_token_hash, request_fingerprint,"
+        " updated_at) VALUES (:id, :session, 'W', 'w@example.com', 'w@example.com', 1,"
+        f" '[]', '[]', :state, '[]', {offer}, 'f',"
+        " now() - interval '1 hour')",
+        id=entry_id,
+        session=session_id,
+        state=state,
+    )
+    await sql(
+        t.db,
+        "UPDATE seats SET state = 'offered', waiting_entry_id = :id"
+        " WHERE session_id = :session AND position = 0",
+        id=entry_id,
+        session=session_id,
+    )
+    if state == "offered":
+        await sql(
+            t.db,
+            "UPDATE waiting_list_entries SET offer_seat_labels = (SELECT jsonb_agg(label)"
+            " FROM seats WHERE waiting_entry_id = :id) WHERE id = :id",
+            id=entry_id,
+        )
+    return session_id, entry_id
+
+
+async def place_held_for_an_entry_that_waits(t: Tools) -> Broken:
+    session_id, entry_id = await _offer(t, "waiting")
+    return Broken(World([session_id], {}), {(Rule.OFFER_ORPHAN, entry_id)})
+
+
+async def offer_kept_after_the_list_closed(t: Tools) -> Broken:
+    session_id, entry_id = await _offer(t, "offered")
+    await sql(
+        t.db, "UPDATE sessions SET waiting_list_status = 'closed' WHERE id = :id", id=session_id
+    )
+    return Broken(World([session_id], {}), {(Rule.OFFER_SESSION_ENDED, entry_id)})
 
 
 # ---- I2: money --------------------------------------------------------------------------------
@@ -402,6 +451,8 @@ CASES: list[tuple[Rule, Break]] = [
     (Rule.WRONG_SESSION, place_of_another_session),
     (Rule.PLACES_MISMATCH, confirmed_with_a_place_less),
     (Rule.SOLD_UNPAID, pending_owns_sold_places),
+    (Rule.OFFER_ORPHAN, place_held_for_an_entry_that_waits),
+    (Rule.OFFER_SESSION_ENDED, offer_kept_after_the_list_closed),
     (Rule.UNCLAIMED_PAYMENT, payment_nobody_claims),
     (Rule.OVER_REFUNDED, refunded_twice_at_stripe),
     (Rule.CONFIRMED_UNPAID, confirmed_on_an_intent_stripe_never_saw),

@@ -1,0 +1,59 @@
+"""I1 for waiting-list offers: every place held for an offer belongs to an entry that holds an
+open offer of exactly that place, and no offer holds places of a session whose sales ended
+(cancelled, started, or its list closed). (held + sold + offered within the capacity:
+`places`.)"""
+
+from datetime import timedelta
+
+from core.enums import SessionStatus, WaitingEntryState, WaitingListStatus
+from reconcile.rules.vocabulary import Rule, Violation, violation
+from reconcile.snapshot import SessionRow, Snapshot
+
+
+def offers(snapshot: Snapshot, settle: timedelta) -> list[Violation]:
+    """Offers changed in the last `settle` are left alone: the waiting list's workflow may be
+    withdrawing them."""
+    found = []
+    ended_reported: set[str] = set()
+    for seat in snapshot.offered:
+        if seat.entry_updated_at > snapshot.now - settle:
+            continue
+        if seat.entry_state != WaitingEntryState.OFFERED or seat.label not in seat.entry_labels:
+            found.append(
+                violation(
+                    Rule.OFFER_ORPHAN,
+                    seat.entry_id,
+                    f"place {seat.label} of session {seat.session_id} is held for this entry, "
+                    f"which is {seat.entry_state} with offered places {seat.entry_labels}",
+                )
+            )
+        session = snapshot.sessions.get(seat.session_id)
+        if session is None or seat.entry_id in ended_reported:
+            continue
+        if _sales_ended(session, snapshot, settle):
+            ended_reported.add(seat.entry_id)
+            found.append(
+                violation(
+                    Rule.OFFER_SESSION_ENDED,
+                    seat.entry_id,
+                    f"holds places of session {seat.session_id}, which is {_why(session)}",
+                )
+            )
+    return found
+
+
+def _sales_ended(session: SessionRow, snapshot: Snapshot, settle: timedelta) -> bool:
+    settled = snapshot.now - settle
+    if session.status == SessionStatus.CANCELLED:
+        return session.cancelled_at is None or session.cancelled_at <= settled
+    if session.starts_at is not None and session.starts_at <= settled:
+        return True
+    return session.waiting_list_status == WaitingListStatus.CLOSED
+
+
+def _why(session: SessionRow) -> str:
+    if session.status == SessionStatus.CANCELLED:
+        return "cancelled"
+    if session.waiting_list_status == WaitingListStatus.CLOSED:
+        return "closed to its waiting list"
+    return "started"

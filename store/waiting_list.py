@@ -1,0 +1,233 @@
+"""Waiting-list entries as the API reads and changes them: join, read, leave, decline, list,
+and the session's list status. What is offered to whom is the list's workflow's
+(`activities.waiting_list`); each change here that gives places back is followed by a nudge of
+that workflow (after the commit, by the caller)."""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.enums import (
+    LIVE_ENTRY_STATES,
+    SeatState,
+    SessionStatus,
+    WaitingEntryState,
+    WaitingListStatus,
+)
+from core.errors import (
+    IdempotencyKeyReused,
+    InvalidRequest,
+    NoOpenOffer,
+    PlacesAvailable,
+    SessionNotBookable,
+    SessionNotFound,
+    WaitingEntryNotFound,
+    WaitingListClosed,
+    parse_id,
+)
+from core.waiting_list import token_hash
+from models.tables import Seat, Session, WaitingListEntry
+from store.sequences import database_now
+
+_ENTRY_NAMESPACE = uuid.UUID("8d1f5c3e-2b7a-4e61-9c0d-5a4b3e2f1d70")
+
+
+def entry_id_for(key_id: str, idempotency_key: str | None) -> uuid.UUID:
+    """The same API key and Idempotency-Key name the same entry (none: a new one)."""
+    if not idempotency_key:
+        return uuid.uuid4()
+    return uuid.uuid5(_ENTRY_NAMESPACE, f"{key_id}\n{idempotency_key}")
+
+
+@dataclass(frozen=True)
+class JoinRequest:
+    entry_id: uuid.UUID
+    session_id: str
+    customer_name: str
+    customer_email: str
+    quantity: int
+    seat_labels: list[str]
+    attendees: list[dict[str, Any]]
+    request_fingerprint: str
+
+
+async def join(
+    db: AsyncSession, request: JoinRequest, organisation_id: uuid.UUID
+) -> WaitingListEntry:
+    """The new entry (or the one this Idempotency-Key made): PlacesAvailable (409, with the
+    free places) when the session has the places asked for; refused once sales have ended
+    or the list is paused or closed."""
+    existing = await db.get(WaitingListEntry, request.entry_id)
+    if existing is not None:
+        IdempotencyKeyReused.unless_same(existing.request_fingerprint, request.request_fingerprint)
+        return existing
+    session = await _session(db, request.session_id, organisation_id)
+    if session.status != SessionStatus.SCHEDULED or session.starts_at <= await database_now(db):
+        raise SessionNotBookable(f"session {session.id} is {session.status} or started")
+    if session.waiting_list_status != WaitingListStatus.OPEN:
+        raise WaitingListClosed(f"the waiting list is {session.waiting_list_status}")
+    await _refuse_when_free(db, session, request)
+    values = {
+        "id": request.entry_id,
+        "session_id": session.id,
+        "customer_name": request.customer_name,
+        "customer_email": request.customer_email,
+        "quantity": request.quantity,
+        "seat_labels": request.seat_labels,
+        "attendees": request.attendees,
+        "state": WaitingEntryState.WAITING,
+        "offer_seat_labels": [],
+        "request_fingerprint": request.request_fingerprint,
+    }
+    await db.execute(
+        insert(WaitingListEntry).values(values).on_conflict_do_nothing(index_elements=["id"])
+    )
+    entry = await db.get_one(WaitingListEntry, request.entry_id, populate_existing=True)
+    IdempotencyKeyReused.unless_same(entry.request_fingerprint, request.request_fingerprint)
+    return entry
+
+
+async def _refuse_when_free(db: AsyncSession, session: Session, request: JoinRequest) -> None:
+    labels = request.seat_labels
+    if labels:
+        states = dict(
+            (
+                await db.execute(
+                    select(Seat.label, Seat.state).where(
+                        Seat.session_id == session.id, Seat.label.in_(labels)
+                    )
+                )
+            ).all()
+        )
+        unknown = [label for label in labels if label not in states]
+        if unknown:
+            raise InvalidRequest(f"seats not in this session: {', '.join(unknown)}", seats=unknown)
+        if all(state == SeatState.FREE for state in states.values()):
+            raise PlacesAvailable("the seats asked for are free", seats=labels)
+        return
+    free = await db.scalar(
+        select(func.count()).where(Seat.session_id == session.id, Seat.state == SeatState.FREE)
+    )
+    if free is not None and free >= request.quantity:
+        raise PlacesAvailable(f"{free} places are free", available=free)
+
+
+async def get_entry(
+    db: AsyncSession, entry_id: str, organisation_id: uuid.UUID, *, lock: bool = False
+) -> WaitingListEntry:
+    """The organisation's entry; another organisation's is WaitingEntryNotFound as well, and so
+    is one its customer took off the list (LEFT: the organiser's list still shows it)."""
+    key = parse_id(entry_id, WaitingEntryNotFound, "waiting-list entry")
+    query = (
+        select(WaitingListEntry)
+        .join(Session, Session.id == WaitingListEntry.session_id)
+        .where(WaitingListEntry.id == key, Session.organisation_id == organisation_id)
+    )
+    if lock:
+        query = query.with_for_update(of=WaitingListEntry)
+    entry = await db.scalar(query)
+    if entry is None or entry.state == WaitingEntryState.LEFT:
+        raise WaitingEntryNotFound(f"waiting-list entry {entry_id} does not exist")
+    return entry
+
+
+async def position_of(db: AsyncSession, entry: WaitingListEntry) -> int | None:
+    """1 for the first entry still waiting (or offered); None once the entry has left the
+    queue."""
+    if entry.state not in LIVE_ENTRY_STATES:
+        return None
+    ahead = await db.scalar(
+        select(func.count()).where(
+            WaitingListEntry.session_id == entry.session_id,
+            WaitingListEntry.state.in_(LIVE_ENTRY_STATES),
+            WaitingListEntry.position < entry.position,
+        )
+    )
+    return (ahead or 0) + 1
+
+
+async def end_entry(db: AsyncSession, entry: WaitingListEntry, state: WaitingEntryState) -> int:
+    """Move a live entry to `state` (an end), giving back the places held for its offer; how
+    many. An entry already ended is left as it is (0)."""
+    if entry.state not in LIVE_ENTRY_STATES:
+        return 0
+    entry.state = state
+    entry.offer_expires_at = None
+    entry.offer_token_hash = None
+    entry.closed_at = entry.updated_at = await database_now(db)
+    await db.flush()
+    return await release_offered(db, [entry.id])
+
+
+async def release_offered(db: AsyncSession, entry_ids: list[uuid.UUID]) -> int:
+    """The places held for these entries' offers, freed; how many."""
+    if not entry_ids:
+        return 0
+    freed = await db.execute(
+        update(Seat)
+        .where(Seat.waiting_entry_id.in_(entry_ids), Seat.state == SeatState.OFFERED)
+        .values(state=SeatState.FREE, waiting_entry_id=None)
+        .returning(Seat.id)
+    )
+    return len(freed.all())
+
+
+def check_token(entry: WaitingListEntry, token: str) -> None:
+    """NoOpenOffer unless the entry holds an open offer and `token` is its."""
+    if entry.state != WaitingEntryState.OFFERED or entry.offer_token_hash != token_hash(token):
+        raise NoOpenOffer(f"waiting-list entry {entry.id} holds no offer for this token")
+
+
+async def entries_of(
+    db: AsyncSession, session_id: str, organisation_id: uuid.UUID | None
+) -> tuple[Session, list[WaitingListEntry]]:
+    """The session and its entries in join order; `organisation_id` None: an operator's read,
+    of any organisation's session."""
+    session = await _session(db, session_id, organisation_id)
+    entries = await db.scalars(
+        select(WaitingListEntry)
+        .where(WaitingListEntry.session_id == session.id)
+        .order_by(WaitingListEntry.position)
+    )
+    return session, list(entries)
+
+
+async def set_list_status(
+    db: AsyncSession,
+    session_id: str,
+    organisation_id: uuid.UUID,
+    status: WaitingListStatus | None,
+    offer_seconds: int | None = None,
+) -> Session:
+    """A closed list stays closed (its entries were told so)."""
+    session = await _session(db, session_id, organisation_id, lock=True)
+    if session.waiting_list_status == WaitingListStatus.CLOSED and status not in (
+        None,
+        WaitingListStatus.CLOSED,
+    ):
+        raise WaitingListClosed("a closed waiting list cannot be opened again")
+    if status is not None:
+        session.waiting_list_status = status
+    if offer_seconds is not None:
+        session.offer_seconds = offer_seconds
+    await db.flush()
+    return session
+
+
+async def _session(
+    db: AsyncSession, session_id: str, organisation_id: uuid.UUID | None, *, lock: bool = False
+) -> Session:
+    key = parse_id(session_id, SessionNotFound, "session")
+    query = select(Session).where(Session.id == key)
+    if organisation_id is not None:
+        query = query.where(Session.organisation_id == organisation_id)
+    if lock:
+        query = query.with_for_update(key_share=True)
+    session = await db.scalar(query)
+    if session is None:
+        raise SessionNotFound(f"session {session_id} does not exist")
+    return session
