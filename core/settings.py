@@ -5,6 +5,7 @@ from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from babel import Locale, UnknownLocaleError
 from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
@@ -45,6 +46,8 @@ def known_locale(value: str) -> str:
     return value
 
 
+# Hosts a customer's browser would look for on their own machine.
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 # Domains reserved for examples and tests (RFC 2606, RFC 6761): mail from them reaches nobody.
 RESERVED_DOMAINS = (".example", ".test", ".invalid", ".localhost")
 # The variable naming a directory of settings as files (Docker and Kubernetes secrets), each file
@@ -286,6 +289,8 @@ class Settings(BaseSettings):
             demo.append("BOOKING_EMAIL_BACKEND=outbox writes files: no customer gets an email")
         if self.stripe_api_base is not None:
             demo.append("BOOKING_STRIPE_API_BASE is set (localstripe): set it empty for Stripe")
+        if urlsplit(self.waiting_list_accept_url).hostname in LOCAL_HOSTS:
+            demo.append("BOOKING_WAITING_LIST_ACCEPT_URL points at this machine, not the shop")
         if self.seller_name == DEMO_SELLER_NAME:
             demo.append(f"BOOKING_SELLER_NAME is the demo company's ({DEMO_SELLER_NAME})")
         if self.reference_prefix == DEMO_REFERENCE_PREFIX:

@@ -23,6 +23,7 @@ def test_a_complete_production_configuration_is_accepted() -> None:
         ({"email_backend": "outbox"}, "outbox"),
         ({"stripe_api_base": "http://localstripe:8420"}, "localstripe"),
         ({"reference_prefix": "RFT"}, "RFT-"),
+        ({"waiting_list_accept_url": "http://localhost:8000/w/{entry_id}?t={token}"}, "shop"),
         ({"seller_name": "Rescue First Training Ltd"}, "demo company"),
     ],
 )

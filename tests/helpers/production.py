@@ -21,4 +21,5 @@ PRODUCTION: dict[str, Any] = {
     "email_from": "bookings@training.co.uk",
     "seller_name": "Training Co Ltd",
     "reference_prefix": "TC",
+    "waiting_list_accept_url": "https://training.co.uk/waiting-list/{entry_id}/accept?t={token}",
 }
