@@ -217,6 +217,7 @@ class InventoryActivities:
             now = await database_now(db)
             organisation = await db.get_one(Organisation, session.organisation_id)
             booking.reference = await next_reference(db, organisation, now.year)
+            booking.ticket_seat_labels = list(booking.seat_labels)
             booking.status = BookingStatus.CONFIRMED
             booking.confirmed_at = now
             booking.amount_paid = booking.amount_total

@@ -317,6 +317,9 @@ class Booking(Base):
     # reads of this payment go to that account whatever the organisation uses later.
     stripe_account_id: Mapped[str | None] = mapped_column(String(255))
     application_fee_amount: Mapped[int | None] = mapped_column(Integer)
+    # Its places when it was confirmed: ticket i admits place i of these while the booking still
+    # holds it (migration 0016; store.tickets.admitted_indices).
+    ticket_seat_labels: Mapped[list[str] | None] = mapped_column(JSONB)
 
     @property
     def paid(self) -> int:

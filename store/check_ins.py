@@ -17,7 +17,7 @@ from core.enums import BookingStatus, CheckInOutcome, TicketRefusal, WebhookEven
 from core.errors import TicketRefused
 from core.tickets import InvalidTicket, Ticket, verify
 from models.tables import Booking, CheckIn, Session
-from store.tickets import attendee_name
+from store.tickets import admitted_indices, attendee_name
 from store.webhook_events import publish_booking_event
 
 # Bookings whose places admit their attendees (COMPLETED: the session has ended).
@@ -63,7 +63,7 @@ async def admitted_ticket(
             reason=TicketRefusal.BOOKING_NOT_CONFIRMED,
             booking_status=booking.status,
         )
-    if ticket.attendee_index >= booking.quantity:
+    if ticket.attendee_index not in admitted_indices(booking):
         raise TicketRefused(
             f"place {ticket.attendee_index + 1} of booking {booking.reference} was cancelled",
             reason=TicketRefusal.PLACE_CANCELLED,
@@ -143,5 +143,5 @@ async def door_list(db: AsyncSession, session: Session) -> list[DoorListEntry]:
             checked.get((booking.id, index)),
         )
         for booking in bookings
-        for index in range(booking.quantity)
+        for index in admitted_indices(booking)
     ]

@@ -24,6 +24,15 @@ def attendee_name(booking: Booking, index: int) -> str:
     return named or booking.customer_name
 
 
+def admitted_indices(booking: Booking) -> list[int]:
+    """The indices of the tickets that still admit someone: place i of the places the booking
+    had when it was confirmed, while it still holds that place (given back by count or by seat,
+    a place's ticket is refused and the others' stay valid)."""
+    issued = booking.ticket_seat_labels or booking.seat_labels
+    held = set(booking.seat_labels)
+    return [index for index, label in enumerate(issued) if label in held]
+
+
 def booking_tickets(
     booking: Booking, organisation_id: uuid.UUID, keys: list[str]
 ) -> list[AttendeeTicket]:
@@ -33,5 +42,5 @@ def booking_tickets(
             attendee_name(booking, index),
             sign(Ticket(organisation_id, booking.session_id, booking.id, index), keys),
         )
-        for index in range(booking.quantity)
+        for index in admitted_indices(booking)
     ]

@@ -297,3 +297,30 @@ async def test_door_keys_reach_only_the_door_and_other_keys_not_it(
     other = {"Authorization": f"Bearer {OTHER_ADMIN_KEY}"}
     assert (await scan(stack, session_id, ticket_code, other)).status_code == 404
     assert OTHER_ORGANISATION_ID != DEFAULT_ORGANISATION_ID
+
+
+async def test_a_seat_given_back_refuses_its_own_ticket_and_no_other(
+    stack: Stack, door: dict[str, str]
+) -> None:
+    """Given back by seat, the first of three places: its ticket is refused, the third's (now
+    the booking's second place) still admits, and the door list shows the two kept."""
+    session_id = await stack.new_session(price_amount=0)
+    booking = await confirmed(stack, session_id, 3)
+    first, *_ = booking["seats"]
+    given = await stack.api.post(
+        f"/v1/bookings/{booking['id']}/cancel-places", json={"seats": [first]}
+    )
+    assert given.status_code in (200, 202), given.text
+    await eventually(
+        lambda: stack.api.get(f"/v1/bookings/{booking['id']}"),
+        lambda answer: answer.json()["quantity"] == 2,
+        what="the place given back",
+    )
+    refused = await scan(stack, session_id, code(stack, session_id, booking["id"], 0), door)
+    assert (refused.status_code, refused.json()["reason"]) == (422, "place_cancelled")
+    admitted = await scan(stack, session_id, code(stack, session_id, booking["id"], 2), door)
+    assert admitted.status_code == 200, admitted.text
+    assert admitted.json()["status"] == "checked_in"
+    door_list = await stack.api.get(f"/v1/sessions/{session_id}/attendees", headers=door)
+    assert door_list.json()["total"] == 2
+    assert [a["attendee_index"] for a in door_list.json()["attendees"]] == [1, 2]
