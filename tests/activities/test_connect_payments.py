@@ -28,8 +28,8 @@ from tests.helpers.connect import (
     Connected,
     connected_organisation,
     new_account,
-    session_of,
 )
+from tests.helpers.sellers import session_of
 
 Db = async_sessionmaker[AsyncSession]
 PRICE = 7500

@@ -27,9 +27,8 @@ from tests.helpers.connect import (
     Connected,
     new_account,
     organiser,
-    session_of,
 )
-from tests.helpers.sellers import pdftotext
+from tests.helpers.sellers import pdftotext, session_of
 from tests.helpers.stack import Stack
 from tests.helpers.stripe_events import recorded, signed_event
 

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,12 +13,11 @@ import stripe
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.enums import Role, SessionKind
+from core.enums import Role
 from core.settings import Settings
 from devstack.pay import pay
 from models.tables import Organisation
 from store.api_keys import create_key
-from store.catalog import SessionSpec, create_session
 from store.organisations import create_organisation
 from tests.conftest import api_client
 from tests.helpers.api_bookings import start_booking, wait_for_status
@@ -68,27 +66,6 @@ async def connected_organisation(
             s, organisation.id, Role.ADMIN, "connect admin", settings.api_key_pepper
         )
     return Connected(organisation.id, account, client_key, admin_key)
-
-
-async def session_of(
-    db: Db, organisation_id: uuid.UUID, price_amount: int = 7500, **extra: Any
-) -> str:
-    """A bookable course of the organisation, a month ahead, with 12 places."""
-    starts = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
-    spec = SessionSpec(
-        kind=SessionKind.COURSE,
-        title="Sea Survival",
-        location="Bristol",
-        starts_at=starts,
-        ends_at=starts + timedelta(hours=8),
-        price_amount=price_amount,
-        currency="GBP",
-        capacity=12,
-        organisation_id=organisation_id,
-        **extra,
-    )
-    async with db.begin() as s:
-        return str((await create_session(s, spec)).id)
 
 
 async def paid_in(

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.enums import SessionKind, VatTreatment
 from models.tables import Organisation
-from models.tables import Session as SessionRow
 from store.catalog import SessionSpec, create_session
 
 # A blue rectangle, twice as wide as it is high.
@@ -108,27 +107,24 @@ async def session_of(
     organisation_id: uuid.UUID,
     currency: str = "GBP",
     vat: tuple[VatTreatment, int | None] = (VatTreatment.ORGANISATION, None),
-    capacity: int = 40,
+    **spec: Any,
 ) -> str:
-    """A bookable course sold by the organisation, at 75.00 a place, with its VAT treatment."""
+    """A bookable course sold by the organisation a month ahead, at 75.00 a place for 40, with
+    its VAT treatment; `spec` changes any other field of its SessionSpec (`hold_seconds=1`)."""
     starts = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
-    spec = SessionSpec(
-        kind=SessionKind.COURSE,
-        title="Emergency First Aid at Work",
-        location="Cork",
-        starts_at=starts,
-        ends_at=starts + timedelta(hours=8),
-        price_amount=7500,
-        currency=currency,
-        capacity=capacity,
-        organisation_id=organisation_id,
-    )
+    treatment, rate = vat
+    fields: dict[str, Any] = {
+        "kind": SessionKind.COURSE,
+        "title": "Emergency First Aid at Work",
+        "location": "Cork",
+        "starts_at": starts,
+        "ends_at": starts + timedelta(hours=8),
+        "price_amount": 7500,
+        "currency": currency,
+        "capacity": 40,
+        "organisation_id": organisation_id,
+        "vat_treatment": treatment,
+        "vat_rate_basis_points": rate,
+    }
     async with db.begin() as s:
-        session = await create_session(s, spec)
-        treatment, rate = vat
-        await s.execute(
-            update(SessionRow)
-            .where(SessionRow.id == session.id)
-            .values(vat_treatment=treatment, vat_rate_basis_points=rate)
-        )
-        return str(session.id)
+        return str((await create_session(s, SessionSpec(**(fields | spec)))).id)

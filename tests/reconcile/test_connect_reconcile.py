@@ -14,8 +14,9 @@ from core.settings import Settings
 from reconcile.consistency import Invariant, Rule
 from reconcile.findings import unclaimed_payments
 from tests.helpers.api_bookings import start_booking, wait_for_status
-from tests.helpers.connect import Connected, organiser, paid_in, session_of
+from tests.helpers.connect import Connected, organiser, paid_in
 from tests.helpers.consistency import Check, World, at_rest
+from tests.helpers.sellers import session_of
 from tests.reconcile.breaking import refund_at_stripe, seen, stray_payment
 
 Db = async_sessionmaker[AsyncSession]

@@ -12,7 +12,8 @@ from core.settings import Settings
 from devstack.pay import pay
 from messages.booking import booking_workflow_id
 from models.tables import Booking
-from tests.helpers.connect import connected_organisation, session_of
+from tests.helpers.connect import connected_organisation
+from tests.helpers.sellers import session_of
 from tests.helpers.workflow_bookings import book, run_safety_net
 from tests.workflows.test_safety_net import refunds_of
 from workflows.stripe_refunds import SAFETY_NET_REASON
