@@ -41,6 +41,7 @@ from ops.commands.runtime import (
     settings_or_exit,
     temporal_client,
 )
+from ops.validation import problems
 from schemas.questions import QuestionSetIn, QuestionSetOut
 from store.catalog import Availability, SessionFilter, list_sessions
 from store.questions import replace_question_set, session_of
@@ -374,7 +375,7 @@ def questions_set(
     try:
         body = QuestionSetIn.model_validate_json(file.read())
     except ValidationError as err:
-        fail(f"bad question set: {err}", BAD_USAGE)
+        fail(f"bad question set: {problems(err, 'the file')}", BAD_USAGE)
 
     async def work() -> QuestionSetOut:
         async with database(settings) as db, db.begin() as s:
