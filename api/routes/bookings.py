@@ -25,7 +25,7 @@ from clients.booking_workflows import (
 )
 from clients.idempotency import request_fingerprint
 from core.enums import DocumentKind
-from core.errors import IdempotencyKeyReused, SellerProfileIncomplete
+from core.errors import IdempotencyKeyReused, InvalidRequest, SellerProfileIncomplete
 from core.questions import Given, check_form
 from messages.booking import (
     Attendee,
@@ -33,7 +33,7 @@ from messages.booking import (
     PlacesCancellation,
     RefundOrder,
 )
-from models.tables import Booking, BookingRefund, Organisation, Receipt
+from models.tables import Booking, BookingRefund, Organisation, Receipt, Session
 from schemas.bookings import (
     BookingCreate,
     BookingOut,
@@ -93,16 +93,7 @@ async def create_booking(
     if settings.env == "production":
         await _seller_complete(db, caller.organisation_id)
     session = await bookable_session(db, request, caller.organisation_id)
-    request.answers, request.consents = check_form(
-        session.questions,
-        session.consents,
-        [Given(a.question, a.value, a.attendee) for a in body.answers],
-        {c.consent: c.version for c in body.consents},
-        request.quantity,
-        starts_at=session.starts_at,
-        time_zone=session.time_zone,
-        at=datetime.now(UTC),
-    )
+    await _answer_form(db, session, body, request)
     summary = booking_summary(session, request.quantity)
     try:
         view = await start_booking_workflow(
@@ -115,6 +106,29 @@ async def create_booking(
         return booking_out(booking)
     booking = await get_booking(db, view.id, caller.organisation_id)
     return booking_out(booking, client_secret=view.client_secret)
+
+
+async def _answer_form(
+    db: AsyncSession, session: Session, body: BookingCreate, request: BookingRequest
+) -> None:
+    """The request's answers and consents, checked against the session's questions. A booking
+    that exists already (its Idempotency-Key sent again) is answered as it was made, even if
+    the questions changed since: its workflow or mirror answers, comparing fingerprints."""
+    try:
+        request.answers, request.consents = check_form(
+            session.questions,
+            session.consents,
+            [Given(a.question, a.value, a.attendee) for a in body.answers],
+            {c.consent: c.version for c in body.consents},
+            request.quantity,
+            starts_at=session.starts_at,
+            time_zone=session.time_zone,
+            at=datetime.now(UTC),
+        )
+    except InvalidRequest:
+        if await db.get(Booking, uuid.UUID(request.booking_id)) is None:
+            raise
+        await db.commit()
 
 
 def _fingerprint(body: BookingCreate) -> str:

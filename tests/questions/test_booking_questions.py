@@ -19,7 +19,7 @@ from tests.helpers.stack import Stack
 
 COMPANY = "Quennell Ironworks of Hebden Bridge"
 WAIVER = "I declare that I am fit to take part in practical first aid training."
-QUESTIONS = {
+QUESTIONS: dict[str, Any] = {
     "questions": [
         {"key": "company", "label": "Company", "type": "text", "required": True},
         {
@@ -209,6 +209,15 @@ async def test_the_same_key_with_other_answers_is_another_request(stack: Stack) 
     other = await book(stack.api, {**sent, "answers": answers(day, company="Another Ltd")}, key)
     assert other.status_code == 422, other.text
     assert other.json()["type"].endswith(":idempotency-key-reused")
+    # A new required question does not turn the booking already made into a refusal.
+    more = [*QUESTIONS["questions"], {"key": "po", "label": "PO", "type": "text", "required": True}]
+    path = f"/v1/sessions/{session_id}/questions"
+    assert (
+        await stack.api.put(path, json={**QUESTIONS, "questions": more}, headers=ADMIN)
+    ).is_success
+    retried = await book(stack.api, sent, key)
+    assert retried.status_code == 201 and retried.json()["id"] == first.json()["id"]
+    assert (await book(stack.api, sent)).status_code == 422  # a new booking must answer it
 
 
 async def test_answers_are_exported_with_the_customer_and_erased_with_them(stack: Stack) -> None:

@@ -4,12 +4,13 @@ takes it, and show it; a bad file exits 2, an unknown session 1."""
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 from core.settings import Settings
 from tests.conftest import SessionFactory
 from tests.ops.cli_helpers import booking_ops, ok, ok_json, one_line_error
 
-SET = {
+SET: dict[str, Any] = {
     "questions": [
         {"key": "dob", "label": "Date of birth", "type": "date", "scope": "attendee", "min_age": 16}
     ],
@@ -29,8 +30,8 @@ async def test_set_then_show_and_a_changed_text_is_the_next_version(
     assert stored["questions"][0]["min_age"] == 16
     assert stored["consents"][0]["version"] == 1
 
-    SET["consents"][0]["text"] = "We may take photographs and film."
-    file.write_text(json.dumps(SET))
+    changed = [{**SET["consents"][0], "text": "We may take photographs and film."}]
+    file.write_text(json.dumps({**SET, "consents": changed}))
     await booking_ops(settings, "sessions", "questions", "set", session_id, str(file))
     shown = ok(await booking_ops(settings, "sessions", "questions", "show", session_id))
     assert "Date of birth" in shown and "Photographs" in shown
