@@ -55,9 +55,6 @@ def test_each_type_takes_its_answers(kind: QuestionType, value: Any, stored: Any
 INVALID = [
     (QuestionType.TEXT, 7, "must be text"),
     (QuestionType.TEXT, "x" * 501, "at most 500"),
-    (QuestionType.TEXT, "bell\x07", "U+0007"),
-    (QuestionType.TEXT, "nul\x00", "U+0000"),
-    (QuestionType.TEXT, "next\x85line", "U+0085"),
     (QuestionType.NUMBER, "42", "must be a number"),
     (QuestionType.NUMBER, True, "must be a number"),
     (QuestionType.NUMBER, float("nan"), "between"),
