@@ -103,6 +103,8 @@ class InventoryActivities:
                 customer_name=request.customer_name,
                 customer_email=request.customer_email,
                 attendees=[vars(a) for a in request.attendees],
+                answers=[vars(a) for a in request.answers],
+                consents=[c.stored() for c in request.consents],
                 quantity=request.quantity,
                 amount_subtotal=quote.subtotal,
                 discount=quote.discount,

@@ -21,6 +21,7 @@ from core.enums import WebhookDeliveryStatus
 from core.webhook_secrets import unseal
 from messages.webhooks import DeliveryStream, PendingDelivery
 from models.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from store.webhook_events import payload_for
 
 # Retried, as 5xx and no answer are: the receiver may take it later. Any other 4xx (or a 3xx)
 # means it will never take this one.
@@ -137,7 +138,8 @@ class WebhookActivities:
                 return _Answer(None, f"DNS: {err}"[:_ERROR_CHARS])
             if refusal is not None:
                 return _Answer(None, refusal, refused=True)
-        body = json.dumps(event.payload, separators=(",", ":"))
+        payload = payload_for(event.payload, endpoint.include_answers)
+        body = json.dumps(payload, separators=(",", ":"))
         now = datetime.now(UTC)
         secret = unseal(endpoint.secret_encrypted, self._secret_keys)
         headers = {

@@ -21,6 +21,7 @@ from api.routes import (
     customers,
     health,
     organisation,
+    questions,
     session_exports,
     sessions,
     waiting_list,
@@ -79,6 +80,7 @@ def create_app(
         for module in (
             health,
             sessions,
+            questions,
             session_exports,
             check_ins,
             bookings,

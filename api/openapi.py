@@ -36,6 +36,8 @@ OPERATION_IDS = {
     "POST /v1/sessions": "createSession",
     "GET /v1/sessions/{session_id}": "getSession",
     "POST /v1/sessions/{session_id}/cancel": "cancelSession",
+    "GET /v1/sessions/{session_id}/questions": "getSessionQuestions",
+    "PUT /v1/sessions/{session_id}/questions": "replaceSessionQuestions",
     "GET /v1/sessions/{session_id}/bookings.csv": "getSessionBookingsCsv",
     "POST /v1/sessions/{session_id}/check-ins": "checkIn",
     "POST /v1/sessions/{session_id}/check-ins/batch": "checkInBatch",

@@ -126,6 +126,24 @@ class DeliveryOutcome(StrEnum):
     REFUSED = "refused"  # SendGrid said no for good; not retried
 
 
+class QuestionType(StrEnum):
+    """What kind of answer a session's booking question takes (`core.questions`)."""
+
+    TEXT = "text"
+    NUMBER = "number"
+    DATE = "date"
+    SINGLE_CHOICE = "single_choice"
+    MULTIPLE_CHOICE = "multiple_choice"
+    YES_NO = "yes_no"
+
+
+class QuestionScope(StrEnum):
+    """Whom a question asks: the booking once, or each of its places (an attendee)."""
+
+    BOOKING = "booking"
+    ATTENDEE = "attendee"
+
+
 class WebhookEventType(StrEnum):
     """What an organisation's webhook endpoints can subscribe to (`ping` is only ever sent)."""
 

@@ -8,6 +8,7 @@ from temporalio.client import WorkflowHandle, WorkflowQueryFailedError, Workflow
 from temporalio.service import RPCError
 
 from core.enums import BookingStatus, DeliveryOutcome, DocumentKind, EmailKind, RefundSource
+from core.questions import Answer, ConsentAccepted
 from core.refund_policy import DEFAULT_POLICY, RefundTier
 
 MAX_PLACES_PER_BOOKING = 50
@@ -79,6 +80,10 @@ class BookingRequest:
     # The waiting-list entry whose offer this booking accepts: its reservation takes over the
     # places held for the offer (`seat_labels`) instead of free ones.
     waiting_entry_id: str | None = None
+    # Answers to the session's questions and its consents accepted, checked by the API against
+    # the session's set when the request came (personal data: the payload codec encrypts it).
+    answers: list[Answer] = field(default_factory=list)
+    consents: list[ConsentAccepted] = field(default_factory=list)
 
 
 @dataclass

@@ -185,6 +185,28 @@ class Session(Base):
         String(8), default=WaitingListStatus.OPEN, server_default=WaitingListStatus.OPEN
     )
     offer_seconds: Mapped[int] = mapped_column(Integer, default=43200, server_default="43200")
+    # What a booking asks (migration 0018): core.questions.Question and Consent as JSON, the
+    # current set; each consent's every version is kept in `session_consent_versions`.
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default="[]"
+    )
+    consents: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
+
+
+class SessionConsentVersion(Base):
+    """Each text a session's consent has had: what an acceptance of (key, version) agreed to."""
+
+    __tablename__ = "session_consent_versions"
+    __table_args__ = (CheckConstraint("version > 0", name="consent_version_positive"),)
+
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
 
 class Seat(Base):
@@ -320,6 +342,10 @@ class Booking(Base):
     # Its places when it was confirmed: ticket i admits place i of these while the booking still
     # holds it (migration 0016; store.tickets.admitted_indices).
     ticket_seat_labels: Mapped[list[str] | None] = mapped_column(JSONB)
+    # The answers to the session's questions, each with its question as it was, and the
+    # consents accepted with their versions and times (core.questions; migration 0018).
+    answers: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
+    consents: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
 
     @property
     def paid(self) -> int:
@@ -474,6 +500,8 @@ class WebhookEndpoint(Base):
     event_types: Mapped[list[str]] = mapped_column(JSONB)
     secret_encrypted: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Whether its events carry bookings' answers and consents (personal data): opted in.
+    include_answers: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

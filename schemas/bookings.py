@@ -10,6 +10,14 @@ from core import booking_rules as rules
 from core.enums import BookingStatus, RefundSource
 from messages.booking import MAX_PLACES_PER_BOOKING
 from schemas.fields import Lines, Reason, SeatLabel, Text
+from schemas.questions import (
+    MAX_CONSENTS,
+    MAX_QUESTIONS,
+    AnswerIn,
+    AnswerOut,
+    ConsentAcceptedOut,
+    ConsentGiven,
+)
 
 
 class Customer(BaseModel):
@@ -74,6 +82,18 @@ class BookingCreate(PlacesRequest):
     )
 
     session_id: uuid.UUID
+    answers: Annotated[list[AnswerIn], Field(max_length=MAX_QUESTIONS * MAX_PLACES_PER_BOOKING)] = (
+        Field([], description="Answers to the session's questions (GET .../questions)")
+    )
+    consents: Annotated[list[ConsentGiven], Field(max_length=MAX_CONSENTS)] = Field(
+        [], description="The session's consents accepted, each at its current version"
+    )
+
+    @model_validator(mode="after")
+    def _consents_once(self) -> "BookingCreate":
+        if rules.repeats([c.consent for c in self.consents]):
+            raise ValueError("a consent is listed twice")
+        return self
 
 
 class Payment(BaseModel):
@@ -105,6 +125,8 @@ class BookingOut(BaseModel):
     payment: Payment
     customer: CustomerOut
     attendees: list[AttendeeIn] = []
+    answers: list[AnswerOut] = []
+    consents: list[ConsentAcceptedOut] = []
     created_at: datetime | None = None
     updated_at: datetime | None = None
     confirmed_at: datetime | None = None

@@ -32,11 +32,18 @@ Events = Annotated[
 Description = Annotated[Line, Field(max_length=500)]
 
 
+_INCLUDE_ANSWERS = (
+    "Whether bookings in its events carry their answers and consents (personal data: opt in "
+    "only where the receiver needs them)"
+)
+
+
 class WebhookEndpointIn(BaseModel):
     url: WebhookUrl
     events: Events
     description: Description | None = None
     enabled: bool = True
+    include_answers: bool = Field(False, description=_INCLUDE_ANSWERS)
 
 
 class WebhookEndpointPatch(BaseModel):
@@ -46,6 +53,7 @@ class WebhookEndpointPatch(BaseModel):
     events: Events | None = None
     description: Description | None = None
     enabled: bool | None = None
+    include_answers: bool | None = Field(None, description=_INCLUDE_ANSWERS)
 
 
 class WebhookEndpointOut(BaseModel):
@@ -54,6 +62,7 @@ class WebhookEndpointOut(BaseModel):
     description: str | None
     events: list[WebhookEventType]
     enabled: bool
+    include_answers: bool = Field(description=_INCLUDE_ANSWERS)
     created_at: datetime
     updated_at: datetime
 

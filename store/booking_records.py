@@ -172,6 +172,8 @@ def public_booking(booking: Booking) -> dict[str, Any]:
         "payment": {"provider": "stripe", "payment_intent_id": booking.payment_intent_id},
         "customer": {"name": booking.customer_name, "email": booking.customer_email},
         "attendees": list(booking.attendees),
+        "answers": list(booking.answers or []),
+        "consents": list(booking.consents or []),
         "created_at": booking.created_at,
         "updated_at": booking.updated_at,
         "confirmed_at": booking.confirmed_at,

@@ -1,17 +1,18 @@
 """One customer's personal data within one organisation: exported whole, or erased from the
 bookings that are over.
 
-Erasure replaces the names, email addresses and attendees' details of closed bookings, and the
-recipient of their emails, and deletes the webhook events that copied them (with their
-deliveries: what a receiver already got is the organisation's to erase). It keeps what
-accounting law requires: receipts and credit notes (numbered documents whose PDF names the
-customer) and the amounts. Bookings still open are left as they are (they are still being
-served) and reported, so the request can be repeated once they close. So are bookings closed a
-moment ago that are not yet at rest (`settling`): an email of theirs is being sent, a webhook
-delivery to an enabled endpoint is pending, or their workflow is still at work (`Busy` says
-which); erased now, the cancellation email would go to the placeholder address and the shop
-would never hear of the cancel. Workflow histories are encrypted and expire with the
-namespace's retention.
+Erasure replaces the names, email addresses and attendees' details of closed bookings, deletes
+their answers to the session's questions, replaces the recipient of their emails, and deletes
+the webhook events that copied them (with their deliveries: what a receiver already got is the
+organisation's to erase). It keeps what accounting law requires: receipts and credit notes
+(numbered documents whose PDF names the customer) and the amounts; and which consent versions
+were accepted when (the organiser's evidence, holding nothing the customer wrote). Bookings
+still open are left as they are (they are still being served) and reported, so the request can
+be repeated once they close. So are bookings closed a moment ago that are not yet at rest
+(`settling`): an email of theirs is being sent, a webhook delivery to an enabled endpoint is
+pending, or their workflow is still at work (`Busy` says which); erased now, the cancellation
+email would go to the placeholder address and the shop would never hear of the cancel.
+Workflow histories are encrypted and expire with the namespace's retention.
 """
 
 import uuid
@@ -40,7 +41,10 @@ from store.booking_records import customer_email_is
 Busy = Callable[[Collection[str]], Awaitable[set[str]]]
 
 ERASED = "erased"
-RETAINED = "receipts and credit notes (accounting records), amounts and dates"
+RETAINED = (
+    "receipts and credit notes (accounting records), amounts and dates, consents accepted "
+    "(version and time)"
+)
 
 
 @dataclass
@@ -116,6 +120,7 @@ def _erase(booking: Booking) -> None:
     booking.customer_email = f"{ERASED}@{booking.id}.invalid"
     booking.customer_email_normalised = normalise_email(booking.customer_email)
     booking.attendees = [{"name": ERASED} for _ in booking.attendees]
+    booking.answers = []
 
 
 async def _unsettled(db: AsyncSession, booking_ids: list[uuid.UUID]) -> set[uuid.UUID]:
@@ -168,6 +173,8 @@ def _booking(booking: Booking, session: Session) -> dict[str, Any]:
         },
         "customer": {"name": booking.customer_name, "email": booking.customer_email},
         "attendees": booking.attendees,
+        "answers": booking.answers,
+        "consents": booking.consents,
         "seats": booking.seat_labels,
         "amount_total": booking.amount_total,
         "currency": booking.currency,

@@ -33,6 +33,7 @@ async def create_endpoint(
     *,
     description: str | None = None,
     enabled: bool = True,
+    include_answers: bool = False,
 ) -> tuple[WebhookEndpoint, str]:
     """The new endpoint and its signing secret, which is returned only here."""
     count = await db.scalar(
@@ -50,6 +51,7 @@ async def create_endpoint(
         event_types=sorted({e.value for e in events}),
         secret_encrypted=seal(secret, secret_keys),
         enabled=enabled,
+        include_answers=include_answers,
     )
     db.add(endpoint)
     await db.flush()

@@ -161,6 +161,20 @@ async def publish(
     return event_id
 
 
+# What a booking's event holds of its answers and consents: sent only to endpoints that opted in.
+ANSWER_FIELDS = ("answers", "consents")
+
+
+def payload_for(payload: dict[str, Any], include_answers: bool) -> dict[str, Any]:
+    """The event as one endpoint gets it: without the booking's answers and consents unless
+    the endpoint opted in (`webhook_endpoints.include_answers`)."""
+    booking = payload.get("data", {}).get("booking")
+    if include_answers or not isinstance(booking, dict):
+        return payload
+    kept = {key: value for key, value in booking.items() if key not in ANSWER_FIELDS}
+    return {**payload, "data": {**payload["data"], "booking": kept}}
+
+
 def booking_data(booking: Booking) -> dict[str, Any]:
     """The booking as `GET /v1/bookings/{id}` shows it, less the payment's client secret."""
     return {

@@ -2,6 +2,7 @@
 its documents."""
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
@@ -24,14 +25,15 @@ from clients.booking_workflows import (
 )
 from clients.idempotency import request_fingerprint
 from core.enums import DocumentKind
-from core.errors import IdempotencyKeyReused, SellerProfileIncomplete
+from core.errors import IdempotencyKeyReused, InvalidRequest, SellerProfileIncomplete
+from core.questions import Given, check_form
 from messages.booking import (
     Attendee,
     BookingRequest,
     PlacesCancellation,
     RefundOrder,
 )
-from models.tables import Booking, BookingRefund, Organisation, Receipt
+from models.tables import Booking, BookingRefund, Organisation, Receipt, Session
 from schemas.bookings import (
     BookingCreate,
     BookingOut,
@@ -76,7 +78,8 @@ async def create_booking(
 ) -> BookingOut:
     """Hold places and create the PaymentIntent in one round trip to Temporal (a free booking
     is confirmed at once, with no PaymentIntent). A request the database already shows cannot
-    be met is answered 409 before any workflow starts."""
+    be met is answered 409 before any workflow starts, as are answers to the session's questions
+    and its consents (422 naming each wrong one, its attendee and question)."""
     request = BookingRequest(
         booking_id=booking_id_for(str(caller.key_id), idempotency_key),
         session_id=str(body.session_id),
@@ -85,11 +88,12 @@ async def create_booking(
         quantity=body.places,
         seat_labels=body.seats,
         attendees=[Attendee(**a.model_dump()) for a in body.attendees],
-        request_fingerprint=request_fingerprint(body.model_dump(mode="json")),
+        request_fingerprint=_fingerprint(body),
     )
     if settings.env == "production":
         await _seller_complete(db, caller.organisation_id)
     session = await bookable_session(db, request, caller.organisation_id)
+    await _answer_form(db, session, body, request)
     summary = booking_summary(session, request.quantity)
     try:
         view = await start_booking_workflow(
@@ -102,6 +106,39 @@ async def create_booking(
         return booking_out(booking)
     booking = await get_booking(db, view.id, caller.organisation_id)
     return booking_out(booking, client_secret=view.client_secret)
+
+
+async def _answer_form(
+    db: AsyncSession, session: Session, body: BookingCreate, request: BookingRequest
+) -> None:
+    """The request's answers and consents, checked against the session's questions. A booking
+    that exists already (its Idempotency-Key sent again) is answered as it was made, even if
+    the questions changed since: its workflow or mirror answers, comparing fingerprints."""
+    try:
+        request.answers, request.consents = check_form(
+            session.questions,
+            session.consents,
+            [Given(a.question, a.value, a.attendee) for a in body.answers],
+            {c.consent: c.version for c in body.consents},
+            request.quantity,
+            starts_at=session.starts_at,
+            time_zone=session.time_zone,
+            at=datetime.now(UTC),
+        )
+    except InvalidRequest:
+        if await db.get(Booking, uuid.UUID(request.booking_id)) is None:
+            raise
+        await db.commit()
+
+
+def _fingerprint(body: BookingCreate) -> str:
+    """The request's hash; without answers or consents it is the hash of the body before they
+    existed, so a request sent again across the upgrade is still the same request."""
+    fields = body.model_dump(mode="json")
+    for added in ("answers", "consents"):
+        if not fields[added]:
+            del fields[added]
+    return request_fingerprint(fields)
 
 
 async def _seller_complete(db: AsyncSession, organisation_id: uuid.UUID) -> None:

@@ -31,6 +31,7 @@ from store.webhook_endpoints import (
     queue_ping,
     requeue_delivery,
 )
+from store.webhook_events import payload_for
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
 _DISABLED: dict[int | str, dict[str, Any]] = {409: {"description": "The endpoint is disabled"}}
@@ -58,6 +59,7 @@ async def create(
         settings.webhook_secret_keys,
         description=body.description,
         enabled=body.enabled,
+        include_answers=body.include_answers,
     )
     await db.commit()
     return WebhookEndpointCreated(**_out(endpoint).model_dump(), secret=secret)
@@ -86,9 +88,9 @@ async def change(
     request: Request,
     background: BackgroundTasks,
 ) -> WebhookEndpointOut:
-    """Change the URL, the events or whether it is enabled. Enabling it again sends what
-    was left pending while it was disabled (events while disabled are not recorded for it),
-    once the answer has gone: the backlog may be long."""
+    """Change the URL, the events, whether it is enabled or gets bookings' answers. Enabling
+    it again sends what was left pending while it was disabled (events while disabled are not
+    recorded for it), once the answer has gone: the backlog may be long."""
     endpoint = await get_endpoint(db, endpoint_id, caller.organisation_id)
     if body.url is not None:
         endpoint.url = body.url
@@ -96,6 +98,8 @@ async def change(
         endpoint.event_types = sorted({e.value for e in body.events})
     if body.enabled is not None:
         endpoint.enabled = body.enabled
+    if body.include_answers is not None:
+        endpoint.include_answers = body.include_answers
     if "description" in body.model_fields_set:
         endpoint.description = body.description
     endpoint.updated_at = await database_now(db)
@@ -148,7 +152,7 @@ async def ping(
     await delivery_starter(request, temporal, settings).start(
         str(endpoint.id), str(record.event.stream_id)
     )
-    return _delivery_out(record)
+    return _delivery_out(record, endpoint)
 
 
 @router.get("/{endpoint_id}/deliveries", response_model=DeliveryList)
@@ -162,7 +166,7 @@ async def deliveries(
     """The latest deliveries, newest first, each with every attempt and the event sent."""
     endpoint = await get_endpoint(db, endpoint_id, caller.organisation_id)
     records = await list_deliveries(db, endpoint, delivery_status, limit)
-    return DeliveryList(items=[_delivery_out(r) for r in records])
+    return DeliveryList(items=[_delivery_out(r, endpoint) for r in records])
 
 
 @router.post(
@@ -196,12 +200,14 @@ def _out(endpoint: WebhookEndpoint) -> WebhookEndpointOut:
         description=endpoint.description,
         events=[WebhookEventType(e) for e in endpoint.event_types],
         enabled=endpoint.enabled,
+        include_answers=endpoint.include_answers,
         created_at=endpoint.created_at,
         updated_at=endpoint.updated_at,
     )
 
 
-def _delivery_out(record: DeliveryRecord) -> DeliveryOut:
+def _delivery_out(record: DeliveryRecord, endpoint: WebhookEndpoint) -> DeliveryOut:
+    """The delivery with the event as the endpoint gets it."""
     delivery, event = record.delivery, record.event
     return DeliveryOut(
         id=delivery.id,
@@ -212,5 +218,5 @@ def _delivery_out(record: DeliveryRecord) -> DeliveryOut:
         queued_at=delivery.queued_at,
         delivered_at=delivery.delivered_at,
         attempts=[AttemptOut.model_validate(a, from_attributes=True) for a in record.attempts],
-        payload=event.payload,
+        payload=payload_for(event.payload, endpoint.include_answers),
     )

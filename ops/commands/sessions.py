@@ -1,5 +1,6 @@
 """`booking-ops sessions`: list, show and create sessions (straight in PostgreSQL), show one's
-waiting list, and cancel one through its cancellation workflow, following its progress.
+waiting list, show or replace its booking questions, and cancel one through its cancellation
+workflow, following its progress.
 
 The commands parse, call and print: reading the options is ops/session_input.py, shaping a
 session ops/session_report.py, and following a cancellation ops/session_cancel.py."""
@@ -10,6 +11,7 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.progress import TextColumn
 
 from core.enums import SessionKind
@@ -39,11 +41,14 @@ from ops.commands.runtime import (
     settings_or_exit,
     temporal_client,
 )
+from ops.validation import problems
+from schemas.questions import QuestionSetIn, QuestionSetOut
 from store.catalog import Availability, SessionFilter, list_sessions
+from store.questions import replace_question_set, session_of
 from store.waiting_list import entries_of
 
 app = typer.Typer(
-    help="List, show, create and cancel sessions; show a session's waiting list.",
+    help="List, show, create and cancel sessions; a session's waiting list and questions.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -330,3 +335,84 @@ def _print_progress(outcome: SessionCancellationProgress, finished: bool) -> Non
         out.print(table("failed (run the command again to retry)", ("booking", "error"), rows))
     if not finished:
         out.print(session_cancel.follow_hint(outcome))
+
+
+questions = typer.Typer(
+    help="Show or replace a session's booking questions and consents.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(questions, name="questions")
+
+
+@questions.command("show")
+def questions_show(session_id: SessionId, as_json: AsJson = False) -> None:
+    """The questions a booking of the session answers and the consents it accepts."""
+    settings = settings_or_exit()
+
+    async def work() -> QuestionSetOut:
+        async with database(settings) as db, db() as s:
+            try:
+                return QuestionSetOut.of(await session_of(s, session_id, None))
+            except BookingError as err:
+                refused(err)
+
+    _print_question_set(run(work()), as_json)
+
+
+@questions.command("set")
+def questions_set(
+    session_id: SessionId,
+    file: Annotated[
+        typer.FileText,
+        typer.Argument(help="JSON as PUT /v1/sessions/{id}/questions takes; - reads stdin."),
+    ],
+    as_json: AsJson = False,
+) -> None:
+    """Replace the questions and consents; answers already given keep their question as it was,
+    a consent whose text changed gets the next version."""
+    settings = settings_or_exit()
+    try:
+        body = QuestionSetIn.model_validate_json(file.read())
+    except ValidationError as err:
+        fail(f"bad question set: {problems(err, 'the file')}", BAD_USAGE)
+
+    async def work() -> QuestionSetOut:
+        async with database(settings) as db, db.begin() as s:
+            try:
+                session = await session_of(s, session_id, None, lock=True)
+            except BookingError as err:
+                refused(err)
+            await replace_question_set(
+                s,
+                session,
+                [q.model_dump(mode="json") for q in body.questions],
+                [c.model_dump(mode="json") for c in body.consents],
+            )
+            return QuestionSetOut.of(session)
+
+    _print_question_set(run(work()), as_json)
+
+
+def _print_question_set(found: QuestionSetOut, as_json: bool) -> None:
+    if as_json:
+        print_json(found.model_dump(mode="json"))
+        return
+    out = console()
+    out.print(
+        table(
+            "questions",
+            ("key", "label", "type", "scope", "required", "options", "min age"),
+            [
+                (q.key, q.label, q.type, q.scope, q.required, " | ".join(q.options), q.min_age)
+                for q in found.questions
+            ],
+        )
+    )
+    out.print(
+        table(
+            "consents",
+            ("key", "title", "version"),
+            [(c.key, c.title, c.version) for c in found.consents],
+        )
+    )

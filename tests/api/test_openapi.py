@@ -10,6 +10,7 @@ import httpx
 from api.openapi import OPERATION_IDS
 from schemas.fields import LINES, ONE_LINE, STORABLE
 from schemas.organisations import COUNTRY, CURRENCY, PREFIX
+from schemas.questions import KEY
 from scripts.openapi import DOCUMENT
 
 REQUEST_BODIES = (
@@ -18,13 +19,14 @@ REQUEST_BODIES = (
     "OrganisationPatch",
     "RefundIn",
     "PlacesCancelIn",
+    "QuestionSetIn",
     "SessionCreate",
     "WebhookEndpointIn",
     "WebhookEndpointPatch",
 )
 # The strings that may hold more than one line; every other text reaches an email header, a
 # PDF, a CSV or a webhook and is one line (no control character).
-MULTILINE = {".attendees[].special_requirements"}
+MULTILINE = {".attendees[].special_requirements", ".answers[].value", ".consents[].text"}
 
 
 async def document(api: httpx.AsyncClient) -> dict[str, Any]:
@@ -105,8 +107,8 @@ async def test_every_string_in_a_request_body_refuses_nul_and_controls(
             text = LINES if name in MULTILINE else ONE_LINE
             # A time zone is a known IANA name, checked as such.
             text = STORABLE if name.endswith("time_zone") else text
-            # Codes and prefixes: letters, digits and hyphens only.
-            codes = (CURRENCY, COUNTRY, PREFIX, "^[A-Z]{1,3}$")
+            # Codes, prefixes and keys: letters, digits, hyphens (and underscores) only.
+            codes = (CURRENCY, COUNTRY, PREFIX, KEY, "^[A-Z]{1,3}$")
             assert pattern in (text, *codes), (body, name, pattern)
 
 

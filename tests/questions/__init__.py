@@ -1,0 +1,1 @@
+"""Booking questions and consents (issue 23)."""
