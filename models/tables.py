@@ -148,6 +148,7 @@ class Session(Base):
             sql_in("waiting_list_status", WaitingListStatus), name="waiting_list_known"
         ),
         CheckConstraint("offer_seconds BETWEEN 1 AND 604800", name="offer_bounded"),
+        CheckConstraint("move_cutoff_hours BETWEEN 0 AND 8760", name="move_cutoff_bounded"),
         Index("ix_sessions_starts_at", "starts_at"),
         Index("ix_sessions_organisation_starts_at", "organisation_id", "starts_at"),
     )
@@ -185,6 +186,9 @@ class Session(Base):
         String(8), default=WaitingListStatus.OPEN, server_default=WaitingListStatus.OPEN
     )
     offer_seconds: Mapped[int] = mapped_column(Integer, default=43200, server_default="43200")
+    # The latest a booking may move away: this many hours before the start (migration 0020);
+    # NULL: until the start.
+    move_cutoff_hours: Mapped[int | None] = mapped_column(Integer)
 
 
 class Seat(Base):
@@ -320,6 +324,8 @@ class Booking(Base):
     # Its places when it was confirmed: ticket i admits place i of these while the booking still
     # holds it (migration 0016; store.tickets.admitted_indices).
     ticket_seat_labels: Mapped[list[str] | None] = mapped_column(JSONB)
+    # How often it moved to another session (migration 0020): its calendar event's UID.
+    moves: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
     def paid(self) -> int:

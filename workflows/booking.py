@@ -77,6 +77,7 @@ with workflow.unsafe.imports_passed_through():
         BookingWorkflowInput,
         CancelRequest,
         Confirmation,
+        MoveOrder,
         PlacesCancellation,
         RefundOrder,
         Reservation,
@@ -194,6 +195,17 @@ class BookingWorkflow:
     @cancel_places.validator
     def _places_cancellable(self, order: PlacesCancellation) -> None:
         self._changes.check_places(order)
+
+    @workflow.update
+    async def move(self, order: MoveOrder) -> BookingView:
+        """Move every place to another session of the organisation: its places held first, the
+        difference refunded by the policy in force when the order was accepted (a cheaper one),
+        then the source's places released (`BookingMove`)."""
+        return await self._changes.carry_out(order)
+
+    @move.validator
+    def _movable(self, order: MoveOrder) -> None:
+        self._changes.check_move(order)
 
     @workflow.signal
     def payment_event(self, event: PaymentEvent) -> None:
@@ -345,20 +357,24 @@ class BookingWorkflow:
         await self._state.send_email(EmailKind.CONFIRMATION)
 
     async def _until_session_ends(self) -> None:
-        """Remind the customer a day before; refund on cancellation; complete at the end."""
-        places = self._state.places
-        ends_at = places.session_ends_at
-        remind_at: datetime | None = places.session_starts_at - timedelta(
-            seconds=self._timings.reminder_before_seconds
-        )
+        """Remind the customer a day before; refund on cancellation; complete at the end.
+
+        The session's times are read at every turn: a move (an order) changes them, and the
+        reminder is due again for the new start. Unmoved, they never change, so the timers
+        are the ones every earlier history holds."""
+        reminded_for: datetime | None = None  # the start the reminder was sent for
         while self._state.status == BookingStatus.CONFIRMED:
-            reminder_due = remind_at is not None and remind_at > workflow.now()
-            deadline = remind_at if reminder_due and remind_at else ends_at
+            places = self._state.places
+            remind_at = places.session_starts_at - timedelta(
+                seconds=self._timings.reminder_before_seconds
+            )
+            reminder_due = reminded_for != places.session_starts_at and remind_at > workflow.now()
+            deadline = remind_at if reminder_due else places.session_ends_at
             if not await self._wait_for_message(
                 deadline, "reminder" if reminder_due else "session ends"
             ):
                 if reminder_due:
-                    remind_at = None
+                    reminded_for = places.session_starts_at
                     await self._state.send_email(EmailKind.REMINDER)
                 else:
                     booking = self._state.booking
