@@ -15,9 +15,9 @@ from core.enums import SeatState, SessionStatus
 from messages.booking import booking_workflow_id
 from models.tables import Session
 from store.organisations import create_organisation
-from tests.helpers.api_bookings import paid_booking, session_with
+from tests.helpers.api_bookings import paid_booking, session_with, wait_for_status
 from tests.helpers.consistency import Check, World, at_rest
-from tests.helpers.emails import emails_for
+from tests.helpers.emails import emails_for, emails_with
 from tests.helpers.refunds import credit_notes, seats_of, sent, stripe_refunds
 from tests.helpers.sellers import session_of
 from tests.helpers.stack import Stack
@@ -240,3 +240,24 @@ async def test_two_moves_into_the_last_place_never_oversell(stack: Stack, run_ch
     await at_rest(stack.db, world)
     report = await run_check(world)
     assert report.ok, report.violations
+
+
+async def test_the_reminder_and_the_end_follow_the_booking_to_its_new_session(
+    stack: Stack,
+) -> None:
+    """Both bookings were a month away: one moves to a session a day and seconds away (its
+    reminder comes in seconds, keyed by the move), the other to one starting and ending in
+    seconds (COMPLETED at its end)."""
+    far = await _session(stack)
+    reminded = await paid_booking(stack.api, stack.stripe_client, far, 1)
+    ending = await paid_booking(stack.api, stack.stripe_client, far, 1)
+    tomorrow = await stack.new_session(starts_in=timedelta(days=1, seconds=4))
+    soon = await stack.new_session(starts_in=timedelta(seconds=3), duration=timedelta(seconds=2))
+
+    moves = await asyncio.gather(_move(stack, reminded, tomorrow), _move(stack, ending, soon))
+
+    assert [m.status_code for m in moves] == [200, 200], [m.text for m in moves]
+    kinds = await emails_with(stack.sendgrid, reminded["id"], "reminder:1")
+    assert kinds == ["confirmation", "moved:1", "reminder:1"]
+    completed = await wait_for_status(stack.api, ending["id"], "COMPLETED", within=15)
+    assert completed["session_id"] == soon
