@@ -15,7 +15,8 @@ from core.enums import SeatState, SessionStatus
 from messages.booking import booking_workflow_id
 from models.tables import Session
 from store.organisations import create_organisation
-from tests.helpers.api_bookings import paid_booking, session_with, wait_for_status
+from tests.api.conftest import ADMIN
+from tests.helpers.api_bookings import course, paid_booking, session_with, wait_for_status
 from tests.helpers.consistency import Check, World, at_rest
 from tests.helpers.emails import emails_for, emails_with
 from tests.helpers.refunds import credit_notes, seats_of, sent, stripe_refunds
@@ -71,6 +72,8 @@ async def test_a_move_at_the_same_price_moves_the_places_and_no_money(
     assert done.status_code == again.status_code == 200, done.text
     moved = done.json()
     assert again.json() == moved
+    reused = await _move(stack, booking, source, key)
+    assert reused.status_code == 422, reused.text  # the same key with another body
     assert (moved["id"], moved["reference"], moved["status"]) == (
         booking["id"],
         booking["reference"],
@@ -191,12 +194,19 @@ async def test_moves_that_cannot_be_carried_out_are_refused_and_move_nothing(
         assert refused.json()["type"].endswith(slug), refused.text
         assert refused.json().get("available") == available, refused.text
 
-    # The cutoff: a day before the start, moved 60 days ahead of a session a month away.
-    async with stack.db.begin() as s:
-        await s.execute(
-            update(Session).where(Session.id == uuid.UUID(source)).values(move_cutoff_hours=24 * 60)
-        )
-    too_late = await _move(stack, booking, await _session(stack))
+    # Moves close 60 days before a session a month away: too late already.
+    strict = await stack.api.post(
+        "/v1/sessions",
+        json=course(
+            starts_at=(now + IN_A_MONTH).isoformat(),
+            ends_at=(now + IN_A_MONTH + timedelta(hours=8)).isoformat(),
+            move_cutoff_hours=24 * 60,
+        ),
+        headers=ADMIN,
+    )
+    assert strict.json()["move_cutoff_hours"] == 24 * 60, strict.text
+    early = await paid_booking(stack.api, stack.stripe_client, strict.json()["id"], 1)
+    too_late = await _move(stack, early, await _session(stack))
     assert too_late.status_code == 409, too_late.text
     assert too_late.json()["move_cutoff_hours"] == 24 * 60
 
