@@ -11,7 +11,7 @@ stateDiagram-v2
     PENDING_PAYMENT --> CANCELLED: cancel, or payment_event - the intent cancelled at Stripe
     PENDING_PAYMENT --> REFUNDED: payment_event - paid, but unsellable or the wrong amount
     PENDING_PAYMENT --> CANCELLED: the same, the refund not made (the safety net makes it)
-    CONFIRMED --> CONFIRMED: timer reminder, refund or cancel_places, payment_event refunded
+    CONFIRMED --> CONFIRMED: timer reminder, refund, cancel_places or move, payment_event refunded
     CONFIRMED --> COMPLETED: timer session ends
     CONFIRMED --> REFUNDED: cancel - all back, or refunds until nothing remains paid
     CONFIRMED --> CANCELLED: cancel - the policy kept some, Stripe refused, or nothing was paid
@@ -23,7 +23,7 @@ stateDiagram-v2
 ```
 
 Messages: the `hold` update answers the caller who started the booking; `cancel`, `refund`
-(an admin's) and `cancel_places` are updates, validated before they are accepted;
+(an admin's), `cancel_places` and `move` are updates, validated before they are accepted;
 `payment_event` is the webhook's signal. Stripe not answering a cancel's refund within the
 step's bound refuses the cancel (503) and the booking stays CONFIRMED.
 
@@ -36,8 +36,9 @@ the one in force when the change was accepted.
 Where the rest lives: the checks in `core.booking_rules`; the activity calls in `steps` (their
 options and the patch rule in `options`: read its header before editing this file); the view,
 the places and their writes in `booking_state`; the refunds in `refund_book`; a CONFIRMED
-booking's orders and cancel in `booking_changes`; the PaymentIntent's bounded waits in
-`payment_intent`; the waiting messages in `mailbox`; what operators see in `visibility`.
+booking's orders and cancel in `booking_changes` (a move in `booking_move`); the
+PaymentIntent's bounded waits in `payment_intent`; the waiting messages in `mailbox`; what
+operators see in `visibility`.
 
 Orders wait in the mailbox's queue and the main loop carries them out, rather than each update
 handler under an `asyncio.Lock` (samples-python `safe_message_handlers`): the loop is what puts
