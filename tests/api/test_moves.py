@@ -271,3 +271,5 @@ async def test_the_reminder_and_the_end_follow_the_booking_to_its_new_session(
     assert kinds == ["confirmation", "moved:1", "reminder:1"]
     completed = await wait_for_status(stack.api, ending["id"], "COMPLETED", within=15)
     assert completed["session_id"] == soon
+    await keep_history(stack.temporal, reminded["id"], "move-reminder_due_again")
+    await keep_history(stack.temporal, ending["id"], "move-completed_at_the_new_end")
