@@ -27,6 +27,7 @@ from temporalio.service import RPCError
 
 from activities.inventory import InventoryActivities
 from activities.mail import make_mailer
+from activities.moves import MoveActivities
 from activities.notifications import NotificationActivities
 from activities.payment_setup import PaymentSetupActivities
 from activities.payments import PaymentActivities, make_stripe_client
@@ -69,6 +70,7 @@ def booking_activities(
     )
     waiting_lists = WaitingListSignals(sessionmaker, temporal, settings.task_queue)
     inventory = InventoryActivities(sessionmaker, webhook_starter, waiting_lists)
+    moves = MoveActivities(sessionmaker, webhook_starter, waiting_lists)
     # aiohttp costs the worker less than half of httpx's CPU per Stripe call (issue 13).
     stripe_client_http = stripe_http(tracing)
     stack.push_async_callback(stripe_client_http.close_async)
@@ -107,6 +109,9 @@ def booking_activities(
         inventory.confirm,
         inventory.record,
         inventory.release_some,
+        moves.hold,
+        moves.settle,
+        moves.release,
         payment_setup.open_payment,
         payments.get_intent,
         payments.cancel_intent,

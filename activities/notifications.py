@@ -25,10 +25,20 @@ from models.tables import Booking, Notification, Organisation, Receipt, Session
 from store.tickets import booking_tickets
 
 
-def notification_key(booking_id: str, kind: str, refund_sequence: int | None = None) -> str:
-    """One email per (booking, kind), and per refund for the emails of partial refunds."""
+def notification_key(
+    booking_id: str, kind: str, refund_sequence: int | None = None, move_number: int | None = None
+) -> str:
+    """One email per (booking, kind), per refund for the emails of partial refunds, and per
+    move for a move's email and the reminder of a booking that moved."""
     key = f"{booking_id}:{kind}"
-    return f"{key}:{refund_sequence}" if kind == EmailKind.PARTLY_REFUNDED else key
+    if kind == EmailKind.PARTLY_REFUNDED:
+        return f"{key}:{refund_sequence}"
+    if kind in _PER_MOVE and move_number:
+        return f"{key}:{move_number}"
+    return key
+
+
+_PER_MOVE = frozenset({EmailKind.MOVED, EmailKind.REMINDER})
 
 
 def sellers_email(
@@ -65,7 +75,9 @@ def _last_attempt() -> bool:
 
 
 # The emails that carry the credit note of their refund, when there is one.
-_REFUND_EMAILS = frozenset({EmailKind.REFUNDED, EmailKind.PARTLY_REFUNDED, EmailKind.CANCELLED})
+_REFUND_EMAILS = frozenset(
+    {EmailKind.REFUNDED, EmailKind.PARTLY_REFUNDED, EmailKind.CANCELLED, EmailKind.MOVED}
+)
 
 
 class NotificationActivities:
@@ -92,7 +104,9 @@ class NotificationActivities:
 
         At the retry policy's last attempt a failure is recorded as FAILED, not left SENDING:
         the safety net sends it again later and reconcile reports it."""
-        key = notification_key(request.booking_id, request.kind, request.refund_sequence)
+        key = notification_key(
+            request.booking_id, request.kind, request.refund_sequence, request.move_number
+        )
         try:
             return await self._send(request, key)
         except Exception as err:
@@ -183,6 +197,9 @@ class NotificationActivities:
             assert booking is not None, f"no booking {request.booking_id}"
             session = await db.get(Session, booking.session_id)
             assert session is not None
+            left = None
+            if request.moved_from_session_id is not None:
+                left = await db.get_one(Session, uuid.UUID(request.moved_from_session_id))
             organisation = await db.get_one(Organisation, session.organisation_id)
             # The receipt, and the credit note of this email's refund.
             documents = {
@@ -211,6 +228,8 @@ class NotificationActivities:
                 currency=booking.currency,
                 refund_amount=request.refund_amount,
                 seller_name=organisation.legal_name,
+                moved_from_title=left.title if left else None,
+                moved_from_starts_at=left.starts_at if left else None,
             ),
         )
         return sellers_email(
@@ -221,6 +240,7 @@ class NotificationActivities:
             rendered,
             [
                 *self._attachments(request.kind, booking, session, documents),
+                *(self._move_calendars(booking, session, left) if left else []),
                 *(self._tickets(booking, session, organisation) if confirms else []),
             ],
         )
@@ -278,12 +298,30 @@ class NotificationActivities:
             for ticket in tickets
         ]
 
-    def _calendar(self, booking: Booking, session: Session, method: CalendarMethod) -> Attachment:
-        """The confirmation's event, or its cancellation: the same UID, a later SEQUENCE."""
+    def _move_calendars(
+        self, booking: Booking, session: Session, left: Session
+    ) -> list[Attachment]:
+        """A move's email: the event of the session left cancelled (the UID it was sent
+        under), and the new one's event under a UID of its own."""
+        gone = self._calendar(booking, left, CalendarMethod.CANCEL, booking.moves - 1)
+        return [gone, self._calendar(booking, session, CalendarMethod.PUBLISH, booking.moves)]
+
+    def _calendar(
+        self,
+        booking: Booking,
+        session: Session,
+        method: CalendarMethod,
+        moves: int | None = None,
+    ) -> Attachment:
+        """The confirmation's event, or its cancellation: the same UID, a later SEQUENCE. A
+        booking that moved has an event per session (`moves`: how often it had moved then;
+        None: as often as now)."""
         cancelled = method == CalendarMethod.CANCEL
         stamp = booking.updated_at if cancelled else booking.confirmed_at or booking.created_at
+        if moves is not None:
+            stamp = booking.updated_at
         content = render_ics(
-            uid=f"{booking.id}@booking-engine",
+            uid=event_uid(booking.id, booking.moves if moves is None else moves),
             summary=session.title,
             location=session.location,
             description=f"Booking {booking.reference}: {booking.quantity} place(s)",
@@ -296,6 +334,11 @@ class NotificationActivities:
         )
         filename = "session-cancelled.ics" if cancelled else "session.ics"
         return Attachment(filename, "text/calendar", content)
+
+
+def event_uid(booking_id: uuid.UUID, moves: int) -> str:
+    """The calendar event of the booking in the session it was in after `moves` moves."""
+    return f"{booking_id}@booking-engine" if moves == 0 else f"{booking_id}-{moves}@booking-engine"
 
 
 # Emails that end a booking: a calendar that holds its event is told to drop it.

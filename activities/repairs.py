@@ -202,7 +202,9 @@ class RepairActivities:
     async def send_again(self, request: EmailRequest) -> EmailOutcome:
         """The ledger's row back to `sending`, then the one send activity sends it (once)."""
         assert self._notifications is not None, "the worker gives the safety net its mailer"
-        key = notification_key(request.booking_id, request.kind, request.refund_sequence)
+        key = notification_key(
+            request.booking_id, request.kind, request.refund_sequence, request.move_number
+        )
         async with self._sessionmaker.begin() as db:
             await db.execute(
                 update(Notification)
@@ -222,6 +224,8 @@ def _request_again(email: Notification, refunds: dict[int, int], paid: bool) -> 
     kind = EmailKind(email.kind)
     request = EmailRequest(str(email.booking_id), kind)
     last = max(refunds, default=None)
+    if kind in (EmailKind.MOVED, EmailKind.REMINDER) and email.key.count(":") == 2:
+        request.move_number = int(email.key.rsplit(":", 1)[1])
     if kind == EmailKind.PARTLY_REFUNDED:
         request.refund_sequence = int(email.key.rsplit(":", 1)[1])
         request.refund_amount = refunds.get(request.refund_sequence, 0)

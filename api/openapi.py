@@ -52,6 +52,7 @@ OPERATION_IDS = {
     "POST /v1/bookings/{booking_id}/refunds": "refundBooking",
     "POST /v1/bookings/{booking_id}/cancel": "cancelBooking",
     "POST /v1/bookings/{booking_id}/cancel-places": "cancelPlaces",
+    "POST /v1/bookings/{booking_id}/move": "moveBooking",
     "POST /v1/sessions/{session_id}/waiting-list": "joinWaitingList",
     "GET /v1/sessions/{session_id}/waiting-list": "listWaitingList",
     "PATCH /v1/sessions/{session_id}/waiting-list": "updateWaitingList",

@@ -49,6 +49,7 @@ from messages.booking import (
     BookingView,
     BookingWorkflowInput,
     CancelRequest,
+    MoveOrder,
     PlacesCancellation,
     RefundOrder,
     Timings,
@@ -189,7 +190,7 @@ async def cancel_booking_workflow(
     return await _outcome(update)
 
 
-Change = CancelRequest | RefundOrder | PlacesCancellation
+Change = CancelRequest | RefundOrder | PlacesCancellation | MoveOrder
 
 
 async def change_within(
@@ -231,6 +232,8 @@ async def _accept(
     gone = BookingNotChangeable(f"a booking that is {status_now} cannot be changed")
     if isinstance(change, RefundOrder):
         update = await _start(temporal, booking_id, BookingWorkflow.refund, change, update_id, gone)
+    elif isinstance(change, MoveOrder):
+        update = await _start(temporal, booking_id, BookingWorkflow.move, change, update_id, gone)
     else:
         update = await _start(
             temporal, booking_id, BookingWorkflow.cancel_places, change, update_id, gone

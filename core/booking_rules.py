@@ -4,7 +4,7 @@ activities apply the same rule. A check raises the business error that refuses t
 (`core.errors`); a predicate (`repeats`, `one_way_of_naming_places`) lets the schemas word
 their own validation error."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.enums import OPEN_STATUSES, BookingStatus
 from core.errors import BookingNotCancellable, BookingNotChangeable, InvalidRequest
@@ -85,6 +85,18 @@ def check_places_to_cancel(
         raise InvalidRequest("a seat is listed twice")
     if len(labels) >= len(held):
         raise InvalidRequest("these are all the booking's places: cancel the booking instead")
+
+
+def check_move_cutoff(starts_at: datetime, cutoff_hours: int | None, at: datetime) -> None:
+    """A booking may move away from a session until `cutoff_hours` before its start (None:
+    until the start)."""
+    if started(starts_at, at):
+        raise BookingNotChangeable("the session has started")
+    if cutoff_hours is not None and at > starts_at - timedelta(hours=cutoff_hours):
+        raise BookingNotChangeable(
+            f"a booking moves no later than {cutoff_hours} hour(s) before its session starts",
+            move_cutoff_hours=cutoff_hours,
+        )
 
 
 def started(starts_at: datetime, at: datetime) -> bool:

@@ -94,6 +94,7 @@ class EmailKind(StrEnum):
     REMINDER = "reminder"
     SESSION_CANCELLED = "session_cancelled"
     PARTLY_REFUNDED = "partly_refunded"  # one per partial refund (refund_sequence)
+    MOVED = "moved"  # one per move (move_number)
 
 
 class RefundSource(StrEnum):
@@ -102,6 +103,7 @@ class RefundSource(StrEnum):
     CUSTOMER_POLICY = "customer-policy"  # the customer's cancel, by the session's policy
     ADMIN = "admin"  # an organiser's refund of an amount
     PLACES = "places"  # some places given back
+    MOVE = "move"  # moved to a cheaper session: the difference, by the source's policy
     SESSION_CANCELLED = "session-cancelled"  # the organiser cancelled the session: in full
     LATE_PAYMENT = "late-payment"  # paid after the booking ended
     AMOUNT_MISMATCH = "amount-mismatch"  # paid another amount or currency than the booking's
@@ -154,6 +156,7 @@ class WebhookEventType(StrEnum):
     BOOKING_REFUNDED = "booking.refunded"
     SESSION_CANCELLED = "session.cancelled"
     ATTENDEE_CHECKED_IN = "attendee.checked_in"
+    BOOKING_MOVED = "booking.moved"
     PING = "ping"
 
 

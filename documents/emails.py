@@ -21,6 +21,7 @@ _SUBJECTS = {
     EmailKind.REMINDER: "Reminder: {title} starts {starts}{ref}",
     EmailKind.SESSION_CANCELLED: "Session cancelled: {title}{ref}",
     EmailKind.PARTLY_REFUNDED: "Partial refund issued: {title}{ref}",
+    EmailKind.MOVED: "Booking moved: {title} on {starts}{ref}",
 }
 # Without a refund amount these emails would have nothing to say.
 _NEEDS_REFUND = frozenset(
@@ -45,6 +46,9 @@ class EmailContext:
     # Times print as the clocks read where the session happens.
     session_time_zone: str = "UTC"
     locale: str = DEFAULT_LOCALE
+    # A move's email: the session the booking left (None when the ledger no longer says).
+    moved_from_title: str | None = None
+    moved_from_starts_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,12 @@ def _template_values(context: EmailContext) -> dict[str, str | bool | None]:
         "no_refund": refund == 0,
         "refund": None if refund is None else format_money(refund, context.currency, locale),
         "seller_name": context.seller_name,
+        "moved_from_title": context.moved_from_title,
+        "moved_from_starts": (
+            format_moment(context.moved_from_starts_at, zone, locale)
+            if context.moved_from_starts_at
+            else None
+        ),
     }
 
 

@@ -239,6 +239,32 @@ class PlacesCancellation:
 
 
 @dataclass
+class MoveOrder:
+    """Move every place of a confirmed booking to another session of its organisation."""
+
+    session_id: str
+    reason: str = "moved by the customer"
+
+
+@dataclass
+class HoldMove:
+    """Hold `quantity` places of session `session_id` for the booking moving there."""
+
+    booking_id: str
+    session_id: str
+    quantity: int
+
+
+@dataclass
+class SettleMove:
+    """The booking leaves `from_session_id` for the places `to` holds, sold at its price."""
+
+    booking_id: str
+    from_session_id: str
+    to: Reservation
+
+
+@dataclass
 class Repriced:
     """A booking's places and amounts once some of its places were released."""
 
@@ -281,6 +307,9 @@ class EmailRequest:
     kind: EmailKind  # at most one email per (booking, kind, refund_sequence)
     refund_amount: int | None = None
     refund_sequence: int | None = None
+    # A move's email: the session left, and which move of the booking (1, 2, ...) it was.
+    moved_from_session_id: str | None = None
+    move_number: int | None = None
 
 
 @dataclass

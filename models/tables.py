@@ -148,6 +148,7 @@ class Session(Base):
             sql_in("waiting_list_status", WaitingListStatus), name="waiting_list_known"
         ),
         CheckConstraint("offer_seconds BETWEEN 1 AND 604800", name="offer_bounded"),
+        CheckConstraint("move_cutoff_hours BETWEEN 0 AND 8760", name="move_cutoff_bounded"),
         Index("ix_sessions_starts_at", "starts_at"),
         Index("ix_sessions_organisation_starts_at", "organisation_id", "starts_at"),
     )
@@ -191,6 +192,9 @@ class Session(Base):
         JSONB, default=list, server_default="[]"
     )
     consents: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
+    # The latest a booking may move away: this many hours before the start (migration 0020);
+    # NULL: until the start.
+    move_cutoff_hours: Mapped[int | None] = mapped_column(Integer)
 
 
 class SessionConsentVersion(Base):
@@ -346,6 +350,8 @@ class Booking(Base):
     # consents accepted with their versions and times (core.questions; migration 0018).
     answers: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
     consents: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
+    # How often it moved to another session (migration 0020): its calendar event's UID.
+    moves: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
     def paid(self) -> int:

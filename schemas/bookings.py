@@ -167,6 +167,13 @@ class PlacesCancelIn(BaseModel):
         return self
 
 
+class MoveIn(BaseModel):
+    """The session of the same organisation a confirmed booking moves to, with every place."""
+
+    session_id: uuid.UUID
+    reason: Reason = "moved by the customer"
+
+
 class RefundOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -66,6 +66,11 @@ class SessionBasics(BaseModel):
     vat_rate_basis_points: Annotated[int, Field(ge=0, le=10_000)] | None = Field(
         default=None, description="The session's own rate (2000 is 20 %), only with `rate`"
     )
+    move_cutoff_hours: Annotated[int, Field(ge=0, le=8_760)] | None = Field(
+        default=None,
+        description="The latest a booking may move away to another session: this many hours "
+        "before the start (null: until the start)",
+    )
 
 
 class SessionFields(SessionBasics):

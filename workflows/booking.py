@@ -11,7 +11,7 @@ stateDiagram-v2
     PENDING_PAYMENT --> CANCELLED: cancel, or payment_event - the intent cancelled at Stripe
     PENDING_PAYMENT --> REFUNDED: payment_event - paid, but unsellable or the wrong amount
     PENDING_PAYMENT --> CANCELLED: the same, the refund not made (the safety net makes it)
-    CONFIRMED --> CONFIRMED: timer reminder, refund or cancel_places, payment_event refunded
+    CONFIRMED --> CONFIRMED: timer reminder, refund, cancel_places or move, payment_event refunded
     CONFIRMED --> COMPLETED: timer session ends
     CONFIRMED --> REFUNDED: cancel - all back, or refunds until nothing remains paid
     CONFIRMED --> CANCELLED: cancel - the policy kept some, Stripe refused, or nothing was paid
@@ -23,7 +23,7 @@ stateDiagram-v2
 ```
 
 Messages: the `hold` update answers the caller who started the booking; `cancel`, `refund`
-(an admin's) and `cancel_places` are updates, validated before they are accepted;
+(an admin's), `cancel_places` and `move` are updates, validated before they are accepted;
 `payment_event` is the webhook's signal. Stripe not answering a cancel's refund within the
 step's bound refuses the cancel (503) and the booking stays CONFIRMED.
 
@@ -36,8 +36,9 @@ the one in force when the change was accepted.
 Where the rest lives: the checks in `core.booking_rules`; the activity calls in `steps` (their
 options and the patch rule in `options`: read its header before editing this file); the view,
 the places and their writes in `booking_state`; the refunds in `refund_book`; a CONFIRMED
-booking's orders and cancel in `booking_changes`; the PaymentIntent's bounded waits in
-`payment_intent`; the waiting messages in `mailbox`; what operators see in `visibility`.
+booking's orders and cancel in `booking_changes` (a move in `booking_move`); the
+PaymentIntent's bounded waits in `payment_intent`; the waiting messages in `mailbox`; what
+operators see in `visibility`.
 
 Orders wait in the mailbox's queue and the main loop carries them out, rather than each update
 handler under an `asyncio.Lock` (samples-python `safe_message_handlers`): the loop is what puts
@@ -77,6 +78,7 @@ with workflow.unsafe.imports_passed_through():
         BookingWorkflowInput,
         CancelRequest,
         Confirmation,
+        MoveOrder,
         PlacesCancellation,
         RefundOrder,
         Reservation,
@@ -194,6 +196,17 @@ class BookingWorkflow:
     @cancel_places.validator
     def _places_cancellable(self, order: PlacesCancellation) -> None:
         self._changes.check_places(order)
+
+    @workflow.update
+    async def move(self, order: MoveOrder) -> BookingView:
+        """Move every place to another session of the organisation: its places held first, the
+        difference refunded by the policy in force when the order was accepted (a cheaper one),
+        then the source's places released (`BookingMove`)."""
+        return await self._changes.carry_out(order)
+
+    @move.validator
+    def _movable(self, order: MoveOrder) -> None:
+        self._changes.check_move(order)
 
     @workflow.signal
     def payment_event(self, event: PaymentEvent) -> None:
@@ -345,20 +358,24 @@ class BookingWorkflow:
         await self._state.send_email(EmailKind.CONFIRMATION)
 
     async def _until_session_ends(self) -> None:
-        """Remind the customer a day before; refund on cancellation; complete at the end."""
-        places = self._state.places
-        ends_at = places.session_ends_at
-        remind_at: datetime | None = places.session_starts_at - timedelta(
-            seconds=self._timings.reminder_before_seconds
-        )
+        """Remind the customer a day before; refund on cancellation; complete at the end.
+
+        The session's times are read at every turn: a move (an order) changes them, and the
+        reminder is due again for the new start. Unmoved, they never change, so the timers
+        are the ones every earlier history holds."""
+        reminded_for: datetime | None = None  # the start the reminder was sent for
         while self._state.status == BookingStatus.CONFIRMED:
-            reminder_due = remind_at is not None and remind_at > workflow.now()
-            deadline = remind_at if reminder_due and remind_at else ends_at
+            places = self._state.places
+            remind_at = places.session_starts_at - timedelta(
+                seconds=self._timings.reminder_before_seconds
+            )
+            reminder_due = reminded_for != places.session_starts_at and remind_at > workflow.now()
+            deadline = remind_at if reminder_due else places.session_ends_at
             if not await self._wait_for_message(
                 deadline, "reminder" if reminder_due else "session ends"
             ):
                 if reminder_due:
-                    remind_at = None
+                    reminded_for = places.session_starts_at
                     await self._state.send_email(EmailKind.REMINDER)
                 else:
                     booking = self._state.booking

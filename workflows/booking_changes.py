@@ -1,6 +1,7 @@
-"""How a CONFIRMED booking changes: orders (an admin's refund, places given back) queued by
-their updates and carried out one at a time by the workflow's main loop, and a cancel refunded
-by the refund policy, or in full once the session is cancelled.
+"""How a CONFIRMED booking changes: orders (an admin's refund, places given back, a move to
+another session: `booking_move`) queued by their updates and carried out one at a time by the
+workflow's main loop, and a cancel refunded by the refund policy, or in full once the session
+is cancelled.
 
 Every change is checked, then Stripe's refunds are read back, then it is checked again against
 what remains at Stripe, then the refund is asked of Stripe, and only then does anything else
@@ -23,12 +24,14 @@ with workflow.unsafe.imports_passed_through():
     from messages.booking import (
         BookingView,
         CancelRequest,
+        MoveOrder,
         PlacesCancellation,
         RefundOrder,
         Repriced,
     )
     from messages.sessions import SESSION_CANCELLED_REASON
     from workflows import visibility
+    from workflows.booking_move import BookingMove
     from workflows.booking_state import BookingState
     from workflows.mailbox import Order, Queued
     from workflows.refund_book import RefundBook
@@ -43,6 +46,7 @@ class BookingChanges:
         self._state = state
         self._refunds = refunds
         self._mailbox = state.mailbox
+        self._move = BookingMove(steps, state, refunds)
         # The cancel whose refund closed the booking (`refund_for_session`).
         self._closed_by: CancelRequest | None = None
 
@@ -58,6 +62,10 @@ class BookingChanges:
     def check_places(self, order: PlacesCancellation) -> None:
         rules.check_changeable(self._state.status, self._mailbox.cancel is not None)
         self._places_to_cancel(order, workflow.now())
+
+    def check_move(self, order: MoveOrder) -> None:
+        rules.check_changeable(self._state.status, self._mailbox.cancel is not None)
+        self._move.check(order, workflow.now())
 
     async def carry_out(self, order: Order) -> BookingView:
         """Queue the order for the main loop (one change at a time) and answer its outcome."""
@@ -96,6 +104,8 @@ class BookingChanges:
             rules.check_refund(order.amount, order.reason, self._refunds.remaining)
             refund = await self._refunds.refund_part(order.amount, order.reason, RefundSource.ADMIN)
             await self._refunds.follow([refund])
+        elif isinstance(order, MoveOrder):
+            await self._move.carry_out(order, queued.accepted_at)
         else:
             labels = self._places_to_cancel(order, queued.accepted_at)
             await self._cancel_places(order, labels, queued.accepted_at)
@@ -122,7 +132,9 @@ class BookingChanges:
         price kept, then record the refund."""
         places, booking = self._state.places, self._state.booking
         keep = [label for label in booking.seat_labels if label not in labels]
-        price = kept(booking.amount_paid, places.unit_amount, places.seat_labels, keep)
+        # What the places as sold (or as moved to, `BookingMove`) cost: what was paid for
+        # them, for a booking that never moved.
+        price = kept(places.amount_total, places.unit_amount, places.seat_labels, keep)
         percent = rules.policy_percent(places.refund_policy, places.session_starts_at, accepted_at)
         given_back = booking.amount_total - price.total
         amount = rules.places_refund(given_back, percent, self._refunds.remaining)

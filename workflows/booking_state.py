@@ -25,6 +25,8 @@ class BookingState:
         self.mailbox = mailbox
         self.view: BookingView | None = None
         self.reservation: Reservation | None = None
+        # How often the booking moved to another session (`booking_move`).
+        self.moves = 0
 
     @property
     def booking(self) -> BookingView:
@@ -67,9 +69,21 @@ class BookingState:
             self.revise(documents=[*self.booking.documents, document.number])
 
     async def send_email(
-        self, kind: EmailKind, refund_amount: int | None = None, refund_sequence: int | None = None
+        self,
+        kind: EmailKind,
+        refund_amount: int | None = None,
+        refund_sequence: int | None = None,
+        moved_from: str | None = None,
     ) -> None:
-        if not await self._steps.send_email(kind, refund_amount, refund_sequence):
+        """`moved_from`: the session the booking's last move left (its MOVED email)."""
+        sent = await self._steps.send_email(
+            kind,
+            refund_amount,
+            refund_sequence,
+            moved_from=moved_from,
+            move_number=self.moves or None,
+        )
+        if not sent:
             self.revise(emails_refused=[*self.booking.emails_refused, kind])
 
     async def close(

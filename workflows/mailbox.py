@@ -1,6 +1,6 @@
 """What the booking workflow has been told and not yet acted on: payment events, a cancel, and
-orders (an admin's refund, places to cancel), each with the moment it was accepted and answered
-once carried out."""
+orders (an admin's refund, places to cancel, a move), each with the moment it was accepted and
+answered once carried out."""
 
 import contextlib
 from dataclasses import dataclass
@@ -10,10 +10,16 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from messages.booking import BookingView, CancelRequest, PlacesCancellation, RefundOrder
+    from messages.booking import (
+        BookingView,
+        CancelRequest,
+        MoveOrder,
+        PlacesCancellation,
+        RefundOrder,
+    )
     from messages.payments import PaymentEvent
 
-Order = RefundOrder | PlacesCancellation
+Order = RefundOrder | PlacesCancellation | MoveOrder
 
 
 @dataclass

@@ -10,6 +10,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities, ReleaseResult
+    from activities.moves import MoveActivities, MoveSettled
     from activities.notifications import NotificationActivities
     from activities.payment_setup import PaymentSetupActivities
     from activities.payments import PaymentActivities
@@ -23,12 +24,14 @@ with workflow.unsafe.imports_passed_through():
         Confirmation,
         DocumentRef,
         EmailRequest,
+        HoldMove,
         IssueDocument,
         RecordRefund,
         Refund,
         ReleaseSome,
         Repriced,
         Reservation,
+        SettleMove,
         Transition,
     )
     from messages.payments import CreatePaymentIntent, PaymentIntentInfo, RefundInfo, RefundRequest
@@ -171,6 +174,33 @@ class BookingSteps:
             **DATABASE_STEP,
         )
 
+    async def hold_move(self, hold: HoldMove) -> Reservation:
+        """Hold the places of the session the booking moves to (a refusal: nothing held)."""
+        return await workflow.execute_local_activity_method(
+            MoveActivities.hold,
+            hold,
+            summary=f"hold {hold.quantity} place(s) of session {hold.session_id}",
+            **DATABASE_STEP,
+        )
+
+    async def settle_move(self, settle: SettleMove) -> MoveSettled:
+        """The target's places sold, the source's freed, the booking of the target."""
+        return await workflow.execute_local_activity_method(
+            MoveActivities.settle,
+            settle,
+            summary=f"move to session {settle.to.session_id}",
+            **DATABASE_STEP,
+        )
+
+    async def release_move(self, hold: HoldMove) -> int:
+        """Give back the places held for a move that will not happen."""
+        return await workflow.execute_local_activity_method(
+            MoveActivities.release,
+            hold,
+            summary=f"release the places held in session {hold.session_id}",
+            **DATABASE_STEP,
+        )
+
     async def confirm(self) -> Confirmation:
         return await workflow.execute_local_activity_method(
             InventoryActivities.confirm,
@@ -235,13 +265,23 @@ class BookingSteps:
             return None
 
     async def send_email(
-        self, kind: EmailKind, refund_amount: int | None = None, refund_sequence: int | None = None
+        self,
+        kind: EmailKind,
+        refund_amount: int | None = None,
+        refund_sequence: int | None = None,
+        *,
+        moved_from: str | None = None,
+        move_number: int | None = None,
     ) -> bool:
-        """Email the customer; False when it was refused for good (never fatal to the booking)."""
+        """Email the customer; False when it was refused for good (never fatal to the booking).
+        `moved_from`: the session a move left; `move_number`: the booking's moves so far."""
+        request = EmailRequest(
+            self._booking_id, kind, refund_amount, refund_sequence, moved_from, move_number
+        )
         try:
             outcome = await workflow.execute_activity_method(
                 NotificationActivities.send,
-                EmailRequest(self._booking_id, kind, refund_amount, refund_sequence),
+                request,
                 summary=f"email {kind.replace('_', ' ')}",
                 **EMAIL_STEP,
             )

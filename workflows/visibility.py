@@ -42,5 +42,11 @@ def current_details(view: BookingView) -> str:
     return "\n\n".join(lines)
 
 
+def publish_moved(view: BookingView) -> None:
+    """The booking now of another session: operators find it under that session."""
+    workflow.upsert_search_attributes([sa.SESSION_ID.value_set(view.session_id)])
+    workflow.set_current_details(current_details(view))
+
+
 def publish_rejected() -> None:
     workflow.upsert_search_attributes([sa.BOOKING_STATUS.value_set(BookingStatus.REJECTED)])

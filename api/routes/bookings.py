@@ -30,6 +30,7 @@ from core.questions import Given, check_form
 from messages.booking import (
     Attendee,
     BookingRequest,
+    MoveOrder,
     PlacesCancellation,
     RefundOrder,
 )
@@ -38,6 +39,7 @@ from schemas.bookings import (
     BookingCreate,
     BookingOut,
     CancelIn,
+    MoveIn,
     PlacesCancelIn,
     RefundIn,
     RefundOut,
@@ -302,6 +304,40 @@ async def cancel_places(
     await check_places_changeable(db, booking)
     order = PlacesCancellation(body.seats, body.count or 0, body.reason)
     update_id = f"places-{booking_id_for(str(caller.key_id), idempotency_key)}"
+    return await _change(temporal, settings, db, booking, order, update_id)
+
+
+_MOVE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    **_CHANGE_ANSWERS,
+    404: {"description": "No such session in the booking's organisation"},
+    409: {
+        "description": "The booking is not CONFIRMED, the move is past its session's cutoff, "
+        "or the target has started, is cancelled, sold out or dearer (with `available`)"
+    },
+}
+
+
+@router.post("/{booking_id}/move", response_model=BookingOut, responses=_MOVE_ANSWERS)
+async def move_booking(
+    booking_id: str,
+    body: MoveIn,
+    caller: ClientCaller,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    db: DbDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> BookingOut | JSONResponse:
+    """Move every place of a CONFIRMED booking to another session of the same organisation:
+    its places there are held first, then the source's released, so one session owns each
+    place at every moment. A cheaper target refunds the difference by the source session's
+    refund policy in force when the request was accepted, with a credit note; the same price
+    moves no money; a dearer target is refused (409). The booking keeps its id and reference;
+    the customer gets an email with the old event cancelled and the new one (.ics), and
+    webhooks `booking.moved`. The same Idempotency-Key answers the first request's outcome."""
+    booking = await get_booking(db, booking_id, caller.organisation_id)
+    await check_places_changeable(db, booking)
+    order = MoveOrder(str(body.session_id), body.reason)
+    update_id = f"move-{booking_id_for(str(caller.key_id), idempotency_key)}"
     return await _change(temporal, settings, db, booking, order, update_id)
 
 

@@ -471,6 +471,48 @@ class MoneyPaths(RuleBasedStateMachine):
             assert b.stripe_refunded == b.paid, (b.at_stripe, b.paid)
             self._refunds_were_recorded(old, b)
 
+    @precondition(lambda self: self.bookings and len(self.sessions) > 1)
+    @rule(index=which, to=which)
+    def move(self, index: int, to: int) -> None:
+        """The customer moves a booking to another session (issue 22): a CONFIRMED one to a
+        session not cancelled, with room and not dearer, is of that session at its price, the
+        difference refunded by its old session's percent; any other move is refused (409) and
+        moves nothing."""
+        Tally.steps += 1
+        b = self._booking(index)
+        others = [s for s in self.sessions.values() if s is not b.session]
+        target = others[to % len(others)]
+        before, old = self._states(), self._copy(b)
+        taken = sum(
+            len(x.labels) for x in self.bookings if x.session is target and x.status in OPEN
+        )
+        price = target.total(len(old.labels))
+        path = f"/v1/bookings/{b.id}/move"
+        response = self.run(
+            self.servers.call("POST", path, key=str(uuid.uuid4()), json={"session_id": target.id})
+        )
+        self._settle()
+        if (
+            old.status != CONFIRMED
+            or target.cancelled
+            or taken + len(old.labels) > CAPACITY
+            or price > old.total
+        ):
+            assert response.status_code == 409, response.text
+            assert b.state == old.state, "a refused move changed the booking"
+            return self._unchanged(before)
+        assert response.status_code in (200, 202), response.text
+        assert (b.total, len(b.labels)) == (price, len(old.labels)), (b.total, b.labels)
+        b.session = target
+        refunded = b.stripe_refunded - old.stripe_refunded
+        due = min(policy_share(old.total - price, old.session.percent), old.remaining)
+        assert 0 <= refunded <= due, (refunded, due)
+        if not old.unannounced:
+            assert refunded >= min(due, old.remaining_at_stripe), (refunded, due)
+        self._refunds_were_recorded(old, b)
+        self._status_follows_the_books(b)
+        return self._unchanged(before, but=b)
+
     @precondition(lambda self: self.events)
     @rule(seed=st.integers(0, 2**16), count=st.integers(1, 4))
     def replay_webhooks(self, seed: int, count: int) -> None:

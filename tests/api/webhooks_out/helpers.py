@@ -26,6 +26,7 @@ ALL_EVENTS = [
     "booking.refunded",
     "session.cancelled",
     "attendee.checked_in",
+    "booking.moved",
 ]
 
 

@@ -1,0 +1,216 @@
+"""A booking moving to another session, each step one transaction safe to run again: the
+target's places held first (the same reservation path as a booking: never oversold), then the
+move settled (the target's places sold and the source's freed together, so exactly one session
+owns each place at every moment), or the target's hold given back."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from activities.reservations import hold_any
+from activities.waiting_list_signals import WaitingListSignals
+from activities.webhook_signals import DeliveryStarter
+from core import booking_rules as rules
+from core import pricing
+from core.db import transaction
+from core.enums import BookingStatus, SeatState, SessionStatus, WebhookEventType
+from core.errors import (
+    BookingNotChangeable,
+    InvalidRequest,
+    SeatsUnavailable,
+    SessionNotBookable,
+    SessionNotFound,
+)
+from core.refund_policy import tiers_of
+from messages.booking import HoldMove, Reservation, SettleMove
+from models.tables import Booking, Seat, Session
+from store.webhook_events import publish_booking_event
+
+
+@dataclass
+class MoveSettled:
+    """Which move of the booking this was (1, 2, ...): its email and calendar event's key."""
+
+    move_number: int
+
+
+class MoveActivities:
+    """`webhooks` and `waiting_lists` as `InventoryActivities` takes them."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        webhooks: DeliveryStarter | None = None,
+        waiting_lists: WaitingListSignals | None = None,
+    ):
+        self._sessionmaker = sessionmaker
+        self._webhooks = webhooks
+        self._waiting_lists = waiting_lists
+
+    @activity.defn(name="hold_move_places")
+    async def hold(self, request: HoldMove) -> Reservation:
+        """Hold the places of the session the booking moves to, priced there; the business
+        error that refuses the move, nothing held. Run again, the same places."""
+        key = uuid.UUID(request.booking_id)
+        async with transaction(self._sessionmaker) as db:
+            booking = await db.get(Booking, key, with_for_update=True)
+            if booking is None or booking.status != BookingStatus.CONFIRMED:
+                raise BookingNotChangeable(f"booking {request.booking_id} is not confirmed")
+            source = await db.get_one(Session, booking.session_id)
+            target, now = await _target(db, request.session_id, source)
+            held = await _held_for(db, key, target.id)
+            if len(held) != request.quantity:
+                _check_movable(source, target, now)
+                held = await hold_any(db, target, key, request.quantity)
+            quote = pricing.quote(
+                target.price_amount,
+                request.quantity,
+                pricing.GroupDiscount(target.discount_min_quantity, target.discount_basis_points),
+            )
+            return Reservation(
+                booking_id=request.booking_id,
+                session_id=str(target.id),
+                seat_labels=held,
+                unit_amount=target.price_amount,
+                amount_subtotal=quote.subtotal,
+                discount=quote.discount,
+                amount_total=quote.total,
+                currency=target.currency,
+                hold_expires_at=now + timedelta(seconds=target.hold_seconds),
+                session_starts_at=target.starts_at,
+                session_ends_at=target.ends_at,
+                request_fingerprint=booking.request_fingerprint,
+                refund_policy=tiers_of(target.refund_policy),
+            )
+
+    @activity.defn(name="settle_move")
+    async def settle(self, request: SettleMove) -> MoveSettled:
+        """Sell the places held in the target and free the source's, the booking now of the
+        target at its price, with its `booking.moved` event; refused (nothing changed) when
+        either session was cancelled meanwhile or the hold is gone. Run again, the same."""
+        key = uuid.UUID(request.booking_id)
+        to = request.to
+        async with transaction(self._sessionmaker) as db:
+            booking = await db.get(Booking, key, with_for_update=True)
+            if booking is None:
+                raise InvalidRequest(f"booking {request.booking_id} does not exist")
+            if str(booking.session_id) == to.session_id:
+                return MoveSettled(booking.moves)  # settled by an earlier attempt
+            # Under a share lock of both rows: a cancellation (`stop_sales`) commits wholly
+            # before or after, and names the booking in the session it is then in.
+            statuses = dict(
+                (
+                    await db.execute(
+                        select(Session.id, Session.status)
+                        .where(Session.id.in_([booking.session_id, uuid.UUID(to.session_id)]))
+                        .with_for_update(read=True)
+                    )
+                ).all()
+            )
+            if any(status != SessionStatus.SCHEDULED for status in statuses.values()):
+                raise SessionNotBookable("a session of the move was cancelled meanwhile")
+            sold = await db.scalars(
+                update(Seat)
+                .where(
+                    Seat.booking_id == key,
+                    Seat.session_id == uuid.UUID(to.session_id),
+                    Seat.state == SeatState.HELD,
+                )
+                .values(state=SeatState.SOLD)
+                .returning(Seat.label)
+            )
+            if sorted(sold) != sorted(to.seat_labels):
+                raise SeatsUnavailable(f"the places held for the move {to.seat_labels} are gone")
+            await db.execute(
+                update(Seat)
+                .where(Seat.booking_id == key, Seat.session_id == booking.session_id)
+                .values(state=SeatState.FREE, booking_id=None)
+            )
+            booking.session_id = uuid.UUID(to.session_id)
+            booking.seat_labels = list(to.seat_labels)
+            booking.ticket_seat_labels = list(to.seat_labels)
+            booking.quantity = len(to.seat_labels)
+            booking.amount_subtotal = to.amount_subtotal
+            booking.discount = to.discount
+            booking.amount_total = to.amount_total
+            booking.moves += 1
+            await db.flush()
+            await publish_booking_event(
+                db, key, WebhookEventType.BOOKING_MOVED, dedup_key=f"moved-{booking.moves}"
+            )
+            settled = MoveSettled(booking.moves)
+        await self._after(key, uuid.UUID(request.from_session_id))
+        return settled
+
+    @activity.defn(name="release_move_places")
+    async def release(self, request: HoldMove) -> int:
+        """Give back the places held for a move that will not happen; how many."""
+        key, target = uuid.UUID(request.booking_id), uuid.UUID(request.session_id)
+        async with transaction(self._sessionmaker) as db:
+            freed = await db.scalars(
+                update(Seat)
+                .where(
+                    Seat.booking_id == key, Seat.session_id == target, Seat.state == SeatState.HELD
+                )
+                .values(state=SeatState.FREE, booking_id=None)
+                .returning(Seat.id)
+            )
+            released = len(freed.all())
+        if self._waiting_lists is not None:
+            await self._waiting_lists.places_came_back(key, target)
+        return released
+
+    async def _after(self, booking_id: uuid.UUID, source_id: uuid.UUID) -> None:
+        """After the commit: the event's delivery, and the source's waiting list."""
+        if self._webhooks is not None:
+            await self._webhooks.nudge_stream(booking_id)
+        if self._waiting_lists is not None:
+            await self._waiting_lists.places_came_back(booking_id, source_id)
+
+
+async def _target(db: AsyncSession, session_id: str, source: Session) -> tuple[Session, datetime]:
+    """The session moved to, its row locked as a reservation locks it; another
+    organisation's is not found."""
+    try:
+        target_id = uuid.UUID(session_id)
+    except ValueError:
+        raise SessionNotFound(f"session {session_id} does not exist") from None
+    found = (
+        await db.execute(
+            select(Session, func.now())
+            .where(Session.id == target_id, Session.organisation_id == source.organisation_id)
+            .with_for_update(key_share=True)
+        )
+    ).first()
+    if found is None:
+        raise SessionNotFound(f"session {session_id} does not exist")
+    if found[0].id == source.id:
+        raise InvalidRequest("the booking is in this session already")
+    return found[0], found[1]
+
+
+def _check_movable(source: Session, target: Session, now: datetime) -> None:
+    """A target that sells now, in the booking's currency, before the source's cutoff."""
+    if target.status != SessionStatus.SCHEDULED or rules.started(target.starts_at, now):
+        raise SessionNotBookable(f"session {target.id} is {target.status} or started", available=0)
+    if target.currency != source.currency:
+        raise SessionNotBookable(f"session {target.id} sells in {target.currency}")
+    rules.check_move_cutoff(source.starts_at, source.move_cutoff_hours, now)
+
+
+async def _held_for(db: AsyncSession, booking_id: uuid.UUID, session_id: uuid.UUID) -> list[str]:
+    """The places an earlier attempt held in the target, in order."""
+    rows = await db.scalars(
+        select(Seat.label)
+        .where(
+            Seat.booking_id == booking_id,
+            Seat.session_id == session_id,
+            Seat.state == SeatState.HELD,
+        )
+        .order_by(Seat.position)
+    )
+    return list(rows)
