@@ -21,14 +21,35 @@ from documents.calendar_file import CalendarMethod, render_ics
 from documents.emails import EmailContext, RenderedEmail, render_email
 from documents.ticket_pdf import TicketData, render_ticket_pdf
 from messages.booking import EmailOutcome, EmailRequest
-from models.tables import Booking, Notification, Organisation, Receipt, Session
+from models.tables import Booking, Certificate, Notification, Organisation, Receipt, Session
+from store.certificates import find_certificate
 from store.tickets import booking_tickets
 
 
-def notification_key(booking_id: str, kind: str, refund_sequence: int | None = None) -> str:
-    """One email per (booking, kind), and per refund for the emails of partial refunds."""
+def notification_key(
+    booking_id: str,
+    kind: str,
+    refund_sequence: int | None = None,
+    attendee_index: int | None = None,
+    reissue: int = 0,
+) -> str:
+    """One email per (booking, kind), per refund for the emails of partial refunds, and per
+    place and reissue for certificates: `<booking>:certificate:<place index>[:<reissue>]`."""
     key = f"{booking_id}:{kind}"
+    if kind == EmailKind.CERTIFICATE:
+        key = f"{key}:{attendee_index}"
+        return f"{key}:{reissue}" if reissue else key
     return f"{key}:{refund_sequence}" if kind == EmailKind.PARTLY_REFUNDED else key
+
+
+def email_key(request: EmailRequest) -> str:
+    return notification_key(
+        request.booking_id,
+        request.kind,
+        request.refund_sequence,
+        request.attendee_index,
+        request.reissue,
+    )
 
 
 def sellers_email(
@@ -92,7 +113,7 @@ class NotificationActivities:
 
         At the retry policy's last attempt a failure is recorded as FAILED, not left SENDING:
         the safety net sends it again later and reconcile reports it."""
-        key = notification_key(request.booking_id, request.kind, request.refund_sequence)
+        key = email_key(request)
         try:
             return await self._send(request, key)
         except Exception as err:
@@ -184,6 +205,11 @@ class NotificationActivities:
             session = await db.get(Session, booking.session_id)
             assert session is not None
             organisation = await db.get_one(Organisation, session.organisation_id)
+            certificate = None
+            if request.kind == EmailKind.CERTIFICATE:
+                assert request.attendee_index is not None, "a certificate's email names its place"
+                certificate = await find_certificate(db, booking.id, request.attendee_index)
+                assert certificate is not None, f"no certificate for {key}"
             # The receipt, and the credit note of this email's refund.
             documents = {
                 DocumentKind(r.kind): r
@@ -211,6 +237,7 @@ class NotificationActivities:
                 currency=booking.currency,
                 refund_amount=request.refund_amount,
                 seller_name=organisation.legal_name,
+                attendee_name=certificate.attendee_name if certificate else None,
             ),
         )
         return sellers_email(
@@ -222,6 +249,7 @@ class NotificationActivities:
             [
                 *self._attachments(request.kind, booking, session, documents),
                 *(self._tickets(booking, session, organisation) if confirms else []),
+                *([_certificate_pdf(certificate)] if certificate else []),
             ],
         )
 
@@ -296,6 +324,10 @@ class NotificationActivities:
         )
         filename = "session-cancelled.ics" if cancelled else "session.ics"
         return Attachment(filename, "text/calendar", content)
+
+
+def _certificate_pdf(certificate: Certificate) -> Attachment:
+    return Attachment(f"certificate-{certificate.number}.pdf", "application/pdf", certificate.pdf)
 
 
 # Emails that end a booking: a calendar that holds its event is told to drop it.

@@ -94,6 +94,7 @@ class EmailKind(StrEnum):
     REMINDER = "reminder"
     SESSION_CANCELLED = "session_cancelled"
     PARTLY_REFUNDED = "partly_refunded"  # one per partial refund (refund_sequence)
+    CERTIFICATE = "certificate"  # one per certificate of attendance, and per reissue
 
 
 class RefundSource(StrEnum):
@@ -136,6 +137,7 @@ class WebhookEventType(StrEnum):
     BOOKING_REFUNDED = "booking.refunded"
     SESSION_CANCELLED = "session.cancelled"
     ATTENDEE_CHECKED_IN = "attendee.checked_in"
+    ATTENDEE_NO_SHOW = "attendee.no_show"
     PING = "ping"
 
 

@@ -21,6 +21,7 @@ _SUBJECTS = {
     EmailKind.REMINDER: "Reminder: {title} starts {starts}{ref}",
     EmailKind.SESSION_CANCELLED: "Session cancelled: {title}{ref}",
     EmailKind.PARTLY_REFUNDED: "Partial refund issued: {title}{ref}",
+    EmailKind.CERTIFICATE: "Certificate of attendance: {title}{ref}",
 }
 # Without a refund amount these emails would have nothing to say.
 _NEEDS_REFUND = frozenset(
@@ -45,6 +46,8 @@ class EmailContext:
     # Times print as the clocks read where the session happens.
     session_time_zone: str = "UTC"
     locale: str = DEFAULT_LOCALE
+    # The attendee a certificate's email is about (None in every other email).
+    attendee_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ def render_email(kind: EmailKind, context: EmailContext) -> RenderedEmail:
     """The email of `kind` for `context`."""
     if kind in _NEEDS_REFUND and context.refund_amount is None:
         raise ValueError(f"a {kind!r} email needs refund_amount")
+    if kind == EmailKind.CERTIFICATE and context.attendee_name is None:
+        raise ValueError("a certificate's email needs attendee_name")
     values = _template_values(context)
     ref = f" ({context.booking_reference})" if context.booking_reference else ""
     subject = _SUBJECTS[kind].format(title=context.session_title, starts=values["starts"], ref=ref)
@@ -93,6 +98,7 @@ def _template_values(context: EmailContext) -> dict[str, str | bool | None]:
         "no_refund": refund == 0,
         "refund": None if refund is None else format_money(refund, context.currency, locale),
         "seller_name": context.seller_name,
+        "attendee_name": context.attendee_name,
     }
 
 

@@ -276,6 +276,9 @@ class EmailRequest:
     kind: EmailKind  # at most one email per (booking, kind, refund_sequence)
     refund_amount: int | None = None
     refund_sequence: int | None = None
+    # A certificate's email: of which place, and which reissue (0: the first email).
+    attendee_index: int | None = None
+    reissue: int = 0
 
 
 @dataclass

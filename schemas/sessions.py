@@ -66,6 +66,11 @@ class SessionBasics(BaseModel):
     vat_rate_basis_points: Annotated[int, Field(ge=0, le=10_000)] | None = Field(
         default=None, description="The session's own rate (2000 is 20 %), only with `rate`"
     )
+    certifying: bool = Field(
+        default=False,
+        description="Each attendee recorded attended at its end gets a certificate of "
+        "attendance (PDF, emailed)",
+    )
 
 
 class SessionFields(SessionBasics):

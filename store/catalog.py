@@ -49,6 +49,8 @@ class SessionSpec:
     # The VAT its price includes (core.vat.applicable_vat_rate); a rate only with RATE.
     vat_treatment: VatTreatment = VatTreatment.ORGANISATION
     vat_rate_basis_points: int | None = None
+    # Its attendees who attended get a certificate of attendance.
+    certifying: bool = False
 
 
 @dataclass
@@ -155,6 +157,7 @@ async def create_session(db: AsyncSession, spec: SessionSpec) -> Session:
         refund_policy=spec.refund_policy,
         vat_treatment=spec.vat_treatment,
         vat_rate_basis_points=spec.vat_rate_basis_points,
+        certifying=spec.certifying,
     )
     db.add(session)
     await db.flush()
