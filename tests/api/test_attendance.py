@@ -3,7 +3,8 @@ each place attended (checked in) or a no-show, with its webhook; a certifying se
 places get a certificate each (numbered, emailed once, names in any script); anyone verifies a
 certificate by its code and forged codes find nothing; an organiser corrects attendance within
 the window (a place newly attended is certified once, one corrected to a no-show voids its
-certificate) and not outside it (409); a reissue emails the same number again."""
+certificate) and not outside it (409); a reissue emails the same number again; erasing the
+customer erases the certificates."""
 
 import asyncio
 import base64
@@ -23,6 +24,7 @@ from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.api.conftest import ADMIN
 from tests.api.webhooks_out.helpers import about
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.helpers.api_bookings import erase_at_rest
 from tests.helpers.door import code, confirmed, scan
 from tests.helpers.polling import eventually
 from tests.helpers.sellers import session_of
@@ -181,7 +183,10 @@ async def test_corrections_within_the_window_and_not_after(
     stack: Stack, public: httpx.AsyncClient
 ) -> None:
     session_id, _ = await _ended_session(stack)
-    booking = await confirmed(stack, session_id, 2, attendees=[{"name": n} for n in NAMES[:2]])
+    email = f"{uuid.uuid4().hex}@example.com"  # erased at the end: this test's customer alone
+    attendees = [{"name": n} for n in NAMES[:2]]
+    customer = {"name": "Ada Lovelace", "email": email}
+    booking = await confirmed(stack, session_id, 2, attendees=attendees, customer=customer)
     path = f"/v1/bookings/{booking['id']}/attendance"
     early = await stack.api.patch(
         path, json={"places": [{"attendee_index": 0, "attended": True}]}, headers=ADMIN
@@ -247,3 +252,9 @@ async def test_corrections_within_the_window_and_not_after(
     assert late.json()["type"].endswith("attendance-not-correctable")
     after = await stack.api.get(path, headers=ADMIN)
     assert [p["attended"] for p in after.json()["places"]] == [False, True]
+
+    # Erasing the customer erases the certificates that name the attendees.
+    second = certificate_code(certificates[1].id, stack.settings.ticket_signing_keys)
+    assert (await public.get(f"/v1/certificates/{second}")).status_code == 200
+    await erase_at_rest(stack.api, email, booking["id"])
+    assert (await public.get(f"/v1/certificates/{second}")).status_code == 404
