@@ -1,7 +1,8 @@
 """Attendance at a session's end and certificates of attendance: the booking workflow's last
 step records its places attended or not and asks for the certificates owed; each certificate is
-issued and emailed by a workflow of its own (`CertificateWorkflow`), started once per place
-whoever asks (the booking's end, an organiser's correction, a retry of either)."""
+issued and emailed by a workflow of its own (`CertificateWorkflow`), whoever asks (the
+booking's end, an organiser's correction, a retry of either): one at a time per place, and
+once, each of its steps finding what a run before it did."""
 
 import asyncio
 import uuid
@@ -11,8 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from activities.webhook_signals import DeliveryStarter
 from core.certificates import certificate_code
@@ -32,21 +32,21 @@ from store.tickets import attendee_name
 _RPC_TIMEOUT = timedelta(seconds=5)
 
 
-async def start_certificate(temporal: Client, task_queue: str, request: CertificateRequest) -> bool:
-    """Start the certificate's workflow unless one of its id ran already; whether it started."""
-    try:
-        await temporal.start_workflow(
-            CERTIFICATE_WORKFLOW,
-            request,
-            id=certificate_workflow_id(request),
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=f"certificate · place {request.attendee_index + 1}",
-            rpc_timeout=_RPC_TIMEOUT,
-        )
-    except WorkflowAlreadyStartedError:
-        return False
-    return True
+async def start_certificate(temporal: Client, task_queue: str, request: CertificateRequest) -> None:
+    """Start the certificate's workflow, or join the one of its id still running: one at a time
+    per certificate. Asking again once it has run is harmless (each of its steps finds its work
+    done: the certificate's row, the email's ledger entry), so every caller may ask again after
+    a failure, and must: a start lost (Temporal down) raises."""
+    await temporal.start_workflow(
+        CERTIFICATE_WORKFLOW,
+        request,
+        id=certificate_workflow_id(request),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"certificate · place {request.attendee_index + 1}",
+        rpc_timeout=_RPC_TIMEOUT,
+    )
 
 
 class AttendanceActivities:

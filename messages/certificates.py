@@ -16,8 +16,8 @@ class CertificateRequest:
 
 
 def certificate_workflow_id(request: CertificateRequest) -> str:
-    """One workflow per certificate and per reissue: a second start of one is refused, so each
-    is issued and emailed once whoever asks (the booking's end, a correction, a retry)."""
+    """One workflow per certificate and per reissue at a time: whoever asks (the booking's end,
+    a correction, a retry) joins the one running."""
     base = f"certificate-{request.booking_id}-{request.attendee_index}"
     return f"{base}-reissue-{request.reissue}" if request.reissue else base
 

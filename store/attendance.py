@@ -7,7 +7,7 @@ correction is a change recorded here (the row's `corrections`, when and by which
 message to the workflow, which has completed or is completing by then: it is accepted only once
 the booking's attendance is recorded and until the window closes (AttendanceNotCorrectable, 409,
 before and after). A place corrected to attended in a certifying session gets its certificate
-(once: `messages.certificates.certificate_workflow_id`); one corrected to a no-show voids its
+(issued and emailed once: activities/certificates.py); one corrected to a no-show voids its
 certificate (verification answers `valid: false`) until corrected back.
 """
 
@@ -87,8 +87,9 @@ async def correct_attendance(
     now: datetime,
     window: timedelta,
 ) -> list[int]:
-    """Set each place's attendance (index: attended); the places newly attended in a certifying
-    session, whose certificates are owed. Not committed."""
+    """Set each place's attendance (index: attended); the places of `changes` attended in a
+    certifying session and with no certificate yet, whose certificates are owed (a correction
+    sent again asks again for what a lost start left undone). Not committed."""
     session = await db.get_one(Session, booking.session_id)
     closes = session.ends_at + window
     if now > closes:
@@ -116,19 +117,19 @@ async def correct_attendance(
     owed = []
     for index, attended in sorted(changes.items()):
         row = rows[index]
-        if row.attended == attended:
-            continue
-        row.attended, row.corrected_at, row.corrected_by = attended, now, api_key_id
-        row.corrections += 1
         certificate = await db.scalar(
             select(Certificate).where(
                 Certificate.booking_id == booking.id, Certificate.attendee_index == index
             )
         )
+        if certificate is None and attended and session.certifying:
+            owed.append(index)
+        if row.attended == attended:
+            continue
+        row.attended, row.corrected_at, row.corrected_by = attended, now, api_key_id
+        row.corrections += 1
         if certificate is not None:
             certificate.revoked_at = None if attended else now
-        elif attended and session.certifying:
-            owed.append(index)
         key = f"attendance-{index}-correction-{row.corrections}"
         await _publish(db, booking, index, attended=attended, dedup_key=key, corrected=True)
     return owed

@@ -1,6 +1,7 @@
-"""One certificate of attendance (or one reissue of it): issued, then emailed, each step once
-whatever the retries. Its workflow id (`certificate_workflow_id`) is what makes it happen once
-per place: a second start is refused, whoever asks."""
+"""One certificate of attendance (or one reissue of it): issued, then emailed, each once
+whatever the retries and the runs: the certificate's row is written once per place, the email
+once per notification key (the ledger). Its workflow id (`certificate_workflow_id`) keeps one
+run at a time per certificate; a later run finds both done."""
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError

@@ -70,7 +70,7 @@ async def correct(
     window = timedelta(days=settings.attendance_correction_days)
     owed = await correct_attendance(db, booking, changes, caller.key_id, datetime.now(UTC), window)
     await db.commit()
-    # After the commit: a start lost here is asked again by the next correction or reissue.
+    # After the commit; a start lost here (503) is asked again by the same correction sent again.
     for index in owed:
         await start_certificate(
             temporal, settings.task_queue, CertificateRequest(str(booking.id), index)
