@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from core.tickets import MAX_ATTENDEE_INDEX
+
 
 class CertificateOut(BaseModel):
     number: str
@@ -33,7 +35,7 @@ class AttendanceOut(BaseModel):
 
 
 class PlaceCorrection(BaseModel):
-    attendee_index: Annotated[int, Field(ge=0, le=0xFFFF)]
+    attendee_index: Annotated[int, Field(ge=0, le=MAX_ATTENDEE_INDEX)]
     attended: bool
 
 

@@ -8,15 +8,16 @@ certificate (issued and emailed once); one corrected to a no-show voids its cert
 """
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Path, Request, status
 from sqlalchemy import select
 
 from activities.certificates import start_certificate
 from api.deps import AdminCaller, DbDep, SettingsDep, TemporalDep
 from api.routes.webhook_endpoints import delivery_starter
 from core.errors import InvalidRequest
+from core.tickets import MAX_ATTENDEE_INDEX
 from messages.certificates import CertificateRequest
 from models.tables import Booking, Certificate, Session
 from schemas.attendance import (
@@ -86,7 +87,7 @@ async def correct(
 )
 async def reissue(
     booking_id: str,
-    attendee_index: int,
+    attendee_index: Annotated[int, Path(ge=0, le=MAX_ATTENDEE_INDEX)],
     caller: AdminCaller,
     db: DbDep,
     settings: SettingsDep,
