@@ -5,11 +5,9 @@ no-show none. The history recorded here replays the `attendance-2026-12-06` patc
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client
@@ -28,17 +26,6 @@ from tests.helpers.workflow_bookings import QUICK, Db, booking_request, handle_o
 from tests.histories import keep_history
 
 NAMES = ["Ελένη", "Ольга", "李小龙"]
-
-
-@pytest.fixture
-def workers(tmp_path: Path) -> Iterator[list[WorkerProcess]]:
-    """The test's worker processes, killed if the test leaves any running."""
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.kill()
-    for log in tmp_path.glob("worker-*.log"):
-        print(f"--- {log.name}\n{log.read_text()[-3000:]}")
 
 
 async def _attendance_in_flight(temporal: Client, booking_id: str) -> bool:
