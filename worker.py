@@ -25,6 +25,7 @@ from temporalio.client import (
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError
 
+from activities.certificates import AttendanceActivities, CertificateActivities
 from activities.inventory import InventoryActivities
 from activities.mail import make_mailer
 from activities.moves import MoveActivities
@@ -84,6 +85,8 @@ def booking_activities(
         sessionmaker, make_mailer(settings), settings.email_from, settings.ticket_signing_keys
     )
     refunds = RefundActivities(sessionmaker, webhook_starter)
+    attendance = AttendanceActivities(sessionmaker, temporal, settings.task_queue, webhook_starter)
+    certificates = CertificateActivities(sessionmaker, settings.ticket_signing_keys)
     repairs = RepairActivities(sessionmaker, temporal, stripe_client, notifications)
     sessions = SessionActivities(sessionmaker, temporal, webhook_starter)
     waiting_list = WaitingListActivities(
@@ -120,6 +123,8 @@ def booking_activities(
         refunds.record,
         receipts.issue,
         notifications.send,
+        attendance.record,
+        certificates.issue,
         repairs.orphan_holds,
         repairs.release,
         repairs.unclaimed_payments,

@@ -21,16 +21,26 @@ from documents.calendar_file import CalendarMethod, render_ics
 from documents.emails import EmailContext, RenderedEmail, render_email
 from documents.ticket_pdf import TicketData, render_ticket_pdf
 from messages.booking import EmailOutcome, EmailRequest
-from models.tables import Booking, Notification, Organisation, Receipt, Session
+from models.tables import Booking, Certificate, Notification, Organisation, Receipt, Session
+from store.certificates import find_certificate
 from store.tickets import booking_tickets
 
 
 def notification_key(
-    booking_id: str, kind: str, refund_sequence: int | None = None, move_number: int | None = None
+    booking_id: str,
+    kind: str,
+    refund_sequence: int | None = None,
+    move_number: int | None = None,
+    attendee_index: int | None = None,
+    reissue: int = 0,
 ) -> str:
-    """One email per (booking, kind), per refund for the emails of partial refunds, and per
-    move for a move's email and the reminder of a booking that moved."""
+    """One email per (booking, kind); per refund for the emails of partial refunds; per move for
+    a move's email and the reminder of a booking that moved; and per place and reissue for
+    certificates: `<booking>:certificate:<place index>[:<reissue>]`."""
     key = f"{booking_id}:{kind}"
+    if kind == EmailKind.CERTIFICATE:
+        key = f"{key}:{attendee_index}"
+        return f"{key}:{reissue}" if reissue else key
     if kind == EmailKind.PARTLY_REFUNDED:
         return f"{key}:{refund_sequence}"
     if kind in _PER_MOVE and move_number:
@@ -39,6 +49,17 @@ def notification_key(
 
 
 _PER_MOVE = frozenset({EmailKind.MOVED, EmailKind.REMINDER})
+
+
+def email_key(request: EmailRequest) -> str:
+    return notification_key(
+        request.booking_id,
+        request.kind,
+        request.refund_sequence,
+        request.move_number,
+        request.attendee_index,
+        request.reissue,
+    )
 
 
 def sellers_email(
@@ -104,9 +125,7 @@ class NotificationActivities:
 
         At the retry policy's last attempt a failure is recorded as FAILED, not left SENDING:
         the safety net sends it again later and reconcile reports it."""
-        key = notification_key(
-            request.booking_id, request.kind, request.refund_sequence, request.move_number
-        )
+        key = email_key(request)
         try:
             return await self._send(request, key)
         except Exception as err:
@@ -201,6 +220,11 @@ class NotificationActivities:
             if request.moved_from_session_id is not None:
                 left = await db.get_one(Session, uuid.UUID(request.moved_from_session_id))
             organisation = await db.get_one(Organisation, session.organisation_id)
+            certificate = None
+            if request.kind == EmailKind.CERTIFICATE:
+                assert request.attendee_index is not None, "a certificate's email names its place"
+                certificate = await find_certificate(db, booking.id, request.attendee_index)
+                assert certificate is not None, f"no certificate for {key}"
             # The receipt, and the credit note of this email's refund.
             documents = {
                 DocumentKind(r.kind): r
@@ -230,6 +254,7 @@ class NotificationActivities:
                 seller_name=organisation.legal_name,
                 moved_from_title=left.title if left else None,
                 moved_from_starts_at=left.starts_at if left else None,
+                attendee_name=certificate.attendee_name if certificate else None,
             ),
         )
         return sellers_email(
@@ -242,6 +267,7 @@ class NotificationActivities:
                 *self._attachments(request.kind, booking, session, documents),
                 *(self._move_calendars(booking, session, left) if left else []),
                 *(self._tickets(booking, session, organisation) if confirms else []),
+                *([_certificate_pdf(certificate)] if certificate else []),
             ],
         )
 
@@ -339,6 +365,10 @@ class NotificationActivities:
 def event_uid(booking_id: uuid.UUID, moves: int) -> str:
     """The calendar event of the booking in the session it was in after `moves` moves."""
     return f"{booking_id}@booking-engine" if moves == 0 else f"{booking_id}-{moves}@booking-engine"
+
+
+def _certificate_pdf(certificate: Certificate) -> Attachment:
+    return Attachment(f"certificate-{certificate.number}.pdf", "application/pdf", certificate.pdf)
 
 
 # Emails that end a booking: a calendar that holds its event is told to drop it.

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 
-from activities.notifications import NotificationActivities, notification_key
+from activities.notifications import NotificationActivities, email_key
 from core.db import transaction
 from core.enums import BookingStatus, DocumentKind, EmailKind, NotificationStatus, SeatState
 from messages.booking import EmailOutcome, EmailRequest
@@ -202,9 +202,7 @@ class RepairActivities:
     async def send_again(self, request: EmailRequest) -> EmailOutcome:
         """The ledger's row back to `sending`, then the one send activity sends it (once)."""
         assert self._notifications is not None, "the worker gives the safety net its mailer"
-        key = notification_key(
-            request.booking_id, request.kind, request.refund_sequence, request.move_number
-        )
+        key = email_key(request)
         async with self._sessionmaker.begin() as db:
             await db.execute(
                 update(Notification)
@@ -234,4 +232,7 @@ def _request_again(email: Notification, refunds: dict[int, int], paid: bool) -> 
     elif kind == EmailKind.CANCELLED and paid:
         request.refund_sequence = last
         request.refund_amount = refunds[last] if last is not None else 0
+    elif kind == EmailKind.CERTIFICATE:  # <booking>:certificate:<index>[:<reissue>]
+        index, *reissue = email.key.split(":")[2:]
+        request.attendee_index, request.reissue = int(index), int(reissue[0]) if reissue else 0
     return request

@@ -15,6 +15,7 @@ from api.metrics import install_metrics
 from api.query_params import single_query_values
 from api.rate_limit import KeyRateLimiter
 from api.routes import (
+    attendance,
     bookings,
     check_ins,
     codec,
@@ -84,6 +85,7 @@ def create_app(
             session_exports,
             check_ins,
             bookings,
+            attendance,
             waiting_list,
             customers,
             organisation,

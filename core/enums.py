@@ -95,6 +95,7 @@ class EmailKind(StrEnum):
     SESSION_CANCELLED = "session_cancelled"
     PARTLY_REFUNDED = "partly_refunded"  # one per partial refund (refund_sequence)
     MOVED = "moved"  # one per move (move_number)
+    CERTIFICATE = "certificate"  # one per certificate of attendance, and per reissue
 
 
 class RefundSource(StrEnum):
@@ -157,6 +158,7 @@ class WebhookEventType(StrEnum):
     SESSION_CANCELLED = "session.cancelled"
     ATTENDEE_CHECKED_IN = "attendee.checked_in"
     BOOKING_MOVED = "booking.moved"
+    ATTENDEE_NO_SHOW = "attendee.no_show"
     PING = "ping"
 
 

@@ -251,6 +251,18 @@ _ALL_ERRORS: list[type[BookingError]] = [BookingError, *_all_subclasses(BookingE
 ERRORS_BY_TYPE: dict[str, type[BookingError]] = {cls.__name__: cls for cls in _ALL_ERRORS}
 
 
+class CertificateNotFound(BookingError):
+    """Unknown, forged or altered verification codes alike: nothing about why is revealed."""
+
+    status, slug, title = 404, "certificate-not-found", "No such certificate"
+
+
+class AttendanceNotCorrectable(BookingError):
+    """Attendance is recorded at the session's end and corrected within a window after it."""
+
+    status, slug, title = 409, "attendance-not-correctable", "The attendance cannot be corrected"
+
+
 class TicketRefused(BookingError):
     """A scanned code that admits nobody to this session; `reason` says why (TicketRefusal)."""
 

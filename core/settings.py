@@ -234,6 +234,9 @@ class Settings(BaseSettings):
     ticket_signing_keys: list[str] = Field(
         default_factory=lambda: [DEV_TICKET_SIGNING_KEY], min_length=1
     )
+    # An organiser may correct a place's attendance (attended or no-show) for this long after
+    # its session ended (store/attendance.py); later corrections are refused (409).
+    attendance_correction_days: int = Field(default=7, ge=0)
 
     # An empty variable (compose's `${VAR:-}`) means unset; for the Stripe base, real Stripe.
     @field_validator(

@@ -22,6 +22,7 @@ _SUBJECTS = {
     EmailKind.SESSION_CANCELLED: "Session cancelled: {title}{ref}",
     EmailKind.PARTLY_REFUNDED: "Partial refund issued: {title}{ref}",
     EmailKind.MOVED: "Booking moved: {title} on {starts}{ref}",
+    EmailKind.CERTIFICATE: "Certificate of attendance: {title}{ref}",
 }
 # Without a refund amount these emails would have nothing to say.
 _NEEDS_REFUND = frozenset(
@@ -49,6 +50,8 @@ class EmailContext:
     # A move's email: the session the booking left (None when the ledger no longer says).
     moved_from_title: str | None = None
     moved_from_starts_at: datetime | None = None
+    # The attendee a certificate's email is about (None in every other email).
+    attendee_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ def render_email(kind: EmailKind, context: EmailContext) -> RenderedEmail:
     """The email of `kind` for `context`."""
     if kind in _NEEDS_REFUND and context.refund_amount is None:
         raise ValueError(f"a {kind!r} email needs refund_amount")
+    if kind == EmailKind.CERTIFICATE and context.attendee_name is None:
+        raise ValueError("a certificate's email needs attendee_name")
     values = _template_values(context)
     ref = f" ({context.booking_reference})" if context.booking_reference else ""
     subject = _SUBJECTS[kind].format(title=context.session_title, starts=values["starts"], ref=ref)
@@ -103,6 +108,7 @@ def _template_values(context: EmailContext) -> dict[str, str | bool | None]:
             if context.moved_from_starts_at
             else None
         ),
+        "attendee_name": context.attendee_name,
     }
 
 

@@ -310,6 +310,9 @@ class EmailRequest:
     # A move's email: the session left, and which move of the booking (1, 2, ...) it was.
     moved_from_session_id: str | None = None
     move_number: int | None = None
+    # A certificate's email: of which place, and which reissue (0: the first email).
+    attendee_index: int | None = None
+    reissue: int = 0
 
 
 @dataclass

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -195,6 +196,8 @@ class Session(Base):
     # The latest a booking may move away: this many hours before the start (migration 0020);
     # NULL: until the start.
     move_cutoff_hours: Mapped[int | None] = mapped_column(Integer)
+    # Its attendees who attended get a certificate of attendance (migration 0019).
+    certifying: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SessionConsentVersion(Base):
@@ -388,6 +391,55 @@ class CheckIn(Base):
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("api_keys.id", ondelete="SET NULL"), nullable=True
     )
+
+
+class Attendance(Base):
+    """Whether the `attendee_index`-th place of a booking attended its session: recorded once at
+    the session's end (checked in: attended, else a no-show), then corrected by an organiser
+    within the window (store.attendance)."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (
+        CheckConstraint("attendee_index >= 0", name="attendance_index_not_negative"),
+        Index("ix_attendance_session", "session_id"),
+    )
+
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"), primary_key=True)
+    attendee_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id"))
+    attended: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    corrections: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    corrected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The admin key of the last correction (NULL once that key is deleted).
+    corrected_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL"), nullable=True
+    )
+
+
+class Certificate(Base):
+    """A certificate of attendance of one place: numbered and rendered once, reissued (emailed
+    again) with the same number, void while its place is corrected to a no-show."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (
+        UniqueConstraint("booking_id", "attendee_index", name="one_certificate_per_place"),
+        UniqueConstraint("organisation_id", "number", name="certificate_number_unique"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"))
+    attendee_index: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(64))
+    attendee_name: Mapped[str] = mapped_column(Text)
+    course_title: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    reissues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class BookingRefund(Base):

@@ -71,6 +71,11 @@ class SessionBasics(BaseModel):
         description="The latest a booking may move away to another session: this many hours "
         "before the start (null: until the start)",
     )
+    certifying: bool = Field(
+        default=False,
+        description="Each attendee recorded attended at its end gets a certificate of "
+        "attendance (PDF, emailed)",
+    )
 
 
 class SessionFields(SessionBasics):

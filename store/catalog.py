@@ -51,6 +51,8 @@ class SessionSpec:
     vat_rate_basis_points: int | None = None
     # The latest a booking may move away, in hours before the start; None: until the start.
     move_cutoff_hours: int | None = None
+    # Its attendees who attended get a certificate of attendance.
+    certifying: bool = False
 
 
 @dataclass
@@ -158,6 +160,7 @@ async def create_session(db: AsyncSession, spec: SessionSpec) -> Session:
         vat_treatment=spec.vat_treatment,
         vat_rate_basis_points=spec.vat_rate_basis_points,
         move_cutoff_hours=spec.move_cutoff_hours,
+        certifying=spec.certifying,
     )
     db.add(session)
     await db.flush()

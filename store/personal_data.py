@@ -4,7 +4,8 @@ bookings that are over.
 Erasure replaces the names, email addresses and attendees' details of closed bookings, deletes
 their answers to the session's questions, replaces the recipient of their emails, and deletes
 the webhook events that copied them (with their deliveries: what a receiver already got is the
-organisation's to erase). It keeps what accounting law requires: receipts and credit notes
+organisation's to erase) and the certificates of attendance that name the attendees (their
+codes then verify nothing). It keeps what accounting law requires: receipts and credit notes
 (numbered documents whose PDF names the customer) and the amounts; and which consent versions
 were accepted when (the organiser's evidence, holding nothing the customer wrote). Bookings
 still open are left as they are (they are still being served) and reported, so the request can
@@ -28,6 +29,7 @@ from core.customer_hash import normalise_email
 from core.enums import OPEN_STATUSES, NotificationStatus, WebhookDeliveryStatus
 from models.tables import (
     Booking,
+    Certificate,
     Notification,
     Receipt,
     Session,
@@ -112,6 +114,7 @@ async def erase_customer(
             update(Notification).where(Notification.booking_id.in_(ids)).values(recipient=ERASED)
         )
         await db.execute(delete(WebhookEvent).where(WebhookEvent.stream_id.in_(ids)))
+        await db.execute(delete(Certificate).where(Certificate.booking_id.in_(ids)))
     return erasure
 
 

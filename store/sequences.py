@@ -12,6 +12,7 @@ from core.enums import DocumentKind
 from models.tables import Organisation, ReferenceCounter
 
 BOOKING_SEQUENCE = "booking"
+CERTIFICATE_SEQUENCE = "certificate"
 
 
 async def next_in_sequence(
@@ -49,6 +50,13 @@ async def next_document_number(
     }[kind]
     seq = await next_in_sequence(db, organisation.id, kind, year)
     return f"{prefix}-{year}-{seq:06d}"
+
+
+async def next_certificate_number(db: AsyncSession, organisation: Organisation, year: int) -> str:
+    """A certificate of attendance's number: `RFT-C-2026-000001` (the booking references'
+    prefix, unique across organisations, and `-C`)."""
+    seq = await next_in_sequence(db, organisation.id, CERTIFICATE_SEQUENCE, year)
+    return f"{organisation.reference_prefix}-C-{year}-{seq:06d}"
 
 
 async def database_now(db: AsyncSession) -> datetime:

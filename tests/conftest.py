@@ -50,6 +50,7 @@ from store.catalog import SeatRow, SessionSpec, create_session
 from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.helpers.stack import Stack
+from tests.helpers.worker_process import WorkerProcess
 from worker import booking_activities
 from workflows.registry import build_worker
 
@@ -311,6 +312,18 @@ def new_session(db: async_sessionmaker[AsyncSession]) -> SessionFactory:
         return str(created.id)
 
     return make
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[list[WorkerProcess]]:
+    """The test's worker processes (`python worker.py`), killed if the test leaves any running;
+    their logs' ends printed after the test."""
+    started: list[WorkerProcess] = []
+    yield started
+    for worker in started:
+        worker.kill()
+    for log in tmp_path.glob("worker-*.log"):
+        print(f"--- {log.name}\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ stateDiagram-v2
     PENDING_PAYMENT --> REFUNDED: payment_event - paid, but unsellable or the wrong amount
     PENDING_PAYMENT --> CANCELLED: the same, the refund not made (the safety net makes it)
     CONFIRMED --> CONFIRMED: timer reminder, refund, cancel_places or move, payment_event refunded
-    CONFIRMED --> COMPLETED: timer session ends
+    CONFIRMED --> COMPLETED: timer session ends - attendance recorded, certificates asked for
     CONFIRMED --> REFUNDED: cancel - all back, or refunds until nothing remains paid
     CONFIRMED --> CANCELLED: cancel - the policy kept some, Stripe refused, or nothing was paid
     CANCELLED --> REFUNDED: cancel by the session after a customer's cancel closed it
@@ -85,6 +85,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from messages.payments import PaymentEvent, PaymentEventType, PaymentIntentInfo, PaymentState
     from workflows import visibility
+    from workflows.attendance import record_attendance
     from workflows.booking_changes import BookingChanges
     from workflows.booking_state import BookingState, held
     from workflows.mailbox import Mailbox
@@ -380,6 +381,7 @@ class BookingWorkflow:
                 else:
                     booking = self._state.booking
                     await self._state.record(replace(booking, status=BookingStatus.COMPLETED))
+                    await record_attendance(booking.id)
             elif self._mailbox.orders:
                 # Before a cancel: every queued order was accepted before it (a pending cancel
                 # refuses new orders), and its caller was told it is under way.

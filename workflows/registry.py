@@ -14,6 +14,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from core.settings import Settings
 from workflows.booking import BookingWorkflow
+from workflows.certificate import CertificateWorkflow
 from workflows.safety_net import SafetyNetWorkflow
 from workflows.session_cancellation import SessionCancellationWorkflow
 from workflows.stripe_refunds import StripeRefundsWorkflow
@@ -27,6 +28,7 @@ def build_worker(
     activities: Sequence[Callable[..., Any]],
     workflows: Sequence[type] = (
         BookingWorkflow,
+        CertificateWorkflow,
         SafetyNetWorkflow,
         SessionCancellationWorkflow,
         StripeRefundsWorkflow,

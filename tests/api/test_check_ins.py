@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -28,6 +27,7 @@ from tests.api.webhooks_out.helpers import about
 from tests.conftest import OTHER_ADMIN_KEY, OTHER_ORGANISATION_ID
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.helpers.api_bookings import booking_body, wait_for_status
+from tests.helpers.door import book, code, confirmed, scan
 from tests.helpers.polling import eventually
 from tests.helpers.qr import qr_codes_of_pdf
 from tests.helpers.stack import Stack
@@ -42,34 +42,6 @@ async def door(stack: Stack) -> AsyncIterator[dict[str, str]]:
             s, DEFAULT_ORGANISATION_ID, Role.DOOR, "front door", stack.settings.api_key_pepper
         )
     yield {"Authorization": f"Bearer {secret}"}
-
-
-async def book(stack: Stack, session_id: str, places: int, **extra: Any) -> dict[str, Any]:
-    response = await stack.api.post(
-        "/v1/bookings",
-        json=booking_body(session_id, places, **extra),
-        headers={"Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-async def confirmed(stack: Stack, session_id: str, places: int, **extra: Any) -> dict[str, Any]:
-    """A free booking: confirmed with no payment."""
-    booking = await book(stack, session_id, places, **extra)
-    return await wait_for_status(stack.api, booking["id"], "CONFIRMED")
-
-
-def code(stack: Stack, session_id: str, booking_id: str, index: int = 0) -> str:
-    ticket = Ticket(DEFAULT_ORGANISATION_ID, uuid.UUID(session_id), uuid.UUID(booking_id), index)
-    return sign(ticket, stack.settings.ticket_signing_keys)
-
-
-async def scan(
-    stack: Stack, session_id: str, ticket_code: str, headers: dict[str, str]
-) -> httpx.Response:
-    path = f"/v1/sessions/{session_id}/check-ins"
-    return await stack.api.post(path, json={"code": ticket_code}, headers=headers)
 
 
 async def ticket_pdfs(stack: Stack, booking_id: str) -> list[bytes]:

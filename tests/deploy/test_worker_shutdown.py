@@ -7,7 +7,7 @@ import asyncio
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,17 +61,6 @@ async def proxies(localstripe_url: str, sendgrid: FakeSendGrid) -> AsyncIterator
     yield Proxies(stripe_proxy, sendgrid_proxy)
     await stripe_proxy.close()
     await sendgrid_proxy.close()
-
-
-@pytest.fixture
-def workers(tmp_path: Path) -> Iterator[list[WorkerProcess]]:
-    """The test's worker processes, killed if the test leaves any running."""
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.kill()
-    for log in tmp_path.glob("worker-*.log"):
-        print(f"--- {log.name}\n{log.read_text()[-3000:]}")
 
 
 async def test_sigterm_mid_booking_hands_over_to_the_next_worker_and_loses_nothing(

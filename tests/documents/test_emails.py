@@ -20,6 +20,7 @@ CONTEXT = EmailContext(
     currency="GBP",
     refund_amount=33_750,
     seller_name="Riverside Fermentation Taproom",
+    attendee_name="Grace Hopper",  # a certificate's email names its attendee
 )
 
 
@@ -106,3 +107,10 @@ def test_times_are_the_sessions_local_time_with_its_zone() -> None:
         EmailKind.CONFIRMATION, replace(CONTEXT, session_time_zone="Asia/Tokyo", locale="en_US")
     )
     assert "Wed 15 Apr 2026, 03:00 +0900" in tokyo.text and "£337.50" in tokyo.text
+
+
+def test_a_certificates_email_names_its_attendee_and_needs_one() -> None:
+    email = render_email(EmailKind.CERTIFICATE, CONTEXT)
+    assert "Grace Hopper" in email.text and "Grace Hopper" in email.html
+    with pytest.raises(ValueError, match="attendee_name"):
+        render_email(EmailKind.CERTIFICATE, replace(CONTEXT, attendee_name=None))
