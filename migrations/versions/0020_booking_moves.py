@@ -28,6 +28,7 @@ EVENT_TYPES_BEFORE = (
     "session.cancelled",
     "ping",
     "attendee.checked_in",
+    "attendee.no_show",
 )
 EVENT_TYPES = (*EVENT_TYPES_BEFORE, "booking.moved")
 # core.enums.RefundSource, before and after.
