@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.mail import Attachment, Mailer, MailRefused, MailUnavailable, OutgoingEmail
 from core.enums import (
+    NUMBERED_EMAILS,
     BookingStatus,
     DeliveryOutcome,
     DocumentKind,
@@ -19,16 +20,24 @@ from core.enums import (
 from core.settings import get_settings
 from documents.calendar_file import CalendarMethod, render_ics
 from documents.emails import EmailContext, RenderedEmail, render_email
+from documents.session_change_email import change_lines
 from documents.ticket_pdf import TicketData, render_ticket_pdf
 from messages.booking import EmailOutcome, EmailRequest
-from models.tables import Booking, Notification, Organisation, Receipt, Session
+from models.tables import Booking, Notification, Organisation, Receipt, Session, SessionChange
 from store.tickets import booking_tickets
 
 
-def notification_key(booking_id: str, kind: str, refund_sequence: int | None = None) -> str:
-    """One email per (booking, kind), and per refund for the emails of partial refunds."""
+def notification_key(booking_id: str, kind: str, sequence: int | None = None) -> str:
+    """One email per (booking, kind), and per refund or session change for those numbered."""
     key = f"{booking_id}:{kind}"
-    return f"{key}:{refund_sequence}" if kind == EmailKind.PARTLY_REFUNDED else key
+    return f"{key}:{sequence}" if kind in NUMBERED_EMAILS else key
+
+
+def email_key(request: EmailRequest) -> str:
+    """The key of the email `request` asks for."""
+    changed = request.kind == EmailKind.SESSION_CHANGED
+    sequence = request.change_sequence if changed else request.refund_sequence
+    return notification_key(request.booking_id, request.kind, sequence)
 
 
 def sellers_email(
@@ -92,7 +101,7 @@ class NotificationActivities:
 
         At the retry policy's last attempt a failure is recorded as FAILED, not left SENDING:
         the safety net sends it again later and reconcile reports it."""
-        key = notification_key(request.booking_id, request.kind, request.refund_sequence)
+        key = email_key(request)
         try:
             return await self._send(request, key)
         except Exception as err:
@@ -184,6 +193,7 @@ class NotificationActivities:
             session = await db.get(Session, booking.session_id)
             assert session is not None
             organisation = await db.get_one(Organisation, session.organisation_id)
+            change = await _change_told(db, session, request.change_sequence)
             # The receipt, and the credit note of this email's refund.
             documents = {
                 DocumentKind(r.kind): r
@@ -195,22 +205,30 @@ class NotificationActivities:
                     )
                 )
             }
+        # A change's email tells the session as that change left it, whatever came since.
+        event = change or session
         rendered = render_email(
             request.kind,
             EmailContext(
                 customer_name=booking.customer_name,
                 booking_reference=booking.reference,
                 booking_id=str(booking.id),
-                session_title=session.title,
-                session_location=session.location,
-                session_starts_at=session.starts_at,
-                session_ends_at=session.ends_at,
+                session_title=event.title,
+                session_location=event.location,
+                session_starts_at=event.starts_at,
+                session_ends_at=event.ends_at,
                 session_time_zone=session.time_zone,
                 locale=organisation.locale,
                 amount_total=booking.amount_total,
                 currency=booking.currency,
                 refund_amount=request.refund_amount,
                 seller_name=organisation.legal_name,
+                changes=(
+                    change_lines(change.changes, session.time_zone, organisation.locale)
+                    if change
+                    else ""
+                ),
+                refund_in_full_until=change.refund_in_full_until if change else None,
             ),
         )
         return sellers_email(
@@ -221,6 +239,7 @@ class NotificationActivities:
             rendered,
             [
                 *self._attachments(request.kind, booking, session, documents),
+                *self._change_calendar(booking, session, change),
                 *(self._tickets(booking, session, organisation) if confirms else []),
             ],
         )
@@ -247,6 +266,12 @@ class NotificationActivities:
         if kind in _ENDS_THE_BOOKING and _calendar_holds_it(booking):
             attachments.append(self._calendar(booking, session, CalendarMethod.CANCEL))
         return attachments
+
+    def _change_calendar(
+        self, booking: Booking, session: Session, change: SessionChange | None
+    ) -> list[Attachment]:
+        """A change's email carries the event as the change left it."""
+        return [self._calendar(booking, session, CalendarMethod.PUBLISH, change)] if change else []
 
     def _tickets(
         self, booking: Booking, session: Session, organisation: Organisation
@@ -278,24 +303,50 @@ class NotificationActivities:
             for ticket in tickets
         ]
 
-    def _calendar(self, booking: Booking, session: Session, method: CalendarMethod) -> Attachment:
-        """The confirmation's event, or its cancellation: the same UID, a later SEQUENCE."""
+    def _calendar(
+        self,
+        booking: Booking,
+        session: Session,
+        method: CalendarMethod,
+        change: SessionChange | None = None,
+    ) -> Attachment:
+        """The confirmation's event, a change's (as the change left it) or its cancellation:
+        the same UID, the SEQUENCE the session's changes have reached (a cancellation's one
+        more)."""
         cancelled = method == CalendarMethod.CANCEL
         stamp = booking.updated_at if cancelled else booking.confirmed_at or booking.created_at
+        event: Session | SessionChange = session
+        sequence = session.calendar_sequence + (1 if cancelled else 0)
+        if change is not None:
+            event, stamp, sequence = change, change.created_at, change.sequence
         content = render_ics(
             uid=f"{booking.id}@booking-engine",
-            summary=session.title,
-            location=session.location,
+            summary=event.title,
+            location=event.location,
             description=f"Booking {booking.reference}: {booking.quantity} place(s)",
-            starts_at=session.starts_at,
-            ends_at=session.ends_at,
+            starts_at=event.starts_at,
+            ends_at=event.ends_at,
             time_zone=session.time_zone,
             organizer_email=self._from,
             created_at=stamp,
             method=method,
+            sequence=sequence,
         )
         filename = "session-cancelled.ics" if cancelled else "session.ics"
         return Attachment(filename, "text/calendar", content)
+
+
+async def _change_told(
+    db: AsyncSession, session: Session, sequence: int | None
+) -> SessionChange | None:
+    """The session's change a SESSION_CHANGED email tells (`sequence`); None for other emails."""
+    if sequence is None:
+        return None
+    return await db.scalar(
+        select(SessionChange).where(
+            SessionChange.session_id == session.id, SessionChange.sequence == sequence
+        )
+    )
 
 
 # Emails that end a booking: a calendar that holds its event is told to drop it.

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 
-from activities.notifications import NotificationActivities, notification_key
+from activities.notifications import NotificationActivities, email_key
 from core.db import transaction
 from core.enums import BookingStatus, DocumentKind, EmailKind, NotificationStatus, SeatState
 from messages.booking import EmailOutcome, EmailRequest
@@ -202,7 +202,7 @@ class RepairActivities:
     async def send_again(self, request: EmailRequest) -> EmailOutcome:
         """The ledger's row back to `sending`, then the one send activity sends it (once)."""
         assert self._notifications is not None, "the worker gives the safety net its mailer"
-        key = notification_key(request.booking_id, request.kind, request.refund_sequence)
+        key = email_key(request)
         async with self._sessionmaker.begin() as db:
             await db.execute(
                 update(Notification)
@@ -225,6 +225,8 @@ def _request_again(email: Notification, refunds: dict[int, int], paid: bool) -> 
     if kind == EmailKind.PARTLY_REFUNDED:
         request.refund_sequence = int(email.key.rsplit(":", 1)[1])
         request.refund_amount = refunds.get(request.refund_sequence, 0)
+    elif kind == EmailKind.SESSION_CHANGED:
+        request.change_sequence = int(email.key.rsplit(":", 1)[1])
     elif kind in _TELL_TOTAL_REFUNDED:
         request.refund_sequence, request.refund_amount = last, sum(refunds.values())
     elif kind == EmailKind.CANCELLED and paid:

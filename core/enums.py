@@ -94,6 +94,12 @@ class EmailKind(StrEnum):
     REMINDER = "reminder"
     SESSION_CANCELLED = "session_cancelled"
     PARTLY_REFUNDED = "partly_refunded"  # one per partial refund (refund_sequence)
+    SESSION_CHANGED = "session_changed"  # one per change of its session (change_sequence)
+
+
+# The emails sent once per refund (refund_sequence) or per change of the session
+# (change_sequence) rather than once per booking: their keys carry the number.
+NUMBERED_EMAILS = frozenset({EmailKind.PARTLY_REFUNDED, EmailKind.SESSION_CHANGED})
 
 
 class RefundSource(StrEnum):
@@ -136,6 +142,8 @@ class WebhookEventType(StrEnum):
     BOOKING_REFUNDED = "booking.refunded"
     SESSION_CANCELLED = "session.cancelled"
     ATTENDEE_CHECKED_IN = "attendee.checked_in"
+    SESSION_UPDATED = "session.updated"
+    BOOKING_UPDATED = "booking.updated"  # its session's time or place changed
     PING = "ping"
 
 

@@ -21,6 +21,7 @@ _SUBJECTS = {
     EmailKind.REMINDER: "Reminder: {title} starts {starts}{ref}",
     EmailKind.SESSION_CANCELLED: "Session cancelled: {title}{ref}",
     EmailKind.PARTLY_REFUNDED: "Partial refund issued: {title}{ref}",
+    EmailKind.SESSION_CHANGED: "Session changed: {title}{ref}",
 }
 # Without a refund amount these emails would have nothing to say.
 _NEEDS_REFUND = frozenset(
@@ -45,6 +46,10 @@ class EmailContext:
     # Times print as the clocks read where the session happens.
     session_time_zone: str = "UTC"
     locale: str = DEFAULT_LOCALE
+    # A session's change: what changed, a line each, and until when a cancel is refunded in
+    # full (`documents.session_change_email`).
+    changes: str = ""
+    refund_in_full_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,12 @@ def _template_values(context: EmailContext) -> dict[str, str | bool | None]:
         "no_refund": refund == 0,
         "refund": None if refund is None else format_money(refund, context.currency, locale),
         "seller_name": context.seller_name,
+        "changes": context.changes,
+        "refund_in_full_until": (
+            format_moment(context.refund_in_full_until, zone, locale)
+            if context.refund_in_full_until
+            else None
+        ),
     }
 
 

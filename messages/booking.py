@@ -273,9 +273,11 @@ class DocumentRef:
 @dataclass
 class EmailRequest:
     booking_id: str
-    kind: EmailKind  # at most one email per (booking, kind, refund_sequence)
+    kind: EmailKind  # at most one email per (booking, kind, refund_sequence or change_sequence)
     refund_amount: int | None = None
     refund_sequence: int | None = None
+    # The session's change a SESSION_CHANGED email tells (`SessionChange.sequence`).
+    change_sequence: int | None = None
 
 
 @dataclass

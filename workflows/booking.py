@@ -12,6 +12,7 @@ stateDiagram-v2
     PENDING_PAYMENT --> REFUNDED: payment_event - paid, but unsellable or the wrong amount
     PENDING_PAYMENT --> CANCELLED: the same, the refund not made (the safety net makes it)
     CONFIRMED --> CONFIRMED: timer reminder, refund or cancel_places, payment_event refunded
+    CONFIRMED --> CONFIRMED: session_changed - the reminder and the end timed anew
     CONFIRMED --> COMPLETED: timer session ends
     CONFIRMED --> REFUNDED: cancel - all back, or refunds until nothing remains paid
     CONFIRMED --> CANCELLED: cancel - the policy kept some, Stripe refused, or nothing was paid
@@ -24,7 +25,8 @@ stateDiagram-v2
 
 Messages: the `hold` update answers the caller who started the booking; `cancel`, `refund`
 (an admin's) and `cancel_places` are updates, validated before they are accepted;
-`payment_event` is the webhook's signal. Stripe not answering a cancel's refund within the
+`payment_event` is the webhook's signal; `session_changed` (an update) moves the session's
+times. Stripe not answering a cancel's refund within the
 step's bound refuses the cancel (503) and the booking stays CONFIRMED.
 
 Money: what was paid less the refunds is what remains at Stripe; Stripe's refunds are read back
@@ -49,6 +51,7 @@ booking lives them, each phase handing its work to the modules above.
 """
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -82,6 +85,7 @@ with workflow.unsafe.imports_passed_through():
         Reservation,
     )
     from messages.payments import PaymentEvent, PaymentEventType, PaymentIntentInfo, PaymentState
+    from messages.session_changes import SESSION_CHANGED_UPDATE, SessionMove
     from workflows import visibility
     from workflows.booking_changes import BookingChanges
     from workflows.booking_state import BookingState, held
@@ -194,6 +198,18 @@ class BookingWorkflow:
     @cancel_places.validator
     def _places_cancellable(self, order: PlacesCancellation) -> None:
         self._changes.check_places(order)
+
+    @workflow.update(name=SESSION_CHANGED_UPDATE)
+    async def session_changed(self, move: SessionMove) -> BookingView | None:
+        """The session's time changed (`workflows.session_change`): the reminder and the end
+        are timed anew from `move`, and a cancel within its accept-or-refund window is refunded
+        in full. Sent with the change's update id: told twice, moved once."""
+        await workflow.wait_condition(
+            lambda: self._state.reservation is not None or self._rejection is not None
+        )
+        if self._rejection is None:
+            self._state.move_session(move)
+        return self._state.view
 
     @workflow.signal
     def payment_event(self, event: PaymentEvent) -> None:
@@ -345,24 +361,34 @@ class BookingWorkflow:
         await self._state.send_email(EmailKind.CONFIRMATION)
 
     async def _until_session_ends(self) -> None:
-        """Remind the customer a day before; refund on cancellation; complete at the end."""
-        places = self._state.places
-        ends_at = places.session_ends_at
-        remind_at: datetime | None = places.session_starts_at - timedelta(
-            seconds=self._timings.reminder_before_seconds
-        )
+        """Remind the customer a day before; refund on cancellation; complete at the end.
+
+        The session's times are read each turn: a change of them (`session_changed`) wakes the
+        wait, and the timers are set again from the new times (a reminder sent is not sent
+        again). A change's accept-or-refund window ends by a timer of its own."""
+        reminded = False
         while self._state.status == BookingStatus.CONFIRMED:
-            reminder_due = remind_at is not None and remind_at > workflow.now()
-            deadline = remind_at if reminder_due and remind_at else ends_at
-            if not await self._wait_for_message(
-                deadline, "reminder" if reminder_due else "session ends"
-            ):
-                if reminder_due:
-                    remind_at = None
+            places, moved = self._state.places, self._state.moved_since_now()
+            remind_at = places.session_starts_at - timedelta(
+                seconds=self._timings.reminder_before_seconds
+            )
+            reminder_due = not reminded and remind_at > workflow.now()
+            deadline = remind_at if reminder_due else places.session_ends_at
+            timer = "reminder" if reminder_due else "session ends"
+            window, window_due = self._state.refund_in_full_until, False
+            if window is not None and workflow.now() < window < deadline:
+                deadline, timer, window_due = window, "accept-or-refund window ends", True
+            if not await self._wait_for_message(deadline, timer, woken=moved):
+                if window_due:
+                    pass  # the refund policy applies again (`BookingState.refunds_in_full`)
+                elif reminder_due:
+                    reminded = True
                     await self._state.send_email(EmailKind.REMINDER)
                 else:
                     booking = self._state.booking
                     await self._state.record(replace(booking, status=BookingStatus.COMPLETED))
+            elif moved():
+                continue  # the session moved: its timers are set again
             elif self._mailbox.orders:
                 # Before a cancel: every queued order was accepted before it (a pending cancel
                 # refuses new orders), and its caller was told it is under way.
@@ -432,9 +458,11 @@ class BookingWorkflow:
 
     # ---- transitions ----------------------------------------------------------------------
 
-    async def _wait_for_message(self, deadline: datetime, timer: str) -> bool:
+    async def _wait_for_message(
+        self, deadline: datetime, timer: str, woken: Callable[[], bool] = lambda: False
+    ) -> bool:
         return await self._mailbox.wait(
-            deadline, timer, cancel_counts=self._state.status in OPEN_STATUSES
+            deadline, timer, cancel_counts=self._state.status in OPEN_STATUSES, woken=woken
         )
 
     async def _extend_hold(self) -> None:

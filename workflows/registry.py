@@ -16,6 +16,7 @@ from core.settings import Settings
 from workflows.booking import BookingWorkflow
 from workflows.safety_net import SafetyNetWorkflow
 from workflows.session_cancellation import SessionCancellationWorkflow
+from workflows.session_change import SessionChangeWorkflow
 from workflows.stripe_refunds import StripeRefundsWorkflow
 from workflows.waiting_list import WaitingListWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
@@ -29,6 +30,7 @@ def build_worker(
         BookingWorkflow,
         SafetyNetWorkflow,
         SessionCancellationWorkflow,
+        SessionChangeWorkflow,
         StripeRefundsWorkflow,
         WaitingListWorkflow,
         WebhookDeliveryWorkflow,

@@ -1,17 +1,26 @@
-"""Sessions: list and read them with availability; admins create and cancel them."""
+"""Sessions: list and read them with availability; admins create, change and cancel them."""
 
+import asyncio
+import logging
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
+from temporalio.client import Client
 
+from activities.webhook_signals import DeliveryStarter
 from api.deps import AdminCaller, ClientCaller, DbDep, SettingsDep, TemporalDep
+from api.routes.webhook_endpoints import delivery_starter
 from clients import waiting_lists
 from clients.session_cancellation import cancel_session_within
+from clients.session_changes import announce_session_change
 from core.enums import SessionKind, SessionStatus
-from core.errors import SessionNotBookable
+from core.errors import ServiceUnavailable, SessionNotBookable, SessionNotFound, parse_id
 from core.refund_policy import tiers_of
+from core.settings import Settings
+from messages.session_changes import session_change_id
 from models.tables import Session
 from schemas.fields import QueryMoment
 from schemas.sessions import (
@@ -19,10 +28,13 @@ from schemas.sessions import (
     GroupDiscountIn,
     RefundTierIn,
     SessionCancellation,
+    SessionChangeOut,
     SessionCreate,
     SessionFields,
     SessionOut,
     SessionPage,
+    SessionUpdate,
+    SessionUpdated,
 )
 from store.catalog import (
     Availability,
@@ -33,8 +45,10 @@ from store.catalog import (
     get_session,
     list_sessions,
 )
+from store.session_changes import AcceptOrRefund, SessionPatch, update_session
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+log = logging.getLogger(__name__)
 
 _SESSION_FIELDS = set(SessionFields.model_fields)
 # PostgreSQL's OFFSET is a bigint.
@@ -82,6 +96,84 @@ async def create(body: SessionCreate, caller: AdminCaller, db: DbDep) -> Session
     session = await create_session(db, spec)
     await db.commit()
     return session_out(session, Availability(session.capacity, 0, 0))
+
+
+@router.patch(
+    "/{session_id}",
+    response_model=SessionUpdated,
+    responses={
+        409: {
+            "description": "Capacity below the places taken (with the figures), or the "
+            "session is cancelled or has started (for a time change)"
+        },
+        503: {"description": "Saved, but its announcement was not started: PATCH it again"},
+    },
+)
+async def update(
+    session_id: str,
+    body: SessionUpdate,
+    caller: AdminCaller,
+    db: DbDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    request: Request,
+) -> SessionUpdated:
+    """Change the fields given (the others stay); a refused change (422, 409) changes nothing.
+
+    A new time or place is the session's next change: a workflow tells every open booking
+    (an email saying what changed with the updated calendar file, its reminder and end timed
+    anew, `booking.updated` after the `session.updated` event). A new capacity never goes below
+    the places sold, held and offered; raising it wakes the waiting list. Asking again for what
+    already is changes nothing, and announces the last change again if it was not (each booking
+    is told once)."""
+    key = parse_id(session_id, SessionNotFound, "session")
+    window = body.accept_or_refund
+    patch = SessionPatch(
+        **body.model_dump(include={"title", "location", "starts_at", "ends_at", "capacity"}),
+        accept_or_refund=AcceptOrRefund(**window.model_dump()) if window else None,
+    )
+    outcome = await update_session(db, key, caller.organisation_id, patch)
+    change = outcome.change
+    changed = (
+        SessionChangeOut(
+            sequence=change.sequence,
+            changes=change.changes,
+            refund_in_full_until=change.refund_in_full_until,
+            workflow_id=session_change_id(str(key), change.sequence),
+        )
+        if change
+        else None
+    )
+    await db.commit()
+    if change is not None:
+        await _announce(temporal, settings, str(key), change.sequence)
+    else:
+        await _wake_webhooks(delivery_starter(request, temporal, settings), key)
+    if outcome.capacity_raised:
+        await waiting_lists.nudge(temporal, settings, str(key))
+    return SessionUpdated(session=session_out(*await get_session(db, str(key))), change=changed)
+
+
+async def _announce(temporal: Client, settings: Settings, session_id: str, sequence: int) -> None:
+    """Start the change's announcement (or find it running); 503 if Temporal does not take it
+    in time (the change is saved: the same PATCH again starts it)."""
+    try:
+        async with asyncio.timeout(settings.workflow_accept_seconds):
+            await announce_session_change(temporal, settings, session_id, sequence)
+    except TimeoutError:
+        raise ServiceUnavailable(
+            f"change {sequence} is saved but its announcement was not started in time: "
+            "PATCH the session again (the same body) to start it"
+        ) from None
+
+
+async def _wake_webhooks(starter: DeliveryStarter, session_id: uuid.UUID) -> None:
+    """Send the `session.updated` event now; a wake-up lost (Temporal down) is the safety
+    net's, whose sweep wakes every delivery left pending."""
+    try:
+        await starter.nudge_stream(session_id)
+    except Exception:
+        log.exception("session %s: its update's webhook is left to the safety net", session_id)
 
 
 @router.post(
