@@ -16,7 +16,7 @@ from temporalio.api.enums.v1 import EventType
 
 from clients.session_changes import announce_session_change
 from messages.booking import booking_workflow_id
-from messages.session_changes import SessionChangeProgress
+from messages.session_changes import SessionChangeProgress, session_change_id
 from tests.api.conftest import ADMIN
 from tests.api.webhooks_out.conftest import Register
 from tests.fakes.webhook_receiver import WebhookReceiver
@@ -24,7 +24,7 @@ from tests.helpers.api_bookings import paid_booking, session_with, start_booking
 from tests.helpers.consistency import Check, World, at_rest
 from tests.helpers.polling import eventually
 from tests.helpers.stack import Stack
-from tests.histories import keep_history
+from tests.histories import SESSION_CHANGE_HISTORIES, keep_history, keep_workflow_history
 
 CHANGE_EVENTS = ["session.updated", "booking.updated"]
 
@@ -158,6 +158,11 @@ async def test_a_time_change_reaches_every_booking_once(
     ]
 
     await keep_history(stack.temporal, ada["id"], "session-change-timers-set-again")
+    await keep_workflow_history(
+        stack.temporal,
+        session_change_id(session_id, 2),
+        SESSION_CHANGE_HISTORIES / "two-bookings-told",
+    )
     world = World([session_id], {"ada": ada, "bob": bob})
     await at_rest(stack.db, world)
     report = await run_check(world)
@@ -276,6 +281,7 @@ async def test_the_accept_or_refund_window_refunds_in_full_only_inside_it(
     assert kept.json()["status"] == "CANCELLED"
     assert "refunded in full" not in (kept.json()["status_reason"] or "")
 
+    await keep_history(stack.temporal, after["id"], "session-change-window-then-policy")
     world = World([session_id], {"inside": inside, "after": after})
     world.bookings["inside"] = await wait_for_status(stack.api, inside["id"], "REFUNDED")
     world.bookings["after"] = await wait_for_status(stack.api, after["id"], "CANCELLED")
