@@ -1,25 +1,19 @@
 """Sessions: list and read them with availability; admins create, change and cancel them."""
 
-import asyncio
-import logging
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
-from temporalio.client import Client
 
-from activities.webhook_signals import DeliveryStarter
 from api.deps import AdminCaller, ClientCaller, DbDep, SettingsDep, TemporalDep
 from api.routes.webhook_endpoints import delivery_starter
 from clients import waiting_lists
 from clients.session_cancellation import cancel_session_within
-from clients.session_changes import announce_session_change
+from clients.session_changes import after_update
 from core.enums import SessionKind, SessionStatus
-from core.errors import ServiceUnavailable, SessionNotBookable, SessionNotFound, parse_id
+from core.errors import SessionNotBookable, SessionNotFound, parse_id
 from core.refund_policy import tiers_of
-from core.settings import Settings
 from messages.session_changes import session_change_id
 from models.tables import Session
 from schemas.fields import QueryMoment
@@ -48,7 +42,6 @@ from store.catalog import (
 from store.session_changes import AcceptOrRefund, SessionPatch, update_session
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
-log = logging.getLogger(__name__)
 
 _SESSION_FIELDS = set(SessionFields.model_fields)
 # PostgreSQL's OFFSET is a bigint.
@@ -145,35 +138,8 @@ async def update(
         else None
     )
     await db.commit()
-    if change is not None:
-        await _announce(temporal, settings, str(key), change.sequence)
-    else:
-        await _wake_webhooks(delivery_starter(request, temporal, settings), key)
-    if outcome.capacity_raised:
-        await waiting_lists.nudge(temporal, settings, str(key))
+    await after_update(temporal, settings, delivery_starter(request, temporal, settings), outcome)
     return SessionUpdated(session=session_out(*await get_session(db, str(key))), change=changed)
-
-
-async def _announce(temporal: Client, settings: Settings, session_id: str, sequence: int) -> None:
-    """Start the change's announcement (or find it running); 503 if Temporal does not take it
-    in time (the change is saved: the same PATCH again starts it)."""
-    try:
-        async with asyncio.timeout(settings.workflow_accept_seconds):
-            await announce_session_change(temporal, settings, session_id, sequence)
-    except TimeoutError:
-        raise ServiceUnavailable(
-            f"change {sequence} is saved but its announcement was not started in time: "
-            "PATCH the session again (the same body) to start it"
-        ) from None
-
-
-async def _wake_webhooks(starter: DeliveryStarter, session_id: uuid.UUID) -> None:
-    """Send the `session.updated` event now; a wake-up lost (Temporal down) is the safety
-    net's, whose sweep wakes every delivery left pending."""
-    try:
-        await starter.nudge_stream(session_id)
-    except Exception:
-        log.exception("session %s: its update's webhook is left to the safety net", session_id)
 
 
 @router.post(
