@@ -270,8 +270,11 @@ class NotificationActivities:
     def _change_calendar(
         self, booking: Booking, session: Session, change: SessionChange | None
     ) -> list[Attachment]:
-        """A change's email carries the event as the change left it."""
-        return [self._calendar(booking, session, CalendarMethod.PUBLISH, change)] if change else []
+        """A change's email carries the event as the change left it, to a booking whose
+        confirmation carried it (one still unpaid gets it with its confirmation)."""
+        if change is None or booking.confirmed_at is None:
+            return []
+        return [self._calendar(booking, session, CalendarMethod.PUBLISH, change)]
 
     def _tickets(
         self, booking: Booking, session: Session, organisation: Organisation

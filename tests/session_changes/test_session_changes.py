@@ -130,7 +130,8 @@ async def test_a_time_change_reaches_every_booking_once(
     timers = await _timers(stack, ada["id"])
     reminders = [t for t in timers if t[0] == "started" and t[1] == "reminder"]
     assert len(reminders) == 2, timers
-    assert 86_300 <= reminders[1][2] - reminders[0][2] <= 86_400
+    # A day later, less the moments between the two timers' starts.
+    assert 86_340 <= reminders[1][2] - reminders[0][2] <= 86_400
     assert ("cancelled", "", 0.0) in timers[timers.index(reminders[0]) :]
 
     # A second change: the next SEQUENCE, the same UID.
@@ -264,7 +265,7 @@ async def test_the_accept_or_refund_window_refunds_in_full_only_inside_it(
         stack.api,
         session_id,
         starts_at=(starts + timedelta(days=2)).isoformat(),
-        accept_or_refund={"window_seconds": 3, "min_shift_seconds": 3600},
+        accept_or_refund={"window_seconds": 8, "min_shift_seconds": 3600},
     )
     until = _moment(moved["change"]["refund_in_full_until"])
     await _announced(stack, session_id, 2)
