@@ -96,13 +96,12 @@ async def test_a_time_change_reaches_every_booking_once(
     before = (await stack.api.get(f"/v1/sessions/{session_id}")).json()
     new_start = _moment(before["starts_at"]) + timedelta(days=1)
 
-    body = await _changed(
-        stack.api,
-        session_id,
-        starts_at=new_start.isoformat(),
-        ends_at=(new_start + timedelta(hours=6)).isoformat(),
-        location="Bath",
-    )
+    moving = {
+        "starts_at": new_start.isoformat(),
+        "ends_at": (new_start + timedelta(hours=6)).isoformat(),
+        "location": "Bath",
+    }
+    body = await _changed(stack.api, session_id, **moving)
     change = body["change"]
     assert change["sequence"] == 1 and change["refund_in_full_until"] is None
     assert set(change["changes"]) == {"starts_at", "ends_at", "location"}
@@ -113,6 +112,10 @@ async def test_a_time_change_reaches_every_booking_once(
         _announced(stack, session_id, 1), _announced(stack, session_id, 1)
     )
     assert first == second and (first.total, first.done, first.failed) == (2, 2, [])
+    assert (await _announced(stack, session_id, 1)).done == 2
+    # The same PATCH again (a retry) is no second change: it announces the first again.
+    again = await _changed(stack.api, session_id, **moving)
+    assert again["change"]["sequence"] == 1
     assert (await _announced(stack, session_id, 1)).done == 2
 
     for booking in (ada, bob):
