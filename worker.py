@@ -35,6 +35,7 @@ from activities.payments import PaymentActivities, make_stripe_client
 from activities.receipts import ReceiptActivities
 from activities.refunds import RefundActivities
 from activities.repairs import RepairActivities
+from activities.session_changes import SessionChangeActivities
 from activities.sessions import SessionActivities
 from activities.waiting_list import WaitingListActivities
 from activities.waiting_list_signals import WaitingListSignals
@@ -89,6 +90,7 @@ def booking_activities(
     certificates = CertificateActivities(sessionmaker, settings.ticket_signing_keys)
     repairs = RepairActivities(sessionmaker, temporal, stripe_client, notifications)
     sessions = SessionActivities(sessionmaker, temporal, webhook_starter)
+    session_changes = SessionChangeActivities(sessionmaker, temporal, webhook_starter)
     waiting_list = WaitingListActivities(
         sessionmaker,
         settings.api_key_pepper,
@@ -134,6 +136,9 @@ def booking_activities(
         repairs.send_again,
         sessions.stop_sales,
         sessions.cancel_booking,
+        session_changes.to_announce,
+        session_changes.move_booking,
+        session_changes.publish_booking_updated,
         webhooks.next_delivery,
         webhooks.deliver,
         webhooks.give_up,

@@ -19,9 +19,18 @@ from core.enums import (
 from core.settings import get_settings
 from documents.calendar_file import CalendarMethod, render_ics
 from documents.emails import EmailContext, RenderedEmail, render_email
+from documents.session_change_email import change_lines
 from documents.ticket_pdf import TicketData, render_ticket_pdf
 from messages.booking import EmailOutcome, EmailRequest
-from models.tables import Booking, Certificate, Notification, Organisation, Receipt, Session
+from models.tables import (
+    Booking,
+    Certificate,
+    Notification,
+    Organisation,
+    Receipt,
+    Session,
+    SessionChange,
+)
 from store.certificates import find_certificate
 from store.tickets import booking_tickets
 
@@ -29,36 +38,37 @@ from store.tickets import booking_tickets
 def notification_key(
     booking_id: str,
     kind: str,
-    refund_sequence: int | None = None,
+    sequence: int | None = None,
+    *,
     move_number: int | None = None,
     attendee_index: int | None = None,
     reissue: int = 0,
 ) -> str:
-    """One email per (booking, kind); per refund for the emails of partial refunds; per move for
-    a move's email and the reminder of a booking that moved; and per place and reissue for
-    certificates: `<booking>:certificate:<place index>[:<reissue>]`."""
+    """One email per (booking, kind), but (`NUMBERED_EMAILS`): one per refund or change of the
+    session for those emails (`sequence`); one per move for a move's email and the reminder of
+    a booking that moved; one per place and reissue for certificates:
+    `<booking>:certificate:<place index>[:<reissue>]`."""
     key = f"{booking_id}:{kind}"
     if kind == EmailKind.CERTIFICATE:
         key = f"{key}:{attendee_index}"
         return f"{key}:{reissue}" if reissue else key
-    if kind == EmailKind.PARTLY_REFUNDED:
-        return f"{key}:{refund_sequence}"
-    if kind in _PER_MOVE and move_number:
+    if kind in (EmailKind.PARTLY_REFUNDED, EmailKind.SESSION_CHANGED):
+        return f"{key}:{sequence}"
+    if kind in (EmailKind.MOVED, EmailKind.REMINDER) and move_number:
         return f"{key}:{move_number}"
     return key
 
 
-_PER_MOVE = frozenset({EmailKind.MOVED, EmailKind.REMINDER})
-
-
 def email_key(request: EmailRequest) -> str:
+    """The key of the email `request` asks for."""
+    changed = request.kind == EmailKind.SESSION_CHANGED
     return notification_key(
         request.booking_id,
         request.kind,
-        request.refund_sequence,
-        request.move_number,
-        request.attendee_index,
-        request.reissue,
+        request.change_sequence if changed else request.refund_sequence,
+        move_number=request.move_number,
+        attendee_index=request.attendee_index,
+        reissue=request.reissue,
     )
 
 
@@ -225,6 +235,7 @@ class NotificationActivities:
                 assert request.attendee_index is not None, "a certificate's email names its place"
                 certificate = await find_certificate(db, booking.id, request.attendee_index)
                 assert certificate is not None, f"no certificate for {key}"
+            change = await _change_told(db, session, request.change_sequence)
             # The receipt, and the credit note of this email's refund.
             documents = {
                 DocumentKind(r.kind): r
@@ -236,16 +247,18 @@ class NotificationActivities:
                     )
                 )
             }
+        # A change's email tells the session as that change left it, whatever came since.
+        event = change or session
         rendered = render_email(
             request.kind,
             EmailContext(
                 customer_name=booking.customer_name,
                 booking_reference=booking.reference,
                 booking_id=str(booking.id),
-                session_title=session.title,
-                session_location=session.location,
-                session_starts_at=session.starts_at,
-                session_ends_at=session.ends_at,
+                session_title=event.title,
+                session_location=event.location,
+                session_starts_at=event.starts_at,
+                session_ends_at=event.ends_at,
                 session_time_zone=session.time_zone,
                 locale=organisation.locale,
                 amount_total=booking.amount_total,
@@ -255,6 +268,12 @@ class NotificationActivities:
                 moved_from_title=left.title if left else None,
                 moved_from_starts_at=left.starts_at if left else None,
                 attendee_name=certificate.attendee_name if certificate else None,
+                changes=(
+                    change_lines(change.changes, session.time_zone, organisation.locale)
+                    if change
+                    else ""
+                ),
+                refund_in_full_until=change.refund_in_full_until if change else None,
             ),
         )
         return sellers_email(
@@ -266,6 +285,7 @@ class NotificationActivities:
             [
                 *self._attachments(request.kind, booking, session, documents),
                 *(self._move_calendars(booking, session, left) if left else []),
+                *self._change_calendar(booking, session, change),
                 *(self._tickets(booking, session, organisation) if confirms else []),
                 *([_certificate_pdf(certificate)] if certificate else []),
             ],
@@ -293,6 +313,15 @@ class NotificationActivities:
         if kind in _ENDS_THE_BOOKING and _calendar_holds_it(booking):
             attachments.append(self._calendar(booking, session, CalendarMethod.CANCEL))
         return attachments
+
+    def _change_calendar(
+        self, booking: Booking, session: Session, change: SessionChange | None
+    ) -> list[Attachment]:
+        """A change's email carries the event as the change left it, to a booking whose
+        confirmation carried it (one still unpaid gets it with its confirmation)."""
+        if change is None or booking.confirmed_at is None:
+            return []
+        return [self._calendar(booking, session, CalendarMethod.PUBLISH, change=change)]
 
     def _tickets(
         self, booking: Booking, session: Session, organisation: Organisation
@@ -338,25 +367,32 @@ class NotificationActivities:
         session: Session,
         method: CalendarMethod,
         moves: int | None = None,
+        change: SessionChange | None = None,
     ) -> Attachment:
-        """The confirmation's event, or its cancellation: the same UID, a later SEQUENCE. A
-        booking that moved has an event per session (`moves`: how often it had moved then;
-        None: as often as now)."""
+        """The confirmation's event, a change's (as the change left it) or its cancellation:
+        the same UID, the SEQUENCE the session's changes have reached (a cancellation's one
+        more). A booking that moved has an event per session, each under a UID of its own
+        (`moves`: how often it had moved then; None: as often as now)."""
         cancelled = method == CalendarMethod.CANCEL
         stamp = booking.updated_at if cancelled else booking.confirmed_at or booking.created_at
         if moves is not None:
             stamp = booking.updated_at
+        event: Session | SessionChange = session
+        sequence = session.calendar_sequence + (1 if cancelled else 0)
+        if change is not None:
+            event, stamp, sequence = change, change.created_at, change.sequence
         content = render_ics(
             uid=event_uid(booking.id, booking.moves if moves is None else moves),
-            summary=session.title,
-            location=session.location,
+            summary=event.title,
+            location=event.location,
             description=f"Booking {booking.reference}: {booking.quantity} place(s)",
-            starts_at=session.starts_at,
-            ends_at=session.ends_at,
+            starts_at=event.starts_at,
+            ends_at=event.ends_at,
             time_zone=session.time_zone,
             organizer_email=self._from,
             created_at=stamp,
             method=method,
+            sequence=sequence,
         )
         filename = "session-cancelled.ics" if cancelled else "session.ics"
         return Attachment(filename, "text/calendar", content)
@@ -369,6 +405,19 @@ def event_uid(booking_id: uuid.UUID, moves: int) -> str:
 
 def _certificate_pdf(certificate: Certificate) -> Attachment:
     return Attachment(f"certificate-{certificate.number}.pdf", "application/pdf", certificate.pdf)
+
+
+async def _change_told(
+    db: AsyncSession, session: Session, sequence: int | None
+) -> SessionChange | None:
+    """The session's change a SESSION_CHANGED email tells (`sequence`); None for other emails."""
+    if sequence is None:
+        return None
+    return await db.scalar(
+        select(SessionChange).where(
+            SessionChange.session_id == session.id, SessionChange.sequence == sequence
+        )
+    )
 
 
 # Emails that end a booking: a calendar that holds its event is told to drop it.

@@ -35,6 +35,7 @@ OPERATION_IDS = {
     "GET /v1/sessions": "listSessions",
     "POST /v1/sessions": "createSession",
     "GET /v1/sessions/{session_id}": "getSession",
+    "PATCH /v1/sessions/{session_id}": "updateSession",
     "POST /v1/sessions/{session_id}/cancel": "cancelSession",
     "GET /v1/sessions/{session_id}/questions": "getSessionQuestions",
     "PUT /v1/sessions/{session_id}/questions": "replaceSessionQuestions",

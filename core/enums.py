@@ -96,6 +96,21 @@ class EmailKind(StrEnum):
     PARTLY_REFUNDED = "partly_refunded"  # one per partial refund (refund_sequence)
     MOVED = "moved"  # one per move (move_number)
     CERTIFICATE = "certificate"  # one per certificate of attendance, and per reissue
+    SESSION_CHANGED = "session_changed"  # one per change of its session (change_sequence)
+
+
+# The emails that may be sent more than once to a booking, their keys carrying a number
+# (`activities.notifications.notification_key`): one per refund, per change of the session, per
+# move (its email, and the reminder of the session moved to), per certificate and reissue.
+NUMBERED_EMAILS = frozenset(
+    {
+        EmailKind.PARTLY_REFUNDED,
+        EmailKind.SESSION_CHANGED,
+        EmailKind.MOVED,
+        EmailKind.REMINDER,
+        EmailKind.CERTIFICATE,
+    }
+)
 
 
 class RefundSource(StrEnum):
@@ -159,6 +174,8 @@ class WebhookEventType(StrEnum):
     ATTENDEE_CHECKED_IN = "attendee.checked_in"
     BOOKING_MOVED = "booking.moved"
     ATTENDEE_NO_SHOW = "attendee.no_show"
+    SESSION_UPDATED = "session.updated"
+    BOOKING_UPDATED = "booking.updated"  # its session's time or place changed
     PING = "ping"
 
 

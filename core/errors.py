@@ -39,6 +39,12 @@ class SessionNotBookable(BookingError):
     status, slug, title = 409, "session-not-bookable", "The session cannot be booked"
 
 
+class CapacityBelowTaken(BookingError):
+    """A session's capacity lowered below its places sold, held and offered (the figures)."""
+
+    status, slug, title = 409, "capacity-below-taken", "Fewer places than are already taken"
+
+
 class SellerProfileIncomplete(BookingError):
     """Production sells only for an organisation whose receipts can name it in full."""
 

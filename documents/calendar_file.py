@@ -32,11 +32,13 @@ def render_ics(
     created_at: datetime,
     time_zone: str = "UTC",
     method: CalendarMethod = CalendarMethod.PUBLISH,
+    sequence: int | None = None,
 ) -> bytes:
     """A VCALENDAR with one VEVENT; the same arguments always give the same bytes.
 
     `created_at` is the DTSTAMP: it comes from the caller, not the clock, so a resent file
-    is byte-identical.
+    is byte-identical. `sequence` is the event's revision (each change of the session's time or
+    place is one more); by default 0, or 1 for a cancellation.
     """
     zone = ZoneInfo(time_zone)
     start, end = _aware(starts_at).astimezone(zone), _aware(ends_at).astimezone(zone)
@@ -56,7 +58,7 @@ def render_ics(
     event.add("organizer", vCalAddress(f"mailto:{organizer_email}"))
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     event.add("transp", "OPAQUE")
-    event.add("sequence", 1 if cancelled else 0)
+    event.add("sequence", sequence if sequence is not None else int(cancelled))
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")

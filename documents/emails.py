@@ -23,6 +23,7 @@ _SUBJECTS = {
     EmailKind.PARTLY_REFUNDED: "Partial refund issued: {title}{ref}",
     EmailKind.MOVED: "Booking moved: {title} on {starts}{ref}",
     EmailKind.CERTIFICATE: "Certificate of attendance: {title}{ref}",
+    EmailKind.SESSION_CHANGED: "Session changed: {title}{ref}",
 }
 # Without a refund amount these emails would have nothing to say.
 _NEEDS_REFUND = frozenset(
@@ -52,6 +53,10 @@ class EmailContext:
     moved_from_starts_at: datetime | None = None
     # The attendee a certificate's email is about (None in every other email).
     attendee_name: str | None = None
+    # A session's change: what changed, a line each, and until when a cancel is refunded in
+    # full (`documents.session_change_email`).
+    changes: str = ""
+    refund_in_full_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,12 @@ def _template_values(context: EmailContext) -> dict[str, str | bool | None]:
             else None
         ),
         "attendee_name": context.attendee_name,
+        "changes": context.changes,
+        "refund_in_full_until": (
+            format_moment(context.refund_in_full_until, zone, locale)
+            if context.refund_in_full_until
+            else None
+        ),
     }
 
 

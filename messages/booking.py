@@ -304,7 +304,7 @@ class DocumentRef:
 @dataclass
 class EmailRequest:
     booking_id: str
-    kind: EmailKind  # at most one email per (booking, kind, refund_sequence)
+    kind: EmailKind  # at most one email per (booking, kind, refund_sequence or change_sequence)
     refund_amount: int | None = None
     refund_sequence: int | None = None
     # A move's email: the session left, and which move of the booking (1, 2, ...) it was.
@@ -313,6 +313,8 @@ class EmailRequest:
     # A certificate's email: of which place, and which reissue (0: the first email).
     attendee_index: int | None = None
     reissue: int = 0
+    # The session's change a SESSION_CHANGED email tells (`SessionChange.sequence`).
+    change_sequence: int | None = None
 
 
 @dataclass

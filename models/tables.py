@@ -198,6 +198,9 @@ class Session(Base):
     move_cutoff_hours: Mapped[int | None] = mapped_column(Integer)
     # Its attendees who attended get a certificate of attendance (migration 0019).
     certifying: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # How many times its time or place changed (migration 0021): the SEQUENCE of its calendar
+    # files (`SessionChange`).
+    calendar_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SessionConsentVersion(Base):
@@ -365,6 +368,29 @@ class Booking(Base):
     def remaining(self) -> int:
         """What remains paid at Stripe."""
         return booking_rules.remaining(self.paid, self.amount_refunded)
+
+
+class SessionChange(Base):
+    """One change of a session's time or place (its `sequence`-th), as its bookings are told:
+    what it was and became (`changes`: field -> [before, after]), the session's values after
+    it, and until when its bookings may cancel with a full refund (None: no such window)."""
+
+    __tablename__ = "session_changes"
+    __table_args__ = (
+        UniqueConstraint("session_id", "sequence", name="session_change_once"),
+        CheckConstraint("sequence > 0", name="session_change_sequence_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    changes: Mapped[dict[str, list[str]]] = mapped_column(JSONB)
+    title: Mapped[str] = mapped_column(Text)
+    location: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    refund_in_full_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class CheckIn(Base):

@@ -174,3 +174,71 @@ class SessionCancellation(BaseModel):
     failed: dict[str, str] = Field(
         description="Booking id -> why its cancel failed; cancel the session again to retry"
     )
+
+
+class AcceptOrRefundIn(BaseModel):
+    """A time change's accept-or-refund window: if the start moves by more than
+    `min_shift_seconds`, every booking may cancel with a full refund, whatever the refund
+    policy, for `window_seconds` from the change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window_seconds: Annotated[int, Field(ge=1, le=30 * 86_400)]
+    min_shift_seconds: Annotated[int, Field(ge=0, le=3650 * 86_400)] = 0
+
+
+class SessionUpdate(BaseModel):
+    """Only the fields given change. A new time or place is announced to every open booking
+    (an email with an updated calendar file, its reminder moved, `booking.updated`)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "starts_at": "2031-03-02T10:00:00Z",
+                    "ends_at": "2031-03-02T18:00:00Z",
+                    "location": "Bath",
+                    "accept_or_refund": {"window_seconds": 172800, "min_shift_seconds": 7200},
+                },
+                {"capacity": 20},
+            ]
+        },
+    )
+
+    title: Text | None = None
+    location: Text | None = None
+    starts_at: UtcDatetime | None = Field(
+        default=None, description="In the future; alone, the end moves with it (same length)"
+    )
+    ends_at: UtcDatetime | None = None
+    capacity: Annotated[int, Field(ge=1, le=MAX_PLACES_PER_SESSION)] | None = Field(
+        default=None, description="Never below the places sold, held and offered (409)"
+    )
+    accept_or_refund: AcceptOrRefundIn | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> "SessionUpdate":
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        if self.accept_or_refund and self.starts_at is None:
+            raise ValueError("accept_or_refund comes with a new starts_at")
+        return self
+
+
+class SessionChangeOut(BaseModel):
+    """A change of the session's time or place, being announced to its bookings."""
+
+    sequence: int = Field(description="The session's n-th change: its calendar files' SEQUENCE")
+    changes: dict[str, list[str]] = Field(description="Field -> [before, after]")
+    refund_in_full_until: UtcDatetime | None = Field(
+        description="Until then a customer's cancel is refunded in full, whatever the policy"
+    )
+    workflow_id: str = Field(description="The workflow that tells every open booking")
+
+
+class SessionUpdated(BaseModel):
+    session: SessionOut
+    change: SessionChangeOut | None = Field(
+        description="The change announced, if the time or place changed (else null)"
+    )

@@ -84,13 +84,32 @@ async def publish_booking_event(
 
 async def publish_session_cancelled(db: AsyncSession, session: Session) -> str | None:
     """The session's one `session.cancelled` event (the caller holds the session row)."""
-    event_type = WebhookEventType.SESSION_CANCELLED
+    return await _publish_session_event(db, session, WebhookEventType.SESSION_CANCELLED, "once")
+
+
+async def publish_session_updated(
+    db: AsyncSession, session: Session, dedup_key: str, changes: dict[str, list[str]]
+) -> str | None:
+    """A `session.updated` event, once per `dedup_key` (the caller holds the session row), with
+    what changed (field -> [before, after]) when its time or place did."""
+    return await _publish_session_event(
+        db, session, WebhookEventType.SESSION_UPDATED, dedup_key, {"changes": changes}
+    )
+
+
+async def _publish_session_event(
+    db: AsyncSession,
+    session: Session,
+    event_type: WebhookEventType,
+    dedup_key: str,
+    extra: dict[str, Any] | None = None,
+) -> str | None:
     endpoint_ids = await _subscribed(db, session.organisation_id, event_type)
     if not endpoint_ids:
         return None
-    data = {"session": session_data(session)}
+    data = {"session": session_data(session), **(extra or {})}
     return await publish(
-        db, event_type, session.organisation_id, session.id, data, "once", endpoint_ids
+        db, event_type, session.organisation_id, session.id, data, dedup_key, endpoint_ids
     )
 
 
@@ -192,6 +211,7 @@ def session_data(session: Session) -> dict[str, Any]:
         "starts_at": _iso(session.starts_at),
         "ends_at": _iso(session.ends_at),
         "status": session.status,
+        "capacity": session.capacity,
     }
 
 

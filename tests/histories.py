@@ -19,6 +19,8 @@ HISTORIES = Path(__file__).parent / "workflows" / "histories"
 WEBHOOK_DELIVERY_HISTORIES = HISTORIES / "webhook-delivery"
 # The waiting-list workflow's (tests/workflows/test_replay_waiting_list.py).
 WAITING_LIST_HISTORIES = HISTORIES / "waiting-list"
+# The session-change workflow's (tests/workflows/test_replay_session_change.py).
+SESSION_CHANGE_HISTORIES = HISTORIES / "session-change"
 # The payload keys the histories were recorded under.
 RECORDED_UNDER = encrypting_converter(TEST_PAYLOAD_KEYS, TEST_PAYLOAD_KEY_ID)
 

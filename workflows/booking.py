@@ -12,6 +12,7 @@ stateDiagram-v2
     PENDING_PAYMENT --> REFUNDED: payment_event - paid, but unsellable or the wrong amount
     PENDING_PAYMENT --> CANCELLED: the same, the refund not made (the safety net makes it)
     CONFIRMED --> CONFIRMED: timer reminder, refund, cancel_places or move, payment_event refunded
+    CONFIRMED --> CONFIRMED: session_changed - the reminder and the end timed anew
     CONFIRMED --> COMPLETED: timer session ends - attendance recorded, certificates asked for
     CONFIRMED --> REFUNDED: cancel - all back, or refunds until nothing remains paid
     CONFIRMED --> CANCELLED: cancel - the policy kept some, Stripe refused, or nothing was paid
@@ -24,7 +25,8 @@ stateDiagram-v2
 
 Messages: the `hold` update answers the caller who started the booking; `cancel`, `refund`
 (an admin's), `cancel_places` and `move` are updates, validated before they are accepted;
-`payment_event` is the webhook's signal. Stripe not answering a cancel's refund within the
+`payment_event` is the webhook's signal; `session_changed` (an update) moves the session's
+times. Stripe not answering a cancel's refund within the
 step's bound refuses the cancel (503) and the booking stays CONFIRMED.
 
 Money: what was paid less the refunds is what remains at Stripe; Stripe's refunds are read back
@@ -50,6 +52,7 @@ booking lives them, each phase handing its work to the modules above.
 """
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -84,6 +87,7 @@ with workflow.unsafe.imports_passed_through():
         Reservation,
     )
     from messages.payments import PaymentEvent, PaymentEventType, PaymentIntentInfo, PaymentState
+    from messages.session_changes import SESSION_CHANGED_UPDATE, SessionMove
     from workflows import visibility
     from workflows.attendance import record_attendance
     from workflows.booking_changes import BookingChanges
@@ -208,6 +212,18 @@ class BookingWorkflow:
     @move.validator
     def _movable(self, order: MoveOrder) -> None:
         self._changes.check_move(order)
+
+    @workflow.update(name=SESSION_CHANGED_UPDATE)
+    async def session_changed(self, move: SessionMove) -> BookingView | None:
+        """The session's time changed (`workflows.session_change`): the reminder and the end
+        are timed anew from `move`, and a cancel within its accept-or-refund window is refunded
+        in full. Sent with the change's update id: told twice, moved once."""
+        await workflow.wait_condition(
+            lambda: self._state.reservation is not None or self._rejection is not None
+        )
+        if self._rejection is None:
+            self._state.move_session(move)
+        return self._state.view
 
     @workflow.signal
     def payment_event(self, event: PaymentEvent) -> None:
@@ -361,27 +377,36 @@ class BookingWorkflow:
     async def _until_session_ends(self) -> None:
         """Remind the customer a day before; refund on cancellation; complete at the end.
 
-        The session's times are read at every turn: a move (an order) changes them, and the
-        reminder is due again for the new start. Unmoved, they never change, so the timers
-        are the ones every earlier history holds."""
-        reminded_for: datetime | None = None  # the start the reminder was sent for
+        The session's times are read each turn: a move (an order) changes the session, a change
+        of its times (`session_changed`) wakes the wait, and the timers are set again from the
+        new times. The reminder is sent once per session the booking is in (again after a move,
+        not after a change of time: the change's email tells it). Unchanged, the times never
+        move, so the timers are the ones every earlier history holds. A change's
+        accept-or-refund window ends by a timer of its own."""
+        reminded_at_move: int | None = None  # the move (0: none) whose session was reminded
         while self._state.status == BookingStatus.CONFIRMED:
-            places = self._state.places
+            places, moved = self._state.places, self._state.moved_since_now()
             remind_at = places.session_starts_at - timedelta(
                 seconds=self._timings.reminder_before_seconds
             )
-            reminder_due = reminded_for != places.session_starts_at and remind_at > workflow.now()
+            reminder_due = reminded_at_move != self._state.moves and remind_at > workflow.now()
             deadline = remind_at if reminder_due else places.session_ends_at
-            if not await self._wait_for_message(
-                deadline, "reminder" if reminder_due else "session ends"
-            ):
-                if reminder_due:
-                    reminded_for = places.session_starts_at
+            timer = "reminder" if reminder_due else "session ends"
+            window, window_due = self._state.refund_in_full_until, False
+            if window is not None and workflow.now() < window < deadline:
+                deadline, timer, window_due = window, "accept-or-refund window ends", True
+            if not await self._wait_for_message(deadline, timer, woken=moved):
+                if window_due:
+                    pass  # the refund policy applies again (`BookingState.refunds_in_full`)
+                elif reminder_due:
+                    reminded_at_move = self._state.moves
                     await self._state.send_email(EmailKind.REMINDER)
                 else:
                     booking = self._state.booking
                     await self._state.record(replace(booking, status=BookingStatus.COMPLETED))
                     await record_attendance(booking.id)
+            elif moved():
+                continue  # the session's times changed: its timers are set again
             elif self._mailbox.orders:
                 # Before a cancel: every queued order was accepted before it (a pending cancel
                 # refuses new orders), and its caller was told it is under way.
@@ -451,9 +476,11 @@ class BookingWorkflow:
 
     # ---- transitions ----------------------------------------------------------------------
 
-    async def _wait_for_message(self, deadline: datetime, timer: str) -> bool:
+    async def _wait_for_message(
+        self, deadline: datetime, timer: str, woken: Callable[[], bool] = lambda: False
+    ) -> bool:
         return await self._mailbox.wait(
-            deadline, timer, cancel_counts=self._state.status in OPEN_STATUSES
+            deadline, timer, cancel_counts=self._state.status in OPEN_STATUSES, woken=woken
         )
 
     async def _extend_hold(self) -> None:

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         RefundOrder,
         Repriced,
     )
+    from messages.session_changes import IN_FULL_AFTER_A_CHANGE
     from messages.sessions import SESSION_CANCELLED_REASON
     from workflows import visibility
     from workflows.booking_move import BookingMove
@@ -218,6 +219,8 @@ class BookingChanges:
         fully = refunded > 0 and self._refunds.remaining == 0
         status = BookingStatus.REFUNDED if fully else BookingStatus.CANCELLED
         reason = self._cancel.reason + (f"; {refused}" if refused else "")
+        if fully and self._by_window(self._cancel):
+            reason += f"; {IN_FULL_AFTER_A_CHANGE}"
         # A free booking's email says nothing of refunds, nor one whose refund Stripe refused
         # (no "nothing is due"); a paid one says what came back.
         told = self._state.booking.amount_paid and not (refused and not refunded)
@@ -238,7 +241,7 @@ class BookingChanges:
             places.refund_policy,
             places.session_starts_at,
             accepted_at,
-            in_full=cancel.session_cancelled,
+            in_full=cancel.session_cancelled or self._by_window(cancel),
         )
         amount = refund_amount(self._refunds.remaining, percent)
         if not amount:
@@ -266,6 +269,16 @@ class BookingChanges:
             return None
         workflow.logger.warning("refund refused: %s", refusal.message)
         return f"the refund was refused: {refusal.message}"
+
+    def _by_window(self, cancel: CancelRequest) -> bool:
+        """A customer's cancel accepted within the accept-or-refund window of a change of the
+        session's time: refunded in full whatever the policy."""
+        accepted_at = self._mailbox.cancel_accepted_at
+        return (
+            not cancel.session_cancelled
+            and accepted_at is not None
+            and self._state.refunds_in_full(accepted_at)
+        )
 
     @property
     def _cancel(self) -> CancelRequest:

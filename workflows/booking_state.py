@@ -3,7 +3,9 @@ places it holds, the messages waiting (`mailbox`); and the writes that change it
 mirror first, then the view; documents and emails, whose outcome the view notes; the booking's
 end. Shared by the workflow, its refund book and its changes."""
 
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -12,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from core.enums import BookingStatus, DocumentKind, EmailKind, RecordOutcome
     from messages.booking import BookingView, Refund, Reservation, closing_email
     from messages.payments import PaymentIntentInfo
+    from messages.session_changes import SessionMove
     from workflows import visibility
     from workflows.mailbox import Mailbox
     from workflows.steps import BookingSteps
@@ -27,6 +30,10 @@ class BookingState:
         self.reservation: Reservation | None = None
         # How often the booking moved to another session (`booking_move`).
         self.moves = 0
+        # The last change of the session's time or place applied to `reservation` (0: none),
+        # and until when it lets a customer's cancel be refunded in full (`move_session`).
+        self.session_change = 0
+        self.refund_in_full_until: datetime | None = None
 
     @property
     def booking(self) -> BookingView:
@@ -46,6 +53,29 @@ class BookingState:
     def places(self) -> Reservation:
         assert self.reservation is not None, "the booking has no places yet"
         return self.reservation
+
+    def move_session(self, move: SessionMove) -> bool:
+        """The session's times as its change `move` left them; False, nothing changed, for a
+        change older than one applied already (changes may arrive out of order)."""
+        if move.sequence <= self.session_change:
+            return False
+        self.reservation = replace(
+            self.places, session_starts_at=move.starts_at, session_ends_at=move.ends_at
+        )
+        self.session_change = move.sequence
+        self.refund_in_full_until = move.refund_in_full_until
+        return True
+
+    def moved_since_now(self) -> Callable[[], bool]:
+        """Whether the session's time has changed since this was asked."""
+        change = self.session_change
+        return lambda: self.session_change != change
+
+    def refunds_in_full(self, accepted_at: datetime) -> bool:
+        """Whether a cancel accepted at `accepted_at` is within the accept-or-refund window of
+        the session's last change: refunded in full whatever the policy."""
+        until = self.refund_in_full_until
+        return until is not None and accepted_at < until
 
     def revise(self, **changes: Any) -> None:
         """Change what the workflow knows, nothing recorded (the step that did it recorded it)."""

@@ -3,6 +3,7 @@ orders (an admin's refund, places to cancel, a move), each with the moment it wa
 answered once carried out."""
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -80,16 +81,26 @@ class Mailbox:
     def accept_order(self, update_id: str, order: Order) -> None:
         self.orders.append(Queued(update_id, order, workflow.now()))
 
-    async def wait(self, deadline: datetime, timer: str, *, cancel_counts: bool) -> bool:
-        """True when a message waits; False once `deadline` passes with none.
+    async def wait(
+        self,
+        deadline: datetime,
+        timer: str,
+        *,
+        cancel_counts: bool,
+        woken: Callable[[], bool] = lambda: False,
+    ) -> bool:
+        """True when a message waits (or `woken` says so); False once `deadline` passes with
+        none.
 
         `timer` names the deadline in the event history; `cancel_counts` is False once the
         booking has closed: a cancel or an order is then nothing to do.
         """
 
         def has_message() -> bool:
-            return bool(self._events) or (
-                cancel_counts and (self.cancel is not None or bool(self.orders))
+            return (
+                bool(self._events)
+                or (cancel_counts and (self.cancel is not None or bool(self.orders)))
+                or woken()
             )
 
         remaining = (deadline - workflow.now()).total_seconds()

@@ -17,6 +17,7 @@ from workflows.booking import BookingWorkflow
 from workflows.certificate import CertificateWorkflow
 from workflows.safety_net import SafetyNetWorkflow
 from workflows.session_cancellation import SessionCancellationWorkflow
+from workflows.session_change import SessionChangeWorkflow
 from workflows.stripe_refunds import StripeRefundsWorkflow
 from workflows.waiting_list import WaitingListWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
@@ -31,6 +32,7 @@ def build_worker(
         CertificateWorkflow,
         SafetyNetWorkflow,
         SessionCancellationWorkflow,
+        SessionChangeWorkflow,
         StripeRefundsWorkflow,
         WaitingListWorkflow,
         WebhookDeliveryWorkflow,

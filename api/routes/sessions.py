@@ -1,17 +1,20 @@
-"""Sessions: list and read them with availability; admins create and cancel them."""
+"""Sessions: list and read them with availability; admins create, change and cancel them."""
 
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from api.deps import AdminCaller, ClientCaller, DbDep, SettingsDep, TemporalDep
+from api.routes.webhook_endpoints import delivery_starter
 from clients import waiting_lists
 from clients.session_cancellation import cancel_session_within
+from clients.session_changes import after_update
 from core.enums import SessionKind, SessionStatus
-from core.errors import SessionNotBookable
+from core.errors import SessionNotBookable, SessionNotFound, parse_id
 from core.refund_policy import tiers_of
+from messages.session_changes import session_change_id
 from models.tables import Session
 from schemas.fields import QueryMoment
 from schemas.sessions import (
@@ -19,10 +22,13 @@ from schemas.sessions import (
     GroupDiscountIn,
     RefundTierIn,
     SessionCancellation,
+    SessionChangeOut,
     SessionCreate,
     SessionFields,
     SessionOut,
     SessionPage,
+    SessionUpdate,
+    SessionUpdated,
 )
 from store.catalog import (
     Availability,
@@ -33,6 +39,7 @@ from store.catalog import (
     get_session,
     list_sessions,
 )
+from store.session_changes import AcceptOrRefund, SessionPatch, update_session
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -82,6 +89,57 @@ async def create(body: SessionCreate, caller: AdminCaller, db: DbDep) -> Session
     session = await create_session(db, spec)
     await db.commit()
     return session_out(session, Availability(session.capacity, 0, 0))
+
+
+@router.patch(
+    "/{session_id}",
+    response_model=SessionUpdated,
+    responses={
+        409: {
+            "description": "Capacity below the places taken (with the figures), or the "
+            "session is cancelled or has started (for a time change)"
+        },
+        503: {"description": "Saved, but its announcement was not started: PATCH it again"},
+    },
+)
+async def update(
+    session_id: str,
+    body: SessionUpdate,
+    caller: AdminCaller,
+    db: DbDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    request: Request,
+) -> SessionUpdated:
+    """Change the fields given (the others stay); a refused change (422, 409) changes nothing.
+
+    A new time or place is the session's next change: a workflow tells every open booking
+    (an email saying what changed with the updated calendar file, its reminder and end timed
+    anew, `booking.updated` after the `session.updated` event). A new capacity never goes below
+    the places sold, held and offered; raising it wakes the waiting list. Asking again for what
+    already is changes nothing, and announces the last change again if it was not (each booking
+    is told once)."""
+    key = parse_id(session_id, SessionNotFound, "session")
+    window = body.accept_or_refund
+    patch = SessionPatch(
+        **body.model_dump(include={"title", "location", "starts_at", "ends_at", "capacity"}),
+        accept_or_refund=AcceptOrRefund(**window.model_dump()) if window else None,
+    )
+    outcome = await update_session(db, key, caller.organisation_id, patch)
+    change = outcome.change
+    changed = (
+        SessionChangeOut(
+            sequence=change.sequence,
+            changes=change.changes,
+            refund_in_full_until=change.refund_in_full_until,
+            workflow_id=session_change_id(str(key), change.sequence),
+        )
+        if change
+        else None
+    )
+    await db.commit()
+    await after_update(temporal, settings, delivery_starter(request, temporal, settings), outcome)
+    return SessionUpdated(session=session_out(*await get_session(db, str(key))), change=changed)
 
 
 @router.post(

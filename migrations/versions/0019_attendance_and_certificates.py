@@ -3,7 +3,7 @@ or no-show at the session's end (corrected by an organiser within a window), cer
 sessions, certificates of attendance, and the `attendee.no_show` webhook event
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 Create Date: 2026-12-06 10:00:00.000000
 """
 

@@ -2,7 +2,7 @@
 latest moment a booking may move away from it, and how often a booking has moved
 
 Revision ID: 0020
-Revises: 0016
+Revises: 0019
 Create Date: 2026-12-06 10:00:00.000000
 """
 

@@ -1,9 +1,10 @@
 """`booking-ops sessions`: list, show and create sessions (straight in PostgreSQL), show one's
-waiting list, show or replace its booking questions, and cancel one through its cancellation
-workflow, following its progress.
+waiting list, show or replace its booking questions, change one (its time or place announced
+to its bookings), and cancel one through its cancellation workflow, following its progress.
 
 The commands parse, call and print: reading the options is ops/session_input.py, shaping a
-session ops/session_report.py, and following a cancellation ops/session_cancel.py."""
+session ops/session_report.py, changing one ops/session_update.py, and following a
+cancellation ops/session_cancel.py."""
 
 import sys
 import uuid
@@ -18,7 +19,7 @@ from core.enums import SessionKind
 from core.errors import BookingError
 from messages.sessions import SessionCancellationProgress
 from models.tables import Session, WaitingListEntry
-from ops import session_cancel, session_input, session_report
+from ops import session_cancel, session_input, session_report, session_update
 from ops.commands.display import (
     AsJson,
     console,
@@ -45,10 +46,11 @@ from ops.validation import problems
 from schemas.questions import QuestionSetIn, QuestionSetOut
 from store.catalog import Availability, SessionFilter, list_sessions
 from store.questions import replace_question_set, session_of
+from store.session_changes import AcceptOrRefund, SessionPatch
 from store.waiting_list import entries_of
 
 app = typer.Typer(
-    help="List, show, create and cancel sessions; a session's waiting list and questions.",
+    help="List, show, create, change and cancel sessions; a session's waiting list and questions.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -261,6 +263,73 @@ def create(
         return
     console().print(f"created session {session.id}")
     console().print(details(session_report.facts(session, availability)))
+
+
+@app.command()
+def update(
+    session_id: SessionId,
+    title: Annotated[str | None, typer.Option(help="A new title.")] = None,
+    location: Annotated[str | None, typer.Option(help="A new place.")] = None,
+    starts_at: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=moment, metavar="WHEN", help="ISO time, UTC if no zone; alone, the end moves."
+        ),
+    ] = None,
+    ends_at: Annotated[
+        datetime | None, typer.Option(parser=moment, metavar="WHEN", help="ISO time.")
+    ] = None,
+    capacity: Annotated[
+        int | None, typer.Option(help="Places; never below those sold, held and offered.")
+    ] = None,
+    refund_window: Annotated[
+        int | None,
+        typer.Option(
+            metavar="SECONDS",
+            help="With --starts-at: every booking may cancel with a full refund for this long.",
+        ),
+    ] = None,
+    refund_min_shift: Annotated[
+        int,
+        typer.Option(metavar="SECONDS", help="Only if the start moves by more than this."),
+    ] = 0,
+    wait: Annotated[
+        bool, typer.Option(help="Follow the announcement until every booking is told.")
+    ] = True,
+    as_json: AsJson = False,
+) -> None:
+    """Change a session as PATCH /v1/sessions/{id} does.
+
+    A new time or place is announced to every open booking by the workflow
+    session-change-SESSION_ID-N (an email with the updated calendar file, its reminder moved,
+    booking.updated webhooks). Exit 1 when refused (nothing changed) or a booking could not be
+    told (run the same command again: each booking is told once).
+    """
+    settings = settings_or_exit()
+    window = AcceptOrRefund(refund_window, refund_min_shift) if refund_window else None
+    patch = SessionPatch(title, location, starts_at, ends_at, capacity, window)
+
+    async def work() -> session_update.Updated:
+        async with database(settings) as db:
+            temporal = await temporal_client(settings)
+            try:
+                return await session_update.update(db, temporal, settings, session_id, patch, wait)
+            except BookingError as err:
+                refused(err)
+
+    updated = run(work())
+    failed = bool(updated.told and updated.told.failed)
+    if as_json:
+        print_json(
+            {
+                **session_report.as_json(updated.session, updated.availability),
+                "change": session_update.change_json(updated),
+            }
+        )
+    else:
+        console().print(session_update.headline(updated))
+        console().print(details(session_report.facts(updated.session, updated.availability)))
+    raise typer.Exit(FOUND_PROBLEMS if failed else OK)
 
 
 @app.command()

@@ -3,7 +3,7 @@ emails."""
 
 from datetime import datetime, timedelta
 
-from core.enums import DocumentKind, EmailKind
+from core.enums import NUMBERED_EMAILS, DocumentKind
 from reconcile.rules.vocabulary import Rule, Violation, labels, violation, was_confirmed
 from reconcile.snapshot import BookingRow, EmailCount, Snapshot
 from reconcile.workflow_states import WorkflowState
@@ -64,8 +64,9 @@ def _email(
     email: EmailCount, workflow: WorkflowState | None, sending_before: datetime
 ) -> list[Violation]:
     found = []
-    # One email per kind, but one per refund for partial refunds (keyed by its sequence).
-    if email.rows > 1 and email.kind != EmailKind.PARTLY_REFUNDED:
+    # One email per kind, but one per refund for partial refunds, one per change of the
+    # session for its changes (keyed by their sequence).
+    if email.rows > 1 and email.kind not in NUMBERED_EMAILS:
         found.append(
             violation(Rule.EMAIL_TWICE, email.booking_id, f"{email.rows} '{email.kind}' email rows")
         )

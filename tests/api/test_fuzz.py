@@ -35,6 +35,7 @@ import stripe
 from hypothesis import HealthCheck, Phase
 from schemathesis import GenerationMode
 from schemathesis.checks import CheckFunction, not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -312,11 +313,14 @@ def _stateful(schema: Any, api_url: str, session: requests.Session, tally: Tally
 
     class Scenarios(machine):  # type: ignore[misc,valid-type]
         def before_call(self, case: schemathesis.Case) -> None:
-            # So endpoints get made, read and deleted. Only in a positive case: a negative one's
-            # url may be its invalid part (a type, a length), and a valid URL in its place would
-            # make the API right to accept it.
-            positive = case.meta is None or case.meta.generation.mode.is_positive
-            if positive and isinstance(case.body, dict) and isinstance(case.body.get("url"), str):
+            # So endpoints get made, read and deleted; the url of a negative body is its own
+            # (it may be what is invalid: a valid URL in its place would make the API right to
+            # accept it), as is a url of another type.
+            if (
+                isinstance(case.body, dict)
+                and isinstance(case.body.get("url"), str)
+                and not _negative_body(case)
+            ):
                 case.body["url"] = ENDPOINT_URL
 
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
@@ -360,6 +364,12 @@ def _stateful(schema: Any, api_url: str, session: requests.Session, tally: Tally
             break
     if (n := tally.requests_of("stateful")) < STATEFUL_FLOOR:
         tally.failures.append(f"stateful: {n} requests, under the floor of {STATEFUL_FLOOR}")
+
+
+def _negative_body(case: schemathesis.Case) -> bool:
+    """Whether the case's body was drawn to break the schema."""
+    body = case.meta.components.get(ParameterLocation.BODY) if case.meta else None
+    return body is not None and body.mode.is_negative
 
 
 def _negated_only_by_a_missing_key(case: schemathesis.Case) -> bool:
