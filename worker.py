@@ -90,6 +90,7 @@ def booking_activities(
         make_mailer(settings),
         settings.email_from,
         settings.waiting_list_accept_url,
+        webhook_starter,
     )
     # No redirects followed: a webhook goes to the registered URL or is retried.
     http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)

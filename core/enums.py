@@ -136,6 +136,11 @@ class WebhookEventType(StrEnum):
     BOOKING_REFUNDED = "booking.refunded"
     SESSION_CANCELLED = "session.cancelled"
     ATTENDEE_CHECKED_IN = "attendee.checked_in"
+    WAITLIST_JOINED = "waitlist.joined"
+    WAITLIST_OFFERED = "waitlist.offered"
+    WAITLIST_ACCEPTED = "waitlist.accepted"
+    WAITLIST_EXPIRED = "waitlist.expired"
+    WAITLIST_LEFT = "waitlist.left"
     PING = "ping"
 
 

@@ -60,7 +60,7 @@ async def publish_booking_event(
         .where(Booking.id == booking_id)
         .scalar_subquery()
     )
-    endpoint_ids = await _subscribed(db, owner, event_type)
+    endpoint_ids = await subscribed(db, owner, event_type)
     if not endpoint_ids:
         return None
     booking = await db.get(Booking, booking_id, populate_existing=True)
@@ -85,7 +85,7 @@ async def publish_booking_event(
 async def publish_session_cancelled(db: AsyncSession, session: Session) -> str | None:
     """The session's one `session.cancelled` event (the caller holds the session row)."""
     event_type = WebhookEventType.SESSION_CANCELLED
-    endpoint_ids = await _subscribed(db, session.organisation_id, event_type)
+    endpoint_ids = await subscribed(db, session.organisation_id, event_type)
     if not endpoint_ids:
         return None
     data = {"session": session_data(session)}
@@ -94,7 +94,7 @@ async def publish_session_cancelled(db: AsyncSession, session: Session) -> str |
     )
 
 
-async def _subscribed(
+async def subscribed(
     db: AsyncSession, organisation: Any, event_type: WebhookEventType
 ) -> list[uuid.UUID]:
     """The organisation's enabled endpoints subscribed to the event type."""
