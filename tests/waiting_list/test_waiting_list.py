@@ -7,7 +7,7 @@ waits for long."""
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -184,6 +184,19 @@ async def test_a_session_that_starts_ends_its_list(stack: Stack) -> None:
     await start_booking(stack.api, session_id, 1)
     ada = await wl.join(stack.api, session_id, 1, "ada")
     await wl.in_state(stack.api, ada, "closed")  # the workflow's timer at the start
+
+
+async def test_an_offer_made_near_the_start_lapses_at_the_start(stack: Stack) -> None:
+    """12 hours by default, but the session starts sooner: the deadline is its start."""
+    session_id = await stack.new_session(capacity=1, starts_in=timedelta(minutes=10))
+    booking = await start_booking(stack.api, session_id, 1)
+    ada = await wl.join(stack.api, session_id, 1, "ada")
+    await wl.cancel(stack.api, booking)
+    offer = (await wl.in_state(stack.api, ada, "offered"))["offer"]
+    session = (await stack.api.get(f"/v1/sessions/{session_id}")).json()
+    assert datetime.fromisoformat(offer["expires_at"]) == datetime.fromisoformat(
+        session["starts_at"]
+    )
 
 
 async def test_cancellations_racing_bookings_never_oversell_and_every_place_finds_a_taker(
