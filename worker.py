@@ -123,6 +123,8 @@ def booking_activities(
         repairs.record_refunds,
         repairs.failed_emails,
         repairs.send_again,
+        repairs.stalled_lists,
+        repairs.nudge_list,
         sessions.stop_sales,
         sessions.cancel_booking,
         webhooks.next_delivery,

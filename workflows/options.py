@@ -97,4 +97,6 @@ HOLD_ANSWER_WAIT = timedelta(seconds=10)
 # became `workflow.deprecate_patch` (None while it is `workflow.patched`). Each patch id in the
 # workflow modules is listed here (tests/ops/test_patches_cli.py checks it); `booking-ops
 # workflows patches` counts the workflows that still predate each. Empty at the release baseline.
-LIVE_PATCHES: dict[str, date | None] = {}
+# The safety net nudges stalled waiting lists after its other repairs (issue 21).
+SAFETY_NET_WAITING_LISTS = "safety-net-waiting-lists-2026-12-06"
+LIVE_PATCHES: dict[str, date | None] = {SAFETY_NET_WAITING_LISTS: None}
