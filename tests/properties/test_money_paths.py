@@ -8,9 +8,13 @@ pay, pay twice, an admin's refund (retried with the same Idempotency-Key, or the
 another body), a refund made at Stripe (its signed `charge.refunded` sent or not), places given
 back by count or by seat, a customer's cancel, the session's cancellation, a customer's cancel at
 once with the session's cancellation or with an admin's refund, and replays of the webhooks sent
-so far in another order. After each step, once every workflow is at rest, the
+so far in another order; and the waiting list's (issue 21): joining a session's list for more
+places than it has free, a cancel where the list waits, accepting, declining or letting lapse an
+offer. After each step, once every workflow is at rest, the
 API, PostgreSQL and localstripe must agree with the model and with invariants I1, I2 and I7;
-every API answer must be documented and none may be a 5xx.
+no place is both offered and sold, held + sold + offered stay within the capacity, and
+reconcile's place and offer rules find nothing; every API answer must be documented and none
+may be a 5xx.
 
 `MONEY_SEQUENCES=500` runs more sequences than the default 20; the run prints one line:
 sequences, steps and violations.
@@ -595,6 +599,20 @@ class MoneyPaths(RuleBasedStateMachine):
         self._settle()
         assert (e.state, e.offer) == ("expired", []), (e.state, e.offer)
         self._unchanged(before)
+
+    @precondition(lambda self: self._waited_on())
+    @rule(index=which)
+    def cancel_while_the_list_waits(self, index: int) -> None:
+        """A customer cancels a booking of a session whose waiting list has someone waiting
+        (`customer_cancel`, aimed where the list gets the places: offers to accept, decline or
+        let lapse come of it)."""
+        waited_on = self._waited_on()
+        self.customer_cancel(self.bookings.index(waited_on[index % len(waited_on)]))
+
+    def _waited_on(self) -> list[BookingModel]:
+        """Open bookings of sessions with someone on their waiting list."""
+        lists = {e.session.id for e in self.entries if e.state == "waiting"}
+        return [b for b in self.bookings if b.status in OPEN and b.session.id in lists]
 
     def _offered(self) -> list[EntryModel]:
         return [e for e in self.entries if e.state == "offered"]
