@@ -97,6 +97,7 @@ def booking_activities(
         make_mailer(settings),
         settings.email_from,
         settings.waiting_list_accept_url,
+        webhook_starter,
     )
     # No redirects followed: a webhook goes to the registered URL or is retried.
     http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
@@ -134,6 +135,8 @@ def booking_activities(
         repairs.record_refunds,
         repairs.failed_emails,
         repairs.send_again,
+        repairs.stalled_lists,
+        repairs.nudge_list,
         sessions.stop_sales,
         sessions.cancel_booking,
         session_changes.to_announce,

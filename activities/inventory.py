@@ -69,7 +69,14 @@ class InventoryActivities:
 
     @activity.defn(name="reserve_places")
     async def reserve(self, request: BookingRequest) -> Reservation:
-        """Hold places and create the booking row, or raise a business error and change nothing."""
+        """Hold places and create the booking row, or raise a business error and change nothing.
+        A waiting-list offer's booking then wakes the delivery of its `waitlist.accepted`."""
+        reservation = await self._reserve(request)
+        if request.waiting_entry_id:
+            await self._nudge_webhooks(uuid.UUID(request.waiting_entry_id))
+        return reservation
+
+    async def _reserve(self, request: BookingRequest) -> Reservation:
         check_shape(request)
         booking_id = uuid.UUID(request.booking_id)
         async with transaction(self._sessionmaker) as db:

@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.notifications import NotificationActivities, email_key
+from activities.waiting_list_signals import nudge_waiting_list
 from core.db import transaction
 from core.enums import BookingStatus, DocumentKind, EmailKind, NotificationStatus, SeatState
 from messages.booking import EmailOutcome, EmailRequest
@@ -20,11 +21,13 @@ from messages.repairs import (
     OrphanHold,
     RefundsMade,
     SafetyNetInput,
+    StalledList,
     StripeRefundsInput,
     UnclaimedPayment,
 )
 from models.tables import Booking, BookingRefund, Notification, Receipt, Seat
 from reconcile import findings
+from reconcile.waiting_lists import stalled_lists
 from store.personal_data import ERASED
 
 # An email the ledger marks failed is sent again by each run until it has had this many
@@ -104,6 +107,30 @@ class RepairActivities:
                 .returning(Seat.id)
             )
             return len(freed.all())
+
+    @activity.defn(name="find_stalled_waiting_lists")
+    async def stalled_lists(self, input: SafetyNetInput) -> list[StalledList]:
+        """Waiting lists whose workflow will not move them on (reconcile.waiting_lists): an
+        offer past its deadline still holding its places, or places free while someone waits
+        and no list workflow running (at most `input.batch`)."""
+        found = await stalled_lists(
+            self._sessionmaker,
+            self._temporal,
+            grace=timedelta(seconds=input.offer_grace_seconds),
+            settle=timedelta(seconds=input.settle_seconds),
+        )
+        return found[: input.batch]
+
+    @activity.defn(name="nudge_stalled_waiting_list")
+    async def nudge_list(self, stalled: StalledList) -> None:
+        """Wake (or start) the session's list workflow: its round lets overdue offers lapse and
+        offers the free places, as after any nudge."""
+        await nudge_waiting_list(
+            self._temporal,
+            activity.info().task_queue,
+            stalled.session_id,
+            f"waiting list · session {stalled.session_id} · nudged by the safety net",
+        )
 
     @activity.defn(name="find_unclaimed_payments")
     async def unclaimed_payments(self, input: SafetyNetInput) -> list[UnclaimedPayment]:

@@ -19,6 +19,7 @@ from core.errors import (
 from core.refund_policy import tiers_of
 from messages.booking import MAX_PLACES_PER_BOOKING, BookingRequest, Reservation
 from models.tables import Booking, Seat, Session, WaitingListEntry
+from store.waiting_list_events import publish_entry_events
 
 # Core tables for the hot path's writes: no ORM bookkeeping for rows nobody loads.
 BOOKINGS: Table = Booking.__table__  # type: ignore[assignment]
@@ -124,8 +125,9 @@ async def take_offer(
     db: AsyncSession, session: Session, booking_id: uuid.UUID, request: BookingRequest
 ) -> list[str]:
     """The places held for the waiting-list entry's open offer, now held by this booking, and
-    the entry ACCEPTED, in one step of the caller's transaction; SeatsUnavailable when the
-    offer is no longer open (lapsed, withdrawn) or names other places."""
+    the entry ACCEPTED (its `waitlist.accepted` event written), in one step of the caller's
+    transaction; SeatsUnavailable when the offer is no longer open (lapsed, withdrawn) or
+    names other places."""
     assert request.waiting_entry_id is not None
     entry_id = uuid.UUID(request.waiting_entry_id)
     accepted = await db.execute(
@@ -159,6 +161,7 @@ async def take_offer(
     )
     if sorted(held) != sorted(request.seat_labels):
         raise SeatsUnavailable.taken(request.seat_labels)  # rolled back with the transaction
+    await publish_entry_events(db, [entry_id])
     return list(request.seat_labels)
 
 

@@ -1,7 +1,10 @@
 """The waiting list's rounds: each one transaction that ends the list with its session, lets
 offers past their deadline lapse, and offers the free places by the fairness rule
 (`core.waiting_list`), holding each offer's places in the transaction that takes them from the
-free pool; and the emails each entry is owed, each once."""
+free pool; and the emails each entry is owed, each once. Each round's transaction writes the
+`waitlist.*` webhook events of the transitions it makes; after it commits, the round wakes the
+deliveries of every event of the list's entries still pending (those the API wrote on a join
+or a leave, which nudges the list, among them)."""
 
 import uuid
 from datetime import datetime
@@ -12,6 +15,7 @@ from temporalio import activity
 
 from activities.mail import Mailer, MailRefused
 from activities.notifications import sellers_email
+from activities.webhook_signals import DeliveryStarter
 from core.db import transaction
 from core.enums import (
     LIVE_ENTRY_STATES,
@@ -27,6 +31,7 @@ from documents.waiting_list_emails import render_waiting_list_email
 from messages.waiting_list import ListRound, Notice
 from models.tables import Organisation, Seat, Session, WaitingListEntry
 from store.waiting_list import release_offered
+from store.waiting_list_events import publish_entry_events
 
 # The states an entry is emailed about, once each (`told_state`).
 _TOLD = (WaitingEntryState.OFFERED, WaitingEntryState.EXPIRED, WaitingEntryState.CLOSED)
@@ -40,18 +45,30 @@ class WaitingListActivities:
         mailer: Mailer,
         from_email: str,
         accept_url: str,
+        webhooks: DeliveryStarter | None = None,
     ) -> None:
         """`token_secret` signs the accept tokens (the API's pepper, as its other tokens);
-        `accept_url` is where the email's link points, `{entry_id}` and `{token}` filled in."""
+        `accept_url` is where the email's link points, `{entry_id}` and `{token}` filled in;
+        `webhooks` None: events stay in the outbox until something wakes their delivery."""
         self._sessionmaker = sessionmaker
         self._secret = token_secret
         self._mailer = mailer
         self._from = from_email
         self._accept_url = accept_url
+        self._webhooks = webhooks
 
     @activity.defn(name="advance_waiting_list")
     async def advance(self, session_id: str) -> ListRound:
         """One round; running it again does what is left to do, nothing twice."""
+        round = await self._advance(session_id)
+        if self._webhooks is not None:  # a failure raises: the retry wakes them again
+            entries = select(WaitingListEntry.id).where(
+                WaitingListEntry.session_id == uuid.UUID(session_id)
+            )
+            await self._webhooks.nudge_streams(entries)
+        return round
+
+    async def _advance(self, session_id: str) -> ListRound:
         async with transaction(self._sessionmaker) as db:
             # Rounds of one session queue on its row; a cancellation (FOR UPDATE) waits for one.
             found = (
@@ -103,13 +120,16 @@ class WaitingListActivities:
             )
         )
         choice = choose_offers([_candidate(e) for e in waiting], free)
+        offered = []
         for entry in waiting:
             places = choice.offers.get(str(entry.id))
             if places is not None:
                 await self._hold_for(db, session, entry, places, now)
+                offered.append(entry.id)
             elif str(entry.id) in choice.skipped:
                 entry.skipped_count += 1
                 entry.updated_at = now
+        await publish_entry_events(db, offered)
 
     async def _hold_for(
         self,
@@ -207,6 +227,7 @@ async def _end_entries(
             .returning(WaitingListEntry.id)
         )
     )
+    await publish_entry_events(db, ended)
     await release_offered(db, ended)
 
 

@@ -7,8 +7,9 @@ nudge lost (Temporal down) raises, and the caller's retry nudges every pending d
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
@@ -44,6 +45,11 @@ class DeliveryStarter:
     async def nudge_stream(self, stream_id: uuid.UUID) -> int:
         """Wake the workflows of a booking's (or session's) pending deliveries; how many."""
         return await self._nudge(WebhookEvent.stream_id == stream_id)
+
+    async def nudge_streams(self, stream_ids: Select[Any]) -> int:
+        """Wake the workflows of the pending deliveries of every stream `stream_ids` selects
+        (a waiting list's entries, say); how many."""
+        return await self._nudge(WebhookEvent.stream_id.in_(stream_ids))
 
     async def nudge_endpoint(self, endpoint_id: uuid.UUID) -> int:
         return await self._nudge(WebhookDelivery.endpoint_id == endpoint_id)

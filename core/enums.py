@@ -176,6 +176,11 @@ class WebhookEventType(StrEnum):
     ATTENDEE_NO_SHOW = "attendee.no_show"
     SESSION_UPDATED = "session.updated"
     BOOKING_UPDATED = "booking.updated"  # its session's time or place changed
+    WAITLIST_JOINED = "waitlist.joined"
+    WAITLIST_OFFERED = "waitlist.offered"
+    WAITLIST_ACCEPTED = "waitlist.accepted"
+    WAITLIST_EXPIRED = "waitlist.expired"
+    WAITLIST_LEFT = "waitlist.left"
     PING = "ping"
 
 

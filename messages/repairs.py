@@ -1,7 +1,9 @@
 """What the safety net finds and repairs: places nobody will release, money nobody will claim,
-and refunds made at Stripe that no booking workflow is left to record."""
+refunds made at Stripe that no booking workflow is left to record, and waiting lists whose
+workflow stalled."""
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from core.enums import BookingStatus
 
@@ -31,6 +33,9 @@ class SafetyNetInput:
     batch: int = 50
     # Each search gets this long an attempt (a few attempts): past it, the run goes on without.
     search_timeout_seconds: float = 120.0
+    # A waiting-list offer still holding its places this long past its deadline has a stalled
+    # list workflow: the run nudges it.
+    offer_grace_seconds: int = 60
 
 
 @dataclass
@@ -54,6 +59,21 @@ class UnclaimedPayment:
     stripe_account_id: str | None = None  # the connected account it is in; None: the platform's
 
 
+class StallReason(StrEnum):
+    """Why a session's waiting list is not moving on by itself."""
+
+    OFFER_OVERDUE = "offer-overdue"  # an offer holds its places past its deadline
+    NO_WORKFLOW = "no-workflow"  # places free while someone waits (or sales ended), none runs
+
+
+@dataclass
+class StalledList:
+    """A session's waiting list its workflow will not move on: the safety net nudges it."""
+
+    session_id: str
+    reason: StallReason
+
+
 @dataclass
 class RepairReport:
     released: list[str] = field(default_factory=list)  # booking ids whose places went back
@@ -62,6 +82,7 @@ class RepairReport:
     refunded: list[str] = field(default_factory=list)  # PaymentIntent ids refunded
     webhook_deliveries_woken: int = 0  # (endpoint, booking) delivery workflows signalled
     emails_retried: list[str] = field(default_factory=list)  # notification keys sent again
+    lists_nudged: list[str] = field(default_factory=list)  # sessions whose list was nudged
     # What could not be done this run, and why (a search, or one repair): the next run retries.
     failed: dict[str, str] = field(default_factory=dict)
 

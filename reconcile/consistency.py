@@ -134,7 +134,7 @@ async def _look(
     candidates = unclaimed_candidates(snapshot, ledger, settle=settle, scoped=bool(session_ids))
     violations = [
         *rules.places(snapshot, workflows, settle, hold_grace),
-        *rules.offers(snapshot, settle),
+        *rules.offers(snapshot, settle, hold_grace),
         *rules.money(snapshot, ledger, workflows, candidates, money_bookings, bool(session_ids)),
         *rules.books(snapshot, ledger, money_bookings),
         *rules.documents(snapshot, workflows, at_rest, email_bound),

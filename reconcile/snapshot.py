@@ -52,6 +52,7 @@ class OfferedSeat:
     entry_state: str
     entry_labels: list[str]
     entry_updated_at: datetime
+    offer_expires_at: datetime | None = None  # the entry's open offer's deadline
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,7 @@ async def load_snapshot(
                     row.state,
                     list(row.offer_seat_labels),
                     row.updated_at,
+                    row.offer_expires_at,
                 )
             )
         for booking in await tx.scalars(_bookings(scope, place_holders_only)):
@@ -258,6 +260,7 @@ def _offered(scope: list[uuid.UUID] | None) -> _AnySelect:
         WaitingListEntry.state,
         WaitingListEntry.offer_seat_labels,
         WaitingListEntry.updated_at,
+        WaitingListEntry.offer_expires_at,
     ).join(WaitingListEntry, WaitingListEntry.id == Seat.waiting_entry_id)
     return _in_scope(statement, Seat.session_id, scope)
 

@@ -88,7 +88,9 @@ class DeliveryOut(BaseModel):
     id: uuid.UUID
     event_id: str = Field(description="The `webhook-id` header, the same on every attempt")
     event_type: WebhookEventType
-    sequence: int = Field(description="The event's place among its booking's (or session's)")
+    sequence: int = Field(
+        description="The event's place among its booking's (or session's, or entry's)"
+    )
     status: WebhookDeliveryStatus
     queued_at: datetime
     delivered_at: datetime | None
@@ -99,7 +101,8 @@ class DeliveryOut(BaseModel):
         " `client_secret`: with `amount_paid`, `amount_refunded` and `amount_remaining` (minor"
         " units); a `booking.refunded` adds `data.refund` (`amount`, `total_refunded`,"
         " `currency`); an `attendee.checked_in` adds `data.attendee` (`index`, `name`,"
-        " `checked_in_at`)"
+        " `checked_in_at`); a `waitlist.*` event's `data.entry` is the waiting-list entry as"
+        " `GET /v1/waiting-list/{id}` shows it, less its position and accept token"
     )
 
 

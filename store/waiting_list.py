@@ -32,6 +32,7 @@ from core.errors import (
 from core.waiting_list import token_hash
 from models.tables import Seat, Session, WaitingListEntry
 from store.sequences import database_now
+from store.waiting_list_events import publish_entry_events
 
 _ENTRY_NAMESPACE = uuid.UUID("8d1f5c3e-2b7a-4e61-9c0d-5a4b3e2f1d70")
 
@@ -88,6 +89,7 @@ async def join(
     )
     entry = await db.get_one(WaitingListEntry, request.entry_id, populate_existing=True)
     IdempotencyKeyReused.unless_same(entry.request_fingerprint, request.request_fingerprint)
+    await publish_entry_events(db, [entry.id])
     return entry
 
 
@@ -151,15 +153,15 @@ async def position_of(db: AsyncSession, entry: WaitingListEntry) -> int | None:
 
 
 async def end_entry(db: AsyncSession, entry: WaitingListEntry, state: WaitingEntryState) -> int:
-    """Move a live entry to `state` (an end), giving back the places held for its offer; how
-    many. An entry already ended is left as it is (0)."""
+    """Move a live entry to `state` (an end), giving back the places held for its offer, with
+    its webhook event; how many places. An entry already ended is left as it is (0)."""
     if entry.state not in LIVE_ENTRY_STATES:
         return 0
     entry.state = state
     entry.offer_expires_at = None
     entry.offer_token_hash = None
     entry.closed_at = entry.updated_at = await database_now(db)
-    await db.flush()
+    await publish_entry_events(db, [entry.id])
     return await release_offered(db, [entry.id])
 
 

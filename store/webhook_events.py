@@ -60,7 +60,7 @@ async def publish_booking_event(
         .where(Booking.id == booking_id)
         .scalar_subquery()
     )
-    endpoint_ids = await _subscribed(db, owner, event_type)
+    endpoint_ids = await subscribed(db, owner, event_type)
     if not endpoint_ids:
         return None
     booking = await db.get(Booking, booking_id, populate_existing=True)
@@ -104,7 +104,7 @@ async def _publish_session_event(
     dedup_key: str,
     extra: dict[str, Any] | None = None,
 ) -> str | None:
-    endpoint_ids = await _subscribed(db, session.organisation_id, event_type)
+    endpoint_ids = await subscribed(db, session.organisation_id, event_type)
     if not endpoint_ids:
         return None
     data = {"session": session_data(session), **(extra or {})}
@@ -113,7 +113,7 @@ async def _publish_session_event(
     )
 
 
-async def _subscribed(
+async def subscribed(
     db: AsyncSession, organisation: Any, event_type: WebhookEventType
 ) -> list[uuid.UUID]:
     """The organisation's enabled endpoints subscribed to the event type."""

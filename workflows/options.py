@@ -99,4 +99,6 @@ HOLD_ANSWER_WAIT = timedelta(seconds=10)
 # workflows patches` counts the workflows that still predate each. Empty at the release baseline.
 # The booking's attendance recorded at its session's end (workflows/attendance.py).
 ATTENDANCE_PATCH = "attendance-2026-12-06"
-LIVE_PATCHES: dict[str, date | None] = {ATTENDANCE_PATCH: None}
+# The safety net nudges stalled waiting lists after its other repairs (issue 21).
+SAFETY_NET_WAITING_LISTS = "safety-net-waiting-lists-2026-12-06"
+LIVE_PATCHES: dict[str, date | None] = {ATTENDANCE_PATCH: None, SAFETY_NET_WAITING_LISTS: None}

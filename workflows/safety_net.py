@@ -3,6 +3,8 @@
 A booking workflow that was terminated (operators can, in the UI) or is stuck leaves its
 places held and would keep a late payment; this releases such places and refunds such money,
 telling the customer, has its refunds recorded on their booking, and reports what it repaired.
+A waiting list whose workflow stalled (an offer past its deadline still holding its places,
+or places free while someone waits and no list workflow runs) is nudged (signal-with-start).
 
 A run is bounded: each search has a few attempts of `search_timeout_seconds`, each repair a
 few attempts, and a run takes on at most `batch` of each kind (the rest waits for the next
@@ -31,9 +33,15 @@ with workflow.unsafe.imports_passed_through():
         RefundsMade,
         RepairReport,
         SafetyNetInput,
+        StalledList,
         UnclaimedPayment,
     )
-    from workflows.options import DATABASE_STEP, STRIPE_STEP, StepOptions
+    from workflows.options import (
+        DATABASE_STEP,
+        SAFETY_NET_WAITING_LISTS,
+        STRIPE_STEP,
+        StepOptions,
+    )
     from workflows.steps import BookingSteps
 
 SAFETY_NET_ID = "booking-safety-net"
@@ -84,11 +92,18 @@ class SafetyNetWorkflow:
         for email in emails:
             what = f"email {email.kind} of {email.booking_id}"
             await self._repair(report, what, self._send(report, email))
+        if workflow.patched(SAFETY_NET_WAITING_LISTS):
+            lists = await self._find(
+                report, "find stalled waiting lists", RepairActivities.stalled_lists, input
+            )
+            for stalled in lists:
+                what = f"nudge the waiting list of {stalled.session_id}"
+                await self._repair(report, what, self._nudge(report, stalled))
         workflow.set_current_details(
             f"released {len(report.released)} holds (kept {len(report.kept)}), refunded"
             f" {len(report.refunded)} payments, woke {report.webhook_deliveries_woken} webhook"
-            f" deliveries, sent {len(report.emails_retried)} failed emails again,"
-            f" {len(report.failed)} failed"
+            f" deliveries, sent {len(report.emails_retried)} failed emails again, nudged"
+            f" {len(report.lists_nudged)} waiting lists, {len(report.failed)} failed"
         )
         return report
 
@@ -167,6 +182,15 @@ class SafetyNetWorkflow:
             summary="wake stale webhook deliveries",
             **_search(input),
         )
+
+    async def _nudge(self, report: RepairReport, stalled: StalledList) -> None:
+        await workflow.execute_activity_method(
+            RepairActivities.nudge_list,
+            stalled,
+            summary=f"nudge the waiting list ({stalled.reason})",
+            **_DATABASE_REPAIR,
+        )
+        report.lists_nudged.append(stalled.session_id)
 
     async def _send(self, report: RepairReport, email: EmailRequest) -> None:
         """A failed email, sent again; refused again, it is reported and stays failed."""

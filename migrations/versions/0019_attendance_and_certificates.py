@@ -28,6 +28,11 @@ EVENT_TYPES_BEFORE = (
     "booking.refunded",
     "session.cancelled",
     "attendee.checked_in",
+    "waitlist.joined",
+    "waitlist.offered",
+    "waitlist.accepted",
+    "waitlist.expired",
+    "waitlist.left",
     "ping",
 )
 EVENT_TYPES = (*EVENT_TYPES_BEFORE, "attendee.no_show")

@@ -32,6 +32,11 @@ EVENT_TYPES_BEFORE = (
     "session.cancelled",
     "ping",
     "attendee.checked_in",
+    "waitlist.joined",
+    "waitlist.offered",
+    "waitlist.accepted",
+    "waitlist.expired",
+    "waitlist.left",
     "attendee.no_show",
     "booking.moved",
 )

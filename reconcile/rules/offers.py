@@ -1,20 +1,22 @@
 """I1 for waiting-list offers: every place held for an offer belongs to an entry that holds an
 open offer of exactly that place, and no offer holds places of a session whose sales ended
 (cancelled, started, or its list closed). (held + sold + offered within the capacity:
-`places`.)"""
+`places`.) I3 for them: no offer holds its places long past its deadline (`offer-overdue`:
+the list's workflow, whose timer lets it lapse at the deadline, stalled or is gone)."""
 
 from datetime import timedelta
 
 from core.enums import SessionStatus, WaitingEntryState, WaitingListStatus
 from reconcile.rules.vocabulary import Rule, Violation, violation
-from reconcile.snapshot import SessionRow, Snapshot
+from reconcile.snapshot import OfferedSeat, SessionRow, Snapshot
 
 
-def offers(snapshot: Snapshot, settle: timedelta) -> list[Violation]:
+def offers(snapshot: Snapshot, settle: timedelta, grace: timedelta) -> list[Violation]:
     """Offers changed in the last `settle` are left alone: the waiting list's workflow may be
-    withdrawing them."""
+    withdrawing them; an offer is overdue once `grace` past its deadline."""
     found = []
     ended_reported: set[str] = set()
+    overdue_reported: set[str] = set()
     for seat in snapshot.offered:
         if seat.entry_updated_at > snapshot.now - settle:
             continue
@@ -25,6 +27,17 @@ def offers(snapshot: Snapshot, settle: timedelta) -> list[Violation]:
                     seat.entry_id,
                     f"place {seat.label} of session {seat.session_id} is held for this entry, "
                     f"which is {seat.entry_state} with offered places {seat.entry_labels}",
+                )
+            )
+        if seat.entry_id not in overdue_reported and _overdue(seat, snapshot, grace):
+            overdue_reported.add(seat.entry_id)
+            found.append(
+                violation(
+                    Rule.OFFER_OVERDUE,
+                    seat.entry_id,
+                    f"its offer of {seat.entry_labels} (session {seat.session_id}) lapsed at "
+                    f"{seat.offer_expires_at:%Y-%m-%d %H:%M:%S} and still holds them: the "
+                    "session's waiting-list workflow stalled",
                 )
             )
         session = snapshot.sessions.get(seat.session_id)
@@ -40,6 +53,14 @@ def offers(snapshot: Snapshot, settle: timedelta) -> list[Violation]:
                 )
             )
     return found
+
+
+def _overdue(seat: OfferedSeat, snapshot: Snapshot, grace: timedelta) -> bool:
+    return (
+        seat.entry_state == WaitingEntryState.OFFERED
+        and seat.offer_expires_at is not None
+        and seat.offer_expires_at + grace < snapshot.now
+    )
 
 
 def _sales_ended(session: SessionRow, snapshot: Snapshot, settle: timedelta) -> bool:

@@ -71,6 +71,7 @@ class Rule(StrEnum):
     EMAIL_FAILED = "email-failed"
     OFFER_ORPHAN = "offer-orphan"
     OFFER_SESSION_ENDED = "offer-session-ended"
+    OFFER_OVERDUE = "offer-overdue"
 
     @property
     def invariant(self) -> Invariant:
@@ -105,6 +106,7 @@ _INVARIANT_OF = {
         Invariant.MONEY_BALANCES,
     ),
     Rule.ORPHAN_HOLD_OVERDUE: Invariant.HOLDS_END_ON_TIME,
+    Rule.OFFER_OVERDUE: Invariant.HOLDS_END_ON_TIME,
     **dict.fromkeys(
         (
             Rule.RECEIPT_COUNT,

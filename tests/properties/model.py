@@ -113,6 +113,19 @@ class BookingModel:
         return (self.status, self.labels, self.total, self.recorded, self.at_stripe)
 
 
+@dataclass
+class EntryModel:
+    """A waiting-list entry: its session, how many places it waits for, and where it stands
+    as the API tells it after each step (its open offer's places and token)."""
+
+    id: str
+    session: SessionModel
+    quantity: int
+    state: str = "waiting"
+    offer: list[str] = field(default_factory=list)
+    token: str | None = None
+
+
 def policy_share(amount: int, percent: int) -> int:
     return amount * percent // 100
 

@@ -1,17 +1,18 @@
 """What the property test reads and how it talks to the real servers: the API (every answer
 checked against the OpenAPI document, never a 5xx), PostgreSQL, localstripe, and Temporal's
-description of a workflow (to wait until it is at rest)."""
+description of a workflow (to wait until it is at rest); and reconcile's place and offer rules."""
 
 import asyncio
 import re
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
 import stripe
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
@@ -20,7 +21,13 @@ from activities.repairs import stripe_refunds_workflow_id
 from messages.booking import booking_workflow_id
 from messages.payments import amount_received
 from messages.sessions import session_cancellation_id
-from models.tables import Booking, BookingRefund, Seat, Session
+from messages.waiting_list import PLACES_SIGNAL, waiting_list_workflow_id
+from models.tables import Booking, BookingRefund, Seat, Session, WaitingListEntry
+from reconcile import rules
+from reconcile.findings import DEFAULT_GRACE
+from reconcile.rules import Violation
+from reconcile.snapshot import load_snapshot
+from reconcile.workflow_states import WorkflowReader
 from tests.api.conftest import ADMIN
 from tests.helpers.polling import eventually
 
@@ -145,13 +152,18 @@ class Servers:
             )
             return [(label, state, str(b) if b else None) for label, state, b in rows.all()]
 
-    async def at_rest(self, booking_ids: list[str], session_ids: list[str]) -> None:
-        """Wait until no booking, refund-recorder or session-cancellation workflow has work in
-        flight (no activity, no workflow task): every change asked for has been carried out or
-        refused, and every refund Stripe told of after a booking's workflow ended recorded."""
+    async def at_rest(
+        self, booking_ids: list[str], session_ids: list[str], lists: Sequence[str] = ()
+    ) -> None:
+        """Wait until no booking, refund-recorder, session-cancellation or waiting-list (of the
+        sessions `lists`) workflow has work in flight (no activity, no workflow task): every
+        change asked for has been carried out or refused, every place given back offered to
+        whom the list owes it, and every refund Stripe told of after a booking's workflow
+        ended recorded."""
         ids = [booking_workflow_id(b) for b in booking_ids]
         ids += [stripe_refunds_workflow_id(b) for b in booking_ids]
         ids += [session_cancellation_id(s) for s in session_ids]
+        ids += [waiting_list_workflow_id(s) for s in lists]
 
         async def busy() -> list[str]:
             return [found for found in await asyncio.gather(*map(self._busy, ids)) if found]
@@ -159,6 +171,34 @@ class Servers:
         await eventually(
             busy, lambda found: not found, within=REST_WITHIN, every=0.05, what="at rest"
         )
+
+    async def entry(self, entry_id: str) -> Json:
+        response = await self.call("GET", f"/v1/waiting-list/{entry_id}")
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    async def lapse(self, session_id: str, entry_id: str) -> None:
+        """The entry's open offer past its deadline from now, and its list (running: it holds
+        an open offer) told, as its timer would at the deadline."""
+        async with self.db.begin() as s:
+            await s.execute(
+                update(WaitingListEntry)
+                .where(WaitingListEntry.id == uuid.UUID(entry_id))
+                .values(offer_expires_at=func.now())
+            )
+        handle = self.temporal.get_workflow_handle(waiting_list_workflow_id(session_id))
+        await handle.signal(PLACES_SIGNAL)
+
+    async def place_violations(self, session_ids: list[str]) -> list[Violation]:
+        """What reconcile's place and offer rules (I1, I3) find in these sessions, at rest."""
+        snapshot = await load_snapshot(self.db, session_ids=session_ids, place_holders_only=True)
+        booking_ids = list(snapshot.bookings)
+        workflows = await WorkflowReader(self.temporal).read(booking_ids, ask_status=True)
+        at_once = timedelta(0)
+        return [
+            *rules.places(snapshot, workflows, at_once, DEFAULT_GRACE),
+            *rules.offers(snapshot, at_once, DEFAULT_GRACE),
+        ]
 
     async def _busy(self, workflow_id: str) -> str | None:
         try:

@@ -8,9 +8,13 @@ pay, pay twice, an admin's refund (retried with the same Idempotency-Key, or the
 another body), a refund made at Stripe (its signed `charge.refunded` sent or not), places given
 back by count or by seat, a customer's cancel, the session's cancellation, a customer's cancel at
 once with the session's cancellation or with an admin's refund, and replays of the webhooks sent
-so far in another order. After each step, once every workflow is at rest, the
+so far in another order; and the waiting list's (issue 21): joining a session's list for more
+places than it has free, a cancel where the list waits, accepting, declining or letting lapse an
+offer. After each step, once every workflow is at rest, the
 API, PostgreSQL and localstripe must agree with the model and with invariants I1, I2 and I7;
-every API answer must be documented and none may be a 5xx.
+no place is both offered and sold, held + sold + offered stay within the capacity, and
+reconcile's place and offer rules find nothing; every API answer must be documented and none
+may be a 5xx.
 
 `MONEY_SEQUENCES=500` runs more sequences than the default 20; the run prints one line:
 sequences, steps and violations.
@@ -54,6 +58,7 @@ from tests.properties.model import (
     CLOSED,
     OPEN,
     BookingModel,
+    EntryModel,
     Json,
     Kind,
     SessionModel,
@@ -99,6 +104,7 @@ class MoneyPaths(RuleBasedStateMachine):
         self.bookings: list[BookingModel] = []
         self.events: list[tuple[BookingModel, str, str, Json]] = []  # booking, type, id, object
         self.changes: list[tuple[str, str, Json]] = []  # path, Idempotency-Key, body
+        self.entries: list[EntryModel] = []  # waiting-list entries, in join order
 
     def run(self, coroutine: Any) -> Any:
         return self.servers.run(coroutine)
@@ -549,6 +555,153 @@ class MoneyPaths(RuleBasedStateMachine):
             assert response.status_code == 422, f"same key, other body: {response.text}"
         self._unchanged(before)
 
+    # ---- the waiting list ------------------------------------------------------------------
+
+    @precondition(lambda self: self.bookings)
+    @rule(index=which, more=st.integers(1, 2))
+    def join_waiting_list(self, index: int, more: int) -> None:
+        """A customer asks for `more` places than a booking's session has free and joins its
+        waiting list; with every place free already, 409 `places-available` (book instead)."""
+        Tally.steps += 1
+        session = self._booking(index).session
+        free = self.run(self._free(session))
+        quantity = min(free + more, CAPACITY)
+        body = {"quantity": quantity, "customer": {"name": "Grace Hopper", "email": "g@ex.com"}}
+        before = self._states()
+        response = self.run(
+            self.servers.call(
+                "POST", f"/v1/sessions/{session.id}/waiting-list", key=str(uuid.uuid4()), json=body
+            )
+        )
+        if session.cancelled or quantity <= free:
+            assert response.status_code == 409, response.text
+            if not session.cancelled:
+                assert response.json()["available"] == free, response.text
+        else:
+            assert response.status_code == 201, response.text
+            self.entries.append(EntryModel(response.json()["id"], session, quantity))
+        self._settle()
+        self._unchanged(before)
+
+    @precondition(lambda self: self._offered())
+    @rule(index=which)
+    def accept_offer(self, index: int) -> None:
+        """An entry accepts its offer: its booking starts with exactly the offered places,
+        priced as any booking of that many."""
+        Tally.steps += 1
+        e = self._pick_offer(index)
+        before = self._states()
+        response = self.run(
+            self.servers.call("POST", f"/v1/waiting-list/{e.id}/accept", json={"token": e.token})
+        )
+        assert response.status_code == 201, response.text
+        got = response.json()
+        total = e.session.total(e.quantity)
+        assert sorted(got["seats"]) == sorted(e.offer), (got["seats"], e.offer)
+        assert (got["quantity"], got["amount_total"]) == (e.quantity, total), got
+        b = BookingModel(
+            got["id"],
+            e.session,
+            BookingStatus(got["status"]),
+            got["seats"],
+            total,
+            got["payment"]["payment_intent_id"],
+        )
+        self.bookings.append(b)
+        self._settle()
+        assert e.state == "accepted", e.state
+        assert b.status == (CONFIRMED if total == 0 else PENDING), b.status
+        self._unchanged(before, but=b)
+
+    @precondition(lambda self: self._offered())
+    @rule(index=which)
+    def decline_offer(self, index: int) -> None:
+        """An entry declines its offer: it leaves the list; its places go to the next entry
+        that fits, or back to sale."""
+        Tally.steps += 1
+        e = self._pick_offer(index)
+        before = self._states()
+        response = self.run(
+            self.servers.call("POST", f"/v1/waiting-list/{e.id}/decline", json={"token": e.token})
+        )
+        assert response.status_code == 200, response.text
+        self._settle()
+        assert (e.state, e.offer) == ("declined", []), (e.state, e.offer)
+        self._unchanged(before)
+
+    @precondition(lambda self: self._offered())
+    @rule(index=which)
+    def let_offer_expire(self, index: int) -> None:
+        """An entry lets its offer lapse (its deadline brought to now, its list told as its
+        timer would be): the places move on, the entry is never offered them again."""
+        Tally.steps += 1
+        e = self._pick_offer(index)
+        before = self._states()
+        self.run(self.servers.lapse(e.session.id, e.id))
+        self._settle()
+        assert (e.state, e.offer) == ("expired", []), (e.state, e.offer)
+        self._unchanged(before)
+
+    @precondition(lambda self: self._waited_on())
+    @rule(index=which)
+    def cancel_while_the_list_waits(self, index: int) -> None:
+        """A customer cancels a booking of a session whose waiting list has someone waiting
+        (`customer_cancel`, aimed where the list gets the places: offers to accept, decline or
+        let lapse come of it)."""
+        waited_on = self._waited_on()
+        self.customer_cancel(self.bookings.index(waited_on[index % len(waited_on)]))
+
+    def _waited_on(self) -> list[BookingModel]:
+        """Open bookings of sessions with someone on their waiting list."""
+        lists = {e.session.id for e in self.entries if e.state == "waiting"}
+        return [b for b in self.bookings if b.status in OPEN and b.session.id in lists]
+
+    def _offered(self) -> list[EntryModel]:
+        return [e for e in self.entries if e.state == "offered"]
+
+    def _pick_offer(self, index: int) -> EntryModel:
+        offered = self._offered()
+        return offered[index % len(offered)]
+
+    async def _free(self, session: SessionModel) -> int:
+        seats = await self.servers.seats(session.id)
+        return sum(state == SeatState.FREE for _, state, _ in seats)
+
+    async def _read_entry(self, e: EntryModel) -> None:
+        got = await self.servers.entry(e.id)
+        e.state = got["state"]
+        offer = got["offer"] or {}
+        e.offer, e.token = list(offer.get("seats", [])), offer.get("token")
+
+    @invariant()
+    def offers_agree(self) -> None:
+        """Never oversold, no place both offered and sold (or held), held + sold + offered
+        within the capacity, each open offer holds exactly its entry's places, a cancelled
+        session's list has ended, and reconcile's place and offer rules find nothing."""
+        self.run(self._offers_agree())
+
+    async def _offers_agree(self) -> None:
+        for session in self.sessions.values():
+            seats = await self.servers.seats(session.id)
+            offered = {label for label, state, _ in seats if state == SeatState.OFFERED}
+            owned = {
+                label
+                for b in self.bookings
+                if b.session is session and b.status in OPEN
+                for label in b.labels
+            }
+            assert not offered & owned, f"offered and sold or held: {offered & owned}"
+            assert len(offered) + len(owned) <= CAPACITY, (offered, owned)
+            offers = [e for e in self.entries if e.session is session and e.state == "offered"]
+            for e in offers:
+                assert len(e.offer) == e.quantity, (e.offer, e.quantity)
+            assert offered == {label for e in offers for label in e.offer}, (offered, offers)
+            if session.cancelled:
+                live = [e.state for e in self.entries if e.session is session]
+                assert not {"waiting", "offered"} & set(live), live
+        found = await self.servers.place_violations([s.id for s in self.sessions.values()])
+        assert not found, found
+
     # ---- checks after every step -------------------------------------------------------------
 
     @invariant()
@@ -623,7 +776,11 @@ class MoneyPaths(RuleBasedStateMachine):
             if b.status in OPEN
             for label in b.labels
         }
-        taken = {label: (state, owner) for label, state, owner in seats if state != SeatState.FREE}
+        taken = {
+            label: (state, owner)
+            for label, state, owner in seats
+            if state not in (SeatState.FREE, SeatState.OFFERED)  # offered: `offers_agree`
+        }
         assert taken == expected, (taken, expected)
 
     # ---- helpers -----------------------------------------------------------------------------
@@ -710,11 +867,14 @@ class MoneyPaths(RuleBasedStateMachine):
         """Wait until every workflow is at rest, then read each booking into the model."""
         ids = [b.id for b in self.bookings]
         sessions = [s.id for s in self.sessions.values() if s.cancelled]
-        self.run(self.servers.at_rest(ids, sessions))
+        lists = sorted({e.session.id for e in self.entries})
+        self.run(self.servers.at_rest(ids, sessions, lists))
         self.run(self._read_all())
 
     async def _read_all(self) -> None:
-        await asyncio.gather(*(self._read(b) for b in self.bookings))
+        await asyncio.gather(
+            *(self._read(b) for b in self.bookings), *(self._read_entry(e) for e in self.entries)
+        )
 
     async def _read(self, b: BookingModel) -> None:
         api = await self.servers.booking(b.id)

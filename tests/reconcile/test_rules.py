@@ -241,6 +241,18 @@ async def offer_kept_after_the_list_closed(t: Tools) -> Broken:
     return Broken(World([session_id], {}), {(Rule.OFFER_SESSION_ENDED, entry_id)})
 
 
+async def offer_long_past_its_deadline(t: Tools) -> Broken:
+    """No list workflow lets it lapse (none runs for this session): it holds on."""
+    session_id, entry_id = await _offer(t, "offered")
+    await sql(
+        t.db,
+        "UPDATE waiting_list_entries SET offer_expires_at = now() - interval '1 hour'"
+        " WHERE id = :id",
+        id=entry_id,
+    )
+    return Broken(World([session_id], {}), {(Rule.OFFER_OVERDUE, entry_id)})
+
+
 # ---- I2: money --------------------------------------------------------------------------------
 
 
@@ -453,6 +465,7 @@ CASES: list[tuple[Rule, Break]] = [
     (Rule.SOLD_UNPAID, pending_owns_sold_places),
     (Rule.OFFER_ORPHAN, place_held_for_an_entry_that_waits),
     (Rule.OFFER_SESSION_ENDED, offer_kept_after_the_list_closed),
+    (Rule.OFFER_OVERDUE, offer_long_past_its_deadline),
     (Rule.UNCLAIMED_PAYMENT, payment_nobody_claims),
     (Rule.OVER_REFUNDED, refunded_twice_at_stripe),
     (Rule.CONFIRMED_UNPAID, confirmed_on_an_intent_stripe_never_saw),

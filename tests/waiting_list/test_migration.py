@@ -1,4 +1,5 @@
-"""Migration 0014: the waiting list's tables and the `offered` place state come and go."""
+"""The waiting list's migrations: 0014 (its tables and the `offered` place state) and 0017
+(its webhook event types) come and go."""
 
 from devstack.postgres import Cluster
 from tests.helpers.database import alembic, scratch_database
@@ -20,3 +21,18 @@ def test_migration_0014_is_reversible(postgres: Cluster) -> None:
         assert "offered" not in sql(_SEAT_CHECKS)
         alembic(url, "upgrade", "head")
         assert sql(table) == "1"
+
+
+def test_migration_0017_adds_the_waitlist_events_and_takes_them_back(postgres: Cluster) -> None:
+    """Migration 0017: the `waitlist.*` webhook event types."""
+    checks = (
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conname = 'webhook_event_type_known'"
+    )
+    with scratch_database(postgres) as (url, sql):
+        alembic(url, "upgrade", "head")
+        assert "waitlist.offered" in sql(checks) and "attendee.checked_in" in sql(checks)
+        alembic(url, "downgrade", "0016")
+        assert "waitlist" not in sql(checks) and "attendee.checked_in" in sql(checks)
+        alembic(url, "upgrade", "head")
+        assert "waitlist.left" in sql(checks)
