@@ -24,7 +24,7 @@ def _enum_constraints() -> list[tuple[str, str, set[str]]]:
             text = str(getattr(constraint, "sqltext", ""))
             if isinstance(constraint, CheckConstraint) and " IN (" in text:
                 found.append((table.name, str(constraint.name), set(QUOTED.findall(text))))
-    return found
+    return sorted(found)  # a table's constraints are a set: the same order in every process
 
 
 ENUM_CONSTRAINTS = _enum_constraints()
@@ -36,7 +36,7 @@ def test_the_models_declare_enum_constraints() -> None:
 
 
 @pytest.mark.parametrize(
-    ("table", "name", "values"), ENUM_CONSTRAINTS, ids=[c[1] for c in ENUM_CONSTRAINTS]
+    ("table", "name", "values"), ENUM_CONSTRAINTS, ids=[f"{c[0]}.{c[1]}" for c in ENUM_CONSTRAINTS]
 )
 def test_the_database_allows_exactly_the_enum_values(
     postgres: Cluster, table: str, name: str, values: set[str]
