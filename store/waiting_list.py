@@ -178,6 +178,28 @@ async def release_offered(db: AsyncSession, entry_ids: list[uuid.UUID]) -> int:
     return len(freed.all())
 
 
+async def cap_offers_at_start(db: AsyncSession, session: Session) -> bool:
+    """After the session's start moved earlier: its open offers' deadlines capped at the new
+    start (an offer never outlives the sales: `core.waiting_list.offer_deadline`); whether the
+    list has a live entry, whose workflow must look again (its timer is set for the old times)."""
+    await db.execute(
+        update(WaitingListEntry)
+        .where(
+            WaitingListEntry.session_id == session.id,
+            WaitingListEntry.state == WaitingEntryState.OFFERED,
+            WaitingListEntry.offer_expires_at > session.starts_at,
+        )
+        .values(offer_expires_at=session.starts_at, updated_at=func.now())
+    )
+    live = await db.scalar(
+        select(func.count()).where(
+            WaitingListEntry.session_id == session.id,
+            WaitingListEntry.state.in_(LIVE_ENTRY_STATES),
+        )
+    )
+    return bool(live)
+
+
 def check_token(entry: WaitingListEntry, token: str) -> None:
     """NoOpenOffer unless the entry holds an open offer and `token` is its."""
     if entry.state != WaitingEntryState.OFFERED or entry.offer_token_hash != token_hash(token):
