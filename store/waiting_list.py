@@ -200,6 +200,29 @@ async def cap_offers_at_start(db: AsyncSession, session: Session) -> bool:
     return bool(live)
 
 
+async def wait_again(db: AsyncSession, booking_id: uuid.UUID) -> bool:
+    """The entry whose accepted offer started `booking_id`, waiting again at its place in the
+    list, when that booking's setup failed and was discarded: the places the booking freed go
+    to the list's next round (its own again while it is first in line, as a new offer with
+    its email and token). Whether there was one."""
+    reopened = await db.execute(
+        update(WaitingListEntry)
+        .where(
+            WaitingListEntry.booking_id == booking_id,
+            WaitingListEntry.state == WaitingEntryState.ACCEPTED,
+        )
+        .values(
+            state=WaitingEntryState.WAITING,
+            booking_id=None,
+            told_state=None,
+            closed_at=None,
+            updated_at=func.now(),
+        )
+        .returning(WaitingListEntry.id)
+    )
+    return reopened.first() is not None
+
+
 def check_token(entry: WaitingListEntry, token: str) -> None:
     """NoOpenOffer unless the entry holds an open offer and `token` is its."""
     if entry.state != WaitingEntryState.OFFERED or entry.offer_token_hash != token_hash(token):
