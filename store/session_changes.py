@@ -44,6 +44,7 @@ class SessionPatch:
     ends_at: datetime | None = None
     capacity: int | None = None
     accept_or_refund: AcceptOrRefund | None = None
+    certifying: bool | None = None
 
 
 @dataclass
@@ -76,8 +77,14 @@ async def update_session(
     capacity = patch.capacity if patch.capacity != session.capacity else None
     if capacity is not None:
         await _check_capacity(db, session, capacity)
-    if not changes and capacity is None:
+    certifying = patch.certifying if patch.certifying != session.certifying else None
+    if certifying is not None and session.ends_at <= now:
+        # The booking workflows decided the certificates owed at the end.
+        raise SessionNotBookable("a session that has ended cannot change whether it certifies")
+    if not changes and capacity is None and certifying is None:
         return PatchOutcome(session, await _asked_again(db, session, patch), False)
+    if certifying is not None:
+        session.certifying = certifying
     wake_list = capacity is not None and capacity > session.capacity
     if capacity is not None:
         await _resize(db, session, capacity)
