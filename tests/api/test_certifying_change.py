@@ -3,26 +3,16 @@ attended places are certified at the end as if it had been set at creation; afte
 changes no more (409), the certificates owed having been decided then."""
 
 import asyncio
-from datetime import UTC, datetime, timedelta
 
-from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.api.conftest import ADMIN
-from tests.helpers.door import code, confirmed, scan
+from tests.helpers.door import code, confirmed, ending_soon, scan
 from tests.helpers.refunds import sent
-from tests.helpers.sellers import session_of
 from tests.helpers.stack import Stack
 from tests.helpers.workflow_bookings import handle_of
 
 
 async def test_certifying_is_set_before_the_end_and_not_after(stack: Stack) -> None:
-    starts = (datetime.now(UTC) + timedelta(seconds=6)).replace(microsecond=0)
-    session_id = await session_of(
-        stack.db,
-        DEFAULT_ORGANISATION_ID,
-        starts_at=starts,
-        ends_at=starts + timedelta(seconds=1),
-        price_amount=0,
-    )
+    session_id, _ = await ending_soon(stack, 6)
     booking = await confirmed(stack, session_id, 1)
     path = f"/v1/sessions/{session_id}"
 
