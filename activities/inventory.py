@@ -44,6 +44,7 @@ from messages.booking import (
 )
 from models.tables import Booking, Organisation, Seat, Session, WebhookEvent
 from store.sequences import database_now, next_reference
+from store.waiting_list import wait_again
 from store.webhook_events import STATUS_EVENTS, publish_booking_event
 
 
@@ -172,7 +173,9 @@ class InventoryActivities:
 
     @activity.defn(name="discard_booking")
     async def discard(self, booking_id: str) -> ReleaseResult:
-        """Undo a setup that failed: free the places and delete the row, so a retry starts clean."""
+        """Undo a setup that failed: free the places and delete the row, so a retry starts
+        clean; the booking of an accepted waiting-list offer puts its entry back on the list
+        (`wait_again`), which the places came back to."""
         key = uuid.UUID(booking_id)
         async with transaction(self._sessionmaker) as db:
             session_id = await db.scalar(select(Booking.session_id).where(Booking.id == key))
@@ -186,6 +189,7 @@ class InventoryActivities:
                 # A booking that never was announces nothing: its `booking.created` may have
                 # been written by a setup step that then failed.
                 await db.execute(delete(WebhookEvent).where(WebhookEvent.stream_id == key))
+                await wait_again(db, key)  # a waiting-list offer's booking: its entry waits
         if session_id is not None:
             await self._places_came_back(key, session_id)
         return ReleaseResult(released=released)

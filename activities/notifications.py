@@ -220,7 +220,7 @@ class NotificationActivities:
             )
 
     async def _compose(self, request: EmailRequest, key: str) -> OutgoingEmail:
-        confirms = request.kind == EmailKind.CONFIRMATION
+        ticketed = request.kind in _TICKET_EMAILS
         async with self._sessionmaker() as db:
             booking = await db.get(Booking, uuid.UUID(request.booking_id))
             assert booking is not None, f"no booking {request.booking_id}"
@@ -286,7 +286,7 @@ class NotificationActivities:
                 *self._attachments(request.kind, booking, session, documents),
                 *(self._move_calendars(booking, session, left) if left else []),
                 *self._change_calendar(booking, session, change),
-                *(self._tickets(booking, session, organisation) if confirms else []),
+                *(self._tickets(booking, session, organisation) if ticketed else []),
                 *([_certificate_pdf(certificate)] if certificate else []),
             ],
         )
@@ -419,6 +419,10 @@ async def _change_told(
         )
     )
 
+
+# Emails that carry the booking's tickets: the confirmation's, and a move's for the session moved
+# to (a ticket signs its session: the ones held before are refused at the new door).
+_TICKET_EMAILS = frozenset({EmailKind.CONFIRMATION, EmailKind.MOVED})
 
 # Emails that end a booking: a calendar that holds its event is told to drop it.
 _ENDS_THE_BOOKING = frozenset(

@@ -38,7 +38,13 @@ class WaitingListSignals:
     ) -> bool:
         """After a booking gave places back: wake its session's list if anyone waits on it.
         `session_id` names the session of a booking whose row is gone (a discarded setup)."""
-        session = Booking.session_id if session_id is None else literal(session_id)
+        # Typed: an untyped literal is both the selected value and the compared one, and
+        # PostgreSQL cannot deduce one type for it.
+        session = (
+            Booking.session_id
+            if session_id is None
+            else literal(session_id, WaitingListEntry.session_id.type)
+        )
         query = select(session).where(
             exists().where(
                 WaitingListEntry.session_id == session,

@@ -1,6 +1,6 @@
 """What follows a committed change of a session (`store.session_changes`), for the API and
 operators alike: its announcement started (or found running), or its `session.updated` event
-sent; a raised capacity wakes the waiting list."""
+sent; a raised capacity or an earlier start wakes the waiting list."""
 
 import asyncio
 import logging
@@ -42,7 +42,7 @@ async def after_update(
             ) from None
     else:
         await _wake_webhooks(webhooks, outcome.session.id)
-    if outcome.capacity_raised:
+    if outcome.wake_list:
         await waiting_lists.nudge(temporal, settings, session_id)
     return handle
 

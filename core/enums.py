@@ -213,6 +213,7 @@ class TicketRefusal(StrEnum):
     OTHER_SESSION = "other_session"  # a genuine ticket, of another session or organisation
     BOOKING_NOT_CONFIRMED = "booking_not_confirmed"  # cancelled, refunded, expired, unpaid
     PLACE_CANCELLED = "place_cancelled"  # the booking gave this place back
+    BOOKING_MOVED = "booking_moved"  # a ticket of the session its booking has moved from
 
 
 class TracingExporter(StrEnum):

@@ -67,7 +67,24 @@ class PlacesRequest(BaseModel):
         return len(self.seats) or self.quantity or 0
 
 
-class BookingCreate(PlacesRequest):
+class FormAnswers(BaseModel):
+    """Answers to a session's questions and its consents accepted, as a booking gives them."""
+
+    answers: Annotated[list[AnswerIn], Field(max_length=MAX_QUESTIONS * MAX_PLACES_PER_BOOKING)] = (
+        Field([], description="Answers to the session's questions (GET .../questions)")
+    )
+    consents: Annotated[list[ConsentGiven], Field(max_length=MAX_CONSENTS)] = Field(
+        [], description="The session's consents accepted, each at its current version"
+    )
+
+    @model_validator(mode="after")
+    def _consents_once(self) -> "FormAnswers":
+        if rules.repeats([c.consent for c in self.consents]):
+            raise ValueError("a consent is listed twice")
+        return self
+
+
+class BookingCreate(PlacesRequest, FormAnswers):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -82,18 +99,6 @@ class BookingCreate(PlacesRequest):
     )
 
     session_id: uuid.UUID
-    answers: Annotated[list[AnswerIn], Field(max_length=MAX_QUESTIONS * MAX_PLACES_PER_BOOKING)] = (
-        Field([], description="Answers to the session's questions (GET .../questions)")
-    )
-    consents: Annotated[list[ConsentGiven], Field(max_length=MAX_CONSENTS)] = Field(
-        [], description="The session's consents accepted, each at its current version"
-    )
-
-    @model_validator(mode="after")
-    def _consents_once(self) -> "BookingCreate":
-        if rules.repeats([c.consent for c in self.consents]):
-            raise ValueError("a consent is listed twice")
-        return self
 
 
 class Payment(BaseModel):

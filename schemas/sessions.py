@@ -216,6 +216,11 @@ class SessionUpdate(BaseModel):
         default=None, description="Never below the places sold, held and offered (409)"
     )
     accept_or_refund: AcceptOrRefundIn | None = None
+    certifying: bool | None = Field(
+        default=None,
+        description="Whether its attended places get certificates at its end; not after the "
+        "end (409)",
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> "SessionUpdate":

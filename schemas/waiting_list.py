@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.enums import WaitingEntryState, WaitingListStatus
-from schemas.bookings import AttendeeIn, CustomerOut, PlacesRequest
+from schemas.bookings import AttendeeIn, CustomerOut, FormAnswers, PlacesRequest
 
 
 class WaitingListJoin(PlacesRequest):
@@ -65,3 +65,8 @@ class WaitingListUpdate(BaseModel):
 
 class OfferAnswer(BaseModel):
     token: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class OfferAcceptance(FormAnswers, OfferAnswer):
+    """An offer accepted: its token, and the answers and consents the session asks of a
+    booking (`GET /v1/sessions/{id}/questions`), checked as `POST /v1/bookings` checks them."""

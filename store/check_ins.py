@@ -63,6 +63,12 @@ async def admitted_ticket(
             reason=TicketRefusal.BOOKING_NOT_CONFIRMED,
             booking_status=booking.status,
         )
+    if booking.session_id != session.id:
+        raise TicketRefused(
+            f"the booking {booking.reference} moved to another session: its move's email has "
+            "the tickets for it",
+            reason=TicketRefusal.BOOKING_MOVED,
+        )
     if ticket.attendee_index not in admitted_indices(booking):
         raise TicketRefused(
             f"place {ticket.attendee_index + 1} of booking {booking.reference} was cancelled",

@@ -28,8 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.customer_hash import normalise_email
 from core.enums import OPEN_STATUSES, NotificationStatus, WebhookDeliveryStatus
 from models.tables import (
+    Attendance,
     Booking,
     Certificate,
+    CheckIn,
     Notification,
     Receipt,
     Session,
@@ -65,6 +67,17 @@ async def export_customer(
     ids = [booking.id for booking, _ in bookings]
     emails = await db.scalars(select(Notification).where(Notification.booking_id.in_(ids)))
     documents = await db.scalars(select(Receipt).where(Receipt.booking_id.in_(ids)))
+    check_ins = await db.scalars(
+        select(CheckIn).where(CheckIn.booking_id.in_(ids)).order_by(CheckIn.checked_in_at)
+    )
+    attendance = await db.scalars(
+        select(Attendance)
+        .where(Attendance.booking_id.in_(ids))
+        .order_by(Attendance.booking_id, Attendance.attendee_index)
+    )
+    certificates = await db.scalars(
+        select(Certificate).where(Certificate.booking_id.in_(ids)).order_by(Certificate.issued_at)
+    )
     return {
         "email": normalise_email(email),
         "bookings": [_booking(booking, session) for booking, session in bookings],
@@ -86,6 +99,37 @@ async def export_customer(
                 "issued_at": _iso(d.issued_at),
             }
             for d in documents
+        ],
+        # Places are numbered from 0, as the booking's attendees.
+        "check_ins": [
+            {
+                "booking_id": str(c.booking_id),
+                "place": c.attendee_index,
+                "checked_in_at": _iso(c.checked_in_at),
+            }
+            for c in check_ins
+        ],
+        "attendance": [
+            {
+                "booking_id": str(a.booking_id),
+                "place": a.attendee_index,
+                "attended": a.attended,
+                "recorded_at": _iso(a.recorded_at),
+                "corrected_at": _iso(a.corrected_at),
+            }
+            for a in attendance
+        ],
+        "certificates": [
+            {
+                "booking_id": str(c.booking_id),
+                "place": c.attendee_index,
+                "number": c.number,
+                "attendee_name": c.attendee_name,
+                "course_title": c.course_title,
+                "issued_at": _iso(c.issued_at),
+                "revoked_at": _iso(c.revoked_at),
+            }
+            for c in certificates
         ],
     }
 

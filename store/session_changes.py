@@ -17,6 +17,7 @@ from core.errors import CapacityBelowTaken, InvalidRequest, SessionNotBookable, 
 from models.tables import Seat, Session, SessionChange
 from store.catalog import MAX_PLACES_PER_SESSION
 from store.sequences import database_now
+from store.waiting_list import cap_offers_at_start
 from store.webhook_events import publish_session_updated
 
 # The fields a change of which is announced to the session's bookings (an email with its
@@ -43,6 +44,7 @@ class SessionPatch:
     ends_at: datetime | None = None
     capacity: int | None = None
     accept_or_refund: AcceptOrRefund | None = None
+    certifying: bool | None = None
 
 
 @dataclass
@@ -51,7 +53,9 @@ class PatchOutcome:
     # The change to announce: this one's (its time or place moved), or the last one again for a
     # PATCH asking for the time or place the session has (a retry); else None.
     change: SessionChange | None
-    capacity_raised: bool
+    # The waiting list must look again: the capacity was raised, or the start moved earlier
+    # while someone is on the list (open offers capped at it).
+    wake_list: bool
 
 
 async def update_session(
@@ -73,13 +77,21 @@ async def update_session(
     capacity = patch.capacity if patch.capacity != session.capacity else None
     if capacity is not None:
         await _check_capacity(db, session, capacity)
-    if not changes and capacity is None:
+    certifying = patch.certifying if patch.certifying != session.certifying else None
+    if certifying is not None and session.ends_at <= now:
+        # The booking workflows decided the certificates owed at the end.
+        raise SessionNotBookable("a session that has ended cannot change whether it certifies")
+    if not changes and capacity is None and certifying is None:
         return PatchOutcome(session, await _asked_again(db, session, patch), False)
-    raised = capacity is not None and capacity > session.capacity
+    if certifying is not None:
+        session.certifying = certifying
+    wake_list = capacity is not None and capacity > session.capacity
     if capacity is not None:
         await _resize(db, session, capacity)
     for name, (_, value) in changes.items():
         setattr(session, name, value)
+    if _earlier(changes.get("starts_at")):
+        wake_list = await cap_offers_at_start(db, session) or wake_list
     change = None
     if any(name in changes for name in ANNOUNCED):
         session.calendar_sequence += 1
@@ -98,7 +110,7 @@ async def update_session(
     await publish_session_updated(
         db, session, _event_key(change, now), change.changes if change else {}
     )
-    return PatchOutcome(session, change, raised)
+    return PatchOutcome(session, change, wake_list)
 
 
 async def _asked_again(
@@ -193,6 +205,15 @@ async def _resize(db: AsyncSession, session: Session, capacity: int) -> None:
         )
         await db.execute(delete(Seat).where(Seat.id.in_(spare)))
     session.capacity = capacity
+
+
+def _earlier(start_moved: tuple[object, object] | None) -> bool:
+    """Whether the start moved (before, after) earlier."""
+    if start_moved is None:
+        return False
+    before, after = start_moved
+    assert isinstance(before, datetime) and isinstance(after, datetime)
+    return after < before
 
 
 def _window_end(

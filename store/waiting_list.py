@@ -178,6 +178,51 @@ async def release_offered(db: AsyncSession, entry_ids: list[uuid.UUID]) -> int:
     return len(freed.all())
 
 
+async def cap_offers_at_start(db: AsyncSession, session: Session) -> bool:
+    """After the session's start moved earlier: its open offers' deadlines capped at the new
+    start (an offer never outlives the sales: `core.waiting_list.offer_deadline`); whether the
+    list has a live entry, whose workflow must look again (its timer is set for the old times)."""
+    await db.execute(
+        update(WaitingListEntry)
+        .where(
+            WaitingListEntry.session_id == session.id,
+            WaitingListEntry.state == WaitingEntryState.OFFERED,
+            WaitingListEntry.offer_expires_at > session.starts_at,
+        )
+        .values(offer_expires_at=session.starts_at, updated_at=func.now())
+    )
+    live = await db.scalar(
+        select(func.count()).where(
+            WaitingListEntry.session_id == session.id,
+            WaitingListEntry.state.in_(LIVE_ENTRY_STATES),
+        )
+    )
+    return bool(live)
+
+
+async def wait_again(db: AsyncSession, booking_id: uuid.UUID) -> bool:
+    """The entry whose accepted offer started `booking_id`, waiting again at its place in the
+    list, when that booking's setup failed and was discarded: the places the booking freed go
+    to the list's next round (its own again while it is first in line, as a new offer with
+    its email and token). Whether there was one."""
+    reopened = await db.execute(
+        update(WaitingListEntry)
+        .where(
+            WaitingListEntry.booking_id == booking_id,
+            WaitingListEntry.state == WaitingEntryState.ACCEPTED,
+        )
+        .values(
+            state=WaitingEntryState.WAITING,
+            booking_id=None,
+            told_state=None,
+            closed_at=None,
+            updated_at=func.now(),
+        )
+        .returning(WaitingListEntry.id)
+    )
+    return reopened.first() is not None
+
+
 def check_token(entry: WaitingListEntry, token: str) -> None:
     """NoOpenOffer unless the entry holds an open offer and `token` is its."""
     if entry.state != WaitingEntryState.OFFERED or entry.offer_token_hash != token_hash(token):

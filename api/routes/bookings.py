@@ -2,7 +2,6 @@
 its documents."""
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.availability import bookable_session
+from api.booking_form import checked_form
 from api.booking_lists import BookingListQuery, BookingPage, ListCursors
 from api.deps import AdminCaller, ClientCaller, DbDep, SettingsDep, TemporalDep
 from clients.booking_workflows import (
@@ -26,7 +26,6 @@ from clients.booking_workflows import (
 from clients.idempotency import request_fingerprint
 from core.enums import DocumentKind
 from core.errors import IdempotencyKeyReused, InvalidRequest, SellerProfileIncomplete
-from core.questions import Given, check_form
 from messages.booking import (
     Attendee,
     BookingRequest,
@@ -117,16 +116,7 @@ async def _answer_form(
     that exists already (its Idempotency-Key sent again) is answered as it was made, even if
     the questions changed since: its workflow or mirror answers, comparing fingerprints."""
     try:
-        request.answers, request.consents = check_form(
-            session.questions,
-            session.consents,
-            [Given(a.question, a.value, a.attendee) for a in body.answers],
-            {c.consent: c.version for c in body.consents},
-            request.quantity,
-            starts_at=session.starts_at,
-            time_zone=session.time_zone,
-            at=datetime.now(UTC),
-        )
+        request.answers, request.consents = checked_form(session, body, request.quantity)
     except InvalidRequest:
         if await db.get(Booking, uuid.UUID(request.booking_id)) is None:
             raise

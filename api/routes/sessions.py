@@ -97,7 +97,8 @@ async def create(body: SessionCreate, caller: AdminCaller, db: DbDep) -> Session
     responses={
         409: {
             "description": "Capacity below the places taken (with the figures), or the "
-            "session is cancelled or has started (for a time change)"
+            "session is cancelled, has started (for a time change) or has ended (for "
+            "`certifying`)"
         },
         503: {"description": "Saved, but its announcement was not started: PATCH it again"},
     },
@@ -116,13 +117,16 @@ async def update(
     A new time or place is the session's next change: a workflow tells every open booking
     (an email saying what changed with the updated calendar file, its reminder and end timed
     anew, `booking.updated` after the `session.updated` event). A new capacity never goes below
-    the places sold, held and offered; raising it wakes the waiting list. Asking again for what
+    the places sold, held and offered; raising it wakes the waiting list. `certifying` changes
+    until the session ends (its end decides the certificates owed). Asking again for what
     already is changes nothing, and announces the last change again if it was not (each booking
     is told once)."""
     key = parse_id(session_id, SessionNotFound, "session")
     window = body.accept_or_refund
     patch = SessionPatch(
-        **body.model_dump(include={"title", "location", "starts_at", "ends_at", "capacity"}),
+        **body.model_dump(
+            include={"title", "location", "starts_at", "ends_at", "capacity", "certifying"}
+        ),
         accept_or_refund=AcceptOrRefund(**window.model_dump()) if window else None,
     )
     outcome = await update_session(db, key, caller.organisation_id, patch)

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response, status
 
+from api.booking_form import checked_form
 from api.deps import AdminCaller, ClientCaller, DbDep, SettingsDep, TemporalDep
 from api.routes.bookings import booking_out
 from clients.idempotency import request_fingerprint
@@ -20,6 +21,7 @@ from core.waiting_list import offer_token
 from models.tables import Session, WaitingListEntry
 from schemas.bookings import AttendeeIn, BookingOut, CustomerOut
 from schemas.waiting_list import (
+    OfferAcceptance,
     OfferAnswer,
     OfferOut,
     WaitingEntryOut,
@@ -123,11 +125,15 @@ async def decline(
     "/waiting-list/{entry_id}/accept",
     status_code=status.HTTP_201_CREATED,
     response_model=BookingOut,
-    responses={409: {"description": "No open offer for this token"}, 502: {}},
+    responses={
+        409: {"description": "No open offer for this token"},
+        422: {"description": "Answers or consents the session asks for are wrong or missing"},
+        502: {},
+    },
 )
 async def accept(
     entry_id: str,
-    body: OfferAnswer,
+    body: OfferAcceptance,
     caller: ClientCaller,
     db: DbDep,
     temporal: TemporalDep,
@@ -135,14 +141,20 @@ async def accept(
 ) -> BookingOut:
     """Accept the offer: the booking starts with the offered places (never free meanwhile),
     and is paid as any booking (its PaymentIntent's client secret here), within its hold.
-    Accepting again answers the same booking."""
+    The session's questions and consents are answered here, checked as a booking's (422
+    naming each wrong one, its attendee and question; the offer stays open). Accepting again
+    answers the same booking."""
     entry = await get_entry(db, entry_id, caller.organisation_id)
     if entry.state == WaitingEntryState.ACCEPTED and entry.booking_id is not None:
         if not hmac.compare_digest(body.token, _token(entry, settings.api_key_pepper)):
             raise NoOpenOffer(f"waiting-list entry {entry_id} holds no offer for this token")
         return booking_out(await get_booking(db, str(entry.booking_id), caller.organisation_id))
     check_token(entry, body.token)
-    accepted = acceptance(entry, await db.get_one(Session, entry.session_id))
+    session = await db.get_one(Session, entry.session_id)
+    accepted = acceptance(entry, session)
+    accepted.request.answers, accepted.request.consents = checked_form(
+        session, body, entry.quantity
+    )
     await db.rollback()  # hold no connection while Temporal sets the booking up
     view = await accept_offer(temporal, settings, accepted, caller.organisation_id)
     booking = await get_booking(db, accepted.request.booking_id, caller.organisation_id)

@@ -25,9 +25,8 @@ from tests.api.conftest import ADMIN
 from tests.api.webhooks_out.helpers import about
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.helpers.api_bookings import erase_at_rest
-from tests.helpers.door import code, confirmed, scan
+from tests.helpers.door import code, confirmed, ending_soon, scan
 from tests.helpers.polling import eventually
-from tests.helpers.sellers import session_of
 from tests.helpers.stack import Stack
 from tests.helpers.workflow_bookings import handle_of
 
@@ -35,18 +34,9 @@ NAMES = ["Ελένη Παπαδοπούλου", "Ольга Иванова", "م
 
 
 async def _ended_session(stack: Stack, certifying: bool = True) -> tuple[str, datetime]:
-    """A free session that starts in two seconds and lasts one."""
-    starts = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
-    session_id = await session_of(
-        stack.db,
-        DEFAULT_ORGANISATION_ID,
-        starts_at=starts,
-        ends_at=starts + timedelta(seconds=1),
-        price_amount=0,
-        certifying=certifying,
-        title="Πρώτες βοήθειες: First Aid",
-    )
-    return session_id, starts + timedelta(seconds=1)
+    """A free session that starts in three seconds and lasts one, and its end."""
+    title = "Πρώτες βοήθειες: First Aid"
+    return await ending_soon(stack, 3, certifying=certifying, title=title)
 
 
 async def _check_in(stack: Stack, session_id: str, booking_id: str, index: int) -> None:

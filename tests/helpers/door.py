@@ -1,6 +1,8 @@
-"""At the door through the API: free bookings confirmed, their tickets' codes, scans."""
+"""At the door through the API: free sessions about to end, free bookings confirmed, their
+tickets' codes, scans."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -8,7 +10,19 @@ import httpx
 from core.tickets import Ticket, sign
 from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.helpers.api_bookings import booking_body, wait_for_status
+from tests.helpers.sellers import session_of
 from tests.helpers.stack import Stack
+
+
+async def ending_soon(stack: Stack, starts_in: int, **values: Any) -> tuple[str, datetime]:
+    """A free session of the default organisation that starts in `starts_in` seconds and lasts
+    one (`values` written over it), and its end."""
+    starts = (datetime.now(UTC) + timedelta(seconds=starts_in)).replace(microsecond=0)
+    ends = starts + timedelta(seconds=1)
+    session_id = await session_of(
+        stack.db, DEFAULT_ORGANISATION_ID, starts_at=starts, ends_at=ends, price_amount=0, **values
+    )
+    return session_id, ends
 
 
 async def book(stack: Stack, session_id: str, places: int, **extra: Any) -> dict[str, Any]:
