@@ -158,6 +158,9 @@ class RefundIn(BaseModel):
 class PlacesCancelIn(BaseModel):
     """Some places of a confirmed booking to give back: these seats, or the last `count`."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"count": 1, "reason": "one colleague cannot come"}]}
+    )
     seats: Annotated[
         list[SeatLabel],
         Field(max_length=MAX_PLACES_PER_BOOKING),

@@ -144,8 +144,11 @@ def examine(
     key: str,
     known: dict[str, str],
     checks: list[CheckFunction],
+    documented: list[dict[str, Any]],
 ) -> None:
-    """Up to EXAMPLES cases; `known` ids replace generated ones in the path and the body."""
+    """Up to EXAMPLES cases; `known` ids replace generated ones in the path and the body. With
+    them, the request bodies the document gives as examples are sent too (`documented`): the
+    documented request works, whatever the generated draws reach."""
     in_path = {name: value for name, value in known.items() if f"{{{name}}}" in operation.path}
     cases = operation.as_strategy(generation_mode=mode, path_parameters=in_path)
 
@@ -172,6 +175,32 @@ def examine(
         )
 
     run()
+    if not (known and mode.is_positive):
+        return
+    for example in documented:
+        body = example | {k: v for k, v in known.items() if k in example}
+        case = operation.Case(body=body, path_parameters=in_path, media_type="application/json")
+        case.call_and_validate(
+            base_url=api_url,
+            session=session,
+            headers={"Authorization": f"Bearer {key}"},
+            checks=checks,
+            timeout=30,
+        )
+
+
+def documented_examples(
+    raw: dict[str, Any], operation: schemathesis.APIOperation
+) -> list[dict[str, Any]]:
+    """The examples of a POST's request body in the OpenAPI document (a POST makes or asks for
+    something; a documented PATCH would change what the other operations rely on)."""
+    if operation.method.upper() != "POST":
+        return []
+    body = raw["paths"][operation.path]["post"].get("requestBody", {})
+    ref = body.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+    if not ref:
+        return []
+    return list(raw["components"]["schemas"][ref.rsplit("/", 1)[1]].get("examples", []))
 
 
 def rounds(known: dict[str, str]) -> Iterator[tuple[GenerationMode, dict[str, str]]]:
@@ -243,7 +272,8 @@ def fuzz(api_url: str, known: dict[str, str], before: set[str]) -> Tally:
                 checks = checks_for(operation, probe_auth=last_positive and key == ADMIN_KEY)
                 current.update(label=operation.label, with_ids=bool(ids) or not takes_ids)
                 try:
-                    examine(operation, mode, api_url, session, key, ids, checks)
+                    documented = documented_examples(schema.raw_schema, operation)
+                    examine(operation, mode, api_url, session, key, ids, checks, documented)
                 except hypothesis.errors.Unsatisfiable:
                     assert mode.is_negative  # nothing to get wrong: no parameter, no body
                 except (Exception, BaseExceptionGroup) as err:  # one failure hides no other
