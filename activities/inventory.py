@@ -43,6 +43,7 @@ from messages.booking import (
     Transition,
 )
 from models.tables import Booking, Organisation, Seat, Session, WebhookEvent
+from store.booking_payments import record_own_intent
 from store.sequences import database_now, next_reference
 from store.webhook_events import STATUS_EVENTS, publish_booking_event
 
@@ -66,6 +67,11 @@ class InventoryActivities:
         self._sessionmaker = sessionmaker
         self._webhooks = webhooks
         self._waiting_lists = waiting_lists
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        """The database it writes to (`PaymentSetupActivities` writes a move's intent there)."""
+        return self._sessionmaker
 
     @activity.defn(name="reserve_places")
     async def reserve(self, request: BookingRequest) -> Reservation:
@@ -260,6 +266,9 @@ class InventoryActivities:
             if transition.unless_session_cancelled and await _session_cancelled(db, key):
                 return RecordOutcome.SESSION_CANCELLED
             await db.execute(update(BOOKINGS).where(BOOKINGS.c.id == key).values(values))
+            if transition.status == BookingStatus.PENDING_PAYMENT and transition.payment_intent_id:
+                # Written by `open_payment` with the intent: the first of the booking's intents.
+                await record_own_intent(db, key, transition.payment_intent_id)
             published = None
             if event is not None:
                 published = await publish_booking_event(db, key, event)

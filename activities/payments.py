@@ -175,10 +175,15 @@ class PaymentActivities:
     ) -> PaymentIntentInfo:
         """Not an activity of its own: `open_payment` creates the intent and records it, in
         the account of `terms`, with its fee (none asked for when it is 0)."""
+        metadata = {"booking_id": request.booking_id}
+        step = "create-intent"
+        if request.move_number is not None:  # the webhook routes its events to the booking too
+            metadata["move_number"] = str(request.move_number)
+            step = f"create-move-intent-{request.move_number}"
         params: PaymentIntentCreateParams = {
             "amount": request.amount,
             "currency": request.currency.lower(),
-            "metadata": {"booking_id": request.booking_id},
+            "metadata": metadata,
             # Not in stripe-python's typed parameters, but Stripe and localstripe take it.
             "payment_method_types": ["card"],  # type: ignore[typeddict-unknown-key]
         }
@@ -188,7 +193,7 @@ class PaymentActivities:
             params,
             on_account(
                 terms.account,
-                idempotency_key=idempotency_key(request.booking_id, "create-intent"),
+                idempotency_key=idempotency_key(request.booking_id, step),
             ),
         )
         return _intent_info(intent)
