@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from messages.payments import PaymentEvent, PaymentEventType, PaymentIntentInfo, PaymentState
     from workflows import visibility
     from workflows.booking_state import BookingState
+    from workflows.options import MOVE_PAYMENTS
     from workflows.refund_book import Asked, RefundBook
     from workflows.steps import BookingSteps
 
@@ -84,6 +85,13 @@ class BookingMove:
         difference = to.amount_total - booking.amount_total
         refund: list[Asked] = []
         paid: PaymentIntentInfo | None = None
+        if difference > 0 and not workflow.patched(MOVE_PAYMENTS):
+            # Started before moves could be paid: refused as it was, the places given back.
+            await self._steps.release_move(hold)
+            raise BookingNotChangeable(
+                "the session moved to is dearer: moves that need a payment are not available",
+                difference=difference,
+            )
         if difference > 0:
             paid, hold = await self._difference_paid(hold, to, difference, answer)
         else:

@@ -93,8 +93,13 @@ UNBOUNDED_REASONS: dict[str, str] = {
 # How long a rejected booking waits for its caller's `hold` update before failing.
 HOLD_ANSWER_WAIT = timedelta(seconds=10)
 
+# A move to a dearer session asks for the difference on a PaymentIntent of its own
+# (`booking_move`); before it, the move was refused once the target's places were held, and
+# the histories of those refusals hold that (the hold, then its release).
+MOVE_PAYMENTS = "move-payments-2026-12-06"
+
 # Every live patch id (`<name>-YYYY-MM-DD`, dated the day its release ships) with the day it
 # became `workflow.deprecate_patch` (None while it is `workflow.patched`). Each patch id in the
 # workflow modules is listed here (tests/ops/test_patches_cli.py checks it); `booking-ops
 # workflows patches` counts the workflows that still predate each. Empty at the release baseline.
-LIVE_PATCHES: dict[str, date | None] = {}
+LIVE_PATCHES: dict[str, date | None] = {MOVE_PAYMENTS: None}
