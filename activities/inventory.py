@@ -42,8 +42,8 @@ from messages.booking import (
     Reservation,
     Transition,
 )
-from models.tables import Booking, Organisation, Seat, Session, WebhookEvent
-from store.booking_payments import record_own_intent
+from models.tables import Booking, BookingPayment, Organisation, Seat, Session, WebhookEvent
+from store.booking_payments import MoveIntent, record_move_intent, record_own_intent
 from store.sequences import database_now, next_reference
 from store.webhook_events import STATUS_EVENTS, publish_booking_event
 
@@ -68,10 +68,10 @@ class InventoryActivities:
         self._webhooks = webhooks
         self._waiting_lists = waiting_lists
 
-    @property
-    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
-        """The database it writes to (`PaymentSetupActivities` writes a move's intent there)."""
-        return self._sessionmaker
+    async def record_move_intent(self, intent: MoveIntent) -> None:
+        """Not an activity of its own: `open_move_payment` writes the intent it made."""
+        async with transaction(self._sessionmaker) as db:
+            await record_move_intent(db, intent)
 
     @activity.defn(name="reserve_places")
     async def reserve(self, request: BookingRequest) -> Reservation:
@@ -176,6 +176,11 @@ class InventoryActivities:
         async with transaction(self._sessionmaker) as db:
             session_id = await db.scalar(select(Booking.session_id).where(Booking.id == key))
             released = await free_places(db, key)
+            pending = select(Booking.id).where(
+                Booking.id == key, Booking.status == BookingStatus.PENDING_PAYMENT
+            )
+            # Its intent, when a setup step wrote it before the setup failed after all.
+            await db.execute(delete(BookingPayment).where(BookingPayment.booking_id.in_(pending)))
             deleted = await db.execute(
                 delete(Booking).where(
                     Booking.id == key, Booking.status == BookingStatus.PENDING_PAYMENT

@@ -7,12 +7,10 @@ from temporalio import activity
 
 from activities.inventory import InventoryActivities
 from activities.payments import PaymentActivities
-from core.db import transaction
 from core.enums import BookingStatus
 from messages.booking import OpenMovePayment, Transition
 from messages.payments import CreatePaymentIntent, PaymentIntentInfo
-from store.booking_payments import MoveIntent, record_move_intent
-from store.stripe_accounts import move_charge_terms
+from store.booking_payments import MoveIntent
 
 
 class PaymentSetupActivities:
@@ -47,24 +45,20 @@ class PaymentSetupActivities:
         """Create the intent of a dearer move's difference in the account the booking's own
         payment is in (with the platform's fee on the difference there) and write it into
         `booking_payments`. Safe to run again: the same intent, written once."""
-        key = uuid.UUID(request.booking_id)
-        async with self._inventory.sessionmaker() as db:
-            terms = await move_charge_terms(db, key)
+        terms = await self._payments.move_charge_terms(request.booking_id)
         # Stripe is not given the customer's address (nor is it for the booking's own intent).
         create = CreatePaymentIntent(
             request.booking_id, request.amount, request.currency, "", request.move_number
         )
         intent = await self._payments.create_intent(create, terms)
-        async with transaction(self._inventory.sessionmaker) as db:
-            await record_move_intent(
-                db,
-                MoveIntent(
-                    intent.id,
-                    key,
-                    request.move_number,
-                    uuid.UUID(request.session_id),
-                    request.amount,
-                    request.currency,
-                ),
+        await self._inventory.record_move_intent(
+            MoveIntent(
+                intent.id,
+                uuid.UUID(request.booking_id),
+                request.move_number,
+                uuid.UUID(request.session_id),
+                request.amount,
+                request.currency,
             )
+        )
         return intent

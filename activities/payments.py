@@ -41,6 +41,7 @@ from store.stripe_accounts import (
     account_of_booking,
     account_of_intent,
     charge_terms,
+    move_charge_terms,
 )
 
 # Each of stripe-python's error classes, retried (None: Stripe could not answer now) or refused
@@ -152,6 +153,13 @@ class PaymentActivities:
             return PLATFORM
         async with self._sessionmaker() as db:
             return await charge_terms(db, uuid.UUID(booking_id))
+
+    async def move_charge_terms(self, booking_id: str) -> ChargeTerms:
+        """Where a dearer move's difference is paid: the booking's own payment's account."""
+        if self._sessionmaker is None:
+            return PLATFORM
+        async with self._sessionmaker() as db:
+            return await move_charge_terms(db, uuid.UUID(booking_id))
 
     async def account_of(self, payment_intent_id: str) -> str | None:
         """The account the intent was made in, as its booking records it."""
