@@ -85,11 +85,18 @@ class BookingMove:
         difference = to.amount_total - booking.amount_total
         refund: list[Asked] = []
         paid: PaymentIntentInfo | None = None
-        if difference > 0 and not workflow.patched(MOVE_PAYMENTS):
-            # Started before moves could be paid: refused as it was, the places given back.
+        if difference > 0 and (
+            booking.payment_intent_id is None or not workflow.patched(MOVE_PAYMENTS)
+        ):
+            # Nothing paid (a free booking: its money would be only the difference, and the
+            # booking's own refunds and cancel know none), or started before moves could be
+            # paid: refused, the places given back.
             await self._steps.release_move(hold)
             raise BookingNotChangeable(
-                "the session moved to is dearer: moves that need a payment are not available",
+                "the session moved to is dearer: a booking with nothing paid moves only where "
+                "nothing is to be paid"
+                if booking.payment_intent_id is None
+                else "the session moved to is dearer: moves that need a payment are not available",
                 difference=difference,
             )
         if difference > 0:

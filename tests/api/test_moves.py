@@ -21,7 +21,13 @@ from models.tables import Receipt, Session
 from reconcile.findings import unclaimed_payments
 from store.organisations import create_organisation
 from tests.api.conftest import ADMIN
-from tests.helpers.api_bookings import course, paid_booking, session_with, wait_for_status
+from tests.helpers.api_bookings import (
+    course,
+    paid_booking,
+    session_with,
+    start_booking,
+    wait_for_status,
+)
 from tests.helpers.consistency import Check, World, at_rest
 from tests.helpers.emails import emails_for, emails_with
 from tests.helpers.polling import eventually
@@ -414,3 +420,21 @@ async def test_a_dearer_move_not_paid_in_time_is_abandoned_and_the_booking_kept(
     assert report.ok, report.violations
     await _nothing_unclaimed(stack, world)
     await keep_history(stack.temporal, booking["id"], "move-dearer_abandoned_at_the_hold_end")
+
+
+async def test_a_free_booking_is_refused_a_move_that_needs_a_payment(stack: Stack) -> None:
+    """A booking with nothing paid has no payment for a difference to join: it moves only to
+    a session where nothing is to be paid."""
+    free = await _session(stack, price_amount=0)
+    target = await _session(stack)
+    booking = await start_booking(stack.api, free, 1)
+    assert booking["status"] == "CONFIRMED", booking
+
+    refused = await _move(stack, booking, target)
+
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"].endswith("not-changeable"), refused.text
+    assert refused.json()["difference"] == 7_500
+    assert SeatState.HELD not in (await seats_of(stack.db, target)).values()
+    kept = (await stack.api.get(f"/v1/bookings/{booking['id']}")).json()
+    assert (kept["session_id"], kept["amount_paid"]) == (free, 0)
