@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from temporalio.api.enums.v1 import EventType
 
+from activities.repairs import stripe_refunds_workflow_id
 from core.enums import DocumentKind, SeatState, SessionStatus
 from devstack.pay import pay
 from messages.booking import booking_workflow_id
@@ -34,8 +35,9 @@ from tests.helpers.polling import eventually
 from tests.helpers.refunds import credit_notes, seats_of, sent, stripe_refunds
 from tests.helpers.sellers import session_of
 from tests.helpers.stack import Stack
-from tests.helpers.workflow_bookings import price_session, stripe_agrees
-from tests.histories import keep_history
+from tests.helpers.stripe_events import signed_event
+from tests.helpers.workflow_bookings import handle_of, price_session, stripe_agrees
+from tests.histories import HISTORIES, keep_history, keep_workflow_history
 
 IN_A_MONTH = timedelta(days=30)
 
@@ -371,7 +373,23 @@ async def test_a_dearer_move_paid_settles_and_a_cancel_refunds_across_both_inten
     assert (cancelled.json()["status"], cancelled.json()["amount_refunded"]) == ("CANCELLED", 9_000)
     assert await _intent(stack, payment["payment_intent_id"]) == ("succeeded", 3_000, [3_000])
     assert await _intent(stack, own) == ("succeeded", 15_000, [6_000])
-    world = World([source, target], {"moved": cancelled.json()})
+
+    # The rest refunded in Stripe's dashboard once the workflow has ended: its recorder reads
+    # both intents, and the booking is REFUNDED once nothing remains on either.
+    await handle_of(stack.temporal, booking["id"]).result()
+    await stack.stripe_client.v1.refunds.create_async({"payment_intent": own, "amount": 9_000})
+    charge = {"id": f"ch_{uuid.uuid4().hex[:14]}", "object": "charge", "payment_intent": own}
+    body, headers = signed_event("charge.refunded", charge)
+    told = await stack.api.post("/v1/webhooks/stripe", content=body, headers=headers)
+    assert told.json()["outcome"] == "recording-refunds", told.text
+    refunded = await wait_for_status(stack.api, booking["id"], "REFUNDED")
+    assert (refunded["amount_paid"], refunded["amount_refunded"]) == (18_000, 18_000)
+    recorder = stripe_refunds_workflow_id(booking["id"])
+    await stack.temporal.get_workflow_handle(recorder).result()
+    await keep_workflow_history(
+        stack.temporal, recorder, HISTORIES / "stripe-refunds" / "moved_dearer_rest_refunded"
+    )
+    world = World([source, target], {"moved": refunded})
     await at_rest(stack.db, world)
     report = await run_check(world)
     assert report.ok, report.violations
