@@ -311,6 +311,11 @@ async def cancel_places(
 
 _MOVE_ANSWERS: dict[int | str, dict[str, Any]] = {
     **_CHANGE_ANSWERS,
+    202: {
+        "model": BookingOut,
+        "description": "Accepted: the workflow finishes it durably; for a dearer target, with "
+        "`move_payment`, the difference to pay before the move is made",
+    },
     404: {"description": "No such session in the booking's organisation"},
     409: {
         "description": "The booking is not CONFIRMED, the move is past its session's cutoff, "
