@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         MoveOrder,
         MovePayment,
         OpenMovePayment,
+        Refund,
         Reservation,
         SettleMove,
     )
@@ -116,7 +117,7 @@ class BookingMove:
         except FailureError:
             await self._steps.release_move(hold)
             if paid is not None:  # the booking stays as it was: the difference goes back
-                await self._refunds.give_back(paid.id, difference, RefundSource.NOT_CONFIRMABLE)
+                await self._give_back(paid, RefundSource.NOT_CONFIRMABLE)
             if refund:  # made at Stripe: the booking stays, with the refund
                 await self._note(refund, f"{order.reason}: the move was refused")
             raise
@@ -184,9 +185,7 @@ class BookingMove:
         self._state.revise(move_payment=None)
         await self._steps.release_move(hold)
         if paid is not None:  # another amount than asked: all of it back
-            await self._refunds.give_back(
-                paid.id, paid.amount_received, RefundSource.AMOUNT_MISMATCH
-            )
+            await self._give_back(paid, RefundSource.AMOUNT_MISMATCH)
         raise BookingNotChangeable(ABANDONED, difference=difference)
 
     async def _wait_for_payment(self, intent_id: str, until: datetime) -> PaymentIntentInfo | None:
@@ -234,6 +233,14 @@ class BookingMove:
             self.abandoned.add(intent_id)
         return None
 
+    async def _give_back(self, paid: PaymentIntentInfo, source: RefundSource) -> None:
+        """All of a difference the booking will not count back; refused or unanswered by Stripe
+        (logged), it is left to the safety net once the booking's workflow has ended."""
+        try:
+            await self._refunds.give_back(paid.id, paid.amount_received, source)
+        except FailureError as err:
+            workflow.logger.warning("the difference %s not refunded: %s", paid.id, err)
+
     def is_abandoned(self, event: PaymentEvent) -> bool:
         return event.payment_intent_id in self.abandoned
 
@@ -251,6 +258,6 @@ class BookingMove:
         )
         await self._state.send_email(EmailKind.LATE_PAYMENT_REFUNDED, info.amount)
 
-    async def _note(self, refund: list[Asked], reason: str) -> list:
+    async def _note(self, refund: list[Asked], reason: str) -> list[Refund]:
         """The refunds recorded, with their credit notes."""
         return await self._refunds.note_all(refund, reason, RefundSource.MOVE)
