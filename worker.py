@@ -119,6 +119,7 @@ def booking_activities(
         moves.settle,
         moves.release,
         payment_setup.open_payment,
+        payment_setup.open_move_payment,
         payments.get_intent,
         payments.cancel_intent,
         payments.refund,

@@ -42,7 +42,8 @@ from messages.booking import (
     Reservation,
     Transition,
 )
-from models.tables import Booking, Organisation, Seat, Session, WebhookEvent
+from models.tables import Booking, BookingPayment, Organisation, Seat, Session, WebhookEvent
+from store.booking_payments import MoveIntent, record_move_intent, record_own_intent
 from store.sequences import database_now, next_reference
 from store.waiting_list import wait_again
 from store.webhook_events import STATUS_EVENTS, publish_booking_event
@@ -67,6 +68,11 @@ class InventoryActivities:
         self._sessionmaker = sessionmaker
         self._webhooks = webhooks
         self._waiting_lists = waiting_lists
+
+    async def record_move_intent(self, intent: MoveIntent) -> None:
+        """Not an activity of its own: `open_move_payment` writes the intent it made."""
+        async with transaction(self._sessionmaker) as db:
+            await record_move_intent(db, intent)
 
     @activity.defn(name="reserve_places")
     async def reserve(self, request: BookingRequest) -> Reservation:
@@ -180,6 +186,11 @@ class InventoryActivities:
         async with transaction(self._sessionmaker) as db:
             session_id = await db.scalar(select(Booking.session_id).where(Booking.id == key))
             released = await free_places(db, key)
+            pending = select(Booking.id).where(
+                Booking.id == key, Booking.status == BookingStatus.PENDING_PAYMENT
+            )
+            # Its intent, when a setup step wrote it before the setup failed after all.
+            await db.execute(delete(BookingPayment).where(BookingPayment.booking_id.in_(pending)))
             deleted = await db.execute(
                 delete(Booking).where(
                     Booking.id == key, Booking.status == BookingStatus.PENDING_PAYMENT
@@ -271,6 +282,9 @@ class InventoryActivities:
             if transition.unless_session_cancelled and await _session_cancelled(db, key):
                 return RecordOutcome.SESSION_CANCELLED
             await db.execute(update(BOOKINGS).where(BOOKINGS.c.id == key).values(values))
+            if transition.status == BookingStatus.PENDING_PAYMENT and transition.payment_intent_id:
+                # Written by `open_payment` with the intent: the first of the booking's intents.
+                await record_own_intent(db, key, transition.payment_intent_id)
             published = None
             if event is not None:
                 published = await publish_booking_event(db, key, event)

@@ -28,6 +28,7 @@ from core.errors import (
 from core.refund_policy import tiers_of
 from messages.booking import HoldMove, Reservation, SettleMove
 from models.tables import Booking, Seat, Session
+from store.booking_payments import mark_abandoned, mark_paid
 from store.webhook_events import publish_booking_event
 
 
@@ -137,6 +138,9 @@ class MoveActivities:
             booking.amount_subtotal = to.amount_subtotal
             booking.discount = to.discount
             booking.amount_total = to.amount_total
+            if request.payment_intent_id is not None:  # a dearer move: its difference paid
+                booking.amount_paid = booking.paid + request.paid
+                await mark_paid(db, request.payment_intent_id)
             booking.moves += 1
             await db.flush()
             await publish_booking_event(
@@ -148,9 +152,12 @@ class MoveActivities:
 
     @activity.defn(name="release_move_places")
     async def release(self, request: HoldMove) -> int:
-        """Give back the places held for a move that will not happen; how many."""
+        """Give back the places held for a move that will not happen (its difference's
+        intent, if any, marked abandoned); how many."""
         key, target = uuid.UUID(request.booking_id), uuid.UUID(request.session_id)
         async with transaction(self._sessionmaker) as db:
+            if request.payment_intent_id is not None:
+                await mark_abandoned(db, request.payment_intent_id)
             freed = await db.scalars(
                 update(Seat)
                 .where(

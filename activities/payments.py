@@ -41,6 +41,7 @@ from store.stripe_accounts import (
     account_of_booking,
     account_of_intent,
     charge_terms,
+    move_charge_terms,
 )
 
 # Each of stripe-python's error classes, retried (None: Stripe could not answer now) or refused
@@ -153,6 +154,13 @@ class PaymentActivities:
         async with self._sessionmaker() as db:
             return await charge_terms(db, uuid.UUID(booking_id))
 
+    async def move_charge_terms(self, booking_id: str) -> ChargeTerms:
+        """Where a dearer move's difference is paid: the booking's own payment's account."""
+        if self._sessionmaker is None:
+            return PLATFORM
+        async with self._sessionmaker() as db:
+            return await move_charge_terms(db, uuid.UUID(booking_id))
+
     async def account_of(self, payment_intent_id: str) -> str | None:
         """The account the intent was made in, as its booking records it."""
         if self._sessionmaker is None:
@@ -175,10 +183,15 @@ class PaymentActivities:
     ) -> PaymentIntentInfo:
         """Not an activity of its own: `open_payment` creates the intent and records it, in
         the account of `terms`, with its fee (none asked for when it is 0)."""
+        metadata = {"booking_id": request.booking_id}
+        step = "create-intent"
+        if request.move_number is not None:  # the webhook routes its events to the booking too
+            metadata["move_number"] = str(request.move_number)
+            step = f"create-move-intent-{request.move_number}"
         params: PaymentIntentCreateParams = {
             "amount": request.amount,
             "currency": request.currency.lower(),
-            "metadata": {"booking_id": request.booking_id},
+            "metadata": metadata,
             # Not in stripe-python's typed parameters, but Stripe and localstripe take it.
             "payment_method_types": ["card"],  # type: ignore[typeddict-unknown-key]
         }
@@ -188,7 +201,7 @@ class PaymentActivities:
             params,
             on_account(
                 terms.account,
-                idempotency_key=idempotency_key(request.booking_id, "create-intent"),
+                idempotency_key=idempotency_key(request.booking_id, step),
             ),
         )
         return _intent_info(intent)

@@ -29,6 +29,7 @@ from documents.receipt_data import (
 from documents.receipt_pdf import render_receipt_pdf
 from messages.booking import DocumentRef, IssueDocument
 from models.tables import Booking, Organisation, Receipt, Session
+from store.booking_payments import move_payment
 from store.booking_records import find_document
 from store.sequences import database_now, next_document_number
 from store.tickets import booking_tickets
@@ -72,7 +73,7 @@ class ReceiptActivities:
         key = uuid.UUID(request.booking_id)
         sequence = request.refund.sequence if request.refund else None
         async with self._sessionmaker.begin() as db:
-            existing = await find_document(db, key, request.kind, sequence)
+            existing = await find_document(db, key, request.kind, sequence, request.move_number)
             if existing is not None:
                 return DocumentRef(DocumentKind(existing.kind), existing.number)
             booking = await db.get(Booking, key)
@@ -99,7 +100,9 @@ class ReceiptActivities:
             now = await database_now(db)
             number = await next_document_number(db, organisation, request.kind, now.year)
             data = self._receipt_data(booking, session, request, number, refers_to, now, terms)
-            if request.kind == DocumentKind.RECEIPT:
+            if request.move_number is not None:
+                data = await _of_difference(db, data, booking, session, request.move_number)
+            elif request.kind == DocumentKind.RECEIPT:
                 first = booking_tickets(booking, organisation.id, self._ticket_keys)[0]
                 data = replace(data, ticket_code=first.code)
             data, pdf = await asyncio.to_thread(_render, data)
@@ -110,6 +113,7 @@ class ReceiptActivities:
                     number=number,
                     refers_to=refers_to,
                     refund_sequence=sequence,
+                    move_number=request.move_number,
                     total=data.total,
                     currency=data.currency,
                     issued_at=now,
@@ -179,6 +183,22 @@ class ReceiptActivities:
             session_time_zone=session.time_zone,
             locale=terms.locale,
         )
+
+
+async def _of_difference(
+    db: AsyncSession, data: ReceiptData, booking: Booking, session: Session, move_number: int
+) -> ReceiptData:
+    """The receipt of a dearer move's difference: one line, the difference paid on its own
+    PaymentIntent for the session moved to; the booking's own receipt stays as issued."""
+    payment = await move_payment(db, booking.id, move_number)
+    if payment is None:
+        raise InvalidRequest(f"booking {booking.id} has no payment for move {move_number}")
+    line = ReceiptLine(
+        f"Moved to: {session.title} (the difference)", 1, payment.amount, payment.amount
+    )
+    return replace(
+        data, lines=[line], total=payment.amount, discount_description=None, discount_amount=0
+    )
 
 
 def seller_of(organisation: Organisation, vat_rate: int | None) -> Seller:

@@ -25,7 +25,7 @@ from messages.repairs import (
     StripeRefundsInput,
     UnclaimedPayment,
 )
-from models.tables import Booking, BookingRefund, Notification, Receipt, Seat
+from models.tables import Booking, BookingPayment, BookingRefund, Notification, Receipt, Seat
 from reconcile import findings
 from reconcile.waiting_lists import stalled_lists
 from store.personal_data import ERASED
@@ -173,6 +173,15 @@ class RepairActivities:
                     )
                 )
             ).all()
+            moved_payments = await db.scalars(
+                select(BookingPayment.payment_intent_id)
+                .where(
+                    BookingPayment.booking_id == key,
+                    BookingPayment.move_number.is_not(None),
+                    BookingPayment.paid_at.is_not(None),
+                )
+                .order_by(BookingPayment.move_number)
+            )
             has_receipt = await db.scalar(
                 select(
                     exists().where(Receipt.booking_id == key, Receipt.kind == DocumentKind.RECEIPT)
@@ -187,6 +196,7 @@ class RepairActivities:
             has_receipt=bool(has_receipt),
             recorded=[refund_id for refund_id, _ in recorded],
             last_sequence=max((sequence for _, sequence in recorded), default=0),
+            moved_payments=list(moved_payments),
         )
 
     @activity.defn(name="start_stripe_refunds_recording")

@@ -188,10 +188,36 @@ class BookingView:
     # What the customer paid (set when confirmed) and each refund since (partial refunds).
     amount_paid: int = 0
     refunds: list["Refund"] = field(default_factory=list)
+    # A move to a dearer session waiting for its difference to be paid (None: none).
+    move_payment: "MovePayment | None" = None
 
     @property
     def amount_refunded(self) -> int:
         return sum(refund.amount for refund in self.refunds)
+
+
+@dataclass
+class MovePayment:
+    """The difference a move to a dearer session asks, on a PaymentIntent of its own, to be paid
+    before `expires_at` (else the move is abandoned and the booking stays as it is)."""
+
+    payment_intent_id: str
+    client_secret: str
+    amount: int
+    session_id: str
+    move_number: int
+    expires_at: datetime
+
+
+@dataclass
+class OpenMovePayment:
+    """Create the PaymentIntent of a move's difference, in the booking's Stripe account."""
+
+    booking_id: str
+    move_number: int
+    session_id: str
+    amount: int
+    currency: str
 
 
 @dataclass
@@ -204,6 +230,8 @@ class Refund:
     stripe_refund_id: str
     refunded_at: datetime
     source: RefundSource = RefundSource.STRIPE
+    # The intent refunded, when the booking has several (None: the booking's own).
+    payment_intent_id: str | None = None
 
 
 @dataclass
@@ -253,6 +281,8 @@ class HoldMove:
     booking_id: str
     session_id: str
     quantity: int
+    # The intent of the difference, when a dearer move is given up (marked abandoned).
+    payment_intent_id: str | None = None
 
 
 @dataclass
@@ -262,6 +292,9 @@ class SettleMove:
     booking_id: str
     from_session_id: str
     to: Reservation
+    # The difference paid for a dearer target, and its intent (added to what the booking paid).
+    paid: int = 0
+    payment_intent_id: str | None = None
 
 
 @dataclass
@@ -293,6 +326,8 @@ class IssueDocument:
     card_last4: str | None = None
     # A credit note for one refund (None: the full credit note of older runs).
     refund: Refund | None = None
+    # The receipt of the difference of the booking's `move_number`-th move.
+    move_number: int | None = None
 
 
 @dataclass

@@ -92,6 +92,8 @@ class CreatePaymentIntent:
     amount: int
     currency: str
     customer_email: str
+    # The difference of the booking's `move_number`-th move (None: the booking's own payment).
+    move_number: int | None = None
 
 
 @dataclass

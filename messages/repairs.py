@@ -116,3 +116,5 @@ class BookingMoney:
     has_receipt: bool  # each refund gets a credit note
     recorded: list[str]  # Stripe refund ids in booking_refunds
     last_sequence: int  # of its refunds (0: none)
+    # The intents of its dearer moves' differences, paid (its money is over all its intents).
+    moved_payments: list[str] = field(default_factory=list)

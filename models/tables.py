@@ -519,10 +519,37 @@ class StripeEvent(Base):
     )
 
 
+class BookingPayment(Base):
+    """One PaymentIntent made for a booking (migration 0022): its own (`move_number` NULL) or
+    the difference of a move to a dearer session, paid (the move settled) or abandoned."""
+
+    __tablename__ = "booking_payments"
+    __table_args__ = (
+        CheckConstraint("amount >= 0", name="booking_payment_not_negative"),
+        UniqueConstraint(
+            "booking_id",
+            "move_number",
+            name="one_payment_per_move",
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    payment_intent_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"), index=True)
+    move_number: Mapped[int | None] = mapped_column(Integer)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sessions.id"))
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    abandoned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class Receipt(Base):
     """A receipt or credit note: numbered and rendered once, then served as stored.
 
-    One receipt per booking; one credit note per refund (`refund_sequence`, NULL for the full
+    One receipt per booking and one per dearer move's difference (`move_number`); one credit
+    note per refund (`refund_sequence`, NULL for the full
     credit notes issued before partial refunds).
     """
 
@@ -532,6 +559,7 @@ class Receipt(Base):
             "booking_id",
             "kind",
             "refund_sequence",
+            "move_number",
             name="one_document_per_refund",
             postgresql_nulls_not_distinct=True,
         ),
@@ -544,6 +572,8 @@ class Receipt(Base):
     number: Mapped[str] = mapped_column(String(64), unique=True)
     refers_to: Mapped[str | None] = mapped_column(String(64))
     refund_sequence: Mapped[int | None] = mapped_column(Integer)
+    # The receipt of a move's difference (migration 0022); NULL: the booking's own.
+    move_number: Mapped[int | None] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

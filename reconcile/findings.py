@@ -179,7 +179,7 @@ def unclaimed_candidates(
         if (
             booking is not None
             and (booking.status in CLAIMING or booking.confirmed_at is not None)
-            and booking.payment_intent_id == intent.id
+            and intent.id in booking.claimed_intents
         ):
             # Held by a confirmed booking, or kept by the refund policy of one cancelled since.
             continue
@@ -201,7 +201,9 @@ def find_unclaimed_payments(
     for intent in candidates:
         booking = snapshot.bookings.get(intent.booking_id or "")
         workflow = workflows.get(booking.id) if booking else None
-        its_own = booking is not None and booking.payment_intent_id in (None, intent.id)
+        its_own = booking is not None and (
+            booking.payment_intent_id in (None, intent.id) or intent.id in booking.move_intents
+        )
         if workflow is not None and workflow.running and its_own:
             continue
         found.append(

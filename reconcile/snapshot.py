@@ -6,7 +6,7 @@ Seven queries in one REPEATABLE READ transaction, so every rule sees the same mo
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, TypeVar
@@ -18,6 +18,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from core.enums import DocumentKind, NotificationStatus, SeatState, WaitingListStatus
 from models.tables import (
     Booking,
+    BookingPayment,
     BookingRefund,
     Notification,
     Receipt,
@@ -82,6 +83,16 @@ class BookingRow:
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    # Its dearer moves' difference intents (booking_payments), and those of them paid: with
+    # its own intent, the paid ones are what it claims.
+    move_intents: tuple[str, ...] = ()
+    moved_payments: tuple[str, ...] = ()
+
+    @property
+    def claimed_intents(self) -> list[str]:
+        """The intents its money is on: its own, then each dearer move's difference paid."""
+        own = [self.payment_intent_id] if self.payment_intent_id else []
+        return [*own, *self.moved_payments]
 
     def at_rest(self, now: datetime, settle: timedelta) -> bool:
         """Neither created nor changed in the last `settle`: no transition is being written."""
@@ -181,6 +192,15 @@ async def load_snapshot(
             )
         for booking in await tx.scalars(_bookings(scope, place_holders_only)):
             snapshot.bookings[str(booking.id)] = _booking_row(booking)
+        for row in await tx.execute(_move_payments(scope)):
+            moved = snapshot.bookings.get(str(row.booking_id))
+            if moved is not None:
+                paid = (row.payment_intent_id,) if row.paid_at is not None else ()
+                snapshot.bookings[moved.id] = replace(
+                    moved,
+                    move_intents=(*moved.move_intents, row.payment_intent_id),
+                    moved_payments=(*moved.moved_payments, *paid),
+                )
         if not place_holders_only:
             await _read_money_and_messages(tx, scope, snapshot)
     return snapshot
@@ -271,6 +291,15 @@ def _bookings(scope: list[uuid.UUID] | None, place_holders_only: bool) -> _AnySe
         holders = select(Seat.booking_id).where(Seat.booking_id.is_not(None))
         statement = statement.where(Booking.id.in_(_in_scope(holders, Seat.session_id, scope)))
     return _in_scope(statement, Booking.session_id, scope)
+
+
+def _move_payments(scope: list[uuid.UUID] | None) -> _AnySelect:
+    statement = (
+        select(BookingPayment.booking_id, BookingPayment.payment_intent_id, BookingPayment.paid_at)
+        .where(BookingPayment.move_number.is_not(None))
+        .order_by(BookingPayment.booking_id, BookingPayment.move_number)
+    )
+    return _of_bookings_in_scope(statement, BookingPayment.booking_id, scope)
 
 
 def _refunds(scope: list[uuid.UUID] | None) -> _AnySelect:

@@ -114,6 +114,18 @@ class Payment(BaseModel):
     )
 
 
+class MovePaymentOut(BaseModel):
+    """The difference a move to a dearer session waits for: pay this PaymentIntent (in the
+    booking's Stripe account, `payment.stripe_account_id`) before `expires_at`, or the move is
+    abandoned and the booking stays as it is."""
+
+    payment_intent_id: str
+    client_secret: str
+    amount: int = Field(description="The difference, in minor units")
+    session_id: uuid.UUID
+    expires_at: datetime
+
+
 class BookingOut(BaseModel):
     id: uuid.UUID
     status: BookingStatus
@@ -137,6 +149,11 @@ class BookingOut(BaseModel):
     confirmed_at: datetime | None = None
     amount_paid: int = Field(0, description="What the customer paid, in minor units")
     amount_refunded: int = Field(0, description="Refunded so far, in minor units")
+    move_payment: MovePaymentOut | None = Field(
+        None,
+        description="Only in the answer of a move to a dearer session (202): the difference "
+        "to pay before the booking moves",
+    )
 
     @computed_field(description="What remains paid at Stripe: paid minus refunded")  # type: ignore[prop-decorator]
     @property

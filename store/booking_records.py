@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.customer_hash import normalise_email
 from core.enums import OPEN_STATUSES, BookingStatus, DocumentKind
 from core.errors import BookingNotFound, DocumentNotFound, parse_id
-from models.tables import Booking, Receipt, Session
+from models.tables import Booking, BookingPayment, Receipt, Session
 
 
 @dataclass(frozen=True)
@@ -59,15 +59,21 @@ async def get_booking(
 
 
 async def find_document(
-    db: AsyncSession, booking_id: uuid.UUID, kind: DocumentKind, refund_sequence: int | None = None
+    db: AsyncSession,
+    booking_id: uuid.UUID,
+    kind: DocumentKind,
+    refund_sequence: int | None = None,
+    move_number: int | None = None,
 ) -> Receipt | None:
-    """The receipt, or the credit note of the `refund_sequence`-th refund (None: the full one
-    of runs before partial refunds)."""
+    """The receipt (of the `move_number`-th move's difference, or the booking's own), or the
+    credit note of the `refund_sequence`-th refund (None: the full one of runs before partial
+    refunds)."""
     return await db.scalar(
         select(Receipt).where(
             Receipt.booking_id == booking_id,
             Receipt.kind == kind,
             Receipt.refund_sequence.is_not_distinct_from(refund_sequence),
+            Receipt.move_number.is_not_distinct_from(move_number),
         )
     )
 
@@ -92,8 +98,15 @@ async def get_document(
 
 
 async def booking_paid_by(db: AsyncSession, payment_intent_id: str) -> uuid.UUID | None:
-    """The booking that holds this PaymentIntent, if any."""
-    return await db.scalar(select(Booking.id).where(Booking.payment_intent_id == payment_intent_id))
+    """The booking that holds this PaymentIntent (its own, or a move's difference), if any."""
+    own = await db.scalar(select(Booking.id).where(Booking.payment_intent_id == payment_intent_id))
+    if own is not None:
+        return own
+    return await db.scalar(
+        select(BookingPayment.booking_id).where(
+            BookingPayment.payment_intent_id == payment_intent_id
+        )
+    )
 
 
 async def open_bookings(db: AsyncSession, session_id: uuid.UUID) -> Sequence[Booking]:

@@ -13,7 +13,7 @@ from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.platform_fee import platform_fee
-from models.tables import Booking, Organisation, Session
+from models.tables import Booking, BookingPayment, Organisation, Session
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,27 @@ async def charge_terms(db: AsyncSession, booking_id: uuid.UUID) -> ChargeTerms:
 
 
 async def account_of_intent(db: AsyncSession, payment_intent_id: str) -> str | None:
-    """The account the booking holding this intent made it in; None: the platform's (or no
-    booking holds it)."""
+    """The account the booking holding this intent (its own, or a move's difference: the
+    booking's account too) made it in; None: the platform's (or no booking holds it)."""
     return await db.scalar(
-        select(Booking.stripe_account_id).where(Booking.payment_intent_id == payment_intent_id)
+        select(Booking.stripe_account_id)
+        .outerjoin(BookingPayment, BookingPayment.booking_id == Booking.id)
+        .where(
+            (Booking.payment_intent_id == payment_intent_id)
+            | (BookingPayment.payment_intent_id == payment_intent_id)
+        )
+        .limit(1)
     )
+
+
+async def move_charge_terms(db: AsyncSession, booking_id: uuid.UUID) -> ChargeTerms:
+    """Where a move's difference is paid: the account the booking's own payment is in, with
+    the platform's fee of its organisation as it is now."""
+    terms = await charge_terms(db, booking_id)
+    account = await account_of_booking(db, booking_id)
+    if account is None:
+        return PLATFORM
+    return ChargeTerms(account, terms.fee_basis_points, terms.fee_fixed)
 
 
 async def account_of_booking(db: AsyncSession, booking_id: uuid.UUID) -> str | None:

@@ -109,8 +109,8 @@ class BookingWorkflow:
         self._mailbox = Mailbox()
         self._state = BookingState(self._steps, self._mailbox)
         self._refunds = RefundBook(self._steps, self._state)
-        self._changes = BookingChanges(self._steps, self._state, self._refunds)
         grace = timedelta(seconds=self._timings.payment_grace_seconds)
+        self._changes = BookingChanges(self._steps, self._state, self._refunds, grace)
         self._intent = PaymentIntent(self._steps, self._state, grace)
         self._rejection: ApplicationError | None = None
         self._hold_asked = False
@@ -416,9 +416,18 @@ class BookingWorkflow:
                 await self._state.close(BookingStatus.CANCELLED, self._mailbox.cancel.reason)
             elif self._mailbox.cancel is not None:
                 await self._changes.cancel_by_policy()
-            elif self._mailbox.next_event().type == PaymentEventType.REFUNDED:
-                await self._refunds.read_at_stripe()
+            else:
+                await self._on_event_while_confirmed(self._mailbox.next_event())
         self._changes.refuse_orders()
+
+    async def _on_event_while_confirmed(self, event: PaymentEvent) -> None:
+        """A refund at Stripe is read back; a dearer move's difference paid after the move was
+        given up is refunded (`BookingChanges.late_move_payment`); anything else is news of the
+        payment the booking holds already."""
+        if await self._changes.late_move_payment(event):
+            return
+        if event.type == PaymentEventType.REFUNDED:
+            await self._refunds.read_at_stripe()
 
     async def _refund_late_payments(self) -> None:
         """No succeeded payment is left without a booking or a refund (invariant I2, "money

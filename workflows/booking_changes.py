@@ -10,7 +10,8 @@ cancellation outranks a customer's cancel, even one that closed the booking alre
 (`session_refund_due`)."""
 
 import contextlib
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         RefundOrder,
         Repriced,
     )
+    from messages.payments import PaymentEvent
     from messages.session_changes import IN_FULL_AFTER_A_CHANGE
     from messages.sessions import SESSION_CANCELLED_REASON
     from workflows import visibility
@@ -42,12 +44,14 @@ with workflow.unsafe.imports_passed_through():
 class BookingChanges:
     """The changes of the booking `state` holds, its refunds kept in `refunds`."""
 
-    def __init__(self, steps: BookingSteps, state: BookingState, refunds: RefundBook) -> None:
+    def __init__(
+        self, steps: BookingSteps, state: BookingState, refunds: RefundBook, grace: timedelta
+    ) -> None:
         self._steps = steps
         self._state = state
         self._refunds = refunds
         self._mailbox = state.mailbox
-        self._move = BookingMove(steps, state, refunds)
+        self._move = BookingMove(steps, state, refunds, grace)
         # The cancel whose refund closed the booking (`refund_for_session`).
         self._closed_by: CancelRequest | None = None
 
@@ -90,6 +94,26 @@ class BookingChanges:
             return
         self._mailbox.answers[queued.update_id] = self._state.booking
 
+    def _answer(self, update_id: str) -> Callable[[BookingView], None]:
+        """Answer an order's caller before it is carried out to the end (a dearer move's
+        payment to make); its outcome later changes nothing for that caller."""
+
+        def answer(view: BookingView) -> None:
+            self._mailbox.answers[update_id] = view
+
+        return answer
+
+    async def late_move_payment(self, event: PaymentEvent) -> bool:
+        """True when `event` is about a dearer move given up: its late payment is refunded
+        (Stripe not answering within the step's bound leaves it to the safety net, logged)."""
+        if not self._move.is_abandoned(event):
+            return False
+        try:
+            await self._move.refund_late_payment(event)
+        except FailureError as err:
+            workflow.logger.warning("late move payment left: %s", outcome(err).message)
+        return True
+
     def refuse_orders(self) -> None:
         """Orders that came after the booking's end was decided are refused."""
         while self._mailbox.orders:
@@ -103,10 +127,12 @@ class BookingChanges:
         order = queued.order
         if isinstance(order, RefundOrder):
             rules.check_refund(order.amount, order.reason, self._refunds.remaining)
-            refund = await self._refunds.refund_part(order.amount, order.reason, RefundSource.ADMIN)
-            await self._refunds.follow([refund])
+            refunds = await self._refunds.refund_part(
+                order.amount, order.reason, RefundSource.ADMIN
+            )
+            await self._refunds.follow(refunds)
         elif isinstance(order, MoveOrder):
-            await self._move.carry_out(order, queued.accepted_at)
+            await self._move.carry_out(order, queued.accepted_at, self._answer(queued.update_id))
         else:
             labels = self._places_to_cancel(order, queued.accepted_at)
             await self._cancel_places(order, labels, queued.accepted_at)
@@ -140,7 +166,7 @@ class BookingChanges:
         given_back = booking.amount_total - price.total
         amount = rules.places_refund(given_back, percent, self._refunds.remaining)
         reason = f"{order.reason}: {', '.join(labels)}"
-        refund = await self._refunds.ask(amount, RefundSource.PLACES) if amount > 0 else None
+        asked = await self._refunds.ask(amount, RefundSource.PLACES) if amount > 0 else []
         await self._steps.release_some(
             labels, Repriced(keep, price.subtotal, price.discount, price.total)
         )
@@ -151,10 +177,10 @@ class BookingChanges:
             amount_total=price.total,
         )
         workflow.set_current_details(visibility.current_details(self._state.booking))
-        if refund is not None:
-            info, sequence = refund
-            noted = await self._refunds.note(info, reason, RefundSource.PLACES, sequence)
-            await self._refunds.follow([noted])
+        if asked:
+            await self._refunds.follow(
+                await self._refunds.note_all(asked, reason, RefundSource.PLACES)
+            )
 
     # ---- a cancel -------------------------------------------------------------------------
 
@@ -251,7 +277,8 @@ class BookingChanges:
             if cancel.session_cancelled
             else RefundSource.CUSTOMER_POLICY
         )
-        return (await self._refunds.refund_part(amount, cancel.reason, source)).amount
+        refunds = await self._refunds.refund_part(amount, cancel.reason, source)
+        return sum(refund.amount for refund in refunds)
 
     async def _cancel_failed(self, refusal: ApplicationError, refunded: int) -> str | None:
         """The refusal for the CANCELLED booking's status reason, or None when it does not

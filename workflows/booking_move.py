@@ -1,40 +1,69 @@
 """A CONFIRMED booking moving to another session of its organisation, carried out as one of
-its workflow's orders (`BookingChanges`): the target's places held first, then the money
-(a cheaper target refunds the difference by the source session's policy in force when the move
-was accepted; the same price moves nothing), then the move settled (the target's places sold
-and the source's freed in one transaction), then the credit note of the refund and the
-customer's email with the old event's cancellation and the new one.
+its workflow's orders (`BookingChanges`): the target's places held first, then the money, then
+the move settled (the target's places sold and the source's freed in one transaction), then
+its documents and the customer's email with the old event's cancellation and the new one.
+
+The money: a cheaper target refunds the difference by the source session's policy in force
+when the move was accepted (with a credit note); the same price moves nothing; a dearer target
+asks for the difference on a PaymentIntent of its own (`move_payment`, in the booking's Stripe
+account), answering the caller with it, and waits for it until the target's hold ends (the
+session's hold duration). Paid: the move settles, what the booking paid grows by the
+difference, and the difference gets a receipt of its own (the booking's first receipt stays as
+issued). Not paid in time, or a cancel comes: the intent is cancelled at Stripe, the target's
+places given back, and the booking is as it was; money paid on it later is refunded
+(`refund_late_payment`).
 
 A refusal anywhere before the move is settled gives the target's places back: the booking is
-as it was. A target dearer than what the booking paid is refused (not built yet).
+as it was (a difference paid for a move that could then not settle is refunded in full).
 
 The booking keeps its id and reference; its places, amounts and session are the target's, and
 `state.places` the target's reservation, so later orders price and refund against it."""
 
-from datetime import datetime
+import contextlib
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import FailureError
+from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from core import booking_rules as rules
-    from core.enums import EmailKind, RefundSource
+    from core.enums import DocumentKind, EmailKind, RefundSource
     from core.errors import BookingNotChangeable, InvalidRequest
-    from messages.booking import HoldMove, MoveOrder, Refund, Reservation, SettleMove
-    from messages.payments import RefundInfo
+    from messages.booking import (
+        BookingView,
+        HoldMove,
+        MoveOrder,
+        MovePayment,
+        OpenMovePayment,
+        Refund,
+        Reservation,
+        SettleMove,
+    )
+    from messages.payments import PaymentEvent, PaymentEventType, PaymentIntentInfo, PaymentState
     from workflows import visibility
     from workflows.booking_state import BookingState
-    from workflows.refund_book import RefundBook
+    from workflows.options import MOVE_PAYMENTS
+    from workflows.refund_book import Asked, RefundBook
     from workflows.steps import BookingSteps
+
+ABANDONED = "the difference was not paid before the hold ended"
 
 
 class BookingMove:
-    """Moves of the booking `state` holds, refunded through `refunds`."""
+    """Moves of the booking `state` holds, refunded through `refunds`; `grace` bounds each wait
+    on Stripe at a dearer move's end."""
 
-    def __init__(self, steps: BookingSteps, state: BookingState, refunds: RefundBook) -> None:
+    def __init__(
+        self, steps: BookingSteps, state: BookingState, refunds: RefundBook, grace: timedelta
+    ) -> None:
         self._steps = steps
         self._state = state
         self._refunds = refunds
+        self._grace = grace
+        # The intents of dearer moves given up: paid later, they are refunded.
+        self.abandoned: set[str] = set()
 
     def check(self, order: MoveOrder, at: datetime) -> None:
         """What the workflow alone can tell: the target's rules are the hold's."""
@@ -46,22 +75,50 @@ class BookingMove:
         if rules.started(places.session_starts_at, at):
             raise BookingNotChangeable("the session has started")
 
-    async def carry_out(self, order: MoveOrder, accepted_at: datetime) -> None:
+    async def carry_out(
+        self, order: MoveOrder, accepted_at: datetime, answer: Callable[[BookingView], None]
+    ) -> None:
+        """`answer` tells the caller of a dearer move its payment before the wait for it."""
         self.check(order, accepted_at)
         booking = self._state.booking
         hold = HoldMove(booking.id, order.session_id, len(booking.seat_labels))
         to = await self._steps.hold_move(hold)
-        try:
-            refund = await self._refund_difference(to, accepted_at)
-        except FailureError:
+        difference = to.amount_total - booking.amount_total
+        refund: list[Asked] = []
+        paid: PaymentIntentInfo | None = None
+        if difference > 0 and (
+            booking.payment_intent_id is None or not workflow.patched(MOVE_PAYMENTS)
+        ):
+            # Nothing paid (a free booking: its money would be only the difference, and the
+            # booking's own refunds and cancel know none), or started before moves could be
+            # paid: refused, the places given back.
             await self._steps.release_move(hold)
-            raise
+            raise BookingNotChangeable(
+                "the session moved to is dearer: a booking with nothing paid moves only where "
+                "nothing is to be paid"
+                if booking.payment_intent_id is None
+                else "the session moved to is dearer: moves that need a payment are not available",
+                difference=difference,
+            )
+        if difference > 0:
+            paid, hold = await self._difference_paid(hold, to, difference, answer)
+        else:
+            try:
+                refund = await self._refund_difference(-difference, accepted_at)
+            except FailureError:
+                await self._steps.release_move(hold)
+                raise
         source = self._state.places
+        settle = SettleMove(booking.id, source.session_id, to)
+        if paid is not None:
+            settle = replace(settle, paid=difference, payment_intent_id=paid.id)
         try:
-            settled = await self._steps.settle_move(SettleMove(booking.id, source.session_id, to))
+            settled = await self._steps.settle_move(settle)
         except FailureError:
             await self._steps.release_move(hold)
-            if refund is not None:  # made at Stripe: the booking stays, with the refund
+            if paid is not None:  # the booking stays as it was: the difference goes back
+                await self._give_back(paid, RefundSource.NOT_CONFIRMABLE)
+            if refund:  # made at Stripe: the booking stays, with the refund
                 await self._note(refund, f"{order.reason}: the move was refused")
             raise
         self._state.reservation, self._state.moves = to, settled.move_number
@@ -72,34 +129,135 @@ class BookingMove:
             discount=to.discount,
             amount_total=to.amount_total,
         )
+        if paid is not None:
+            self._refunds.moved_payments.append((paid.id, difference))
+            self._state.revise(
+                amount_paid=self._state.booking.amount_paid + difference, move_payment=None
+            )
         visibility.publish_moved(self._state.booking)
-        noted = await self._note(refund, order.reason) if refund is not None else None
+        if paid is not None:
+            await self._state.issue_document(
+                DocumentKind.RECEIPT, paid, move_number=settled.move_number
+            )
+        noted = (await self._note(refund, order.reason))[-1] if refund else None
         await self._state.send_email(
             EmailKind.MOVED,
-            noted.amount if noted else None,
+            sum(r.info.amount for r in refund) if refund else None,
             noted.sequence if noted else None,
             source.session_id,
         )
 
-    async def _refund_difference(
-        self, to: Reservation, accepted_at: datetime
-    ) -> tuple[RefundInfo, int] | None:
-        """The difference refunded at Stripe when the target is cheaper, by the source's
-        policy; None when nothing is refunded. A dearer target is refused."""
-        booking, places = self._state.booking, self._state.places
-        difference = booking.amount_total - to.amount_total
-        if difference < 0:
-            raise BookingNotChangeable(
-                "the session moved to is dearer: moves that need a payment are not available",
-                difference=-difference,
-            )
+    async def _refund_difference(self, difference: int, accepted_at: datetime) -> list[Asked]:
+        """The difference of a cheaper target refunded at Stripe by the source's policy."""
+        places = self._state.places
         percent = rules.policy_percent(places.refund_policy, places.session_starts_at, accepted_at)
         amount = rules.places_refund(difference, percent, self._refunds.remaining)
         if amount <= 0:
-            return None
+            return []
         return await self._refunds.ask(amount, RefundSource.MOVE)
 
-    async def _note(self, refund: tuple[RefundInfo, int], reason: str) -> Refund:
-        """The refund recorded, with its credit note."""
-        info, sequence = refund
-        return await self._refunds.note(info, reason, RefundSource.MOVE, sequence)
+    async def _difference_paid(
+        self,
+        hold: HoldMove,
+        to: Reservation,
+        difference: int,
+        answer: Callable[[BookingView], None],
+    ) -> tuple[PaymentIntentInfo, HoldMove]:
+        """The difference's intent once paid, with the hold naming it; refused (the target's
+        places given back, the intent cancelled) when it is not paid before the hold ends."""
+        booking = self._state.booking
+        number = self._state.moves + 1
+        request = OpenMovePayment(booking.id, number, to.session_id, difference, booking.currency)
+        try:
+            intent = await self._steps.open_move_payment(request)
+        except FailureError:
+            await self._steps.release_move(hold)
+            raise
+        hold = replace(hold, payment_intent_id=intent.id)
+        asked = MovePayment(
+            intent.id, intent.client_secret, difference, to.session_id, number, to.hold_expires_at
+        )
+        self._state.revise(move_payment=asked)
+        answer(self._state.booking)
+        paid = await self._wait_for_payment(intent.id, to.hold_expires_at)
+        if paid is not None and paid.amount_received == difference:
+            return paid, hold
+        self._state.revise(move_payment=None)
+        await self._steps.release_move(hold)
+        if paid is not None:  # another amount than asked: all of it back
+            await self._give_back(paid, RefundSource.AMOUNT_MISMATCH)
+        raise BookingNotChangeable(ABANDONED, difference=difference)
+
+    async def _wait_for_payment(self, intent_id: str, until: datetime) -> PaymentIntentInfo | None:
+        """The intent once Stripe says it is paid; None once it is void, or when the hold ends
+        or a cancel comes first (the intent then cancelled at Stripe, or remembered when Stripe
+        cannot say: paid later, it is refunded)."""
+        mailbox = self._state.mailbox
+        while True:
+            remaining = (until - workflow.now()).total_seconds()
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: mailbox.has_event_for(intent_id) or mailbox.cancel is not None,
+                    timeout=max(remaining, 0.001),
+                    timeout_summary="move payment hold expires",
+                )
+            event = mailbox.take_event_for(intent_id)
+            if event is None:
+                return await self._give_up(intent_id)
+            if event.type == PaymentEventType.FAILED:
+                continue
+            intent = await self._read(intent_id)
+            if intent is not None and intent.status == PaymentState.PAID:
+                return intent
+            if intent is not None and intent.status == PaymentState.VOID:
+                return None
+
+    async def _read(self, intent_id: str) -> PaymentIntentInfo | None:
+        try:
+            return await self._steps.read_intent(intent_id, self._grace)
+        except FailureError as err:
+            workflow.logger.warning("could not read %s: %s", intent_id, err)
+            return None
+
+    async def _give_up(self, intent_id: str) -> PaymentIntentInfo | None:
+        """Cancel the intent at the hold's end: paid meanwhile, it is the answer."""
+        try:
+            intent = await self._steps.cancel_intent(intent_id, self._grace)
+        except ActivityError as err:
+            workflow.logger.warning("could not cancel %s: %s", intent_id, err)
+            self.abandoned.add(intent_id)
+            return None
+        if intent.status == PaymentState.PAID:
+            return intent
+        if intent.status != PaymentState.VOID:
+            self.abandoned.add(intent_id)
+        return None
+
+    async def _give_back(self, paid: PaymentIntentInfo, source: RefundSource) -> None:
+        """All of a difference the booking will not count back; refused or unanswered by Stripe
+        (logged), it is left to the safety net once the booking's workflow has ended."""
+        try:
+            await self._refunds.give_back(paid.id, paid.amount_received, source)
+        except FailureError as err:
+            workflow.logger.warning("the difference %s not refunded: %s", paid.id, err)
+
+    def is_abandoned(self, event: PaymentEvent) -> bool:
+        return event.payment_intent_id in self.abandoned
+
+    async def refund_late_payment(self, event: PaymentEvent) -> None:
+        """A dearer move's difference paid after the move was given up: all of it back, once,
+        and the customer told; the booking stays as it is."""
+        if event.type != PaymentEventType.SUCCEEDED:
+            return
+        intent = await self._steps.read_intent(event.payment_intent_id)
+        if intent.status != PaymentState.PAID:
+            return
+        self.abandoned.discard(intent.id)
+        info = await self._refunds.give_back(
+            intent.id, intent.amount_received, RefundSource.LATE_PAYMENT
+        )
+        await self._state.send_email(EmailKind.LATE_PAYMENT_REFUNDED, info.amount)
+
+    async def _note(self, refund: list[Asked], reason: str) -> list[Refund]:
+        """The refunds recorded, with their credit notes."""
+        return await self._refunds.note_all(refund, reason, RefundSource.MOVE)

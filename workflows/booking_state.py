@@ -92,9 +92,14 @@ class BookingState:
         self.show(view)
 
     async def issue_document(
-        self, kind: DocumentKind, intent: PaymentIntentInfo | None, refund: Refund | None = None
+        self,
+        kind: DocumentKind,
+        intent: PaymentIntentInfo | None,
+        refund: Refund | None = None,
+        move_number: int | None = None,
     ) -> None:
-        document = await self._steps.issue_document(kind, intent, refund)
+        """`move_number`: the receipt of that move's difference."""
+        document = await self._steps.issue_document(kind, intent, refund, move_number)
         if document is not None:
             self.revise(documents=[*self.booking.documents, document.number])
 

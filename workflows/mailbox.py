@@ -60,6 +60,16 @@ class Mailbox:
     def next_event(self) -> PaymentEvent:
         return self._events.pop(0)
 
+    def has_event_for(self, payment_intent_id: str) -> bool:
+        return any(event.payment_intent_id == payment_intent_id for event in self._events)
+
+    def take_event_for(self, payment_intent_id: str) -> PaymentEvent | None:
+        """The first event about this intent (a dearer move's difference), the others left."""
+        for index, event in enumerate(self._events):
+            if event.payment_intent_id == payment_intent_id:
+                return self._events.pop(index)
+        return None
+
     def accept_cancel(self, request: CancelRequest) -> int:
         """The first cancel is the one carried out, except that the session's cancellation
         outranks a customer's not yet finished: the booking is then refunded in full.

@@ -93,12 +93,21 @@ UNBOUNDED_REASONS: dict[str, str] = {
 # How long a rejected booking waits for its caller's `hold` update before failing.
 HOLD_ANSWER_WAIT = timedelta(seconds=10)
 
-# Every live patch id (`<name>-YYYY-MM-DD`, dated the day its release ships) with the day it
-# became `workflow.deprecate_patch` (None while it is `workflow.patched`). Each patch id in the
-# workflow modules is listed here (tests/ops/test_patches_cli.py checks it); `booking-ops
-# workflows patches` counts the workflows that still predate each. Empty at the release baseline.
+# A move to a dearer session asks for the difference on a PaymentIntent of its own
+# (`booking_move`); before it, the move was refused once the target's places were held, and
+# the histories of those refusals hold that (the hold, then its release).
+MOVE_PAYMENTS = "move-payments-2026-12-06"
 # The booking's attendance recorded at its session's end (workflows/attendance.py).
 ATTENDANCE_PATCH = "attendance-2026-12-06"
 # The safety net nudges stalled waiting lists after its other repairs (issue 21).
 SAFETY_NET_WAITING_LISTS = "safety-net-waiting-lists-2026-12-06"
-LIVE_PATCHES: dict[str, date | None] = {ATTENDANCE_PATCH: None, SAFETY_NET_WAITING_LISTS: None}
+
+# Every live patch id (`<name>-YYYY-MM-DD`, dated the day its release ships) with the day it
+# became `workflow.deprecate_patch` (None while it is `workflow.patched`). Each patch id in the
+# workflow modules is listed here (tests/ops/test_patches_cli.py checks it); `booking-ops
+# workflows patches` counts the workflows that still predate each. Empty at the release baseline.
+LIVE_PATCHES: dict[str, date | None] = {
+    ATTENDANCE_PATCH: None,
+    SAFETY_NET_WAITING_LISTS: None,
+    MOVE_PAYMENTS: None,
+}

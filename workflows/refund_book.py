@@ -9,10 +9,14 @@
 - *refund part*: ask, then note; *refund the rest*: read back, then refund in full what
   remains at Stripe;
 - *remaining*: what was paid less every refund noted;
+- *intents*: a booking moved to a dearer session was paid on several PaymentIntents (its own,
+  then each move's difference, `moved_payments`): reading back reads each, and a refund is
+  taken from the newest intent first, each piece its own sequence number (refunds of money
+  that arrived after the booking ended stay on the booking's own intent);
 - *catch up*: read back, then follow: REFUNDED (the places released) once nothing remains
   paid, else each refund's email to the customer."""
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
@@ -27,6 +31,16 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps import BookingSteps, outcome
 
 
+@dataclass(frozen=True)
+class Asked:
+    """A refund Stripe made at the booking's ask, not yet noted: its sequence number, and the
+    intent it was taken from (None: the booking's own)."""
+
+    info: RefundInfo
+    sequence: int
+    intent: str | None = None
+
+
 class RefundBook:
     """The refunds of the booking `state` holds, asked of Stripe through `steps`."""
 
@@ -36,6 +50,8 @@ class RefundBook:
         # The last sequence number taken: by a refund noted, or by a refund asked of Stripe,
         # even one it refused.
         self._last_sequence = 0
+        # The intents of the differences of dearer moves, paid, oldest first: (id, amount).
+        self.moved_payments: list[tuple[str, int]] = []
 
     @property
     def remaining(self) -> int:
@@ -49,12 +65,14 @@ class RefundBook:
             return []
         known = {refund.stripe_refund_id for refund in booking.refunds}
         known.update(booking.refund_ids)
-        found = [
-            info
-            for info in await self._steps.list_refunds(self._state.payment_intent_id)
-            if info.id not in known and info.counts
+        found = []
+        for intent, _ in self._intents():
+            listed = await self._steps.list_refunds(intent or self._state.payment_intent_id)
+            found += [(info, intent) for info in listed if info.id not in known and info.counts]
+        return [
+            await self.note(info, "refunded at Stripe", RefundSource.STRIPE, intent=intent)
+            for info, intent in found
         ]
-        return [await self.note(info, "refunded at Stripe", RefundSource.STRIPE) for info in found]
 
     async def catch_up(self) -> None:
         """Note the refunds made at Stripe the booking does not know yet, then follow them."""
@@ -98,30 +116,71 @@ class RefundBook:
             return outcome(err)
         return None
 
-    async def refund_part(self, amount: int, reason: str, source: RefundSource) -> Refund:
-        """Refund `amount` through Stripe as the booking's next refund, then note it."""
-        info, sequence = await self.ask(amount, source)
-        return await self.note(info, reason, source, sequence)
+    async def refund_part(self, amount: int, reason: str, source: RefundSource) -> list[Refund]:
+        """Refund `amount` through Stripe as the booking's next refund(s), then note them."""
+        return await self.note_all(await self.ask(amount, source), reason, source)
 
-    async def ask(self, amount: int, source: RefundSource) -> tuple[RefundInfo, int]:
-        """Ask Stripe for the booking's next refund; its sequence number is used up even when
-        Stripe refuses (ActivityError)."""
+    async def ask(self, amount: int, source: RefundSource) -> list[Asked]:
+        """Ask Stripe for the booking's next refund, one per intent it is taken from (newest
+        first); each sequence number is used up even when Stripe refuses (ActivityError)."""
+        asked = []
+        for intent, part in self._split(amount):
+            self._last_sequence += 1
+            sequence = self._last_sequence
+            paid_on = intent or self._state.payment_intent_id
+            info = await self._steps.refund(paid_on, source, part, sequence)
+            asked.append(Asked(info, sequence, intent))
+        return asked
+
+    async def give_back(self, intent: str, amount: int, source: RefundSource) -> RefundInfo:
+        """Refund money paid on a dearer move's intent that the booking never counted (the move
+        did not settle): by its own sequence number, not noted as the booking's refund."""
         self._last_sequence += 1
-        sequence = self._last_sequence
-        info = await self._steps.refund(self._state.payment_intent_id, source, amount, sequence)
-        return info, sequence
+        return await self._steps.refund(intent, source, amount, self._last_sequence)
+
+    async def note_all(self, asked: list[Asked], reason: str, source: RefundSource) -> list[Refund]:
+        return [
+            await self.note(one.info, reason, source, one.sequence, one.intent) for one in asked
+        ]
+
+    def _intents(self) -> list[tuple[str | None, int]]:
+        """Each intent (None: the booking's own) with what was paid on it, oldest first."""
+        moved = sum(amount for _, amount in self.moved_payments)
+        own = self._state.booking.amount_paid - moved
+        return [(None, own), *self.moved_payments]
+
+    def _split(self, amount: int) -> list[tuple[str | None, int]]:
+        """`amount` taken from the newest intent first, as far as what remains on each goes;
+        on the booking's own alone when it has no other (Stripe refuses what is beyond)."""
+        if not self.moved_payments:
+            return [(None, amount)]
+        refunds = self._state.booking.refunds
+        parts = []
+        for intent, paid in reversed(self._intents()):
+            left = paid - sum(r.amount for r in refunds if r.payment_intent_id == intent)
+            part = min(left, amount)
+            if part > 0:
+                parts.append((intent, part))
+                amount -= part
+        return parts
 
     async def note(
-        self, info: RefundInfo, reason: str, source: RefundSource, sequence: int | None = None
+        self,
+        info: RefundInfo,
+        reason: str,
+        source: RefundSource,
+        sequence: int | None = None,
+        intent: str | None = None,
     ) -> Refund:
         """Record a refund made at Stripe (the database, the view) and issue its credit note;
-        `sequence` when it was taken already. `refund_ids` lists the booking's own refunds."""
+        `sequence` when it was taken already; `intent` when it is not the booking's own.
+        `refund_ids` lists the booking's own refunds."""
         booking = self._state.booking
         ours = source != RefundSource.STRIPE
         if sequence is None:
             self._last_sequence += 1
             sequence = self._last_sequence
-        refund = Refund(sequence, info.amount, reason, info.id, workflow.now(), source)
+        refund = Refund(sequence, info.amount, reason, info.id, workflow.now(), source, intent)
         await self._steps.record_refund(booking.currency, refund)
         refund_ids = [*booking.refund_ids, info.id] if ours else booking.refund_ids
         self._state.view = replace(

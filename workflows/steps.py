@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         EmailRequest,
         HoldMove,
         IssueDocument,
+        OpenMovePayment,
         RecordRefund,
         Refund,
         ReleaseSome,
@@ -192,6 +193,15 @@ class BookingSteps:
             **DATABASE_STEP,
         )
 
+    async def open_move_payment(self, request: OpenMovePayment) -> PaymentIntentInfo:
+        """The PaymentIntent of a dearer move's difference, created and recorded."""
+        return await workflow.execute_local_activity_method(
+            PaymentSetupActivities.open_move_payment,
+            request,
+            summary=f"create PaymentIntent of move {request.move_number}'s difference",
+            **STRIPE_SETUP_STEP,
+        )
+
     async def release_move(self, hold: HoldMove) -> int:
         """Give back the places held for a move that will not happen."""
         return await workflow.execute_local_activity_method(
@@ -246,11 +256,15 @@ class BookingSteps:
         )
 
     async def issue_document(
-        self, kind: DocumentKind, intent: PaymentIntentInfo | None, refund: Refund | None = None
+        self,
+        kind: DocumentKind,
+        intent: PaymentIntentInfo | None,
+        refund: Refund | None = None,
+        move_number: int | None = None,
     ) -> DocumentRef | None:
-        """The receipt or credit note (of one refund, with `refund`); None when it could not be
-        issued (logged, not fatal)."""
-        request = IssueDocument(self._booking_id, kind, refund=refund)
+        """The receipt (of a move's difference, with `move_number`) or credit note (of one
+        refund, with `refund`); None when it could not be issued (logged, not fatal)."""
+        request = IssueDocument(self._booking_id, kind, refund=refund, move_number=move_number)
         if intent is not None:
             request.card_brand, request.card_last4 = intent.card_brand, intent.card_last4
         try:

@@ -1,4 +1,5 @@
-"""Refunds made at Stripe after a booking's workflow has ended, recorded on the booking anyway.
+"""Refunds made at Stripe after a booking's workflow has ended, recorded on the booking anyway
+(over all its intents: its own, and each dearer move's difference).
 
 Started (or told, when running) by the Stripe webhook when a signed `charge.refunded` finds the
 booking's workflow closed, and by the safety net for its own refunds. One per booking (its id
@@ -52,7 +53,9 @@ class StripeRefundsWorkflow:
         if money is None or money.payment_intent_id is None:
             return []
         steps = BookingSteps(booking_id)
-        at_stripe = [r for r in await steps.list_refunds(money.payment_intent_id) if r.counts]
+        at_stripe = []
+        for intent in [money.payment_intent_id, *money.moved_payments]:
+            at_stripe += [r for r in await steps.list_refunds(intent) if r.counts]
         new = [r for r in at_stripe if r.id not in money.recorded]
         refunds = [
             await self._record(steps, money, info, sequence)
@@ -83,9 +86,11 @@ class StripeRefundsWorkflow:
     ) -> None:
         """REFUNDED (places released) once Stripe says nothing remains, else tell the
         customer of each refund."""
-        intent = await steps.read_intent(money.payment_intent_id or "")
+        received = 0
+        for intent_id in [money.payment_intent_id or "", *money.moved_payments]:
+            received += (await steps.read_intent(intent_id)).amount_received
         refunded = sum(r.amount for r in at_stripe)
-        if refunded < intent.amount_received:
+        if refunded < received:
             for refund in refunds:
                 await steps.send_email(EmailKind.PARTLY_REFUNDED, refund.amount, refund.sequence)
             return

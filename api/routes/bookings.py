@@ -29,6 +29,7 @@ from core.errors import IdempotencyKeyReused, InvalidRequest, SellerProfileIncom
 from messages.booking import (
     Attendee,
     BookingRequest,
+    BookingView,
     MoveOrder,
     PlacesCancellation,
     RefundOrder,
@@ -39,6 +40,7 @@ from schemas.bookings import (
     BookingOut,
     CancelIn,
     MoveIn,
+    MovePaymentOut,
     PlacesCancelIn,
     RefundIn,
     RefundOut,
@@ -299,10 +301,15 @@ async def cancel_places(
 
 _MOVE_ANSWERS: dict[int | str, dict[str, Any]] = {
     **_CHANGE_ANSWERS,
+    202: {
+        "model": BookingOut,
+        "description": "Accepted: the workflow finishes it durably; for a dearer target, with "
+        "`move_payment`, the difference to pay before the move is made",
+    },
     404: {"description": "No such session in the booking's organisation"},
     409: {
         "description": "The booking is not CONFIRMED, the move is past its session's cutoff, "
-        "or the target has started, is cancelled, sold out or dearer (with `available`)"
+        "or the target has started, is cancelled, or sold out (with `available`)"
     },
 }
 
@@ -321,7 +328,9 @@ async def move_booking(
     its places there are held first, then the source's released, so one session owns each
     place at every moment. A cheaper target refunds the difference by the source session's
     refund policy in force when the request was accepted, with a credit note; the same price
-    moves no money; a dearer target is refused (409). The booking keeps its id and reference;
+    moves no money; a dearer target answers 202 with `move_payment`, the difference to pay on a
+    PaymentIntent of its own before the target's hold ends (unpaid, the move is abandoned and
+    the booking stays as it was; paid, it moves). The booking keeps its id and reference;
     the customer gets an email with the old event cancelled and the new one (.ics), and
     webhooks `booking.moved`. The same Idempotency-Key answers the first request's outcome."""
     booking = await get_booking(db, booking_id, caller.organisation_id)
@@ -344,9 +353,26 @@ async def _change(
     await db.rollback()  # hold no connection while the workflow works
     outcome = await change_within(temporal, settings, key, change, status_now, update_id)
     await db.refresh(booking)
+    return _answer(booking, outcome)
+
+
+def _answer(booking: Booking, outcome: BookingView | None) -> BookingOut | JSONResponse:
+    """200 with the booking once the change is done, else 202 as it stands: with the
+    difference to pay when a move to a dearer session waits for it."""
     if outcome is None:
         return JSONResponse(booking_out(booking).model_dump(mode="json"), status_code=202)
-    return booking_out(booking)
+    if outcome.move_payment is None:
+        return booking_out(booking)
+    asked = outcome.move_payment
+    payment = MovePaymentOut(
+        payment_intent_id=asked.payment_intent_id,
+        client_secret=asked.client_secret,
+        amount=asked.amount,
+        session_id=uuid.UUID(asked.session_id),
+        expires_at=asked.expires_at,
+    )
+    shown = booking_out(booking).model_copy(update={"move_payment": payment})
+    return JSONResponse(shown.model_dump(mode="json"), status_code=202)
 
 
 def booking_out(booking: Booking, client_secret: str | None = None) -> BookingOut:

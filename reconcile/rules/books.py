@@ -14,7 +14,11 @@ def books(snapshot: Snapshot, ledger: Ledger, bookings: list[BookingRow]) -> lis
     found = []
     for booking in bookings:
         recorded = snapshot.refunds_of(booking.id)
-        at_stripe = ledger.refunds_of(booking.payment_intent_id)
+        at_stripe = {  # over its intents: its own, and each dearer move's difference paid
+            refund_id: amount
+            for intent_id in booking.claimed_intents
+            for refund_id, amount in ledger.refunds_of(intent_id).items()
+        }
         here = {r.stripe_refund_id: r.amount for r in recorded}
         if here != at_stripe:
             found.append(

@@ -27,11 +27,11 @@ def documents(
 
 
 def _documents_of(snapshot: Snapshot, booking: BookingRow) -> list[Violation]:
-    """One receipt for a booking that was confirmed (none for others), and a credit note for
-    each refund it records once it has its receipt."""
+    """One receipt for a booking that was confirmed (and one per dearer move's difference paid;
+    none for others), and a credit note for each refund it records once it has its receipt."""
     receipts = snapshot.documents.get((booking.id, DocumentKind.RECEIPT), 0)
     if was_confirmed(booking):
-        if receipts != 1:
+        if receipts != 1 + len(booking.moved_payments):
             return [
                 violation(
                     Rule.RECEIPT_COUNT,

@@ -48,6 +48,8 @@ def money(
 def _booking_money(booking: BookingRow, ledger: Ledger) -> list[Violation]:
     if is_free(booking):
         return []  # confirmed without Stripe, nothing to find there
+    if booking.moved_payments:
+        return _moved_booking_money(booking, ledger)
     intent = ledger.intents.get(booking.payment_intent_id or "")
     refunded = ledger.refunded.get(booking.payment_intent_id or "", 0)
     paid = intent is not None and intent.status == PaymentState.PAID
@@ -86,6 +88,53 @@ def _booking_money(booking: BookingRow, ledger: Ledger) -> list[Violation]:
                 Rule.REFUNDED_WITHOUT_REFUND,
                 booking.id,
                 f"is REFUNDED but {booking.payment_intent_id} has no refund at Stripe",
+            )
+        ]
+    return []
+
+
+def _moved_booking_money(booking: BookingRow, ledger: Ledger) -> list[Violation]:
+    """A booking moved to a dearer session is paid over its intents: each paid at Stripe, what
+    it says was paid their sum, and refunds over all of them leave some while it claims."""
+    intents = [ledger.intents.get(intent_id) for intent_id in booking.claimed_intents]
+    unpaid = [
+        intent_id
+        for intent_id, intent in zip(booking.claimed_intents, intents, strict=True)
+        if intent is None or intent.status != PaymentState.PAID
+    ]
+    if unpaid:
+        return [
+            violation(
+                Rule.CONFIRMED_UNPAID,
+                booking.id,
+                f"is {booking.status} but its payment(s) {', '.join(unpaid)} are not paid",
+            )
+        ]
+    received = sum(intent.amount_received for intent in intents if intent is not None)
+    refunded = sum(ledger.refunded.get(intent_id, 0) for intent_id in booking.claimed_intents)
+    if received != booking.amount_paid:
+        return [
+            violation(
+                Rule.AMOUNT_MISMATCH,
+                booking.id,
+                f"is {booking.status}, paid {booking.amount_paid} {booking.currency}; its "
+                f"{len(intents)} intents received {received}",
+            )
+        ]
+    if booking.status in CLAIMING and refunded >= received:
+        return [
+            violation(
+                Rule.CONFIRMED_REFUNDED,
+                booking.id,
+                f"is {booking.status} but its intents were refunded ({refunded})",
+            )
+        ]
+    if booking.status == BookingStatus.REFUNDED and refunded == 0:
+        return [
+            violation(
+                Rule.REFUNDED_WITHOUT_REFUND,
+                booking.id,
+                "is REFUNDED but none of its intents has a refund at Stripe",
             )
         ]
     return []

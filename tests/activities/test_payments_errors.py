@@ -9,6 +9,7 @@ request method.
 import inspect
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -24,6 +25,7 @@ from activities.payment_setup import PaymentSetupActivities
 from activities.payments import PaymentActivities, make_stripe_client
 from core import errors
 from devstack.ports import free_port
+from messages.booking import OpenMovePayment
 from messages.payments import CreatePaymentIntent, RefundRequest
 from tests.fakes.local_server import LocalHTTPServer
 
@@ -149,11 +151,15 @@ class NoDatabase:
     async def record(self, _transition: object) -> None:
         pass
 
+    async def record_move_intent(self, _intent: object) -> None:
+        pass
+
 
 def _calls(payments: PaymentActivities) -> dict[str, tuple[Any, Any]]:
     """Each payment activity by its name, with an argument to call it with."""
     refund = RefundRequest("b1", INTENT, "admin", 100, 1)
     intent = CreatePaymentIntent("b1", 2500, "GBP", "ada@example.com")
+    move = OpenMovePayment(str(uuid.uuid4()), 1, str(uuid.uuid4()), 500, "GBP")
     setup = PaymentSetupActivities(payments, NoDatabase())  # type: ignore[arg-type]
     return {
         "get_payment_intent": (payments.get_intent, INTENT),
@@ -161,6 +167,7 @@ def _calls(payments: PaymentActivities) -> dict[str, tuple[Any, Any]]:
         "refund_payment": (payments.refund, refund),
         "list_refunds": (payments.list_refunds, INTENT),
         "open_payment": (setup.open_payment, intent),
+        "open_move_payment": (setup.open_move_payment, move),
     }
 
 

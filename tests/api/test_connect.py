@@ -28,6 +28,7 @@ from tests.helpers.connect import (
     new_account,
     organiser,
 )
+from tests.helpers.polling import eventually
 from tests.helpers.sellers import pdftotext, session_of
 from tests.helpers.stack import Stack
 from tests.helpers.stripe_events import recorded, signed_event
@@ -288,3 +289,47 @@ async def test_events_signed_with_the_connect_endpoint_s_secret_are_read_too(
         assert (await variant.post("/v1/webhooks/stripe", content=body, headers=headers)).is_success
     body, headers = signed_event("payment_intent.processing", intent, secret="whsec_connect")
     assert (await api.post("/v1/webhooks/stripe", content=body, headers=headers)).status_code == 400
+
+
+async def test_a_dearer_move_is_paid_and_refunded_in_the_booking_s_account(stack: Stack) -> None:
+    """The £15.00 difference of a move from £75.00 to £90.00 is paid in the organisation's own
+    account, with the platform's fee on the difference alone; a cancel then refunds both
+    intents there, the newest first."""
+    async with organiser(stack.db, stack.settings, stack.api_url) as (connected, api):
+        source = await session_of(stack.db, connected.organisation_id)
+        target = await session_of(stack.db, connected.organisation_id, price_amount=9_000)
+        booking = await start_booking(api, source)
+        own = booking["payment"]["payment_intent_id"]
+        assert await pay(stack.stripe_client, own, account=connected.account) == "succeeded"
+        booking = await wait_for_status(api, booking["id"], "CONFIRMED")
+
+        asked = await api.post(
+            f"/v1/bookings/{booking['id']}/move",
+            json={"session_id": target},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+
+        assert asked.status_code == 202, asked.text
+        difference = asked.json()["move_payment"]["payment_intent_id"]
+        intent = await stack.stripe_client.v1.payment_intents.retrieve_async(
+            difference, options=connected.on_account()
+        )
+        assert (intent.amount, intent.application_fee_amount) == (
+            1_500,
+            platform_fee(1_500, FEE_BASIS_POINTS, FEE_FIXED),
+        )
+        assert intent.to_dict()["metadata"] == {"booking_id": booking["id"], "move_number": "1"}
+        assert await pay(stack.stripe_client, difference, account=connected.account) == "succeeded"
+        moved = await eventually(
+            lambda: api.get(f"/v1/bookings/{booking['id']}"),
+            lambda answer: answer.json()["session_id"] == target,
+            what="the booking moved",
+        )
+        assert moved.json()["amount_paid"] == 9_000
+        cancelled = await api.post(f"/v1/bookings/{booking['id']}/cancel")
+        assert cancelled.json()["amount_refunded"] == 9_000, cancelled.text
+        for intent_id, refunded in ((own, [PRICE]), (difference, [1_500])):
+            page = await stack.stripe_client.v1.refunds.list_async(
+                {"payment_intent": intent_id}, connected.on_account()
+            )
+            assert sorted(r.amount for r in page.data) == refunded

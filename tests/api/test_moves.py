@@ -1,29 +1,43 @@
 """A confirmed booking moved to another session through the HTTP API (`move`): the target's
 places held before the source's are freed, the difference of a cheaper target refunded by the
-source's policy, nothing asked of Stripe at the same price, and what is refused."""
+source's policy, nothing asked of Stripe at the same price, a dearer target's difference paid on
+an intent of its own or the move abandoned at the hold's end, and what is refused."""
 
 import asyncio
 import base64
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from temporalio.api.enums.v1 import EventType
 
-from core.enums import SeatState, SessionStatus
+from activities.repairs import stripe_refunds_workflow_id
+from core.enums import DocumentKind, SeatState, SessionStatus
+from devstack.pay import pay
 from messages.booking import booking_workflow_id
-from models.tables import Session
+from messages.payments import amount_received
+from models.tables import Receipt, Session
+from reconcile.findings import unclaimed_payments
 from store.organisations import create_organisation
 from tests.api.conftest import ADMIN
-from tests.helpers.api_bookings import course, paid_booking, session_with, wait_for_status
+from tests.helpers.api_bookings import (
+    course,
+    paid_booking,
+    session_with,
+    start_booking,
+    wait_for_status,
+)
 from tests.helpers.consistency import Check, World, at_rest
 from tests.helpers.emails import emails_for, emails_with
+from tests.helpers.polling import eventually
 from tests.helpers.refunds import credit_notes, seats_of, sent, stripe_refunds
 from tests.helpers.sellers import session_of
 from tests.helpers.stack import Stack
-from tests.helpers.workflow_bookings import price_session, stripe_agrees
-from tests.histories import keep_history
+from tests.helpers.stripe_events import signed_event
+from tests.helpers.workflow_bookings import handle_of, price_session, stripe_agrees
+from tests.histories import HISTORIES, keep_history, keep_workflow_history
 
 IN_A_MONTH = timedelta(days=30)
 
@@ -177,7 +191,6 @@ async def test_moves_that_cannot_be_carried_out_are_refused_and_move_nothing(
     cancelled = await _session(stack, status=SessionStatus.CANCELLED, cancelled_at=now)
     full = await _session(stack, capacity=3)
     await paid_booking(stack.api, stack.stripe_client, full, 2)
-    dearer = await _session(stack, price_amount=9_000)
     others = await session_of(stack.db, elsewhere.id)
 
     for target, status, slug, available in (
@@ -186,7 +199,6 @@ async def test_moves_that_cannot_be_carried_out_are_refused_and_move_nothing(
         (started, 409, "session-not-bookable", 0),
         (cancelled, 409, "session-not-bookable", 0),
         (full, 409, "sold-out", 1),
-        (dearer, 409, "not-changeable", None),
         (source, 422, "invalid-request", None),
     ):
         refused = await _move(stack, booking, target)
@@ -217,8 +229,7 @@ async def test_moves_that_cannot_be_carried_out_are_refused_and_move_nothing(
         booking["seats"],
         0,
     )
-    for target in (full, dearer):
-        assert SeatState.HELD not in (await seats_of(stack.db, target)).values()
+    assert SeatState.HELD not in (await seats_of(stack.db, full)).values()
     assert await stripe_refunds(stack.stripe_client, booking) == []
 
 
@@ -274,3 +285,175 @@ async def test_the_reminder_and_the_end_follow_the_booking_to_its_new_session(
     assert completed["session_id"] == soon
     await keep_history(stack.temporal, reminded["id"], "move-reminder_due_again")
     await keep_history(stack.temporal, ending["id"], "move-completed_at_the_new_end")
+
+
+async def wait_for(
+    stack: Stack, booking_id: str, done: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    async def read() -> dict[str, Any]:
+        return (await stack.api.get(f"/v1/bookings/{booking_id}")).json()  # type: ignore[no-any-return]
+
+    return await eventually(read, done, what="the booking moved")
+
+
+async def _intent(stack: Stack, intent_id: str) -> tuple[str, int, list[int]]:
+    """A PaymentIntent at localstripe: its status, what it received, its refunds' amounts."""
+    intent = await stack.stripe_client.v1.payment_intents.retrieve_async(intent_id)
+    if not amount_received(intent):  # localstripe fails to list the refunds of nothing paid
+        return intent.status, 0, []
+    refunds = await stack.stripe_client.v1.refunds.list_async({"payment_intent": intent_id})
+    return intent.status, amount_received(intent), sorted(r.amount for r in refunds.data)
+
+
+async def _receipts(stack: Stack, booking_id: str) -> list[tuple[int | None, int]]:
+    """(move number, total) of the booking's receipts."""
+    async with stack.db() as s:
+        rows = await s.execute(
+            select(Receipt.move_number, Receipt.total)
+            .where(
+                Receipt.booking_id == uuid.UUID(booking_id), Receipt.kind == DocumentKind.RECEIPT
+            )
+            .order_by(Receipt.move_number.nulls_first())
+        )
+        return [(number, total) for number, total in rows.all()]
+
+
+async def _nothing_unclaimed(stack: Stack, world: World) -> None:
+    """The safety net's search for paid intents no booking claims finds none of these."""
+    found = await unclaimed_payments(
+        stack.db, stack.temporal, stack.stripe_client, session_ids=world.session_ids
+    )
+    assert found == []
+
+
+async def test_a_dearer_move_paid_settles_and_a_cancel_refunds_across_both_intents(
+    stack: Stack, run_check: Check
+) -> None:
+    """2 places from £75 to £90: the £30 difference paid on an intent of its own; the booking
+    then holds £180 over two intents, and a cancel a month ahead (half back) refunds £90 from
+    the newest first: £30 from the difference, £60 from the booking's own."""
+    policy = [{"days_before": 7, "percent": 50}]
+    source = await _session(stack, refund_policy=policy)
+    target = await _session(stack, price_amount=9_000, refund_policy=policy)
+    booking = await paid_booking(stack.api, stack.stripe_client, source, 2)
+    own = booking["payment"]["payment_intent_id"]
+    key = str(uuid.uuid4())
+
+    asked, again = (
+        await _move(stack, booking, target, key),
+        await _move(stack, booking, target, key),
+    )
+
+    assert asked.status_code == again.status_code == 202, asked.text
+    payment = asked.json()["move_payment"]
+    assert again.json()["move_payment"] == payment
+    assert (payment["amount"], payment["session_id"]) == (3_000, target)
+    waiting = asked.json()
+    assert (waiting["session_id"], waiting["amount_paid"]) == (source, 15_000)  # not moved yet
+    assert SeatState.HELD in (await seats_of(stack.db, target)).values()
+
+    assert await pay(stack.stripe_client, payment["payment_intent_id"]) == "succeeded"
+    moved = await wait_for(stack, booking["id"], lambda b: b["session_id"] == target)
+    assert (moved["status"], moved["reference"], moved["amount_total"]) == (
+        "CONFIRMED",
+        booking["reference"],
+        18_000,
+    )
+    assert (moved["amount_paid"], moved["amount_refunded"]) == (18_000, 0)
+    assert set((await seats_of(stack.db, source)).values()) == {SeatState.FREE}
+    assert await _intent(stack, own) == ("succeeded", 15_000, [])
+    assert await _intent(stack, payment["payment_intent_id"]) == ("succeeded", 3_000, [])
+    await eventually(
+        lambda: _receipts(stack, booking["id"]),
+        lambda receipts: receipts == [(None, 15_000), (1, 3_000)],
+        what="a receipt for the difference",
+    )
+
+    cancelled = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["status"], cancelled.json()["amount_refunded"]) == ("CANCELLED", 9_000)
+    assert await _intent(stack, payment["payment_intent_id"]) == ("succeeded", 3_000, [3_000])
+    assert await _intent(stack, own) == ("succeeded", 15_000, [6_000])
+
+    # The rest refunded in Stripe's dashboard once the workflow has ended: its recorder reads
+    # both intents, and the booking is REFUNDED once nothing remains on either.
+    await handle_of(stack.temporal, booking["id"]).result()
+    await stack.stripe_client.v1.refunds.create_async({"payment_intent": own, "amount": 9_000})
+    charge = {"id": f"ch_{uuid.uuid4().hex[:14]}", "object": "charge", "payment_intent": own}
+    body, headers = signed_event("charge.refunded", charge)
+    told = await stack.api.post("/v1/webhooks/stripe", content=body, headers=headers)
+    assert told.json()["outcome"] == "recording-refunds", told.text
+    refunded = await wait_for_status(stack.api, booking["id"], "REFUNDED")
+    assert (refunded["amount_paid"], refunded["amount_refunded"]) == (18_000, 18_000)
+    recorder = stripe_refunds_workflow_id(booking["id"])
+    await stack.temporal.get_workflow_handle(recorder).result()
+    await keep_workflow_history(
+        stack.temporal, recorder, HISTORIES / "stripe-refunds" / "moved_dearer_rest_refunded"
+    )
+    world = World([source, target], {"moved": refunded})
+    await at_rest(stack.db, world)
+    report = await run_check(world)
+    assert report.ok, report.violations
+    await _nothing_unclaimed(stack, world)
+    await keep_history(stack.temporal, booking["id"], "move-dearer_paid_then_cancelled")
+
+
+async def test_a_dearer_move_not_paid_in_time_is_abandoned_and_the_booking_kept(
+    stack: Stack, run_check: Check
+) -> None:
+    source = await _session(stack)
+    target = await _session(stack, price_amount=9_000, hold_seconds=2)
+    booking = await paid_booking(stack.api, stack.stripe_client, source, 2)
+
+    asked = await _move(stack, booking, target)
+
+    assert asked.status_code == 202, asked.text
+    intent = asked.json()["move_payment"]["payment_intent_id"]
+    await eventually(
+        lambda: _intent(stack, intent),
+        lambda found: found[0] == "canceled",
+        what="the difference's intent cancelled at the hold's end",
+    )
+    await eventually(
+        lambda: seats_of(stack.db, target),
+        lambda seats: set(seats.values()) == {SeatState.FREE},
+        what="the target's places given back",
+    )
+    kept = (await stack.api.get(f"/v1/bookings/{booking['id']}")).json()
+    assert (kept["status"], kept["session_id"], kept["seats"]) == (
+        "CONFIRMED",
+        source,
+        booking["seats"],
+    )
+    assert (kept["amount_paid"], kept["amount_refunded"], kept["amount_total"]) == (
+        15_000,
+        0,
+        15_000,
+    )
+    assert set((await seats_of(stack.db, source)).values()) - {SeatState.FREE} == {SeatState.SOLD}
+    assert await _receipts(stack, booking["id"]) == [(None, 15_000)]
+    assert "moved:1" not in emails_for(stack.sendgrid, booking["id"])
+    world = World([source, target], {"kept": kept})
+    await at_rest(stack.db, world)
+    report = await run_check(world)
+    assert report.ok, report.violations
+    await _nothing_unclaimed(stack, world)
+    await keep_history(stack.temporal, booking["id"], "move-dearer_abandoned_at_the_hold_end")
+
+
+async def test_a_free_booking_is_refused_a_move_that_needs_a_payment(stack: Stack) -> None:
+    """A booking with nothing paid has no payment for a difference to join: it moves only to
+    a session where nothing is to be paid."""
+    free = await _session(stack, price_amount=0)
+    target = await _session(stack)
+    booking = await start_booking(stack.api, free, 1)
+    assert booking["status"] == "CONFIRMED", booking
+
+    refused = await _move(stack, booking, target)
+
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"].endswith("not-changeable"), refused.text
+    assert refused.json()["difference"] == 7_500
+    assert SeatState.HELD not in (await seats_of(stack.db, target)).values()
+    kept = (await stack.api.get(f"/v1/bookings/{booking['id']}")).json()
+    assert (kept["session_id"], kept["amount_paid"]) == (free, 0)
