@@ -23,6 +23,7 @@ from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.helpers.api_bookings import paid_booking, session_with, start_booking, wait_for_status
 from tests.helpers.consistency import Check, World, at_rest
 from tests.helpers.polling import eventually
+from tests.helpers.refunds import sent
 from tests.helpers.stack import Stack
 from tests.histories import SESSION_CHANGE_HISTORIES, keep_history, keep_workflow_history
 
@@ -93,6 +94,9 @@ async def test_a_time_change_reaches_every_booking_once(
     session_id = await stack.new_session(capacity=4)
     ada = await paid_booking(stack.api, stack.stripe_client, session_id)
     bob = await paid_booking(stack.api, stack.stripe_client, session_id, 2)
+    # Their confirmations sent first: one rendered after the change would carry its SEQUENCE.
+    for booking in (ada, bob):
+        await sent(stack.sendgrid, f"{booking['id']}:confirmation")
     before = (await stack.api.get(f"/v1/sessions/{session_id}")).json()
     new_start = _moment(before["starts_at"]) + timedelta(days=1)
 
