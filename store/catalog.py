@@ -3,6 +3,7 @@
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Select, and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -199,6 +200,35 @@ async def get_session(
         raise SessionNotFound(f"session {session_id} does not exist")
     session, held, sold, offered = row
     return session, Availability(session.capacity, held, sold, offered)
+
+
+class SessionLock(StrEnum):
+    """How `session_of` locks the session's row until the transaction ends."""
+
+    UPDATE = "update"  # FOR UPDATE
+    # FOR NO KEY UPDATE: writers of the row wait, bookings referencing it (KEY SHARE) do not.
+    NO_KEY_UPDATE = "no key update"
+
+
+async def session_of(
+    db: AsyncSession,
+    session_id: str,
+    organisation_id: uuid.UUID | None,
+    *,
+    lock: SessionLock | None = None,
+) -> Session:
+    """The session (of the organisation, when given: another's is SessionNotFound), its row
+    locked by `lock`."""
+    key = parse_id(session_id, SessionNotFound, "session")
+    query = select(Session).where(Session.id == key)
+    if organisation_id is not None:
+        query = query.where(Session.organisation_id == organisation_id)
+    if lock is not None:
+        query = query.with_for_update(key_share=lock == SessionLock.NO_KEY_UPDATE)
+    session = await db.scalar(query)
+    if session is None:
+        raise SessionNotFound(f"session {session_id} does not exist")
+    return session
 
 
 async def list_sessions(

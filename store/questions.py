@@ -7,22 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import SessionNotFound, parse_id
 from models.tables import Session, SessionConsentVersion
-
-
-async def session_of(
-    db: AsyncSession, session_id: str, organisation_id: uuid.UUID | None, *, lock: bool = False
-) -> Session:
-    """The session (of the organisation, when given: another's is SessionNotFound)."""
-    key = parse_id(session_id, SessionNotFound, "session")
-    query = select(Session).where(Session.id == key)
-    if organisation_id is not None:
-        query = query.where(Session.organisation_id == organisation_id)
-    session = await db.scalar(query.with_for_update() if lock else query)
-    if session is None:
-        raise SessionNotFound(f"session {session_id} does not exist")
-    return session
 
 
 async def replace_question_set(
@@ -32,7 +17,8 @@ async def replace_question_set(
     consents: list[dict[str, Any]],
 ) -> Session:
     """Store the set (`consents`: key, title and text each); the caller holds the session's
-    row (`session_of(lock=True)`), so two replacements number versions one after the other."""
+    row locked (`store.catalog.session_of`, `SessionLock.UPDATE`), so two replacements number
+    versions one after the other."""
     session.questions = questions
     session.consents = [await _versioned(db, session.id, consent) for consent in consents]
     await db.flush()

@@ -24,13 +24,13 @@ from core.errors import (
     NoOpenOffer,
     PlacesAvailable,
     SessionNotBookable,
-    SessionNotFound,
     WaitingEntryNotFound,
     WaitingListClosed,
     parse_id,
 )
 from core.waiting_list import token_hash
 from models.tables import Seat, Session, WaitingListEntry
+from store.catalog import SessionLock, session_of
 from store.sequences import database_now
 from store.waiting_list_events import publish_entry_events
 
@@ -66,7 +66,7 @@ async def join(
     if existing is not None:
         IdempotencyKeyReused.unless_same(existing.request_fingerprint, request.request_fingerprint)
         return existing
-    session = await _session(db, request.session_id, organisation_id)
+    session = await session_of(db, request.session_id, organisation_id)
     if session.status != SessionStatus.SCHEDULED or session.starts_at <= await database_now(db):
         raise SessionNotBookable(f"session {session.id} is {session.status} or started")
     if session.waiting_list_status != WaitingListStatus.OPEN:
@@ -234,7 +234,7 @@ async def entries_of(
 ) -> tuple[Session, list[WaitingListEntry]]:
     """The session and its entries in join order; `organisation_id` None: an operator's read,
     of any organisation's session."""
-    session = await _session(db, session_id, organisation_id)
+    session = await session_of(db, session_id, organisation_id)
     entries = await db.scalars(
         select(WaitingListEntry)
         .where(WaitingListEntry.session_id == session.id)
@@ -251,7 +251,7 @@ async def set_list_status(
     offer_seconds: int | None = None,
 ) -> Session:
     """A closed list stays closed (its entries were told so)."""
-    session = await _session(db, session_id, organisation_id, lock=True)
+    session = await session_of(db, session_id, organisation_id, lock=SessionLock.NO_KEY_UPDATE)
     if session.waiting_list_status == WaitingListStatus.CLOSED and status not in (
         None,
         WaitingListStatus.CLOSED,
@@ -262,19 +262,4 @@ async def set_list_status(
     if offer_seconds is not None:
         session.offer_seconds = offer_seconds
     await db.flush()
-    return session
-
-
-async def _session(
-    db: AsyncSession, session_id: str, organisation_id: uuid.UUID | None, *, lock: bool = False
-) -> Session:
-    key = parse_id(session_id, SessionNotFound, "session")
-    query = select(Session).where(Session.id == key)
-    if organisation_id is not None:
-        query = query.where(Session.organisation_id == organisation_id)
-    if lock:
-        query = query.with_for_update(key_share=True)
-    session = await db.scalar(query)
-    if session is None:
-        raise SessionNotFound(f"session {session_id} does not exist")
     return session

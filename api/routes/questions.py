@@ -5,7 +5,8 @@ from fastapi import APIRouter
 
 from api.deps import AdminCaller, ClientCaller, DbDep
 from schemas.questions import QuestionSetIn, QuestionSetOut
-from store.questions import replace_question_set, session_of
+from store.catalog import SessionLock, session_of
+from store.questions import replace_question_set
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -24,7 +25,7 @@ async def replace_questions(
     """Replace the questions and consents. Answers already given stay as they were given
     (each is stored with its question's label and type); a consent whose title or text
     changes gets the next version, which bookings from now on must accept."""
-    session = await session_of(db, session_id, caller.organisation_id, lock=True)
+    session = await session_of(db, session_id, caller.organisation_id, lock=SessionLock.UPDATE)
     await replace_question_set(
         db,
         session,

@@ -44,8 +44,8 @@ from ops.commands.runtime import (
 )
 from ops.validation import problems
 from schemas.questions import QuestionSetIn, QuestionSetOut
-from store.catalog import Availability, SessionFilter, list_sessions
-from store.questions import replace_question_set, session_of
+from store.catalog import Availability, SessionFilter, SessionLock, list_sessions, session_of
+from store.questions import replace_question_set
 from store.session_changes import AcceptOrRefund, SessionPatch
 from store.waiting_list import entries_of
 
@@ -449,7 +449,7 @@ def questions_set(
     async def work() -> QuestionSetOut:
         async with database(settings) as db, db.begin() as s:
             try:
-                session = await session_of(s, session_id, None, lock=True)
+                session = await session_of(s, session_id, None, lock=SessionLock.UPDATE)
             except BookingError as err:
                 refused(err)
             await replace_question_set(
