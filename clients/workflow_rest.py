@@ -9,8 +9,8 @@ import asyncio
 from collections.abc import Collection
 
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
 
+from core.temporal import describe_or_none
 from messages.booking import booking_workflow_id
 
 _CONCURRENCY = 20
@@ -23,12 +23,9 @@ async def busy_bookings(temporal: Client, booking_ids: Collection[str]) -> set[s
     async def at_work(booking_id: str) -> bool:
         async with bound:
             handle = temporal.get_workflow_handle(booking_workflow_id(booking_id))
-            try:
-                described = await handle.describe()
-            except RPCError as err:
-                if err.status == RPCStatusCode.NOT_FOUND:
-                    return False
-                raise
+            described = await describe_or_none(handle)
+        if described is None:
+            return False
         raw = described.raw_description
         return described.status == WorkflowExecutionStatus.RUNNING and (
             bool(raw.pending_activities) or raw.HasField("pending_workflow_task")

@@ -10,12 +10,13 @@ that is set: a Temporal Cloud namespace, an mTLS server or an API-key server ali
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from temporalio.client import Client, Interceptor
+from temporalio.client import Client, Interceptor, WorkflowExecutionDescription, WorkflowHandle
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS, ClientConnectConfig
 from temporalio.runtime import Runtime
-from temporalio.service import TLSConfig
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from core.codec import encrypting_converter
 from core.settings import Settings
@@ -98,3 +99,16 @@ def _tls(settings: Settings, tls: ClientConfigTLS | None) -> ClientConfigTLS | N
 def data_converter(settings: Settings) -> DataConverter:
     """Temporal's JSON converter with every payload encrypted (core.codec)."""
     return encrypting_converter(settings.payload_keys, settings.payload_key_id)
+
+
+async def describe_or_none(
+    handle: WorkflowHandle[Any, Any],
+) -> WorkflowExecutionDescription | None:
+    """The workflow's description; None when Temporal has no such workflow (never started, or
+    past the namespace's retention). Any other RPC error is raised."""
+    try:
+        return await handle.describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise

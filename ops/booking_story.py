@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from core.errors import BookingNotFound
+from core.temporal import describe_or_none
 from documents.receipt_data import format_money
 from messages.booking import BookingView, booking_workflow_id
 from models.tables import Booking, Session
@@ -42,13 +43,10 @@ async def read_story(
     """The booking's story; BookingNotFound if neither its row nor its workflow exists."""
     mirror, session = await _mirror_and_session(db, booking_id)
     handle = temporal.get_workflow_handle(booking_workflow_id(booking_id))
-    try:
-        described = await handle.describe()
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
+    described = await describe_or_none(handle)
+    if described is None:
         if mirror is None:
-            raise BookingNotFound(f"booking {booking_id} does not exist") from None
+            raise BookingNotFound(f"booking {booking_id} does not exist")
         return Story(booking_fields(booking_id, mirror, session, None), None, [])
     view = await _view(temporal, booking_id)
     steps = await timeline(await handle.fetch_history(), temporal.data_converter)

@@ -16,7 +16,6 @@ from datetime import timedelta
 from sqlalchemy import ColumnElement, Exists, Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
 
 from core.enums import (
     LIVE_ENTRY_STATES,
@@ -25,6 +24,7 @@ from core.enums import (
     WaitingEntryState,
     WaitingListStatus,
 )
+from core.temporal import describe_or_none
 from messages.repairs import StalledList, StallReason
 from messages.waiting_list import waiting_list_workflow_id
 from models.tables import Seat, Session, WaitingListEntry
@@ -84,10 +84,5 @@ def _unattended(settle: timedelta) -> Select[uuid.UUID]:
 
 async def _list_running(temporal: Client, session_id: str) -> bool:
     handle = temporal.get_workflow_handle(waiting_list_workflow_id(session_id))
-    try:
-        described = await handle.describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return described.status == WorkflowExecutionStatus.RUNNING
+    described = await describe_or_none(handle)
+    return described is not None and described.status == WorkflowExecutionStatus.RUNNING

@@ -20,6 +20,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.temporal import describe_or_none
 from messages import search_attributes as sa
 from messages.booking import BookingView, booking_workflow_id
 from reconcile.progress import Progress, tell
@@ -73,12 +74,9 @@ class WorkflowReader:
 
     async def _state(self, booking_id: str, ask_status: bool) -> WorkflowState:
         handle = self._temporal.get_workflow_handle(booking_workflow_id(booking_id))
-        try:
-            described = await handle.describe()
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                return WorkflowState(None)
-            raise
+        described = await describe_or_none(handle)
+        if described is None:
+            return WorkflowState(None)
         if described.status != WorkflowExecutionStatus.RUNNING or not ask_status:
             return WorkflowState(described.status)
         if self._query:
