@@ -13,9 +13,9 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.enums import SeatState, SessionKind, SessionStatus
-from core.errors import CapacityBelowTaken, InvalidRequest, SessionNotBookable, SessionNotFound
+from core.errors import CapacityBelowTaken, InvalidRequest, SessionNotBookable
 from models.tables import Seat, Session, SessionChange
-from store.catalog import MAX_PLACES_PER_SESSION
+from store.catalog import MAX_PLACES_PER_SESSION, SessionLock, session_of
 from store.sequences import database_now
 from store.waiting_list import cap_offers_at_start
 from store.webhook_events import publish_session_updated
@@ -63,13 +63,7 @@ async def update_session(
 ) -> PatchOutcome:
     """Check and write `patch`; the caller commits. Asking for what already is changes nothing
     (a repeated PATCH is no second change)."""
-    session = await db.scalar(
-        select(Session)
-        .where(Session.id == session_id, Session.organisation_id == organisation_id)
-        .with_for_update()
-    )
-    if session is None:
-        raise SessionNotFound(f"session {session_id} does not exist")
+    session = await session_of(db, str(session_id), organisation_id, lock=SessionLock.UPDATE)
     if session.status == SessionStatus.CANCELLED:
         raise SessionNotBookable("a cancelled session cannot be changed")
     now = await database_now(db)
