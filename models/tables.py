@@ -358,6 +358,8 @@ class Booking(Base):
     consents: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
     # How often it moved to another session (migration 0020): its calendar event's UID.
     moves: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The booking whose places and money a partial move split this one from (migration 0023).
+    split_from: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"), index=True)
 
     @property
     def paid(self) -> int:
@@ -520,8 +522,11 @@ class StripeEvent(Base):
 
 
 class BookingPayment(Base):
-    """One PaymentIntent made for a booking (migration 0022): its own (`move_number` NULL) or
-    the difference of a move to a dearer session, paid (the move settled) or abandoned."""
+    """A booking's claim on one PaymentIntent (migrations 0022, 0023): its own (`move_number`
+    NULL) or the difference of a move to a dearer session, paid (the move settled) or
+    abandoned; `amount` what the booking claims of it. A partial move hands part of a claim
+    to the booking it splits off (`transferred_from`): the claims on a paid intent add up to
+    what Stripe received."""
 
     __tablename__ = "booking_payments"
     __table_args__ = (
@@ -534,8 +539,10 @@ class BookingPayment(Base):
         ),
     )
 
-    payment_intent_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"), index=True)
+    payment_intent_id: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+    booking_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("bookings.id"), primary_key=True, index=True
+    )
     move_number: Mapped[int | None] = mapped_column(Integer)
     session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sessions.id"))
     amount: Mapped[int] = mapped_column(Integer)
@@ -543,6 +550,7 @@ class BookingPayment(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     abandoned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    transferred_from: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"))
 
 
 class Receipt(Base):
