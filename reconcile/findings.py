@@ -191,12 +191,14 @@ def unclaimed_candidates(
 def unclaimed_part(intent: Intent, claims: list[Claim], ledger: Ledger) -> int:
     """What of the intent's money no booking holds: what Stripe received less its refunds and
     less what each booking holding a claim on it keeps (its claim less its own refunds on it:
-    a booking confirmed once keeps what its refund policy did not give back)."""
-    kept = sum(
-        max(claim.amount - sum(ledger.refunds_for(intent.id, claim.booking_id).values()), 0)
-        for claim in claims
-        if claim.holds
-    )
+    a booking confirmed once keeps what its refund policy did not give back). A refund of late
+    money gave back what no booking held, whichever booking it names."""
+    kept = 0
+    for claim in claims:
+        if claim.holds:
+            refunds = ledger.refunds_for(intent.id, claim.booking_id)
+            given_back = sum(a for r, a in refunds.items() if r not in ledger.late_refunds)
+            kept += max(claim.amount - given_back, 0)
     return _paid(intent) - ledger.refunded.get(intent.id, 0) - kept
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import stripe
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.enums import RefundSource
 from messages.payments import PaymentState, amount_received
 from messages.repairs import refund_is_of
 from reconcile.progress import Progress, tell
@@ -46,6 +47,9 @@ class Ledger:
     refund_amounts: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     # refund id -> the booking its metadata names (None: made without ours)
     refund_named: dict[str, str | None] = field(default_factory=dict)
+    # Refunds of late money (metadata reason `late-payment`): of money no booking held, even
+    # when they name the booking they are recorded on (the safety net's name the opener).
+    late_refunds: set[str] = field(default_factory=set)
     refunds: int = 0
     # Only intents created since then (epoch seconds) were read; None: all of them.
     since: int | None = None
@@ -117,6 +121,8 @@ async def _read_account(
             ledger.refund_amounts[intent_id][refund.id] = int(refund.amount)
             metadata = refund.to_dict().get("metadata") or {}
             ledger.refund_named[refund.id] = metadata.get("booking_id")
+            if metadata.get("reason") == RefundSource.LATE_PAYMENT:
+                ledger.late_refunds.add(refund.id)
         tell(progress, "stripe refunds", ledger.refunds, None)
 
 
