@@ -192,7 +192,11 @@ def unclaimed_part(intent: Intent, claims: list[Claim], ledger: Ledger) -> int:
     """What of the intent's money no booking holds: what Stripe received less its refunds and
     less what each booking holding a claim on it keeps (its claim less its own refunds on it:
     a booking confirmed once keeps what its refund policy did not give back). A refund of late
-    money gave back what no booking held, whichever booking it names."""
+    money gave back what no booking held, whichever booking it names. A booking holding the only
+    claim on it keeps all of it, as before intents were shared (migration 0022 wrote the claims
+    of older bookings from their price then, less than they paid if places were given back)."""
+    if len(claims) == 1 and claims[0].holds:
+        return 0
     kept = 0
     for claim in claims:
         if claim.holds:
