@@ -217,6 +217,7 @@ class RepairActivities:
                 ClaimedIntent(claim.payment_intent_id, claim.amount, claim.transferred_from is None)
                 for claim in claims
             ],
+            paid=booking.paid,
         )
 
     @activity.defn(name="start_stripe_refunds_recording")

@@ -132,10 +132,7 @@ class BookingMoney:
     moved_payments: list[str] = field(default_factory=list)
     # Its claims (booking_payments): its money, on intents other bookings may claim too.
     claims: list["ClaimedIntent"] = field(default_factory=list)
-
-    @property
-    def claimed(self) -> int:
-        return sum(claim.amount for claim in self.claims)
+    paid: int = 0  # what it was paid (`bookings.amount_paid`: the sum of its claims)
 
 
 @dataclass

@@ -110,7 +110,7 @@ class StripeRefundsWorkflow:
         at_stripe: list[RefundInfo],
         refunds: list[Refund],
     ) -> None:
-        """REFUNDED (places released) once nothing it claims remains, else tell the customer
+        """REFUNDED (places released) once nothing it was paid remains, else tell the customer
         of each refund."""
         refunded = sum(r.amount for r in at_stripe)
         if refunded < await self._paid(steps, money):
@@ -129,9 +129,10 @@ class StripeRefundsWorkflow:
         await steps.send_email(EmailKind.REFUNDED, refunded, refunds[-1].sequence)
 
     async def _paid(self, steps: BookingSteps, money: BookingMoney) -> int:
-        """What it claims; before SHARED_INTENTS, what Stripe received on its intents."""
+        """What it was paid (its claims); before SHARED_INTENTS, what Stripe received on its
+        intents (a shared intent received more than the booking's part)."""
         if self._claims:
-            return money.claimed
+            return money.paid
         received = 0
         for intent_id in [money.payment_intent_id or "", *money.moved_payments]:
             received += (await steps.read_intent(intent_id)).amount_received
