@@ -347,7 +347,7 @@ class Booking(Base):
     # The Stripe account its PaymentIntent lives in (the organisation's connected account when
     # it was created; NULL: the platform's), and the platform fee taken on it: refunds and
     # reads of this payment go to that account whatever the organisation uses later.
-    stripe_account_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_account_id: Mapped[str | None] = mapped_column(String(255), index=True)  # 0024
     application_fee_amount: Mapped[int | None] = mapped_column(Integer)
     # Its places when it was confirmed: ticket i admits place i of these while the booking still
     # holds it (migration 0016; store.tickets.admitted_indices).
