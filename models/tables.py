@@ -285,6 +285,9 @@ class WaitingListEntry(Base):
     offers_made: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     offer_seat_labels: Mapped[list[str]] = mapped_column(JSONB, default=list)
     offer_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # How often the open offer's deadline was capped at an earlier start (migration 0025): each
+    # cap is told in an email of its own, keyed by it.
+    offer_caps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     offer_token_hash: Mapped[str | None] = mapped_column(String(64))
     booking_id: Mapped[uuid.UUID | None] = mapped_column(UUID)  # the booking its accept started
     # The state its customer was last emailed about (offered, expired, closed): each once.

@@ -180,8 +180,10 @@ async def release_offered(db: AsyncSession, entry_ids: list[uuid.UUID]) -> int:
 
 async def cap_offers_at_start(db: AsyncSession, session: Session) -> bool:
     """After the session's start moved earlier: its open offers' deadlines capped at the new
-    start (an offer never outlives the sales: `core.waiting_list.offer_deadline`); whether the
-    list has a live entry, whose workflow must look again (its timer is set for the old times)."""
+    start (an offer never outlives the sales: `core.waiting_list.offer_deadline`), each owed
+    its customer again (the list's next round emails the new deadline, once per cap: its key
+    counts `offer_caps`); whether the list has a live entry, whose workflow must look again
+    (its timer is set for the old times)."""
     await db.execute(
         update(WaitingListEntry)
         .where(
@@ -189,7 +191,12 @@ async def cap_offers_at_start(db: AsyncSession, session: Session) -> bool:
             WaitingListEntry.state == WaitingEntryState.OFFERED,
             WaitingListEntry.offer_expires_at > session.starts_at,
         )
-        .values(offer_expires_at=session.starts_at, updated_at=func.now())
+        .values(
+            offer_expires_at=session.starts_at,
+            offer_caps=WaitingListEntry.offer_caps + 1,
+            told_state=None,
+            updated_at=func.now(),
+        )
     )
     live = await db.scalar(
         select(func.count()).where(
