@@ -152,6 +152,7 @@ class WaitingListActivities:
         entry.state = WaitingEntryState.OFFERED
         entry.offer_seat_labels = places
         entry.offer_expires_at = offer_deadline(now, session.offer_seconds, session.starts_at)
+        entry.offer_caps = 0
         entry.offer_token_hash = token_hash(
             offer_token(self._secret, str(entry.id), entry.offers_made)
         )
@@ -160,14 +161,19 @@ class WaitingListActivities:
     @activity.defn(name="send_waiting_list_email")
     async def send_email(self, notice: Notice) -> DeliveryOutcome:
         """The email of `notice`, unless its entry was told already or has moved on; at least
-        once (a crash after sending and before recording sends again, with the same key)."""
-        key = f"waiting-list:{notice.entry_id}:{notice.state}:{notice.offer_number}"
+        once (a crash after sending and before recording sends again, with the same key). An
+        offer whose deadline was capped at an earlier start is told again, once per cap
+        (`offer_caps` in the key); a cap landing while this sends leaves it owed."""
         async with self._sessionmaker() as db:
             entry = await db.get(WaitingListEntry, uuid.UUID(notice.entry_id))
             if entry is None or entry.state != notice.state or entry.told_state == notice.state:
                 return DeliveryOutcome.ALREADY_SENT
             session = await db.get_one(Session, entry.session_id)
             organisation = await db.get_one(Organisation, session.organisation_id)
+        key = f"waiting-list:{notice.entry_id}:{notice.state}:{notice.offer_number}"
+        caps = entry.offer_caps  # recorded told only while no cap came meanwhile
+        if notice.state == WaitingEntryState.OFFERED and caps:
+            key += f":cap-{caps}"
         token = offer_token(self._secret, notice.entry_id, notice.offer_number)
         rendered = render_waiting_list_email(
             WaitingEntryState(notice.state),
@@ -187,7 +193,11 @@ class WaitingListActivities:
         async with transaction(self._sessionmaker) as db:
             await db.execute(
                 update(WaitingListEntry)
-                .where(WaitingListEntry.id == entry.id, WaitingListEntry.state == notice.state)
+                .where(
+                    WaitingListEntry.id == entry.id,
+                    WaitingListEntry.state == notice.state,
+                    WaitingListEntry.offer_caps == caps,
+                )
                 .values(told_state=notice.state)
             )
         return outcome

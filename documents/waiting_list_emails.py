@@ -1,5 +1,6 @@
-"""The waiting list's emails: an offer (with its accept link and deadline), its lapse, and the
-list's end; in the organisation's name, locale and the session's time zone."""
+"""The waiting list's emails: an offer (with its accept link and deadline; told again with its
+new deadline when the session's earlier start capped it), its lapse, and the list's end; in the
+organisation's name, locale and the session's time zone."""
 
 from core.enums import WaitingEntryState
 from documents.emails import RenderedEmail, render_templates
@@ -11,6 +12,8 @@ _SUBJECTS = {
     WaitingEntryState.EXPIRED: "Your offer for {title} has lapsed",
     WaitingEntryState.CLOSED: "The waiting list for {title} has closed",
 }
+# An offer whose deadline was capped at the session's earlier start, told again.
+_CAPPED_SUBJECT = "New deadline for your places: {title}"
 
 
 def render_waiting_list_email(
@@ -21,6 +24,7 @@ def render_waiting_list_email(
     accept_url: str,
 ) -> RenderedEmail:
     zone, locale = session.time_zone, organisation.locale
+    capped = state == WaitingEntryState.OFFERED and entry.offer_caps > 0
     values: dict[str, str | bool | None] = {
         "customer_name": entry.customer_name,
         "reference": None,
@@ -35,7 +39,7 @@ def render_waiting_list_email(
             format_moment(entry.offer_expires_at, zone, locale) if entry.offer_expires_at else None
         ),
         "accept_url": accept_url,
+        "deadline_capped": capped,
     }
-    return render_templates(
-        f"waiting_list_{state}", _SUBJECTS[state].format(title=session.title), values
-    )
+    subject = _CAPPED_SUBJECT if capped else _SUBJECTS[state]
+    return render_templates(f"waiting_list_{state}", subject.format(title=session.title), values)

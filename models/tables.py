@@ -285,6 +285,9 @@ class WaitingListEntry(Base):
     offers_made: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     offer_seat_labels: Mapped[list[str]] = mapped_column(JSONB, default=list)
     offer_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # How often the open offer's deadline was capped at an earlier start (migration 0025): each
+    # cap is told in an email of its own, keyed by it.
+    offer_caps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     offer_token_hash: Mapped[str | None] = mapped_column(String(64))
     booking_id: Mapped[uuid.UUID | None] = mapped_column(UUID)  # the booking its accept started
     # The state its customer was last emailed about (offered, expired, closed): each once.
@@ -347,7 +350,7 @@ class Booking(Base):
     # The Stripe account its PaymentIntent lives in (the organisation's connected account when
     # it was created; NULL: the platform's), and the platform fee taken on it: refunds and
     # reads of this payment go to that account whatever the organisation uses later.
-    stripe_account_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_account_id: Mapped[str | None] = mapped_column(String(255), index=True)  # 0024
     application_fee_amount: Mapped[int | None] = mapped_column(Integer)
     # Its places when it was confirmed: ticket i admits place i of these while the booking still
     # holds it (migration 0016; store.tickets.admitted_indices).

@@ -18,11 +18,7 @@ from enum import StrEnum
 from temporalio import workflow
 from temporalio.client import Client
 
-from workflows.booking import BookingWorkflow
-from workflows.safety_net import SafetyNetWorkflow
-from workflows.session_cancellation import SessionCancellationWorkflow
-from workflows.stripe_refunds import StripeRefundsWorkflow
-from workflows.webhook_delivery import WebhookDeliveryWorkflow
+from workflows.registry import WORKFLOWS
 
 _PATCH_ID = re.compile(r"^(?P<name>[a-z0-9]+(?:-[a-z0-9]+)*?)-(?P<day>\d{4}-\d{2}-\d{2})$")
 
@@ -34,17 +30,8 @@ def _type_name(cls: type) -> str:
     return name
 
 
-# Every workflow type the worker runs.
-WORKFLOW_TYPES: tuple[str, ...] = tuple(
-    _type_name(cls)
-    for cls in (
-        BookingWorkflow,
-        SessionCancellationWorkflow,
-        SafetyNetWorkflow,
-        StripeRefundsWorkflow,
-        WebhookDeliveryWorkflow,
-    )
-)
+# Every workflow type the worker runs: a patch may be in any of them.
+WORKFLOW_TYPES: tuple[str, ...] = tuple(_type_name(cls) for cls in WORKFLOWS)
 
 
 class PatchStage(StrEnum):

@@ -30,6 +30,7 @@ from reconcile.ledger import load_ledger
 from reconcile.progress import Progress, tell
 from reconcile.rules import Invariant, Rule, Violation
 from reconcile.snapshot import load_snapshot
+from reconcile.waiting_lists import stranded_acceptances
 from reconcile.workflow_states import WorkflowReader
 
 __all__ = ["Counts", "Invariant", "Report", "Rule", "Violation", "check"]
@@ -124,6 +125,8 @@ async def _look(
 ) -> Report:
     tell(progress, "database", 0, None)
     snapshot = await load_snapshot(db, session_ids=session_ids)
+    async with db() as session:
+        stranded = await stranded_acceptances(session, settle=settle, session_ids=session_ids)
     tell(progress, "database", 1, 1)
     since = int(created_since.timestamp()) if created_since else None
     ledger = await load_ledger(stripe_client, db, created_since=since, progress=progress)
@@ -135,6 +138,7 @@ async def _look(
     violations = [
         *rules.places(snapshot, workflows, settle, hold_grace),
         *rules.offers(snapshot, settle, hold_grace),
+        *rules.accepted_without_booking(stranded),
         *rules.money(snapshot, ledger, workflows, candidates, money_bookings, bool(session_ids)),
         *rules.books(snapshot, ledger, money_bookings),
         *rules.documents(snapshot, workflows, at_rest, email_bound),

@@ -7,10 +7,16 @@
   (With a workflow running, free places and people waiting is the fairness rule at work: a
   group that does not fit yet.)
 
+And entries nothing will move on (`stranded_acceptances`): accepted, with a booking that does
+not exist (reconcile's `accepted-without-booking`; `booking-ops sessions waiting-list-repair`
+puts them back).
+
 Entries changed in the last `settle` are left alone: their nudge may be on its way.
 """
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import ColumnElement, Exists, Select, and_, exists, func, or_, select
@@ -28,6 +34,7 @@ from core.temporal import describe_or_none
 from messages.repairs import StalledList, StallReason
 from messages.waiting_list import waiting_list_workflow_id
 from models.tables import Seat, Session, WaitingListEntry
+from store.waiting_list import stranded_acceptance
 
 
 async def stalled_lists(
@@ -86,3 +93,26 @@ async def _list_running(temporal: Client, session_id: str) -> bool:
     handle = temporal.get_workflow_handle(waiting_list_workflow_id(session_id))
     described = await describe_or_none(handle)
     return described is not None and described.status == WorkflowExecutionStatus.RUNNING
+
+
+@dataclass(frozen=True)
+class StrandedAcceptance:
+    """An entry accepted whose booking does not exist (`booking_id` None: never named one)."""
+
+    entry_id: uuid.UUID
+    session_id: uuid.UUID
+    booking_id: uuid.UUID | None
+
+
+async def stranded_acceptances(
+    db: AsyncSession, *, settle: timedelta, session_ids: Sequence[str] | None = None
+) -> list[StrandedAcceptance]:
+    """Every stranded acceptance (of these sessions), in join order."""
+    query = (
+        select(WaitingListEntry.id, WaitingListEntry.session_id, WaitingListEntry.booking_id)
+        .where(stranded_acceptance(), WaitingListEntry.updated_at <= func.now() - settle)
+        .order_by(WaitingListEntry.position)
+    )
+    if session_ids is not None:
+        query = query.where(WaitingListEntry.session_id.in_([uuid.UUID(s) for s in session_ids]))
+    return [StrandedAcceptance(*row) for row in (await db.execute(query)).all()]

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +29,7 @@ from core.errors import (
     parse_id,
 )
 from core.waiting_list import token_hash
-from models.tables import Seat, Session, WaitingListEntry
+from models.tables import Booking, Seat, Session, WaitingListEntry
 from store.catalog import SessionLock, session_of
 from store.sequences import database_now
 from store.waiting_list_events import publish_entry_events
@@ -180,8 +180,10 @@ async def release_offered(db: AsyncSession, entry_ids: list[uuid.UUID]) -> int:
 
 async def cap_offers_at_start(db: AsyncSession, session: Session) -> bool:
     """After the session's start moved earlier: its open offers' deadlines capped at the new
-    start (an offer never outlives the sales: `core.waiting_list.offer_deadline`); whether the
-    list has a live entry, whose workflow must look again (its timer is set for the old times)."""
+    start (an offer never outlives the sales: `core.waiting_list.offer_deadline`), each owed
+    its customer again (the list's next round emails the new deadline, once per cap: its key
+    counts `offer_caps`); whether the list has a live entry, whose workflow must look again
+    (its timer is set for the old times)."""
     await db.execute(
         update(WaitingListEntry)
         .where(
@@ -189,7 +191,12 @@ async def cap_offers_at_start(db: AsyncSession, session: Session) -> bool:
             WaitingListEntry.state == WaitingEntryState.OFFERED,
             WaitingListEntry.offer_expires_at > session.starts_at,
         )
-        .values(offer_expires_at=session.starts_at, updated_at=func.now())
+        .values(
+            offer_expires_at=session.starts_at,
+            offer_caps=WaitingListEntry.offer_caps + 1,
+            told_state=None,
+            updated_at=func.now(),
+        )
     )
     live = await db.scalar(
         select(func.count()).where(
@@ -205,12 +212,36 @@ async def wait_again(db: AsyncSession, booking_id: uuid.UUID) -> bool:
     list, when that booking's setup failed and was discarded: the places the booking freed go
     to the list's next round (its own again while it is first in line, as a new offer with
     its email and token). Whether there was one."""
+    return bool(await _wait_again(db, WaitingListEntry.booking_id == booking_id))
+
+
+def stranded_acceptance() -> ColumnElement[bool]:
+    """An entry `accepted` whose booking does not exist: a setup that failed and was
+    discarded before `wait_again` put such entries back (reconcile's
+    `accepted-without-booking`; `requeue_stranded` puts them back)."""
+    return and_(
+        WaitingListEntry.state == WaitingEntryState.ACCEPTED,
+        ~exists().where(Booking.id == WaitingListEntry.booking_id),
+    )
+
+
+async def requeue_stranded(
+    db: AsyncSession, entry_ids: list[uuid.UUID]
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """These entries waiting again at their place, if each is still stranded (checked in the
+    statement that acts, so one whose booking appeared meanwhile stays accepted): (entry,
+    session) of each put back; its list's next round offers it places again."""
+    if not entry_ids:
+        return []
+    return await _wait_again(db, WaitingListEntry.id.in_(entry_ids), stranded_acceptance())
+
+
+async def _wait_again(
+    db: AsyncSession, *conditions: ColumnElement[bool]
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
     reopened = await db.execute(
         update(WaitingListEntry)
-        .where(
-            WaitingListEntry.booking_id == booking_id,
-            WaitingListEntry.state == WaitingEntryState.ACCEPTED,
-        )
+        .where(WaitingListEntry.state == WaitingEntryState.ACCEPTED, *conditions)
         .values(
             state=WaitingEntryState.WAITING,
             booking_id=None,
@@ -218,9 +249,9 @@ async def wait_again(db: AsyncSession, booking_id: uuid.UUID) -> bool:
             closed_at=None,
             updated_at=func.now(),
         )
-        .returning(WaitingListEntry.id)
+        .returning(WaitingListEntry.id, WaitingListEntry.session_id)
     )
-    return reopened.first() is not None
+    return [(entry_id, session_id) for entry_id, session_id in reopened.all()]
 
 
 def check_token(entry: WaitingListEntry, token: str) -> None:

@@ -22,21 +22,24 @@ from workflows.stripe_refunds import StripeRefundsWorkflow
 from workflows.waiting_list import WaitingListWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
+# Every workflow the booking worker runs (and so every type a live patch may be in).
+WORKFLOWS: tuple[type, ...] = (
+    BookingWorkflow,
+    CertificateWorkflow,
+    SafetyNetWorkflow,
+    SessionCancellationWorkflow,
+    SessionChangeWorkflow,
+    StripeRefundsWorkflow,
+    WaitingListWorkflow,
+    WebhookDeliveryWorkflow,
+)
+
 
 def build_worker(
     client: Client,
     settings: Settings,
     activities: Sequence[Callable[..., Any]],
-    workflows: Sequence[type] = (
-        BookingWorkflow,
-        CertificateWorkflow,
-        SafetyNetWorkflow,
-        SessionCancellationWorkflow,
-        SessionChangeWorkflow,
-        StripeRefundsWorkflow,
-        WaitingListWorkflow,
-        WebhookDeliveryWorkflow,
-    ),
+    workflows: Sequence[type] = WORKFLOWS,
 ) -> Worker:
     """The booking worker; the benchmark's baseline worker is built here too, to match it."""
     return Worker(

@@ -48,6 +48,13 @@ def uuid_argument(noun: str, metavar: str) -> Any:
     return typer.Argument(parser=uuid_parser(noun), metavar=metavar, show_default=False)
 
 
+def sessions_option(help: str) -> Any:
+    """`--session`/`-s` SESSION_ID, repeatable: limits a command to these sessions."""
+    return typer.Option(
+        "--session", "-s", help=help, parser=uuid_parser("session"), metavar="SESSION_ID"
+    )
+
+
 def moment(value: str) -> datetime:
     """An ISO 8601 date or time; without a zone, UTC."""
     try:

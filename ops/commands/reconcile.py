@@ -10,7 +10,14 @@ from typing import Annotated
 import typer
 from rich.progress import Progress, TaskID
 
-from ops.commands.display import console, moment, print_json, progress_bar, table, uuid_parser
+from ops.commands.display import (
+    console,
+    moment,
+    print_json,
+    progress_bar,
+    sessions_option,
+    table,
+)
 from ops.commands.runtime import FOUND_PROBLEMS, OK, run, services, settings_or_exit
 from reconcile.consistency import Report, check
 from reconcile.findings import DEFAULT_EMAIL_BOUND
@@ -33,13 +40,7 @@ def _since(value: str) -> datetime:
 def reconcile(
     session: Annotated[
         list[str] | None,
-        typer.Option(
-            "--session",
-            "-s",
-            help="Check only this session's places, bookings and payments (repeatable).",
-            parser=uuid_parser("session"),
-            metavar="SESSION_ID",
-        ),
+        sessions_option("Check only this session's places, bookings and payments (repeatable)."),
     ] = None,
     since: Annotated[
         datetime | None,

@@ -1,10 +1,11 @@
 """`booking-ops sessions`: list, show and create sessions (straight in PostgreSQL), show one's
-waiting list, show or replace its booking questions, change one (its time or place announced
-to its bookings), and cancel one through its cancellation workflow, following its progress.
+waiting list (and put back entries stranded as accepted), show or replace its booking
+questions, change one (its time or place announced to its bookings), and cancel one through its
+cancellation workflow, following its progress.
 
 The commands parse, call and print: reading the options is ops/session_input.py, shaping a
-session ops/session_report.py, changing one ops/session_update.py, and following a
-cancellation ops/session_cancel.py."""
+session ops/session_report.py, changing one ops/session_update.py, following a cancellation
+ops/session_cancel.py, and the waiting list's repair ops/waiting_list_repair.py."""
 
 import sys
 import uuid
@@ -28,6 +29,7 @@ from ops.commands.display import (
     print_json,
     progress_bar,
     refused,
+    sessions_option,
     table,
     uuid_argument,
     uuid_parser,
@@ -43,6 +45,7 @@ from ops.commands.runtime import (
     temporal_client,
 )
 from ops.validation import problems
+from ops.waiting_list_repair import Requeued, repair_stranded
 from schemas.questions import QuestionSetIn, QuestionSetOut
 from store.catalog import Availability, SessionFilter, SessionLock, list_sessions, session_of
 from store.questions import replace_question_set
@@ -157,6 +160,34 @@ def waiting_list(session_id: SessionId, as_json: AsJson = False) -> None:
     columns = list(rows[0]) if rows else ["id"]
     title = f"waiting list {status}: {len(entries)} entr(ies)"
     console().print(table(title, columns, [list(row.values()) for row in rows]))
+
+
+@app.command("waiting-list-repair")
+def waiting_list_repair(
+    session: Annotated[
+        list[str] | None,
+        sessions_option("Repair only this session's list (repeatable). Default: every session."),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Put back on their list the entries accepted whose booking does not exist (reconcile's
+    accepted-without-booking): each waits again at its old place, and its list is nudged to
+    offer it the places again. Safe to run twice."""
+    settings = settings_or_exit()
+
+    async def work() -> list[Requeued]:
+        async with database(settings) as db:
+            temporal = await temporal_client(settings)
+            return await repair_stranded(db, temporal, settings.task_queue, session)
+
+    requeued = run(work())
+    if as_json:
+        print_json(
+            {"requeued": [{"entry_id": r.entry_id, "session_id": r.session_id} for r in requeued]}
+        )
+        return
+    rows = [(r.entry_id, r.session_id) for r in requeued]
+    console().print(table(f"{len(rows)} entr(ies) waiting again", ("entry", "session"), rows))
 
 
 @app.command()

@@ -10,7 +10,7 @@ from reconcile.rules.books import books
 from reconcile.rules.documents import documents
 from reconcile.rules.mirror import mirror
 from reconcile.rules.money import money, scoped_intents
-from reconcile.rules.offers import offers
+from reconcile.rules.offers import accepted_without_booking, offers
 from reconcile.rules.places import places
 from reconcile.rules.vocabulary import Invariant, Rule, Violation
 
@@ -18,6 +18,7 @@ __all__ = [
     "Invariant",
     "Rule",
     "Violation",
+    "accepted_without_booking",
     "books",
     "documents",
     "mirror",

@@ -2,13 +2,16 @@
 open offer of exactly that place, and no offer holds places of a session whose sales ended
 (cancelled, started, or its list closed). (held + sold + offered within the capacity:
 `places`.) I3 for them: no offer holds its places long past its deadline (`offer-overdue`:
-the list's workflow, whose timer lets it lapse at the deadline, stalled or is gone)."""
+the list's workflow, whose timer lets it lapse at the deadline, stalled or is gone). I8 for
+them: no entry is left accepted with a booking that does not exist (`accepted-without-booking`:
+nothing moves it on; `booking-ops sessions waiting-list-repair` puts it back on its list)."""
 
 from datetime import timedelta
 
 from core.enums import SessionStatus, WaitingEntryState, WaitingListStatus
 from reconcile.rules.vocabulary import Rule, Violation, violation
 from reconcile.snapshot import OfferedSeat, SessionRow, Snapshot
+from reconcile.waiting_lists import StrandedAcceptance
 
 
 def offers(snapshot: Snapshot, settle: timedelta, grace: timedelta) -> list[Violation]:
@@ -53,6 +56,21 @@ def offers(snapshot: Snapshot, settle: timedelta, grace: timedelta) -> list[Viol
                 )
             )
     return found
+
+
+def accepted_without_booking(stranded: list[StrandedAcceptance]) -> list[Violation]:
+    """Entries accepted whose booking does not exist (read by
+    `reconcile.waiting_lists.stranded_acceptances`)."""
+    return [
+        violation(
+            Rule.ACCEPTED_WITHOUT_BOOKING,
+            str(entry.entry_id),
+            f"accepted in session {entry.session_id}, but its booking "
+            + (f"{entry.booking_id} does not exist" if entry.booking_id else "was never named")
+            + ": its setup failed and nothing puts it back on the list",
+        )
+        for entry in stranded
+    ]
 
 
 def _overdue(seat: OfferedSeat, snapshot: Snapshot, grace: timedelta) -> bool:

@@ -74,6 +74,7 @@ class Rule(StrEnum):
     OFFER_ORPHAN = "offer-orphan"
     OFFER_SESSION_ENDED = "offer-session-ended"
     OFFER_OVERDUE = "offer-overdue"
+    ACCEPTED_WITHOUT_BOOKING = "accepted-without-booking"
 
     @property
     def invariant(self) -> Invariant:
@@ -132,6 +133,7 @@ _INVARIANT_OF = {
         Invariant.BOOKS_EQUAL_STRIPE,
     ),
     Rule.EMAIL_FAILED: Invariant.EVERY_STEP_ENDS,
+    Rule.ACCEPTED_WITHOUT_BOOKING: Invariant.EVERY_STEP_ENDS,
 }
 
 

@@ -39,3 +39,18 @@ def scratch_database(postgres: Cluster) -> Iterator[Scratch]:
         yield Scratch(postgres.url.rsplit("/", 1)[0] + f"/{database}", sql)
     finally:
         postgres.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def round_trip(postgres: Cluster, revision: str, previous: str, query: str) -> list[str]:
+    """`query`'s answer in a new database upgraded to `revision`, then downgraded to
+    `previous`, then upgraded to head: a migration that comes and goes."""
+    answers = []
+    with scratch_database(postgres) as (url, sql):
+        for command, target in (
+            ("upgrade", revision),
+            ("downgrade", previous),
+            ("upgrade", "head"),
+        ):
+            alembic(url, command, target)
+            answers.append(sql(query))
+    return answers

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from core.settings import Settings
-from ops.patches import live_patches
+from ops.patches import WORKFLOW_TYPES, live_patches
 from tests.helpers.api_bookings import start_booking, wait_for_status
 from tests.helpers.polling import eventually
 from tests.helpers.stack import Stack
 from tests.ops.cli_helpers import booking_ops, ok, ok_json, one_line_error
+from tests.waiting_list import helpers as wl
 from workflows import options
 
 WORKFLOWS = Path(options.__file__).parent
@@ -48,6 +49,18 @@ def test_the_registry_lists_every_patch_of_the_workflow_modules() -> None:
         in_source |= patch_ids_in(module.read_text(), vars(options))
     assert in_source == set(options.LIVE_PATCHES)
     assert len(live_patches(options.LIVE_PATCHES)) == len(options.LIVE_PATCHES)
+
+
+def test_every_workflow_type_of_the_workflow_modules_is_counted() -> None:
+    """A patch may be in any workflow: each one defined in workflows/ is counted."""
+    defined = set()
+    for module in sorted(WORKFLOWS.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ClassDef) and any(
+                "workflow.defn" in ast.unparse(decorator) for decorator in node.decorator_list
+            ):
+                defined.add(node.name)
+    assert set(WORKFLOW_TYPES) == defined
 
 
 def test_patch_calls_are_found_by_string_and_by_constant() -> None:
@@ -113,14 +126,21 @@ async def test_open_workflows_started_before_a_patch_day_predate_it(
     ended = await start_booking(stack.api, session_id, 1)
     assert (await stack.api.post(f"/v1/bookings/{ended['id']}/cancel")).status_code == 200
     await wait_for_status(stack.api, ended["id"], "CANCELLED")
+    full = await stack.new_session(capacity=1)
+    await start_booking(stack.api, full, 1)
+    await wl.join(stack.api, full, 1, "ada")  # its list's workflow waits for places
+
+    def counts(document: Any, patch_id: str, workflow_type: str) -> dict[str, int]:
+        [found] = [p for p in document["patches"] if p["id"] == patch_id]
+        return found["workflows"][workflow_type]  # type: ignore[no-any-return]
 
     def bookings(document: Any, patch_id: str) -> dict[str, int]:
-        [found] = [p for p in document["patches"] if p["id"] == patch_id]
-        return found["workflows"]["BookingWorkflow"]  # type: ignore[no-any-return]
+        return counts(document, patch_id, "BookingWorkflow")
 
     def enough(document: Any) -> bool:
         seen = bookings(document, future)
-        return seen["open"] >= len(open_ones) and seen["closed"] >= 1
+        lists = counts(document, future, "WaitingListWorkflow")
+        return seen["open"] >= len(open_ones) and seen["closed"] >= 1 and lists["open"] >= 1
 
     document = await counted(stack.settings, enough)
     assert enough(document), document
@@ -139,9 +159,12 @@ async def test_open_workflows_started_before_a_patch_day_predate_it(
     )
     assert set(by_id[past]["workflows"]) == {
         "BookingWorkflow",
-        "SessionCancellationWorkflow",
+        "CertificateWorkflow",
         "SafetyNetWorkflow",
+        "SessionCancellationWorkflow",
+        "SessionChangeWorkflow",
         "StripeRefundsWorkflow",
+        "WaitingListWorkflow",
         "WebhookDeliveryWorkflow",
     }
 

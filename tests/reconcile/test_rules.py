@@ -201,6 +201,26 @@ async def pending_owns_sold_places(t: Tools) -> Broken:
 async def _offer(t: Tools, state: str) -> tuple[str, str]:
     """A session of 2 with an entry in `state` whose first place is held for it (and named by
     its offer if it is OFFERED): (session id, entry id)."""
+    session_id, entry_id = await _entry(t, state)
+    await sql(
+        t.db,
+        "UPDATE seats SET state = 'offered', waiting_entry_id = :id"
+        " WHERE session_id = :session AND position = 0",
+        id=entry_id,
+        session=session_id,
+    )
+    if state == "offered":
+        await sql(
+            t.db,
+            "UPDATE waiting_list_entries SET offer_seat_labels = (SELECT jsonb_agg(label)"
+            " FROM seats WHERE waiting_entry_id = :id) WHERE id = :id",
+            id=entry_id,
+        )
+    return session_id, entry_id
+
+
+async def _entry(t: Tools, state: str) -> tuple[str, str]:
+    """A session of 2 with an entry in `state`, changed an hour ago: (session id, entry id)."""
     session_id = await t.new_session(capacity=2)
     entry_id = str(uuid.uuid4())
     offer = "now() + interval '1 hour', repeat('0', 64)" if state == "offered" else "NULL, NULL"
@@ -216,20 +236,6 @@ async def _offer(t: Tools, state: str) -> tuple[str, str]:
         session=session_id,
         state=state,
     )
-    await sql(
-        t.db,
-        "UPDATE seats SET state = 'offered', waiting_entry_id = :id"
-        " WHERE session_id = :session AND position = 0",
-        id=entry_id,
-        session=session_id,
-    )
-    if state == "offered":
-        await sql(
-            t.db,
-            "UPDATE waiting_list_entries SET offer_seat_labels = (SELECT jsonb_agg(label)"
-            " FROM seats WHERE waiting_entry_id = :id) WHERE id = :id",
-            id=entry_id,
-        )
     return session_id, entry_id
 
 
@@ -256,6 +262,17 @@ async def offer_long_past_its_deadline(t: Tools) -> Broken:
         id=entry_id,
     )
     return Broken(World([session_id], {}), {(Rule.OFFER_OVERDUE, entry_id)})
+
+
+async def accepted_with_a_booking_that_is_gone(t: Tools) -> Broken:
+    """Its booking's setup was discarded before such entries were put back on their list."""
+    session_id, entry_id = await _entry(t, "accepted")
+    await sql(
+        t.db,
+        "UPDATE waiting_list_entries SET booking_id = gen_random_uuid() WHERE id = :id",
+        id=entry_id,
+    )
+    return Broken(World([session_id], {}), {(Rule.ACCEPTED_WITHOUT_BOOKING, entry_id)})
 
 
 # ---- I2: money --------------------------------------------------------------------------------
@@ -484,6 +501,7 @@ CASES: list[tuple[Rule, Break]] = [
     (Rule.OFFER_ORPHAN, place_held_for_an_entry_that_waits),
     (Rule.OFFER_SESSION_ENDED, offer_kept_after_the_list_closed),
     (Rule.OFFER_OVERDUE, offer_long_past_its_deadline),
+    (Rule.ACCEPTED_WITHOUT_BOOKING, accepted_with_a_booking_that_is_gone),
     (Rule.UNCLAIMED_PAYMENT, payment_nobody_claims),
     (Rule.OVER_REFUNDED, refunded_twice_at_stripe),
     (Rule.CONFIRMED_UNPAID, confirmed_on_an_intent_stripe_never_saw),

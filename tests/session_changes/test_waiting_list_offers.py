@@ -1,16 +1,19 @@
 """A session's start moved earlier than an open offer's deadline: the deadline is capped at the
 new start (an offer never outlives the session's sales, `core.waiting_list.offer_deadline`) and
-the list is nudged, so its workflow's next look is the new start, not the old deadline."""
+the list is nudged, so its workflow's next look is the new start, not the old deadline; the
+offered customer, emailed the old deadline, is emailed the new one, once per cap."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from temporalio.api.sdk.v1 import WorkflowMetadata
 
-from documents.receipt_data import format_utc
+from documents.receipt_data import format_moment, format_utc
 from messages.waiting_list import waiting_list_workflow_id
 from tests.api.conftest import ADMIN
 from tests.helpers.api_bookings import start_booking
 from tests.helpers.polling import eventually
+from tests.helpers.refunds import sent
 from tests.helpers.stack import Stack
 from tests.waiting_list import helpers as wl
 
@@ -50,6 +53,7 @@ async def test_an_earlier_start_caps_open_offers_and_wakes_the_list(stack: Stack
     assert capped["state"] == "offered"
     assert datetime.fromisoformat(capped["offer"]["expires_at"]) == starts_at < deadline
     await _looks_next_at(stack, session_id, starts_at)
+    await _told(stack, session_id, ada, 1, starts_at)
 
     later = starts_at + timedelta(hours=2)  # a later start leaves the deadline as it is
     moved = await stack.api.patch(
@@ -58,3 +62,29 @@ async def test_an_earlier_start_caps_open_offers_and_wakes_the_list(stack: Stack
     assert moved.status_code == 200, moved.text
     kept = await wl.entry(stack.api, ada)
     assert datetime.fromisoformat(kept["offer"]["expires_at"]) == starts_at
+
+    sooner = starts_at - timedelta(minutes=30)  # capped again: told again
+    again = await stack.api.patch(
+        f"/v1/sessions/{session_id}", json={"starts_at": sooner.isoformat()}, headers=ADMIN
+    )
+    assert again.status_code == 200, again.text
+    await _told(stack, session_id, ada, 2, sooner)
+    keys = [_key(r) for r in stack.sendgrid.requests if _key(r).startswith(f"waiting-list:{ada}:")]
+    assert keys == [
+        f"waiting-list:{ada}:offered:1",
+        *(f"waiting-list:{ada}:offered:1:cap-{n}" for n in (1, 2)),
+    ]
+
+
+def _key(request: Any) -> str:
+    return str(request.body.get("custom_args", {}).get("notification_key", ""))
+
+
+async def _told(stack: Stack, session_id: str, entry_id: str, cap: int, deadline: datetime) -> None:
+    """The entry's offer email of its `cap`th cap, giving the capped deadline."""
+    email = await sent(stack.sendgrid, f"waiting-list:{entry_id}:offered:1:cap-{cap}")
+    assert email["subject"].startswith("New deadline for your places")
+    [text] = [c["value"] for c in email["content"] if c["type"] == "text/plain"]
+    assert "now starts earlier" in text
+    zone = (await stack.api.get(f"/v1/sessions/{session_id}")).json()["time_zone"]
+    assert f"accept by {format_moment(deadline, zone)}" in text
