@@ -320,9 +320,11 @@ def _refuse_beyond(amount: int | None, remaining: int) -> None:
 def _refund_step(request: RefundRequest) -> str:
     """The step of the idempotency key. A partial refund's names its sequence (two refunds for
     the same reason are two refunds) and its amount: a sequence number Stripe refused may come
-    back with another amount, which under the same key Stripe would refuse as key reuse."""
+    back with another amount, which under the same key Stripe would refuse as key reuse. One
+    without a sequence (late money, in full or what no booking holds of it) names its intent:
+    a booking may have late money on two intents."""
     if request.sequence is None:
-        return f"refund-{request.reason}"
+        return f"refund-{request.reason}-{request.payment_intent_id}"
     return f"refund-{request.sequence}-{request.reason}-{request.amount}"
 
 
@@ -348,4 +350,5 @@ def _refund_info(refund: Any) -> RefundInfo:
         refund.amount,
         refund.currency.upper(),
         int(getattr(refund, "created", 0) or 0),
+        _metadata(refund).get("booking_id"),
     )

@@ -18,6 +18,7 @@ from core.enums import BookingStatus, DocumentKind, EmailKind, NotificationStatu
 from messages.booking import EmailOutcome, EmailRequest
 from messages.repairs import (
     BookingMoney,
+    ClaimedIntent,
     OrphanHold,
     RefundsMade,
     SafetyNetInput,
@@ -27,6 +28,7 @@ from messages.repairs import (
 )
 from models.tables import Booking, BookingPayment, BookingRefund, Notification, Receipt, Seat
 from reconcile import findings
+from reconcile.snapshot import IS_CLAIM
 from reconcile.waiting_lists import stalled_lists
 from store.personal_data import ERASED
 
@@ -135,8 +137,9 @@ class RepairActivities:
     @activity.defn(name="find_unclaimed_payments")
     async def unclaimed_payments(self, input: SafetyNetInput) -> list[UnclaimedPayment]:
         """Succeeded payments for a booking in our database (metadata.booking_id) that no
-        confirmed booking holds, not refunded, and no live workflow will claim or refund (at
-        most `input.batch`). Money that names no booking of ours is never refunded here."""
+        confirmed booking claims, with money no booking holds, and no live workflow will claim
+        or refund (at most `input.batch`): what to refund is what no booking holds of it.
+        Money that names no booking of ours is never refunded here."""
         since = datetime.now(UTC) - timedelta(seconds=input.payment_window_seconds)
         found = await findings.unclaimed_payments(
             self._sessionmaker,
@@ -149,9 +152,10 @@ class RepairActivities:
             UnclaimedPayment(
                 payment.payment_intent_id,
                 payment.booking_id,
-                payment.amount - payment.refunded,
+                payment.unclaimed,
                 payment.currency,
                 payment.account,
+                in_full=payment.unclaimed == payment.amount - payment.refunded,
             )
             for payment in found
             if payment.booking_id is not None and payment.booking_status is not None
@@ -160,7 +164,8 @@ class RepairActivities:
 
     @activity.defn(name="read_booking_money")
     async def booking_money(self, booking_id: str) -> BookingMoney | None:
-        """The booking's payment and the refunds it has recorded; None if there is no such."""
+        """The booking's payment, its claims and the refunds it has recorded; None if there is
+        no such booking."""
         key = uuid.UUID(booking_id)
         async with self._sessionmaker() as db:
             booking = await db.get(Booking, key)
@@ -173,15 +178,22 @@ class RepairActivities:
                     )
                 )
             ).all()
-            moved_payments = await db.scalars(
-                select(BookingPayment.payment_intent_id)
-                .where(
-                    BookingPayment.booking_id == key,
-                    BookingPayment.move_number.is_not(None),
-                    BookingPayment.paid_at.is_not(None),
+            claims = (
+                await db.execute(
+                    select(
+                        BookingPayment.payment_intent_id,
+                        BookingPayment.amount,
+                        BookingPayment.transferred_from,
+                        BookingPayment.move_number,
+                    )
+                    .where(BookingPayment.booking_id == key, IS_CLAIM)
+                    .order_by(
+                        BookingPayment.transferred_from.is_not(None),
+                        BookingPayment.move_number.nulls_first(),
+                        BookingPayment.created_at,
+                    )
                 )
-                .order_by(BookingPayment.move_number)
-            )
+            ).all()
             has_receipt = await db.scalar(
                 select(
                     exists().where(Receipt.booking_id == key, Receipt.kind == DocumentKind.RECEIPT)
@@ -196,7 +208,16 @@ class RepairActivities:
             has_receipt=bool(has_receipt),
             recorded=[refund_id for refund_id, _ in recorded],
             last_sequence=max((sequence for _, sequence in recorded), default=0),
-            moved_payments=list(moved_payments),
+            moved_payments=[
+                claim.payment_intent_id
+                for claim in claims
+                if claim.move_number is not None and claim.transferred_from is None
+            ],
+            claims=[
+                ClaimedIntent(claim.payment_intent_id, claim.amount, claim.transferred_from is None)
+                for claim in claims
+            ],
+            paid=booking.paid,
         )
 
     @activity.defn(name="start_stripe_refunds_recording")

@@ -102,8 +102,8 @@ class RefundRequest:
     payment_intent_id: str
     # Distinguishes refunds of one booking in the idempotency key: the RefundSource's value.
     reason: str
-    # An amount and its place among the booking's refunds, or None: in full, keyed by `reason`
-    # alone (late money and unsellable payments; the safety net's late money has the same key).
+    # An amount and its place among the booking's refunds, or None: keyed by `reason` and the
+    # intent (late money and unsellable payments; the safety net's late money has the same key).
     amount: int | None = None
     sequence: int | None = None
     # The Stripe account the intent is in, when its booking's row may not say (the safety
@@ -118,6 +118,8 @@ class RefundInfo:
     amount: int
     currency: str
     created: int = 0  # epoch seconds
+    # The booking its metadata names (None: made without ours, e.g. in Stripe's dashboard).
+    booking_id: str | None = None
 
     @property
     def counts(self) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from core.enums import BookingStatus
+from messages.payments import RefundInfo
 
 
 @dataclass
@@ -54,9 +55,20 @@ class UnclaimedPayment:
 
     payment_intent_id: str
     booking_id: str
-    amount: int
+    amount: int  # what to refund: what no booking holds of it
     currency: str
     stripe_account_id: str | None = None  # the connected account it is in; None: the platform's
+    # All that remains at Stripe (refunded in full, as before intents were shared); False: a
+    # booking that was confirmed keeps a part of it (a split's other half), `amount` is the rest.
+    in_full: bool = True
+
+
+def refund_is_of(booking_id: str, named: str | None, opener: str | None) -> bool:
+    """Whether a refund on an intent is the booking's. An intent may pay for several bookings
+    (a partial move splits one): a refund is the booking's its metadata names (every refund
+    the engine asks for names one); one made without ours (Stripe's dashboard) is the intent's
+    opener's, the booking its own metadata names."""
+    return (named or opener) == booking_id
 
 
 class StallReason(StrEnum):
@@ -118,3 +130,20 @@ class BookingMoney:
     last_sequence: int  # of its refunds (0: none)
     # The intents of its dearer moves' differences, paid (its money is over all its intents).
     moved_payments: list[str] = field(default_factory=list)
+    # Its claims (booking_payments): its money, on intents other bookings may claim too.
+    claims: list["ClaimedIntent"] = field(default_factory=list)
+    paid: int = 0  # what it was paid (`bookings.amount_paid`: the sum of its claims)
+
+
+@dataclass
+class ClaimedIntent:
+    """What a booking claims of one PaymentIntent, and whether it opened it (the intent's
+    metadata names it; a split booking is handed parts of intents it did not open)."""
+
+    payment_intent_id: str
+    amount: int
+    opened: bool
+
+    def owns(self, booking_id: str, refund: RefundInfo) -> bool:
+        """A refund of this intent is the booking's (`refund_is_of`)."""
+        return refund_is_of(booking_id, refund.booking_id, booking_id if self.opened else None)

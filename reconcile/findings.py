@@ -17,11 +17,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from core.enums import OPEN_STATUSES, BookingStatus, SeatState
 from reconcile.ledger import Intent, Ledger, load_ledger
 from reconcile.progress import Progress
-from reconcile.snapshot import Snapshot, load_snapshot
+from reconcile.snapshot import CLAIMING, Claim, Snapshot, load_snapshot
 from reconcile.workflow_states import WorkflowReader, WorkflowState
 
-# Money belongs to a booking in one of these; any other status must have given it back.
-CLAIMING = frozenset({BookingStatus.CONFIRMED, BookingStatus.COMPLETED})
 DEFAULT_GRACE = timedelta(minutes=2)
 DEFAULT_SETTLE_SECONDS = 5.0
 # An email still `sending` this long after its first attempt is stuck, whatever its workflow
@@ -66,6 +64,9 @@ class UnclaimedPayment:
     currency: str
     workflow_status: WorkflowExecutionStatus | None
     account: str | None = None  # the connected account it is in; None: the platform's
+    # What no booking holds of it (less than amount - refunded when a booking that was
+    # confirmed claims part of it: a split's other half keeps its part).
+    unclaimed: int = 0
 
 
 async def orphan_holds(
@@ -99,10 +100,10 @@ async def unclaimed_payments(
     concurrency: int = 20,
     progress: Progress | None = None,
 ) -> list[UnclaimedPayment]:
-    """Succeeded PaymentIntents (created since `created_since`) that belong to no booking that
-    was confirmed (what a cancelled one keeps is its refund policy's), are not refunded in
-    full, and whose booking's workflow is not running (a running one confirms or refunds its
-    own intent). With `session_ids`, only intents that name a booking of those sessions."""
+    """Succeeded PaymentIntents (created since `created_since`) that no CONFIRMED or COMPLETED
+    booking claims, with money no booking holds (what a cancelled one keeps is its refund
+    policy's), and whose booking's workflow is not running (a running one confirms or refunds
+    its own intent). With `session_ids`, only intents that name a booking of those sessions."""
     since = int(created_since.timestamp()) if created_since else None
     ledger = await load_ledger(stripe_client, db, created_since=since, progress=progress)
     snapshot = await load_snapshot(db, session_ids=session_ids)
@@ -167,7 +168,8 @@ def _orphan_reason(
 def unclaimed_candidates(
     snapshot: Snapshot, ledger: Ledger, *, settle: timedelta, scoped: bool
 ) -> list[Intent]:
-    """Succeeded intents at rest that no claiming booking owns and refunds do not cover."""
+    """Succeeded intents at rest that no claiming booking claims, holding money no booking
+    holds (`unclaimed_part`)."""
     found = []
     settled_before = int((snapshot.now - settle).timestamp())
     for intent in ledger.paid():
@@ -176,17 +178,32 @@ def unclaimed_candidates(
             continue  # another scope's, or too fresh to judge
         if booking is not None and not booking.at_rest(snapshot.now, settle):
             continue
-        if (
-            booking is not None
-            and (booking.status in CLAIMING or booking.confirmed_at is not None)
-            and intent.id in booking.claimed_intents
-        ):
-            # Held by a confirmed booking, or kept by the refund policy of one cancelled since.
-            continue
-        if ledger.refunded.get(intent.id, 0) >= _paid(intent):
-            continue
-        found.append(intent)
+        claims = snapshot.claims_on(intent.id)
+        if any(claim.changed_at > snapshot.now - settle for claim in claims):
+            continue  # a booking claiming it is changing
+        if any(claim.status in CLAIMING for claim in claims):
+            continue  # claimed while any booking claiming it is confirmed
+        if unclaimed_part(intent, claims, ledger) > 0:
+            found.append(intent)
     return found
+
+
+def unclaimed_part(intent: Intent, claims: list[Claim], ledger: Ledger) -> int:
+    """What of the intent's money no booking holds: what Stripe received less its refunds and
+    less what each booking holding a claim on it keeps (its claim less its own refunds on it:
+    a booking confirmed once keeps what its refund policy did not give back). A refund of late
+    money gave back what no booking held, whichever booking it names. A booking holding the only
+    claim on it keeps all of it, as before intents were shared (migration 0022 wrote the claims
+    of older bookings from their price then, less than they paid if places were given back)."""
+    if len(claims) == 1 and claims[0].holds:
+        return 0
+    kept = 0
+    for claim in claims:
+        if claim.holds:
+            refunds = ledger.refunds_for(intent.id, claim.booking_id)
+            given_back = sum(a for r, a in refunds.items() if r not in ledger.late_refunds)
+            kept += max(claim.amount - given_back, 0)
+    return _paid(intent) - ledger.refunded.get(intent.id, 0) - kept
 
 
 def find_unclaimed_payments(
@@ -216,6 +233,7 @@ def find_unclaimed_payments(
                 intent.currency,
                 workflow.status if workflow else None,
                 intent.account,
+                unclaimed_part(intent, snapshot.claims_on(intent.id), ledger),
             )
         )
     return found

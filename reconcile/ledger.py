@@ -15,7 +15,9 @@ from typing import Any
 import stripe
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.enums import RefundSource
 from messages.payments import PaymentState, amount_received
+from messages.repairs import refund_is_of
 from reconcile.progress import Progress, tell
 from store.stripe_accounts import connected_accounts
 
@@ -43,7 +45,14 @@ class Ledger:
     refunded: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     # PaymentIntent id -> {refund id: amount}, the refunds that count (as in `refunded`)
     refund_amounts: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    # refund id -> the booking its metadata names (None: made without ours)
+    refund_named: dict[str, str | None] = field(default_factory=dict)
+    # Refunds of late money (metadata reason `late-payment`): of money no booking held, even
+    # when they name the booking they are recorded on (the safety net's name the opener).
+    late_refunds: set[str] = field(default_factory=set)
     refunds: int = 0
+    # Only intents created since then (epoch seconds) were read; None: all of them.
+    since: int | None = None
 
     def paid(self) -> list[Intent]:
         return [i for i in self.intents.values() if i.status == PaymentState.PAID]
@@ -51,6 +60,22 @@ class Ledger:
     def refunds_of(self, intent_id: str | None) -> dict[str, int]:
         """The refunds of one intent that give money back: {refund id: amount}."""
         return self.refund_amounts.get(intent_id or "", {})
+
+    def refunds_for(self, intent_id: str, booking_id: str) -> dict[str, int]:
+        """The refunds of one intent that are the booking's: those naming it, and those naming
+        none when it opened the intent (an intent several bookings claim)."""
+        intent = self.intents.get(intent_id)
+        opener = intent.booking_id if intent else None
+        return {
+            refund_id: amount
+            for refund_id, amount in self.refunds_of(intent_id).items()
+            if refund_is_of(booking_id, self.refund_named.get(refund_id), opener)
+        }
+
+    def unread(self, intent_id: str) -> bool:
+        """Not read, perhaps because it is older than the window read (a split's claim on the
+        first booking's intent)."""
+        return self.since is not None and intent_id not in self.intents
 
 
 async def load_ledger(
@@ -64,7 +89,7 @@ async def load_ledger(
     the platform's account and every connected one in use."""
     async with db() as session:
         accounts = [None, *await connected_accounts(session)]
-    ledger = Ledger()
+    ledger = Ledger(since=created_since)
     for account in accounts:
         await _read_account(ledger, client, account, created_since, progress)
     return ledger
@@ -94,6 +119,10 @@ async def _read_account(
         if intent_id and getattr(refund, "status", None) in _REFUND_COUNTS:
             ledger.refunded[intent_id] += int(refund.amount)
             ledger.refund_amounts[intent_id][refund.id] = int(refund.amount)
+            metadata = refund.to_dict().get("metadata") or {}
+            ledger.refund_named[refund.id] = metadata.get("booking_id")
+            if metadata.get("reason") == RefundSource.LATE_PAYMENT:
+                ledger.late_refunds.add(refund.id)
         tell(progress, "stripe refunds", ledger.refunds, None)
 
 

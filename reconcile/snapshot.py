@@ -1,7 +1,7 @@
-"""One consistent read of the database mirror: sessions, taken places, bookings, refunds,
-documents, emails.
+"""One consistent read of the database mirror: sessions, taken places, bookings, their claims
+on PaymentIntents, refunds, documents, emails.
 
-Seven queries in one REPEATABLE READ transaction, so every rule sees the same moment.
+Eight queries in one REPEATABLE READ transaction, so every rule sees the same moment.
 """
 
 import uuid
@@ -11,11 +11,17 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
-from core.enums import DocumentKind, NotificationStatus, SeatState, WaitingListStatus
+from core.enums import (
+    BookingStatus,
+    DocumentKind,
+    NotificationStatus,
+    SeatState,
+    WaitingListStatus,
+)
 from models.tables import (
     Booking,
     BookingPayment,
@@ -26,6 +32,9 @@ from models.tables import (
     Session,
     WaitingListEntry,
 )
+
+# Money belongs to a booking in one of these; any other status must have given it back.
+CLAIMING = frozenset({BookingStatus.CONFIRMED, BookingStatus.COMPLETED})
 
 
 @dataclass(frozen=True)
@@ -83,20 +92,51 @@ class BookingRow:
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
-    # Its dearer moves' difference intents (booking_payments), and those of them paid: with
-    # its own intent, the paid ones are what it claims.
+    # Its claims (booking_payments, migration 0023): what it holds of each intent its money is
+    # on. A split booking's payment_intent_id is None: its money is only claims.
+    claims: tuple["Claim", ...] = ()
+    # Every intent its dearer moves asked for, paid or not: its live workflow waits for these.
     move_intents: tuple[str, ...] = ()
-    moved_payments: tuple[str, ...] = ()
 
     @property
     def claimed_intents(self) -> list[str]:
-        """The intents its money is on: its own, then each dearer move's difference paid."""
-        own = [self.payment_intent_id] if self.payment_intent_id else []
-        return [*own, *self.moved_payments]
+        return [claim.payment_intent_id for claim in self.claims]
+
+    @property
+    def claimed(self) -> int:
+        """What its claims add up to: what it says was paid, once confirmed."""
+        return sum(claim.amount for claim in self.claims)
 
     def at_rest(self, now: datetime, settle: timedelta) -> bool:
         """Neither created nor changed in the last `settle`: no transition is being written."""
         return max(self.created_at, self.updated_at) <= now - settle
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One booking's claim on one PaymentIntent: its own intent (whatever Stripe says of it),
+    a dearer move's difference once the move settled, or a part handed over by the booking it
+    was split from (`transferred_from`). Abandoned differences are no claim."""
+
+    payment_intent_id: str
+    booking_id: str
+    amount: int
+    transferred_from: str | None
+    move_number: int | None  # a dearer move's difference: a receipt of its own
+    # The claiming booking, which may be outside the snapshot's scope (a split's other half):
+    status: str
+    confirmed: bool  # it was confirmed once: what was not refunded is its to keep
+    changed_at: datetime  # its row's last change (or creation)
+
+    @property
+    def opened(self) -> bool:
+        """Its booking asked for this intent (the intent's metadata names it)."""
+        return self.transferred_from is None
+
+    @property
+    def holds(self) -> bool:
+        """Its booking holds this money now, or kept it by its refund policy."""
+        return self.status in CLAIMING or self.confirmed
 
 
 @dataclass(frozen=True)
@@ -132,6 +172,12 @@ class Snapshot:
     # booking id -> the refund sequences its credit notes are for
     credit_notes: dict[str, set[int]] = field(default_factory=dict)
     emails: list[EmailCount] = field(default_factory=list)
+    # PaymentIntent id -> every claim on it, of any booking (for the intents the bookings in
+    # scope claim; all of them when unscoped)
+    claims: dict[str, list[Claim]] = field(default_factory=dict)
+
+    def claims_on(self, intent_id: str) -> list[Claim]:
+        return self.claims.get(intent_id, [])
 
     def places_of(self, booking_id: str) -> list[TakenSeat]:
         return self._places_by_booking.get(booking_id, [])
@@ -192,15 +238,18 @@ async def load_snapshot(
             )
         for booking in await tx.scalars(_bookings(scope, place_holders_only)):
             snapshot.bookings[str(booking.id)] = _booking_row(booking)
-        for row in await tx.execute(_move_payments(scope)):
+        for row in await tx.execute(_move_intents(scope)):
             moved = snapshot.bookings.get(str(row.booking_id))
             if moved is not None:
-                paid = (row.payment_intent_id,) if row.paid_at is not None else ()
                 snapshot.bookings[moved.id] = replace(
-                    moved,
-                    move_intents=(*moved.move_intents, row.payment_intent_id),
-                    moved_payments=(*moved.moved_payments, *paid),
+                    moved, move_intents=(*moved.move_intents, row.payment_intent_id)
                 )
+        for row in await tx.execute(_claims(scope)):
+            claim = _claim(row)
+            snapshot.claims.setdefault(claim.payment_intent_id, []).append(claim)
+            claimant = snapshot.bookings.get(claim.booking_id)
+            if claimant is not None:
+                snapshot.bookings[claimant.id] = replace(claimant, claims=(*claimant.claims, claim))
         if not place_holders_only:
             await _read_money_and_messages(tx, scope, snapshot)
     return snapshot
@@ -293,13 +342,53 @@ def _bookings(scope: list[uuid.UUID] | None, place_holders_only: bool) -> _AnySe
     return _in_scope(statement, Booking.session_id, scope)
 
 
-def _move_payments(scope: list[uuid.UUID] | None) -> _AnySelect:
+def _move_intents(scope: list[uuid.UUID] | None) -> _AnySelect:
     statement = (
-        select(BookingPayment.booking_id, BookingPayment.payment_intent_id, BookingPayment.paid_at)
-        .where(BookingPayment.move_number.is_not(None))
+        select(BookingPayment.booking_id, BookingPayment.payment_intent_id)
+        .where(BookingPayment.move_number.is_not(None), BookingPayment.transferred_from.is_(None))
         .order_by(BookingPayment.booking_id, BookingPayment.move_number)
     )
     return _of_bookings_in_scope(statement, BookingPayment.booking_id, scope)
+
+
+# A row of booking_payments that is a claim: its own intent, a part handed over, or a move's
+# difference once paid (one abandoned, or still waited for, is not yet money it holds).
+IS_CLAIM = or_(
+    BookingPayment.move_number.is_(None),
+    BookingPayment.transferred_from.is_not(None),
+    BookingPayment.paid_at.is_not(None),
+)
+
+
+def _claims(scope: list[uuid.UUID] | None) -> _AnySelect:
+    """Every claim on the intents the bookings in scope claim, whoever's: own intents first,
+    then moves' differences, then what was handed over."""
+    statement = (
+        select(
+            BookingPayment.payment_intent_id,
+            BookingPayment.booking_id,
+            BookingPayment.amount,
+            BookingPayment.transferred_from,
+            BookingPayment.move_number,
+            Booking.status,
+            Booking.confirmed_at,
+            func.greatest(Booking.created_at, Booking.updated_at).label("changed_at"),
+        )
+        .join(Booking, Booking.id == BookingPayment.booking_id)
+        .where(IS_CLAIM)
+        .order_by(
+            BookingPayment.booking_id,
+            BookingPayment.transferred_from.is_not(None),
+            BookingPayment.move_number.nulls_first(),
+            BookingPayment.created_at,
+        )
+    )
+    if scope is None:
+        return statement
+    in_scope = _of_bookings_in_scope(
+        select(BookingPayment.payment_intent_id), BookingPayment.booking_id, scope
+    )
+    return statement.where(BookingPayment.payment_intent_id.in_(in_scope))
 
 
 def _refunds(scope: list[uuid.UUID] | None) -> _AnySelect:
@@ -351,4 +440,17 @@ def _booking_row(booking: Booking) -> BookingRow:
         created_at=booking.created_at,
         updated_at=booking.updated_at,
         closed_at=booking.closed_at,
+    )
+
+
+def _claim(row: Any) -> Claim:
+    return Claim(
+        row.payment_intent_id,
+        str(row.booking_id),
+        row.amount,
+        str(row.transferred_from) if row.transferred_from else None,
+        row.move_number,
+        row.status,
+        row.confirmed_at is not None,
+        row.changed_at,
     )

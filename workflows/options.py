@@ -102,6 +102,10 @@ ATTENDANCE_PATCH = "attendance-2026-12-06"
 # The safety net nudges stalled waiting lists after its other repairs (issue 21).
 SAFETY_NET_WAITING_LISTS = "safety-net-waiting-lists-2026-12-06"
 
+# The Stripe refunds recorder reads a booking's money as its claims on intents other bookings
+# may claim too (a partial move's split): the refunds that are its, and what it was paid.
+SHARED_INTENTS = "shared-intents-2026-12-06"
+
 # Every live patch id (`<name>-YYYY-MM-DD`, dated the day its release ships) with the day it
 # became `workflow.deprecate_patch` (None while it is `workflow.patched`). Each patch id in the
 # workflow modules is listed here (tests/ops/test_patches_cli.py checks it); `booking-ops
@@ -110,4 +114,5 @@ LIVE_PATCHES: dict[str, date | None] = {
     ATTENDANCE_PATCH: None,
     SAFETY_NET_WAITING_LISTS: None,
     MOVE_PAYMENTS: None,
+    SHARED_INTENTS: None,
 }

@@ -150,14 +150,17 @@ class SafetyNetWorkflow:
         )
 
     async def _refund(self, report: RepairReport, payment: UnclaimedPayment) -> None:
-        """The same refund (key and reason) a live booking workflow would make of late money,
-        then recorded on its booking as the safety net's."""
+        """The same refund (key and reason) a live booking workflow would make of late money:
+        all that remains, or only what no booking holds when a booking that was confirmed
+        keeps a part of the intent (a split's other half); then recorded on its booking (the
+        intent's opener, whom the refund names) as the safety net's."""
         refund = await workflow.execute_activity_method(
             PaymentActivities.refund,
             RefundRequest(
                 payment.booking_id,
                 payment.payment_intent_id,
                 "late-payment",
+                amount=None if payment.in_full else payment.amount,
                 stripe_account_id=payment.stripe_account_id,
             ),
             summary=f"refund {payment.payment_intent_id} (late-payment)",

@@ -1,5 +1,7 @@
 """Refunds made at Stripe after a booking's workflow has ended, recorded on the booking anyway
-(over all its intents: its own, and each dearer move's difference).
+(over all its claims: its own intent, each dearer move's difference, and the parts of another
+booking's intents a partial move handed over to it; on an intent several bookings claim, the
+refunds that name it, or name none on an intent it opened).
 
 Started (or told, when running) by the Stripe webhook when a signed `charge.refunded` finds the
 booking's workflow closed, and by the safety net for its own refunds. One per booking (its id
@@ -18,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from messages.booking import Refund, Transition
     from messages.payments import RefundInfo
     from messages.repairs import BookingMoney, RefundsMade, StripeRefundsInput
-    from workflows.options import DATABASE_STEP
+    from workflows.options import DATABASE_STEP, SHARED_INTENTS
     from workflows.steps import BookingSteps
 
 STRIPE_REASON = "refunded at Stripe"
@@ -30,6 +32,7 @@ class StripeRefundsWorkflow:
     def __init__(self) -> None:
         self._by_safety_net: set[str] = set()
         self._told = 0
+        self._claims = False  # its money is its claims (SHARED_INTENTS)
 
     @workflow.signal(name=REFUNDS_MADE_SIGNAL)
     def refunds_made(self, notice: RefundsMade) -> None:
@@ -39,6 +42,7 @@ class StripeRefundsWorkflow:
     @workflow.run
     async def run(self, input: StripeRefundsInput) -> list[str]:
         """The Stripe refund ids it recorded. Reads again for each notice that came meanwhile."""
+        self._claims = workflow.patched(SHARED_INTENTS)
         recorded: list[str] = []
         read = -1
         while read < self._told:
@@ -50,12 +54,14 @@ class StripeRefundsWorkflow:
         money = await workflow.execute_activity_method(
             RepairActivities.booking_money, booking_id, **DATABASE_STEP
         )
-        if money is None or money.payment_intent_id is None:
+        if money is None:
             return []
         steps = BookingSteps(booking_id)
-        at_stripe = []
-        for intent in [money.payment_intent_id, *money.moved_payments]:
-            at_stripe += [r for r in await steps.list_refunds(intent) if r.counts]
+        at_stripe = (
+            await self._its_refunds(steps, money)
+            if self._claims
+            else await self._refunds_of_own_intents(steps, money)
+        )
         new = [r for r in at_stripe if r.id not in money.recorded]
         refunds = [
             await self._record(steps, money, info, sequence)
@@ -64,6 +70,26 @@ class StripeRefundsWorkflow:
         if refunds and money.confirmed:
             await self._follow(steps, money, at_stripe, refunds)
         return [refund.stripe_refund_id for refund in refunds]
+
+    @staticmethod
+    async def _its_refunds(steps: BookingSteps, money: BookingMoney) -> list[RefundInfo]:
+        """The refunds at Stripe that are the booking's, over its claims: on an intent several
+        bookings claim, those naming it (or none, on an intent it opened)."""
+        found = []
+        for claim in money.claims:
+            refunds = await steps.list_refunds(claim.payment_intent_id)
+            found += [r for r in refunds if r.counts and claim.owns(money.booking_id, r)]
+        return found
+
+    @staticmethod
+    async def _refunds_of_own_intents(steps: BookingSteps, money: BookingMoney) -> list[RefundInfo]:
+        """Before SHARED_INTENTS: every refund of its own intent and its moves' differences."""
+        if money.payment_intent_id is None:
+            return []
+        found = []
+        for intent in [money.payment_intent_id, *money.moved_payments]:
+            found += [r for r in await steps.list_refunds(intent) if r.counts]
+        return found
 
     async def _record(
         self, steps: BookingSteps, money: BookingMoney, info: RefundInfo, sequence: int
@@ -84,13 +110,10 @@ class StripeRefundsWorkflow:
         at_stripe: list[RefundInfo],
         refunds: list[Refund],
     ) -> None:
-        """REFUNDED (places released) once Stripe says nothing remains, else tell the
-        customer of each refund."""
-        received = 0
-        for intent_id in [money.payment_intent_id or "", *money.moved_payments]:
-            received += (await steps.read_intent(intent_id)).amount_received
+        """REFUNDED (places released) once nothing it was paid remains, else tell the customer
+        of each refund."""
         refunded = sum(r.amount for r in at_stripe)
-        if refunded < received:
+        if refunded < await self._paid(steps, money):
             for refund in refunds:
                 await steps.send_email(EmailKind.PARTLY_REFUNDED, refund.amount, refund.sequence)
             return
@@ -104,3 +127,13 @@ class StripeRefundsWorkflow:
             **DATABASE_STEP,
         )
         await steps.send_email(EmailKind.REFUNDED, refunded, refunds[-1].sequence)
+
+    async def _paid(self, steps: BookingSteps, money: BookingMoney) -> int:
+        """What it was paid (its claims); before SHARED_INTENTS, what Stripe received on its
+        intents (a shared intent received more than the booking's part)."""
+        if self._claims:
+            return money.paid
+        received = 0
+        for intent_id in [money.payment_intent_id or "", *money.moved_payments]:
+            received += (await steps.read_intent(intent_id)).amount_received
+        return received

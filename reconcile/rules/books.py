@@ -2,10 +2,16 @@
 stay within what was paid."""
 
 from messages.payments import PaymentState
-from reconcile.findings import CLAIMING
 from reconcile.ledger import Ledger
-from reconcile.rules.vocabulary import Rule, Violation, is_free, violation, was_confirmed
-from reconcile.snapshot import BookingRow, Snapshot
+from reconcile.rules.vocabulary import (
+    Rule,
+    Violation,
+    is_free,
+    refunds_at_stripe,
+    violation,
+    was_confirmed,
+)
+from reconcile.snapshot import CLAIMING, BookingRow, Snapshot
 
 
 def books(snapshot: Snapshot, ledger: Ledger, bookings: list[BookingRow]) -> list[Violation]:
@@ -14,11 +20,7 @@ def books(snapshot: Snapshot, ledger: Ledger, bookings: list[BookingRow]) -> lis
     found = []
     for booking in bookings:
         recorded = snapshot.refunds_of(booking.id)
-        at_stripe = {  # over its intents: its own, and each dearer move's difference paid
-            refund_id: amount
-            for intent_id in booking.claimed_intents
-            for refund_id, amount in ledger.refunds_of(intent_id).items()
-        }
+        at_stripe = refunds_at_stripe(booking, ledger)  # over its claims, those that are its
         here = {r.stripe_refund_id: r.amount for r in recorded}
         if here != at_stripe:
             found.append(
@@ -65,7 +67,7 @@ def _within_paid(booking: BookingRow, paid: int) -> list[Violation]:
 
 
 def _paid(booking: BookingRow, ledger: Ledger) -> int:
-    """What the booking was paid: its own figure once confirmed (or free), else what its
+    """What the booking was paid: its own figure once confirmed (or free), else what its own
     PaymentIntent received (late money, refunded since)."""
     if was_confirmed(booking) or is_free(booking):
         return booking.amount_paid
@@ -83,8 +85,8 @@ def _refunds_differ(booking: BookingRow, here: dict[str, int], at_stripe: dict[s
         parts.append(
             "amounts differ: " + ", ".join(f"{i} {here[i]} here, {at_stripe[i]}" for i in changed)
         )
-    intent = booking.payment_intent_id or "(no PaymentIntent)"
-    return f"its refunds and {intent}'s at Stripe differ; " + "; ".join(parts)
+    intents = ", ".join(booking.claimed_intents) or "(no PaymentIntent)"
+    return f"its refunds and its refunds of {intents} at Stripe differ; " + "; ".join(parts)
 
 
 def _amounts(ids: list[str], amounts: dict[str, int]) -> str:

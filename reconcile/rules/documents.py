@@ -4,7 +4,14 @@ emails."""
 from datetime import datetime, timedelta
 
 from core.enums import NUMBERED_EMAILS, DocumentKind
-from reconcile.rules.vocabulary import Rule, Violation, labels, violation, was_confirmed
+from reconcile.rules.vocabulary import (
+    Rule,
+    Violation,
+    is_free,
+    labels,
+    violation,
+    was_confirmed,
+)
 from reconcile.snapshot import BookingRow, EmailCount, Snapshot
 from reconcile.workflow_states import WorkflowState
 
@@ -27,11 +34,15 @@ def documents(
 
 
 def _documents_of(snapshot: Snapshot, booking: BookingRow) -> list[Violation]:
-    """One receipt for a booking that was confirmed (and one per dearer move's difference paid;
-    none for others), and a credit note for each refund it records once it has its receipt."""
+    """A booking that was confirmed has a receipt for the money it took (its own intent's, or
+    none paid: free) and one per dearer move's difference it claims (a split booking has no
+    receipt for what was handed over to it, but the difference of a dearer partial move is its
+    receipt); none for others; and a credit note for each refund it records once it has a
+    receipt."""
     receipts = snapshot.documents.get((booking.id, DocumentKind.RECEIPT), 0)
     if was_confirmed(booking):
-        if receipts != 1 + len(booking.moved_payments):
+        expected = _receipts_owed(booking)
+        if receipts != expected:
             return [
                 violation(
                     Rule.RECEIPT_COUNT,
@@ -58,6 +69,11 @@ def _documents_of(snapshot: Snapshot, booking: BookingRow) -> list[Violation]:
             )
         ]
     return []
+
+
+def _receipts_owed(booking: BookingRow) -> int:
+    own = booking.payment_intent_id is not None or is_free(booking)
+    return int(own) + sum(claim.move_number is not None for claim in booking.claims)
 
 
 def _email(

@@ -1,12 +1,24 @@
 """I2 (money balances): every succeeded payment is claimed, every claiming booking is paid what
-it says, and a refund leaves what it should."""
+it says, and a refund leaves what it should.
+
+A booking's money is its claims (`booking_payments`): its own intent, each dearer move's
+difference, and the parts a partial move handed over to the booking it split off. An intent
+may pay for several bookings: the claims on it add up to what Stripe received.
+"""
 
 from core.enums import BookingStatus, SessionStatus
 from messages.payments import PaymentState
-from reconcile.findings import CLAIMING, find_unclaimed_payments
+from reconcile.findings import find_unclaimed_payments
 from reconcile.ledger import Intent, Ledger
-from reconcile.rules.vocabulary import Rule, Violation, is_free, violation, was_confirmed
-from reconcile.snapshot import BookingRow, Snapshot
+from reconcile.rules.vocabulary import (
+    Rule,
+    Violation,
+    is_free,
+    refunds_at_stripe,
+    violation,
+    was_confirmed,
+)
+from reconcile.snapshot import CLAIMING, BookingRow, Snapshot
 from reconcile.workflow_states import WorkflowState
 
 
@@ -36,6 +48,7 @@ def money(
     for booking in bookings:
         found += _booking_money(booking, ledger)
         found += _kept_from_cancelled_session(snapshot, booking)
+    found += _claims_received(snapshot, ledger, bookings)
     for intent in scoped_intents(snapshot, ledger, scoped):
         refunded = ledger.refunded.get(intent.id, 0)
         if refunded > max(intent.amount_received, intent.amount):
@@ -46,40 +59,51 @@ def money(
 
 
 def _booking_money(booking: BookingRow, ledger: Ledger) -> list[Violation]:
+    """One booking over its claims (one intent is a list of one): each paid at Stripe while
+    it claims them, what it says was paid their sum, and its own refunds on them (those naming
+    it, or naming none on an intent it opened) leave some while it claims."""
     if is_free(booking):
         return []  # confirmed without Stripe, nothing to find there
-    if booking.moved_payments:
-        return _moved_booking_money(booking, ledger)
-    intent = ledger.intents.get(booking.payment_intent_id or "")
-    refunded = ledger.refunded.get(booking.payment_intent_id or "", 0)
-    paid = intent is not None and intent.status == PaymentState.PAID
-    if booking.status in CLAIMING and not paid:
-        state = intent.status if intent else "not found at Stripe"
+    refunded = sum(refunds_at_stripe(booking, ledger).values())
+    if booking.status in CLAIMING and (unpaid := _unpaid(booking, ledger)):
         return [
             violation(
-                Rule.CONFIRMED_UNPAID,
-                booking.id,
-                f"is {booking.status} but its payment {booking.payment_intent_id} is {state}",
+                Rule.CONFIRMED_UNPAID, booking.id, f"is {booking.status} but {'; '.join(unpaid)}"
             )
         ]
-    if intent is not None and paid and was_confirmed(booking):
-        # Confirmed once, whatever happened since: what it says was paid is what Stripe got.
-        if (intent.amount_received, intent.currency) != (booking.amount_paid, booking.currency):
+    if was_confirmed(booking):
+        # Confirmed once, whatever happened since: what it says was paid is what it claims.
+        claimed = booking.claimed
+        currencies = {
+            intent.currency
+            for intent_id in booking.claimed_intents
+            if (intent := ledger.intents.get(intent_id)) is not None
+        }
+        if claimed != booking.amount_paid or currencies - {booking.currency}:
             return [
                 violation(
                     Rule.AMOUNT_MISMATCH,
                     booking.id,
-                    f"is {booking.status}, paid {booking.amount_paid} {booking.currency}; "
-                    f"{intent.id} received {intent.amount_received} {intent.currency}",
+                    f"is {booking.status}, paid {booking.amount_paid} {booking.currency}; its "
+                    f"claims on {', '.join(booking.claimed_intents) or 'no intent'} add up to "
+                    f"{claimed} {'/'.join(sorted(currencies)) or booking.currency}",
+                )
+            ]
+        if refunded > claimed:
+            return [
+                violation(
+                    Rule.OVER_REFUNDED,
+                    booking.id,
+                    f"refunded {refunded} of the {claimed} {booking.currency} it claims",
                 )
             ]
         # Partly refunded bookings are claiming still; refunds must leave some of it.
-        if booking.status in CLAIMING and refunded >= intent.amount_received:
+        if booking.status in CLAIMING and refunded and refunded >= claimed:
             return [
                 violation(
                     Rule.CONFIRMED_REFUNDED,
                     booking.id,
-                    f"is {booking.status} but {intent.id} was refunded ({refunded})",
+                    f"is {booking.status} but what it claims was refunded ({refunded})",
                 )
             ]
     if booking.status == BookingStatus.REFUNDED and refunded == 0:
@@ -87,57 +111,56 @@ def _booking_money(booking: BookingRow, ledger: Ledger) -> list[Violation]:
             violation(
                 Rule.REFUNDED_WITHOUT_REFUND,
                 booking.id,
-                f"is REFUNDED but {booking.payment_intent_id} has no refund at Stripe",
+                f"is REFUNDED but no refund of {', '.join(booking.claimed_intents) or 'its'} "
+                "at Stripe is its",
             )
         ]
     return []
 
 
-def _moved_booking_money(booking: BookingRow, ledger: Ledger) -> list[Violation]:
-    """A booking moved to a dearer session is paid over its intents: each paid at Stripe, what
-    it says was paid their sum, and refunds over all of them leave some while it claims."""
-    intents = [ledger.intents.get(intent_id) for intent_id in booking.claimed_intents]
-    unpaid = [
-        intent_id
-        for intent_id, intent in zip(booking.claimed_intents, intents, strict=True)
-        if intent is None or intent.status != PaymentState.PAID
-    ]
-    if unpaid:
-        return [
-            violation(
-                Rule.CONFIRMED_UNPAID,
-                booking.id,
-                f"is {booking.status} but its payment(s) {', '.join(unpaid)} are not paid",
+def _unpaid(booking: BookingRow, ledger: Ledger) -> list[str]:
+    """Its claims on intents Stripe does not say are paid (one older than the window read is
+    not judged)."""
+    found = []
+    for intent_id in booking.claimed_intents:
+        intent = ledger.intents.get(intent_id)
+        if intent is None and ledger.unread(intent_id):
+            continue
+        if intent is None or intent.status != PaymentState.PAID:
+            state = intent.status if intent else "not found at Stripe"
+            found.append(f"its payment {intent_id} is {state}")
+    return found
+
+
+def _claims_received(
+    snapshot: Snapshot, ledger: Ledger, bookings: list[BookingRow]
+) -> list[Violation]:
+    """For each paid intent a booking that was confirmed claims: all its bookings' claims add
+    up to what Stripe received (a split hands over a part, it never makes or loses money).
+    An intent whose claimants were never confirmed is the unclaimed finder's."""
+    judged = {booking.id for booking in bookings}
+    found = []
+    for intent_id in sorted({i for booking in bookings for i in booking.claimed_intents}):
+        intent = ledger.intents.get(intent_id)
+        claims = snapshot.claims_on(intent_id)
+        if intent is None or intent.status != PaymentState.PAID:
+            continue
+        if not any(claim.holds for claim in claims):
+            continue
+        if any(c.booking_id in snapshot.bookings and c.booking_id not in judged for c in claims):
+            continue  # one of its bookings is changing: judged when it is at rest
+        claimed = sum(claim.amount for claim in claims)
+        if claimed != intent.amount_received:
+            parts = ", ".join(f"{claim.booking_id} {claim.amount}" for claim in claims)
+            found.append(
+                violation(
+                    Rule.CLAIMS_DIFFER,
+                    intent_id,
+                    f"received {intent.amount_received} {intent.currency}; the claims on it "
+                    f"add up to {claimed} ({parts})",
+                )
             )
-        ]
-    received = sum(intent.amount_received for intent in intents if intent is not None)
-    refunded = sum(ledger.refunded.get(intent_id, 0) for intent_id in booking.claimed_intents)
-    if received != booking.amount_paid:
-        return [
-            violation(
-                Rule.AMOUNT_MISMATCH,
-                booking.id,
-                f"is {booking.status}, paid {booking.amount_paid} {booking.currency}; its "
-                f"{len(intents)} intents received {received}",
-            )
-        ]
-    if booking.status in CLAIMING and refunded >= received:
-        return [
-            violation(
-                Rule.CONFIRMED_REFUNDED,
-                booking.id,
-                f"is {booking.status} but its intents were refunded ({refunded})",
-            )
-        ]
-    if booking.status == BookingStatus.REFUNDED and refunded == 0:
-        return [
-            violation(
-                Rule.REFUNDED_WITHOUT_REFUND,
-                booking.id,
-                "is REFUNDED but none of its intents has a refund at Stripe",
-            )
-        ]
-    return []
+    return found
 
 
 def _kept_from_cancelled_session(snapshot: Snapshot, booking: BookingRow) -> list[Violation]:

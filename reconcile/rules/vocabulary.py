@@ -5,8 +5,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from reconcile.findings import CLAIMING, OrphanReason
-from reconcile.snapshot import BookingRow
+from reconcile.findings import OrphanReason
+from reconcile.ledger import Ledger
+from reconcile.snapshot import CLAIMING, BookingRow
 
 
 class Invariant(StrEnum):
@@ -54,6 +55,7 @@ class Rule(StrEnum):
     OVER_REFUNDED = "over-refunded"
     CONFIRMED_UNPAID = "confirmed-unpaid"
     AMOUNT_MISMATCH = "amount-mismatch"
+    CLAIMS_DIFFER = "claims-differ"
     CONFIRMED_REFUNDED = "confirmed-refunded"
     REFUNDED_WITHOUT_REFUND = "refunded-without-refund"
     SESSION_CANCELLED_KEPT = "session-cancelled-kept"
@@ -100,6 +102,7 @@ _INVARIANT_OF = {
             Rule.OVER_REFUNDED,
             Rule.CONFIRMED_UNPAID,
             Rule.AMOUNT_MISMATCH,
+            Rule.CLAIMS_DIFFER,
             Rule.CONFIRMED_REFUNDED,
             Rule.REFUNDED_WITHOUT_REFUND,
             Rule.SESSION_CANCELLED_KEPT,
@@ -143,12 +146,24 @@ class Violation:
 
 
 def is_free(booking: BookingRow) -> bool:
-    return booking.payment_intent_id is None and booking.amount_total == 0
+    """Confirmed without Stripe: no claim on any intent, nothing paid (a split booking has
+    no intent of its own, but claims)."""
+    return not booking.claims and booking.amount_paid == 0
 
 
 def was_confirmed(booking: BookingRow) -> bool:
     """Claims its places and money now, or did once (then refunded or cancelled)."""
     return booking.status in CLAIMING or booking.confirmed_at is not None
+
+
+def refunds_at_stripe(booking: BookingRow, ledger: Ledger) -> dict[str, int]:
+    """Its refunds at Stripe, {refund id: amount}: on each intent it claims, those that are its
+    (messages.repairs.refund_is_of)."""
+    return {
+        refund_id: amount
+        for intent_id in booking.claimed_intents
+        for refund_id, amount in ledger.refunds_for(intent_id, booking.id).items()
+    }
 
 
 def labels(names: Sequence[str]) -> str:
