@@ -357,7 +357,11 @@ class NotificationActivities:
         self, booking: Booking, session: Session, left: Session
     ) -> list[Attachment]:
         """A move's email: the event of the session left cancelled (the UID it was sent
-        under), and the new one's event under a UID of its own."""
+        under), and the new one's event under a UID of its own. A booking split off by a
+        partial move (not moved since) has its first event: the one left stays the first
+        booking's."""
+        if booking.split_from is not None and booking.moves == 0:
+            return [self._calendar(booking, session, CalendarMethod.PUBLISH, 0)]
         gone = self._calendar(booking, left, CalendarMethod.CANCEL, booking.moves - 1)
         return [gone, self._calendar(booking, session, CalendarMethod.PUBLISH, booking.moves)]
 

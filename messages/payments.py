@@ -118,6 +118,8 @@ class RefundInfo:
     amount: int
     currency: str
     created: int = 0  # epoch seconds
+    # The booking its metadata names (None: made without ours, e.g. in Stripe's dashboard).
+    booking_id: str | None = None
 
     @property
     def counts(self) -> bool:

@@ -335,9 +335,19 @@ async def move_booking(
     webhooks `booking.moved`. The same Idempotency-Key answers the first request's outcome."""
     booking = await get_booking(db, booking_id, caller.organisation_id)
     await check_places_changeable(db, booking)
-    order = MoveOrder(str(body.session_id), body.reason)
+    order = MoveOrder(str(body.session_id), body.reason, body.seats, body.count or 0)
+    partial = len(set(order.labels_of(booking.seat_labels))) < len(booking.seat_labels)
     update_id = f"move-{booking_id_for(str(caller.key_id), idempotency_key)}"
-    return await _change(temporal, settings, db, booking, order, update_id)
+    answer = await _change(temporal, settings, db, booking, order, update_id)
+    if isinstance(answer, BookingOut) and partial:
+        moved_to = await db.scalar(
+            select(Booking.id)
+            .where(Booking.split_from == booking.id)
+            .order_by(Booking.created_at.desc(), Booking.id)
+            .limit(1)
+        )
+        return answer.model_copy(update={"moved_to": moved_to})
+    return answer
 
 
 async def _change(

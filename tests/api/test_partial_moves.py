@@ -1,0 +1,187 @@
+"""Some places of a confirmed booking moved to another session (`move` with `seats` or
+`count`): they become a new booking there, paid with their share of what the first booking
+paid (its claims on the first booking's PaymentIntent), a cheaper target's difference refunded
+by the first booking; each booking then refunds only what it claims, and Stripe never refunds
+more than it received."""
+
+import base64
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import stripe
+from sqlalchemy import select, update
+from temporalio.api.enums.v1 import EventType
+
+from core.enums import SeatState
+from models.tables import BookingPayment, Session
+from tests.helpers.api_bookings import paid_booking, session_with
+from tests.helpers.emails import emails_for
+from tests.helpers.polling import eventually
+from tests.helpers.refunds import credit_notes, seats_of, sent
+from tests.helpers.stack import Stack
+from tests.helpers.stripe_events import signed_event
+from tests.helpers.workflow_bookings import handle_of
+
+Json = dict[str, Any]
+
+
+async def _session(stack: Stack, **values: Any) -> str:
+    """A £75 course a month ahead (10 % off 5 places or more), then `values` written over it."""
+    session_id = await session_with(stack.api, datetime.now(UTC) + timedelta(days=30))
+    if values:
+        async with stack.db.begin() as s:
+            await s.execute(
+                update(Session).where(Session.id == uuid.UUID(session_id)).values(values)
+            )
+    return session_id
+
+
+async def _move(stack: Stack, booking: Json, session_id: str, **places: Any) -> Any:
+    return await stack.api.post(
+        f"/v1/bookings/{booking['id']}/move",
+        json={"session_id": session_id, **places},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+
+
+async def _refunds_at_stripe(stripe_client: stripe.StripeClient, intent: str) -> list[Json]:
+    page = await stripe_client.v1.refunds.list_async({"payment_intent": intent})
+    return [
+        {"amount": r.amount, "booking_id": (r.to_dict().get("metadata") or {}).get("booking_id")}
+        for r in page.data
+    ]
+
+
+async def _claims(stack: Stack, intent: str) -> dict[str, tuple[int, str | None]]:
+    """booking id -> (amount claimed of `intent`, the booking it was handed over from)."""
+    async with stack.db() as s:
+        rows = await s.execute(
+            select(
+                BookingPayment.booking_id, BookingPayment.amount, BookingPayment.transferred_from
+            ).where(BookingPayment.payment_intent_id == intent)
+        )
+        return {str(b): (amount, str(t) if t else None) for b, amount, t in rows.all()}
+
+
+async def test_a_cheaper_partial_move_splits_the_group_and_its_money(stack: Stack) -> None:
+    """5 places at £75 with 10 % off (£337.50); the last 2 move to a £50 course: they cost
+    £135.00 of what was paid (the places kept keep their share, `core.pricing.kept`), £100.00
+    there, so £35.00 is refunded by the first booking and £100.00 handed over."""
+    source, target = await _session(stack), await _session(stack, price_amount=5_000)
+    first = await paid_booking(stack.api, stack.stripe_client, source, 5)
+    intent = first["payment"]["payment_intent_id"]
+    before = first["amount_remaining"]
+
+    done = await _move(stack, first, target, count=2)
+
+    assert done.status_code == 200, done.text
+    kept = done.json()
+    assert (kept["id"], kept["session_id"], kept["seats"]) == (
+        first["id"],
+        source,
+        first["seats"][:3],
+    )
+    assert (kept["amount_subtotal"], kept["discount"], kept["amount_total"]) == (
+        22_500,
+        2_250,
+        20_250,
+    )
+    assert (kept["amount_paid"], kept["amount_refunded"], kept["amount_remaining"]) == (
+        23_750,
+        3_500,
+        20_250,
+    )
+    split_id = kept["moved_to"]
+    split = (await stack.api.get(f"/v1/bookings/{split_id}")).json()
+    assert (split["status"], split["session_id"], split["split_from"]) == (
+        "CONFIRMED",
+        target,
+        first["id"],
+    )
+    assert split["reference"] and split["reference"] != first["reference"]
+    assert (split["quantity"], split["amount_total"], split["amount_paid"]) == (2, 10_000, 10_000)
+    assert split["payment"]["payment_intent_id"] is None
+    assert split["customer"] == first["customer"]
+    # The invariant of a split: nothing appears or vanishes.
+    refunded = kept["amount_refunded"] - first["amount_refunded"]
+    assert kept["amount_remaining"] + split["amount_remaining"] + refunded == before
+
+    source_seats, target_seats = await seats_of(stack.db, source), await seats_of(stack.db, target)
+    assert sorted(k for k, v in source_seats.items() if v == SeatState.SOLD) == kept["seats"]
+    assert sorted(k for k, v in target_seats.items() if v == SeatState.SOLD) == split["seats"]
+    assert await _claims(stack, intent) == {
+        first["id"]: (23_750, None),
+        split_id: (10_000, first["id"]),
+    }
+    assert await _refunds_at_stripe(stack.stripe_client, intent) == [
+        {"amount": 3_500, "booking_id": first["id"]}
+    ]
+    assert await credit_notes(stack.db, first["id"]) == [(1, -3_500)]
+
+    # The new booking's email: its own event and its own tickets.
+    email = await sent(stack.sendgrid, f"{split_id}:moved")
+    calendars = [
+        base64.b64decode(a["content"]).decode()
+        for a in email["attachments"]
+        if a["type"] == "text/calendar"
+    ]
+    assert len(calendars) == 1 and "METHOD:PUBLISH" in calendars[0]
+    assert f"UID:{split_id}@booking-engine" in calendars[0]
+    tickets = [a for a in email["attachments"] if a["filename"].startswith("ticket-")]
+    assert len(tickets) == 2
+    assert emails_for(stack.sendgrid, split_id) == ["moved"]
+
+    # The new booking cancels (refunded in full a month ahead) from the first one's intent,
+    # as its own refund; the first booking, told of it, does not count it.
+    cancelled = await stack.api.post(f"/v1/bookings/{split_id}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["status"], cancelled.json()["amount_refunded"]) == (
+        "REFUNDED",
+        10_000,
+    )
+    assert {"amount": 10_000, "booking_id": split_id} in await _refunds_at_stripe(
+        stack.stripe_client, intent
+    )
+    signals = await _signalled(stack, first["id"])
+    charge = {"id": f"ch_{uuid.uuid4().hex[:14]}", "object": "charge", "payment_intent": intent}
+    body, headers = signed_event("charge.refunded", charge)
+    told = await stack.api.post("/v1/webhooks/stripe", content=body, headers=headers)
+    assert told.status_code == 200, told.text
+    await _refunds_read_after_a_signal(stack, first["id"], signals)
+    unchanged = (await stack.api.get(f"/v1/bookings/{first['id']}")).json()
+    assert (unchanged["amount_refunded"], unchanged["status"]) == (3_500, "CONFIRMED")
+
+    # The first booking cancels: it refunds what it still claims, and no more.
+    last = await stack.api.post(f"/v1/bookings/{first['id']}/cancel")
+    assert (last.json()["status"], last.json()["amount_refunded"]) == ("REFUNDED", 23_750)
+    at_stripe = await _refunds_at_stripe(stack.stripe_client, intent)
+    assert sorted(r["amount"] for r in at_stripe) == [3_500, 10_000, 20_250]
+    assert sum(r["amount"] for r in at_stripe) == first["amount_paid"]
+    assert set((await seats_of(stack.db, source)).values()) == {SeatState.FREE}
+    assert set((await seats_of(stack.db, target)).values()) == {SeatState.FREE}
+
+
+async def _history(stack: Stack, booking_id: str) -> list[EventType.ValueType]:
+    handle = handle_of(stack.temporal, booking_id)
+    return [event.event_type async for event in handle.fetch_history_events()]
+
+
+async def _signalled(stack: Stack, booking_id: str) -> int:
+    signal = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+    return (await _history(stack, booking_id)).count(signal)
+
+
+async def _refunds_read_after_a_signal(stack: Stack, booking_id: str, signals: int) -> None:
+    """Once the booking's workflow has read Stripe's refunds after its signal number
+    `signals` + 1."""
+    signal = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+
+    async def read() -> bool:
+        types = await _history(stack, booking_id)
+        if types.count(signal) <= signals:
+            return False
+        last = len(types) - 1 - types[::-1].index(signal)
+        return EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED in types[last:]
+
+    await eventually(read, bool, what="the refunds read after the signal")
