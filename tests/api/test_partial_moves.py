@@ -4,6 +4,7 @@ paid (its claims on the first booking's PaymentIntent), a cheaper target's diffe
 by the first booking; each booking then refunds only what it claims, and Stripe never refunds
 more than it received."""
 
+import asyncio
 import base64
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,8 @@ from sqlalchemy import select, update
 from temporalio.api.enums.v1 import EventType
 
 from core.enums import SeatState
-from models.tables import BookingPayment, Session
+from models.tables import Booking, BookingPayment, Session
+from tests.api.conftest import ADMIN
 from tests.helpers.api_bookings import paid_booking, session_with
 from tests.helpers.emails import emails_for
 from tests.helpers.polling import eventually
@@ -28,7 +30,8 @@ Json = dict[str, Any]
 
 async def _session(stack: Stack, **values: Any) -> str:
     """A £75 course a month ahead (10 % off 5 places or more), then `values` written over it."""
-    session_id = await session_with(stack.api, datetime.now(UTC) + timedelta(days=30))
+    capacity = {"capacity": values.pop("capacity")} if "capacity" in values else {}
+    session_id = await session_with(stack.api, datetime.now(UTC) + timedelta(days=30), **capacity)
     if values:
         async with stack.db.begin() as s:
             await s.execute(
@@ -185,3 +188,97 @@ async def _refunds_read_after_a_signal(stack: Stack, booking_id: str, signals: i
         return EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED in types[last:]
 
     await eventually(read, bool, what="the refunds read after the signal")
+
+
+async def test_a_partial_move_after_an_admin_refund_hands_over_its_part_of_what_remains(
+    stack: Stack,
+) -> None:
+    """2 places at £75, £30.00 refunded by an admin: one place moved by its seat at the same
+    price hands over £60.00 (its £75.00 share of the £120.00 that remains of £150.00); each
+    booking then refunds only its own part of the intent."""
+    source, target = await _session(stack), await _session(stack)
+    first = await paid_booking(stack.api, stack.stripe_client, source, 2)
+    intent = first["payment"]["payment_intent_id"]
+    refunded = await stack.api.post(
+        f"/v1/bookings/{first['id']}/refunds", json={"amount": 3_000}, headers=ADMIN
+    )
+    assert refunded.status_code == 200, refunded.text
+    seat = first["seats"][0]
+
+    done = await _move(stack, first, target, seats=[seat])
+
+    assert done.status_code == 200, done.text
+    kept = done.json()
+    assert (kept["seats"], kept["amount_total"]) == ([first["seats"][1]], 7_500)
+    assert (kept["amount_paid"], kept["amount_refunded"], kept["amount_remaining"]) == (
+        9_000,
+        3_000,
+        6_000,
+    )
+    split = (await stack.api.get(f"/v1/bookings/{kept['moved_to']}")).json()
+    assert (split["amount_total"], split["amount_paid"], split["amount_remaining"]) == (
+        7_500,
+        6_000,
+        6_000,
+    )
+    assert await _refunds_at_stripe(stack.stripe_client, intent) == [
+        {"amount": 3_000, "booking_id": first["id"]}
+    ]
+    assert await _claims(stack, intent) == {
+        first["id"]: (9_000, None),
+        split["id"]: (6_000, first["id"]),
+    }
+    for booking, back in ((split, 6_000), (kept, 6_000)):
+        cancelled = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel")
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["status"] == "REFUNDED", cancelled.text
+        assert cancelled.json()["amount_remaining"] == 0
+        assert {"amount": back, "booking_id": booking["id"]} in await _refunds_at_stripe(
+            stack.stripe_client, intent
+        )
+    at_stripe = await _refunds_at_stripe(stack.stripe_client, intent)
+    assert sum(r["amount"] for r in at_stripe) == 15_000
+
+
+async def test_partial_moves_queued_together_each_split_off_their_places(stack: Stack) -> None:
+    source, target = await _session(stack), await _session(stack)
+    first = await paid_booking(stack.api, stack.stripe_client, source, 4)
+
+    answers = await asyncio.gather(*(_move(stack, first, target, count=1) for _ in range(2)))
+
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    kept = (await stack.api.get(f"/v1/bookings/{first['id']}")).json()
+    assert (kept["quantity"], kept["amount_total"], kept["amount_paid"]) == (2, 15_000, 15_000)
+    async with stack.db() as s:
+        of_first = Booking.split_from == uuid.UUID(first["id"])
+        splits = await s.scalars(select(Booking).where(of_first))
+        assert sorted((b.quantity, b.amount_paid) for b in splits) == [(1, 7_500), (1, 7_500)]
+    sold = [k for k, v in (await seats_of(stack.db, target)).items() if v == SeatState.SOLD]
+    assert len(sold) == 2
+
+
+async def test_what_a_partial_move_refuses_or_takes_as_a_whole_move(stack: Stack) -> None:
+    source, target = await _session(stack), await _session(stack)
+    dearer = await _session(stack, price_amount=9_000)
+    full = await _session(stack, capacity=3)
+    await paid_booking(stack.api, stack.stripe_client, full, 3)
+    first = await paid_booking(stack.api, stack.stripe_client, source, 3)
+
+    for places, status, slug in (
+        ({"seats": ["Z99"]}, 422, "invalid-request"),
+        ({"seats": first["seats"][:1], "count": 1}, 422, "invalid-request"),
+        ({"count": 1, "session_id": full}, 409, "sold-out"),
+        ({"count": 1, "session_id": dearer}, 409, "not-changeable"),
+    ):
+        refused = await _move(stack, first, places.pop("session_id", target), **places)
+        assert refused.status_code == status, (places, refused.text)
+        assert refused.json()["type"].endswith(slug), refused.text
+    unchanged = (await stack.api.get(f"/v1/bookings/{first['id']}")).json()
+    assert (unchanged["seats"], unchanged["amount_refunded"]) == (first["seats"], 0)
+    assert set((await seats_of(stack.db, dearer)).values()) == {SeatState.FREE}
+
+    # A count of every place or more is a move of the whole booking: no new booking.
+    whole = await _move(stack, first, target, count=5)
+    assert whole.status_code == 200, whole.text
+    assert (whole.json()["session_id"], whole.json()["moved_to"]) == (target, None)
+    assert whole.json()["quantity"] == 3
