@@ -24,6 +24,7 @@ from tests.helpers.refunds import credit_notes, seats_of, sent
 from tests.helpers.stack import Stack
 from tests.helpers.stripe_events import signed_event
 from tests.helpers.workflow_bookings import handle_of
+from tests.histories import keep_history
 
 Json = dict[str, Any]
 
@@ -163,6 +164,12 @@ async def test_a_cheaper_partial_move_splits_the_group_and_its_money(stack: Stac
     assert sum(r["amount"] for r in at_stripe) == first["amount_paid"]
     assert set((await seats_of(stack.db, source)).values()) == {SeatState.FREE}
     assert set((await seats_of(stack.db, target)).values()) == {SeatState.FREE}
+    for booking_id, name in (
+        (first["id"], "partial_move-cheaper_then_both_cancelled"),
+        (split_id, "partial_move-split_off_then_cancelled"),
+    ):
+        await handle_of(stack.temporal, booking_id).result()
+        await keep_history(stack.temporal, booking_id, name)
 
 
 async def _history(stack: Stack, booking_id: str) -> list[EventType.ValueType]:
