@@ -135,6 +135,9 @@ async def test_a_cheaper_partial_move_splits_the_group_and_its_money(stack: Stac
     tickets = [a for a in email["attachments"] if a["filename"].startswith("ticket-")]
     assert len(tickets) == 2
     assert emails_for(stack.sendgrid, split_id) == ["moved"]
+    text = email["content"][0]["value"]
+    assert f"Some places of your booking {first['reference']} have moved" in text
+    assert f"they are now booking {split['reference']}" in text
 
     # The new booking cancels (refunded in full a month ahead) from the first one's intent,
     # as its own refund; the first booking, told of it, does not count it.
