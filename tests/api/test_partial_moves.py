@@ -292,3 +292,32 @@ async def test_what_a_partial_move_refuses_or_takes_as_a_whole_move(stack: Stack
     assert whole.status_code == 200, whole.text
     assert (whole.json()["session_id"], whole.json()["moved_to"]) == (target, None)
     assert whole.json()["quantity"] == 3
+
+
+async def test_a_cancel_after_a_partial_move_refunds_what_the_first_booking_kept(
+    stack: Stack,
+) -> None:
+    """A partial move and the booking's cancel sent together: the move accepted first is
+    carried out first (the cancel then refunds only what the first booking still claims), or
+    the cancel came first and the move is refused; Stripe refunds what was received, no more."""
+    source, target = await _session(stack), await _session(stack)
+    first = await paid_booking(stack.api, stack.stripe_client, source, 3)
+    intent = first["payment"]["payment_intent_id"]
+
+    moved, cancelled = await asyncio.gather(
+        _move(stack, first, target, count=1),
+        stack.api.post(f"/v1/bookings/{first['id']}/cancel"),
+    )
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "REFUNDED"
+    at_stripe = await _refunds_at_stripe(stack.stripe_client, intent)
+    if moved.status_code == 200:
+        split = (await stack.api.get(f"/v1/bookings/{moved.json()['moved_to']}")).json()
+        assert (split["status"], split["amount_remaining"]) == ("CONFIRMED", 7_500)
+        assert at_stripe == [{"amount": 15_000, "booking_id": first["id"]}]
+        assert cancelled.json()["amount_paid"] == 15_000
+    else:
+        assert moved.status_code == 409, moved.text
+        assert at_stripe == [{"amount": 22_500, "booking_id": first["id"]}]
+        assert set((await seats_of(stack.db, target)).values()) == {SeatState.FREE}
