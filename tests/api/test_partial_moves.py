@@ -274,13 +274,14 @@ async def test_what_a_partial_move_refuses_or_takes_as_a_whole_move(stack: Stack
     await paid_booking(stack.api, stack.stripe_client, full, 3)
     first = await paid_booking(stack.api, stack.stripe_client, source, 3)
 
-    for places, status, slug in (
-        ({"seats": ["Z99"]}, 422, "invalid-request"),
-        ({"seats": first["seats"][:1], "count": 1}, 422, "invalid-request"),
-        ({"count": 1, "session_id": full}, 409, "sold-out"),
-        ({"count": 1, "session_id": dearer}, 409, "not-changeable"),
-    ):
-        refused = await _move(stack, first, places.pop("session_id", target), **places)
+    cases: list[tuple[str, Json, int, str]] = [
+        (target, {"seats": ["Z99"]}, 422, "invalid-request"),
+        (target, {"seats": first["seats"][:1], "count": 1}, 422, "invalid-request"),
+        (full, {"count": 1}, 409, "sold-out"),
+        (dearer, {"count": 1}, 409, "not-changeable"),
+    ]
+    for session_id, places, status, slug in cases:
+        refused = await _move(stack, first, session_id, **places)
         assert refused.status_code == status, (places, refused.text)
         assert refused.json()["type"].endswith(slug), refused.text
     unchanged = (await stack.api.get(f"/v1/bookings/{first['id']}")).json()
