@@ -10,6 +10,7 @@ from temporalio.service import RPCError
 from core.enums import BookingStatus, DeliveryOutcome, DocumentKind, EmailKind, RefundSource
 from core.questions import Answer, ConsentAccepted
 from core.refund_policy import DEFAULT_POLICY, RefundTier
+from messages.payments import PaymentIntentInfo
 
 MAX_PLACES_PER_BOOKING = 50
 
@@ -366,6 +367,8 @@ class SplitOff:
     claims: list[Claim]
     moved_from: str
     refunded: int | None = None
+    # A dearer target's difference, paid on an intent of its own: the booking's receipt.
+    difference: PaymentIntentInfo | None = None
 
 
 @dataclass

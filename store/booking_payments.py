@@ -113,12 +113,14 @@ async def hand_over(
 
 async def claim_difference(db: AsyncSession, intent_id: str, taker: Booking) -> None:
     """A dearer partial move's difference, paid: the intent its opener asked for is the
-    booking split off's claim."""
+    booking split off's claim, numbered as the move that made it (0: its first receipt is
+    this difference's)."""
     await db.execute(
         update(BookingPayment)
         .where(BookingPayment.payment_intent_id == intent_id)
         .values(
             booking_id=taker.id,
+            move_number=0,
             transferred_from=BookingPayment.booking_id,
             paid_at=func.coalesce(BookingPayment.paid_at, func.now()),
         )

@@ -280,6 +280,8 @@ class BookingWorkflow:
         self._state.reservation = split.reservation
         self._refunds.claims = [(claim.payment_intent_id, claim.amount) for claim in split.claims]
         self._state.show(split.view)
+        if split.difference is not None:  # its own receipt: move 0, the split's
+            await self._state.issue_document(DocumentKind.RECEIPT, split.difference, move_number=0)
         await self._state.send_email(EmailKind.MOVED, split.refunded, None, split.moved_from)
 
     async def _sell_free(self, reservation: Reservation) -> bool:

@@ -79,6 +79,10 @@ class BookingMove:
         self._timings = timings
         # The intents of dearer moves given up: paid later, they are refunded.
         self.abandoned: set[str] = set()
+        # How many differences of partial moves were asked for: each intent of a difference
+        # has a number of its own (its Stripe idempotency key, its `booking_payments` row),
+        # the booking's moves + 1 + these.
+        self._split_differences = 0
 
     def check(self, order: MoveOrder, at: datetime) -> list[str]:
         """What the workflow alone can tell (the target's rules are the hold's): the places
@@ -107,12 +111,13 @@ class BookingMove:
         """`answer` tells the caller of a dearer move its payment before the wait for it."""
         labels = self.check(order, accepted_at)
         if len(labels) < len(self._state.booking.seat_labels):
-            await self._split(order, labels, accepted_at)
+            await self._split(order, labels, accepted_at, answer)
             return
         booking = self._state.booking
         hold = HoldMove(booking.id, order.session_id, len(booking.seat_labels))
         to = await self._steps.hold_move(hold)
         difference = to.amount_total - booking.amount_total
+        number = self._difference_number()
         refund: list[Asked] = []
         paid: PaymentIntentInfo | None = None
         if difference > 0 and (self._refunds.free or not workflow.patched(MOVE_PAYMENTS)):
@@ -128,7 +133,7 @@ class BookingMove:
                 difference=difference,
             )
         if difference > 0:
-            paid, hold = await self._difference_paid(hold, to, difference, answer)
+            paid, hold = await self._difference_paid(hold, to, difference, answer, number)
         else:
             try:
                 refund = await self._refund_difference(-difference, accepted_at)
@@ -163,9 +168,7 @@ class BookingMove:
             )
         visibility.publish_moved(self._state.booking)
         if paid is not None:
-            await self._state.issue_document(
-                DocumentKind.RECEIPT, paid, move_number=settled.move_number
-            )
+            await self._state.issue_document(DocumentKind.RECEIPT, paid, move_number=number)
         noted = (await self._note(refund, order.reason))[-1] if refund else None
         await self._state.send_email(
             EmailKind.MOVED,
@@ -174,47 +177,66 @@ class BookingMove:
             source.session_id,
         )
 
-    async def _split(self, order: MoveOrder, labels: list[str], accepted_at: datetime) -> None:
+    def _difference_number(self) -> int:
+        """The number of the next difference's intent (a whole move's: its move's number)."""
+        return self._state.moves + 1 + self._split_differences
+
+    async def _split(
+        self,
+        order: MoveOrder,
+        labels: list[str],
+        accepted_at: datetime,
+        answer: Callable[[BookingView], None],
+    ) -> None:
         """Some places move: they become a booking of their own in the target, paid with their
         share of what this one paid (docs/api.md, "Partial moves"). Its share: what this
         booking's price falls by without them (`core.pricing.kept`), in proportion to what
         remains paid (admins' refunds); a cheaper target refunds the difference of that share
         here, by the source's policy, before anything moves (the credit note this booking's);
-        the rest is handed over, the newest claims first. A dearer target is refused."""
+        the rest is handed over, the newest claims first. A dearer target asks for the
+        difference as a whole move does: paid, its intent is the new booking's claim (and
+        receipt); not paid before the hold ends, nothing changed."""
         if not workflow.patched(PARTIAL_MOVES):
             raise BookingNotChangeable("moves of some of a booking's places are not available")
         booking, places = self._state.booking, self._state.places
         keep = [label for label in booking.seat_labels if label not in labels]
         price = kept(places.amount_total, places.unit_amount, places.seat_labels, keep)
         share = booking.amount_total - price.total
-        paid = booking.amount_paid
-        handed = share * self._refunds.remaining // paid if paid else 0
+        taken = booking.amount_paid
+        handed = share * self._refunds.remaining // taken if taken else 0
         hold = HoldMove(booking.id, order.session_id, len(labels))
         to = await self._steps.hold_move(hold)
         difference = to.amount_total - share
-        if difference > 0:
+        paid: PaymentIntentInfo | None = None
+        refunded = 0
+        if difference > 0 and self._refunds.free:
             await self._steps.release_move(hold)
             raise BookingNotChangeable(
-                "the session moved to is dearer: move all the booking's places, or pay for "
-                "a new booking there",
+                "the session moved to is dearer: a booking with nothing paid moves only where "
+                "nothing is to be paid",
                 difference=difference,
             )
-        reason = f"{order.reason}: {', '.join(labels)}"
-        try:
-            refund = await self._refund_difference(-difference, accepted_at, handed)
-        except FailureError:
-            await self._steps.release_move(hold)
-            raise
-        refunds = await self._refunds.note_all(refund, reason, RefundSource.MOVE)
-        refunded = sum(one.amount for one in refunds)
+        if difference > 0:
+            number = self._difference_number()
+            self._split_differences += 1
+            paid, hold = await self._difference_paid(hold, to, difference, answer, number)
+            self._state.revise(move_payment=None)
+        else:
+            refunded = await self._refund_share(
+                hold, order, labels, -difference, accepted_at, handed
+            )
         parts = self._refunds.hand_over(handed - refunded)
         new_id = str(workflow.uuid4())
         repriced = Repriced(keep, price.subtotal, price.discount, price.total)
         settle = SettleSplit(booking.id, new_id, places.session_id, to, labels, repriced, parts)
+        if paid is not None:
+            settle = replace(settle, paid=difference, payment_intent_id=paid.id)
         try:
             settled = await self._steps.settle_split(settle)
         except FailureError:
             await self._steps.release_move(hold)
+            if paid is not None:  # the booking stays as it was: the difference goes back
+                await self._give_back(paid, RefundSource.NOT_CONFIRMABLE)
             raise
         self._refunds.handed_over(parts)
         self._state.revise(
@@ -226,10 +248,37 @@ class BookingMove:
             split_into=[*self._state.booking.split_into, new_id],
         )
         workflow.set_current_details(visibility.current_details(self._state.booking))
-        await self._steps.start_split(self._split_off(settled, to, parts, refunded))
+        if paid is not None:
+            parts = [*parts, Claim(paid.id, difference)]
+        await self._steps.start_split(self._split_off(settled, to, parts, refunded, paid))
+
+    async def _refund_share(
+        self,
+        hold: HoldMove,
+        order: MoveOrder,
+        labels: list[str],
+        difference: int,
+        accepted_at: datetime,
+        handed: int,
+    ) -> int:
+        """A cheaper target's difference refunded and noted before anything moves (Stripe
+        refusing: the target's places given back); the amount refunded."""
+        try:
+            refund = await self._refund_difference(difference, accepted_at, handed)
+        except FailureError:
+            await self._steps.release_move(hold)
+            raise
+        reason = f"{order.reason}: {', '.join(labels)}"
+        refunds = await self._refunds.note_all(refund, reason, RefundSource.MOVE)
+        return sum(one.amount for one in refunds)
 
     def _split_off(
-        self, settled: SplitSettled, to: Reservation, claims: list[Claim], refunded: int
+        self,
+        settled: SplitSettled,
+        to: Reservation,
+        claims: list[Claim],
+        refunded: int,
+        paid: PaymentIntentInfo | None,
     ) -> BookingWorkflowInput:
         """The workflow input of the booking split off: CONFIRMED, in the target."""
         booking = self._state.booking
@@ -255,6 +304,7 @@ class BookingMove:
             claims,
             self._state.places.session_id,
             refunded or None,
+            paid,
         )
         return BookingWorkflowInput(request, self._timings, split)
 
@@ -278,11 +328,11 @@ class BookingMove:
         to: Reservation,
         difference: int,
         answer: Callable[[BookingView], None],
+        number: int,
     ) -> tuple[PaymentIntentInfo, HoldMove]:
         """The difference's intent once paid, with the hold naming it; refused (the target's
         places given back, the intent cancelled) when it is not paid before the hold ends."""
         booking = self._state.booking
-        number = self._state.moves + 1
         request = OpenMovePayment(booking.id, number, to.session_id, difference, booking.currency)
         try:
             intent = await self._steps.open_move_payment(request)

@@ -15,7 +15,8 @@ from sqlalchemy import select, update
 from temporalio.api.enums.v1 import EventType
 
 from core.enums import SeatState
-from models.tables import Booking, BookingPayment, Session
+from devstack.pay import pay
+from models.tables import Booking, BookingPayment, Receipt, Session
 from tests.api.conftest import ADMIN
 from tests.helpers.api_bookings import paid_booking, session_with
 from tests.helpers.emails import emails_for
@@ -150,6 +151,7 @@ async def test_a_cheaper_partial_move_splits_the_group_and_its_money(stack: Stac
     assert {"amount": 10_000, "booking_id": split_id} in await _refunds_at_stripe(
         stack.stripe_client, intent
     )
+    assert await credit_notes(stack.db, split_id) == [(1, -10_000)]
     signals = await _signalled(stack, first["id"])
     charge = {"id": f"ch_{uuid.uuid4().hex[:14]}", "object": "charge", "payment_intent": intent}
     body, headers = signed_event("charge.refunded", charge)
@@ -269,7 +271,6 @@ async def test_partial_moves_queued_together_each_split_off_their_places(stack: 
 
 async def test_what_a_partial_move_refuses_or_takes_as_a_whole_move(stack: Stack) -> None:
     source, target = await _session(stack), await _session(stack)
-    dearer = await _session(stack, price_amount=9_000)
     full = await _session(stack, capacity=3)
     await paid_booking(stack.api, stack.stripe_client, full, 3)
     first = await paid_booking(stack.api, stack.stripe_client, source, 3)
@@ -278,7 +279,6 @@ async def test_what_a_partial_move_refuses_or_takes_as_a_whole_move(stack: Stack
         (target, {"seats": ["Z99"]}, 422, "invalid-request"),
         (target, {"seats": first["seats"][:1], "count": 1}, 422, "invalid-request"),
         (full, {"count": 1}, 409, "sold-out"),
-        (dearer, {"count": 1}, 409, "not-changeable"),
     ]
     for session_id, places, status, slug in cases:
         refused = await _move(stack, first, session_id, **places)
@@ -286,7 +286,6 @@ async def test_what_a_partial_move_refuses_or_takes_as_a_whole_move(stack: Stack
         assert refused.json()["type"].endswith(slug), refused.text
     unchanged = (await stack.api.get(f"/v1/bookings/{first['id']}")).json()
     assert (unchanged["seats"], unchanged["amount_refunded"]) == (first["seats"], 0)
-    assert set((await seats_of(stack.db, dearer)).values()) == {SeatState.FREE}
 
     # A count of every place or more is a move of the whole booking: no new booking.
     whole = await _move(stack, first, target, count=5)
@@ -322,3 +321,105 @@ async def test_a_cancel_after_a_partial_move_refunds_what_the_first_booking_kept
         assert moved.status_code == 409, moved.text
         assert at_stripe == [{"amount": 22_500, "booking_id": first["id"]}]
         assert set((await seats_of(stack.db, target)).values()) == {SeatState.FREE}
+
+
+async def _split_of(stack: Stack, booking_id: str) -> Json | None:
+    async with stack.db() as s:
+        found = await s.scalar(
+            select(Booking.id).where(Booking.split_from == uuid.UUID(booking_id))
+        )
+    if found is None:
+        return None
+    answer: Json = (await stack.api.get(f"/v1/bookings/{found}")).json()
+    return answer
+
+
+async def test_a_dearer_partial_move_is_paid_as_a_difference_the_new_booking_claims(
+    stack: Stack,
+) -> None:
+    """2 places at £75; one moves to a £90 course: £15.00 asked on an intent of its own; once
+    paid, the new booking claims £75.00 of the first intent and all of the difference's, with
+    a receipt for the difference."""
+    source, target = await _session(stack), await _session(stack, price_amount=9_000)
+    first = await paid_booking(stack.api, stack.stripe_client, source, 2)
+    intent = first["payment"]["payment_intent_id"]
+
+    asked = await _move(stack, first, target, count=1)
+
+    assert asked.status_code == 202, asked.text
+    payment = asked.json()["move_payment"]
+    assert (payment["amount"], asked.json()["quantity"]) == (1_500, 2)
+    assert await pay(stack.stripe_client, payment["payment_intent_id"]) == "succeeded"
+    split = await eventually(lambda: _split_of(stack, first["id"]), what="the split")
+    assert split is not None
+    assert (split["amount_total"], split["amount_paid"], split["split_from"]) == (
+        9_000,
+        9_000,
+        first["id"],
+    )
+    kept = (await stack.api.get(f"/v1/bookings/{first['id']}")).json()
+    assert (kept["quantity"], kept["amount_total"], kept["amount_paid"]) == (1, 7_500, 7_500)
+    assert await _claims(stack, intent) == {
+        first["id"]: (7_500, None),
+        split["id"]: (7_500, first["id"]),
+    }
+    assert await _claims(stack, payment["payment_intent_id"]) == {split["id"]: (1_500, first["id"])}
+
+    async def receipts() -> list[tuple[int | None, int]]:
+        async with stack.db() as s:
+            rows = await s.execute(
+                select(Receipt.move_number, Receipt.total).where(
+                    Receipt.booking_id == uuid.UUID(split["id"])
+                )
+            )
+            return [(number, total) for number, total in rows.all()]
+
+    await eventually(receipts, lambda found: found == [(0, 1_500)], what="its receipt")
+
+    cancelled = await stack.api.post(f"/v1/bookings/{split['id']}/cancel")
+    assert (cancelled.json()["status"], cancelled.json()["amount_refunded"]) == (
+        "REFUNDED",
+        9_000,
+    )
+    assert await _refunds_at_stripe(stack.stripe_client, payment["payment_intent_id"]) == [
+        {"amount": 1_500, "booking_id": split["id"]}
+    ]
+    assert await _refunds_at_stripe(stack.stripe_client, intent) == [
+        {"amount": 7_500, "booking_id": split["id"]}
+    ]
+    last = await stack.api.post(f"/v1/bookings/{first['id']}/cancel")
+    assert (last.json()["status"], last.json()["amount_refunded"]) == ("REFUNDED", 7_500)
+    for booking_id, name in (
+        (first["id"], "partial_move-dearer_paid_then_both_cancelled"),
+        (split["id"], "partial_move-split_off_with_its_difference"),
+    ):
+        await handle_of(stack.temporal, booking_id).result()
+        await keep_history(stack.temporal, booking_id, name)
+    assert sum(r["amount"] for r in await _refunds_at_stripe(stack.stripe_client, intent)) == (
+        15_000
+    )
+
+
+async def test_a_dearer_partial_move_not_paid_in_time_changes_nothing(stack: Stack) -> None:
+    source = await _session(stack)
+    target = await _session(stack, price_amount=9_000, hold_seconds=2)
+    first = await paid_booking(stack.api, stack.stripe_client, source, 2)
+
+    asked = await _move(stack, first, target, count=1)
+
+    assert asked.status_code == 202, asked.text
+    await eventually(
+        lambda: seats_of(stack.db, target),
+        lambda seats: set(seats.values()) == {SeatState.FREE},
+        what="the target's places given back",
+    )
+
+    async def answered() -> Json:
+        view = (await stack.api.get(f"/v1/bookings/{first['id']}")).json()
+        return view if view["status"] == "CONFIRMED" else {}
+
+    kept = await answered()
+    assert (kept["quantity"], kept["amount_paid"], kept["amount_refunded"]) == (2, 15_000, 0)
+    assert await _split_of(stack, first["id"]) is None
+    sold = [k for k, v in (await seats_of(stack.db, source)).items() if v == SeatState.SOLD]
+    assert sorted(sold) == sorted(first["seats"])
