@@ -335,8 +335,8 @@ async def move_booking(
     webhooks `booking.moved`. With `seats` or `count`, only those places move: they become a
     new booking in the target (`moved_to` in the answer; `split_from` on it), paid with their
     share of what this booking paid (a cheaper target's difference refunded by this booking;
-    a dearer target refused, 409). The same Idempotency-Key answers the first request's
-    outcome."""
+    a dearer one's asked as above, 202, and the new booking's once paid). The same
+    Idempotency-Key answers the first request's outcome."""
     booking = await get_booking(db, booking_id, caller.organisation_id)
     await check_places_changeable(db, booking)
     order = MoveOrder(str(body.session_id), body.reason, body.seats, body.count or 0)

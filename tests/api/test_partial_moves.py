@@ -423,3 +423,25 @@ async def test_a_dearer_partial_move_not_paid_in_time_changes_nothing(stack: Sta
     assert await _split_of(stack, first["id"]) is None
     sold = [k for k, v in (await seats_of(stack.db, source)).items() if v == SeatState.SOLD]
     assert sorted(sold) == sorted(first["seats"])
+
+
+async def test_a_cancel_while_a_dearer_partial_move_waits_gives_the_move_up(
+    stack: Stack,
+) -> None:
+    source, target = await _session(stack), await _session(stack, price_amount=9_000)
+    first = await paid_booking(stack.api, stack.stripe_client, source, 2)
+
+    asked = await _move(stack, first, target, count=1)
+    assert asked.status_code == 202, asked.text
+    cancelled = await stack.api.post(f"/v1/bookings/{first['id']}/cancel")
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["status"], cancelled.json()["amount_refunded"]) == (
+        "REFUNDED",
+        15_000,
+    )
+    difference = asked.json()["move_payment"]["payment_intent_id"]
+    intent = await stack.stripe_client.v1.payment_intents.retrieve_async(difference)
+    assert intent.status == "canceled"
+    assert set((await seats_of(stack.db, target)).values()) == {SeatState.FREE}
+    assert await _split_of(stack, first["id"]) is None
