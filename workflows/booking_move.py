@@ -79,10 +79,10 @@ class BookingMove:
         self._timings = timings
         # The intents of dearer moves given up: paid later, they are refunded.
         self.abandoned: set[str] = set()
-        # How many differences of partial moves were asked for: each intent of a difference
-        # has a number of its own (its Stripe idempotency key, its `booking_payments` row),
-        # the booking's moves + 1 + these.
-        self._split_differences = 0
+        # Each intent of a difference has a number of its own (its Stripe idempotency key, its
+        # `booking_payments` row): the booking's moves + 1 + the numbers spent by differences
+        # no settled move counts (a partial move's, a move given up).
+        self._numbers_spent = 0
 
     def check(self, order: MoveOrder, at: datetime) -> list[str]:
         """What the workflow alone can tell (the target's rules are the hold's): the places
@@ -133,6 +133,7 @@ class BookingMove:
                 difference=difference,
             )
         if difference > 0:
+            self._numbers_spent += 1  # until the move settles and its count takes the number
             paid, hold = await self._difference_paid(hold, to, difference, answer, number)
         else:
             try:
@@ -162,6 +163,7 @@ class BookingMove:
             amount_total=to.amount_total,
         )
         if paid is not None:
+            self._numbers_spent -= 1
             self._refunds.claims.append((paid.id, difference))
             self._state.revise(
                 amount_paid=self._state.booking.amount_paid + difference, move_payment=None
@@ -179,7 +181,7 @@ class BookingMove:
 
     def _difference_number(self) -> int:
         """The number of the next difference's intent (a whole move's: its move's number)."""
-        return self._state.moves + 1 + self._split_differences
+        return self._state.moves + 1 + self._numbers_spent
 
     async def _split(
         self,
@@ -218,7 +220,7 @@ class BookingMove:
             )
         if difference > 0:
             number = self._difference_number()
-            self._split_differences += 1
+            self._numbers_spent += 1
             paid, hold = await self._difference_paid(hold, to, difference, answer, number)
             self._state.revise(move_payment=None)
         else:
