@@ -117,6 +117,7 @@ def booking_activities(
         inventory.release_some,
         moves.hold,
         moves.settle,
+        moves.settle_split,
         moves.release,
         payment_setup.open_payment,
         payment_setup.open_move_payment,

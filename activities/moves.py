@@ -1,7 +1,8 @@
 """A booking moving to another session, each step one transaction safe to run again: the
 target's places held first (the same reservation path as a booking: never oversold), then the
 move settled (the target's places sold and the source's freed together, so exactly one session
-owns each place at every moment), or the target's hold given back."""
+owns each place at every moment), or the target's hold given back. A partial move settles as a
+split: the places moved become a booking of their own (`settle_split`)."""
 
 import uuid
 from dataclasses import dataclass
@@ -26,9 +27,18 @@ from core.errors import (
     SessionNotFound,
 )
 from core.refund_policy import tiers_of
-from messages.booking import HoldMove, Reservation, SettleMove
-from models.tables import Booking, Seat, Session
-from store.booking_payments import mark_abandoned, mark_paid
+from messages.booking import (
+    Attendee,
+    BookingRequest,
+    HoldMove,
+    Reservation,
+    SettleMove,
+    SettleSplit,
+    SplitSettled,
+)
+from models.tables import Booking, Organisation, Seat, Session
+from store.booking_payments import claim_difference, hand_over, mark_abandoned, mark_paid
+from store.sequences import database_now, next_reference
 from store.webhook_events import publish_booking_event
 
 
@@ -101,31 +111,7 @@ class MoveActivities:
                 raise InvalidRequest(f"booking {request.booking_id} does not exist")
             if str(booking.session_id) == to.session_id:
                 return MoveSettled(booking.moves)  # settled by an earlier attempt
-            # Under a share lock of both rows: a cancellation (`stop_sales`) commits wholly
-            # before or after, and names the booking in the session it is then in.
-            statuses = dict(
-                (
-                    await db.execute(
-                        select(Session.id, Session.status)
-                        .where(Session.id.in_([booking.session_id, uuid.UUID(to.session_id)]))
-                        .with_for_update(read=True)
-                    )
-                ).all()
-            )
-            if any(status != SessionStatus.SCHEDULED for status in statuses.values()):
-                raise SessionNotBookable("a session of the move was cancelled meanwhile")
-            sold = await db.scalars(
-                update(Seat)
-                .where(
-                    Seat.booking_id == key,
-                    Seat.session_id == uuid.UUID(to.session_id),
-                    Seat.state == SeatState.HELD,
-                )
-                .values(state=SeatState.SOLD)
-                .returning(Seat.label)
-            )
-            if sorted(sold) != sorted(to.seat_labels):
-                raise SeatsUnavailable(f"the places held for the move {to.seat_labels} are gone")
+            await _sell_held(db, booking, to, key)
             await db.execute(
                 update(Seat)
                 .where(Seat.booking_id == key, Seat.session_id == booking.session_id)
@@ -147,6 +133,57 @@ class MoveActivities:
                 db, key, WebhookEventType.BOOKING_MOVED, dedup_key=f"moved-{booking.moves}"
             )
             settled = MoveSettled(booking.moves)
+        await self._after(key, uuid.UUID(request.from_session_id))
+        return settled
+
+    @activity.defn(name="settle_split")
+    async def settle_split(self, request: SettleSplit) -> SplitSettled:
+        """A partial move settled in one transaction: the places held in the target sold to a
+        new CONFIRMED booking (its own reference; customer, attendees and answers of the places
+        moved; `split_from` the first), the first booking's moved places freed and the rest
+        repriced, the claims handed over, and the events `booking.moved` (the new booking) and
+        `booking.updated` (the first); refused (nothing changed) as `settle` is. Run again,
+        the same."""
+        key, new_key = uuid.UUID(request.booking_id), uuid.UUID(request.new_booking_id)
+        async with transaction(self._sessionmaker) as db:
+            booking = await db.get(Booking, key, with_for_update=True)
+            if booking is None:
+                raise InvalidRequest(f"booking {request.booking_id} does not exist")
+            split = await db.get(Booking, new_key)
+            if split is not None:  # settled by an earlier attempt
+                return _split_settled(split)
+            split = await _split_off(db, booking, request)
+            await _sell_held(db, booking, request.to, new_key)
+            await db.execute(
+                update(Seat)
+                .where(
+                    Seat.booking_id == key,
+                    Seat.session_id == booking.session_id,
+                    Seat.label.in_(request.moved),
+                )
+                .values(state=SeatState.FREE, booking_id=None)
+            )
+            kept = request.kept
+            booking.seat_labels = list(kept.seat_labels)
+            booking.quantity = len(kept.seat_labels)
+            booking.amount_subtotal = kept.amount_subtotal
+            booking.discount = kept.discount
+            booking.amount_total = kept.amount_total
+            booking.amount_paid = booking.paid - sum(claim.amount for claim in request.handed)
+            handed = [(claim.payment_intent_id, claim.amount) for claim in request.handed]
+            await hand_over(db, booking, split, handed)
+            if request.payment_intent_id is not None:  # a dearer move: its difference paid
+                await claim_difference(db, request.payment_intent_id, split)
+            await db.flush()
+            await publish_booking_event(
+                db, new_key, WebhookEventType.BOOKING_MOVED, dedup_key="moved-split"
+            )
+            await publish_booking_event(
+                db, key, WebhookEventType.BOOKING_UPDATED, dedup_key=f"split-{new_key}"
+            )
+            settled = _split_settled(split)
+        if self._webhooks is not None:
+            await self._webhooks.nudge_stream(new_key)
         await self._after(key, uuid.UUID(request.from_session_id))
         return settled
 
@@ -177,6 +214,95 @@ class MoveActivities:
             await self._webhooks.nudge_stream(booking_id)
         if self._waiting_lists is not None:
             await self._waiting_lists.places_came_back(booking_id, source_id)
+
+
+async def _sell_held(db: AsyncSession, booking: Booking, to: Reservation, owner: uuid.UUID) -> None:
+    """The places `to` holds for `booking` in the target sold to `owner` (the booking, or the
+    one split off); refused when either session was cancelled meanwhile or the hold is gone.
+
+    Under a share lock of both sessions' rows: a cancellation (`stop_sales`) commits wholly
+    before or after, and names the booking in the session it is then in."""
+    statuses = dict(
+        (
+            await db.execute(
+                select(Session.id, Session.status)
+                .where(Session.id.in_([booking.session_id, uuid.UUID(to.session_id)]))
+                .with_for_update(read=True)
+            )
+        ).all()
+    )
+    if any(status != SessionStatus.SCHEDULED for status in statuses.values()):
+        raise SessionNotBookable("a session of the move was cancelled meanwhile")
+    sold = await db.scalars(
+        update(Seat)
+        .where(
+            Seat.booking_id == booking.id,
+            Seat.session_id == uuid.UUID(to.session_id),
+            Seat.state == SeatState.HELD,
+        )
+        .values(state=SeatState.SOLD, booking_id=owner)
+        .returning(Seat.label)
+    )
+    if sorted(sold) != sorted(to.seat_labels):
+        raise SeatsUnavailable(f"the places held for the move {to.seat_labels} are gone")
+
+
+async def _split_off(db: AsyncSession, booking: Booking, request: SettleSplit) -> Booking:
+    """The new booking of a partial move's places, CONFIRMED with its own reference, written
+    (flushed) before its places are sold to it."""
+    to, now = request.to, await database_now(db)
+    session = await db.get_one(Session, uuid.UUID(to.session_id))
+    organisation = await db.get_one(Organisation, session.organisation_id)
+    tickets = booking.ticket_seat_labels or booking.seat_labels
+    # Place i of the first booking is its ticket i: the places moved, in its order.
+    places = [i for i, label in enumerate(tickets) if label in request.moved]
+    renumbered = {old: new for new, old in enumerate(places)}
+    split = Booking(
+        id=uuid.UUID(request.new_booking_id),
+        reference=await next_reference(db, organisation, now.year),
+        session_id=session.id,
+        customer_name=booking.customer_name,
+        customer_email=booking.customer_email,
+        attendees=[booking.attendees[i] for i in places if i < len(booking.attendees)],
+        answers=[
+            {**answer, "attendee": renumbered[answer["attendee"]]}
+            for answer in booking.answers or []
+            if answer.get("attendee") is None or answer["attendee"] in renumbered
+        ],
+        consents=list(booking.consents or []),
+        quantity=len(to.seat_labels),
+        seat_labels=list(to.seat_labels),
+        ticket_seat_labels=list(to.seat_labels),
+        amount_subtotal=to.amount_subtotal,
+        discount=to.discount,
+        amount_total=to.amount_total,
+        currency=booking.currency,
+        status=BookingStatus.CONFIRMED,
+        hold_expires_at=to.hold_expires_at,
+        request_fingerprint=booking.request_fingerprint,
+        confirmed_at=now,
+        amount_paid=sum(claim.amount for claim in request.handed) + request.paid,
+        stripe_account_id=booking.stripe_account_id,
+        split_from=booking.id,
+    )
+    db.add(split)
+    await db.flush()
+    return split
+
+
+def _split_settled(split: Booking) -> SplitSettled:
+    assert split.reference is not None and split.confirmed_at is not None
+    request = BookingRequest(
+        booking_id=str(split.id),
+        session_id=str(split.session_id),
+        customer_name=split.customer_name,
+        customer_email=split.customer_email,
+        quantity=split.quantity,
+        seat_labels=list(split.seat_labels),
+        attendees=[Attendee(**attendee) for attendee in split.attendees],
+        request_fingerprint=split.request_fingerprint,
+    )
+    return SplitSettled(request, split.reference, split.confirmed_at)
 
 
 async def _target(db: AsyncSession, session_id: str, source: Session) -> tuple[Session, datetime]:

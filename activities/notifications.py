@@ -226,9 +226,11 @@ class NotificationActivities:
             assert booking is not None, f"no booking {request.booking_id}"
             session = await db.get(Session, booking.session_id)
             assert session is not None
-            left = None
+            left, split_from = None, None
             if request.moved_from_session_id is not None:
                 left = await db.get_one(Session, uuid.UUID(request.moved_from_session_id))
+            if request.kind == EmailKind.MOVED and booking.split_from and not booking.moves:
+                split_from = await db.get_one(Booking, booking.split_from)
             organisation = await db.get_one(Organisation, session.organisation_id)
             certificate = None
             if request.kind == EmailKind.CERTIFICATE:
@@ -267,6 +269,7 @@ class NotificationActivities:
                 seller_name=organisation.legal_name,
                 moved_from_title=left.title if left else None,
                 moved_from_starts_at=left.starts_at if left else None,
+                split_from_reference=split_from.reference if split_from else None,
                 attendee_name=certificate.attendee_name if certificate else None,
                 changes=(
                     change_lines(change.changes, session.time_zone, organisation.locale)
@@ -357,7 +360,11 @@ class NotificationActivities:
         self, booking: Booking, session: Session, left: Session
     ) -> list[Attachment]:
         """A move's email: the event of the session left cancelled (the UID it was sent
-        under), and the new one's event under a UID of its own."""
+        under), and the new one's event under a UID of its own. A booking split off by a
+        partial move (not moved since) has its first event: the one left stays the first
+        booking's."""
+        if booking.split_from is not None and booking.moves == 0:
+            return [self._calendar(booking, session, CalendarMethod.PUBLISH, 0)]
         gone = self._calendar(booking, left, CalendarMethod.CANCEL, booking.moves - 1)
         return [gone, self._calendar(booking, session, CalendarMethod.PUBLISH, booking.moves)]
 

@@ -264,8 +264,11 @@ class PaymentActivities:
         # Nothing received, nothing refunded (and localstripe fails to list such refunds).
         refunds = await self._refunds_of(request.payment_intent_id, account) if received else []
         for earlier in refunds:
+            # An intent may pay for several bookings (a partial move's split): another
+            # booking's refund with the same sequence is not this one.
             made = _metadata(earlier)
-            if (made.get("reason"), made.get("sequence")) == (
+            if (made.get("booking_id"), made.get("reason"), made.get("sequence")) == (
+                request.booking_id,
                 metadata["reason"],
                 metadata.get("sequence"),
             ):

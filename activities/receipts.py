@@ -91,7 +91,7 @@ class ReceiptActivities:
             )
             refers_to = None
             if request.kind == DocumentKind.CREDIT_NOTE:
-                receipt = await find_document(db, key, DocumentKind.RECEIPT)
+                receipt = await _receipt_of_money(db, booking)
                 if receipt is None:
                     raise InvalidRequest("a credit note needs the receipt it refers to")
                 refers_to = receipt.number
@@ -183,6 +183,16 @@ class ReceiptActivities:
             session_time_zone=session.time_zone,
             locale=terms.locale,
         )
+
+
+async def _receipt_of_money(db: AsyncSession, booking: Booking) -> Receipt | None:
+    """The receipt a credit note of `booking` refers to: its own, or, for a booking split off
+    by a partial move (no receipt for money handed over), the receipt that took the money."""
+    receipt = await find_document(db, booking.id, DocumentKind.RECEIPT)
+    while receipt is None and booking.split_from is not None:
+        booking = await db.get_one(Booking, booking.split_from)
+        receipt = await find_document(db, booking.id, DocumentKind.RECEIPT)
+    return receipt
 
 
 async def _of_difference(

@@ -51,6 +51,8 @@ class EmailContext:
     # A move's email: the session the booking left (None when the ledger no longer says).
     moved_from_title: str | None = None
     moved_from_starts_at: datetime | None = None
+    # A partial move's email: the reference of the booking the places moved came from.
+    split_from_reference: str | None = None
     # The attendee a certificate's email is about (None in every other email).
     attendee_name: str | None = None
     # A session's change: what changed, a line each, and until when a cancel is refunded in
@@ -113,6 +115,7 @@ def _template_values(context: EmailContext) -> dict[str, str | bool | None]:
             if context.moved_from_starts_at
             else None
         ),
+        "split_from_reference": context.split_from_reference,
         "attendee_name": context.attendee_name,
         "changes": context.changes,
         "refund_in_full_until": (

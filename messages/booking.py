@@ -10,6 +10,7 @@ from temporalio.service import RPCError
 from core.enums import BookingStatus, DeliveryOutcome, DocumentKind, EmailKind, RefundSource
 from core.questions import Answer, ConsentAccepted
 from core.refund_policy import DEFAULT_POLICY, RefundTier
+from messages.payments import PaymentIntentInfo
 
 MAX_PLACES_PER_BOOKING = 50
 
@@ -105,6 +106,8 @@ class Timings:
 class BookingWorkflowInput:
     request: BookingRequest
     timings: Timings
+    # A booking split off by a partial move (`SplitOff`): it starts CONFIRMED.
+    split: "SplitOff | None" = None
 
 
 @dataclass
@@ -190,6 +193,10 @@ class BookingView:
     refunds: list["Refund"] = field(default_factory=list)
     # A move to a dearer session waiting for its difference to be paid (None: none).
     move_payment: "MovePayment | None" = None
+    # Partial moves: the booking whose places and money this one was split from, and the
+    # bookings split from this one (`BookingMove`), oldest first.
+    split_from: str | None = None
+    split_into: list[str] = field(default_factory=list)
 
     @property
     def amount_refunded(self) -> int:
@@ -260,18 +267,34 @@ class PlacesCancellation:
     reason: str = "places cancelled by the customer"
 
     def labels_of(self, held: list[str]) -> list[str]:
-        if self.seat_labels:
-            return list(self.seat_labels)
         # A count of every place or more names them all (refused: cancel the booking instead).
-        return held[max(len(held) - self.count, 0) :]
+        return named_places(self.seat_labels, self.count, held)
+
+
+def named_places(seat_labels: list[str], count: int, held: list[str]) -> list[str]:
+    """The places an order names among those `held`: its labels, or the last `count`."""
+    if seat_labels:
+        return list(seat_labels)
+    return held[max(len(held) - count, 0) :]
 
 
 @dataclass
 class MoveOrder:
-    """Move every place of a confirmed booking to another session of its organisation."""
+    """Move the places of a confirmed booking to another session of its organisation: every
+    one, or some (`seat_labels`, or the last `count`): a partial move, which splits them off
+    into a booking of their own (`SettleSplit`)."""
 
     session_id: str
     reason: str = "moved by the customer"
+    seat_labels: list[str] = field(default_factory=list)
+    count: int = 0
+
+    def labels_of(self, held: list[str]) -> list[str]:
+        """The places that move: every one unless some are named (a count of every place or
+        more names them all: a whole move)."""
+        if not self.seat_labels and not self.count:
+            return list(held)
+        return named_places(self.seat_labels, self.count, held)
 
 
 @dataclass
@@ -295,6 +318,57 @@ class SettleMove:
     # The difference paid for a dearer target, and its intent (added to what the booking paid).
     paid: int = 0
     payment_intent_id: str | None = None
+
+
+@dataclass
+class Claim:
+    """What a booking claims of one PaymentIntent (`booking_payments`): a split booking's money
+    is claims handed over from the booking it was split from."""
+
+    payment_intent_id: str
+    amount: int
+
+
+@dataclass
+class SettleSplit:
+    """Some places of booking `booking_id` (`moved`, in `from_session_id`) become booking
+    `new_booking_id` in the places `to` holds (held under `booking_id`); the first keeps `kept`
+    and hands over `handed` of its claims; `paid` on `payment_intent_id`: a dearer difference,
+    the new booking's claim."""
+
+    booking_id: str
+    new_booking_id: str
+    from_session_id: str
+    to: Reservation
+    moved: list[str]
+    kept: "Repriced"
+    handed: list[Claim]
+    paid: int = 0
+    payment_intent_id: str | None = None
+
+
+@dataclass
+class SplitSettled:
+    """The booking split off: its request (customer, attendees and answers of the places
+    moved), reference and confirmation time."""
+
+    request: BookingRequest
+    reference: str
+    confirmed_at: datetime
+
+
+@dataclass
+class SplitOff:
+    """How a booking split off by a partial move starts its workflow: CONFIRMED already, with
+    its view, places, claims, the session its places left, and what the split refunded."""
+
+    view: BookingView
+    reservation: Reservation
+    claims: list[Claim]
+    moved_from: str
+    refunded: int | None = None
+    # A dearer target's difference, paid on an intent of its own: the booking's receipt.
+    difference: PaymentIntentInfo | None = None
 
 
 @dataclass

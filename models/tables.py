@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.engine.default import DefaultExecutionContext
@@ -534,11 +535,14 @@ class BookingPayment(Base):
     __tablename__ = "booking_payments"
     __table_args__ = (
         CheckConstraint("amount >= 0", name="booking_payment_not_negative"),
-        UniqueConstraint(
+        # Of the claims a booking opened: one handed over is another's.
+        Index(
+            "one_payment_per_move",
             "booking_id",
             "move_number",
-            name="one_payment_per_move",
+            unique=True,
             postgresql_nulls_not_distinct=True,
+            postgresql_where=text("transferred_from IS NULL"),
         ),
     )
 

@@ -154,6 +154,15 @@ class BookingOut(BaseModel):
         description="Only in the answer of a move to a dearer session (202): the difference "
         "to pay before the booking moves",
     )
+    split_from: uuid.UUID | None = Field(
+        None,
+        description="The booking a partial move split this one from (its places and money)",
+    )
+    moved_to: uuid.UUID | None = Field(
+        None,
+        description="Only in the answer of a partial move (200): the new booking the places "
+        "moved became, in the session moved to",
+    )
 
     @computed_field(description="What remains paid at Stripe: paid minus refunded")  # type: ignore[prop-decorator]
     @property
@@ -193,10 +202,47 @@ class PlacesCancelIn(BaseModel):
 
 
 class MoveIn(BaseModel):
-    """The session of the same organisation a confirmed booking moves to, with every place."""
+    """The session of the same organisation a confirmed booking moves to: with every place, or
+    some (`seats`, or the last `count`: a partial move, which splits them off into a new
+    booking there)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"session_id": "5f0c6c1e-8d2a-4b8e-9a3f-1d2c3b4a5e6f"},
+                {"session_id": "5f0c6c1e-8d2a-4b8e-9a3f-1d2c3b4a5e6f", "count": 1},
+            ]
+        }
+    )
     session_id: uuid.UUID
     reason: Reason = "moved by the customer"
+    seats: Annotated[
+        list[SeatLabel],
+        Field(
+            max_length=MAX_PLACES_PER_BOOKING,
+            description="The places that move (none, and no `count`: every place)",
+        ),
+    ] = []
+    count: (
+        Annotated[
+            int,
+            Field(
+                ge=1,
+                le=MAX_PLACES_PER_BOOKING,
+                description="How many places move, the booking's last (every place or more: "
+                "a whole move)",
+            ),
+        ]
+        | None
+    ) = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "MoveIn":
+        if self.seats and self.count:
+            raise ValueError("give either seats or a count")
+        if rules.repeats(self.seats):
+            raise ValueError("a seat is listed twice")
+        return self
 
 
 class RefundOut(BaseModel):

@@ -1,6 +1,7 @@
-"""Every PaymentIntent of a booking (`booking_payments`, migration 0022): its own, written with
-it, and each dearer move's difference, paid when the move settles or abandoned when its hold
-ends. What a booking was paid is the sum over its paid intents (`bookings.amount_paid`)."""
+"""Every PaymentIntent of a booking (`booking_payments`, migrations 0022, 0023): its own,
+written with it, and each dearer move's difference, paid when the move settles or abandoned
+when its hold ends; and the claims a partial move hands over to the booking it splits off
+(`hand_over`). What a booking was paid is the sum of its claims (`bookings.amount_paid`)."""
 
 import uuid
 from dataclasses import dataclass
@@ -79,5 +80,48 @@ async def move_payment(
     return await db.scalar(
         select(BookingPayment).where(
             BookingPayment.booking_id == booking_id, BookingPayment.move_number == move_number
+        )
+    )
+
+
+async def hand_over(
+    db: AsyncSession, giver: Booking, taker: Booking, claims: list[tuple[str, int]]
+) -> None:
+    """Parts of `giver`'s claims, (intent id, amount), become `taker`'s (`transferred_from`
+    the giver): the claims on each intent still add up to what Stripe received."""
+    for intent_id, amount in claims:
+        await db.execute(
+            update(BookingPayment)
+            .where(
+                BookingPayment.payment_intent_id == intent_id,
+                BookingPayment.booking_id == giver.id,
+            )
+            .values(amount=BookingPayment.amount - amount)
+        )
+        await db.execute(
+            insert(BookingPayment).values(
+                payment_intent_id=intent_id,
+                booking_id=taker.id,
+                session_id=taker.session_id,
+                amount=amount,
+                currency=taker.currency,
+                paid_at=func.now(),
+                transferred_from=giver.id,
+            )
+        )
+
+
+async def claim_difference(db: AsyncSession, intent_id: str, taker: Booking) -> None:
+    """A dearer partial move's difference, paid: the intent its opener asked for is the
+    booking split off's claim, numbered as the move that made it (0: its first receipt is
+    this difference's)."""
+    await db.execute(
+        update(BookingPayment)
+        .where(BookingPayment.payment_intent_id == intent_id)
+        .values(
+            booking_id=taker.id,
+            move_number=0,
+            transferred_from=BookingPayment.booking_id,
+            paid_at=func.coalesce(BookingPayment.paid_at, func.now()),
         )
     )

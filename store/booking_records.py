@@ -193,4 +193,5 @@ def public_booking(booking: Booking) -> dict[str, Any]:
         "amount_paid": booking.paid,
         "amount_refunded": booking.amount_refunded,
         "amount_remaining": booking.remaining,
+        "split_from": str(booking.split_from) if booking.split_from else None,
     }

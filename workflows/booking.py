@@ -5,6 +5,7 @@ stateDiagram-v2
     [*] --> PENDING_PAYMENT: hold (update-with-start) - places held, PaymentIntent open
     [*] --> CONFIRMED: hold - nothing to pay, the places sold at once
     [*] --> REJECTED: hold - the setup refused (the workflow fails)
+    [*] --> CONFIRMED: split off by another booking's partial move (its places and money)
     PENDING_PAYMENT --> CONFIRMED: payment_event, Stripe says paid (or the hold timer finds it paid)
     PENDING_PAYMENT --> PENDING_PAYMENT: timer hold expires - payment processing, hold extended
     PENDING_PAYMENT --> EXPIRED: timer hold expires - not paid
@@ -85,6 +86,7 @@ with workflow.unsafe.imports_passed_through():
         PlacesCancellation,
         RefundOrder,
         Reservation,
+        SplitOff,
     )
     from messages.payments import PaymentEvent, PaymentEventType, PaymentIntentInfo, PaymentState
     from messages.session_changes import SESSION_CHANGED_UPDATE, SessionMove
@@ -110,7 +112,9 @@ class BookingWorkflow:
         self._state = BookingState(self._steps, self._mailbox)
         self._refunds = RefundBook(self._steps, self._state)
         grace = timedelta(seconds=self._timings.payment_grace_seconds)
-        self._changes = BookingChanges(self._steps, self._state, self._refunds, grace)
+        self._changes = BookingChanges(
+            self._steps, self._state, self._refunds, grace, self._timings
+        )
         self._intent = PaymentIntent(self._steps, self._state, grace)
         self._rejection: ApplicationError | None = None
         self._hold_asked = False
@@ -119,7 +123,9 @@ class BookingWorkflow:
 
     @workflow.run
     async def run(self, input: BookingWorkflowInput) -> BookingView:
-        if not await self._hold_places():
+        if input.split is not None:
+            await self._split_off(input.split)
+        elif not await self._hold_places():
             # The caller's `hold` update may reach us after the rejection: answer it before
             # failing. Failing (not completing) lets the same Idempotency-Key try again later.
             with contextlib.suppress(TimeoutError):
@@ -267,6 +273,17 @@ class BookingWorkflow:
         self._state.show(held(request.booking_id, reservation, intent))  # recorded by the step
         return True
 
+    async def _split_off(self, split: SplitOff) -> None:
+        """A booking split off by a partial move (`BookingMove`): CONFIRMED in the session its
+        places moved to, paid by the claims handed over; the customer gets the move's email
+        (its event, its tickets)."""
+        self._state.reservation = split.reservation
+        self._refunds.claims = [(claim.payment_intent_id, claim.amount) for claim in split.claims]
+        self._state.show(split.view)
+        if split.difference is not None:  # its own receipt: move 0, the split's
+            await self._state.issue_document(DocumentKind.RECEIPT, split.difference, move_number=0)
+        await self._state.send_email(EmailKind.MOVED, split.refunded, None, split.moved_from)
+
     async def _sell_free(self, reservation: Reservation) -> bool:
         """Nothing to pay: no PaymentIntent, the places sold at once, a receipt for 0."""
         try:
@@ -411,7 +428,7 @@ class BookingWorkflow:
                 # Before a cancel: every queued order was accepted before it (a pending cancel
                 # refuses new orders), and its caller was told it is under way.
                 await self._changes.carry_out_next_order()
-            elif self._mailbox.cancel is not None and self._state.booking.payment_intent_id is None:
+            elif self._mailbox.cancel is not None and self._refunds.free:
                 # A free booking: nothing to refund, the places are released.
                 await self._state.close(BookingStatus.CANCELLED, self._mailbox.cancel.reason)
             elif self._mailbox.cancel is not None:

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         PlacesCancellation,
         RefundOrder,
         Repriced,
+        Timings,
     )
     from messages.payments import PaymentEvent
     from messages.session_changes import IN_FULL_AFTER_A_CHANGE
@@ -45,13 +46,18 @@ class BookingChanges:
     """The changes of the booking `state` holds, its refunds kept in `refunds`."""
 
     def __init__(
-        self, steps: BookingSteps, state: BookingState, refunds: RefundBook, grace: timedelta
+        self,
+        steps: BookingSteps,
+        state: BookingState,
+        refunds: RefundBook,
+        grace: timedelta,
+        timings: Timings,
     ) -> None:
         self._steps = steps
         self._state = state
         self._refunds = refunds
         self._mailbox = state.mailbox
-        self._move = BookingMove(steps, state, refunds, grace)
+        self._move = BookingMove(steps, state, refunds, grace, timings)
         # The cancel whose refund closed the booking (`refund_for_session`).
         self._closed_by: CancelRequest | None = None
 

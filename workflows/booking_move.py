@@ -29,22 +29,30 @@ from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from core import booking_rules as rules
-    from core.enums import DocumentKind, EmailKind, RefundSource
+    from core.enums import BookingStatus, DocumentKind, EmailKind, RefundSource
     from core.errors import BookingNotChangeable, InvalidRequest
+    from core.pricing import kept
     from messages.booking import (
         BookingView,
+        BookingWorkflowInput,
+        Claim,
         HoldMove,
         MoveOrder,
         MovePayment,
         OpenMovePayment,
         Refund,
+        Repriced,
         Reservation,
         SettleMove,
+        SettleSplit,
+        SplitOff,
+        SplitSettled,
+        Timings,
     )
     from messages.payments import PaymentEvent, PaymentEventType, PaymentIntentInfo, PaymentState
     from workflows import visibility
     from workflows.booking_state import BookingState
-    from workflows.options import MOVE_PAYMENTS
+    from workflows.options import MOVE_PAYMENTS, PARTIAL_MOVES
     from workflows.refund_book import Asked, RefundBook
     from workflows.steps import BookingSteps
 
@@ -56,17 +64,29 @@ class BookingMove:
     on Stripe at a dearer move's end."""
 
     def __init__(
-        self, steps: BookingSteps, state: BookingState, refunds: RefundBook, grace: timedelta
+        self,
+        steps: BookingSteps,
+        state: BookingState,
+        refunds: RefundBook,
+        grace: timedelta,
+        timings: Timings,
     ) -> None:
         self._steps = steps
         self._state = state
         self._refunds = refunds
         self._grace = grace
+        # A booking split off lives by the same timings (`_split_off`).
+        self._timings = timings
         # The intents of dearer moves given up: paid later, they are refunded.
         self.abandoned: set[str] = set()
+        # Each intent of a difference has a number of its own (its Stripe idempotency key, its
+        # `booking_payments` row): the booking's moves + 1 + the numbers spent by differences
+        # no settled move counts (a partial move's, a move given up).
+        self._numbers_spent = 0
 
-    def check(self, order: MoveOrder, at: datetime) -> None:
-        """What the workflow alone can tell: the target's rules are the hold's."""
+    def check(self, order: MoveOrder, at: datetime) -> list[str]:
+        """What the workflow alone can tell (the target's rules are the hold's): the places
+        that move."""
         rules.check_text(order.reason)
         rules.check_changeable(self._state.status, cancel_pending=False)
         places = self._state.places
@@ -74,21 +94,33 @@ class BookingMove:
             raise InvalidRequest("the booking is in this session already")
         if rules.started(places.session_starts_at, at):
             raise BookingNotChangeable("the session has started")
+        held = self._state.booking.seat_labels
+        if order.seat_labels and order.count:
+            raise InvalidRequest("give either the seats to move or a count of places")
+        labels = order.labels_of(held)
+        unknown = sorted(set(labels) - set(held))
+        if unknown:
+            raise InvalidRequest(f"seats not in this booking: {', '.join(unknown)}", seats=unknown)
+        if rules.repeats(labels):
+            raise InvalidRequest("a seat is listed twice")
+        return labels
 
     async def carry_out(
         self, order: MoveOrder, accepted_at: datetime, answer: Callable[[BookingView], None]
     ) -> None:
         """`answer` tells the caller of a dearer move its payment before the wait for it."""
-        self.check(order, accepted_at)
+        labels = self.check(order, accepted_at)
+        if len(labels) < len(self._state.booking.seat_labels):
+            await self._split(order, labels, accepted_at, answer)
+            return
         booking = self._state.booking
         hold = HoldMove(booking.id, order.session_id, len(booking.seat_labels))
         to = await self._steps.hold_move(hold)
         difference = to.amount_total - booking.amount_total
+        number = self._difference_number()
         refund: list[Asked] = []
         paid: PaymentIntentInfo | None = None
-        if difference > 0 and (
-            booking.payment_intent_id is None or not workflow.patched(MOVE_PAYMENTS)
-        ):
+        if difference > 0 and (self._refunds.free or not workflow.patched(MOVE_PAYMENTS)):
             # Nothing paid (a free booking: its money would be only the difference, and the
             # booking's own refunds and cancel know none), or started before moves could be
             # paid: refused, the places given back.
@@ -96,12 +128,13 @@ class BookingMove:
             raise BookingNotChangeable(
                 "the session moved to is dearer: a booking with nothing paid moves only where "
                 "nothing is to be paid"
-                if booking.payment_intent_id is None
+                if self._refunds.free
                 else "the session moved to is dearer: moves that need a payment are not available",
                 difference=difference,
             )
         if difference > 0:
-            paid, hold = await self._difference_paid(hold, to, difference, answer)
+            self._numbers_spent += 1  # until the move settles and its count takes the number
+            paid, hold = await self._difference_paid(hold, to, difference, answer, number)
         else:
             try:
                 refund = await self._refund_difference(-difference, accepted_at)
@@ -130,15 +163,14 @@ class BookingMove:
             amount_total=to.amount_total,
         )
         if paid is not None:
-            self._refunds.moved_payments.append((paid.id, difference))
+            self._numbers_spent -= 1
+            self._refunds.claims.append((paid.id, difference))
             self._state.revise(
                 amount_paid=self._state.booking.amount_paid + difference, move_payment=None
             )
         visibility.publish_moved(self._state.booking)
         if paid is not None:
-            await self._state.issue_document(
-                DocumentKind.RECEIPT, paid, move_number=settled.move_number
-            )
+            await self._state.issue_document(DocumentKind.RECEIPT, paid, move_number=number)
         noted = (await self._note(refund, order.reason))[-1] if refund else None
         await self._state.send_email(
             EmailKind.MOVED,
@@ -147,11 +179,147 @@ class BookingMove:
             source.session_id,
         )
 
-    async def _refund_difference(self, difference: int, accepted_at: datetime) -> list[Asked]:
-        """The difference of a cheaper target refunded at Stripe by the source's policy."""
+    def _difference_number(self) -> int:
+        """The number of the next difference's intent (a whole move's: its move's number)."""
+        return self._state.moves + 1 + self._numbers_spent
+
+    async def _split(
+        self,
+        order: MoveOrder,
+        labels: list[str],
+        accepted_at: datetime,
+        answer: Callable[[BookingView], None],
+    ) -> None:
+        """Some places move: they become a booking of their own in the target, paid with their
+        share of what this one paid (docs/api.md, "Partial moves"). Its share: what this
+        booking's price falls by without them (`core.pricing.kept`), in proportion to what
+        remains paid (admins' refunds); a cheaper target refunds the difference of that share
+        here, by the source's policy, before anything moves (the credit note this booking's);
+        the rest is handed over, the newest claims first. A dearer target asks for the
+        difference as a whole move does: paid, its intent is the new booking's claim (and
+        receipt); not paid before the hold ends, nothing changed."""
+        if not workflow.patched(PARTIAL_MOVES):
+            raise BookingNotChangeable("moves of some of a booking's places are not available")
+        booking, places = self._state.booking, self._state.places
+        keep = [label for label in booking.seat_labels if label not in labels]
+        price = kept(places.amount_total, places.unit_amount, places.seat_labels, keep)
+        share = booking.amount_total - price.total
+        taken = booking.amount_paid
+        handed = share * self._refunds.remaining // taken if taken else 0
+        hold = HoldMove(booking.id, order.session_id, len(labels))
+        to = await self._steps.hold_move(hold)
+        difference = to.amount_total - share
+        paid: PaymentIntentInfo | None = None
+        refunded = 0
+        if difference > 0 and self._refunds.free:
+            await self._steps.release_move(hold)
+            raise BookingNotChangeable(
+                "the session moved to is dearer: a booking with nothing paid moves only where "
+                "nothing is to be paid",
+                difference=difference,
+            )
+        if difference > 0:
+            number = self._difference_number()
+            self._numbers_spent += 1
+            paid, hold = await self._difference_paid(hold, to, difference, answer, number)
+            self._state.revise(move_payment=None)
+        else:
+            refunded = await self._refund_share(
+                hold, order, labels, -difference, accepted_at, handed
+            )
+        parts = self._refunds.hand_over(handed - refunded)
+        new_id = str(workflow.uuid4())
+        repriced = Repriced(keep, price.subtotal, price.discount, price.total)
+        settle = SettleSplit(booking.id, new_id, places.session_id, to, labels, repriced, parts)
+        if paid is not None:
+            settle = replace(settle, paid=difference, payment_intent_id=paid.id)
+        try:
+            settled = await self._steps.settle_split(settle)
+        except FailureError:
+            await self._steps.release_move(hold)
+            if paid is not None:  # the booking stays as it was: the difference goes back
+                await self._give_back(paid, RefundSource.NOT_CONFIRMABLE)
+            raise
+        self._refunds.handed_over(parts)
+        self._state.revise(
+            seat_labels=keep,
+            amount_subtotal=price.subtotal,
+            discount=price.discount,
+            amount_total=price.total,
+            amount_paid=booking.amount_paid - sum(part.amount for part in parts),
+            split_into=[*self._state.booking.split_into, new_id],
+        )
+        workflow.set_current_details(visibility.current_details(self._state.booking))
+        if paid is not None:
+            parts = [*parts, Claim(paid.id, difference)]
+        await self._steps.start_split(self._split_off(settled, to, parts, refunded, paid))
+
+    async def _refund_share(
+        self,
+        hold: HoldMove,
+        order: MoveOrder,
+        labels: list[str],
+        difference: int,
+        accepted_at: datetime,
+        handed: int,
+    ) -> int:
+        """A cheaper target's difference refunded and noted before anything moves (Stripe
+        refusing: the target's places given back); the amount refunded."""
+        try:
+            refund = await self._refund_difference(difference, accepted_at, handed)
+        except FailureError:
+            await self._steps.release_move(hold)
+            raise
+        reason = f"{order.reason}: {', '.join(labels)}"
+        refunds = await self._refunds.note_all(refund, reason, RefundSource.MOVE)
+        return sum(one.amount for one in refunds)
+
+    def _split_off(
+        self,
+        settled: SplitSettled,
+        to: Reservation,
+        claims: list[Claim],
+        refunded: int,
+        paid: PaymentIntentInfo | None,
+    ) -> BookingWorkflowInput:
+        """The workflow input of the booking split off: CONFIRMED, in the target."""
+        booking = self._state.booking
+        request = settled.request
+        view = BookingView(
+            id=request.booking_id,
+            status=BookingStatus.CONFIRMED,
+            session_id=to.session_id,
+            seat_labels=to.seat_labels,
+            amount_subtotal=to.amount_subtotal,
+            discount=to.discount,
+            amount_total=to.amount_total,
+            currency=to.currency,
+            hold_expires_at=to.hold_expires_at,
+            reference=settled.reference,
+            confirmed_at=settled.confirmed_at,
+            amount_paid=sum(claim.amount for claim in claims),
+            split_from=booking.id,
+        )
+        split = SplitOff(
+            view,
+            replace(to, booking_id=request.booking_id),
+            claims,
+            self._state.places.session_id,
+            refunded or None,
+            paid,
+        )
+        return BookingWorkflowInput(request, self._timings, split)
+
+    async def _refund_difference(
+        self, difference: int, accepted_at: datetime, refundable: int | None = None
+    ) -> list[Asked]:
+        """The difference of a cheaper target refunded at Stripe by the source's policy, never
+        more than `refundable` (default: what remains paid)."""
         places = self._state.places
         percent = rules.policy_percent(places.refund_policy, places.session_starts_at, accepted_at)
-        amount = rules.places_refund(difference, percent, self._refunds.remaining)
+        if refundable is None:
+            refundable = self._refunds.remaining
+        amount = rules.places_refund(difference, percent, refundable)
         if amount <= 0:
             return []
         return await self._refunds.ask(amount, RefundSource.MOVE)
@@ -162,11 +330,11 @@ class BookingMove:
         to: Reservation,
         difference: int,
         answer: Callable[[BookingView], None],
+        number: int,
     ) -> tuple[PaymentIntentInfo, HoldMove]:
         """The difference's intent once paid, with the hold naming it; refused (the target's
         places given back, the intent cancelled) when it is not paid before the hold ends."""
         booking = self._state.booking
-        number = self._state.moves + 1
         request = OpenMovePayment(booking.id, number, to.session_id, difference, booking.currency)
         try:
             intent = await self._steps.open_move_payment(request)

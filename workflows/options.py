@@ -97,6 +97,9 @@ HOLD_ANSWER_WAIT = timedelta(seconds=10)
 # (`booking_move`); before it, the move was refused once the target's places were held, and
 # the histories of those refusals hold that (the hold, then its release).
 MOVE_PAYMENTS = "move-payments-2026-12-06"
+# A move of some of a booking's places splits them off into a booking of their own
+# (`booking_move`): its hold, refund, settle and child workflow are new commands.
+PARTIAL_MOVES = "partial-moves-2026-12-06"
 # The booking's attendance recorded at its session's end (workflows/attendance.py).
 ATTENDANCE_PATCH = "attendance-2026-12-06"
 # The safety net nudges stalled waiting lists after its other repairs (issue 21).
@@ -115,4 +118,5 @@ LIVE_PATCHES: dict[str, date | None] = {
     SAFETY_NET_WAITING_LISTS: None,
     MOVE_PAYMENTS: None,
     SHARED_INTENTS: None,
+    PARTIAL_MOVES: None,
 }

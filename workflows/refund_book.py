@@ -9,10 +9,14 @@
 - *refund part*: ask, then note; *refund the rest*: read back, then refund in full what
   remains at Stripe;
 - *remaining*: what was paid less every refund noted;
-- *intents*: a booking moved to a dearer session was paid on several PaymentIntents (its own,
-  then each move's difference, `moved_payments`): reading back reads each, and a refund is
-  taken from the newest intent first, each piece its own sequence number (refunds of money
-  that arrived after the booking ended stay on the booking's own intent);
+- *claims*: what the booking claims of each PaymentIntent it was paid through: its own (what
+  was paid less the others), then each dearer move's difference, or, for a booking split off
+  by a partial move (`BookingMove`), the parts of the first booking's claims handed over to it
+  (`claims`, oldest first). Reading back reads each intent, and a refund is taken from the
+  newest claim first, each piece its own sequence number (refunds of money that arrived after
+  the booking ended stay on the booking's own intent). An intent may pay for several bookings:
+  a refund belongs to the booking its metadata names; one naming none (made in Stripe's
+  dashboard) to the intent's opener, never to a booking split off;
 - *catch up*: read back, then follow: REFUNDED (the places released) once nothing remains
   paid, else each refund's email to the customer."""
 
@@ -25,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from core.booking_rules import remaining
     from core.enums import BookingStatus, DocumentKind, EmailKind, RefundSource
     from core.errors import PaymentProviderUnavailable
-    from messages.booking import Refund
+    from messages.booking import Claim, Refund
     from messages.payments import RefundInfo
     from workflows.booking_state import BookingState
     from workflows.steps import BookingSteps, outcome
@@ -50,25 +54,34 @@ class RefundBook:
         # The last sequence number taken: by a refund noted, or by a refund asked of Stripe,
         # even one it refused.
         self._last_sequence = 0
-        # The intents of the differences of dearer moves, paid, oldest first: (id, amount).
-        self.moved_payments: list[tuple[str, int]] = []
+        # The claims on intents other than the booking's own, oldest first: (id, amount).
+        self.claims: list[tuple[str, int]] = []
 
     @property
     def remaining(self) -> int:
         booking = self._state.booking
         return remaining(booking.amount_paid, booking.amount_refunded)
 
+    @property
+    def free(self) -> bool:
+        """Nothing was paid through any intent: nothing to refund."""
+        return self._state.booking.payment_intent_id is None and not self.claims
+
     async def read_back(self) -> list[Refund]:
         """Note the refunds Stripe holds that the booking does not know yet."""
         booking = self._state.booking
-        if booking.payment_intent_id is None:
+        if self.free:
             return []
         known = {refund.stripe_refund_id for refund in booking.refunds}
         known.update(booking.refund_ids)
         found = []
         for intent, _ in self._intents():
             listed = await self._steps.list_refunds(intent or self._state.payment_intent_id)
-            found += [(info, intent) for info in listed if info.id not in known and info.counts]
+            found += [
+                (info, intent)
+                for info in listed
+                if info.id not in known and info.counts and self._ours(info)
+            ]
         return [
             await self.note(info, "refunded at Stripe", RefundSource.STRIPE, intent=intent)
             for info, intent in found
@@ -143,16 +156,45 @@ class RefundBook:
             await self.note(one.info, reason, source, one.sequence, one.intent) for one in asked
         ]
 
+    def hand_over(self, amount: int) -> list[Claim]:
+        """The parts of the booking's claims that make `amount` handed over to a booking split
+        off, newest first as refunds are taken (never more of a claim than its refunds left)."""
+        if amount <= 0:
+            return []
+        return [
+            Claim(intent or self._state.payment_intent_id, part)
+            for intent, part in self._split(amount)
+        ]
+
+    def handed_over(self, parts: list[Claim]) -> None:
+        """The claims once `parts` were handed over (the booking's own shrinks with what was
+        paid, which the caller lowers)."""
+        for part in parts:
+            self.claims = [
+                (intent, paid - part.amount if intent == part.payment_intent_id else paid)
+                for intent, paid in self.claims
+            ]
+
+    def _ours(self, refund: RefundInfo) -> bool:
+        """A refund on a shared intent is the booking's its metadata names; one naming none is
+        the intent opener's (a booking split off opened none)."""
+        if refund.booking_id is None:
+            return self._state.booking.split_from is None
+        return refund.booking_id == self._state.booking.id
+
     def _intents(self) -> list[tuple[str | None, int]]:
-        """Each intent (None: the booking's own) with what was paid on it, oldest first."""
-        moved = sum(amount for _, amount in self.moved_payments)
-        own = self._state.booking.amount_paid - moved
-        return [(None, own), *self.moved_payments]
+        """Each intent (None: the booking's own, if it has one) with what it claims of it,
+        oldest first."""
+        others = sum(amount for _, amount in self.claims)
+        own = self._state.booking.amount_paid - others
+        if self._state.booking.payment_intent_id is None:
+            return list(self.claims)
+        return [(None, own), *self.claims]
 
     def _split(self, amount: int) -> list[tuple[str | None, int]]:
         """`amount` taken from the newest intent first, as far as what remains on each goes;
         on the booking's own alone when it has no other (Stripe refuses what is beyond)."""
-        if not self.moved_payments:
+        if not self.claims:
             return [(None, amount)]
         refunds = self._state.booking.refunds
         parts = []

@@ -5,8 +5,9 @@ from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributePair
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities, ReleaseResult
@@ -18,9 +19,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.refunds import RefundActivities
     from core.enums import DeliveryOutcome, DocumentKind, EmailKind, RecordOutcome
     from core.errors import PaymentProviderUnavailable, business_failure
+    from messages import search_attributes as sa
     from messages.booking import (
         BookingRequest,
         BookingView,
+        BookingWorkflowInput,
         Confirmation,
         DocumentRef,
         EmailRequest,
@@ -33,7 +36,10 @@ with workflow.unsafe.imports_passed_through():
         Repriced,
         Reservation,
         SettleMove,
+        SettleSplit,
+        SplitSettled,
         Transition,
+        booking_workflow_id,
     )
     from messages.payments import CreatePaymentIntent, PaymentIntentInfo, RefundInfo, RefundRequest
     from workflows.options import (
@@ -191,6 +197,32 @@ class BookingSteps:
             settle,
             summary=f"move to session {settle.to.session_id}",
             **DATABASE_STEP,
+        )
+
+    async def settle_split(self, settle: SettleSplit) -> SplitSettled:
+        """A partial move: the places moved become a booking of their own (`settle_split`)."""
+        return await workflow.execute_local_activity_method(
+            MoveActivities.settle_split,
+            settle,
+            summary=f"split {len(settle.moved)} place(s) off to session {settle.to.session_id}",
+            **DATABASE_STEP,
+        )
+
+    async def start_split(self, input: BookingWorkflowInput) -> None:
+        """The workflow of a booking split off by a partial move: a child that outlives this
+        booking's (ABANDON), found by its search attributes as any booking's, in its session.
+        Started again (a retried task), it is the one started already."""
+        attributes = workflow.info().typed_search_attributes.updated(
+            SearchAttributePair(sa.SESSION_ID, input.request.session_id)
+        )
+        await workflow.start_child_workflow(
+            "BookingWorkflow",
+            input,
+            id=booking_workflow_id(input.request.booking_id),
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            search_attributes=attributes,
+            static_summary=f"{input.request.quantity} place(s) split from booking "
+            f"{self._booking_id}",
         )
 
     async def open_move_payment(self, request: OpenMovePayment) -> PaymentIntentInfo:

@@ -324,7 +324,7 @@ async def move_booking(
     db: DbDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> BookingOut | JSONResponse:
-    """Move every place of a CONFIRMED booking to another session of the same organisation:
+    """Move the places of a CONFIRMED booking to another session of the same organisation:
     its places there are held first, then the source's released, so one session owns each
     place at every moment. A cheaper target refunds the difference by the source session's
     refund policy in force when the request was accepted, with a credit note; the same price
@@ -332,12 +332,26 @@ async def move_booking(
     PaymentIntent of its own before the target's hold ends (unpaid, the move is abandoned and
     the booking stays as it was; paid, it moves). The booking keeps its id and reference;
     the customer gets an email with the old event cancelled and the new one (.ics), and
-    webhooks `booking.moved`. The same Idempotency-Key answers the first request's outcome."""
+    webhooks `booking.moved`. With `seats` or `count`, only those places move: they become a
+    new booking in the target (`moved_to` in the answer; `split_from` on it), paid with their
+    share of what this booking paid (a cheaper target's difference refunded by this booking;
+    a dearer one's asked as above, 202, and the new booking's once paid). The same
+    Idempotency-Key answers the first request's outcome."""
     booking = await get_booking(db, booking_id, caller.organisation_id)
     await check_places_changeable(db, booking)
-    order = MoveOrder(str(body.session_id), body.reason)
+    order = MoveOrder(str(body.session_id), body.reason, body.seats, body.count or 0)
+    partial = len(set(order.labels_of(booking.seat_labels))) < len(booking.seat_labels)
     update_id = f"move-{booking_id_for(str(caller.key_id), idempotency_key)}"
-    return await _change(temporal, settings, db, booking, order, update_id)
+    answer = await _change(temporal, settings, db, booking, order, update_id)
+    if isinstance(answer, BookingOut) and partial:
+        moved_to = await db.scalar(
+            select(Booking.id)
+            .where(Booking.split_from == booking.id)
+            .order_by(Booking.created_at.desc(), Booking.id)
+            .limit(1)
+        )
+        return answer.model_copy(update={"moved_to": moved_to})
+    return answer
 
 
 async def _change(

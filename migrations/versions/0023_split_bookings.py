@@ -5,7 +5,8 @@ that move, paid with its share of what the first booking paid: a PaymentIntent t
 more than one booking. `booking_payments` becomes the claims on intents: one row per intent and
 booking, `amount` what that booking claims of it (the first booking's claim shrinks by what it
 hands over), `transferred_from` the booking a claim was handed over from. For every paid
-intent, the claims add up to what Stripe received.
+intent, the claims add up to what Stripe received. One intent per move of a booking holds for
+the claims it opened only: a split booking may be handed claims on several intents.
 
 `bookings.split_from`: the booking a split booking's places and money came from.
 
@@ -37,6 +38,15 @@ def upgrade() -> None:
         "booking_payments",
         sa.Column("transferred_from", sa.UUID(), sa.ForeignKey("bookings.id"), nullable=True),
     )
+    op.drop_constraint("one_payment_per_move", "booking_payments", type_="unique")
+    op.create_index(
+        "one_payment_per_move",
+        "booking_payments",
+        ["booking_id", "move_number"],
+        unique=True,
+        postgresql_nulls_not_distinct=True,
+        postgresql_where=sa.text("transferred_from IS NULL"),
+    )
     op.add_column(
         "bookings",
         sa.Column("split_from", sa.UUID(), sa.ForeignKey("bookings.id"), nullable=True),
@@ -48,6 +58,13 @@ def downgrade() -> None:
     op.drop_index("ix_bookings_split_from", "bookings")
     op.drop_column("bookings", "split_from")
     op.execute("DELETE FROM booking_payments WHERE transferred_from IS NOT NULL")
+    op.drop_index("one_payment_per_move", "booking_payments")
+    op.create_unique_constraint(
+        "one_payment_per_move",
+        "booking_payments",
+        ["booking_id", "move_number"],
+        postgresql_nulls_not_distinct=True,
+    )
     op.drop_column("booking_payments", "transferred_from")
     op.drop_index("ix_booking_payments_payment_intent_id", "booking_payments")
     op.drop_constraint("booking_payments_pkey", "booking_payments", type_="primary")
