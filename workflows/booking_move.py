@@ -192,20 +192,28 @@ class BookingMove:
     ) -> None:
         """Some places move: they become a booking of their own in the target, paid with their
         share of what this one paid (docs/api.md, "Partial moves"). Its share: what this
-        booking's price falls by without them (`core.pricing.kept`), in proportion to what
-        remains paid (admins' refunds); a cheaper target refunds the difference of that share
-        here, by the source's policy, before anything moves (the credit note this booking's);
-        the rest is handed over, the newest claims first. A dearer target asks for the
-        difference as a whole move does: paid, its intent is the new booking's claim (and
-        receipt); not paid before the hold ends, nothing changed."""
+        booking's price falls by without them (`core.pricing.kept`), handed over whole
+        (refused when the refunds made leave less: they stay this booking's). A cheaper
+        target's difference of that share is refunded here, by the source's policy, before
+        anything moves (the credit note this booking's); the rest is handed over, the newest
+        claims first. A dearer target asks for the difference as a whole move does: paid, its
+        intent is the new booking's claim (and receipt); not paid before the hold ends,
+        nothing changed."""
         if not workflow.patched(PARTIAL_MOVES):
             raise BookingNotChangeable("moves of some of a booking's places are not available")
         booking, places = self._state.booking, self._state.places
         keep = [label for label in booking.seat_labels if label not in labels]
         price = kept(places.amount_total, places.unit_amount, places.seat_labels, keep)
         share = booking.amount_total - price.total
-        taken = booking.amount_paid
-        handed = share * self._refunds.remaining // taken if taken else 0
+        if self._refunds.remaining < share:
+            # The new booking would owe what this one was refunded (reconcile's total-above-
+            # paid): refunds made on a booking stay its own.
+            raise BookingNotChangeable(
+                f"refunds made on this booking leave {self._refunds.remaining} of what was paid,"
+                f" less than the {share} the places moving cost: move the whole booking",
+                remaining=self._refunds.remaining,
+            )
+        handed = share
         hold = HoldMove(booking.id, order.session_id, len(labels))
         to = await self._steps.hold_move(hold)
         difference = to.amount_total - share

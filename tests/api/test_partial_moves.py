@@ -19,6 +19,7 @@ from devstack.pay import pay
 from models.tables import Booking, BookingPayment, Receipt, Session
 from tests.api.conftest import ADMIN
 from tests.helpers.api_bookings import paid_booking, session_with
+from tests.helpers.consistency import Check, World, at_rest
 from tests.helpers.emails import emails_for
 from tests.helpers.polling import eventually
 from tests.helpers.refunds import credit_notes, seats_of, sent
@@ -69,7 +70,9 @@ async def _claims(stack: Stack, intent: str) -> dict[str, tuple[int, str | None]
         return {str(b): (amount, str(t) if t else None) for b, amount, t in rows.all()}
 
 
-async def test_a_cheaper_partial_move_splits_the_group_and_its_money(stack: Stack) -> None:
+async def test_a_cheaper_partial_move_splits_the_group_and_its_money(
+    stack: Stack, run_check: Check
+) -> None:
     """5 places at £75 with 10 % off (£337.50); the last 2 move to a £50 course: they cost
     £135.00 of what was paid (the places kept keep their share, `core.pricing.kept`), £100.00
     there, so £35.00 is refunded by the first booking and £100.00 handed over."""
@@ -123,6 +126,7 @@ async def test_a_cheaper_partial_move_splits_the_group_and_its_money(stack: Stac
         {"amount": 3_500, "booking_id": first["id"]}
     ]
     assert await credit_notes(stack.db, first["id"]) == [(1, -3_500)]
+    await _reconciled(stack, run_check, [source, target], first, split)
 
     # The new booking's email: its own event and its own tickets.
     email = await sent(stack.sendgrid, f"{split_id}:moved")
@@ -169,12 +173,24 @@ async def test_a_cheaper_partial_move_splits_the_group_and_its_money(stack: Stac
     assert sum(r["amount"] for r in at_stripe) == first["amount_paid"]
     assert set((await seats_of(stack.db, source)).values()) == {SeatState.FREE}
     assert set((await seats_of(stack.db, target)).values()) == {SeatState.FREE}
+    await _reconciled(stack, run_check, [source, target], last.json(), cancelled.json())
     for booking_id, name in (
         (first["id"], "partial_move-cheaper_then_both_cancelled"),
         (split_id, "partial_move-split_off_then_cancelled"),
     ):
         await handle_of(stack.temporal, booking_id).result()
         await keep_history(stack.temporal, booking_id, name)
+
+
+async def _reconciled(
+    stack: Stack, run_check: Check, sessions: list[str], first: Json, split: Json
+) -> None:
+    """The checker finds nothing wrong in these sessions once the two bookings are at rest:
+    claims adding up to what Stripe received, each booking's refunds its own, places owned."""
+    world = World(sessions, {"first": first, "split": split})
+    await at_rest(stack.db, world)
+    report = await run_check(world)
+    assert report.ok, report.violations
 
 
 async def _history(stack: Stack, booking_id: str) -> list[EventType.ValueType]:
@@ -203,11 +219,12 @@ async def _refunds_read_after_a_signal(stack: Stack, booking_id: str, signals: i
 
 
 async def test_a_partial_move_after_an_admin_refund_hands_over_its_part_of_what_remains(
-    stack: Stack,
+    stack: Stack, run_check: Check
 ) -> None:
     """2 places at £75, £30.00 refunded by an admin: one place moved by its seat at the same
-    price hands over £60.00 (its £75.00 share of the £120.00 that remains of £150.00); each
-    booking then refunds only its own part of the intent."""
+    price hands over its whole £75.00 share (the admin's refund stays the first booking's:
+    £45.00 remains there); each booking then refunds only its own part of the intent. After a
+    £90.00 refund the share is more than remains: refused, nothing changed."""
     source, target = await _session(stack), await _session(stack)
     first = await paid_booking(stack.api, stack.stripe_client, source, 2)
     intent = first["payment"]["payment_intent_id"]
@@ -216,6 +233,16 @@ async def test_a_partial_move_after_an_admin_refund_hands_over_its_part_of_what_
     )
     assert refunded.status_code == 200, refunded.text
     seat = first["seats"][0]
+    other = await paid_booking(stack.api, stack.stripe_client, source, 2)
+    await stack.api.post(
+        f"/v1/bookings/{other['id']}/refunds", json={"amount": 9_000}, headers=ADMIN
+    )
+    refused = await _move(stack, other, target, count=1)
+    assert refused.status_code == 409, refused.text
+    assert "move the whole booking" in refused.json()["detail"]
+    assert refused.json()["remaining"] == 6_000
+    assert await _split_of(stack, other["id"]) is None
+    assert set((await seats_of(stack.db, target)).values()) == {SeatState.FREE}
 
     done = await _move(stack, first, target, seats=[seat])
 
@@ -223,24 +250,25 @@ async def test_a_partial_move_after_an_admin_refund_hands_over_its_part_of_what_
     kept = done.json()
     assert (kept["seats"], kept["amount_total"]) == ([first["seats"][1]], 7_500)
     assert (kept["amount_paid"], kept["amount_refunded"], kept["amount_remaining"]) == (
-        9_000,
+        7_500,
         3_000,
-        6_000,
+        4_500,
     )
     split = (await stack.api.get(f"/v1/bookings/{kept['moved_to']}")).json()
     assert (split["amount_total"], split["amount_paid"], split["amount_remaining"]) == (
         7_500,
-        6_000,
-        6_000,
+        7_500,
+        7_500,
     )
     assert await _refunds_at_stripe(stack.stripe_client, intent) == [
         {"amount": 3_000, "booking_id": first["id"]}
     ]
     assert await _claims(stack, intent) == {
-        first["id"]: (9_000, None),
-        split["id"]: (6_000, first["id"]),
+        first["id"]: (7_500, None),
+        split["id"]: (7_500, first["id"]),
     }
-    for booking, back in ((split, 6_000), (kept, 6_000)):
+    await _reconciled(stack, run_check, [source, target], kept, split)
+    for booking, back in ((split, 7_500), (kept, 4_500)):
         cancelled = await stack.api.post(f"/v1/bookings/{booking['id']}/cancel")
         assert cancelled.status_code == 200, cancelled.text
         assert cancelled.json()["status"] == "REFUNDED", cancelled.text
@@ -252,7 +280,9 @@ async def test_a_partial_move_after_an_admin_refund_hands_over_its_part_of_what_
     assert sum(r["amount"] for r in at_stripe) == 15_000
 
 
-async def test_partial_moves_queued_together_each_split_off_their_places(stack: Stack) -> None:
+async def test_partial_moves_queued_together_each_split_off_their_places(
+    stack: Stack, run_check: Check
+) -> None:
     source, target = await _session(stack), await _session(stack)
     first = await paid_booking(stack.api, stack.stripe_client, source, 4)
 
@@ -263,10 +293,14 @@ async def test_partial_moves_queued_together_each_split_off_their_places(stack: 
     assert (kept["quantity"], kept["amount_total"], kept["amount_paid"]) == (2, 15_000, 15_000)
     async with stack.db() as s:
         of_first = Booking.split_from == uuid.UUID(first["id"])
-        splits = await s.scalars(select(Booking).where(of_first))
-        assert sorted((b.quantity, b.amount_paid) for b in splits) == [(1, 7_500), (1, 7_500)]
+        splits = list(await s.scalars(select(Booking).where(of_first)))
+    assert sorted((b.quantity, b.amount_paid) for b in splits) == [(1, 7_500), (1, 7_500)]
     sold = [k for k, v in (await seats_of(stack.db, target)).items() if v == SeatState.SOLD]
     assert len(sold) == 2
+    world = World([source, target], {"first": kept} | {str(b.id): {"id": b.id} for b in splits})
+    await at_rest(stack.db, world)
+    report = await run_check(world)
+    assert report.ok, report.violations
 
 
 async def test_what_a_partial_move_refuses_or_takes_as_a_whole_move(stack: Stack) -> None:
@@ -335,7 +369,7 @@ async def _split_of(stack: Stack, booking_id: str) -> Json | None:
 
 
 async def test_a_dearer_partial_move_is_paid_as_a_difference_the_new_booking_claims(
-    stack: Stack,
+    stack: Stack, run_check: Check
 ) -> None:
     """2 places at £75; one moves to a £90 course: £15.00 asked on an intent of its own; once
     paid, the new booking claims £75.00 of the first intent and all of the difference's, with
@@ -375,6 +409,7 @@ async def test_a_dearer_partial_move_is_paid_as_a_difference_the_new_booking_cla
             return [(number, total) for number, total in rows.all()]
 
     await eventually(receipts, lambda found: found == [(0, 1_500)], what="its receipt")
+    await _reconciled(stack, run_check, [source, target], kept, split)
 
     cancelled = await stack.api.post(f"/v1/bookings/{split['id']}/cancel")
     assert (cancelled.json()["status"], cancelled.json()["amount_refunded"]) == (
@@ -398,6 +433,7 @@ async def test_a_dearer_partial_move_is_paid_as_a_difference_the_new_booking_cla
     assert sum(r["amount"] for r in await _refunds_at_stripe(stack.stripe_client, intent)) == (
         15_000
     )
+    await _reconciled(stack, run_check, [source, target], last.json(), cancelled.json())
 
 
 async def test_a_dearer_partial_move_not_paid_in_time_changes_nothing(stack: Stack) -> None:
