@@ -23,6 +23,7 @@ from tests.helpers.emails import emails_for
 from tests.helpers.refunds import sent
 from tests.helpers.stack import Stack
 from tests.helpers.timers import next_timer
+from tests.histories import keep_history
 
 
 async def _moved_by(
@@ -109,6 +110,7 @@ async def test_a_booking_moved_into_a_session_is_told_of_that_sessions_time_chan
         "session-change-1",
         f"session-change-1-{target}",
     ]
+    await keep_history(stack.temporal, booking["id"], "moved-session-state-told_of_its_new_change")
 
 
 async def test_an_accept_or_refund_window_stays_with_the_session_a_booking_moved_from(
@@ -127,6 +129,7 @@ async def test_an_accept_or_refund_window_stays_with_the_session_a_booking_moved
     assert cancelled.status_code == 200, cancelled.text
     got = cancelled.json()
     assert (got["status"], got["amount_refunded"]) == ("CANCELLED", 0), got["status_reason"]
+    await keep_history(stack.temporal, booking["id"], "moved-session-state-window_left_behind")
 
 
 async def test_a_place_checked_in_before_a_move_checks_in_at_the_new_session(
