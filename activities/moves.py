@@ -96,6 +96,7 @@ class MoveActivities:
                 session_ends_at=target.ends_at,
                 request_fingerprint=booking.request_fingerprint,
                 refund_policy=tiers_of(target.refund_policy),
+                session_change=target.calendar_sequence,
             )
 
     @activity.defn(name="settle_move")

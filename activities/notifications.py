@@ -1,6 +1,7 @@
 """Customer emails: at most one per (booking, kind), whatever crashes and retries happen."""
 
 import uuid
+from dataclasses import replace
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -22,6 +23,7 @@ from documents.emails import EmailContext, RenderedEmail, render_email
 from documents.session_change_email import change_lines
 from documents.ticket_pdf import TicketData, render_ticket_pdf
 from messages.booking import EmailOutcome, EmailRequest
+from messages.session_changes import keyed_session
 from models.tables import (
     Booking,
     Certificate,
@@ -43,15 +45,20 @@ def notification_key(
     move_number: int | None = None,
     attendee_index: int | None = None,
     reissue: int = 0,
+    change_session_id: str | None = None,
 ) -> str:
     """One email per (booking, kind), but (`NUMBERED_EMAILS`): one per refund or change of the
     session for those emails (`sequence`); one per move for a move's email and the reminder of
     a booking that moved; one per place and reissue for certificates:
-    `<booking>:certificate:<place index>[:<reissue>]`."""
+    `<booking>:certificate:<place index>[:<reissue>]`. A change of a session a booking moved
+    to or from names that session: `<booking>:session_changed:<sequence>:<session>`
+    (`keyed_session`)."""
     key = f"{booking_id}:{kind}"
     if kind == EmailKind.CERTIFICATE:
         key = f"{key}:{attendee_index}"
         return f"{key}:{reissue}" if reissue else key
+    if kind == EmailKind.SESSION_CHANGED and change_session_id:
+        return f"{key}:{sequence}:{change_session_id}"
     if kind in (EmailKind.PARTLY_REFUNDED, EmailKind.SESSION_CHANGED):
         return f"{key}:{sequence}"
     if kind in (EmailKind.MOVED, EmailKind.REMINDER) and move_number:
@@ -69,6 +76,7 @@ def email_key(request: EmailRequest) -> str:
         move_number=request.move_number,
         attendee_index=request.attendee_index,
         reissue=request.reissue,
+        change_session_id=request.change_session_id,
     )
 
 
@@ -135,6 +143,7 @@ class NotificationActivities:
 
         At the retry policy's last attempt a failure is recorded as FAILED, not left SENDING:
         the safety net sends it again later and reconcile reports it."""
+        request = await self._keyed(request)
         key = email_key(request)
         try:
             return await self._send(request, key)
@@ -144,6 +153,18 @@ class NotificationActivities:
             activity.logger.error("email %s given up at its last attempt: %r", key, err)
             await self._record_outcome(key, NotificationStatus.FAILED, f"last attempt: {err!r}")
             return EmailOutcome(key, DeliveryOutcome.REFUSED)
+
+    async def _keyed(self, request: EmailRequest) -> EmailRequest:
+        """A change's email as its key names it: a booking that never moved names no session
+        (`keyed_session`)."""
+        if request.change_session_id is None:
+            return request
+        async with self._sessionmaker() as db:
+            moves = await db.scalar(
+                select(Booking.moves).where(Booking.id == uuid.UUID(request.booking_id))
+            )
+        session_id = keyed_session(moves or 0, request.change_session_id)
+        return replace(request, change_session_id=session_id)
 
     async def _send(self, request: EmailRequest, key: str) -> EmailOutcome:
         email = await self._compose(request, key)
@@ -237,7 +258,7 @@ class NotificationActivities:
                 assert request.attendee_index is not None, "a certificate's email names its place"
                 certificate = await find_certificate(db, booking.id, request.attendee_index)
                 assert certificate is not None, f"no certificate for {key}"
-            change = await _change_told(db, session, request.change_sequence)
+            change = await _change_told(db, request, booking.session_id)
             # The receipt, and the credit note of this email's refund.
             documents = {
                 DocumentKind(r.kind): r
@@ -415,14 +436,18 @@ def _certificate_pdf(certificate: Certificate) -> Attachment:
 
 
 async def _change_told(
-    db: AsyncSession, session: Session, sequence: int | None
+    db: AsyncSession, request: EmailRequest, session_id: uuid.UUID
 ) -> SessionChange | None:
-    """The session's change a SESSION_CHANGED email tells (`sequence`); None for other emails."""
-    if sequence is None:
+    """The change a SESSION_CHANGED email tells: of the session it names, else of the
+    booking's (`session_id`); None for other emails."""
+    if request.change_sequence is None:
         return None
+    if request.change_session_id is not None:
+        session_id = uuid.UUID(request.change_session_id)
     return await db.scalar(
         select(SessionChange).where(
-            SessionChange.session_id == session.id, SessionChange.sequence == sequence
+            SessionChange.session_id == session_id,
+            SessionChange.sequence == request.change_sequence,
         )
     )
 

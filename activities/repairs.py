@@ -285,8 +285,10 @@ def _request_again(email: Notification, refunds: dict[int, int], paid: bool) -> 
     if kind == EmailKind.PARTLY_REFUNDED:
         request.refund_sequence = int(email.key.rsplit(":", 1)[1])
         request.refund_amount = refunds.get(request.refund_sequence, 0)
-    elif kind == EmailKind.SESSION_CHANGED:
-        request.change_sequence = int(email.key.rsplit(":", 1)[1])
+    elif kind == EmailKind.SESSION_CHANGED:  # <booking>:session_changed:<sequence>[:<session>]
+        sequence, *session = email.key.split(":")[2:]
+        request.change_sequence = int(sequence)
+        request.change_session_id = session[0] if session else None
     elif kind in _TELL_TOTAL_REFUNDED:
         request.refund_sequence, request.refund_amount = last, sum(refunds.values())
     elif kind == EmailKind.CANCELLED and paid:

@@ -20,6 +20,7 @@ from messages.session_changes import (
     ChangeToAnnounce,
     SessionChangeInput,
     SessionMove,
+    keyed_session,
     session_change_update_id,
 )
 from models.tables import Booking, SessionChange
@@ -58,26 +59,32 @@ class SessionChangeActivities:
                 )
             booking_ids = [str(booking.id) for booking in await open_bookings(db, session_id)]
         await self._webhooks.nudge_stream(session_id)
-        move = SessionMove(row.sequence, row.starts_at, row.ends_at, row.refund_in_full_until)
+        move = SessionMove(
+            row.sequence, row.starts_at, row.ends_at, row.refund_in_full_until, change.session_id
+        )
         return ChangeToAnnounce(move, sorted(booking_ids))
 
     @activity.defn(name="move_booking_session")
     async def move_booking(self, booking: BookingToTell) -> bool:
         """Tell the booking's workflow its session's new times (its reminder and end are timed
-        anew); False when the booking has ended (its workflow closed): nothing to tell."""
+        anew); False when the booking has ended (its workflow closed) or moved to another
+        session since the change read it: nothing to tell."""
+        move = booking.move
         handle = self._temporal.get_workflow_handle(booking_workflow_id(booking.booking_id))
         try:
             view = await handle.execute_update(
                 SESSION_CHANGED_UPDATE,
-                booking.move,
-                id=session_change_update_id(booking.move.sequence),
+                move,
+                id=session_change_update_id(move.session_id, move.sequence),
                 result_type=BookingView | None,  # type: ignore[arg-type]
             )
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
             return False
-        return view is not None and view.status in OPEN_STATUSES
+        if view is None or move.session_id not in (None, view.session_id):
+            return False
+        return view.status in OPEN_STATUSES
 
     @activity.defn(name="publish_booking_updated")
     async def publish_booking_updated(self, booking: BookingToTell) -> None:
@@ -91,6 +98,12 @@ class SessionChangeActivities:
                 db,
                 key,
                 WebhookEventType.BOOKING_UPDATED,
-                dedup_key=f"session-change-{booking.move.sequence}",
+                dedup_key=change_key(row, booking.move),
             )
         await self._webhooks.nudge_stream(key)
+
+
+def change_key(booking: Booking, move: SessionMove) -> str:
+    """The dedup key of the booking's `booking.updated` event for the change `move`."""
+    session = keyed_session(booking.moves, move.session_id)
+    return f"session-change-{move.sequence}" + (f"-{session}" if session else "")

@@ -56,6 +56,9 @@ class AttendeeCheckedIn:
 
     attendee_index: int
     checked_in_at: datetime
+    # Where (a booking that moved is checked in at each session it was in; None: sent before
+    # check-ins named their session, at the booking's session then).
+    session_id: str | None = None
 
 
 @dataclass
@@ -136,6 +139,9 @@ class Reservation:
     # The session's policy when the places were held; reservations recorded before policies
     # existed refund in full until the start, as those bookings were sold.
     refund_policy: list[RefundTier] = field(default_factory=lambda: list(DEFAULT_POLICY))
+    # The session's last change (its `calendar_sequence`) the times above reflect: a place held
+    # by a move (0 for other holds and reservations recorded before).
+    session_change: int = 0
 
 
 @dataclass
@@ -422,8 +428,10 @@ class EmailRequest:
     # A certificate's email: of which place, and which reissue (0: the first email).
     attendee_index: int | None = None
     reissue: int = 0
-    # The session's change a SESSION_CHANGED email tells (`SessionChange.sequence`).
+    # The session's change a SESSION_CHANGED email tells (`SessionChange.sequence`), and that
+    # session (None: the booking's; `activities.notifications.notification_key`).
     change_sequence: int | None = None
+    change_session_id: str | None = None
 
 
 @dataclass

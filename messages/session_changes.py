@@ -10,9 +10,20 @@ def session_change_id(session_id: str, sequence: int) -> str:
     return f"session-change-{session_id}-{sequence}"
 
 
-def session_change_update_id(sequence: int) -> str:
-    """The booking workflow's update for one change: sent twice, carried out once."""
-    return f"session-change-{sequence}"
+def session_change_update_id(session_id: str | None, sequence: int) -> str:
+    """The booking workflow's update for one change of one session (a booking that moved is
+    told of the changes of each session it was in): sent twice, carried out once. Changes read
+    before their session was named (`SessionMove.session_id`) keep their first id."""
+    if session_id is None:
+        return f"session-change-{sequence}"
+    return f"session-change-{session_id}-{sequence}"
+
+
+def keyed_session(moves: int, session_id: str | None) -> str | None:
+    """The session a change's email and `booking.updated` event keys name: none for a booking
+    that never moved (the keys its changes were told under before bookings could move: kept),
+    else the changed session's (each session it was in numbers its changes from 1)."""
+    return session_id if moves else None
 
 
 # What a cancel's status reason adds when the accept-or-refund window refunded it in full.
@@ -37,6 +48,8 @@ class SessionMove:
     starts_at: datetime
     ends_at: datetime
     refund_in_full_until: datetime | None = None
+    # The session changed (None in changes told before it was named: the booking's).
+    session_id: str | None = None
 
 
 @dataclass

@@ -400,12 +400,16 @@ class SessionChange(Base):
 
 
 class CheckIn(Base):
-    """One attendee (the `attendee_index`-th place of a booking) let in at the door: one row per
-    place, so concurrent scanners and retried scans of one ticket record one check-in."""
+    """One attendee (the `attendee_index`-th place of a booking) let in at the door of a session:
+    one row per place and session, so concurrent scanners and retried scans of one ticket record
+    one check-in, and a booking that moved is checked in at each session it was in (the earlier
+    ones' rows are history; migration 0027)."""
 
     __tablename__ = "check_ins"
     __table_args__ = (
-        UniqueConstraint("booking_id", "attendee_index", name="one_check_in_per_place"),
+        UniqueConstraint(
+            "booking_id", "session_id", "attendee_index", name="one_check_in_per_session_place"
+        ),
         CheckConstraint("attendee_index >= 0", name="attendee_index_not_negative"),
         Index("ix_check_ins_session", "session_id", "checked_in_at"),
     )

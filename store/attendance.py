@@ -43,8 +43,12 @@ async def record_attendance(db: AsyncSession, booking_id: uuid.UUID) -> Recorded
     booking = await db.get(Booking, booking_id, with_for_update=True, populate_existing=True)
     assert booking is not None, f"no booking {booking_id}"
     session = await db.get_one(Session, booking.session_id)
-    checked_in = set(
-        await db.scalars(select(CheckIn.attendee_index).where(CheckIn.booking_id == booking_id))
+    checked_in = set(  # at this session: a booking that moved was checked in at others too
+        await db.scalars(
+            select(CheckIn.attendee_index).where(
+                CheckIn.booking_id == booking_id, CheckIn.session_id == session.id
+            )
+        )
     )
     for index in admitted_indices(booking):
         attended = index in checked_in

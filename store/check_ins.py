@@ -1,8 +1,10 @@
 """Check-ins at the door: a scanned ticket checks its attendee in once, whoever scans it how
 often; and the door list of a session's attendees with their check-in state.
 
-One row per place (`one_check_in_per_place`): concurrent scanners and retried requests insert
-with ON CONFLICT DO NOTHING, so exactly one scan wins and the others read its row.
+One row per place and session (`one_check_in_per_session_place`): concurrent scanners and
+retried requests insert with ON CONFLICT DO NOTHING, so exactly one scan wins and the others
+read its row; a booking that moved is checked in at its new session as at its first (the rows
+of the sessions it left stay, as history).
 """
 
 import uuid
@@ -96,7 +98,7 @@ async def check_in(
             checked_in_at=scanned_at,
             api_key_id=api_key_id,
         )
-        .on_conflict_do_nothing(constraint="one_check_in_per_place")
+        .on_conflict_do_nothing(constraint="one_check_in_per_session_place")
         .returning(CheckIn.checked_in_at)
     )
     name = attendee_name(booking, ticket.attendee_index)
@@ -111,7 +113,7 @@ async def check_in(
             db,
             booking.id,
             WebhookEventType.ATTENDEE_CHECKED_IN,
-            dedup_key=f"checked-in-{ticket.attendee_index}",
+            dedup_key=_checked_in_key(booking, ticket),
             attendee=attendee,
         )
     else:
@@ -119,12 +121,21 @@ async def check_in(
         inserted = await db.scalar(
             select(CheckIn.checked_in_at).where(
                 CheckIn.booking_id == booking.id,
+                CheckIn.session_id == session.id,
                 CheckIn.attendee_index == ticket.attendee_index,
             )
         )
         assert inserted is not None
     await db.commit()
     return CheckInResult(outcome, ticket, name, booking.reference, inserted)
+
+
+def _checked_in_key(booking: Booking, ticket: Ticket) -> str:
+    """The `attendee.checked_in` event's dedup key: `checked-in-<place>` for a booking that never
+    moved (its events' keys before bookings could move), the session named for one that moved
+    (checked in at each session it was in)."""
+    key = f"checked-in-{ticket.attendee_index}"
+    return f"{key}-{ticket.session_id}" if booking.moves else key
 
 
 async def door_list(db: AsyncSession, session: Session) -> list[DoorListEntry]:

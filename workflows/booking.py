@@ -118,8 +118,8 @@ class BookingWorkflow:
         self._intent = PaymentIntent(self._steps, self._state, grace)
         self._rejection: ApplicationError | None = None
         self._hold_asked = False
-        # Attendees let in at the door, by place: the first check-in of each.
-        self._check_ins: dict[int, AttendeeCheckedIn] = {}
+        # Attendees let in at the door, by session and place: the first check-in of each.
+        self._check_ins: dict[tuple[str | None, int], AttendeeCheckedIn] = {}
 
     @workflow.run
     async def run(self, input: BookingWorkflowInput) -> BookingView:
@@ -237,12 +237,16 @@ class BookingWorkflow:
 
     @workflow.signal
     def checked_in(self, note: AttendeeCheckedIn) -> None:
-        """A check-in at the door, in the history; repeats of a place keep its first."""
-        self._check_ins.setdefault(note.attendee_index, note)
+        """A check-in at the door, in the history; repeats of a place at a session keep its
+        first."""
+        self._check_ins.setdefault((note.session_id, note.attendee_index), note)
 
     @workflow.query
     def check_ins(self) -> list[AttendeeCheckedIn]:
-        return sorted(self._check_ins.values(), key=lambda note: note.attendee_index)
+        """By place; a place of a booking that moved, its earlier sessions' first."""
+        return sorted(
+            self._check_ins.values(), key=lambda note: (note.attendee_index, note.checked_in_at)
+        )
 
     @workflow.query(name=CANCELS_GIVEN_UP_QUERY)
     def cancels_given_up(self) -> int:
@@ -276,8 +280,10 @@ class BookingWorkflow:
     async def _split_off(self, split: SplitOff) -> None:
         """A booking split off by a partial move (`BookingMove`): CONFIRMED in the session its
         places moved to, paid by the claims handed over; the customer gets the move's email
-        (its event, its tickets)."""
+        (its event, its tickets). The changes of that session its times reflect are applied
+        already: it is told of the next."""
         self._state.reservation = split.reservation
+        self._state.session_change = split.reservation.session_change
         self._refunds.claims = [(claim.payment_intent_id, claim.amount) for claim in split.claims]
         self._state.show(split.view)
         if split.difference is not None:  # its own receipt: move 0, the split's

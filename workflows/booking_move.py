@@ -154,7 +154,7 @@ class BookingMove:
             if refund:  # made at Stripe: the booking stays, with the refund
                 await self._note(refund, f"{order.reason}: the move was refused")
             raise
-        self._state.reservation, self._state.moves = to, settled.move_number
+        self._state.moved_to(to, settled.move_number)
         self._state.revise(
             session_id=to.session_id,
             seat_labels=to.seat_labels,

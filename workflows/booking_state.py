@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from messages.session_changes import SessionMove
     from workflows import visibility
     from workflows.mailbox import Mailbox
+    from workflows.options import MOVED_SESSION_STATE
     from workflows.steps import BookingSteps
 
 
@@ -31,7 +32,8 @@ class BookingState:
         # How often the booking moved to another session (`booking_move`).
         self.moves = 0
         # The last change of the session's time or place applied to `reservation` (0: none),
-        # and until when it lets a customer's cancel be refunded in full (`move_session`).
+        # and until when it lets a customer's cancel be refunded in full (`move_session`): the
+        # session's, left behind by a move (`moved_to`).
         self.session_change = 0
         self.refund_in_full_until: datetime | None = None
 
@@ -54,9 +56,21 @@ class BookingState:
         assert self.reservation is not None, "the booking has no places yet"
         return self.reservation
 
+    def moved_to(self, to: Reservation, moves: int) -> None:
+        """The booking in `to`'s session after its `moves`-th move. The change applied and its
+        window were the session's it left: its new session's changes are numbered from 1, and
+        a window is given to the bookings a change found in the session (workflows that moved
+        before `MOVED_SESSION_STATE` kept both)."""
+        self.reservation, self.moves = to, moves
+        if workflow.patched(MOVED_SESSION_STATE):
+            self.session_change, self.refund_in_full_until = to.session_change, None
+
     def move_session(self, move: SessionMove) -> bool:
         """The session's times as its change `move` left them; False, nothing changed, for a
-        change older than one applied already (changes may arrive out of order)."""
+        change older than one applied already (changes may arrive out of order) or for one of
+        a session the booking has left (told before the booking moved)."""
+        if move.session_id is not None and move.session_id != self.places.session_id:
+            return False
         if move.sequence <= self.session_change:
             return False
         self.reservation = replace(

@@ -109,6 +109,11 @@ SAFETY_NET_WAITING_LISTS = "safety-net-waiting-lists-2026-12-06"
 # may claim too (a partial move's split): the refunds that are its, and what it was paid.
 SHARED_INTENTS = "shared-intents-2026-12-06"
 
+# A booking moved to another session leaves its session's state behind: the last change of its
+# times it applied (the moved-to session's are numbered from 1 too) and that change's
+# accept-or-refund window (`BookingState.moved_to`).
+MOVED_SESSION_STATE = "moved-session-state-2026-12-06"
+
 # Every live patch id (`<name>-YYYY-MM-DD`, dated the day its release ships) with the day it
 # became `workflow.deprecate_patch` (None while it is `workflow.patched`). Each patch id in the
 # workflow modules is listed here (tests/ops/test_patches_cli.py checks it); `booking-ops
@@ -119,4 +124,5 @@ LIVE_PATCHES: dict[str, date | None] = {
     MOVE_PAYMENTS: None,
     SHARED_INTENTS: None,
     PARTIAL_MOVES: None,
+    MOVED_SESSION_STATE: None,
 }

@@ -104,4 +104,9 @@ class SessionChangeWorkflow:
 
 
 def _email(booking_id: str, move: SessionMove) -> EmailRequest:
-    return EmailRequest(booking_id, EmailKind.SESSION_CHANGED, change_sequence=move.sequence)
+    return EmailRequest(
+        booking_id,
+        EmailKind.SESSION_CHANGED,
+        change_sequence=move.sequence,
+        change_session_id=move.session_id,
+    )

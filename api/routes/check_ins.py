@@ -177,7 +177,9 @@ async def _admit(
     one lost after the row was written is sent again by the next)."""
     keys = settings.ticket_signing_keys
     result = await check_in(db, session, code, keys, at, caller.key_id)
-    note = AttendeeCheckedIn(result.ticket.attendee_index, result.checked_in_at)
+    note = AttendeeCheckedIn(
+        result.ticket.attendee_index, result.checked_in_at, str(result.ticket.session_id)
+    )
     booking_id = result.ticket.booking_id
     await tell_booking(temporal, str(booking_id), note, settings.workflow_accept_seconds)
     if result.outcome == CheckInOutcome.CHECKED_IN:
