@@ -100,6 +100,7 @@ class Tally:
     sequences = 0
     steps = 0
     rules: Counter[str] = Counter()  # how often each rule ran
+    outcomes: Counter[str] = Counter()  # how often some rules ended which way
 
 
 class MoneyPaths(RuleBasedStateMachine):
@@ -125,6 +126,12 @@ class MoneyPaths(RuleBasedStateMachine):
         Tally.steps += step
         Tally.rules[rule_name] += 1
         event(f"rule {rule_name}")
+
+    @staticmethod
+    def _outcome(what: str) -> None:
+        """Count how a rule ended, where its ways differ (a move dearer or refused...)."""
+        Tally.outcomes[what] += 1
+        event(what)
 
     # ---- setting up ------------------------------------------------------------------------
 
@@ -198,8 +205,11 @@ class MoneyPaths(RuleBasedStateMachine):
         self.bookings.append(b)
         return b
 
-    def _booking(self, index: int) -> BookingModel:
-        return self.bookings[index % len(self.bookings)]
+    def _booking(self, index: int, confirmed: bool = False) -> BookingModel:
+        """The `index`-th booking (of the CONFIRMED ones, if `confirmed` and there are any)."""
+        among = [b for b in self.bookings if b.status == CONFIRMED] if confirmed else []
+        among = among or self.bookings
+        return among[index % len(among)]
 
     def _pending(self) -> list[BookingModel]:
         return [b for b in self.bookings if b.status == PENDING]
@@ -520,18 +530,29 @@ class MoneyPaths(RuleBasedStateMachine):
             assert b.stripe_refunded == b.paid, (b.at_stripe, b.paid)
             self._refunds_were_recorded(old, b)
 
-    @precondition(lambda self: self.bookings and len(self.sessions) > 1)
-    @rule(index=which, to=which)
-    def move(self, index: int, to: int) -> None:
+    @precondition(lambda self: self.bookings)
+    @rule(index=which, to=which, dearer=st.booleans(), confirmed=st.booleans())
+    def move(self, index: int, to: int, dearer: bool, confirmed: bool) -> None:
         """The customer moves a booking to another session (issue 22): a CONFIRMED one to a
         session not cancelled and with room is of that session at its price; a cheaper one
         refunds the difference by its old session's percent, a dearer one asks for it on an
         intent of its own, paid here at localstripe (a booking with nothing paid cannot move
-        where something is to be paid). Any other move is refused (409) and moves nothing."""
+        where something is to be paid). Any other move is refused (409) and moves nothing.
+        `dearer` aims at the dearest kind of session (made if the world has none with the
+        booking's policy), `confirmed` at a CONFIRMED booking if there is one."""
         self._ran("move")
-        b = self._booking(index)
-        others = [s for s in self.sessions.values() if s is not b.session]
-        target = others[to % len(others)]
+        b = self._booking(index, confirmed)
+        if dearer and b.session.kind != Kind.DEAR:
+            percent = b.session.percent
+            target = self.sessions.get((Kind.DEAR, percent, False)) or self._new_session(
+                Kind.DEAR, percent
+            )
+        else:
+            others = [s for s in self.sessions.values() if s is not b.session]
+            if not others:
+                kind = Kind.FREE if b.session.kind == Kind.GROUP_30 else Kind.GROUP_30
+                others = [self._new_session(kind, b.session.percent)]
+            target = others[to % len(others)]
         before, old = self._states(), self._copy(b)
         taken = sum(
             len(x.labels) for x in self.bookings if x.session is target and x.status in OPEN
@@ -550,9 +571,12 @@ class MoneyPaths(RuleBasedStateMachine):
         ):
             assert response.status_code == 409, response.text
             assert b.state == old.state, "a refused move changed the booking"
+            self._outcome("move refused")
             return self._unchanged(before)
         if price > old.total:
+            self._outcome("move dearer, the difference paid")
             return self._moved_dearer(b, old, target, response, before)
+        self._outcome("move cheaper" if price < old.total else "move at the same price")
         assert response.status_code in (200, 202), response.text
         assert (b.total, len(b.labels)) == (price, len(old.labels)), (b.total, b.labels)
         self._moved(b, target)
@@ -791,13 +815,13 @@ class MoneyPaths(RuleBasedStateMachine):
     # ---- at the door, a session's time, its questions ----------------------------------------
 
     @precondition(lambda self: self.bookings)
-    @rule(index=which, place=st.integers(0, 3))
-    def check_in(self, index: int, place: int) -> None:
+    @rule(index=which, place=st.integers(0, 3), confirmed=st.booleans())
+    def check_in(self, index: int, place: int, confirmed: bool) -> None:
         """Door staff scan the booking's `place`-th ticket for its session (issue 23): a place
         of a CONFIRMED booking that it still holds checks in once (again: already checked in);
         any other ticket is refused (422 `ticket-refused`). No money moves."""
         self._ran("check_in")
-        b = self._booking(index)
+        b = self._booking(index, confirmed)
         before = self._states()
         code = self.servers.ticket(b.session.id, b.id, place)
         path = f"/v1/sessions/{b.session.id}/check-ins"
@@ -809,7 +833,9 @@ class MoneyPaths(RuleBasedStateMachine):
             assert response.json()["status"] == expected, (response.text, b.checked_in)
             assert response.json()["booking_id"] == b.id, response.text
             b.checked_in.add((b.session.id, place))
+            self._outcome(f"check-in {expected}")
         else:
+            self._outcome("check-in refused")
             assert response.status_code == 422, response.text
             assert response.json()["type"].endswith("ticket-refused"), response.text
         self._settle()
@@ -859,6 +885,7 @@ class MoneyPaths(RuleBasedStateMachine):
         before = self._states()
         response = self.run(self.servers.call("PATCH", path, admin=True, json=body))
         if session.cancelled:
+            self._outcome("time change refused")
             assert response.status_code == 409, response.text
             self._settle()
             return self._unchanged(before)
@@ -869,6 +896,7 @@ class MoneyPaths(RuleBasedStateMachine):
         until = change["refund_in_full_until"]
         assert (until is not None) == window, change
         told = [b for b in self.bookings if b.session is session and b.status in OPEN]
+        self._outcome(f"time change {'with' if window else 'without'} a window, {len(told)} told")
         for b in told:
             b.told.append(session.changes)
             b.window_until = datetime.fromisoformat(until) if until else None
@@ -885,6 +913,7 @@ class MoneyPaths(RuleBasedStateMachine):
         self._unchanged(before)
         paid = [b for b in told if b.status == CONFIRMED and b.remaining]
         if window and cancel_inside and paid:
+            self._outcome("cancel inside the window")
             self.customer_cancel(self.bookings.index(paid[0]))
             assert paid[0].status == REFUNDED, f"cancelled inside the window: {paid[0].status}"
         return None
@@ -925,6 +954,7 @@ class MoneyPaths(RuleBasedStateMachine):
             kind, percent, questions=True
         )
         before = self._states()
+        self._outcome(f"answers: {given}")
         if given == Answers.VALID:
             b = self._book(session, quantity)
             self._settle()
@@ -1202,6 +1232,7 @@ async def test_any_sequence_of_money_operations_keeps_the_books_equal_to_stripe(
     )
     Tally.sequences = Tally.steps = 0
     Tally.rules.clear()
+    Tally.outcomes.clear()
     config = hypothesis.settings(
         max_examples=SEQUENCES,
         stateful_step_count=STEPS,
@@ -1222,4 +1253,5 @@ async def test_any_sequence_of_money_operations_keeps_the_books_equal_to_stripe(
                 f"\nmoney paths: {Tally.sequences} sequences, {Tally.steps} steps, "
                 f"{violations} violations"
             )
-            print("rules run: " + ", ".join(f"{n} {r}" for r, n in Tally.rules.most_common()))
+            for name, counts in (("rules run", Tally.rules), ("outcomes", Tally.outcomes)):
+                print(f"{name}: " + ", ".join(f"{n} {r}" for r, n in counts.most_common()))
