@@ -223,17 +223,7 @@ class Servers:
         return Counter(int(k.split(":")[1]) for k in kinds if k.startswith("session_changed:"))
 
     async def next_timer(self, booking_id: str) -> tuple[str, datetime]:
-        """The booking workflow's last timer started (what it waits for at rest): its summary
-        and when it fires."""
-        handle = self.temporal.get_workflow_handle(booking_workflow_id(booking_id))
-        last = None
-        async for event in handle.fetch_history_events():
-            if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
-                last = event
-        assert last is not None, f"booking {booking_id} waits for no timer"
-        [summary] = await self.temporal.data_converter.decode([last.user_metadata.summary])
-        fires = last.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
-        return str(summary), last.event_time.ToDatetime(tzinfo=UTC) + fires
+        return await next_timer(self.temporal, booking_id)
 
     async def entry(self, entry_id: str) -> Json:
         response = await self.call("GET", f"/v1/waiting-list/{entry_id}")
@@ -279,3 +269,17 @@ class Servers:
         if raw.HasField("pending_workflow_task"):
             return f"{workflow_id}: workflow task (attempt {raw.pending_workflow_task.attempt})"
         return None
+
+
+async def next_timer(temporal: Client, booking_id: str) -> tuple[str, datetime]:
+    """The booking workflow's last timer started (what it waits for at rest): its summary and
+    when it fires."""
+    handle = temporal.get_workflow_handle(booking_workflow_id(booking_id))
+    last = None
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
+            last = event
+    assert last is not None, f"booking {booking_id} waits for no timer"
+    [summary] = await temporal.data_converter.decode([last.user_metadata.summary])
+    fires = last.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+    return str(summary), last.event_time.ToDatetime(tzinfo=UTC) + fires
