@@ -627,7 +627,9 @@ class MoneyPaths(RuleBasedStateMachine):
         if not old.unannounced:
             assert refunded >= min(due, old.remaining_at_stripe), (refunded, due)
         self._refunds_were_recorded(old, b)
-        self._status_follows_the_books(b)
+        # It holds places of its new session: CONFIRMED, even when nothing remains paid (moved
+        # to a free session, the difference refunded in full).
+        assert b.status == CONFIRMED, b.status
         return self._unchanged(before, but=b)
 
     def _moved_dearer(
@@ -1067,7 +1069,7 @@ class MoneyPaths(RuleBasedStateMachine):
         if not b.unannounced:
             assert b.recorded == b.stripe_refunded, (b.recorded, b.at_stripe)
         assert b.status != REFUNDED or b.recorded == b.paid > 0, (b.status, b.recorded)
-        if b.status == CONFIRMED and b.paid:
+        if b.status == CONFIRMED and b.paid and b.total:
             assert b.recorded < b.paid, "nothing remains paid, yet CONFIRMED"
         if b.intent_id is not None:
             await self._payment_agrees(b)
