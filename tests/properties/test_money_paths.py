@@ -604,6 +604,12 @@ class MoneyPaths(RuleBasedStateMachine):
             self.servers.call("POST", path, key=str(uuid.uuid4()), json={"session_id": target.id})
         )
         self._settle()
+        if response.status_code == 409 and old.unannounced and not old.remaining_at_stripe:
+            # All it paid was refunded at Stripe, untold: the move found it out (REFUNDED).
+            self._refunds_were_recorded(old, b)
+            assert (b.status, b.unannounced) == (REFUNDED, False), (b.status, b.at_stripe)
+            self._outcome("move refused: found refunded at Stripe")
+            return self._unchanged(before, but=b)
         if (
             old.status != CONFIRMED
             or target.cancelled
@@ -657,6 +663,7 @@ class MoneyPaths(RuleBasedStateMachine):
         self._settle()
         assert (b.status, b.total, len(b.labels)) == (CONFIRMED, price, len(old.labels))
         assert b.at_stripe == old.at_stripe, "a dearer move refunded something"
+        self._refunds_were_recorded(old, b)  # some made at Stripe, untold, may be found now
         b.paid += received
         b.moved_paid[intent_id] = received
         self._moved(b, target)
