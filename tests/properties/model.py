@@ -22,6 +22,7 @@ Json = dict[str, Any]
 
 CAPACITY = 6
 UNIT_PRICE = 7500
+DEAR_PRICE = 9000  # a session dearer than the others: moves to it pay the difference
 # Tiers far from the sessions' starts (below), so the percent in force never changes mid-test.
 POLICY = [{"days_before": 20, "percent": 100}, {"days_before": 5, "percent": 50}]
 STARTS_IN_DAYS = {100: 30, 50: 10, 0: 3}
@@ -35,13 +36,64 @@ class Kind(StrEnum):
     GROUP_30 = "30 % off 3 places or more"
     GROUP_100 = "free for 2 places or more"
     FREE = "free"
+    DEAR = "dearer, no discount"
 
 
 _DISCOUNTS = {
     Kind.GROUP_30: GroupDiscount(min_quantity=3, basis_points=3000),
     Kind.GROUP_100: GroupDiscount(min_quantity=2, basis_points=10_000),
     Kind.FREE: None,
+    Kind.DEAR: None,
 }
+_PRICES = {
+    Kind.GROUP_30: UNIT_PRICE,
+    Kind.GROUP_100: UNIT_PRICE,
+    Kind.FREE: 0,
+    Kind.DEAR: DEAR_PRICE,
+}
+
+# A session's booking form (`answer_questions`): one answer per booking, one per attendee.
+QUESTIONS: Json = {
+    "questions": [
+        {
+            "key": "diet",
+            "label": "Lunch",
+            "type": "single_choice",
+            "options": ["veg", "meat"],
+            "required": True,
+        },
+        {
+            "key": "first_aider",
+            "label": "First aider?",
+            "type": "yes_no",
+            "scope": "attendee",
+            "required": True,
+        },
+    ]
+}
+
+
+class Answers(StrEnum):
+    """The answers a booking of a session with QUESTIONS gives: valid, or refused (422)."""
+
+    VALID = "valid"
+    NOT_AN_OPTION = "an option the question does not have"
+    ATTENDEE_MISSING = "the last attendee's answer left out"
+    NONE = "no answers"
+
+
+def answers(quantity: int, given: Answers = Answers.VALID) -> list[Json]:
+    if given == Answers.NONE:
+        return []
+    diet = "fish" if given == Answers.NOT_AN_OPTION else "veg"
+    attendees = quantity - 1 if given == Answers.ATTENDEE_MISSING else quantity
+    return [
+        {"question": "diet", "value": diet},
+        *(
+            {"question": "first_aider", "attendee": i, "value": i % 2 == 0}
+            for i in range(attendees)
+        ),
+    ]
 
 
 @dataclass
@@ -49,11 +101,17 @@ class SessionModel:
     id: str
     kind: Kind
     percent: int  # the refund policy's percent in force for the whole test
+    questions: bool = False  # asks QUESTIONS: every booking answers them
     cancelled: bool = False
+    changes: int = 0  # changes of its time so far (the last one's sequence)
 
     @property
     def unit_price(self) -> int:
-        return 0 if self.kind == Kind.FREE else UNIT_PRICE
+        return _PRICES[self.kind]
+
+    def form(self, quantity: int) -> Json:
+        """What a booking of `quantity` places adds to its request: the answers it asks."""
+        return {"answers": answers(quantity)} if self.questions else {}
 
     def total(self, quantity: int) -> int:
         return quote(self.unit_price, quantity, _DISCOUNTS[self.kind]).total
@@ -70,7 +128,7 @@ def session_body(kind: Kind, percent: int) -> Json:
         "starts_at": starts.isoformat(),
         "ends_at": (starts + timedelta(hours=8)).isoformat(),
         "capacity": CAPACITY,
-        "price_amount": 0 if kind == Kind.FREE else UNIT_PRICE,
+        "price_amount": _PRICES[kind],
         "currency": "GBP",
         "group_discount": (
             {"min_quantity": discount.min_quantity, "percent": discount.basis_points // 100}
@@ -93,6 +151,32 @@ class BookingModel:
     recorded: int = 0  # what the booking says was refunded (amount_refunded)
     at_stripe: dict[str, int] = field(default_factory=dict)  # every refund of the intent
     unannounced: bool = False  # a refund made at Stripe whose charge.refunded was not sent
+    refunded_on: str | None = None  # the intent of the last refund made at Stripe
+    moved_paid: dict[str, int] = field(default_factory=dict)  # dearer moves' intents, paid
+    issued: list[str] = field(default_factory=list)  # the places its tickets were issued for
+    checked_in: set[tuple[str, int]] = field(default_factory=set)  # (session id, ticket index)
+    told: list[int] = field(default_factory=list)  # the session changes told, by sequence
+    window_until: datetime | None = None  # its session's last change's accept-or-refund window
+
+    @property
+    def intents(self) -> list[str]:
+        own = [self.intent_id] if self.intent_id else []
+        return [*own, *self.moved_paid]
+
+    @property
+    def own_paid(self) -> int:
+        """What its own PaymentIntent received (`paid` less the dearer moves' differences)."""
+        return self.paid - sum(self.moved_paid.values())
+
+    @property
+    def admitted(self) -> list[int]:
+        """The indices of its tickets that admit someone (each place issued and still held)."""
+        return [i for i, label in enumerate(self.issued) if label in self.labels]
+
+    def cancel_percent(self, session_percent: int) -> int:
+        """A customer's cancel inside the accept-or-refund window is refunded in full."""
+        in_window = self.window_until is not None and datetime.now(UTC) < self.window_until
+        return 100 if in_window else session_percent
 
     @property
     def stripe_refunded(self) -> int:

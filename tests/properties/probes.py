@@ -5,21 +5,26 @@ description of a workflow (to wait until it is at rest); and reconcile's place a
 import asyncio
 import re
 import uuid
+from collections import Counter
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
 import stripe
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.repairs import stripe_refunds_workflow_id
+from core.settings import Settings
+from core.tickets import Ticket, sign
 from messages.booking import booking_workflow_id
 from messages.payments import amount_received
+from messages.session_changes import session_change_id
 from messages.sessions import session_cancellation_id
 from messages.waiting_list import PLACES_SIGNAL, waiting_list_workflow_id
 from models.tables import Booking, BookingRefund, Seat, Session, WaitingListEntry
@@ -28,7 +33,10 @@ from reconcile.findings import DEFAULT_GRACE
 from reconcile.rules import Violation
 from reconcile.snapshot import load_snapshot
 from reconcile.workflow_states import WorkflowReader
+from store.organisations import DEFAULT_ORGANISATION_ID
 from tests.api.conftest import ADMIN
+from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.helpers.emails import emails_for
 from tests.helpers.polling import eventually
 
 Db = async_sessionmaker[AsyncSession]
@@ -78,6 +86,8 @@ class Servers:
     db: Db
     temporal: Client
     documented: Documented
+    sendgrid: FakeSendGrid
+    settings: Settings
     answers: list[httpx.Response] = field(default_factory=list)
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -153,17 +163,23 @@ class Servers:
             return [(label, state, str(b) if b else None) for label, state, b in rows.all()]
 
     async def at_rest(
-        self, booking_ids: list[str], session_ids: list[str], lists: Sequence[str] = ()
+        self,
+        booking_ids: list[str],
+        session_ids: list[str],
+        lists: Sequence[str] = (),
+        changes: Sequence[tuple[str, int]] = (),
     ) -> None:
-        """Wait until no booking, refund-recorder, session-cancellation or waiting-list (of the
-        sessions `lists`) workflow has work in flight (no activity, no workflow task): every
-        change asked for has been carried out or refused, every place given back offered to
-        whom the list owes it, and every refund Stripe told of after a booking's workflow
-        ended recorded."""
+        """Wait until no booking, refund-recorder, session-cancellation, waiting-list (of the
+        sessions `lists`) or session-change (of `changes`: session id and sequence) workflow
+        has work in flight (no activity, no workflow task): every change asked for has been
+        carried out or refused and announced, every place given back offered to whom the
+        list owes it, and every refund Stripe told of after a booking's workflow ended
+        recorded."""
         ids = [booking_workflow_id(b) for b in booking_ids]
         ids += [stripe_refunds_workflow_id(b) for b in booking_ids]
         ids += [session_cancellation_id(s) for s in session_ids]
         ids += [waiting_list_workflow_id(s) for s in lists]
+        ids += [session_change_id(s, sequence) for s, sequence in changes]
 
         async def busy() -> list[str]:
             return [found for found in await asyncio.gather(*map(self._busy, ids)) if found]
@@ -171,6 +187,43 @@ class Servers:
         await eventually(
             busy, lambda found: not found, within=REST_WITHIN, every=0.05, what="at rest"
         )
+
+    def ticket(self, session_id: str, booking_id: str, index: int) -> str:
+        """The signed code of the booking's `index`-th ticket for the session."""
+        ticket = Ticket(
+            DEFAULT_ORGANISATION_ID, uuid.UUID(session_id), uuid.UUID(booking_id), index
+        )
+        return sign(ticket, self.settings.ticket_signing_keys)
+
+    async def door_list(self, session_id: str) -> tuple[set[tuple[str, int]], set[tuple[str, int]]]:
+        """The session's door list: (booking id, ticket index) of every place it admits, and
+        of those checked in; its counts agree with it."""
+        response = await self.call("GET", f"/v1/sessions/{session_id}/attendees", admin=True)
+        assert response.status_code == 200, response.text
+        got = response.json()
+        places = [(a["booking_id"], a["attendee_index"]) for a in got["attendees"]]
+        assert len(set(places)) == len(places), f"a place listed twice: {places}"
+        checked = {
+            (a["booking_id"], a["attendee_index"]) for a in got["attendees"] if a["checked_in"]
+        }
+        assert (got["total"], got["checked_in"]) == (len(places), len(checked)), got
+        return set(places), checked
+
+    async def bookings_of(self, session_id: str) -> int:
+        """How many bookings of the session PostgreSQL holds."""
+        async with self.db() as s:
+            found = await s.scalar(
+                select(func.count()).where(Booking.session_id == uuid.UUID(session_id))
+            )
+        return int(found or 0)
+
+    def session_changed_emails(self, booking_id: str) -> Counter[int]:
+        """How many `session_changed` emails the booking was sent, by change sequence."""
+        kinds = emails_for(self.sendgrid, booking_id)
+        return Counter(int(k.split(":")[1]) for k in kinds if k.startswith("session_changed:"))
+
+    async def next_timer(self, booking_id: str) -> tuple[str, datetime]:
+        return await next_timer(self.temporal, booking_id)
 
     async def entry(self, entry_id: str) -> Json:
         response = await self.call("GET", f"/v1/waiting-list/{entry_id}")
@@ -216,3 +269,17 @@ class Servers:
         if raw.HasField("pending_workflow_task"):
             return f"{workflow_id}: workflow task (attempt {raw.pending_workflow_task.attempt})"
         return None
+
+
+async def next_timer(temporal: Client, booking_id: str) -> tuple[str, datetime]:
+    """The booking workflow's last timer started (what it waits for at rest): its summary and
+    when it fires."""
+    handle = temporal.get_workflow_handle(booking_workflow_id(booking_id))
+    last = None
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
+            last = event
+    assert last is not None, f"booking {booking_id} waits for no timer"
+    [summary] = await temporal.data_converter.decode([last.user_metadata.summary])
+    fires = last.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+    return str(summary), last.event_time.ToDatetime(tzinfo=UTC) + fires
