@@ -8,14 +8,13 @@ import uuid
 from collections import Counter
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
 import stripe
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -38,6 +37,7 @@ from tests.api.conftest import ADMIN
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.helpers.emails import emails_for
 from tests.helpers.polling import eventually
+from tests.helpers.timers import next_timer
 
 Db = async_sessionmaker[AsyncSession]
 Json = dict[str, Any]
@@ -269,17 +269,3 @@ class Servers:
         if raw.HasField("pending_workflow_task"):
             return f"{workflow_id}: workflow task (attempt {raw.pending_workflow_task.attempt})"
         return None
-
-
-async def next_timer(temporal: Client, booking_id: str) -> tuple[str, datetime]:
-    """The booking workflow's last timer started (what it waits for at rest): its summary and
-    when it fires."""
-    handle = temporal.get_workflow_handle(booking_workflow_id(booking_id))
-    last = None
-    async for event in handle.fetch_history_events():
-        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
-            last = event
-    assert last is not None, f"booking {booking_id} waits for no timer"
-    [summary] = await temporal.data_converter.decode([last.user_metadata.summary])
-    fires = last.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
-    return str(summary), last.event_time.ToDatetime(tzinfo=UTC) + fires
