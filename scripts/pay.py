@@ -1,6 +1,8 @@
 """Dev command: pay a booking's PaymentIntent the way Stripe.js would, against localstripe.
 
-    .venv/bin/python -m scripts.pay BOOKING_ID [--card 4000000000000341]
+    .venv/bin/python -m scripts.pay BOOKING_ID [--card 4000000000000341] [--intent PI]
+
+`--intent` pays another intent of the booking: a move's difference (`move_payment`).
 
 localstripe then sends the signed webhook to the API, which confirms the booking.
 """
@@ -22,6 +24,7 @@ async def main() -> int:
     parser.add_argument("--card", default=SUCCEEDS, help="test card number")
     parser.add_argument("--api", default="http://127.0.0.1:8000", help="API base URL")
     parser.add_argument("--api-key", default="dev-client-key")
+    parser.add_argument("--intent", help="a move's difference (move_payment.payment_intent_id)")
     args = parser.parse_args()
     settings = get_settings()
     if settings.stripe_api_base is None:
@@ -36,7 +39,7 @@ async def main() -> int:
         print(f"pay: {answer.json().get('detail', answer.text)}", file=sys.stderr)
         return 1
     payment = answer.json()["payment"]
-    intent_id = payment["payment_intent_id"]
+    intent_id = args.intent or payment["payment_intent_id"]
     client = make_stripe_client(settings.stripe_api_key, settings.stripe_api_base)
     status = await pay(client, intent_id, args.card, payment.get("stripe_account_id"))
     print(f"{intent_id}: {status}")
