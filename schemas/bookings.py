@@ -158,6 +158,11 @@ class BookingOut(BaseModel):
         None,
         description="The booking a partial move split this one from (its places and money)",
     )
+    split_into: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="The bookings partial moves split off this one, oldest first (in "
+        "GET /v1/bookings/{id} and a partial move's answer; empty in lists)",
+    )
     moved_to: uuid.UUID | None = Field(
         None,
         description="Only in the answer of a partial move (200): the new booking the places "

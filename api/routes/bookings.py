@@ -172,7 +172,18 @@ async def list_all(
 
 @router.get("/{booking_id}", response_model=BookingOut)
 async def read_booking(booking_id: str, caller: ClientCaller, db: DbDep) -> BookingOut:
-    return booking_out(await get_booking(db, booking_id, caller.organisation_id))
+    booking = await get_booking(db, booking_id, caller.organisation_id)
+    return booking_out(booking).model_copy(update={"split_into": await _split_into(db, booking)})
+
+
+async def _split_into(db: DbDep, booking: Booking) -> list[uuid.UUID]:
+    """The bookings partial moves split off `booking`, oldest first."""
+    found = await db.scalars(
+        select(Booking.id)
+        .where(Booking.split_from == booking.id)
+        .order_by(Booking.created_at, Booking.id)
+    )
+    return list(found)
 
 
 @router.get("/{booking_id}/receipt.pdf", response_class=Response, responses=_PDF)
@@ -344,13 +355,9 @@ async def move_booking(
     update_id = f"move-{booking_id_for(str(caller.key_id), idempotency_key)}"
     answer = await _change(temporal, settings, db, booking, order, update_id)
     if isinstance(answer, BookingOut) and partial:
-        moved_to = await db.scalar(
-            select(Booking.id)
-            .where(Booking.split_from == booking.id)
-            .order_by(Booking.created_at.desc(), Booking.id)
-            .limit(1)
-        )
-        return answer.model_copy(update={"moved_to": moved_to})
+        split_into = await _split_into(db, booking)
+        moved_to = split_into[-1] if split_into else None
+        return answer.model_copy(update={"moved_to": moved_to, "split_into": split_into})
     return answer
 
 

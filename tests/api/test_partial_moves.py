@@ -101,6 +101,7 @@ async def test_a_cheaper_partial_move_splits_the_group_and_its_money(
         20_250,
     )
     split_id = kept["moved_to"]
+    assert kept["split_into"] == [split_id]
     split = (await stack.api.get(f"/v1/bookings/{split_id}")).json()
     assert (split["status"], split["session_id"], split["split_from"]) == (
         "CONFIRMED",
@@ -393,6 +394,7 @@ async def test_a_dearer_partial_move_is_paid_as_a_difference_the_new_booking_cla
     )
     kept = (await stack.api.get(f"/v1/bookings/{first['id']}")).json()
     assert (kept["quantity"], kept["amount_total"], kept["amount_paid"]) == (1, 7_500, 7_500)
+    assert kept["split_into"] == [split["id"]]  # the 202 named no new booking: GET does
     assert await _claims(stack, intent) == {
         first["id"]: (7_500, None),
         split["id"]: (7_500, first["id"]),
