@@ -265,7 +265,8 @@ class NotificationActivities:
                 for r in await db.scalars(
                     select(Receipt).where(
                         Receipt.booking_id == booking.id,
-                        (Receipt.kind == DocumentKind.RECEIPT)
+                        # Its own receipt, not one of a dearer move's difference.
+                        (Receipt.kind == DocumentKind.RECEIPT) & Receipt.move_number.is_(None)
                         | Receipt.refund_sequence.is_not_distinct_from(request.refund_sequence),
                     )
                 )
