@@ -267,7 +267,8 @@ class NotificationActivities:
                         Receipt.booking_id == booking.id,
                         # Its own receipt, not one of a dearer move's difference.
                         (Receipt.kind == DocumentKind.RECEIPT) & Receipt.move_number.is_(None)
-                        | Receipt.refund_sequence.is_not_distinct_from(request.refund_sequence),
+                        | (Receipt.kind == DocumentKind.CREDIT_NOTE)
+                        & Receipt.refund_sequence.is_not_distinct_from(request.refund_sequence),
                     )
                 )
             }
