@@ -353,12 +353,7 @@ async def move_booking(
     order = MoveOrder(str(body.session_id), body.reason, body.seats, body.count or 0)
     partial = len(set(order.labels_of(booking.seat_labels))) < len(booking.seat_labels)
     update_id = f"move-{booking_id_for(str(caller.key_id), idempotency_key)}"
-    answer = await _change(temporal, settings, db, booking, order, update_id)
-    if isinstance(answer, BookingOut) and partial:
-        split_into = await _split_into(db, booking)
-        moved_to = split_into[-1] if split_into else None
-        return answer.model_copy(update={"moved_to": moved_to, "split_into": split_into})
-    return answer
+    return await _change(temporal, settings, db, booking, order, update_id, partial=partial)
 
 
 async def _change(
@@ -368,13 +363,21 @@ async def _change(
     booking: Booking,
     change: Change,
     update_id: str | None = None,
+    partial: bool = False,
 ) -> BookingOut | JSONResponse:
-    """200 with the outcome when it comes within a few seconds, else 202 as it stands."""
+    """200 with the outcome when it comes within a few seconds, else 202 as it stands; a
+    partial move's 200 names the booking it split off (`moved_to`): the last the workflow
+    split when it answered this update, whatever came after."""
     key, status_now = str(booking.id), booking.status
     await db.rollback()  # hold no connection while the workflow works
     outcome = await change_within(temporal, settings, key, change, status_now, update_id)
     await db.refresh(booking)
-    return _answer(booking, outcome)
+    answer = _answer(booking, outcome)
+    if partial and isinstance(answer, BookingOut) and outcome and outcome.split_into:
+        split_into = await _split_into(db, booking)
+        moved_to = uuid.UUID(outcome.split_into[-1])
+        return answer.model_copy(update={"moved_to": moved_to, "split_into": split_into})
+    return answer
 
 
 def _answer(booking: Booking, outcome: BookingView | None) -> BookingOut | JSONResponse:

@@ -43,11 +43,13 @@ async def _session(stack: Stack, **values: Any) -> str:
     return session_id
 
 
-async def _move(stack: Stack, booking: Json, session_id: str, **places: Any) -> Any:
+async def _move(
+    stack: Stack, booking: Json, session_id: str, key: str | None = None, **places: Any
+) -> Any:
     return await stack.api.post(
         f"/v1/bookings/{booking['id']}/move",
         json={"session_id": session_id, **places},
-        headers={"Idempotency-Key": str(uuid.uuid4())},
+        headers={"Idempotency-Key": key or str(uuid.uuid4())},
     )
 
 
@@ -287,9 +289,15 @@ async def test_partial_moves_queued_together_each_split_off_their_places(
     source, target = await _session(stack), await _session(stack)
     first = await paid_booking(stack.api, stack.stripe_client, source, 4)
 
-    answers = await asyncio.gather(*(_move(stack, first, target, count=1) for _ in range(2)))
+    keys = [str(uuid.uuid4()) for _ in range(2)]
+    answers = await asyncio.gather(*(_move(stack, first, target, key, count=1) for key in keys))
 
     assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    moved_to = [a.json()["moved_to"] for a in answers]
+    assert len(set(moved_to)) == 2, moved_to
+    # Each key asked again names its own new booking, not the last one split off.
+    again = [await _move(stack, first, target, key, count=1) for key in keys]
+    assert [a.json()["moved_to"] for a in again] == moved_to
     kept = (await stack.api.get(f"/v1/bookings/{first['id']}")).json()
     assert (kept["quantity"], kept["amount_total"], kept["amount_paid"]) == (2, 15_000, 15_000)
     async with stack.db() as s:
