@@ -109,6 +109,22 @@ async def booking_paid_by(db: AsyncSession, payment_intent_id: str) -> uuid.UUID
     )
 
 
+async def other_claimants(
+    db: AsyncSession, payment_intent_id: str, booking_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """The other bookings that claim part of this PaymentIntent (split off by partial moves,
+    or the one they were split from), oldest claim first."""
+    found = await db.scalars(
+        select(BookingPayment.booking_id)
+        .where(
+            BookingPayment.payment_intent_id == payment_intent_id,
+            BookingPayment.booking_id != booking_id,
+        )
+        .order_by(BookingPayment.created_at, BookingPayment.booking_id)
+    )
+    return list(found)
+
+
 async def open_bookings(db: AsyncSession, session_id: uuid.UUID) -> Sequence[Booking]:
     """The session's bookings that can still be cancelled, paid or refunded."""
     found = await db.scalars(

@@ -1,7 +1,9 @@
 """Stripe webhooks: verify the signature, record the event, signal the booking, answer at once.
 
 A refund (`charge.refunded`) for a booking whose workflow has ended is recorded all the same:
-the booking's refund recorder (workflows/stripe_refunds.py) is started, or told.
+the booking's refund recorder (workflows/stripe_refunds.py) is started, or told. A refund of an
+intent several bookings claim (a partial move's split) is told to each of them: its metadata
+says whose it is, and each notes only its own.
 
 Stripe Connect: an event about a connected account's object carries that `account`. It is
 acted on only for a booking whose payment was made in that same account, and an event without
@@ -41,7 +43,7 @@ from messages.payments import PaymentEvent, PaymentEventType
 from messages.repairs import RefundsMade
 from models.tables import StripeEvent
 from schemas.fields import String
-from store.booking_records import booking_paid_by
+from store.booking_records import booking_paid_by, other_claimants
 from store.stripe_accounts import account_of_booking
 from workflows.booking import BookingWorkflow
 
@@ -138,11 +140,12 @@ async def stripe_webhook(
             owner or "the platform's",
         )
     else:
-        outcome = await _signal(
-            temporal, settings.workflow_accept_seconds, booking_id, payment_event
-        )
-        if outcome == CLOSED and payment_event.type == PaymentEventType.REFUNDED:
-            outcome = await _record_refunds(temporal, settings.task_queue, booking_id)
+        outcome = await _tell(temporal, settings, booking_id, payment_event)
+        if payment_event.type == PaymentEventType.REFUNDED:
+            # A refund of a shared intent may be another claimant's (its metadata names it).
+            intent = payment_event.payment_intent_id
+            for other in await other_claimants(db, intent, booking_id):
+                await _tell(temporal, settings, other, payment_event)
     await db.execute(
         insert(StripeEvent)
         .values(
@@ -215,6 +218,17 @@ async def _booking_of(db: DbDep, event: PaymentEvent, named: str | None) -> uuid
         except ValueError:
             pass
     return await booking_paid_by(db, event.payment_intent_id)
+
+
+async def _tell(
+    temporal: TemporalDep, settings: SettingsDep, booking_id: uuid.UUID, event: PaymentEvent
+) -> str:
+    """Signal the booking's workflow; a refund for one that has ended is recorded by its
+    refund recorder instead."""
+    outcome = await _signal(temporal, settings.workflow_accept_seconds, booking_id, event)
+    if outcome == CLOSED and event.type == PaymentEventType.REFUNDED:
+        return await _record_refunds(temporal, settings.task_queue, booking_id)
+    return outcome
 
 
 async def _signal(

@@ -27,6 +27,7 @@ from tests.helpers.stack import Stack
 from tests.helpers.stripe_events import signed_event
 from tests.helpers.workflow_bookings import handle_of
 from tests.histories import keep_history
+from tests.reconcile.splits import refund_naming
 
 Json = dict[str, Any]
 
@@ -491,3 +492,40 @@ async def test_a_cancel_while_a_dearer_partial_move_waits_gives_the_move_up(
     assert intent.status == "canceled"
     assert set((await seats_of(stack.db, target)).values()) == {SeatState.FREE}
     assert await _split_of(stack, first["id"]) is None
+
+
+async def test_a_refund_naming_the_split_off_booking_reaches_it_through_the_intents_webhook(
+    stack: Stack,
+) -> None:
+    """Refunds made at Stripe on the first booking's intent but naming the booking split off
+    (as its own workflow asks for them, here made behind its back): Stripe's `charge.refunded`
+    names the intent, whose opener is the first booking; the new booking is told too and
+    notes the refund (running), or its refund recorder does (its workflow ended)."""
+    source, target = await _session(stack), await _session(stack)
+    first = await paid_booking(stack.api, stack.stripe_client, source, 3)
+    intent = first["payment"]["payment_intent_id"]
+    done = await _move(stack, first, target, count=1)
+    assert done.status_code == 200, done.text
+    split_id = done.json()["moved_to"]
+    await sent(stack.sendgrid, f"{split_id}:moved")
+
+    async def charge_refunded() -> None:
+        charge = {"id": f"ch_{uuid.uuid4().hex[:14]}", "object": "charge", "payment_intent": intent}
+        body, headers = signed_event("charge.refunded", charge)
+        told = await stack.api.post("/v1/webhooks/stripe", content=body, headers=headers)
+        assert told.status_code == 200, told.text
+
+    async def refunded(booking_id: str) -> int:
+        view = (await stack.api.get(f"/v1/bookings/{booking_id}")).json()
+        return int(view["amount_refunded"])
+
+    await refund_naming(stack.stripe_client, intent, 1_000, split_id)
+    await charge_refunded()
+    assert await eventually(lambda: refunded(split_id), lambda n: n == 1_000) == 1_000
+
+    await handle_of(stack.temporal, split_id).terminate("its workflow ended")
+    await refund_naming(stack.stripe_client, intent, 2_000, split_id)
+    await charge_refunded()
+    assert await eventually(lambda: refunded(split_id), lambda n: n == 3_000) == 3_000
+    assert await refunded(first["id"]) == 0
+    assert await credit_notes(stack.db, first["id"]) == []
