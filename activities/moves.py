@@ -110,30 +110,10 @@ class MoveActivities:
             booking = await db.get(Booking, key, with_for_update=True)
             if booking is None:
                 raise InvalidRequest(f"booking {request.booking_id} does not exist")
-            if str(booking.session_id) == to.session_id:
-                return MoveSettled(booking.moves)  # settled by an earlier attempt
-            await _sell_held(db, booking, to, key)
-            await db.execute(
-                update(Seat)
-                .where(Seat.booking_id == key, Seat.session_id == booking.session_id)
-                .values(state=SeatState.FREE, booking_id=None)
-            )
-            booking.session_id = uuid.UUID(to.session_id)
-            booking.seat_labels = list(to.seat_labels)
-            booking.ticket_seat_labels = list(to.seat_labels)
-            booking.quantity = len(to.seat_labels)
-            booking.amount_subtotal = to.amount_subtotal
-            booking.discount = to.discount
-            booking.amount_total = to.amount_total
-            if request.payment_intent_id is not None:  # a dearer move: its difference paid
-                booking.amount_paid = booking.paid + request.paid
-                await mark_paid(db, request.payment_intent_id)
-            booking.moves += 1
-            await db.flush()
-            await publish_booking_event(
-                db, key, WebhookEventType.BOOKING_MOVED, dedup_key=f"moved-{booking.moves}"
-            )
-            settled = MoveSettled(booking.moves)
+            if str(booking.session_id) == to.session_id:  # settled by an earlier attempt:
+                settled = MoveSettled(booking.moves)  # its wake-ups sent again
+            else:
+                settled = await _write_move(db, booking, request)
         await self._after(key, uuid.UUID(request.from_session_id))
         return settled
 
@@ -151,38 +131,10 @@ class MoveActivities:
             if booking is None:
                 raise InvalidRequest(f"booking {request.booking_id} does not exist")
             split = await db.get(Booking, new_key)
-            if split is not None:  # settled by an earlier attempt
-                return _split_settled(split)
-            split = await _split_off(db, booking, request)
-            await _sell_held(db, booking, request.to, new_key)
-            await db.execute(
-                update(Seat)
-                .where(
-                    Seat.booking_id == key,
-                    Seat.session_id == booking.session_id,
-                    Seat.label.in_(request.moved),
-                )
-                .values(state=SeatState.FREE, booking_id=None)
-            )
-            kept = request.kept
-            booking.seat_labels = list(kept.seat_labels)
-            booking.quantity = len(kept.seat_labels)
-            booking.amount_subtotal = kept.amount_subtotal
-            booking.discount = kept.discount
-            booking.amount_total = kept.amount_total
-            booking.amount_paid = booking.paid - sum(claim.amount for claim in request.handed)
-            handed = [(claim.payment_intent_id, claim.amount) for claim in request.handed]
-            await hand_over(db, booking, split, handed)
-            if request.payment_intent_id is not None:  # a dearer move: its difference paid
-                await claim_difference(db, request.payment_intent_id, split)
-            await db.flush()
-            await publish_booking_event(
-                db, new_key, WebhookEventType.BOOKING_MOVED, dedup_key="moved-split"
-            )
-            await publish_booking_event(
-                db, key, WebhookEventType.BOOKING_UPDATED, dedup_key=f"split-{new_key}"
-            )
-            settled = _split_settled(split)
+            if split is not None:  # settled by an earlier attempt: its wake-ups sent again
+                settled = _split_settled(split)
+            else:
+                settled = await _write_split(db, booking, request)
         if self._webhooks is not None:
             await self._webhooks.nudge_stream(new_key)
         await self._after(key, uuid.UUID(request.from_session_id))
@@ -304,6 +256,68 @@ def _split_settled(split: Booking) -> SplitSettled:
         request_fingerprint=split.request_fingerprint,
     )
     return SplitSettled(request, split.reference, split.confirmed_at)
+
+
+async def _write_move(db: AsyncSession, booking: Booking, request: SettleMove) -> MoveSettled:
+    """`settle`'s writes, in its transaction."""
+    key, to = booking.id, request.to
+    await _sell_held(db, booking, to, key)
+    await db.execute(
+        update(Seat)
+        .where(Seat.booking_id == key, Seat.session_id == booking.session_id)
+        .values(state=SeatState.FREE, booking_id=None)
+    )
+    booking.session_id = uuid.UUID(to.session_id)
+    booking.seat_labels = list(to.seat_labels)
+    booking.ticket_seat_labels = list(to.seat_labels)
+    booking.quantity = len(to.seat_labels)
+    booking.amount_subtotal = to.amount_subtotal
+    booking.discount = to.discount
+    booking.amount_total = to.amount_total
+    if request.payment_intent_id is not None:  # a dearer move: its difference paid
+        booking.amount_paid = booking.paid + request.paid
+        await mark_paid(db, request.payment_intent_id)
+    booking.moves += 1
+    await db.flush()
+    await publish_booking_event(
+        db, key, WebhookEventType.BOOKING_MOVED, dedup_key=f"moved-{booking.moves}"
+    )
+    return MoveSettled(booking.moves)
+
+
+async def _write_split(db: AsyncSession, booking: Booking, request: SettleSplit) -> SplitSettled:
+    """`settle_split`'s writes, in its transaction."""
+    key, new_key = booking.id, uuid.UUID(request.new_booking_id)
+    split = await _split_off(db, booking, request)
+    await _sell_held(db, booking, request.to, new_key)
+    await db.execute(
+        update(Seat)
+        .where(
+            Seat.booking_id == key,
+            Seat.session_id == booking.session_id,
+            Seat.label.in_(request.moved),
+        )
+        .values(state=SeatState.FREE, booking_id=None)
+    )
+    kept = request.kept
+    booking.seat_labels = list(kept.seat_labels)
+    booking.quantity = len(kept.seat_labels)
+    booking.amount_subtotal = kept.amount_subtotal
+    booking.discount = kept.discount
+    booking.amount_total = kept.amount_total
+    booking.amount_paid = booking.paid - sum(claim.amount for claim in request.handed)
+    handed = [(claim.payment_intent_id, claim.amount) for claim in request.handed]
+    await hand_over(db, booking, split, handed)
+    if request.payment_intent_id is not None:  # a dearer move: its difference paid
+        await claim_difference(db, request.payment_intent_id, split)
+    await db.flush()
+    await publish_booking_event(
+        db, new_key, WebhookEventType.BOOKING_MOVED, dedup_key="moved-split"
+    )
+    await publish_booking_event(
+        db, key, WebhookEventType.BOOKING_UPDATED, dedup_key=f"split-{new_key}"
+    )
+    return _split_settled(split)
 
 
 async def _target(db: AsyncSession, session_id: str, source: Session) -> tuple[Session, datetime]:
