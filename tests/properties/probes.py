@@ -26,7 +26,7 @@ from messages.payments import amount_received
 from messages.session_changes import session_change_id
 from messages.sessions import session_cancellation_id
 from messages.waiting_list import PLACES_SIGNAL, waiting_list_workflow_id
-from models.tables import Booking, BookingRefund, Seat, Session, WaitingListEntry
+from models.tables import Booking, BookingPayment, BookingRefund, Seat, Session, WaitingListEntry
 from reconcile import rules
 from reconcile.findings import DEFAULT_GRACE
 from reconcile.rules import Violation
@@ -110,10 +110,44 @@ class Servers:
         assert response.status_code == 200, response.text
         return response.json()  # type: ignore[no-any-return]
 
-    async def stripe_refunds(self, intent_id: str) -> dict[str, int]:
-        """Refund id -> amount of every refund localstripe holds for the intent."""
+    async def stripe_refunds(self, intent_id: str) -> dict[str, tuple[int, str | None]]:
+        """Refund id -> (amount, the booking its metadata names) of every refund localstripe
+        holds for the intent."""
         page = await self.stripe.v1.refunds.list_async({"payment_intent": intent_id, "limit": 100})
-        return {r.id: r.amount for r in page.data if r.status != "failed"}
+        return {
+            r.id: (r.amount, (r.to_dict().get("metadata") or {}).get("booking_id"))
+            for r in page.data
+            if r.status != "failed"
+        }
+
+    async def claims(self, booking_ids: list[str]) -> dict[str, dict[str, int]]:
+        """Booking id -> PaymentIntent -> what it claims of it (`booking_payments`, the
+        claims of nothing left out)."""
+        async with self.db() as s:
+            rows = await s.execute(
+                select(
+                    BookingPayment.booking_id,
+                    BookingPayment.payment_intent_id,
+                    BookingPayment.amount,
+                ).where(
+                    BookingPayment.amount > 0,
+                    BookingPayment.booking_id.in_([uuid.UUID(b) for b in booking_ids]),
+                )
+            )
+            found: dict[str, dict[str, int]] = {}
+            for booking_id, intent_id, amount in rows.all():
+                found.setdefault(str(booking_id), {})[intent_id] = amount
+        return found
+
+    async def splits_of(self, booking_id: str) -> list[str]:
+        """The bookings split off the booking, oldest first."""
+        async with self.db() as s:
+            rows = await s.scalars(
+                select(Booking.id)
+                .where(Booking.split_from == uuid.UUID(booking_id))
+                .order_by(Booking.created_at, Booking.id)
+            )
+            return [str(b) for b in rows.all()]
 
     async def intent(self, intent_id: str) -> tuple[str, int, Json]:
         """The PaymentIntent's status, the amount it received, and itself as Stripe sends it."""
