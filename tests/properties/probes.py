@@ -28,6 +28,7 @@ from messages.sessions import session_cancellation_id
 from messages.waiting_list import PLACES_SIGNAL, waiting_list_workflow_id
 from models.tables import Booking, BookingPayment, BookingRefund, Seat, Session, WaitingListEntry
 from reconcile import rules
+from reconcile.consistency import check
 from reconcile.findings import DEFAULT_GRACE
 from reconcile.rules import Violation
 from reconcile.snapshot import load_snapshot
@@ -286,6 +287,21 @@ class Servers:
             *rules.places(snapshot, workflows, at_once, DEFAULT_GRACE),
             *rules.offers(snapshot, at_once, DEFAULT_GRACE),
         ]
+
+    async def reconciled(self, session_ids: list[str], since: datetime) -> list[Violation]:
+        """What the whole reconcile check finds in these sessions (their places, bookings
+        with the bookings split off into them, and the payments and refunds since `since`),
+        all at rest."""
+        report = await check(
+            self.db,
+            self.temporal,
+            self.stripe,
+            session_ids=session_ids,
+            settle_seconds=0,
+            recheck_seconds=0,
+            created_since=since,
+        )
+        return report.violations
 
     async def _busy(self, workflow_id: str) -> str | None:
         try:
