@@ -194,9 +194,7 @@ class MoneyPaths(RuleBasedStateMachine):
         response = self.run(
             self.servers.call("POST", "/v1/bookings", key=str(uuid.uuid4()), json=body)
         )
-        taken = sum(
-            len(b.labels) for b in self.bookings if b.session is session and b.status in OPEN
-        )
+        taken = self._taken(session)
         if session.cancelled or taken + quantity > CAPACITY:
             assert response.status_code == 409, response.text
             return None
@@ -233,6 +231,15 @@ class MoneyPaths(RuleBasedStateMachine):
         among = [b for b in self.bookings if b.status == CONFIRMED] if confirmed else []
         among = among or self.bookings
         return among[index % len(among)]
+
+    def _taken(self, session: SessionModel) -> int:
+        """The session's places held or sold to open bookings, or offered to its waiting
+        list."""
+        held = sum(
+            len(b.labels) for b in self.bookings if b.session is session and b.status in OPEN
+        )
+        offered = sum(len(e.offer) for e in self._offered() if e.session is session)
+        return held + offered
 
     def _pending(self) -> list[BookingModel]:
         return [b for b in self.bookings if b.status == PENDING]
@@ -625,9 +632,7 @@ class MoneyPaths(RuleBasedStateMachine):
                 others = [self._new_session(kind, b.session.percent)]
             target = others[to % len(others)]
         before, old = self._states(), self._copy(b)
-        taken = sum(
-            len(x.labels) for x in self.bookings if x.session is target and x.status in OPEN
-        )
+        taken = self._taken(target)
         price = target.total(len(old.labels))
         path = f"/v1/bookings/{b.id}/move"
         response = self.run(
@@ -742,9 +747,7 @@ class MoneyPaths(RuleBasedStateMachine):
         moving = random.Random(seed).sample(b.labels, count) if by_seat else b.labels[-count:]
         target = self._target(b, aim)
         places: Json = {"seats": moving} if by_seat else {"count": count}
-        taken = sum(
-            len(x.labels) for x in self.bookings if x.session is target and x.status in OPEN
-        )
+        taken = self._taken(target)
         before, old = self._states(), self._copy(b)
         keep = kept_labels(old.labels, moving)
         share = old.total - kept(old.total, old.session.unit_price, old.labels, keep).total
