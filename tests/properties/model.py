@@ -7,7 +7,9 @@ Rules the model holds the engine to (issue 17):
   never dearer than before), times the session's refund policy percent;
 - a customer's cancel refunds the policy percent of what remains paid;
 - a session's cancellation refunds every open booking in full, whatever the policy;
-- nothing is refunded beyond what was paid, and the books equal Stripe once Stripe has told us.
+- nothing is refunded beyond what was paid, and the books equal Stripe once Stripe has told us;
+- a booking's money is its claims on PaymentIntents; a partial move hands part of them over
+  to the booking it splits off (newest intent first), and each refunds only from its own.
 """
 
 from dataclasses import dataclass, field

@@ -14,13 +14,20 @@ declining or letting lapse an offer; and (issue 23 and the session changes) a ti
 the door, a session's time moved with an accept-or-refund window or not (a cancel inside it
 refunded in full), bookings of a session that asks questions answering them (invalid answers
 refused, holding nothing), and moves to a dearer session whose difference is paid at
-localstripe. After each step, once every workflow is at rest, the API, PostgreSQL and
-localstripe must agree with the model and with invariants I1, I2 and I7; no place is both
-offered and sold, held + sold + offered stay within the capacity, and reconcile's place and
-offer rules find nothing; each session's door list counts a place checked in once, for a
+localstripe; and partial moves (some places, by count or by seat, to a session of the same
+price, a cheaper or a dearer one): the places moved become a booking C of their own, split off
+the first P, which every later step may pick as any other. After each step, once every workflow
+is at rest, the API, PostgreSQL and localstripe must agree with the model and with invariants
+I1, I2 and I7; each booking's claims (`booking_payments`) are the model's, the claims on each
+intent add up to what Stripe received, each booking's refunds (by their `metadata.booking_id`)
+stay within what it claims of the intent and Stripe never refunds more than it received; a
+partial move leaves remaining(P) + remaining(C) + P's refund = remaining(P) before; no place
+is both offered and sold, held + sold + offered stay within the capacity, and reconcile's place
+and offer rules find nothing; each session's door list counts a place checked in once, for a
 CONFIRMED booking of that session; every booking open at a change of its session's time is told
 once (one `session_changed` email, its timers set from the new times); every API answer must be
-documented and none may be a 5xx.
+documented and none may be a 5xx. At each sequence's end the whole reconcile check finds
+nothing in its sessions (the bookings split off into them included).
 
 `MONEY_SEQUENCES=500` runs more sequences than the default 20; the run prints a line of
 sequences, steps and violations, and how often each rule ran and some rules ended which way
