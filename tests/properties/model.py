@@ -7,7 +7,9 @@ Rules the model holds the engine to (issue 17):
   never dearer than before), times the session's refund policy percent;
 - a customer's cancel refunds the policy percent of what remains paid;
 - a session's cancellation refunds every open booking in full, whatever the policy;
-- nothing is refunded beyond what was paid, and the books equal Stripe once Stripe has told us.
+- nothing is refunded beyond what was paid, and the books equal Stripe once Stripe has told us;
+- a booking's money is its claims on PaymentIntents; a partial move hands part of them over
+  to the booking it splits off (newest intent first), and each refunds only from its own.
 """
 
 from dataclasses import dataclass, field
@@ -146,13 +148,17 @@ class BookingModel:
     status: BookingStatus
     labels: list[str]
     total: int  # what the places kept cost (amount_total)
-    intent_id: str | None
-    paid: int = 0
+    intent_id: str | None  # its own PaymentIntent (a booking split off has none)
+    # What it claims of each PaymentIntent, oldest first (`booking_payments`): its own, each
+    # dearer move's difference, the parts a partial move handed over to it.
+    claims: dict[str, int] = field(default_factory=dict)
     recorded: int = 0  # what the booking says was refunded (amount_refunded)
-    at_stripe: dict[str, int] = field(default_factory=dict)  # every refund of the intent
+    at_stripe: dict[str, int] = field(default_factory=dict)  # its refunds at Stripe
+    refund_intents: dict[str, str] = field(default_factory=dict)  # refund id -> its intent
     unannounced: bool = False  # a refund made at Stripe whose charge.refunded was not sent
     refunded_on: str | None = None  # the intent of the last refund made at Stripe
-    moved_paid: dict[str, int] = field(default_factory=dict)  # dearer moves' intents, paid
+    opened: list[str] = field(default_factory=list)  # the intents it opened (and paid)
+    split_from: str | None = None  # the booking a partial move split it off
     issued: list[str] = field(default_factory=list)  # the places its tickets were issued for
     checked_in: set[tuple[str, int]] = field(default_factory=set)  # (session id, ticket index)
     told: list[int] = field(default_factory=list)  # the session changes told, by sequence
@@ -160,13 +166,25 @@ class BookingModel:
 
     @property
     def intents(self) -> list[str]:
-        own = [self.intent_id] if self.intent_id else []
-        return [*own, *self.moved_paid]
+        return list(self.claims)
 
     @property
-    def own_paid(self) -> int:
-        """What its own PaymentIntent received (`paid` less the dearer moves' differences)."""
-        return self.paid - sum(self.moved_paid.values())
+    def paid(self) -> int:
+        """What it paid: the sum of its claims."""
+        return sum(self.claims.values())
+
+    def refunded_on_intent(self, intent_id: str) -> int:
+        """Its refunds at Stripe of that intent."""
+        return sum(
+            amount
+            for refund_id, amount in self.at_stripe.items()
+            if self.refund_intents.get(refund_id) == intent_id
+        )
+
+    def owns(self, booking_id: str | None) -> bool:
+        """Whether a refund whose metadata names `booking_id` is its own: one naming none (made
+        in Stripe's dashboard) is the intent opener's, never a booking split off's."""
+        return booking_id == self.id if booking_id else self.split_from is None
 
     @property
     def admitted(self) -> list[int]:

@@ -26,8 +26,9 @@ from messages.payments import amount_received
 from messages.session_changes import session_change_id
 from messages.sessions import session_cancellation_id
 from messages.waiting_list import PLACES_SIGNAL, waiting_list_workflow_id
-from models.tables import Booking, BookingRefund, Seat, Session, WaitingListEntry
+from models.tables import Booking, BookingPayment, BookingRefund, Seat, Session, WaitingListEntry
 from reconcile import rules
+from reconcile.consistency import check
 from reconcile.findings import DEFAULT_GRACE
 from reconcile.rules import Violation
 from reconcile.snapshot import load_snapshot
@@ -110,10 +111,44 @@ class Servers:
         assert response.status_code == 200, response.text
         return response.json()  # type: ignore[no-any-return]
 
-    async def stripe_refunds(self, intent_id: str) -> dict[str, int]:
-        """Refund id -> amount of every refund localstripe holds for the intent."""
+    async def stripe_refunds(self, intent_id: str) -> dict[str, tuple[int, str | None]]:
+        """Refund id -> (amount, the booking its metadata names) of every refund localstripe
+        holds for the intent."""
         page = await self.stripe.v1.refunds.list_async({"payment_intent": intent_id, "limit": 100})
-        return {r.id: r.amount for r in page.data if r.status != "failed"}
+        return {
+            r.id: (r.amount, (r.to_dict().get("metadata") or {}).get("booking_id"))
+            for r in page.data
+            if r.status != "failed"
+        }
+
+    async def claims(self, booking_ids: list[str]) -> dict[str, dict[str, int]]:
+        """Booking id -> PaymentIntent -> what it claims of it (`booking_payments`, the
+        claims of nothing left out)."""
+        async with self.db() as s:
+            rows = await s.execute(
+                select(
+                    BookingPayment.booking_id,
+                    BookingPayment.payment_intent_id,
+                    BookingPayment.amount,
+                ).where(
+                    BookingPayment.amount > 0,
+                    BookingPayment.booking_id.in_([uuid.UUID(b) for b in booking_ids]),
+                )
+            )
+            found: dict[str, dict[str, int]] = {}
+            for booking_id, intent_id, amount in rows.all():
+                found.setdefault(str(booking_id), {})[intent_id] = amount
+        return found
+
+    async def splits_of(self, booking_id: str) -> list[str]:
+        """The bookings split off the booking, oldest first."""
+        async with self.db() as s:
+            rows = await s.scalars(
+                select(Booking.id)
+                .where(Booking.split_from == uuid.UUID(booking_id))
+                .order_by(Booking.created_at, Booking.id)
+            )
+            return [str(b) for b in rows.all()]
 
     async def intent(self, intent_id: str) -> tuple[str, int, Json]:
         """The PaymentIntent's status, the amount it received, and itself as Stripe sends it."""
@@ -252,6 +287,21 @@ class Servers:
             *rules.places(snapshot, workflows, at_once, DEFAULT_GRACE),
             *rules.offers(snapshot, at_once, DEFAULT_GRACE),
         ]
+
+    async def reconciled(self, session_ids: list[str], since: datetime) -> list[Violation]:
+        """What the whole reconcile check finds in these sessions (their places, bookings
+        with the bookings split off into them, and the payments and refunds since `since`),
+        all at rest."""
+        report = await check(
+            self.db,
+            self.temporal,
+            self.stripe,
+            session_ids=session_ids,
+            settle_seconds=0,
+            recheck_seconds=0,
+            created_since=since,
+        )
+        return report.violations
 
     async def _busy(self, workflow_id: str) -> str | None:
         try:
