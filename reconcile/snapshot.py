@@ -92,6 +92,8 @@ class BookingRow:
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    # The booking a partial move split this one from (its places and money came from there).
+    split_from: str | None = None
     # Its claims (booking_payments, migration 0023): what it holds of each intent its money is
     # on. A split booking's payment_intent_id is None: its money is only claims.
     claims: tuple["Claim", ...] = ()
@@ -440,6 +442,7 @@ def _booking_row(booking: Booking) -> BookingRow:
         created_at=booking.created_at,
         updated_at=booking.updated_at,
         closed_at=booking.closed_at,
+        split_from=str(booking.split_from) if booking.split_from else None,
     )
 
 

@@ -72,7 +72,9 @@ def _documents_of(snapshot: Snapshot, booking: BookingRow) -> list[Violation]:
 
 
 def _receipts_owed(booking: BookingRow) -> int:
-    own = booking.payment_intent_id is not None or is_free(booking)
+    """Its own receipt for the money it took (a free booking's for nothing; a split booking
+    took none: it was handed over, or it was free), and one per dearer move's difference."""
+    own = booking.payment_intent_id is not None or (is_free(booking) and not booking.split_from)
     return int(own) + sum(claim.move_number is not None for claim in booking.claims)
 
 

@@ -72,7 +72,6 @@ from core.enums import BookingStatus, SeatState
 from core.pricing import kept
 from core.settings import Settings
 from devstack.pay import pay
-from reconcile.rules.vocabulary import Rule
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.helpers.stripe_events import signed_event
 from tests.helpers.threads import import_modules_of, in_own_thread
@@ -1272,15 +1271,9 @@ class MoneyPaths(RuleBasedStateMachine):
 
     def _reconciled(self) -> None:
         """The whole reconcile check finds nothing in the sequence's sessions (the bookings
-        split off into them included), but the receipt a split booking that claims nothing
-        is owed by its rule and never given (tests/api/repro_free_partial_move_receipt.py)."""
+        split off into them included)."""
         sessions = [s.id for s in self.sessions.values()]
-        no_claims = {b.id for b in self.bookings if b.split_from and not b.paid}
-        found = [
-            v
-            for v in self.run(self.servers.reconciled(sessions, self.started))
-            if not (v.rule == Rule.RECEIPT_COUNT and v.subject in no_claims)
-        ]
+        found = self.run(self.servers.reconciled(sessions, self.started))
         assert not found, found
 
     async def _agree(self) -> None:

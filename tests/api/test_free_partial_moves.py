@@ -1,11 +1,7 @@
-"""Found by the money-path property test (tests/properties): some places of a free booking
-moved (`move` with `count`) to another free session split off a booking that claims nothing
-and has no receipt (docs/api.md: no receipt for money handed over), yet reconcile's
-receipt-count rule owes a receipt to every confirmed booking with no claims and nothing paid
-(`reconcile.rules.vocabulary.is_free`), a split one included: it reports `receipt-count`
-"is CONFIRMED with 0 receipts" for the new booking. Not collected (repro_*): run it by path.
-The same holds for any split that claims nothing (a cheaper target whose difference refunds
-the whole share)."""
+"""Some places of a free booking moved (`move` with `count`) to another free session: the
+booking split off claims nothing and has no receipt (docs/api.md: no receipt for money handed
+over, and none was), and reconcile owes it none. Found by the money-path property test, whose
+teardown no longer makes an exception for it."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
