@@ -26,16 +26,25 @@ class MoveIntent:
 
 
 async def record_own_intent(db: AsyncSession, booking_id: uuid.UUID, intent_id: str) -> None:
-    """The booking's own intent, for what the booking costs (once, whatever the retries)."""
+    """The booking's own intent, for what the booking costs: its claim follows the intent its
+    setup opened last (a setup retried with the same Idempotency-Key after Stripe lost the
+    first answer may open another), until one is paid."""
+    own = insert(BookingPayment).from_select(
+        ["payment_intent_id", "booking_id", "amount", "currency"],
+        select(literal(intent_id), Booking.id, Booking.amount_total, Booking.currency).where(
+            Booking.id == booking_id
+        ),
+    )
     await db.execute(
-        insert(BookingPayment)
-        .from_select(
-            ["payment_intent_id", "booking_id", "amount", "currency"],
-            select(literal(intent_id), Booking.id, Booking.amount_total, Booking.currency).where(
-                Booking.id == booking_id
-            ),
+        own.on_conflict_do_update(
+            index_elements=[BookingPayment.booking_id, BookingPayment.move_number],
+            index_where=BookingPayment.transferred_from.is_(None),
+            set_={
+                "payment_intent_id": own.excluded.payment_intent_id,
+                "amount": own.excluded.amount,
+            },
+            where=BookingPayment.paid_at.is_(None),
         )
-        .on_conflict_do_nothing()
     )
 
 

@@ -1,5 +1,6 @@
 """Migration 0026: a confirmed booking's claim on its own intent is what it was paid there,
-not its total (which shrinks when places are given back)."""
+not its total (which shrinks when places are given back), and on the intent its setup opened
+last."""
 
 from devstack.postgres import Cluster
 from tests.helpers.database import alembic, scratch_database
@@ -47,9 +48,12 @@ def test_migration_0026_sets_own_claims_from_what_was_paid(postgres: Cluster) ->
             " 700, 'EUR', now())"
         )
         sql("UPDATE bookings SET amount_paid = 5700 WHERE payment_intent_id = 'pi_1'")
+        # Booking 3's setup was retried: its claim stayed on the first intent, never paid.
+        sql(_booking(3, total=2500, paid=2500, confirmed=True))
+        sql("UPDATE bookings SET payment_intent_id = 'pi_3b' WHERE payment_intent_id = 'pi_3'")
 
         alembic(url, "upgrade", "0026")
-        assert sql(claims) == "pi_1=5000 pi_2=2500 pi_move=700"
+        assert sql(claims) == "pi_1=5000 pi_2=2500 pi_3b=2500 pi_move=700"
         alembic(url, "downgrade", "0025")
         alembic(url, "upgrade", "head")
-        assert sql(claims) == "pi_1=5000 pi_2=2500 pi_move=700"
+        assert sql(claims) == "pi_1=5000 pi_2=2500 pi_3b=2500 pi_move=700"
