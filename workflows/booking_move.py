@@ -20,9 +20,10 @@ The booking keeps its id and reference; its places, amounts and session are the 
 `state.places` the target's reservation, so later orders price and refund against it."""
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, FailureError
@@ -57,6 +58,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps import BookingSteps
 
 ABANDONED = "the difference was not paid before the hold ended"
+NOTHING_PAID = (
+    "the session moved to is dearer: a booking with nothing paid moves only where nothing is to "
+    "be paid"
+)
+
+T = TypeVar("T")
 
 
 class BookingMove:
@@ -126,8 +133,7 @@ class BookingMove:
             # paid: refused, the places given back.
             await self._steps.release_move(hold)
             raise BookingNotChangeable(
-                "the session moved to is dearer: a booking with nothing paid moves only where "
-                "nothing is to be paid"
+                NOTHING_PAID
                 if self._refunds.free
                 else "the session moved to is dearer: moves that need a payment are not available",
                 difference=difference,
@@ -136,21 +142,14 @@ class BookingMove:
             self._numbers_spent += 1  # until the move settles and its count takes the number
             paid, hold = await self._difference_paid(hold, to, difference, answer, number)
         else:
-            try:
-                refund = await self._refund_difference(-difference, accepted_at)
-            except FailureError:
-                await self._steps.release_move(hold)
-                raise
+            refund = await self._or_release(hold, self._refund_difference(-difference, accepted_at))
         source = self._state.places
         settle = SettleMove(booking.id, source.session_id, to)
         if paid is not None:
             settle = replace(settle, paid=difference, payment_intent_id=paid.id)
         try:
-            settled = await self._steps.settle_move(settle)
+            settled = await self._or_release(hold, self._steps.settle_move(settle), paid)
         except FailureError:
-            await self._steps.release_move(hold)
-            if paid is not None:  # the booking stays as it was: the difference goes back
-                await self._give_back(paid, RefundSource.NOT_CONFIRMABLE)
             if refund:  # made at Stripe: the booking stays, with the refund
                 await self._note(refund, f"{order.reason}: the move was refused")
             raise
@@ -213,7 +212,6 @@ class BookingMove:
                 f" less than the {share} the places moving cost: move the whole booking",
                 remaining=self._refunds.remaining,
             )
-        handed = share
         hold = HoldMove(booking.id, order.session_id, len(labels))
         to = await self._steps.hold_move(hold)
         difference = to.amount_total - share
@@ -221,11 +219,7 @@ class BookingMove:
         refunded = 0
         if difference > 0 and self._refunds.free:
             await self._steps.release_move(hold)
-            raise BookingNotChangeable(
-                "the session moved to is dearer: a booking with nothing paid moves only where "
-                "nothing is to be paid",
-                difference=difference,
-            )
+            raise BookingNotChangeable(NOTHING_PAID, difference=difference)
         if difference > 0:
             number = self._difference_number()
             self._numbers_spent += 1
@@ -233,21 +227,15 @@ class BookingMove:
             self._state.revise(move_payment=None)
         else:
             refunded = await self._refund_share(
-                hold, order, labels, -difference, accepted_at, handed
+                hold, order, labels, -difference, accepted_at, share
             )
-        parts = self._refunds.hand_over(handed - refunded)
+        parts = self._refunds.hand_over(share - refunded)
         new_id = str(workflow.uuid4())
         repriced = Repriced(keep, price.subtotal, price.discount, price.total)
         settle = SettleSplit(booking.id, new_id, places.session_id, to, labels, repriced, parts)
         if paid is not None:
             settle = replace(settle, paid=difference, payment_intent_id=paid.id)
-        try:
-            settled = await self._steps.settle_split(settle)
-        except FailureError:
-            await self._steps.release_move(hold)
-            if paid is not None:  # the booking stays as it was: the difference goes back
-                await self._give_back(paid, RefundSource.NOT_CONFIRMABLE)
-            raise
+        settled = await self._or_release(hold, self._steps.settle_split(settle), paid)
         self._refunds.handed_over(parts)
         self._state.revise(
             seat_labels=keep,
@@ -269,15 +257,13 @@ class BookingMove:
         labels: list[str],
         difference: int,
         accepted_at: datetime,
-        handed: int,
+        share: int,
     ) -> int:
         """A cheaper target's difference refunded and noted before anything moves (Stripe
         refusing: the target's places given back); the amount refunded."""
-        try:
-            refund = await self._refund_difference(difference, accepted_at, handed)
-        except FailureError:
-            await self._steps.release_move(hold)
-            raise
+        refund = await self._or_release(
+            hold, self._refund_difference(difference, accepted_at, share)
+        )
         reason = f"{order.reason}: {', '.join(labels)}"
         refunds = await self._refunds.note_all(refund, reason, RefundSource.MOVE)
         return sum(one.amount for one in refunds)
@@ -332,6 +318,19 @@ class BookingMove:
             return []
         return await self._refunds.ask(amount, RefundSource.MOVE)
 
+    async def _or_release(
+        self, hold: HoldMove, step: Awaitable[T], paid: PaymentIntentInfo | None = None
+    ) -> T:
+        """`step`'s outcome; refused, the target's places are given back and a difference
+        paid for the move goes back too (the booking stays as it was), then the refusal."""
+        try:
+            return await step
+        except FailureError:
+            await self._steps.release_move(hold)
+            if paid is not None:
+                await self._give_back(paid, RefundSource.NOT_CONFIRMABLE)
+            raise
+
     async def _difference_paid(
         self,
         hold: HoldMove,
@@ -344,11 +343,7 @@ class BookingMove:
         places given back, the intent cancelled) when it is not paid before the hold ends."""
         booking = self._state.booking
         request = OpenMovePayment(booking.id, number, to.session_id, difference, booking.currency)
-        try:
-            intent = await self._steps.open_move_payment(request)
-        except FailureError:
-            await self._steps.release_move(hold)
-            raise
+        intent = await self._or_release(hold, self._steps.open_move_payment(request))
         hold = replace(hold, payment_intent_id=intent.id)
         asked = MovePayment(
             intent.id, intent.client_secret, difference, to.session_id, number, to.hold_expires_at

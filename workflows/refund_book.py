@@ -185,10 +185,9 @@ class RefundBook:
     def _intents(self) -> list[tuple[str | None, int]]:
         """Each intent (None: the booking's own, if it has one) with what it claims of it,
         oldest first."""
-        others = sum(amount for _, amount in self.claims)
-        own = self._state.booking.amount_paid - others
         if self._state.booking.payment_intent_id is None:
             return list(self.claims)
+        own = self._state.booking.amount_paid - sum(amount for _, amount in self.claims)
         return [(None, own), *self.claims]
 
     def _split(self, amount: int) -> list[tuple[str | None, int]]:
